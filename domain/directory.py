@@ -1,0 +1,242 @@
+"""The directory's use cases: one method per command, each idempotent and retried on conflict.
+
+Every command runs through ``_run``: it returns the first result for a repeated idempotency
+key, loads afresh, lets the aggregate decide, and saves the aggregate's events together with
+the idempotency record in one atomic write. A version conflict (a concurrent writer) is retried
+on a fresh load a bounded number of times, then surfaces as the retryable ``ConcurrentUpdate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from domain.base import DomainError, NotFound, current_actor
+from domain.idempotency import IdempotencyRecord, fingerprint, record_id
+from domain.organization import ContactOutcome, Organization, RemovalReason
+from domain.reporting_protocol import NotALawEnforcementAgency, ProtocolExists, ReportingProtocol
+from domain.vocabulary import (
+    OrganizationKind,
+    parse_contacts,
+    parse_criteria,
+    parse_jurisdiction,
+    parse_profile,
+)
+
+MAX_ATTEMPTS = 5
+A = TypeVar("A", bound=Aggregate)
+
+
+class ConcurrentUpdate(DomainError):
+    code = "CONCURRENT_UPDATE"
+    retryable = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: the aggregate it touched, its version, and the log position reached."""
+
+    id: UUID
+    version: int
+    position: int
+    replayed: bool = False
+
+
+class DirectoryApplication(Application[UUID]):
+    name = "nrd"
+
+    def __init__(self, env: Mapping[str, str] | None = None, *, unreachable_after: int = 3) -> None:
+        super().__init__(env)
+        self.unreachable_after = unreachable_after
+
+    # -- inclusion ---------------------------------------------------------------------
+
+    def apply_for_inclusion(self, key: str, profile: dict[str, Any], criteria: list[str],
+                            public_listing: bool) -> Outcome:
+        clean = parse_profile(profile)
+        attested = parse_criteria(criteria)
+        new_id = uuid4()
+        return self._run(key, "applyForInclusion", {"profile": clean, "criteria": attested,
+                                                    "publicListing": public_listing},
+                         lambda: Organization.submit_application(
+                             id=new_id, profile=clean, criteria=attested,
+                             public_listing=public_listing))
+
+    def start_review(self, key: str, org_id: UUID) -> Outcome:
+        return self._change(key, "startReview", org_id, {}, Organization,
+                            lambda o: o.start_review())
+
+    def request_more_information(self, key: str, org_id: UUID, questions: str) -> Outcome:
+        return self._change(key, "requestMoreInformation", org_id, {"questions": questions},
+                            Organization, lambda o: o.request_more_information(questions))
+
+    def provide_information(self, key: str, org_id: UUID, answers: str,
+                            criteria: list[str] | None) -> Outcome:
+        attested = None if criteria is None else parse_criteria(criteria)
+        return self._change(key, "provideInformation", org_id,
+                            {"answers": answers, "criteria": attested}, Organization,
+                            lambda o: o.provide_information(answers, attested))
+
+    def approve_inclusion(self, key: str, org_id: UUID, note: str) -> Outcome:
+        return self._change(key, "approveInclusion", org_id, {"note": note}, Organization,
+                            lambda o: o.approve_inclusion(note))
+
+    def decline_inclusion(self, key: str, org_id: UUID, reason: str) -> Outcome:
+        return self._change(key, "declineInclusion", org_id, {"reason": reason}, Organization,
+                            lambda o: o.decline_inclusion(reason))
+
+    # -- keeping the record current ----------------------------------------------------
+
+    def submit_profile_update(self, key: str, org_id: UUID, profile: dict[str, Any]) -> Outcome:
+        clean = parse_profile(profile)
+        return self._change(key, "submitProfileUpdate", org_id, {"profile": clean},
+                            Organization, lambda o: o.submit_profile_update(clean))
+
+    def accept_profile_update(self, key: str, org_id: UUID) -> Outcome:
+        return self._change(key, "acceptProfileUpdate", org_id, {}, Organization,
+                            lambda o: o.accept_profile_update())
+
+    def reject_profile_update(self, key: str, org_id: UUID, reason: str) -> Outcome:
+        return self._change(key, "rejectProfileUpdate", org_id, {"reason": reason},
+                            Organization, lambda o: o.reject_profile_update(reason))
+
+    def set_public_listing(self, key: str, org_id: UUID, listed: bool) -> Outcome:
+        return self._change(key, "setPublicListing", org_id, {"listed": listed}, Organization,
+                            lambda o: o.set_public_listing(listed))
+
+    def confirm_review(self, key: str, org_id: UUID, note: str) -> Outcome:
+        return self._change(key, "confirmReview", org_id, {"note": note}, Organization,
+                            lambda o: o.confirm_review(note))
+
+    def record_contact_attempt(self, key: str, org_id: UUID, outcome: ContactOutcome,
+                               note: str) -> Outcome:
+        return self._change(key, "recordContactAttempt", org_id,
+                            {"outcome": outcome.value, "note": note}, Organization,
+                            lambda o: o.record_contact_attempt(outcome, note,
+                                                               self.unreachable_after))
+
+    # -- misconduct, removal, reinstatement --------------------------------------------
+
+    def record_misconduct_allegation(self, key: str, org_id: UUID, summary: str) -> Outcome:
+        return self._change(key, "recordMisconductAllegation", org_id, {"summary": summary},
+                            Organization, lambda o: o.record_misconduct_allegation(summary))
+
+    def request_removal(self, key: str, org_id: UUID, note: str) -> Outcome:
+        return self._change(key, "requestRemoval", org_id, {"note": note}, Organization,
+                            lambda o: o.request_removal(note))
+
+    def remove_organization(self, key: str, org_id: UUID, reason: RemovalReason,
+                            note: str) -> Outcome:
+        return self._change(key, "removeOrganization", org_id,
+                            {"reason": reason.value, "note": note}, Organization,
+                            lambda o: o.remove(reason, note))
+
+    def reinstate_organization(self, key: str, org_id: UUID, reason: str) -> Outcome:
+        return self._change(key, "reinstateOrganization", org_id, {"reason": reason},
+                            Organization, lambda o: o.reinstate(reason))
+
+    # -- reporting protocols -----------------------------------------------------------
+
+    def establish_reporting_protocol(self, key: str, agency_id: UUID, province: str,
+                                     municipality: str | None,
+                                     contacts: list[dict[str, Any]]) -> Outcome:
+        jurisdiction = parse_jurisdiction(province, municipality)
+        clean = parse_contacts(contacts)
+
+        def establish() -> ReportingProtocol:
+            agency = self._get(agency_id, Organization, "organization")
+            if agency.profile["kind"] != OrganizationKind.LAW_ENFORCEMENT_AGENCY.value:
+                raise NotALawEnforcementAgency(
+                    "a reporting protocol belongs to a law-enforcement agency; "
+                    "this organization is of another kind"
+                )
+            protocol_id = ReportingProtocol.id_for(agency_id, jurisdiction)
+            if self._exists(protocol_id):
+                raise ProtocolExists(
+                    "this agency already has a reporting protocol for this jurisdiction; "
+                    "revise its contacts instead"
+                )
+            return ReportingProtocol.establish(agency_id, jurisdiction, clean)
+
+        return self._run(key, "establishReportingProtocol",
+                         {"agency": agency_id, "jurisdiction": jurisdiction, "contacts": clean},
+                         establish)
+
+    def revise_protocol_contacts(self, key: str, protocol_id: UUID,
+                                 contacts: list[dict[str, Any]], note: str) -> Outcome:
+        clean = parse_contacts(contacts)
+        return self._change(key, "reviseProtocolContacts", protocol_id,
+                            {"contacts": clean, "note": note}, ReportingProtocol,
+                            lambda p: p.revise_contacts(clean, note), what="reporting protocol")
+
+    # -- reads the API needs before a decision -------------------------------------------
+
+    def protocol_agency(self, protocol_id: UUID) -> UUID:
+        return self._get(protocol_id, ReportingProtocol, "reporting protocol").agency_id
+
+    # -- the command runner --------------------------------------------------------------
+
+    def _change(self, key: str, operation: str, aggregate_id: UUID, inputs: dict[str, Any],
+                kind: type[A], decide: Callable[[A], object], what: str = "organization",
+                ) -> Outcome:
+        def load_and_decide() -> A:
+            aggregate = self._get(aggregate_id, kind, what)
+            decide(aggregate)
+            return aggregate
+
+        return self._run(key, operation, {"id": aggregate_id, **inputs}, load_and_decide)
+
+    def _run(self, key: str, operation: str, inputs: dict[str, Any],
+             decide: Callable[[], Aggregate]) -> Outcome:
+        actor = current_actor()
+        rec_id = record_id(actor.user_id, key)
+        digest = fingerprint(operation, inputs)
+        for _ in range(MAX_ATTEMPTS):
+            prior = self._prior(rec_id, digest)
+            if prior is not None:
+                return prior
+            aggregate = decide()
+            result = {"id": str(aggregate.id), "version": aggregate.version}
+            record = IdempotencyRecord.record(rec_id, operation, digest, result)
+            try:
+                recordings = self.save(aggregate, record)
+            except IntegrityError:
+                # A concurrent writer took this version, or a lost acknowledgement hid our
+                # own success: either way the next pass sees which, on a fresh load.
+                continue
+            position = max(r.notification.id for r in recordings)
+            return Outcome(aggregate.id, aggregate.version, position)
+        prior = self._prior(rec_id, digest)
+        if prior is not None:
+            return prior
+        raise ConcurrentUpdate(
+            "the record was changed by someone else at the same moment; "
+            "try again with the same idempotency key"
+        )
+
+    def _prior(self, rec_id: UUID, digest: str) -> Outcome | None:
+        try:
+            record: IdempotencyRecord = self.repository.get(rec_id)
+        except AggregateNotFoundError:
+            return None
+        record.check_same_request(digest)
+        return Outcome(UUID(record.result["id"]), int(record.result["version"]),
+                       self.recorder.max_notification_id() or 0, replayed=True)
+
+    def _get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            aggregate = None
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"{what} not found")
+        return aggregate
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))

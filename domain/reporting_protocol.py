@@ -1,0 +1,81 @@
+"""A law-enforcement agency's reporting protocol for one jurisdiction: a living contact list.
+
+Every revision replaces the whole list and is kept, so the history shows who was responsible
+for the hotline's reports at any moment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid5
+
+from domain.base import AuditedAggregate, DomainError
+
+_NAMESPACE = UUID("6f1d3c2e-8b0a-4d55-9a57-2f4a3c1b0e71")
+
+
+class ProtocolExists(DomainError):
+    code = "PROTOCOL_EXISTS"
+
+
+class NotALawEnforcementAgency(DomainError):
+    code = "NOT_A_LAW_ENFORCEMENT_AGENCY"
+
+
+class ContactsUnchanged(DomainError):
+    code = "CONTACTS_UNCHANGED"
+
+
+class ReportingProtocol(AuditedAggregate):
+    class Established(AuditedAggregate.Created):
+        agency_id: UUID
+        jurisdiction: dict[str, str]
+        contacts: list[dict[str, str]]
+
+        def apply(self, protocol: ReportingProtocol) -> None:
+            # Runs after __init__: the established list is the first revision.
+            protocol._revision(self, "established")
+
+    def __init__(self, agency_id: UUID, jurisdiction: dict[str, str],
+                 contacts: list[dict[str, str]]) -> None:
+        self.agency_id = agency_id
+        self.jurisdiction = jurisdiction
+        self.contacts = contacts
+        self.revisions: list[dict[str, Any]] = []
+
+    @staticmethod
+    def id_for(agency_id: UUID, jurisdiction: dict[str, str]) -> UUID:
+        """One protocol per agency and jurisdiction: the id says so, and the store enforces it."""
+        key = "|".join([str(agency_id), jurisdiction["province"],
+                        jurisdiction.get("municipality", "").casefold()])
+        return uuid5(_NAMESPACE, key)
+
+    @classmethod
+    def establish(cls, agency_id: UUID, jurisdiction: dict[str, str],
+                  contacts: list[dict[str, str]]) -> ReportingProtocol:
+        protocol: ReportingProtocol = cls._create(
+            cls.Established, id=cls.id_for(agency_id, jurisdiction), agency_id=agency_id,
+            jurisdiction=jurisdiction, contacts=contacts,
+        )
+        return protocol
+
+    class ContactsRevised(AuditedAggregate.Event):
+        contacts: list[dict[str, str]]
+        note: str
+
+        def apply(self, protocol: ReportingProtocol) -> None:
+            protocol.contacts = self.contacts
+            protocol._revision(self, self.note)
+
+    def revise_contacts(self, contacts: list[dict[str, str]], note: str) -> None:
+        if contacts == self.contacts:
+            raise ContactsUnchanged("the contact list is the same as the current revision")
+        self.trigger_event(self.ContactsRevised, contacts=contacts, note=note.strip())
+
+    def _revision(self, event: AuditedAggregate.Event, note: str) -> None:
+        self.revisions.append({
+            "revision": len(self.revisions) + 1, "at": event.timestamp,
+            "actorId": event.actor_id, "actorRole": event.actor_role,
+            "note": note, "contacts": self.contacts,
+        })
+
