@@ -1,0 +1,138 @@
+"""Configuration, read once from the environment by the composition root."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+_TRUE = {"y", "yes", "t", "true", "on", "1"}
+_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot work; the message says which variable and why."""
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in _TRUE
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def refuse_db_functions(env: Mapping[str, str]) -> None:
+    """The library's database-function insert path takes no table lock and loses events."""
+    for key, value in env.items():
+        if key.endswith("POSTGRES_ENABLE_DB_FUNCTIONS") and _flag(value, False):
+            raise ConfigurationError(
+                f"{key} is enabled: that insert path takes no table lock, so tailing readers "
+                "skip events and projections lose tracking records. Unset it."
+            )
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    database_schema: str = ""
+    jwt_secret: str | None = None
+    jwt_issuer: str = "nrd"
+    graphiql: bool = False
+    inline_projections: bool = True
+    review_interval_days: int = 365
+    unreachable_after: int = 3
+    max_page_size: int = 50
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 3000
+    threads: int = 16
+    pool_size: int = 10
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url is not None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        refuse_db_functions(env)
+        url = env.get("NRD_DATABASE_URL") or None
+        if url is not None and urlparse(url).scheme not in ("postgresql", "postgres"):
+            raise ConfigurationError(
+                "NRD_DATABASE_URL must be a postgresql:// URL (leave it unset for SQLite)"
+            )
+        schema = env.get("NRD_DATABASE_SCHEMA", "")
+        if schema and not _SCHEMA.match(schema):
+            raise ConfigurationError("NRD_DATABASE_SCHEMA must be a lower-case SQL identifier")
+        return cls(
+            data_dir=Path(env.get("NRD_DATA_DIR", "data")),
+            database_url=url,
+            database_schema=schema,
+            jwt_secret=env.get("NRD_JWT_SECRET") or None,
+            jwt_issuer=env.get("NRD_JWT_ISSUER", "nrd"),
+            graphiql=_flag(env.get("NRD_GRAPHIQL"), False),
+            inline_projections=_flag(env.get("NRD_INLINE_PROJECTIONS"), True),
+            review_interval_days=_int(env, "NRD_REVIEW_INTERVAL_DAYS", 365, 1, 3650),
+            unreachable_after=_int(env, "NRD_UNREACHABLE_AFTER", 3, 1, 100),
+            max_page_size=_int(env, "NRD_MAX_PAGE_SIZE", 50, 1, 500),
+            max_depth=_int(env, "NRD_MAX_DEPTH", 10, 2, 50),
+            max_aliases=_int(env, "NRD_MAX_ALIASES", 15, 0, 500),
+            max_tokens=_int(env, "NRD_MAX_TOKENS", 3000, 100, 100_000),
+            threads=_int(env, "NRD_THREADS", 16, 1, 256),
+            pool_size=_int(env, "NRD_POOL_SIZE", 10, 1, 200),
+        )
+
+    def with_changes(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def postgres_params(self) -> dict[str, str]:
+        assert self.database_url is not None
+        url = urlparse(self.database_url)
+        return {
+            "dbname": (url.path or "/postgres").lstrip("/") or "postgres",
+            "host": url.hostname or "127.0.0.1",
+            "port": str(url.port or 5432),
+            "user": unquote(url.username or "postgres"),
+            "password": unquote(url.password or ""),
+        }
+
+    def event_store_env(self) -> dict[str, str]:
+        """The eventsourcing library's settings for the event store."""
+        if not self.uses_postgres:
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.data_dir / "events.sqlite"),
+                "SQLITE_LOCK_TIMEOUT": "10",
+            }
+        pg = self.postgres_params()
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": pg["dbname"],
+            "POSTGRES_HOST": pg["host"],
+            "POSTGRES_PORT": pg["port"],
+            "POSTGRES_USER": pg["user"],
+            "POSTGRES_PASSWORD": pg["password"],
+            "POSTGRES_SCHEMA": self.database_schema,
+            "POSTGRES_POOL_SIZE": str(self.pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.pool_size),
+            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            **self.extra,
+        }

@@ -1,0 +1,73 @@
+"""Reporting protocols: the living contact list of each agency and jurisdiction, with history."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from domain.reporting_protocol import ReportingProtocol
+from projections.aggregates import AggregateProjection, iso
+from projections.store import Cursor, ViewStore
+
+
+def protocol_doc(protocol: ReportingProtocol) -> dict[str, Any]:
+    return {
+        "id": str(protocol.id),
+        "agencyId": str(protocol.agency_id),
+        "province": protocol.jurisdiction["province"],
+        "municipality": protocol.jurisdiction.get("municipality"),
+        "contacts": protocol.contacts,
+        "updatedAt": iso(protocol.modified_on),
+        "revisions": [{**r, "at": iso(r["at"])} for r in protocol.revisions],
+    }
+
+
+class ProtocolProjection(AggregateProjection):
+    name = "protocols"
+    aggregate_class = ReportingProtocol
+
+    def create_tables(self, cursor: Cursor) -> None:
+        self.create_state_table(cursor)
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS reporting_protocols (id TEXT PRIMARY KEY, "
+            "agency_id TEXT NOT NULL, province TEXT NOT NULL, doc TEXT NOT NULL)")
+        cursor.execute("CREATE INDEX IF NOT EXISTS reporting_protocols_agency "
+                       "ON reporting_protocols (agency_id)")
+
+    def drop_tables(self, cursor: Cursor) -> None:
+        cursor.execute("DROP TABLE IF EXISTS reporting_protocols")
+        cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
+
+    def write(self, cursor: Cursor, protocol: ReportingProtocol) -> None:
+        doc = protocol_doc(protocol)
+        cursor.execute(
+            "INSERT INTO reporting_protocols (id, agency_id, province, doc) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+            (doc["id"], doc["agencyId"], doc["province"], json.dumps(doc)))
+
+
+class ProtocolQueries:
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    def get(self, protocol_id: str) -> dict[str, Any] | None:
+        with self.store.read() as cursor:
+            row = cursor.execute("SELECT doc FROM reporting_protocols WHERE id = %s",
+                                 (protocol_id,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def list(self, agency_id: str | None = None, province: str | None = None,
+             limit: int = 100) -> list[dict[str, Any]]:
+        where, params = [], []
+        if agency_id is not None:
+            where.append("agency_id = %s")
+            params.append(agency_id)
+        if province is not None:
+            where.append("province = %s")
+            params.append(province)
+        clause = " AND ".join(where) or "TRUE"
+        with self.store.read() as cursor:
+            rows = cursor.execute(
+                f"SELECT doc FROM reporting_protocols WHERE {clause} ORDER BY province, id "
+                "LIMIT %s", [*params, limit]).fetchall()
+        return [json.loads(r[0]) for r in rows]

@@ -1,0 +1,124 @@
+"""Follows the event log and keeps every read model's rows and position in one transaction.
+
+A pull loop over ``select_notifications`` (the library's ProjectionRunner cannot drive SQLite):
+each batch locks the projection's tracking row, reads the notifications after it, applies them
+and moves the position, then commits. A crash between the event write and this commit loses
+nothing: the next pass starts again from the committed position.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+
+from projections.store import Cursor, ViewStore
+
+Progress = Callable[[str, int, int], None]
+
+
+class Projection(Protocol):
+    name: str
+    topics: Sequence[str]
+
+    def create_tables(self, cursor: Cursor) -> None: ...
+    def drop_tables(self, cursor: Cursor) -> None: ...
+    def process(self, cursor: Cursor, events: Sequence[DomainEventProtocol[Any]]) -> None: ...
+
+
+TRACKING_DDL = (
+    "CREATE TABLE IF NOT EXISTS projection_tracking "
+    "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+)
+
+
+class Projector:
+    def __init__(self, app: Application[Any], store: ViewStore,
+                 projections: Sequence[Projection], batch_size: int = 500) -> None:
+        self.app = app
+        self.store = store
+        self.projections = list(projections)
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    def create_tables(self) -> None:
+        with self.store.transaction() as cursor:
+            cursor.execute(TRACKING_DDL)
+            for projection in self.projections:
+                projection.create_tables(cursor)
+                cursor.execute(
+                    "INSERT INTO projection_tracking (name, position) VALUES (%s, 0) "
+                    "ON CONFLICT (name) DO NOTHING", (projection.name,))
+
+    def positions(self) -> dict[str, int]:
+        with self.store.read() as cursor:
+            rows = cursor.execute("SELECT name, position FROM projection_tracking").fetchall()
+        return {name: int(position) for name, position in rows}
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Applies every event written so far; returns how many were applied."""
+        applied = 0
+        with self._lock:
+            for projection in self.projections:
+                while True:
+                    count, position = self._process_batch(projection)
+                    applied += count
+                    if progress is not None and count:
+                        progress(projection.name, position, self.head())
+                    if count == 0:
+                        break
+        return applied
+
+    def wait_for(self, position: int, timeout: float = 10.0) -> bool:
+        """For a server whose projections run in a worker: wait until they pass ``position``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if all(p >= position for p in self.positions().values()):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        with self._lock, self.store.transaction() as cursor:
+            for projection in self.projections:
+                projection.drop_tables(cursor)
+            cursor.execute("DROP TABLE IF EXISTS projection_tracking")
+        self.create_tables()
+        return self.catch_up(progress)
+
+    def run_forever(self, stop: threading.Event, interval: float = 0.2) -> None:
+        while not stop.is_set():
+            try:
+                self.catch_up()
+            except Exception:  # noqa: BLE001 - a worker keeps following; the error is logged
+                import logging
+                logging.getLogger("nrd.projections").exception("projection batch failed")
+                stop.wait(min(5.0, interval * 10))
+            stop.wait(interval)
+
+    def _process_batch(self, projection: Projection) -> tuple[int, int]:
+        mapper = self.app.mapper
+        with self.store.transaction() as cursor:
+            lock = " FOR UPDATE" if self.store.dialect == "postgres" else ""
+            row = cursor.execute(
+                "SELECT position FROM projection_tracking WHERE name = %s" + lock,
+                (projection.name,)).fetchone()
+            position = int(row[0])
+            notifications = self.app.recorder.select_notifications(
+                start=position + 1, limit=self.batch_size, topics=projection.topics)
+            if not notifications:
+                return 0, position
+            events = [mapper.to_domain_event(n) for n in notifications]
+            projection.process(cursor, events)
+            new_position = notifications[-1].id
+            cursor.execute("UPDATE projection_tracking SET position = %s WHERE name = %s",
+                           (new_position, projection.name))
+        return len(notifications), new_position

@@ -1,0 +1,140 @@
+"""The read-model database: one small interface over SQLite and PostgreSQL.
+
+SQL is written once with ``%s`` placeholders; the SQLite side rewrites them. Writers take the
+database's write lock for the whole transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL row
+locks taken by the caller), so a batch of rows and its tracking position commit together.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from psycopg_pool import ConnectionPool
+
+Params = Sequence[Any]
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Params = ...) -> Any: ...
+    def executemany(self, sql: str, params: Sequence[Params]) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class ViewStore(Protocol):
+    dialect: str
+
+    def transaction(self) -> Any: ...
+    def read(self) -> Any: ...
+    def close(self) -> None: ...
+
+
+class _SQLiteCursor:
+    _translated: dict[str, str] = {}
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    @classmethod
+    def _sql(cls, sql: str) -> str:
+        translated = cls._translated.get(sql)
+        if translated is None:
+            translated = cls._translated[sql] = sql.replace("%s", "?")
+        return translated
+
+    def execute(self, sql: str, params: Params = ()) -> _SQLiteCursor:
+        self._cursor.execute(self._sql(sql), tuple(params))
+        return self
+
+    def executemany(self, sql: str, params: Sequence[Params]) -> _SQLiteCursor:
+        self._cursor.executemany(self._sql(sql), [tuple(p) for p in params])
+        return self
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+
+class SQLiteViewStore:
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SQLiteCursor]:
+        conn = self._connection()
+        cursor = conn.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield _SQLiteCursor(cursor)
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def read(self) -> Iterator[_SQLiteCursor]:
+        cursor = self._connection().cursor()
+        try:
+            yield _SQLiteCursor(cursor)
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+class PostgresViewStore:
+    dialect = "postgres"
+
+    def __init__(self, params: dict[str, str], schema: str = "", pool_size: int = 10) -> None:
+        kwargs: dict[str, Any] = {k: v for k, v in params.items() if v}
+        if schema:
+            kwargs["options"] = f"-c search_path={schema}"
+        self._pool = ConnectionPool(kwargs=kwargs, min_size=1, max_size=pool_size, open=True,
+                                    name="nrd-views")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            yield cursor
+
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        with self._pool.connection() as conn, conn.cursor() as cursor:
+            yield cursor
+
+    def close(self) -> None:
+        self._pool.close()
