@@ -8,6 +8,8 @@ on a fresh load a bounded number of times, then surfaces as the retryable ``Conc
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,7 +31,9 @@ from domain.vocabulary import (
     parse_profile,
 )
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 12
+BACKOFF_SECONDS = 0.004  # doubled per attempt, with full jitter, capped at MAX_BACKOFF_SECONDS
+MAX_BACKOFF_SECONDS = 0.25
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -197,7 +201,11 @@ class DirectoryApplication(Application[UUID]):
         actor = current_actor()
         rec_id = record_id(actor.user_id, key)
         digest = fingerprint(operation, inputs)
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                # Writers that lost a race retry at spread-out moments, not all at once again.
+                time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS,
+                                                 BACKOFF_SECONDS * 2 ** attempt)))  # noqa: S311
             prior = self._prior(rec_id, digest)
             if prior is not None:
                 return prior

@@ -1,0 +1,1 @@
+"""The edge: HTTP and GraphQL, authentication, the CLI, and the composition root."""

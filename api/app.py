@@ -1,0 +1,132 @@
+"""The Starlette application: POST /graphql (JSON only), GET /healthz, optional GraphiQL."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import strawberry
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from api.auth import TokenError
+from api.context import Context
+from api.errors import format_error
+from api.telemetry import TracingMiddleware
+from api.wiring import System
+from policies import STAFF_ROLES
+
+log = logging.getLogger("nrd.api")
+MAX_BODY = 64 * 1024
+
+
+def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
+                        status_code=status, headers=headers)
+
+
+def create_app(system: System, run_projections: bool | None = None) -> Starlette:
+    schema = system.schema
+    graphiql_html = (Path(strawberry.__file__).parent / "static" / "graphiql.html").read_text()
+
+    async def graphql_get(request: Request) -> Response:
+        accepts_html = "text/html" in request.headers.get("accept", "")
+        if system.settings.graphiql and accepts_html:
+            return HTMLResponse(graphiql_html.replace("{{ SUBSCRIPTION_ENABLED }}", "false")
+                                .replace("{{ REPLACE_SUBSCRIPTIONS_WITH_HTTP }}", "false"))
+        return _error(405, "queries are accepted only by POST with application/json",
+                      "METHOD_NOT_ALLOWED", {"Allow": "POST"})
+
+    async def graphql_post(request: Request) -> Response:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return _error(415, "send the query as application/json", "UNSUPPORTED_MEDIA_TYPE")
+        try:
+            principal = system.auth.principal(request.headers.get("authorization"))
+        except TokenError as error:
+            return _error(401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return _error(413, f"the request body is larger than {MAX_BODY} bytes",
+                          "PAYLOAD_TOO_LARGE")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return _error(400, "the request body is not valid JSON", "BAD_REQUEST")
+        problem = _payload_problem(payload)
+        if problem:
+            return _error(400, problem, "BAD_REQUEST")
+        context = Context(principal=principal, system=system,
+                          request_id=request.headers.get("x-request-id") or uuid.uuid4().hex)
+        result = await schema.execute(
+            payload["query"], variable_values=payload.get("variables"),
+            context_value=context, operation_name=payload.get("operationName"))
+        trusted = principal.role in STAFF_ROLES
+        response: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            formatted = [format_error(e, trusted) for e in result.errors]
+            # Identical generic errors say nothing more twice, and their count would tell a
+            # prober how many of its fields were refused.
+            response["errors"] = [e for i, e in enumerate(formatted) if e not in formatted[:i]]
+        return JSONResponse(response)
+
+    async def healthz(request: Request) -> Response:
+        try:
+            await context_free_check(system)
+        except Exception as error:  # noqa: BLE001 - reported as unhealthy, by type only
+            log.warning("health check failed: %s", type(error).__name__)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = threading.Event()
+        follow = system.settings.inline_projections if run_projections is None else run_projections
+        worker = None
+        if follow:
+            worker = threading.Thread(target=system.projector.run_forever, args=(stop,),
+                                      name="nrd-projections", daemon=True)
+            worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                worker.join(timeout=10)
+
+    return Starlette(
+        routes=[Route("/graphql", graphql_post, methods=["POST"]),
+                Route("/graphql", graphql_get, methods=["GET"]),
+                Route("/healthz", healthz, methods=["GET"])],
+        middleware=[Middleware(TracingMiddleware, tracer=system.tracer)],
+        lifespan=lifespan,
+    )
+
+
+def _payload_problem(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return "the body must be a JSON object with a 'query'"
+    if not isinstance(payload.get("query"), str) or not payload["query"].strip():
+        return "'query' must be a non-empty string"
+    if payload.get("variables") is not None and not isinstance(payload["variables"], dict):
+        return "'variables' must be an object"
+    if payload.get("operationName") is not None and not isinstance(payload["operationName"], str):
+        return "'operationName' must be a string"
+    return None
+
+
+async def context_free_check(system: System) -> None:
+    def check() -> None:
+        system.projector.positions()
+        system.projector.head()
+    import anyio.to_thread
+    await anyio.to_thread.run_sync(check, limiter=system.limiter)

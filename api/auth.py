@@ -1,0 +1,92 @@
+"""Bearer tokens (JWT, HS256): who the caller is, in which role, for which organization."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import jwt
+
+from policies import ORGANIZATION_ROLES, ROLES
+
+ALGORITHM = "HS256"
+
+
+class TokenError(Exception):
+    """The bearer token cannot be accepted; the message says why (never echoes the token)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    role: str
+    organization_id: str | None = None
+
+
+ANONYMOUS = Principal("anonymous", "public")
+
+
+def load_or_create_secret(path: Path) -> str:
+    """The embedded default keeps a random signing key in the data folder (mode 0600)."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(secret)
+    return secret
+
+
+class Authenticator:
+    def __init__(self, secret: str, issuer: str = "nrd") -> None:
+        if len(secret) < 32:
+            raise ValueError("the token signing key must be at least 32 characters")
+        self._secret = secret
+        self._issuer = issuer
+
+    def issue(self, role: str, user_id: str, organization_id: str | None = None,
+              hours: float = 12.0) -> str:
+        _check_claims(role, user_id, organization_id)
+        now = int(time.time())
+        claims: dict[str, object] = {"sub": user_id, "role": role, "iss": self._issuer,
+                                     "iat": now, "exp": now + int(hours * 3600)}
+        if organization_id is not None:
+            claims["org"] = organization_id
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def principal(self, authorization: str | None) -> Principal:
+        if authorization is None or authorization == "":
+            return ANONYMOUS
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise TokenError("the Authorization header must be 'Bearer <token>'")
+        try:
+            claims = jwt.decode(token.strip(), self._secret, algorithms=[ALGORITHM],
+                                issuer=self._issuer, options={"require": ["exp", "sub", "iss"]})
+        except jwt.ExpiredSignatureError:
+            raise TokenError("the bearer token has expired") from None
+        except jwt.InvalidTokenError:
+            raise TokenError("the bearer token is malformed or not signed by this server") from None
+        role, user_id, org = claims.get("role"), claims.get("sub"), claims.get("org")
+        if not isinstance(role, str) or not isinstance(user_id, str):
+            raise TokenError("the bearer token lacks a role or a subject")
+        _check_claims(role, user_id, org if isinstance(org, str) else None, token=True)
+        return Principal(user_id, role, org if role in ORGANIZATION_ROLES else None)
+
+
+def _check_claims(role: str, user_id: str, organization_id: str | None,
+                  token: bool = False) -> None:
+    where = "the bearer token's" if token else "the"
+    if role not in ROLES or role == "public":
+        raise TokenError(f"{where} role must be one of {', '.join(r for r in ROLES if r != 'public')}")
+    if not user_id or len(user_id) > 200:
+        raise TokenError(f"{where} user id must be 1 to 200 characters")
+    if role in ORGANIZATION_ROLES:
+        try:
+            UUID(str(organization_id))
+        except ValueError:
+            raise TokenError(f"{where} organization must be an organization id (a UUID) "
+                             f"for the role {role}") from None

@@ -1,0 +1,137 @@
+"""What a resolver gets: the caller, and the few operations that decide what the caller sees.
+
+Resolvers translate; the decisions live here and in ``policies``: which directory a caller
+reads, in which relation a record stands to the caller, and which fields survive. A record the
+caller may not see is ``None``, exactly as a record that does not exist.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+from uuid import UUID
+
+import anyio.to_thread
+
+from api.auth import Principal
+from domain.base import Actor, NotFound, acting_as
+from domain.directory import Outcome
+from projections.directory import INTERNAL, PUBLIC, DirectoryPage, DirectoryQuery
+
+if TYPE_CHECKING:
+    from api.wiring import System
+
+T = TypeVar("T")
+
+
+def parse_id(value: str) -> str | None:
+    try:
+        return str(UUID(value))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+@dataclass
+class Context:
+    principal: Principal
+    system: System
+    request_id: str
+
+    @property
+    def role(self) -> str:
+        return self.principal.role
+
+    def relation(self, organization_id: str | None) -> str:
+        own = organization_id is not None and organization_id == self.principal.organization_id
+        return "own" if own else "any"
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Runs blocking store work off the event loop, within the pool-sized limiter."""
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args),
+                                              limiter=self.system.limiter)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def _directory_scope(self, relation: str) -> str | None:
+        policy = self.system.policy
+        if policy.allows(self.role, "Directory.internal", "scope", relation):
+            return INTERNAL
+        if policy.allows(self.role, "Directory.public", "scope", relation):
+            return PUBLIC
+        return None
+
+    async def organization(self, org_id: str) -> tuple[dict[str, Any], frozenset[str]] | None:
+        clean = parse_id(org_id)
+        if clean is None:
+            return None
+        relation = self.relation(clean)
+        scope = self._directory_scope(relation)
+        if scope is None:
+            return None
+        doc = await self.run(self.system.directory.get, scope, clean)
+        if doc is None and relation == "own":  # own record not yet in internal? fall back
+            scope = self._directory_scope("any")
+            doc = None if scope is None else await self.run(self.system.directory.get,
+                                                            scope, clean)
+            relation = "any"
+        if doc is None:
+            return None
+        return doc, self.system.policy.fields(self.role, "Organization", relation)
+
+    async def search(self, query: DirectoryQuery) -> tuple[DirectoryPage, frozenset[str]]:
+        scope = self._directory_scope("any")
+        if scope is None:
+            raise NotFound("directory not available")
+        page = await self.run(self.system.directory.search, scope, query)
+        return page, self.system.policy.fields(self.role, "Organization", "any")
+
+    def own_fields_for(self, org_id: str) -> frozenset[str]:
+        """A search result that is the caller's own organization still shows only public fields:
+        the public directory row holds nothing else."""
+        return self.system.policy.fields(self.role, "Organization", "any")
+
+    async def protocol(self, protocol_id: str) -> tuple[dict[str, Any], frozenset[str]] | None:
+        clean = parse_id(protocol_id)
+        if clean is None:
+            return None
+        doc = await self.run(self.system.protocols.get, clean)
+        if doc is None:
+            return None
+        relation = self.relation(doc["agencyId"])
+        if not self.system.policy.allows(self.role, "Protocols.all", "scope", relation):
+            return None
+        return doc, self.system.policy.fields(self.role, "ReportingProtocol", relation)
+
+    async def protocols(self, province: str | None) -> tuple[list[dict[str, Any]], frozenset[str]]:
+        policy = self.system.policy
+        if policy.allows(self.role, "Protocols.all", "scope", "any"):
+            docs = await self.run(self.system.protocols.list, None, province)
+            return docs, policy.fields(self.role, "ReportingProtocol", "any")
+        if (self.principal.organization_id is not None
+                and policy.allows(self.role, "Protocols.all", "scope", "own")):
+            docs = await self.run(self.system.protocols.list, self.principal.organization_id,
+                                  province)
+            return docs, policy.fields(self.role, "ReportingProtocol", "own")
+        return [], frozenset()
+
+    # -- commands --------------------------------------------------------------------------
+
+    def authorize(self, coordinate: str, organization_id: str | None, what: str) -> None:
+        """Refuses a command the caller may not run on this record, as if it did not exist."""
+        relation = self.relation(organization_id)
+        if not self.system.policy.allows(self.role, coordinate, "call", relation):
+            raise NotFound(f"{what} not found")
+
+    async def command(self, fn: Callable[[], Outcome]) -> Outcome:
+        actor = Actor(self.principal.user_id, self.role, self.principal.organization_id,
+                      self.request_id)
+
+        def run() -> Outcome:
+            with acting_as(actor):
+                return fn()
+
+        outcome = await self.run(run)
+        await self.run(self.system.read_your_writes, outcome.position)
+        return outcome

@@ -1,0 +1,116 @@
+"""A clearly fictional directory for trying nrd out: every name says it is an example.
+
+Loaded through the real commands, so it exercises the same rules as any other write.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from domain.base import Actor, acting_as
+from domain.directory import DirectoryApplication
+from domain.organization import ContactOutcome
+from domain.vocabulary import PROVINCES, Criterion, FocusArea, Population, ServiceCategory
+
+ALL_CRITERIA = [c.value for c in Criterion]
+_PLACES = {
+    "CA-AB": "Calgary", "CA-BC": "Vancouver", "CA-MB": "Winnipeg", "CA-NB": "Moncton",
+    "CA-NL": "St. John's", "CA-NS": "Halifax", "CA-NT": "Yellowknife", "CA-NU": "Iqaluit",
+    "CA-ON": "Toronto", "CA-PE": "Charlottetown", "CA-QC": "Montréal", "CA-SK": "Regina",
+    "CA-YT": "Whitehorse",
+}
+_KINDS = [("DIRECT_SERVICE_PROVIDER", "Example Harbour Shelter", "Refuge Exemple du Havre",
+           "Emergency shelter and safety planning for survivors",
+           "Hébergement d'urgence et plan de sécurité pour les survivantes"),
+          ("DIRECT_SERVICE_PROVIDER", "Example Legal Clinic", "Clinique juridique exemple",
+           "Free legal advice on immigration and labour rights",
+           "Conseils juridiques gratuits en immigration et droit du travail"),
+          ("INDIRECT_SERVICE_PROVIDER", "Example Training Collective",
+           "Collectif de formation exemple", "Training and volunteer opportunities",
+           "Formation et bénévolat"),
+          ("COALITION_OR_NETWORK", "Example Regional Coalition", "Coalition régionale exemple",
+           "A network of agencies coordinating referrals",
+           "Un réseau d'organismes qui coordonne les références")]
+
+
+def demo_profile(index: int, province: str, rng: random.Random) -> dict[str, Any]:
+    kind, name_en, name_fr, desc_en, desc_fr = _KINDS[index % len(_KINDS)]
+    city = _PLACES[province]
+    return {
+        "kind": kind,
+        "nameEn": f"{name_en} {index:03d} ({city}) — fictional",
+        "nameFr": f"{name_fr} {index:03d} ({city}) — fictif",
+        "descriptionEn": desc_en, "descriptionFr": desc_fr,
+        "services": [{"nameEn": "Emergency shelter", "nameFr": "Hébergement d'urgence",
+                      "category": rng.choice([c.value for c in ServiceCategory]),
+                      "natures": rng.sample(["SOCIAL", "LEGAL"], rng.randint(1, 2))}],
+        "focusAreas": rng.sample([f.value for f in FocusArea], 2),
+        "populations": rng.sample([p.value for p in Population], 2),
+        "languages": rng.sample(["en", "fr", "es", "tl", "iu", "cr", "ar"], 2),
+        "regions": [{"province": province, "municipality": city}],
+        "hours": "24/7", "intakeProcess": "Call the intake line; no referral needed.",
+        "referralProtocol": "Warm transfer to the intake coordinator (fictional).",
+        "publicContact": {"phone": "+1 555 010 %04d" % index,
+                          "email": f"info{index}@example.org",
+                          "website": f"https://example.org/{index}"},
+        "pointOfContact": {"name": f"Fictional Coordinator {index}", "title": "Intake lead",
+                           "phone": "+1 555 020 %04d" % index,
+                           "email": f"coordinator{index}@example.org"},
+        "location": {"province": province, "municipality": city,
+                     "address": f"{100 + index} Example Street", "confidential": False},
+    }
+
+
+def load_demo(app: DirectoryApplication, count: int = 36, seed: int = 7,
+              progress: Callable[[int, int], None] | None = None) -> dict[str, UUID]:
+    """Applies, reviews and includes ``count`` fictional organizations; returns a few ids."""
+    rng = random.Random(seed)
+    provinces = list(PROVINCES)
+    ids: dict[str, UUID] = {}
+    staff = Actor("demo-staff", "staff", request_id="demo")
+    for index in range(count):
+        province = provinces[index % len(provinces)]
+        profile = demo_profile(index, province, rng)
+        if index == 0:
+            profile["location"]["confidential"] = True
+            profile["nameEn"] = "Example Safe House 000 — fictional, confidential location"
+        with acting_as(staff):
+            listed = index % 5 != 4  # every fifth one stays out of the public directory
+            org = app.apply_for_inclusion(f"demo-apply-{seed}-{index}", profile, ALL_CRITERIA,
+                                          listed).id
+            app.start_review(f"demo-review-{seed}-{index}", org)
+            if index % 9 == 8:
+                app.request_more_information(f"demo-info-{seed}-{index}", org,
+                                             "Please describe your intake hours (fictional).")
+            else:
+                app.approve_inclusion(f"demo-approve-{seed}-{index}", org, "Demo approval")
+        if index == 0:
+            ids["confidential"] = org
+        if index == 1:
+            ids["partner"] = org
+        if progress is not None:
+            progress(index + 1, count)
+    agency_profile = demo_profile(999, "CA-ON", rng)
+    agency_profile.update({"kind": "LAW_ENFORCEMENT_AGENCY",
+                           "nameEn": "Example Regional Police Service — fictional",
+                           "nameFr": "Service de police régional exemple — fictif"})
+    with acting_as(staff):
+        agency = app.apply_for_inclusion(f"demo-agency-{seed}", agency_profile, ALL_CRITERIA,
+                                         False).id
+        app.start_review(f"demo-agency-review-{seed}", agency)
+        app.approve_inclusion(f"demo-agency-approve-{seed}", agency, "Demo approval")
+        app.record_contact_attempt(f"demo-agency-contact-{seed}", agency, ContactOutcome.REACHED,
+                                   "Confirmed protocol contacts")
+        protocol = app.establish_reporting_protocol(
+            f"demo-protocol-{seed}", agency, "CA-ON", "Toronto",
+            [{"name": "Fictional Detective One", "role": "Human trafficking unit lead",
+              "phone": "+1 555 030 0001", "email": "ht-unit@example.org",
+              "availability": "Weekdays 8-16"},
+             {"name": "Fictional Duty Sergeant", "role": "After hours",
+              "phone": "+1 555 030 0002", "availability": "Evenings and weekends"}]).id
+    ids["agency"] = agency
+    ids["protocol"] = protocol
+    return ids

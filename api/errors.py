@@ -1,0 +1,55 @@
+"""How errors leave the server: actionable for the caller, silent about the schema and data.
+
+Expected failures (a domain rule, bad input, a limit) keep their message and a code. Anything
+else is masked as "Unexpected error." and logged by type only: an exception's text can carry
+values, and values are never logged. Callers outside the hotline get no locations or paths, and
+a generic message for any invalid document, so the schema cannot be mapped by probing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql import GraphQLError
+
+from domain.base import DomainError, InvalidInput
+from projections.directory import InvalidQuery
+
+from api.hardening import TOO_COMPLEX
+
+log = logging.getLogger("nrd.api")
+
+INVALID_DOCUMENT = "The query is not valid for this API."
+
+
+def format_error(error: GraphQLError, trusted: bool) -> dict[str, Any]:
+    original = error.original_error
+    result: dict[str, Any]
+    if isinstance(original, DomainError):
+        result = {"message": str(original),
+                  "extensions": {"code": original.code, "retryable": original.retryable}}
+        if isinstance(original, InvalidInput):
+            result["extensions"]["problems"] = original.problems
+    elif isinstance(original, InvalidQuery):
+        result = {"message": str(original), "extensions": {"code": "INVALID_INPUT",
+                                                           "retryable": False}}
+    elif original is not None:
+        log.error("unexpected error in a resolver: %s", type(original).__name__,
+                  exc_info=(type(original), original, None))
+        result = {"message": "Unexpected error.", "extensions": {"code": "INTERNAL"}}
+    else:
+        code = (error.extensions or {}).get("code")
+        if trusted:
+            result = {"message": error.message, "extensions": {"code": code or "INVALID_QUERY"}}
+        elif code == TOO_COMPLEX:
+            result = {"message": error.message, "extensions": {"code": code}}
+        else:
+            result = {"message": INVALID_DOCUMENT, "extensions": {"code": "INVALID_QUERY"}}
+    if trusted:
+        if error.locations:
+            result["locations"] = [{"line": loc.line, "column": loc.column}
+                                   for loc in error.locations]
+        if error.path:
+            result["path"] = list(error.path)
+    return result

@@ -1,0 +1,188 @@
+"""Document limits and field policy, enforced before execution and built once at start-up.
+
+One tuple of validation rules per role, made once, so validation results can be cached by
+(query text, role): per-request rule factories would defeat any cache. Limits count through
+fragments (each spread counts where it is spread), so fragments cannot smuggle in depth,
+aliases or duplicated fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationRule,
+    parse,
+    specified_rules,
+    validate,
+)
+from graphql.language import DirectiveNode
+from strawberry.extensions import SchemaExtension
+
+from policies import ROLES, STAFF_ROLES, FieldPolicy
+
+NOT_AVAILABLE = "NOT_AVAILABLE"
+TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_fields: int = 1000
+    max_directives: int = 20
+    max_tokens: int = 3000
+
+
+@dataclass(frozen=True)
+class _Measure:
+    depth: int
+    aliases: int
+    fields: int
+
+
+def _measure(selection_set: SelectionSetNode | None, fragments: dict[str, Any],
+             memo: dict[str, _Measure], visiting: frozenset[str]) -> _Measure:
+    depth = aliases = fields = 0
+    if selection_set is None:
+        return _Measure(0, 0, 0)
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            inner = _measure(selection.selection_set, fragments, memo, visiting)
+            depth = max(depth, inner.depth + 1)
+            aliases += inner.aliases + (1 if selection.alias else 0)
+            fields += inner.fields + 1
+        elif isinstance(selection, InlineFragmentNode):
+            inner = _measure(selection.selection_set, fragments, memo, visiting)
+            depth, aliases, fields = (max(depth, inner.depth), aliases + inner.aliases,
+                                      fields + inner.fields)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in visiting or name not in fragments:
+                continue  # cycles and unknown fragments are reported by the standard rules
+            if name not in memo:
+                memo[name] = _measure(fragments[name].selection_set, fragments, memo,
+                                      visiting | {name})
+            inner = memo[name]
+            depth, aliases, fields = (max(depth, inner.depth), aliases + inner.aliases,
+                                      fields + inner.fields)
+    return _Measure(depth, aliases, fields)
+
+
+def _directives(node: Any) -> Iterator[DirectiveNode]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, DirectiveNode):
+            yield current
+        for key in getattr(current, "keys", ()):
+            value = getattr(current, key, None)
+            if isinstance(value, (list, tuple)):
+                stack.extend(v for v in value if hasattr(v, "keys"))
+            elif hasattr(value, "keys") and not isinstance(value, dict):
+                stack.append(value)
+
+
+def limits_rule(limits: Limits) -> type[ValidationRule]:
+    class LimitsRule(ValidationRule):
+        def enter_document(self, node: DocumentNode, *_: Any) -> None:
+            fragments = {d.name.value: d for d in node.definitions
+                         if isinstance(d, FragmentDefinitionNode)}
+            memo: dict[str, _Measure] = {}
+            for definition in node.definitions:
+                if isinstance(definition, OperationDefinitionNode):
+                    measure = _measure(definition.selection_set, fragments, memo, frozenset())
+                    self._check("depth", measure.depth, limits.max_depth)
+                    self._check("aliases", measure.aliases, limits.max_aliases)
+                    self._check("selected fields", measure.fields, limits.max_fields)
+            self._check("directives", sum(1 for _ in _directives(node)), limits.max_directives)
+
+        def _check(self, what: str, value: int, limit: int) -> None:
+            if value > limit:
+                self.report_error(GraphQLError(
+                    f"query too complex: {what} {value} exceeds the limit of {limit}",
+                    extensions={"code": TOO_COMPLEX}))
+
+    return LimitsRule
+
+
+def field_policy_rule(role: str, selectable: frozenset[str],
+                      introspection: bool) -> type[ValidationRule]:
+    class FieldPolicyRule(ValidationRule):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            parent = self.context.get_parent_type()
+            name = node.name.value
+            if parent is None or name == "__typename":
+                return
+            if name in ("__schema", "__type") or parent.name.startswith("__"):
+                allowed = introspection
+            else:
+                allowed = f"{parent.name}.{name}" in selectable
+            if not allowed:
+                # Only hotline roles ever see this text; everyone else gets a generic one.
+                self.report_error(GraphQLError(
+                    f"{parent.name}.{name} is not available to the {role} role", node,
+                    extensions={"code": NOT_AVAILABLE}))
+
+    return FieldPolicyRule
+
+
+class DocumentGate:
+    """Parses and validates once per (query text, role); both answers are cached."""
+
+    def __init__(self, schema: Any, policy: FieldPolicy, limits: Limits,
+                 cache_size: int = 512) -> None:
+        self.limits = limits
+        shared = (*specified_rules, limits_rule(limits))
+        self._rules = {
+            role: (*shared, field_policy_rule(role, policy.selectable(role), role in STAFF_ROLES))
+            for role in ROLES
+        }
+        graphql_schema = schema._schema
+        max_tokens = limits.max_tokens
+
+        @lru_cache(maxsize=cache_size)
+        def parsed(query: str) -> DocumentNode:
+            return parse(query, max_tokens=max_tokens)
+
+        @lru_cache(maxsize=cache_size * 2)
+        def validated(query: str, role: str) -> tuple[GraphQLError, ...]:
+            return tuple(validate(graphql_schema, parsed(query), self._rules[role]))
+
+        self.parsed = parsed
+        self.validated = validated
+
+
+class GateExtension(SchemaExtension):
+    """Hands strawberry the cached document and validation result for the caller's role."""
+
+    def __init__(self, gate: DocumentGate) -> None:
+        self.gate = gate
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        context.parse_options["max_tokens"] = self.gate.limits.max_tokens
+        if context.query is not None:
+            try:
+                context.graphql_document = self.gate.parsed(context.query)
+            except GraphQLError:
+                pass  # strawberry parses again and reports the syntax error itself
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None and context.graphql_document is not None:
+            role = context.context.role
+            context.pre_execution_errors = list(self.gate.validated(context.query, role))
+        yield

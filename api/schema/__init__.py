@@ -1,0 +1,1 @@
+"""The GraphQL schema, one module per type area, merged here."""

@@ -1,0 +1,108 @@
+"""Traces for HTTP requests, GraphQL operations and store calls, never carrying a value.
+
+Spans hold names, codes and counts only: the route, the status code, the operation's name and
+type, the store operation. Query text, variables and error messages stay out. Tracing is off
+unless the standard OTEL_* variables configure an exporter.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
+TRACER_NAME = "nrd"
+
+
+def configured_provider(env: Mapping[str, str] | None = None) -> TracerProvider | None:
+    """A provider exporting by OTLP when OTEL_* says so; None leaves tracing off."""
+    env = os.environ if env is None else env
+    exporter = env.get("OTEL_TRACES_EXPORTER", "")
+    if exporter == "none" or not (exporter or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                                  or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")):
+        return None
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    provider = TracerProvider(resource=Resource.create(
+        {"service.name": env.get("OTEL_SERVICE_NAME", "nrd")}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    return provider
+
+
+def tracer_from(provider: TracerProvider | None) -> Tracer:
+    if provider is None:
+        return trace.NoOpTracer()
+    return provider.get_tracer(TRACER_NAME)
+
+
+class TracingMiddleware:
+    """One server span per HTTP request: method, route and status, nothing from the body."""
+
+    def __init__(self, app: ASGIApp, tracer: Tracer) -> None:
+        self.app = app
+        self.tracer = tracer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"] if scope["path"] in ("/graphql", "/healthz") else "other"
+        with self.tracer.start_as_current_span(
+            f"{scope['method']} {path}", kind=SpanKind.SERVER,
+            attributes={"http.request.method": scope["method"], "url.path": path},
+        ) as span:
+            async def send_with_status(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    span.set_attribute("http.response.status_code", message["status"])
+                    if message["status"] >= 500:
+                        span.set_status(Status(StatusCode.ERROR))
+                await send(message)
+
+            await self.app(scope, receive, send_with_status)
+
+
+class OperationSpan(SchemaExtension):
+    """A span per GraphQL operation named by its operation name and type, never its text."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        self.tracer = tracer
+
+    def on_operation(self) -> Iterator[None]:
+        with self.tracer.start_as_current_span("graphql.operation") as span:
+            yield
+            context = self.execution_context
+            name = context.operation_name or "anonymous"
+            span.update_name(f"graphql {name}")
+            span.set_attribute("graphql.operation.name", name)
+            try:
+                span.set_attribute("graphql.operation.type", context.operation_type.value)
+            except Exception:  # noqa: BLE001 - an unparsable document has no operation type
+                span.set_attribute("graphql.operation.type", "unknown")
+            result = context.result
+            errors = getattr(result, "errors", None) or context.pre_execution_errors or []
+            span.set_attribute("graphql.error_count", len(errors))
+
+
+@contextmanager
+def store_span(tracer: Tracer, operation: str, system: str) -> Iterator[Span]:
+    """A client span around one store call: the operation's name and the database system."""
+    start = time.perf_counter()
+    with tracer.start_as_current_span(operation, kind=SpanKind.CLIENT,
+                                      attributes={"db.system": system,
+                                                  "db.operation.name": operation}) as span:
+        yield span
+        span.set_attribute("nrd.duration_ms", round((time.perf_counter() - start) * 1000, 3))
+
+
+def attributes_of(span: Any) -> dict[str, Any]:
+    return dict(getattr(span, "attributes", {}) or {})

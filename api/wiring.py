@@ -1,0 +1,103 @@
+"""The composition root: configuration in, a running system out. Nothing else wires parts."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Tracer
+
+from api.auth import Authenticator, load_or_create_secret
+from api.config import ConfigurationError, Settings
+from api.hardening import DocumentGate, GateExtension, Limits
+from api.schema.build import Schema, build_schema
+from api.telemetry import OperationSpan, store_span, tracer_from
+from domain.directory import DirectoryApplication
+from policies import FieldPolicy, load_policy
+from projections.directory import DirectoryProjection, DirectoryQueries
+from projections.protocols import ProtocolProjection, ProtocolQueries
+from projections.runner import Projector
+from projections.store import PostgresViewStore, SQLiteViewStore, ViewStore
+
+
+class TracedDirectoryApplication(DirectoryApplication):
+    """Every write is one client span, with no arguments recorded."""
+
+    name = DirectoryApplication.name  # the name picks the tables: keep the application's
+
+    def __init__(self, settings: Settings, tracer: Tracer) -> None:
+        super().__init__(settings.event_store_env(), unreachable_after=settings.unreachable_after)
+        self.tracer = tracer
+        self.db_system = "postgresql" if settings.uses_postgres else "sqlite"
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        with store_span(self.tracer, "event_store.save", self.db_system):
+            return super().save(*objs, **kwargs)
+
+
+@dataclass
+class System:
+    settings: Settings
+    app: DirectoryApplication
+    store: ViewStore
+    projector: Projector
+    directory: DirectoryQueries
+    protocols: ProtocolQueries
+    policy: FieldPolicy
+    auth: Authenticator
+    schema: Schema
+    gate: DocumentGate
+    tracer: Tracer
+    limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(16))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def read_your_writes(self, position: int) -> None:
+        """Makes a command's own effect visible to the reads that answer it."""
+        if self.settings.inline_projections:
+            with store_span(self.tracer, "projections.catch_up", self.store.dialect):
+                self.projector.catch_up()
+        elif not self.projector.wait_for(position):
+            raise TimeoutError("the projection worker is behind; the write is saved")
+
+    def close(self) -> None:
+        self.store.close()
+        self.app.close()
+
+
+def _signing_key(settings: Settings) -> str:
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    if settings.uses_postgres:
+        raise ConfigurationError("NRD_JWT_SECRET must be set when NRD_DATABASE_URL is set")
+    return load_or_create_secret(settings.data_dir / "jwt-secret")
+
+
+def build_system(settings: Settings, tracer_provider: TracerProvider | None = None) -> System:
+    tracer = tracer_from(tracer_provider)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = TracedDirectoryApplication(settings, tracer)
+    store: ViewStore
+    if settings.uses_postgres:
+        store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
+                                  settings.pool_size)
+    else:
+        store = SQLiteViewStore(settings.data_dir / "views.sqlite")
+    projector = Projector(app, store, [DirectoryProjection(app.mapper, store.dialect),
+                                       ProtocolProjection(app.mapper, store.dialect)])
+    projector.create_tables()
+    policy = load_policy()
+    limits = Limits(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
+                    max_tokens=settings.max_tokens)
+    gate_holder: list[DocumentGate] = []
+    schema = build_schema([lambda: GateExtension(gate_holder[0]), lambda: OperationSpan(tracer)])
+    gate = DocumentGate(schema, policy, limits)
+    gate_holder.append(gate)
+    return System(
+        settings=settings, app=app, store=store, projector=projector,
+        directory=DirectoryQueries(store), protocols=ProtocolQueries(store), policy=policy,
+        auth=Authenticator(_signing_key(settings), settings.jwt_issuer), schema=schema,
+        gate=gate, tracer=tracer, limiter=anyio.CapacityLimiter(settings.threads),
+    )

@@ -1,0 +1,103 @@
+"""Field-level confidentiality decided from the Casbin model and policy in this folder.
+
+Casbin's ``enforce()`` costs far too much to call per field, so the policy is compiled once
+into sets of allowed (coordinate, action) per role and relation; every decision afterwards is a
+set lookup. Decisions key on the schema coordinate (``Type.field``), never on a response path,
+so an alias, fragment or nested path cannot change them. Anything without a line is denied.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import casbin
+
+HERE = Path(__file__).parent
+MODEL = HERE / "model.conf"
+POLICY = HERE / "policy.csv"
+
+ROLES = ("public", "partner", "law_enforcement", "staff", "supervisor", "compliance")
+RELATIONS = ("any", "own")
+# Roles whose tokens must name the organization they belong to.
+ORGANIZATION_ROLES = frozenset({"partner", "law_enforcement"})
+# Roles trusted with schema introspection, GraphiQL and detailed error messages.
+STAFF_ROLES = frozenset({"staff", "supervisor", "compliance"})
+
+
+def policy_version(model: Path = MODEL, policy: Path = POLICY) -> str:
+    digest = hashlib.sha256(model.read_bytes() + b"\0" + policy.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def declared_coordinates(policy: Path = POLICY) -> set[tuple[str, str]]:
+    """Every (coordinate, action) that has at least one explicit policy line."""
+    with policy.open(newline="") as handle:
+        return {
+            (row[2].strip(), row[3].strip())
+            for row in csv.reader(handle, skipinitialspace=True)
+            if row and row[0].strip() == "p"
+        }
+
+
+@dataclass(frozen=True)
+class FieldPolicy:
+    version: str
+    _allowed: dict[tuple[str, str], frozenset[tuple[str, str]]]
+    _fields: dict[tuple[str, str, str], frozenset[str]]
+    _selectable: dict[str, frozenset[str]]
+
+    @classmethod
+    def compile(cls, model: Path = MODEL, policy: Path = POLICY,
+                extra: Iterable[tuple[str, str]] = ()) -> FieldPolicy:
+        enforcer = casbin.Enforcer(str(model), str(policy))
+        subjects = declared_coordinates(policy) | set(extra)
+        allowed: dict[tuple[str, str], frozenset[tuple[str, str]]] = {}
+        for role in ROLES:
+            for relation in RELATIONS:
+                allowed[(role, relation)] = frozenset(
+                    (obj, act) for obj, act in subjects
+                    if enforcer.enforce(role, obj, act, relation)
+                )
+        fields: dict[tuple[str, str, str], set[str]] = {}
+        selectable: dict[str, set[str]] = {role: set() for role in ROLES}
+        for (role, relation), pairs in allowed.items():
+            for obj, act in pairs:
+                if act not in ("read", "call") or "." not in obj:
+                    continue
+                selectable[role].add(obj)
+                if act == "read":
+                    type_name, field_name = obj.split(".", 1)
+                    fields.setdefault((role, type_name, relation), set()).add(field_name)
+        return cls(
+            version=policy_version(model, policy),
+            _allowed=allowed,
+            _fields={key: frozenset(value) for key, value in fields.items()},
+            _selectable={role: frozenset(value) for role, value in selectable.items()},
+        )
+
+    def allows(self, role: str, coordinate: str, action: str = "read",
+               relation: str = "any") -> bool:
+        return (coordinate, action) in self._allowed.get((role, relation), frozenset())
+
+    def fields(self, role: str, type_name: str, relation: str = "any") -> frozenset[str]:
+        """The fields of ``type_name`` this role may read on a record in ``relation``."""
+        return self._fields.get((role, type_name, relation), frozenset())
+
+    def selectable(self, role: str) -> frozenset[str]:
+        """Coordinates this role may read in some relation: a query naming others is refused."""
+        return self._selectable.get(role, frozenset())
+
+
+@lru_cache(maxsize=8)
+def _compiled(model: Path, policy: Path, version: str) -> FieldPolicy:
+    return FieldPolicy.compile(model, policy)
+
+
+def load_policy(model: Path = MODEL, policy: Path = POLICY) -> FieldPolicy:
+    """The compiled policy, recompiled only when the model or policy files change."""
+    return _compiled(model, policy, policy_version(model, policy))

@@ -1,0 +1,49 @@
+"""Every store-touching test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is never skipped: if it cannot be reached the PostgreSQL half fails, loudly.
+Each test gets its own schema in the ``test`` database (or NRD_TEST_DATABASE_URL), dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import psycopg
+import pytest
+
+from api.config import Settings
+from domain.base import Actor, acting_as
+
+PG_URL = os.environ.get("NRD_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_settings(tmp_path: Path) -> Iterator[Settings]:
+    schema = f"t_{uuid4().hex[:16]}"
+    try:
+        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL at {PG_URL} cannot be reached ({error}); start it, do not skip")
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield Settings(data_dir=tmp_path, database_url=PG_URL, database_schema=schema,
+                           jwt_secret="test-secret-" + "x" * 32, pool_size=4)
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    if request.param == "sqlite":
+        yield Settings(data_dir=tmp_path, jwt_secret="test-secret-" + "x" * 32)
+    else:
+        yield from _postgres_settings(tmp_path)
+
+
+@pytest.fixture
+def staff() -> Iterator[Actor]:
+    with acting_as(Actor("staff-fictional-1", "staff", request_id="req-test")) as actor:
+        yield actor
