@@ -9,6 +9,8 @@ a generic message for any invalid document, so the schema cannot be mapped by pr
 from __future__ import annotations
 
 import logging
+import re
+import traceback
 from typing import Any
 
 from graphql import GraphQLError
@@ -21,6 +23,17 @@ from api.hardening import TOO_COMPLEX
 log = logging.getLogger("nrd.api")
 
 INVALID_DOCUMENT = "The query is not valid for this API."
+# graphql-core quotes the offending value in variable errors; keep the variable and the path.
+_VARIABLE = re.compile(r"^Variable '(\$\w+)' (?:got invalid value|of (?:required|non-null) type)"
+                       r"(?:.*? at '([\w.\[\]]+)')?")
+
+
+def _variable_error(message: str) -> str | None:
+    match = _VARIABLE.match(message)
+    if match is None:
+        return None
+    where = f" at '{match.group(2)}'" if match.group(2) else ""
+    return f"Variable '{match.group(1)}' has a missing or invalid value{where}"
 
 
 def format_error(error: GraphQLError, trusted: bool) -> dict[str, Any]:
@@ -34,9 +47,13 @@ def format_error(error: GraphQLError, trusted: bool) -> dict[str, Any]:
     elif isinstance(original, InvalidQuery):
         result = {"message": str(original), "extensions": {"code": "INVALID_INPUT",
                                                            "retryable": False}}
-    elif original is not None:
-        log.error("unexpected error in a resolver: %s", type(original).__name__,
-                  exc_info=(type(original), original, None))
+    elif (variable := _variable_error(error.message)) is not None:
+        result = {"message": variable, "extensions": {"code": "INVALID_INPUT",
+                                                      "retryable": False}}
+    elif original is not None and not isinstance(original, GraphQLError):
+        # The frames say where; the exception's text could hold a value, so it stays out.
+        frames = "".join(traceback.format_tb(original.__traceback__))
+        log.error("unexpected error in a resolver: %s\n%s", type(original).__name__, frames)
         result = {"message": "Unexpected error.", "extensions": {"code": "INTERNAL"}}
     else:
         code = (error.extensions or {}).get("code")

@@ -1,0 +1,111 @@
+"""No value a caller sends ever reaches a span, a span event or a log line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from starlette.testclient import TestClient
+
+from api.app import create_app
+from api.config import Settings
+from api.wiring import System, build_system
+from tests.e2e.conftest import ALL_CRITERIA, fictional_profile
+
+# Distinctive fictional values: if any shows up in telemetry, it leaked.
+SECRETS = ["Quokkavale Fictional Refuge", "Refuge fictif Quokkavale", "quokka-7731@example.org",
+           "+1 555 017 7731", "77 Quokka Lane", "Zephyrine Fictional-Coordinator"]
+
+APPLY = """mutation Apply($key: String!, $input: ApplicationInput!) {
+  applyForInclusion(idempotencyKey: $key, input: $input) { organizationId version }
+}"""
+
+
+@pytest.fixture
+def traced(settings: Settings) -> Iterator[tuple[System, InMemorySpanExporter]]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    system = build_system(settings, provider)
+    try:
+        yield system, exporter
+    finally:
+        system.close()
+        provider.shutdown()
+
+
+def _variables(key: str) -> dict[str, object]:
+    profile = fictional_profile(SECRETS[0], nameFr=SECRETS[1])
+    profile["publicContact"] = {"email": SECRETS[2], "phone": SECRETS[3]}
+    profile["location"]["address"] = SECRETS[4]
+    profile["pointOfContact"] = {"name": SECRETS[5], "email": SECRETS[2]}
+    return {"key": key, "input": {"profile": profile, "criteria": ALL_CRITERIA,
+                                  "publicListing": True}}
+
+
+def _telemetry_text(exporter: InMemorySpanExporter) -> str:
+    parts = []
+    for span in exporter.get_finished_spans():
+        parts.append(span.name)
+        parts.append(json.dumps(dict(span.attributes or {}), default=str))
+        parts.append(str(span.status.description))
+        for event in span.events:
+            parts.append(event.name)
+            parts.append(json.dumps(dict(event.attributes or {}), default=str))
+    return "\n".join(parts)
+
+
+def test_a_mutation_leaves_spans_for_http_graphql_and_the_store_without_any_input_value(
+        traced: tuple[System, InMemorySpanExporter], caplog: pytest.LogCaptureFixture) -> None:
+    system, exporter = traced
+    caplog.set_level(logging.DEBUG)
+    staff = system.auth.issue("staff", "fictional-staff-1")
+    with TestClient(create_app(system, run_projections=False)) as client:
+        response = client.post("/graphql", json={"query": APPLY, "operationName": "Apply",
+                                                 "variables": _variables("telemetry-key-1")},
+                               headers={"authorization": f"Bearer {staff}"})
+    assert response.status_code == 200 and "errors" not in response.json()
+
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert "POST /graphql" in names
+    assert "graphql Apply" in names
+    assert "event_store.save" in names
+    text = _telemetry_text(exporter) + "\n" + caplog.text
+    for secret in SECRETS:
+        assert secret not in text
+
+
+def test_failed_and_invalid_mutations_leave_no_input_value_in_telemetry_or_logs(
+        traced: tuple[System, InMemorySpanExporter], caplog: pytest.LogCaptureFixture) -> None:
+    system, exporter = traced
+    caplog.set_level(logging.DEBUG)
+    bad = _variables("telemetry-key-2")
+    bad["input"]["profile"]["regions"] = [{"province": "CA-ZZ"}]  # type: ignore[index]
+    wrong_type = _variables("telemetry-key-3")
+    wrong_type["input"]["profile"]["focusAreas"] = [SECRETS[0]]  # type: ignore[index]
+    with TestClient(create_app(system, run_projections=False)) as client:
+        for variables in (bad, wrong_type):
+            response = client.post("/graphql", json={"query": APPLY, "variables": variables})
+            assert response.json()["errors"]
+        client.post("/graphql", json={"query": "{ nope }", "variables": {"x": SECRETS[0]}})
+    assert exporter.get_finished_spans()
+    text = _telemetry_text(exporter) + "\n" + caplog.text
+    for secret in SECRETS:
+        assert secret not in text
+
+
+def test_spans_name_the_operation_and_never_carry_the_query_text(
+        traced: tuple[System, InMemorySpanExporter]) -> None:
+    system, exporter = traced
+    query = 'query FindShelters { directory(search: "Quokkavale") { totalCount } }'
+    with TestClient(create_app(system, run_projections=False)) as client:
+        assert client.post("/graphql", json={"query": query}).status_code == 200
+    operation = [s for s in exporter.get_finished_spans() if s.name == "graphql FindShelters"]
+    assert len(operation) == 1
+    assert operation[0].attributes["graphql.operation.type"] == "query"
+    assert "Quokkavale" not in _telemetry_text(exporter)
