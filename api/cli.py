@@ -65,16 +65,14 @@ def _load_demo(system: object) -> None:
     from api.demo import load_demo
 
     app = system.app  # type: ignore[attr-defined]
-    if app.recorder.max_notification_id():
-        print("demo: the store already holds events; not loading the demo again",
-              file=sys.stderr)
-        ids = None
-    else:
-        def progress(done: int, total: int) -> None:
-            print(f"\rdemo: {done}/{total} fictional organizations", end="", file=sys.stderr,
-                  flush=True)
-        ids = load_demo(app, progress=progress)
-        print(file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rdemo: {done}/{total} fictional organizations", end="", file=sys.stderr,
+              flush=True)
+
+    # The demo's commands carry fixed idempotency keys: loading it again writes nothing.
+    ids = load_demo(app, progress=progress)
+    print(file=sys.stderr)
     system.projector.catch_up()  # type: ignore[attr-defined]
     auth = system.auth  # type: ignore[attr-defined]
     print("\nDevelopment tokens (send as 'Authorization: Bearer <token>'):", file=sys.stderr)
@@ -82,15 +80,7 @@ def _load_demo(system: object) -> None:
         if role == "public":
             print("  public: no token", file=sys.stderr)
             continue
-        org = None
-        if ids is not None and role == "partner":
-            org = str(ids["partner"])
-        if ids is not None and role == "law_enforcement":
-            org = str(ids["agency"])
-        if org is None and role in ("partner", "law_enforcement"):
-            print(f"  {role}: nrd token --role {role} --user demo-{role} --org <organization id>",
-                  file=sys.stderr)
-            continue
+        org = {"partner": str(ids["partner"]), "law_enforcement": str(ids["agency"])}.get(role)
         print(f"  {role}: {auth.issue(role, f'demo-{role}', org)}", file=sys.stderr)
 
 
