@@ -29,7 +29,8 @@ log = logging.getLogger("nrd.api")
 MAX_BODY = 64 * 1024
 
 
-def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(status: int, message: str, code: str,
+           headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
                         status_code=status, headers=headers)
 
@@ -82,7 +83,7 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
     async def healthz(request: Request) -> Response:
         try:
             await context_free_check(system)
-        except Exception as error:  # noqa: BLE001 - reported as unhealthy, by type only
+        except Exception as error:
             log.warning("health check failed: %s", type(error).__name__)
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})

@@ -81,7 +81,8 @@ def _check_claims(role: str, user_id: str, organization_id: str | None,
                   token: bool = False) -> None:
     where = "the bearer token's" if token else "the"
     if role not in ROLES or role == "public":
-        raise TokenError(f"{where} role must be one of {', '.join(r for r in ROLES if r != 'public')}")
+        roles = ", ".join(r for r in ROLES if r != "public")
+        raise TokenError(f"{where} role must be one of {roles}")
     if not user_id or len(user_id) > 200:
         raise TokenError(f"{where} user id must be 1 to 200 characters")
     if role in ORGANIZATION_ROLES:

@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"nrd: configuration error: {error}", file=sys.stderr)
         return 2
-    except Exception as error:  # noqa: BLE001 - a clean message, never a value
+    except Exception as error:
         log.error("nrd %s failed: %s", args.command, type(error).__name__)
         return 1
 

@@ -53,11 +53,11 @@ def demo_profile(index: int, province: str, rng: random.Random) -> dict[str, Any
         "regions": [{"province": province, "municipality": city}],
         "hours": "24/7", "intakeProcess": "Call the intake line; no referral needed.",
         "referralProtocol": "Warm transfer to the intake coordinator (fictional).",
-        "publicContact": {"phone": "+1 555 010 %04d" % index,
+        "publicContact": {"phone": f"+1 555 010 {index:04d}",
                           "email": f"info{index}@example.org",
                           "website": f"https://example.org/{index}"},
         "pointOfContact": {"name": f"Fictional Coordinator {index}", "title": "Intake lead",
-                           "phone": "+1 555 020 %04d" % index,
+                           "phone": f"+1 555 020 {index:04d}",
                            "email": f"coordinator{index}@example.org"},
         "location": {"province": province, "municipality": city,
                      "address": f"{100 + index} Example Street", "confidential": False},
@@ -67,7 +67,7 @@ def demo_profile(index: int, province: str, rng: random.Random) -> dict[str, Any
 def load_demo(app: DirectoryApplication, count: int = 36, seed: int = 7,
               progress: Callable[[int, int], None] | None = None) -> dict[str, UUID]:
     """Applies, reviews and includes ``count`` fictional organizations; returns a few ids."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - fictional demo data, not secrets
     provinces = list(PROVINCES)
     ids: dict[str, UUID] = {}
     staff = Actor("demo-staff", "staff", request_id="demo")

@@ -15,10 +15,9 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from api.hardening import TOO_COMPLEX
 from domain.base import DomainError, InvalidInput
 from projections.directory import InvalidQuery
-
-from api.hardening import TOO_COMPLEX
 
 log = logging.getLogger("nrd.api")
 

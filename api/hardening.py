@@ -8,6 +8,7 @@ aliases or duplicated fields.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -174,10 +175,9 @@ class GateExtension(SchemaExtension):
         context = self.execution_context
         context.parse_options["max_tokens"] = self.gate.limits.max_tokens
         if context.query is not None:
-            try:
+            # On a syntax error strawberry parses again and reports it itself.
+            with contextlib.suppress(GraphQLError):
                 context.graphql_document = self.gate.parsed(context.query)
-            except GraphQLError:
-                pass  # strawberry parses again and reports the syntax error itself
         yield
 
     def on_validate(self) -> Iterator[None]:

@@ -86,7 +86,7 @@ class OperationSpan(SchemaExtension):
             span.set_attribute("graphql.operation.name", name)
             try:
                 span.set_attribute("graphql.operation.type", context.operation_type.value)
-            except Exception:  # noqa: BLE001 - an unparsable document has no operation type
+            except Exception:
                 span.set_attribute("graphql.operation.type", "unknown")
             result = context.result
             errors = getattr(result, "errors", None) or context.pre_execution_errors or []

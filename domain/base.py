@@ -108,6 +108,6 @@ class AuditedAggregate(Aggregate):
 
     @classmethod
     def _create(
-        cls, event_class: type[Any], *, id: UUID | None = None, **kwargs: Any  # noqa: A002
+        cls, event_class: type[Any], *, id: UUID | None = None, **kwargs: Any
     ) -> Any:
         return super()._create(event_class, id=id, **_actor_fields(), **kwargs)

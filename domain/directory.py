@@ -204,8 +204,8 @@ class DirectoryApplication(Application[UUID]):
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 # Writers that lost a race retry at spread-out moments, not all at once again.
-                time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS,
-                                                 BACKOFF_SECONDS * 2 ** attempt)))  # noqa: S311
+                pause = min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** attempt)
+                time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not a secret
             prior = self._prior(rec_id, digest)
             if prior is not None:
                 return prior

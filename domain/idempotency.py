@@ -51,7 +51,7 @@ class IdempotencyRecord(AuditedAggregate):
         self.result = result
 
     @classmethod
-    def record(cls, id: UUID, operation: str, fingerprint: str,  # noqa: A002
+    def record(cls, id: UUID, operation: str, fingerprint: str,
                result: dict[str, Any]) -> IdempotencyRecord:
         rec: IdempotencyRecord = cls._create(
             cls.Recorded, id=id, operation=operation, fingerprint=fingerprint, result=result

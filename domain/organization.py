@@ -8,7 +8,7 @@ Inclusion is not endorsement: it records what the organization attested, and the
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +16,7 @@ from domain.base import AuditedAggregate, DomainError, require_reason
 from domain.vocabulary import Criterion
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     SUBMITTED = "SUBMITTED"
     UNDER_REVIEW = "UNDER_REVIEW"
     INFORMATION_REQUESTED = "INFORMATION_REQUESTED"
@@ -26,7 +26,7 @@ class Status(str, Enum):
     REMOVED = "REMOVED"
 
 
-class RemovalReason(str, Enum):
+class RemovalReason(StrEnum):
     MISCONDUCT_ALLEGATION = "MISCONDUCT_ALLEGATION"
     UNREACHABLE = "UNREACHABLE"
     NO_LONGER_MEETS_CRITERIA = "NO_LONGER_MEETS_CRITERIA"
@@ -34,7 +34,7 @@ class RemovalReason(str, Enum):
     OTHER = "OTHER"
 
 
-class ContactOutcome(str, Enum):
+class ContactOutcome(StrEnum):
     REACHED = "REACHED"
     NO_ANSWER = "NO_ANSWER"
     LEFT_MESSAGE = "LEFT_MESSAGE"
@@ -95,7 +95,7 @@ class Organization(AuditedAggregate):
 
     @classmethod
     def submit_application(
-        cls, *, id: UUID, profile: dict[str, Any], criteria: list[str],  # noqa: A002
+        cls, *, id: UUID, profile: dict[str, Any], criteria: list[str],
         public_listing: bool,
     ) -> Organization:
         org: Organization = cls._create(
@@ -260,7 +260,8 @@ class Organization(AuditedAggregate):
         self._require("record a contact attempt", *_ACTIVE)
         self.trigger_event(self.ContactAttemptRecorded, outcome=outcome.value, note=note.strip())
         if not self.flagged_unreachable and self.failed_contact_attempts >= unreachable_after:
-            self.trigger_event(self.FlaggedUnreachable, failed_attempts=self.failed_contact_attempts)
+            self.trigger_event(self.FlaggedUnreachable,
+                               failed_attempts=self.failed_contact_attempts)
 
     # -- misconduct, removal, reinstatement (supervisors) --------------------------------
 

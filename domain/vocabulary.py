@@ -7,7 +7,7 @@ is the one gate through which a profile enters an event, and it reports every pr
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 import pycountry
@@ -15,7 +15,7 @@ import pycountry
 from domain.base import InvalidInput
 
 
-class OrganizationKind(str, Enum):
+class OrganizationKind(StrEnum):
     DIRECT_SERVICE_PROVIDER = "DIRECT_SERVICE_PROVIDER"
     INDIRECT_SERVICE_PROVIDER = "INDIRECT_SERVICE_PROVIDER"
     LAW_ENFORCEMENT_AGENCY = "LAW_ENFORCEMENT_AGENCY"
@@ -24,7 +24,7 @@ class OrganizationKind(str, Enum):
     OTHER_ALLIED_ORGANIZATION = "OTHER_ALLIED_ORGANIZATION"
 
 
-class FocusArea(str, Enum):
+class FocusArea(StrEnum):
     HUMAN_TRAFFICKING = "HUMAN_TRAFFICKING"
     SEXUAL_ASSAULT = "SEXUAL_ASSAULT"
     DOMESTIC_VIOLENCE = "DOMESTIC_VIOLENCE"
@@ -36,18 +36,18 @@ class FocusArea(str, Enum):
     OTHER = "OTHER"
 
 
-class ServiceCategory(str, Enum):
+class ServiceCategory(StrEnum):
     EMERGENCY = "EMERGENCY"
     SHORT_TERM_TRANSITIONAL = "SHORT_TERM_TRANSITIONAL"
     LONG_TERM = "LONG_TERM"
 
 
-class ServiceNature(str, Enum):
+class ServiceNature(StrEnum):
     SOCIAL = "SOCIAL"
     LEGAL = "LEGAL"
 
 
-class Population(str, Enum):
+class Population(StrEnum):
     ADULTS = "ADULTS"
     YOUTH = "YOUTH"
     CHILDREN = "CHILDREN"
@@ -62,7 +62,7 @@ class Population(str, Enum):
     ALL = "ALL"
 
 
-class Criterion(str, Enum):
+class Criterion(StrEnum):
     """The seven minimum criteria for inclusion, as the organization attests them."""
 
     SURVIVOR_CENTRED_RESPONSE = "SURVIVOR_CENTRED_RESPONSE"
@@ -146,7 +146,8 @@ class _Problems:
         for value in values:
             value = getattr(value, "value", value)
             if value not in allowed:
-                self.add(f"{key}: unknown value {value!r}; expected one of {', '.join(sorted(allowed))}")
+                expected = ", ".join(sorted(allowed))
+                self.add(f"{key}: unknown value {value!r}; expected one of {expected}")
             elif value not in result:
                 result.append(value)
         return result

@@ -9,7 +9,7 @@ aggregate once and writes it once, all inside the batch's transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -31,7 +31,7 @@ def iso(moment: datetime | None) -> str | None:
     """One text form for instants on both stores, so they compare and sort the same."""
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class AggregateProjection:

@@ -98,7 +98,7 @@ class Projector:
         while not stop.is_set():
             try:
                 self.catch_up()
-            except Exception:  # noqa: BLE001 - a worker keeps following; the error is logged
+            except Exception:
                 import logging
                 logging.getLogger("nrd.projections").exception("projection batch failed")
                 stop.wait(min(5.0, interval * 10))

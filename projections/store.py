@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from psycopg_pool import ConnectionPool
 
@@ -35,7 +35,7 @@ class ViewStore(Protocol):
 
 
 class _SQLiteCursor:
-    _translated: dict[str, str] = {}
+    _translated: ClassVar[dict[str, str]] = {}
 
     def __init__(self, cursor: sqlite3.Cursor) -> None:
         self._cursor = cursor

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +22,6 @@ from api.schema.common import (
     RemovalReason,
     ServiceCategory,
     ServiceNature,
-    selected_names,
     to_plain,
 )
 from api.schema.organization import Organization
@@ -168,7 +167,7 @@ def review_interval(ctx: Context) -> timedelta:
     return timedelta(days=ctx.system.settings.review_interval_days)
 
 
-def _query(ctx: Context, search: str | None, filter: DirectoryFilter | None,  # noqa: A002
+def _query(ctx: Context, search: str | None, filter: DirectoryFilter | None,
            first: int, after: str | None) -> DirectoryQuery:
     problems = []
     limit = ctx.system.settings.max_page_size
@@ -195,7 +194,7 @@ def _query(ctx: Context, search: str | None, filter: DirectoryFilter | None,  # 
         raise InvalidInput(problems)
     cutoff = None
     if extra.get("review_due"):
-        cutoff = review_cutoff(datetime.now(timezone.utc),
+        cutoff = review_cutoff(datetime.now(UTC),
                                ctx.system.settings.review_interval_days)
     return DirectoryQuery(
         text=search or "", facets=facets,
@@ -210,7 +209,7 @@ class DirectoryQueries:
     @strawberry.field(description="Search the directory your role may read: the public "
                                   "directory, or the internal one for hotline staff.")
     async def directory(self, info: Info[Context, None], search: str | None = None,
-                        filter: DirectoryFilter | None = None,  # noqa: A002
+                        filter: DirectoryFilter | None = None,
                         first: int = 20, after: str | None = None) -> DirectoryConnection:
         ctx = info.context
         query = _query(ctx, search, filter, first, after)
@@ -229,7 +228,7 @@ class DirectoryQueries:
     @strawberry.field(description="One organization, or null when it does not exist or your "
                                   "role may not see it (the two answers are the same).")
     async def organization(self, info: Info[Context, None],
-                           id: strawberry.ID) -> Organization | None:  # noqa: A002
+                           id: strawberry.ID) -> Organization | None:
         found = await info.context.organization(str(id))
         if found is None:
             return None
@@ -260,7 +259,7 @@ async def _run(info: Info[Context, None], coordinate: str, org_id: str | None,
 class DirectoryMutations:
     @strawberry.mutation(description="Apply for inclusion (the public form).")
     async def apply_for_inclusion(self, info: Info[Context, None], idempotency_key: str,
-                                  input: ApplicationInput) -> OrganizationResult:  # noqa: A002
+                                  input: ApplicationInput) -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.applyForInclusion", None,
                           lambda _: app.apply_for_inclusion(
@@ -269,14 +268,14 @@ class DirectoryMutations:
 
     @strawberry.mutation
     async def start_review(self, info: Info[Context, None], idempotency_key: str,
-                           id: strawberry.ID) -> OrganizationResult:  # noqa: A002
+                           id: strawberry.ID) -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.startReview", id,
                           lambda org: app.start_review(idempotency_key, org))
 
     @strawberry.mutation
     async def request_more_information(self, info: Info[Context, None], idempotency_key: str,
-                                       id: strawberry.ID,  # noqa: A002
+                                       id: strawberry.ID,
                                        questions: str) -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.requestMoreInformation", id,
@@ -285,7 +284,7 @@ class DirectoryMutations:
 
     @strawberry.mutation
     async def provide_information(self, info: Info[Context, None], idempotency_key: str,
-                                  id: strawberry.ID, answers: str,  # noqa: A002
+                                  id: strawberry.ID, answers: str,
                                   criteria: list[Criterion] | None = None,
                                   ) -> OrganizationResult:
         app = info.context.system.app
@@ -296,7 +295,7 @@ class DirectoryMutations:
 
     @strawberry.mutation
     async def approve_inclusion(self, info: Info[Context, None], idempotency_key: str,
-                                id: strawberry.ID,  # noqa: A002
+                                id: strawberry.ID,
                                 note: str = "") -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.approveInclusion", id,
@@ -304,7 +303,7 @@ class DirectoryMutations:
 
     @strawberry.mutation
     async def decline_inclusion(self, info: Info[Context, None], idempotency_key: str,
-                                id: strawberry.ID,  # noqa: A002
+                                id: strawberry.ID,
                                 reason: str) -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.declineInclusion", id,
@@ -312,7 +311,7 @@ class DirectoryMutations:
 
     @strawberry.mutation
     async def submit_profile_update(self, info: Info[Context, None], idempotency_key: str,
-                                    id: strawberry.ID,  # noqa: A002
+                                    id: strawberry.ID,
                                     profile: ProfileInput) -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.submitProfileUpdate", id,
@@ -321,14 +320,14 @@ class DirectoryMutations:
 
     @strawberry.mutation
     async def accept_profile_update(self, info: Info[Context, None], idempotency_key: str,
-                                    id: strawberry.ID) -> OrganizationResult:  # noqa: A002
+                                    id: strawberry.ID) -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.acceptProfileUpdate", id,
                           lambda org: app.accept_profile_update(idempotency_key, org))
 
     @strawberry.mutation
     async def reject_profile_update(self, info: Info[Context, None], idempotency_key: str,
-                                    id: strawberry.ID,  # noqa: A002
+                                    id: strawberry.ID,
                                     reason: str) -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.rejectProfileUpdate", id,
@@ -336,7 +335,7 @@ class DirectoryMutations:
 
     @strawberry.mutation(description="Opt in to, or out of, the public directory listing.")
     async def set_public_listing(self, info: Info[Context, None], idempotency_key: str,
-                                 id: strawberry.ID,  # noqa: A002
+                                 id: strawberry.ID,
                                  listed: bool) -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.setPublicListing", id,
@@ -344,7 +343,7 @@ class DirectoryMutations:
 
     @strawberry.mutation(description="Record that the periodic review confirmed the record.")
     async def confirm_review(self, info: Info[Context, None], idempotency_key: str,
-                             id: strawberry.ID,  # noqa: A002
+                             id: strawberry.ID,
                              note: str = "") -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.confirmReview", id,
@@ -352,7 +351,7 @@ class DirectoryMutations:
 
     @strawberry.mutation
     async def record_contact_attempt(self, info: Info[Context, None], idempotency_key: str,
-                                     id: strawberry.ID,  # noqa: A002
+                                     id: strawberry.ID,
                                      outcome: ContactOutcome,
                                      note: str = "") -> OrganizationResult:
         app = info.context.system.app
@@ -363,7 +362,7 @@ class DirectoryMutations:
     @strawberry.mutation
     async def record_misconduct_allegation(self, info: Info[Context, None],
                                            idempotency_key: str,
-                                           id: strawberry.ID,  # noqa: A002
+                                           id: strawberry.ID,
                                            summary: str) -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.recordMisconductAllegation", id,
@@ -372,7 +371,7 @@ class DirectoryMutations:
 
     @strawberry.mutation(description="A partner asks to be removed from the directory.")
     async def request_removal(self, info: Info[Context, None], idempotency_key: str,
-                              id: strawberry.ID,  # noqa: A002
+                              id: strawberry.ID,
                               note: str = "") -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.requestRemoval", id,
@@ -380,7 +379,7 @@ class DirectoryMutations:
 
     @strawberry.mutation
     async def remove_organization(self, info: Info[Context, None], idempotency_key: str,
-                                  id: strawberry.ID,  # noqa: A002
+                                  id: strawberry.ID,
                                   reason: RemovalReason, note: str = "") -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.removeOrganization", id,
@@ -389,7 +388,7 @@ class DirectoryMutations:
 
     @strawberry.mutation
     async def reinstate_organization(self, info: Info[Context, None], idempotency_key: str,
-                                     id: strawberry.ID,  # noqa: A002
+                                     id: strawberry.ID,
                                      reason: str) -> OrganizationResult:
         app = info.context.system.app
         return await _run(info, "Mutation.reinstateOrganization", id,

@@ -6,6 +6,8 @@ field stays null. The caller's relation to the record was decided before (``Cont
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -170,55 +172,45 @@ def _review_due_at(last: str | None, interval: timedelta) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-# GraphQL field -> (python attribute, document key, how to build it from the document).
-# A document without the key (a public copy) leaves the field null.
-_FIELDS: dict[str, tuple[str, str, Any]] = {
-    "kind": ("kind", "kind", lambda d, _: OrganizationKind(d["kind"])),
-    "nameEn": ("name_en", "nameEn", lambda d, _: d["nameEn"]),
-    "nameFr": ("name_fr", "nameFr", lambda d, _: d["nameFr"]),
-    "descriptionEn": ("description_en", "descriptionEn", lambda d, _: d.get("descriptionEn")),
-    "descriptionFr": ("description_fr", "descriptionFr", lambda d, _: d.get("descriptionFr")),
-    "services": ("services", "services", lambda d, _: _services(d.get("services") or [])),
-    "focusAreas": ("focus_areas", "focusAreas", lambda d, _: [FocusArea(v) for v in d.get("focusAreas") or []]),
-    "populations": ("populations", "populations",
-                    lambda d, _: [Population(v) for v in d.get("populations") or []]),
-    "languages": ("languages", "languages", lambda d, _: d.get("languages") or []),
-    "regions": ("regions", "regions", lambda d, _: _regions(d.get("regions") or [])),
-    "hours": ("hours", "hours", lambda d, _: d.get("hours")),
-    "intakeProcess": ("intake_process", "intakeProcess", lambda d, _: d.get("intakeProcess")),
-    "publicContact": ("public_contact", "publicContact", lambda d, _: _public_contact(d.get("publicContact"))),
-    "location": ("location", "location", lambda d, _: _location(d.get("location"))),
-    "status": ("status", "status", lambda d, _: OrganizationStatus(d["status"])),
-    "publiclyListed": ("publicly_listed", "publicListing", lambda d, _: d["publicListing"]),
-    "pointOfContact": ("point_of_contact", "pointOfContact",
-                       lambda d, _: _point_of_contact(d.get("pointOfContact"))),
-    "referralProtocol": ("referral_protocol", "referralProtocol", lambda d, _: d.get("referralProtocol")),
-    "criteria": ("criteria", "criteria", lambda d, _: [Criterion(c) for c in d["criteria"]]),
-    "lastConfirmedAt": ("last_confirmed_at", "lastConfirmedAt", lambda d, _: d["lastConfirmedAt"]),
-    "reviewDueAt": ("review_due_at", "lastConfirmedAt", lambda d, i: _review_due_at(d["lastConfirmedAt"], i)),
-    "failedContactAttempts": ("failed_contact_attempts", "failedContactAttempts", lambda d, _: d["failedContactAttempts"]),
-    "flaggedUnreachable": ("flagged_unreachable", "flaggedUnreachable", lambda d, _: d["flaggedUnreachable"]),
-    "contactAttempts": ("contact_attempts", "contactAttempts", lambda d, _: [
+# Fields whose value is the document's value as it is (the document key is the GraphQL name).
+_PLAIN = frozenset({
+    "nameEn", "nameFr", "descriptionEn", "descriptionFr", "languages", "hours", "intakeProcess",
+    "referralProtocol", "lastConfirmedAt", "failedContactAttempts", "flaggedUnreachable",
+    "removalRequested", "version", "createdAt", "updatedAt"})
+
+# Fields built from a document value: GraphQL name -> (document key, builder).
+_BUILT: dict[str, tuple[str, Callable[[Any, timedelta], Any]]] = {
+    "kind": ("kind", lambda v, _: OrganizationKind(v)),
+    "status": ("status", lambda v, _: OrganizationStatus(v)),
+    "publiclyListed": ("publicListing", lambda v, _: v),
+    "reviewDueAt": ("lastConfirmedAt", lambda v, interval: _review_due_at(v, interval)),
+    "services": ("services", lambda v, _: _services(v or [])),
+    "focusAreas": ("focusAreas", lambda v, _: [FocusArea(x) for x in v or []]),
+    "populations": ("populations", lambda v, _: [Population(x) for x in v or []]),
+    "regions": ("regions", lambda v, _: _regions(v or [])),
+    "publicContact": ("publicContact", lambda v, _: _public_contact(v)),
+    "pointOfContact": ("pointOfContact", lambda v, _: _point_of_contact(v)),
+    "location": ("location", lambda v, _: _location(v)),
+    "criteria": ("criteria", lambda v, _: [Criterion(x) for x in v]),
+    "contactAttempts": ("contactAttempts", lambda v, _: [
         ContactAttempt(at=a["at"], outcome=ContactOutcome(a["outcome"]), note=a["note"])
-        for a in d["contactAttempts"]]),
-    "pendingProfileUpdate": ("pending_profile_update", "pendingUpdate", lambda d, _: None if not d["pendingUpdate"]
-                             else PendingProfileUpdate(
-                                 submitted_at=d["pendingUpdate"]["submittedAt"],
-                                 profile=_profile(d["pendingUpdate"]["profile"]))),
-    "removalRequested": ("removal_requested", "removalRequested", lambda d, _: d["removalRequested"]),
-    "history": ("history", "history", lambda d, _: [
+        for a in v]),
+    "pendingProfileUpdate": ("pendingUpdate", lambda v, _: v and PendingProfileUpdate(
+        submitted_at=v["submittedAt"], profile=_profile(v["profile"]))),
+    "history": ("history", lambda v, _: [
         HistoryEntry(at=h["at"], what=h["what"], status=OrganizationStatus(h["status"]),
-                     actor_role=h["actorRole"], note=h["note"]) for h in d["history"]]),
-    "version": ("version", "version", lambda d, _: d["version"]),
-    "createdAt": ("created_at", "createdAt", lambda d, _: d["createdAt"]),
-    "updatedAt": ("updated_at", "updatedAt", lambda d, _: d["updatedAt"]),
-    "misconductAllegations": ("misconduct_allegations", "allegations", lambda d, _: [
+                     actor_role=h["actorRole"], note=h["note"]) for h in v]),
+    "misconductAllegations": ("allegations", lambda v, _: [
         MisconductAllegation(at=a["at"], summary=a["summary"], recorded_by=a["recordedBy"])
-        for a in d["allegations"]]),
-    "removal": ("removal", "removal", lambda d, _: None if not d["removal"] else Removal(
-        at=d["removal"]["at"], reason=RemovalReason(d["removal"]["reason"]),
-        note=d["removal"]["note"], removed_by=d["removal"]["removedBy"])),
+        for a in v]),
+    "removal": ("removal", lambda v, _: v and Removal(
+        at=v["at"], reason=RemovalReason(v["reason"]), note=v["note"],
+        removed_by=v["removedBy"])),
 }
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"([A-Z])", r"_\1", name).lower()
 
 
 @strawberry.type(description=(
@@ -264,8 +256,10 @@ class Organization:
                  review_interval: timedelta) -> Organization:
         kwargs: dict[str, Any] = {"id": strawberry.ID(doc["id"])}
         for name in visible:
-            spec = _FIELDS.get(name)
-            if spec is not None and spec[1] in doc:
-                kwargs[spec[0]] = spec[2](doc, review_interval)
+            source, build = (name, None) if name in _PLAIN else _BUILT.get(name, ("", None))
+            # A document without the key (a public copy) leaves the field null.
+            if source in doc:
+                value = doc[source]
+                kwargs[_snake(name)] = value if build is None else build(value, review_interval)
         return cls(**kwargs)
 

@@ -108,7 +108,7 @@ class ProtocolQueries:
 
     @strawberry.field
     async def reporting_protocol(self, info: Info[Context, None],
-                                 id: strawberry.ID) -> ReportingProtocol | None:  # noqa: A002
+                                 id: strawberry.ID) -> ReportingProtocol | None:
         found = await info.context.protocol(str(id))
         return None if found is None else ReportingProtocol.from_doc(*found)
 
@@ -139,7 +139,7 @@ class ProtocolMutations:
     @strawberry.mutation
     async def revise_protocol_contacts(
         self, info: Info[Context, None], idempotency_key: str,
-        id: strawberry.ID, contacts: list[ProtocolContactInput],  # noqa: A002
+        id: strawberry.ID, contacts: list[ProtocolContactInput],
         note: str = "",
     ) -> ProtocolResult:
         ctx = info.context
