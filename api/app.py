@@ -55,8 +55,8 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
             principal = system.auth.principal(request.headers.get("authorization"))
         except TokenError as error:
             return _error(401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
-        body = await request.body()
-        if len(body) > MAX_BODY:
+        body = await _bounded_body(request)
+        if body is None:
             return _error(413, f"the request body is larger than {MAX_BODY} bytes",
                           "PAYLOAD_TOO_LARGE")
         try:
@@ -111,6 +111,21 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
         middleware=[Middleware(TracingMiddleware, tracer=system.tracer)],
         lifespan=lifespan,
     )
+
+
+async def _bounded_body(request: Request) -> bytes | None:
+    """The body, or None once it passes MAX_BODY: never buffer more than the limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _payload_problem(payload: Any) -> str | None:

@@ -80,17 +80,13 @@ class Context:
             return None
         return doc, self.system.policy.fields(self.role, "Organization", relation)
 
-    async def search(self, query: DirectoryQuery) -> tuple[DirectoryPage, frozenset[str]]:
+    async def search(self, query: DirectoryQuery, with_facets: bool = True,
+                     with_total: bool = True) -> tuple[DirectoryPage, frozenset[str]]:
         scope = self._directory_scope("any")
         if scope is None:
             raise NotFound("directory not available")
-        page = await self.run(self.system.directory.search, scope, query)
+        page = await self.run(self.system.directory.search, scope, query, with_facets, with_total)
         return page, self.system.policy.fields(self.role, "Organization", "any")
-
-    def own_fields_for(self, org_id: str) -> frozenset[str]:
-        """A search result that is the caller's own organization still shows only public fields:
-        the public directory row holds nothing else."""
-        return self.system.policy.fields(self.role, "Organization", "any")
 
     async def protocol(self, protocol_id: str) -> tuple[dict[str, Any], frozenset[str]] | None:
         clean = parse_id(protocol_id)

@@ -238,6 +238,7 @@ class DirectoryApplication(Application[UUID]):
                        self.recorder.max_notification_id() or 0, replayed=True)
 
     def _get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
+        aggregate: Aggregate | None
         try:
             aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:

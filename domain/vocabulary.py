@@ -141,7 +141,7 @@ class _Problems:
         if not isinstance(values, list) or len(values) > MAX_LIST:
             self.add(f"{key} must be a list of at most {MAX_LIST} values")
             return []
-        allowed = {member.value for member in enum}  # type: ignore[attr-defined]
+        allowed = {str(member.value) for member in enum}
         result: list[str] = []
         for value in values:
             value = getattr(value, "value", value)
@@ -149,7 +149,7 @@ class _Problems:
                 expected = ", ".join(sorted(allowed))
                 self.add(f"{key}: unknown value {value!r}; expected one of {expected}")
             elif value not in result:
-                result.append(value)
+                result.append(str(value))
         return result
 
     def province(self, value: Any, where: str) -> str:

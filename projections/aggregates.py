@@ -41,7 +41,7 @@ class AggregateProjection:
     def __init__(self, mapper: Mapper[UUID], dialect: str) -> None:
         self.mapper = mapper
         self.dialect = dialect
-        self.topics = event_topics(self.aggregate_class)
+        self.topics: Sequence[str] = event_topics(self.aggregate_class)
         self.state_table = f"{self.name}_state"
 
     def blob_type(self) -> str:

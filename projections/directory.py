@@ -12,7 +12,7 @@ import base64
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -183,7 +183,7 @@ class InvalidQuery(Exception):
 @dataclass(frozen=True)
 class DirectoryQuery:
     text: str = ""
-    facets: dict[str, Sequence[str]] = field(default_factory=dict)
+    facets: Mapping[str, Sequence[str]] = field(default_factory=dict)
     statuses: Sequence[str] = ()
     review_due_before: str | None = None
     flagged_unreachable: bool | None = None
@@ -237,7 +237,8 @@ class DirectoryQueries:
                                   list(org_ids)).fetchall()
         return {row[0]: json.loads(row[1]) for row in rows}
 
-    def search(self, scope: str, query: DirectoryQuery, with_facets: bool = True) -> DirectoryPage:
+    def search(self, scope: str, query: DirectoryQuery, with_facets: bool = True,
+               with_total: bool = True) -> DirectoryPage:
         assert scope in SCOPES
         where, params = self._conditions(scope, query)
         page_where, page_params = list(where), list(params)
@@ -251,8 +252,10 @@ class DirectoryQueries:
             rows = cursor.execute(
                 f"SELECT id, sort_key, doc FROM {scope} WHERE {clause} "
                 f"ORDER BY sort_key, id LIMIT %s", [*page_params, query.first + 1]).fetchall()
-            total = cursor.execute(f"SELECT COUNT(*) FROM {scope} WHERE {all_clause}",
-                                   params).fetchone()[0]
+            total = -1
+            if with_total:
+                total = cursor.execute(f"SELECT COUNT(*) FROM {scope} WHERE {all_clause}",
+                                       params).fetchone()[0]
             facets: dict[str, dict[str, int]] = {}
             if with_facets:
                 for facet, value, count in cursor.execute(

@@ -9,17 +9,26 @@ from typing import Any
 import strawberry
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
-from domain import organization, vocabulary
+from domain.organization import ContactOutcome, RemovalReason
+from domain.organization import Status as OrganizationStatus
+from domain.vocabulary import (
+    Criterion,
+    FocusArea,
+    OrganizationKind,
+    Population,
+    ServiceCategory,
+    ServiceNature,
+)
 
-OrganizationKind = strawberry.enum(vocabulary.OrganizationKind)
-FocusArea = strawberry.enum(vocabulary.FocusArea)
-ServiceCategory = strawberry.enum(vocabulary.ServiceCategory)
-ServiceNature = strawberry.enum(vocabulary.ServiceNature)
-Population = strawberry.enum(vocabulary.Population)
-Criterion = strawberry.enum(vocabulary.Criterion)
-OrganizationStatus = strawberry.enum(organization.Status, name="OrganizationStatus")
-RemovalReason = strawberry.enum(organization.RemovalReason)
-ContactOutcome = strawberry.enum(organization.ContactOutcome)
+# The domain's own enums are the GraphQL enums: one vocabulary, no conversions.
+for _enum in (OrganizationKind, FocusArea, ServiceCategory, ServiceNature, Population, Criterion,
+              RemovalReason, ContactOutcome):
+    strawberry.enum(_enum)
+strawberry.enum(OrganizationStatus, name="OrganizationStatus")
+
+__all__ = ["ContactOutcome", "Criterion", "FocusArea", "OrganizationKind", "OrganizationStatus",
+           "PageInfo", "Population", "RemovalReason", "ServiceCategory", "ServiceNature",
+           "camel", "selected_names", "to_plain"]
 
 
 @strawberry.type(description="Where a page of results ends and whether more follow.")

@@ -22,13 +22,12 @@ from api.schema.common import (
     RemovalReason,
     ServiceCategory,
     ServiceNature,
+    selected_names,
     to_plain,
 )
 from api.schema.organization import Organization
 from domain.base import InvalidInput, NotFound
 from domain.directory import Outcome
-from domain.organization import ContactOutcome as DomainContactOutcome
-from domain.organization import RemovalReason as DomainRemovalReason
 from projections.directory import DirectoryQuery, encode_cursor, review_cutoff, sort_key
 
 MAX_SEARCH_LENGTH = 200
@@ -213,7 +212,9 @@ class DirectoryQueries:
                         first: int = 20, after: str | None = None) -> DirectoryConnection:
         ctx = info.context
         query = _query(ctx, search, filter, first, after)
-        page, visible = await ctx.search(query)
+        # Counting and faceting cost a query each: run them only when they are asked for.
+        wanted = selected_names(info.selected_fields[0].selections)
+        page, visible = await ctx.search(query, "facets" in wanted, "totalCount" in wanted)
         interval = review_interval(ctx)
         edges = [DirectoryEdge(cursor=encode_cursor(sort_key(doc["nameEn"]), doc["id"]),
                                node=Organization.from_doc(doc, visible, interval))
@@ -357,7 +358,7 @@ class DirectoryMutations:
         app = info.context.system.app
         return await _run(info, "Mutation.recordContactAttempt", id,
                           lambda org: app.record_contact_attempt(
-                              idempotency_key, org, DomainContactOutcome(outcome.value), note))
+                              idempotency_key, org, outcome, note))
 
     @strawberry.mutation
     async def record_misconduct_allegation(self, info: Info[Context, None],
@@ -384,7 +385,7 @@ class DirectoryMutations:
         app = info.context.system.app
         return await _run(info, "Mutation.removeOrganization", id,
                           lambda org: app.remove_organization(
-                              idempotency_key, org, DomainRemovalReason(reason.value), note))
+                              idempotency_key, org, reason, note))
 
     @strawberry.mutation
     async def reinstate_organization(self, info: Info[Context, None], idempotency_key: str,
