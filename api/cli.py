@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from api.config import ConfigurationError, Settings
 from policies import ROLES
@@ -19,7 +20,7 @@ log = logging.getLogger("nrd")
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     if getattr(args, "data_dir", None):
-        settings = settings.with_changes(data_dir=args.data_dir)
+        settings = settings.with_changes(data_dir=Path(args.data_dir))
     return settings
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,12 @@ from policies import FieldPolicy, load_policy
 from projections.directory import DirectoryProjection, DirectoryQueries
 from projections.protocols import ProtocolProjection, ProtocolQueries
 from projections.runner import Projector
-from projections.store import PostgresViewStore, SQLiteViewStore, ViewStore
+from projections.store import (
+    PostgresViewStore,
+    SQLiteViewStore,
+    ViewStore,
+    postgres_startup_lock,
+)
 
 
 class TracedDirectoryApplication(DirectoryApplication):
@@ -78,16 +84,20 @@ def _signing_key(settings: Settings) -> str:
 def build_system(settings: Settings, tracer_provider: TracerProvider | None = None) -> System:
     tracer = tracer_from(tracer_provider)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = TracedDirectoryApplication(settings, tracer)
     store: ViewStore
+    starting: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if settings.uses_postgres:
-        store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
-                                  settings.pool_size)
-    else:
-        store = SQLiteViewStore(settings.data_dir / "views.sqlite")
-    projector = Projector(app, store, [DirectoryProjection(app.mapper, store.dialect),
-                                       ProtocolProjection(app.mapper, store.dialect)])
-    projector.create_tables()
+        starting = postgres_startup_lock(settings.postgres_params())
+    with starting:
+        app = TracedDirectoryApplication(settings, tracer)
+        if settings.uses_postgres:
+            store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
+                                      settings.pool_size)
+        else:
+            store = SQLiteViewStore(settings.data_dir / "views.sqlite")
+        projector = Projector(app, store, [DirectoryProjection(app.mapper, store.dialect),
+                                           ProtocolProjection(app.mapper, store.dialect)])
+        projector.create_tables()
     policy = load_policy()
     limits = Limits(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
                     max_tokens=settings.max_tokens)

@@ -6,6 +6,7 @@ event is triggered, so no command has to thread it by hand.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -85,11 +86,26 @@ def _actor_fields() -> dict[str, str]:
     }
 
 
-def require_reason(reason: str, what: str) -> str:
-    cleaned = reason.strip()
-    if not cleaned:
+# Control characters other than tab and line breaks: NUL in particular, which PostgreSQL text
+# refuses, would make every read model that copies the text fail on that event forever.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_NOTE = 4000
+
+
+def clean_text(value: str, what: str, *, required: bool = False, limit: int = MAX_NOTE) -> str:
+    """The one gate for free text entering an event: trimmed, printable, bounded."""
+    cleaned = value.strip()
+    if CONTROL_CHARACTERS.search(cleaned):
+        raise InvalidInput([f"{what} contains control characters"])
+    if len(cleaned) > limit:
+        raise InvalidInput([f"{what} is longer than {limit} characters"])
+    if required and not cleaned:
         raise ReasonRequired(f"{what} needs a reason")
     return cleaned
+
+
+def require_reason(reason: str, what: str) -> str:
+    return clean_text(reason, what, required=True)
 
 
 class AuditedAggregate(Aggregate):

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from domain.base import AuditedAggregate, DomainError, require_reason
+from domain.base import AuditedAggregate, DomainError, clean_text, require_reason
 from domain.vocabulary import Criterion
 
 
@@ -156,7 +156,7 @@ class Organization(AuditedAggregate):
                 "cannot approve inclusion: the organization has not attested "
                 + ", ".join(missing)
             )
-        self.trigger_event(self.InclusionApproved, note=note.strip())
+        self.trigger_event(self.InclusionApproved, note=clean_text(note, "the note"))
 
     class InclusionDeclined(AuditedAggregate.Event):
         reason: str
@@ -232,7 +232,7 @@ class Organization(AuditedAggregate):
 
     def confirm_review(self, note: str) -> None:
         self._require("confirm the periodic review", Status.INCLUDED)
-        self.trigger_event(self.ReviewConfirmed, note=note.strip())
+        self.trigger_event(self.ReviewConfirmed, note=clean_text(note, "the note"))
 
     class ContactAttemptRecorded(AuditedAggregate.Event):
         outcome: str
@@ -258,7 +258,8 @@ class Organization(AuditedAggregate):
         self, outcome: ContactOutcome, note: str, unreachable_after: int
     ) -> None:
         self._require("record a contact attempt", *_ACTIVE)
-        self.trigger_event(self.ContactAttemptRecorded, outcome=outcome.value, note=note.strip())
+        self.trigger_event(self.ContactAttemptRecorded, outcome=outcome.value,
+                           note=clean_text(note, "the note"))
         if not self.flagged_unreachable and self.failed_contact_attempts >= unreachable_after:
             self.trigger_event(self.FlaggedUnreachable,
                                failed_attempts=self.failed_contact_attempts)
@@ -286,7 +287,7 @@ class Organization(AuditedAggregate):
 
     def request_removal(self, note: str) -> None:
         self._require("request removal", Status.INCLUDED)
-        self.trigger_event(self.RemovalRequested, note=note.strip())
+        self.trigger_event(self.RemovalRequested, note=clean_text(note, "the note"))
 
     class Removed(AuditedAggregate.Event):
         reason: str
@@ -300,7 +301,7 @@ class Organization(AuditedAggregate):
 
     def remove(self, reason: RemovalReason, note: str) -> None:
         self._require("remove the organization", Status.INCLUDED)
-        note = note.strip()
+        note = clean_text(note, "the note")
         if reason is RemovalReason.OTHER:
             note = require_reason(note, "a removal for another reason")
         if reason is RemovalReason.MISCONDUCT_ALLEGATION and not self.allegations:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid5
 
-from domain.base import AuditedAggregate, DomainError
+from domain.base import AuditedAggregate, DomainError, clean_text
 
 _NAMESPACE = UUID("6f1d3c2e-8b0a-4d55-9a57-2f4a3c1b0e71")
 
@@ -70,7 +70,8 @@ class ReportingProtocol(AuditedAggregate):
     def revise_contacts(self, contacts: list[dict[str, str]], note: str) -> None:
         if contacts == self.contacts:
             raise ContactsUnchanged("the contact list is the same as the current revision")
-        self.trigger_event(self.ContactsRevised, contacts=contacts, note=note.strip())
+        self.trigger_event(self.ContactsRevised, contacts=contacts,
+                           note=clean_text(note, "the note"))
 
     def _revision(self, event: AuditedAggregate.Event, note: str) -> None:
         self.revisions.append({

@@ -12,7 +12,7 @@ from typing import Any
 
 import pycountry
 
-from domain.base import InvalidInput
+from domain.base import CONTROL_CHARACTERS, InvalidInput
 
 
 class OrganizationKind(StrEnum):
@@ -99,6 +99,7 @@ _PHONE = re.compile(r"^\+?[0-9 ()\-.]{3,30}(?: ?(?:x|ext\.?) ?[0-9]{1,6})?$")
 _POSTAL = re.compile(r"^[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d$")
 
 
+
 def is_language_code(code: str) -> bool:
     """ISO 639-1 (two letters) or ISO 639-3 (three letters, e.g. Indigenous languages)."""
     if len(code) == 2:
@@ -130,6 +131,8 @@ class _Problems:
             self.add(f"{key} must be text")
             return ""
         value = value.strip()
+        if CONTROL_CHARACTERS.search(value):
+            self.add(f"{key} contains control characters")
         if required and not value:
             self.add(f"{key} must not be empty")
         if len(value) > limit:
@@ -293,6 +296,17 @@ def _location(p: _Problems, data: Any) -> dict[str, Any]:
     return location
 
 
+def parse_codes(provinces: list[str], languages: list[str]) -> None:
+    """Checks province and language codes used to filter, naming every unknown one."""
+    p = _Problems()
+    for code in provinces:
+        p.province(code, "provinces")
+    for code in languages:
+        if not is_language_code(code):
+            p.add(f"languages: {code!r} is not an ISO 639-1 or ISO 639-3 language code")
+    p.raise_if_any()
+
+
 def parse_criteria(values: Any) -> list[str]:
     p = _Problems()
     result = p.enum_list({"criteria": values}, "criteria", Criterion)
@@ -322,7 +336,8 @@ def parse_contacts(values: Any) -> list[dict[str, str]]:
 def parse_jurisdiction(province: Any, municipality: str | None) -> dict[str, str]:
     p = _Problems()
     jurisdiction = {"province": p.province(province, "jurisdiction.province")}
-    if municipality and municipality.strip():
-        jurisdiction["municipality"] = municipality.strip()[:MAX_NAME]
+    place = p.text({"municipality": municipality}, "municipality", limit=MAX_NAME)
+    if place:
+        jurisdiction["municipality"] = place
     p.raise_if_any()
     return jurisdiction

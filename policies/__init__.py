@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -98,6 +99,12 @@ def _compiled(model: Path, policy: Path, version: str) -> FieldPolicy:
     return FieldPolicy.compile(model, policy)
 
 
+_compiling = threading.Lock()
+
+
 def load_policy(model: Path = MODEL, policy: Path = POLICY) -> FieldPolicy:
     """The compiled policy, recompiled only when the model or policy files change."""
-    return _compiled(model, policy, policy_version(model, policy))
+    # One compile at a time: it runs once anyway, and CPython 3.11's ast.parse (which Casbin
+    # uses for its matcher) fails when called from several threads at once.
+    with _compiling:
+        return _compiled(model, policy, policy_version(model, policy))

@@ -68,12 +68,12 @@ class Projector:
         with self._lock:
             for projection in self.projections:
                 while True:
-                    count, position = self._process_batch(projection)
+                    count, position, moved = self._process_batch(projection)
                     applied += count
-                    if progress is not None and count:
-                        progress(projection.name, position, self.head())
-                    if count == 0:
+                    if not moved:
                         break
+                    if progress is not None:
+                        progress(projection.name, position, self.head())
         return applied
 
     def wait_for(self, position: int, timeout: float = 10.0) -> bool:
@@ -104,7 +104,8 @@ class Projector:
                 stop.wait(min(5.0, interval * 10))
             stop.wait(interval)
 
-    def _process_batch(self, projection: Projection) -> tuple[int, int]:
+    def _process_batch(self, projection: Projection) -> tuple[int, int, bool]:
+        """Applies one batch; returns events applied, the new position, and whether it moved."""
         mapper = self.app.mapper
         with self.store.transaction() as cursor:
             lock = " FOR UPDATE" if self.store.dialect == "postgres" else ""
@@ -112,13 +113,18 @@ class Projector:
                 "SELECT position FROM projection_tracking WHERE name = %s" + lock,
                 (projection.name,)).fetchone()
             position = int(row[0])
+            # Read the head first: writers commit notification ids in order (the table lock),
+            # so every id up to it is settled, and a projection that filters by topic may move
+            # its position up to the head once it has seen all of its own events before it.
+            head = self.head()
+            if head <= position:
+                return 0, position, False
             notifications = self.app.recorder.select_notifications(
-                start=position + 1, limit=self.batch_size, topics=projection.topics)
-            if not notifications:
-                return 0, position
-            events = [mapper.to_domain_event(n) for n in notifications]
-            projection.process(cursor, events)
-            new_position = notifications[-1].id
+                start=position + 1, limit=self.batch_size, stop=head, topics=projection.topics)
+            if notifications:
+                projection.process(cursor, [mapper.to_domain_event(n) for n in notifications])
+            full = len(notifications) == self.batch_size
+            new_position = notifications[-1].id if full else head
             cursor.execute("UPDATE projection_tracking SET position = %s WHERE name = %s",
                            (new_position, projection.name))
-        return len(notifications), new_position
+        return len(notifications), new_position, True

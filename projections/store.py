@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 Params = Sequence[Any]
@@ -114,6 +115,23 @@ class SQLiteViewStore:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+# Any fixed number: the advisory lock that serializes start-up table creation.
+_STARTUP_LOCK = 0x6E7264
+
+
+@contextmanager
+def postgres_startup_lock(params: dict[str, str]) -> Iterator[None]:
+    """Serializes table creation when several processes start at once on an empty database:
+    concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL's catalogue."""
+    conninfo = psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v})
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_STARTUP_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_STARTUP_LOCK,))
 
 
 class PostgresViewStore:

@@ -28,6 +28,7 @@ from api.schema.common import (
 from api.schema.organization import Organization
 from domain.base import InvalidInput, NotFound
 from domain.directory import Outcome
+from domain.vocabulary import parse_codes
 from projections.directory import DirectoryQuery, encode_cursor, review_cutoff, sort_key
 
 MAX_SEARCH_LENGTH = 200
@@ -191,6 +192,7 @@ def _query(ctx: Context, search: str | None, filter: DirectoryFilter | None,
                 extra[name] = value
     if problems:
         raise InvalidInput(problems)
+    parse_codes(facets.get("province", []), facets.get("language", []))
     cutoff = None
     if extra.get("review_due"):
         cutoff = review_cutoff(datetime.now(UTC),

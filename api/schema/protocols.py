@@ -14,6 +14,7 @@ from api.schema.directory import review_interval
 from api.schema.organization import Organization
 from domain.base import NotFound
 from domain.directory import Outcome
+from domain.vocabulary import parse_codes
 
 
 @strawberry.type
@@ -103,6 +104,8 @@ class ProtocolQueries:
                                   "their own agency's).")
     async def reporting_protocols(self, info: Info[Context, None],
                                   province: str | None = None) -> list[ReportingProtocol]:
+        if province is not None:
+            parse_codes([province], [])
         docs, visible = await info.context.protocols(province)
         return [ReportingProtocol.from_doc(doc, visible) for doc in docs]
 
