@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from domain.organization import Organization, Status
 from projections.aggregates import AggregateProjection, iso
@@ -32,9 +33,14 @@ FACETS = ("province", "serviceCategory", "serviceNature", "focusArea", "populati
           "language", "kind")
 
 
+def fold(text: str) -> str:
+    """Lower case without accents: what sorting and searching compare, on both stores."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+
+
 def sort_key(name: str) -> str:
-    folded = unicodedata.normalize("NFKD", name.casefold())
-    return "".join(c for c in folded if not unicodedata.combining(c)).strip()
+    return fold(name)
 
 
 def internal_doc(org: Organization) -> dict[str, Any]:
@@ -153,7 +159,8 @@ class DirectoryProjection(AggregateProjection):
             columns += ["status", "last_confirmed_at", "flagged_unreachable"]
             values += list(extra)
             placeholders += ["%s"] * 3
-        english, french = _search_text(doc, "en"), _search_text(doc, "fr")
+        # Folded on both sides, so "hebergement" finds "hébergement" on PostgreSQL as on SQLite.
+        english, french = fold(_search_text(doc, "en")), fold(_search_text(doc, "fr"))
         if self.dialect == "postgres":
             columns.append("search")
             placeholders.append("setweight(to_tsvector('english', %s), 'A') || "
@@ -208,11 +215,16 @@ def encode_cursor(key: str, org_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[str, str]:
+    """Only what ``encode_cursor`` makes: a sort key (printable, bounded) and an id (a UUID)."""
     try:
         key, org_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         if not isinstance(key, str) or not isinstance(org_id, str):
             raise ValueError
-    except (ValueError, TypeError):
+        org_id = str(UUID(org_id))
+        key.encode("utf-8")
+        if len(key) > 1000 or not key.isprintable():
+            raise ValueError
+    except (ValueError, TypeError, UnicodeError):
         raise InvalidQuery("after: not a cursor returned by this API") from None
     return key, org_id
 
@@ -248,7 +260,7 @@ class DirectoryQueries:
             page_params += [key, key, org_id]
         clause = " AND ".join(page_where) or "TRUE"
         all_clause = " AND ".join(where) or "TRUE"
-        with self.store.read() as cursor:
+        with self.store.snapshot() as cursor:  # page, total and facets agree
             rows = cursor.execute(
                 f"SELECT id, sort_key, doc FROM {scope} WHERE {clause} "
                 f"ORDER BY sort_key, id LIMIT %s", [*page_params, query.first + 1]).fetchall()
@@ -274,7 +286,7 @@ class DirectoryQueries:
         words = _WORD.findall(query.text)[:20]
         if words:
             if self.store.dialect == "postgres":
-                text = " ".join(words)
+                text = fold(" ".join(words))
                 where.append("search @@ (plainto_tsquery('english', %s) || "
                              "plainto_tsquery('french', %s))")
                 params += [text, text]

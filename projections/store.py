@@ -32,6 +32,7 @@ class ViewStore(Protocol):
 
     def transaction(self) -> Any: ...
     def read(self) -> Any: ...
+    def snapshot(self) -> Any: ...
     def close(self) -> None: ...
 
 
@@ -109,6 +110,18 @@ class SQLiteViewStore:
         finally:
             cursor.close()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[_SQLiteCursor]:
+        """Several reads that see one state of the database (a WAL read transaction)."""
+        conn = self._connection()
+        cursor = conn.cursor()
+        cursor.execute("BEGIN")
+        try:
+            yield _SQLiteCursor(cursor)
+        finally:
+            conn.rollback()
+            cursor.close()
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
@@ -152,6 +165,13 @@ class PostgresViewStore:
     @contextmanager
     def read(self) -> Iterator[Any]:
         with self._pool.connection() as conn, conn.cursor() as cursor:
+            yield cursor
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Any]:
+        """Several reads that see one state of the database."""
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield cursor
 
     def close(self) -> None:

@@ -1,0 +1,538 @@
+"""The read models follow the event log on SQLite and PostgreSQL: a rebuild from zero gives the
+same rows as following along, a crash or a failed batch loses and repeats nothing, concurrent
+projectors and a tailing reader apply every event exactly once, and the public directory holds
+only what the public may see.
+"""
+# Table names in these queries are the projections' own constants; values are bound.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.domain import DomainEventProtocol
+
+from api import cli
+from api.config import Settings
+from api.wiring import System, build_system
+from domain.base import Actor, InvalidInput, acting_as
+from domain.directory import DirectoryApplication
+from domain.organization import ALL_CRITERIA, ContactOutcome, RemovalReason
+from projections.directory import INTERNAL, PUBLIC, DirectoryProjection
+from projections.protocols import ProtocolProjection
+from projections.runner import Projector
+from projections.store import Cursor, ViewStore
+from tests.e2e.conftest import fictional_profile, seed
+
+STAFF = Actor("fictional-staff-7", "staff", request_id="req-fictional-projections")
+SERGEANT = {"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142"}
+CONSTABLE = {"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"}
+PUBLIC_KEYS = {"id", "kind", "nameEn", "nameFr", "descriptionEn", "descriptionFr", "services",
+               "focusAreas", "populations", "languages", "regions", "hours", "intakeProcess",
+               "publicContact", "location"}
+
+
+@pytest.fixture
+def system(settings: Settings) -> Iterator[System]:
+    built = build_system(settings)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def a_key() -> str:
+    return f"fictional-{uuid4()}"
+
+
+# -- a directory with some history -----------------------------------------------------------
+
+def an_applicant(app: DirectoryApplication, name: str, listed: bool = True,
+                 **changes: Any) -> UUID:
+    return app.apply_for_inclusion(a_key(), fictional_profile(name, **changes),
+                                   list(ALL_CRITERIA), listed).id
+
+
+def an_included(app: DirectoryApplication, name: str, listed: bool = True,
+                **changes: Any) -> UUID:
+    org = an_applicant(app, name, listed, **changes)
+    app.start_review(a_key(), org)
+    app.approve_inclusion(a_key(), org, "Fictional approval.")
+    return org
+
+
+def a_busy_directory(app: DirectoryApplication) -> dict[str, UUID]:
+    """Every kind of directory change, written through the commands; nothing projected yet."""
+    with acting_as(STAFF):
+        harbour = an_included(app, "Example Harbour Shelter")
+        app.submit_profile_update(a_key(), harbour, fictional_profile(
+            "Example Harbour Shelter", hours="Fictional hours: 8 to 20"))
+        app.accept_profile_update(a_key(), harbour)
+        app.set_public_listing(a_key(), harbour, False)
+        app.set_public_listing(a_key(), harbour, True)
+
+        clinic = an_applicant(app, "Sample Legal Clinic", province="CA-QC")
+        app.start_review(a_key(), clinic)
+        app.request_more_information(a_key(), clinic, "Who answers the fictional legal line?")
+        app.provide_information(a_key(), clinic, "A fictional paralegal.", None)
+        app.start_review(a_key(), clinic)
+        app.approve_inclusion(a_key(), clinic, "Fictional approval after questions.")
+        app.submit_profile_update(a_key(), clinic, fictional_profile("Sample Legal Clinic Two"))
+        app.reject_profile_update(a_key(), clinic, "Fictional: the new name is not registered.")
+        app.set_public_listing(a_key(), clinic, False)
+
+        declined = an_applicant(app, "Placeholder Declined Centre")
+        app.start_review(a_key(), declined)
+        app.decline_inclusion(a_key(), declined, "Fictional: criteria not met.")
+
+        waiting = an_applicant(app, "Sample Waiting Outreach", listed=False)
+
+        unreachable = an_included(app, "Example Quiet Drop-In", province="CA-MB")
+        for _ in range(3):
+            app.record_contact_attempt(a_key(), unreachable, ContactOutcome.NO_ANSWER, "")
+
+        removed = an_included(app, "Example Removed Hostel", province="CA-BC")
+        app.record_misconduct_allegation(a_key(), removed, "Fictional allegation.")
+        app.remove_organization(a_key(), removed, RemovalReason.MISCONDUCT_ALLEGATION, "")
+
+        reinstated = an_included(app, "Example Returning Haven", province="CA-NS")
+        app.remove_organization(a_key(), reinstated, RemovalReason.UNREACHABLE, "")
+        app.reinstate_organization(a_key(), reinstated, "Fictional: reached them again.")
+
+        agency = an_included(app, "Example Harbour Police Service", listed=False,
+                             kind="LAW_ENFORCEMENT_AGENCY", services=[])
+        protocol = app.establish_reporting_protocol(a_key(), agency, "CA-ON", "Fictionville",
+                                                    [SERGEANT]).id
+        app.revise_protocol_contacts(a_key(), protocol, [SERGEANT, CONSTABLE],
+                                     "Fictional: a second contact joins the rota.")
+    return {"harbour": harbour, "clinic": clinic, "declined": declined, "waiting": waiting,
+            "unreachable": unreachable, "removed": removed, "reinstated": reinstated,
+            "agency": agency, "protocol": protocol}
+
+
+# -- looking at the read models --------------------------------------------------------------
+
+def read_models(store: ViewStore) -> dict[str, list[tuple[Any, ...]]]:
+    """Every read-model row, tracking positions included, in a deterministic order."""
+    search = ", search::text" if store.dialect == "postgres" else ""
+    queries = {
+        INTERNAL: f"SELECT id, kind, sort_key, status, last_confirmed_at, flagged_unreachable, "
+                  f"doc{search} FROM {INTERNAL} ORDER BY id",
+        PUBLIC: f"SELECT id, kind, sort_key, doc{search} FROM {PUBLIC} ORDER BY id",
+        "reporting_protocols": "SELECT id, agency_id, province, doc FROM reporting_protocols "
+                               "ORDER BY id",
+        # The stored state's bytes hold the snapshot's own timestamp; its version must agree.
+        "directory_state": "SELECT id, version, topic FROM directory_state ORDER BY id",
+        "protocols_state": "SELECT id, version, topic FROM protocols_state ORDER BY id",
+        "projection_tracking": "SELECT name, position FROM projection_tracking ORDER BY name",
+    }
+    for scope in (INTERNAL, PUBLIC):
+        queries[f"{scope}_facets"] = (f"SELECT id, facet, value FROM {scope}_facets "
+                                      "ORDER BY id, facet, value")
+        if store.dialect == "sqlite":
+            queries[f"{scope}_fts"] = f"SELECT id, body FROM {scope}_fts ORDER BY id, body"
+    with store.read() as cursor:
+        return {table: [tuple(row) for row in cursor.execute(sql).fetchall()]
+                for table, sql in queries.items()}
+
+
+def ids_in(store: ViewStore, table: str) -> list[str]:
+    with store.read() as cursor:
+        return [row[0] for row in cursor.execute(f"SELECT id FROM {table} ORDER BY id").fetchall()]
+
+
+def projected_topics(projector: Projector) -> list[str]:
+    return [topic for projection in projector.projections for topic in projection.topics]
+
+
+def projected_events(projector: Projector) -> int:
+    """How many events in the whole log some projection handles."""
+    return len(projector.app.recorder.select_notifications(
+        start=1, limit=100_000, topics=projected_topics(projector)))
+
+
+def pending_events(projector: Projector) -> int:
+    """How many events each projection has yet to apply, from its own tracking position."""
+    positions = projector.positions()
+    return sum(len(projector.app.recorder.select_notifications(
+        start=positions[p.name] + 1, limit=100_000, topics=p.topics))
+        for p in projector.projections)
+
+
+def the_projections(app: DirectoryApplication, store: ViewStore) -> list[Any]:
+    return [DirectoryProjection(app.mapper, store.dialect),
+            ProtocolProjection(app.mapper, store.dialect)]
+
+
+# -- rebuild -----------------------------------------------------------------------------------
+
+def test_a_rebuild_from_the_log_gives_every_row_that_following_the_log_gave(
+    system: System,
+) -> None:
+    ids = a_busy_directory(system.app)
+    system.projector.catch_up()
+    followed = read_models(system.store)
+
+    applied = system.projector.rebuild()
+
+    assert applied == projected_events(system.projector)
+    assert read_models(system.store) == followed
+    assert len(followed[INTERNAL]) == 8
+    assert sorted(row[0] for row in followed[PUBLIC]) == sorted(
+        str(ids[name]) for name in ("harbour", "unreachable", "reinstated"))
+    assert [row[0] for row in followed["reporting_protocols"]] == [str(ids["protocol"])]
+    head = system.projector.head()
+    assert followed["projection_tracking"] == [("directory", head), ("protocols", head)]
+
+
+def nrd_environment(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """The environment an operator would give ``nrd`` for this store."""
+    for name in ("NRD_DATABASE_URL", "NRD_DATABASE_SCHEMA", "NRD_DATA_DIR",
+                 "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    monkeypatch.setenv("NRD_JWT_SECRET", settings.jwt_secret or "")
+    if settings.uses_postgres:
+        monkeypatch.setenv("NRD_DATABASE_URL", settings.database_url or "")
+        monkeypatch.setenv("NRD_DATABASE_SCHEMA", settings.database_schema)
+        monkeypatch.setenv("NRD_POOL_SIZE", "2")
+
+
+def damage_the_read_models(store: ViewStore) -> None:
+    with store.transaction() as cursor:
+        cursor.execute(f"DELETE FROM {PUBLIC}_facets")
+        cursor.execute(f"DELETE FROM {PUBLIC}")
+        cursor.execute(f"UPDATE {INTERNAL} SET doc = '{{}}'")
+
+
+def test_nrd_projections_rebuild_restores_damaged_read_models_and_reports_progress(
+    system: System, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    a_busy_directory(system.app)
+    system.projector.catch_up()
+    followed = read_models(system.store)
+    damage_the_read_models(system.store)
+    assert read_models(system.store) != followed
+    nrd_environment(monkeypatch, settings)
+    monkeypatch.setenv("NRD_DATA_DIR", str(settings.data_dir))
+
+    code = cli.main(["projections", "rebuild"])
+
+    stderr = capsys.readouterr().err
+    assert code == 0, stderr
+    head = system.projector.head()
+    assert f"rebuild directory: {head}/{head} events" in stderr
+    assert f"rebuild protocols: {head}/{head} events" in stderr
+    assert f"rebuilt every read model from {projected_events(system.projector)} events" in stderr
+    assert read_models(system.store) == followed
+
+
+def test_nrd_projections_rebuild_takes_the_data_folder_from_the_data_dir_flag(
+    system: System, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    a_busy_directory(system.app)
+    system.projector.catch_up()
+    followed = read_models(system.store)
+    damage_the_read_models(system.store)
+    nrd_environment(monkeypatch, settings)
+
+    code = cli.main(["projections", "rebuild", "--data-dir", str(settings.data_dir)])
+
+    stderr = capsys.readouterr().err
+    assert code == 0, stderr
+    assert f"rebuilt every read model from {projected_events(system.projector)} events" in stderr
+    assert read_models(system.store) == followed
+
+
+# -- a crash, a failed batch ---------------------------------------------------------------
+
+def test_events_written_before_a_crash_are_projected_by_the_restarted_projector(
+    settings: Settings,
+) -> None:
+    before_crash = build_system(settings)
+    with acting_as(STAFF):
+        kept = an_included(before_crash.app, "Example Harbour Shelter")
+    before_crash.projector.catch_up()
+    ids = a_busy_directory(before_crash.app)  # saved; the process dies before projecting them
+    with acting_as(STAFF):
+        before_crash.app.set_public_listing(a_key(), kept, False)
+    assert ids_in(before_crash.store, INTERNAL) == [str(kept)]
+    assert ids_in(before_crash.store, PUBLIC) == [str(kept)]
+    positions = before_crash.projector.positions()
+    before_crash.close()
+
+    restarted = build_system(settings)
+    try:
+        assert restarted.projector.positions() == positions
+        pending = pending_events(restarted.projector)
+        applied = restarted.projector.catch_up()
+        caught_up = read_models(restarted.store)
+
+        assert applied == pending > 30
+        assert str(ids["protocol"]) in ids_in(restarted.store, "reporting_protocols")
+        assert str(kept) not in ids_in(restarted.store, PUBLIC)
+        restarted.projector.rebuild()
+        assert read_models(restarted.store) == caught_up
+    finally:
+        restarted.close()
+
+
+class ProjectionCrashed(Exception):
+    pass
+
+
+class CrashesAtTheNthEvent(DirectoryProjection):
+    """The directory projection, except that it writes the rows for the first n - 1 events of
+    a batch and then fails, as a bug or a lost connection would, mid-transaction."""
+
+    def __init__(self, app: DirectoryApplication, store: ViewStore, n: int) -> None:
+        super().__init__(app.mapper, store.dialect)
+        self.n = n
+        self.rows_seen_before_the_crash: int | None = None
+
+    def process(self, cursor: Cursor, events: Sequence[DomainEventProtocol[Any]]) -> None:
+        super().process(cursor, events[: self.n - 1])
+        self.rows_seen_before_the_crash = int(
+            cursor.execute(f"SELECT COUNT(*) FROM {INTERNAL}").fetchone()[0])
+        raise ProjectionCrashed(f"fictional failure at event {self.n} of {len(events)}")
+
+
+def test_a_batch_that_fails_midway_leaves_rows_and_position_as_they_were(
+    system: System,
+) -> None:
+    a_busy_directory(system.app)
+    system.projector.catch_up()
+    before = read_models(system.store)
+    position = system.projector.positions()["directory"]
+    with acting_as(STAFF):
+        newcomers = [an_applicant(system.app, f"Fictional Newcomer Centre {n}") for n in range(4)]
+        system.app.start_review(a_key(), newcomers[0])
+    crashing = CrashesAtTheNthEvent(system.app, system.store, n=4)
+
+    with pytest.raises(ProjectionCrashed):
+        Projector(system.app, system.store, [crashing]).catch_up()
+
+    assert crashing.rows_seen_before_the_crash == len(before[INTERNAL]) + 3  # rolled back
+    assert read_models(system.store) == before
+    assert system.projector.positions()["directory"] == position
+
+    assert pending_events(system.projector) == 5
+    assert system.projector.catch_up() == 5  # each once, none twice
+    followed = read_models(system.store)
+    assert set(map(str, newcomers)) <= set(ids_in(system.store, INTERNAL))
+    system.projector.rebuild()
+    assert read_models(system.store) == followed
+
+
+# -- concurrency ----------------------------------------------------------------------------
+
+def test_two_projectors_catching_up_at_once_apply_every_event_exactly_once(
+    system: System, settings: Settings,
+) -> None:
+    a_busy_directory(system.app)
+    with acting_as(STAFF):
+        for n in range(12):
+            an_applicant(system.app, f"Fictional Backlog Shelter {n:02d}")
+    another_process = build_system(settings)
+    try:
+        projectors = [Projector(s.app, s.store, the_projections(s.app, s.store), batch_size=3)
+                      for s in (system, another_process)]
+        start = threading.Barrier(2)
+
+        def catch_up(projector: Projector) -> int:
+            start.wait(timeout=10)
+            return projector.catch_up()
+
+        with ThreadPoolExecutor(2) as pool:
+            applied = list(pool.map(catch_up, projectors))
+
+        assert sum(applied) == projected_events(system.projector)
+        head = system.projector.head()
+        assert system.projector.positions() == {"directory": head, "protocols": head}
+        together = read_models(system.store)
+        system.projector.rebuild()
+        assert read_models(system.store) == together
+    finally:
+        another_process.close()
+
+
+def test_a_projector_tailing_four_concurrent_writers_never_skips_an_event(
+    system: System,
+) -> None:
+    writes_each = 12
+    stop = threading.Event()
+    passes: list[int] = []
+    heads_seen: list[int] = []
+
+    def saw(name: str, position: int, head: int) -> None:
+        heads_seen.append(head)
+
+    def follow() -> None:
+        while not stop.is_set():
+            passes.append(system.projector.catch_up(saw))
+        passes.append(system.projector.catch_up(saw))  # a skipped event would stay skipped
+
+    def write(writer: int) -> list[UUID]:
+        actor = Actor(f"fictional-writer-{writer}", "staff", request_id=f"req-writer-{writer}")
+        with acting_as(actor):
+            return [system.app.apply_for_inclusion(
+                        f"fictional-writer-{writer}-{n:04d}",
+                        fictional_profile(f"Fictional Writer {writer} Shelter {n:02d}"),
+                        list(ALL_CRITERIA), True).id
+                    for n in range(writes_each)]
+
+    with ThreadPoolExecutor(5) as pool:
+        follower = pool.submit(follow)
+        writers = [pool.submit(write, writer) for writer in range(4)]
+        try:
+            acknowledged = [org for writer in writers for org in writer.result()]
+        finally:
+            stop.set()
+        follower.result()
+
+    assert len(acknowledged) == 4 * writes_each
+    assert ids_in(system.store, INTERNAL) == sorted(str(org) for org in acknowledged)
+    assert sum(passes) == len(acknowledged)  # every event applied, and only once
+    assert min(heads_seen) < system.projector.head()  # it read while the writers wrote
+
+
+# -- the public directory -----------------------------------------------------------------
+
+def public_text(store: ViewStore) -> str:
+    """Everything stored in the public tables, as one string to search for leaks."""
+    tables = [f"SELECT doc FROM {PUBLIC}", f"SELECT value FROM {PUBLIC}_facets"]
+    if store.dialect == "sqlite":
+        tables.append(f"SELECT body FROM {PUBLIC}_fts")
+    else:
+        tables.append(f"SELECT search::text FROM {PUBLIC}")
+    with store.read() as cursor:
+        return "\n".join(str(row[0]) for sql in tables for row in cursor.execute(sql).fetchall())
+
+
+def public_rows_for(store: ViewStore, org: UUID) -> int:
+    tables = [PUBLIC, f"{PUBLIC}_facets"] + ([f"{PUBLIC}_fts"] if store.dialect == "sqlite"
+                                             else [])
+    with store.read() as cursor:
+        return sum(int(cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE id = %s",
+                                      (str(org),)).fetchone()[0]) for table in tables)
+
+
+def test_the_public_directory_holds_only_included_listed_organizations_and_public_fields(
+    system: System,
+) -> None:
+    hidden_location = {"province": "CA-ON", "municipality": "Fictionville",
+                       "address": "12 Fictional Hidden Lane", "postalCode": "K1A 0B1"}
+    shelter = seed(system, "Example Harbour Shelter", confidential=True,
+                   location=dict(hidden_location))
+    clinic = seed(system, "Sample Legal Clinic", province="CA-QC",
+                  location={**hidden_location, "province": "CA-QC",
+                            "address": "3 Sample Open Street", "postalCode": "H2X 1Y4"})
+    seed(system, "Example Unlisted Hostel", listed=False)
+    seed(system, "Sample Applicant Outreach", included=False)
+    declined = seed(system, "Placeholder Declined Centre", included=False)
+    with acting_as(STAFF):
+        system.app.start_review(a_key(), declined)
+        system.app.decline_inclusion(a_key(), declined, "Fictional: criteria not met.")
+    system.projector.catch_up()
+
+    assert ids_in(system.store, PUBLIC) == sorted([str(shelter), str(clinic)])
+    shelter_doc = system.directory.get(PUBLIC, str(shelter))
+    clinic_doc = system.directory.get(PUBLIC, str(clinic))
+    assert shelter_doc is not None and clinic_doc is not None
+    assert set(shelter_doc) == set(clinic_doc) == PUBLIC_KEYS
+    assert shelter_doc["location"] == {"province": "CA-ON", "municipality": "Fictionville"}
+    assert clinic_doc["location"]["address"] == "3 Sample Open Street"
+    leaked = public_text(system.store)
+    for secret in ("Hidden Lane", "K1A 0B1", "coordinator@example.org", "Fictional Coordinator",
+                   "Warm transfer", "INCLUDED", "criteria"):
+        assert secret not in leaked
+    internal = system.directory.get(INTERNAL, str(shelter))
+    assert internal is not None and internal["location"]["address"] == "12 Fictional Hidden Lane"
+
+
+def test_removing_or_opting_out_deletes_the_public_row_and_reinstating_or_opting_in_restores_it(
+    system: System,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    clinic = seed(system, "Sample Legal Clinic", province="CA-QC")
+    listed_rows = public_rows_for(system.store, shelter)
+    assert listed_rows >= 3
+
+    def after(command: Any) -> set[str]:
+        with acting_as(STAFF):
+            command()
+        system.projector.catch_up()
+        return set(ids_in(system.store, PUBLIC))
+
+    assert after(lambda: system.app.remove_organization(
+        a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST, "")) == {str(clinic)}
+    assert public_rows_for(system.store, shelter) == 0
+    assert after(lambda: system.app.set_public_listing(a_key(), clinic, False)) == set()
+    assert public_rows_for(system.store, clinic) == 0
+    assert system.directory.get(INTERNAL, str(clinic)) is not None
+
+    assert after(lambda: system.app.reinstate_organization(
+        a_key(), shelter, "Fictional: asked to come back.")) == {str(shelter)}
+    assert public_rows_for(system.store, shelter) == listed_rows
+    assert after(lambda: system.app.set_public_listing(a_key(), clinic, True)) == {
+        str(shelter), str(clinic)}
+
+
+def test_a_pending_profile_update_reaches_the_public_directory_only_once_accepted(
+    system: System,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    with acting_as(STAFF):
+        system.app.submit_profile_update(a_key(), shelter, fictional_profile(
+            "Example Harbour Shelter", hours="Fictional hours: weekdays"))
+    system.projector.catch_up()
+    public = system.directory.get(PUBLIC, str(shelter))
+    assert public is not None and public["hours"] == "24/7"
+
+    with acting_as(STAFF):
+        system.app.accept_profile_update(a_key(), shelter)
+    system.projector.catch_up()
+
+    public = system.directory.get(PUBLIC, str(shelter))
+    assert public is not None and public["hours"] == "Fictional hours: weekdays"
+
+
+# -- regressions (each failed on the first commit of the read models) ------------------------
+
+def test_a_worker_that_caught_up_lets_a_command_wait_for_its_own_write(
+    settings: Settings,
+) -> None:
+    worker_fed = build_system(settings.with_changes(inline_projections=False))
+    try:
+        with acting_as(STAFF):
+            outcome = worker_fed.app.apply_for_inclusion(
+                a_key(), fictional_profile("Example Harbour Shelter"), list(ALL_CRITERIA), True)
+        worker_fed.projector.catch_up()  # the projection worker's pass
+
+        assert worker_fed.directory.get(INTERNAL, str(outcome.id)) is not None
+        assert worker_fed.projector.wait_for(outcome.position, timeout=0.3)
+    finally:
+        worker_fed.close()
+
+
+def test_an_application_holding_a_nul_character_does_not_stall_the_directory(
+    system: System,
+) -> None:
+    # PostgreSQL text refuses NUL: projected as is, it would fail that batch on every pass.
+    applicant = Actor("fictional-applicant", "public", request_id="req-fictional-nul")
+    # Refusing it as invalid input is as good as projecting it.
+    with acting_as(applicant), contextlib.suppress(InvalidInput):
+        system.app.apply_for_inclusion(a_key(), fictional_profile("Fictional\x00Shelter"),
+                                       list(ALL_CRITERIA), True)
+
+    later = seed(system, "Example Later Shelter")
+
+    assert system.directory.get(INTERNAL, str(later)) is not None
