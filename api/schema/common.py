@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from enum import Enum
 from typing import Any
 
 import strawberry
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
+from strawberry.types import Info
 
 from domain.organization import ContactOutcome, RemovalReason
 from domain.organization import Status as OrganizationStatus
@@ -28,7 +36,7 @@ strawberry.enum(OrganizationStatus, name="OrganizationStatus")
 
 __all__ = ["ContactOutcome", "Criterion", "FocusArea", "OrganizationKind", "OrganizationStatus",
            "PageInfo", "Population", "RemovalReason", "ServiceCategory", "ServiceNature",
-           "camel", "selected_names", "to_plain"]
+           "camel", "selected", "to_plain"]
 
 
 @strawberry.type(description="Where a page of results ends and whether more follow.")
@@ -54,12 +62,29 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def selected_names(selections: list[Any]) -> set[str]:
-    """Field names selected at one level, looking through fragments."""
-    names: set[str] = set()
-    for selection in selections:
-        if isinstance(selection, SelectedField):
-            names.add(selection.name)
-        elif isinstance(selection, (FragmentSpread, InlineFragment)):
-            names |= selected_names(selection.selections)
-    return names
+def _children(selection_set: SelectionSetNode | None,
+              fragments: dict[str, FragmentDefinitionNode]) -> Iterator[FieldNode]:
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _children(selection.selection_set, fragments)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:  # validation has already refused cycles
+                yield from _children(fragment.selection_set, fragments)
+
+
+def selected(info: Info[Any, Any], *path: str) -> set[str]:
+    """Field names selected below this field (following ``path``), through fragments.
+
+    Read from the document itself: cheaper than strawberry's ``selected_fields``, which
+    converts the whole selection tree on every request.
+    """
+    raw = info._raw_info
+    level = list(raw.field_nodes)
+    for name in path:
+        level = [child for node in level for child in _children(node.selection_set, raw.fragments)
+                 if child.name.value == name]
+    return {child.name.value for node in level
+            for child in _children(node.selection_set, raw.fragments)}

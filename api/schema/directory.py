@@ -22,7 +22,7 @@ from api.schema.common import (
     RemovalReason,
     ServiceCategory,
     ServiceNature,
-    selected_names,
+    selected,
     to_plain,
 )
 from api.schema.organization import Organization
@@ -214,13 +214,16 @@ class DirectoryQueries:
                         first: int = 20, after: str | None = None) -> DirectoryConnection:
         ctx = info.context
         query = _query(ctx, search, filter, first, after)
-        # Counting and faceting cost a query each: run them only when they are asked for.
-        wanted = selected_names(info.selected_fields[0].selections)
+        # Counting and faceting cost a query each: run them only when they are asked for;
+        # and build only the fields and cursors the query selects.
+        wanted = selected(info)
         page, visible = await ctx.search(query, "facets" in wanted, "totalCount" in wanted)
+        fields = visible & selected(info, "edges", "node")
+        with_cursor = "cursor" in selected(info, "edges")
         interval = review_interval(ctx)
-        edges = [DirectoryEdge(cursor=encode_cursor(sort_key(doc["nameEn"]), doc["id"]),
-                               node=Organization.from_doc(doc, visible, interval))
-                 for doc in page.docs]
+        edges = [DirectoryEdge(
+            cursor=encode_cursor(sort_key(doc["nameEn"]), doc["id"]) if with_cursor else "",
+            node=Organization.from_doc(doc, fields, interval)) for doc in page.docs]
         facets = [Facet(name=name, values=[FacetValue(value=v, count=c)
                                            for v, c in values.items()])
                   for name, values in sorted(page.facets.items())]
@@ -236,7 +239,7 @@ class DirectoryQueries:
         if found is None:
             return None
         doc, visible = found
-        return Organization.from_doc(doc, visible, review_interval(info.context))
+        return Organization.from_doc(doc, visible & selected(info), review_interval(info.context))
 
 
 # -- mutations ---------------------------------------------------------------------------------

@@ -124,9 +124,8 @@ class PendingProfileUpdate:
 
 
 def _services(v: list[dict[str, Any]]) -> list[Service]:
-    return [Service(name_en=s["nameEn"], name_fr=s["nameFr"],
-                    category=ServiceCategory(s["category"]),
-                    natures=[ServiceNature(n) for n in s["natures"]]) for s in v]
+    return [Service(name_en=s["nameEn"], name_fr=s["nameFr"], category=s["category"],
+                    natures=s["natures"]) for s in v]
 
 
 def _regions(v: list[dict[str, Any]]) -> list[Region]:
@@ -154,10 +153,10 @@ def _location(v: dict[str, Any] | None) -> Location | None:
 
 def _profile(p: dict[str, Any]) -> Profile:
     return Profile(
-        kind=OrganizationKind(p["kind"]), name_en=p["nameEn"], name_fr=p["nameFr"],
+        kind=p["kind"], name_en=p["nameEn"], name_fr=p["nameFr"],
         description_en=p["descriptionEn"], description_fr=p["descriptionFr"],
-        services=_services(p["services"]), focus_areas=[FocusArea(v) for v in p["focusAreas"]],
-        populations=[Population(v) for v in p["populations"]], languages=p["languages"],
+        services=_services(p["services"]), focus_areas=p["focusAreas"],
+        populations=p["populations"], languages=p["languages"],
         regions=_regions(p["regions"]), hours=p["hours"], intake_process=p["intakeProcess"],
         referral_protocol=p["referralProtocol"], public_contact=_public_contact(p["publicContact"]),
         point_of_contact=_point_of_contact(p["pointOfContact"]),
@@ -178,39 +177,39 @@ _PLAIN = frozenset({
     "referralProtocol", "lastConfirmedAt", "failedContactAttempts", "flaggedUnreachable",
     "removalRequested", "version", "createdAt", "updatedAt"})
 
-# Fields built from a document value: GraphQL name -> (document key, builder).
+# Fields built from a document value: GraphQL name -> (document key, builder). Enum values stay
+# text: the enums are StrEnums, and GraphQL serializes text by one dictionary look-up.
 _BUILT: dict[str, tuple[str, Callable[[Any, timedelta], Any]]] = {
-    "kind": ("kind", lambda v, _: OrganizationKind(v)),
-    "status": ("status", lambda v, _: OrganizationStatus(v)),
+    "kind": ("kind", lambda v, _: v),
+    "status": ("status", lambda v, _: v),
     "publiclyListed": ("publicListing", lambda v, _: v),
     "reviewDueAt": ("lastConfirmedAt", lambda v, interval: _review_due_at(v, interval)),
     "services": ("services", lambda v, _: _services(v or [])),
-    "focusAreas": ("focusAreas", lambda v, _: [FocusArea(x) for x in v or []]),
-    "populations": ("populations", lambda v, _: [Population(x) for x in v or []]),
+    "focusAreas": ("focusAreas", lambda v, _: v or []),
+    "populations": ("populations", lambda v, _: v or []),
     "regions": ("regions", lambda v, _: _regions(v or [])),
     "publicContact": ("publicContact", lambda v, _: _public_contact(v)),
     "pointOfContact": ("pointOfContact", lambda v, _: _point_of_contact(v)),
     "location": ("location", lambda v, _: _location(v)),
-    "criteria": ("criteria", lambda v, _: [Criterion(x) for x in v]),
+    "criteria": ("criteria", lambda v, _: v),
     "contactAttempts": ("contactAttempts", lambda v, _: [
-        ContactAttempt(at=a["at"], outcome=ContactOutcome(a["outcome"]), note=a["note"])
+        ContactAttempt(at=a["at"], outcome=a["outcome"], note=a["note"])
         for a in v]),
     "pendingProfileUpdate": ("pendingUpdate", lambda v, _: v and PendingProfileUpdate(
         submitted_at=v["submittedAt"], profile=_profile(v["profile"]))),
     "history": ("history", lambda v, _: [
-        HistoryEntry(at=h["at"], what=h["what"], status=OrganizationStatus(h["status"]),
+        HistoryEntry(at=h["at"], what=h["what"], status=h["status"],
                      actor_role=h["actorRole"], note=h["note"]) for h in v]),
     "misconductAllegations": ("allegations", lambda v, _: [
         MisconductAllegation(at=a["at"], summary=a["summary"], recorded_by=a["recordedBy"])
         for a in v]),
     "removal": ("removal", lambda v, _: v and Removal(
-        at=v["at"], reason=RemovalReason(v["reason"]), note=v["note"],
+        at=v["at"], reason=v["reason"], note=v["note"],
         removed_by=v["removedBy"])),
 }
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"([A-Z])", r"_\1", name).lower()
+_ATTRIBUTE = {name: re.sub(r"([A-Z])", r"_\1", name).lower() for name in [*_PLAIN, *_BUILT]}
 
 
 @strawberry.type(description=(
@@ -252,14 +251,16 @@ class Organization:
     removal: Removal | None = None
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any], visible: frozenset[str],
+    def from_doc(cls, doc: dict[str, Any], visible: frozenset[str] | set[str],
                  review_interval: timedelta) -> Organization:
+        """Only ``visible`` fields are set: those the policy lets this caller read here (and,
+        where the resolver knows, those the query selects); every other field stays null."""
         kwargs: dict[str, Any] = {"id": strawberry.ID(doc["id"])}
         for name in visible:
             source, build = (name, None) if name in _PLAIN else _BUILT.get(name, ("", None))
             # A document without the key (a public copy) leaves the field null.
             if source in doc:
                 value = doc[source]
-                kwargs[_snake(name)] = value if build is None else build(value, review_interval)
+                kwargs[_ATTRIBUTE[name]] = value if build is None else build(value, review_interval)
         return cls(**kwargs)
 
