@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 import strawberry
 from graphql import (
     GraphQLField,
     GraphQLInputObjectType,
     GraphQLObjectType,
-    GraphQLOutputType,
     Undefined,
     is_leaf_type,
     is_list_type,
@@ -42,58 +41,68 @@ class Schema(strawberry.Schema):
         """Errors are logged where they are formatted, by type only: never their text."""
 
 
-class _Leaf(NamedTuple):
-    """How to complete a plain field holding a scalar or enum, or a list of them."""
-
-    get: Callable[[Any], Any]
-    coerce: Callable[[Any], Any]
-    non_null: bool
-    is_list: bool
-    items_non_null: bool
-
-
-def _leaf(get: Callable[[Any], Any], field_type: GraphQLOutputType) -> _Leaf | None:
-    non_null = is_non_null_type(field_type)
-    inner = field_type.of_type if non_null else field_type  # type: ignore[union-attr]
-    is_list = is_list_type(inner)
-    item = inner.of_type if is_list else inner
-    items_non_null = is_list and is_non_null_type(item)
-    if items_non_null:
-        item = item.of_type
-    if not is_leaf_type(item):
-        return None
-    return _Leaf(get, item.coerce_output_value, non_null, is_list, items_non_null)
+class _General(Exception):
+    """This value needs graphql-core's general path (to report an error, or a feature)."""
 
 
 class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Completes plain scalar and enum fields directly, as graphql-core would.
+    """Completes plain data fields directly, as graphql-core would.
 
-    Most of a directory page is leaf fields read from an attribute; the general path builds
-    resolve info, argument maps and awaitable checks for each one. Anything unusual (a null
-    where the type forbids it, a value that does not serialize) takes the general path, so
-    errors are reported exactly as before.
+    A directory page is mostly plain fields (attributes holding scalars, enums, lists and
+    objects made of the same); the general path builds resolve info, argument maps, paths and
+    awaitable checks for each one. Here such a field is completed in one pass, with the
+    executor's own memoized field collection (so fragments, @skip and @include behave the
+    same). Anything else, or anything unusual (a null where the type forbids it, a value that
+    does not serialize, deferred fragments, a type check), sends the whole field down the
+    general path, so errors are reported exactly as before. Plain fields have no side effects,
+    so starting again is safe.
     """
 
     def execute_field(self, parent_type: GraphQLObjectType, source: Any,
                       field_details_list: Any, path: Any, position_context: Any) -> Any:
         field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
-        leaf: _Leaf | None = getattr(field_def, "nrd_leaf", None)
-        if leaf is not None:
-            value = leaf.get(source)
-            if value is None:
-                if not leaf.non_null:
-                    return None
-            elif leaf.is_list:
-                completed = [None if item is None else leaf.coerce(item) for item in value]
-                if not any(c is Undefined or (c is None and leaf.items_non_null)
-                           for c in completed):
-                    return completed
-            else:
-                completed = leaf.coerce(value)
-                if completed is not Undefined and completed is not None:
-                    return completed
+        get: Callable[[Any], Any] | None = getattr(field_def, "nrd_get", None)
+        if get is not None:
+            try:
+                return self._complete(field_def.type, field_details_list,  # type: ignore[union-attr]
+                                      get(source))
+            except _General:
+                pass
         return super().execute_field(parent_type, source, field_details_list, path,
                                      position_context)
+
+    def _complete(self, field_type: Any, field_details_list: Any, value: Any) -> Any:
+        non_null = is_non_null_type(field_type)
+        if value is None:
+            if non_null:
+                raise _General
+            return None
+        if non_null:
+            field_type = field_type.of_type
+        if is_list_type(field_type):
+            item_type = field_type.of_type
+            return [self._complete(item_type, field_details_list, item) for item in value]
+        if is_leaf_type(field_type):
+            completed = field_type.coerce_output_value(value)
+            if completed is Undefined or completed is None:
+                raise _General
+            return completed
+        if not isinstance(field_type, GraphQLObjectType) or field_type.is_type_of is not None:
+            raise _General
+        grouped, deferred, _ = self.collect_subfields(field_type, field_details_list)
+        if deferred:
+            raise _General
+        result: dict[str, Any] = {}
+        for key, details in grouped.items():
+            name = details[0].node.name.value
+            if name == "__typename":
+                result[key] = field_type.name
+                continue
+            sub_get = getattr(field_type.fields.get(name), "nrd_get", None)
+            if sub_get is None:
+                raise _General
+            result[key] = self._complete(field_type.fields[name].type, details, sub_get(value))
+        return result
 
 
 def build_schema(extensions: list[Any]) -> Schema:
@@ -122,7 +131,7 @@ def _resolve_plain_fields_directly(schema: Schema) -> None:
                 getter = attrgetter(field.python_name)
                 graphql_field: GraphQLField = graphql_type.fields[name]
                 graphql_field.resolve = lambda source, _info, get=getter: get(source)
-                graphql_field.nrd_leaf = _leaf(getter, graphql_field.type)  # type: ignore[attr-defined]
+                graphql_field.nrd_get = getter  # type: ignore[attr-defined]
 
 
 def coordinates(schema: strawberry.Schema) -> set[tuple[str, str]]:
