@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError, OperationDefinitionNode
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -63,7 +64,7 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
             payload = json.loads(body)
         except ValueError:
             return _error(400, "the request body is not valid JSON", "BAD_REQUEST")
-        problem = _payload_problem(payload)
+        problem = _payload_problem(payload) or _operation_problem(system, payload)
         if problem:
             return _error(400, problem, "BAD_REQUEST")
         context = Context(principal=principal, system=system,
@@ -111,6 +112,24 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
         middleware=[Middleware(TracingMiddleware, tracer=system.tracer)],
         lifespan=lifespan,
     )
+
+
+def _operation_problem(system: System, payload: dict[str, Any]) -> str | None:
+    """The operation to run must be unambiguous (the GraphQL spec), and must exist."""
+    try:
+        document = system.gate.parsed(payload["query"])
+    except GraphQLError:
+        return None  # reported by the executor as a syntax error
+    names = [d.name.value if d.name else None for d in document.definitions
+             if isinstance(d, OperationDefinitionNode)]
+    wanted = payload.get("operationName")
+    if wanted is None:
+        if len(names) > 1:
+            return "the document holds several operations: name one in 'operationName'"
+        return None
+    if wanted not in names:
+        return "'operationName' does not name an operation in the document"
+    return None
 
 
 async def _bounded_body(request: Request) -> bytes | None:

@@ -74,7 +74,9 @@ class Authenticator:
         if not isinstance(role, str) or not isinstance(user_id, str):
             raise TokenError("the bearer token lacks a role or a subject")
         _check_claims(role, user_id, org if isinstance(org, str) else None, token=True)
-        return Principal(user_id, role, org if role in ORGANIZATION_ROLES else None)
+        # One spelling of the organization id, so ownership checks compare like with like.
+        organization = str(UUID(org)) if role in ORGANIZATION_ROLES and org else None
+        return Principal(user_id, role, organization)
 
 
 def _check_claims(role: str, user_id: str, organization_id: str | None,

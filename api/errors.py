@@ -23,15 +23,19 @@ log = logging.getLogger("nrd.api")
 
 INVALID_DOCUMENT = "The query is not valid for this API."
 # graphql-core quotes the offending value in variable errors; keep the variable and the path.
-_VARIABLE = re.compile(r"^Variable '(\$\w+)' (?:got invalid value|of (?:required|non-null) type)"
-                       r"(?:.*? at '([\w.\[\]]+)')?")
+# Any wording: only the variable's name is kept, and a path only where it comes before the
+# value (graphql-core 3.3: "has invalid value at 'path': ...").
+_VARIABLE = re.compile(r"^Variable '(\$\w+)'")
+_VARIABLE_PATH = re.compile(r"^Variable '\$\w+' has invalid value at '([\w.\[\]]+)':")
+_TOKENS = "tokens. Parsing aborted."
 
 
 def _variable_error(message: str) -> str | None:
     match = _VARIABLE.match(message)
     if match is None:
         return None
-    where = f" at '{match.group(2)}'" if match.group(2) else ""
+    path = _VARIABLE_PATH.match(message)
+    where = f" at '{path.group(1)}'" if path else ""
     return f"Variable '{match.group(1)}' has a missing or invalid value{where}"
 
 
@@ -54,6 +58,9 @@ def format_error(error: GraphQLError, trusted: bool) -> dict[str, Any]:
         frames = "".join(traceback.format_tb(original.__traceback__))
         log.error("unexpected error in a resolver: %s\n%s", type(original).__name__, frames)
         result = {"message": "Unexpected error.", "extensions": {"code": "INTERNAL"}}
+    elif _TOKENS in error.message:
+        result = {"message": "query too complex: the document has more tokens than the limit",
+                  "extensions": {"code": TOO_COMPLEX}}
     else:
         code = (error.extensions or {}).get("code")
         if trusted:

@@ -42,6 +42,7 @@ class Limits:
     max_depth: int = 10
     max_aliases: int = 15
     max_fields: int = 1000
+    max_repeats: int = 5  # one response key selected again and again in one selection set
     max_directives: int = 20
     max_tokens: int = 3000
 
@@ -51,23 +52,29 @@ class _Measure:
     depth: int
     aliases: int
     fields: int
+    repeats: int = 0
 
 
 def _measure(selection_set: SelectionSetNode | None, fragments: dict[str, Any],
              memo: dict[str, _Measure], visiting: frozenset[str]) -> _Measure:
-    depth = aliases = fields = 0
+    depth = aliases = fields = repeats = 0
     if selection_set is None:
         return _Measure(0, 0, 0)
+    keys: dict[str, int] = {}
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             inner = _measure(selection.selection_set, fragments, memo, visiting)
             depth = max(depth, inner.depth + 1)
             aliases += inner.aliases + (1 if selection.alias else 0)
             fields += inner.fields + 1
+            key = (selection.alias or selection.name).value
+            keys[key] = keys.get(key, 0) + 1
+            repeats = max(repeats, inner.repeats, keys[key])
         elif isinstance(selection, InlineFragmentNode):
             inner = _measure(selection.selection_set, fragments, memo, visiting)
             depth, aliases, fields = (max(depth, inner.depth), aliases + inner.aliases,
                                       fields + inner.fields)
+            repeats = max(repeats, inner.repeats)
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             if name in visiting or name not in fragments:
@@ -78,7 +85,8 @@ def _measure(selection_set: SelectionSetNode | None, fragments: dict[str, Any],
             inner = memo[name]
             depth, aliases, fields = (max(depth, inner.depth), aliases + inner.aliases,
                                       fields + inner.fields)
-    return _Measure(depth, aliases, fields)
+            repeats = max(repeats, inner.repeats)
+    return _Measure(depth, aliases, fields, repeats)
 
 
 def _directives(node: Any) -> Iterator[DirectiveNode]:
@@ -107,6 +115,7 @@ def limits_rule(limits: Limits) -> type[ValidationRule]:
                     self._check("depth", measure.depth, limits.max_depth)
                     self._check("aliases", measure.aliases, limits.max_aliases)
                     self._check("selected fields", measure.fields, limits.max_fields)
+                    self._check("repeats of one field", measure.repeats, limits.max_repeats)
             self._check("directives", sum(1 for _ in _directives(node)), limits.max_directives)
 
         def _check(self, what: str, value: int, limit: int) -> None:

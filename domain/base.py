@@ -50,6 +50,10 @@ class NoActor(Exception):
     """Programming error: an event was triggered outside ``acting_as``."""
 
 
+# The role of callers without a token: they all share one identity.
+ANONYMOUS_ROLE = "public"
+
+
 @dataclass(frozen=True)
 class Actor:
     user_id: str

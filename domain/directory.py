@@ -19,7 +19,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from domain.base import DomainError, NotFound, current_actor
+from domain.base import ANONYMOUS_ROLE, DomainError, NotFound, current_actor
 from domain.idempotency import IdempotencyRecord, fingerprint, record_id
 from domain.organization import ContactOutcome, Organization, RemovalReason
 from domain.reporting_protocol import NotALawEnforcementAgency, ProtocolExists, ReportingProtocol
@@ -199,7 +199,7 @@ class DirectoryApplication(Application[UUID]):
     def _run(self, key: str, operation: str, inputs: dict[str, Any],
              decide: Callable[[], Aggregate]) -> Outcome:
         actor = current_actor()
-        rec_id = record_id(actor.user_id, key)
+        rec_id = record_id(actor.user_id, key, shared=actor.role == ANONYMOUS_ROLE)
         digest = fingerprint(operation, inputs)
         for attempt in range(MAX_ATTEMPTS):
             if attempt:

@@ -25,11 +25,20 @@ class InvalidIdempotencyKey(DomainError):
     code = "INVALID_IDEMPOTENCY_KEY"
 
 
-def record_id(user_id: str, key: str) -> UUID:
+def record_id(user_id: str, key: str, shared: bool = False) -> UUID:
+    """The record's id, from the caller and the key. Callers who share one identity (the
+    anonymous public) must send a random UUID, so nobody can guess or reuse another's key."""
     if not 8 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
         raise InvalidIdempotencyKey(
             f"idempotencyKey must be 8 to {MAX_KEY_LENGTH} printable characters (a UUID is ideal)"
         )
+    if shared:
+        try:
+            UUID(key)
+        except ValueError:
+            raise InvalidIdempotencyKey(
+                "idempotencyKey must be a UUID (a new random one per request) when calling "
+                "without a token") from None
     return uuid5(_NAMESPACE, f"{user_id}\x1f{key}")
 
 

@@ -34,7 +34,7 @@ def events(system: System) -> int:
 
 def test_an_applicant_is_reviewed_approved_and_then_found_by_the_public(as_role: Any) -> None:
     public, staff = as_role("public"), as_role("staff")
-    applied = public.gql(APPLY, {"key": "story-apply-0001", "input": application()})
+    applied = public.gql(APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000001", "input": application()})
     org = applied["data"]["applyForInclusion"]["organizationId"]
     assert public.gql(PUBLIC_ORG, {"id": org})["data"]["organization"] is None
 
@@ -65,14 +65,14 @@ def test_an_applicant_is_reviewed_approved_and_then_found_by_the_public(as_role:
 def test_a_repeated_idempotency_key_returns_the_first_result_and_writes_nothing(
         system: System, as_role: Any) -> None:
     public = as_role("public")
-    first = public.gql(APPLY, {"key": "story-repeat-01", "input": application()})
+    first = public.gql(APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000002", "input": application()})
     before = events(system)
-    again = public.gql(APPLY, {"key": "story-repeat-01", "input": application()})
+    again = public.gql(APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000002", "input": application()})
     assert again["data"]["applyForInclusion"]["organizationId"] == (
         first["data"]["applyForInclusion"]["organizationId"])
     assert again["data"]["applyForInclusion"]["replayed"] is True
     assert events(system) == before
-    reused = public.gql(APPLY, {"key": "story-repeat-01", "input": application("Other Name")})
+    reused = public.gql(APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000002", "input": application("Other Name")})
     assert reused["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert events(system) == before
 
@@ -145,12 +145,12 @@ def test_bad_input_gets_a_clear_error_that_names_the_problem_and_changes_nothing
     staff.gql(command("startReview"), {"key": "bad-review-001", "id": str(reviewing)})
     before = events(system)
     cases = [
-        (public, APPLY, {"key": "bad-province-1", "input": application(province="CA-XX")},
+        (public, APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000003", "input": application(province="CA-XX")},
          "unknown province or territory code 'CA-XX'"),
-        (public, APPLY, {"key": "bad-language-1",
+        (public, APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000004",
                          "input": application(languages=["en", "klingon"])},
          "'klingon' is not an ISO 639-1 or ISO 639-3 language code"),
-        (public, APPLY, {"key": "bad-names-0001", "input": application(nameEn=" ", nameFr="")},
+        (public, APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000005", "input": application(nameEn=" ", nameFr="")},
          "nameEn must not be empty; nameFr must not be empty"),
         (staff, command("approveInclusion"), {"key": "bad-approve-01", "id": str(org)},
          "cannot approve inclusion: the organization is SUBMITTED, not UNDER_REVIEW"),
@@ -174,3 +174,16 @@ def test_bad_input_gets_a_clear_error_that_names_the_problem_and_changes_nothing
                                    "reason": "OTHER"}))
     assert error["message"] == "a removal for another reason needs a reason"
     assert events(system) == before
+
+
+def test_an_anonymous_caller_must_use_a_random_uuid_as_its_idempotency_key(
+        system: System, as_role: Any) -> None:
+    """Every caller without a token shares one identity: a guessable key would let one
+    applicant replay, or learn of, another's application."""
+    before = events(system)
+    refused = as_role("public").gql(APPLY, {"key": "my-application-1", "input": application()})
+    assert refused["errors"][0]["extensions"]["code"] == "INVALID_IDEMPOTENCY_KEY"
+    assert "UUID" in refused["errors"][0]["message"]
+    assert events(system) == before
+    staff = as_role("staff").gql(APPLY, {"key": "my-application-1", "input": application()})
+    assert staff["data"]["applyForInclusion"]["organizationId"]

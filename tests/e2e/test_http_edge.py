@@ -30,7 +30,7 @@ mutation Apply($key: String!, $input: ApplicationInput!) {
 COUNT = "query { directory { totalCount } }"
 
 
-def application(key: str = "fictional-edge-0001") -> dict[str, Any]:
+def application(key: str = "6d0f3c1e-0000-4000-8000-0000000e0001") -> dict[str, Any]:
     return {"query": APPLY, "variables": {
         "key": key,
         "input": {"profile": fictional_profile("Example Edge Shelter"),
