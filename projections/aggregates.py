@@ -53,35 +53,40 @@ class AggregateProjection:
             f"version INTEGER NOT NULL, topic TEXT NOT NULL, state {self.blob_type()} NOT NULL)")
 
     def process(self, cursor: Cursor, events: Sequence[DomainEventProtocol[Any]]) -> None:
-        touched: dict[UUID, Any] = {}
+        touched: dict[UUID, Any] = self._load(cursor, {e.originator_id for e in events})
         for event in events:
             aggregate = touched.get(event.originator_id)
-            if aggregate is None:
-                aggregate = self._load(cursor, event.originator_id)
             if aggregate is not None and event.originator_version <= aggregate.version:
                 continue  # already folded in: tracking makes this unreachable, but stay safe
             touched[event.originator_id] = event.mutate(aggregate)  # type: ignore[attr-defined]
-        for aggregate in touched.values():
-            self._save(cursor, aggregate)
-            self.write(cursor, aggregate)
+        aggregates = list(touched.values())
+        self._save(cursor, aggregates)
+        self.write(cursor, aggregates)
 
-    def write(self, cursor: Cursor, aggregate: Any) -> None:
+    def write(self, cursor: Cursor, aggregates: list[Any]) -> None:
+        """Rewrites the rows derived from these aggregates (one batch's worth)."""
         raise NotImplementedError
 
-    def _load(self, cursor: Cursor, aggregate_id: UUID) -> Any:
-        row = cursor.execute(
-            f"SELECT version, topic, state FROM {self.state_table} WHERE id = %s",
-            (str(aggregate_id),)).fetchone()
-        if row is None:
-            return None
-        stored = StoredEvent(originator_id=aggregate_id, originator_version=row[0],
-                             topic=row[1], state=bytes(row[2]))
-        return self.mapper.to_domain_event(stored).mutate(None)  # type: ignore[attr-defined]
+    def _load(self, cursor: Cursor, ids: set[UUID]) -> dict[UUID, Any]:
+        marks = ", ".join(["%s"] * len(ids))
+        rows = cursor.execute(
+            f"SELECT id, version, topic, state FROM {self.state_table} WHERE id IN ({marks})",
+            [str(i) for i in ids]).fetchall()
+        loaded: dict[UUID, Any] = {}
+        for row in rows:
+            aggregate_id = UUID(row[0])
+            stored = StoredEvent(originator_id=aggregate_id, originator_version=row[1],
+                                 topic=row[2], state=bytes(row[3]))
+            snapshot: Any = self.mapper.to_domain_event(stored)
+            loaded[aggregate_id] = snapshot.mutate(None)
+        return loaded
 
-    def _save(self, cursor: Cursor, aggregate: Any) -> None:
-        stored = self.mapper.to_stored_event(Snapshot.take(aggregate))
-        cursor.execute(
+    def _save(self, cursor: Cursor, aggregates: list[Any]) -> None:
+        rows = []
+        for aggregate in aggregates:
+            stored = self.mapper.to_stored_event(Snapshot.take(aggregate))
+            rows.append((str(aggregate.id), aggregate.version, stored.topic, stored.state))
+        cursor.executemany(
             f"INSERT INTO {self.state_table} (id, version, topic, state) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (id) DO UPDATE SET version = excluded.version, topic = excluded.topic, "
-            "state = excluded.state",
-            (str(aggregate.id), aggregate.version, stored.topic, stored.state))
+            "state = excluded.state", rows)

@@ -138,47 +138,56 @@ class DirectoryProjection(AggregateProjection):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
 
-    def write(self, cursor: Cursor, org: Organization) -> None:
-        internal = internal_doc(org)
-        self._put(cursor, INTERNAL, internal, (org.status, internal["lastConfirmedAt"],
-                                              int(org.flagged_unreachable)))
-        public = public_doc(org)
-        if public is None:
-            self._delete(cursor, PUBLIC, str(org.id))
-        else:
-            self._put(cursor, PUBLIC, public, ())
+    def write(self, cursor: Cursor, orgs: list[Organization]) -> None:
+        internal, public = [], []
+        for org in orgs:
+            doc = internal_doc(org)
+            internal.append((doc, (org.status, doc["lastConfirmedAt"],
+                                   int(org.flagged_unreachable))))
+            public_copy = public_doc(org)
+            if public_copy is not None:
+                public.append((public_copy, ()))
+        ids = [str(org.id) for org in orgs]
+        self._replace(cursor, INTERNAL, ids, internal)
+        self._replace(cursor, PUBLIC, ids, public)
 
-    def _put(self, cursor: Cursor, scope: str, doc: dict[str, Any], extra: tuple[Any, ...]) -> None:
-        org_id = doc["id"]
-        self._delete(cursor, scope, org_id)
+    def _replace(self, cursor: Cursor, scope: str,
+                 ids: list[str], docs: list[tuple[dict[str, Any], tuple[Any, ...]]]) -> None:
+        """Deletes these organizations' rows in ``scope`` and writes the given ones, each
+        statement once for the whole batch."""
+        marks = ", ".join(["%s"] * len(ids))
+        tables = [f"{scope}_facets", scope] + ([f"{scope}_fts"] if self.dialect == "sqlite" else [])
+        for table in tables:
+            cursor.execute(f"DELETE FROM {table} WHERE id IN ({marks})", ids)
+        if not docs:
+            return
         columns = ["id", "kind", "sort_key", "doc"]
-        values: list[Any] = [org_id, doc["kind"], sort_key(doc["nameEn"]),
-                             json.dumps(doc, separators=(",", ":"))]
         placeholders = ["%s"] * 4
         if scope == INTERNAL:
             columns += ["status", "last_confirmed_at", "flagged_unreachable"]
-            values += list(extra)
             placeholders += ["%s"] * 3
-        # Folded on both sides, so "hebergement" finds "hébergement" on PostgreSQL as on SQLite.
-        english, french = fold(_search_text(doc, "en")), fold(_search_text(doc, "fr"))
         if self.dialect == "postgres":
             columns.append("search")
             placeholders.append("setweight(to_tsvector('english', %s), 'A') || "
                                 "setweight(to_tsvector('french', %s), 'A')")
-            values += [english, french]
-        else:
-            cursor.execute(f"INSERT INTO {scope}_fts (id, body) VALUES (%s, %s)",
-                           (org_id, f"{english} {french}"))
-        cursor.execute(f"INSERT INTO {scope} ({', '.join(columns)}) "
-                       f"VALUES ({', '.join(placeholders)})", values)
+        rows, facets, fts = [], [], []
+        for doc, extra in docs:
+            # Folded on both sides, so "hebergement" finds "hébergement" on PostgreSQL too.
+            english, french = fold(_search_text(doc, "en")), fold(_search_text(doc, "fr"))
+            row = [doc["id"], doc["kind"], sort_key(doc["nameEn"]),
+                   json.dumps(doc, separators=(",", ":")), *extra]
+            if self.dialect == "postgres":
+                row += [english, french]
+            else:
+                fts.append((doc["id"], f"{english} {french}"))
+            rows.append(row)
+            facets += [(doc["id"], facet, value) for facet, value in sorted(_facet_rows(doc))]
+        cursor.executemany(f"INSERT INTO {scope} ({', '.join(columns)}) "
+                           f"VALUES ({', '.join(placeholders)})", rows)
         cursor.executemany(f"INSERT INTO {scope}_facets (id, facet, value) VALUES (%s, %s, %s)",
-                           [(org_id, facet, value) for facet, value in sorted(_facet_rows(doc))])
-
-    def _delete(self, cursor: Cursor, scope: str, org_id: str) -> None:
-        cursor.execute(f"DELETE FROM {scope}_facets WHERE id = %s", (org_id,))
-        if self.dialect == "sqlite":
-            cursor.execute(f"DELETE FROM {scope}_fts WHERE id = %s", (org_id,))
-        cursor.execute(f"DELETE FROM {scope} WHERE id = %s", (org_id,))
+                           facets)
+        if fts:
+            cursor.executemany(f"INSERT INTO {scope}_fts (id, body) VALUES (%s, %s)", fts)
 
 
 # -- queries ---------------------------------------------------------------------------------

@@ -38,12 +38,12 @@ class ProtocolProjection(AggregateProjection):
         cursor.execute("DROP TABLE IF EXISTS reporting_protocols")
         cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
 
-    def write(self, cursor: Cursor, protocol: ReportingProtocol) -> None:
-        doc = protocol_doc(protocol)
-        cursor.execute(
+    def write(self, cursor: Cursor, protocols: list[ReportingProtocol]) -> None:
+        docs = [protocol_doc(protocol) for protocol in protocols]
+        cursor.executemany(
             "INSERT INTO reporting_protocols (id, agency_id, province, doc) "
             "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-            (doc["id"], doc["agencyId"], doc["province"], json.dumps(doc)))
+            [(d["id"], d["agencyId"], d["province"], json.dumps(d)) for d in docs])
 
 
 class ProtocolQueries:
