@@ -10,6 +10,7 @@ from uuid import UUID
 
 import jwt
 
+from api.config import read_or_create_secret
 from policies import ORGANIZATION_ROLES, ROLES
 
 ALGORITHM = "HS256"
@@ -30,14 +31,8 @@ ANONYMOUS = Principal("anonymous", "public")
 
 
 def load_or_create_secret(path: Path) -> str:
-    """The embedded default keeps a random signing key in the data folder (mode 0600)."""
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    path.touch(mode=0o600)
-    path.write_text(secret)
-    return secret
+    """The embedded default keeps a random signing key in the data folder."""
+    return read_or_create_secret(path, lambda: secrets.token_urlsafe(48))
 
 
 class Authenticator:

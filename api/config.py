@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -36,6 +38,42 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _emergency_numbers(path: str | None) -> dict[str, str]:
+    """The configured emergency numbers of the territories without 911 (a JSON object from
+    ISO 3166-2:CA code to number; see deploy/emergency-numbers.example.json)."""
+    if not path:
+        return {}
+    try:
+        table = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigurationError(f"NRD_EMERGENCY_NUMBERS: cannot read {path}: "
+                                 f"{type(error).__name__}") from None
+    if not isinstance(table, dict) or not all(
+            isinstance(k, str) and k.startswith("CA-") and isinstance(v, str) and v.strip()
+            for k, v in table.items()):
+        raise ConfigurationError("NRD_EMERGENCY_NUMBERS must hold a JSON object mapping "
+                                 'province codes to numbers, e.g. {"CA-NU": "..."}')
+    return {k: v.strip() for k, v in table.items()}
+
+
+def read_or_create_secret(path: Path, make: Callable[[], str]) -> str:
+    """A secret kept in the data folder (mode 0600), created once even when several processes
+    start together: it is written aside, then linked into place, which only one can do."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(make())
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            aside.unlink()
+    return path.read_text().strip()
+
+
 def refuse_db_functions(env: Mapping[str, str]) -> None:
     """The library's database-function insert path takes no table lock and loses events."""
     for key, value in env.items():
@@ -52,6 +90,9 @@ class Settings:
     database_url: str | None = None
     database_schema: str = ""
     jwt_secret: str | None = None
+    master_key: str | None = None
+    emergency_numbers: Mapping[str, str] = field(default_factory=dict)
+    statistics_threshold: int = 5
     jwt_issuer: str = "nrd"
     graphiql: bool = False
     inline_projections: bool = True
@@ -86,6 +127,9 @@ class Settings:
             database_url=url,
             database_schema=schema,
             jwt_secret=env.get("NRD_JWT_SECRET") or None,
+            master_key=env.get("NRD_MASTER_KEY") or None,
+            emergency_numbers=_emergency_numbers(env.get("NRD_EMERGENCY_NUMBERS")),
+            statistics_threshold=_int(env, "NRD_STATISTICS_THRESHOLD", 5, 2, 1000),
             jwt_issuer=env.get("NRD_JWT_ISSUER", "nrd"),
             graphiql=_flag(env.get("NRD_GRAPHIQL"), False),
             inline_projections=_flag(env.get("NRD_INLINE_PROJECTIONS"), True),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +15,11 @@ from api.config import ConfigurationError, Settings
 from api.hardening import DocumentGate, GateExtension, Limits
 from api.schema.build import Schema, build_schema
 from api.telemetry import OperationSpan, store_span, tracer_from
+from api.vault import EnvelopeVault, load_or_create_master_key, parse_master_key
+from domain.cases import CaseUseCases
 from domain.directory import DirectoryApplication
 from policies import FieldPolicy, load_policy
+from projections.cases import CaseProjection, CaseQueries
 from projections.directory import DirectoryProjection, DirectoryQueries
 from projections.protocols import ProtocolProjection, ProtocolQueries
 from projections.runner import Projector
@@ -26,16 +28,19 @@ from projections.store import (
     SQLiteViewStore,
     ViewStore,
     postgres_startup_lock,
+    sqlite_startup_lock,
 )
 
 
-class TracedDirectoryApplication(DirectoryApplication):
-    """Every write is one client span, with no arguments recorded."""
+class TracedApplication(CaseUseCases):
+    """The hotline's application; every write is one client span, with no arguments recorded."""
 
     name = DirectoryApplication.name  # the name picks the tables: keep the application's
 
-    def __init__(self, settings: Settings, tracer: Tracer) -> None:
-        super().__init__(settings.event_store_env(), unreachable_after=settings.unreachable_after)
+    def __init__(self, settings: Settings, tracer: Tracer, vault: EnvelopeVault) -> None:
+        super().__init__(settings.event_store_env(), vault=vault,
+                         emergency_numbers=settings.emergency_numbers,
+                         unreachable_after=settings.unreachable_after)
         self.tracer = tracer
         self.db_system = "postgresql" if settings.uses_postgres else "sqlite"
 
@@ -47,8 +52,11 @@ class TracedDirectoryApplication(DirectoryApplication):
 @dataclass
 class System:
     settings: Settings
-    app: DirectoryApplication
+    app: TracedApplication
     store: ViewStore
+    keys: ViewStore
+    vault: EnvelopeVault
+    cases: CaseQueries
     projector: Projector
     directory: DirectoryQueries
     protocols: ProtocolQueries
@@ -70,6 +78,8 @@ class System:
 
     def close(self) -> None:
         self.store.close()
+        if self.keys is not self.store:
+            self.keys.close()
         self.app.close()
 
 
@@ -81,22 +91,34 @@ def _signing_key(settings: Settings) -> str:
     return load_or_create_secret(settings.data_dir / "jwt-secret")
 
 
+def _master_key(settings: Settings) -> bytes:
+    if settings.master_key:
+        return parse_master_key(settings.master_key)
+    if settings.uses_postgres:
+        raise ConfigurationError("NRD_MASTER_KEY must be set when NRD_DATABASE_URL is set")
+    return load_or_create_master_key(settings.data_dir / "master-key")
+
+
 def build_system(settings: Settings, tracer_provider: TracerProvider | None = None) -> System:
     tracer = tracer_from(tracer_provider)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store: ViewStore
-    starting: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
-    if settings.uses_postgres:
-        starting = postgres_startup_lock(settings.postgres_params())
+    starting = (postgres_startup_lock(settings.postgres_params()) if settings.uses_postgres
+                else sqlite_startup_lock(settings.data_dir))
+    keys: ViewStore
     with starting:
-        app = TracedDirectoryApplication(settings, tracer)
         if settings.uses_postgres:
             store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
                                       settings.pool_size)
+            keys = store
         else:
             store = SQLiteViewStore(settings.data_dir / "views.sqlite")
+            keys = SQLiteViewStore(settings.data_dir / "keys.sqlite")
+        vault = EnvelopeVault(_master_key(settings), keys)
+        app = TracedApplication(settings, tracer, vault)
         projector = Projector(app, store, [DirectoryProjection(app.mapper, store.dialect),
-                                           ProtocolProjection(app.mapper, store.dialect)])
+                                           ProtocolProjection(app.mapper, store.dialect),
+                                           CaseProjection(app.mapper, store.dialect, vault)])
         projector.create_tables()
     policy = load_policy()
     limits = Limits(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
@@ -106,7 +128,8 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
     gate = DocumentGate(schema, policy, limits)
     gate_holder.append(gate)
     return System(
-        settings=settings, app=app, store=store, projector=projector,
+        settings=settings, app=app, store=store, keys=keys, vault=vault,
+        cases=CaseQueries(store), projector=projector,
         directory=DirectoryQueries(store), protocols=ProtocolQueries(store), policy=policy,
         auth=Authenticator(_signing_key(settings), settings.jwt_issuer), schema=schema,
         gate=gate, tracer=tracer, limiter=anyio.CapacityLimiter(settings.threads),

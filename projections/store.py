@@ -7,6 +7,7 @@ locks taken by the caller), so a batch of rows and its tracking position commit 
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -128,6 +129,19 @@ class SQLiteViewStore:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+@contextmanager
+def sqlite_startup_lock(folder: Path) -> Iterator[None]:
+    """Serializes start-up on the embedded stores: fresh SQLite files switching to WAL at the
+    same moment answer "database is locked" without waiting."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".startup.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # Any fixed number: the advisory lock that serializes start-up table creation.

@@ -17,6 +17,8 @@ import pytest
 from api.config import Settings
 from domain.base import Actor, acting_as
 
+# A fixed, obviously test-only master key (32 bytes of 0x01, base64): never a real one.
+TEST_MASTER_KEY = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
 PG_URL = os.environ.get("NRD_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -30,7 +32,8 @@ def _postgres_settings(tmp_path: Path) -> Iterator[Settings]:
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
             yield Settings(data_dir=tmp_path, database_url=PG_URL, database_schema=schema,
-                           jwt_secret="test-secret-" + "x" * 32, pool_size=4)
+                           jwt_secret="test-secret-" + "x" * 32, pool_size=4,
+                           master_key=TEST_MASTER_KEY)
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 

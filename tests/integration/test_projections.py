@@ -24,8 +24,8 @@ from api.wiring import System, build_system
 from domain.base import Actor, InvalidInput, acting_as
 from domain.directory import DirectoryApplication
 from domain.organization import ALL_CRITERIA, ContactOutcome, RemovalReason
+from projections.cases import CaseProjection
 from projections.directory import INTERNAL, PUBLIC, DirectoryProjection
-from projections.protocols import ProtocolProjection
 from projections.runner import Projector
 from projections.store import Cursor, ViewStore
 from tests.e2e.conftest import fictional_profile, seed
@@ -165,9 +165,11 @@ def pending_events(projector: Projector) -> int:
         for p in projector.projections)
 
 
-def the_projections(app: DirectoryApplication, store: ViewStore) -> list[Any]:
-    return [DirectoryProjection(app.mapper, store.dialect),
-            ProtocolProjection(app.mapper, store.dialect)]
+def the_projections(system: System) -> list[Any]:
+    """Fresh instances of every projection the system runs."""
+    return [type(p)(system.app.mapper, system.store.dialect, system.vault)
+            if isinstance(p, CaseProjection) else type(p)(system.app.mapper, system.store.dialect)
+            for p in system.projector.projections]
 
 
 # -- rebuild -----------------------------------------------------------------------------------
@@ -188,7 +190,8 @@ def test_a_rebuild_from_the_log_gives_every_row_that_following_the_log_gave(
         str(ids[name]) for name in ("harbour", "unreachable", "reinstated"))
     assert [row[0] for row in followed["reporting_protocols"]] == [str(ids["protocol"])]
     head = system.projector.head()
-    assert followed["projection_tracking"] == [("directory", head), ("protocols", head)]
+    assert followed["projection_tracking"] == [
+        ("cases", head), ("directory", head), ("protocols", head)]
 
 
 def nrd_environment(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
@@ -198,6 +201,7 @@ def nrd_environment(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
     monkeypatch.setenv("NRD_JWT_SECRET", settings.jwt_secret or "")
+    monkeypatch.setenv("NRD_MASTER_KEY", settings.master_key or "")
     if settings.uses_postgres:
         monkeypatch.setenv("NRD_DATABASE_URL", settings.database_url or "")
         monkeypatch.setenv("NRD_DATABASE_SCHEMA", settings.database_schema)
@@ -343,7 +347,7 @@ def test_two_projectors_catching_up_at_once_apply_every_event_exactly_once(
             an_applicant(system.app, f"Fictional Backlog Shelter {n:02d}")
     another_process = build_system(settings)
     try:
-        projectors = [Projector(s.app, s.store, the_projections(s.app, s.store), batch_size=3)
+        projectors = [Projector(s.app, s.store, the_projections(s), batch_size=3)
                       for s in (system, another_process)]
         start = threading.Barrier(2)
 
@@ -356,7 +360,8 @@ def test_two_projectors_catching_up_at_once_apply_every_event_exactly_once(
 
         assert sum(applied) == projected_events(system.projector)
         head = system.projector.head()
-        assert system.projector.positions() == {"directory": head, "protocols": head}
+        assert system.projector.positions() == {"directory": head, "protocols": head,
+                                                "cases": head}
         together = read_models(system.store)
         system.projector.rebuild()
         assert read_models(system.store) == together

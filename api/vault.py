@@ -1,0 +1,129 @@
+"""Envelope encryption of case personal data: a data key per case, wrapped by a master key.
+
+Data keys live wrapped in their own table (never in the event store, never in a read model),
+so destroying one row makes every sealed copy of that case's data unreadable: the events, the
+snapshots, the read models and any export all hold only ciphertext. AES-GCM binds each
+ciphertext to its case id, so a sealed value cannot be replayed under another case.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from api.config import read_or_create_secret
+from projections.store import ViewStore
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+class MasterKeyError(Exception):
+    """The master key is missing or malformed; the message says how to make one."""
+
+
+def parse_master_key(text: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise MasterKeyError(
+            "NRD_MASTER_KEY must be 32 random bytes in base64; make one with: "
+            "python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'")
+    return key
+
+
+def load_or_create_master_key(path: Path) -> bytes:
+    """The embedded default keeps its master key in the data folder."""
+    return parse_master_key(read_or_create_secret(
+        path, lambda: base64.b64encode(os.urandom(KEY_BYTES)).decode()))
+
+
+class EnvelopeVault:
+    """Implements ``domain.vault.Vault``."""
+
+    def __init__(self, master_key: bytes, store: ViewStore) -> None:
+        self._master = AESGCM(master_key)
+        self._digest_key = hmac.new(master_key, b"nrd digest v1", hashlib.sha256).digest()
+        self._lookup_key = hmac.new(master_key, b"nrd phone lookup v1", hashlib.sha256).digest()
+        self._store = store
+        self._cache: dict[UUID, AESGCM] = {}
+        self._lock = threading.Lock()
+        blob = "BYTEA" if store.dialect == "postgres" else "BLOB"
+        with store.transaction() as cursor:
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS case_keys (case_id TEXT PRIMARY KEY, "
+                           f"wrapped {blob} NOT NULL)")
+
+    def create_key(self, case_id: UUID) -> None:
+        data_key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+        nonce = os.urandom(NONCE_BYTES)
+        wrapped = nonce + self._master.encrypt(nonce, data_key, case_id.bytes)
+        with self._store.transaction() as cursor:
+            cursor.execute("INSERT INTO case_keys (case_id, wrapped) VALUES (%s, %s) "
+                           "ON CONFLICT (case_id) DO NOTHING", (str(case_id), wrapped))
+
+    def destroy_key(self, case_id: UUID) -> None:
+        with self._lock:
+            self._cache.pop(case_id, None)
+        with self._store.transaction() as cursor:
+            cursor.execute("DELETE FROM case_keys WHERE case_id = %s", (str(case_id),))
+
+    def seal(self, case_id: UUID, data: dict[str, Any]) -> str:
+        key = self._key(case_id)
+        if key is None:
+            raise KeyError("the case has no data key")  # a programming error: create it first
+        nonce = os.urandom(NONCE_BYTES)
+        plain = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+        return base64.b64encode(nonce + key.encrypt(nonce, plain, case_id.bytes)).decode()
+
+    def open(self, case_id: UUID, sealed: str) -> dict[str, Any] | None:
+        key = self._key(case_id)
+        if key is None:
+            return None
+        raw = base64.b64decode(sealed)
+        try:
+            plain = key.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], case_id.bytes)
+        except InvalidTag:
+            return None
+        value: dict[str, Any] = json.loads(plain)
+        return value
+
+    def digest(self, data: bytes) -> str:
+        return hmac.new(self._digest_key, data, hashlib.sha256).hexdigest()
+
+    def lookup_key(self, phone: str) -> str:
+        digits = re.sub(r"\D", "", phone)
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]  # +1 for North America: the same line either way
+        return hmac.new(self._lookup_key, digits.encode(), hashlib.sha256).hexdigest()
+
+    def _key(self, case_id: UUID) -> AESGCM | None:
+        with self._lock:
+            cached = self._cache.get(case_id)
+        if cached is not None:
+            return cached
+        with self._store.read() as cursor:
+            row = cursor.execute("SELECT wrapped FROM case_keys WHERE case_id = %s",
+                                 (str(case_id),)).fetchone()
+        if row is None:
+            return None
+        wrapped = bytes(row[0])
+        key = AESGCM(self._master.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
+                                          case_id.bytes))
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[case_id] = key
+        return key

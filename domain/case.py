@@ -1,0 +1,428 @@
+"""A hotline case: what the caller shared, their consents, and every time information left.
+
+Personal data never enters an event in clear: the application seals it with the case's own
+key before it reaches this aggregate, which keeps only the sealed text. A disclosure records
+exactly which fields left, to whom, by whom and on which basis, with a sealed copy of the
+values as they were; that copy is all a recipient can ever read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from domain.base import AuditedAggregate, DomainError, clean_text, current_actor
+
+
+class Channel(StrEnum):
+    CALL = "CALL"
+    TEXT = "TEXT"
+    CHAT = "CHAT"
+    EMAIL = "EMAIL"
+    WEB_FORM = "WEB_FORM"
+
+
+class CallerRelationship(StrEnum):
+    VICTIM_OR_SURVIVOR = "VICTIM_OR_SURVIVOR"
+    FAMILY_OR_FRIEND = "FAMILY_OR_FRIEND"
+    COMMUNITY_MEMBER = "COMMUNITY_MEMBER"
+    SERVICE_PROVIDER = "SERVICE_PROVIDER"
+    OTHER = "OTHER"
+    ANONYMOUS = "ANONYMOUS"
+
+
+class Tristate(StrEnum):
+    YES = "YES"
+    NO = "NO"
+    UNKNOWN = "UNKNOWN"
+
+
+class SituationType(StrEnum):
+    SEX_TRAFFICKING = "SEX_TRAFFICKING"
+    LABOUR_TRAFFICKING = "LABOUR_TRAFFICKING"
+    BOTH = "BOTH"
+    UNKNOWN = "UNKNOWN"
+    NOT_TRAFFICKING = "NOT_TRAFFICKING"
+
+
+class Urgency(StrEnum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    IMMINENT_HARM = "IMMINENT_HARM"
+
+
+class Need(StrEnum):
+    EMERGENCY = "EMERGENCY"
+    SHORT_TERM_TRANSITIONAL = "SHORT_TERM_TRANSITIONAL"
+    LONG_TERM = "LONG_TERM"
+    SHELTER = "SHELTER"
+    LEGAL = "LEGAL"
+    HEALTH = "HEALTH"
+    IMMIGRATION = "IMMIGRATION"
+    INCOME = "INCOME"
+    OTHER = "OTHER"
+
+
+class ConsentScope(StrEnum):
+    SHARE_WITH_ORGANIZATION = "SHARE_WITH_ORGANIZATION"
+    REPORT_TO_LAW_ENFORCEMENT = "REPORT_TO_LAW_ENFORCEMENT"
+    FOLLOW_UP_CONTACT = "FOLLOW_UP_CONTACT"
+    NON_IDENTIFYING_STATISTICS = "NON_IDENTIFYING_STATISTICS"
+
+
+class ConsentGiver(StrEnum):
+    CALLER = "CALLER"
+    GUARDIAN = "GUARDIAN"
+
+
+class ConsentMethod(StrEnum):
+    VERBAL = "VERBAL"
+    WRITTEN = "WRITTEN"
+    CHAT = "CHAT"
+
+
+class Exception_(StrEnum):
+    """The exceptions under which information may leave without consent."""
+
+    SUSPECTED_ABUSE_OF_A_MINOR = "SUSPECTED_ABUSE_OF_A_MINOR"
+    IMMINENT_HARM = "IMMINENT_HARM"
+    LEGAL_OBLIGATION = "LEGAL_OBLIGATION"
+
+
+class RecipientKind(StrEnum):
+    ORGANIZATION = "ORGANIZATION"
+    LAW_ENFORCEMENT = "LAW_ENFORCEMENT"
+    EMERGENCY_SERVICES = "EMERGENCY_SERVICES"
+
+
+class DisclosableField(StrEnum):
+    """What may leave the hotline. Caller personal data is the first four."""
+
+    CALLER_NAME = "CALLER_NAME"
+    CALLER_PHONE = "CALLER_PHONE"
+    CALLER_EMAIL = "CALLER_EMAIL"
+    CALLER_OTHER_CONTACT = "CALLER_OTHER_CONTACT"
+    LOCATION = "LOCATION"
+    LANGUAGE = "LANGUAGE"
+    MINOR_INVOLVED = "MINOR_INVOLVED"
+    SITUATION_TYPE = "SITUATION_TYPE"
+    URGENCY = "URGENCY"
+    NEEDS = "NEEDS"
+    INDICATORS = "INDICATORS"
+    BRIEF = "BRIEF"
+
+
+PERSONAL_FIELDS = frozenset({DisclosableField.CALLER_NAME, DisclosableField.CALLER_PHONE,
+                             DisclosableField.CALLER_EMAIL,
+                             DisclosableField.CALLER_OTHER_CONTACT})
+
+
+class CaseClosed(DomainError):
+    code = "CASE_CLOSED"
+
+
+class CaseOpen(DomainError):
+    code = "CASE_OPEN"
+
+
+class ConsentRequired(DomainError):
+    code = "CONSENT_REQUIRED"
+
+
+class SupervisorRequired(DomainError):
+    code = "SUPERVISOR_REQUIRED"
+
+
+class UnknownConsent(DomainError):
+    code = "UNKNOWN_CONSENT"
+
+
+class UnknownReferral(DomainError):
+    code = "UNKNOWN_REFERRAL"
+
+
+def _require_supervisor(what: str) -> None:
+    if current_actor().role != "supervisor":
+        raise SupervisorRequired(f"{what} is for a supervisor")
+
+
+class Case(AuditedAggregate):
+    class Opened(AuditedAggregate.Created):
+        channel: str
+        language: str
+        relationship: str
+        sealed_personal: str
+        has_personal_data: bool
+        details: dict[str, Any]
+
+    def __init__(self, channel: str, language: str, relationship: str, sealed_personal: str,
+                 has_personal_data: bool, details: dict[str, Any]) -> None:
+        self.channel = channel
+        self.language = language
+        self.relationship = relationship
+        self.sealed_personal = sealed_personal
+        self.has_personal_data = has_personal_data
+        self.details = details
+        self.open = True
+        self.consultations: list[dict[str, Any]] = []
+        self.consents: dict[str, dict[str, Any]] = {}
+        self.disclosures: dict[str, dict[str, Any]] = {}
+        self.referrals: dict[str, dict[str, Any]] = {}
+        self.reports: dict[str, dict[str, Any]] = {}
+        self.emergencies: list[dict[str, Any]] = []
+        self.history: list[dict[str, Any]] = []
+
+    @classmethod
+    def open_case(cls, *, id: UUID, channel: Channel, language: str,
+                  relationship: CallerRelationship, sealed_personal: str,
+                  has_personal_data: bool, details: dict[str, Any]) -> Case:
+        case: Case = cls._create(cls.Opened, id=id, channel=channel.value, language=language,
+                                 relationship=relationship.value,
+                                 sealed_personal=sealed_personal,
+                                 has_personal_data=has_personal_data, details=details)
+        return case
+
+    # -- the case itself -----------------------------------------------------------------
+
+    class DetailsUpdated(AuditedAggregate.Event):
+        details: dict[str, Any]
+
+        def apply(self, case: Case) -> None:
+            case.details = {**case.details, **self.details}
+
+    def update_details(self, details: dict[str, Any]) -> None:
+        self._require_open()
+        self.trigger_event(self.DetailsUpdated, details=details)
+
+    class SupervisorConsulted(AuditedAggregate.Event):
+        decision: str
+
+        def apply(self, case: Case) -> None:
+            case.consultations.append({"at": self.timestamp, "supervisorId": self.actor_id,
+                                       "decision": self.decision})
+
+    def consult_supervisor(self, decision: str) -> None:
+        """A case that references potential trafficking brings a supervisor in: record it."""
+        self._require_open()
+        _require_supervisor("recording a supervisor's decision")
+        decision = clean_text(decision, "the decision", required=True)
+        self.trigger_event(self.SupervisorConsulted, decision=decision)
+
+    # -- consent -------------------------------------------------------------------------
+
+    class ConsentGranted(AuditedAggregate.Event):
+        consent_id: str
+        scope: str
+        recipient_id: str | None
+        given_by: str
+        method: str
+        expires_at: datetime | None
+
+        def apply(self, case: Case) -> None:
+            case.consents[self.consent_id] = {
+                "id": self.consent_id, "scope": self.scope, "recipientId": self.recipient_id,
+                "givenBy": self.given_by, "method": self.method, "expiresAt": self.expires_at,
+                "recordedBy": self.actor_id, "grantedAt": self.timestamp, "withdrawnAt": None}
+
+    def grant_consent(self, consent_id: UUID, scope: ConsentScope, recipient_id: UUID | None,
+                      given_by: ConsentGiver, method: ConsentMethod,
+                      expires_at: datetime | None) -> None:
+        self._require_open()
+        if scope is ConsentScope.SHARE_WITH_ORGANIZATION and recipient_id is None:
+            raise ConsentRequired("a consent to share with an organization names it")
+        if scope in (ConsentScope.FOLLOW_UP_CONTACT, ConsentScope.NON_IDENTIFYING_STATISTICS):
+            recipient_id = None
+        self.trigger_event(self.ConsentGranted, consent_id=str(consent_id), scope=scope.value,
+                           recipient_id=None if recipient_id is None else str(recipient_id),
+                           given_by=given_by.value, method=method.value, expires_at=expires_at)
+
+    class ConsentWithdrawn(AuditedAggregate.Event):
+        consent_id: str
+
+        def apply(self, case: Case) -> None:
+            case.consents[self.consent_id]["withdrawnAt"] = self.timestamp
+
+    def withdraw_consent(self, consent_id: UUID) -> None:
+        consent = self.consents.get(str(consent_id))
+        if consent is None:
+            raise UnknownConsent("there is no such consent on this case")
+        if consent["withdrawnAt"] is not None:
+            raise ConsentRequired("this consent was already withdrawn")
+        self.trigger_event(self.ConsentWithdrawn, consent_id=str(consent_id))
+
+    def active_consent(self, scope: ConsentScope, recipient_id: str | None,
+                       now: datetime) -> dict[str, Any] | None:
+        for consent in self.consents.values():
+            if consent["scope"] != scope.value or consent["withdrawnAt"] is not None:
+                continue
+            if consent["expiresAt"] is not None and consent["expiresAt"] <= now:
+                continue
+            if consent["recipientId"] in (None, recipient_id):
+                return consent
+        return None
+
+    # -- disclosure ----------------------------------------------------------------------
+
+    class InformationDisclosed(AuditedAggregate.Event):
+        disclosure_id: str
+        recipient_kind: str
+        recipient_id: str | None
+        fields: list[str]
+        consent_id: str | None
+        exception: str | None
+        justification: str
+        sealed_copy: str
+
+        def apply(self, case: Case) -> None:
+            case.disclosures[self.disclosure_id] = {
+                "id": self.disclosure_id, "recipientKind": self.recipient_kind,
+                "recipientId": self.recipient_id, "fields": self.fields,
+                "consentId": self.consent_id, "exception": self.exception,
+                "justification": self.justification, "sealedCopy": self.sealed_copy,
+                "at": self.timestamp, "by": self.actor_id, "byRole": self.actor_role}
+
+    def disclose(self, disclosure_id: UUID, recipient_kind: RecipientKind,
+                 recipient_id: UUID | None, fields: list[DisclosableField],
+                 exception: Exception_ | None, justification: str, sealed_copy: str,
+                 now: datetime) -> None:
+        """Records information leaving the hotline, if and only if a basis covers it."""
+        self._require_open()
+        if not fields:
+            raise ConsentRequired("a disclosure names the fields that leave")
+        recipient = None if recipient_id is None else str(recipient_id)
+        consent_id = None
+        if exception is None:
+            scope = (ConsentScope.SHARE_WITH_ORGANIZATION
+                     if recipient_kind is RecipientKind.ORGANIZATION
+                     else ConsentScope.REPORT_TO_LAW_ENFORCEMENT)
+            consent = (None if recipient_kind is RecipientKind.EMERGENCY_SERVICES
+                       else self.active_consent(scope, recipient, now))
+            if consent is None:
+                raise ConsentRequired(
+                    f"no active, unexpired consent ({scope.value}) covers this recipient; "
+                    "record the caller's consent, or a supervisor may authorize an exception "
+                    "(suspected abuse of a minor, imminent harm, legal obligation) with a "
+                    "written justification")
+            consent_id = consent["id"]
+            justification = clean_text(justification, "the justification")
+        else:
+            _require_supervisor(f"a disclosure under the {exception.value} exception")
+            justification = clean_text(justification, "an exception", required=True)
+        self.trigger_event(
+            self.InformationDisclosed, disclosure_id=str(disclosure_id),
+            recipient_kind=recipient_kind.value, recipient_id=recipient,
+            fields=[f.value for f in fields], consent_id=consent_id,
+            exception=None if exception is None else exception.value,
+            justification=justification, sealed_copy=sealed_copy)
+
+    # -- referral, report, emergency -----------------------------------------------------
+
+    class ReferralMade(AuditedAggregate.Event):
+        referral_id: str
+        organization_id: str
+        mode: str
+        needs: list[str]
+        disclosure_id: str | None
+
+        def apply(self, case: Case) -> None:
+            case.referrals[self.referral_id] = {
+                "id": self.referral_id, "organizationId": self.organization_id,
+                "mode": self.mode, "needs": self.needs, "disclosureId": self.disclosure_id,
+                "at": self.timestamp, "outcomes": []}
+
+    def refer(self, referral_id: UUID, organization_id: UUID, mode: str, needs: list[Need],
+              disclosure_id: UUID | None) -> None:
+        self._require_open()
+        self.trigger_event(self.ReferralMade, referral_id=str(referral_id),
+                           organization_id=str(organization_id), mode=mode,
+                           needs=[n.value for n in needs],
+                           disclosure_id=None if disclosure_id is None else str(disclosure_id))
+
+    class ReferralOutcomeReported(AuditedAggregate.Event):
+        referral_id: str
+        outcome: str
+        note: str
+
+        def apply(self, case: Case) -> None:
+            case.referrals[self.referral_id]["outcomes"].append(
+                {"at": self.timestamp, "outcome": self.outcome, "note": self.note})
+
+    def report_referral_outcome(self, referral_id: UUID, organization_id: str, outcome: str,
+                                note: str) -> None:
+        referral = self.referrals.get(str(referral_id))
+        if referral is None or referral["organizationId"] != organization_id:
+            raise UnknownReferral("referral not found")
+        self.trigger_event(self.ReferralOutcomeReported, referral_id=str(referral_id),
+                           outcome=outcome, note=clean_text(note, "the note"))
+
+    class ReportedToLawEnforcement(AuditedAggregate.Event):
+        report_id: str
+        agency_id: str
+        protocol_id: str
+        factors: dict[str, Any]
+        disclosure_id: str
+
+        def apply(self, case: Case) -> None:
+            case.reports[self.report_id] = {
+                "id": self.report_id, "agencyId": self.agency_id,
+                "protocolId": self.protocol_id, "factors": self.factors,
+                "disclosureId": self.disclosure_id, "at": self.timestamp,
+                "by": self.actor_id}
+
+    def report(self, report_id: UUID, agency_id: UUID, protocol_id: UUID,
+               factors: dict[str, Any], disclosure_id: UUID) -> None:
+        self._require_open()
+        _require_supervisor("a report to law enforcement")
+        self.trigger_event(self.ReportedToLawEnforcement, report_id=str(report_id),
+                           agency_id=str(agency_id), protocol_id=str(protocol_id),
+                           factors=factors, disclosure_id=str(disclosure_id))
+
+    class EmergencyServicesContacted(AuditedAggregate.Event):
+        province: str
+        number: str
+        disclosure_id: str | None
+
+        def apply(self, case: Case) -> None:
+            case.emergencies.append({"at": self.timestamp, "province": self.province,
+                                     "number": self.number,
+                                     "disclosureId": self.disclosure_id})
+
+    def contact_emergency_services(self, province: str, number: str,
+                                   disclosure_id: UUID | None) -> None:
+        self._require_open()
+        self.trigger_event(self.EmergencyServicesContacted, province=province, number=number,
+                           disclosure_id=None if disclosure_id is None else str(disclosure_id))
+
+    # -- closing ---------------------------------------------------------------------------
+
+    class Closed(AuditedAggregate.Event):
+        reason: str
+
+        def apply(self, case: Case) -> None:
+            case.open = False
+            case.history.append({"at": self.timestamp, "what": "CLOSED", "note": self.reason})
+
+    def close(self, reason: str) -> None:
+        self._require_open()
+        self.trigger_event(self.Closed, reason=clean_text(reason, "closing a case",
+                                                          required=True))
+
+    class Reopened(AuditedAggregate.Event):
+        reason: str
+
+        def apply(self, case: Case) -> None:
+            case.open = True
+            case.history.append({"at": self.timestamp, "what": "REOPENED", "note": self.reason})
+
+    def reopen(self, reason: str) -> None:
+        if self.open:
+            raise CaseOpen("the case is already open")
+        self.trigger_event(self.Reopened, reason=clean_text(reason, "reopening a case",
+                                                            required=True))
+
+    def _require_open(self) -> None:
+        if not self.open:
+            raise CaseClosed("the case is closed; reopen it first")

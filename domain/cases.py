@@ -1,0 +1,374 @@
+"""The case use cases: open, consent, disclose, refer, report, call emergency services.
+
+A mixin of the hotline's one application, so cases and the directory share one event store
+and one notification log: a referral can check the organization it goes to, and the log's
+integrity covers everything. Personal data is sealed with the case's key before any event
+holds it; idempotency fingerprints see it only through the vault's keyed digest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from domain.base import DomainError, InvalidInput, NotFound, clean_text
+from domain.case import (
+    PERSONAL_FIELDS,
+    CallerRelationship,
+    Case,
+    Channel,
+    ConsentGiver,
+    ConsentMethod,
+    ConsentScope,
+    DisclosableField,
+    Exception_,
+    Need,
+    RecipientKind,
+    SituationType,
+    Tristate,
+    Urgency,
+)
+from domain.directory import DirectoryApplication, Outcome
+from domain.organization import Organization, Status
+from domain.reporting_protocol import ReportingProtocol
+from domain.vault import Vault
+from domain.vocabulary import (
+    PROVINCES,
+    OrganizationKind,
+    is_language_code,
+)
+
+# 911 in the provinces and Yukon; the Northwest Territories and Nunavut from configuration.
+NINE_ONE_ONE = frozenset(PROVINCES) - {"CA-NT", "CA-NU"}
+REFERRAL_MODES = ("WARM_TRANSFER", "PHONE", "CHAT", "EMAIL")
+REFERRAL_OUTCOMES = ("CONTACTED", "ACCEPTED", "DECLINED", "SERVICES_PROVIDED", "UNABLE_TO_REACH")
+REPORT_FACTORS = ("urgency", "imminentHarm", "minorInvolved", "indicatorsPresent",
+                  "callersWishes", "levelOfDetail", "applicableLaw", "localProtocol")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ()\-.]{3,30}$")
+
+
+class OrganizationNotAvailable(DomainError):
+    code = "ORGANIZATION_NOT_AVAILABLE"
+
+
+class NoEmergencyNumber(DomainError):
+    code = "NO_EMERGENCY_NUMBER"
+
+
+class PersonalDataErased(DomainError):
+    code = "PERSONAL_DATA_ERASED"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_personal(data: Mapping[str, Any]) -> dict[str, str]:
+    problems = []
+    personal: dict[str, str] = {}
+    for key, limit in (("name", 200), ("phone", 40), ("email", 200), ("otherContact", 500),
+                       ("notes", 4000), ("assessment", 4000)):
+        value = data.get(key)
+        if value is None:
+            continue
+        try:
+            text = clean_text(str(value), key, limit=limit)
+        except InvalidInput as error:
+            problems += error.problems
+            continue
+        if text:
+            personal[key] = text
+    if personal.get("phone") and not _PHONE.match(personal["phone"]):
+        problems.append("phone is not a phone number")
+    if personal.get("email") and not _EMAIL.match(personal["email"]):
+        problems.append("email is not an email address")
+    if problems:
+        raise InvalidInput(problems)
+    return personal
+
+
+def parse_details(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The case's structured details: no free text here (free text is sealed)."""
+    problems: list[str] = []
+    details: dict[str, Any] = {}
+
+    def choice(key: str, allowed: type[Any]) -> None:
+        if key in data and data[key] is not None:
+            value = getattr(data[key], "value", data[key])
+            if value not in {m.value for m in allowed}:
+                problems.append(f"{key}: unknown value {value!r}")
+            else:
+                details[key] = value
+
+    province = data.get("province")
+    if province is not None:
+        if province not in PROVINCES:
+            problems.append(f"province: unknown province or territory code {province!r}; "
+                            f"expected one of {', '.join(PROVINCES)}")
+        else:
+            details["province"] = province
+    if data.get("municipality"):
+        try:
+            details["municipality"] = clean_text(str(data["municipality"]), "municipality",
+                                                 limit=200)
+        except InvalidInput as error:
+            problems += error.problems
+    choice("minorInvolved", Tristate)
+    choice("situationType", SituationType)
+    choice("urgency", Urgency)
+    if "imminentHarm" in data and data["imminentHarm"] is not None:
+        details["imminentHarm"] = bool(data["imminentHarm"])
+    if "needs" in data and data["needs"] is not None:
+        needs = [getattr(n, "value", n) for n in data["needs"]]
+        unknown = [n for n in needs if n not in {m.value for m in Need}]
+        if unknown:
+            problems.append(f"needs: unknown values {unknown!r}")
+        details["needs"] = sorted(set(needs) - set(unknown))
+    if "indicators" in data and data["indicators"] is not None:
+        indicators = []
+        for item in list(data["indicators"])[:30]:
+            try:
+                indicators.append(clean_text(str(item), "indicators", limit=200))
+            except InvalidInput as error:
+                problems += error.problems
+        details["indicators"] = [i for i in indicators if i]
+    if data.get("assignedTo") is not None:
+        details["assignedTo"] = str(data["assignedTo"])[:200]
+    if problems:
+        raise InvalidInput(problems)
+    return details
+
+
+class CaseUseCases(DirectoryApplication):
+    """The hotline's application: the directory's use cases and the cases'."""
+
+    name = DirectoryApplication.name
+
+    def __init__(self, env: Mapping[str, str] | None = None, *, vault: Vault,
+                 emergency_numbers: Mapping[str, str] | None = None,
+                 unreachable_after: int = 3) -> None:
+        super().__init__(env, unreachable_after=unreachable_after)
+        self.vault = vault
+        self.emergency_numbers = dict(emergency_numbers or {})
+
+    # -- opening and working a case --------------------------------------------------------
+
+    def open_case(self, key: str, channel: Channel, language: str,
+                  relationship: CallerRelationship, personal: Mapping[str, Any],
+                  details: Mapping[str, Any]) -> Outcome:
+        clean_personal = parse_personal(personal)
+        clean_details = parse_details(details)
+        language = language.strip().lower()
+        if not is_language_code(language):
+            raise InvalidInput([f"language: {language!r} is not an ISO 639-1 or 639-3 code"])
+        case_id = uuid4()
+        inputs = {"channel": channel.value, "language": language,
+                  "relationship": relationship.value, "details": clean_details,
+                  "personal": self._digest(clean_personal)}
+
+        def open_it() -> Case:
+            self.vault.create_key(case_id)
+            return Case.open_case(
+                id=case_id, channel=channel, language=language, relationship=relationship,
+                sealed_personal=self.vault.seal(case_id, clean_personal),
+                has_personal_data=bool(set(clean_personal) - {"notes", "assessment"}),
+                details=clean_details)
+
+        return self._run(key, "openCase", inputs, open_it)
+
+    def update_case(self, key: str, case_id: UUID, details: Mapping[str, Any]) -> Outcome:
+        clean = parse_details(details)
+        return self._change(key, "updateCase", case_id, {"details": clean}, Case,
+                            lambda c: c.update_details(clean), what="case")
+
+    def consult_supervisor(self, key: str, case_id: UUID, decision: str) -> Outcome:
+        return self._change(key, "consultSupervisor", case_id, {"decision": decision}, Case,
+                            lambda c: c.consult_supervisor(decision), what="case")
+
+    def close_case(self, key: str, case_id: UUID, reason: str) -> Outcome:
+        return self._change(key, "closeCase", case_id, {"reason": reason}, Case,
+                            lambda c: c.close(reason), what="case")
+
+    def reopen_case(self, key: str, case_id: UUID, reason: str) -> Outcome:
+        return self._change(key, "reopenCase", case_id, {"reason": reason}, Case,
+                            lambda c: c.reopen(reason), what="case")
+
+    # -- consent ---------------------------------------------------------------------------
+
+    def grant_consent(self, key: str, case_id: UUID, scope: ConsentScope,
+                      recipient_id: UUID | None, given_by: ConsentGiver, method: ConsentMethod,
+                      expires_at: datetime | None) -> Outcome:
+        if scope is ConsentScope.SHARE_WITH_ORGANIZATION:
+            if recipient_id is None:
+                raise InvalidInput(["recipientId: a consent to share names the organization"])
+            self._organization(recipient_id)
+        if scope is ConsentScope.REPORT_TO_LAW_ENFORCEMENT and recipient_id is not None:
+            self._agency(recipient_id)
+        consent_id = uuid4()
+        return self._change(
+            key, "grantConsent", case_id,
+            {"scope": scope.value, "recipient": recipient_id, "givenBy": given_by.value,
+             "method": method.value, "expiresAt": expires_at}, Case,
+            lambda c: c.grant_consent(consent_id, scope, recipient_id, given_by, method,
+                                      expires_at), what="case")
+
+    def withdraw_consent(self, key: str, case_id: UUID, consent_id: UUID) -> Outcome:
+        return self._change(key, "withdrawConsent", case_id, {"consent": consent_id}, Case,
+                            lambda c: c.withdraw_consent(consent_id), what="case")
+
+    # -- information leaving the hotline -----------------------------------------------------
+
+    def refer(self, key: str, case_id: UUID, organization_id: UUID, mode: str,
+              needs: list[Need], fields: list[DisclosableField], brief: str,
+              exception: Exception_ | None = None, justification: str = "") -> Outcome:
+        if mode not in REFERRAL_MODES:
+            raise InvalidInput([f"mode must be one of {', '.join(REFERRAL_MODES)}"])
+        organization = self._organization(organization_id)
+        if organization.state is not Status.INCLUDED:
+            raise OrganizationNotAvailable(
+                "referrals go only to included organizations; this one is "
+                f"{organization.status}")
+        referral_id, disclosure_id = uuid4(), uuid4()
+        brief = clean_text(brief, "brief")
+
+        def decide(case: Case) -> None:
+            disclosed = None
+            if fields:
+                self._disclose(case, disclosure_id, RecipientKind.ORGANIZATION, organization_id,
+                               fields, brief, exception, justification)
+                disclosed = disclosure_id
+            case.refer(referral_id, organization_id, mode, needs, disclosed)
+
+        return self._change(
+            key, "refer", case_id,
+            {"organization": organization_id, "mode": mode, "needs": [n.value for n in needs],
+             "fields": [f.value for f in fields], "brief": self._digest({"brief": brief}),
+             "exception": exception and exception.value, "justification": justification},
+            Case, decide, what="case")
+
+    def report_referral_outcome(self, key: str, case_id: UUID, referral_id: UUID,
+                                organization_id: str, outcome: str, note: str) -> Outcome:
+        if outcome not in REFERRAL_OUTCOMES:
+            raise InvalidInput([f"outcome must be one of {', '.join(REFERRAL_OUTCOMES)}"])
+        return self._change(
+            key, "reportReferralOutcome", case_id,
+            {"referral": referral_id, "outcome": outcome, "note": note}, Case,
+            lambda c: c.report_referral_outcome(referral_id, organization_id, outcome, note),
+            what="referral")
+
+    def report_to_law_enforcement(self, key: str, case_id: UUID, protocol_id: UUID,
+                                  factors: Mapping[str, Any], fields: list[DisclosableField],
+                                  brief: str, exception: Exception_ | None = None,
+                                  justification: str = "") -> Outcome:
+        protocol = self._get(protocol_id, ReportingProtocol, "reporting protocol")
+        clean_factors = self._factors(factors)
+        report_id, disclosure_id = uuid4(), uuid4()
+        brief = clean_text(brief, "brief")
+
+        def decide(case: Case) -> None:
+            self._disclose(case, disclosure_id, RecipientKind.LAW_ENFORCEMENT,
+                           protocol.agency_id, fields, brief, exception, justification)
+            case.report(report_id, protocol.agency_id, protocol_id, clean_factors,
+                        disclosure_id)
+
+        return self._change(
+            key, "reportToLawEnforcement", case_id,
+            {"protocol": protocol_id, "factors": clean_factors,
+             "fields": [f.value for f in fields], "brief": self._digest({"brief": brief}),
+             "exception": exception and exception.value, "justification": justification},
+            Case, decide, what="case")
+
+    def contact_emergency_services(self, key: str, case_id: UUID,
+                                   fields: list[DisclosableField], brief: str,
+                                   exception: Exception_ | None, justification: str) -> Outcome:
+        disclosure_id = uuid4()
+        brief = clean_text(brief, "brief")
+
+        def decide(case: Case) -> None:
+            province = case.details.get("province")
+            number = self._emergency_number(province)
+            disclosed = None
+            if fields:
+                self._disclose(case, disclosure_id, RecipientKind.EMERGENCY_SERVICES, None,
+                               fields, brief, exception, justification)
+                disclosed = disclosure_id
+            case.contact_emergency_services(str(province), number, disclosed)
+
+        return self._change(
+            key, "contactEmergencyServices", case_id,
+            {"fields": [f.value for f in fields], "brief": self._digest({"brief": brief}),
+             "exception": exception and exception.value, "justification": justification},
+            Case, decide, what="case")
+
+    # -- reads the API needs ---------------------------------------------------------------
+
+    def open_sealed(self, case_id: UUID, sealed: str) -> dict[str, Any] | None:
+        return self.vault.open(case_id, sealed)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _disclose(self, case: Case, disclosure_id: UUID, kind: RecipientKind,
+                  recipient: UUID | None, fields: list[DisclosableField], brief: str,
+                  exception: Exception_ | None, justification: str) -> None:
+        copy: dict[str, Any] = {}
+        if PERSONAL_FIELDS & set(fields):
+            personal = self.vault.open(case.id, case.sealed_personal)
+            if personal is None:
+                raise PersonalDataErased("this case's personal data was erased")
+            names = {DisclosableField.CALLER_NAME: "name", DisclosableField.CALLER_PHONE:
+                     "phone", DisclosableField.CALLER_EMAIL: "email",
+                     DisclosableField.CALLER_OTHER_CONTACT: "otherContact"}
+            for field, name in names.items():
+                if field in fields:
+                    copy[field.value] = personal.get(name)
+        details = case.details
+        simple = {DisclosableField.LANGUAGE: case.language,
+                  DisclosableField.LOCATION: {"province": details.get("province"),
+                                              "municipality": details.get("municipality")},
+                  DisclosableField.MINOR_INVOLVED: details.get("minorInvolved"),
+                  DisclosableField.SITUATION_TYPE: details.get("situationType"),
+                  DisclosableField.URGENCY: details.get("urgency"),
+                  DisclosableField.NEEDS: details.get("needs", []),
+                  DisclosableField.INDICATORS: details.get("indicators", []),
+                  DisclosableField.BRIEF: brief}
+        for field, value in simple.items():
+            if field in fields:
+                copy[field.value] = value
+        case.disclose(disclosure_id, kind, recipient, fields, exception, justification,
+                      self.vault.seal(case.id, copy), _now())
+
+    def _organization(self, organization_id: UUID) -> Organization:
+        return self._get(organization_id, Organization, "organization")
+
+    def _agency(self, agency_id: UUID) -> Organization:
+        agency = self._organization(agency_id)
+        if agency.profile["kind"] != OrganizationKind.LAW_ENFORCEMENT_AGENCY.value:
+            raise NotFound("law-enforcement agency not found")
+        return agency
+
+    def _emergency_number(self, province: Any) -> str:
+        if province in NINE_ONE_ONE:
+            return "911"
+        number = self.emergency_numbers.get(str(province))
+        if not number:
+            where = province or "an unknown province or territory"
+            raise NoEmergencyNumber(
+                f"no emergency number is configured for {where}: set the case's province, or "
+                "configure NRD_EMERGENCY_NUMBERS for the Northwest Territories and Nunavut")
+        return number
+
+    def _factors(self, factors: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(factors) - set(REPORT_FACTORS))
+        missing = [f for f in REPORT_FACTORS if f not in factors]
+        if unknown or missing:
+            raise InvalidInput([f"factors: record every factor weighed ({', '.join(missing)} "
+                                f"missing; {', '.join(unknown) or 'none'} unknown)"])
+        return {k: clean_text(str(v), f"factors.{k}", limit=1000) for k, v in factors.items()}
+
+    def _digest(self, data: Mapping[str, Any]) -> str:
+        return self.vault.digest(json.dumps(data, sort_keys=True).encode())

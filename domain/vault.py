@@ -1,0 +1,28 @@
+"""The port through which the domain seals and opens a case's personal data.
+
+Each case has its own data key, kept wrapped under a master key outside the event store;
+destroying a case's key makes every sealed copy of its data unreadable, wherever it is kept.
+The implementation lives at the edge (it needs a cryptography library); the domain only asks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+from uuid import UUID
+
+
+class Vault(Protocol):
+    def create_key(self, case_id: UUID) -> None:
+        """Makes the case's data key (before anything is sealed with it)."""
+
+    def seal(self, case_id: UUID, data: dict[str, Any]) -> str:
+        """The data encrypted with the case's key, as text."""
+
+    def open(self, case_id: UUID, sealed: str) -> dict[str, Any] | None:
+        """The data, or None once the case's key has been destroyed."""
+
+    def digest(self, data: bytes) -> str:
+        """A keyed digest: equal inputs match, but it cannot be reversed by guessing."""
+
+    def lookup_key(self, phone: str) -> str:
+        """The keyed lookup value of a phone number, for finding repeat callers."""

@@ -1,0 +1,247 @@
+"""Case read models: the staff case list, the partner referral inbox, the law-enforcement
+report inbox, the disclosure ledger, and de-identified counts.
+
+Personal data stays sealed here as in the events; the repeat-caller lookup is a keyed digest
+of the phone number, never the number. Inboxes hold only what was disclosed (sealed), the
+needs, the mode and the date: never the case.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.case import Case
+from domain.vault import Vault
+from projections.aggregates import AggregateProjection, iso
+from projections.store import Cursor, ViewStore
+
+TABLES = ("cases", "case_needs", "referral_inbox", "report_inbox", "disclosure_ledger")
+
+
+def case_doc(case: Case) -> dict[str, Any]:
+    def at(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**item, "at": iso(item["at"])} for item in items]
+
+    return {
+        "id": str(case.id), "version": case.version, "open": case.open,
+        "channel": case.channel, "language": case.language,
+        "relationship": case.relationship, "hasPersonalData": case.has_personal_data,
+        "sealedPersonal": case.sealed_personal, "details": case.details,
+        "openedAt": iso(case.created_on), "updatedAt": iso(case.modified_on),
+        "consultations": at(case.consultations),
+        "consents": [{**c, "expiresAt": iso(c["expiresAt"]), "grantedAt": iso(c["grantedAt"]),
+                      "withdrawnAt": iso(c["withdrawnAt"])} for c in case.consents.values()],
+        "disclosures": [{k: v for k, v in d.items() if k != "sealedCopy"} | {"at": iso(d["at"])}
+                        for d in case.disclosures.values()],
+        "referrals": [{**r, "at": iso(r["at"]), "outcomes": at(r["outcomes"])}
+                      for r in case.referrals.values()],
+        "reports": [{**r, "at": iso(r["at"])} for r in case.reports.values()],
+        "emergencies": at(case.emergencies),
+        "history": at(case.history),
+    }
+
+
+def _statistics_until(case: Case) -> str | None:
+    until = None
+    for consent in case.consents.values():
+        if consent["scope"] != "NON_IDENTIFYING_STATISTICS" or consent["withdrawnAt"]:
+            continue
+        moment = "9999" if consent["expiresAt"] is None else iso(consent["expiresAt"])
+        until = moment if until is None or (moment or "") > until else until
+    return until
+
+
+class CaseProjection(AggregateProjection):
+    name = "cases"
+    aggregate_class = Case
+
+    def __init__(self, mapper: Any, dialect: str, vault: Vault) -> None:
+        super().__init__(mapper, dialect)
+        self.vault = vault
+
+    def create_tables(self, cursor: Cursor) -> None:
+        self.create_state_table(cursor)
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS cases (id TEXT PRIMARY KEY, open INTEGER NOT NULL, "
+            "urgency TEXT, province TEXT, situation_type TEXT, assigned_to TEXT, "
+            "opened_at TEXT NOT NULL, phone_lookup TEXT, statistics_until TEXT, "
+            "doc TEXT NOT NULL)")
+        cursor.execute("CREATE INDEX IF NOT EXISTS cases_opened ON cases (opened_at, id)")
+        cursor.execute("CREATE INDEX IF NOT EXISTS cases_phone ON cases (phone_lookup)")
+        cursor.execute("CREATE TABLE IF NOT EXISTS case_needs (case_id TEXT NOT NULL, "
+                       "need TEXT NOT NULL, PRIMARY KEY (case_id, need))")
+        for inbox, owner in (("referral_inbox", "organization_id"), ("report_inbox", "agency_id")):
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {inbox} (id TEXT PRIMARY KEY, "
+                f"{owner} TEXT NOT NULL, case_id TEXT NOT NULL, at TEXT NOT NULL, "
+                "doc TEXT NOT NULL)")
+            cursor.execute(f"CREATE INDEX IF NOT EXISTS {inbox}_owner ON {inbox} "
+                           f"({owner}, at, id)")
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS disclosure_ledger (id TEXT PRIMARY KEY, "
+            "case_id TEXT NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL)")
+        cursor.execute("CREATE INDEX IF NOT EXISTS disclosure_ledger_at "
+                       "ON disclosure_ledger (at, id)")
+
+    def drop_tables(self, cursor: Cursor) -> None:
+        for table in (*TABLES, self.state_table):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def write(self, cursor: Cursor, cases: list[Case]) -> None:
+        ids = [str(case.id) for case in cases]
+        marks = ", ".join(["%s"] * len(ids))
+        for table, column in (("cases", "id"), ("case_needs", "case_id"),
+                              ("referral_inbox", "case_id"), ("report_inbox", "case_id"),
+                              ("disclosure_ledger", "case_id")):
+            cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", ids)
+        rows, needs, referrals, reports, ledger = [], [], [], [], []
+        for case in cases:
+            doc = case_doc(case)
+            details = case.details
+            rows.append((doc["id"], int(case.open), details.get("urgency"),
+                         details.get("province"), details.get("situationType"),
+                         details.get("assignedTo"), doc["openedAt"], self._lookup(case),
+                         _statistics_until(case), json.dumps(doc)))
+            needs += [(doc["id"], need) for need in details.get("needs", [])]
+            for referral in case.referrals.values():
+                disclosure = case.disclosures.get(referral["disclosureId"] or "")
+                referrals.append((referral["id"], referral["organizationId"], doc["id"],
+                                  iso(referral["at"]), json.dumps({
+                                      "id": referral["id"], "mode": referral["mode"],
+                                      "needs": referral["needs"], "at": iso(referral["at"]),
+                                      "sealedCopy": disclosure and disclosure["sealedCopy"],
+                                      "fields": disclosure["fields"] if disclosure else [],
+                                      "outcomes": [{**o, "at": iso(o["at"])}
+                                                   for o in referral["outcomes"]]})))
+            for report in case.reports.values():
+                disclosure = case.disclosures[report["disclosureId"]]
+                reports.append((report["id"], report["agencyId"], doc["id"], iso(report["at"]),
+                                json.dumps({"id": report["id"], "at": iso(report["at"]),
+                                            "sealedCopy": disclosure["sealedCopy"],
+                                            "fields": disclosure["fields"]})))
+            for disclosure in case.disclosures.values():
+                entry = {k: v for k, v in disclosure.items() if k != "sealedCopy"}
+                entry["at"] = iso(disclosure["at"])
+                ledger.append((disclosure["id"], doc["id"], entry["at"], json.dumps(entry)))
+        cursor.executemany(
+            "INSERT INTO cases (id, open, urgency, province, situation_type, assigned_to, "
+            "opened_at, phone_lookup, statistics_until, doc) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+        if needs:
+            cursor.executemany("INSERT INTO case_needs (case_id, need) VALUES (%s, %s)", needs)
+        if referrals:
+            cursor.executemany("INSERT INTO referral_inbox (id, organization_id, case_id, at, "
+                               "doc) VALUES (%s, %s, %s, %s, %s)", referrals)
+        if reports:
+            cursor.executemany("INSERT INTO report_inbox (id, agency_id, case_id, at, doc) "
+                               "VALUES (%s, %s, %s, %s, %s)", reports)
+        if ledger:
+            cursor.executemany("INSERT INTO disclosure_ledger (id, case_id, at, doc) "
+                               "VALUES (%s, %s, %s, %s)", ledger)
+
+    def _lookup(self, case: Case) -> str | None:
+        personal = self.vault.open(case.id, case.sealed_personal)
+        phone = (personal or {}).get("phone")
+        return self.vault.lookup_key(phone) if phone else None
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    open: bool | None = None
+    urgencies: Sequence[str] = ()
+    provinces: Sequence[str] = ()
+    situation_types: Sequence[str] = ()
+    assigned_to: str | None = None
+    opened_after: str | None = None
+    opened_before: str | None = None
+    phone_lookup: str | None = None
+
+
+class CaseQueries:
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    def get(self, case_id: str) -> dict[str, Any] | None:
+        with self.store.read() as cursor:
+            row = cursor.execute("SELECT doc FROM cases WHERE id = %s", (case_id,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def search(self, where: CaseFilter, first: int, after: tuple[str, str] | None
+             ) -> list[dict[str, Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if where.open is not None:
+            clauses.append("open = %s")
+            params.append(int(where.open))
+        for column, values in (("urgency", where.urgencies), ("province", where.provinces),
+                               ("situation_type", where.situation_types)):
+            if values:
+                clauses.append(f"{column} IN ({', '.join(['%s'] * len(values))})")
+                params += list(values)
+        for clause, value in (("assigned_to = %s", where.assigned_to),
+                              ("opened_at >= %s", where.opened_after),
+                              ("opened_at < %s", where.opened_before),
+                              ("phone_lookup = %s", where.phone_lookup)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        if after is not None:  # newest first
+            clauses.append("(opened_at < %s OR (opened_at = %s AND id < %s))")
+            params += [after[0], after[0], after[1]]
+        sql = ("SELECT doc FROM cases WHERE " + (" AND ".join(clauses) or "TRUE")
+               + " ORDER BY opened_at DESC, id DESC LIMIT %s")
+        with self.store.read() as cursor:
+            rows = cursor.execute(sql, [*params, first]).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def inbox(self, table: str, owner: str, first: int) -> list[dict[str, Any]]:
+        assert table in ("referral_inbox", "report_inbox")
+        column = "organization_id" if table == "referral_inbox" else "agency_id"
+        with self.store.read() as cursor:
+            rows = cursor.execute(f"SELECT case_id, doc FROM {table} WHERE {column} = %s "
+                                  "ORDER BY at DESC, id DESC LIMIT %s", (owner, first)).fetchall()
+        return [{**json.loads(doc), "caseId": case_id} for case_id, doc in rows]
+
+    def inbox_item(self, table: str, item_id: str) -> tuple[str, str, dict[str, Any]] | None:
+        """(owner, case id, item) for one referral or report, or None."""
+        assert table in ("referral_inbox", "report_inbox")
+        column = "organization_id" if table == "referral_inbox" else "agency_id"
+        with self.store.read() as cursor:
+            row = cursor.execute(f"SELECT {column}, case_id, doc FROM {table} WHERE id = %s",
+                                 (item_id,)).fetchone()
+        return None if row is None else (row[0], row[1], json.loads(row[2]))
+
+    def ledger(self, first: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
+        clause, params = "TRUE", list[Any]()
+        if after is not None:
+            clause = "(at < %s OR (at = %s AND id < %s))"
+            params = [after[0], after[0], after[1]]
+        with self.store.read() as cursor:
+            rows = cursor.execute(f"SELECT doc FROM disclosure_ledger WHERE {clause} "
+                                  "ORDER BY at DESC, id DESC LIMIT %s", [*params, first]).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def statistics(self, dimension: str, now: datetime, threshold: int
+                   ) -> list[tuple[str, int | None]]:
+        """Counts of cases that consented to statistics, by one dimension. Counts under the
+        threshold are suppressed, and a second one with them when only one would be, so no
+        count can be recovered by subtraction; there are no totals."""
+        column = {"month": "substr(c.opened_at, 1, 7)", "province": "c.province",
+                  "situationType": "c.situation_type", "need": "n.need"}[dimension]
+        join = "JOIN case_needs n ON n.case_id = c.id" if dimension == "need" else ""
+        with self.store.read() as cursor:
+            rows = cursor.execute(
+                f"SELECT {column} AS value, COUNT(*) FROM cases c {join} "
+                f"WHERE c.statistics_until IS NOT NULL AND c.statistics_until > %s "
+                f"AND {column} IS NOT NULL GROUP BY {column} ORDER BY {column}",
+                (iso(now),)).fetchall()
+        counts: list[tuple[str, int | None]] = [(str(v), int(n)) for v, n in rows]
+        small = [i for i, (_, n) in enumerate(counts) if n is not None and n < threshold]
+        if len(small) == 1 and len(counts) > 1:
+            others = sorted((n or 0, i) for i, (_, n) in enumerate(counts) if i != small[0])
+            small.append(others[0][1])
+        return [(v, None if i in small else n) for i, (v, n) in enumerate(counts)]
