@@ -221,9 +221,9 @@ class CaseQueries:
             clause = "(at < %s OR (at = %s AND id < %s))"
             params = [after[0], after[0], after[1]]
         with self.store.read() as cursor:
-            rows = cursor.execute(f"SELECT doc FROM disclosure_ledger WHERE {clause} "
+            rows = cursor.execute(f"SELECT case_id, doc FROM disclosure_ledger WHERE {clause} "
                                   "ORDER BY at DESC, id DESC LIMIT %s", [*params, first]).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [{**json.loads(doc), "caseId": case_id} for case_id, doc in rows]
 
     def statistics(self, dimension: str, now: datetime, threshold: int
                    ) -> list[tuple[str, int | None]]:

@@ -18,21 +18,22 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.schema.cases import CaseMutations, CaseQueries
 from api.schema.directory import DirectoryMutations, DirectoryQueries
 from api.schema.protocols import ProtocolMutations, ProtocolQueries
 
 # Input types whose fields are themselves policy decisions (a filter on a field a role cannot
 # read would reveal it); other inputs are gated by the mutation that takes them.
-POLICED_INPUTS = ("DirectoryFilter",)
+POLICED_INPUTS = ("DirectoryFilter", "CaseFilter")
 
 
 @strawberry.type
-class Query(DirectoryQueries, ProtocolQueries):
+class Query(DirectoryQueries, ProtocolQueries, CaseQueries):
     pass
 
 
 @strawberry.type
-class Mutation(DirectoryMutations, ProtocolMutations):
+class Mutation(DirectoryMutations, ProtocolMutations, CaseMutations):
     pass
 
 
