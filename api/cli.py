@@ -49,6 +49,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.graphiql is not None:
         settings = settings.with_changes(graphiql=args.graphiql)
     system = build_system(settings, configured_provider())
+    system.auth  # noqa: B018 - a server without a signing key fails now, not at the first request
     if args.demo:
         _load_demo(system)
     app = create_app(system)

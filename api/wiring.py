@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,12 +62,16 @@ class System:
     directory: DirectoryQueries
     protocols: ProtocolQueries
     policy: FieldPolicy
-    auth: Authenticator
     schema: Schema
     gate: DocumentGate
     tracer: Tracer
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(16))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @functools.cached_property
+    def auth(self) -> Authenticator:
+        """Built on first use: a projection worker never needs the token-signing key."""
+        return Authenticator(_signing_key(self.settings), self.settings.jwt_issuer)
 
     def read_your_writes(self, position: int) -> None:
         """Makes a command's own effect visible to the reads that answer it."""
@@ -131,6 +136,6 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
         settings=settings, app=app, store=store, keys=keys, vault=vault,
         cases=CaseQueries(store), projector=projector,
         directory=DirectoryQueries(store), protocols=ProtocolQueries(store), policy=policy,
-        auth=Authenticator(_signing_key(settings), settings.jwt_issuer), schema=schema,
+        schema=schema,
         gate=gate, tracer=tracer, limiter=anyio.CapacityLimiter(settings.threads),
     )
