@@ -64,7 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _load_demo(system: object) -> None:
-    from api.demo import load_demo
+    from api.demo import load_demo, load_demo_cases
 
     app = system.app  # type: ignore[attr-defined]
 
@@ -74,6 +74,7 @@ def _load_demo(system: object) -> None:
 
     # The demo's commands carry fixed idempotency keys: loading it again writes nothing.
     ids = load_demo(app, progress=progress)
+    load_demo_cases(app, ids)
     print(file=sys.stderr)
     system.projector.catch_up()  # type: ignore[attr-defined]
     auth = system.auth  # type: ignore[attr-defined]

@@ -11,6 +11,17 @@ from typing import Any
 from uuid import UUID
 
 from domain.base import Actor, acting_as
+from domain.case import (
+    CallerRelationship,
+    Channel,
+    ConsentGiver,
+    ConsentMethod,
+    ConsentScope,
+    DisclosableField,
+    Exception_,
+    Need,
+)
+from domain.cases import REPORT_FACTORS, CaseUseCases
 from domain.directory import DirectoryApplication
 from domain.organization import ContactOutcome
 from domain.vocabulary import PROVINCES, Criterion, FocusArea, Population, ServiceCategory
@@ -114,3 +125,39 @@ def load_demo(app: DirectoryApplication, count: int = 36, seed: int = 7,
     ids["agency"] = agency
     ids["protocol"] = protocol
     return ids
+
+
+def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
+    """Two fictional cases: one referred to the demo partner, one reported to the demo agency."""
+    staff = Actor("demo-staff", "staff", request_id="demo")
+    supervisor = Actor("demo-supervisor", "supervisor", request_id="demo")
+    with acting_as(staff):
+        referred = app.open_case(
+            "demo-case-1", Channel.CALL, "en", CallerRelationship.VICTIM_OR_SURVIVOR,
+            {"name": "Fictional Caller One", "phone": "+1 555 019 0001",
+             "notes": "Demo notes: entirely fictional."},
+            {"province": "CA-BC", "urgency": "HIGH", "needs": ["SHELTER", "LEGAL"],
+             "situationType": "LABOUR_TRAFFICKING", "minorInvolved": "NO"}).id
+        app.grant_consent("demo-case-1-consent", referred,
+                          ConsentScope.SHARE_WITH_ORGANIZATION, ids["partner"],
+                          ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
+        app.grant_consent("demo-case-1-statistics", referred,
+                          ConsentScope.NON_IDENTIFYING_STATISTICS, None,
+                          ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
+        app.refer("demo-case-1-referral", referred, ids["partner"], "WARM_TRANSFER",
+                  [Need.SHELTER, Need.LEGAL],
+                  [DisclosableField.CALLER_NAME, DisclosableField.NEEDS, DisclosableField.BRIEF],
+                  "Fictional demo brief: needs a safe place tonight.")
+        reported = app.open_case(
+            "demo-case-2", Channel.CHAT, "fr", CallerRelationship.COMMUNITY_MEMBER, {},
+            {"province": "CA-ON", "urgency": "IMMINENT_HARM",
+             "situationType": "SEX_TRAFFICKING", "minorInvolved": "UNKNOWN"}).id
+    with acting_as(supervisor):
+        app.consult_supervisor("demo-case-2-decision", reported,
+                               "Report under the local protocol (fictional demo).")
+        app.report_to_law_enforcement(
+            "demo-case-2-report", reported, ids["protocol"],
+            {factor: "fictional demo assessment" for factor in REPORT_FACTORS},
+            [DisclosableField.LOCATION, DisclosableField.URGENCY, DisclosableField.BRIEF],
+            "Fictional demo brief.", Exception_.IMMINENT_HARM,
+            "Imminent harm described by a fictional community member.")
