@@ -120,8 +120,13 @@ class EnvelopeVault:
         if row is None:
             return None
         wrapped = bytes(row[0])
-        key = AESGCM(self._master.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
-                                          case_id.bytes))
+        try:
+            data_key = self._master.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
+                                            case_id.bytes)
+        except InvalidTag:
+            raise MasterKeyError("the master key does not open this store's case keys: "
+                                 "is NRD_MASTER_KEY the one the store was made with?") from None
+        key = AESGCM(data_key)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

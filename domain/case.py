@@ -294,12 +294,16 @@ class Case(AuditedAggregate):
             raise ConsentRequired("a disclosure names the fields that leave")
         recipient = None if recipient_id is None else str(recipient_id)
         consent_id = None
+        if exception is None and recipient_kind is RecipientKind.EMERGENCY_SERVICES:
+            raise ConsentRequired(
+                "information goes to emergency services only under an exception (imminent "
+                "harm, suspected abuse of a minor, legal obligation) that a supervisor "
+                "authorizes with a written justification")
         if exception is None:
             scope = (ConsentScope.SHARE_WITH_ORGANIZATION
                      if recipient_kind is RecipientKind.ORGANIZATION
                      else ConsentScope.REPORT_TO_LAW_ENFORCEMENT)
-            consent = (None if recipient_kind is RecipientKind.EMERGENCY_SERVICES
-                       else self.active_consent(scope, recipient, now))
+            consent = self.active_consent(scope, recipient, now)
             if consent is None:
                 raise ConsentRequired(
                     f"no active, unexpired consent ({scope.value}) covers this recipient; "

@@ -203,6 +203,8 @@ class CaseUseCases(DirectoryApplication):
     def grant_consent(self, key: str, case_id: UUID, scope: ConsentScope,
                       recipient_id: UUID | None, given_by: ConsentGiver, method: ConsentMethod,
                       expires_at: datetime | None) -> Outcome:
+        if expires_at is not None and expires_at <= _now():
+            raise InvalidInput(["expiresAt is already past: a consent must expire later"])
         if scope is ConsentScope.SHARE_WITH_ORGANIZATION:
             if recipient_id is None:
                 raise InvalidInput(["recipientId: a consent to share names the organization"])
@@ -235,6 +237,13 @@ class CaseUseCases(DirectoryApplication):
                 f"{organization.status}")
         referral_id, disclosure_id = uuid4(), uuid4()
         brief = clean_text(brief, "brief")
+        # Anything sent to the organization is a disclosure: with the fields asked for go the
+        # needs its inbox shows, and the brief when there is one. A relayed referral (the
+        # caller contacts the organization) sends nothing, and so needs no basis.
+        if brief and DisclosableField.BRIEF not in fields:
+            fields = [*fields, DisclosableField.BRIEF]
+        if fields and DisclosableField.NEEDS not in fields:
+            fields = [*fields, DisclosableField.NEEDS]
 
         def decide(case: Case) -> None:
             disclosed = None

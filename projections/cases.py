@@ -108,13 +108,15 @@ class CaseProjection(AggregateProjection):
                          _statistics_until(case), json.dumps(doc)))
             needs += [(doc["id"], need) for need in details.get("needs", [])]
             for referral in case.referrals.values():
-                disclosure = case.disclosures.get(referral["disclosureId"] or "")
+                if referral["disclosureId"] is None:
+                    continue  # relayed to the caller: nothing was sent to the organization
+                disclosure = case.disclosures[referral["disclosureId"]]
                 referrals.append((referral["id"], referral["organizationId"], doc["id"],
                                   iso(referral["at"]), json.dumps({
                                       "id": referral["id"], "mode": referral["mode"],
                                       "needs": referral["needs"], "at": iso(referral["at"]),
-                                      "sealedCopy": disclosure and disclosure["sealedCopy"],
-                                      "fields": disclosure["fields"] if disclosure else [],
+                                      "sealedCopy": disclosure["sealedCopy"],
+                                      "fields": disclosure["fields"],
                                       "outcomes": [{**o, "at": iso(o["at"])}
                                                    for o in referral["outcomes"]]})))
             for report in case.reports.values():

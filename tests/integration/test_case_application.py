@@ -1,0 +1,598 @@
+"""The case use cases on real stores, SQLite and PostgreSQL, through the composition root.
+
+Information leaves the hotline only on a basis, and exactly as disclosed; refusals write
+nothing; concurrent staff lose nothing; counts for the public are consented and suppressed;
+and no caller's personal data sits anywhere in the databases in plain text.
+"""
+# Table names in these queries come from the databases' own catalogues; values are bound.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+
+from api.config import Settings
+from api.wiring import System, build_system
+from domain.base import Actor, InvalidInput, NotFound, acting_as
+from domain.case import (
+    CallerRelationship,
+    Case,
+    Channel,
+    ConsentGiver,
+    ConsentMethod,
+    ConsentRequired,
+    ConsentScope,
+    DisclosableField,
+    Exception_,
+    Need,
+    SupervisorRequired,
+    UnknownReferral,
+)
+from domain.cases import NoEmergencyNumber, OrganizationNotAvailable
+from domain.idempotency import IdempotencyKeyReused
+from domain.organization import RemovalReason
+from projections.cases import CaseFilter
+from tests.e2e.conftest import seed
+
+STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-cases-1")
+SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-cases-2")
+SERGEANT = {"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142"}
+CALLER = {"name": "Fictional Caller Example", "phone": "+1 555 010 0101",
+          "email": "caller@example.org", "notes": "Fictional notes."}
+BRIEF = "Fictional brief: needs a safe bed tonight."
+ALL_FACTORS = {"urgency": "HIGH", "imminentHarm": "no", "minorInvolved": "UNKNOWN",
+               "indicatorsPresent": "fictional indicators", "callersWishes": "wants a report",
+               "levelOfDetail": "brief", "applicableLaw": "fictional statute",
+               "localProtocol": "fictional protocol"}
+
+
+@pytest.fixture
+def system(settings: Settings) -> Iterator[System]:
+    built = build_system(settings)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def a_key() -> str:
+    return f"fictional-{uuid4()}"
+
+
+def written(system: System) -> int:
+    return system.app.recorder.max_notification_id() or 0
+
+
+@contextmanager
+def nothing_written(system: System) -> Iterator[None]:
+    before = written(system)
+    yield
+    assert written(system) == before
+
+
+def a_case(system: System, personal: dict[str, Any] | None = None, *, province: str = "CA-ON",
+           needs: tuple[str, ...] = ("SHELTER", "LEGAL"), **details: Any) -> UUID:
+    with acting_as(STAFF):
+        return system.app.open_case(
+            a_key(), Channel.CALL, "en", CallerRelationship.VICTIM_OR_SURVIVOR,
+            CALLER if personal is None else personal,
+            {"province": province, "needs": list(needs), "urgency": "HIGH", **details}).id
+
+
+def consent(system: System, case_id: UUID, scope: ConsentScope, recipient: UUID | None = None,
+            expires_at: datetime | None = None) -> UUID:
+    """Grants a consent; returns its id."""
+    with acting_as(STAFF):
+        system.app.grant_consent(a_key(), case_id, scope, recipient, ConsentGiver.CALLER,
+                                 ConsentMethod.VERBAL, expires_at)
+    case: Case = system.app.repository.get(case_id)
+    return UUID(list(case.consents)[-1])
+
+
+def refer(system: System, case_id: UUID, org: UUID,
+          fields: tuple[DisclosableField, ...] = (DisclosableField.CALLER_NAME,
+                                                  DisclosableField.NEEDS,
+                                                  DisclosableField.BRIEF),
+          **kwargs: Any) -> None:
+    with acting_as(kwargs.pop("actor", STAFF)):
+        system.app.refer(a_key(), case_id, org, "WARM_TRANSFER", [Need.SHELTER], list(fields),
+                         kwargs.pop("brief", BRIEF), **kwargs)
+
+
+def an_agency_with_a_protocol(system: System,
+                              name: str = "Example Harbour Police Service") -> tuple[UUID, UUID]:
+    agency = seed(system, name, kind="LAW_ENFORCEMENT_AGENCY")
+    with acting_as(STAFF):
+        protocol = system.app.establish_reporting_protocol(a_key(), agency, "CA-ON", None,
+                                                           [SERGEANT]).id
+    return agency, protocol
+
+
+def report(system: System, case_id: UUID, protocol: UUID, *, actor: Actor = SUPERVISOR,
+           factors: dict[str, str] = ALL_FACTORS) -> None:
+    with acting_as(actor):
+        system.app.report_to_law_enforcement(
+            a_key(), case_id, protocol, factors,
+            [DisclosableField.LOCATION, DisclosableField.BRIEF], BRIEF)
+
+
+def inbox(system: System, table: str, owner: UUID) -> list[dict[str, Any]]:
+    system.projector.catch_up()
+    return system.cases.inbox(table, str(owner), 50)
+
+
+def ledger(system: System) -> list[dict[str, Any]]:
+    system.projector.catch_up()
+    return system.cases.ledger(50, None)
+
+
+# -- referral: exactly what was disclosed ------------------------------------------------------
+
+def test_a_referral_holds_a_sealed_copy_of_exactly_the_disclosed_fields(system: System) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    clinic = seed(system, "Example Valley Clinic")
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+
+    refer(system, case_id, shelter)
+
+    [item] = inbox(system, "referral_inbox", shelter)
+    assert set(item) == {"id", "caseId", "mode", "needs", "at", "sealedCopy", "fields",
+                         "outcomes"}
+    assert (item["caseId"], item["mode"], item["needs"], item["fields"]) == (
+        str(case_id), "WARM_TRANSFER", ["SHELTER"], ["CALLER_NAME", "NEEDS", "BRIEF"])
+    assert system.vault.open(case_id, item["sealedCopy"]) == {
+        "CALLER_NAME": "Fictional Caller Example", "NEEDS": ["LEGAL", "SHELTER"],
+        "BRIEF": BRIEF}
+    assert "Fictional Caller Example" not in str(item)
+    assert inbox(system, "referral_inbox", clinic) == []
+    [entry] = ledger(system)
+    assert (entry["recipientKind"], entry["recipientId"], entry["fields"], entry["byRole"]) == (
+        "ORGANIZATION", str(shelter), ["CALLER_NAME", "NEEDS", "BRIEF"], "staff")
+    assert entry["consentId"] is not None and entry["exception"] is None
+    assert "sealedCopy" not in entry and "Fictional Caller Example" not in str(entry)
+
+
+def test_the_receiving_organization_reports_an_outcome_and_another_cannot(
+    system: System,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    clinic = seed(system, "Example Valley Clinic")
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    refer(system, case_id, shelter)
+    [item] = inbox(system, "referral_inbox", shelter)
+    referral = UUID(item["id"])
+
+    with acting_as(Actor("fictional-partner-2", "partner", str(clinic))), \
+            nothing_written(system), pytest.raises(UnknownReferral, match="referral not found"):
+        system.app.report_referral_outcome(a_key(), case_id, referral, str(clinic),
+                                           "ACCEPTED", "")
+    with acting_as(Actor("fictional-partner-1", "partner", str(shelter))):
+        system.app.report_referral_outcome(a_key(), case_id, referral, str(shelter),
+                                           "ACCEPTED", "Fictional: intake booked.")
+
+    [item] = inbox(system, "referral_inbox", shelter)
+    assert [(o["outcome"], o["note"]) for o in item["outcomes"]] == [
+        ("ACCEPTED", "Fictional: intake booked.")]
+
+
+@pytest.mark.parametrize("status", ["submitted", "under-review", "declined", "removed"])
+def test_a_referral_to_an_organization_that_is_not_included_is_refused(
+    system: System, status: str,
+) -> None:
+    org = seed(system, "Example Harbour Shelter", included=status == "removed")
+    with acting_as(STAFF):
+        if status == "under-review":
+            system.app.start_review(a_key(), org)
+        elif status == "declined":
+            system.app.start_review(a_key(), org)
+            system.app.decline_inclusion(a_key(), org, "Fictional: criteria not met.")
+        elif status == "removed":
+            system.app.remove_organization(a_key(), org, RemovalReason.ORGANIZATION_REQUEST,
+                                           "Fictional: closing down.")
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, org)
+
+    with nothing_written(system), pytest.raises(OrganizationNotAvailable,
+                                                match="only to included organizations"):
+        refer(system, case_id, org)
+
+    assert inbox(system, "referral_inbox", org) == []
+    assert ledger(system) == []
+
+
+def test_a_referral_to_an_organization_that_does_not_exist_is_refused(system: System) -> None:
+    case_id = a_case(system)
+
+    with nothing_written(system), pytest.raises(NotFound, match="organization not found"):
+        refer(system, case_id, uuid4(), fields=())
+
+
+# -- consent and its basis ---------------------------------------------------------------------
+
+def test_a_consent_for_an_organization_that_does_not_exist_is_refused(system: System) -> None:
+    case_id = a_case(system)
+    shelter = seed(system, "Example Harbour Shelter")
+
+    with nothing_written(system):
+        with pytest.raises(NotFound, match="organization not found"):
+            consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, uuid4())
+        with pytest.raises(NotFound, match="law-enforcement agency not found"):
+            consent(system, case_id, ConsentScope.REPORT_TO_LAW_ENFORCEMENT, shelter)
+        with pytest.raises(InvalidInput, match="names the organization"):
+            consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, None)
+
+
+def test_a_disclosure_without_a_basis_is_refused_and_nothing_is_written(system: System) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    clinic = seed(system, "Example Valley Clinic")
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, clinic)
+    consent(system, case_id, ConsentScope.FOLLOW_UP_CONTACT)
+
+    with nothing_written(system), pytest.raises(ConsentRequired,
+                                                match="SHARE_WITH_ORGANIZATION"):
+        refer(system, case_id, shelter)
+
+    assert inbox(system, "referral_inbox", shelter) == []
+    assert ledger(system) == []
+
+
+def test_an_exception_by_staff_is_refused_and_by_a_supervisor_is_recorded(
+    system: System,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+
+    with nothing_written(system), pytest.raises(SupervisorRequired):
+        refer(system, case_id, shelter, exception=Exception_.IMMINENT_HARM,
+              justification="Fictional: a threat tonight.")
+    refer(system, case_id, shelter, actor=SUPERVISOR, exception=Exception_.IMMINENT_HARM,
+          justification="Fictional: a threat tonight.")
+
+    [entry] = ledger(system)
+    assert (entry["consentId"], entry["exception"], entry["justification"], entry["by"]) == (
+        None, "IMMINENT_HARM", "Fictional: a threat tonight.", "fictional-supervisor-1")
+
+
+def test_a_withdrawn_consent_used_again_is_refused_and_the_earlier_disclosure_stays(
+    system: System,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+    consent_id = consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    refer(system, case_id, shelter)
+    with acting_as(STAFF):
+        system.app.withdraw_consent(a_key(), case_id, consent_id)
+
+    with nothing_written(system), pytest.raises(ConsentRequired):
+        refer(system, case_id, shelter, brief="Fictional: a second referral.")
+
+    [entry] = ledger(system)
+    assert entry["consentId"] == str(consent_id)
+    assert len(inbox(system, "referral_inbox", shelter)) == 1
+
+
+def test_an_expired_consent_is_refused_and_an_unexpired_one_still_covers(
+    system: System,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    clinic = seed(system, "Example Valley Clinic")
+    case_id = a_case(system)
+    now = datetime.now(UTC)
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter,
+            expires_at=now + timedelta(milliseconds=300))
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, clinic,
+            expires_at=now + timedelta(days=1))
+    time.sleep(0.4)  # the first consent has now expired
+
+    with nothing_written(system), pytest.raises(ConsentRequired, match="unexpired"):
+        refer(system, case_id, shelter)
+    refer(system, case_id, clinic)  # the expiry survived the store with its time zone
+
+    assert [e["recipientId"] for e in ledger(system)] == [str(clinic)]
+
+
+def test_a_referral_that_discloses_no_fields_sends_nothing_without_a_basis(
+    system: System,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+
+    try:
+        with acting_as(STAFF):
+            system.app.refer(a_key(), case_id, shelter, "PHONE", [Need.IMMIGRATION], [], BRIEF)
+    except ConsentRequired:
+        pass
+
+    received = inbox(system, "referral_inbox", shelter)
+    recorded = [e for e in ledger(system) if e["recipientId"] == str(shelter)]
+    assert received == [] or recorded, f"the partner received {received} on no basis"
+
+
+# -- report to law enforcement -----------------------------------------------------------------
+
+def test_a_supervisor_reports_under_a_protocol_and_only_that_agency_receives_it(
+    system: System,
+) -> None:
+    agency, protocol = an_agency_with_a_protocol(system)
+    other_agency, _ = an_agency_with_a_protocol(system, "Example Valley Police Service")
+    case_id = a_case(system, municipality="Fictionville")
+    consent(system, case_id, ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency)
+
+    report(system, case_id, protocol)
+
+    [item] = inbox(system, "report_inbox", agency)
+    assert (item["caseId"], item["fields"]) == (str(case_id), ["LOCATION", "BRIEF"])
+    assert system.vault.open(case_id, item["sealedCopy"]) == {
+        "LOCATION": {"province": "CA-ON", "municipality": "Fictionville"}, "BRIEF": BRIEF}
+    assert inbox(system, "report_inbox", other_agency) == []
+    case: Case = system.app.repository.get(case_id)
+    [made] = case.reports.values()
+    assert (made["agencyId"], made["protocolId"], made["factors"], made["by"]) == (
+        str(agency), str(protocol), ALL_FACTORS, "fictional-supervisor-1")
+
+
+def test_a_report_must_record_every_factor_weighed(system: System) -> None:
+    agency, protocol = an_agency_with_a_protocol(system)
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency)
+    partial = {k: v for k, v in ALL_FACTORS.items() if k not in ("callersWishes",
+                                                                 "applicableLaw")}
+
+    with nothing_written(system), pytest.raises(InvalidInput) as raised:
+        report(system, case_id, protocol, factors=partial)
+
+    assert "callersWishes" in str(raised.value) and "applicableLaw" in str(raised.value)
+    assert "urgency" not in str(raised.value)
+
+
+def test_staff_cannot_report_to_law_enforcement(system: System) -> None:
+    agency, protocol = an_agency_with_a_protocol(system)
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency)
+
+    with nothing_written(system), pytest.raises(SupervisorRequired):
+        report(system, case_id, protocol, actor=STAFF)
+
+    assert inbox(system, "report_inbox", agency) == []
+    assert ledger(system) == []
+
+
+# -- emergency services ------------------------------------------------------------------------
+
+def contact_emergency_services(system: System, case_id: UUID) -> str:
+    """Calls emergency services for the case; returns the number recorded."""
+    with acting_as(SUPERVISOR):
+        system.app.contact_emergency_services(
+            a_key(), case_id, [DisclosableField.LOCATION], "", Exception_.IMMINENT_HARM,
+            "Fictional: the caller reports a threat tonight.")
+    case: Case = system.app.repository.get(case_id)
+    number: str = case.emergencies[-1]["number"]
+    return number
+
+
+def test_emergency_services_are_911_in_the_provinces_and_yukon(system: System) -> None:
+    for province in ("CA-ON", "CA-YT"):
+        assert contact_emergency_services(system, a_case(system, province=province)) == "911"
+
+    assert [e["recipientKind"] for e in ledger(system)] == ["EMERGENCY_SERVICES"] * 2
+
+
+def test_nunavut_without_a_configured_number_is_refused(system: System) -> None:
+    case_id = a_case(system, province="CA-NU")
+
+    with nothing_written(system), pytest.raises(NoEmergencyNumber,
+                                                match="NRD_EMERGENCY_NUMBERS"):
+        contact_emergency_services(system, case_id)
+
+
+def test_a_territory_uses_its_configured_emergency_number(settings: Settings) -> None:
+    system = build_system(settings.with_changes(emergency_numbers={"CA-NU": "fictional-000"}))
+    try:
+        assert contact_emergency_services(system, a_case(system, province="CA-NU")) == (
+            "fictional-000")
+        with pytest.raises(NoEmergencyNumber):
+            contact_emergency_services(system, a_case(system, province="CA-NT"))
+    finally:
+        system.close()
+
+
+# -- concurrency and idempotency ---------------------------------------------------------------
+
+UPDATES_EACH = 3
+
+
+def test_two_staff_updating_one_case_at_once_lose_nothing(system: System) -> None:
+    case_id = a_case(system)
+    start_together = threading.Barrier(2)
+    failures: list[BaseException] = []
+    changes = [[{"urgency": u} for u in ("LOW", "MEDIUM", "IMMINENT_HARM")],
+               [{"municipality": f"Fictionville-{n}"} for n in range(UPDATES_EACH)]]
+
+    def one_member(n: int) -> None:
+        with acting_as(Actor(f"fictional-staff-{n}", "staff", request_id=f"req-thread-{n}")):
+            start_together.wait()
+            try:
+                for details in changes[n]:
+                    system.app.update_case(a_key(), case_id, details)
+            except BaseException as error:
+                failures.append(error)
+
+    threads = [threading.Thread(target=one_member, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert failures == []
+    events: list[Any] = list(system.app.events.get(case_id))
+    assert [e.originator_version for e in events] == list(range(1, 2 + 2 * UPDATES_EACH))
+    assert sorted(e.actor_id for e in events[1:]) == (
+        ["fictional-staff-0"] * UPDATES_EACH + ["fictional-staff-1"] * UPDATES_EACH)
+    case: Case = system.app.repository.get(case_id)
+    assert (case.details["urgency"], case.details["municipality"]) == (
+        "IMMINENT_HARM", f"Fictionville-{UPDATES_EACH - 1}")
+
+
+def test_replaying_open_case_with_its_key_writes_nothing(system: System) -> None:
+    def open_it(personal: dict[str, Any]) -> Any:
+        with acting_as(STAFF):
+            return system.app.open_case("fictional-open-key-1", Channel.TEXT, "en",
+                                        CallerRelationship.ANONYMOUS, personal,
+                                        {"province": "CA-ON"})
+
+    first = open_it(CALLER)
+
+    with nothing_written(system):
+        again = open_it(dict(CALLER))
+    assert (again.id, again.version, again.replayed) == (first.id, first.version, True)
+    with nothing_written(system), pytest.raises(IdempotencyKeyReused):
+        open_it({**CALLER, "name": "Another Fictional Caller"})
+    with system.keys.read() as cursor:
+        assert cursor.execute("SELECT COUNT(*) FROM case_keys").fetchone()[0] == 1
+
+
+# -- read models: statistics and repeat callers ------------------------------------------------
+
+def test_statistics_count_only_consenting_cases_and_suppress_small_counts(
+    system: System,
+) -> None:
+    now = datetime.now(UTC)
+    for province, count in (("CA-ON", 3), ("CA-BC", 2), ("CA-QC", 1)):
+        for _ in range(count):
+            consent(system, a_case(system, province=province),
+                    ConsentScope.NON_IDENTIFYING_STATISTICS)
+    a_case(system, province="CA-ON")  # no consent at all
+    consent(system, a_case(system, province="CA-ON"), ConsentScope.FOLLOW_UP_CONTACT)
+    consent(system, a_case(system, province="CA-ON"), ConsentScope.NON_IDENTIFYING_STATISTICS,
+            expires_at=datetime.now(UTC) + timedelta(milliseconds=300))
+    withdrawn_case = a_case(system, province="CA-ON")
+    consent_id = consent(system, withdrawn_case, ConsentScope.NON_IDENTIFYING_STATISTICS)
+    with acting_as(STAFF):
+        system.app.withdraw_consent(a_key(), withdrawn_case, consent_id)
+    system.projector.catch_up()
+
+    time.sleep(0.4)  # the short-lived statistics consent has now expired
+
+    def statistics(threshold: int) -> list[tuple[str, int | None]]:
+        return system.cases.statistics("province", datetime.now(UTC), threshold)
+
+    # Nothing suppressed: only the six consenting cases are counted.
+    assert statistics(1) == [("CA-BC", 2), ("CA-ON", 3), ("CA-QC", 1)]
+    # Every count under the threshold is suppressed.
+    assert statistics(3) == [("CA-BC", None), ("CA-ON", 3), ("CA-QC", None)]
+    # One small count alone could be recovered by subtraction: the next smallest goes too.
+    assert statistics(2) == [("CA-BC", None), ("CA-ON", 3), ("CA-QC", None)]
+    assert statistics(4) == [("CA-BC", None), ("CA-ON", None), ("CA-QC", None)]
+
+
+def test_a_repeat_caller_is_found_by_their_phone_written_differently(system: System) -> None:
+    first = a_case(system, {"name": "Fictional Caller One", "phone": "+1 (555) 010-0001"})
+    again = a_case(system, {"name": "Fictional Caller One", "phone": "555 010 0001"})
+    a_case(system, {"name": "Fictional Caller Two", "phone": "555 010 0002"})
+    a_case(system, {"name": "Fictional Caller Three"})
+    system.projector.catch_up()
+
+    found = system.cases.search(
+        CaseFilter(phone_lookup=system.vault.lookup_key("555.010.0001")), 50, None)
+
+    assert sorted(doc["id"] for doc in found) == sorted([str(first), str(again)])
+    with system.store.read() as cursor:
+        lookups = [r[0] for r in cursor.execute("SELECT phone_lookup FROM cases").fetchall()]
+    assert not any(value and "0100001" in value for value in lookups)
+
+
+# -- no plain text at rest ---------------------------------------------------------------------
+
+SECRET_CALLER = {"name": "Zephyrine Quillfeather", "phone": "+1 (555) 010-0199",
+                 "email": "zquillfeather@example.org",
+                 "otherContact": "Signal handle fictional-marigold-owl",
+                 "notes": "Meets at the Lanternwick Diner after dark (fictional)",
+                 "assessment": "Fictional assessment: Brambleworth risk"}
+SECRETS = [*SECRET_CALLER.values(), "Zephyrine", "Quillfeather", "zquillfeather",
+           "5550100199", "010-0199", "marigold-owl", "Lanternwick", "Brambleworth"]
+# Structured details are not personal data and are stored as given: finding one proves the
+# scan reads where the data is.
+VISIBLE = "Fictionville-Scanmark"
+
+
+def write_a_secret_case(system: System) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system, SECRET_CALLER, municipality=VISIBLE)
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    refer(system, case_id, shelter, fields=(DisclosableField.CALLER_NAME,
+                                            DisclosableField.CALLER_PHONE,
+                                            DisclosableField.CALLER_EMAIL))
+    with acting_as(STAFF):
+        system.app.update_case(a_key(), case_id, {"urgency": "IMMINENT_HARM"})
+    system.projector.catch_up()
+
+
+def sqlite_bytes(data_dir: Path) -> dict[str, bytes]:
+    files = {p.name: p.read_bytes() for p in data_dir.rglob("*") if ".sqlite" in p.name}
+    assert {"events.sqlite", "views.sqlite", "keys.sqlite"} <= set(files)
+    return files
+
+
+def postgres_bytes(settings: Settings) -> dict[str, bytes]:
+    schema = settings.database_schema
+    assert settings.database_url is not None
+    found: dict[str, bytes] = {}
+    with psycopg.connect(settings.database_url) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (schema,)).fetchall()]
+        assert {"cases", "referral_inbox", "disclosure_ledger", "case_keys"} <= set(tables)
+        for table in tables:
+            parts: list[bytes] = []
+            for (as_text,) in conn.execute(f'SELECT t::text FROM "{schema}"."{table}" t'):
+                parts.append(as_text.encode())
+            for row in conn.execute(f'SELECT * FROM "{schema}"."{table}"'):
+                for value in row:
+                    if isinstance(value, bytes | memoryview):
+                        raw = bytes(value)
+                        parts += [raw, raw.decode("utf-8", "replace").encode()]
+                    else:
+                        parts.append(str(value).encode())
+            found[table] = b"\n".join(parts)
+    assert len(found) >= 8
+    return found
+
+
+def test_no_caller_personal_data_sits_in_plain_text_in_any_database(
+    system: System, settings: Settings,
+) -> None:
+    write_a_secret_case(system)
+
+    stored = (postgres_bytes(settings) if settings.uses_postgres
+              else sqlite_bytes(settings.data_dir))
+
+    everything = b"\n".join(stored.values())
+    assert VISIBLE.encode() in everything  # the scan does see what is stored in clear
+    for where, data in stored.items():
+        lowered = data.lower()
+        for secret in SECRETS:
+            assert secret.encode() not in data, f"{secret!r} in plain text in {where}"
+            assert secret.lower().encode() not in lowered, f"{secret!r} (any case) in {where}"
+
+
+def test_a_consent_that_has_already_expired_is_refused_and_nothing_is_written(
+    system: System,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+    with nothing_written(system), pytest.raises(InvalidInput, match="expiresAt is already past"):
+        consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter,
+                expires_at=datetime.now(UTC) - timedelta(minutes=1))
