@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -37,6 +38,8 @@ from domain.case import (
 from domain.directory import Outcome
 from domain.vocabulary import parse_codes
 from projections.cases import CaseFilter as Filter
+
+T = TypeVar("T")
 
 for _enum in (Channel, CallerRelationship, Tristate, SituationType, Urgency, Need, ConsentScope,
               ConsentGiver, ConsentMethod, DisclosableField, RecipientKind):
@@ -497,38 +500,22 @@ class CaseQueries:
     @strawberry.field(description="Referrals addressed to your organization, newest first.")
     async def referral_inbox(self, info: Info[Context, None],
                              first: int = 20) -> list[ReferralInboxItem]:
-        ctx = info.context
-        _page(first, ctx.system.settings.max_page_size)
-        org = ctx.principal.organization_id
-        if org is None:
-            return []
-        items = await ctx.run(ctx.system.cases.inbox, "referral_inbox", org, first)
-        return [await ctx.run(_referral_item, ctx, item) for item in items]
+        return await _inbox(info.context, "referral_inbox", first, _referral_item)
 
     @strawberry.field(description="One referral addressed to your organization, or null.")
     async def referral(self, info: Info[Context, None],
                        id: strawberry.ID) -> ReferralInboxItem | None:
-        ctx = info.context
-        found = await _inbox_item(ctx, "referral_inbox", str(id))
-        return None if found is None else await ctx.run(_referral_item, ctx, found)
+        return await _one(info.context, "referral_inbox", str(id), _referral_item)
 
     @strawberry.field(description="Reports addressed to your agency, newest first.")
     async def report_inbox(self, info: Info[Context, None],
                            first: int = 20) -> list[ReportInboxItem]:
-        ctx = info.context
-        _page(first, ctx.system.settings.max_page_size)
-        agency = ctx.principal.organization_id
-        if agency is None:
-            return []
-        items = await ctx.run(ctx.system.cases.inbox, "report_inbox", agency, first)
-        return [await ctx.run(_report_item, ctx, item) for item in items]
+        return await _inbox(info.context, "report_inbox", first, _report_item)
 
     @strawberry.field(description="One report addressed to your agency, or null.")
     async def report(self, info: Info[Context, None],
                      id: strawberry.ID) -> ReportInboxItem | None:
-        ctx = info.context
-        found = await _inbox_item(ctx, "report_inbox", str(id))
-        return None if found is None else await ctx.run(_report_item, ctx, found)
+        return await _one(info.context, "report_inbox", str(id), _report_item)
 
     @strawberry.field(description="Every disclosure, newest first: who, to whom, which fields, "
                                   "on which basis. Never the values.")
@@ -551,6 +538,23 @@ class CaseQueries:
         cells = await ctx.run(ctx.system.cases.statistics, dimension.value,
                               datetime.now(UTC), ctx.system.settings.statistics_threshold)
         return [StatisticsCell(value=v, count=n) for v, n in cells]
+
+
+async def _inbox(ctx: Context, table: str, first: int,
+                 build: Callable[[Context, dict[str, Any]], T]) -> list[T]:
+    """The caller's own inbox: only items addressed to its organization, newest first."""
+    _page(first, ctx.system.settings.max_page_size)
+    owner = ctx.principal.organization_id
+    if owner is None:
+        return []
+    items = await ctx.run(ctx.system.cases.inbox, table, owner, first)
+    return [await ctx.run(build, ctx, item) for item in items]
+
+
+async def _one(ctx: Context, table: str, item_id: str,
+               build: Callable[[Context, dict[str, Any]], T]) -> T | None:
+    found = await _inbox_item(ctx, table, item_id)
+    return None if found is None else await ctx.run(build, ctx, found)
 
 
 async def _inbox_item(ctx: Context, table: str, item_id: str) -> dict[str, Any] | None:
