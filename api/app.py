@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -68,7 +69,7 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
         if problem:
             return _error(400, problem, "BAD_REQUEST")
         context = Context(principal=principal, system=system,
-                          request_id=request.headers.get("x-request-id") or uuid.uuid4().hex)
+                          request_id=_request_id(request.headers.get("x-request-id")))
         result = await schema.execute(
             payload["query"], variable_values=payload.get("variables"),
             context_value=context, operation_name=payload.get("operationName"))
@@ -112,6 +113,14 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
         middleware=[Middleware(TracingMiddleware, tracer=system.tracer)],
         lifespan=lifespan,
     )
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def _request_id(given: str | None) -> str:
+    """A caller's request id is kept with every event it causes, so only a short, plain one."""
+    return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
 def _operation_problem(system: System, payload: dict[str, Any]) -> str | None:

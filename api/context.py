@@ -16,7 +16,7 @@ from uuid import UUID
 import anyio.to_thread
 
 from api.auth import Principal
-from domain.base import Actor, NotFound, acting_as
+from domain.base import Actor, InvalidInput, NotFound, acting_as
 from domain.directory import Outcome
 from projections.directory import INTERNAL, PUBLIC, DirectoryPage, DirectoryQuery
 
@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from api.wiring import System
 
 T = TypeVar("T")
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def parse_id(value: str) -> str | None:
@@ -71,11 +76,6 @@ class Context:
         if scope is None:
             return None
         doc = await self.run(self.system.directory.get, scope, clean)
-        if doc is None and relation == "own":  # own record not yet in internal? fall back
-            scope = self._directory_scope("any")
-            doc = None if scope is None else await self.run(self.system.directory.get,
-                                                            scope, clean)
-            relation = "any"
         if doc is None:
             return None
         return doc, self.system.policy.fields(self.role, "Organization", relation)
@@ -113,6 +113,15 @@ class Context:
         return [], frozenset()
 
     # -- commands --------------------------------------------------------------------------
+
+    def check_filters(self, input_type: str, filters: object) -> None:
+        """Refuses (never silently ignores) a filter on a field this role may not read."""
+        refused = [name for name, value in vars(filters).items() if value is not None
+                   and not self.system.policy.allows(self.role, f"{input_type}.{camel(name)}",
+                                                     "filter")]
+        if refused:
+            raise InvalidInput([f"filter.{camel(name)} is not available to your role"
+                                for name in refused])
 
     def authorize(self, coordinate: str, organization_id: str | None, what: str) -> None:
         """Refuses a command the caller may not run on this record, as if it did not exist."""

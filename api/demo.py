@@ -20,6 +20,7 @@ from domain.case import (
     DisclosableField,
     Exception_,
     Need,
+    ReferralMode,
 )
 from domain.cases import REPORT_FACTORS, CaseUseCases
 from domain.directory import DirectoryApplication
@@ -144,7 +145,7 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
         app.grant_consent("demo-case-1-statistics", referred,
                           ConsentScope.NON_IDENTIFYING_STATISTICS, None,
                           ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
-        app.refer("demo-case-1-referral", referred, ids["partner"], "WARM_TRANSFER",
+        app.refer("demo-case-1-referral", referred, ids["partner"], ReferralMode.WARM_TRANSFER,
                   [Need.SHELTER, Need.LEGAL],
                   [DisclosableField.CALLER_NAME, DisclosableField.NEEDS, DisclosableField.BRIEF],
                   "Fictional demo brief: needs a safe place tonight.")

@@ -26,8 +26,11 @@ from domain.case import (
     ConsentScope,
     DisclosableField,
     Exception_,
+    Indicator,
     Need,
     RecipientKind,
+    ReferralMode,
+    ReferralOutcomeKind,
     SituationType,
     Tristate,
     Urgency,
@@ -44,8 +47,6 @@ from domain.vocabulary import (
 
 # 911 in the provinces and Yukon; the Northwest Territories and Nunavut from configuration.
 NINE_ONE_ONE = frozenset(PROVINCES) - {"CA-NT", "CA-NU"}
-REFERRAL_MODES = ("WARM_TRANSFER", "PHONE", "CHAT", "EMAIL")
-REFERRAL_OUTCOMES = ("CONTACTED", "ACCEPTED", "DECLINED", "SERVICES_PROVIDED", "UNABLE_TO_REACH")
 REPORT_FACTORS = ("urgency", "imminentHarm", "minorInvolved", "indicatorsPresent",
                   "callersWishes", "levelOfDetail", "applicableLaw", "localProtocol")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -130,15 +131,16 @@ def parse_details(data: Mapping[str, Any]) -> dict[str, Any]:
             problems.append(f"needs: unknown values {unknown!r}")
         details["needs"] = sorted(set(needs) - set(unknown))
     if "indicators" in data and data["indicators"] is not None:
-        indicators = []
-        for item in list(data["indicators"])[:30]:
-            try:
-                indicators.append(clean_text(str(item), "indicators", limit=200))
-            except InvalidInput as error:
-                problems += error.problems
-        details["indicators"] = [i for i in indicators if i]
+        indicators = [getattr(i, "value", i) for i in data["indicators"]]
+        unknown = [i for i in indicators if i not in {m.value for m in Indicator}]
+        if unknown:
+            problems.append(f"indicators: unknown values {unknown!r}")
+        details["indicators"] = sorted(set(indicators) - set(unknown))
     if data.get("assignedTo") is not None:
-        details["assignedTo"] = str(data["assignedTo"])[:200]
+        try:
+            details["assignedTo"] = clean_text(str(data["assignedTo"]), "assignedTo", limit=200)
+        except InvalidInput as error:
+            problems += error.problems
     if problems:
         raise InvalidInput(problems)
     return details
@@ -208,7 +210,7 @@ class CaseUseCases(DirectoryApplication):
         if scope is ConsentScope.SHARE_WITH_ORGANIZATION:
             if recipient_id is None:
                 raise InvalidInput(["recipientId: a consent to share names the organization"])
-            self._organization(recipient_id)
+            self._service_provider(recipient_id, "consents to share", must_be_included=False)
         if scope is ConsentScope.REPORT_TO_LAW_ENFORCEMENT and recipient_id is not None:
             self._agency(recipient_id)
         consent_id = uuid4()
@@ -225,16 +227,10 @@ class CaseUseCases(DirectoryApplication):
 
     # -- information leaving the hotline -----------------------------------------------------
 
-    def refer(self, key: str, case_id: UUID, organization_id: UUID, mode: str,
+    def refer(self, key: str, case_id: UUID, organization_id: UUID, mode: ReferralMode,
               needs: list[Need], fields: list[DisclosableField], brief: str,
               exception: Exception_ | None = None, justification: str = "") -> Outcome:
-        if mode not in REFERRAL_MODES:
-            raise InvalidInput([f"mode must be one of {', '.join(REFERRAL_MODES)}"])
-        organization = self._organization(organization_id)
-        if organization.state is not Status.INCLUDED:
-            raise OrganizationNotAvailable(
-                "referrals go only to included organizations; this one is "
-                f"{organization.status}")
+        self._service_provider(organization_id, "referrals")
         referral_id, disclosure_id = uuid4(), uuid4()
         brief = clean_text(brief, "brief")
         # Anything sent to the organization is a disclosure: with the fields asked for go the
@@ -249,25 +245,25 @@ class CaseUseCases(DirectoryApplication):
             disclosed = None
             if fields:
                 self._disclose(case, disclosure_id, RecipientKind.ORGANIZATION, organization_id,
-                               fields, brief, exception, justification)
+                               fields, brief, exception, justification, needs=needs)
                 disclosed = disclosure_id
-            case.refer(referral_id, organization_id, mode, needs, disclosed)
+            case.refer(referral_id, organization_id, mode.value, needs, disclosed)
 
         return self._change(
             key, "refer", case_id,
-            {"organization": organization_id, "mode": mode, "needs": [n.value for n in needs],
+            {"organization": organization_id, "mode": mode.value, "needs": [n.value for n in needs],
              "fields": [f.value for f in fields], "brief": self._digest({"brief": brief}),
              "exception": exception and exception.value, "justification": justification},
             Case, decide, what="case")
 
     def report_referral_outcome(self, key: str, case_id: UUID, referral_id: UUID,
-                                organization_id: str, outcome: str, note: str) -> Outcome:
-        if outcome not in REFERRAL_OUTCOMES:
-            raise InvalidInput([f"outcome must be one of {', '.join(REFERRAL_OUTCOMES)}"])
+                                organization_id: str, outcome: ReferralOutcomeKind,
+                                note: str) -> Outcome:
         return self._change(
             key, "reportReferralOutcome", case_id,
-            {"referral": referral_id, "outcome": outcome, "note": note}, Case,
-            lambda c: c.report_referral_outcome(referral_id, organization_id, outcome, note),
+            {"referral": referral_id, "outcome": outcome.value, "note": note}, Case,
+            lambda c: c.report_referral_outcome(referral_id, organization_id, outcome.value,
+                                                note),
             what="referral")
 
     def report_to_law_enforcement(self, key: str, case_id: UUID, protocol_id: UUID,
@@ -275,6 +271,10 @@ class CaseUseCases(DirectoryApplication):
                                   brief: str, exception: Exception_ | None = None,
                                   justification: str = "") -> Outcome:
         protocol = self._get(protocol_id, ReportingProtocol, "reporting protocol")
+        agency = self._agency(protocol.agency_id)
+        if agency.state is not Status.INCLUDED:
+            raise OrganizationNotAvailable(
+                f"reports go only to included agencies; this one is {agency.status}")
         clean_factors = self._factors(factors)
         report_id, disclosure_id = uuid4(), uuid4()
         brief = clean_text(brief, "brief")
@@ -323,7 +323,9 @@ class CaseUseCases(DirectoryApplication):
 
     def _disclose(self, case: Case, disclosure_id: UUID, kind: RecipientKind,
                   recipient: UUID | None, fields: list[DisclosableField], brief: str,
-                  exception: Exception_ | None, justification: str) -> None:
+                  exception: Exception_ | None, justification: str,
+                  needs: list[Need] | None = None) -> None:
+        """Seals a copy of exactly the disclosed values (for a referral, the needs it is for)."""
         copy: dict[str, Any] = {}
         if PERSONAL_FIELDS & set(fields):
             personal = self.vault.open(case.id, case.sealed_personal)
@@ -342,7 +344,8 @@ class CaseUseCases(DirectoryApplication):
                   DisclosableField.MINOR_INVOLVED: details.get("minorInvolved"),
                   DisclosableField.SITUATION_TYPE: details.get("situationType"),
                   DisclosableField.URGENCY: details.get("urgency"),
-                  DisclosableField.NEEDS: details.get("needs", []),
+                  DisclosableField.NEEDS: ([n.value for n in needs] if needs is not None
+                                           else details.get("needs", [])),
                   DisclosableField.INDICATORS: details.get("indicators", []),
                   DisclosableField.BRIEF: brief}
         for field, value in simple.items():
@@ -353,6 +356,20 @@ class CaseUseCases(DirectoryApplication):
 
     def _organization(self, organization_id: UUID) -> Organization:
         return self._get(organization_id, Organization, "organization")
+
+    def _service_provider(self, organization_id: UUID, what: str,
+                          must_be_included: bool = True) -> Organization:
+        """An included organization other than a law-enforcement agency: information for law
+        enforcement goes only by a supervisor's report, under the agency's protocol."""
+        organization = self._organization(organization_id)
+        if organization.profile["kind"] == OrganizationKind.LAW_ENFORCEMENT_AGENCY.value:
+            raise OrganizationNotAvailable(
+                f"{what} do not go to a law-enforcement agency: a supervisor reports to it "
+                "under its reporting protocol")
+        if must_be_included and organization.state is not Status.INCLUDED:
+            raise OrganizationNotAvailable(
+                f"{what} go only to included organizations; this one is {organization.status}")
+        return organization
 
     def _agency(self, agency_id: UUID) -> Organization:
         agency = self._organization(agency_id)

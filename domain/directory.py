@@ -199,7 +199,10 @@ class DirectoryApplication(Application[UUID]):
     def _run(self, key: str, operation: str, inputs: dict[str, Any],
              decide: Callable[[], Aggregate]) -> Outcome:
         actor = current_actor()
-        rec_id = record_id(actor.user_id, key, shared=actor.role == ANONYMOUS_ROLE)
+        # Keys belong to one user in one role and organization: nobody can block, or replay,
+        # another's.
+        identity = "\x1f".join([actor.role, actor.organization_id or "", actor.user_id])
+        rec_id = record_id(identity, key, shared=actor.role == ANONYMOUS_ROLE)
         digest = fingerprint(operation, inputs)
         for attempt in range(MAX_ATTEMPTS):
             if attempt:

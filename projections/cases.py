@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.case import Case
@@ -229,9 +229,14 @@ class CaseQueries:
 
     def statistics(self, dimension: str, now: datetime, threshold: int
                    ) -> list[tuple[str, int | None]]:
-        """Counts of cases that consented to statistics, by one dimension. Counts under the
-        threshold are suppressed, and a second one with them when only one would be, so no
-        count can be recovered by subtraction; there are no totals."""
+        """Counts of consenting cases opened in completed months, by one dimension.
+
+        Counts under the threshold are suppressed (a second one with them when only one would
+        be), and the rest are rounded to a multiple of the threshold, so neither subtraction
+        within a dimension nor between two dimensions recovers a small count; completed months
+        only, so a new call changes nothing that can be compared before and after.
+        """
+        month_start = now.astimezone(UTC).strftime("%Y-%m-01T00:00:00.000000Z")
         column = {"month": "substr(c.opened_at, 1, 7)", "province": "c.province",
                   "situationType": "c.situation_type", "need": "n.need"}[dimension]
         join = "JOIN case_needs n ON n.case_id = c.id" if dimension == "need" else ""
@@ -239,11 +244,16 @@ class CaseQueries:
             rows = cursor.execute(
                 f"SELECT {column} AS value, COUNT(*) FROM cases c {join} "
                 f"WHERE c.statistics_until IS NOT NULL AND c.statistics_until > %s "
-                f"AND {column} IS NOT NULL GROUP BY {column} ORDER BY {column}",
-                (iso(now),)).fetchall()
+                f"AND c.opened_at < %s AND {column} IS NOT NULL "
+                f"GROUP BY {column} ORDER BY {column}", (iso(now), month_start)).fetchall()
         counts: list[tuple[str, int | None]] = [(str(v), int(n)) for v, n in rows]
         small = [i for i, (_, n) in enumerate(counts) if n is not None and n < threshold]
         if len(small) == 1 and len(counts) > 1:
             others = sorted((n or 0, i) for i, (_, n) in enumerate(counts) if i != small[0])
             small.append(others[0][1])
-        return [(v, None if i in small else n) for i, (v, n) in enumerate(counts)]
+        return [(v, None if i in small else _round(n or 0, threshold))
+                for i, (v, n) in enumerate(counts)]
+
+
+def _round(count: int, base: int) -> int:
+    return max(base, base * round(count / base))

@@ -8,6 +8,7 @@ nothing: the next pass starts again from the committed position.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from eventsourcing.domain import DomainEventProtocol
 from projections.store import Cursor, ViewStore
 
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger("nrd.projections")
 
 
 class Projection(Protocol):

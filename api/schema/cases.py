@@ -29,37 +29,28 @@ from domain.case import (
     ConsentScope,
     DisclosableField,
     Exception_,
+    Indicator,
     Need,
     RecipientKind,
+    ReferralMode,
+    ReferralOutcomeKind,
     SituationType,
     Tristate,
     Urgency,
 )
 from domain.directory import Outcome
+from domain.organization import Status
 from domain.vocabulary import parse_codes
 from projections.cases import CaseFilter as Filter
+from projections.directory import INTERNAL
 
 T = TypeVar("T")
 
 for _enum in (Channel, CallerRelationship, Tristate, SituationType, Urgency, Need, ConsentScope,
-              ConsentGiver, ConsentMethod, DisclosableField, RecipientKind):
+              ConsentGiver, ConsentMethod, DisclosableField, RecipientKind, Indicator,
+              ReferralMode, ReferralOutcomeKind):
     strawberry.enum(_enum)
 strawberry.enum(Exception_, name="DisclosureException")
-
-
-class ReferralMode(StrEnum):
-    WARM_TRANSFER = "WARM_TRANSFER"
-    PHONE = "PHONE"
-    CHAT = "CHAT"
-    EMAIL = "EMAIL"
-
-
-class ReferralOutcomeKind(StrEnum):
-    CONTACTED = "CONTACTED"
-    ACCEPTED = "ACCEPTED"
-    DECLINED = "DECLINED"
-    SERVICES_PROVIDED = "SERVICES_PROVIDED"
-    UNABLE_TO_REACH = "UNABLE_TO_REACH"
 
 
 class StatisticsDimension(StrEnum):
@@ -69,8 +60,7 @@ class StatisticsDimension(StrEnum):
     NEED = "need"
 
 
-for _local in (ReferralMode, ReferralOutcomeKind, StatisticsDimension):
-    strawberry.enum(_local)
+strawberry.enum(StatisticsDimension)
 
 # -- output types ------------------------------------------------------------------------------
 
@@ -195,7 +185,7 @@ class Case:
     urgency: Urgency | None = None
     imminent_harm: bool | None = None
     needs: list[Need] | None = None
-    indicators: list[str] | None = None
+    indicators: list[Indicator] | None = None
     assigned_to: str | None = None
     opened_at: str | None = None
     updated_at: str | None = None
@@ -269,7 +259,7 @@ class DisclosedCopy:
     situation_type: SituationType | None = None
     urgency: Urgency | None = None
     needs: list[Need] | None = None
-    indicators: list[str] | None = None
+    indicators: list[Indicator] | None = None
     brief: str | None = None
 
 
@@ -374,7 +364,7 @@ class CaseDetailsInput:
     urgency: Urgency | None = None
     imminent_harm: bool | None = None
     needs: list[Need] | None = None
-    indicators: list[str] | None = None
+    indicators: list[Indicator] | None = None
     assigned_to: str | None = None
 
 
@@ -473,6 +463,7 @@ class CaseQueries:
         ctx = info.context
         _page(first, ctx.system.settings.max_page_size)
         f = filter or CaseFilter()
+        ctx.check_filters("CaseFilter", f)
         parse_codes(f.provinces or [], [])
         lookup = ctx.system.vault.lookup_key(f.caller_phone) if f.caller_phone else None
         query = Filter(open=f.open, urgencies=[u.value for u in f.urgencies or []],
@@ -540,12 +531,18 @@ class CaseQueries:
         return [StatisticsCell(value=v, count=n) for v, n in cells]
 
 
+async def _still_included(ctx: Context, organization_id: str) -> bool:
+    """An organization removed (or otherwise no longer included) reads nothing more."""
+    doc = await ctx.run(ctx.system.directory.get, INTERNAL, organization_id)
+    return doc is not None and doc["status"] == Status.INCLUDED.value
+
+
 async def _inbox(ctx: Context, table: str, first: int,
                  build: Callable[[Context, dict[str, Any]], T]) -> list[T]:
     """The caller's own inbox: only items addressed to its organization, newest first."""
     _page(first, ctx.system.settings.max_page_size)
     owner = ctx.principal.organization_id
-    if owner is None:
+    if owner is None or not await _still_included(ctx, owner):
         return []
     items = await ctx.run(ctx.system.cases.inbox, table, owner, first)
     return [await ctx.run(build, ctx, item) for item in items]
@@ -561,7 +558,8 @@ async def _inbox_item(ctx: Context, table: str, item_id: str) -> dict[str, Any] 
     """The item if it is addressed to the caller's organization; otherwise None, exactly as
     for an item that does not exist."""
     clean = parse_id(item_id)
-    if clean is None or ctx.principal.organization_id is None:
+    owner = ctx.principal.organization_id
+    if clean is None or owner is None or not await _still_included(ctx, owner):
         return None
     found = await ctx.run(ctx.system.cases.inbox_item, table, clean)
     if found is None or found[0] != ctx.principal.organization_id:
@@ -589,8 +587,10 @@ def _case_id(ctx: Context, coordinate: str, case_id: str) -> UUID:
 
 
 def _optional_id(value: strawberry.ID | None, name: str) -> UUID | None:
-    if value is None:
-        return None
+    return None if value is None else _required_id(value, name)
+
+
+def _required_id(value: strawberry.ID, name: str) -> UUID:
     clean = parse_id(str(value))
     if clean is None:
         raise InvalidInput([f"{name} must be an id"])
@@ -653,8 +653,7 @@ class CaseMutations:
                                consent_id: strawberry.ID) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.withdrawConsent", str(id))
-        consent = _optional_id(consent_id, "consentId")
-        assert consent is not None
+        consent = _required_id(consent_id, "consentId")
         outcome = await ctx.command(lambda: ctx.system.app.withdraw_consent(
             idempotency_key, case_id, consent))
         return await _case_result(info, outcome)
@@ -669,10 +668,9 @@ class CaseMutations:
                          justification: str = "") -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.referCase", str(id))
-        organization = _optional_id(organization_id, "organizationId")
-        assert organization is not None
+        organization = _required_id(organization_id, "organizationId")
         outcome = await ctx.command(lambda: ctx.system.app.refer(
-            idempotency_key, case_id, organization, mode.value, needs, fields or [], brief,
+            idempotency_key, case_id, organization, mode, needs, fields or [], brief,
             exception, justification))
         return await _case_result(info, outcome)
 
@@ -685,8 +683,7 @@ class CaseMutations:
     ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.reportToLawEnforcement", str(id))
-        protocol = _optional_id(protocol_id, "protocolId")
-        assert protocol is not None
+        protocol = _required_id(protocol_id, "protocolId")
         outcome = await ctx.command(lambda: ctx.system.app.report_to_law_enforcement(
             idempotency_key, case_id, protocol, to_plain(factors), fields, brief, exception,
             justification))
@@ -732,10 +729,9 @@ class CaseMutations:
                       ctx.principal.organization_id if found else None, "referral")
         if found is None:
             raise NotFound("referral not found")
-        org = ctx.principal.organization_id
-        assert org is not None
+        org = str(ctx.principal.organization_id)
         result = await ctx.command(lambda: ctx.system.app.report_referral_outcome(
-            idempotency_key, UUID(found["caseId"]), UUID(found["id"]), org, outcome.value, note))
+            idempotency_key, UUID(found["caseId"]), UUID(found["id"]), org, outcome, note))
         again = await _inbox_item(ctx, "referral_inbox", found["id"])
         return ReferralOutcomeResult(
             referral_id=strawberry.ID(found["id"]), replayed=result.replayed,

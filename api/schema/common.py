@@ -17,6 +17,7 @@ from graphql import (
 )
 from strawberry.types import Info
 
+from api.context import camel
 from domain.organization import ContactOutcome, RemovalReason
 from domain.organization import Status as OrganizationStatus
 from domain.vocabulary import (
@@ -43,11 +44,6 @@ __all__ = ["ContactOutcome", "Criterion", "FocusArea", "OrganizationKind", "Orga
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def to_plain(value: Any) -> Any:

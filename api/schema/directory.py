@@ -178,15 +178,11 @@ def _query(ctx: Context, search: str | None, filter: DirectoryFilter | None,
     facets: dict[str, list[str]] = {}
     extra: dict[str, Any] = {}
     if filter is not None:
+        ctx.check_filters("DirectoryFilter", filter)
         for name, value in vars(filter).items():
             if value is None:
                 continue
-            graphql_name = "".join(
-                p if i == 0 else p.title() for i, p in enumerate(name.split("_")))
-            if not ctx.system.policy.allows(ctx.role, f"DirectoryFilter.{graphql_name}",
-                                            "filter"):
-                problems.append(f"filter.{graphql_name} is not available to your role")
-            elif name in _FACET_OF_FILTER:
+            if name in _FACET_OF_FILTER:
                 facets[_FACET_OF_FILTER[name]] = [to_plain(v) for v in value]
             else:
                 extra[name] = value

@@ -18,7 +18,8 @@ REFER = """mutation($key: String!, $id: ID!, $org: ID!, $fields: [DisclosableFie
   referCase(idempotencyKey: $key, id: $id, organizationId: $org, mode: WARM_TRANSFER,
             needs: [SHELTER], fields: $fields, brief: "Needs a safe bed tonight (fictional)") {
     case { referrals { id organizationId } disclosures { fields consentId } } } }"""
-INBOX = """{ referralInbox { id mode needs fields disclosed { callerName callerPhone brief needs } } }"""
+INBOX = """{ referralInbox { id mode needs fields
+               disclosed { callerName callerPhone brief needs } } }"""
 
 CALLER = {"name": "Fictional Caller Alpha", "phone": "+1 555 019 0001",
           "email": "alpha.caller@example.org"}

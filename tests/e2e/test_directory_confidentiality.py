@@ -31,6 +31,9 @@ INTERNAL = ("status", "publiclyListed", "pointOfContact", "referralProtocol", "c
             "lastConfirmedAt", "reviewDueAt", "failedContactAttempts", "flaggedUnreachable",
             "contactAttempts", "pendingProfileUpdate", "removalRequested", "history", "version",
             "createdAt", "updatedAt")
+# A misconduct allegation moves version and updatedAt without a history entry, so a partner
+# reading them on its own record could infer one: they are the hotline's only.
+PARTNER_INTERNAL = tuple(f for f in INTERNAL if f not in ("version", "updatedAt"))
 OVERSIGHT = ("misconductAllegations", "removal")
 CONFIDENTIAL = INTERNAL + OVERSIGHT
 
@@ -62,8 +65,8 @@ class Viewer:
 
 VIEWERS = {
     "public": Viewer("public", "", PUBLIC),
-    "partner-own": Viewer("partner", "own", PUBLIC + INTERNAL),
-    "partner-other": Viewer("partner", "elsewhere", PUBLIC + INTERNAL),
+    "partner-own": Viewer("partner", "own", PUBLIC + PARTNER_INTERNAL),
+    "partner-other": Viewer("partner", "elsewhere", PUBLIC + PARTNER_INTERNAL),
     "law_enforcement": Viewer("law_enforcement", "elsewhere", PUBLIC),
     "staff": Viewer("staff", "", PUBLIC + INTERNAL),
     "supervisor": Viewer("supervisor", "", PUBLIC + CONFIDENTIAL),
@@ -772,3 +775,12 @@ def test_a_liaison_cannot_establish_a_protocol_for_another_agency(system: System
                                   "contacts": NEW_CONTACTS})
     assert own["data"]["establishReportingProtocol"]["protocolId"]
     assert events_written(system) > before
+
+
+@pytest.mark.parametrize("field", ["version", "updatedAt"])
+def test_a_partner_cannot_read_the_version_or_update_time_of_its_own_record(
+        system: System, as_role: Any, field: str) -> None:
+    world = build_world(system, rich=False)
+    body = caller_for(as_role, world, VIEWERS["partner-own"]).post(
+        organization_query(("nameEn", field)), {"id": world.id("own")}).json()
+    assert body["data"] is None and body["errors"]

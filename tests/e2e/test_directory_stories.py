@@ -12,6 +12,8 @@ APPLY = """mutation($key: String!, $input: ApplicationInput!) {
 }"""
 ORG = """query($id: ID!) { organization(id: $id) { id nameEn status publiclyListed
   history { what status actorRole note } } }"""
+# Callers without a token must use random UUIDs as keys; fixed ones keep the stories readable.
+KEYS = {n: f"6d0f3c1e-0000-4000-8000-{n:012d}" for n in range(1, 6)}
 PUBLIC_ORG = "query($id: ID!) { organization(id: $id) { id nameEn nameFr } }"
 
 
@@ -34,7 +36,7 @@ def events(system: System) -> int:
 
 def test_an_applicant_is_reviewed_approved_and_then_found_by_the_public(as_role: Any) -> None:
     public, staff = as_role("public"), as_role("staff")
-    applied = public.gql(APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000001", "input": application()})
+    applied = public.gql(APPLY, {"key": KEYS[1], "input": application()})
     org = applied["data"]["applyForInclusion"]["organizationId"]
     assert public.gql(PUBLIC_ORG, {"id": org})["data"]["organization"] is None
 
@@ -65,14 +67,14 @@ def test_an_applicant_is_reviewed_approved_and_then_found_by_the_public(as_role:
 def test_a_repeated_idempotency_key_returns_the_first_result_and_writes_nothing(
         system: System, as_role: Any) -> None:
     public = as_role("public")
-    first = public.gql(APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000002", "input": application()})
+    first = public.gql(APPLY, {"key": KEYS[2], "input": application()})
     before = events(system)
-    again = public.gql(APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000002", "input": application()})
+    again = public.gql(APPLY, {"key": KEYS[2], "input": application()})
     assert again["data"]["applyForInclusion"]["organizationId"] == (
         first["data"]["applyForInclusion"]["organizationId"])
     assert again["data"]["applyForInclusion"]["replayed"] is True
     assert events(system) == before
-    reused = public.gql(APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000002", "input": application("Other Name")})
+    reused = public.gql(APPLY, {"key": KEYS[2], "input": application("Other Name")})
     assert reused["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert events(system) == before
 
@@ -145,12 +147,12 @@ def test_bad_input_gets_a_clear_error_that_names_the_problem_and_changes_nothing
     staff.gql(command("startReview"), {"key": "bad-review-001", "id": str(reviewing)})
     before = events(system)
     cases = [
-        (public, APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000003", "input": application(province="CA-XX")},
+        (public, APPLY, {"key": KEYS[3], "input": application(province="CA-XX")},
          "unknown province or territory code 'CA-XX'"),
-        (public, APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000004",
+        (public, APPLY, {"key": KEYS[4],
                          "input": application(languages=["en", "klingon"])},
          "'klingon' is not an ISO 639-1 or ISO 639-3 language code"),
-        (public, APPLY, {"key": "6d0f3c1e-0000-4000-8000-000000000005", "input": application(nameEn=" ", nameFr="")},
+        (public, APPLY, {"key": KEYS[5], "input": application(nameEn=" ", nameFr="")},
          "nameEn must not be empty; nameFr must not be empty"),
         (staff, command("approveInclusion"), {"key": "bad-approve-01", "id": str(org)},
          "cannot approve inclusion: the organization is SUBMITTED, not UNDER_REVIEW"),

@@ -35,6 +35,8 @@ from domain.case import (
     DisclosableField,
     Exception_,
     Need,
+    ReferralMode,
+    ReferralOutcomeKind,
     SupervisorRequired,
     UnknownReferral,
 )
@@ -105,8 +107,8 @@ def refer(system: System, case_id: UUID, org: UUID,
                                                   DisclosableField.BRIEF),
           **kwargs: Any) -> None:
     with acting_as(kwargs.pop("actor", STAFF)):
-        system.app.refer(a_key(), case_id, org, "WARM_TRANSFER", [Need.SHELTER], list(fields),
-                         kwargs.pop("brief", BRIEF), **kwargs)
+        system.app.refer(a_key(), case_id, org, ReferralMode.WARM_TRANSFER, [Need.SHELTER],
+                         list(fields), kwargs.pop("brief", BRIEF), **kwargs)
 
 
 def an_agency_with_a_protocol(system: System,
@@ -152,8 +154,9 @@ def test_a_referral_holds_a_sealed_copy_of_exactly_the_disclosed_fields(system: 
     assert (item["caseId"], item["mode"], item["needs"], item["fields"]) == (
         str(case_id), "WARM_TRANSFER", ["SHELTER"], ["CALLER_NAME", "NEEDS", "BRIEF"])
     assert system.vault.open(case_id, item["sealedCopy"]) == {
-        "CALLER_NAME": "Fictional Caller Example", "NEEDS": ["LEGAL", "SHELTER"],
-        "BRIEF": BRIEF}
+        # The needs disclosed are the referral's (the case also lists LEGAL): the partner's
+        # inbox shows exactly what was disclosed, nothing more.
+        "CALLER_NAME": "Fictional Caller Example", "NEEDS": ["SHELTER"], "BRIEF": BRIEF}
     assert "Fictional Caller Example" not in str(item)
     assert inbox(system, "referral_inbox", clinic) == []
     [entry] = ledger(system)
@@ -177,10 +180,11 @@ def test_the_receiving_organization_reports_an_outcome_and_another_cannot(
     with acting_as(Actor("fictional-partner-2", "partner", str(clinic))), \
             nothing_written(system), pytest.raises(UnknownReferral, match="referral not found"):
         system.app.report_referral_outcome(a_key(), case_id, referral, str(clinic),
-                                           "ACCEPTED", "")
+                                           ReferralOutcomeKind.ACCEPTED, "")
     with acting_as(Actor("fictional-partner-1", "partner", str(shelter))):
         system.app.report_referral_outcome(a_key(), case_id, referral, str(shelter),
-                                           "ACCEPTED", "Fictional: intake booked.")
+                                           ReferralOutcomeKind.ACCEPTED,
+                                           "Fictional: intake booked.")
 
     [item] = inbox(system, "referral_inbox", shelter)
     assert [(o["outcome"], o["note"]) for o in item["outcomes"]] == [
@@ -312,7 +316,8 @@ def test_a_referral_that_discloses_no_fields_sends_nothing_without_a_basis(
 
     try:
         with acting_as(STAFF):
-            system.app.refer(a_key(), case_id, shelter, "PHONE", [Need.IMMIGRATION], [], BRIEF)
+            system.app.refer(a_key(), case_id, shelter, ReferralMode.PHONE,
+                             [Need.IMMIGRATION], [], BRIEF)
     except ConsentRequired:
         pass
 
@@ -469,7 +474,6 @@ def test_replaying_open_case_with_its_key_writes_nothing(system: System) -> None
 def test_statistics_count_only_consenting_cases_and_suppress_small_counts(
     system: System,
 ) -> None:
-    now = datetime.now(UTC)
     for province, count in (("CA-ON", 3), ("CA-BC", 2), ("CA-QC", 1)):
         for _ in range(count):
             consent(system, a_case(system, province=province),
@@ -487,15 +491,39 @@ def test_statistics_count_only_consenting_cases_and_suppress_small_counts(
     time.sleep(0.4)  # the short-lived statistics consent has now expired
 
     def statistics(threshold: int) -> list[tuple[str, int | None]]:
-        return system.cases.statistics("province", datetime.now(UTC), threshold)
+        # Only completed months are published: look from next month.
+        return system.cases.statistics("province", NEXT_MONTH(), threshold)
 
     # Nothing suppressed: only the six consenting cases are counted.
     assert statistics(1) == [("CA-BC", 2), ("CA-ON", 3), ("CA-QC", 1)]
     # Every count under the threshold is suppressed.
     assert statistics(3) == [("CA-BC", None), ("CA-ON", 3), ("CA-QC", None)]
-    # One small count alone could be recovered by subtraction: the next smallest goes too.
-    assert statistics(2) == [("CA-BC", None), ("CA-ON", 3), ("CA-QC", None)]
+    # One small count alone could be recovered by subtraction: the next smallest goes too;
+    # what is published is rounded to a multiple of the threshold (3 -> 4).
+    assert statistics(2) == [("CA-BC", None), ("CA-ON", 4), ("CA-QC", None)]
     assert statistics(4) == [("CA-BC", None), ("CA-ON", None), ("CA-QC", None)]
+    # The current month is not published at all: a new call changes nothing visible.
+    assert system.cases.statistics("province", datetime.now(UTC), 1) == []
+
+
+def NEXT_MONTH() -> datetime:
+    return datetime.now(UTC) + timedelta(days=32)
+
+
+def test_a_small_count_cannot_be_recovered_by_subtracting_across_dimensions(
+    system: System,
+) -> None:
+    """Ten consenting cases in Ontario, one in Nunavut, one in Yukon: the month's total must
+    not give away the two territories' single cases (12 - 10 = 2)."""
+    for province in ["CA-ON"] * 10 + ["CA-NU", "CA-YT"]:
+        consent(system, a_case(system, province=province),
+                ConsentScope.NON_IDENTIFYING_STATISTICS)
+    system.projector.catch_up()
+    by_province = dict(system.cases.statistics("province", NEXT_MONTH(), 5))
+    [(_, month_total)] = system.cases.statistics("month", NEXT_MONTH(), 5)
+    assert by_province == {"CA-NU": None, "CA-ON": 10, "CA-YT": None}
+    assert month_total is not None and month_total % 5 == 0
+    assert month_total - by_province["CA-ON"] in (0, 5)  # never the true 2
 
 
 def test_a_repeat_caller_is_found_by_their_phone_written_differently(system: System) -> None:

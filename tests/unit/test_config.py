@@ -9,7 +9,8 @@ import pytest
 from api.config import ConfigurationError, Settings
 
 
-@pytest.mark.parametrize("key", ["POSTGRES_ENABLE_DB_FUNCTIONS", "NRD_POSTGRES_ENABLE_DB_FUNCTIONS"])
+@pytest.mark.parametrize("key", ["POSTGRES_ENABLE_DB_FUNCTIONS",
+                                 "NRD_POSTGRES_ENABLE_DB_FUNCTIONS"])
 @pytest.mark.parametrize("value", ["y", "yes", "true", "1", "on"])
 def test_startup_is_refused_when_the_lockless_insert_path_is_enabled(key: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=key):
@@ -28,11 +29,11 @@ def test_the_event_store_never_enables_database_functions() -> None:
         "db", "nrd", "nrd")
 
 
-def test_sqlite_is_the_embedded_default_under_the_data_folder() -> None:
-    settings = Settings.from_env({"NRD_DATA_DIR": "/tmp/nrd-fictional"})
+def test_sqlite_is_the_embedded_default_under_the_data_folder(tmp_path: Path) -> None:
+    settings = Settings.from_env({"NRD_DATA_DIR": str(tmp_path / "fictional")})
     env = settings.event_store_env()
     assert env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite"
-    assert Path(env["SQLITE_DBNAME"]) == Path("/tmp/nrd-fictional/events.sqlite")
+    assert Path(env["SQLITE_DBNAME"]) == tmp_path / "fictional" / "events.sqlite"
 
 
 @pytest.mark.parametrize("env,names", [

@@ -1,4 +1,5 @@
-"""The policy covers the whole schema, denies by default, and compiles without changing a decision."""
+"""The policy covers the whole schema, denies by default, and compiles without changing
+a decision."""
 
 from __future__ import annotations
 
