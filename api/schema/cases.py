@@ -475,7 +475,8 @@ class CaseQueries:
                        phone_lookup=lookup)
         docs = await ctx.run(ctx.system.cases.search, query, first + 1, _after(after))
         wanted = selected(info, "items")
-        items = [await ctx.run(_case, ctx, doc, wanted) for doc in docs[:first]]
+        # One thread hop for the page: opening sealed data is blocking store work.
+        items = await ctx.run(lambda: [_case(ctx, doc, wanted) for doc in docs[:first]])
         last = docs[len(items) - 1] if items else None
         end = _cursor(last["openedAt"], last["id"]) if last else None
         return CasePage(items=items, page_info=PageInfo(has_next_page=len(docs) > first,
@@ -545,7 +546,7 @@ async def _inbox(ctx: Context, table: str, first: int,
     if owner is None or not await _still_included(ctx, owner):
         return []
     items = await ctx.run(ctx.system.cases.inbox, table, owner, first)
-    return [await ctx.run(build, ctx, item) for item in items]
+    return await ctx.run(lambda: [build(ctx, item) for item in items])
 
 
 async def _one(ctx: Context, table: str, item_id: str,
