@@ -622,12 +622,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     common.exit_cleanly_on_sigterm()
-    client = args.client
-    if client == "auto":
-        client = "wrk" if shutil.which("wrk") else "httpx"
-        if client == "httpx":
-            common.say("wrk not found: using an httpx client, which competes with the server "
-                       "for the CPU")
+    client = common.choose_client(args.client)
     idle = common.background_busy()
     from api.wiring import build_system
 

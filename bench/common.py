@@ -12,6 +12,7 @@ import os
 import platform
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +39,17 @@ SEED_VERSION = "1"  # bump when the seeded data changes shape, so old schemas ar
 
 
 # -- output ----------------------------------------------------------------------------------
+
+def choose_client(wanted: str) -> str:
+    """wrk when asked or available; else an httpx client (which competes for the CPU)."""
+    if wanted != "auto":
+        return wanted
+    if shutil.which("wrk"):
+        return "wrk"
+    say("wrk not found (apt-get install -y wrk): falling back to an httpx client, which "
+        "competes with the servers for the CPU")
+    return "httpx"
+
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)

@@ -315,12 +315,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     common.exit_cleanly_on_sigterm()
-    client = args.client
-    if client == "auto":
-        client = "wrk" if shutil.which("wrk") else "httpx"
-        if client == "httpx":
-            common.say("wrk not found (apt-get install -y wrk): falling back to an httpx "
-                       "client, which competes with the servers for the CPU")
+    client = common.choose_client(args.client)
     idle_check = common.background_busy()
     seeded = common.ensure_seeded(args.schema, args.organizations, args.database_url,
                                   args.reseed, args.seed_threads)
