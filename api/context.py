@@ -31,6 +31,10 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+def snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
 def parse_id(value: str) -> str | None:
     try:
         return str(UUID(value))

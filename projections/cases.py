@@ -19,6 +19,8 @@ from domain.vault import Vault
 from projections.aggregates import AggregateProjection, iso
 from projections.store import Cursor, ViewStore
 
+# Each inbox and the column naming whose it is. Table names reach SQL only from here.
+INBOX_OWNER = {"referral_inbox": "organization_id", "report_inbox": "agency_id"}
 TABLES = ("cases", "case_needs", "referral_inbox", "report_inbox", "disclosure_ledger")
 
 
@@ -74,7 +76,7 @@ class CaseProjection(AggregateProjection):
         cursor.execute("CREATE INDEX IF NOT EXISTS cases_phone ON cases (phone_lookup)")
         cursor.execute("CREATE TABLE IF NOT EXISTS case_needs (case_id TEXT NOT NULL, "
                        "need TEXT NOT NULL, PRIMARY KEY (case_id, need))")
-        for inbox, owner in (("referral_inbox", "organization_id"), ("report_inbox", "agency_id")):
+        for inbox, owner in INBOX_OWNER.items():
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {inbox} (id TEXT PRIMARY KEY, "
                 f"{owner} TEXT NOT NULL, case_id TEXT NOT NULL, at TEXT NOT NULL, "
@@ -201,8 +203,7 @@ class CaseQueries:
         return [json.loads(r[0]) for r in rows]
 
     def inbox(self, table: str, owner: str, first: int) -> list[dict[str, Any]]:
-        assert table in ("referral_inbox", "report_inbox")
-        column = "organization_id" if table == "referral_inbox" else "agency_id"
+        column = INBOX_OWNER[table]
         with self.store.read() as cursor:
             rows = cursor.execute(f"SELECT case_id, doc FROM {table} WHERE {column} = %s "
                                   "ORDER BY at DESC, id DESC LIMIT %s", (owner, first)).fetchall()
@@ -210,8 +211,7 @@ class CaseQueries:
 
     def inbox_item(self, table: str, item_id: str) -> tuple[str, str, dict[str, Any]] | None:
         """(owner, case id, item) for one referral or report, or None."""
-        assert table in ("referral_inbox", "report_inbox")
-        column = "organization_id" if table == "referral_inbox" else "agency_id"
+        column = INBOX_OWNER[table]
         with self.store.read() as cursor:
             row = cursor.execute(f"SELECT {column}, case_id, doc FROM {table} WHERE id = %s",
                                  (item_id,)).fetchone()

@@ -238,18 +238,24 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     return key, org_id
 
 
+def _known(scope: str) -> None:
+    """Table names reach SQL only from SCOPES (a check that survives python -O)."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown directory scope {scope!r}")
+
+
 class DirectoryQueries:
     def __init__(self, store: ViewStore) -> None:
         self.store = store
 
     def get(self, scope: str, org_id: str) -> dict[str, Any] | None:
-        assert scope in SCOPES
+        _known(scope)
         with self.store.read() as cursor:
             row = cursor.execute(f"SELECT doc FROM {scope} WHERE id = %s", (org_id,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def get_many(self, scope: str, org_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        assert scope in SCOPES
+        _known(scope)
         if not org_ids:
             return {}
         marks = ", ".join(["%s"] * len(org_ids))
@@ -260,7 +266,7 @@ class DirectoryQueries:
 
     def search(self, scope: str, query: DirectoryQuery, with_facets: bool = True,
                with_total: bool = True) -> DirectoryPage:
-        assert scope in SCOPES
+        _known(scope)
         where, params = self._conditions(scope, query)
         page_where, page_params = list(where), list(params)
         if query.after:

@@ -18,7 +18,7 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
-from api.context import Context, parse_id
+from api.context import Context, parse_id, snake
 from api.schema.common import PageInfo, selected, to_plain
 from domain.base import InvalidInput, NotFound
 from domain.case import (
@@ -198,45 +198,47 @@ class Case:
     history: list[CaseHistoryEntry] | None = None
 
 
+_PLAIN = ("version", "open", "channel", "language", "relationship", "hasPersonalData",
+          "openedAt", "updatedAt")
+
+# The nested parts of a case: GraphQL name -> how to build it from the document.
+_NESTED: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "consultations": lambda doc: [
+        Consultation(at=c["at"], supervisor_id=c["supervisorId"], decision=c["decision"])
+        for c in doc["consultations"]],
+    "consents": lambda doc: [Consent(
+        id=c["id"], scope=c["scope"], recipient_id=c["recipientId"], given_by=c["givenBy"],
+        method=c["method"], expires_at=c["expiresAt"], recorded_by=c["recordedBy"],
+        granted_at=c["grantedAt"], withdrawn_at=c["withdrawnAt"]) for c in doc["consents"]],
+    "disclosures": lambda doc: [_disclosure(d) for d in doc["disclosures"]],
+    "referrals": lambda doc: [CaseReferral(
+        id=r["id"], organization_id=r["organizationId"], mode=r["mode"], needs=r["needs"],
+        disclosure_id=r["disclosureId"], at=r["at"],
+        outcomes=[ReferralOutcome(**o) for o in r["outcomes"]]) for r in doc["referrals"]],
+    "reports": lambda doc: [CaseReport(
+        id=r["id"], agency_id=r["agencyId"], protocol_id=r["protocolId"],
+        factors=ReportFactors(**{snake(k): v for k, v in r["factors"].items()}),
+        disclosure_id=r["disclosureId"], at=r["at"], by=r["by"]) for r in doc["reports"]],
+    "emergencies": lambda doc: [
+        EmergencyCall(at=e["at"], province=e["province"], number=e["number"],
+                      disclosure_id=e["disclosureId"]) for e in doc["emergencies"]],
+    "history": lambda doc: [CaseHistoryEntry(**h) for h in doc["history"]],
+}
+
+
 def _case(ctx: Context, doc: dict[str, Any], wanted: set[str]) -> Case:
+    """Builds only the fields both visible to this role and selected; the sealed personal data
+    is opened only when one of its fields is among them."""
     visible = ctx.system.policy.fields(ctx.role, "Case", "any") & wanted
     values: dict[str, Any] = {}
     if visible & _PERSONAL.keys():
         personal = ctx.system.app.open_sealed(UUID(doc["id"]), doc["sealedPersonal"]) or {}
         values |= {name: personal.get(key) for name, key in _PERSONAL.items()}
     values |= {name: doc["details"].get(key) for name, key in _DETAILS.items()}
-    values |= {
-        "version": doc["version"], "open": doc["open"], "channel": doc["channel"],
-        "language": doc["language"], "relationship": doc["relationship"],
-        "hasPersonalData": doc["hasPersonalData"], "openedAt": doc["openedAt"],
-        "updatedAt": doc["updatedAt"],
-        "consultations": [Consultation(at=c["at"], supervisor_id=c["supervisorId"],
-                                       decision=c["decision"]) for c in doc["consultations"]],
-        "consents": [Consent(
-            id=c["id"], scope=c["scope"], recipient_id=c["recipientId"], given_by=c["givenBy"],
-            method=c["method"], expires_at=c["expiresAt"], recorded_by=c["recordedBy"],
-            granted_at=c["grantedAt"], withdrawn_at=c["withdrawnAt"]) for c in doc["consents"]],
-        "disclosures": [_disclosure(d) for d in doc["disclosures"]],
-        "referrals": [CaseReferral(
-            id=r["id"], organization_id=r["organizationId"], mode=r["mode"], needs=r["needs"],
-            disclosure_id=r["disclosureId"], at=r["at"],
-            outcomes=[ReferralOutcome(**o) for o in r["outcomes"]]) for r in doc["referrals"]],
-        "reports": [CaseReport(
-            id=r["id"], agency_id=r["agencyId"], protocol_id=r["protocolId"],
-            factors=ReportFactors(**{_snake(k): v for k, v in r["factors"].items()}),
-            disclosure_id=r["disclosureId"], at=r["at"], by=r["by"]) for r in doc["reports"]]
-        if "reports" in visible else None,
-        "emergencies": [EmergencyCall(at=e["at"], province=e["province"], number=e["number"],
-                                      disclosure_id=e["disclosureId"])
-                        for e in doc["emergencies"]],
-        "history": [CaseHistoryEntry(**h) for h in doc["history"]],
-    }
+    values |= {name: doc[name] for name in _PLAIN}
+    values |= {name: build(doc) for name, build in _NESTED.items() if name in visible}
     return Case(id=strawberry.ID(doc["id"]),
-                **{_snake(name): value for name, value in values.items() if name in visible})
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+                **{snake(name): value for name, value in values.items() if name in visible})
 
 
 def _disclosure(d: dict[str, Any]) -> Disclosure:
@@ -516,7 +518,7 @@ class CaseQueries:
         ctx = info.context
         _page(first, ctx.system.settings.max_page_size)
         entries = await ctx.run(ctx.system.cases.ledger, first + 1, _after(after))
-        items = [LedgerEntry(**{_snake(k): v for k, v in e.items()}) for e in entries[:first]]
+        items = [LedgerEntry(**{snake(k): v for k, v in e.items()}) for e in entries[:first]]
         last = entries[len(items) - 1] if items else None
         end = _cursor(last["at"], last["id"]) if last else None
         return LedgerPage(items=items, page_info=PageInfo(has_next_page=len(entries) > first,

@@ -6,13 +6,13 @@ field stays null. The caller's relation to the record was decided before (``Cont
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import strawberry
 
+from api.context import snake
 from api.schema.common import (
     ContactOutcome,
     Criterion,
@@ -209,7 +209,7 @@ _BUILT: dict[str, tuple[str, Callable[[Any, timedelta], Any]]] = {
 }
 
 
-_ATTRIBUTE = {name: re.sub(r"([A-Z])", r"_\1", name).lower() for name in [*_PLAIN, *_BUILT]}
+_ATTRIBUTE = {name: snake(name) for name in [*_PLAIN, *_BUILT]}  # computed once
 
 
 @strawberry.type(description=(
