@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode
 from starlette.applications import Starlette
@@ -73,6 +74,15 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
         result = await schema.execute(
             payload["query"], variable_values=payload.get("variables"),
             context_value=context, operation_name=payload.get("operationName"))
+        if context.reads:
+            try:
+                await anyio.to_thread.run_sync(system.access.record, context.reader(),
+                                               context.reads, limiter=system.limiter)
+            except Exception as error:
+                # The read was not recorded, so its data is not sent.
+                log.error("access log write failed: %s", type(error).__name__)
+                return _error(503, "the access log could not be written, so nothing was "
+                              "returned; try again", "ACCESS_LOG_UNAVAILABLE")
         trusted = principal.role in STAFF_ROLES
         response: dict[str, Any] = {"data": result.data}
         if result.errors:

@@ -8,8 +8,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 from api.config import ConfigurationError, Settings
 from policies import ROLES
@@ -24,7 +27,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _progress(label: str) -> callable:  # type: ignore[valid-type]
+def _progress(label: str) -> Callable[[str, int, int], None]:
     last = [0.0]
 
     def show(name: str, position: int, head: int) -> None:
@@ -150,6 +153,146 @@ def cmd_projections_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cli_reader(system: Any) -> Any:
+    """Reads at the terminal are logged too, in the name of the operating-system user."""
+    import getpass
+    import uuid
+
+    from api.access import Reader
+
+    return Reader(f"cli:{getpass.getuser()}", "operator", None, uuid.uuid4().hex,
+                  system.policy.version)
+
+
+def _record_read(system: Any, record_type: str, record_id: str, fields: set[str],
+                 case_id: str | None = None) -> None:
+    from api.access import Reads
+
+    reads = Reads()
+    reads.add(record_type, record_id, fields, case_id)
+    system.access.record(_cli_reader(system), reads)  # durable before anything is shown
+
+
+def _uuid_argument(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a record id (a UUID)") from None
+
+
+def _moment_argument(text: str) -> datetime:
+    from projections.audit import parse_moment
+
+    try:
+        return parse_moment(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    from api.audit import AuditFileError, write_export
+
+    system: Any = _system(args)
+    try:
+        what = str(args.record) if args.record else "all"
+        _record_read(system, "AuditExport", what, {"events"},
+                     str(args.record) if args.record else None)
+        show = _progress("export") if args.output else None
+
+        def entries(after: int) -> Any:
+            return system.audit.export(
+                after, args.record, args.since, args.until,
+                None if show is None else (lambda p, h: show("events", p, h)))
+
+        try:
+            written, last = write_export(entries, args.output, args.resume, sys.stdout)
+        except AuditFileError as error:
+            print(f"nrd audit export: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("\nnrd audit export: interrupted; the partial file holds only complete "
+                  "lines: run the same command with --resume to continue", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            return 0  # the reader stopped reading (| head): not an error
+        if args.output:
+            print(f"\nexported {written} events (to position {last}) to {args.output}",
+                  file=sys.stderr)
+        return 0
+    finally:
+        system.close()
+
+
+def cmd_audit_replay(args: argparse.Namespace) -> int:
+    import json
+
+    system: Any = _system(args)
+    try:
+        state = system.audit.state_as_of(args.record, version=args.version, moment=args.at)
+        if state is None:
+            print("nrd audit replay: no such record at that moment or version",
+                  file=sys.stderr)
+            return 1
+        case = str(args.record) if state["recordType"] == "Case" else None
+        _record_read(system, "RecordAsOf", str(args.record), {"state"}, case)
+        print(json.dumps(state, indent=2, sort_keys=True))
+        return 0
+    finally:
+        system.close()
+
+
+def cmd_audit_head(args: argparse.Namespace) -> int:
+    import json
+
+    from api.audit import AuditFileError, signed_head, signing_key
+
+    system: Any = _system(args)
+    try:
+        key = signing_key(system.settings)
+        try:
+            head = signed_head(system.store, key)
+        except AuditFileError as error:
+            print(f"nrd audit head: {error}", file=sys.stderr)
+            return 1
+        text = json.dumps(head, indent=2, sort_keys=True) + "\n"
+        if args.output is None:
+            sys.stdout.write(text)
+        else:
+            temporary = args.output.with_name(args.output.name + ".tmp")
+            temporary.write_text(text)
+            temporary.replace(args.output)
+            print(f"head at position {head['position']} written to {args.output}; keep a copy "
+                  "outside the database", file=sys.stderr)
+        return 0
+    finally:
+        system.close()
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from api.audit import AuditFileError, load_heads, signing_key
+    from projections.chain import verify
+
+    system: Any = _system(args)
+    try:
+        try:
+            heads = load_heads(args.head, signing_key(system.settings).public_key())
+        except AuditFileError as error:
+            print(f"nrd audit verify: {error}", file=sys.stderr)
+            return 2
+        show = _progress("verify")
+        result = verify(system.app.recorder, system.store, heads,
+                        lambda position, head: show("events", position, head))
+        print(file=sys.stderr)
+        if result.finding is not None:
+            print(f"TAMPERED at position {result.finding.position}: {result.finding.problem}")
+            return 1
+        print(f"intact: {result.events} events; the stored chain covers positions up to "
+              f"{result.chained_to}; {result.heads_checked} exported head(s) matched")
+        return 0
+    finally:
+        system.close()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="nrd", description="National Referral Directory: GraphQL API over an "
@@ -194,11 +337,55 @@ def parser() -> argparse.ArgumentParser:
                     (status, cmd_projections_status)):
         sub.add_argument("--data-dir", help="folder for the embedded SQLite stores (./data)")
         sub.set_defaults(run=fn)
+
+    audit = commands.add_parser(
+        "audit", help="export, replay and verify the audit history",
+        description="Compliance at the terminal. Caller personal data stays masked; every "
+                    "read is recorded in the access log.")
+    audit_verbs = audit.add_subparsers(dest="verb", required=True, metavar="VERB")
+    export = audit_verbs.add_parser(
+        "export", help="stream the history as NDJSON (all, one record, or a time range)",
+        description="One JSON object per event, in log order, with constant memory. To a "
+                    "file, progress shows on the terminal and an interrupted export resumes.")
+    export.add_argument("--record", type=_uuid_argument, help="only this record's events")
+    export.add_argument("--since", type=_moment_argument,
+                        help="only events at or after this ISO 8601 date or time")
+    export.add_argument("--until", type=_moment_argument,
+                        help="only events before this ISO 8601 date or time")
+    export.add_argument("--output", type=Path,
+                        help="write to this file (through FILE.partial) instead of stdout")
+    export.add_argument("--resume", action="store_true",
+                        help="continue an interrupted export to --output")
+    export.set_defaults(run=cmd_audit_export)
+    replay = audit_verbs.add_parser(
+        "replay", help="print a record as it stood at a moment or version",
+        description="Rebuilds the record from its events up to the moment or version.")
+    replay.add_argument("record", type=_uuid_argument, help="the record's id")
+    when = replay.add_mutually_exclusive_group(required=True)
+    when.add_argument("--at", type=_moment_argument, help="an ISO 8601 date or time")
+    when.add_argument("--version", type=int, help="a version of the record")
+    replay.set_defaults(run=cmd_audit_replay)
+    head = audit_verbs.add_parser(
+        "head", help="export the signed head of the hash chain",
+        description="Signs the chain's last link with NRD_AUDIT_SIGNING_KEY; keep the file "
+                    "outside the database.")
+    head.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    head.set_defaults(run=cmd_audit_head)
+    verify = audit_verbs.add_parser(
+        "verify", help="recompute the hash chain and compare it with exported heads",
+        description="Exit 0: intact; 1: the first position where the log was edited, "
+                    "deleted, reordered or truncated; 2: a head file cannot be used.")
+    verify.add_argument("--head", type=Path, action="append", default=[],
+                        help="an exported head file (repeatable)")
+    verify.set_defaults(run=cmd_audit_verify)
+    for sub in (export, replay, head, verify):
+        sub.add_argument("--data-dir", help="folder for the embedded SQLite stores (./data)")
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("casbin").setLevel(logging.WARNING)  # it logs the whole policy at INFO
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))

@@ -91,6 +91,7 @@ class Settings:
     database_schema: str = ""
     jwt_secret: str | None = None
     master_key: str | None = None
+    audit_signing_key: str | None = None
     emergency_numbers: Mapping[str, str] = field(default_factory=dict)
     statistics_threshold: int = 5
     jwt_issuer: str = "nrd"
@@ -128,6 +129,7 @@ class Settings:
             database_schema=schema,
             jwt_secret=env.get("NRD_JWT_SECRET") or None,
             master_key=env.get("NRD_MASTER_KEY") or None,
+            audit_signing_key=env.get("NRD_AUDIT_SIGNING_KEY") or None,
             emergency_numbers=_emergency_numbers(env.get("NRD_EMERGENCY_NUMBERS")),
             statistics_threshold=_int(env, "NRD_STATISTICS_THRESHOLD", 5, 2, 1000),
             jwt_issuer=env.get("NRD_JWT_ISSUER", "nrd"),

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import anyio.to_thread
 
+from api.access import Reader, Reads
 from api.auth import Principal
 from domain.base import Actor, InvalidInput, NotFound, acting_as
 from domain.directory import Outcome
@@ -47,6 +48,11 @@ class Context:
     principal: Principal
     system: System
     request_id: str
+    reads: Reads = field(default_factory=Reads)
+
+    def reader(self) -> Reader:
+        return Reader(self.principal.user_id, self.role, self.principal.organization_id,
+                      self.request_id, self.system.policy.version)
 
     @property
     def role(self) -> str:
@@ -135,7 +141,7 @@ class Context:
 
     async def command(self, fn: Callable[[], Outcome]) -> Outcome:
         actor = Actor(self.principal.user_id, self.role, self.principal.organization_id,
-                      self.request_id)
+                      self.request_id, self.system.policy.version)
 
         def run() -> Outcome:
             with acting_as(actor):

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -27,6 +28,8 @@ from projections.store import ViewStore
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+# Another process may destroy a key (an erasure): a cached key is trusted only this long.
+KEY_CACHE_SECONDS = 2.0
 
 
 class MasterKeyError(Exception):
@@ -59,7 +62,7 @@ class EnvelopeVault:
         self._digest_key = hmac.new(master_key, b"nrd digest v1", hashlib.sha256).digest()
         self._lookup_key = hmac.new(master_key, b"nrd phone lookup v1", hashlib.sha256).digest()
         self._store = store
-        self._cache: dict[UUID, AESGCM] = {}
+        self._cache: dict[UUID, tuple[float, AESGCM]] = {}
         self._lock = threading.Lock()
         blob = "BYTEA" if store.dialect == "postgres" else "BLOB"
         with store.transaction() as cursor:
@@ -75,10 +78,23 @@ class EnvelopeVault:
                            "ON CONFLICT (case_id) DO NOTHING", (str(case_id), wrapped))
 
     def destroy_key(self, case_id: UUID) -> None:
+        """Deletes the wrapped key and scrubs the table, so no copy of it stays in the files.
+        Idempotent: destroying a destroyed key does nothing more."""
         with self._lock:
             self._cache.pop(case_id, None)
         with self._store.transaction() as cursor:
-            cursor.execute("DELETE FROM case_keys WHERE case_id = %s", (str(case_id),))
+            deleted = cursor.execute("DELETE FROM case_keys WHERE case_id = %s RETURNING 1",
+                                     (str(case_id),)).fetchall()
+        if deleted:
+            self._store.scrub("case_keys")
+        with self._lock:
+            self._cache.pop(case_id, None)
+
+    def has_key(self, case_id: UUID) -> bool:
+        with self._store.read() as cursor:
+            row = cursor.execute("SELECT 1 FROM case_keys WHERE case_id = %s",
+                                 (str(case_id),)).fetchone()
+        return row is not None
 
     def seal(self, case_id: UUID, data: dict[str, Any]) -> str:
         key = self._key(case_id)
@@ -110,10 +126,11 @@ class EnvelopeVault:
         return hmac.new(self._lookup_key, digits.encode(), hashlib.sha256).hexdigest()
 
     def _key(self, case_id: UUID) -> AESGCM | None:
+        now = time.monotonic()
         with self._lock:
             cached = self._cache.get(case_id)
-        if cached is not None:
-            return cached
+        if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
+            return cached[1]
         with self._store.read() as cursor:
             row = cursor.execute("SELECT wrapped FROM case_keys WHERE case_id = %s",
                                  (str(case_id),)).fetchone()
@@ -130,5 +147,5 @@ class EnvelopeVault:
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[case_id] = key
+            self._cache[case_id] = (now, key)
         return key

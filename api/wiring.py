@@ -11,6 +11,7 @@ import anyio
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
 
+from api.access import AccessLog
 from api.auth import Authenticator, load_or_create_secret
 from api.config import ConfigurationError, Settings
 from api.hardening import DocumentGate, GateExtension, Limits
@@ -20,7 +21,9 @@ from api.vault import EnvelopeVault, load_or_create_master_key, parse_master_key
 from domain.cases import CaseUseCases
 from domain.directory import DirectoryApplication
 from policies import FieldPolicy, load_policy
+from projections.audit import AuditTrail
 from projections.cases import CaseProjection, CaseQueries
+from projections.chain import ChainProjection
 from projections.directory import DirectoryProjection, DirectoryQueries
 from projections.protocols import ProtocolProjection, ProtocolQueries
 from projections.runner import Projector
@@ -57,6 +60,8 @@ class System:
     store: ViewStore
     keys: ViewStore
     vault: EnvelopeVault
+    access: AccessLog
+    audit: AuditTrail
     cases: CaseQueries
     projector: Projector
     directory: DirectoryQueries
@@ -82,9 +87,8 @@ class System:
             raise TimeoutError("the projection worker is behind; the write is saved")
 
     def close(self) -> None:
-        self.store.close()
-        if self.keys is not self.store:
-            self.keys.close()
+        for store in {id(s): s for s in (self.store, self.keys, self.access.store)}.values():
+            store.close()
         self.app.close()
 
 
@@ -111,17 +115,22 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
     starting = (postgres_startup_lock(settings.postgres_params()) if settings.uses_postgres
                 else sqlite_startup_lock(settings.data_dir))
     keys: ViewStore
+    reads: ViewStore
     with starting:
         if settings.uses_postgres:
             store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
                                       settings.pool_size)
-            keys = store
+            keys = reads = store
         else:
+            # Keys and the access log are never part of a rebuild: files of their own.
             store = SQLiteViewStore(settings.data_dir / "views.sqlite")
             keys = SQLiteViewStore(settings.data_dir / "keys.sqlite")
+            reads = SQLiteViewStore(settings.data_dir / "access.sqlite")
+        access = AccessLog(reads)
         vault = EnvelopeVault(_master_key(settings), keys)
         app = TracedApplication(settings, tracer, vault)
-        projector = Projector(app, store, [DirectoryProjection(app.mapper, store.dialect),
+        projector = Projector(app, store, [ChainProjection(),
+                                           DirectoryProjection(app.mapper, store.dialect),
                                            ProtocolProjection(app.mapper, store.dialect),
                                            CaseProjection(app.mapper, store.dialect, vault)])
         projector.create_tables()
@@ -133,7 +142,8 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
     gate = DocumentGate(schema, policy, limits)
     gate_holder.append(gate)
     return System(
-        settings=settings, app=app, store=store, keys=keys, vault=vault,
+        settings=settings, app=app, store=store, keys=keys, vault=vault, access=access,
+        audit=AuditTrail(app),
         cases=CaseQueries(store), projector=projector,
         directory=DirectoryQueries(store), protocols=ProtocolQueries(store), policy=policy,
         schema=schema,

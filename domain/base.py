@@ -60,6 +60,8 @@ class Actor:
     role: str
     organization_id: str | None = None
     request_id: str = ""
+    # The version of the confidentiality policy in force for this request (a decision names it).
+    policy_version: str = ""
 
 
 _current_actor: ContextVar[Actor | None] = ContextVar("nrd_actor", default=None)

@@ -176,12 +176,30 @@ class UnknownReferral(DomainError):
     code = "UNKNOWN_REFERRAL"
 
 
+class LegalHold(DomainError):
+    code = "LEGAL_HOLD"
+
+
+class AlreadyErased(DomainError):
+    code = "ALREADY_ERASED"
+
+
+class DataErased(DomainError):
+    code = "PERSONAL_DATA_ERASED"
+
+
 def _require_supervisor(what: str) -> None:
     if current_actor().role != "supervisor":
         raise SupervisorRequired(f"{what} is for a supervisor")
 
 
+
+
 class Case(AuditedAggregate):
+    # Defaults for states saved before these existed (snapshots, projection state).
+    legal_hold: dict[str, Any] | None = None
+    erased_at: datetime | None = None
+
     class Opened(AuditedAggregate.Created):
         channel: str
         language: str
@@ -206,6 +224,8 @@ class Case(AuditedAggregate):
         self.reports: dict[str, dict[str, Any]] = {}
         self.emergencies: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
+        self.legal_hold = None
+        self.erased_at = None
 
     @classmethod
     def open_case(cls, *, id: UUID, channel: Channel, language: str,
@@ -299,6 +319,8 @@ class Case(AuditedAggregate):
     # -- disclosure ----------------------------------------------------------------------
 
     class InformationDisclosed(AuditedAggregate.Event):
+        class_version = 2  # v2 names the policy version in force
+
         disclosure_id: str
         recipient_kind: str
         recipient_id: str | None
@@ -307,6 +329,11 @@ class Case(AuditedAggregate):
         exception: str | None
         justification: str
         sealed_copy: str
+        policy_version: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["policy_version"] = ""  # recorded before policy versions were kept
 
         def apply(self, case: Case) -> None:
             case.disclosures[self.disclosure_id] = {
@@ -314,7 +341,8 @@ class Case(AuditedAggregate):
                 "recipientId": self.recipient_id, "fields": self.fields,
                 "consentId": self.consent_id, "exception": self.exception,
                 "justification": self.justification, "sealedCopy": self.sealed_copy,
-                "at": self.timestamp, "by": self.actor_id, "byRole": self.actor_role}
+                "at": self.timestamp, "by": self.actor_id, "byRole": self.actor_role,
+                "policyVersion": self.policy_version}
 
     def disclose(self, disclosure_id: UUID, recipient_kind: RecipientKind,
                  recipient_id: UUID | None, fields: list[DisclosableField],
@@ -324,6 +352,10 @@ class Case(AuditedAggregate):
         self._require_open()
         if not fields:
             raise ConsentRequired("a disclosure names the fields that leave")
+        if self.erased_at is not None:
+            raise DataErased(
+                "this case's personal data was erased: nothing more can leave from it "
+                "(a referral relayed to the caller, sending nothing, is still possible)")
         recipient = None if recipient_id is None else str(recipient_id)
         consent_id = None
         if exception is None and recipient_kind is RecipientKind.EMERGENCY_SERVICES:
@@ -352,7 +384,8 @@ class Case(AuditedAggregate):
             recipient_kind=recipient_kind.value, recipient_id=recipient,
             fields=[f.value for f in fields], consent_id=consent_id,
             exception=None if exception is None else exception.value,
-            justification=justification, sealed_copy=sealed_copy)
+            justification=justification, sealed_copy=sealed_copy,
+            policy_version=current_actor().policy_version)
 
     # -- referral, report, emergency -----------------------------------------------------
 
@@ -458,6 +491,56 @@ class Case(AuditedAggregate):
             raise CaseOpen("the case is already open")
         self.trigger_event(self.Reopened, reason=clean_text(reason, "reopening a case",
                                                             required=True))
+
+    # -- legal hold and erasure ---------------------------------------------------------
+
+    class LegalHoldPlaced(AuditedAggregate.Event):
+        reason: str
+
+        def apply(self, case: Case) -> None:
+            case.legal_hold = {"at": self.timestamp, "by": self.actor_id, "reason": self.reason}
+
+    def place_legal_hold(self, reason: str) -> None:
+        _require_supervisor("placing a legal hold")
+        if self.legal_hold is not None:
+            raise LegalHold("a legal hold is already recorded on this case")
+        self.trigger_event(self.LegalHoldPlaced,
+                           reason=clean_text(reason, "a legal hold", required=True))
+
+    class LegalHoldReleased(AuditedAggregate.Event):
+        reason: str
+
+        def apply(self, case: Case) -> None:
+            case.legal_hold = None
+
+    def release_legal_hold(self, reason: str) -> None:
+        _require_supervisor("releasing a legal hold")
+        if self.legal_hold is None:
+            raise LegalHold("there is no legal hold on this case")
+        self.trigger_event(self.LegalHoldReleased,
+                           reason=clean_text(reason, "releasing a legal hold", required=True))
+
+    class PersonalDataErased(AuditedAggregate.Event):
+        """The case's key was destroyed: every sealed copy of its data is unreadable. The
+        event holds no data; from here on the state holds no ciphertext either."""
+
+        reason: str
+
+        def apply(self, case: Case) -> None:
+            case.erased_at = self.timestamp
+            case.sealed_personal = ""
+            for disclosure in case.disclosures.values():
+                disclosure["sealedCopy"] = ""
+
+    def erase_personal_data(self, reason: str) -> None:
+        _require_supervisor("erasing a caller's personal data")
+        reason = clean_text(reason, "erasing personal data", required=True)
+        if self.legal_hold is not None:
+            raise LegalHold("a legal hold is recorded on this case: it must be released "
+                            "before the caller's personal data can be erased")
+        if self.erased_at is not None:
+            raise AlreadyErased("this case's personal data was already erased")
+        self.trigger_event(self.PersonalDataErased, reason=reason)
 
     def _require_open(self) -> None:
         if not self.open:

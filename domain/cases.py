@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from domain.base import DomainError, InvalidInput, NotFound, clean_text
@@ -24,6 +24,7 @@ from domain.case import (
     ConsentGiver,
     ConsentMethod,
     ConsentScope,
+    DataErased,
     DisclosableField,
     Exception_,
     Indicator,
@@ -59,10 +60,6 @@ class OrganizationNotAvailable(DomainError):
 
 class NoEmergencyNumber(DomainError):
     code = "NO_EMERGENCY_NUMBER"
-
-
-class PersonalDataErased(DomainError):
-    code = "PERSONAL_DATA_ERASED"
 
 
 def _now() -> datetime:
@@ -150,6 +147,8 @@ class CaseUseCases(DirectoryApplication):
     """The hotline's application: the directory's use cases and the cases'."""
 
     name = DirectoryApplication.name
+    # A snapshot every 50 events bounds what a load or a point-in-time replay must fold.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Case: 50, Organization: 50}
 
     def __init__(self, env: Mapping[str, str] | None = None, *, vault: Vault,
                  emergency_numbers: Mapping[str, str] | None = None,
@@ -191,6 +190,24 @@ class CaseUseCases(DirectoryApplication):
     def consult_supervisor(self, key: str, case_id: UUID, decision: str) -> Outcome:
         return self._change(key, "consultSupervisor", case_id, {"decision": decision}, Case,
                             lambda c: c.consult_supervisor(decision), what="case")
+
+    # -- legal hold and erasure ---------------------------------------------------------------
+
+    def place_legal_hold(self, key: str, case_id: UUID, reason: str) -> Outcome:
+        return self._change(key, "placeLegalHold", case_id, {"reason": reason}, Case,
+                            lambda c: c.place_legal_hold(reason), what="case")
+
+    def release_legal_hold(self, key: str, case_id: UUID, reason: str) -> Outcome:
+        return self._change(key, "releaseLegalHold", case_id, {"reason": reason}, Case,
+                            lambda c: c.release_legal_hold(reason), what="case")
+
+    def erase_personal_data(self, key: str, case_id: UUID, reason: str) -> Outcome:
+        """Records the erasure, then destroys the case's key. A repeat with the same key (after
+        a crash between the two) destroys it again; the case projection does too."""
+        outcome = self._change(key, "erasePersonalData", case_id, {"reason": reason}, Case,
+                               lambda c: c.erase_personal_data(reason), what="case")
+        self.vault.destroy_key(case_id)
+        return outcome
 
     def close_case(self, key: str, case_id: UUID, reason: str) -> Outcome:
         return self._change(key, "closeCase", case_id, {"reason": reason}, Case,
@@ -330,7 +347,7 @@ class CaseUseCases(DirectoryApplication):
         if PERSONAL_FIELDS & set(fields):
             personal = self.vault.open(case.id, case.sealed_personal)
             if personal is None:
-                raise PersonalDataErased("this case's personal data was erased")
+                raise DataErased("this case's personal data was erased")
             names = {DisclosableField.CALLER_NAME: "name", DisclosableField.CALLER_PHONE:
                      "phone", DisclosableField.CALLER_EMAIL: "email",
                      DisclosableField.CALLER_OTHER_CONTACT: "otherContact"}

@@ -15,6 +15,12 @@ class Vault(Protocol):
     def create_key(self, case_id: UUID) -> None:
         """Makes the case's data key (before anything is sealed with it)."""
 
+    def destroy_key(self, case_id: UUID) -> None:
+        """Destroys the case's data key: every sealed copy becomes unreadable, for good."""
+
+    def has_key(self, case_id: UUID) -> bool:
+        """Whether the case's data key still exists."""
+
     def seal(self, case_id: UUID, data: dict[str, Any]) -> str:
         """The data encrypted with the case's key, as text."""
 

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from eventsourcing.application import Application
-from eventsourcing.domain import DomainEventProtocol
 
 from projections.store import Cursor, ViewStore
 
@@ -24,12 +23,15 @@ log = logging.getLogger("nrd.projections")
 
 
 class Projection(Protocol):
+    """A read model. One that sets ``raw = True`` is handed the stored notifications instead of
+    decoded events; one that sets ``kept_on_rebuild = True`` is never dropped (the chain)."""
+
     name: str
     topics: Sequence[str]
 
     def create_tables(self, cursor: Cursor) -> None: ...
     def drop_tables(self, cursor: Cursor) -> None: ...
-    def process(self, cursor: Cursor, events: Sequence[DomainEventProtocol[Any]]) -> None: ...
+    def process(self, cursor: Cursor, events: Sequence[Any]) -> None: ...
 
 
 TRACKING_DDL = (
@@ -89,10 +91,15 @@ class Projector:
             time.sleep(0.02)
 
     def rebuild(self, progress: Progress | None = None) -> int:
+        """Drops and refills every read model, except those kept on rebuild (the hash chain:
+        rebuilt from a tampered log, it would vouch for the tampering)."""
         with self._lock, self.store.transaction() as cursor:
             for projection in self.projections:
+                if getattr(projection, "kept_on_rebuild", False):
+                    continue
                 projection.drop_tables(cursor)
-            cursor.execute("DROP TABLE IF EXISTS projection_tracking")
+                cursor.execute("DELETE FROM projection_tracking WHERE name = %s",
+                               (projection.name,))
         self.create_tables()
         return self.catch_up(progress)
 
@@ -100,9 +107,9 @@ class Projector:
         while not stop.is_set():
             try:
                 self.catch_up()
-            except Exception:
-                import logging
-                logging.getLogger("nrd.projections").exception("projection batch failed")
+            except Exception as error:
+                # By type only: an exception's text can carry values.
+                log.error("projection batch failed: %s", type(error).__name__)
                 stop.wait(min(5.0, interval * 10))
             stop.wait(interval)
 
@@ -123,7 +130,9 @@ class Projector:
                 return 0, position, False
             notifications = self.app.recorder.select_notifications(
                 start=position + 1, limit=self.batch_size, stop=head, topics=projection.topics)
-            if notifications:
+            if notifications and getattr(projection, "raw", False):
+                projection.process(cursor, notifications)
+            elif notifications:
                 projection.process(cursor, [mapper.to_domain_event(n) for n in notifications])
             full = len(notifications) == self.batch_size
             new_position = notifications[-1].id if full else head

@@ -34,6 +34,7 @@ class ViewStore(Protocol):
     def transaction(self) -> Any: ...
     def read(self) -> Any: ...
     def snapshot(self) -> Any: ...
+    def scrub(self, table: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -83,6 +84,8 @@ class SQLiteViewStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows are overwritten, not left in free pages (erasure relies on it).
+            conn.execute("PRAGMA secure_delete=ON")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -122,6 +125,11 @@ class SQLiteViewStore:
         finally:
             conn.rollback()
             cursor.close()
+
+    def scrub(self, table: str) -> None:
+        """Leaves no copy of deleted rows in the files: secure_delete zeroed them in the
+        pages; a checkpoint writes those pages back and empties the write-ahead log."""
+        self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._lock:
@@ -187,6 +195,17 @@ class PostgresViewStore:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield cursor
+
+    def scrub(self, table: str) -> None:
+        """Rewrites the table into a new file, leaving no dead copy of deleted rows in it."""
+        if not table.isidentifier():
+            raise ValueError("a table name is an identifier")
+        with self._pool.connection() as conn:
+            conn.autocommit = True
+            try:
+                conn.execute(f"VACUUM FULL {table}")
+            finally:
+                conn.autocommit = False
 
     def close(self) -> None:
         self._pool.close()

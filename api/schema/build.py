@@ -18,6 +18,8 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.access import CONFIDENTIAL
+from api.schema.audit import AuditMutations, AuditQueries
 from api.schema.cases import CaseMutations, CaseQueries
 from api.schema.directory import DirectoryMutations, DirectoryQueries
 from api.schema.protocols import ProtocolMutations, ProtocolQueries
@@ -28,12 +30,12 @@ POLICED_INPUTS = ("DirectoryFilter", "CaseFilter")
 
 
 @strawberry.type
-class Query(DirectoryQueries, ProtocolQueries, CaseQueries):
+class Query(DirectoryQueries, ProtocolQueries, CaseQueries, AuditQueries):
     pass
 
 
 @strawberry.type
-class Mutation(DirectoryMutations, ProtocolMutations, CaseMutations):
+class Mutation(DirectoryMutations, ProtocolMutations, CaseMutations, AuditMutations):
     pass
 
 
@@ -57,11 +59,17 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     does not serialize, deferred fragments, a type check), sends the whole field down the
     general path, so errors are reported exactly as before. Plain fields have no side effects,
     so starting again is safe.
+
+    Both paths note each confidential field they complete in the request's access log: every
+    read passes through here, whatever alias, fragment or nesting reached it.
     """
 
     def execute_field(self, parent_type: GraphQLObjectType, source: Any,
                       field_details_list: Any, path: Any, position_context: Any) -> Any:
-        field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
+        name = field_details_list[0].node.name.value
+        if parent_type.name in CONFIDENTIAL:
+            self.context_value.reads.note(parent_type.name, source, name)
+        field_def = self.schema.get_field(parent_type, name)
         get: Callable[[Any], Any] | None = getattr(field_def, "nrd_get", None)
         if get is not None:
             try:
@@ -102,6 +110,8 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             sub_get = getattr(field_type.fields.get(name), "nrd_get", None)
             if sub_get is None:
                 raise _General
+            if field_type.name in CONFIDENTIAL:
+                self.context_value.reads.note(field_type.name, value, name)
             result[key] = self._complete(field_type.fields[name].type, details, sub_get(value))
         return result
 

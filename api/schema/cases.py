@@ -163,6 +163,13 @@ _DETAILS = {"province": "province", "municipality": "municipality",
             "indicators": "indicators", "assignedTo": "assignedTo"}
 
 
+@strawberry.type(description="A legal hold: while it stands, the caller's data cannot be erased.")
+class LegalHoldView:
+    at: str
+    by: str
+    reason: str
+
+
 @strawberry.type(description="A hotline case. Caller personal data is opened only when asked for.")
 class Case:
     id: strawberry.ID
@@ -196,6 +203,11 @@ class Case:
     reports: list[CaseReport] | None = None
     emergencies: list[EmergencyCall] | None = None
     history: list[CaseHistoryEntry] | None = None
+    legal_hold: LegalHoldView | None = None
+    personal_data_erased_at: str | None = None
+
+    def access_key(self) -> tuple[str, str, str | None]:
+        return "Case", str(self.id), str(self.id)
 
 
 _PLAIN = ("version", "open", "channel", "language", "relationship", "hasPersonalData",
@@ -223,6 +235,8 @@ _NESTED: dict[str, Callable[[dict[str, Any]], Any]] = {
         EmergencyCall(at=e["at"], province=e["province"], number=e["number"],
                       disclosure_id=e["disclosureId"]) for e in doc["emergencies"]],
     "history": lambda doc: [CaseHistoryEntry(**h) for h in doc["history"]],
+    "legalHold": lambda doc: doc.get("legalHold") and LegalHoldView(**doc["legalHold"]),
+    "personalDataErasedAt": lambda doc: doc.get("erasedAt"),
 }
 
 
@@ -231,7 +245,7 @@ def _case(ctx: Context, doc: dict[str, Any], wanted: set[str]) -> Case:
     is opened only when one of its fields is among them."""
     visible = ctx.system.policy.fields(ctx.role, "Case", "any") & wanted
     values: dict[str, Any] = {}
-    if visible & _PERSONAL.keys():
+    if visible & _PERSONAL.keys() and doc["sealedPersonal"]:  # empty once erased
         personal = ctx.system.app.open_sealed(UUID(doc["id"]), doc["sealedPersonal"]) or {}
         values |= {name: personal.get(key) for name, key in _PERSONAL.items()}
     values |= {name: doc["details"].get(key) for name, key in _DETAILS.items()}
@@ -263,16 +277,22 @@ class DisclosedCopy:
     needs: list[Need] | None = None
     indicators: list[Indicator] | None = None
     brief: str | None = None
+    # Which item (referral or report) of which case this copy was disclosed with.
+    _item: strawberry.Private[tuple[str, str] | None] = None
+
+    def access_key(self) -> tuple[str, str, str | None] | None:
+        return None if self._item is None else ("DisclosedCopy", self._item[0], self._item[1])
 
 
 def _copy(ctx: Context, case_id: str, item: dict[str, Any]) -> DisclosedCopy | None:
     if not item.get("sealedCopy"):
-        return DisclosedCopy()
+        return None  # nothing was sent, or the case's personal data was erased
     copy = ctx.system.app.open_sealed(UUID(case_id), item["sealedCopy"])
     if copy is None:
         return None  # the case's personal data was erased: nothing can be read
     location = copy.get("LOCATION") or {}
     return DisclosedCopy(
+        _item=(item["id"], case_id),
         caller_name=copy.get("CALLER_NAME"), caller_phone=copy.get("CALLER_PHONE"),
         caller_email=copy.get("CALLER_EMAIL"),
         caller_other_contact=copy.get("CALLER_OTHER_CONTACT"),
@@ -326,6 +346,7 @@ class LedgerEntry:
     at: str
     by: str
     by_role: str
+    policy_version: str | None = None
 
 
 @strawberry.type

@@ -249,13 +249,19 @@ class Organization:
     updated_at: str | None = None
     misconduct_allegations: list[MisconductAllegation] | None = None
     removal: Removal | None = None
+    # Built from the internal directory: its contacts and locations are confidential reads.
+    _internal: strawberry.Private[bool] = False
+
+    def access_key(self) -> tuple[str, str, str | None] | None:
+        return ("Organization", str(self.id), None) if self._internal else None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any], visible: frozenset[str] | set[str],
                  review_interval: timedelta) -> Organization:
         """Only ``visible`` fields are set: those the policy lets this caller read here (and,
         where the resolver knows, those the query selects); every other field stays null."""
-        kwargs: dict[str, Any] = {"id": strawberry.ID(doc["id"])}
+        kwargs: dict[str, Any] = {"id": strawberry.ID(doc["id"]),
+                                  "_internal": "pointOfContact" in doc}
         for name in visible:
             source, build = (name, None) if name in _PLAIN else _BUILT.get(name, ("", None))
             # A document without the key (a public copy) leaves the field null.

@@ -53,6 +53,9 @@ class ReportingProtocol:
     updated_at: str | None = None
     revisions: list[ProtocolRevision] | None = None
 
+    def access_key(self) -> tuple[str, str, str | None]:
+        return "ReportingProtocol", str(self.id), None
+
     @strawberry.field(description="The agency, as your role may see it.")
     async def agency(self, info: Info[Context, None]) -> Organization | None:
         if self.agency_id is None:

@@ -25,6 +25,7 @@ from domain.base import Actor, InvalidInput, acting_as
 from domain.directory import DirectoryApplication
 from domain.organization import ALL_CRITERIA, ContactOutcome, RemovalReason
 from projections.cases import CaseProjection
+from projections.chain import ChainProjection
 from projections.directory import INTERNAL, PUBLIC, DirectoryProjection
 from projections.runner import Projector
 from projections.store import Cursor, ViewStore
@@ -167,9 +168,14 @@ def pending_events(projector: Projector) -> int:
 
 def the_projections(system: System) -> list[Any]:
     """Fresh instances of every projection the system runs."""
-    return [type(p)(system.app.mapper, system.store.dialect, system.vault)
-            if isinstance(p, CaseProjection) else type(p)(system.app.mapper, system.store.dialect)
-            for p in system.projector.projections]
+    def fresh(p: Any) -> Any:
+        if isinstance(p, ChainProjection):
+            return ChainProjection()
+        if isinstance(p, CaseProjection):
+            return CaseProjection(system.app.mapper, system.store.dialect, system.vault)
+        return type(p)(system.app.mapper, system.store.dialect)
+
+    return [fresh(p) for p in system.projector.projections]
 
 
 # -- rebuild -----------------------------------------------------------------------------------
@@ -191,7 +197,7 @@ def test_a_rebuild_from_the_log_gives_every_row_that_following_the_log_gave(
     assert [row[0] for row in followed["reporting_protocols"]] == [str(ids["protocol"])]
     head = system.projector.head()
     assert followed["projection_tracking"] == [
-        ("cases", head), ("directory", head), ("protocols", head)]
+        ("cases", head), ("chain", head), ("directory", head), ("protocols", head)]
 
 
 def nrd_environment(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
@@ -328,8 +334,10 @@ def test_a_batch_that_fails_midway_leaves_rows_and_position_as_they_were(
     assert read_models(system.store) == before
     assert system.projector.positions()["directory"] == position
 
-    assert pending_events(system.projector) == 5
-    assert system.projector.catch_up() == 5  # each once, none twice
+    # Five directory events for the directory; for the chain, those five and the five
+    # idempotency records saved with them.
+    assert pending_events(system.projector) == 5 + 10
+    assert system.projector.catch_up() == 5 + 10  # each once, none twice
     followed = read_models(system.store)
     assert set(map(str, newcomers)) <= set(ids_in(system.store, INTERNAL))
     system.projector.rebuild()
@@ -358,10 +366,12 @@ def test_two_projectors_catching_up_at_once_apply_every_event_exactly_once(
         with ThreadPoolExecutor(2) as pool:
             applied = list(pool.map(catch_up, projectors))
 
-        assert sum(applied) == projected_events(system.projector)
+        # The read models' events, and every event in the log once more for the chain.
+        everything = len(system.app.recorder.select_notifications(start=1, limit=100_000))
+        assert sum(applied) == projected_events(system.projector) + everything
         head = system.projector.head()
         assert system.projector.positions() == {"directory": head, "protocols": head,
-                                                "cases": head}
+                                                "cases": head, "chain": head}
         together = read_models(system.store)
         system.projector.rebuild()
         assert read_models(system.store) == together
@@ -405,7 +415,9 @@ def test_a_projector_tailing_four_concurrent_writers_never_skips_an_event(
 
     assert len(acknowledged) == 4 * writes_each
     assert ids_in(system.store, INTERNAL) == sorted(str(org) for org in acknowledged)
-    assert sum(passes) == len(acknowledged)  # every event applied, and only once
+    # Every event applied, and only once: each application by the directory, and by the chain
+    # with the idempotency record saved beside it.
+    assert sum(passes) == 3 * len(acknowledged)
     assert min(heads_seen) < system.projector.head()  # it read while the writers wrote
 
 

@@ -94,7 +94,7 @@ def disclosed_to_shelter() -> Fact:
     return happened(Case.InformationDisclosed, disclosure_id=str(EARLIER_DISCLOSURE),
                     recipient_kind="ORGANIZATION", recipient_id=str(HARBOUR_SHELTER),
                     fields=["CALLER_NAME"], consent_id=str(CONSENT), exception=None,
-                    justification="", sealed_copy=SEALED_COPY)
+                    justification="", sealed_copy=SEALED_COPY, policy_version="p1")
 
 
 def referred_to_shelter() -> Fact:
@@ -563,7 +563,7 @@ def a_case_disclosed_to_the_police() -> Case:
                  happened(Case.InformationDisclosed, disclosure_id=str(EARLIER_DISCLOSURE),
                           recipient_kind="LAW_ENFORCEMENT", recipient_id=str(HARBOUR_POLICE),
                           fields=["BRIEF"], consent_id=str(CONSENT), exception=None,
-                          justification="", sealed_copy=SEALED_COPY))
+                          justification="", sealed_copy=SEALED_COPY, policy_version="p1"))
 
 
 def test_a_supervisor_reports_to_law_enforcement_with_the_factors_weighed(

@@ -22,7 +22,8 @@ from policies import (
 )
 
 SCOPES = {("Directory.internal", "scope"), ("Directory.public", "scope"),
-          ("Protocols.all", "scope")}
+          ("Protocols.all", "scope"), ("Audit.records", "scope"),
+          ("Audit.access", "scope")}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,121 @@
+"""The access log: who read which confidential fields of which record, when, from which request,
+under which policy version.
+
+The executor notes every confidential field it completes (``Reads``); the server writes the
+notes in one transaction before it sends the response, and sends no data when it cannot. The
+log lives in its own table, beside the read models but never dropped or rebuilt with them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from projections.aggregates import iso
+from projections.store import ViewStore
+
+# Types whose fields are confidential, and which of their fields (None: every field but the id).
+CONFIDENTIAL: dict[str, frozenset[str] | None] = {
+    "Case": None,
+    "DisclosedCopy": None,
+    "Organization": frozenset({"pointOfContact", "location"}),
+    "ReportingProtocol": frozenset({"contacts", "revisions"}),
+    "AuditEvent": None,
+    "AuditState": None,
+    "AccessEntry": None,
+}
+_NOT_CONFIDENTIAL = frozenset({"id", "__typename"})
+_COLUMNS = ("id, at, user_id, role, organization_id, request_id, record_type, record_id, "
+            "case_id, fields, policy_version")
+_COLUMNS = ("id, at, user_id, role, organization_id, request_id, record_type, record_id, "
+            "case_id, fields, policy_version")
+
+
+class Accessed(Protocol):
+    def access_key(self) -> tuple[str, str, str | None] | None:
+        """(record type, record id, case id) when this object holds confidential values."""
+
+
+@dataclass
+class Reads:
+    """The confidential fields one request has read, per record."""
+
+    noted: dict[tuple[str, str, str | None], set[str]] = field(default_factory=dict)
+
+    def note(self, type_name: str, source: Any, field_name: str) -> None:
+        fields = CONFIDENTIAL.get(type_name, frozenset())
+        if field_name in _NOT_CONFIDENTIAL or (fields is not None and field_name not in fields):
+            return
+        key_of: Callable[[], tuple[str, str, str | None] | None] | None = getattr(
+            source, "access_key", None)
+        key = None if key_of is None else key_of()
+        if key is not None:
+            self.noted.setdefault(key, set()).add(field_name)
+
+    def add(self, record_type: str, record_id: str, fields: set[str],
+            case_id: str | None = None) -> None:
+        self.noted.setdefault((record_type, record_id, case_id), set()).update(fields)
+
+    def __bool__(self) -> bool:
+        return bool(self.noted)
+
+
+@dataclass(frozen=True)
+class Reader:
+    user_id: str
+    role: str
+    organization_id: str | None
+    request_id: str
+    policy_version: str
+
+
+class AccessLog:
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+        key = ("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if store.dialect == "postgres"
+               else "INTEGER PRIMARY KEY AUTOINCREMENT")
+        with store.transaction() as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS access_log (id {key}, at TEXT NOT NULL, "
+                "user_id TEXT NOT NULL, role TEXT NOT NULL, organization_id TEXT, "
+                "request_id TEXT NOT NULL, record_type TEXT NOT NULL, record_id TEXT NOT NULL, "
+                "case_id TEXT, fields TEXT NOT NULL, policy_version TEXT NOT NULL)")
+            for column in ("record_id", "case_id", "user_id"):
+                cursor.execute(f"CREATE INDEX IF NOT EXISTS access_log_{column} "
+                               f"ON access_log ({column}, id)")
+
+    def record(self, reader: Reader, reads: Reads) -> None:
+        """Writes the request's reads in one transaction: durable when this returns."""
+        at = iso(datetime.now(UTC))
+        rows = [(at, reader.user_id, reader.role, reader.organization_id, reader.request_id,
+                 record_type, record_id, case_id, json.dumps(sorted(fields)),
+                 reader.policy_version)
+                for (record_type, record_id, case_id), fields in sorted(reads.noted.items())]
+        with self.store.transaction() as cursor:
+            cursor.executemany(
+                "INSERT INTO access_log (at, user_id, role, organization_id, request_id, "
+                "record_type, record_id, case_id, fields, policy_version) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+
+    def entries(self, *, record_id: str | None = None, user_id: str | None = None,
+                first: int = 20, before: int | None = None) -> list[dict[str, Any]]:
+        """Newest first: reads of one record (or of the case it belongs to), or by one user."""
+        if (record_id is None) == (user_id is None):
+            raise ValueError("name either a record or a user")
+        clauses = (["(record_id = %s OR case_id = %s)"] if record_id is not None
+                   else ["user_id = %s"])
+        params: list[Any] = [record_id, record_id] if record_id is not None else [user_id]
+        if before is not None:
+            clauses.append("id < %s")
+            params.append(before)
+        where = " AND ".join(clauses)  # fixed text from above; every value is bound
+        sql = f"SELECT {_COLUMNS} FROM access_log WHERE {where} ORDER BY id DESC LIMIT %s"  # noqa: S608
+        with self.store.read() as cursor:
+            rows = cursor.execute(sql, [*params, first]).fetchall()
+        return [{"id": int(r[0]), "at": r[1], "userId": r[2], "role": r[3],
+                 "organizationId": r[4], "requestId": r[5], "recordType": r[6],
+                 "recordId": r[7], "caseId": r[8], "fields": json.loads(r[9]),
+                 "policyVersion": r[10]} for r in rows]

@@ -1,0 +1,291 @@
+"""Compliance: a record's audit trail, its state as of a moment, the public directory as it
+stood on a date, and the access log; legal holds and erasure of a caller's data.
+
+Every role may ask; only the roles the policy gives an audit scope get an answer. Everyone
+else gets exactly what a record that does not exist gets: null, or an empty page.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from api.context import Context, parse_id
+from api.schema.common import PageInfo
+from domain.base import InvalidInput, NotFound
+from projections.audit import HistoryFilter, parse_moment
+
+RECORDS_SCOPE = "Audit.records"
+ACCESS_SCOPE = "Audit.access"
+
+
+@strawberry.type(description="One event in a record's history: who acted, in which role, when, "
+                             "why, from which request. Sealed values are masked.")
+class AuditEvent:
+    record_id: strawberry.ID
+    record_type: str
+    version: int
+    type: str
+    at: str
+    actor_id: str | None
+    actor_role: str | None
+    request_id: str | None
+    reason: str | None
+    data: JSON
+
+    def access_key(self) -> tuple[str, str, str | None]:
+        case = str(self.record_id) if self.record_type == "Case" else None
+        return "AuditTrail", str(self.record_id), case
+
+
+@strawberry.type
+class AuditPage:
+    items: list[AuditEvent]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A record as it stood at a version or a moment. Sealed values are "
+                             "masked.")
+class AuditState:
+    record_id: strawberry.ID
+    record_type: str
+    version: int
+    created_at: str
+    at: str
+    state: JSON
+
+    def access_key(self) -> tuple[str, str, str | None]:
+        case = str(self.record_id) if self.record_type == "Case" else None
+        return "RecordAsOf", str(self.record_id), case
+
+
+@strawberry.type(description="The public directory as it stood at a moment, rebuilt from the "
+                             "events up to it.")
+class DirectoryAsOf:
+    at: str
+    count: int
+    organizations: JSON
+
+
+@strawberry.type(description="One read of confidential fields: who, which fields of which "
+                             "record, when, from which request, under which policy version.")
+class AccessEntry:
+    at: str
+    user_id: str
+    role: str
+    organization_id: str | None
+    request_id: str
+    record_type: str
+    record_id: str
+    case_id: str | None
+    fields: list[str]
+    policy_version: str
+
+
+@strawberry.type
+class AccessPage:
+    items: list[AccessEntry]
+    page_info: PageInfo
+
+
+@strawberry.input(description="Narrows a record's history; every condition must hold.")
+class AuditFilter:
+    since: str | None = None
+    until: str | None = None
+    actor_id: str | None = None
+    event_types: list[str] | None = None
+
+
+@strawberry.type(description="What a hold or erasure command did; a repeated key returns the "
+                             "first result.")
+class RecordResult:
+    record_id: strawberry.ID
+    version: int
+    replayed: bool
+
+
+def _moment(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_moment(value)
+    except ValueError as error:
+        raise InvalidInput([f"{name}: {error}"]) from None
+
+
+def _page_size(ctx: Context, first: int) -> None:
+    limit = ctx.system.settings.max_page_size
+    if not 1 <= first <= limit:
+        raise InvalidInput([f"first must be between 1 and {limit}"])
+
+
+def _number_cursor(value: int) -> str:
+    return base64.urlsafe_b64encode(f"n:{value}".encode()).decode()
+
+
+def _number_after(after: str | None) -> int | None:
+    if after is None:
+        return None
+    try:
+        kind, number = base64.urlsafe_b64decode(after.encode()).decode().split(":")
+        if kind != "n" or not number.isdigit() or len(number) > 18:
+            raise ValueError
+    except (ValueError, UnicodeError):
+        raise InvalidInput(["after: not a cursor returned by this API"]) from None
+    return int(number)
+
+
+def _may(ctx: Context, scope: str) -> bool:
+    return ctx.system.policy.allows(ctx.role, scope, "scope", "any")
+
+
+def _event(entry: dict[str, Any]) -> AuditEvent:
+    return AuditEvent(
+        record_id=strawberry.ID(entry["recordId"]), record_type=entry["recordType"],
+        version=entry["version"], type=entry["type"], at=entry["at"], actor_id=entry["actorId"],
+        actor_role=entry["actorRole"], request_id=entry["requestId"], reason=entry["reason"],
+        data=entry["data"])
+
+
+_EMPTY = PageInfo(has_next_page=False, end_cursor=None)
+
+
+@strawberry.type
+class AuditQueries:
+    @strawberry.field(description="A record's history, oldest first (compliance and supervisors).")
+    async def audit_trail(self, info: Info[Context, None], record_id: strawberry.ID,
+                          filter: AuditFilter | None = None, first: int = 50,
+                          after: str | None = None) -> AuditPage:
+        ctx = info.context
+        _page_size(ctx, first)
+        f = filter or AuditFilter()
+        where = HistoryFilter(since=_moment(f.since, "filter.since"),
+                              until=_moment(f.until, "filter.until"), actor_id=f.actor_id,
+                              types=frozenset(f.event_types or ()))
+        start = _number_after(after) or 0
+        clean = parse_id(str(record_id))
+        if clean is None or not _may(ctx, RECORDS_SCOPE):
+            return AuditPage(items=[], page_info=_EMPTY)
+        audit = ctx.system.audit
+
+        def read() -> list[dict[str, Any]]:
+            if audit.record_type(UUID(clean)) is None:
+                return []
+            return audit.history(UUID(clean), where, first + 1, start)
+
+        entries = await ctx.run(read)
+        items = [_event(e) for e in entries[:first]]
+        end = _number_cursor(items[-1].version) if items else None
+        return AuditPage(items=items, page_info=PageInfo(has_next_page=len(entries) > first,
+                                                         end_cursor=end))
+
+    @strawberry.field(description="A record as it stood at a moment or a version (compliance and "
+                                  "supervisors); null if it did not exist then.")
+    async def record_as_of(self, info: Info[Context, None], record_id: strawberry.ID,
+                           at: str | None = None, version: int | None = None,
+                           ) -> AuditState | None:
+        ctx = info.context
+        if at is None and version is None:
+            raise InvalidInput(["give the moment ('at') or the version to replay to"])
+        moment = _moment(at, "at")
+        clean = parse_id(str(record_id))
+        if clean is None or not _may(ctx, RECORDS_SCOPE):
+            return None
+        state = await ctx.run(lambda: ctx.system.audit.state_as_of(
+            UUID(clean), version=version, moment=moment))
+        if state is None:
+            return None
+        return AuditState(record_id=strawberry.ID(state["recordId"]),
+                          record_type=state["recordType"], version=state["version"],
+                          created_at=state["createdAt"], at=state["at"], state=state["state"])
+
+    @strawberry.field(description="The public directory as it stood at a moment (compliance and "
+                                  "supervisors); null for other roles.")
+    async def public_directory_as_of(self, info: Info[Context, None],
+                                     at: str) -> DirectoryAsOf | None:
+        ctx = info.context
+        moment = _moment(at, "at")
+        if moment is None or not _may(ctx, RECORDS_SCOPE):
+            return None
+        docs = await ctx.run(ctx.system.audit.public_directory_as_of, moment)
+        return DirectoryAsOf(at=moment.isoformat(), count=len(docs),
+                             organizations=cast(JSON, docs))
+
+    @strawberry.field(description="Who read confidential fields: of one record (and its "
+                                  "disclosed copies), or by one user. Newest first; compliance "
+                                  "only, and this read is itself logged.")
+    async def access_log(self, info: Info[Context, None], record_id: strawberry.ID | None = None,
+                         user_id: str | None = None, first: int = 50,
+                         after: str | None = None) -> AccessPage:
+        ctx = info.context
+        _page_size(ctx, first)
+        if (record_id is None) == (user_id is None):
+            raise InvalidInput(["name either recordId or userId"])
+        before = _number_after(after)
+        if not _may(ctx, ACCESS_SCOPE):
+            return AccessPage(items=[], page_info=_EMPTY)
+        subject = None if record_id is None else parse_id(str(record_id))
+        if record_id is not None and subject is None:
+            return AccessPage(items=[], page_info=_EMPTY)
+        ctx.reads.add("AccessLog", subject or f"user:{user_id}", {"accessLog"})
+        rows = await ctx.run(lambda: ctx.system.access.entries(
+            record_id=subject, user_id=user_id, first=first + 1, before=before))
+        items = [AccessEntry(**{_SNAKE[k]: v for k, v in row.items() if k != "id"})
+                 for row in rows[:first]]
+        end = _number_cursor(rows[len(items) - 1]["id"]) if items else None
+        return AccessPage(items=items, page_info=PageInfo(has_next_page=len(rows) > first,
+                                                          end_cursor=end))
+
+
+_SNAKE = {"at": "at", "userId": "user_id", "role": "role", "organizationId": "organization_id",
+          "requestId": "request_id", "recordType": "record_type", "recordId": "record_id",
+          "caseId": "case_id", "fields": "fields", "policyVersion": "policy_version"}
+
+
+def _case(ctx: Context, coordinate: str, case_id: strawberry.ID) -> UUID:
+    ctx.authorize(coordinate, None, "case")
+    clean = parse_id(str(case_id))
+    if clean is None:
+        raise NotFound("case not found")
+    return UUID(clean)
+
+
+@strawberry.type
+class AuditMutations:
+    @strawberry.mutation(description="Erases the caller's personal data by destroying the case's "
+                                     "key (a supervisor, with a reason; not under a legal hold).")
+    async def erase_caller_data(self, info: Info[Context, None], idempotency_key: str,
+                                case_id: strawberry.ID, reason: str) -> RecordResult:
+        ctx = info.context
+        clean = _case(ctx, "Mutation.eraseCallerData", case_id)
+        outcome = await ctx.command(lambda: ctx.system.app.erase_personal_data(
+            idempotency_key, clean, reason))
+        return RecordResult(record_id=strawberry.ID(str(outcome.id)), version=outcome.version,
+                            replayed=outcome.replayed)
+
+    @strawberry.mutation(description="Records a legal hold (a supervisor, with a reason): the "
+                                     "caller's data cannot be erased while it stands.")
+    async def place_legal_hold(self, info: Info[Context, None], idempotency_key: str,
+                               case_id: strawberry.ID, reason: str) -> RecordResult:
+        ctx = info.context
+        clean = _case(ctx, "Mutation.placeLegalHold", case_id)
+        outcome = await ctx.command(lambda: ctx.system.app.place_legal_hold(
+            idempotency_key, clean, reason))
+        return RecordResult(record_id=strawberry.ID(str(outcome.id)), version=outcome.version,
+                            replayed=outcome.replayed)
+
+    @strawberry.mutation(description="Releases a case's legal hold, with a reason.")
+    async def release_legal_hold(self, info: Info[Context, None], idempotency_key: str,
+                                 case_id: strawberry.ID, reason: str) -> RecordResult:
+        ctx = info.context
+        clean = _case(ctx, "Mutation.releaseLegalHold", case_id)
+        outcome = await ctx.command(lambda: ctx.system.app.release_legal_hold(
+            idempotency_key, clean, reason))
+        return RecordResult(record_id=strawberry.ID(str(outcome.id)), version=outcome.version,
+                            replayed=outcome.replayed)
