@@ -82,7 +82,7 @@ class System:
         """Makes a command's own effect visible to the reads that answer it."""
         if self.settings.inline_projections:
             with store_span(self.tracer, "projections.catch_up", self.store.dialect):
-                self.projector.catch_up()
+                self.projector.catch_up_to(position)
         elif not self.projector.wait_for(position):
             raise TimeoutError("the projection worker is behind; the write is saved")
 

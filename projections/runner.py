@@ -48,6 +48,8 @@ class Projector:
         self.projections = list(projections)
         self.batch_size = batch_size
         self._lock = threading.Lock()
+        # Every projection has applied the log at least up to here (as this process saw it).
+        self._reached = 0
 
     def create_tables(self) -> None:
         with self.store.transaction() as cursor:
@@ -68,16 +70,32 @@ class Projector:
 
     def catch_up(self, progress: Progress | None = None) -> int:
         """Applies every event written so far; returns how many were applied."""
-        applied = 0
         with self._lock:
-            for projection in self.projections:
-                while True:
-                    count, position, moved = self._process_batch(projection)
-                    applied += count
-                    if not moved:
-                        break
-                    if progress is not None:
-                        progress(projection.name, position, self.head())
+            return self._catch_up(progress)
+
+    def catch_up_to(self, position: int) -> None:
+        """Makes sure every projection has applied the log up to ``position``. Requests that
+        arrive together share one catch-up: whoever waited for the lock usually finds its
+        own write applied already, and returns without asking the database anything."""
+        if self._reached >= position:
+            return
+        with self._lock:
+            if self._reached < position:
+                self._catch_up(None)
+
+    def _catch_up(self, progress: Progress | None) -> int:
+        applied = 0
+        reached = []
+        for projection in self.projections:
+            while True:
+                count, position, moved = self._process_batch(projection)
+                applied += count
+                if not moved:
+                    break
+                if progress is not None:
+                    progress(projection.name, position, self.head())
+            reached.append(position)
+        self._reached = max(self._reached, min(reached, default=0))
         return applied
 
     def wait_for(self, position: int, timeout: float = 10.0) -> bool:
@@ -94,6 +112,7 @@ class Projector:
         """Drops and refills every read model, except those kept on rebuild (the hash chain:
         rebuilt from a tampered log, it would vouch for the tampering)."""
         with self._lock, self.store.transaction() as cursor:
+            self._reached = 0
             for projection in self.projections:
                 if getattr(projection, "kept_on_rebuild", False):
                     continue
