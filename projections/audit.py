@@ -102,7 +102,10 @@ class AuditTrail:
 
     def history(self, record_id: UUID, where: HistoryFilter, first: int,
                 after_version: int = 0) -> list[dict[str, Any]]:
-        """The record's events after ``after_version`` that pass the filter, oldest first."""
+        """The record's events after ``after_version`` that pass the filter, oldest first;
+        nothing for an id that is not a record the audit answers for."""
+        if self.record_type(record_id) is None:
+            return []
         found: list[dict[str, Any]] = []
         cursor = after_version
         while len(found) < first:

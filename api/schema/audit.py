@@ -174,12 +174,7 @@ class AuditQueries:
             return AuditPage(items=[], page_info=_EMPTY)
         audit = ctx.system.audit
 
-        def read() -> list[dict[str, Any]]:
-            if audit.record_type(UUID(clean)) is None:
-                return []
-            return audit.history(UUID(clean), where, first + 1, start)
-
-        entries = await ctx.run(read)
+        entries = await ctx.run(audit.history, UUID(clean), where, first + 1, start)
         items = [_event(e) for e in entries[:first]]
         end = _number_cursor(items[-1].version) if items else None
         return AuditPage(items=items, page_info=PageInfo(has_next_page=len(entries) > first,
