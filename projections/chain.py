@@ -142,8 +142,8 @@ def verify(recorder: Any, store: ViewStore, heads: Sequence[Head] = (),
     while event is not None or stored is not None:
         if stored is not None and (event is None or stored[0] < event.id):
             if event is None:
-                return found(last_seen, f"the log ends at position {last_seen}, but the chain "
-                                        f"links events up to {covered}: it was truncated")
+                return found(stored[0], f"the log ends at position {last_seen}, but the chain "
+                                         f"links events up to {covered}: it was truncated")
             return found(stored[0], f"the event at position {stored[0]} is missing from the "
                                     "log: it was deleted")
         if event is None:
@@ -172,9 +172,10 @@ def verify(recorder: Any, store: ViewStore, heads: Sequence[Head] = (),
             progress(event.id, total)
         event = next(log, None)
     if pending:
-        return found(last_seen, f"the log ends at position {last_seen}, before position "
-                                f"{pending[0].position} named by an exported head: it was "
-                                "truncated")
+        # Positions may have gaps, so the first one missing is known only to lie after here.
+        return found(last_seen + 1, f"the log ends at position {last_seen}, before position "
+                                    f"{pending[0].position} named by an exported head: it was "
+                                    "truncated")
     if progress is not None:
         progress(last_seen, total)
     return Verification(count, covered, checked, None)
