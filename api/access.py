@@ -21,7 +21,8 @@ from projections.store import ViewStore
 CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "Case": None,
     "DisclosedCopy": None,
-    "Organization": frozenset({"pointOfContact", "location"}),
+    # Internal contacts and locations, also as proposed in a pending profile update.
+    "Organization": frozenset({"pointOfContact", "location", "pendingProfileUpdate"}),
     "ReportingProtocol": frozenset({"contacts", "revisions"}),
     "AuditEvent": None,
     "AuditState": None,

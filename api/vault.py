@@ -24,12 +24,18 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from api.config import read_or_create_secret
-from projections.store import ViewStore
+from domain.base import DomainError
+from projections.store import ScrubIncomplete, ViewStore
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
 # Another process may destroy a key (an erasure): a cached key is trusted only this long.
 KEY_CACHE_SECONDS = 2.0
+
+
+class ErasurePending(DomainError):
+    code = "ERASURE_PENDING"
+    retryable = True
 
 
 class MasterKeyError(Exception):
@@ -79,16 +85,20 @@ class EnvelopeVault:
 
     def destroy_key(self, case_id: UUID) -> None:
         """Deletes the wrapped key and scrubs the table, so no copy of it stays in the files.
-        Idempotent: destroying a destroyed key does nothing more."""
+        Idempotent: a repeat scrubs again (finishing a scrub that could not finish before)."""
         with self._lock:
             self._cache.pop(case_id, None)
         with self._store.transaction() as cursor:
-            deleted = cursor.execute("DELETE FROM case_keys WHERE case_id = %s RETURNING 1",
-                                     (str(case_id),)).fetchall()
-        if deleted:
-            self._store.scrub("case_keys")
+            cursor.execute("DELETE FROM case_keys WHERE case_id = %s", (str(case_id),))
         with self._lock:
             self._cache.pop(case_id, None)
+        try:
+            self._store.scrub("case_keys")
+        except ScrubIncomplete:
+            raise ErasurePending(
+                "the erasure is recorded and the case's key deleted, but its last copy could "
+                "not be scrubbed from the database files yet (older transactions are still "
+                "open); repeat the request with the same idempotency key") from None
 
     def has_key(self, case_id: UUID) -> bool:
         with self._store.read() as cursor:

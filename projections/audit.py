@@ -219,4 +219,7 @@ def parse_moment(text: str) -> datetime:
     except ValueError:
         raise ValueError("not an ISO 8601 date or time (for example 2026-01-31 or "
                          "2026-01-31T12:00:00Z)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:  # a zone pushing it past year 1 or 9999
+        raise ValueError("outside the range of dates this server can represent") from None

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from domain.case import Case
 from domain.vault import Vault
@@ -66,6 +67,7 @@ class CaseProjection(AggregateProjection):
     def __init__(self, mapper: Any, dialect: str, vault: Vault) -> None:
         super().__init__(mapper, dialect)
         self.vault = vault
+        self._erased: list[UUID] = []
 
     def create_tables(self, cursor: Cursor) -> None:
         self.create_state_table(cursor)
@@ -96,11 +98,10 @@ class CaseProjection(AggregateProjection):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
     def write(self, cursor: Cursor, cases: list[Case]) -> None:
-        for case in cases:
-            if case.erased_at is not None and self.vault.has_key(case.id):
-                # The command destroys the key after recording the erasure; a crash between
-                # the two would leave it, so the projection finishes the job.
-                self.vault.destroy_key(case.id)
+        # The command destroys the key after recording the erasure; a crash between the two
+        # would leave it, so the projection finishes the job, once its batch has committed
+        # (the scrub waits for older transactions, this batch's own among them).
+        self._erased = [case.id for case in cases if case.erased_at is not None]
         ids = [str(case.id) for case in cases]
         marks = ", ".join(["%s"] * len(ids))
         for table, column in (("cases", "id"), ("case_needs", "case_id"),
@@ -153,6 +154,12 @@ class CaseProjection(AggregateProjection):
         if ledger:
             cursor.executemany("INSERT INTO disclosure_ledger (id, case_id, at, doc) "
                                "VALUES (%s, %s, %s, %s)", ledger)
+
+    def after_commit(self) -> None:
+        erased, self._erased = self._erased, []
+        for case_id in erased:
+            if self.vault.has_key(case_id):
+                self.vault.destroy_key(case_id)
 
     def _lookup(self, case: Case) -> str | None:
         if not case.sealed_personal:

@@ -24,7 +24,8 @@ log = logging.getLogger("nrd.projections")
 
 class Projection(Protocol):
     """A read model. One that sets ``raw = True`` is handed the stored notifications instead of
-    decoded events; one that sets ``kept_on_rebuild = True`` is never dropped (the chain)."""
+    decoded events; one that sets ``kept_on_rebuild = True`` is never dropped (the chain); an
+    ``after_commit()`` method runs after each batch has committed."""
 
     name: str
     topics: Sequence[str]
@@ -157,4 +158,7 @@ class Projector:
             new_position = notifications[-1].id if full else head
             cursor.execute("UPDATE projection_tracking SET position = %s WHERE name = %s",
                            (new_position, projection.name))
+        after_commit = getattr(projection, "after_commit", None)
+        if after_commit is not None:
+            after_commit()  # work that must not run inside the batch's transaction
         return len(notifications), new_position, True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,16 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 Params = Sequence[Any]
+# How long a scrub waits for older transactions to end before it gives up (and says so).
+SCRUB_TIMEOUT = 30.0
+
+
+class ScrubIncomplete(Exception):
+    """Deleted rows could not be scrubbed from the files yet: older transactions still run."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(f"rows deleted from {table} could not be scrubbed yet: older "
+                         "transactions are still open")
 
 
 class Cursor(Protocol):
@@ -34,7 +45,7 @@ class ViewStore(Protocol):
     def transaction(self) -> Any: ...
     def read(self) -> Any: ...
     def snapshot(self) -> Any: ...
-    def scrub(self, table: str) -> None: ...
+    def scrub(self, table: str, timeout: float = ...) -> None: ...
     def close(self) -> None: ...
 
 
@@ -126,10 +137,18 @@ class SQLiteViewStore:
             conn.rollback()
             cursor.close()
 
-    def scrub(self, table: str) -> None:
+    def scrub(self, table: str, timeout: float = SCRUB_TIMEOUT) -> None:
         """Leaves no copy of deleted rows in the files: secure_delete zeroed them in the
-        pages; a checkpoint writes those pages back and empties the write-ahead log."""
-        self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages; a checkpoint writes those pages back and empties the write-ahead log. A reader
+        still inside an older transaction keeps the checkpoint from finishing: wait for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            busy, _, _ = self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return
+            if time.monotonic() > deadline:
+                raise ScrubIncomplete(table)
+            time.sleep(0.05)
 
     def close(self) -> None:
         with self._lock:
@@ -151,6 +170,13 @@ def sqlite_startup_lock(folder: Path) -> Iterator[None]:
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
+
+# Sessions of this database whose snapshot or transaction began before the mark.
+_OLDER_SESSIONS = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+    "AND pid <> pg_backend_pid() "
+    "AND ((backend_xmin IS NOT NULL AND age(backend_xmin) >= age(%s::text::xid)) "
+    "OR (backend_xid IS NOT NULL AND age(backend_xid) >= age(%s::text::xid)))")
 
 # Any fixed number: the advisory lock that serializes start-up table creation.
 _STARTUP_LOCK = 0x6E7264
@@ -196,13 +222,24 @@ class PostgresViewStore:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield cursor
 
-    def scrub(self, table: str) -> None:
-        """Rewrites the table into a new file, leaving no dead copy of deleted rows in it."""
+    def scrub(self, table: str, timeout: float = SCRUB_TIMEOUT) -> None:
+        """Rewrites the table into a new file, leaving no dead copy of deleted rows in it.
+
+        VACUUM keeps a deleted row while any transaction that began before the delete could
+        still see it, so first wait until every such transaction in this database has ended.
+        """
         if not table.isidentifier():
             raise ValueError("a table name is an identifier")
+        deadline = time.monotonic() + timeout
         with self._pool.connection() as conn:
             conn.autocommit = True
             try:
+                (current,) = conn.execute("SELECT txid_current()").fetchone() or (0,)
+                mark = int(current) % 2**32  # the 32-bit transaction id that age() compares
+                while conn.execute(_OLDER_SESSIONS, (mark, mark)).fetchone() != (0,):
+                    if time.monotonic() > deadline:
+                        raise ScrubIncomplete(table)
+                    time.sleep(0.05)
                 conn.execute(f"VACUUM FULL {table}")
             finally:
                 conn.autocommit = False

@@ -41,6 +41,8 @@ from domain.case import (
 from domain.directory import Outcome
 from domain.organization import Status
 from domain.vocabulary import parse_codes
+from projections.aggregates import iso
+from projections.audit import parse_moment
 from projections.cases import CaseFilter as Filter
 from projections.directory import INTERNAL
 
@@ -470,12 +472,9 @@ def _instant(value: str | None, name: str) -> str | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput([f"{name} must be an ISO 8601 date or time"]) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return iso(parse_moment(value))
+    except ValueError as error:
+        raise InvalidInput([f"{name}: {error}"]) from None
 
 
 @strawberry.type
