@@ -148,5 +148,5 @@ class Context:
                 return fn()
 
         outcome = await self.run(run)
-        await self.run(self.system.read_your_writes, outcome.position)
+        await self.run(self.system.read_your_writes, outcome.position, outcome.topics)
         return outcome

@@ -78,11 +78,12 @@ class System:
         """Built on first use: a projection worker never needs the token-signing key."""
         return Authenticator(_signing_key(self.settings), self.settings.jwt_issuer)
 
-    def read_your_writes(self, position: int) -> None:
-        """Makes a command's own effect visible to the reads that answer it."""
+    def read_your_writes(self, position: int, topics: frozenset[str] | None = None) -> None:
+        """Makes a command's own effect visible to the reads that answer it: the read models
+        that follow the events it wrote (``topics``; all of them when None)."""
         if self.settings.inline_projections:
             with store_span(self.tracer, "projections.catch_up", self.store.dialect):
-                self.projector.catch_up_to(position)
+                self.projector.catch_up_to(position, topics)
         elif not self.projector.wait_for(position):
             raise TimeoutError("the projection worker is behind; the write is saved")
 

@@ -50,6 +50,8 @@ class Outcome:
     version: int
     position: int
     replayed: bool = False
+    # The topics of the events it wrote (None when not known: a replayed result).
+    topics: frozenset[str] | None = None
 
 
 class DirectoryApplication(Application[UUID]):
@@ -222,7 +224,8 @@ class DirectoryApplication(Application[UUID]):
                 # own success: either way the next pass sees which, on a fresh load.
                 continue
             position = max(r.notification.id for r in recordings)
-            return Outcome(aggregate.id, aggregate.version, position)
+            return Outcome(aggregate.id, aggregate.version, position,
+                           topics=frozenset(r.notification.topic for r in recordings))
         prior = self._prior(rec_id, digest)
         if prior is not None:
             return prior

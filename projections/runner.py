@@ -49,8 +49,8 @@ class Projector:
         self.projections = list(projections)
         self.batch_size = batch_size
         self._lock = threading.Lock()
-        # Every projection has applied the log at least up to here (as this process saw it).
-        self._reached = 0
+        # Each projection has applied the log at least up to here (as this process saw it).
+        self._reached: dict[str, int] = {}
 
     def create_tables(self) -> None:
         with self.store.transaction() as cursor:
@@ -74,20 +74,25 @@ class Projector:
         with self._lock:
             return self._catch_up(progress)
 
-    def catch_up_to(self, position: int) -> None:
-        """Makes sure every projection has applied the log up to ``position``. Requests that
-        arrive together share one catch-up: whoever waited for the lock usually finds its
-        own write applied already, and returns without asking the database anything."""
-        if self._reached >= position:
+    def catch_up_to(self, position: int, topics: frozenset[str] | None = None) -> None:
+        """Makes sure the read models have applied the log up to ``position``: those that
+        follow one of ``topics`` (the events a command wrote), or all of them when ``topics``
+        is None. Requests that arrive together share one catch-up: whoever waited for the lock
+        usually finds its own write applied already, and returns without asking the database
+        anything. The rest is left to the projection worker."""
+        wanted = [p for p in self.projections
+                  if topics is None or (p.topics and not topics.isdisjoint(p.topics))]
+        if all(self._reached.get(p.name, 0) >= position for p in wanted):
             return
         with self._lock:
-            if self._reached < position:
-                self._catch_up(None)
+            behind = [p for p in wanted if self._reached.get(p.name, 0) < position]
+            if behind:
+                self._catch_up(None, behind)
 
-    def _catch_up(self, progress: Progress | None) -> int:
+    def _catch_up(self, progress: Progress | None,
+                  projections: Sequence[Projection] | None = None) -> int:
         applied = 0
-        reached = []
-        for projection in self.projections:
+        for projection in self.projections if projections is None else projections:
             while True:
                 count, position, moved = self._process_batch(projection)
                 applied += count
@@ -95,8 +100,8 @@ class Projector:
                     break
                 if progress is not None:
                     progress(projection.name, position, self.head())
-            reached.append(position)
-        self._reached = max(self._reached, min(reached, default=0))
+            self._reached[projection.name] = max(self._reached.get(projection.name, 0),
+                                                 position)
         return applied
 
     def wait_for(self, position: int, timeout: float = 10.0) -> bool:
@@ -113,7 +118,7 @@ class Projector:
         """Drops and refills every read model, except those kept on rebuild (the hash chain:
         rebuilt from a tampered log, it would vouch for the tampering)."""
         with self._lock, self.store.transaction() as cursor:
-            self._reached = 0
+            self._reached.clear()
             for projection in self.projections:
                 if getattr(projection, "kept_on_rebuild", False):
                     continue
