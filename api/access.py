@@ -9,7 +9,7 @@ log lives in its own table, beside the read models but never dropped or rebuilt 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -46,15 +46,18 @@ class Reads:
 
     noted: dict[tuple[str, str, str | None], set[str]] = field(default_factory=dict)
 
-    def note(self, type_name: str, source: Any, field_name: str) -> None:
+    def note(self, type_name: str, source: Any, field_names: Iterable[str]) -> None:
+        """Notes the fields of ``source`` (an object of ``type_name``) being completed."""
         fields = CONFIDENTIAL.get(type_name, frozenset())
-        if field_name in _NOT_CONFIDENTIAL or (fields is not None and field_name not in fields):
+        read = {name for name in field_names if name not in _NOT_CONFIDENTIAL
+                and (fields is None or name in fields)}
+        if not read:
             return
         key_of: Callable[[], tuple[str, str, str | None] | None] | None = getattr(
             source, "access_key", None)
         key = None if key_of is None else key_of()
         if key is not None:
-            self.noted.setdefault(key, set()).add(field_name)
+            self.noted.setdefault(key, set()).update(read)
 
     def add(self, record_type: str, record_id: str, fields: set[str],
             case_id: str | None = None) -> None:

@@ -68,7 +68,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
                       field_details_list: Any, path: Any, position_context: Any) -> Any:
         name = field_details_list[0].node.name.value
         if parent_type.name in CONFIDENTIAL:
-            self.context_value.reads.note(parent_type.name, source, name)
+            self.context_value.reads.note(parent_type.name, source, (name,))
         field_def = self.schema.get_field(parent_type, name)
         get: Callable[[Any], Any] | None = getattr(field_def, "nrd_get", None)
         if get is not None:
@@ -101,6 +101,9 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped, deferred, _ = self.collect_subfields(field_type, field_details_list)
         if deferred:
             raise _General
+        if field_type.name in CONFIDENTIAL:
+            names = [details[0].node.name.value for details in grouped.values()]
+            self.context_value.reads.note(field_type.name, value, names)
         result: dict[str, Any] = {}
         for key, details in grouped.items():
             name = details[0].node.name.value
@@ -110,8 +113,6 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             sub_get = getattr(field_type.fields.get(name), "nrd_get", None)
             if sub_get is None:
                 raise _General
-            if field_type.name in CONFIDENTIAL:
-                self.context_value.reads.note(field_type.name, value, name)
             result[key] = self._complete(field_type.fields[name].type, details, sub_get(value))
         return result
 
