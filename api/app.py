@@ -106,7 +106,7 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
         follow = system.settings.inline_projections if run_projections is None else run_projections
         worker = None
         if follow:
-            worker = threading.Thread(target=system.projector.run_forever, args=(stop,),
+            worker = threading.Thread(target=system.follow_log, args=(stop,),
                                       name="nrd-projections", daemon=True)
             worker.start()
         try:

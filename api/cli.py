@@ -123,7 +123,7 @@ def cmd_projections_run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     print("nrd projections: following the event log (Ctrl-C stops)", file=sys.stderr)
     try:
-        system.projector.run_forever(stop, interval=args.interval)  # type: ignore[attr-defined]
+        system.follow_log(stop, interval=args.interval)  # type: ignore[attr-defined]
     finally:
         system.close()  # type: ignore[attr-defined]
     return 0

@@ -12,10 +12,12 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -24,18 +26,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from api.config import read_or_create_secret
-from domain.base import DomainError
 from projections.store import ScrubIncomplete, ViewStore
 
+log = logging.getLogger("nrd.vault")
 KEY_BYTES = 32
 NONCE_BYTES = 12
 # Another process may destroy a key (an erasure): a cached key is trusted only this long.
 KEY_CACHE_SECONDS = 2.0
-
-
-class ErasurePending(DomainError):
-    code = "ERASURE_PENDING"
-    retryable = True
 
 
 class MasterKeyError(Exception):
@@ -74,6 +71,11 @@ class EnvelopeVault:
         with store.transaction() as cursor:
             cursor.execute(f"CREATE TABLE IF NOT EXISTS case_keys (case_id TEXT PRIMARY KEY, "
                            f"wrapped {blob} NOT NULL)")
+            # Erasures under way, and a scrub of deleted keys still to finish.
+            cursor.execute("CREATE TABLE IF NOT EXISTS key_erasures (case_id TEXT PRIMARY KEY, "
+                           "at DOUBLE PRECISION NOT NULL)")
+            cursor.execute("CREATE TABLE IF NOT EXISTS key_scrubs (name TEXT PRIMARY KEY, "
+                           "at DOUBLE PRECISION NOT NULL)")
 
     def create_key(self, case_id: UUID) -> None:
         data_key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
@@ -83,22 +85,60 @@ class EnvelopeVault:
             cursor.execute("INSERT INTO case_keys (case_id, wrapped) VALUES (%s, %s) "
                            "ON CONFLICT (case_id) DO NOTHING", (str(case_id), wrapped))
 
-    def destroy_key(self, case_id: UUID) -> None:
-        """Deletes the wrapped key and scrubs the table, so no copy of it stays in the files.
-        Idempotent: a repeat scrubs again (finishing a scrub that could not finish before)."""
+    def begin_erasure(self, case_id: UUID) -> None:
+        """Records the intent to destroy the key before the erasure event is saved, so a crash
+        between the event and the key's destruction is finished by ``finish_erasures``."""
+        with self._store.transaction() as cursor:
+            cursor.execute("INSERT INTO key_erasures (case_id, at) VALUES (%s, %s) "
+                           "ON CONFLICT (case_id) DO NOTHING", (str(case_id), time.time()))
+
+    def cancel_erasure(self, case_id: UUID) -> None:
+        with self._store.transaction() as cursor:
+            cursor.execute("DELETE FROM key_erasures WHERE case_id = %s", (str(case_id),))
+
+    def destroy_key(self, case_id: UUID, scrub_timeout: float = 5.0) -> None:
+        """Deletes the wrapped key, then scrubs the table so no copy of it stays in the files.
+        The scrub waits for older transactions; one that cannot finish in time is recorded and
+        finished later by ``finish_erasures`` (the key is already gone from the table).
+        Idempotent."""
         with self._lock:
             self._cache.pop(case_id, None)
         with self._store.transaction() as cursor:
             cursor.execute("DELETE FROM case_keys WHERE case_id = %s", (str(case_id),))
+            cursor.execute("DELETE FROM key_erasures WHERE case_id = %s", (str(case_id),))
+            cursor.execute("INSERT INTO key_scrubs (name, at) VALUES ('case_keys', %s) "
+                           "ON CONFLICT (name) DO UPDATE SET at = excluded.at", (time.time(),))
         with self._lock:
             self._cache.pop(case_id, None)
+        self._finish_scrub(scrub_timeout)
+
+    def finish_erasures(self, is_erased: Callable[[UUID], bool], scrub_timeout: float = 1.0,
+                        grace: float = 60.0) -> None:
+        """Destroys the keys of erasures a crash interrupted (their event is saved), forgets
+        intents whose erasure never happened (after ``grace`` seconds), finishes a scrub."""
+        with self._store.read() as cursor:
+            rows = cursor.execute("SELECT case_id, at FROM key_erasures").fetchall()
+        for case_text, at in rows:
+            case_id = UUID(case_text)
+            if is_erased(case_id):
+                self.destroy_key(case_id, scrub_timeout)
+            elif time.time() - float(at) > grace:
+                self.cancel_erasure(case_id)
+        self._finish_scrub(scrub_timeout)
+
+    def _finish_scrub(self, timeout: float) -> None:
+        with self._store.read() as cursor:
+            row = cursor.execute("SELECT at FROM key_scrubs WHERE name = 'case_keys'").fetchone()
+        if row is None:
+            return
         try:
-            self._store.scrub("case_keys")
+            self._store.scrub("case_keys", timeout)
         except ScrubIncomplete:
-            raise ErasurePending(
-                "the erasure is recorded and the case's key deleted, but its last copy could "
-                "not be scrubbed from the database files yet (older transactions are still "
-                "open); repeat the request with the same idempotency key") from None
+            log.warning("a destroyed case key awaits its scrub: older transactions are open")
+            return
+        with self._store.transaction() as cursor:  # unless another destruction came since
+            cursor.execute("DELETE FROM key_scrubs WHERE name = 'case_keys' AND at <= %s",
+                           (row[0],))
 
     def has_key(self, case_id: UUID) -> bool:
         with self._store.read() as cursor:

@@ -87,6 +87,11 @@ class System:
         elif not self.projector.wait_for(position):
             raise TimeoutError("the projection worker is behind; the write is saved")
 
+    def follow_log(self, stop: threading.Event, interval: float = 0.2) -> None:
+        """The projection worker: keeps the read models current and finishes erasures a crash
+        interrupted."""
+        self.projector.run_forever(stop, interval, housekeeping=self.app.finish_erasures)
+
     def close(self) -> None:
         for store in {id(s): s for s in (self.store, self.keys, self.access.store)}.values():
             store.close()
@@ -135,6 +140,7 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
                                            ProtocolProjection(app.mapper, store.dialect),
                                            CaseProjection(app.mapper, store.dialect, vault)])
         projector.create_tables()
+        app.finish_erasures()  # whatever a crash left half done
     policy = load_policy()
     limits = Limits(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
                     max_tokens=settings.max_tokens)

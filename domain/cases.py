@@ -202,12 +202,28 @@ class CaseUseCases(DirectoryApplication):
                             lambda c: c.release_legal_hold(reason), what="case")
 
     def erase_personal_data(self, key: str, case_id: UUID, reason: str) -> Outcome:
-        """Records the erasure, then destroys the case's key. A repeat with the same key (after
-        a crash between the two) destroys it again; the case projection does too."""
-        outcome = self._change(key, "erasePersonalData", case_id, {"reason": reason}, Case,
-                               lambda c: c.erase_personal_data(reason), what="case")
+        """Records the intent, then the erasure, then destroys the case's key. If the process
+        dies after the event, ``finish_erasures`` (at start-up and in the projection worker)
+        destroys the key; so does a repeat with the same idempotency key."""
+        self.vault.begin_erasure(case_id)
+        try:
+            outcome = self._change(key, "erasePersonalData", case_id, {"reason": reason}, Case,
+                                   lambda c: c.erase_personal_data(reason), what="case")
+        except Exception:
+            self.vault.cancel_erasure(case_id)
+            raise
         self.vault.destroy_key(case_id)
         return outcome
+
+    def finish_erasures(self) -> None:
+        """Finishes erasures a crash interrupted (their event saved, their key not destroyed)."""
+        def is_erased(case_id: UUID) -> bool:
+            try:
+                return self._get(case_id, Case, "case").erased_at is not None
+            except NotFound:
+                return False
+
+        self.vault.finish_erasures(is_erased)
 
     def close_case(self, key: str, case_id: UUID, reason: str) -> Outcome:
         return self._change(key, "closeCase", case_id, {"reason": reason}, Case,

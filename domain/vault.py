@@ -7,6 +7,7 @@ The implementation lives at the edge (it needs a cryptography library); the doma
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -15,8 +16,17 @@ class Vault(Protocol):
     def create_key(self, case_id: UUID) -> None:
         """Makes the case's data key (before anything is sealed with it)."""
 
+    def begin_erasure(self, case_id: UUID) -> None:
+        """Records, before the erasure event, that the case's key is to be destroyed."""
+
+    def cancel_erasure(self, case_id: UUID) -> None:
+        """Forgets an erasure that was refused."""
+
     def destroy_key(self, case_id: UUID) -> None:
         """Destroys the case's data key: every sealed copy becomes unreadable, for good."""
+
+    def finish_erasures(self, is_erased: Callable[[UUID], bool]) -> None:
+        """Destroys the keys of erasures a crash interrupted."""
 
     def has_key(self, case_id: UUID) -> bool:
         """Whether the case's data key still exists."""

@@ -128,10 +128,14 @@ class Projector:
         self.create_tables()
         return self.catch_up(progress)
 
-    def run_forever(self, stop: threading.Event, interval: float = 0.2) -> None:
+    def run_forever(self, stop: threading.Event, interval: float = 0.2,
+                    housekeeping: Callable[[], None] | None = None) -> None:
+        """Follows the log until ``stop``; ``housekeeping`` runs after every pass."""
         while not stop.is_set():
             try:
                 self.catch_up()
+                if housekeeping is not None:
+                    housekeeping()
             except Exception as error:
                 # By type only: an exception's text can carry values.
                 log.error("projection batch failed: %s", type(error).__name__)

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from api.config import Settings
+from api.wiring import System, build_system
 from domain.base import Actor, acting_as
 
 # A fixed, obviously test-only master key (32 bytes of 0x01, base64): never a real one.
@@ -44,6 +45,16 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         yield Settings(data_dir=tmp_path, jwt_secret="test-secret-" + "x" * 32)
     else:
         yield from _postgres_settings(tmp_path)
+
+
+@pytest.fixture
+def system(settings: Settings) -> Iterator[System]:
+    """The whole system, wired as in production, on the store ``settings`` names."""
+    built = build_system(settings)
+    try:
+        yield built
+    finally:
+        built.close()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ else gets exactly what a record that does not exist gets: null, or an empty page
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -19,6 +20,7 @@ from strawberry.types import Info
 from api.context import Context, parse_id
 from api.schema.common import PageInfo
 from domain.base import InvalidInput, NotFound
+from domain.directory import Outcome
 from projections.audit import HistoryFilter, parse_moment
 
 RECORDS_SCOPE = "Audit.records"
@@ -243,12 +245,17 @@ _SNAKE = {"at": "at", "userId": "user_id", "role": "role", "organizationId": "or
           "caseId": "case_id", "fields": "fields", "policyVersion": "policy_version"}
 
 
-def _case(ctx: Context, coordinate: str, case_id: strawberry.ID) -> UUID:
-    ctx.authorize(coordinate, None, "case")
+async def _on_case(ctx: Context, mutation: str, case_id: strawberry.ID,
+                   command: Callable[[UUID], Outcome]) -> RecordResult:
+    """Runs a hold or erasure command on a case the caller may act on, as if any other case
+    did not exist."""
+    ctx.authorize(f"Mutation.{mutation}", None, "case")
     clean = parse_id(str(case_id))
     if clean is None:
         raise NotFound("case not found")
-    return UUID(clean)
+    outcome = await ctx.command(lambda: command(UUID(clean)))
+    return RecordResult(record_id=strawberry.ID(str(outcome.id)), version=outcome.version,
+                        replayed=outcome.replayed)
 
 
 @strawberry.type
@@ -257,30 +264,21 @@ class AuditMutations:
                                      "key (a supervisor, with a reason; not under a legal hold).")
     async def erase_caller_data(self, info: Info[Context, None], idempotency_key: str,
                                 case_id: strawberry.ID, reason: str) -> RecordResult:
-        ctx = info.context
-        clean = _case(ctx, "Mutation.eraseCallerData", case_id)
-        outcome = await ctx.command(lambda: ctx.system.app.erase_personal_data(
-            idempotency_key, clean, reason))
-        return RecordResult(record_id=strawberry.ID(str(outcome.id)), version=outcome.version,
-                            replayed=outcome.replayed)
+        app = info.context.system.app
+        return await _on_case(info.context, "eraseCallerData", case_id,
+                              lambda case: app.erase_personal_data(idempotency_key, case, reason))
 
     @strawberry.mutation(description="Records a legal hold (a supervisor, with a reason): the "
                                      "caller's data cannot be erased while it stands.")
     async def place_legal_hold(self, info: Info[Context, None], idempotency_key: str,
                                case_id: strawberry.ID, reason: str) -> RecordResult:
-        ctx = info.context
-        clean = _case(ctx, "Mutation.placeLegalHold", case_id)
-        outcome = await ctx.command(lambda: ctx.system.app.place_legal_hold(
-            idempotency_key, clean, reason))
-        return RecordResult(record_id=strawberry.ID(str(outcome.id)), version=outcome.version,
-                            replayed=outcome.replayed)
+        app = info.context.system.app
+        return await _on_case(info.context, "placeLegalHold", case_id,
+                              lambda case: app.place_legal_hold(idempotency_key, case, reason))
 
     @strawberry.mutation(description="Releases a case's legal hold, with a reason.")
     async def release_legal_hold(self, info: Info[Context, None], idempotency_key: str,
                                  case_id: strawberry.ID, reason: str) -> RecordResult:
-        ctx = info.context
-        clean = _case(ctx, "Mutation.releaseLegalHold", case_id)
-        outcome = await ctx.command(lambda: ctx.system.app.release_legal_hold(
-            idempotency_key, clean, reason))
-        return RecordResult(record_id=strawberry.ID(str(outcome.id)), version=outcome.version,
-                            replayed=outcome.replayed)
+        app = info.context.system.app
+        return await _on_case(info.context, "releaseLegalHold", case_id,
+                              lambda case: app.release_legal_hold(idempotency_key, case, reason))

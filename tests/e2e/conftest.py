@@ -11,21 +11,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from api.config import Settings
-from api.wiring import System, build_system
+from api.wiring import System
 from domain.base import Actor, acting_as
 from domain.vocabulary import Criterion
 
 ALL_CRITERIA = [c.value for c in Criterion]
-
-
-@pytest.fixture
-def system(settings: Settings) -> Iterator[System]:
-    built = build_system(settings)
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 @pytest.fixture

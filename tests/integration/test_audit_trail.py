@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
-from api.config import Settings
-from api.wiring import System, build_system
+from api.wiring import System
 from domain.base import Actor, acting_as
 from domain.case import (
     CallerRelationship,
@@ -52,15 +50,6 @@ BRIEF = "Fictional brief: needs a safe bed tonight."
 SERGEANT = {"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142"}
 CONSTABLE = {"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"}
 EVERYTHING = HistoryFilter()
-
-
-@pytest.fixture
-def system(settings: Settings) -> Iterator[System]:
-    built = build_system(settings)
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 def staff(request_id: str) -> Actor:

@@ -58,15 +58,6 @@ ALL_FACTORS = {"urgency": "HIGH", "imminentHarm": "no", "minorInvolved": "UNKNOW
                "localProtocol": "fictional protocol"}
 
 
-@pytest.fixture
-def system(settings: Settings) -> Iterator[System]:
-    built = build_system(settings)
-    try:
-        yield built
-    finally:
-        built.close()
-
-
 def a_key() -> str:
     return f"fictional-{uuid4()}"
 

@@ -28,16 +28,6 @@ from projections.runner import Projector
 from projections.store import ViewStore
 from tests.integration.test_projections import STAFF, a_busy_directory, an_applicant
 
-
-@pytest.fixture
-def system(settings: Settings) -> Iterator[System]:
-    built = build_system(settings)
-    try:
-        yield built
-    finally:
-        built.close()
-
-
 # -- someone with database access --------------------------------------------------------
 
 class Intruder:

@@ -150,15 +150,6 @@ def a_directory(system: System) -> dict[str, UUID]:
 
 
 @pytest.fixture
-def system(settings: Settings) -> Iterator[System]:
-    built = build_system(settings)
-    try:
-        yield built
-    finally:
-        built.close()
-
-
-@pytest.fixture
 def org_ids(system: System) -> dict[str, UUID]:
     return a_directory(system)
 

@@ -6,8 +6,8 @@ it. The events stay and the rest of the case stays readable, marked erased, but 
 is gone: no sealed copy opens again, in the events, the snapshots, the read models or the
 audit export; no plain value and no byte of the destroyed key is left in any database; and the
 log's hash chain still verifies. A legal hold blocks erasure; a crash between the event and
-the key's destruction is finished by a repeat with the same idempotency key, or by the case
-projection.
+the key's destruction is finished at the next start, by the projection worker, by a repeat
+with the same idempotency key, or by the case projection.
 """
 # Table names in these queries come from the databases' own catalogues; values are bound.
 # ruff: noqa: S608
@@ -69,15 +69,6 @@ ALL_FACTORS = {"urgency": "HIGH", "imminentHarm": "no", "minorInvolved": "UNKNOW
                "localProtocol": "fictional protocol"}
 ERASE = "Fictional: the caller asked for their data to be erased."
 HOLD = "Fictional: a court order preserves this case."
-
-
-@pytest.fixture
-def system(settings: Settings) -> Iterator[System]:
-    built = build_system(settings)
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 def a_key() -> str:
@@ -568,3 +559,59 @@ def test_the_case_projection_destroys_a_key_left_behind_by_an_erased_case(
     the_key_is_gone(system, settings, shared)
     doc = system.cases.get(str(shared.case_id))
     assert doc is not None and doc["erasedAt"] is not None
+
+
+def recorded_without_destroying_the_key(system: System, case_id: UUID) -> None:
+    """What a process that died right after saving the erasure event leaves behind: the intent
+    and the event, but the key still in its table."""
+    system.vault.begin_erasure(case_id)
+    with acting_as(SUPERVISOR):
+        system.app._change(a_key(), "erasePersonalData", case_id, {"reason": ERASE}, Case,
+                           lambda c: c.erase_personal_data(ERASE), what="case")
+
+
+def test_an_erasure_cut_short_after_its_event_is_finished_when_the_system_starts_again(
+    system: System, settings: Settings,
+) -> None:
+    shared = a_shared_case(system)
+    recorded_without_destroying_the_key(system, shared.case_id)
+    assert system.vault.open(shared.case_id, shared.sealed[0]) is not None
+    system.close()
+
+    restarted = build_system(settings)
+    try:
+        the_key_is_gone(restarted, settings, shared)
+    finally:
+        restarted.close()
+
+
+def test_the_projection_worker_finishes_an_erasure_cut_short(
+    system: System, settings: Settings,
+) -> None:
+    shared = a_shared_case(system)
+    recorded_without_destroying_the_key(system, shared.case_id)
+    stop = threading.Event()
+    worker = threading.Thread(target=system.follow_log, args=(stop, 0.05))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while system.vault.has_key(shared.case_id) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(10)
+
+    the_key_is_gone(system, settings, shared)
+
+
+def test_a_refused_erasure_leaves_no_intent_behind(system: System) -> None:
+    shared = a_shared_case(system)
+    with acting_as(SUPERVISOR):
+        system.app.place_legal_hold(a_key(), shared.case_id, HOLD)
+    with pytest.raises(LegalHold):
+        erase(system, shared.case_id)
+
+    with system.keys.read() as cursor:
+        assert cursor.execute("SELECT COUNT(*) FROM key_erasures").fetchone()[0] == 0
+    system.app.finish_erasures()
+    assert wrapped_key(system, shared.case_id) == shared.wrapped

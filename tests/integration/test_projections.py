@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID, uuid4
@@ -37,15 +37,6 @@ CONSTABLE = {"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"}
 PUBLIC_KEYS = {"id", "kind", "nameEn", "nameFr", "descriptionEn", "descriptionFr", "services",
                "focusAreas", "populations", "languages", "regions", "hours", "intakeProcess",
                "publicContact", "location"}
-
-
-@pytest.fixture
-def system(settings: Settings) -> Iterator[System]:
-    built = build_system(settings)
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 def a_key() -> str:
