@@ -6,8 +6,10 @@ import functools
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import anyio
+from eventsourcing.persistence import EventStore
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
 
@@ -16,6 +18,7 @@ from api.auth import Authenticator, load_or_create_secret
 from api.config import ConfigurationError, Settings
 from api.hardening import DocumentGate, GateExtension, Limits
 from api.schema.build import Schema, build_schema
+from api.snapshots import SignedSnapshots
 from api.telemetry import OperationSpan, store_span, tracer_from
 from api.vault import EnvelopeVault, load_or_create_master_key, parse_master_key
 from domain.cases import CaseUseCases
@@ -42,11 +45,18 @@ class TracedApplication(CaseUseCases):
     name = DirectoryApplication.name  # the name picks the tables: keep the application's
 
     def __init__(self, settings: Settings, tracer: Tracer, vault: EnvelopeVault) -> None:
+        self._snapshot_key = vault.derived_key(b"nrd snapshots v1")  # before the stores exist
         super().__init__(settings.event_store_env(), vault=vault,
                          emergency_numbers=settings.emergency_numbers,
                          unreachable_after=settings.unreachable_after)
         self.tracer = tracer
         self.db_system = "postgresql" if settings.uses_postgres else "sqlite"
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        """Snapshots carry a MAC: one edited in the database is refused when loaded."""
+        return self.factory.event_store(
+            mapper=SignedSnapshots(self.mapper.transcoder, self._snapshot_key),
+            recorder=self.factory.aggregate_recorder(purpose="snapshots"))
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         with store_span(self.tracer, "event_store.save", self.db_system):

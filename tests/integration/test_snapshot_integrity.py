@@ -1,0 +1,116 @@
+"""Snapshots carry a MAC: one edited in the database is refused, never folded into a decision.
+
+The hash chain covers the event log, not the snapshot table, while loads and point-in-time
+replays start from the latest snapshot. Someone with database access who lifts a legal hold or
+forges a consent in a snapshot gets an error, not an erasure or a disclosure.
+"""
+
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+
+from api.config import Settings
+from api.snapshots import SnapshotTampered
+from api.wiring import System
+from domain.base import Actor, acting_as
+from domain.case import CallerRelationship, Channel
+
+STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-snap-1")
+SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-snap-2")
+
+
+def a_key() -> str:
+    return f"fictional-{uuid4()}"
+
+
+@contextmanager
+def raw_sql(settings: Settings) -> Iterator[Callable[..., Any]]:
+    """Someone with database access, going around the application."""
+    if settings.uses_postgres:
+        options = f"-c search_path={settings.database_schema}"
+        with psycopg.connect(settings.database_url or "", options=options) as conn:
+            yield lambda sql, params=(): conn.execute(sql.replace("TABLE", "nrd_snapshots"),
+                                                      params)
+        return
+    conn = sqlite3.connect(settings.data_dir / "events.sqlite", isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield lambda sql, params=(): conn.execute(
+            sql.replace("TABLE", "stored_snapshots").replace("%s", "?"), tuple(params))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def a_held_case_with_a_snapshot(system: System) -> UUID:
+    with acting_as(STAFF):
+        case_id = system.app.open_case(a_key(), Channel.CALL, "en",
+                                       CallerRelationship.ANONYMOUS, {}, {"province": "CA-ON"}).id
+    with acting_as(SUPERVISOR):
+        system.app.place_legal_hold(a_key(), case_id, "Fictional: a court order preserves it.")
+    with acting_as(STAFF):
+        for n in range(50):
+            system.app.update_case(a_key(), case_id, {"municipality": f"Fictionville {n}"})
+    return case_id
+
+
+def stored_snapshot(settings: Settings, case_id: UUID) -> tuple[int, bytes]:
+    with raw_sql(settings) as run:
+        rows = run("SELECT originator_version, state FROM TABLE WHERE originator_id = %s "
+                   "ORDER BY originator_version",
+                   (case_id if settings.uses_postgres else case_id.hex,)).fetchall()
+    assert rows, "the application took no snapshot"
+    return int(rows[-1][0]), bytes(rows[-1][1])
+
+
+def test_an_untouched_snapshot_loads_and_equals_the_events_folded(system: System) -> None:
+    case_id = a_held_case_with_a_snapshot(system)
+    from_snapshot = system.app.repository.get(case_id)
+    replayed = system.audit.state_as_of(case_id, version=from_snapshot.version)
+
+    assert from_snapshot.legal_hold is not None
+    assert replayed is not None and replayed["state"]["legal_hold"] is not None
+
+
+def test_a_snapshot_edited_to_lift_a_legal_hold_is_refused_and_nothing_is_erased(
+    system: System, settings: Settings,
+) -> None:
+    case_id = a_held_case_with_a_snapshot(system)
+    version, state = stored_snapshot(settings, case_id)
+    tag, body = state[:32], json.loads(state[32:])
+    body["state"]["legal_hold"] = None
+    with raw_sql(settings) as run:
+        run("UPDATE TABLE SET state = %s WHERE originator_id = %s AND originator_version = %s",
+            (tag + json.dumps(body).encode(),
+             case_id if settings.uses_postgres else case_id.hex, version))
+
+    with acting_as(SUPERVISOR), pytest.raises(SnapshotTampered):
+        system.app.erase_personal_data(a_key(), case_id, "Fictional: the hold was lifted?")
+    with pytest.raises(SnapshotTampered):
+        system.audit.state_as_of(case_id)
+    last = next(iter(system.app.events.get(case_id, desc=True, limit=1)))
+    assert type(last).__name__ != "PersonalDataErased"
+    assert system.vault.has_key(case_id)
+
+
+def test_a_snapshot_moved_to_another_record_is_refused(
+    system: System, settings: Settings,
+) -> None:
+    held = a_held_case_with_a_snapshot(system)
+    other = a_held_case_with_a_snapshot(system)
+    version, state = stored_snapshot(settings, held)
+    with raw_sql(settings) as run:
+        run("UPDATE TABLE SET state = %s WHERE originator_id = %s AND originator_version = %s",
+            (state, other if settings.uses_postgres else other.hex, version))
+
+    with pytest.raises(SnapshotTampered):
+        system.app.repository.get(other)
