@@ -154,14 +154,26 @@ def cmd_projections_status(args: argparse.Namespace) -> int:
 
 
 def _cli_reader(system: Any) -> Any:
-    """Reads at the terminal are logged too, in the name of the operating-system user."""
-    import getpass
+    """Reads at the terminal are logged too, in the name of the operating-system account
+    (from the process's user id: $USER and $LOGNAME can be set to anything)."""
     import uuid
 
     from api.access import Reader
 
-    return Reader(f"cli:{getpass.getuser()}", "operator", None, uuid.uuid4().hex,
+    return Reader(operator_identity(), "operator", None, uuid.uuid4().hex,
                   system.policy.version)
+
+
+def operator_identity() -> str:
+    import os
+    import pwd
+
+    uid = os.getuid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = "unknown"
+    return f"cli:{name}(uid {uid})"
 
 
 def _record_read(system: Any, record_type: str, record_id: str, fields: set[str],
@@ -192,6 +204,10 @@ def _moment_argument(text: str) -> datetime:
 def cmd_audit_export(args: argparse.Namespace) -> int:
     from api.audit import AuditFileError, write_export
 
+    if args.resume and args.output is None:
+        print("nrd audit export: --resume continues an export to a file: give its --output",
+              file=sys.stderr)
+        return 2
     system: Any = _system(args)
     try:
         what = str(args.record) if args.record else "all"
@@ -209,12 +225,17 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
         except AuditFileError as error:
             print(f"nrd audit export: {error}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
-            print("\nnrd audit export: interrupted; the partial file holds only complete "
-                  "lines: run the same command with --resume to continue", file=sys.stderr)
-            return 130
         except BrokenPipeError:
             return 0  # the reader stopped reading (| head): not an error
+        except OSError as error:
+            print(f"nrd audit export: cannot write {args.output}: {error.strerror}",
+                  file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            advice = ("the partial file holds only complete lines: run the same command with "
+                      "--resume to continue" if args.output else "run it again")
+            print(f"\nnrd audit export: interrupted; {advice}", file=sys.stderr)
+            return 130
         if args.output:
             print(f"\nexported {written} events (to position {last}) to {args.output}",
                   file=sys.stderr)
@@ -259,8 +280,13 @@ def cmd_audit_head(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
         else:
             temporary = args.output.with_name(args.output.name + ".tmp")
-            temporary.write_text(text)
-            temporary.replace(args.output)
+            try:
+                temporary.write_text(text)
+                temporary.replace(args.output)
+            except OSError as error:
+                print(f"nrd audit head: cannot write {args.output}: {error.strerror}",
+                      file=sys.stderr)
+                return 2
             print(f"head at position {head['position']} written to {args.output}; keep a copy "
                   "outside the database", file=sys.stderr)
         return 0

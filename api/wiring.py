@@ -140,8 +140,8 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
         else:
             # Keys and the access log are never part of a rebuild: files of their own.
             store = SQLiteViewStore(settings.data_dir / "views.sqlite")
-            keys = SQLiteViewStore(settings.data_dir / "keys.sqlite")
-            reads = SQLiteViewStore(settings.data_dir / "access.sqlite")
+            keys = SQLiteViewStore(settings.data_dir / "keys.sqlite", durable=True)
+            reads = SQLiteViewStore(settings.data_dir / "access.sqlite", durable=True)
         access = AccessLog(reads)
         vault = EnvelopeVault(_master_key(settings), keys)
         app = TracedApplication(settings, tracer, vault)

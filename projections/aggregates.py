@@ -31,7 +31,9 @@ def iso(moment: datetime | None) -> str | None:
     """One text form for instants on both stores, so they compare and sort the same."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    # %Y does not pad years before 1000, and these texts compare as text.
+    return f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S.%fZ")
 
 
 class AggregateProjection:

@@ -36,6 +36,10 @@ def link(previous: str, notification: Notification) -> str:
     return digest.hexdigest()
 
 
+class ChainBroken(Exception):
+    """The stored chain was cut: the projection refuses to extend it."""
+
+
 class ChainProjection:
     """Links every event in notification order; kept (never dropped) when read models rebuild."""
 
@@ -53,8 +57,14 @@ class ChainProjection:
 
     def process(self, cursor: Cursor, notifications: Sequence[Notification]) -> None:
         row = cursor.execute(
-            "SELECT hash FROM event_chain ORDER BY position DESC LIMIT 1").fetchone()
-        previous = GENESIS if row is None else row[0]
+            "SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1").fetchone()
+        tracked = cursor.execute("SELECT position FROM projection_tracking WHERE name = %s",
+                                 (self.name,)).fetchone()
+        if (0 if row is None else int(row[0])) != (0 if tracked is None else int(tracked[0])):
+            # Links were deleted after the position this chain had reached: continuing would
+            # chain new events onto a cut-off tail and hide the cut. Stop; verify reports it.
+            raise ChainBroken("the chain's last link is not at its tracked position")
+        previous = GENESIS if row is None else row[1]
         rows = []
         for notification in notifications:
             previous = link(previous, notification)
@@ -171,6 +181,9 @@ def verify(recorder: Any, store: ViewStore, heads: Sequence[Head] = (),
         if progress is not None and count % BATCH == 0:
             progress(event.id, total)
         event = next(log, None)
+    if last_seen < covered:
+        return found(last_seen + 1, f"the log ends at position {last_seen}, but the chain had "
+                                    f"reached position {covered}: it was truncated")
     if pending:
         # Positions may have gaps, so the first one missing is known only to lie after here.
         return found(last_seen + 1, f"the log ends at position {last_seen}, before position "

@@ -80,8 +80,11 @@ class _SQLiteCursor:
 class SQLiteViewStore:
     dialect = "sqlite"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, durable: bool = False) -> None:
+        """``durable``: every commit survives a power loss (synchronous=FULL), not only a
+        crash of the process (NORMAL, enough for read models that can be rebuilt)."""
         self.path = path
+        self._synchronous = "FULL" if durable else "NORMAL"
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -93,7 +96,7 @@ class SQLiteViewStore:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                    check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
             # Deleted rows are overwritten, not left in free pages (erasure relies on it).
             conn.execute("PRAGMA secure_delete=ON")

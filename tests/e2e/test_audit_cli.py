@@ -8,9 +8,10 @@ read is recorded in the access log in the operating-system user's name.
 from __future__ import annotations
 
 import base64
-import getpass
 import io
 import json
+import os
+import pwd
 import sys
 import time
 from collections.abc import Callable
@@ -41,7 +42,7 @@ from tests.integration.test_projections import nrd_environment
 SIGNING_KEY = base64.b64encode(b"\x02" * 32).decode()
 ANOTHER_STORES_KEY = base64.b64encode(b"\x03" * 32).decode()
 CALLER_NAME = "Fictional Caller Example"
-OPERATOR = f"cli:{getpass.getuser()}"
+OPERATOR = f"cli:{pwd.getpwuid(os.getuid()).pw_name}(uid {os.getuid()})"
 
 
 @dataclass(frozen=True)
@@ -485,3 +486,39 @@ def test_replay_of_a_record_that_did_not_exist_then_exits_1_and_records_no_read(
         assert "no such record at that moment or version" in run.err
     assert system.access.entries(user_id=OPERATOR) == []
 
+
+
+def test_a_read_at_the_terminal_is_logged_under_the_real_account_whatever_user_says(
+    system: System, history: History, nrd: Nrd, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("USER", "fictional-compliance-officer")
+    monkeypatch.setenv("LOGNAME", "fictional-compliance-officer")
+
+    assert nrd("replay", str(history.shelter), "--version", "1").code == 0
+
+    assert [r["userId"] for r in system.access.entries(record_id=str(history.shelter))] == [
+        OPERATOR]
+    assert system.access.entries(user_id="cli:fictional-compliance-officer") == []
+
+
+def test_an_export_or_head_to_a_folder_that_does_not_exist_says_so_and_exits_2(
+    nrd: Nrd, history: History, outside: Path,
+) -> None:
+    missing = outside / "no-such-folder" / "export.ndjson"
+
+    export = nrd("export", "--output", str(missing))
+    head = nrd("head", "--output", str(missing))
+
+    for run in (export, head):
+        assert run.code == 2
+        assert f"cannot write {missing}" in run.err
+        assert "No such file or directory" in run.err
+    assert not (outside / "no-such-folder").exists()
+
+
+def test_resume_without_an_output_file_is_refused(nrd: Nrd, history: History) -> None:
+    run = nrd("export", "--resume")
+
+    assert run.code == 2
+    assert "--resume continues an export to a file" in run.err
+    assert run.out == ""

@@ -23,7 +23,7 @@ from api.config import Settings
 from api.wiring import System, build_system
 from domain.base import acting_as
 from projections.audit import HistoryFilter
-from projections.chain import GENESIS, ChainProjection, Head, chain_head, link, verify
+from projections.chain import GENESIS, ChainBroken, ChainProjection, Head, chain_head, link, verify
 from projections.runner import Projector
 from projections.store import ViewStore
 from tests.integration.test_projections import STAFF, a_busy_directory, an_applicant
@@ -345,6 +345,36 @@ def test_a_truncated_tail_is_found_at_the_first_missing_position(
     assert "truncated" in result.finding.problem
     # The first affected position is the first event gone, not the last one still there.
     assert result.finding.position == kept + 1
+
+
+def test_a_tail_deleted_with_its_links_but_not_the_tracking_is_found_truncated(
+    system: System, settings: Settings, busy: dict[str, UUID],
+) -> None:
+    kept = head_of(system) - 4
+    Intruder(settings).delete_after(kept)
+    with system.store.transaction() as cursor:
+        cursor.execute("DELETE FROM event_chain WHERE position > %s", (kept,))
+
+    result = checked(system)
+
+    assert result.finding is not None
+    assert "truncated" in result.finding.problem
+    assert result.finding.position == kept + 1
+
+
+def test_the_chain_refuses_to_grow_from_a_cut_tail(
+    system: System, settings: Settings, busy: dict[str, UUID],
+) -> None:
+    kept = head_of(system) - 4
+    with system.store.transaction() as cursor:
+        cursor.execute("DELETE FROM event_chain WHERE position > %s", (kept,))
+    more_applicants(system, 1)
+
+    with pytest.raises(ChainBroken):
+        system.projector.catch_up()
+
+    assert checked(system).finding is not None
+    assert max(position for position, _ in stored_links(system.store)) == kept
 
 
 # -- an intruder who also rewrites the chain -----------------------------------------------
