@@ -313,6 +313,10 @@ class ReferralInboxItem:
     fields: list[DisclosableField]
     disclosed: DisclosedCopy | None
     outcomes: list[ReferralOutcome]
+    _case_id: strawberry.Private[str] = ""
+
+    def access_key(self) -> tuple[str, str, str | None]:
+        return "ReferralInboxItem", str(self.id), self._case_id
 
 
 @strawberry.type(description="A report addressed to your agency.")
@@ -321,18 +325,23 @@ class ReportInboxItem:
     at: str
     fields: list[DisclosableField]
     disclosed: DisclosedCopy | None
+    _case_id: strawberry.Private[str] = ""
+
+    def access_key(self) -> tuple[str, str, str | None]:
+        return "ReportInboxItem", str(self.id), self._case_id
 
 
 def _referral_item(ctx: Context, item: dict[str, Any]) -> ReferralInboxItem:
     return ReferralInboxItem(id=item["id"], mode=item["mode"], needs=item["needs"],
                              at=item["at"], fields=item["fields"],
                              disclosed=_copy(ctx, item["caseId"], item),
-                             outcomes=[ReferralOutcome(**o) for o in item["outcomes"]])
+                             outcomes=[ReferralOutcome(**o) for o in item["outcomes"]],
+                             _case_id=item["caseId"])
 
 
 def _report_item(ctx: Context, item: dict[str, Any]) -> ReportInboxItem:
     return ReportInboxItem(id=item["id"], at=item["at"], fields=item["fields"],
-                           disclosed=_copy(ctx, item["caseId"], item))
+                           disclosed=_copy(ctx, item["caseId"], item), _case_id=item["caseId"])
 
 
 @strawberry.type
@@ -349,6 +358,9 @@ class LedgerEntry:
     by: str
     by_role: str
     policy_version: str | None = None
+
+    def access_key(self) -> tuple[str, str, str | None]:
+        return "LedgerEntry", str(self.id), str(self.case_id)
 
 
 @strawberry.type

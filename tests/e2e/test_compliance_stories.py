@@ -272,13 +272,16 @@ def test_a_partners_read_of_its_referral_is_logged_under_the_case(
 
     by_case = entries_of(compliance, "req-partner-0001", world.case)
     by_referral = entries_of(compliance, "req-partner-0001", world.referral)
-    expected = entry(system, user="fictional-partner-1", role="partner", org=world.shelter,
-                     request="req-partner-0001", record_type="DisclosedCopy",
-                     record=world.referral, case=world.case,
-                     fields=["brief", "callerName", "callerPhone"])
-    assert timeless(by_case) == timeless(by_referral) == [expected]
-    assert [e["fields"] for e in entries_of(compliance, "req-partner-0002", world.case)] == [
-        ["needs"]]
+    expected = [entry(system, user="fictional-partner-1", role="partner", org=world.shelter,
+                      request="req-partner-0001", record_type=record_type,
+                      record=world.referral, case=world.case, fields=fields)
+                for record_type, fields in (
+                    ("DisclosedCopy", ["brief", "callerName", "callerPhone"]),
+                    ("ReferralInboxItem", ["disclosed"]))]
+    assert sorted(timeless(by_case), key=lambda e: e["recordType"]) == expected
+    assert sorted(timeless(by_referral), key=lambda e: e["recordType"]) == expected
+    assert sorted(e["fields"] for e in entries_of(compliance, "req-partner-0002",
+                                                  world.case)) == [["disclosed"], ["needs"]]
 
     # The neighbour's empty inbox read nothing, so nothing is logged in its name.
     neighbour = as_role("partner", world.neighbour, user="fictional-partner-2")
@@ -304,10 +307,12 @@ def test_a_liaisons_read_of_its_report_is_logged_under_the_case(
     assert inbox == [{"id": reports[0]["id"],
                       "disclosed": {"callerName": NAME, "urgency": "HIGH"}}]
     logged = entries_of(as_role("compliance"), "req-liaison-0001", case)
-    assert timeless(logged) == [entry(
+    assert sorted(timeless(logged), key=lambda e: e["recordType"]) == [entry(
         system, user="fictional-liaison-1", role="law_enforcement", org=agency,
-        request="req-liaison-0001", record_type="DisclosedCopy", record=reports[0]["id"],
-        case=case, fields=["callerName", "urgency"])]
+        request="req-liaison-0001", record_type=record_type, record=reports[0]["id"],
+        case=case, fields=fields) for record_type, fields in (
+            ("DisclosedCopy", ["callerName", "urgency"]),
+            ("ReportInboxItem", ["disclosed"]))]
 
     # Once the caller's data is erased, the agency's copy can no longer be opened.
     ok(as_role("supervisor"), ERASE, {"key": key(), "case": case,
@@ -939,3 +944,27 @@ def test_every_disclosure_in_the_ledger_names_the_policy_version_in_force(
         items = ok(as_role(role), "{ disclosureLedger { items { caseId policyVersion } } }"
                    )["disclosureLedger"]["items"]
         assert items == [{"caseId": world.case, "policyVersion": system.policy.version}], role
+
+
+def test_the_ledger_an_inbox_without_its_copy_and_oversight_records_are_logged_reads(
+        system: System, as_role: Any) -> None:
+    world = referred_case(system, as_role)
+    compliance = as_role("compliance", user="fictional-compliance-3")
+    partner = as_role("partner", world.shelter, user="fictional-partner-3")
+    supervisor = as_role("supervisor", user="fictional-supervisor-3")
+
+    read(compliance, "req-ledger-0001", "{ disclosureLedger { items { caseId justification } } }")
+    read(partner, "req-inbox-0001", "{ referralInbox { needs outcomes { note } } }")
+    read(supervisor, "req-oversight-0001",
+         "query($id: ID!) { organization(id: $id) { misconductAllegations { summary } "
+         "history { note } } }", {"id": world.shelter})
+
+    [ledger] = entries_of(compliance, "req-ledger-0001", world.case)
+    assert (ledger["recordType"], ledger["caseId"], ledger["fields"]) == (
+        "LedgerEntry", world.case, ["caseId", "justification"])
+    [inbox] = entries_of(compliance, "req-inbox-0001", world.case)
+    assert (inbox["recordType"], inbox["recordId"], inbox["fields"]) == (
+        "ReferralInboxItem", world.referral, ["needs", "outcomes"])
+    [oversight] = entries_of(compliance, "req-oversight-0001", world.shelter)
+    assert (oversight["recordType"], oversight["fields"]) == (
+        "Organization", ["history", "misconductAllegations"])
