@@ -8,7 +8,6 @@ holds it; idempotency fingerprints see it only through the vault's keyed digest.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -143,6 +142,12 @@ def parse_details(data: Mapping[str, Any]) -> dict[str, Any]:
     return details
 
 
+def _shape(data: Mapping[str, str]) -> dict[str, int]:
+    """What an idempotency fingerprint keeps of sealed text: which fields, and how long. Never
+    a digest of the values: one would outlive the case's key and confirm a guessed caller."""
+    return {key: len(value) for key, value in data.items()}
+
+
 class CaseUseCases(DirectoryApplication):
     """The hotline's application: the directory's use cases and the cases'."""
 
@@ -170,7 +175,7 @@ class CaseUseCases(DirectoryApplication):
         case_id = uuid4()
         inputs = {"channel": channel.value, "language": language,
                   "relationship": relationship.value, "details": clean_details,
-                  "personal": self._digest(clean_personal)}
+                  "personal": _shape(clean_personal)}
 
         def open_it() -> Case:
             self.vault.create_key(case_id)
@@ -285,7 +290,7 @@ class CaseUseCases(DirectoryApplication):
         return self._change(
             key, "refer", case_id,
             {"organization": organization_id, "mode": mode.value, "needs": [n.value for n in needs],
-             "fields": [f.value for f in fields], "brief": self._digest({"brief": brief}),
+             "fields": [f.value for f in fields], "brief": _shape({"brief": brief}),
              "exception": exception and exception.value, "justification": justification},
             Case, decide, what="case")
 
@@ -321,7 +326,7 @@ class CaseUseCases(DirectoryApplication):
         return self._change(
             key, "reportToLawEnforcement", case_id,
             {"protocol": protocol_id, "factors": clean_factors,
-             "fields": [f.value for f in fields], "brief": self._digest({"brief": brief}),
+             "fields": [f.value for f in fields], "brief": _shape({"brief": brief}),
              "exception": exception and exception.value, "justification": justification},
             Case, decide, what="case")
 
@@ -343,7 +348,7 @@ class CaseUseCases(DirectoryApplication):
 
         return self._change(
             key, "contactEmergencyServices", case_id,
-            {"fields": [f.value for f in fields], "brief": self._digest({"brief": brief}),
+            {"fields": [f.value for f in fields], "brief": _shape({"brief": brief}),
              "exception": exception and exception.value, "justification": justification},
             Case, decide, what="case")
 
@@ -433,5 +438,4 @@ class CaseUseCases(DirectoryApplication):
                                 f"missing; {', '.join(unknown) or 'none'} unknown)"])
         return {k: clean_text(str(v), f"factors.{k}", limit=1000) for k, v in factors.items()}
 
-    def _digest(self, data: Mapping[str, Any]) -> str:
-        return self.vault.digest(json.dumps(data, sort_keys=True).encode())
+

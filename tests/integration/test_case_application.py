@@ -41,7 +41,7 @@ from domain.case import (
     UnknownReferral,
 )
 from domain.cases import NoEmergencyNumber, OrganizationNotAvailable
-from domain.idempotency import IdempotencyKeyReused
+from domain.idempotency import IdempotencyKeyReused, IdempotencyRecord, record_id
 from domain.organization import RemovalReason
 from projections.cases import CaseFilter
 from tests.e2e.conftest import seed
@@ -454,8 +454,12 @@ def test_replaying_open_case_with_its_key_writes_nothing(system: System) -> None
     with nothing_written(system):
         again = open_it(dict(CALLER))
     assert (again.id, again.version, again.replayed) == (first.id, first.version, True)
+    # The fingerprint keeps which personal fields came and their lengths, never a digest of
+    # the values (one would outlive an erasure and confirm a guessed caller).
     with nothing_written(system), pytest.raises(IdempotencyKeyReused):
-        open_it({**CALLER, "name": "Another Fictional Caller"})
+        open_it({**CALLER, "name": CALLER["name"] + " Junior"})
+    with nothing_written(system), pytest.raises(IdempotencyKeyReused):
+        open_it({k: v for k, v in CALLER.items() if k != "email"})
     with system.keys.read() as cursor:
         assert cursor.execute("SELECT COUNT(*) FROM case_keys").fetchone()[0] == 1
 
@@ -615,3 +619,20 @@ def test_a_consent_that_has_already_expired_is_refused_and_nothing_is_written(
     with nothing_written(system), pytest.raises(InvalidInput, match="expiresAt is already past"):
         consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter,
                 expires_at=datetime.now(UTC) - timedelta(minutes=1))
+
+
+def test_an_open_case_fingerprint_keeps_no_trace_of_the_callers_values(system: System) -> None:
+    """After an erasure nothing may confirm a guessed caller: not even the idempotency record
+    kept beside the case, which holds only which fields came and their lengths."""
+    def fingerprint_of(key: str, personal: dict[str, Any]) -> str:
+        with acting_as(STAFF):
+            system.app.open_case(key, Channel.TEXT, "en", CallerRelationship.ANONYMOUS,
+                                 personal, {"province": "CA-ON"})
+        identity = "\x1f".join([STAFF.role, STAFF.organization_id or "", STAFF.user_id])
+        record: IdempotencyRecord = system.app.repository.get(record_id(identity, key))
+        return record.fingerprint
+
+    one = fingerprint_of("fictional-open-key-2", {"name": "Fictional Ada", "phone": "5550101"})
+    other = fingerprint_of("fictional-open-key-3", {"name": "Fictional Bea", "phone": "5550199"})
+
+    assert one == other
