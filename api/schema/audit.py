@@ -224,6 +224,8 @@ class AuditQueries:
         _page_size(ctx, first)
         if (record_id is None) == (user_id is None):
             raise InvalidInput(["name either recordId or userId"])
+        if user_id is not None and not (0 < len(user_id) <= 200 and user_id.isprintable()):
+            raise InvalidInput(["userId must be 1 to 200 printable characters"])
         before = _number_after(after)
         if not _may(ctx, ACCESS_SCOPE):
             return AccessPage(items=[], page_info=_EMPTY)

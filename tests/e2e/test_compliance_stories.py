@@ -968,3 +968,10 @@ def test_the_ledger_an_inbox_without_its_copy_and_oversight_records_are_logged_r
     [oversight] = entries_of(compliance, "req-oversight-0001", world.shelter)
     assert (oversight["recordType"], oversight["fields"]) == (
         "Organization", ["history", "misconductAllegations"])
+
+
+def test_an_access_log_question_about_an_unusable_user_id_is_refused(as_role: Any) -> None:
+    compliance = as_role("compliance")
+    for user in ("", "x" * 201, "fictional\x00user"):
+        body = compliance.gql(ACCESS, {"user": user})
+        assert error_code(body) == "INVALID_INPUT", body
