@@ -50,6 +50,12 @@ class Context:
     request_id: str
     reads: Reads = field(default_factory=Reads)
 
+    def rate_limit(self, operation: str) -> None:
+        """Refuses a sensitive operation asked too often by this principal."""
+        principal = "\x1f".join([self.role, self.principal.organization_id or "",
+                                  self.principal.user_id])
+        self.system.rate_limits.check(principal, operation)
+
     def reader(self) -> Reader:
         return Reader(self.principal.user_id, self.role, self.principal.organization_id,
                       self.request_id, self.system.policy.version)

@@ -17,6 +17,7 @@ from api.access import AccessLog
 from api.auth import Authenticator, load_or_create_secret
 from api.config import ConfigurationError, Settings
 from api.hardening import DocumentGate, GateExtension, Limits
+from api.ratelimit import RateLimiter
 from api.schema.build import Schema, build_schema
 from api.snapshots import SignedSnapshots
 from api.telemetry import OperationSpan, store_span, tracer_from
@@ -80,6 +81,7 @@ class System:
     schema: Schema
     gate: DocumentGate
     tracer: Tracer
+    rate_limits: RateLimiter = field(default_factory=lambda: RateLimiter(120))
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(16))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -165,4 +167,5 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
         directory=DirectoryQueries(store), protocols=ProtocolQueries(store), policy=policy,
         schema=schema,
         gate=gate, tracer=tracer, limiter=anyio.CapacityLimiter(settings.threads),
+        rate_limits=RateLimiter(settings.rate_limit_per_minute),
     )

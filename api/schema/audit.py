@@ -194,6 +194,7 @@ class AuditQueries:
         clean = parse_id(str(record_id))
         if clean is None or not _may(ctx, RECORDS_SCOPE):
             return None
+        ctx.rate_limit("replay")
         state = await ctx.run(lambda: ctx.system.audit.state_as_of(
             UUID(clean), version=version, moment=moment))
         if state is None:
@@ -210,6 +211,7 @@ class AuditQueries:
         moment = _moment(at, "at")
         if moment is None or not _may(ctx, RECORDS_SCOPE):
             return None
+        ctx.rate_limit("replay")  # folds the organization log
         docs = await ctx.run(ctx.system.audit.public_directory_as_of, moment)
         return DirectoryAsOf(at=moment.isoformat(), count=len(docs),
                              organizations=cast(JSON, docs))

@@ -499,6 +499,8 @@ class CaseQueries:
         f = filter or CaseFilter()
         ctx.check_filters("CaseFilter", f)
         parse_codes(f.provinces or [], [])
+        if f.caller_phone:
+            ctx.rate_limit("lookup")  # finding callers by number, one guess at a time
         lookup = ctx.system.vault.lookup_key(f.caller_phone) if f.caller_phone else None
         query = Filter(open=f.open, urgencies=[u.value for u in f.urgencies or []],
                        provinces=f.provinces or [],
@@ -703,6 +705,7 @@ class CaseMutations:
                          justification: str = "") -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.referCase", str(id))
+        ctx.rate_limit("disclosure")
         organization = _required_id(organization_id, "organizationId")
         outcome = await ctx.command(lambda: ctx.system.app.refer(
             idempotency_key, case_id, organization, mode, needs, fields or [], brief,
@@ -718,6 +721,7 @@ class CaseMutations:
     ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.reportToLawEnforcement", str(id))
+        ctx.rate_limit("disclosure")
         protocol = _required_id(protocol_id, "protocolId")
         outcome = await ctx.command(lambda: ctx.system.app.report_to_law_enforcement(
             idempotency_key, case_id, protocol, to_plain(factors), fields, brief, exception,
