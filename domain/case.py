@@ -8,6 +8,7 @@ values as they were; that copy is all a recipient can ever read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -188,6 +189,14 @@ class DataErased(DomainError):
     code = "PERSONAL_DATA_ERASED"
 
 
+# Seals staff-written free text with the case's key (the application's; as is in scenarios).
+Seal = Callable[[str], str]
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
 def _require_supervisor(what: str) -> None:
     if current_actor().role != "supervisor":
         raise SupervisorRequired(f"{what} is for a supervisor")
@@ -256,12 +265,12 @@ class Case(AuditedAggregate):
             case.consultations.append({"at": self.timestamp, "supervisorId": self.actor_id,
                                        "decision": self.decision})
 
-    def consult_supervisor(self, decision: str) -> None:
+    def consult_supervisor(self, decision: str, seal: Seal = _as_is) -> None:
         """A case that references potential trafficking brings a supervisor in: record it."""
         self._require_open()
         _require_supervisor("recording a supervisor's decision")
         decision = clean_text(decision, "the decision", required=True)
-        self.trigger_event(self.SupervisorConsulted, decision=decision)
+        self.trigger_event(self.SupervisorConsulted, decision=seal(decision))
 
     # -- consent -------------------------------------------------------------------------
 
@@ -347,7 +356,7 @@ class Case(AuditedAggregate):
     def disclose(self, disclosure_id: UUID, recipient_kind: RecipientKind,
                  recipient_id: UUID | None, fields: list[DisclosableField],
                  exception: Exception_ | None, justification: str, sealed_copy: str,
-                 now: datetime) -> None:
+                 now: datetime, seal: Seal = _as_is) -> None:
         """Records information leaving the hotline, if and only if a basis covers it."""
         self._require_open()
         if not fields:
@@ -384,7 +393,8 @@ class Case(AuditedAggregate):
             recipient_kind=recipient_kind.value, recipient_id=recipient,
             fields=[f.value for f in fields], consent_id=consent_id,
             exception=None if exception is None else exception.value,
-            justification=justification, sealed_copy=sealed_copy,
+            justification=seal(justification) if justification else "",
+            sealed_copy=sealed_copy,
             policy_version=current_actor().policy_version)
 
     # -- referral, report, emergency -----------------------------------------------------
@@ -420,12 +430,13 @@ class Case(AuditedAggregate):
                 {"at": self.timestamp, "outcome": self.outcome, "note": self.note})
 
     def report_referral_outcome(self, referral_id: UUID, organization_id: str, outcome: str,
-                                note: str) -> None:
+                                note: str, seal: Seal = _as_is) -> None:
         referral = self.referrals.get(str(referral_id))
         if referral is None or referral["organizationId"] != organization_id:
             raise UnknownReferral("referral not found")
+        note = clean_text(note, "the note")
         self.trigger_event(self.ReferralOutcomeReported, referral_id=str(referral_id),
-                           outcome=outcome, note=clean_text(note, "the note"))
+                           outcome=outcome, note=seal(note) if note else "")
 
     class ReportedToLawEnforcement(AuditedAggregate.Event):
         report_id: str
@@ -442,12 +453,13 @@ class Case(AuditedAggregate):
                 "by": self.actor_id}
 
     def report(self, report_id: UUID, agency_id: UUID, protocol_id: UUID,
-               factors: dict[str, Any], disclosure_id: UUID) -> None:
+               factors: dict[str, Any], disclosure_id: UUID, seal: Seal = _as_is) -> None:
         self._require_open()
         _require_supervisor("a report to law enforcement")
         self.trigger_event(self.ReportedToLawEnforcement, report_id=str(report_id),
                            agency_id=str(agency_id), protocol_id=str(protocol_id),
-                           factors=factors, disclosure_id=str(disclosure_id))
+                           factors={k: seal(v) if v else "" for k, v in factors.items()},
+                           disclosure_id=str(disclosure_id))
 
     class EmergencyServicesContacted(AuditedAggregate.Event):
         province: str
@@ -474,10 +486,10 @@ class Case(AuditedAggregate):
             case.open = False
             case.history.append({"at": self.timestamp, "what": "CLOSED", "note": self.reason})
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, seal: Seal = _as_is) -> None:
         self._require_open()
-        self.trigger_event(self.Closed, reason=clean_text(reason, "closing a case",
-                                                          required=True))
+        self.trigger_event(self.Closed, reason=seal(clean_text(reason, "closing a case",
+                                                               required=True)))
 
     class Reopened(AuditedAggregate.Event):
         reason: str
@@ -486,11 +498,11 @@ class Case(AuditedAggregate):
             case.open = True
             case.history.append({"at": self.timestamp, "what": "REOPENED", "note": self.reason})
 
-    def reopen(self, reason: str) -> None:
+    def reopen(self, reason: str, seal: Seal = _as_is) -> None:
         if self.open:
             raise CaseOpen("the case is already open")
-        self.trigger_event(self.Reopened, reason=clean_text(reason, "reopening a case",
-                                                            required=True))
+        self.trigger_event(self.Reopened, reason=seal(clean_text(reason, "reopening a case",
+                                                                 required=True)))
 
     # -- legal hold and erasure ---------------------------------------------------------
 

@@ -9,7 +9,7 @@ holds it; idempotency fingerprints see it only through the vault's keyed digest.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
@@ -38,7 +38,7 @@ from domain.case import (
 from domain.directory import DirectoryApplication, Outcome
 from domain.organization import Organization, Status
 from domain.reporting_protocol import ReportingProtocol
-from domain.vault import Vault
+from domain.vault import ERASED_TEXT, SEALED_TEXT, Vault
 from domain.vocabulary import (
     PROVINCES,
     OrganizationKind,
@@ -193,8 +193,9 @@ class CaseUseCases(DirectoryApplication):
                             lambda c: c.update_details(clean), what="case")
 
     def consult_supervisor(self, key: str, case_id: UUID, decision: str) -> Outcome:
-        return self._change(key, "consultSupervisor", case_id, {"decision": decision}, Case,
-                            lambda c: c.consult_supervisor(decision), what="case")
+        return self._change(key, "consultSupervisor", case_id, _shape({"decision": decision}),
+                            Case, lambda c: c.consult_supervisor(decision, self._sealer(c)),
+                            what="case")
 
     # -- legal hold and erasure ---------------------------------------------------------------
 
@@ -231,12 +232,12 @@ class CaseUseCases(DirectoryApplication):
         self.vault.finish_erasures(is_erased)
 
     def close_case(self, key: str, case_id: UUID, reason: str) -> Outcome:
-        return self._change(key, "closeCase", case_id, {"reason": reason}, Case,
-                            lambda c: c.close(reason), what="case")
+        return self._change(key, "closeCase", case_id, _shape({"reason": reason}), Case,
+                            lambda c: c.close(reason, self._sealer(c)), what="case")
 
     def reopen_case(self, key: str, case_id: UUID, reason: str) -> Outcome:
-        return self._change(key, "reopenCase", case_id, {"reason": reason}, Case,
-                            lambda c: c.reopen(reason), what="case")
+        return self._change(key, "reopenCase", case_id, _shape({"reason": reason}), Case,
+                            lambda c: c.reopen(reason, self._sealer(c)), what="case")
 
     # -- consent ---------------------------------------------------------------------------
 
@@ -291,7 +292,8 @@ class CaseUseCases(DirectoryApplication):
             key, "refer", case_id,
             {"organization": organization_id, "mode": mode.value, "needs": [n.value for n in needs],
              "fields": [f.value for f in fields], "brief": _shape({"brief": brief}),
-             "exception": exception and exception.value, "justification": justification},
+             "exception": exception and exception.value,
+             **_shape({"justification": justification})},
             Case, decide, what="case")
 
     def report_referral_outcome(self, key: str, case_id: UUID, referral_id: UUID,
@@ -299,9 +301,9 @@ class CaseUseCases(DirectoryApplication):
                                 note: str) -> Outcome:
         return self._change(
             key, "reportReferralOutcome", case_id,
-            {"referral": referral_id, "outcome": outcome.value, "note": note}, Case,
+            {"referral": referral_id, "outcome": outcome.value, **_shape({"note": note})}, Case,
             lambda c: c.report_referral_outcome(referral_id, organization_id, outcome.value,
-                                                note),
+                                                note, self._sealer(c)),
             what="referral")
 
     def report_to_law_enforcement(self, key: str, case_id: UUID, protocol_id: UUID,
@@ -321,13 +323,14 @@ class CaseUseCases(DirectoryApplication):
             self._disclose(case, disclosure_id, RecipientKind.LAW_ENFORCEMENT,
                            protocol.agency_id, fields, brief, exception, justification)
             case.report(report_id, protocol.agency_id, protocol_id, clean_factors,
-                        disclosure_id)
+                        disclosure_id, self._sealer(case))
 
         return self._change(
             key, "reportToLawEnforcement", case_id,
-            {"protocol": protocol_id, "factors": clean_factors,
+            {"protocol": protocol_id, "factors": _shape(clean_factors),
              "fields": [f.value for f in fields], "brief": _shape({"brief": brief}),
-             "exception": exception and exception.value, "justification": justification},
+             "exception": exception and exception.value,
+             **_shape({"justification": justification})},
             Case, decide, what="case")
 
     def contact_emergency_services(self, key: str, case_id: UUID,
@@ -349,7 +352,8 @@ class CaseUseCases(DirectoryApplication):
         return self._change(
             key, "contactEmergencyServices", case_id,
             {"fields": [f.value for f in fields], "brief": _shape({"brief": brief}),
-             "exception": exception and exception.value, "justification": justification},
+             "exception": exception and exception.value,
+             **_shape({"justification": justification})},
             Case, decide, what="case")
 
     # -- reads the API needs ---------------------------------------------------------------
@@ -394,7 +398,21 @@ class CaseUseCases(DirectoryApplication):
             if field in fields:
                 copy[field.value] = value
         case.disclose(disclosure_id, kind, recipient, fields, exception, justification,
-                      self.vault.seal(case.id, copy), _now())
+                      self.vault.seal(case.id, copy), _now(), self._sealer(case))
+
+    def _sealer(self, case: Case) -> Callable[[str], str]:
+        """Seals staff-written free text with the case's key, so an erasure takes it too.
+        Once the case is erased there is no key: text written after is not kept."""
+        if case.erased_at is not None:
+            return lambda _text: ERASED_TEXT
+        return lambda text: SEALED_TEXT + self.vault.seal(case.id, {"text": text})
+
+    def open_text(self, case_id: UUID, value: str) -> str:
+        """Free text as staff wrote it, or a marker once the case's key is gone."""
+        if not value.startswith(SEALED_TEXT):
+            return value  # recorded in clear before free text was sealed
+        opened = self.vault.open(case_id, value[len(SEALED_TEXT):])
+        return ERASED_TEXT if opened is None else str(opened["text"])
 
     def _organization(self, organization_id: UUID) -> Organization:
         return self._get(organization_id, Organization, "organization")

@@ -11,6 +11,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from uuid import UUID
 
+# Staff-written free text on a case is kept sealed, marked with this prefix; text that can no
+# longer be opened (the case's data was erased) reads as the marker below.
+SEALED_TEXT = "sealed:"
+ERASED_TEXT = "[erased]"
+
 
 class Vault(Protocol):
     def create_key(self, case_id: UUID) -> None:

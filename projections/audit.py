@@ -2,8 +2,9 @@
 moment, the public directory as it stood on a date, and the whole log as an export.
 
 Nothing here reads a read model: the log is the record. Sealed values (caller personal data,
-notes, disclosed copies) are masked wherever they appear, so the audit shows who did what,
-when and why, never what a caller said.
+notes, disclosed copies, and staff-written free text on a case) are masked wherever they
+appear, so the audit shows who did what, when and on which basis, never what a caller said;
+the reasons of directory changes, legal holds and erasures stay in clear.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from domain.organization import Organization
+from domain.vault import SEALED_TEXT
 from projections.aggregates import event_topics, iso
 from projections.directory import public_doc, sort_key
 
@@ -36,6 +38,8 @@ BATCH = 1000
 
 def plain(value: Any) -> Any:
     """A JSON-ready copy with every sealed value masked (an erased one too)."""
+    if isinstance(value, str) and value.startswith(SEALED_TEXT):
+        return MASK  # staff-written free text on a case, sealed with its key
     if isinstance(value, dict):
         return {str(k): (MASK if k in SEALED and v else plain(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -65,7 +69,7 @@ def describe(event: Any, position: int | None = None) -> dict[str, Any]:
         "position": position, "recordId": str(event.originator_id), "recordType": record,
         "version": event.originator_version, "type": kind, "at": iso(event.timestamp),
         "actorId": state.get("actor_id"), "actorRole": state.get("actor_role"),
-        "requestId": state.get("request_id"), "reason": reason,
+        "requestId": state.get("request_id"), "reason": plain(reason),
         "data": plain({k: v for k, v in state.items() if k not in _ENVELOPE}),
     }
 

@@ -215,31 +215,42 @@ class Case:
 _PLAIN = ("version", "open", "channel", "language", "relationship", "hasPersonalData",
           "openedAt", "updatedAt")
 
-# The nested parts of a case: GraphQL name -> how to build it from the document.
-_NESTED: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "consultations": lambda doc: [
-        Consultation(at=c["at"], supervisor_id=c["supervisorId"], decision=c["decision"])
+# The nested parts of a case: GraphQL name -> how to build it from the document, with ``text``
+# opening the staff-written free text sealed with the case's key.
+_NESTED: dict[str, Callable[[dict[str, Any], Callable[[str], str]], Any]] = {
+    "consultations": lambda doc, text: [
+        Consultation(at=c["at"], supervisor_id=c["supervisorId"], decision=text(c["decision"]))
         for c in doc["consultations"]],
-    "consents": lambda doc: [Consent(
+    "consents": lambda doc, _: [Consent(
         id=c["id"], scope=c["scope"], recipient_id=c["recipientId"], given_by=c["givenBy"],
         method=c["method"], expires_at=c["expiresAt"], recorded_by=c["recordedBy"],
         granted_at=c["grantedAt"], withdrawn_at=c["withdrawnAt"]) for c in doc["consents"]],
-    "disclosures": lambda doc: [_disclosure(d) for d in doc["disclosures"]],
-    "referrals": lambda doc: [CaseReferral(
+    "disclosures": lambda doc, text: [_disclosure(d, text) for d in doc["disclosures"]],
+    "referrals": lambda doc, text: [CaseReferral(
         id=r["id"], organization_id=r["organizationId"], mode=r["mode"], needs=r["needs"],
         disclosure_id=r["disclosureId"], at=r["at"],
-        outcomes=[ReferralOutcome(**o) for o in r["outcomes"]]) for r in doc["referrals"]],
-    "reports": lambda doc: [CaseReport(
+        outcomes=[_outcome(o, text) for o in r["outcomes"]]) for r in doc["referrals"]],
+    "reports": lambda doc, text: [CaseReport(
         id=r["id"], agency_id=r["agencyId"], protocol_id=r["protocolId"],
-        factors=ReportFactors(**{snake(k): v for k, v in r["factors"].items()}),
+        factors=ReportFactors(**{snake(k): text(v) for k, v in r["factors"].items()}),
         disclosure_id=r["disclosureId"], at=r["at"], by=r["by"]) for r in doc["reports"]],
-    "emergencies": lambda doc: [
+    "emergencies": lambda doc, _: [
         EmergencyCall(at=e["at"], province=e["province"], number=e["number"],
                       disclosure_id=e["disclosureId"]) for e in doc["emergencies"]],
-    "history": lambda doc: [CaseHistoryEntry(**h) for h in doc["history"]],
-    "legalHold": lambda doc: doc.get("legalHold") and LegalHoldView(**doc["legalHold"]),
-    "personalDataErasedAt": lambda doc: doc.get("erasedAt"),
+    "history": lambda doc, text: [CaseHistoryEntry(**{**h, "note": text(h["note"])})
+                                  for h in doc["history"]],
+    "legalHold": lambda doc, _: doc.get("legalHold") and LegalHoldView(**doc["legalHold"]),
+    "personalDataErasedAt": lambda doc, _: doc.get("erasedAt"),
 }
+
+
+def _opener(ctx: Context, case_id: str) -> Callable[[str], str]:
+    case = UUID(case_id)
+    return lambda value: ctx.system.app.open_text(case, value)
+
+
+def _outcome(o: dict[str, Any], text: Callable[[str], str]) -> ReferralOutcome:
+    return ReferralOutcome(at=o["at"], outcome=o["outcome"], note=text(o["note"]))
 
 
 def _case(ctx: Context, doc: dict[str, Any], wanted: set[str]) -> Case:
@@ -252,15 +263,16 @@ def _case(ctx: Context, doc: dict[str, Any], wanted: set[str]) -> Case:
         values |= {name: personal.get(key) for name, key in _PERSONAL.items()}
     values |= {name: doc["details"].get(key) for name, key in _DETAILS.items()}
     values |= {name: doc[name] for name in _PLAIN}
-    values |= {name: build(doc) for name, build in _NESTED.items() if name in visible}
+    text = _opener(ctx, doc["id"])
+    values |= {name: build(doc, text) for name, build in _NESTED.items() if name in visible}
     return Case(id=strawberry.ID(doc["id"]),
                 **{snake(name): value for name, value in values.items() if name in visible})
 
 
-def _disclosure(d: dict[str, Any]) -> Disclosure:
+def _disclosure(d: dict[str, Any], text: Callable[[str], str]) -> Disclosure:
     return Disclosure(id=d["id"], recipient_kind=d["recipientKind"], recipient_id=d["recipientId"],
                       fields=d["fields"], consent_id=d["consentId"], exception=d["exception"],
-                      justification=d["justification"], at=d["at"], by=d["by"],
+                      justification=text(d["justification"]), at=d["at"], by=d["by"],
                       by_role=d["byRole"])
 
 
@@ -335,7 +347,8 @@ def _referral_item(ctx: Context, item: dict[str, Any]) -> ReferralInboxItem:
     return ReferralInboxItem(id=item["id"], mode=item["mode"], needs=item["needs"],
                              at=item["at"], fields=item["fields"],
                              disclosed=_copy(ctx, item["caseId"], item),
-                             outcomes=[ReferralOutcome(**o) for o in item["outcomes"]],
+                             outcomes=[_outcome(o, _opener(ctx, item["caseId"]))
+                                       for o in item["outcomes"]],
                              _case_id=item["caseId"])
 
 
@@ -552,7 +565,13 @@ class CaseQueries:
         ctx = info.context
         _page(first, ctx.system.settings.max_page_size)
         entries = await ctx.run(ctx.system.cases.ledger, first + 1, _after(after))
-        items = [LedgerEntry(**{snake(k): v for k, v in e.items()}) for e in entries[:first]]
+        def entry(e: dict[str, Any]) -> LedgerEntry:
+            opened: dict[str, Any] = {
+                **e, "justification": ctx.system.app.open_text(UUID(e["caseId"]),
+                                                               e["justification"])}
+            return LedgerEntry(**{snake(k): v for k, v in opened.items()})
+
+        items = await ctx.run(lambda: [entry(e) for e in entries[:first]])
         last = entries[len(items) - 1] if items else None
         end = _cursor(last["at"], last["id"]) if last else None
         return LedgerPage(items=items, page_info=PageInfo(has_next_page=len(entries) > first,

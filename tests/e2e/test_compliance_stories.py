@@ -975,3 +975,22 @@ def test_an_access_log_question_about_an_unusable_user_id_is_refused(as_role: An
     for user in ("", "x" * 201, "fictional\x00user"):
         body = compliance.gql(ACCESS, {"user": user})
         assert error_code(body) == "INVALID_INPUT", body
+
+
+def test_a_supervisors_decision_reads_as_written_until_the_callers_data_is_erased(
+        system: System, as_role: Any) -> None:
+    staff, supervisor = as_role("staff"), as_role("supervisor")
+    case = open_case(staff)
+    ok(supervisor, """mutation($key: String!, $id: ID!) { recordSupervisorDecision(
+        idempotencyKey: $key, id: $id, decision: "Fictional: Ottoline goes to a shelter")
+        { caseId } }""", {"key": key(), "id": case})
+    read_decision = """query($id: ID!) { case(id: $id) { consultations { decision } } }"""
+
+    before = ok(staff, read_decision, {"id": case})["case"]["consultations"]
+    ok(supervisor, ERASE, {"key": key(), "case": case, "reason": "The caller asked (fictional)"})
+    after = ok(staff, read_decision, {"id": case})["case"]["consultations"]
+    trail = json.dumps(ok(as_role("compliance"), AUDIT, {"id": case}))
+
+    assert before == [{"decision": "Fictional: Ottoline goes to a shelter"}]
+    assert after == [{"decision": "[erased]"}]
+    assert "Ottoline" not in trail

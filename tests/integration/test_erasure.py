@@ -42,9 +42,11 @@ from domain.case import (
     LegalHold,
     Need,
     ReferralMode,
+    ReferralOutcomeKind,
     SupervisorRequired,
 )
 from domain.directory import Outcome
+from domain.vault import ERASED_TEXT
 from projections.audit import MASK, AuditTrail
 from projections.chain import chain_head, verify
 from tests.e2e.conftest import seed
@@ -615,3 +617,58 @@ def test_a_refused_erasure_leaves_no_intent_behind(system: System) -> None:
         assert cursor.execute("SELECT COUNT(*) FROM key_erasures").fetchone()[0] == 0
     system.app.finish_erasures()
     assert wrapped_key(system, shared.case_id) == shared.wrapped
+
+
+# -- staff-written free text goes with the case's key ------------------------------------------
+
+STAFF_TEXT = {
+    "decision": "Fictional decision: Wilhelmina goes to Brackenfold tonight",
+    "close": "Fictional: Wilhelmina is safe with her sister",
+    "note": "Fictional outcome: met Wilhelmina at intake",
+}
+
+
+def test_staff_written_free_text_is_sealed_and_an_erasure_takes_it_too(
+    system: System, settings: Settings,
+) -> None:
+    shared = a_shared_case(system)
+    with acting_as(SUPERVISOR):
+        system.app.consult_supervisor(a_key(), shared.case_id, STAFF_TEXT["decision"])
+    case: Case = system.app.repository.get(shared.case_id)
+    [referral] = case.referrals.values()
+    with acting_as(Actor("fictional-partner-1", "partner", referral["organizationId"])):
+        system.app.report_referral_outcome(a_key(), shared.case_id, UUID(referral["id"]),
+                                           referral["organizationId"],
+                                           ReferralOutcomeKind.ACCEPTED, STAFF_TEXT["note"])
+    with acting_as(STAFF):
+        system.app.close_case(a_key(), shared.case_id, STAFF_TEXT["close"])
+    system.projector.catch_up()
+    stored = everything_stored(settings)
+    assert not [(where, text) for where, data in stored.items() for text in STAFF_TEXT.values()
+                if text.encode() in data]  # never in clear, even before the erasure
+    case = system.app.repository.get(shared.case_id)
+    assert system.app.open_text(shared.case_id, case.consultations[0]["decision"]) == (
+        STAFF_TEXT["decision"])
+
+    erase(system, shared.case_id)
+
+    case = system.app.repository.get(shared.case_id)
+    texts = [case.consultations[0]["decision"], case.history[-1]["note"],
+             *[o["note"] for r in case.referrals.values() for o in r["outcomes"]],
+             *[f for r in case.reports.values() for f in r["factors"].values()],
+             *[d["justification"] for d in case.disclosures.values() if d["justification"]]]
+    assert texts and {system.app.open_text(shared.case_id, t) for t in texts} == {ERASED_TEXT}
+    exported = json.dumps(list(system.audit.export()))
+    assert not [text for text in STAFF_TEXT.values() if text in exported]
+
+
+def test_free_text_written_after_an_erasure_is_not_kept(system: System) -> None:
+    shared = a_shared_case(system)
+    erase(system, shared.case_id)
+
+    with acting_as(STAFF):
+        system.app.close_case(a_key(), shared.case_id, "Fictional: Wilhelmina moved away")
+
+    case: Case = system.app.repository.get(shared.case_id)
+    assert case.history[-1]["note"] == ERASED_TEXT
+    assert not system.vault.has_key(shared.case_id)
