@@ -63,7 +63,6 @@ class EnvelopeVault:
     def __init__(self, master_key: bytes, store: ViewStore) -> None:
         self._master = AESGCM(master_key)
         self._master_key = master_key
-        self._digest_key = hmac.new(master_key, b"nrd digest v1", hashlib.sha256).digest()
         self._lookup_key = hmac.new(master_key, b"nrd phone lookup v1", hashlib.sha256).digest()
         self._store = store
         self._cache: dict[UUID, tuple[float, AESGCM]] = {}
@@ -170,9 +169,6 @@ class EnvelopeVault:
     def derived_key(self, label: bytes) -> bytes:
         """A key for one purpose, derived from the master key (never the master key itself)."""
         return hmac.new(self._master_key, label, hashlib.sha256).digest()
-
-    def digest(self, data: bytes) -> str:
-        return hmac.new(self._digest_key, data, hashlib.sha256).hexdigest()
 
     def lookup_key(self, phone: str) -> str:
         digits = re.sub(r"\D", "", phone)

@@ -3,7 +3,8 @@
 A mixin of the hotline's one application, so cases and the directory share one event store
 and one notification log: a referral can check the organization it goes to, and the log's
 integrity covers everything. Personal data is sealed with the case's key before any event
-holds it; idempotency fingerprints see it only through the vault's keyed digest.
+holds it, and so is the free text staff write on a case; idempotency fingerprints keep only
+the shape of sealed text (which fields, how long), never its values.
 """
 
 from __future__ import annotations
@@ -455,5 +456,3 @@ class CaseUseCases(DirectoryApplication):
             raise InvalidInput([f"factors: record every factor weighed ({', '.join(missing)} "
                                 f"missing; {', '.join(unknown) or 'none'} unknown)"])
         return {k: clean_text(str(v), f"factors.{k}", limit=1000) for k, v in factors.items()}
-
-

@@ -42,8 +42,5 @@ class Vault(Protocol):
     def open(self, case_id: UUID, sealed: str) -> dict[str, Any] | None:
         """The data, or None once the case's key has been destroyed."""
 
-    def digest(self, data: bytes) -> str:
-        """A keyed digest: equal inputs match, but it cannot be reversed by guessing."""
-
     def lookup_key(self, phone: str) -> str:
         """The keyed lookup value of a phone number, for finding repeat callers."""
