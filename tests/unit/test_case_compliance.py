@@ -10,12 +10,12 @@ policy versions were kept still loads.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 from uuid import UUID
 
 import pytest
-from eventsourcing.domain import Aggregate, Snapshot
+from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
@@ -34,19 +34,27 @@ from domain.case import (
 from domain.cases import CaseUseCases
 from domain.vault import Vault
 
-CASE_ID = UUID("00000000-0000-4000-8000-00000000c0c1")
-HARBOUR_SHELTER = UUID("00000000-0000-4000-8000-0000000000a1")
-HARBOUR_POLICE = UUID("00000000-0000-4000-8000-0000000000b1")
-CONSENT = UUID("00000000-0000-4000-8000-0000000000e1")
-EARLIER_DISCLOSURE = UUID("00000000-0000-4000-8000-0000000000f0")
-DISCLOSURE = UUID("00000000-0000-4000-8000-0000000000f1")
-REFERRAL = UUID("00000000-0000-4000-8000-0000000000f2")
-REPORT_DISCLOSURE = UUID("00000000-0000-4000-8000-0000000000f3")
+# The scenario grammar and the fictional world of the case scenarios.
+from tests.unit.test_case import (
+    CASE_ID,
+    CONSENT,
+    DISCLOSURE,
+    EARLIER_DISCLOSURE,
+    EARLIER_STAFF,
+    HARBOUR_POLICE,
+    HARBOUR_SHELTER,
+    LONG_AGO,
+    NOW,
+    REFERRAL,
+    Fact,
+    closed,
+    given,
+    happened,
+    referred_to_shelter,
+    then,
+)
 
-LONG_AGO = datetime(2021, 1, 1, tzinfo=UTC)
-NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-EARLIER_STAFF = {"actor_id": "fictional-staff-0", "actor_role": "staff",
-                 "request_id": "req-fictional-0"}
+REPORT_DISCLOSURE = UUID("00000000-0000-4000-8000-0000000000f3")
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-1",
               policy_version="fictional-policy-v7")
 SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-2",
@@ -62,14 +70,7 @@ RELEASE = "Fictional: the court order was lifted."
 ERASE = "Fictional: the caller asked for their data to be erased."
 BLANK = ["", "   \n\t "]
 
-Fact = tuple[type[Aggregate.Event], dict[str, Any]]
-
-
 # -- given ---------------------------------------------------------------------------------
-
-def happened(event_class: type[Aggregate.Event], **fields: Any) -> Fact:
-    return event_class, fields
-
 
 def opened() -> Fact:
     return happened(Case.Opened, originator_topic=get_topic(Case), channel="CALL",
@@ -92,11 +93,6 @@ def disclosed(disclosure: UUID, kind: str, recipient: UUID, sealed_copy: str) ->
                     policy_version="fictional-policy-v6")
 
 
-def referred_to_shelter() -> Fact:
-    return happened(Case.ReferralMade, referral_id=str(REFERRAL),
-                    organization_id=str(HARBOUR_SHELTER), mode="WARM_TRANSFER",
-                    needs=["SHELTER"], disclosure_id=str(EARLIER_DISCLOSURE))
-
 
 def a_case_shared_with_the_shelter_and_the_police() -> list[Fact]:
     return [opened(), consented("SHARE_WITH_ORGANIZATION", HARBOUR_SHELTER),
@@ -116,26 +112,6 @@ def released() -> Fact:
 def erased() -> Fact:
     return happened(Case.PersonalDataErased, reason=ERASE)
 
-
-def closed() -> Fact:
-    return happened(Case.Closed, reason="Fictional: the caller found support.")
-
-
-def given(*facts: Fact) -> Case:
-    """Replays past events, one day apart, into the case as the store would."""
-    case: Any = None
-    for version, (event_class, fields) in enumerate(facts, start=1):
-        event = event_class(
-            originator_id=CASE_ID, originator_version=version,
-            timestamp=LONG_AGO + timedelta(days=version), **EARLIER_STAFF, **fields,
-        )
-        case = event.mutate(case)
-    assert isinstance(case, Case)
-    return case
-
-
-def then(case: Case) -> list[Any]:
-    return list(case.collect_events())
 
 
 def refused(case: Case, error: type[DomainError], command: Callable[[], object],
