@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -51,6 +51,9 @@ from projections.audit import MASK, AuditTrail
 from projections.chain import chain_head, verify
 from tests.e2e.conftest import seed
 
+# Keys and write counting, as the case application's scenarios use them.
+from tests.integration.test_case_application import a_key, nothing_written, written
+
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-erasure-1",
               policy_version="fictional-policy-v3")
 SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-erasure-2",
@@ -71,21 +74,6 @@ ALL_FACTORS = {"urgency": "HIGH", "imminentHarm": "no", "minorInvolved": "UNKNOW
                "localProtocol": "fictional protocol"}
 ERASE = "Fictional: the caller asked for their data to be erased."
 HOLD = "Fictional: a court order preserves this case."
-
-
-def a_key() -> str:
-    return f"fictional-{uuid4()}"
-
-
-def written(system: System) -> int:
-    return system.app.recorder.max_notification_id() or 0
-
-
-@contextmanager
-def nothing_written(system: System) -> Iterator[None]:
-    before = written(system)
-    yield
-    assert written(system) == before
 
 
 # -- given: a case shared with a shelter and reported to the police ----------------------------
