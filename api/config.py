@@ -13,6 +13,8 @@ from urllib.parse import unquote, urlparse
 
 _TRUE = {"y", "yes", "t", "true", "on", "1"}
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Aggregates kept in memory per process (a case takes a few kilobytes).
+AGGREGATE_CACHE_SIZE = 5_000
 
 
 class ConfigurationError(Exception):
@@ -162,15 +164,23 @@ class Settings:
         }
 
     def event_store_env(self) -> dict[str, str]:
-        """The eventsourcing library's settings for the event store."""
+        """The eventsourcing library's settings for the event store.
+
+        Aggregates are cached and fast-forwarded on each load (one query for the events since,
+        never a stale decision; each command works on a copy). The pool's pre-ping is off: it
+        cost a round trip per query, and the library retries a query on a dropped connection."""
+        cache = {"AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE),
+                 "AGGREGATE_CACHE_FASTFORWARD": "y", "DEEPCOPY_FROM_AGGREGATE_CACHE": "y"}
         if not self.uses_postgres:
             return {
+                **cache,
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.data_dir / "events.sqlite"),
                 "SQLITE_LOCK_TIMEOUT": "10",
             }
         pg = self.postgres_params()
         return {
+            **cache,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": pg["dbname"],
             "POSTGRES_HOST": pg["host"],
@@ -180,7 +190,8 @@ class Settings:
             "POSTGRES_SCHEMA": self.database_schema,
             "POSTGRES_POOL_SIZE": str(self.pool_size),
             "POSTGRES_MAX_OVERFLOW": str(self.pool_size),
-            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_PRE_PING": "n",
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            "APPLICATION_RECORDER_TOPIC": "api.recorder:LockedInsertRecorder",
             **self.extra,
         }

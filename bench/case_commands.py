@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -320,20 +321,73 @@ def events_by_kind(url: str, schema: str) -> dict[str, int]:
     return {topic.rsplit(".", 1)[1]: int(n) for topic, n in rows}
 
 
+class ProjectionWorker:
+    """``nrd projections run`` in its own process, as production runs it (docker-compose.yml),
+    with the server's settings; stopped by SIGTERM on every way out."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = common.RESULTS / "worker-cases.log"
+
+    def __enter__(self) -> ProjectionWorker:
+        common.RESULTS.mkdir(exist_ok=True)
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", "projections", "run", "--interval", "0.2"],
+                env=self.env, cwd=common.REPO, stdout=log, stderr=subprocess.STDOUT)
+        time.sleep(1.0)
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the projection worker exited early; see {self.log}")
+        common.say(f"projection worker up (pid {self.proc.pid})")
+        return self
+
+    def cpu(self) -> float:
+        assert self.proc is not None
+        return cpu_seconds(self.proc.pid)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+def projection_lag(url: str, schema: str, timeout: float = 30.0) -> float | None:
+    """Seconds until the case read model reaches the log's head after the load stops (the
+    write-behind read model catching up); None if it did not within ``timeout``."""
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+        head = conn.execute(f"SELECT MAX(notification_id) FROM {schema}.nrd_events").fetchone()
+        while time.perf_counter() - started < timeout:
+            row = conn.execute(f"SELECT position FROM {schema}.projection_tracking "
+                               "WHERE name = 'cases'").fetchone()
+            if head and row and row[0] >= head[0]:
+                return time.perf_counter() - started
+            time.sleep(0.01)
+    return None
+
+
 def command_path(args: argparse.Namespace, org: str, cases: list[str], token: str,
                  client: str) -> dict[str, Any]:
     with psycopg.connect(args.database_url, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {args.schema}.bench_scratch "
                      "(id BIGSERIAL PRIMARY KEY, writer INTEGER NOT NULL, payload BYTEA)")
-    server = common.Server("cases", "nrd_app:create", common.server_env(args.schema,
-                                                                        args.database_url))
+    env = common.server_env(args.schema, args.database_url)
+    env["NRD_INLINE_PROJECTIONS"] = "true" if args.layout == "inline" else "false"
+    server = common.Server("cases", "nrd_app:create", env)
+    worker = ProjectionWorker(env) if args.layout == "production" else None
     script = write_lua(token, org, cases)
     rounds: dict[str, list[dict[str, Any]]] = {"raw": [], "http": []}
     offset = 0
     found = None
     before = events_by_kind(args.database_url, args.schema)
     try:
-        with common.running(server):
+        with common.running(server), (worker or contextlib.nullcontext()):
             url = server.url + "/graphql"
 
             def http(seconds: int) -> dict[str, Any]:
@@ -360,11 +414,17 @@ def command_path(args: argparse.Namespace, org: str, cases: list[str], token: st
                     else:
                         http(args.warmup)
                         cpu0, (busy0, total0) = cpu_seconds(server.pid), machine_busy()
+                        worker0 = worker.cpu() if worker else 0.0
                         result = http(args.duration)
                         cpu = cpu_seconds(server.pid) - cpu0
                         result["server_cpu_ms_per_mutation"] = (
                             cpu * 1000 / max(1, result["mutations"]))
                         result["server_cpu_cores"] = cpu / result["seconds"]
+                        if worker:
+                            worker_cpu = worker.cpu() - worker0
+                            result["worker_cpu_ms_per_mutation"] = (
+                                worker_cpu * 1000 / max(1, result["mutations"]))
+                            result["worker_cpu_cores"] = worker_cpu / result["seconds"]
                         common.say(f"  http: {result['mutations_per_s']:,.1f} mutations/s "
                                    f"({result['pairs_per_s']:,.1f} pairs/s), p50 "
                                    f"{result['p50_ms']:.1f} ms, errors {result['errors']}")
@@ -373,6 +433,7 @@ def command_path(args: argparse.Namespace, org: str, cases: list[str], token: st
                     rounds[side].append(result)
             if args.profile:
                 found = profile(server, lambda: http(args.profile), args.profile)
+            lag = projection_lag(args.database_url, args.schema)
     finally:
         with psycopg.connect(args.database_url, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f"DROP TABLE IF EXISTS {args.schema}.bench_scratch")
@@ -381,7 +442,8 @@ def command_path(args: argparse.Namespace, org: str, cases: list[str], token: st
     best_raw = max(rounds["raw"], key=lambda r: r["transactions_per_s"])
     best_http = max(rounds["http"], key=lambda r: r["mutations_per_s"])
     return {"raw": best_raw, "http": best_http, "all_rounds": rounds, "profile": found,
-            "events_written_during_load": written,
+            "layout": args.layout, "events_written_during_load": written,
+            "case_projection_behind_at_end_s": lag,
             "ratio": best_http["mutations_per_s"] / best_raw["transactions_per_s"],
             "pair_ratio": best_http["pairs_per_s"] / best_raw["transactions_per_s"]}
 
@@ -601,6 +663,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=positive(10), default=2,
                    help="measure each side this many times, alternating the order; each side's "
                         "best round counts, every round is in the JSON")
+    p.add_argument("--layout", choices=["production", "inline"], default="production",
+                   help="production: the API process (NRD_INLINE_PROJECTIONS=false) and a "
+                        "projection worker process, as docker-compose.yml runs them; inline: "
+                        "one process that also runs the projections")
     p.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto",
                    help="HTTP load generator (auto: wrk if installed)")
     p.add_argument("--policy-rounds", type=positive(1000), default=40,
@@ -664,9 +730,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio mutations/s ÷ raw tx/s: {commands['ratio']:.3f} ({verdict} the target "
               f"{args.target_ratio:g}); pairs/s ÷ raw tx/s: {commands['pair_ratio']:.3f}; "
               f"server CPU {http['server_cpu_ms_per_mutation']:.1f} ms per mutation")
-        print(f"case events written during the load: {commands['events_written_during_load']}"
-              f"; machine busy: raw {100 * raw['machine_busy']:.0f}%, HTTP "
-              f"{100 * http['machine_busy']:.0f}% (server {http['server_cpu_cores']:.2f} cores)")
+        worker_note = ""
+        if "worker_cpu_cores" in http:
+            worker_note = (f", projection worker {http['worker_cpu_cores']:.2f} cores, "
+                           f"{http['worker_cpu_ms_per_mutation']:.2f} ms per mutation")
+        lag = commands["case_projection_behind_at_end_s"]
+        print(f"layout: {commands['layout']}; case events written during the load: "
+              f"{commands['events_written_during_load']}; machine busy: raw "
+              f"{100 * raw['machine_busy']:.0f}%, HTTP {100 * http['machine_busy']:.0f}% "
+              f"(server {http['server_cpu_cores']:.2f} cores{worker_note}); the case read "
+              "model reached the log's head "
+              + ("NOT within 30 s" if lag is None else f"{lag:.2f} s after the load"))
         found = commands["profile"]
         if found is not None:
             print(f"\nserver profile: {found['samples']} samples (py-spy --gil); collapsed "

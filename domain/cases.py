@@ -186,7 +186,7 @@ class CaseUseCases(DirectoryApplication):
                 has_personal_data=bool(set(clean_personal) - {"notes", "assessment"}),
                 details=clean_details)
 
-        return self._run(key, "openCase", inputs, open_it)
+        return self._run(key, "openCase", inputs, open_it, check_first=True)
 
     def update_case(self, key: str, case_id: UUID, details: Mapping[str, Any]) -> Outcome:
         clean = parse_details(details)

@@ -199,7 +199,13 @@ class DirectoryApplication(Application[UUID]):
         return self._run(key, operation, {"id": aggregate_id, **inputs}, load_and_decide)
 
     def _run(self, key: str, operation: str, inputs: dict[str, Any],
-             decide: Callable[[], Aggregate]) -> Outcome:
+             decide: Callable[[], Aggregate], *, check_first: bool = False) -> Outcome:
+        """Runs ``decide`` and saves its aggregate with the key's record.
+
+        A repeated key is found without a lookup on the first pass: its record already exists,
+        so the save fails as a conflict (or the decision is refused), and the next pass finds
+        the record and returns the first result. ``check_first`` looks before deciding, for a
+        decision with effects outside its events (a new case's key)."""
         actor = current_actor()
         # Keys belong to one user in one role and organization: nobody can block, or replay,
         # another's.
@@ -211,10 +217,16 @@ class DirectoryApplication(Application[UUID]):
                 # Writers that lost a race retry at spread-out moments, not all at once again.
                 pause = min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** attempt)
                 time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not a secret
-            prior = self._prior(rec_id, digest)
-            if prior is not None:
+            looked = bool(attempt) or check_first
+            if looked and (prior := self._prior(rec_id, digest)) is not None:
                 return prior
-            aggregate = decide()
+            try:
+                aggregate = decide()
+            except DomainError:
+                # Refused now, perhaps because this very request already happened.
+                if not looked and (prior := self._prior(rec_id, digest)) is not None:
+                    return prior
+                raise
             result = {"id": str(aggregate.id), "version": aggregate.version}
             record = IdempotencyRecord.record(rec_id, operation, digest, result)
             try:

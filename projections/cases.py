@@ -9,7 +9,8 @@ needs, the mode and the date: never the case.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,6 +64,9 @@ def _statistics_until(case: Case) -> str | None:
 class CaseProjection(AggregateProjection):
     name = "cases"
     aggregate_class = Case
+    # Applied after a case command answers, in batches: no case command changes who may read
+    # what elsewhere, and every read of these tables settles this process's writes first.
+    write_behind = True
 
     def __init__(self, mapper: Any, dialect: str, vault: Vault) -> None:
         super().__init__(mapper, dialect)
@@ -182,11 +186,21 @@ class CaseFilter:
 
 
 class CaseQueries:
-    def __init__(self, store: ViewStore) -> None:
+    """The case read models' queries. The case projection is written behind the commands, so
+    every query first lets ``settle`` apply what this process's own commands wrote."""
+
+    def __init__(self, store: ViewStore, settle: Callable[[], None] = lambda: None) -> None:
         self.store = store
+        self._settle = settle
+
+    @contextmanager
+    def _read(self) -> Iterator[Cursor]:
+        self._settle()
+        with self.store.read() as cursor:
+            yield cursor
 
     def get(self, case_id: str) -> dict[str, Any] | None:
-        with self.store.read() as cursor:
+        with self._read() as cursor:
             row = cursor.execute("SELECT doc FROM cases WHERE id = %s", (case_id,)).fetchone()
         return None if row is None else json.loads(row[0])
 
@@ -214,13 +228,13 @@ class CaseQueries:
             params += [after[0], after[0], after[1]]
         sql = ("SELECT doc FROM cases WHERE " + (" AND ".join(clauses) or "TRUE")
                + " ORDER BY opened_at DESC, id DESC LIMIT %s")
-        with self.store.read() as cursor:
+        with self._read() as cursor:
             rows = cursor.execute(sql, [*params, first]).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def inbox(self, table: str, owner: str, first: int) -> list[dict[str, Any]]:
         column = INBOX_OWNER[table]
-        with self.store.read() as cursor:
+        with self._read() as cursor:
             rows = cursor.execute(f"SELECT case_id, doc FROM {table} WHERE {column} = %s "
                                   "ORDER BY at DESC, id DESC LIMIT %s", (owner, first)).fetchall()
         return [{**json.loads(doc), "caseId": case_id} for case_id, doc in rows]
@@ -228,7 +242,7 @@ class CaseQueries:
     def inbox_item(self, table: str, item_id: str) -> tuple[str, str, dict[str, Any]] | None:
         """(owner, case id, item) for one referral or report, or None."""
         column = INBOX_OWNER[table]
-        with self.store.read() as cursor:
+        with self._read() as cursor:
             row = cursor.execute(f"SELECT {column}, case_id, doc FROM {table} WHERE id = %s",
                                  (item_id,)).fetchone()
         return None if row is None else (row[0], row[1], json.loads(row[2]))
@@ -238,7 +252,7 @@ class CaseQueries:
         if after is not None:
             clause = "(at < %s OR (at = %s AND id < %s))"
             params = [after[0], after[0], after[1]]
-        with self.store.read() as cursor:
+        with self._read() as cursor:
             rows = cursor.execute(f"SELECT case_id, doc FROM disclosure_ledger WHERE {clause} "
                                   "ORDER BY at DESC, id DESC LIMIT %s", [*params, first]).fetchall()
         return [{**json.loads(doc), "caseId": case_id} for case_id, doc in rows]
@@ -256,7 +270,7 @@ class CaseQueries:
         column = {"month": "substr(c.opened_at, 1, 7)", "province": "c.province",
                   "situationType": "c.situation_type", "need": "n.need"}[dimension]
         join = "JOIN case_needs n ON n.case_id = c.id" if dimension == "need" else ""
-        with self.store.read() as cursor:
+        with self._read() as cursor:
             rows = cursor.execute(
                 f"SELECT {column} AS value, COUNT(*) FROM cases c {join} "
                 f"WHERE c.statistics_until IS NOT NULL AND c.statistics_until > %s "

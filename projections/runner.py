@@ -24,8 +24,10 @@ log = logging.getLogger("nrd.projections")
 
 class Projection(Protocol):
     """A read model. One that sets ``raw = True`` is handed the stored notifications instead of
-    decoded events; one that sets ``kept_on_rebuild = True`` is never dropped (the chain); an
-    ``after_commit()`` method runs after each batch has committed."""
+    decoded events; one that sets ``kept_on_rebuild = True`` is never dropped (the chain); one
+    that sets ``write_behind = True`` is applied after a command answers, not before (see
+    ``Projector.catch_up_to``); an ``after_commit()`` method runs after each batch has
+    committed."""
 
     name: str
     topics: Sequence[str]
@@ -51,6 +53,10 @@ class Projector:
         self._lock = threading.Lock()
         # Each projection has applied the log at least up to here (as this process saw it).
         self._reached: dict[str, int] = {}
+        # What this process's own commands wrote that write-behind projections still owe.
+        self._owed: dict[str, int] = {}
+        self._owed_lock = threading.Lock()  # never held across database work
+        self._wake = threading.Event()
 
     def create_tables(self) -> None:
         with self.store.transaction() as cursor:
@@ -75,40 +81,95 @@ class Projector:
             return self._catch_up(progress)
 
     def catch_up_to(self, position: int, topics: frozenset[str] | None = None) -> None:
-        """Makes sure the read models have applied the log up to ``position``: those that
-        follow one of ``topics`` (the events a command wrote), or all of them when ``topics``
-        is None. Requests that arrive together share one catch-up: whoever waited for the lock
-        usually finds its own write applied already, and returns without asking the database
-        anything. The rest is left to the projection worker."""
+        """What a command that reached ``position`` does before it answers: the read models
+        that follow one of ``topics`` (the events it wrote; all of them when None) apply the
+        log up to there, so a change of who may read what is in force everywhere once its
+        command has answered. Write-behind read models (the cases') are only owed the position:
+        the worker applies them in batches, and a read in this process applies them first
+        (``settle``). Requests that arrive together share one catch-up: whoever waited for the
+        lock usually finds its own write applied already."""
+        eager, later = self.followers(topics)
+        self.owe(later, position)
+        self._apply_up_to([(p, position) for p in eager])
+
+    def applied(self, position: int, topics: frozenset[str] | None = None) -> bool:
+        """Whether the read models a command that reached ``position`` waits for (the
+        followers of ``topics`` that are not written behind) have applied it, as far as this
+        process knows: then ``catch_up_to`` has nothing to do but record what is owed."""
+        eager, _ = self.followers(topics)
+        return all(self._reached.get(p.name, 0) >= position for p in eager)
+
+    def followers(self, topics: frozenset[str] | None,
+                  ) -> tuple[list[Projection], list[Projection]]:
+        """The read models that follow one of ``topics`` (all when None): those applied before
+        a command answers, and the write-behind ones."""
         wanted = [p for p in self.projections
                   if topics is None or (p.topics and not topics.isdisjoint(p.topics))]
-        if all(self._reached.get(p.name, 0) >= position for p in wanted):
+        later = [p for p in wanted if getattr(p, "write_behind", False)]
+        return [p for p in wanted if p not in later], later
+
+    def owe(self, projections: Sequence[Projection], position: int) -> None:
+        """Records that these write-behind read models owe this process ``position``, and
+        wakes the worker."""
+        if not projections:
+            return
+        with self._owed_lock:
+            for projection in projections:
+                self._owed[projection.name] = max(self._owed.get(projection.name, 0), position)
+        self._wake.set()
+
+    def settle(self) -> None:
+        """Read-your-writes for write-behind read models: applies what this process's own
+        commands wrote and they have not applied yet. Costs nothing when they have."""
+        self._apply_up_to([(p, self._owed.get(p.name, 0)) for p in self.projections])
+
+    def _apply_up_to(self, targets: Sequence[tuple[Projection, int]]) -> None:
+        if all(self._reached.get(p.name, 0) >= at for p, at in targets):
             return
         with self._lock:
-            behind = [p for p in wanted if self._reached.get(p.name, 0) < position]
+            behind = [p for p, at in targets if self._reached.get(p.name, 0) < at]
             if behind:
                 self._catch_up(None, behind)
+
+    def await_owed(self, timeout: float = 10.0) -> bool:
+        """``settle`` for a server whose projections run in a worker process: waits until
+        the write-behind read models reach what this process's commands wrote."""
+        with self._owed_lock:
+            owed = dict(self._owed)
+        for name, position in owed.items():
+            if (self._reached.get(name, 0) < position
+                    and not self.wait_for(position, timeout, frozenset({name}))):
+                return False
+        return True
 
     def _catch_up(self, progress: Progress | None,
                   projections: Sequence[Projection] | None = None) -> int:
         applied = 0
+        head = self.head()
         for projection in self.projections if projections is None else projections:
             while True:
-                count, position, moved = self._process_batch(projection)
+                count, position, more = self._process_batch(projection, head)
                 applied += count
-                if not moved:
+                if count and progress is not None:
+                    progress(projection.name, position, head)
+                if not more:
                     break
-                if progress is not None:
-                    progress(projection.name, position, self.head())
             self._reached[projection.name] = max(self._reached.get(projection.name, 0),
                                                  position)
         return applied
 
-    def wait_for(self, position: int, timeout: float = 10.0) -> bool:
-        """For a server whose projections run in a worker: wait until they pass ``position``."""
+    def wait_for(self, position: int, timeout: float = 10.0,
+                 names: frozenset[str] | None = None) -> bool:
+        """For a server whose projections run in a worker: wait until they (those ``names``;
+        all when None) pass ``position``."""
         deadline = time.monotonic() + timeout
         while True:
-            if all(p >= position for p in self.positions().values()):
+            seen = {name: p for name, p in self.positions().items()
+                    if names is None or name in names}
+            if all(p >= position for p in seen.values()):
+                with self._lock:
+                    for name, p in seen.items():
+                        self._reached[name] = max(self._reached.get(name, 0), p)
                 return True
             if time.monotonic() > deadline:
                 return False
@@ -129,21 +190,35 @@ class Projector:
         return self.catch_up(progress)
 
     def run_forever(self, stop: threading.Event, interval: float = 0.2,
-                    housekeeping: Callable[[], None] | None = None) -> None:
-        """Follows the log until ``stop``; ``housekeeping`` runs after every pass."""
+                    housekeeping: Callable[[], None] | None = None,
+                    gather: float = 0.05,
+                    listen: Callable[[float, threading.Event], bool] | None = None,
+                    ) -> None:
+        """Follows the log until ``stop``. A pass starts every ``interval``, or sooner when a
+        command of this process owes a write-behind read model, or when ``listen`` (a wait
+        that returns True once any process wrote events) is woken; the pass then waits
+        ``gather`` seconds first, so that one batch takes the commands that arrive together.
+        (``listen`` is also handed the local wake-up, which must end its wait.)
+        ``housekeeping`` runs at most once an interval."""
+        housekept = 0.0
         while not stop.is_set():
             try:
                 self.catch_up()
-                if housekeeping is not None:
+                if housekeeping is not None and time.monotonic() - housekept >= interval:
                     housekeeping()
+                    housekept = time.monotonic()
             except Exception as error:
                 # By type only: an exception's text can carry values.
                 log.error("projection batch failed: %s", type(error).__name__)
                 stop.wait(min(5.0, interval * 10))
-            stop.wait(interval)
+            if (listen(interval, self._wake) if listen is not None
+                    else self._wake.wait(interval)):
+                self._wake.clear()
+                stop.wait(gather)
 
-    def _process_batch(self, projection: Projection) -> tuple[int, int, bool]:
-        """Applies one batch; returns events applied, the new position, and whether it moved."""
+    def _process_batch(self, projection: Projection, head: int) -> tuple[int, int, bool]:
+        """Applies one batch of the log up to ``head``; returns the events applied, the new
+        position, and whether more may follow (a full batch)."""
         mapper = self.app.mapper
         with self.store.transaction() as cursor:
             lock = " FOR UPDATE" if self.store.dialect == "postgres" else ""
@@ -151,10 +226,10 @@ class Projector:
                 "SELECT position FROM projection_tracking WHERE name = %s" + lock,
                 (projection.name,)).fetchone()
             position = int(row[0])
-            # Read the head first: writers commit notification ids in order (the table lock),
-            # so every id up to it is settled, and a projection that filters by topic may move
-            # its position up to the head once it has seen all of its own events before it.
-            head = self.head()
+            # The head was read before this: writers commit notification ids in order (the
+            # table lock), so every id up to it is settled, and a projection that filters by
+            # topic may move its position up to the head once it has seen all of its own
+            # events before it.
             if head <= position:
                 return 0, position, False
             notifications = self.app.recorder.select_notifications(
@@ -170,4 +245,4 @@ class Projector:
         after_commit = getattr(projection, "after_commit", None)
         if after_commit is not None:
             after_commit()  # work that must not run inside the batch's transaction
-        return len(notifications), new_position, True
+        return len(notifications), new_position, full

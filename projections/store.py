@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import psycopg
+import psycopg.sql
 from psycopg_pool import ConnectionPool
 
 Params = Sequence[Any]
@@ -196,6 +197,53 @@ def postgres_startup_lock(params: dict[str, str]) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_STARTUP_LOCK,))
+
+
+class LogListener:
+    """Wakes a projection worker when any process writes events: the event store NOTIFYs a
+    channel in every insert, and this holds a connection LISTENing to it (opened by ``start``,
+    before the worker's first pass, so no insert after that pass goes unnoticed). A lost
+    connection is opened again on the next wait; meanwhile the worker's interval bounds its
+    lag."""
+
+    SLICE = 0.05  # how often a wait also looks at the local wake-up
+
+    def __init__(self, params: dict[str, str], channel: str) -> None:
+        self._conninfo = psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v})
+        self._listen = psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel))
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def start(self) -> None:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+            self._conn.execute(self._listen)
+
+    def wait(self, timeout: float, local: threading.Event) -> bool:
+        """Waits up to ``timeout`` seconds; True once an insert was notified, or ``local`` (a
+        command of this process) was set. Notifications already queued are taken too, so one
+        batch answers them all."""
+        deadline = time.monotonic() + timeout
+        try:
+            self.start()
+            assert self._conn is not None
+            while not local.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if any(True for _ in self._conn.notifies(timeout=min(left, self.SLICE),
+                                                         stop_after=1)):
+                    for _ in self._conn.notifies(timeout=0):
+                        pass
+                    return True
+            return True
+        except psycopg.Error:
+            self.close()
+            return local.wait(max(0.0, deadline - time.monotonic()))
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 class PostgresViewStore:

@@ -628,8 +628,10 @@ async def _inbox_item(ctx: Context, table: str, item_id: str) -> dict[str, Any] 
 
 async def _case_result(info: Info[Context, None], outcome: Outcome) -> CaseResult:
     ctx = info.context
-    doc = await ctx.run(ctx.system.cases.get, str(outcome.id))
-    case = None if doc is None else await ctx.run(_case, ctx, doc, selected(info, "case"))
+    case = None
+    if "case" in selected(info):  # the case's read model, only when asked for
+        doc = await ctx.run(ctx.system.cases.get, str(outcome.id))
+        case = None if doc is None else await ctx.run(_case, ctx, doc, selected(info, "case"))
     return CaseResult(case_id=strawberry.ID(str(outcome.id)), version=outcome.version,
                       replayed=outcome.replayed, case=case)
 

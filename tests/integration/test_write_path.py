@@ -1,0 +1,248 @@
+"""The write path, on real stores: one locked statement per write on PostgreSQL, cached
+aggregates that never decide on stale state, and the case read models written behind the case
+commands yet read back by their own process at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from api.config import Settings
+from api.recorder import LockedInsertRecorder
+from api.wiring import System, build_system
+from domain.base import Actor, acting_as
+from domain.case import ConsentRequired, ConsentScope, DisclosableField
+from domain.organization import RemovalReason
+from tests.conftest import PG_URL, _postgres_settings
+from tests.e2e.conftest import seed
+from tests.integration.test_case_application import a_case, a_key, consent, refer
+
+STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-write-1")
+SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-write-2")
+
+
+@pytest.fixture
+def pg_settings(tmp_path: Path) -> Iterator[Settings]:
+    yield from _postgres_settings(tmp_path)
+
+
+@contextmanager
+def another_process(settings: Settings, **changes: object) -> Iterator[System]:
+    """A second system on the same stores: its own caches, as another API process has."""
+    other = build_system(settings.with_changes(**changes))
+    try:
+        yield other
+    finally:
+        other.close()
+
+
+@contextmanager
+def following(system: System, interval: float = 30.0) -> Iterator[None]:
+    """The system's projection worker, with an interval far longer than any test waits: what
+    it applies in time, it applied because it was woken."""
+    stop = threading.Event()
+    worker = threading.Thread(target=system.follow_log, args=(stop, interval), daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.01)
+    return check()
+
+
+def stored(version: int, originator: UUID) -> StoredEvent:
+    return StoredEvent(originator_id=originator, originator_version=version,
+                       topic="tests.fictional:Event", state=b'{"fictional": true}')
+
+
+# -- PostgreSQL: one statement, the table lock inside it ------------------------------------------
+
+@pytest.mark.postgres
+def test_postgres_writes_through_the_locked_insert(pg_settings: Settings) -> None:
+    system = build_system(pg_settings)
+    try:
+        assert isinstance(system.app.recorder, LockedInsertRecorder)
+    finally:
+        system.close()
+
+
+@pytest.mark.postgres
+def test_a_write_waits_while_another_transaction_holds_the_event_tables_lock(
+    pg_settings: Settings,
+) -> None:
+    # The lock is what keeps notification ids committing in order (DESIGN.md §5).
+    system = build_system(pg_settings)
+    done: list[UUID] = []
+    try:
+        options = f"-c search_path={pg_settings.database_schema}"
+        with psycopg.connect(PG_URL, options=options) as holder:
+            holder.execute("LOCK TABLE nrd_events IN EXCLUSIVE MODE")
+            before = system.app.recorder.max_notification_id()
+            writer = threading.Thread(target=lambda: done.append(a_case(system)), daemon=True)
+            writer.start()
+            writer.join(timeout=0.5)
+            assert writer.is_alive() and not done
+            assert system.app.recorder.max_notification_id() == before
+            holder.rollback()
+        writer.join(timeout=10)
+        assert done and system.app.repository.get(done[0]).version == 1
+    finally:
+        system.close()
+
+
+@pytest.mark.postgres
+def test_notification_ids_come_back_in_the_order_the_events_were_given(
+    pg_settings: Settings,
+) -> None:
+    system = build_system(pg_settings)
+    try:
+        first, second = uuid4(), uuid4()
+        events = [stored(1, first), stored(1, second), stored(2, first), stored(2, second)]
+        ids = system.app.recorder.insert_events(events)
+
+        assert ids is not None and ids == sorted(ids) and len(set(ids)) == 4
+        logged = system.app.recorder.select_notifications(start=ids[0], limit=10)
+        assert [(n.id, n.originator_id, n.originator_version) for n in logged] == [
+            (i, e.originator_id, e.originator_version) for i, e in zip(ids, events, strict=True)]
+    finally:
+        system.close()
+
+
+def test_a_version_already_taken_writes_nothing_of_the_whole_write(system: System) -> None:
+    taken, fresh = uuid4(), uuid4()
+    system.app.recorder.insert_events([stored(1, taken)])
+    before = system.app.recorder.max_notification_id()
+
+    with pytest.raises(IntegrityError):
+        system.app.recorder.insert_events([stored(1, fresh), stored(1, taken)])
+
+    assert system.app.recorder.select_events(fresh) == []
+    assert system.app.recorder.max_notification_id() == before
+    # The connection went back to the pool usable: the next write works.
+    assert system.app.recorder.insert_events([stored(1, fresh)])
+
+
+# -- cached aggregates never decide on stale state ------------------------------------------------
+
+def test_a_process_holding_a_case_in_its_cache_decides_on_what_another_process_wrote(
+    system: System,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+    consent_id = consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    system.app.repository.get(case_id)  # this process now holds the case
+    with another_process(system.settings) as other, acting_as(STAFF):
+        other.app.withdraw_consent(a_key(), case_id, consent_id)
+    before = system.app.recorder.max_notification_id()
+
+    with pytest.raises(ConsentRequired):
+        refer(system, case_id, shelter, fields=(DisclosableField.CALLER_NAME,))
+    assert system.app.recorder.max_notification_id() == before
+
+
+def test_a_refused_command_leaves_the_cached_case_as_it_was(system: System) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+    version = system.app.repository.get(case_id).version
+
+    with pytest.raises(ConsentRequired):
+        refer(system, case_id, shelter, fields=(DisclosableField.CALLER_NAME,))
+
+    cached = system.app.repository.get(case_id)
+    assert cached.version == version and not cached.referrals
+
+
+# -- case read models written behind, read back at once --------------------------------------------
+
+def position(system: System, name: str) -> int:
+    return system.projector.positions()[name]
+
+
+def test_a_case_command_answers_before_the_case_read_model_applies_it(system: System) -> None:
+    system.projector.catch_up()
+    with acting_as(STAFF):
+        outcome = system.app.open_case(a_key(), *_call())
+    system.read_your_writes(outcome.position, outcome.topics)  # what the API does
+
+    assert position(system, "cases") < outcome.position
+    # A read in this process applies what it owes first.
+    doc = system.cases.get(str(outcome.id))
+    assert doc is not None and doc["id"] == str(outcome.id)
+    assert position(system, "cases") >= outcome.position
+
+
+def test_an_organization_command_is_applied_before_it_answers(system: System) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    with acting_as(SUPERVISOR):
+        outcome = system.app.remove_organization(
+            a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST, "Fictional: asked to leave.")
+    system.read_your_writes(outcome.position, outcome.topics)
+
+    # Who may read what changed: in force for every process once the command has answered.
+    assert position(system, "directory") >= outcome.position
+
+
+def test_the_worker_applies_a_case_command_at_once_rather_than_at_its_interval(
+    system: System,
+) -> None:
+    with following(system):
+        with acting_as(STAFF):
+            outcome = system.app.open_case(a_key(), *_call())
+        system.read_your_writes(outcome.position, outcome.topics)
+
+        assert eventually(lambda: position(system, "cases") >= outcome.position)
+
+
+@pytest.mark.postgres
+def test_a_worker_process_is_woken_by_another_processs_write(pg_settings: Settings) -> None:
+    worker = build_system(pg_settings)
+    try:
+        worker.projector.catch_up()
+        with following(worker), another_process(pg_settings,
+                                                inline_projections=False) as api:
+            time.sleep(0.2)  # the worker is listening
+            with acting_as(STAFF):
+                outcome = api.app.open_case(a_key(), *_call())
+            api.read_your_writes(outcome.position, outcome.topics)
+
+            assert eventually(lambda: position(worker, "cases") >= outcome.position)
+            # The API process reads its own write back once the worker applied it.
+            assert api.cases.get(str(outcome.id)) is not None
+    finally:
+        worker.close()
+
+
+def test_an_api_process_without_projections_waits_for_the_worker_to_read_its_own_case(
+    settings: Settings,
+) -> None:
+    with another_process(settings, inline_projections=False) as api:
+        with acting_as(STAFF):
+            outcome = api.app.open_case(a_key(), *_call())
+        api.read_your_writes(outcome.position, outcome.topics)  # does not wait
+        with another_process(settings) as worker:
+            worker.projector.catch_up()
+        assert api.cases.get(str(outcome.id)) is not None
+
+
+def _call() -> tuple[object, ...]:
+    from domain.case import CallerRelationship, Channel
+
+    return (Channel.CALL, "en", CallerRelationship.ANONYMOUS, {}, {"province": "CA-ON"})
