@@ -45,6 +45,11 @@ def tracer_from(provider: TracerProvider | None) -> Tracer:
     return provider.get_tracer(TRACER_NAME)
 
 
+def tracing(tracer: Tracer) -> bool:
+    """Whether spans go anywhere (a provider was configured)."""
+    return not isinstance(tracer, trace.NoOpTracer)
+
+
 class TracingMiddleware:
     """One server span per HTTP request: method, route and status, nothing from the body."""
 

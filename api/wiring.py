@@ -23,7 +23,7 @@ from api.hardening import DocumentGate, GateExtension, Limits
 from api.ratelimit import RateLimiter
 from api.schema.build import Schema, build_schema
 from api.snapshots import SignedSnapshots
-from api.telemetry import OperationSpan, store_span, tracer_from
+from api.telemetry import OperationSpan, store_span, tracer_from, tracing
 from api.vault import EnvelopeVault, load_or_create_master_key, parse_master_key
 from domain.cases import CaseUseCases
 from domain.directory import DirectoryApplication
@@ -197,7 +197,10 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
     limits = Limits(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
                     max_tokens=settings.max_tokens)
     gate_holder: list[DocumentGate] = []
-    schema = build_schema([lambda: GateExtension(gate_holder[0]), lambda: OperationSpan(tracer)])
+    extensions: list[Any] = [lambda: GateExtension(gate_holder[0])]
+    if tracing(tracer):
+        extensions.append(lambda: OperationSpan(tracer))
+    schema = build_schema(extensions)
     gate = DocumentGate(schema, policy, limits)
     gate_holder.append(gate)
     return System(

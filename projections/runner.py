@@ -200,6 +200,11 @@ class Projector:
         ``gather`` seconds first, so that one batch takes the commands that arrive together.
         (``listen`` is also handed the local wake-up, which must end its wait.)
         ``housekeeping`` runs at most once an interval."""
+        def wake_on_stop() -> None:  # so that ``stop`` ends a wait at once
+            stop.wait()
+            self._wake.set()
+
+        threading.Thread(target=wake_on_stop, name="nrd-projections-stop", daemon=True).start()
         housekept = 0.0
         while not stop.is_set():
             try:

@@ -56,7 +56,8 @@ def following(system: System, interval: float = 30.0) -> Iterator[None]:
         yield
     finally:
         stop.set()
-        worker.join(timeout=10)
+        worker.join(timeout=2)
+    assert not worker.is_alive(), "the worker did not stop promptly"
 
 
 def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
