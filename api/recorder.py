@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -42,7 +43,10 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                 timeout=Literal(f"{int(self.datastore.lock_timeout)}s")))
         self._insert_locked = SQL(
             "SELECT id FROM {schema}.{function}(%s::uuid[], %s::bigint[], %s::text[], "
-            "%s::bytea[]) AS id").format(schema=schema, function=function)
+            "%s::bytea[]) AS id").format(schema=schema, function=function).as_string()
+        # The library composes its select statement anew on every load; these are its very
+        # statements, composed once per shape.
+        self._selects: dict[tuple[bool, bool, bool, bool], str] = {}
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
     def insert_events(self, stored_events: Sequence[StoredEvent],
@@ -61,3 +65,28 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             cursor.execute(self._insert_locked, columns, prepare=True)
             return [row["id"] for row in cursor.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
+    def select_events(self, originator_id: UUID | str, *, gt: int | None = None,
+                      lte: int | None = None, desc: bool = False,
+                      limit: int | None = None) -> Sequence[StoredEvent]:
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        statement = self._selects.get(shape)
+        if statement is None:
+            composed = self.select_events_statement
+            if gt is not None:
+                composed += SQL(" AND originator_version > %s")
+            if lte is not None:
+                composed += SQL(" AND originator_version <= %s")
+            composed += SQL(" ORDER BY originator_version DESC" if desc
+                            else " ORDER BY originator_version ASC")
+            if limit is not None:
+                composed += SQL(" LIMIT %s")
+            statement = self._selects.setdefault(shape, composed.as_string())
+        params = [originator_id, *(p for p in (gt, lte, limit) if p is not None)]
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(statement, params, prepare=True)
+            return [StoredEvent(originator_id=row["originator_id"],
+                                originator_version=row["originator_version"],
+                                topic=row["topic"], state=bytes(row["state"]))
+                    for row in cursor.fetchall()]

@@ -379,7 +379,7 @@ def command_path(args: argparse.Namespace, org: str, cases: list[str], token: st
                      "(id BIGSERIAL PRIMARY KEY, writer INTEGER NOT NULL, payload BYTEA)")
     env = common.server_env(args.schema, args.database_url)
     env["NRD_INLINE_PROJECTIONS"] = "true" if args.layout == "inline" else "false"
-    server = common.Server("cases", "nrd_app:create", env)
+    server = common.Server("cases", "nrd_app:create", env, workers=args.api_processes)
     worker = ProjectionWorker(env) if args.layout == "production" else None
     script = write_lua(token, org, cases)
     rounds: dict[str, list[dict[str, Any]]] = {"raw": [], "http": []}
@@ -413,10 +413,11 @@ def command_path(args: argparse.Namespace, org: str, cases: list[str], token: st
                                    f"p50 {result['p50_ms']:.1f} ms")
                     else:
                         http(args.warmup)
-                        cpu0, (busy0, total0) = cpu_seconds(server.pid), machine_busy()
+                        cpu0 = common.tree_cpu_seconds(server.pid)
+                        busy0, total0 = machine_busy()
                         worker0 = worker.cpu() if worker else 0.0
                         result = http(args.duration)
-                        cpu = cpu_seconds(server.pid) - cpu0
+                        cpu = common.tree_cpu_seconds(server.pid) - cpu0
                         result["server_cpu_ms_per_mutation"] = (
                             cpu * 1000 / max(1, result["mutations"]))
                         result["server_cpu_cores"] = cpu / result["seconds"]
@@ -480,7 +481,7 @@ def profile(server: common.Server, load: Any, seconds: int) -> dict[str, Any] | 
     common.say(f"profiling the server (pid {server.pid}) for {seconds}s under the same load")
     spy_proc = subprocess.Popen([spy, "record", "--pid", str(server.pid), "--duration",
                                  str(seconds), "--rate", "200", "--nonblocking", "--gil",
-                                 "--format", "raw", "--output", str(raw)],
+                                 "--subprocesses", "--format", "raw", "--output", str(raw)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(1.0)
@@ -667,6 +668,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="production: the API process (NRD_INLINE_PROJECTIONS=false) and a "
                         "projection worker process, as docker-compose.yml runs them; inline: "
                         "one process that also runs the projections")
+    p.add_argument("--api-processes", type=positive(16), default=2,
+                   help="uvicorn worker processes serving the API (docker-compose.yml runs two "
+                        "replicas; with --layout inline each one also follows the log)")
     p.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto",
                    help="HTTP load generator (auto: wrk if installed)")
     p.add_argument("--policy-rounds", type=positive(1000), default=40,

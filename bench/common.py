@@ -383,11 +383,13 @@ def free_port() -> int:
 
 
 class Server:
-    """One uvicorn process (one worker) on loopback, started and stopped by its own pid."""
+    """A uvicorn server on loopback (one process, or a supervisor with ``workers`` worker
+    processes), started and stopped by its own pid."""
 
     def __init__(self, name: str, target: str, env: dict[str, str], port: int | None = None,
-                 health_path: str = "/healthz") -> None:
+                 health_path: str = "/healthz", workers: int = 1) -> None:
         self.name, self.target, self.env = name, target, env
+        self.workers = workers
         self.port = port or free_port()
         self.health_path = health_path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -408,8 +410,8 @@ class Server:
         RESULTS.mkdir(exist_ok=True)
         command = [sys.executable, "-m", "uvicorn", "--factory", self.target,
                    "--app-dir", str(BENCH_DIR), "--host", "127.0.0.1",
-                   "--port", str(self.port), "--workers", "1", "--log-level", "warning",
-                   "--no-access-log"]
+                   "--port", str(self.port), "--workers", str(self.workers),
+                   "--log-level", "warning", "--no-access-log"]
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(command, env=self.env, cwd=REPO, stdout=log,
                                          stderr=subprocess.STDOUT)
@@ -462,6 +464,29 @@ def running(*servers: Server) -> Iterator[tuple[Server, ...]]:
             started.append(server)
             stack.callback(server.stop)
         yield servers
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """user + system CPU so far of a process and of every process under it (a uvicorn
+    supervisor's workers), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        todo += children.get(current, [])
+    return total
 
 
 def rss_kb() -> int:

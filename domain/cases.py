@@ -416,7 +416,8 @@ class CaseUseCases(DirectoryApplication):
         return ERASED_TEXT if opened is None else str(opened["text"])
 
     def _organization(self, organization_id: UUID) -> Organization:
-        return self._get(organization_id, Organization, "organization")
+        """The organization a case command checks (never changes): read only."""
+        return self._get(organization_id, Organization, "organization", read_only=True)
 
     def _service_provider(self, organization_id: UUID, what: str,
                           must_be_included: bool = True) -> Organization:

@@ -255,10 +255,13 @@ class DirectoryApplication(Application[UUID]):
         return Outcome(UUID(record.result["id"]), int(record.result["version"]),
                        self.recorder.max_notification_id() or 0, replayed=True)
 
-    def _get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
+    def _get(self, aggregate_id: UUID, kind: type[A], what: str, *,
+             read_only: bool = False) -> A:
+        """The aggregate as stored now. A ``read_only`` one is the cached object itself, not a
+        copy: for a check that never triggers an event on it."""
         aggregate: Aggregate | None
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
         except AggregateNotFoundError:
             aggregate = None
         if not isinstance(aggregate, kind):

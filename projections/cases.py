@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from domain.case import Case
 from domain.vault import Vault
 from projections.aggregates import AggregateProjection, iso
@@ -65,8 +67,11 @@ class CaseProjection(AggregateProjection):
     name = "cases"
     aggregate_class = Case
     # Applied after a case command answers, in batches: no case command changes who may read
-    # what elsewhere, and every read of these tables settles this process's writes first.
+    # what elsewhere, and every read of these tables settles this process's writes first. An
+    # erasure is the exception: its command answers once the rows (the repeat-caller lookup
+    # among them) no longer hold what it erased, in every process.
     write_behind = True
+    applied_before_answer = (get_topic(Case.PersonalDataErased),)
 
     def __init__(self, mapper: Any, dialect: str, vault: Vault) -> None:
         super().__init__(mapper, dialect)

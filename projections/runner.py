@@ -26,8 +26,8 @@ class Projection(Protocol):
     """A read model. One that sets ``raw = True`` is handed the stored notifications instead of
     decoded events; one that sets ``kept_on_rebuild = True`` is never dropped (the chain); one
     that sets ``write_behind = True`` is applied after a command answers, not before (see
-    ``Projector.catch_up_to``); an ``after_commit()`` method runs after each batch has
-    committed."""
+    ``Projector.catch_up_to``), except after the events its ``applied_before_answer`` names; an
+    ``after_commit()`` method runs after each batch has committed."""
 
     name: str
     topics: Sequence[str]
@@ -105,7 +105,8 @@ class Projector:
         a command answers, and the write-behind ones."""
         wanted = [p for p in self.projections
                   if topics is None or (p.topics and not topics.isdisjoint(p.topics))]
-        later = [p for p in wanted if getattr(p, "write_behind", False)]
+        later = [p for p in wanted if getattr(p, "write_behind", False) and (
+            topics is None or topics.isdisjoint(getattr(p, "applied_before_answer", ())))]
         return [p for p in wanted if p not in later], later
 
     def owe(self, projections: Sequence[Projection], position: int) -> None:

@@ -201,6 +201,19 @@ def test_an_organization_command_is_applied_before_it_answers(system: System) ->
     assert position(system, "directory") >= outcome.position
 
 
+def test_an_erasure_answers_only_once_the_case_rows_no_longer_hold_what_it_erased(
+    system: System,
+) -> None:
+    case_id = a_case(system)
+    system.projector.catch_up()
+    with acting_as(SUPERVISOR):
+        outcome = system.app.erase_personal_data(a_key(), case_id, "Fictional: asked to.")
+    system.read_your_writes(outcome.position, outcome.topics)
+
+    # Applied for every process (the repeat-caller lookup among the rows), not just owed.
+    assert position(system, "cases") >= outcome.position
+
+
 def test_the_worker_applies_a_case_command_at_once_rather_than_at_its_interval(
     system: System,
 ) -> None:
