@@ -22,6 +22,7 @@ from api.wiring import System, build_system
 from domain.base import Actor, acting_as
 from domain.case import ConsentRequired, ConsentScope, DisclosableField
 from domain.organization import RemovalReason
+from projections.store import LogListener
 from tests.conftest import PG_URL, _postgres_settings
 from tests.e2e.conftest import seed
 from tests.integration.test_case_application import a_case, a_key, consent, refer
@@ -260,3 +261,32 @@ def _call() -> tuple[object, ...]:
     from domain.case import CallerRelationship, Channel
 
     return (Channel.CALL, "en", CallerRelationship.ANONYMOUS, {}, {"province": "CA-ON"})
+
+
+@pytest.mark.postgres
+def test_a_listener_whose_connection_dropped_listens_again_and_is_woken(
+    pg_settings: Settings,
+) -> None:
+    system = build_system(pg_settings)
+    listener = LogListener(pg_settings.postgres_params(), "nrd_events")
+    try:
+        listener.start()
+        assert listener._conn is not None
+        backend = listener._conn.info.backend_pid
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            ended = admin.execute("SELECT pg_terminate_backend(%s)", (backend,)).fetchone()
+        assert ended == (True,)
+        nobody = threading.Event()
+        assert listener.wait(0.2, nobody) is False  # the dropped connection: noticed, no wake
+        listener.start()  # what the next wait does first
+        assert listener._conn is not None and listener._conn.info.backend_pid != backend
+        woken: list[bool] = []
+        waiter = threading.Thread(target=lambda: woken.append(listener.wait(5.0, nobody)))
+        waiter.start()
+        time.sleep(0.2)
+        a_case(system)
+        waiter.join(timeout=10)
+        assert woken == [True]
+    finally:
+        listener.close()
+        system.close()
