@@ -247,19 +247,24 @@ class CaseUseCases(DirectoryApplication):
                       expires_at: datetime | None) -> Outcome:
         if expires_at is not None and expires_at <= _now():
             raise InvalidInput(["expiresAt is already past: a consent must expire later"])
-        if scope is ConsentScope.SHARE_WITH_ORGANIZATION:
-            if recipient_id is None:
-                raise InvalidInput(["recipientId: a consent to share names the organization"])
-            self._service_provider(recipient_id, "consents to share", must_be_included=False)
-        if scope is ConsentScope.REPORT_TO_LAW_ENFORCEMENT and recipient_id is not None:
-            self._agency(recipient_id)
+        if scope is ConsentScope.SHARE_WITH_ORGANIZATION and recipient_id is None:
+            raise InvalidInput(["recipientId: a consent to share names the organization"])
         consent_id = uuid4()
+
+        def decide(case: Case) -> None:
+            # The recipient is checked in the decision, so a repeated key whose organization
+            # has changed since still returns the first result.
+            if scope is ConsentScope.SHARE_WITH_ORGANIZATION:
+                assert recipient_id is not None
+                self._service_provider(recipient_id, "consents to share", must_be_included=False)
+            if scope is ConsentScope.REPORT_TO_LAW_ENFORCEMENT and recipient_id is not None:
+                self._agency(recipient_id)
+            case.grant_consent(consent_id, scope, recipient_id, given_by, method, expires_at)
+
         return self._change(
             key, "grantConsent", case_id,
             {"scope": scope.value, "recipient": recipient_id, "givenBy": given_by.value,
-             "method": method.value, "expiresAt": expires_at}, Case,
-            lambda c: c.grant_consent(consent_id, scope, recipient_id, given_by, method,
-                                      expires_at), what="case")
+             "method": method.value, "expiresAt": expires_at}, Case, decide, what="case")
 
     def withdraw_consent(self, key: str, case_id: UUID, consent_id: UUID) -> Outcome:
         return self._change(key, "withdrawConsent", case_id, {"consent": consent_id}, Case,
@@ -270,7 +275,6 @@ class CaseUseCases(DirectoryApplication):
     def refer(self, key: str, case_id: UUID, organization_id: UUID, mode: ReferralMode,
               needs: list[Need], fields: list[DisclosableField], brief: str,
               exception: Exception_ | None = None, justification: str = "") -> Outcome:
-        self._service_provider(organization_id, "referrals")
         referral_id, disclosure_id = uuid4(), uuid4()
         brief = clean_text(brief, "brief")
         # Anything sent to the organization is a disclosure: with the fields asked for go the
@@ -282,6 +286,9 @@ class CaseUseCases(DirectoryApplication):
             fields = [*fields, DisclosableField.NEEDS]
 
         def decide(case: Case) -> None:
+            # Checked in the decision: a repeated key returns the first result even if the
+            # organization has been removed since.
+            self._service_provider(organization_id, "referrals")
             disclosed = None
             if fields:
                 self._disclose(case, disclosure_id, RecipientKind.ORGANIZATION, organization_id,
@@ -311,16 +318,19 @@ class CaseUseCases(DirectoryApplication):
                                   factors: Mapping[str, Any], fields: list[DisclosableField],
                                   brief: str, exception: Exception_ | None = None,
                                   justification: str = "") -> Outcome:
-        protocol = self._get(protocol_id, ReportingProtocol, "reporting protocol")
-        agency = self._agency(protocol.agency_id)
-        if agency.state is not Status.INCLUDED:
-            raise OrganizationNotAvailable(
-                f"reports go only to included agencies; this one is {agency.status}")
         clean_factors = self._factors(factors)
         report_id, disclosure_id = uuid4(), uuid4()
         brief = clean_text(brief, "brief")
 
         def decide(case: Case) -> None:
+            # Checked in the decision: a repeated key returns the first result even if the
+            # protocol or its agency has changed since.
+            protocol = self._get(protocol_id, ReportingProtocol, "reporting protocol",
+                                 read_only=True)
+            agency = self._agency(protocol.agency_id)
+            if agency.state is not Status.INCLUDED:
+                raise OrganizationNotAvailable(
+                    f"reports go only to included agencies; this one is {agency.status}")
             self._disclose(case, disclosure_id, RecipientKind.LAW_ENFORCEMENT,
                            protocol.agency_id, fields, brief, exception, justification)
             case.report(report_id, protocol.agency_id, protocol_id, clean_factors,

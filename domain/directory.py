@@ -8,6 +8,7 @@ on a fresh load a bounded number of times, then surfaces as the retryable ``Conc
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -15,9 +16,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    Repository,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import strtobool
 
 from domain.base import ANONYMOUS_ROLE, DomainError, NotFound, current_actor
 from domain.idempotency import IdempotencyRecord, fingerprint, record_id
@@ -54,8 +61,56 @@ class Outcome:
     topics: frozenset[str] | None = None
 
 
+class CopyingRepository(Repository[UUID]):
+    """Cached aggregates, brought up to date and copied under one lock.
+
+    The library's cache folds new events into the cached aggregate under a per-aggregate lock,
+    but copies it for the caller after releasing that lock: a copy taken while another thread
+    folds events into the same object fails ("dictionary changed size during iteration"). Here
+    the lookup, the fold and the copy happen under the lock together; a fold that fails evicts
+    the aggregate, so no half-folded object stays cached."""
+
+    def get(self, aggregate_id: UUID, *, version: int | None = None,
+            projector_func: Any = project_aggregate, fastforward_skipping: bool = False,
+            deepcopy_from_cache: bool = True) -> Any:
+        """The aggregate as stored now: a deep copy a command may change, or, with
+        ``deepcopy_from_cache=False``, a shallow copy for a check that only reads it."""
+        if not self.cache or version is not None or not self.fastforward:
+            return super().get(aggregate_id, version=version, projector_func=projector_func)
+        lock = self._use_fastforward_lock(aggregate_id)
+        try:
+            with lock:
+                try:
+                    aggregate = self.cache.get(aggregate_id)
+                except KeyError:
+                    aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
+                else:
+                    try:
+                        aggregate = projector_func(aggregate, self.event_store.get(
+                            originator_id=aggregate_id, gt=aggregate.version))
+                    except BaseException:
+                        self.cache.get(aggregate_id, evict=True)
+                        raise
+                    if aggregate is None:
+                        raise AggregateNotFoundError(aggregate_id)
+                self.cache.put(aggregate_id, aggregate)
+                return copy.deepcopy(aggregate) if deepcopy_from_cache else copy.copy(aggregate)
+        finally:
+            self._disuse_fastforward_lock(aggregate_id)
+
+
 class DirectoryApplication(Application[UUID]):
     name = "nrd"
+
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's repository, from the same settings, with its copies taken under the
+        lock (``CopyingRepository``)."""
+        size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return CopyingRepository(
+            event_store=self.events, snapshot_store=self.snapshots,
+            cache_maxsize=int(size) if size else None,
+            fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
+            deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")))
 
     def __init__(self, env: Mapping[str, str] | None = None, *, unreachable_after: int = 3) -> None:
         super().__init__(env)
@@ -257,8 +312,8 @@ class DirectoryApplication(Application[UUID]):
 
     def _get(self, aggregate_id: UUID, kind: type[A], what: str, *,
              read_only: bool = False) -> A:
-        """The aggregate as stored now. A ``read_only`` one is the cached object itself, not a
-        copy: for a check that never triggers an event on it."""
+        """The aggregate as stored now. A ``read_only`` one is a shallow copy, cheaper than a
+        command's deep copy: for a check that only reads it."""
         aggregate: Aggregate | None
         try:
             aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=not read_only)

@@ -66,12 +66,13 @@ def _statistics_until(case: Case) -> str | None:
 class CaseProjection(AggregateProjection):
     name = "cases"
     aggregate_class = Case
-    # Applied after a case command answers, in batches: no case command changes who may read
-    # what elsewhere, and every read of these tables settles this process's writes first. An
-    # erasure is the exception: its command answers once the rows (the repeat-caller lookup
-    # among them) no longer hold what it erased, in every process.
+    # Applied after a case command answers, in batches: every read of these tables settles
+    # this process's writes first. The exceptions answer only once every process reads them:
+    # an erasure (the rows, the repeat-caller lookup among them, no longer hold what it
+    # erased) and a withdrawn consent (a case withdrawn from the statistics stops counting).
     write_behind = True
-    applied_before_answer = (get_topic(Case.PersonalDataErased),)
+    applied_before_answer = (get_topic(Case.PersonalDataErased),
+                             get_topic(Case.ConsentWithdrawn))
 
     def __init__(self, mapper: Any, dialect: str, vault: Vault) -> None:
         super().__init__(mapper, dialect)

@@ -105,8 +105,9 @@ class Projector:
         a command answers, and the write-behind ones."""
         wanted = [p for p in self.projections
                   if topics is None or (p.topics and not topics.isdisjoint(p.topics))]
-        later = [p for p in wanted if getattr(p, "write_behind", False) and (
-            topics is None or topics.isdisjoint(getattr(p, "applied_before_answer", ())))]
+        # Unknown topics (a replayed result) could be anything, an erasure among them.
+        later = [p for p in wanted if getattr(p, "write_behind", False) and topics is not None
+                 and topics.isdisjoint(getattr(p, "applied_before_answer", ()))]
         return [p for p in wanted if p not in later], later
 
     def owe(self, projections: Sequence[Projection], position: int) -> None:

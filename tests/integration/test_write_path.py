@@ -20,12 +20,19 @@ from api.config import Settings
 from api.recorder import LockedInsertRecorder
 from api.wiring import System, build_system
 from domain.base import Actor, acting_as
-from domain.case import ConsentRequired, ConsentScope, DisclosableField
+from domain.case import (
+    ConsentRequired,
+    ConsentScope,
+    DisclosableField,
+    Need,
+    ReferralMode,
+)
+from domain.cases import OrganizationNotAvailable
 from domain.organization import RemovalReason
 from projections.store import LogListener
 from tests.conftest import PG_URL, _postgres_settings
 from tests.e2e.conftest import seed
-from tests.integration.test_case_application import a_case, a_key, consent, refer
+from tests.integration.test_case_application import BRIEF, a_case, a_key, consent, refer
 
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-write-1")
 SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-write-2")
@@ -142,6 +149,34 @@ def test_a_version_already_taken_writes_nothing_of_the_whole_write(system: Syste
     assert system.app.recorder.insert_events([stored(1, fresh)])
 
 
+# -- idempotency ------------------------------------------------------------------------------
+
+def test_a_repeated_referral_returns_its_first_result_after_the_organization_was_removed(
+    system: System,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    key = a_key()
+    with acting_as(STAFF):
+        first = system.app.refer(key, case_id, shelter, ReferralMode.WARM_TRANSFER,
+                                 [Need.SHELTER], [DisclosableField.CALLER_NAME], BRIEF)
+    with acting_as(SUPERVISOR):
+        system.app.remove_organization(a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST,
+                                       "Fictional: asked to leave.")
+    before = system.app.recorder.max_notification_id()
+
+    with acting_as(STAFF):
+        again = system.app.refer(key, case_id, shelter, ReferralMode.WARM_TRANSFER,
+                                 [Need.SHELTER], [DisclosableField.CALLER_NAME], BRIEF)
+        with pytest.raises(OrganizationNotAvailable):  # a new referral is refused
+            system.app.refer(a_key(), case_id, shelter, ReferralMode.WARM_TRANSFER,
+                             [Need.SHELTER], [DisclosableField.CALLER_NAME], BRIEF)
+
+    assert again.replayed and (again.id, again.version) == (first.id, first.version)
+    assert system.app.recorder.max_notification_id() == before
+
+
 # -- cached aggregates never decide on stale state ------------------------------------------------
 
 def test_a_process_holding_a_case_in_its_cache_decides_on_what_another_process_wrote(
@@ -170,6 +205,48 @@ def test_a_refused_command_leaves_the_cached_case_as_it_was(system: System) -> N
 
     cached = system.app.repository.get(case_id)
     assert cached.version == version and not cached.referrals
+
+
+class PausingCopy:
+    """Planted in a cached aggregate: its first deep copy waits a moment for another load to
+    fold new events into the same cached object, and notes whether one did meanwhile."""
+
+    def __init__(self) -> None:
+        self.copying, self.folded = threading.Event(), threading.Event()
+        self.folded_during_copy: bool | None = None
+
+    def __deepcopy__(self, memo: object) -> PausingCopy:
+        if not self.copying.is_set():
+            self.copying.set()
+            self.folded_during_copy = self.folded.wait(0.5)
+        return self
+
+
+def test_a_cached_case_is_never_folded_into_while_it_is_being_copied(system: System) -> None:
+    # The library copied the cached aggregate outside the lock that guards folding events into
+    # it: a copy taken mid-fold failed ("dictionary changed size during iteration").
+    case_id = a_case(system)
+    system.app.repository.get(case_id)
+    probe = PausingCopy()
+    vars(system.app.repository.cache.get(case_id))["_probe"] = probe
+    with another_process(system.settings) as other:
+        consent(other, case_id, ConsentScope.FOLLOW_UP_CONTACT)
+        first = threading.Thread(target=system.app.repository.get, args=(case_id,))
+        first.start()
+        assert probe.copying.wait(5)
+        consent(other, case_id, ConsentScope.FOLLOW_UP_CONTACT)
+
+        def second() -> None:
+            system.app.repository.get(case_id)
+            probe.folded.set()
+
+        folding = threading.Thread(target=second)
+        folding.start()
+        first.join(timeout=10)
+        folding.join(timeout=10)
+
+    assert probe.folded_during_copy is False
+    assert system.app.repository.get(case_id).version == 3
 
 
 # -- case read models written behind, read back at once --------------------------------------------
@@ -212,6 +289,34 @@ def test_an_erasure_answers_only_once_the_case_rows_no_longer_hold_what_it_erase
     system.read_your_writes(outcome.position, outcome.topics)
 
     # Applied for every process (the repeat-caller lookup among the rows), not just owed.
+    assert position(system, "cases") >= outcome.position
+
+
+def test_a_replayed_erasure_also_answers_only_once_the_case_rows_are_cleared(
+    system: System,
+) -> None:
+    # A lost acknowledgement, or a client retrying after a timeout: the repeat is a replay,
+    # whose events are not known, so it waits as the first request would have.
+    case_id = a_case(system)
+    system.projector.catch_up()
+    key = a_key()
+    with acting_as(SUPERVISOR):
+        system.app.erase_personal_data(key, case_id, "Fictional: asked to.")
+        again = system.app.erase_personal_data(key, case_id, "Fictional: asked to.")
+    assert again.replayed and again.topics is None
+    system.read_your_writes(again.position, again.topics)
+
+    assert position(system, "cases") >= again.position
+
+
+def test_a_withdrawn_consent_answers_only_once_every_process_reads_it(system: System) -> None:
+    case_id = a_case(system)
+    consent_id = consent(system, case_id, ConsentScope.NON_IDENTIFYING_STATISTICS)
+    system.projector.catch_up()
+    with acting_as(STAFF):
+        outcome = system.app.withdraw_consent(a_key(), case_id, consent_id)
+    system.read_your_writes(outcome.position, outcome.topics)
+
     assert position(system, "cases") >= outcome.position
 
 
