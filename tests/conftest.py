@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import uuid4
 
@@ -47,14 +48,22 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         yield from _postgres_settings(tmp_path)
 
 
-@pytest.fixture
-def system(settings: Settings) -> Iterator[System]:
-    """The whole system, wired as in production, on the store ``settings`` names."""
-    built = build_system(settings)
+@contextmanager
+def a_system(settings: Settings, **changes: object) -> Iterator[System]:
+    """A system on the stores ``settings`` names, as one process has it: its own caches. A
+    second one on the same settings is another process (or the same one restarted)."""
+    built = build_system(settings.with_changes(**changes) if changes else settings)
     try:
         yield built
     finally:
         built.close()
+
+
+@pytest.fixture
+def system(settings: Settings) -> Iterator[System]:
+    """The whole system, wired as in production, on the store ``settings`` names."""
+    with a_system(settings) as built:
+        yield built
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ The hash chain covers the event log, not the snapshot table, while loads and poi
 replays start from the latest snapshot. Someone with database access who lifts a legal hold or
 forges a consent in a snapshot gets an error, not an erasure or a disclosure. A process that
 already holds the case in its aggregate cache never reads the snapshot again (it folds only the
-events since); the loads below therefore go through a freshly started system, as any other or
+events since); the loads below therefore go through another, freshly started system, as any other or
 restarted process would, and the running one is checked too.
 """
 
@@ -23,9 +23,10 @@ import pytest
 
 from api.config import Settings
 from api.snapshots import SnapshotTampered
-from api.wiring import System, build_system
+from api.wiring import System
 from domain.base import Actor, acting_as
 from domain.case import CallerRelationship, Channel, LegalHold
+from tests.conftest import a_system
 
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-snap-1")
 SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-snap-2")
@@ -66,16 +67,6 @@ def a_held_case_with_a_snapshot(system: System) -> UUID:
     return case_id
 
 
-@contextmanager
-def restarted(settings: Settings) -> Iterator[System]:
-    """Another process on the same stores: nothing cached, every load starts from storage."""
-    fresh = build_system(settings)
-    try:
-        yield fresh
-    finally:
-        fresh.close()
-
-
 def stored_snapshot(settings: Settings, case_id: UUID) -> tuple[int, bytes]:
     with raw_sql(settings) as run:
         rows = run("SELECT originator_version, state FROM TABLE WHERE originator_id = %s "
@@ -87,7 +78,7 @@ def stored_snapshot(settings: Settings, case_id: UUID) -> tuple[int, bytes]:
 
 def test_an_untouched_snapshot_loads_and_equals_the_events_folded(system: System) -> None:
     case_id = a_held_case_with_a_snapshot(system)
-    with restarted(system.settings) as fresh:
+    with a_system(system.settings) as fresh:
         from_snapshot = fresh.app.repository.get(case_id)
         replayed = fresh.audit.state_as_of(case_id, version=from_snapshot.version)
 
@@ -107,7 +98,7 @@ def test_a_snapshot_edited_to_lift_a_legal_hold_is_refused_and_nothing_is_erased
             (tag + json.dumps(body).encode(),
              case_id if settings.uses_postgres else case_id.hex, version))
 
-    with restarted(settings) as fresh:
+    with a_system(settings) as fresh:
         with acting_as(SUPERVISOR), pytest.raises(SnapshotTampered):
             fresh.app.erase_personal_data(a_key(), case_id, "Fictional: the hold was lifted?")
         with pytest.raises(SnapshotTampered):
@@ -132,5 +123,5 @@ def test_a_snapshot_moved_to_another_record_is_refused(
         run("UPDATE TABLE SET state = %s WHERE originator_id = %s AND originator_version = %s",
             (state, other if settings.uses_postgres else other.hex, version))
 
-    with restarted(settings) as fresh, pytest.raises(SnapshotTampered):
+    with a_system(settings) as fresh, pytest.raises(SnapshotTampered):
         fresh.app.repository.get(other)

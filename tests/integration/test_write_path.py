@@ -18,9 +18,11 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from api.config import Settings
 from api.recorder import LockedInsertRecorder
-from api.wiring import System, build_system
-from domain.base import Actor, acting_as
+from api.wiring import System
+from domain.base import acting_as
 from domain.case import (
+    CallerRelationship,
+    Channel,
     ConsentRequired,
     ConsentScope,
     DisclosableField,
@@ -30,12 +32,17 @@ from domain.case import (
 from domain.cases import OrganizationNotAvailable
 from domain.organization import RemovalReason
 from projections.store import LogListener
-from tests.conftest import PG_URL, _postgres_settings
+from tests.conftest import PG_URL, _postgres_settings, a_system
 from tests.e2e.conftest import seed
-from tests.integration.test_case_application import BRIEF, a_case, a_key, consent, refer
-
-STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-write-1")
-SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-write-2")
+from tests.integration.test_case_application import (
+    BRIEF,
+    STAFF,
+    SUPERVISOR,
+    a_case,
+    a_key,
+    consent,
+    refer,
+)
 
 
 @pytest.fixture
@@ -43,14 +50,10 @@ def pg_settings(tmp_path: Path) -> Iterator[Settings]:
     yield from _postgres_settings(tmp_path)
 
 
-@contextmanager
-def another_process(settings: Settings, **changes: object) -> Iterator[System]:
-    """A second system on the same stores: its own caches, as another API process has."""
-    other = build_system(settings.with_changes(**changes))
-    try:
-        yield other
-    finally:
-        other.close()
+@pytest.fixture
+def pg_system(pg_settings: Settings) -> Iterator[System]:
+    with a_system(pg_settings) as system:
+        yield system
 
 
 @contextmanager
@@ -66,6 +69,9 @@ def following(system: System, interval: float = 30.0) -> Iterator[None]:
         stop.set()
         worker.join(timeout=2)
     assert not worker.is_alive(), "the worker did not stop promptly"
+
+
+CALL = (Channel.CALL, "en", CallerRelationship.ANONYMOUS, {}, {"province": "CA-ON"})
 
 
 def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -85,54 +91,42 @@ def stored(version: int, originator: UUID) -> StoredEvent:
 # -- PostgreSQL: one statement, the table lock inside it ------------------------------------------
 
 @pytest.mark.postgres
-def test_postgres_writes_through_the_locked_insert(pg_settings: Settings) -> None:
-    system = build_system(pg_settings)
-    try:
-        assert isinstance(system.app.recorder, LockedInsertRecorder)
-    finally:
-        system.close()
+def test_postgres_writes_through_the_locked_insert(pg_system: System) -> None:
+    assert isinstance(pg_system.app.recorder, LockedInsertRecorder)
 
 
 @pytest.mark.postgres
 def test_a_write_waits_while_another_transaction_holds_the_event_tables_lock(
-    pg_settings: Settings,
+    pg_system: System,
 ) -> None:
     # The lock is what keeps notification ids committing in order (DESIGN.md §5).
-    system = build_system(pg_settings)
     done: list[UUID] = []
-    try:
-        options = f"-c search_path={pg_settings.database_schema}"
-        with psycopg.connect(PG_URL, options=options) as holder:
-            holder.execute("LOCK TABLE nrd_events IN EXCLUSIVE MODE")
-            before = system.app.recorder.max_notification_id()
-            writer = threading.Thread(target=lambda: done.append(a_case(system)), daemon=True)
-            writer.start()
-            writer.join(timeout=0.5)
-            assert writer.is_alive() and not done
-            assert system.app.recorder.max_notification_id() == before
-            holder.rollback()
-        writer.join(timeout=10)
-        assert done and system.app.repository.get(done[0]).version == 1
-    finally:
-        system.close()
+    options = f"-c search_path={pg_system.settings.database_schema}"
+    with psycopg.connect(PG_URL, options=options) as holder:
+        holder.execute("LOCK TABLE nrd_events IN EXCLUSIVE MODE")
+        before = pg_system.app.recorder.max_notification_id()
+        writer = threading.Thread(target=lambda: done.append(a_case(pg_system)), daemon=True)
+        writer.start()
+        writer.join(timeout=0.5)
+        assert writer.is_alive() and not done
+        assert pg_system.app.recorder.max_notification_id() == before
+        holder.rollback()
+    writer.join(timeout=10)
+    assert done and pg_system.app.repository.get(done[0]).version == 1
 
 
 @pytest.mark.postgres
 def test_notification_ids_come_back_in_the_order_the_events_were_given(
-    pg_settings: Settings,
+    pg_system: System,
 ) -> None:
-    system = build_system(pg_settings)
-    try:
-        first, second = uuid4(), uuid4()
-        events = [stored(1, first), stored(1, second), stored(2, first), stored(2, second)]
-        ids = system.app.recorder.insert_events(events)
+    first, second = uuid4(), uuid4()
+    events = [stored(1, first), stored(1, second), stored(2, first), stored(2, second)]
+    ids = pg_system.app.recorder.insert_events(events)
 
-        assert ids is not None and ids == sorted(ids) and len(set(ids)) == 4
-        logged = system.app.recorder.select_notifications(start=ids[0], limit=10)
-        assert [(n.id, n.originator_id, n.originator_version) for n in logged] == [
-            (i, e.originator_id, e.originator_version) for i, e in zip(ids, events, strict=True)]
-    finally:
-        system.close()
+    assert ids is not None and ids == sorted(ids) and len(set(ids)) == 4
+    logged = pg_system.app.recorder.select_notifications(start=ids[0], limit=10)
+    assert [(n.id, n.originator_id, n.originator_version) for n in logged] == [
+        (i, e.originator_id, e.originator_version) for i, e in zip(ids, events, strict=True)]
 
 
 def test_a_version_already_taken_writes_nothing_of_the_whole_write(system: System) -> None:
@@ -186,7 +180,7 @@ def test_a_process_holding_a_case_in_its_cache_decides_on_what_another_process_w
     case_id = a_case(system)
     consent_id = consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
     system.app.repository.get(case_id)  # this process now holds the case
-    with another_process(system.settings) as other, acting_as(STAFF):
+    with a_system(system.settings) as other, acting_as(STAFF):
         other.app.withdraw_consent(a_key(), case_id, consent_id)
     before = system.app.recorder.max_notification_id()
 
@@ -229,7 +223,7 @@ def test_a_cached_case_is_never_folded_into_while_it_is_being_copied(system: Sys
     system.app.repository.get(case_id)
     probe = PausingCopy()
     vars(system.app.repository.cache.get(case_id))["_probe"] = probe
-    with another_process(system.settings) as other:
+    with a_system(system.settings) as other:
         consent(other, case_id, ConsentScope.FOLLOW_UP_CONTACT)
         first = threading.Thread(target=system.app.repository.get, args=(case_id,))
         first.start()
@@ -258,7 +252,7 @@ def position(system: System, name: str) -> int:
 def test_a_case_command_answers_before_the_case_read_model_applies_it(system: System) -> None:
     system.projector.catch_up()
     with acting_as(STAFF):
-        outcome = system.app.open_case(a_key(), *_call())
+        outcome = system.app.open_case(a_key(), *CALL)
     system.read_your_writes(outcome.position, outcome.topics)  # what the API does
 
     assert position(system, "cases") < outcome.position
@@ -325,55 +319,44 @@ def test_the_worker_applies_a_case_command_at_once_rather_than_at_its_interval(
 ) -> None:
     with following(system):
         with acting_as(STAFF):
-            outcome = system.app.open_case(a_key(), *_call())
+            outcome = system.app.open_case(a_key(), *CALL)
         system.read_your_writes(outcome.position, outcome.topics)
 
         assert eventually(lambda: position(system, "cases") >= outcome.position)
 
 
 @pytest.mark.postgres
-def test_a_worker_process_is_woken_by_another_processs_write(pg_settings: Settings) -> None:
-    worker = build_system(pg_settings)
-    try:
-        worker.projector.catch_up()
-        with following(worker), another_process(pg_settings,
-                                                inline_projections=False) as api:
-            time.sleep(0.2)  # the worker is listening
-            with acting_as(STAFF):
-                outcome = api.app.open_case(a_key(), *_call())
-            api.read_your_writes(outcome.position, outcome.topics)
+def test_a_worker_process_is_woken_by_another_processs_write(pg_system: System) -> None:
+    worker = pg_system
+    worker.projector.catch_up()
+    with following(worker), a_system(worker.settings, inline_projections=False) as api:
+        time.sleep(0.2)  # the worker is listening
+        with acting_as(STAFF):
+            outcome = api.app.open_case(a_key(), *CALL)
+        api.read_your_writes(outcome.position, outcome.topics)
 
-            assert eventually(lambda: position(worker, "cases") >= outcome.position)
-            # The API process reads its own write back once the worker applied it.
-            assert api.cases.get(str(outcome.id)) is not None
-    finally:
-        worker.close()
+        assert eventually(lambda: position(worker, "cases") >= outcome.position)
+        # The API process reads its own write back once the worker applied it.
+        assert api.cases.get(str(outcome.id)) is not None
 
 
 def test_an_api_process_without_projections_waits_for_the_worker_to_read_its_own_case(
     settings: Settings,
 ) -> None:
-    with another_process(settings, inline_projections=False) as api:
+    with a_system(settings, inline_projections=False) as api:
         with acting_as(STAFF):
-            outcome = api.app.open_case(a_key(), *_call())
+            outcome = api.app.open_case(a_key(), *CALL)
         api.read_your_writes(outcome.position, outcome.topics)  # does not wait
-        with another_process(settings) as worker:
+        with a_system(settings) as worker:
             worker.projector.catch_up()
         assert api.cases.get(str(outcome.id)) is not None
 
 
-def _call() -> tuple[object, ...]:
-    from domain.case import CallerRelationship, Channel
-
-    return (Channel.CALL, "en", CallerRelationship.ANONYMOUS, {}, {"province": "CA-ON"})
-
-
 @pytest.mark.postgres
 def test_a_listener_whose_connection_dropped_listens_again_and_is_woken(
-    pg_settings: Settings,
+    pg_system: System,
 ) -> None:
-    system = build_system(pg_settings)
-    listener = LogListener(pg_settings.postgres_params(), "nrd_events")
+    listener = LogListener(pg_system.settings.postgres_params(), "nrd_events")
     try:
         listener.start()
         assert listener._conn is not None
@@ -389,9 +372,8 @@ def test_a_listener_whose_connection_dropped_listens_again_and_is_woken(
         waiter = threading.Thread(target=lambda: woken.append(listener.wait(5.0, nobody)))
         waiter.start()
         time.sleep(0.2)
-        a_case(system)
+        a_case(pg_system)
         waiter.join(timeout=10)
         assert woken == [True]
     finally:
         listener.close()
-        system.close()
