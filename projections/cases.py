@@ -114,6 +114,11 @@ class CaseProjection(AggregateProjection):
         self._erased = [case.id for case in cases if case.erased_at is not None]
         ids = [str(case.id) for case in cases]
         marks = ", ".join(["%s"] * len(ids))
+        # A case's repeat-caller digest is computed once: the caller's data is sealed when the
+        # case opens and only ever erased after, so a row already written keeps its digest
+        # (opening the data again would cost a key fetch and a decryption per case and batch).
+        known: dict[str, str | None] = dict(cursor.execute(
+            f"SELECT id, phone_lookup FROM cases WHERE id IN ({marks})", ids).fetchall())
         for table, column in (("cases", "id"), ("case_needs", "case_id"),
                               ("referral_inbox", "case_id"), ("report_inbox", "case_id"),
                               ("disclosure_ledger", "case_id")):
@@ -124,7 +129,7 @@ class CaseProjection(AggregateProjection):
             details = case.details
             rows.append((doc["id"], int(case.open), details.get("urgency"),
                          details.get("province"), details.get("situationType"),
-                         details.get("assignedTo"), doc["openedAt"], self._lookup(case),
+                         details.get("assignedTo"), doc["openedAt"], self._lookup(case, known),
                          _statistics_until(case), json.dumps(doc)))
             needs += [(doc["id"], need) for need in details.get("needs", [])]
             for referral in case.referrals.values():
@@ -171,9 +176,11 @@ class CaseProjection(AggregateProjection):
             if self.vault.has_key(case_id):
                 self.vault.destroy_key(case_id)
 
-    def _lookup(self, case: Case) -> str | None:
+    def _lookup(self, case: Case, known: dict[str, str | None]) -> str | None:
         if not case.sealed_personal:
             return None  # erased
+        if str(case.id) in known:
+            return known[str(case.id)]
         personal = self.vault.open(case.id, case.sealed_personal)
         phone = (personal or {}).get("phone")
         return self.vault.lookup_key(phone) if phone else None

@@ -545,6 +545,19 @@ def test_a_repeat_caller_is_found_by_their_phone_written_differently(system: Sys
     assert not any(value and "0100001" in value for value in lookups)
 
 
+def test_a_case_projected_again_keeps_its_repeat_caller_digest(system: System) -> None:
+    case_id = a_case(system, {"name": "Fictional Caller One", "phone": "+1 (555) 010-0001"})
+    system.projector.catch_up()
+    for _ in range(3):  # each command rewrites the case's rows
+        consent(system, case_id, ConsentScope.FOLLOW_UP_CONTACT)
+        system.projector.catch_up()
+
+    found = system.cases.search(
+        CaseFilter(phone_lookup=system.vault.lookup_key("555 010 0001")), 50, None)
+
+    assert [doc["id"] for doc in found] == [str(case_id)]
+
+
 # -- no plain text at rest ---------------------------------------------------------------------
 
 SECRET_CALLER = {"name": "Zephyrine Quillfeather", "phone": "+1 (555) 010-0199",
