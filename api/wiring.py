@@ -108,8 +108,7 @@ class System:
             with store_span(self.tracer, "projections.catch_up", self.store.dialect):
                 self.projector.catch_up_to(position, topics)
             return
-        eager, later = self.projector.followers(topics)
-        self.projector.owe(later, position)
+        eager = self.projector.record(position, topics)
         if (eager and not self.projector.applied(position, topics)
                 and not self.projector.wait_for(position,
                                                 names=frozenset(p.name for p in eager))):

@@ -36,7 +36,7 @@ from uuid import uuid4
 
 import common
 import psycopg
-from directory_search import cpu_seconds, machine_busy
+from directory_search import machine_busy
 
 GRANT = ("mutation Grant($key: String!, $id: ID!, $org: ID!) { grantConsent(idempotencyKey: "
          "$key, id: $id, scope: SHARE_WITH_ORGANIZATION, recipientId: $org, givenBy: CALLER, "
@@ -344,7 +344,7 @@ class ProjectionWorker:
 
     def cpu(self) -> float:
         assert self.proc is not None
-        return cpu_seconds(self.proc.pid)
+        return common.cpu_seconds(self.proc.pid)
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -466,25 +466,30 @@ def running(*servers: Server) -> Iterator[tuple[Server, ...]]:
         yield servers
 
 
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU of one process so far (from /proc/PID/stat); 0 once it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def tree_cpu_seconds(pid: int) -> float:
-    """user + system CPU so far of a process and of every process under it (a uvicorn
-    supervisor's workers), from /proc."""
+    """``cpu_seconds`` of a process and of every process under it (a uvicorn supervisor's
+    workers)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             except OSError:
                 continue
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
+            children.setdefault(parent, []).append(int(entry.name))
     total, todo = 0.0, [pid]
     while todo:
         current = todo.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total += cpu_seconds(current)
         todo += children.get(current, [])
     return total
 

@@ -87,14 +87,6 @@ end
 """
 
 
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU of one process so far (from /proc/PID/stat)."""
-    import os
-
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def machine_busy() -> tuple[int, int]:
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]
@@ -165,9 +157,9 @@ def load(client: str, name: str, server: common.Server, url: str, body: bytes,
     runner(name, url, body, args.connections, args.wrk_threads, args.warmup)
     common.say(f"{name}: measuring {args.duration:g}s with {args.connections} connections "
                f"({client})")
-    cpu0, (busy0, total0) = cpu_seconds(server.pid), machine_busy()
+    cpu0, (busy0, total0) = common.cpu_seconds(server.pid), machine_busy()
     result = runner(name, url, body, args.connections, args.wrk_threads, args.duration)
-    cpu1, (busy1, total1) = cpu_seconds(server.pid), machine_busy()
+    cpu1, (busy1, total1) = common.cpu_seconds(server.pid), machine_busy()
     result["server_cpu_ms_per_request"] = (cpu1 - cpu0) * 1000 / max(1, result["requests"])
     result["server_cpu_cores"] = (cpu1 - cpu0) / result["seconds"]
     result["machine_busy"] = (busy1 - busy0) / max(1, total1 - total0)

@@ -153,15 +153,15 @@ class AuditTrail:
             if at_moment is None:
                 return None
             version = at_moment if version is None else min(version, at_moment)
-        if version is not None and version < 1:
-            return None
         if version is None:
             # Folded from storage, never from a process's aggregate cache: a replay is of the
             # record as stored (a snapshot that was tampered with is refused, not skipped).
             last = self.recorder.select_events(record_id, desc=True, limit=1)
             version = last[0].originator_version if last else 0
+        if version < 1:
+            return None
         aggregate: Any = self.app.repository.get(record_id, version=version)
-        if version is not None and aggregate.version < version:
+        if aggregate.version < version:
             return None  # asked for a version it never reached
         state = {k.lstrip("_"): v for k, v in vars(aggregate).items()}
         for key in ("pending_events", "id", "version", "created_on", "modified_on"):

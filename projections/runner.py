@@ -88,9 +88,15 @@ class Projector:
         the worker applies them in batches, and a read in this process applies them first
         (``settle``). Requests that arrive together share one catch-up: whoever waited for the
         lock usually finds its own write applied already."""
+        self._apply_up_to([(p, position) for p in self.record(position, topics)])
+
+    def record(self, position: int, topics: frozenset[str] | None) -> list[Projection]:
+        """Records what the write-behind read models owe for a command that reached
+        ``position`` (and wakes the worker); returns the read models that must apply it
+        before the command answers."""
         eager, later = self.followers(topics)
         self.owe(later, position)
-        self._apply_up_to([(p, position) for p in eager])
+        return eager
 
     def applied(self, position: int, topics: frozenset[str] | None = None) -> bool:
         """Whether the read models a command that reached ``position`` waits for (the
