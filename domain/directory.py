@@ -8,11 +8,13 @@ on a fresh load a bounded number of times, then surfaces as the retryable ``Conc
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import pickle
 import random
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -63,13 +65,15 @@ class Outcome:
 
 
 class CopyingRepository(Repository[UUID]):
-    """Cached aggregates, brought up to date and copied under one lock.
+    """Cached aggregates, brought up to date and copied under one lock, or changed in place
+    under it.
 
     The library's cache folds new events into the cached aggregate under a per-aggregate lock,
     but copies it for the caller after releasing that lock: a copy taken while another thread
     folds events into the same object fails ("dictionary changed size during iteration"). Here
     the lookup, the fold and the copy happen under the lock together; a fold that fails evicts
-    the aggregate, so no half-folded object stays cached."""
+    the aggregate, so no half-folded object stays cached. A command needs no copy at all: it
+    decides on the cached object and saves it under the lock (``changing``)."""
 
     def get(self, aggregate_id: UUID, *, version: int | None = None,
             projector_func: Any = project_aggregate, fastforward_skipping: bool = False,
@@ -78,26 +82,92 @@ class CopyingRepository(Repository[UUID]):
         ``deepcopy_from_cache=False``, a shallow copy for a check that only reads it."""
         if not self.cache or version is not None or not self.fastforward:
             return super().get(aggregate_id, version=version, projector_func=projector_func)
+        with self._locked(aggregate_id):
+            aggregate = self._current(aggregate_id, projector_func)
+            return _copy(aggregate) if deepcopy_from_cache else copy.copy(aggregate)
+
+    @contextlib.contextmanager
+    def changing(self, aggregate_id: UUID) -> Iterator[Any]:
+        """The cached aggregate itself, brought up to date, for a command to decide on and
+        save while this holds its lock (None when there is no such aggregate). Nothing is
+        copied: a block that fails in any way (a refused decision, a conflict on saving)
+        evicts the aggregate, so only what was saved stays cached.
+
+        A command holds its aggregate's lock while it checks others (a case command reads
+        the organization it names): those checks are reads, and no command that changes one
+        of them holds it while reading a case, so the locks are always taken in one order."""
+        if not self.cache or not self.fastforward:
+            fresh: Any
+            try:
+                fresh = super().get(aggregate_id)
+            except AggregateNotFoundError:
+                fresh = None
+            yield fresh  # loaded for this command alone: nothing shared to evict
+            return
+        with self._locked(aggregate_id):
+            try:
+                aggregate = self._current(aggregate_id, project_aggregate)
+            except AggregateNotFoundError:
+                aggregate = None
+            try:
+                yield aggregate
+            except BaseException:
+                self._evict(aggregate_id)
+                raise
+
+    def _current(self, aggregate_id: UUID, projector_func: Any) -> Any:
+        """The cached aggregate with the events stored since folded in (loaded when not
+        cached); call with its lock held."""
+        assert self.cache is not None
+        try:
+            aggregate = self.cache.get(aggregate_id)
+        except KeyError:
+            aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
+        else:
+            try:
+                aggregate = projector_func(aggregate, self.event_store.get(
+                    originator_id=aggregate_id, gt=aggregate.version))
+            except BaseException:
+                self._evict(aggregate_id)
+                raise
+            if aggregate is None:
+                raise AggregateNotFoundError(aggregate_id)
+        self.cache.put(aggregate_id, aggregate)
+        return aggregate
+
+    def _evict(self, aggregate_id: UUID) -> None:
+        assert self.cache is not None
+        with contextlib.suppress(KeyError):
+            self.cache.get(aggregate_id, evict=True)
+
+    @contextlib.contextmanager
+    def _locked(self, aggregate_id: UUID) -> Iterator[None]:
+        """The library's per-aggregate lock; taking it again in the same thread (which would
+        wait forever) is refused instead."""
+        held, mine = _held(), (id(self), aggregate_id)
+        if mine in held:
+            raise RuntimeError("this thread already holds the aggregate's lock")
         lock = self._use_fastforward_lock(aggregate_id)
         try:
             with lock:
+                held.add(mine)
                 try:
-                    aggregate = self.cache.get(aggregate_id)
-                except KeyError:
-                    aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
-                else:
-                    try:
-                        aggregate = projector_func(aggregate, self.event_store.get(
-                            originator_id=aggregate_id, gt=aggregate.version))
-                    except BaseException:
-                        self.cache.get(aggregate_id, evict=True)
-                        raise
-                    if aggregate is None:
-                        raise AggregateNotFoundError(aggregate_id)
-                self.cache.put(aggregate_id, aggregate)
-                return _copy(aggregate) if deepcopy_from_cache else copy.copy(aggregate)
+                    yield
+                finally:
+                    held.discard(mine)
         finally:
             self._disuse_fastforward_lock(aggregate_id)
+
+
+_holding = threading.local()
+
+
+def _held() -> set[tuple[int, UUID]]:
+    """The (repository, aggregate) locks this thread holds."""
+    held: set[tuple[int, UUID]] | None = getattr(_holding, "ids", None)
+    if held is None:
+        held = _holding.ids = set()
+    return held
 
 
 def _copy(aggregate: Any) -> Any:
@@ -136,7 +206,7 @@ class DirectoryApplication(Application[UUID]):
         new_id = uuid4()
         return self._run(key, "applyForInclusion", {"profile": clean, "criteria": attested,
                                                     "publicListing": public_listing},
-                         lambda: Organization.submit_application(
+                         lambda _new: Organization.submit_application(
                              id=new_id, profile=clean, criteria=attested,
                              public_listing=public_listing))
 
@@ -221,7 +291,7 @@ class DirectoryApplication(Application[UUID]):
         jurisdiction = parse_jurisdiction(province, municipality)
         clean = parse_contacts(contacts)
 
-        def establish() -> ReportingProtocol:
+        def establish(_new: object) -> ReportingProtocol:
             agency = self._get(agency_id, Organization, "organization")
             if agency.profile["kind"] != OrganizationKind.LAW_ENFORCEMENT_AGENCY.value:
                 raise NotALawEnforcementAgency(
@@ -257,16 +327,24 @@ class DirectoryApplication(Application[UUID]):
     def _change(self, key: str, operation: str, aggregate_id: UUID, inputs: dict[str, Any],
                 kind: type[A], decide: Callable[[A], object], what: str = "organization",
                 ) -> Outcome:
-        def load_and_decide() -> A:
-            aggregate = self._get(aggregate_id, kind, what)
+        def decide_on(aggregate: Aggregate | None) -> A:
+            if not isinstance(aggregate, kind):
+                raise NotFound(f"{what} not found")
             decide(aggregate)
             return aggregate
 
-        return self._run(key, operation, {"id": aggregate_id, **inputs}, load_and_decide)
+        return self._run(key, operation, {"id": aggregate_id, **inputs}, decide_on,
+                         changes=aggregate_id)
 
     def _run(self, key: str, operation: str, inputs: dict[str, Any],
-             decide: Callable[[], Aggregate], *, check_first: bool = False) -> Outcome:
+             decide: Callable[[Aggregate | None], Aggregate], *,
+             changes: UUID | None = None, check_first: bool = False) -> Outcome:
         """Runs ``decide`` and saves its aggregate with the key's record.
+
+        ``decide`` gets the aggregate ``changes`` names, as stored now (None for a command that
+        makes a new one, or when there is no such aggregate), and returns the aggregate to
+        save; the decision and the save happen under that aggregate's lock, on the cached
+        object itself (``CopyingRepository.changing``).
 
         A repeated key is found without a lookup on the first pass: its record already exists,
         so the save fails as a conflict (or the decision is refused), and the next pass finds
@@ -287,23 +365,25 @@ class DirectoryApplication(Application[UUID]):
             if looked and (prior := self._prior(rec_id, digest)) is not None:
                 return prior
             try:
-                aggregate = decide()
+                with self._changing(changes) as current:
+                    aggregate = decide(current)
+                    record = IdempotencyRecord.record(
+                        rec_id, operation, digest,
+                        {"id": str(aggregate.id), "version": aggregate.version})
+                    recordings = self.save(aggregate, record)
+                    outcome = Outcome(aggregate.id, aggregate.version,
+                                      max(r.notification.id for r in recordings),
+                                      topics=frozenset(r.notification.topic for r in recordings))
             except DomainError:
                 # Refused now, perhaps because this very request already happened.
                 if not looked and (prior := self._prior(rec_id, digest)) is not None:
                     return prior
                 raise
-            result = {"id": str(aggregate.id), "version": aggregate.version}
-            record = IdempotencyRecord.record(rec_id, operation, digest, result)
-            try:
-                recordings = self.save(aggregate, record)
             except IntegrityError:
                 # A concurrent writer took this version, or a lost acknowledgement hid our
                 # own success: either way the next pass sees which, on a fresh load.
                 continue
-            position = max(r.notification.id for r in recordings)
-            return Outcome(aggregate.id, aggregate.version, position,
-                           topics=frozenset(r.notification.topic for r in recordings))
+            return outcome
         prior = self._prior(rec_id, digest)
         if prior is not None:
             return prior
@@ -311,6 +391,13 @@ class DirectoryApplication(Application[UUID]):
             "the record was changed by someone else at the same moment; "
             "try again with the same idempotency key"
         )
+
+    def _changing(self, aggregate_id: UUID | None) -> contextlib.AbstractContextManager[Any]:
+        if aggregate_id is None:
+            return contextlib.nullcontext()
+        changing: contextlib.AbstractContextManager[Any] = (
+            self.repository.changing(aggregate_id))  # type: ignore[attr-defined]
+        return changing
 
     def _prior(self, rec_id: UUID, digest: str) -> Outcome | None:
         try:

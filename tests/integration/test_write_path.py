@@ -22,7 +22,10 @@ from api.wiring import System
 from domain.base import acting_as
 from domain.case import (
     CallerRelationship,
+    Case,
     Channel,
+    ConsentGiver,
+    ConsentMethod,
     ConsentRequired,
     ConsentScope,
     DisclosableField,
@@ -236,6 +239,78 @@ def test_a_cached_case_is_never_folded_into_while_it_is_being_copied(system: Sys
 
     assert probe.folded_during_copy is False
     assert system.app.repository.get(case_id).version == 3
+
+
+def grant_then(system: System, case_id: UUID, then: Callable[[Case], None]) -> None:
+    """A command whose decision grants a consent to the cached case, then does ``then``."""
+    def decide(case: Case) -> None:
+        case.grant_consent(uuid4(), ConsentScope.FOLLOW_UP_CONTACT, None, ConsentGiver.CALLER,
+                           ConsentMethod.VERBAL, None)
+        then(case)
+
+    with acting_as(STAFF):
+        system.app._change(a_key(), "grantConsent", case_id, {}, Case, decide, what="case")
+
+
+def test_a_command_decides_on_the_cached_case_itself_not_a_copy(system: System) -> None:
+    case_id = a_case(system)
+    system.app.repository.get(case_id)
+    cached = system.app.repository.cache.get(case_id)
+
+    consent(system, case_id, ConsentScope.FOLLOW_UP_CONTACT)
+
+    assert system.app.repository.cache.get(case_id) is cached
+    assert cached.version == 2 and len(cached.consents) == 1
+
+
+def test_a_decision_refused_after_changing_the_cached_case_leaves_nothing_of_it(
+    system: System,
+) -> None:
+    case_id = a_case(system)
+    system.app.repository.get(case_id)
+
+    def refuse(_case: Case) -> None:
+        raise ConsentRequired("Fictional: refused after the consent was granted in memory.")
+
+    with nothing_written(system), pytest.raises(ConsentRequired):
+        grant_then(system, case_id, refuse)
+
+    assert case_id not in system.app.repository.cache.cache  # evicted, not left half-changed
+    case = system.app.repository.get(case_id)
+    assert case.version == 1 and not case.consents
+
+
+def test_a_save_that_conflicts_evicts_the_cached_case_and_decides_again_on_what_was_stored(
+    system: System,
+) -> None:
+    case_id = a_case(system)
+    system.app.repository.get(case_id)
+    writes: list[UUID] = []
+
+    def another_process_writes_first(_case: Case) -> None:
+        if not writes:  # only during the first attempt
+            with a_system(system.settings) as other:
+                writes.append(consent(other, case_id, ConsentScope.FOLLOW_UP_CONTACT))
+
+    grant_then(system, case_id, another_process_writes_first)
+
+    stored = system.app.repository.get(case_id)
+    assert stored.version == 3 and len(stored.consents) == 2
+    assert writes[0] in {UUID(c) for c in stored.consents}
+    cached = system.app.repository.cache.get(case_id)
+    assert (cached.version, list(cached.consents)) == (3, list(stored.consents))
+
+
+def test_loading_the_case_a_decision_holds_is_refused_rather_than_waiting_forever(
+    system: System,
+) -> None:
+    case_id = a_case(system)
+
+    def load_again(_case: Case) -> None:
+        system.app.repository.get(case_id)
+
+    with nothing_written(system), pytest.raises(RuntimeError, match="already holds"):
+        grant_then(system, case_id, load_again)
 
 
 # -- case read models written behind, read back at once --------------------------------------------
