@@ -6,7 +6,10 @@
     that take the same table lock as the event store (`LOCK TABLE <schema>.nrd_events IN
     EXCLUSIVE MODE`, then an INSERT into a scratch table) from as many psycopg connections, on
     the same database in the same run. Ratio = mutations/s ÷ raw transactions/s (each mutation
-    is one such transaction); pairs/s are reported too.
+    is one such transaction); pairs/s are reported too. Each round also sends the same requests
+    to bench/ceiling_app.py, the same mutations with resolvers that do nothing, served the same
+    way: the ratio that app reaches is the most the prescribed HTTP and GraphQL stack allows on
+    this machine before any of nrd's own work (``--no-ceiling`` skips it).
 (b) Field-level policy cost: the staff `cases(first: 50)` list with ~15 fields per case (two of
     them sealed personal data), run in process through `schema.execute`, with the policy on and
     with it bypassed — in this process only, by swapping in an allow-everything policy and a
@@ -380,17 +383,21 @@ def command_path(args: argparse.Namespace, org: str, cases: list[str], token: st
     env = common.server_env(args.schema, args.database_url)
     env["NRD_INLINE_PROJECTIONS"] = "true" if args.layout == "inline" else "false"
     server = common.Server("cases", "nrd_app:create", env, workers=args.api_processes)
+    # The same requests to resolvers that do nothing, served the same way: the stack's ceiling.
+    ceiling = common.Server("ceiling", "ceiling_app:create", common.server_env(args.schema),
+                            workers=args.api_processes)
     worker = ProjectionWorker(env) if args.layout == "production" else None
     script = write_lua(token, org, cases)
-    rounds: dict[str, list[dict[str, Any]]] = {"raw": [], "http": []}
+    sides = ("raw", "http", "ceiling") if args.ceiling else ("raw", "http")
+    rounds: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     offset = 0
     found = None
     before = events_by_kind(args.database_url, args.schema)
     try:
-        with common.running(server), (worker or contextlib.nullcontext()):
-            url = server.url + "/graphql"
+        with (common.running(server, *([ceiling] if args.ceiling else [])),
+              (worker or contextlib.nullcontext())):
 
-            def http(seconds: int) -> dict[str, Any]:
+            def http(seconds: int, url: str = server.url + "/graphql") -> dict[str, Any]:
                 nonlocal offset
                 if client == "wrk":
                     result = run_wrk(url, script, args.clients, seconds, offset)
@@ -400,24 +407,39 @@ def command_path(args: argparse.Namespace, org: str, cases: list[str], token: st
                 return result
 
             for n in range(args.rounds):
-                for side in ("raw", "http") if n % 2 == 0 else ("http", "raw"):
+                for side in sides if n % 2 == 0 else reversed(sides):
                     common.say(f"round {n + 1}/{args.rounds}, {side}: warm-up "
                                f"{args.warmup}s, then {args.duration}s with {args.clients} "
                                "clients")
                     if side == "raw":
                         raw_inserts(args.database_url, args.schema, args.clients, args.warmup)
                         busy0, total0 = machine_busy()
+                        pg0 = common.postgres_cpu_seconds()
                         result = raw_inserts(args.database_url, args.schema, args.clients,
                                              args.duration)
+                        result["postgres_cpu_ms_per_tx"] = (
+                            (common.postgres_cpu_seconds() - pg0) * 1000
+                            / max(1, result["transactions"]))
                         common.say(f"  raw: {result['transactions_per_s']:,.0f} tx/s, "
                                    f"p50 {result['p50_ms']:.1f} ms")
+                    elif side == "ceiling":
+                        top = ceiling.url + "/graphql"
+                        http(args.warmup, top)
+                        busy0, total0 = machine_busy()
+                        result = http(args.duration, top)
+                        common.say(f"  ceiling: {result['mutations_per_s']:,.1f} no-op "
+                                   f"mutations/s, errors {result['errors']}")
                     else:
                         http(args.warmup)
                         cpu0 = common.tree_cpu_seconds(server.pid)
                         busy0, total0 = machine_busy()
                         worker0 = worker.cpu() if worker else 0.0
+                        pg0 = common.postgres_cpu_seconds()
                         result = http(args.duration)
                         cpu = common.tree_cpu_seconds(server.pid) - cpu0
+                        result["postgres_cpu_ms_per_mutation"] = (
+                            (common.postgres_cpu_seconds() - pg0) * 1000
+                            / max(1, result["mutations"]))
                         result["server_cpu_ms_per_mutation"] = (
                             cpu * 1000 / max(1, result["mutations"]))
                         result["server_cpu_cores"] = cpu / result["seconds"]
@@ -442,7 +464,12 @@ def command_path(args: argparse.Namespace, org: str, cases: list[str], token: st
     written = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     best_raw = max(rounds["raw"], key=lambda r: r["transactions_per_s"])
     best_http = max(rounds["http"], key=lambda r: r["mutations_per_s"])
-    return {"raw": best_raw, "http": best_http, "all_rounds": rounds, "profile": found,
+    best_ceiling = max(rounds.get("ceiling", []), key=lambda r: r["mutations_per_s"],
+                       default=None)
+    return {"raw": best_raw, "http": best_http, "ceiling": best_ceiling,
+            "ceiling_ratio": None if best_ceiling is None
+            else best_ceiling["mutations_per_s"] / best_raw["transactions_per_s"],
+            "all_rounds": rounds, "profile": found,
             "layout": args.layout, "events_written_during_load": written,
             "case_projection_behind_at_end_s": lag,
             "ratio": best_http["mutations_per_s"] / best_raw["transactions_per_s"],
@@ -665,6 +692,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=positive(10), default=2,
                    help="measure each side this many times, alternating the order; each side's "
                         "best round counts, every round is in the JSON")
+    p.add_argument("--ceiling", action=argparse.BooleanOptionalAction, default=True,
+                   help="also send the same requests, each round, to bench/ceiling_app.py "
+                        "(resolvers that do nothing, served the same way): how far the HTTP "
+                        "and GraphQL layers alone go on this machine")
     p.add_argument("--layout", choices=["production", "inline"], default="production",
                    help="production: the API process (NRD_INLINE_PROJECTIONS=false) and a "
                         "projection worker process, as docker-compose.yml runs them; inline: "
@@ -730,15 +761,32 @@ def main(argv: list[str] | None = None) -> int:
              ["HTTP mutations", f"{http['mutations_per_s']:,.1f}", "mutations/s",
               f"{http['p50_ms']:.1f}", f"{http['p95_ms']:.1f}", f"{http['p99_ms']:.1f}",
               http["errors"]],
-             ["HTTP pairs", f"{http['pairs_per_s']:,.1f}", "pairs/s", "", "", "", ""]]))
+             ["HTTP pairs", f"{http['pairs_per_s']:,.1f}", "pairs/s", "", "", "", ""],
+             *([["no-op GraphQL (ceiling)", f"{top['mutations_per_s']:,.1f}", "mutations/s",
+                 f"{top['p50_ms']:.1f}", f"{top['p95_ms']:.1f}", f"{top['p99_ms']:.1f}",
+                 top["errors"]]] if (top := commands["ceiling"]) is not None else [])]))
         verdict = "meets" if commands["ratio"] >= args.target_ratio else "BELOW"
         print(f"ratio mutations/s ÷ raw tx/s: {commands['ratio']:.3f} ({verdict} the target "
               f"{args.target_ratio:g}); pairs/s ÷ raw tx/s: {commands['pair_ratio']:.3f}; "
               f"server CPU {http['server_cpu_ms_per_mutation']:.1f} ms per mutation")
+        if commands["ceiling"] is not None:
+            print(f"the stack's ceiling (the same requests, resolvers that do nothing): ratio "
+                  f"{commands['ceiling_ratio']:.3f}; the API reaches "
+                  f"{100 * http['mutations_per_s'] / commands['ceiling']['mutations_per_s']:.0f}"
+                  "% of it")
         worker_note = ""
         if "worker_cpu_cores" in http:
             worker_note = (f", projection worker {http['worker_cpu_cores']:.2f} cores, "
                            f"{http['worker_cpu_ms_per_mutation']:.2f} ms per mutation")
+        cores = common.machine()["cpus"]
+        machine_ms = 1000 * cores * http["machine_busy"] / http["mutations_per_s"]
+        print(f"CPU per mutation, all processes: {machine_ms:.2f} ms (API "
+              f"{http['server_cpu_ms_per_mutation']:.2f}, projection worker "
+              f"{http.get('worker_cpu_ms_per_mutation', 0.0):.2f}, PostgreSQL "
+              f"{http['postgres_cpu_ms_per_mutation']:.2f}; a raw transaction costs PostgreSQL "
+              f"{raw['postgres_cpu_ms_per_tx']:.2f}); the target's rate would leave "
+              f"{1000 * cores / (args.target_ratio * raw['transactions_per_s']):.2f} ms "
+              "per mutation for everything, with the cores fully busy")
         lag = commands["case_projection_behind_at_end_s"]
         print(f"layout: {commands['layout']}; case events written during the load: "
               f"{commands['events_written_during_load']}; machine busy: raw "

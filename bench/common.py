@@ -494,6 +494,28 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def postgres_cpu_seconds() -> float:
+    """user + system CPU of this machine's PostgreSQL so far: every live postgres process, plus
+    what the postmaster's exited children used (its cutime + cstime), so a backend that exits
+    mid-measure still counts. 0 when PostgreSQL is not local."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parent = (Path("/proc") / fields[1] / "comm").read_text().strip()
+        except OSError:
+            continue  # gone meanwhile
+        total += (int(fields[11]) + int(fields[12])) / tick
+        if parent != "postgres":  # the postmaster: add its reaped children
+            total += (int(fields[13]) + int(fields[14])) / tick
+    return total
+
+
 def rss_kb() -> int:
     """Current resident set size of this process, from /proc (kB)."""
     with open("/proc/self/status") as status:
