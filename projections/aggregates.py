@@ -8,7 +8,7 @@ aggregate once and writes it once, all inside the batch's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -56,17 +56,22 @@ class AggregateProjection:
 
     def process(self, cursor: Cursor, events: Sequence[DomainEventProtocol[Any]]) -> None:
         touched: dict[UUID, Any] = self._load(cursor, {e.originator_id for e in events})
+        applied: dict[UUID, list[DomainEventProtocol[Any]]] = {}
         for event in events:
             aggregate = touched.get(event.originator_id)
             if aggregate is not None and event.originator_version <= aggregate.version:
                 continue  # already folded in: tracking makes this unreachable, but stay safe
             touched[event.originator_id] = event.mutate(aggregate)  # type: ignore[attr-defined]
-        aggregates = list(touched.values())
+            applied.setdefault(event.originator_id, []).append(event)
+        aggregates = [touched[aggregate_id] for aggregate_id in applied]
         self._save(cursor, aggregates)
-        self.write(cursor, aggregates)
+        self.write(cursor, aggregates, applied)
 
-    def write(self, cursor: Cursor, aggregates: list[Any]) -> None:
-        """Rewrites the rows derived from these aggregates (one batch's worth)."""
+    def write(self, cursor: Cursor, aggregates: list[Any],
+              applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]]) -> None:
+        """Writes the rows derived from these aggregates (one batch's worth). ``applied``
+        holds the events this batch folded into each, for a projection that rewrites only
+        the rows they touched."""
         raise NotImplementedError
 
     def _load(self, cursor: Cursor, ids: set[UUID]) -> dict[UUID, Any]:

@@ -9,13 +9,14 @@ needs, the mode and the date: never the case.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.utils import get_topic
 
 from domain.case import Case
@@ -26,6 +27,41 @@ from projections.store import Cursor, ViewStore
 # Each inbox and the column naming whose it is. Table names reach SQL only from here.
 INBOX_OWNER = {"referral_inbox": "organization_id", "report_inbox": "agency_id"}
 TABLES = ("cases", "case_needs", "referral_inbox", "report_inbox", "disclosure_ledger")
+# The rows a case has besides its own, each set named by the case's id.
+ITEM_TABLES = ("case_needs", "referral_inbox", "report_inbox", "disclosure_ledger")
+# The events that add or change one inbox or ledger row, and the attribute naming it.
+ITEM_EVENTS: dict[type[Any], tuple[str, str]] = {
+    Case.InformationDisclosed: ("disclosure_ledger", "disclosure_id"),
+    Case.ReferralMade: ("referral_inbox", "referral_id"),
+    Case.ReferralOutcomeReported: ("referral_inbox", "referral_id"),
+    Case.ReportedToLawEnforcement: ("report_inbox", "report_id"),
+}
+# The events that change nothing but the case's own row. Any event in neither set (a new case,
+# new details and needs, an erasure that empties every sealed copy, or an event added later)
+# has all of the case's rows written again.
+CASE_ROW_EVENTS: frozenset[type[Any]] = frozenset({
+    Case.SupervisorConsulted, Case.ConsentGranted, Case.ConsentWithdrawn,
+    Case.EmergencyServicesContacted, Case.Closed, Case.Reopened, Case.LegalHoldPlaced,
+    Case.LegalHoldReleased})
+Items = dict[str, set[str]]
+
+
+def _touched(events: Sequence[DomainEventProtocol[Any]]) -> Items | None:
+    """The inbox and ledger rows these events add or change, by table; None when they may
+    change any of the case's rows."""
+    items: Items = {table: set() for table in ITEM_TABLES}
+    for event in events:
+        kind = type(event)
+        if kind in ITEM_EVENTS:
+            table, attribute = ITEM_EVENTS[kind]
+            items[table].add(getattr(event, attribute))
+        elif kind not in CASE_ROW_EVENTS:
+            return None
+    return items
+
+
+def _wanted(items: Items | None, table: str, item_id: str) -> bool:
+    return items is None or item_id in items[table]
 
 
 def case_doc(case: Case) -> dict[str, Any]:
@@ -107,22 +143,28 @@ class CaseProjection(AggregateProjection):
         for table in (*TABLES, self.state_table):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
-    def write(self, cursor: Cursor, cases: list[Case]) -> None:
+    def write(self, cursor: Cursor, cases: list[Case],
+              applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]]) -> None:
+        """Each case's row in full; of its inbox and ledger rows, only those the batch's events
+        added or changed (all of them for a new case, new details or an erasure), so that a
+        case's long history is not written again with every event."""
         # The command destroys the key after recording the erasure; a crash between the two
         # would leave it, so the projection finishes the job, once its batch has committed
         # (the scrub waits for older transactions, this batch's own among them).
         self._erased = [case.id for case in cases if case.erased_at is not None]
         ids = [str(case.id) for case in cases]
-        marks = ", ".join(["%s"] * len(ids))
+        touched = {str(case.id): _touched(applied.get(case.id, [])) for case in cases}
+        whole = [case_id for case_id, items in touched.items() if items is None]
         # A case's repeat-caller digest is computed once: the caller's data is sealed when the
         # case opens and only ever erased after, so a row already written keeps its digest
         # (opening the data again would cost a key fetch and a decryption per case and batch).
+        marks = ", ".join(["%s"] * len(ids))
         known: dict[str, str | None] = dict(cursor.execute(
             f"SELECT id, phone_lookup FROM cases WHERE id IN ({marks})", ids).fetchall())
-        for table, column in (("cases", "id"), ("case_needs", "case_id"),
-                              ("referral_inbox", "case_id"), ("report_inbox", "case_id"),
-                              ("disclosure_ledger", "case_id")):
-            cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", ids)
+        if whole:
+            marks = ", ".join(["%s"] * len(whole))
+            for table in ITEM_TABLES:
+                cursor.execute(f"DELETE FROM {table} WHERE case_id IN ({marks})", whole)
         rows, needs, referrals, reports, ledger = [], [], [], [], []
         for case in cases:
             doc = case_doc(case)
@@ -131,10 +173,14 @@ class CaseProjection(AggregateProjection):
                          details.get("province"), details.get("situationType"),
                          details.get("assignedTo"), doc["openedAt"], self._lookup(case, known),
                          _statistics_until(case), json.dumps(doc)))
-            needs += [(doc["id"], need) for need in details.get("needs", [])]
+            items = touched[doc["id"]]
+            if items is None:
+                needs += [(doc["id"], need) for need in details.get("needs", [])]
             for referral in case.referrals.values():
                 if referral["disclosureId"] is None:
                     continue  # relayed to the caller: nothing was sent to the organization
+                if not _wanted(items, "referral_inbox", referral["id"]):
+                    continue
                 disclosure = case.disclosures[referral["disclosureId"]]
                 referrals.append((referral["id"], referral["organizationId"], doc["id"],
                                   iso(referral["at"]), json.dumps({
@@ -145,30 +191,40 @@ class CaseProjection(AggregateProjection):
                                       "outcomes": [{**o, "at": iso(o["at"])}
                                                    for o in referral["outcomes"]]})))
             for report in case.reports.values():
+                if not _wanted(items, "report_inbox", report["id"]):
+                    continue
                 disclosure = case.disclosures[report["disclosureId"]]
                 reports.append((report["id"], report["agencyId"], doc["id"], iso(report["at"]),
                                 json.dumps({"id": report["id"], "at": iso(report["at"]),
                                             "sealedCopy": disclosure["sealedCopy"],
                                             "fields": disclosure["fields"]})))
             for disclosure in case.disclosures.values():
+                if not _wanted(items, "disclosure_ledger", disclosure["id"]):
+                    continue
                 entry = {k: v for k, v in disclosure.items() if k != "sealedCopy"}
                 entry["at"] = iso(disclosure["at"])
                 ledger.append((disclosure["id"], doc["id"], entry["at"], json.dumps(entry)))
         cursor.executemany(
             "INSERT INTO cases (id, open, urgency, province, situation_type, assigned_to, "
             "opened_at, phone_lookup, statistics_until, doc) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+            "open = excluded.open, urgency = excluded.urgency, province = excluded.province, "
+            "situation_type = excluded.situation_type, assigned_to = excluded.assigned_to, "
+            "opened_at = excluded.opened_at, phone_lookup = excluded.phone_lookup, "
+            "statistics_until = excluded.statistics_until, doc = excluded.doc", rows)
         if needs:
             cursor.executemany("INSERT INTO case_needs (case_id, need) VALUES (%s, %s)", needs)
-        if referrals:
-            cursor.executemany("INSERT INTO referral_inbox (id, organization_id, case_id, at, "
-                               "doc) VALUES (%s, %s, %s, %s, %s)", referrals)
-        if reports:
-            cursor.executemany("INSERT INTO report_inbox (id, agency_id, case_id, at, doc) "
-                               "VALUES (%s, %s, %s, %s, %s)", reports)
+        for table, owner, written in (("referral_inbox", "organization_id", referrals),
+                                      ("report_inbox", "agency_id", reports)):
+            if written:
+                cursor.executemany(
+                    f"INSERT INTO {table} (id, {owner}, case_id, at, doc) VALUES "
+                    "(%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                    written)
         if ledger:
             cursor.executemany("INSERT INTO disclosure_ledger (id, case_id, at, doc) "
-                               "VALUES (%s, %s, %s, %s)", ledger)
+                               "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+                               "doc = excluded.doc", ledger)
 
     def after_commit(self) -> None:
         erased, self._erased = self._erased, []

@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import DomainEventProtocol
+
 from domain.organization import Organization, Status
 from projections.aggregates import AggregateProjection, iso
 from projections.store import Cursor, ViewStore
@@ -138,7 +140,8 @@ class DirectoryProjection(AggregateProjection):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
 
-    def write(self, cursor: Cursor, orgs: list[Organization]) -> None:
+    def write(self, cursor: Cursor, orgs: list[Organization],
+              applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]]) -> None:
         internal, public = [], []
         for org in orgs:
             doc = internal_doc(org)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
 
 from domain.reporting_protocol import ReportingProtocol
 from projections.aggregates import AggregateProjection, iso
@@ -38,7 +42,8 @@ class ProtocolProjection(AggregateProjection):
         cursor.execute("DROP TABLE IF EXISTS reporting_protocols")
         cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
 
-    def write(self, cursor: Cursor, protocols: list[ReportingProtocol]) -> None:
+    def write(self, cursor: Cursor, protocols: list[ReportingProtocol],
+              applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]]) -> None:
         docs = [protocol_doc(protocol) for protocol in protocols]
         cursor.executemany(
             "INSERT INTO reporting_protocols (id, agency_id, province, doc) "

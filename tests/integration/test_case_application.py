@@ -9,9 +9,10 @@ and no caller's personal data sits anywhere in the databases in plain text.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -556,6 +557,85 @@ def test_a_case_projected_again_keeps_its_repeat_caller_digest(system: System) -
         CaseFilter(phone_lookup=system.vault.lookup_key("555 010 0001")), 50, None)
 
     assert [doc["id"] for doc in found] == [str(case_id)]
+
+
+CASE_TABLES = {"cases": "id", "case_needs": "case_id, need", "referral_inbox": "id",
+               "report_inbox": "id", "disclosure_ledger": "id"}
+
+
+def case_rows(system: System) -> dict[str, list[tuple[Any, ...]]]:
+    system.projector.catch_up()
+    with system.store.read() as cursor:
+        return {table: [tuple(row) for row in cursor.execute(
+            f"SELECT * FROM {table} ORDER BY {order}").fetchall()]
+            for table, order in CASE_TABLES.items()}
+
+
+def test_rows_written_event_by_event_are_the_rows_a_rebuild_writes_at_once(
+    system: System,
+) -> None:
+    # Each command's batch writes only the inbox and ledger rows its events touched; a rebuild
+    # writes every case whole. After its details change (a whole rewrite), every later event of
+    # the kept case goes through the first path only.
+    shelter = seed(system, "Example Harbour Shelter")
+    agency, protocol = an_agency_with_a_protocol(system)
+    kept, erased = a_case(system), a_case(system)
+    system.projector.catch_up()  # the cases' first batch, apart from what follows
+    partner = Actor("fictional-partner-1", "partner", str(shelter))
+
+    def outcome() -> None:
+        case: Case = system.app.repository.get(kept)
+        first = next(r["id"] for r in case.referrals.values() if r["disclosureId"] is not None)
+        with acting_as(partner):
+            system.app.report_referral_outcome(a_key(), kept, UUID(first), str(shelter),
+                                               ReferralOutcomeKind.ACCEPTED, "Fictional: booked.")
+
+    def supervisor(command: Callable[[str], object]) -> Callable[[], None]:
+        def run() -> None:
+            with acting_as(SUPERVISOR):
+                command(a_key())
+        return run
+
+    def withdraw_statistics(key: str) -> None:
+        case: Case = system.app.repository.get(kept)
+        consent_id = next(UUID(c) for c, v in case.consents.items()
+                          if v["scope"] == ConsentScope.NON_IDENTIFYING_STATISTICS)
+        system.app.withdraw_consent(key, kept, consent_id)
+
+    app = system.app
+    for step in (
+        supervisor(lambda key: app.update_case(key, kept, {"needs": ["LEGAL", "HEALTH"]})),
+        lambda: consent(system, kept, ConsentScope.SHARE_WITH_ORGANIZATION, shelter),
+        lambda: refer(system, kept, shelter),
+        lambda: refer(system, kept, shelter, fields=(), brief=""),  # relayed: no inbox row
+        lambda: consent(system, kept, ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency),
+        lambda: report(system, kept, protocol),
+        lambda: consent(system, kept, ConsentScope.NON_IDENTIFYING_STATISTICS),
+        outcome,
+        supervisor(withdraw_statistics),
+        supervisor(lambda key: app.consult_supervisor(key, kept, "Fictional: go ahead.")),
+        supervisor(lambda key: app.place_legal_hold(key, kept, "Fictional: court order.")),
+        supervisor(lambda key: app.release_legal_hold(key, kept, "Fictional: order lifted.")),
+        supervisor(lambda key: app.close_case(key, kept, "Fictional: resolved.")),
+        supervisor(lambda key: app.reopen_case(key, kept, "Fictional: called back.")),
+        lambda: consent(system, erased, ConsentScope.SHARE_WITH_ORGANIZATION, shelter),
+        lambda: refer(system, erased, shelter),
+        supervisor(lambda key: app.erase_personal_data(key, erased, "Fictional: asked.")),
+    ):
+        step()
+        system.projector.catch_up()
+    followed = case_rows(system)
+
+    system.projector.rebuild()
+
+    assert case_rows(system) == followed
+    assert len(followed["referral_inbox"]) == 2 and len(followed["report_inbox"]) == 1
+    assert len(followed["disclosure_ledger"]) == 3
+    assert sorted(row[1] for row in followed["case_needs"] if row[0] == str(kept)) == [
+        "HEALTH", "LEGAL"]
+    inboxes = {row[2]: json.loads(row[4]) for row in followed["referral_inbox"]}
+    assert [o["outcome"] for o in inboxes[str(kept)]["outcomes"]] == ["ACCEPTED"]
+    assert inboxes[str(erased)]["sealedCopy"] == ""
 
 
 # -- no plain text at rest ---------------------------------------------------------------------
