@@ -167,7 +167,8 @@ class Settings:
         """The eventsourcing library's settings for the event store.
 
         Aggregates are cached and fast-forwarded on each load (one query for the events since,
-        never a stale decision; each command works on a copy). The pool's pre-ping is off: it
+        never a stale decision; a command decides on the cached object under its lock, and
+        every other load gets a copy). The pool's pre-ping is off: it
         cost a round trip per query, and the library retries a query on a dropped connection."""
         cache = {"AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE),
                  "AGGREGATE_CACHE_FASTFORWARD": "y", "DEEPCOPY_FROM_AGGREGATE_CACHE": "y"}

@@ -325,8 +325,7 @@ class CaseUseCases(DirectoryApplication):
         def decide(case: Case) -> None:
             # Checked in the decision: a repeated key returns the first result even if the
             # protocol or its agency has changed since.
-            protocol = self._get(protocol_id, ReportingProtocol, "reporting protocol",
-                                 read_only=True)
+            protocol = self._get(protocol_id, ReportingProtocol, "reporting protocol")
             agency = self._agency(protocol.agency_id)
             if agency.state is not Status.INCLUDED:
                 raise OrganizationNotAvailable(
@@ -427,7 +426,7 @@ class CaseUseCases(DirectoryApplication):
 
     def _organization(self, organization_id: UUID) -> Organization:
         """The organization a case command checks (never changes): read only."""
-        return self._get(organization_id, Organization, "organization", read_only=True)
+        return self._get(organization_id, Organization, "organization")
 
     def _service_provider(self, organization_id: UUID, what: str,
                           must_be_included: bool = True) -> Organization:

@@ -44,6 +44,9 @@ from domain.vocabulary import (
 MAX_ATTEMPTS = 12
 BACKOFF_SECONDS = 0.004  # doubled per attempt, with full jitter, capped at MAX_BACKOFF_SECONDS
 MAX_BACKOFF_SECONDS = 0.25
+# How long a command holding its aggregate's lock waits for another's before reading a private
+# copy of that one instead (see CopyingRepository).
+HOLDING_WAIT_SECONDS = 0.05
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -73,29 +76,32 @@ class CopyingRepository(Repository[UUID]):
     folds events into the same object fails ("dictionary changed size during iteration"). Here
     the lookup, the fold and the copy happen under the lock together; a fold that fails evicts
     the aggregate, so no half-folded object stays cached. A command needs no copy at all: it
-    decides on the cached object and saves it under the lock (``changing``)."""
+    decides on the cached object and saves it under the lock (``changing``).
+
+    A thread holding one aggregate's lock never waits long for another's: a command checks
+    records it names (a case command reads the organization, agency or protocol given to it)
+    while it holds its own, and a client could name another case there, whose command names
+    this one. Past a moment's wait, or at once for its own aggregate, such a read loads a
+    private copy from the store instead, so no two commands can ever wait on each other."""
 
     def get(self, aggregate_id: UUID, *, version: int | None = None,
             projector_func: Any = project_aggregate, fastforward_skipping: bool = False,
             deepcopy_from_cache: bool = True) -> Any:
-        """The aggregate as stored now: a deep copy a command may change, or, with
-        ``deepcopy_from_cache=False``, a shallow copy for a check that only reads it."""
+        """The aggregate as stored now, as a copy of its own. Always a deep copy: a shallow
+        one would share the lists and dicts a later command changes in place."""
         if not self.cache or version is not None or not self.fastforward:
             return super().get(aggregate_id, version=version, projector_func=projector_func)
-        with self._locked(aggregate_id):
-            aggregate = self._current(aggregate_id, projector_func)
-            return _copy(aggregate) if deepcopy_from_cache else copy.copy(aggregate)
+        with self._locked(aggregate_id) as locked:
+            if not locked:
+                return self._reconstruct_aggregate(aggregate_id, None, projector_func)
+            return _copy(self._current(aggregate_id, projector_func))
 
     @contextlib.contextmanager
     def changing(self, aggregate_id: UUID) -> Iterator[Any]:
         """The cached aggregate itself, brought up to date, for a command to decide on and
         save while this holds its lock (None when there is no such aggregate). Nothing is
         copied: a block that fails in any way (a refused decision, a conflict on saving)
-        evicts the aggregate, so only what was saved stays cached.
-
-        A command holds its aggregate's lock while it checks others (a case command reads
-        the organization it names): those checks are reads, and no command that changes one
-        of them holds it while reading a case, so the locks are always taken in one order."""
+        evicts the aggregate, so only what was saved stays cached."""
         if not self.cache or not self.fastforward:
             fresh: Any
             try:
@@ -104,7 +110,9 @@ class CopyingRepository(Repository[UUID]):
                 fresh = None
             yield fresh  # loaded for this command alone: nothing shared to evict
             return
-        with self._locked(aggregate_id):
+        with self._locked(aggregate_id) as locked:
+            if not locked:
+                raise RuntimeError("a command cannot start inside another command's decision")
             try:
                 aggregate = self._current(aggregate_id, project_aggregate)
             except AggregateNotFoundError:
@@ -141,20 +149,23 @@ class CopyingRepository(Repository[UUID]):
             self.cache.get(aggregate_id, evict=True)
 
     @contextlib.contextmanager
-    def _locked(self, aggregate_id: UUID) -> Iterator[None]:
-        """The library's per-aggregate lock; taking it again in the same thread (which would
-        wait forever) is refused instead."""
+    def _locked(self, aggregate_id: UUID) -> Iterator[bool]:
+        """The library's per-aggregate lock, and whether it was taken: a thread that holds
+        another aggregate's lock waits at most ``HOLDING_WAIT_SECONDS`` for it, and never for
+        one it holds itself."""
         held, mine = _held(), (id(self), aggregate_id)
-        if mine in held:
-            raise RuntimeError("this thread already holds the aggregate's lock")
+        holding = any(repository == id(self) for repository, _ in held)
         lock = self._use_fastforward_lock(aggregate_id)
         try:
-            with lock:
+            if mine in held or not lock.acquire(timeout=HOLDING_WAIT_SECONDS if holding else -1):
+                yield False
+                return
+            try:
                 held.add(mine)
-                try:
-                    yield
-                finally:
-                    held.discard(mine)
+                yield True
+            finally:
+                held.discard(mine)
+                lock.release()
         finally:
             self._disuse_fastforward_lock(aggregate_id)
 
@@ -367,6 +378,8 @@ class DirectoryApplication(Application[UUID]):
             try:
                 with self._changing(changes) as current:
                     aggregate = decide(current)
+                    # What is saved is what was changed under the lock, nothing else.
+                    assert changes is None or aggregate is current
                     record = IdempotencyRecord.record(
                         rec_id, operation, digest,
                         {"id": str(aggregate.id), "version": aggregate.version})
@@ -408,13 +421,11 @@ class DirectoryApplication(Application[UUID]):
         return Outcome(UUID(record.result["id"]), int(record.result["version"]),
                        self.recorder.max_notification_id() or 0, replayed=True)
 
-    def _get(self, aggregate_id: UUID, kind: type[A], what: str, *,
-             read_only: bool = False) -> A:
-        """The aggregate as stored now. A ``read_only`` one is a shallow copy, cheaper than a
-        command's deep copy: for a check that only reads it."""
+    def _get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
+        """The aggregate as stored now, a copy of its own."""
         aggregate: Aggregate | None
         try:
-            aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
+            aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             aggregate = None
         if not isinstance(aggregate, kind):

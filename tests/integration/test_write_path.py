@@ -19,7 +19,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from api.config import Settings
 from api.recorder import LockedInsertRecorder
 from api.wiring import System
-from domain.base import acting_as
+from domain.base import NotFound, acting_as
 from domain.case import (
     CallerRelationship,
     Case,
@@ -301,16 +301,58 @@ def test_a_save_that_conflicts_evicts_the_cached_case_and_decides_again_on_what_
     assert (cached.version, list(cached.consents)) == (3, list(stored.consents))
 
 
-def test_loading_the_case_a_decision_holds_is_refused_rather_than_waiting_forever(
+def test_loading_the_case_a_decision_holds_gives_a_private_copy_without_waiting(
     system: System,
 ) -> None:
     case_id = a_case(system)
+    loaded: list[Case] = []
 
-    def load_again(_case: Case) -> None:
-        system.app.repository.get(case_id)
+    def load_again(case: Case) -> None:
+        loaded.append(system.app.repository.get(case_id))
+        assert loaded[0] is not case and loaded[0].version == case.version - 1
 
-    with nothing_written(system), pytest.raises(RuntimeError, match="already holds"):
-        grant_then(system, case_id, load_again)
+    grant_then(system, case_id, load_again)
+
+    assert system.app.repository.get(case_id).version == 2
+
+
+def test_two_commands_naming_each_others_case_never_wait_on_each_other(system: System) -> None:
+    # Each holds its own case's lock and reads the record it was given: here, the other case.
+    first, second = a_case(system), a_case(system)
+    repository = system.app.repository
+    holding = [threading.Event(), threading.Event()]
+    read: list[int] = []
+
+    def command(mine: UUID, other: UUID, n: int) -> None:
+        with repository.changing(mine):
+            holding[n].set()
+            assert holding[1 - n].wait(5)
+            read.append(repository.get(other).version)
+
+    threads = [threading.Thread(target=command, args=(first, second, 0), daemon=True),
+               threading.Thread(target=command, args=(second, first, 1), daemon=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+
+    assert not any(thread.is_alive() for thread in threads), "the two commands deadlocked"
+    assert read == [1, 1]
+    assert repository.get(first).version == repository.get(second).version == 1
+
+
+def test_a_case_named_as_the_organization_of_another_case_is_not_found(system: System) -> None:
+    first, second = a_case(system), a_case(system)
+    with nothing_written(system), acting_as(STAFF):
+        with pytest.raises(NotFound, match="organization not found"):
+            system.app.refer(a_key(), first, second, ReferralMode.WARM_TRANSFER,
+                             [Need.SHELTER], [DisclosableField.CALLER_NAME], BRIEF)
+        with pytest.raises(NotFound, match="organization not found"):
+            system.app.refer(a_key(), first, first, ReferralMode.WARM_TRANSFER,
+                             [Need.SHELTER], [DisclosableField.CALLER_NAME], BRIEF)
+        with pytest.raises(NotFound, match="organization not found"):
+            system.app.grant_consent(a_key(), first, ConsentScope.SHARE_WITH_ORGANIZATION,
+                                     first, ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
 
 
 # -- case read models written behind, read back at once --------------------------------------------
