@@ -253,6 +253,10 @@ class PostgresViewStore:
         kwargs: dict[str, Any] = {k: v for k, v in params.items() if v}
         if schema:
             kwargs["options"] = f"-c search_path={schema}"
+        # Autocommit: a read is its statements alone, with no BEGIN and COMMIT round trips
+        # around them (read committed gave each statement its own snapshot anyway);
+        # ``transaction`` and ``snapshot`` open their transactions explicitly.
+        kwargs["autocommit"] = True
         self._pool = ConnectionPool(kwargs=kwargs, min_size=1, max_size=pool_size, open=True,
                                     name="nrd-views")
 
@@ -263,6 +267,8 @@ class PostgresViewStore:
 
     @contextmanager
     def read(self) -> Iterator[Any]:
+        """Reads, each statement seeing the database as it committed just before it (for one
+        state across several statements, ``snapshot``)."""
         with self._pool.connection() as conn, conn.cursor() as cursor:
             yield cursor
 
@@ -282,18 +288,14 @@ class PostgresViewStore:
         if not table.isidentifier():
             raise ValueError("a table name is an identifier")
         deadline = time.monotonic() + timeout
-        with self._pool.connection() as conn:
-            conn.autocommit = True
-            try:
-                (current,) = conn.execute("SELECT txid_current()").fetchone() or (0,)
-                mark = int(current) % 2**32  # the 32-bit transaction id that age() compares
-                while conn.execute(_OLDER_SESSIONS, (mark, mark)).fetchone() != (0,):
-                    if time.monotonic() > deadline:
-                        raise ScrubIncomplete(table)
-                    time.sleep(0.05)
-                conn.execute(f"VACUUM FULL {table}")
-            finally:
-                conn.autocommit = False
+        with self._pool.connection() as conn:  # autocommit, as VACUUM needs
+            (current,) = conn.execute("SELECT txid_current()").fetchone() or (0,)
+            mark = int(current) % 2**32  # the 32-bit transaction id that age() compares
+            while conn.execute(_OLDER_SESSIONS, (mark, mark)).fetchone() != (0,):
+                if time.monotonic() > deadline:
+                    raise ScrubIncomplete(table)
+                time.sleep(0.05)
+            conn.execute(f"VACUUM FULL {table}")
 
     def close(self) -> None:
         self._pool.close()
