@@ -63,6 +63,8 @@ class AggregateProjection:
                 continue  # already folded in: tracking makes this unreachable, but stay safe
             touched[event.originator_id] = event.mutate(aggregate)  # type: ignore[attr-defined]
             applied.setdefault(event.originator_id, []).append(event)
+        if not applied:
+            return  # a batch it has seen whole: nothing to write
         aggregates = [touched[aggregate_id] for aggregate_id in applied]
         self._save(cursor, aggregates)
         self.write(cursor, aggregates, applied)

@@ -22,6 +22,7 @@ from api import cli
 from api.config import Settings
 from api.wiring import System, build_system
 from domain.base import Actor, InvalidInput, acting_as
+from domain.case import CallerRelationship, Channel
 from domain.directory import DirectoryApplication
 from domain.organization import ALL_CRITERIA, ContactOutcome, RemovalReason
 from projections.cases import CaseProjection
@@ -189,6 +190,33 @@ def test_a_rebuild_from_the_log_gives_every_row_that_following_the_log_gave(
     head = system.projector.head()
     assert followed["projection_tracking"] == [
         ("cases", head), ("chain", head), ("directory", head), ("protocols", head)]
+
+
+def test_a_batch_of_events_a_projection_has_already_folded_in_writes_nothing(
+    system: System,
+) -> None:
+    ids = a_busy_directory(system.app)
+    with acting_as(Actor("fictional-staff-1", "staff")):
+        case_id = system.app.open_case(a_key(), Channel.CALL, "en", CallerRelationship.ANONYMOUS,
+                                       {}, {"province": "CA-ON", "needs": ["SHELTER"]}).id
+    system.projector.catch_up()
+    before = read_models(system.store), case_tables(system.store)
+    again = {DirectoryProjection: ids["harbour"], CaseProjection: case_id}
+
+    for projection in system.projector.projections:
+        if type(projection) in again:
+            events = list(system.app.events.get(again[type(projection)]))
+            with system.store.transaction() as cursor:  # a batch delivered twice
+                projection.process(cursor, events)
+
+    assert (read_models(system.store), case_tables(system.store)) == before
+
+
+def case_tables(store: ViewStore) -> dict[str, list[tuple[Any, ...]]]:
+    with store.read() as cursor:
+        return {table: [tuple(row) for row in cursor.execute(
+            f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()]
+            for table in ("cases", "case_needs", "disclosure_ledger")}
 
 
 def nrd_environment(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
