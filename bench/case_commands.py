@@ -44,10 +44,11 @@ from directory_search import machine_busy
 GRANT = ("mutation Grant($key: String!, $id: ID!, $org: ID!) { grantConsent(idempotencyKey: "
          "$key, id: $id, scope: SHARE_WITH_ORGANIZATION, recipientId: $org, givenBy: CALLER, "
          "method: VERBAL) { caseId version replayed } }")
+REFER_BRIEF = "Needs a safe bed tonight (fictional bench case)"
 REFER = ("mutation Refer($key: String!, $id: ID!, $org: ID!) { referCase(idempotencyKey: $key, "
          "id: $id, organizationId: $org, mode: WARM_TRANSFER, needs: [SHELTER, LEGAL], "
          "fields: [CALLER_NAME, CALLER_PHONE, NEEDS, BRIEF], "
-         "brief: \"Needs a safe bed tonight (fictional bench case)\") "
+         f"brief: \"{REFER_BRIEF}\") "
          "{ caseId version replayed } }")
 CASE_LIST = ("query CaseList { cases(first: 50) { items { id version open channel language "
              "relationship callerName callerPhone province municipality minorInvolved "

@@ -31,7 +31,7 @@ from uuid import UUID, uuid4
 
 import ceiling_app
 import common
-from case_commands import GRANT, REFER, seed
+from case_commands import GRANT, REFER, REFER_BRIEF, seed
 
 from api.config import Settings
 from api.context import Context
@@ -47,9 +47,9 @@ from domain.case import (
 )
 from domain.directory import Outcome
 
+# The fields and needs REFER names, as the use case takes them.
 REFER_FIELDS = [DisclosableField.CALLER_NAME, DisclosableField.CALLER_PHONE,
                 DisclosableField.NEEDS, DisclosableField.BRIEF]
-BRIEF = "Needs a safe bed tonight (fictional bench case)"
 
 
 async def graphql_ms(schema: Any, pairs: int, context: Any, case: str, org: str) -> float:
@@ -75,7 +75,7 @@ def command_ms(system: Any, pairs: int, org: str, cases: list[str]) -> float:
             app.grant_consent(f"bench-{uuid4()}", case, ConsentScope.SHARE_WITH_ORGANIZATION,
                               organization, ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
             app.refer(f"bench-{uuid4()}", case, organization, ReferralMode.WARM_TRANSFER,
-                      [Need.SHELTER, Need.LEGAL], REFER_FIELDS, BRIEF)
+                      [Need.SHELTER, Need.LEGAL], REFER_FIELDS, REFER_BRIEF)
     return (time.process_time() - started) * 1000 / (2 * pairs)
 
 

@@ -26,9 +26,9 @@ from projections.store import Cursor, ViewStore
 
 # Each inbox and the column naming whose it is. Table names reach SQL only from here.
 INBOX_OWNER = {"referral_inbox": "organization_id", "report_inbox": "agency_id"}
-TABLES = ("cases", "case_needs", "referral_inbox", "report_inbox", "disclosure_ledger")
 # The rows a case has besides its own, each set named by the case's id.
 ITEM_TABLES = ("case_needs", "referral_inbox", "report_inbox", "disclosure_ledger")
+TABLES = ("cases", *ITEM_TABLES)
 # The events that add or change one inbox or ledger row, and the attribute naming it.
 ITEM_EVENTS: dict[type[Any], tuple[str, str]] = {
     Case.InformationDisclosed: ("disclosure_ledger", "disclosure_id"),
@@ -214,8 +214,8 @@ class CaseProjection(AggregateProjection):
             "statistics_until = excluded.statistics_until, doc = excluded.doc", rows)
         if needs:
             cursor.executemany("INSERT INTO case_needs (case_id, need) VALUES (%s, %s)", needs)
-        for table, owner, written in (("referral_inbox", "organization_id", referrals),
-                                      ("report_inbox", "agency_id", reports)):
+        for table, owner in INBOX_OWNER.items():
+            written = referrals if table == "referral_inbox" else reports
             if written:
                 cursor.executemany(
                     f"INSERT INTO {table} (id, {owner}, case_id, at, doc) VALUES "
