@@ -178,6 +178,7 @@ class Settings:
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.data_dir / "events.sqlite"),
                 "SQLITE_LOCK_TIMEOUT": "10",
+                "APPLICATION_RECORDER_TOPIC": "api.recorder:CheckedSQLiteRecorder",
             }
         pg = self.postgres_params()
         return {

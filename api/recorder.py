@@ -9,18 +9,32 @@ notifies the same channel and inserts, in the statement's own transaction, so th
 only while PostgreSQL works. (The library's optional database function, which DESIGN.md forbids,
 takes no lock; this one does, first.) The events go as four plain arrays, which the driver
 encodes in C, instead of an array of a composite type, which it encodes in Python.
+
+A command decides on cached aggregates without asking the store what changed since (see
+``CopyingRepository.deciding``): the same statement, under the same lock, refuses the write
+when any record the decision read has moved past the version read (``relied_on``), as a
+version taken is refused, and the command goes round again on fresh loads. On SQLite,
+``CheckedSQLiteRecorder`` does the same in the write's transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier, Literal
+
+MOVED_ON = "a record the decision read has changed since"
 
 
 class LockedInsertRecorder(PostgresApplicationRecorder):
@@ -30,38 +44,50 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
         function = Identifier(f"{self.events_table_name}_insert_locked")
         self.sql_create_statements.append(SQL(
             "CREATE OR REPLACE FUNCTION {schema}.{function}(ids uuid[], versions bigint[], "
-            "topics text[], states bytea[]) RETURNS SETOF bigint LANGUAGE plpgsql "
+            "topics text[], states bytea[], read_ids uuid[], read_versions bigint[]) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql "
             "SET lock_timeout = {timeout} AS $body$ BEGIN "
             "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "FOR i IN 1 .. coalesce(array_length(read_ids, 1), 0) LOOP "
+            "IF EXISTS (SELECT FROM {schema}.{table} WHERE originator_id = read_ids[i] "
+            "AND originator_version > read_versions[i]) THEN "
+            "RAISE unique_violation USING MESSAGE = {moved_on}; END IF; END LOOP; "
             "NOTIFY {channel}; "
             "RETURN QUERY INSERT INTO {schema}.{table} "
             "(originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
             "END $body$").format(
                 schema=schema, function=function, table=Identifier(self.events_table_name),
-                channel=Identifier(self.channel_name),
+                channel=Identifier(self.channel_name), moved_on=Literal(MOVED_ON),
                 timeout=Literal(f"{int(self.datastore.lock_timeout)}s")))
         self._insert_locked = SQL(
             "SELECT id FROM {schema}.{function}(%s::uuid[], %s::bigint[], %s::text[], "
-            "%s::bytea[]) AS id").format(schema=schema, function=function).as_string()
+            "%s::bytea[], %s::uuid[], %s::bigint[]) AS id").format(
+                schema=schema, function=function).as_string()
         # The library composes its select statement anew on every load; these are its very
         # statements, composed once per shape.
         self._selects: dict[tuple[bool, bool, bool, bool], str] = {}
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
-    def insert_events(self, stored_events: Sequence[StoredEvent],
+    def insert_events(self, stored_events: Sequence[StoredEvent], *,
+                      relied_on: Mapping[UUID, int] | None = None,
                       **kwargs: Any) -> Sequence[int] | None:
         if any(value is not None for value in kwargs.values()):
+            if relied_on:
+                raise NotImplementedError("a tracked write checks no versions read")
             # A tracking record (not used here): the library's way, lock and all.
             recorded: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
             return recorded
         if not stored_events:
             return []
+        relied = relied_upon(relied_on, stored_events)
         columns = ([e.originator_id for e in stored_events],
                    [e.originator_version for e in stored_events],
-                   [e.topic for e in stored_events], [e.state for e in stored_events])
-        # A version already taken raises the library's IntegrityError (get_connection maps
-        # it), and the statement's transaction is rolled back whole.
+                   [e.topic for e in stored_events], [e.state for e in stored_events],
+                   list(relied), list(relied.values()))
+        # A version already taken, or one read that has moved on, raises the library's
+        # IntegrityError (get_connection maps it), and the statement's transaction is rolled
+        # back whole.
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             cursor.execute(self._insert_locked, columns, prepare=True)
             return [row["id"] for row in cursor.fetchall()]
@@ -90,3 +116,35 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                                 originator_version=row["originator_version"],
                                 topic=row["topic"], state=bytes(row["state"]))
                     for row in cursor.fetchall()]
+
+
+def relied_upon(relied_on: Mapping[UUID, int] | None,
+                stored_events: Sequence[StoredEvent]) -> dict[UUID, int]:
+    """The versions a write relied on, but for the records it writes: the versions it takes
+    are checked by the events table's key."""
+    written = {e.originator_id for e in stored_events}
+    return {aggregate_id: version for aggregate_id, version in (relied_on or {}).items()
+            if aggregate_id not in written}
+
+
+class CheckedSQLiteRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, which also refuses a write whose decision read a record
+    that has changed since (``relied_on``: id -> version read), in the write's transaction.
+    The check runs after the inserts, when the transaction holds the database's write lock,
+    so no other writer can come between."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The library's own table name, as in its own statements.
+        self._moved_on = (f"SELECT 1 FROM {self.events_table_name} "  # noqa: S608
+                          "WHERE originator_id = ? AND originator_version > ? LIMIT 1")
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> Sequence[int] | None:
+        relied_on = relied_upon(kwargs.pop("relied_on", None), stored_events)
+        returning = super()._insert_events(c, stored_events, **kwargs)
+        for aggregate_id, version in relied_on.items():
+            c.execute(self._moved_on, (aggregate_id.hex, version))
+            if c.fetchone() is not None:
+                raise IntegrityError(MOVED_ON)
+        return returning

@@ -1,9 +1,12 @@
 """The directory's use cases: one method per command, each idempotent and retried on conflict.
 
 Every command runs through ``_run``: it returns the first result for a repeated idempotency
-key, loads afresh, lets the aggregate decide, and saves the aggregate's events together with
-the idempotency record in one atomic write. A version conflict (a concurrent writer) is retried
-on a fresh load a bounded number of times, then surfaces as the retryable ``ConcurrentUpdate``.
+key, lets the aggregate decide, and saves the aggregate's events together with the idempotency
+record in one atomic write. The decision is taken on the process's cached aggregates as they
+are; the write itself refuses it if any record it read or changed has moved on since (another
+process wrote), and the command goes round again on state brought up to date. A version
+conflict (a concurrent writer) is retried a bounded number of times, then surfaces as the
+retryable ``ConcurrentUpdate``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -76,7 +79,9 @@ class CopyingRepository(Repository[UUID]):
     folds events into the same object fails ("dictionary changed size during iteration"). Here
     the lookup, the fold and the copy happen under the lock together; a fold that fails evicts
     the aggregate, so no half-folded object stays cached. A command needs no copy at all: it
-    decides on the cached object and saves it under the lock (``changing``).
+    decides on the cached object and saves it under the lock (``changing``). Nor does it fold:
+    inside its decision (``deciding``) cached aggregates are taken as they are, the versions
+    read are noted, and the write checks them.
 
     A thread holding one aggregate's lock never waits long for another's: a command checks
     records it names (a case command reads the organization, agency or protocol given to it)
@@ -84,24 +89,62 @@ class CopyingRepository(Repository[UUID]):
     this one. Past a moment's wait, or at once for its own aggregate, such a read loads a
     private copy from the store instead, so no two commands can ever wait on each other."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._local = threading.local()
+
     def get(self, aggregate_id: UUID, *, version: int | None = None,
             projector_func: Any = project_aggregate, fastforward_skipping: bool = False,
             deepcopy_from_cache: bool = True) -> Any:
         """The aggregate as stored now, as a copy of its own. Always a deep copy: a shallow
-        one would share the lists and dicts a later command changes in place."""
+        one would share the lists and dicts a later command changes in place. Inside a
+        decision (``deciding``) a cached aggregate is taken as it is, and the version read is
+        noted for the save to check."""
+        decision = self._decision() if version is None else None
         if not self.cache or version is not None or not self.fastforward:
-            return super().get(aggregate_id, version=version, projector_func=projector_func)
+            aggregate = super().get(aggregate_id, version=version, projector_func=projector_func)
+        else:
+            aggregate = self._get_latest(aggregate_id, projector_func, decision)
+        if decision is not None:
+            decision.reads[aggregate_id] = aggregate.version
+        return aggregate
+
+    def _get_latest(self, aggregate_id: UUID, projector_func: Any,
+                    decision: Decision | None) -> Any:
         with self._locked(aggregate_id) as locked:
             if not locked:
-                return self._reconstruct_aggregate(aggregate_id, None, projector_func)
-            return _copy(self._current(aggregate_id, projector_func))
+                aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
+            elif decision is not None and decision.trusting:
+                aggregate = _copy(self._cached(aggregate_id, projector_func, decision))
+            else:
+                aggregate = _copy(self._current(aggregate_id, projector_func))
+        return aggregate
+
+    @contextlib.contextmanager
+    def deciding(self, *, trusting: bool) -> Iterator[Decision]:
+        """A command's decision on this thread: what it reads (``get``) and changes
+        (``changing``), and at which versions. ``trusting`` takes cached aggregates as they are,
+        without asking the store what was written since (by another process): the save checks
+        instead, in the statement that writes, that nothing the decision read or changed has
+        moved on (``Decision.reads``; a version taken), and a conflict there, or a refusal
+        made on such trust, sends the command round again on state brought up to date."""
+        decision = Decision(trusting)
+        self._local.decision = decision
+        try:
+            yield decision
+        finally:
+            self._local.decision = None
+
+    def _decision(self) -> Decision | None:
+        decision: Decision | None = getattr(self._local, "decision", None)
+        return decision
 
     @contextlib.contextmanager
     def changing(self, aggregate_id: UUID) -> Iterator[Any]:
         """The cached aggregate itself, brought up to date, for a command to decide on and
         save while this holds its lock (None when there is no such aggregate). Nothing is
-        copied: a block that fails in any way (a refused decision, a conflict on saving)
-        evicts the aggregate, so only what was saved stays cached."""
+        copied: a block that fails in any way (a decision refused after changing it, a
+        conflict on saving) evicts the aggregate, so only what was saved stays cached."""
         if not self.cache or not self.fastforward:
             fresh: Any
             try:
@@ -113,15 +156,34 @@ class CopyingRepository(Repository[UUID]):
         with self._locked(aggregate_id) as locked:
             if not locked:
                 raise RuntimeError("a command cannot start inside another command's decision")
+            decision = self._decision()
             try:
-                aggregate = self._current(aggregate_id, project_aggregate)
+                if decision is not None and decision.trusting:
+                    aggregate = self._cached(aggregate_id, project_aggregate, decision)
+                else:
+                    aggregate = self._current(aggregate_id, project_aggregate)
             except AggregateNotFoundError:
                 aggregate = None
             try:
                 yield aggregate
+            except DomainError:
+                # A refusal before any change leaves the aggregate as it was: kept.
+                if aggregate is not None and aggregate.pending_events:
+                    self._evict(aggregate_id)
+                raise
             except BaseException:
                 self._evict(aggregate_id)
                 raise
+
+    def _cached(self, aggregate_id: UUID, projector_func: Any, decision: Decision) -> Any:
+        """The cached aggregate as it is (loaded when not cached); call with its lock held."""
+        assert self.cache is not None
+        try:
+            aggregate = self.cache.get(aggregate_id)
+        except KeyError:
+            return self._current(aggregate_id, projector_func)
+        decision.trusted.add(aggregate_id)
+        return aggregate
 
     def _current(self, aggregate_id: UUID, projector_func: Any) -> Any:
         """The cached aggregate with the events stored since folded in (loaded when not
@@ -168,6 +230,17 @@ class CopyingRepository(Repository[UUID]):
                 lock.release()
         finally:
             self._disuse_fastforward_lock(aggregate_id)
+
+
+@dataclass
+class Decision:
+    """What one command's decision read: the versions it relied on (``reads``; the save
+    checks that none has moved on), and which aggregates it took from the cache without
+    asking the store (``trusted``)."""
+
+    trusting: bool
+    reads: dict[UUID, int] = field(default_factory=dict)
+    trusted: set[UUID] = field(default_factory=set)
 
 
 _holding = threading.local()
@@ -367,34 +440,51 @@ class DirectoryApplication(Application[UUID]):
         identity = "\x1f".join([actor.role, actor.organization_id or "", actor.user_id])
         rec_id = record_id(identity, key, shared=actor.role == ANONYMOUS_ROLE)
         digest = fingerprint(operation, inputs)
-        for attempt in range(MAX_ATTEMPTS):
-            if attempt:
+        repository = self._copying
+        pause_first = False
+        for attempt in range(MAX_ATTEMPTS + 1):
+            if pause_first:
                 # Writers that lost a race retry at spread-out moments, not all at once again.
                 pause = min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** attempt)
                 time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not a secret
             looked = bool(attempt) or check_first
             if looked and (prior := self._prior(rec_id, digest)) is not None:
                 return prior
+            # The first pass decides on cached aggregates as they are; the save finds out if
+            # they were stale. Every later pass brings them up to date first.
+            decision: Decision | None = None
             try:
-                with self._changing(changes) as current:
+                with (repository.deciding(trusting=not attempt) as decision,
+                      self._changing(changes) as current):
                     aggregate = decide(current)
                     # What is saved is what was changed under the lock, nothing else.
                     assert changes is None or aggregate is current
                     record = IdempotencyRecord.record(
                         rec_id, operation, digest,
                         {"id": str(aggregate.id), "version": aggregate.version})
-                    recordings = self.save(aggregate, record)
+                    recordings = self.save(aggregate, record, relied_on=decision.reads)
                     outcome = Outcome(aggregate.id, aggregate.version,
                                       max(r.notification.id for r in recordings),
-                                      topics=frozenset(r.notification.topic for r in recordings))
+                                      topics=frozenset(r.notification.topic
+                                                       for r in recordings))
             except DomainError:
                 # Refused now, perhaps because this very request already happened.
                 if not looked and (prior := self._prior(rec_id, digest)) is not None:
                     return prior
-                raise
+                assert decision is not None
+                if not decision.trusted:
+                    raise
+                # Refused on cached state nobody checked: only state brought up to date
+                # refuses, on the next pass.
+                pause_first = False
+                continue
             except IntegrityError:
-                # A concurrent writer took this version, or a lost acknowledgement hid our
-                # own success: either way the next pass sees which, on a fresh load.
+                # A concurrent writer took this version, a record the decision read has
+                # moved on, or a lost acknowledgement hid our own success: the next pass
+                # sees which, on state brought up to date. Only a race on state already
+                # brought up to date waits first.
+                assert decision is not None
+                pause_first = not decision.trusted
                 continue
             return outcome
         prior = self._prior(rec_id, digest)
@@ -405,12 +495,16 @@ class DirectoryApplication(Application[UUID]):
             "try again with the same idempotency key"
         )
 
+    @property
+    def _copying(self) -> CopyingRepository:
+        repository = self.repository
+        assert isinstance(repository, CopyingRepository)
+        return repository
+
     def _changing(self, aggregate_id: UUID | None) -> contextlib.AbstractContextManager[Any]:
         if aggregate_id is None:
             return contextlib.nullcontext()
-        changing: contextlib.AbstractContextManager[Any] = (
-            self.repository.changing(aggregate_id))  # type: ignore[attr-defined]
-        return changing
+        return self._copying.changing(aggregate_id)
 
     def _prior(self, rec_id: UUID, digest: str) -> Outcome | None:
         try:

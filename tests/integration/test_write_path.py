@@ -43,9 +43,11 @@ from tests.integration.test_case_application import (
     SUPERVISOR,
     a_case,
     a_key,
+    an_agency_with_a_protocol,
     consent,
     nothing_written,
     refer,
+    report,
 )
 
 
@@ -171,7 +173,7 @@ def test_a_repeated_referral_returns_its_first_result_after_the_organization_was
     assert again.replayed and (again.id, again.version) == (first.id, first.version)
 
 
-# -- cached aggregates never decide on stale state ------------------------------------------------
+# -- a decision on stale cached state never reaches the store ------------------------------------
 
 def test_a_process_holding_a_case_in_its_cache_decides_on_what_another_process_wrote(
     system: System,
@@ -197,6 +199,102 @@ def test_a_refused_command_leaves_the_cached_case_as_it_was(system: System) -> N
 
     cached = system.app.repository.get(case_id)
     assert cached.version == version and not cached.referrals
+
+
+def test_a_referral_relying_on_a_cached_organization_another_process_removed_writes_nothing(
+    system: System,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    refer(system, case_id, shelter)  # this process now holds the case and the organization
+    with a_system(system.settings) as other, acting_as(SUPERVISOR):
+        other.app.remove_organization(a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST,
+                                      "Fictional: asked to leave.")
+
+    with nothing_written(system), pytest.raises(OrganizationNotAvailable):
+        refer(system, case_id, shelter)
+
+
+def test_a_refusal_on_a_cached_organization_is_made_again_on_what_another_process_wrote(
+    system: System,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    with acting_as(SUPERVISOR):
+        system.app.remove_organization(a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST,
+                                       "Fictional: asked to leave for a while.")
+    with pytest.raises(OrganizationNotAvailable):  # this process now holds it, removed
+        refer(system, case_id, shelter)
+    with a_system(system.settings) as other, acting_as(SUPERVISOR):
+        other.app.reinstate_organization(a_key(), shelter, "Fictional: back again.")
+
+    refer(system, case_id, shelter)
+
+    assert len(system.app.repository.get(case_id).referrals) == 1
+
+
+def test_a_report_relying_on_a_cached_agency_another_process_removed_writes_nothing(
+    system: System,
+) -> None:
+    agency, protocol = an_agency_with_a_protocol(system)
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency)
+    report(system, case_id, protocol)  # this process now holds the protocol and the agency
+    with a_system(system.settings) as other, acting_as(SUPERVISOR):
+        other.app.remove_organization(a_key(), agency, RemovalReason.ORGANIZATION_REQUEST,
+                                      "Fictional: merged into another service.")
+
+    with nothing_written(system), pytest.raises(OrganizationNotAvailable):
+        report(system, case_id, protocol)
+
+
+def test_a_command_on_cached_records_reads_nothing_from_the_event_store_before_writing(
+    system: System, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    refer(system, case_id, shelter)  # the case and the organization are cached now
+    reads: list[UUID] = []
+    select_events = system.app.recorder.select_events
+
+    def counting(originator_id: UUID, **kwargs: object) -> object:
+        reads.append(originator_id)
+        return select_events(originator_id, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(system.app.recorder, "select_events", counting)
+    refer(system, case_id, shelter)
+
+    assert reads == []
+    assert len(system.app.repository.get(case_id).referrals) == 2
+
+
+@pytest.mark.parametrize("moved_on", [False, True])
+def test_a_write_relying_on_a_version_that_has_moved_on_writes_nothing_of_it(
+    system: System, moved_on: bool,
+) -> None:
+    relied, written = uuid4(), uuid4()
+    recorder = system.app.recorder
+    recorder.insert_events([stored(1, relied), stored(2, relied)])
+
+    if moved_on:
+        with nothing_written(system), pytest.raises(IntegrityError):
+            recorder.insert_events([stored(1, written)], relied_on={relied: 1})
+        assert recorder.select_events(written) == []
+    else:
+        assert recorder.insert_events([stored(1, written)], relied_on={relied: 2})
+        assert len(recorder.select_events(written)) == 1
+
+
+def test_a_write_relying_on_nothing_or_on_what_it_writes_is_not_refused(system: System) -> None:
+    # The version a write takes is checked by the store's key, not as something relied on.
+    first = uuid4()
+    recorder = system.app.recorder
+    assert recorder.insert_events([stored(1, first)], relied_on={})
+    assert recorder.insert_events([stored(2, first)], relied_on={first: 1})
+    assert len(recorder.select_events(first)) == 2
 
 
 class PausingCopy:
