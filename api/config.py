@@ -106,6 +106,7 @@ class Settings:
     max_aliases: int = 15
     max_tokens: int = 3000
     threads: int = 16
+    command_threads: int = 2
     pool_size: int = 10
     rate_limit_per_minute: int = 120
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -145,6 +146,7 @@ class Settings:
             max_aliases=_int(env, "NRD_MAX_ALIASES", 15, 0, 500),
             max_tokens=_int(env, "NRD_MAX_TOKENS", 3000, 100, 100_000),
             threads=_int(env, "NRD_THREADS", 16, 1, 256),
+            command_threads=_int(env, "NRD_COMMAND_THREADS", 2, 1, 64),
             pool_size=_int(env, "NRD_POOL_SIZE", 10, 1, 200),
             rate_limit_per_minute=_int(env, "NRD_RATE_LIMIT_PER_MINUTE", 120, 1, 1_000_000),
         )

@@ -7,6 +7,8 @@ caller may not see is ``None``, exactly as a record that does not exist.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -153,7 +155,9 @@ class Context:
             with acting_as(actor):
                 return fn()
 
-        outcome = await self.run(run)
+        # On the command threads, in this request's context (its trace, its request id).
+        outcome = await asyncio.get_running_loop().run_in_executor(
+            self.system.commands, contextvars.copy_context().run, run)
         if self.system.must_wait(outcome.position, outcome.topics):
             await self.run(self.system.read_your_writes, outcome.position, outcome.topics)
         else:  # nothing to wait for (a case command): not worth a thread

@@ -6,6 +6,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -89,6 +90,9 @@ class System:
     tracer: Tracer
     rate_limits: RateLimiter = field(default_factory=lambda: RateLimiter(120))
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(16))
+    # Commands run on threads of their own, few (they queue for the events table's lock
+    # anyway): reads keep the limiter's threads, and fewer threads vie for the interpreter.
+    commands: ThreadPoolExecutor = field(default_factory=lambda: _command_threads(2))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @functools.cached_property
@@ -134,9 +138,14 @@ class System:
                 listener.close()
 
     def close(self) -> None:
+        self.commands.shutdown(wait=True)
         for store in {id(s): s for s in (self.store, self.keys, self.access.store)}.values():
             store.close()
         self.app.close()
+
+
+def _command_threads(count: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=count, thread_name_prefix="nrd-command")
 
 
 def _settler(settings: Settings, projector: Projector) -> Callable[[], None]:
@@ -211,5 +220,6 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
         directory=DirectoryQueries(store), protocols=ProtocolQueries(store), policy=policy,
         schema=schema,
         gate=gate, tracer=tracer, limiter=anyio.CapacityLimiter(settings.threads),
+        commands=_command_threads(settings.command_threads),
         rate_limits=RateLimiter(settings.rate_limit_per_minute),
     )

@@ -80,6 +80,27 @@ def test_a_mutation_leaves_spans_for_http_graphql_and_the_store_without_any_inpu
         assert secret not in text
 
 
+def test_a_mutations_store_work_on_the_command_threads_stays_in_its_requests_trace(
+        traced: tuple[System, InMemorySpanExporter]) -> None:
+    system, exporter = traced
+    staff = system.auth.issue("staff", "fictional-staff-1")
+    with TestClient(create_app(system, run_projections=False)) as client:
+        response = client.post("/graphql", json={"query": APPLY, "operationName": "Apply",
+                                                 "variables": _variables("telemetry-key-4")},
+                               headers={"authorization": f"Bearer {staff}"})
+    assert response.status_code == 200 and "errors" not in response.json()
+
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    request, save = spans["POST /graphql"], spans["event_store.save"]
+    assert save.context.trace_id == request.context.trace_id
+    by_id = {span.context.span_id: span for span in exporter.get_finished_spans()}
+    ancestors, parent = [], save.parent
+    while parent is not None:
+        ancestors.append(by_id[parent.span_id].name)
+        parent = by_id[parent.span_id].parent
+    assert "graphql Apply" in ancestors and ancestors[-1] == "POST /graphql"
+
+
 def test_failed_and_invalid_mutations_leave_no_input_value_in_telemetry_or_logs(
         traced: tuple[System, InMemorySpanExporter], caplog: pytest.LogCaptureFixture) -> None:
     system, exporter = traced

@@ -1,6 +1,6 @@
 """The write path, on real stores: one locked statement per write on PostgreSQL, cached
-aggregates that never decide on stale state, and the case read models written behind the case
-commands yet read back by their own process at once.
+aggregates whose decisions on stale state never reach the store, and the case read models
+written behind the case commands yet read back by their own process at once.
 """
 
 from __future__ import annotations
@@ -199,6 +199,18 @@ def test_a_refused_command_leaves_the_cached_case_as_it_was(system: System) -> N
 
     cached = system.app.repository.get(case_id)
     assert cached.version == version and not cached.referrals
+
+
+def test_a_refusal_that_changed_nothing_keeps_the_cached_case(system: System) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+    system.app.repository.get(case_id)
+    cached = system.app.repository.cache.get(case_id)
+
+    with pytest.raises(ConsentRequired):
+        refer(system, case_id, shelter, fields=(DisclosableField.CALLER_NAME,))
+
+    assert system.app.repository.cache.get(case_id) is cached
 
 
 def test_a_referral_relying_on_a_cached_organization_another_process_removed_writes_nothing(
