@@ -13,6 +13,7 @@ from uuid import UUID
 
 import anyio
 import psycopg
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import EventStore
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
@@ -29,6 +30,7 @@ from api.vault import EnvelopeVault, load_or_create_master_key, parse_master_key
 from domain.cases import CaseUseCases
 from domain.directory import DirectoryApplication
 from policies import FieldPolicy, load_policy
+from projections.aggregates import History
 from projections.audit import AuditTrail
 from projections.cases import CaseProjection, CaseQueries
 from projections.chain import ChainProjection
@@ -144,6 +146,14 @@ class System:
         self.app.close()
 
 
+def _history(app: TracedApplication) -> History:
+    """An aggregate's events after one version up to another, as a projection folds them."""
+    def history(aggregate_id: UUID, after: int, up_to: int) -> list[DomainEventProtocol[Any]]:
+        return list(app.events.get(aggregate_id, gt=after, lte=up_to))
+
+    return history
+
+
 def _command_threads(count: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=count, thread_name_prefix="nrd-command")
 
@@ -200,7 +210,8 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
         projector = Projector(app, store, [ChainProjection(),
                                            DirectoryProjection(app.mapper, store.dialect),
                                            ProtocolProjection(app.mapper, store.dialect),
-                                           CaseProjection(app.mapper, store.dialect, vault)])
+                                           CaseProjection(app.mapper, store.dialect, vault,
+                                                          _history(app))])
         projector.create_tables()
         app.finish_erasures()  # whatever a crash left half done
     policy = load_policy()

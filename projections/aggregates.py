@@ -4,11 +4,17 @@ Rather than re-implement each event's effect (and drift from the domain), a proj
 each aggregate's latest state in its own table, lets each event ``mutate`` it exactly as the
 domain does, and then rewrites the rows derived from the new state. A batch loads each touched
 aggregate once and writes it once, all inside the batch's transaction.
+
+A projection may keep the aggregates it folded in memory between batches (``cache_size``) and
+store their state only every ``state_every`` versions: a batch then takes an aggregate from
+memory when it stands exactly before the batch's first event of it, and otherwise loads the
+stored state and folds in, from the event store (``history``), the events it is behind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -36,15 +42,31 @@ def iso(moment: datetime | None) -> str | None:
     return f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S.%fZ")
 
 
+# An aggregate's events after one version, up to and including another, from the event store.
+History = Callable[[UUID, int, int], Sequence[DomainEventProtocol[Any]]]
+
+
 class AggregateProjection:
     name: str
     aggregate_class: type[Aggregate]
+    # Aggregates kept in memory between batches (0: none), and how many versions the stored
+    # state may fall behind (1: stored with every batch). Behind needs a ``history``.
+    cache_size = 0
+    state_every = 1
 
-    def __init__(self, mapper: Mapper[UUID], dialect: str) -> None:
+    def __init__(self, mapper: Mapper[UUID], dialect: str,
+                 history: History | None = None) -> None:
         self.mapper = mapper
         self.dialect = dialect
         self.topics: Sequence[str] = event_topics(self.aggregate_class)
         self.state_table = f"{self.name}_state"
+        if self.state_every > 1 and history is None:
+            raise ValueError(f"{self.name}: a state stored behind needs the events' history")
+        self.history = history
+        # id -> (aggregate, version of its stored state), most recently used last; a batch
+        # takes its aggregates out and puts them back only once it has committed.
+        self._cache: OrderedDict[UUID, tuple[Any, int]] = OrderedDict()
+        self._staged: dict[UUID, tuple[Any, int]] = {}
 
     def blob_type(self) -> str:
         return "BYTEA" if self.dialect == "postgres" else "BLOB"
@@ -55,7 +77,11 @@ class AggregateProjection:
             f"version INTEGER NOT NULL, topic TEXT NOT NULL, state {self.blob_type()} NOT NULL)")
 
     def process(self, cursor: Cursor, events: Sequence[DomainEventProtocol[Any]]) -> None:
-        touched: dict[UUID, Any] = self._load(cursor, {e.originator_id for e in events})
+        self._staged = {}
+        firsts: dict[UUID, int] = {}
+        for event in events:
+            firsts.setdefault(event.originator_id, event.originator_version)
+        touched, stored = self._load(cursor, firsts)
         applied: dict[UUID, list[DomainEventProtocol[Any]]] = {}
         for event in events:
             aggregate = touched.get(event.originator_id)
@@ -63,11 +89,34 @@ class AggregateProjection:
                 continue  # already folded in: tracking makes this unreachable, but stay safe
             touched[event.originator_id] = event.mutate(aggregate)  # type: ignore[attr-defined]
             applied.setdefault(event.originator_id, []).append(event)
-        if not applied:
-            return  # a batch it has seen whole: nothing to write
-        aggregates = [touched[aggregate_id] for aggregate_id in applied]
-        self._save(cursor, aggregates)
-        self.write(cursor, aggregates, applied)
+        if applied:
+            aggregates = [touched[aggregate_id] for aggregate_id in applied]
+            storing = [a for a in aggregates if a.id not in stored
+                       or a.version - stored[a.id] >= self.state_every
+                       or self.must_store(a, applied[a.id])]
+            self._save(cursor, storing)
+            stored.update({a.id: a.version for a in storing})
+            self.write(cursor, aggregates, applied)
+        if self.cache_size:
+            self._staged = {aggregate_id: (aggregate, stored.get(aggregate_id, 0))
+                            for aggregate_id, aggregate in touched.items()}
+
+    def must_store(self, aggregate: Any, events: Sequence[DomainEventProtocol[Any]]) -> bool:
+        """Whether these events need the aggregate's state stored now, however few."""
+        return False
+
+    def after_commit(self) -> None:
+        """The batch's aggregates, as it left them, go back to memory."""
+        staged, self._staged = self._staged, {}
+        for aggregate_id, entry in staged.items():
+            self._cache[aggregate_id] = entry
+            self._cache.move_to_end(aggregate_id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def discard(self) -> None:
+        """The batch failed: what it folded is not what was stored, so memory loses it."""
+        self._staged = {}
 
     def write(self, cursor: Cursor, aggregates: list[Any],
               applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]]) -> None:
@@ -76,19 +125,42 @@ class AggregateProjection:
         the rows they touched."""
         raise NotImplementedError
 
-    def _load(self, cursor: Cursor, ids: set[UUID]) -> dict[UUID, Any]:
-        marks = ", ".join(["%s"] * len(ids))
+    def _load(self, cursor: Cursor,
+              firsts: Mapping[UUID, int]) -> tuple[dict[UUID, Any], dict[UUID, int]]:
+        """Each aggregate as it stood before the batch's first event of it (``firsts``), and
+        the version of its stored state (absent: none stored)."""
+        loaded: dict[UUID, Any] = {}
+        stored: dict[UUID, int] = {}
+        missing: list[UUID] = []
+        for aggregate_id, first in firsts.items():
+            entry = self._cache.pop(aggregate_id, None)
+            if entry is not None and entry[0].version == first - 1:
+                loaded[aggregate_id] = entry[0]
+                if entry[1]:
+                    stored[aggregate_id] = entry[1]
+            else:
+                missing.append(aggregate_id)
+        if not missing:
+            return loaded, stored
+        marks = ", ".join(["%s"] * len(missing))
         rows = cursor.execute(
             f"SELECT id, version, topic, state FROM {self.state_table} WHERE id IN ({marks})",
-            [str(i) for i in ids]).fetchall()
-        loaded: dict[UUID, Any] = {}
+            [str(i) for i in missing]).fetchall()
         for row in rows:
             aggregate_id = UUID(row[0])
-            stored = StoredEvent(originator_id=aggregate_id, originator_version=row[1],
-                                 topic=row[2], state=bytes(row[3]))
-            snapshot: Any = self.mapper.to_domain_event(stored)
+            state = StoredEvent(originator_id=aggregate_id, originator_version=row[1],
+                                topic=row[2], state=bytes(row[3]))
+            snapshot: Any = self.mapper.to_domain_event(state)
             loaded[aggregate_id] = snapshot.mutate(None)
-        return loaded
+            stored[aggregate_id] = row[1]
+        for aggregate_id in missing:
+            aggregate = loaded.get(aggregate_id)
+            have, want = (0 if aggregate is None else aggregate.version), firsts[aggregate_id] - 1
+            if have < want and self.history is not None:
+                for event in self.history(aggregate_id, have, want):
+                    aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+                loaded[aggregate_id] = aggregate
+        return loaded, stored
 
     def _save(self, cursor: Cursor, aggregates: list[Any]) -> None:
         rows = []

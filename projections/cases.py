@@ -21,7 +21,7 @@ from eventsourcing.utils import get_topic
 
 from domain.case import Case
 from domain.vault import Vault
-from projections.aggregates import AggregateProjection, iso
+from projections.aggregates import AggregateProjection, History, iso
 from projections.store import Cursor, ViewStore
 
 # Each inbox and the column naming whose it is. Table names reach SQL only from here.
@@ -110,8 +110,14 @@ class CaseProjection(AggregateProjection):
     applied_before_answer = (get_topic(Case.PersonalDataErased),
                              get_topic(Case.ConsentWithdrawn))
 
-    def __init__(self, mapper: Any, dialect: str, vault: Vault) -> None:
-        super().__init__(mapper, dialect)
+    # A case's state is stored every 50 versions (as the event store's snapshots are), not
+    # with every batch: rewriting a long case's whole state for each event it gets costs
+    # more than the rows derived from it. The worker keeps recent cases in memory.
+    cache_size = 2_000
+    state_every = 50
+
+    def __init__(self, mapper: Any, dialect: str, vault: Vault, history: History) -> None:
+        super().__init__(mapper, dialect, history)
         self.vault = vault
         self._erased: list[UUID] = []
 
@@ -226,7 +232,13 @@ class CaseProjection(AggregateProjection):
                                "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
                                "doc = excluded.doc", ledger)
 
+    def must_store(self, aggregate: Any, events: Sequence[DomainEventProtocol[Any]]) -> bool:
+        """A new case's state, and the state after new details or an erasure (which empties
+        its sealed data), are stored at once."""
+        return _touched(events) is None
+
     def after_commit(self) -> None:
+        super().after_commit()
         erased, self._erased = self._erased, []
         for case_id in erased:
             if self.vault.has_key(case_id):

@@ -27,7 +27,8 @@ class Projection(Protocol):
     decoded events; one that sets ``kept_on_rebuild = True`` is never dropped (the chain); one
     that sets ``write_behind = True`` is applied after a command answers, not before (see
     ``Projector.catch_up_to``), except after the events its ``applied_before_answer`` names; an
-    ``after_commit()`` method runs after each batch has committed."""
+    ``after_commit()`` method runs after each batch has committed, a ``discard()`` method after
+    a batch failed."""
 
     name: str
     topics: Sequence[str]
@@ -232,6 +233,15 @@ class Projector:
     def _process_batch(self, projection: Projection, head: int) -> tuple[int, int, bool]:
         """Applies one batch of the log up to ``head``; returns the events applied, the new
         position, and whether more may follow (a full batch)."""
+        try:
+            return self._apply_batch(projection, head)
+        except BaseException:
+            discard = getattr(projection, "discard", None)
+            if discard is not None:
+                discard()  # nothing of the failed batch was stored: nor is it remembered
+            raise
+
+    def _apply_batch(self, projection: Projection, head: int) -> tuple[int, int, bool]:
         mapper = self.app.mapper
         with self.store.transaction() as cursor:
             lock = " FOR UPDATE" if self.store.dialect == "postgres" else ""

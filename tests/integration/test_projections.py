@@ -22,7 +22,13 @@ from api import cli
 from api.config import Settings
 from api.wiring import System, build_system
 from domain.base import Actor, InvalidInput, acting_as
-from domain.case import CallerRelationship, Channel
+from domain.case import (
+    CallerRelationship,
+    Channel,
+    ConsentGiver,
+    ConsentMethod,
+    ConsentScope,
+)
 from domain.directory import DirectoryApplication
 from domain.organization import ALL_CRITERIA, ContactOutcome, RemovalReason
 from projections.cases import CaseProjection
@@ -30,6 +36,7 @@ from projections.chain import ChainProjection
 from projections.directory import INTERNAL, PUBLIC, DirectoryProjection
 from projections.runner import Projector
 from projections.store import Cursor, ViewStore
+from tests.conftest import a_system
 from tests.e2e.conftest import fictional_profile, seed
 
 STAFF = Actor("fictional-staff-7", "staff", request_id="req-fictional-projections")
@@ -164,7 +171,8 @@ def the_projections(system: System) -> list[Any]:
         if isinstance(p, ChainProjection):
             return ChainProjection()
         if isinstance(p, CaseProjection):
-            return CaseProjection(system.app.mapper, system.store.dialect, system.vault)
+            return CaseProjection(system.app.mapper, system.store.dialect, system.vault,
+                                  p.history)
         return type(p)(system.app.mapper, system.store.dialect)
 
     return [fresh(p) for p in system.projector.projections]
@@ -210,6 +218,96 @@ def test_a_batch_of_events_a_projection_has_already_folded_in_writes_nothing(
                 projection.process(cursor, events)
 
     assert (read_models(system.store), case_tables(system.store)) == before
+
+
+# -- the case projection's state, stored behind and kept in memory ------------------------------
+
+def a_case_with_follow_ups(system: System, follow_ups: int) -> UUID:
+    """A case, then ``follow_ups`` consents, each applied in a batch of its own."""
+    with acting_as(STAFF):
+        case_id = system.app.open_case(a_key(), Channel.CALL, "en", CallerRelationship.ANONYMOUS,
+                                       {}, {"province": "CA-ON", "needs": ["SHELTER"]}).id
+    system.projector.catch_up()
+    for _ in range(follow_ups):
+        a_follow_up_consent(system, case_id)
+        system.projector.catch_up()
+    return case_id
+
+
+def a_follow_up_consent(system: System, case_id: UUID) -> None:
+    with acting_as(STAFF):
+        system.app.grant_consent(a_key(), case_id, ConsentScope.FOLLOW_UP_CONTACT, None,
+                                 ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
+
+
+def stored_state_version(system: System, case_id: UUID) -> int:
+    with system.store.read() as cursor:
+        row = cursor.execute("SELECT version FROM cases_state WHERE id = %s",
+                             (str(case_id),)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_cases_state_is_stored_behind_while_its_rows_follow_every_batch(
+    system: System,
+) -> None:
+    case_id = a_case_with_follow_ups(system, 3)
+
+    doc = system.cases.get(str(case_id))
+    assert doc is not None and doc["version"] == 4 and len(doc["consents"]) == 3
+    assert stored_state_version(system, case_id) == 1  # stored when opened, not since
+
+
+def test_another_process_folds_a_case_stored_behind_from_the_event_store(
+    system: System,
+) -> None:
+    case_id = a_case_with_follow_ups(system, 3)
+
+    with a_system(system.settings) as other:  # its projections remember nothing
+        a_follow_up_consent(other, case_id)
+        other.projector.catch_up()
+        doc = other.cases.get(str(case_id))
+    assert doc is not None and doc["version"] == 5 and len(doc["consents"]) == 4
+    followed = case_tables(system.store)
+    system.projector.rebuild()
+    assert case_tables(system.store) == followed
+
+
+def test_a_failed_batch_leaves_nothing_of_what_it_folded_in_the_projections_memory(
+    system: System, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    case_id = a_case_with_follow_ups(system, 1)
+    cases = next(p for p in system.projector.projections if isinstance(p, CaseProjection))
+    write, failures = cases.write, []
+
+    def fails_once_after_writing(cursor: Cursor, aggregates: list[Any],
+                                 applied: Any) -> None:
+        write(cursor, aggregates, applied)
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("fictional failure after the rows were written")
+
+    monkeypatch.setattr(cases, "write", fails_once_after_writing)
+    a_follow_up_consent(system, case_id)
+    with pytest.raises(RuntimeError, match="fictional failure"):
+        system.projector.catch_up()
+    system.projector.catch_up()
+    a_follow_up_consent(system, case_id)
+    system.projector.catch_up()
+
+    doc = system.cases.get(str(case_id))
+    assert doc is not None and doc["version"] == 4 and len(doc["consents"]) == 3
+    followed = case_tables(system.store)
+    system.projector.rebuild()
+    assert case_tables(system.store) == followed
+
+
+def test_a_projection_storing_its_state_behind_needs_the_event_history(
+    system: System,
+) -> None:
+    with pytest.raises(ValueError, match="history"):
+        CaseProjection(system.app.mapper, system.store.dialect, system.vault,
+                       None)  # type: ignore[arg-type]
 
 
 def case_tables(store: ViewStore) -> dict[str, list[tuple[Any, ...]]]:
