@@ -147,7 +147,10 @@ class Context:
         if not self.system.policy.allows(self.role, coordinate, "call", relation):
             raise NotFound(f"{what} not found")
 
-    async def command(self, fn: Callable[[], Outcome]) -> Outcome:
+    async def command(self, fn: Callable[[], Outcome], *, slow: bool = False) -> Outcome:
+        """Runs a command on the command threads, in this request's context (its trace, its
+        request id). A ``slow`` one (an erasure waits for its scrub) runs on the store
+        threads instead, so that it never holds up other commands, emergencies among them."""
         actor = Actor(self.principal.user_id, self.role, self.principal.organization_id,
                       self.request_id, self.system.policy.version)
 
@@ -155,9 +158,11 @@ class Context:
             with acting_as(actor):
                 return fn()
 
-        # On the command threads, in this request's context (its trace, its request id).
-        outcome = await asyncio.get_running_loop().run_in_executor(
-            self.system.commands, contextvars.copy_context().run, run)
+        if slow:
+            outcome = await self.run(run)
+        else:
+            outcome = await asyncio.get_running_loop().run_in_executor(
+                self.system.commands, contextvars.copy_context().run, run)
         if self.system.must_wait(outcome.position, outcome.topics):
             await self.run(self.system.read_your_writes, outcome.position, outcome.topics)
         else:  # nothing to wait for (a case command): not worth a thread

@@ -34,6 +34,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier, Literal
 
+from api.config import ConfigurationError
+
 MOVED_ON = "a record the decision read has changed since"
 
 
@@ -67,6 +69,21 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
         # The library composes its select statement anew on every load; these are its very
         # statements, composed once per shape.
         self._selects: dict[tuple[bool, bool, bool, bool], str] = {}
+
+    def create_table(self) -> None:
+        super().create_table()
+        # The check of versions relied on must see what committed before the lock was taken:
+        # each statement's own snapshot (READ COMMITTED). Under REPEATABLE READ or
+        # SERIALIZABLE the statement's snapshot predates the lock, and a write that came
+        # between would go unseen.
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute("SHOW default_transaction_isolation")
+            row = cursor.fetchone()
+        level = None if row is None else str(next(iter(row.values())))
+        if level != "read committed":
+            raise ConfigurationError(
+                f"the event store needs PostgreSQL's default_transaction_isolation to be "
+                f"'read committed' (it is {level!r}): reset it for this database and role")
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
     def insert_events(self, stored_events: Sequence[StoredEvent], *,

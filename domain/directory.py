@@ -106,7 +106,7 @@ class CopyingRepository(Repository[UUID]):
         else:
             aggregate = self._get_latest(aggregate_id, projector_func, decision)
         if decision is not None:
-            decision.reads[aggregate_id] = aggregate.version
+            decision.note(aggregate_id, aggregate.version)
         return aggregate
 
     def _get_latest(self, aggregate_id: UUID, projector_func: Any,
@@ -128,12 +128,12 @@ class CopyingRepository(Repository[UUID]):
         instead, in the statement that writes, that nothing the decision read or changed has
         moved on (``Decision.reads``; a version taken), and a conflict there, or a refusal
         made on such trust, sends the command round again on state brought up to date."""
-        decision = Decision(trusting)
+        outer, decision = self._decision(), Decision(trusting)
         self._local.decision = decision
         try:
             yield decision
         finally:
-            self._local.decision = None
+            self._local.decision = outer
 
     def _decision(self) -> Decision | None:
         decision: Decision | None = getattr(self._local, "decision", None)
@@ -151,6 +151,9 @@ class CopyingRepository(Repository[UUID]):
                 fresh = super().get(aggregate_id)
             except AggregateNotFoundError:
                 fresh = None
+            decision = self._decision()
+            if decision is not None and fresh is not None:
+                decision.note(aggregate_id, fresh.version)
             yield fresh  # loaded for this command alone: nothing shared to evict
             return
         with self._locked(aggregate_id) as locked:
@@ -164,6 +167,10 @@ class CopyingRepository(Repository[UUID]):
                     aggregate = self._current(aggregate_id, project_aggregate)
             except AggregateNotFoundError:
                 aggregate = None
+            if decision is not None and aggregate is not None:
+                # Checked by the write when the decision writes nothing to it (a no-op
+                # command saves only its idempotency record); else the version it takes is.
+                decision.note(aggregate_id, aggregate.version)
             try:
                 yield aggregate
             except DomainError:
@@ -241,6 +248,10 @@ class Decision:
     trusting: bool
     reads: dict[UUID, int] = field(default_factory=dict)
     trusted: set[UUID] = field(default_factory=set)
+
+    def note(self, aggregate_id: UUID, version: int) -> None:
+        """A record read at this version; read twice, the older version is the one relied on."""
+        self.reads[aggregate_id] = min(version, self.reads.get(aggregate_id, version))
 
 
 _holding = threading.local()

@@ -250,14 +250,14 @@ _SNAKE = {"at": "at", "userId": "user_id", "role": "role", "organizationId": "or
 
 
 async def _on_case(ctx: Context, mutation: str, case_id: strawberry.ID,
-                   command: Callable[[UUID], Outcome]) -> RecordResult:
+                   command: Callable[[UUID], Outcome], *, slow: bool = False) -> RecordResult:
     """Runs a hold or erasure command on a case the caller may act on, as if any other case
     did not exist."""
     ctx.authorize(f"Mutation.{mutation}", None, "case")
     clean = parse_id(str(case_id))
     if clean is None:
         raise NotFound("case not found")
-    outcome = await ctx.command(lambda: command(UUID(clean)))
+    outcome = await ctx.command(lambda: command(UUID(clean)), slow=slow)
     return RecordResult(record_id=strawberry.ID(str(outcome.id)), version=outcome.version,
                         replayed=outcome.replayed)
 
@@ -270,7 +270,8 @@ class AuditMutations:
                                 case_id: strawberry.ID, reason: str) -> RecordResult:
         app = info.context.system.app
         return await _on_case(info.context, "eraseCallerData", case_id,
-                              lambda case: app.erase_personal_data(idempotency_key, case, reason))
+                              lambda case: app.erase_personal_data(idempotency_key, case, reason),
+                              slow=True)
 
     @strawberry.mutation(description="Records a legal hold (a supervisor, with a reason): the "
                                      "caller's data cannot be erased while it stands.")

@@ -10,6 +10,7 @@ the response carries no data at all.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -846,6 +847,24 @@ def test_a_legal_hold_blocks_erasure_until_it_is_released(
     assert erased["eraseCallerData"] == {"recordId": case, "version": 4, "replayed": False}
     assert error_code(supervisor.gql(RELEASE, {"key": key(), "case": case,
                                                "reason": "again"})) == "LEGAL_HOLD"
+
+
+def test_an_erasure_runs_even_while_every_command_thread_is_busy(
+        system: System, as_role: Any) -> None:
+    # An erasure waits for its scrub: it runs on the store threads, so a slow one never
+    # holds up other commands, and busy command threads never hold it up.
+    staff, supervisor = as_role("staff"), as_role("supervisor", user="fictional-supervisor-1")
+    case = open_case(staff)
+    release = threading.Event()
+    busy = [system.commands.submit(release.wait, 10)
+            for _ in range(system.settings.command_threads)]
+    try:
+        erased = ok(supervisor, ERASE, {"key": key(), "case": case,
+                                        "reason": "The caller asked (fictional)"})
+        assert erased["eraseCallerData"]["recordId"] == case
+        assert not any(task.done() for task in busy)
+    finally:
+        release.set()
 
 
 def test_after_erasure_the_callers_data_cannot_be_read_anywhere(

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from api.config import Settings
+from api.config import ConfigurationError, Settings
 from api.recorder import LockedInsertRecorder
 from api.wiring import System
 from domain.base import NotFound, acting_as
@@ -33,6 +33,7 @@ from domain.case import (
     ReferralMode,
 )
 from domain.cases import OrganizationNotAvailable
+from domain.directory import DirectoryApplication
 from domain.organization import RemovalReason
 from projections.store import LogListener
 from tests.conftest import PG_URL, _postgres_settings, a_system
@@ -99,6 +100,17 @@ def stored(version: int, originator: UUID) -> StoredEvent:
 @pytest.mark.postgres
 def test_postgres_writes_through_the_locked_insert(pg_system: System) -> None:
     assert isinstance(pg_system.app.recorder, LockedInsertRecorder)
+
+
+@pytest.mark.postgres
+def test_the_event_store_refuses_to_start_unless_statements_read_what_committed_before_them(
+    pg_settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The check of versions relied on reads after the lock; a snapshot older than the lock
+    # (REPEATABLE READ) would miss a write that came between.
+    monkeypatch.setenv("PGOPTIONS", "-c default_transaction_isolation=repeatable\\ read")
+    with pytest.raises(ConfigurationError, match="read committed"):
+        DirectoryApplication(pg_settings.event_store_env())
 
 
 @pytest.mark.postgres
@@ -260,6 +272,24 @@ def test_a_report_relying_on_a_cached_agency_another_process_removed_writes_noth
 
     with nothing_written(system), pytest.raises(OrganizationNotAvailable):
         report(system, case_id, protocol)
+
+
+def test_a_command_that_changes_nothing_on_a_stale_cached_record_decides_again(
+    system: System,
+) -> None:
+    # Withdrawing a listing consent that this process still holds as withdrawn: the stale
+    # decision writes no event, only its idempotency record, and must not pass for done.
+    shelter = seed(system, "Example Harbour Shelter", listed=False)
+    system.app.repository.get(shelter)  # this process now holds it, unlisted
+    with a_system(system.settings) as other, acting_as(STAFF):
+        other.app.set_public_listing(a_key(), shelter, True)
+
+    with acting_as(STAFF):
+        outcome = system.app.set_public_listing(a_key(), shelter, False)
+
+    with a_system(system.settings) as fresh:
+        stored = fresh.app.repository.get(shelter)
+    assert stored.public_listing is False and outcome.version == stored.version
 
 
 def test_a_command_on_cached_records_reads_nothing_from_the_event_store_before_writing(
