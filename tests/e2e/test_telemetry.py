@@ -60,16 +60,20 @@ def _telemetry_text(exporter: InMemorySpanExporter) -> str:
     return "\n".join(parts)
 
 
+def apply_as_staff(system: System, key: str) -> None:
+    staff = system.auth.issue("staff", "fictional-staff-1")
+    with TestClient(create_app(system, run_projections=False)) as client:
+        response = client.post("/graphql", json={"query": APPLY, "operationName": "Apply",
+                                                 "variables": _variables(key)},
+                               headers={"authorization": f"Bearer {staff}"})
+    assert response.status_code == 200 and "errors" not in response.json()
+
+
 def test_a_mutation_leaves_spans_for_http_graphql_and_the_store_without_any_input_value(
         traced: tuple[System, InMemorySpanExporter], caplog: pytest.LogCaptureFixture) -> None:
     system, exporter = traced
     caplog.set_level(logging.DEBUG)
-    staff = system.auth.issue("staff", "fictional-staff-1")
-    with TestClient(create_app(system, run_projections=False)) as client:
-        response = client.post("/graphql", json={"query": APPLY, "operationName": "Apply",
-                                                 "variables": _variables("telemetry-key-1")},
-                               headers={"authorization": f"Bearer {staff}"})
-    assert response.status_code == 200 and "errors" not in response.json()
+    apply_as_staff(system, "telemetry-key-1")
 
     names = [span.name for span in exporter.get_finished_spans()]
     assert "POST /graphql" in names
@@ -83,12 +87,7 @@ def test_a_mutation_leaves_spans_for_http_graphql_and_the_store_without_any_inpu
 def test_a_mutations_store_work_on_the_command_threads_stays_in_its_requests_trace(
         traced: tuple[System, InMemorySpanExporter]) -> None:
     system, exporter = traced
-    staff = system.auth.issue("staff", "fictional-staff-1")
-    with TestClient(create_app(system, run_projections=False)) as client:
-        response = client.post("/graphql", json={"query": APPLY, "operationName": "Apply",
-                                                 "variables": _variables("telemetry-key-4")},
-                               headers={"authorization": f"Bearer {staff}"})
-    assert response.status_code == 200 and "errors" not in response.json()
+    apply_as_staff(system, "telemetry-key-4")
 
     spans = {span.name: span for span in exporter.get_finished_spans()}
     request, save = spans["POST /graphql"], spans["event_store.save"]

@@ -248,13 +248,23 @@ def stored_state_version(system: System, case_id: UUID) -> int:
     return int(row[0])
 
 
+def consents_shown(system: System, case_id: UUID, *, version: int, consents: int) -> None:
+    doc = system.cases.get(str(case_id))
+    assert doc is not None and (doc["version"], len(doc["consents"])) == (version, consents)
+
+
+def rows_match_a_rebuild(system: System) -> None:
+    followed = case_tables(system.store)
+    system.projector.rebuild()
+    assert case_tables(system.store) == followed
+
+
 def test_a_cases_state_is_stored_behind_while_its_rows_follow_every_batch(
     system: System,
 ) -> None:
     case_id = a_case_with_follow_ups(system, 3)
 
-    doc = system.cases.get(str(case_id))
-    assert doc is not None and doc["version"] == 4 and len(doc["consents"]) == 3
+    consents_shown(system, case_id, version=4, consents=3)
     assert stored_state_version(system, case_id) == 1  # stored when opened, not since
 
 
@@ -266,11 +276,8 @@ def test_another_process_folds_a_case_stored_behind_from_the_event_store(
     with a_system(system.settings) as other:  # its projections remember nothing
         a_follow_up_consent(other, case_id)
         other.projector.catch_up()
-        doc = other.cases.get(str(case_id))
-    assert doc is not None and doc["version"] == 5 and len(doc["consents"]) == 4
-    followed = case_tables(system.store)
-    system.projector.rebuild()
-    assert case_tables(system.store) == followed
+        consents_shown(other, case_id, version=5, consents=4)
+    rows_match_a_rebuild(system)
 
 
 def test_a_failed_batch_leaves_nothing_of_what_it_folded_in_the_projections_memory(
@@ -295,11 +302,8 @@ def test_a_failed_batch_leaves_nothing_of_what_it_folded_in_the_projections_memo
     a_follow_up_consent(system, case_id)
     system.projector.catch_up()
 
-    doc = system.cases.get(str(case_id))
-    assert doc is not None and doc["version"] == 4 and len(doc["consents"]) == 3
-    followed = case_tables(system.store)
-    system.projector.rebuild()
-    assert case_tables(system.store) == followed
+    consents_shown(system, case_id, version=4, consents=3)
+    rows_match_a_rebuild(system)
 
 
 def test_a_projection_storing_its_state_behind_needs_the_event_history(

@@ -225,6 +225,12 @@ def test_a_refusal_that_changed_nothing_keeps_the_cached_case(system: System) ->
     assert system.app.repository.cache.get(case_id) is cached
 
 
+def removed_by_another_process(system: System, organization: UUID) -> None:
+    with a_system(system.settings) as other, acting_as(SUPERVISOR):
+        other.app.remove_organization(a_key(), organization, RemovalReason.ORGANIZATION_REQUEST,
+                                      "Fictional: asked to leave.")
+
+
 def test_a_referral_relying_on_a_cached_organization_another_process_removed_writes_nothing(
     system: System,
 ) -> None:
@@ -232,9 +238,7 @@ def test_a_referral_relying_on_a_cached_organization_another_process_removed_wri
     case_id = a_case(system)
     consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
     refer(system, case_id, shelter)  # this process now holds the case and the organization
-    with a_system(system.settings) as other, acting_as(SUPERVISOR):
-        other.app.remove_organization(a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST,
-                                      "Fictional: asked to leave.")
+    removed_by_another_process(system, shelter)
 
     with nothing_written(system), pytest.raises(OrganizationNotAvailable):
         refer(system, case_id, shelter)
@@ -266,9 +270,7 @@ def test_a_report_relying_on_a_cached_agency_another_process_removed_writes_noth
     case_id = a_case(system)
     consent(system, case_id, ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency)
     report(system, case_id, protocol)  # this process now holds the protocol and the agency
-    with a_system(system.settings) as other, acting_as(SUPERVISOR):
-        other.app.remove_organization(a_key(), agency, RemovalReason.ORGANIZATION_REQUEST,
-                                      "Fictional: merged into another service.")
+    removed_by_another_process(system, agency)
 
     with nothing_written(system), pytest.raises(OrganizationNotAvailable):
         report(system, case_id, protocol)
