@@ -13,8 +13,8 @@ encodes in C, instead of an array of a composite type, which it encodes in Pytho
 A command decides on cached aggregates without asking the store what changed since (see
 ``CopyingRepository.deciding``): the same statement, under the same lock, refuses the write
 when any record the decision read has moved past the version read (``relied_on``), as a
-version taken is refused, and the command goes round again on fresh loads. On SQLite,
-``CheckedSQLiteRecorder`` does the same in the write's transaction.
+version taken is refused, and the command goes round again on state brought up to date.
+On SQLite, ``CheckedSQLiteRecorder`` does the same in the write's transaction.
 """
 
 from __future__ import annotations
