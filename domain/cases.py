@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
@@ -60,6 +61,20 @@ class OrganizationNotAvailable(DomainError):
 
 class NoEmergencyNumber(DomainError):
     code = "NO_EMERGENCY_NUMBER"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What a case command checks of an organization: read under its lock, not copied."""
+
+    kind: str
+    state: Status
+    status: str
+
+    @classmethod
+    def of(cls, organization: Organization) -> Standing:
+        return cls(str(organization.profile["kind"]), organization.state,
+                   str(organization.status))
 
 
 def _now() -> datetime:
@@ -424,16 +439,16 @@ class CaseUseCases(DirectoryApplication):
         opened = self.vault.open(case_id, value[len(SEALED_TEXT):])
         return ERASED_TEXT if opened is None else str(opened["text"])
 
-    def _organization(self, organization_id: UUID) -> Organization:
-        """The organization a case command checks (never changes): read only."""
-        return self._get(organization_id, Organization, "organization")
+    def _organization(self, organization_id: UUID) -> Standing:
+        """What a case command checks of an organization (which it never changes)."""
+        return self._read(organization_id, Organization, "organization", Standing.of)
 
     def _service_provider(self, organization_id: UUID, what: str,
-                          must_be_included: bool = True) -> Organization:
+                          must_be_included: bool = True) -> Standing:
         """An included organization other than a law-enforcement agency: information for law
         enforcement goes only by a supervisor's report, under the agency's protocol."""
         organization = self._organization(organization_id)
-        if organization.profile["kind"] == OrganizationKind.LAW_ENFORCEMENT_AGENCY.value:
+        if organization.kind == OrganizationKind.LAW_ENFORCEMENT_AGENCY.value:
             raise OrganizationNotAvailable(
                 f"{what} do not go to a law-enforcement agency: a supervisor reports to it "
                 "under its reporting protocol")
@@ -442,9 +457,9 @@ class CaseUseCases(DirectoryApplication):
                 f"{what} go only to included organizations; this one is {organization.status}")
         return organization
 
-    def _agency(self, agency_id: UUID) -> Organization:
+    def _agency(self, agency_id: UUID) -> Standing:
         agency = self._organization(agency_id)
-        if agency.profile["kind"] != OrganizationKind.LAW_ENFORCEMENT_AGENCY.value:
+        if agency.kind != OrganizationKind.LAW_ENFORCEMENT_AGENCY.value:
             raise NotFound("law-enforcement agency not found")
         return agency
 

@@ -51,6 +51,7 @@ MAX_BACKOFF_SECONDS = 0.25
 # copy of that one instead (see CopyingRepository).
 HOLDING_WAIT_SECONDS = 0.05
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
 
 
 class ConcurrentUpdate(DomainError):
@@ -103,22 +104,41 @@ class CopyingRepository(Repository[UUID]):
         decision = self._decision() if version is None else None
         if not self.cache or version is not None or not self.fastforward:
             aggregate = super().get(aggregate_id, version=version, projector_func=projector_func)
+            version = aggregate.version
         else:
-            aggregate = self._get_latest(aggregate_id, projector_func, decision)
+            aggregate, version = self._get_latest(aggregate_id, projector_func, decision)
         if decision is not None:
-            decision.note(aggregate_id, aggregate.version)
+            decision.note(aggregate_id, version)
         return aggregate
 
-    def _get_latest(self, aggregate_id: UUID, projector_func: Any,
-                    decision: Decision | None) -> Any:
+    def read(self, aggregate_id: UUID, view: Callable[[Any], T]) -> T:
+        """What ``view`` makes of the aggregate as stored now, made under the aggregate's lock
+        from the cached object itself, with no copy: ``view`` must only read, and return
+        values that share nothing the aggregate may change in place. Versions are noted as
+        ``get`` notes them."""
+        decision = self._decision()
+        if not self.cache or not self.fastforward:
+            aggregate: Any = super().get(aggregate_id)
+            seen, version = view(aggregate), aggregate.version
+        else:
+            seen, version = self._get_latest(aggregate_id, project_aggregate, decision, view)
+        if decision is not None:
+            decision.note(aggregate_id, version)
+        return seen
+
+    def _get_latest(self, aggregate_id: UUID, projector_func: Any, decision: Decision | None,
+                    view: Callable[[Any], Any] | None = None) -> tuple[Any, int]:
+        """``view`` of the latest aggregate (by default a copy of it), and its version, made
+        under its lock."""
         with self._locked(aggregate_id) as locked:
-            if not locked:
+            if not locked:  # loaded for this caller alone: nothing shared, nothing to copy
                 aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
-            elif decision is not None and decision.trusting:
-                aggregate = _copy(self._cached(aggregate_id, projector_func, decision))
+                return (aggregate if view is None else view(aggregate)), aggregate.version
+            if decision is not None and decision.trusting:
+                aggregate = self._cached(aggregate_id, projector_func, decision)
             else:
-                aggregate = _copy(self._current(aggregate_id, projector_func))
-        return aggregate
+                aggregate = self._current(aggregate_id, projector_func)
+            return (_copy(aggregate) if view is None else view(aggregate)), aggregate.version
 
     @contextlib.contextmanager
     def deciding(self, *, trusting: bool) -> Iterator[Decision]:
@@ -536,6 +556,20 @@ class DirectoryApplication(Application[UUID]):
         if not isinstance(aggregate, kind):
             raise NotFound(f"{what} not found")
         return aggregate
+
+    def _read(self, aggregate_id: UUID, kind: type[A], what: str, view: Callable[[A], T]) -> T:
+        """What ``view`` makes of the aggregate as stored now, with no copy of it
+        (``CopyingRepository.read``): for a check that needs a few facts of a record."""
+        def checked(aggregate: Any) -> T:
+            if not isinstance(aggregate, kind):
+                raise NotFound(f"{what} not found")
+            return view(aggregate)
+
+        try:
+            return self._copying.read(aggregate_id, checked)
+        except AggregateNotFoundError:
+            pass
+        raise NotFound(f"{what} not found")
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))

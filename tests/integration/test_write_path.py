@@ -33,8 +33,9 @@ from domain.case import (
     ReferralMode,
 )
 from domain.cases import OrganizationNotAvailable
+from domain import directory as directory_module
 from domain.directory import DirectoryApplication
-from domain.organization import RemovalReason
+from domain.organization import RemovalReason, Status
 from projections.store import LogListener
 from tests.conftest import PG_URL, _postgres_settings, a_system
 from tests.e2e.conftest import seed
@@ -313,6 +314,73 @@ def test_a_command_on_cached_records_reads_nothing_from_the_event_store_before_w
 
     assert reads == []
     assert len(system.app.repository.get(case_id).referrals) == 2
+
+
+def test_a_case_command_checks_the_cached_organization_without_copying_it(
+    system: System, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    refer(system, case_id, shelter)  # the case and the organization are cached now
+    copied: list[object] = []
+    copy = directory_module._copy
+
+    def counting(aggregate: object) -> object:
+        copied.append(aggregate)
+        return copy(aggregate)
+
+    monkeypatch.setattr(directory_module, "_copy", counting)
+    with acting_as(STAFF):  # the commands alone: the helper reads the case back
+        system.app.grant_consent(a_key(), case_id, ConsentScope.SHARE_WITH_ORGANIZATION,
+                                 shelter, ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
+    refer(system, case_id, shelter)
+
+    assert copied == []
+    assert len(system.app.repository.get(case_id).referrals) == 2
+
+
+def test_a_check_of_an_organization_waits_for_a_command_changing_it_in_place(
+    system: System,
+) -> None:
+    # The check reads the cached object itself: never while another command has it half
+    # changed, so it sees the organization as it was or as it was saved, nothing between.
+    shelter = seed(system, "Example Harbour Shelter")
+    repository = system.app.repository
+    repository.get(shelter)
+    changing, release = threading.Event(), threading.Event()
+    seen: list[tuple[str, int]] = []
+
+    def command() -> None:
+        with repository.changing(shelter) as organization:
+            organization.status = "half-changed"  # as a decision would, in place
+            changing.set()
+            assert release.wait(5)
+            organization.status = Status.INCLUDED.value
+
+    thread = threading.Thread(target=command, daemon=True)
+    thread.start()
+    assert changing.wait(5)
+    reader = threading.Thread(target=lambda: seen.append(
+        repository.read(shelter, lambda o: (o.status, o.version))), daemon=True)
+    reader.start()
+    reader.join(timeout=0.2)
+    assert reader.is_alive() and seen == []  # waiting for the command's lock
+    release.set()
+    thread.join(timeout=5)
+    reader.join(timeout=5)
+
+    assert seen == [(Status.INCLUDED.value, repository.get(shelter).version)]
+
+
+def test_a_check_inside_a_decision_notes_the_version_it_read(system: System) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    repository = system.app.repository
+    version = repository.get(shelter).version
+    for trusting in (True, False):
+        with repository.deciding(trusting=trusting) as decision:
+            assert repository.read(shelter, lambda o: o.status) == Status.INCLUDED.value
+        assert decision.reads == {shelter: version}
 
 
 @pytest.mark.parametrize("moved_on", [False, True])
