@@ -33,7 +33,9 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
+from psycopg import adapters, postgres
 from psycopg.sql import SQL, Identifier, Literal
+from psycopg.types.array import ListBinaryDumper
 
 from api.config import ConfigurationError
 
@@ -99,10 +101,10 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
         if not stored_events:
             return []
         relied = relied_upon(relied_on, stored_events)
-        columns = ([e.originator_id for e in stored_events],
-                   [e.originator_version for e in stored_events],
-                   [e.topic for e in stored_events], [e.state for e in stored_events],
-                   list(relied), list(relied.values()))
+        columns = (UUIDs(_uuid(e.originator_id) for e in stored_events),
+                   Int8s(e.originator_version for e in stored_events),
+                   Texts(e.topic for e in stored_events), Byteas(e.state for e in stored_events),
+                   UUIDs(relied), Int8s(relied.values()))
         # A version already taken, or one read that has moved on, raises the library's
         # IntegrityError (get_connection maps it), and the statement's transaction is rolled
         # back whole.
@@ -134,6 +136,23 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                                 originator_version=row["originator_version"],
                                 topic=row["topic"], state=bytes(row["state"]))
                     for row in cursor.fetchall()]
+
+
+def _array_type(element: str) -> type[list[Any]]:
+    """A list that psycopg sends as an array of ``element``, in the binary format, without
+    looking through its items for their type (as it does with a plain list on every write)."""
+    info = postgres.types[element]
+    array: type[list[Any]] = type(f"{element.title()}s", (list,), {})
+    adapters.register_dumper(array, type(f"{element.title()}ArrayDumper", (ListBinaryDumper,),
+                                         {"oid": info.array_oid, "element_oid": info.oid}))
+    return array
+
+
+UUIDs, Int8s, Texts, Byteas = (_array_type(name) for name in ("uuid", "int8", "text", "bytea"))
+
+
+def _uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
 
 
 def relied_upon(relied_on: Mapping[UUID, int] | None,

@@ -104,6 +104,24 @@ def test_postgres_writes_through_the_locked_insert(pg_system: System) -> None:
 
 
 @pytest.mark.postgres
+def test_the_locked_insert_stores_ids_given_as_text_and_checks_versions_read_of_them(
+    pg_system: System,
+) -> None:
+    recorder = pg_system.app.recorder
+    first, second = uuid4(), uuid4()
+    recorder.insert_events([stored(1, first)])
+    as_text = StoredEvent(originator_id=str(second), originator_version=1,
+                          topic="tests.fictional:Event", state=b'{"fictional": true}')
+
+    recorder.insert_events([as_text], relied_on={first: 1})
+    recorder.insert_events([stored(2, first)])
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([stored(2, second)], relied_on={first: 1})
+
+    assert [e.originator_id for e in recorder.select_events(second)] == [second]
+
+
+@pytest.mark.postgres
 def test_the_event_store_refuses_to_start_unless_statements_read_what_committed_before_them(
     pg_settings: Settings, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
