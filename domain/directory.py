@@ -25,11 +25,12 @@ from uuid import UUID, uuid4
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
+    ProcessingEvent,
     Repository,
     project_aggregate,
 )
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import strtobool
 
 from domain.base import ANONYMOUS_ROLE, DomainError, NotFound, current_actor
@@ -311,6 +312,24 @@ class DirectoryApplication(Application[UUID]):
     def __init__(self, env: Mapping[str, str] | None = None, *, unreachable_after: int = 3) -> None:
         super().__init__(env)
         self.unreachable_after = unreachable_after
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's ``save``, but that the events of this project's aggregates are
+        collected without its runtime Protocol checks: on Python 3.11 each such check lists
+        the protocol's members anew, a noticeable share of a command's time. Anything else
+        is collected the library's way."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
 
     # -- inclusion ---------------------------------------------------------------------
 
