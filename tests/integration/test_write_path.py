@@ -19,6 +19,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from api.config import ConfigurationError, Settings
 from api.recorder import LockedInsertRecorder
 from api.wiring import System
+from domain import directory as directory_module
 from domain.base import NotFound, acting_as
 from domain.case import (
     CallerRelationship,
@@ -33,7 +34,6 @@ from domain.case import (
     ReferralMode,
 )
 from domain.cases import OrganizationNotAvailable
-from domain import directory as directory_module
 from domain.directory import DirectoryApplication
 from domain.organization import RemovalReason, Status
 from projections.store import LogListener
