@@ -31,8 +31,12 @@ from projections.store import ScrubIncomplete, ViewStore
 log = logging.getLogger("nrd.vault")
 KEY_BYTES = 32
 NONCE_BYTES = 12
-# Another process may destroy a key (an erasure): a cached key is trusted only this long.
+# Another process may destroy a key (an erasure): a cached key is trusted only this long...
 KEY_CACHE_SECONDS = 2.0
+# ...but for a command's decision, whose write is refused when the case changed after the
+# decision read it. An erasure is such a change, so what a decision sealed or disclosed with a
+# key destroyed meanwhile is never kept, and a decision may trust a cached key this long.
+DECISION_KEY_CACHE_SECONDS = 60.0
 
 
 class MasterKeyError(Exception):
@@ -82,8 +86,11 @@ class EnvelopeVault:
         nonce = os.urandom(NONCE_BYTES)
         wrapped = nonce + self._master.encrypt(nonce, data_key, case_id.bytes)
         with self._store.transaction() as cursor:
-            cursor.execute("INSERT INTO case_keys (case_id, wrapped) VALUES (%s, %s) "
-                           "ON CONFLICT (case_id) DO NOTHING", (str(case_id), wrapped))
+            made = cursor.execute("INSERT INTO case_keys (case_id, wrapped) VALUES (%s, %s) "
+                                  "ON CONFLICT (case_id) DO NOTHING",
+                                  (str(case_id), wrapped)).rowcount == 1
+        if made:  # the new case's data is sealed next: no need to read the key back
+            self._remember(case_id, time.monotonic(), AESGCM(data_key))
 
     def begin_erasure(self, case_id: UUID) -> None:
         """Records the intent to destroy the key before the erasure event is saved, so a crash
@@ -147,15 +154,18 @@ class EnvelopeVault:
         return row is not None
 
     def seal(self, case_id: UUID, data: dict[str, Any]) -> str:
-        key = self._key(case_id)
+        """Sealing is part of a command's decision (``DECISION_KEY_CACHE_SECONDS``)."""
+        key = self._key(case_id, DECISION_KEY_CACHE_SECONDS)
         if key is None:
             raise KeyError("the case has no data key")  # a programming error: create it first
         nonce = os.urandom(NONCE_BYTES)
         plain = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
         return base64.b64encode(nonce + key.encrypt(nonce, plain, case_id.bytes)).decode()
 
-    def open(self, case_id: UUID, sealed: str) -> dict[str, Any] | None:
-        key = self._key(case_id)
+    def open(self, case_id: UUID, sealed: str, *,
+             for_decision: bool = False) -> dict[str, Any] | None:
+        key = self._key(case_id, DECISION_KEY_CACHE_SECONDS if for_decision
+                        else KEY_CACHE_SECONDS)
         if key is None:
             return None
         raw = base64.b64decode(sealed)
@@ -176,11 +186,10 @@ class EnvelopeVault:
             digits = digits[1:]  # +1 for North America: the same line either way
         return hmac.new(self._lookup_key, digits.encode(), hashlib.sha256).hexdigest()
 
-    def _key(self, case_id: UUID) -> AESGCM | None:
+    def _key(self, case_id: UUID, max_age: float) -> AESGCM | None:
         now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(case_id)
-        if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
+        cached = self._cache.get(case_id)  # one dict lookup: atomic
+        if cached is not None and now - cached[0] < max_age:
             return cached[1]
         with self._store.read() as cursor:
             row = cursor.execute("SELECT wrapped FROM case_keys WHERE case_id = %s",
@@ -195,8 +204,11 @@ class EnvelopeVault:
             raise MasterKeyError("the master key does not open this store's case keys: "
                                  "is NRD_MASTER_KEY the one the store was made with?") from None
         key = AESGCM(data_key)
+        self._remember(case_id, now, key)
+        return key
+
+    def _remember(self, case_id: UUID, at: float, key: AESGCM) -> None:
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[case_id] = (now, key)
-        return key
+            self._cache[case_id] = (at, key)

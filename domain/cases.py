@@ -399,7 +399,7 @@ class CaseUseCases(DirectoryApplication):
                              "still possible)")
         copy: dict[str, Any] = {}
         if PERSONAL_FIELDS & set(fields):
-            personal = self.vault.open(case.id, case.sealed_personal)
+            personal = self.vault.open(case.id, case.sealed_personal, for_decision=True)
             if personal is None:
                 raise DataErased("this case's personal data was erased")
             names = {DisclosableField.CALLER_NAME: "name", DisclosableField.CALLER_PHONE:

@@ -38,6 +38,8 @@ class Cursor(Protocol):
     def executemany(self, sql: str, params: Sequence[Params]) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
+    @property
+    def rowcount(self) -> int: ...
 
 
 class ViewStore(Protocol):
@@ -70,6 +72,10 @@ class _SQLiteCursor:
     def executemany(self, sql: str, params: Sequence[Params]) -> _SQLiteCursor:
         self._cursor.executemany(self._sql(sql), [tuple(p) for p in params])
         return self
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
 
     def fetchone(self) -> Any:
         return self._cursor.fetchone()

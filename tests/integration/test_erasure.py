@@ -49,6 +49,7 @@ from domain.directory import Outcome
 from domain.vault import ERASED_TEXT
 from projections.audit import MASK, AuditTrail
 from projections.chain import chain_head, verify
+from tests.conftest import a_system
 from tests.e2e.conftest import seed
 
 # Keys and write counting, as the case application's scenarios use them.
@@ -362,6 +363,21 @@ def test_an_erased_case_refuses_a_disclosure_but_a_relayed_referral_and_updates_
     assert doc["erasedAt"] is not None
     # A relayed referral sends nothing: the shelter's inbox still holds the one disclosed.
     assert len(system.cases.inbox("referral_inbox", str(shared.shelter), 10)) == 1
+
+
+def test_a_process_still_holding_the_key_of_a_case_another_process_erased_discloses_nothing(
+    system: System,
+) -> None:
+    shared = a_shared_case(system)
+    with acting_as(STAFF):  # this process now holds the case and its key
+        system.app.refer(a_key(), shared.case_id, shared.shelter, ReferralMode.PHONE,
+                         [Need.LEGAL], [DisclosableField.CALLER_NAME], "")
+    with a_system(system.settings) as other:
+        erase(other, shared.case_id)
+
+    with nothing_written(system), acting_as(STAFF), pytest.raises(DataErased):
+        system.app.refer(a_key(), shared.case_id, shared.shelter, ReferralMode.PHONE,
+                         [Need.LEGAL], [DisclosableField.CALLER_NAME], "")
 
 
 # -- the audit trail and the hash chain ------------------------------------------------------

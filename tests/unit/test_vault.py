@@ -17,8 +17,11 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from api import vault as vault_module
 from api.vault import (
+    DECISION_KEY_CACHE_SECONDS,
     KEY_BYTES,
+    KEY_CACHE_SECONDS,
     NONCE_BYTES,
     EnvelopeVault,
     MasterKeyError,
@@ -133,6 +136,70 @@ def test_after_the_key_is_destroyed_nothing_opens(vault: EnvelopeVault,
     assert wrapped_key(store, CASE_A) is None
     assert EnvelopeVault(MASTER, store).open(CASE_A, sealed_a) is None  # no cache at all
     assert vault.open(CASE_B, sealed_b) == PERSONAL  # the other case is untouched
+
+
+class Clock:
+    """The vault's clock, moved by hand."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 1000.0
+        monkeypatch.setattr(vault_module.time, "monotonic", lambda: self.now)
+
+
+def test_a_key_another_process_destroyed_stops_opening_for_reads_within_seconds(
+    vault: EnvelopeVault, store: SQLiteViewStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock(monkeypatch)
+    vault.create_key(CASE_A)
+    sealed = vault.seal(CASE_A, PERSONAL)
+    EnvelopeVault(MASTER, store).destroy_key(CASE_A)  # another process's erasure
+
+    clock.now += KEY_CACHE_SECONDS / 2
+    assert vault.open(CASE_A, sealed) == PERSONAL  # still cached, for a moment
+    clock.now += KEY_CACHE_SECONDS
+    assert vault.open(CASE_A, sealed) is None
+
+
+def test_a_decision_trusts_a_cached_key_longer_and_then_asks_again(
+    vault: EnvelopeVault, store: SQLiteViewStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A decision's write is refused if the case changed since it was read, as an erasure
+    # changes it: what it sealed with a key destroyed meanwhile is never kept.
+    clock = Clock(monkeypatch)
+    vault.create_key(CASE_A)
+    sealed = vault.seal(CASE_A, PERSONAL)
+    EnvelopeVault(MASTER, store).destroy_key(CASE_A)
+
+    clock.now += KEY_CACHE_SECONDS * 2
+    assert vault.open(CASE_A, sealed, for_decision=True) == PERSONAL
+    assert vault.open(CASE_A, vault.seal(CASE_A, PERSONAL), for_decision=True) == PERSONAL
+    clock.now += DECISION_KEY_CACHE_SECONDS
+    assert vault.open(CASE_A, sealed, for_decision=True) is None
+    with pytest.raises(KeyError):
+        vault.seal(CASE_A, PERSONAL)
+
+
+def test_a_new_cases_data_is_sealed_without_reading_its_key_back(
+    vault: EnvelopeVault, store: SQLiteViewStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vault.create_key(CASE_A)
+    monkeypatch.setattr(store, "read", None)  # any read of the key table fails
+
+    sealed = vault.seal(CASE_A, PERSONAL)
+
+    monkeypatch.undo()
+    assert EnvelopeVault(MASTER, store).open(CASE_A, sealed) == PERSONAL
+
+
+def test_a_key_made_again_is_not_cached_in_place_of_the_first(
+    vault: EnvelopeVault, store: SQLiteViewStore,
+) -> None:
+    EnvelopeVault(MASTER, store).create_key(CASE_A)  # another process made it first
+
+    vault.create_key(CASE_A)  # a repeated opening: the first key stays, and is the one used
+    sealed = vault.seal(CASE_A, PERSONAL)
+
+    assert EnvelopeVault(MASTER, store).open(CASE_A, sealed) == PERSONAL
 
 
 def test_a_fresh_vault_on_the_same_table_opens_what_another_sealed(
