@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -33,8 +34,11 @@ def event_topics(aggregate_class: type[Aggregate]) -> list[str]:
     })
 
 
+@lru_cache(maxsize=1 << 16)
 def iso(moment: datetime | None) -> str | None:
-    """One text form for instants on both stores, so they compare and sort the same."""
+    """One text form for instants on both stores, so they compare and sort the same.
+    Remembered: a case's row is rebuilt whole with each batch that touches it, its earlier
+    instants with it (equal instants give equal texts, whatever their time zone)."""
     if moment is None:
         return None
     utc = moment.astimezone(UTC)
