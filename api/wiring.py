@@ -134,7 +134,7 @@ class System:
                 log.warning("cannot listen for new events: %s", type(error).__name__)
         try:
             self.projector.run_forever(stop, interval, housekeeping=self.app.finish_erasures,
-                                       listen=None if listener is None else listener.wait)
+                                       listener=listener)
         finally:
             if listener is not None:
                 listener.close()

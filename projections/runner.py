@@ -22,6 +22,19 @@ Progress = Callable[[str, int, int], None]
 log = logging.getLogger("nrd.projections")
 
 
+class Listener(Protocol):
+    """What wakes a worker when any process writes events (``LogListener``)."""
+
+    def wait(self, timeout: float, local: threading.Event) -> bool: ...
+    def pause(self) -> None: ...
+    def resume(self) -> bool: ...
+
+
+# Passes in a row that found events before a worker stops listening and simply passes again
+# after gathering (see ``LogListener``).
+BUSY_PASSES = 3
+
+
 class Projection(Protocol):
     """A read model. One that sets ``raw = True`` is handed the stored notifications instead of
     decoded events; one that sets ``kept_on_rebuild = True`` is never dropped (the chain); one
@@ -200,33 +213,42 @@ class Projector:
 
     def run_forever(self, stop: threading.Event, interval: float = 0.2,
                     housekeeping: Callable[[], None] | None = None,
-                    gather: float = 0.05,
-                    listen: Callable[[float, threading.Event], bool] | None = None,
-                    ) -> None:
+                    gather: float = 0.05, listener: Listener | None = None) -> None:
         """Follows the log until ``stop``. A pass starts every ``interval``, or sooner when a
-        command of this process owes a write-behind read model, or when ``listen`` (a wait
-        that returns True once any process wrote events) is woken; the pass then waits
-        ``gather`` seconds first, so that one batch takes the commands that arrive together.
-        (``listen`` is also handed the local wake-up, which must end its wait.)
-        ``housekeeping`` runs at most once an interval."""
+        command of this process owes a write-behind read model, or when ``listener`` (woken
+        once any process wrote events) is; the pass then waits ``gather`` seconds first, so
+        that one batch takes the commands that arrive together. (The listener is also handed
+        the local wake-up, which must end its wait.) After ``BUSY_PASSES`` passes in a row
+        that found events, the worker stops listening and passes again after gathering,
+        until a pass finds nothing. ``housekeeping`` runs at most once an interval."""
         def wake_on_stop() -> None:  # so that ``stop`` ends a wait at once
             stop.wait()
             self._wake.set()
 
         threading.Thread(target=wake_on_stop, name="nrd-projections-stop", daemon=True).start()
         housekept = 0.0
+        busy = 0
         while not stop.is_set():
             try:
-                self.catch_up()
+                busy = busy + 1 if self.catch_up() else 0
                 if housekeeping is not None and time.monotonic() - housekept >= interval:
                     housekeeping()
                     housekept = time.monotonic()
             except Exception as error:
                 # By type only: an exception's text can carry values.
                 log.error("projection batch failed: %s", type(error).__name__)
+                busy = 0
                 stop.wait(min(5.0, interval * 10))
-            if (listen(interval, self._wake) if listen is not None
-                    else self._wake.wait(interval)):
+            if listener is None:
+                woken = self._wake.wait(interval)
+            elif busy >= BUSY_PASSES:
+                listener.pause()
+                woken = True
+            elif listener.resume():
+                continue  # a write while it was not listening sent nothing: look first
+            else:
+                woken = listener.wait(interval, self._wake)
+            if woken:
                 self._wake.clear()
                 stop.wait(gather)
 

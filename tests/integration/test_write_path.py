@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
@@ -717,3 +718,90 @@ def test_a_listener_whose_connection_dropped_listens_again_and_is_woken(
         assert woken == [True]
     finally:
         listener.close()
+
+
+@pytest.mark.postgres
+def test_a_paused_listener_hears_nothing_and_hears_again_once_resumed(pg_system: System) -> None:
+    listener = LogListener(pg_system.settings.postgres_params(), "nrd_events")
+    nobody = threading.Event()
+    try:
+        listener.start()
+        listener.pause()
+        a_case(pg_system)  # written while paused: no notification comes, now or later
+
+        assert listener.resume() is True and listener.resume() is False
+        assert listener.wait(0.3, nobody) is False
+        woken: list[bool] = []
+        waiter = threading.Thread(target=lambda: woken.append(listener.wait(5.0, nobody)))
+        waiter.start()
+        time.sleep(0.2)
+        a_case(pg_system)
+        waiter.join(timeout=10)
+        assert woken == [True]
+    finally:
+        listener.close()
+
+
+class ScriptedListener:
+    """A listener that notes what the worker asks of it, with passes that find the scripted
+    numbers of events."""
+
+    def __init__(self, projector: Any, found: list[int], stop: threading.Event) -> None:
+        self.log: list[str] = []
+        self.paused = False
+
+        def catch_up() -> int:
+            applied = found.pop(0)
+            self.log.append(f"pass {applied}")
+            if not found:
+                stop.set()
+            return applied
+
+        projector.catch_up = catch_up
+
+    def wait(self, timeout: float, local: threading.Event) -> bool:
+        self.log.append("wait")
+        return True  # as if notified at once
+
+    def pause(self) -> None:
+        self.log.append("pause")
+        self.paused = True
+
+    def resume(self) -> bool:
+        was, self.paused = self.paused, False
+        if was:
+            self.log.append("resume")
+        return was
+
+
+def test_a_busy_worker_stops_listening_and_looks_again_before_it_waits_once_idle(
+    system: System,
+) -> None:
+    stop = threading.Event()
+    listener = ScriptedListener(system.projector, [2, 1, 4, 3, 0, 0, 1, 0], stop)
+
+    system.projector.run_forever(stop, interval=30.0, gather=0.0, listener=listener)
+
+    assert listener.log == [
+        "pass 2", "wait", "pass 1", "wait", "pass 4", "pause", "pass 3", "pause",
+        # idle again: listening, but a write while paused sent nothing, so one more look
+        "pass 0", "resume", "pass 0", "wait", "pass 1", "wait", "pass 0", "wait"]
+
+
+@pytest.mark.postgres
+def test_a_worker_under_a_steady_load_still_applies_a_lone_write_at_once_afterwards(
+    pg_system: System,
+) -> None:
+    worker = pg_system
+    worker.projector.catch_up()
+    with following(worker), a_system(worker.settings, inline_projections=False) as api:
+        time.sleep(0.2)  # the worker is listening
+        with acting_as(STAFF):
+            for _ in range(40):  # a steady load: the worker stops listening meanwhile
+                api.app.open_case(a_key(), *CALL)
+                time.sleep(0.01)
+        time.sleep(0.5)  # idle again: listening again
+        with acting_as(STAFF):
+            outcome = api.app.open_case(a_key(), *CALL)
+
+        assert eventually(lambda: position(worker, "cases") >= outcome.position, timeout=3)
