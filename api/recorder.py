@@ -33,11 +33,10 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
-from psycopg import adapters, postgres
 from psycopg.sql import SQL, Identifier, Literal
-from psycopg.types.array import ListBinaryDumper
 
 from api.config import ConfigurationError
+from projections.store import Byteas, Int8s, Texts, UUIDs
 
 MOVED_ON = "a record the decision read has changed since"
 
@@ -136,19 +135,6 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                                 originator_version=row["originator_version"],
                                 topic=row["topic"], state=bytes(row["state"]))
                     for row in cursor.fetchall()]
-
-
-def _array_type(element: str) -> type[list[Any]]:
-    """A list that psycopg sends as an array of ``element``, in the binary format, without
-    looking through its items for their type (as it does with a plain list on every write)."""
-    info = postgres.types[element]
-    array: type[list[Any]] = type(f"{element.title()}s", (list,), {})
-    adapters.register_dumper(array, type(f"{element.title()}ArrayDumper", (ListBinaryDumper,),
-                                         {"oid": info.array_oid, "element_oid": info.oid}))
-    return array
-
-
-UUIDs, Int8s, Texts, Byteas = (_array_type(name) for name in ("uuid", "int8", "text", "bytea"))
 
 
 def _uuid(value: UUID | str) -> UUID:

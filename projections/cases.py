@@ -22,10 +22,12 @@ from eventsourcing.utils import get_topic
 from domain.case import Case
 from domain.vault import Vault
 from projections.aggregates import AggregateProjection, History, iso
-from projections.store import Cursor, ViewStore
+from projections.store import Cursor, Int8s, Texts, ViewStore, insert_rows
 
 # Each inbox and the column naming whose it is. Table names reach SQL only from here.
 INBOX_OWNER = {"referral_inbox": "organization_id", "report_inbox": "agency_id"}
+CASE_COLUMNS = ("id", "open", "urgency", "province", "situation_type", "assigned_to",
+                "opened_at", "phone_lookup", "statistics_until", "doc")
 # The rows a case has besides its own, each set named by the case's id.
 ITEM_TABLES = ("case_needs", "referral_inbox", "report_inbox", "disclosure_ledger")
 TABLES = ("cases", *ITEM_TABLES)
@@ -210,27 +212,17 @@ class CaseProjection(AggregateProjection):
                 entry = {k: v for k, v in disclosure.items() if k != "sealedCopy"}
                 entry["at"] = iso(disclosure["at"])
                 ledger.append((disclosure["id"], doc["id"], entry["at"], json.dumps(entry)))
-        cursor.executemany(
-            "INSERT INTO cases (id, open, urgency, province, situation_type, assigned_to, "
-            "opened_at, phone_lookup, statistics_until, doc) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-            "open = excluded.open, urgency = excluded.urgency, province = excluded.province, "
-            "situation_type = excluded.situation_type, assigned_to = excluded.assigned_to, "
-            "opened_at = excluded.opened_at, phone_lookup = excluded.phone_lookup, "
-            "statistics_until = excluded.statistics_until, doc = excluded.doc", rows)
-        if needs:
-            cursor.executemany("INSERT INTO case_needs (case_id, need) VALUES (%s, %s)", needs)
+        # One row per case, referral, report and disclosure: no key twice in one statement.
+        insert_rows(cursor, "cases", CASE_COLUMNS, (Texts, Int8s, *[Texts] * 8), rows,
+                    "ON CONFLICT (id) DO UPDATE SET "
+                    + ", ".join(f"{c} = excluded.{c}" for c in CASE_COLUMNS[1:]))
+        insert_rows(cursor, "case_needs", ("case_id", "need"), (Texts, Texts), needs)
         for table, owner in INBOX_OWNER.items():
-            written = referrals if table == "referral_inbox" else reports
-            if written:
-                cursor.executemany(
-                    f"INSERT INTO {table} (id, {owner}, case_id, at, doc) VALUES "
-                    "(%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-                    written)
-        if ledger:
-            cursor.executemany("INSERT INTO disclosure_ledger (id, case_id, at, doc) "
-                               "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-                               "doc = excluded.doc", ledger)
+            insert_rows(cursor, table, ("id", owner, "case_id", "at", "doc"), [Texts] * 5,
+                        referrals if table == "referral_inbox" else reports,
+                        "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc")
+        insert_rows(cursor, "disclosure_ledger", ("id", "case_id", "at", "doc"), [Texts] * 4,
+                    ledger, "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc")
 
     def must_store(self, aggregate: Any, events: Sequence[DomainEventProtocol[Any]]) -> bool:
         """A new case's state, and the state after new details or an erasure (which empties

@@ -16,7 +16,7 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 
-from projections.store import Cursor, ViewStore
+from projections.store import Cursor, Int8s, Texts, ViewStore, insert_rows
 
 GENESIS = hashlib.sha256(b"nrd event chain v1").hexdigest()
 BATCH = 2000
@@ -69,7 +69,7 @@ class ChainProjection:
         for notification in notifications:
             previous = link(previous, notification)
             rows.append((notification.id, previous))
-        cursor.executemany("INSERT INTO event_chain (position, hash) VALUES (%s, %s)", rows)
+        insert_rows(cursor, "event_chain", ("position", "hash"), (Int8s, Texts), rows)
 
 
 @dataclass(frozen=True)

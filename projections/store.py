@@ -18,6 +18,8 @@ from typing import Any, ClassVar, Protocol
 
 import psycopg
 import psycopg.sql
+from psycopg import postgres
+from psycopg.types.array import ListBinaryDumper
 from psycopg_pool import ConnectionPool
 
 Params = Sequence[Any]
@@ -31,6 +33,42 @@ class ScrubIncomplete(Exception):
     def __init__(self, table: str) -> None:
         super().__init__(f"rows deleted from {table} could not be scrubbed yet: older "
                          "transactions are still open")
+
+
+def _array_type(element: str) -> type[list[Any]]:
+    """A list that psycopg sends as a PostgreSQL array of ``element``, in the binary format,
+    without looking through its items for their type (as it does with a plain list, on every
+    statement)."""
+    info = postgres.types[element]
+    array: type[list[Any]] = type(f"{element.title()}s", (list,), {"element": element})
+    psycopg.adapters.register_dumper(
+        array, type(f"{element.title()}ArrayDumper", (ListBinaryDumper,),
+                    {"oid": info.array_oid, "element_oid": info.oid}))
+    return array
+
+
+UUIDs, Int8s, Texts, Byteas = (_array_type(name) for name in ("uuid", "int8", "text", "bytea"))
+
+
+def insert_rows(cursor: Cursor, table: str, columns: Sequence[str],
+                arrays: Sequence[type[list[Any]]], rows: Sequence[Sequence[Any]],
+                on_conflict: str = "") -> None:
+    """Inserts rows: on PostgreSQL in one statement, the columns sent as arrays (``arrays``:
+    one of the types above per column), rather than a statement per row; on SQLite, whose
+    statements cost no round trip, a statement per row. ``on_conflict`` ends the statement
+    (no two rows may then share a key: one statement cannot update a row twice)."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    if not isinstance(cursor, psycopg.Cursor):
+        marks = ", ".join("%s" for _ in columns)
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}",
+                           rows)
+        return
+    values = [array(row[i] for row in rows) for i, array in enumerate(arrays)]
+    unnest = ", ".join(f"%b::{array.element}[]" for array in arrays)  # type: ignore[attr-defined]
+    cursor.execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({unnest}) "
+                   f"{on_conflict}", values)
 
 
 class Cursor(Protocol):

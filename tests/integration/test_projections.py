@@ -35,7 +35,7 @@ from projections.cases import CaseProjection
 from projections.chain import ChainProjection
 from projections.directory import INTERNAL, PUBLIC, DirectoryProjection
 from projections.runner import Projector
-from projections.store import Cursor, ViewStore
+from projections.store import Cursor, Int8s, Texts, ViewStore, insert_rows
 from tests.conftest import a_system
 from tests.e2e.conftest import fictional_profile, seed
 
@@ -674,3 +674,20 @@ def test_an_application_holding_a_nul_character_does_not_stall_the_directory(
     later = seed(system, "Example Later Shelter")
 
     assert system.directory.get(INTERNAL, str(later)) is not None
+
+
+def test_insert_rows_writes_every_row_with_its_nulls_and_updates_on_conflict(
+    system: System,
+) -> None:
+    with system.store.transaction() as cursor:
+        cursor.execute("CREATE TABLE fictional_rows (id TEXT PRIMARY KEY, n INTEGER, note TEXT)")
+        insert_rows(cursor, "fictional_rows", ("id", "n", "note"), (Texts, Int8s, Texts), [])
+        insert_rows(cursor, "fictional_rows", ("id", "n", "note"), (Texts, Int8s, Texts),
+                    [("a", 1, "first"), ("b", None, None), ("c", 3, "third")])
+        insert_rows(cursor, "fictional_rows", ("id", "n", "note"), (Texts, Int8s, Texts),
+                    [("a", 10, "again"), ("d", 4, None)],
+                    "ON CONFLICT (id) DO UPDATE SET n = excluded.n, note = excluded.note")
+        rows = cursor.execute("SELECT id, n, note FROM fictional_rows ORDER BY id").fetchall()
+
+    assert [tuple(row) for row in rows] == [
+        ("a", 10, "again"), ("b", None, None), ("c", 3, "third"), ("d", 4, None)]
