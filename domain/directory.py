@@ -331,6 +331,23 @@ class DirectoryApplication(Application[UUID]):
         self._notify(recordings)
         return recordings
 
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """A snapshot of each saved aggregate whose new events reached a multiple of its
+        interval, taken from the aggregate just saved rather than (as the library does) from
+        one loaded and folded again from the store: it is that state, still under its lock.
+        When a save's events pass the multiple (version 50 of 49 to 51), the snapshot is of
+        the state the save ended at (51): a load or a replay folds from any version."""
+        if not (self.snapshots and self.snapshotting_intervals):
+            return
+        for aggregate_id, aggregate in processing_event.aggregates.items():
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if interval is None or not any(
+                    event.originator_id == aggregate_id and event.originator_version % interval == 0
+                    for event in processing_event.events):
+                continue
+            snapshot_class: Any = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+            self.snapshots.put([snapshot_class.take(aggregate)])
+
     # -- inclusion ---------------------------------------------------------------------
 
     def apply_for_inclusion(self, key: str, profile: dict[str, Any], criteria: list[str],

@@ -25,8 +25,10 @@ from api.config import Settings
 from api.snapshots import SnapshotTampered
 from api.wiring import System
 from domain.base import Actor, acting_as
-from domain.case import CallerRelationship, Channel, LegalHold
+from domain.case import Case, CallerRelationship, Channel, ConsentScope, LegalHold
 from tests.conftest import a_system
+from tests.e2e.conftest import seed
+from tests.integration.test_case_application import a_case, consent, refer
 
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-snap-1")
 SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-snap-2")
@@ -125,3 +127,43 @@ def test_a_snapshot_moved_to_another_record_is_refused(
 
     with a_system(settings) as fresh, pytest.raises(SnapshotTampered):
         fresh.app.repository.get(other)
+
+
+def snapshots_equal_the_events_folded(system: System, case_id: UUID) -> list[int]:
+    """The versions of the case's stored snapshots, each checked against the library folding
+    the stored events up to that version in a freshly started system."""
+    with a_system(system.settings) as fresh:
+        assert fresh.app.snapshots is not None
+        snapshots = list(fresh.app.snapshots.get(case_id))
+        for snapshot in snapshots:
+            from_snapshot = snapshot.mutate(None)
+            folded = fresh.app.repository.get(case_id, version=snapshot.originator_version)
+            assert vars(from_snapshot) == vars(folded) | {"_pending_events": []}
+    return [snapshot.originator_version for snapshot in snapshots]
+
+
+def test_a_snapshot_taken_from_the_aggregate_just_saved_equals_the_events_folded(
+    system: System,
+) -> None:
+    case_id = a_held_case_with_a_snapshot(system)
+
+    assert snapshots_equal_the_events_folded(system, case_id) == [50]
+
+
+def test_a_save_that_passes_the_interval_snapshots_the_state_it_ended_at(
+    system: System,
+) -> None:
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    with acting_as(STAFF):
+        for n in range(47):  # opened at 1, consent at 2: 49 after these
+            system.app.update_case(a_key(), case_id, {"municipality": f"Fictionville {n}"})
+    assert system.app.repository.get(case_id).version == 49
+
+    refer(system, case_id, shelter)  # a referral and its disclosure: versions 50 and 51
+
+    assert snapshots_equal_the_events_folded(system, case_id) == [51]
+    with a_system(system.settings) as fresh:
+        loaded: Case = fresh.app.repository.get(case_id)
+    assert loaded.version == 51 and len(loaded.referrals) == 1
