@@ -48,6 +48,12 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         yield from _postgres_settings(tmp_path)
 
 
+@pytest.fixture
+def pg_settings(tmp_path: Path) -> Iterator[Settings]:
+    """PostgreSQL alone, for what only it has (its locked insert, its listener, lz4)."""
+    yield from _postgres_settings(tmp_path)
+
+
 @contextmanager
 def a_system(settings: Settings, **changes: object) -> Iterator[System]:
     """A system on the stores ``settings`` names, as one process has it: its own caches. A
@@ -63,6 +69,12 @@ def a_system(settings: Settings, **changes: object) -> Iterator[System]:
 def system(settings: Settings) -> Iterator[System]:
     """The whole system, wired as in production, on the store ``settings`` names."""
     with a_system(settings) as built:
+        yield built
+
+
+@pytest.fixture
+def pg_system(pg_settings: Settings) -> Iterator[System]:
+    with a_system(pg_settings) as built:
         yield built
 
 

@@ -691,3 +691,19 @@ def test_insert_rows_writes_every_row_with_its_nulls_and_updates_on_conflict(
 
     assert [tuple(row) for row in rows] == [
         ("a", 10, "again"), ("b", None, None), ("c", 3, "third"), ("d", 4, None)]
+
+
+@pytest.mark.postgres
+def test_read_model_documents_are_compressed_with_lz4_on_postgresql(pg_system: System) -> None:
+    with pg_system.store.transaction() as cursor:
+        supported = cursor.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+            "WHERE name = 'default_toast_compression'").fetchone()[0]
+        assert supported, "this server was built without lz4: the test cannot tell"
+        cursor.execute("CREATE TABLE fictional_docs (id TEXT PRIMARY KEY, doc TEXT)")
+        insert_rows(cursor, "fictional_docs", ("id", "doc"), (Texts, Texts),
+                    [("a", '{"note": "Fictional: a long case note."}' * 400)])
+        method = cursor.execute("SELECT pg_column_compression(doc) FROM fictional_docs"
+                                ).fetchone()[0]
+
+    assert method == "lz4"

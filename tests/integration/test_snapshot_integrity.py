@@ -25,7 +25,7 @@ from api.config import Settings
 from api.snapshots import SnapshotTampered
 from api.wiring import System
 from domain.base import Actor, acting_as
-from domain.case import Case, CallerRelationship, Channel, ConsentScope, LegalHold
+from domain.case import CallerRelationship, Case, Channel, ConsentScope, LegalHold
 from tests.conftest import a_system
 from tests.e2e.conftest import seed
 from tests.integration.test_case_application import a_case, consent, refer

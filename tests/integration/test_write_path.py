@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -38,7 +37,7 @@ from domain.cases import OrganizationNotAvailable
 from domain.directory import DirectoryApplication
 from domain.organization import RemovalReason, Status
 from projections.store import LogListener
-from tests.conftest import PG_URL, _postgres_settings, a_system
+from tests.conftest import PG_URL, a_system
 from tests.e2e.conftest import seed
 from tests.integration.test_case_application import (
     BRIEF,
@@ -52,17 +51,6 @@ from tests.integration.test_case_application import (
     refer,
     report,
 )
-
-
-@pytest.fixture
-def pg_settings(tmp_path: Path) -> Iterator[Settings]:
-    yield from _postgres_settings(tmp_path)
-
-
-@pytest.fixture
-def pg_system(pg_settings: Settings) -> Iterator[System]:
-    with a_system(pg_settings) as system:
-        yield system
 
 
 @contextmanager
