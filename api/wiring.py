@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -184,6 +185,24 @@ def _master_key(settings: Settings) -> bytes:
     if settings.uses_postgres:
         raise ConfigurationError("NRD_MASTER_KEY must be set when NRD_DATABASE_URL is set")
     return load_or_create_master_key(settings.data_dir / "master-key")
+
+
+# A long-running process allocates and drops many small objects per request and holds a
+# large, lasting heap (its aggregate cache, the schema): with the interpreter's defaults it
+# collected its youngest objects about fifty times a second, and every few seconds walked the
+# whole heap for up to a tenth of a second (measured in the command benchmark's API processes:
+# ~0.9 s of collection in 30 s each, p99 latency 55-90 ms). Ten thousand allocations between
+# young collections, and the startup heap frozen out of every collection, halved the time.
+COLLECT_AFTER_ALLOCATIONS = 10_000
+
+
+def settle_collector() -> None:
+    """Tunes the garbage collector for a long-running server or worker process; call once
+    the system is built, so that what startup made is frozen out of later collections."""
+    gc.collect()
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(COLLECT_AFTER_ALLOCATIONS, middle, oldest)
 
 
 def build_system(settings: Settings, tracer_provider: TracerProvider | None = None) -> System:

@@ -10,10 +10,11 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.config import Settings
-from api.wiring import build_system
+from api.wiring import build_system, settle_collector
 
 
 def create() -> Starlette:
     app: Starlette = create_app(build_system(Settings.from_env()))
+    settle_collector()  # as `nrd serve` does
     return app
 

@@ -3,15 +3,19 @@ are kept by a separate projection worker."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
+from api import cli, wiring
 from api.app import create_app
 from api.config import Settings
-from api.wiring import System, build_system
+from api.wiring import COLLECT_AFTER_ALLOCATIONS, System, build_system, settle_collector
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile
 
 APPLY = """mutation($key: String!, $input: ApplicationInput!) {
@@ -62,3 +66,28 @@ def test_with_a_separate_worker_a_mutation_still_answers_with_its_own_effect(
         follower.join(timeout=10)
         worker.close()
         server.close()
+
+
+def test_settling_the_collector_freezes_the_startup_heap_and_collects_young_objects_less_often(
+) -> None:
+    before = gc.get_threshold()
+    try:
+        settle_collector()
+        assert gc.get_threshold() == (COLLECT_AFTER_ALLOCATIONS, *before[1:])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["projections", "run"]])
+def test_the_long_running_commands_settle_the_collector_once_the_system_is_built(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    steps: list[str] = []
+    monkeypatch.setattr(wiring, "settle_collector", lambda: steps.append("settled"))
+    monkeypatch.setattr("uvicorn.run", lambda *_, **__: steps.append("served"))
+    monkeypatch.setattr(System, "follow_log", lambda *_, **__: steps.append("followed"))
+
+    assert cli.main([*command, "--data-dir", str(tmp_path)]) == 0
+    assert steps == ["settled", "served" if command[0] == "serve" else "followed"]
