@@ -94,6 +94,14 @@ def consent(system: System, case_id: UUID, scope: ConsentScope, recipient: UUID 
     return UUID(list(case.consents)[-1])
 
 
+def a_case_consented_to_a_shelter(system: System) -> tuple[UUID, UUID]:
+    """An included shelter, and a case whose caller consented to sharing with it."""
+    shelter = seed(system, "Example Harbour Shelter")
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    return shelter, case_id
+
+
 def refer(system: System, case_id: UUID, org: UUID,
           fields: tuple[DisclosableField, ...] = (DisclosableField.CALLER_NAME,
                                                   DisclosableField.NEEDS,

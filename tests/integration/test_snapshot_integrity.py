@@ -25,10 +25,9 @@ from api.config import Settings
 from api.snapshots import SnapshotTampered
 from api.wiring import System
 from domain.base import Actor, acting_as
-from domain.case import CallerRelationship, Case, Channel, ConsentScope, LegalHold
+from domain.case import CallerRelationship, Case, Channel, LegalHold
 from tests.conftest import a_system
-from tests.e2e.conftest import seed
-from tests.integration.test_case_application import a_case, consent, refer
+from tests.integration.test_case_application import a_case_consented_to_a_shelter, refer
 
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-snap-1")
 SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-snap-2")
@@ -153,9 +152,7 @@ def test_a_snapshot_taken_from_the_aggregate_just_saved_equals_the_events_folded
 def test_a_save_that_passes_the_interval_snapshots_the_state_it_ended_at(
     system: System,
 ) -> None:
-    shelter = seed(system, "Example Harbour Shelter")
-    case_id = a_case(system)
-    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    shelter, case_id = a_case_consented_to_a_shelter(system)
     with acting_as(STAFF):
         for n in range(47):  # opened at 1, consent at 2: 49 after these
             system.app.update_case(a_key(), case_id, {"municipality": f"Fictionville {n}"})

@@ -44,6 +44,7 @@ from tests.integration.test_case_application import (
     STAFF,
     SUPERVISOR,
     a_case,
+    a_case_consented_to_a_shelter,
     a_key,
     an_agency_with_a_protocol,
     consent,
@@ -172,9 +173,7 @@ def test_a_version_already_taken_writes_nothing_of_the_whole_write(system: Syste
 def test_a_repeated_referral_returns_its_first_result_after_the_organization_was_removed(
     system: System,
 ) -> None:
-    shelter = seed(system, "Example Harbour Shelter")
-    case_id = a_case(system)
-    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    shelter, case_id = a_case_consented_to_a_shelter(system)
     key = a_key()
     with acting_as(STAFF):
         first = system.app.refer(key, case_id, shelter, ReferralMode.WARM_TRANSFER,
@@ -242,9 +241,7 @@ def removed_by_another_process(system: System, organization: UUID) -> None:
 def test_a_referral_relying_on_a_cached_organization_another_process_removed_writes_nothing(
     system: System,
 ) -> None:
-    shelter = seed(system, "Example Harbour Shelter")
-    case_id = a_case(system)
-    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    shelter, case_id = a_case_consented_to_a_shelter(system)
     refer(system, case_id, shelter)  # this process now holds the case and the organization
     removed_by_another_process(system, shelter)
 
@@ -255,9 +252,7 @@ def test_a_referral_relying_on_a_cached_organization_another_process_removed_wri
 def test_a_refusal_on_a_cached_organization_is_made_again_on_what_another_process_wrote(
     system: System,
 ) -> None:
-    shelter = seed(system, "Example Harbour Shelter")
-    case_id = a_case(system)
-    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    shelter, case_id = a_case_consented_to_a_shelter(system)
     with acting_as(SUPERVISOR):
         system.app.remove_organization(a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST,
                                        "Fictional: asked to leave for a while.")
@@ -305,9 +300,7 @@ def test_a_command_that_changes_nothing_on_a_stale_cached_record_decides_again(
 def test_a_command_on_cached_records_reads_nothing_from_the_event_store_before_writing(
     system: System, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    shelter = seed(system, "Example Harbour Shelter")
-    case_id = a_case(system)
-    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    shelter, case_id = a_case_consented_to_a_shelter(system)
     refer(system, case_id, shelter)  # the case and the organization are cached now
     reads: list[UUID] = []
     select_events = system.app.recorder.select_events
@@ -326,9 +319,7 @@ def test_a_command_on_cached_records_reads_nothing_from_the_event_store_before_w
 def test_a_case_command_checks_the_cached_organization_without_copying_it(
     system: System, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    shelter = seed(system, "Example Harbour Shelter")
-    case_id = a_case(system)
-    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+    shelter, case_id = a_case_consented_to_a_shelter(system)
     refer(system, case_id, shelter)  # the case and the organization are cached now
     copied: list[object] = []
     copy = directory_module._copy
@@ -681,6 +672,18 @@ def test_an_api_process_without_projections_waits_for_the_worker_to_read_its_own
         assert api.cases.get(str(outcome.id)) is not None
 
 
+def assert_woken_by_a_write(listener: LogListener, system: System) -> None:
+    """A wait already under way when another connection writes a case ends, woken."""
+    woken: list[bool] = []
+    waiter = threading.Thread(
+        target=lambda: woken.append(listener.wait(5.0, threading.Event())))
+    waiter.start()
+    time.sleep(0.2)
+    a_case(system)
+    waiter.join(timeout=10)
+    assert woken == [True]
+
+
 @pytest.mark.postgres
 def test_a_listener_whose_connection_dropped_listens_again_and_is_woken(
     pg_system: System,
@@ -697,13 +700,7 @@ def test_a_listener_whose_connection_dropped_listens_again_and_is_woken(
         assert listener.wait(0.2, nobody) is False  # the dropped connection: noticed, no wake
         listener.start()  # what the next wait does first
         assert listener._conn is not None and listener._conn.info.backend_pid != backend
-        woken: list[bool] = []
-        waiter = threading.Thread(target=lambda: woken.append(listener.wait(5.0, nobody)))
-        waiter.start()
-        time.sleep(0.2)
-        a_case(pg_system)
-        waiter.join(timeout=10)
-        assert woken == [True]
+        assert_woken_by_a_write(listener, pg_system)
     finally:
         listener.close()
 
@@ -719,13 +716,7 @@ def test_a_paused_listener_hears_nothing_and_hears_again_once_resumed(pg_system:
 
         assert listener.resume() is True and listener.resume() is False
         assert listener.wait(0.3, nobody) is False
-        woken: list[bool] = []
-        waiter = threading.Thread(target=lambda: woken.append(listener.wait(5.0, nobody)))
-        waiter.start()
-        time.sleep(0.2)
-        a_case(pg_system)
-        waiter.join(timeout=10)
-        assert woken == [True]
+        assert_woken_by_a_write(listener, pg_system)
     finally:
         listener.close()
 

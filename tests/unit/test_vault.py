@@ -146,13 +146,19 @@ class Clock:
         monkeypatch.setattr(vault_module.time, "monotonic", lambda: self.now)
 
 
+def sealed_then_erased_elsewhere(vault: EnvelopeVault, store: SQLiteViewStore) -> str:
+    """A value sealed under case A's new key, which another process's erasure then destroys."""
+    vault.create_key(CASE_A)
+    sealed = vault.seal(CASE_A, PERSONAL)
+    EnvelopeVault(MASTER, store).destroy_key(CASE_A)
+    return sealed
+
+
 def test_a_key_another_process_destroyed_stops_opening_for_reads_within_seconds(
     vault: EnvelopeVault, store: SQLiteViewStore, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = Clock(monkeypatch)
-    vault.create_key(CASE_A)
-    sealed = vault.seal(CASE_A, PERSONAL)
-    EnvelopeVault(MASTER, store).destroy_key(CASE_A)  # another process's erasure
+    sealed = sealed_then_erased_elsewhere(vault, store)
 
     clock.now += KEY_CACHE_SECONDS / 2
     assert vault.open(CASE_A, sealed) == PERSONAL  # still cached, for a moment
@@ -166,9 +172,7 @@ def test_a_decision_trusts_a_cached_key_longer_and_then_asks_again(
     # A decision's write is refused if the case changed since it was read, as an erasure
     # changes it: what it sealed with a key destroyed meanwhile is never kept.
     clock = Clock(monkeypatch)
-    vault.create_key(CASE_A)
-    sealed = vault.seal(CASE_A, PERSONAL)
-    EnvelopeVault(MASTER, store).destroy_key(CASE_A)
+    sealed = sealed_then_erased_elsewhere(vault, store)
 
     clock.now += KEY_CACHE_SECONDS * 2
     assert vault.open(CASE_A, sealed, for_decision=True) == PERSONAL
