@@ -185,7 +185,7 @@ class Settings:
         pg = self.postgres_params()
         return {
             **cache,
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": "api.recorder:PostgresFactory",
             "POSTGRES_DBNAME": pg["dbname"],
             "POSTGRES_HOST": pg["host"],
             "POSTGRES_PORT": pg["port"],
@@ -196,6 +196,5 @@ class Settings:
             "POSTGRES_MAX_OVERFLOW": str(self.pool_size),
             "POSTGRES_PRE_PING": "n",
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
-            "APPLICATION_RECORDER_TOPIC": "api.recorder:LockedInsertRecorder",
             **self.extra,
         }

@@ -16,6 +16,14 @@ A command decides on cached aggregates without asking the store what changed sin
 when any record the decision read has moved past the version read (``relied_on``), as a
 version taken is refused, and the command goes round again on state brought up to date.
 On SQLite, ``CheckedSQLiteRecorder`` does the same in the write's transaction.
+
+Snapshots go to the library's own table, with the library's statements but one: the insert
+(``BinarySnapshotRecorder``). The library sends an array of a composite type, which the driver
+encodes as text in Python, escaping every byte of the state; a case's snapshot holds every
+referral and disclosure so far, tens of kilobytes, and took the writing thread milliseconds.
+Here its columns go as binary arrays too, and the state column is compressed with lz4 where
+the server has it (pglz cost PostgreSQL about a millisecond per snapshot, lz4 a fifth of that).
+``PostgresFactory`` gives the application both recorders.
 """
 
 from __future__ import annotations
@@ -30,9 +38,15 @@ from eventsourcing.persistence import (
     OperationalError,
     StoredEvent,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+)
+from eventsourcing.postgres import PostgresFactory as LibraryPostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
+from psycopg import Cursor
+from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier, Literal
 
 from api.config import ConfigurationError
@@ -135,6 +149,44 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                                 originator_version=row["originator_version"],
                                 topic=row["topic"], state=bytes(row["state"]))
                     for row in cursor.fetchall()]
+
+
+class BinarySnapshotRecorder(PostgresAggregateRecorder):
+    """The library's snapshot recorder, inserting the columns as binary arrays."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        schema, table = Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        # Altered only when not yet so: the ALTER locks the table, and every start runs this.
+        self.sql_create_statements.append(SQL(
+            "DO $body$ BEGIN "
+            "IF 'lz4' = ANY((SELECT enumvals FROM pg_settings "
+            "WHERE name = 'default_toast_compression')::text[]) "
+            "AND (SELECT attcompression FROM pg_attribute WHERE attname = 'state' "
+            "AND attrelid = format('%I.%I', {schema_name}, {table_name})::regclass) <> 'l' THEN "
+            "ALTER TABLE {schema}.{table} ALTER COLUMN state SET COMPRESSION lz4; "
+            "END IF; END $body$").format(
+                schema=schema, table=table, schema_name=Literal(self.datastore.schema),
+                table_name=Literal(self.events_table_name)))
+        self._insert_binary = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])").format(
+                schema=schema, table=table).as_string()
+
+    def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
+                              **_: Any) -> None:
+        curs.execute(self._insert_binary,
+                     (UUIDs(_uuid(e.originator_id) for e in stored_events),
+                      Int8s(e.originator_version for e in stored_events),
+                      Texts(e.topic for e in stored_events),
+                      Byteas(e.state for e in stored_events)), prepare=True)
+
+
+class PostgresFactory(LibraryPostgresFactory):
+    """The library's PostgreSQL factory, with the recorders above."""
+
+    aggregate_recorder_class = BinarySnapshotRecorder
+    application_recorder_class = LockedInsertRecorder
 
 
 def _uuid(value: UUID | str) -> UUID:

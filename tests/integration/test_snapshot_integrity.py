@@ -20,8 +20,10 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from api.config import Settings
+from api.recorder import BinarySnapshotRecorder
 from api.snapshots import SnapshotTampered
 from api.wiring import System
 from domain.base import Actor, acting_as
@@ -164,3 +166,33 @@ def test_a_save_that_passes_the_interval_snapshots_the_state_it_ended_at(
     with a_system(system.settings) as fresh:
         loaded: Case = fresh.app.repository.get(case_id)
     assert loaded.version == 51 and len(loaded.referrals) == 1
+
+
+@pytest.mark.postgres
+def test_postgresql_writes_snapshots_as_binary_arrays_compressed_with_lz4(
+    pg_system: System, pg_settings: Settings,
+) -> None:
+    assert pg_system.app.snapshots is not None
+    recorder = pg_system.app.snapshots.recorder
+    assert isinstance(recorder, BinarySnapshotRecorder)
+    every_byte = bytes(range(256)) * 40  # past the size PostgreSQL compresses at
+    first, second = uuid4(), uuid4()
+    recorder.insert_events([
+        StoredEvent(originator_id=first, originator_version=50,
+                    topic="tests.fictional:Snapshot", state=every_byte),
+        StoredEvent(originator_id=str(second), originator_version=7,
+                    topic="tests.fictional:Snapshot", state=b"\x00\\x'\"")])
+
+    assert [(s.originator_version, s.topic, s.state) for s in recorder.select_events(first)] == [
+        (50, "tests.fictional:Snapshot", every_byte)]
+    assert [s.state for s in recorder.select_events(second)] == [b"\x00\\x'\""]
+    with pytest.raises(IntegrityError):  # one snapshot per version, as the library's
+        recorder.insert_events([StoredEvent(originator_id=first, originator_version=50,
+                                            topic="tests.fictional:Snapshot", state=b"{}")])
+    with raw_sql(pg_settings) as run:
+        supported = run("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                        "WHERE name = 'default_toast_compression'").fetchone()[0]
+        assert supported, "this server was built without lz4: the test cannot tell"
+        method = run("SELECT pg_column_compression(state) FROM TABLE WHERE originator_id = %s",
+                     (first,)).fetchone()[0]
+    assert method == "lz4"
