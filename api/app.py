@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import threading
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+import orjson
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode
 from starlette.applications import Starlette
@@ -30,6 +30,14 @@ from policies import STAFF_ROLES
 
 log = logging.getLogger("nrd.api")
 MAX_BODY = 64 * 1024
+
+
+class GraphQLResponse(JSONResponse):
+    """A GraphQL answer, encoded by orjson (the standard library's encoder took more of each
+    mutation's time than anything else in the response path but the socket write)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def _error(status: int, message: str, code: str,
@@ -63,8 +71,8 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
             return _error(413, f"the request body is larger than {MAX_BODY} bytes",
                           "PAYLOAD_TOO_LARGE")
         try:
-            payload = json.loads(body)
-        except ValueError:
+            payload = orjson.loads(body)
+        except ValueError:  # orjson.JSONDecodeError, invalid UTF-8 among them
             return _error(400, "the request body is not valid JSON", "BAD_REQUEST")
         problem = _payload_problem(payload) or _operation_problem(system, payload)
         if problem:
@@ -90,7 +98,7 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
             # Identical generic errors say nothing more twice, and their count would tell a
             # prober how many of its fields were refused.
             response["errors"] = [e for i, e in enumerate(formatted) if e not in formatted[:i]]
-        return JSONResponse(response)
+        return GraphQLResponse(response)
 
     async def healthz(request: Request) -> Response:
         try:

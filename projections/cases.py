@@ -8,7 +8,6 @@ needs, the mode and the date: never the case.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +21,15 @@ from eventsourcing.utils import get_topic
 from domain.case import Case
 from domain.vault import Vault
 from projections.aggregates import AggregateProjection, History, iso
-from projections.store import Cursor, Int8s, Texts, ViewStore, insert_rows
+from projections.store import (
+    Cursor,
+    Int8s,
+    Texts,
+    ViewStore,
+    dump_doc,
+    insert_rows,
+    load_doc,
+)
 
 # Each inbox and the column naming whose it is. Table names reach SQL only from here.
 INBOX_OWNER = {"referral_inbox": "organization_id", "report_inbox": "agency_id"}
@@ -180,7 +187,7 @@ class CaseProjection(AggregateProjection):
             rows.append((doc["id"], int(case.open), details.get("urgency"),
                          details.get("province"), details.get("situationType"),
                          details.get("assignedTo"), doc["openedAt"], self._lookup(case, known),
-                         _statistics_until(case), json.dumps(doc)))
+                         _statistics_until(case), dump_doc(doc)))
             items = touched[doc["id"]]
             if items is None:
                 needs += [(doc["id"], need) for need in details.get("needs", [])]
@@ -191,7 +198,7 @@ class CaseProjection(AggregateProjection):
                     continue
                 disclosure = case.disclosures[referral["disclosureId"]]
                 referrals.append((referral["id"], referral["organizationId"], doc["id"],
-                                  iso(referral["at"]), json.dumps({
+                                  iso(referral["at"]), dump_doc({
                                       "id": referral["id"], "mode": referral["mode"],
                                       "needs": referral["needs"], "at": iso(referral["at"]),
                                       "sealedCopy": disclosure["sealedCopy"],
@@ -203,7 +210,7 @@ class CaseProjection(AggregateProjection):
                     continue
                 disclosure = case.disclosures[report["disclosureId"]]
                 reports.append((report["id"], report["agencyId"], doc["id"], iso(report["at"]),
-                                json.dumps({"id": report["id"], "at": iso(report["at"]),
+                                dump_doc({"id": report["id"], "at": iso(report["at"]),
                                             "sealedCopy": disclosure["sealedCopy"],
                                             "fields": disclosure["fields"]})))
             for disclosure in case.disclosures.values():
@@ -211,7 +218,7 @@ class CaseProjection(AggregateProjection):
                     continue
                 entry = {k: v for k, v in disclosure.items() if k != "sealedCopy"}
                 entry["at"] = iso(disclosure["at"])
-                ledger.append((disclosure["id"], doc["id"], entry["at"], json.dumps(entry)))
+                ledger.append((disclosure["id"], doc["id"], entry["at"], dump_doc(entry)))
         # One row per case, referral, report and disclosure: no key twice in one statement.
         insert_rows(cursor, "cases", CASE_COLUMNS, (Texts, Int8s, *[Texts] * 8), rows,
                     "ON CONFLICT (id) DO UPDATE SET "
@@ -275,7 +282,7 @@ class CaseQueries:
     def get(self, case_id: str) -> dict[str, Any] | None:
         with self._read() as cursor:
             row = cursor.execute("SELECT doc FROM cases WHERE id = %s", (case_id,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        return None if row is None else load_doc(row[0])
 
     def search(self, where: CaseFilter, first: int, after: tuple[str, str] | None
              ) -> list[dict[str, Any]]:
@@ -303,14 +310,14 @@ class CaseQueries:
                + " ORDER BY opened_at DESC, id DESC LIMIT %s")
         with self._read() as cursor:
             rows = cursor.execute(sql, [*params, first]).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [load_doc(r[0]) for r in rows]
 
     def inbox(self, table: str, owner: str, first: int) -> list[dict[str, Any]]:
         column = INBOX_OWNER[table]
         with self._read() as cursor:
             rows = cursor.execute(f"SELECT case_id, doc FROM {table} WHERE {column} = %s "
                                   "ORDER BY at DESC, id DESC LIMIT %s", (owner, first)).fetchall()
-        return [{**json.loads(doc), "caseId": case_id} for case_id, doc in rows]
+        return [{**load_doc(doc), "caseId": case_id} for case_id, doc in rows]
 
     def inbox_item(self, table: str, item_id: str) -> tuple[str, str, dict[str, Any]] | None:
         """(owner, case id, item) for one referral or report, or None."""
@@ -318,7 +325,7 @@ class CaseQueries:
         with self._read() as cursor:
             row = cursor.execute(f"SELECT {column}, case_id, doc FROM {table} WHERE id = %s",
                                  (item_id,)).fetchone()
-        return None if row is None else (row[0], row[1], json.loads(row[2]))
+        return None if row is None else (row[0], row[1], load_doc(row[2]))
 
     def ledger(self, first: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
         clause, params = "TRUE", list[Any]()
@@ -328,7 +335,7 @@ class CaseQueries:
         with self._read() as cursor:
             rows = cursor.execute(f"SELECT case_id, doc FROM disclosure_ledger WHERE {clause} "
                                   "ORDER BY at DESC, id DESC LIMIT %s", [*params, first]).fetchall()
-        return [{**json.loads(doc), "caseId": case_id} for case_id, doc in rows]
+        return [{**load_doc(doc), "caseId": case_id} for case_id, doc in rows]
 
     def statistics(self, dimension: str, now: datetime, threshold: int
                    ) -> list[tuple[str, int | None]]:

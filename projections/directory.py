@@ -22,7 +22,7 @@ from eventsourcing.domain import DomainEventProtocol
 
 from domain.organization import Organization, Status
 from projections.aggregates import AggregateProjection, iso
-from projections.store import Cursor, ViewStore
+from projections.store import Cursor, ViewStore, dump_doc, load_doc
 
 INTERNAL = "directory_internal"
 PUBLIC = "directory_public"
@@ -178,7 +178,7 @@ class DirectoryProjection(AggregateProjection):
             # Folded on both sides, so "hebergement" finds "hébergement" on PostgreSQL too.
             english, french = fold(_search_text(doc, "en")), fold(_search_text(doc, "fr"))
             row = [doc["id"], doc["kind"], sort_key(doc["nameEn"]),
-                   json.dumps(doc, separators=(",", ":")), *extra]
+                   dump_doc(doc), *extra]
             if self.dialect == "postgres":
                 row += [english, french]
             else:
@@ -255,7 +255,7 @@ class DirectoryQueries:
         _known(scope)
         with self.store.read() as cursor:
             row = cursor.execute(f"SELECT doc FROM {scope} WHERE id = %s", (org_id,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        return None if row is None else load_doc(row[0])
 
     def get_many(self, scope: str, org_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         _known(scope)
@@ -265,7 +265,7 @@ class DirectoryQueries:
         with self.store.read() as cursor:
             rows = cursor.execute(f"SELECT id, doc FROM {scope} WHERE id IN ({marks})",
                                   list(org_ids)).fetchall()
-        return {row[0]: json.loads(row[1]) for row in rows}
+        return {row[0]: load_doc(row[1]) for row in rows}
 
     def search(self, scope: str, query: DirectoryQuery, with_facets: bool = True,
                with_total: bool = True) -> DirectoryPage:
@@ -296,7 +296,7 @@ class DirectoryQueries:
         has_next = len(rows) > query.first
         rows = rows[: query.first]
         end = encode_cursor(rows[-1][1], rows[-1][0]) if rows else None
-        return DirectoryPage([json.loads(r[2]) for r in rows], int(total), facets, end, has_next)
+        return DirectoryPage([load_doc(r[2]) for r in rows], int(total), facets, end, has_next)
 
     def _conditions(self, scope: str, query: DirectoryQuery) -> tuple[list[str], list[Any]]:
         where: list[str] = []

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+import orjson
 import psycopg
 import psycopg.sql
 from psycopg import postgres
@@ -48,6 +49,17 @@ def _array_type(element: str) -> type[list[Any]]:
 
 
 UUIDs, Int8s, Texts, Byteas = (_array_type(name) for name in ("uuid", "int8", "text", "bytea"))
+
+
+def dump_doc(doc: Any) -> str:
+    """A read-model document as JSON text. orjson takes a twentieth of the standard library's
+    time on the documents the worker rewrites with each change (a long case's is ~10 KB)."""
+    return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def load_doc(text: str | bytes) -> Any:
+    """A read-model document read back (orjson: a case list parses fifty of them)."""
+    return orjson.loads(text)
 
 
 def insert_rows(cursor: Cursor, table: str, columns: Sequence[str],
