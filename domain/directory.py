@@ -3,8 +3,10 @@
 Every command runs through ``_run``: it returns the first result for a repeated idempotency
 key, lets the aggregate decide, and saves the aggregate's events together with the idempotency
 record in one atomic write. The decision is taken on the process's cached aggregates as they
-are; the write itself refuses it if any record it read or changed has moved on since (another
-process wrote), and the command goes round again on state brought up to date. A version
+are, when this process saved or brought them up to date a moment ago (``TRUST_SECONDS``), and
+on them brought up to date first otherwise; the write itself refuses it if any record it read
+or changed has moved on since (another process wrote), and the command goes round again on
+state brought up to date. A version
 conflict (a concurrent writer) is retried a bounded number of times, then surfaces as the
 retryable ``ConcurrentUpdate``.
 """
@@ -17,6 +19,7 @@ import pickle
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -51,6 +54,13 @@ MAX_BACKOFF_SECONDS = 0.25
 # How long a command holding its aggregate's lock waits for another's before reading a private
 # copy of that one instead (see CopyingRepository).
 HOLDING_WAIT_SECONDS = 0.05
+# How long after this process saved an aggregate, or brought it up to date, a command decides
+# on the cached object as it is, asking the store nothing. Commands on one record come in
+# bursts (a consent, then the referral it allows); between bursts, another process (behind the
+# same load balancer) has often written to it. Deciding on such a record as cached costs a
+# refused write and a reload from its snapshot, where bringing it up to date first costs one
+# read of the events since: a record not seen for longer is brought up to date first.
+TRUST_SECONDS = 1.0
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
 
@@ -94,6 +104,10 @@ class CopyingRepository(Repository[UUID]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._local = threading.local()
+        # When each cached aggregate was last known to be current, oldest first; entries
+        # older than TRUST_SECONDS are dropped as new ones come.
+        self._current_at: OrderedDict[UUID, float] = OrderedDict()
+        self._current_at_lock = threading.Lock()
 
     def get(self, aggregate_id: UUID, *, version: int | None = None,
             projector_func: Any = project_aggregate, fastforward_skipping: bool = False,
@@ -204,14 +218,29 @@ class CopyingRepository(Repository[UUID]):
                 raise
 
     def _cached(self, aggregate_id: UUID, projector_func: Any, decision: Decision) -> Any:
-        """The cached aggregate as it is (loaded when not cached); call with its lock held."""
+        """The cached aggregate as it is, when it was known to be current a moment ago
+        (``TRUST_SECONDS``), else brought up to date (or loaded, when not cached); call with
+        its lock held."""
         assert self.cache is not None
+        with self._current_at_lock:
+            known = self._current_at.get(aggregate_id)
+        if known is None or time.monotonic() - known > TRUST_SECONDS:
+            return self._current(aggregate_id, projector_func)
         try:
             aggregate = self.cache.get(aggregate_id)
         except KeyError:
             return self._current(aggregate_id, projector_func)
         decision.trusted.add(aggregate_id)
         return aggregate
+
+    def _known_current(self, aggregate_id: UUID) -> None:
+        """Notes that the aggregate is current now: just saved, or brought up to date."""
+        now = time.monotonic()
+        with self._current_at_lock:
+            self._current_at[aggregate_id] = now
+            self._current_at.move_to_end(aggregate_id)
+            while now - next(iter(self._current_at.values())) > TRUST_SECONDS:
+                self._current_at.popitem(last=False)
 
     def _current(self, aggregate_id: UUID, projector_func: Any) -> Any:
         """The cached aggregate with the events stored since folded in (loaded when not
@@ -231,10 +260,13 @@ class CopyingRepository(Repository[UUID]):
             if aggregate is None:
                 raise AggregateNotFoundError(aggregate_id)
         self.cache.put(aggregate_id, aggregate)
+        self._known_current(aggregate_id)
         return aggregate
 
     def _evict(self, aggregate_id: UUID) -> None:
         assert self.cache is not None
+        with self._current_at_lock:
+            self._current_at.pop(aggregate_id, None)
         with contextlib.suppress(KeyError):
             self.cache.get(aggregate_id, evict=True)
 
@@ -327,6 +359,8 @@ class DirectoryApplication(Application[UUID]):
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs)
         recordings = self._record(processing_event)
+        for aggregate_id in processing_event.aggregates:  # no other write came between
+            self._copying._known_current(aggregate_id)
         self._take_snapshots(processing_event)
         self._notify(recordings)
         return recordings

@@ -300,6 +300,7 @@ def test_a_command_that_changes_nothing_on_a_stale_cached_record_decides_again(
 def test_a_command_on_cached_records_reads_nothing_from_the_event_store_before_writing(
     system: System, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(directory_module, "TRUST_SECONDS", 60.0)  # however slow this machine
     shelter, case_id = a_case_consented_to_a_shelter(system)
     refer(system, case_id, shelter)  # the case and the organization are cached now
     reads: list[UUID] = []
@@ -314,6 +315,47 @@ def test_a_command_on_cached_records_reads_nothing_from_the_event_store_before_w
 
     assert reads == []
     assert len(system.app.repository.get(case_id).referrals) == 2
+
+
+def test_a_cached_case_not_known_current_for_a_moment_is_brought_up_to_date_before_deciding(
+    system: System, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shelter, case_id = a_case_consented_to_a_shelter(system)
+    refer(system, case_id, shelter)  # cached, and known current as of this save
+    cached = system.app.repository.cache.get(case_id)
+    with a_system(system.settings) as other:
+        written = consent(other, case_id, ConsentScope.FOLLOW_UP_CONTACT)
+    monkeypatch.setattr(directory_module, "TRUST_SECONDS", 0.0)  # that moment has passed
+    saves: list[object] = []
+    save = system.app.save
+
+    def counting(*objs: object, **kwargs: object) -> object:
+        saves.append(objs)
+        return save(*objs, **kwargs)
+
+    monkeypatch.setattr(system.app, "save", counting)
+    refer(system, case_id, shelter)
+
+    assert len(saves) == 1  # no write refused as stale, no second pass
+    assert system.app.repository.cache.get(case_id) is cached  # folded into, not reloaded
+    with a_system(system.settings) as fresh:
+        stored = fresh.app.repository.get(case_id)
+    assert (cached.version, len(cached.referrals)) == (stored.version, 2)
+    assert written in {UUID(c) for c in cached.consents}
+
+
+def test_only_the_moments_within_trust_are_remembered(
+    system: System, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repository = system.app.repository
+    first = a_case(system)
+    assert first in repository._current_at
+    monkeypatch.setattr(directory_module, "TRUST_SECONDS", 0.05)
+    time.sleep(0.1)
+
+    second = a_case(system)
+
+    assert first not in repository._current_at and second in repository._current_at
 
 
 def test_a_case_command_checks_the_cached_organization_without_copying_it(
