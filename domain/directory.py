@@ -6,9 +6,8 @@ record in one atomic write. The decision is taken on the process's cached aggreg
 are, when this process saved or brought them up to date a moment ago (``TRUST_SECONDS``), and
 on them brought up to date first otherwise; the write itself refuses it if any record it read
 or changed has moved on since (another process wrote), and the command goes round again on
-state brought up to date. A version
-conflict (a concurrent writer) is retried a bounded number of times, then surfaces as the
-retryable ``ConcurrentUpdate``.
+state brought up to date. A version conflict (a concurrent writer) is retried a bounded number
+of times, then surfaces as the retryable ``ConcurrentUpdate``.
 """
 
 from __future__ import annotations
@@ -91,9 +90,9 @@ class CopyingRepository(Repository[UUID]):
     folds events into the same object fails ("dictionary changed size during iteration"). Here
     the lookup, the fold and the copy happen under the lock together; a fold that fails evicts
     the aggregate, so no half-folded object stays cached. A command needs no copy at all: it
-    decides on the cached object and saves it under the lock (``changing``). Nor does it fold:
-    inside its decision (``deciding``) cached aggregates are taken as they are, the versions
-    read are noted, and the write checks them.
+    decides on the cached object and saves it under the lock (``changing``). Nor does it fold
+    what it has known current for a moment: inside its decision (``deciding``) such cached
+    aggregates are taken as they are, the versions read are noted, and the write checks them.
 
     A thread holding one aggregate's lock never waits long for another's: a command checks
     records it names (a case command reads the organization, agency or protocol given to it)
