@@ -33,8 +33,8 @@ MAX_BODY = 64 * 1024
 
 
 class GraphQLResponse(JSONResponse):
-    """A GraphQL answer, encoded by orjson (the standard library's encoder took more of each
-    mutation's time than anything else in the response path but the socket write)."""
+    """A GraphQL answer, encoded by orjson (the standard library's encoder was about 2 % of
+    the API's time per mutation)."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
