@@ -44,7 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from api.telemetry import configured_provider
-    from api.wiring import build_system, settle_collector
+    from api.wiring import build_system, settle_process
 
     settings = _settings(args)
     if args.demo:
@@ -56,7 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         _load_demo(system)
     app = create_app(system)
-    settle_collector()
+    settle_process()
     where = "PostgreSQL" if settings.uses_postgres else f"SQLite under {settings.data_dir}/"
     print(f"nrd serving http://{args.host}:{args.port}/graphql ({where})", file=sys.stderr)
     try:
@@ -118,10 +118,10 @@ def _system(args: argparse.Namespace) -> object:
 
 
 def cmd_projections_run(args: argparse.Namespace) -> int:
-    from api.wiring import settle_collector
+    from api.wiring import settle_process
 
     system = _system(args)
-    settle_collector()
+    settle_process()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -203,6 +204,40 @@ def settle_collector() -> None:
     gc.freeze()
     _, middle, oldest = gc.get_threshold()
     gc.set_threshold(COLLECT_AFTER_ALLOCATIONS, middle, oldest)
+
+
+def schedule_as_batch() -> bool:
+    """Asks Linux to schedule this process's threads, and those they start later, as batch
+    work (SCHED_BATCH); says whether it could. A thread so woken no longer preempts the one
+    that woke it: the event loop handing a command to its thread, or the command thread
+    handing back the result, woke a thread that needed the interpreter lock the waker still
+    held, and two context switches were spent for nothing. In the command benchmark this took
+    7-11 % off the API's CPU per mutation (three alternating comparisons). A woken thread
+    still runs at once on an idle core; under full load it waits for the running one's turn
+    to end. Where the system has no such policy or refuses it, nothing changes."""
+    if not hasattr(os, "SCHED_BATCH"):
+        return False
+    param = os.sched_param(0)
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            os.sched_setscheduler(int(task), os.SCHED_BATCH, param)
+        except ProcessLookupError:
+            continue  # a thread that ended meanwhile
+        except OSError as error:
+            log.warning("threads keep the default scheduling: %s", type(error).__name__)
+            return False
+    return True
+
+
+def settle_process() -> None:
+    """Readies a long-running server or worker process once its system is built: its
+    collector tuned, its threads scheduled as batch work."""
+    settle_collector()
+    schedule_as_batch()
 
 
 def build_system(settings: Settings, tracer_provider: TracerProvider | None = None) -> System:

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
-from api.wiring import settle_collector
+from api.wiring import settle_process
 from domain.case import (
     ConsentGiver,
     ConsentMethod,
@@ -75,6 +75,6 @@ def healthz(_request: Request) -> PlainTextResponse:
 
 
 def create() -> Starlette:
-    settle_collector()  # as `nrd serve` does: the stack served the same way
+    settle_process()  # as `nrd serve` does: the stack served the same way
     return Starlette(routes=[Route("/healthz", healthz),
                              Route("/graphql", GraphQL(schema), methods=["GET", "POST"])])

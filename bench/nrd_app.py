@@ -10,11 +10,11 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.config import Settings
-from api.wiring import build_system, settle_collector
+from api.wiring import build_system, settle_process
 
 
 def create() -> Starlette:
     app: Starlette = create_app(build_system(Settings.from_env()))
-    settle_collector()  # as `nrd serve` does
+    settle_process()  # as `nrd serve` does
     return app
 

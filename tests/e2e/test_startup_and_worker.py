@@ -4,6 +4,9 @@ are kept by a separate projection worker."""
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -80,12 +83,36 @@ def test_settling_the_collector_freezes_the_startup_heap_and_collects_young_obje
         gc.set_threshold(*before)
 
 
+# Run in a process of its own: the policy is not undone within a process.
+BATCH_SCHEDULING = """
+import os, threading
+from api.wiring import schedule_as_batch
+done = threading.Event()
+started = threading.Thread(target=done.wait); started.start()
+assert schedule_as_batch()
+later = threading.Thread(target=lambda: print(os.sched_getscheduler(0))); later.start()
+later.join(); done.set(); started.join()
+print(sorted({os.sched_getscheduler(int(t)) for t in os.listdir("/proc/self/task")}))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policy")
+def test_a_settled_process_schedules_its_threads_and_those_it_starts_later_as_batch_work(
+) -> None:
+    ran = subprocess.run([sys.executable, "-c", BATCH_SCHEDULING],  # noqa: S603 - fixed script
+                         capture_output=True, text=True, timeout=60, check=True)
+
+    started_later, every_thread = ran.stdout.split("\n")[:2]
+    assert int(started_later) == os.SCHED_BATCH
+    assert every_thread == f"[{os.SCHED_BATCH}]"
+
+
 @pytest.mark.parametrize("command", [["serve", "--port", "0"], ["projections", "run"]])
-def test_the_long_running_commands_settle_the_collector_once_the_system_is_built(
+def test_the_long_running_commands_settle_the_process_once_the_system_is_built(
     command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     steps: list[str] = []
-    monkeypatch.setattr(wiring, "settle_collector", lambda: steps.append("settled"))
+    monkeypatch.setattr(wiring, "settle_process", lambda: steps.append("settled"))
     monkeypatch.setattr("uvicorn.run", lambda *_, **__: steps.append("served"))
     monkeypatch.setattr(System, "follow_log", lambda *_, **__: steps.append("followed"))
 
