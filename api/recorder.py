@@ -51,9 +51,10 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier, Literal
 
 from api.config import ConfigurationError
-from projections.store import Byteas, Int8s, Texts, UUIDs
+from projections.store import Byteas, Int8s, Texts, UUIDs, insert_rows
 
 MOVED_ON = "a record the decision read has changed since"
+SNAPSHOT_COLUMNS = ("originator_id", "originator_version", "topic", "state")
 
 
 class LockedInsertRecorder(PostgresApplicationRecorder):
@@ -169,18 +170,13 @@ class BinarySnapshotRecorder(PostgresAggregateRecorder):
             "END IF; END $body$").format(
                 schema=schema, table=table, schema_name=Literal(self.datastore.schema),
                 table_name=Literal(self.events_table_name)))
-        self._insert_binary = SQL(
-            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])").format(
-                schema=schema, table=table).as_string()
+        self._qualified = SQL("{schema}.{table}").format(schema=schema, table=table).as_string()
 
     def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
                               **_: Any) -> None:
-        curs.execute(self._insert_binary,
-                     (UUIDs(_uuid(e.originator_id) for e in stored_events),
-                      Int8s(e.originator_version for e in stored_events),
-                      Texts(e.topic for e in stored_events),
-                      Byteas(e.state for e in stored_events)), prepare=True)
+        insert_rows(curs, self._qualified, SNAPSHOT_COLUMNS, (UUIDs, Int8s, Texts, Byteas),
+                    [(_uuid(e.originator_id), e.originator_version, e.topic, e.state)
+                     for e in stored_events])
 
 
 class PostgresFactory(LibraryPostgresFactory):
