@@ -13,13 +13,13 @@ from typing import Any
 
 import anyio.to_thread
 import orjson
-import strawberry
 from graphql import GraphQLError, OperationDefinitionNode
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, Router
 
 from api.auth import TokenError
 from api.context import Context
@@ -30,6 +30,29 @@ from policies import STAFF_ROLES
 
 log = logging.getLogger("nrd.api")
 MAX_BODY = 64 * 1024
+
+# GraphiQL, served from the package (api/static/graphiql, see its VENDOR.md): the page, its
+# bootstrap and the vendored builds, under a policy that lets the page load nothing and run
+# nothing from anywhere but this server. GraphiQL's stylesheet embeds its fonts and a few
+# images as data: URLs, which cannot run code.
+GRAPHIQL = Path(__file__).parent / "static" / "graphiql"
+GRAPHIQL_ASSETS = {
+    "nrd-graphiql.js": "text/javascript; charset=utf-8",
+    "nrd-graphiql.css": "text/css; charset=utf-8",
+    "graphiql.min.js": "text/javascript; charset=utf-8",
+    "graphiql.min.css": "text/css; charset=utf-8",
+    "react.production.min.js": "text/javascript; charset=utf-8",
+    "react-dom.production.min.js": "text/javascript; charset=utf-8",
+    "licenses/graphiql.LICENSE": "text/plain; charset=utf-8",
+    "licenses/react.LICENSE": "text/plain; charset=utf-8",
+    "licenses/react-dom.LICENSE": "text/plain; charset=utf-8",
+    "licenses/bundled-in-graphiql.txt": "text/plain; charset=utf-8",
+}
+GRAPHIQL_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; "
+                "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+GRAPHIQL_HEADERS = {"Content-Security-Policy": GRAPHIQL_CSP, "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "no-referrer"}
 
 
 class GraphQLResponse(JSONResponse):
@@ -48,15 +71,21 @@ def _error(status: int, message: str, code: str, headers: dict[str, str] | None 
 
 def create_app(system: System, run_projections: bool | None = None) -> Starlette:
     schema = system.schema
-    graphiql_html = (Path(strawberry.__file__).parent / "static" / "graphiql.html").read_text()
 
     async def graphql_get(request: Request) -> Response:
         accepts_html = "text/html" in request.headers.get("accept", "")
         if system.settings.graphiql and accepts_html:
-            return HTMLResponse(graphiql_html.replace("{{ SUBSCRIPTION_ENABLED }}", "false")
-                                .replace("{{ REPLACE_SUBSCRIPTIONS_WITH_HTTP }}", "false"))
+            return FileResponse(GRAPHIQL / "index.html", media_type="text/html; charset=utf-8",
+                                headers=GRAPHIQL_HEADERS)
         return _error(405, "queries are accepted only by POST with application/json",
                       "METHOD_NOT_ALLOWED", {"Allow": "POST"})
+
+    async def graphiql_asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in GRAPHIQL_ASSETS:
+            return PlainTextResponse("Not Found", status_code=404)
+        return FileResponse(GRAPHIQL / name, media_type=GRAPHIQL_ASSETS[name],
+                            headers=GRAPHIQL_HEADERS)
 
     async def graphql_post(request: Request) -> Response:
         media = answer_media_type(request.headers.get("accept"))
@@ -134,7 +163,10 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
     return Starlette(
         routes=[Route("/graphql", graphql_post, methods=["POST"]),
                 Route("/graphql", graphql_get, methods=["GET"]),
-                Route("/healthz", healthz, methods=["GET"])],
+                Route("/healthz", healthz, methods=["GET"]),
+                *([Mount("/graphiql", app=GZipMiddleware(Router(
+                    [Route("/{name:path}", graphiql_asset, methods=["GET"])])))]
+                  if system.settings.graphiql else [])],
         # Without a configured exporter every span is a no-op: no layer to pay for.
         middleware=[] if not tracing(system.tracer)
         else [Middleware(TracingMiddleware, tracer=system.tracer)],
