@@ -13,13 +13,13 @@ from typing import Any
 
 import anyio.to_thread
 import orjson
-import strawberry
 from graphql import GraphQLError, OperationDefinitionNode
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, Router
 
 from api.auth import TokenError
 from api.context import Context
@@ -31,6 +31,29 @@ from policies import STAFF_ROLES
 log = logging.getLogger("nrd.api")
 MAX_BODY = 64 * 1024
 
+# GraphiQL, served from the package (api/static/graphiql, see its VENDOR.md): the page, its
+# bootstrap and the vendored builds, under a policy that lets the page load nothing and run
+# nothing from anywhere but this server. GraphiQL's stylesheet embeds its fonts and a few
+# images as data: URLs, which cannot run code.
+GRAPHIQL = Path(__file__).parent / "static" / "graphiql"
+GRAPHIQL_ASSETS = {
+    "nrd-graphiql.js": "text/javascript; charset=utf-8",
+    "nrd-graphiql.css": "text/css; charset=utf-8",
+    "graphiql.min.js": "text/javascript; charset=utf-8",
+    "graphiql.min.css": "text/css; charset=utf-8",
+    "react.production.min.js": "text/javascript; charset=utf-8",
+    "react-dom.production.min.js": "text/javascript; charset=utf-8",
+    "licenses/graphiql.LICENSE": "text/plain; charset=utf-8",
+    "licenses/react.LICENSE": "text/plain; charset=utf-8",
+    "licenses/react-dom.LICENSE": "text/plain; charset=utf-8",
+    "licenses/bundled-in-graphiql.txt": "text/plain; charset=utf-8",
+}
+GRAPHIQL_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; "
+                "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+GRAPHIQL_HEADERS = {"Content-Security-Policy": GRAPHIQL_CSP, "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "no-referrer"}
+
 
 class GraphQLResponse(JSONResponse):
     """A GraphQL answer, encoded by orjson (the standard library's encoder was about 2 % of
@@ -40,43 +63,53 @@ class GraphQLResponse(JSONResponse):
         return orjson.dumps(content)
 
 
-def _error(status: int, message: str, code: str,
-           headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None,
+           media_type: str = "application/json") -> JSONResponse:
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
-                        status_code=status, headers=headers)
+                        status_code=status, headers=headers, media_type=media_type)
 
 
 def create_app(system: System, run_projections: bool | None = None) -> Starlette:
     schema = system.schema
-    graphiql_html = (Path(strawberry.__file__).parent / "static" / "graphiql.html").read_text()
 
     async def graphql_get(request: Request) -> Response:
         accepts_html = "text/html" in request.headers.get("accept", "")
         if system.settings.graphiql and accepts_html:
-            return HTMLResponse(graphiql_html.replace("{{ SUBSCRIPTION_ENABLED }}", "false")
-                                .replace("{{ REPLACE_SUBSCRIPTIONS_WITH_HTTP }}", "false"))
+            return FileResponse(GRAPHIQL / "index.html", media_type="text/html; charset=utf-8",
+                                headers=GRAPHIQL_HEADERS)
         return _error(405, "queries are accepted only by POST with application/json",
                       "METHOD_NOT_ALLOWED", {"Allow": "POST"})
 
+    async def graphiql_asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in GRAPHIQL_ASSETS:
+            return PlainTextResponse("Not Found", status_code=404)
+        return FileResponse(GRAPHIQL / name, media_type=GRAPHIQL_ASSETS[name],
+                            headers=GRAPHIQL_HEADERS)
+
     async def graphql_post(request: Request) -> Response:
+        media = answer_media_type(request.headers.get("accept"))
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
-            return _error(415, "send the query as application/json", "UNSUPPORTED_MEDIA_TYPE")
+            return _error(415, "send the query as application/json", "UNSUPPORTED_MEDIA_TYPE",
+                          media_type=media)
         try:
             principal = system.auth.principal(request.headers.get("authorization"))
         except TokenError as error:
-            return _error(401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
+            return _error(401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"},
+                          media_type=media)
         body = await _bounded_body(request)
         if body is None:
             return _error(413, f"the request body is larger than {MAX_BODY} bytes",
-                          "PAYLOAD_TOO_LARGE")
+                          "PAYLOAD_TOO_LARGE", media_type=media)
         try:
             payload = orjson.loads(body)
         except ValueError:  # orjson.JSONDecodeError, invalid UTF-8 among them
-            return _error(400, "the request body is not valid JSON", "BAD_REQUEST")
+            return _error(400, "the request body is not valid JSON", "BAD_REQUEST",
+                          media_type=media)
         problem = _payload_problem(payload) or _operation_problem(system, payload)
         if problem:
-            return _error(400, problem, "BAD_REQUEST")
+            return _error(400, problem, "BAD_REQUEST", media_type=media)
         context = Context(principal=principal, system=system,
                           request_id=_request_id(request.headers.get("x-request-id")))
         result = await schema.execute(
@@ -98,7 +131,10 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
             # Identical generic errors say nothing more twice, and their count would tell a
             # prober how many of its fields were refused.
             response["errors"] = [e for i, e in enumerate(formatted) if e not in formatted[:i]]
-        return GraphQLResponse(response)
+            if media == GRAPHQL_RESPONSE and _request_error(result.data, result.errors):
+                return GraphQLResponse({"errors": response["errors"]}, media_type=media,
+                                       status_code=_request_error_status(formatted))
+        return GraphQLResponse(response, media_type=media)
 
     async def healthz(request: Request) -> Response:
         try:
@@ -127,12 +163,58 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
     return Starlette(
         routes=[Route("/graphql", graphql_post, methods=["POST"]),
                 Route("/graphql", graphql_get, methods=["GET"]),
-                Route("/healthz", healthz, methods=["GET"])],
+                Route("/healthz", healthz, methods=["GET"]),
+                *([Mount("/graphiql", app=GZipMiddleware(Router(
+                    [Route("/{name:path}", graphiql_asset, methods=["GET"])])))]
+                  if system.settings.graphiql else [])],
         # Without a configured exporter every span is a no-op: no layer to pay for.
         middleware=[] if not tracing(system.tracer)
         else [Middleware(TracingMiddleware, tracer=system.tracer)],
         lifespan=lifespan,
     )
+
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def answer_media_type(accept: str | None) -> str:
+    """The media type of the answer (GraphQL over HTTP): application/graphql-response+json when
+    the caller accepts it at least as much as application/json; application/json otherwise,
+    and when the caller sends no Accept header or accepts neither."""
+    if not accept:
+        return "application/json"
+    graphql_response = json = 0.0
+    for media_range in accept.split(","):
+        media, *parameters = media_range.split(";")
+        media = media.strip().lower()
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+                if not 0.0 <= quality <= 1.0:  # NaN among them
+                    quality = 0.0
+        if media == GRAPHQL_RESPONSE:
+            graphql_response = max(graphql_response, quality)
+        elif media in ("application/json", "application/*", "*/*"):
+            json = max(json, quality)
+    if graphql_response > 0.0 and graphql_response >= json:
+        return GRAPHQL_RESPONSE
+    return "application/json"
+
+
+def _request_error(data: Any, errors: list[GraphQLError]) -> bool:
+    """The operation never ran: the document did not parse or validate, or its variables did
+    not coerce. Every error raised while it ran carries the path of its field."""
+    return data is None and not any(error.path for error in errors)
+
+
+def _request_error_status(formatted: list[dict[str, Any]]) -> int:
+    unexpected = any(e.get("extensions", {}).get("code") == "INTERNAL" for e in formatted)
+    return 500 if unexpected else 400
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -185,6 +267,8 @@ def _payload_problem(payload: Any) -> str | None:
         return "'variables' must be an object"
     if payload.get("operationName") is not None and not isinstance(payload["operationName"], str):
         return "'operationName' must be a string"
+    if payload.get("extensions") is not None and not isinstance(payload["extensions"], dict):
+        return "'extensions' must be an object"
     return None
 
 

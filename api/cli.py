@@ -110,6 +110,16 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from api.schema.build import schema_sdl
+
+    if args.output is None:
+        sys.stdout.write(schema_sdl())
+    else:
+        args.output.write_text(schema_sdl())
+    return 0
+
+
 def _system(args: argparse.Namespace) -> object:
     from api.telemetry import configured_provider
     from api.wiring import build_system
@@ -354,6 +364,14 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--hours", type=float, default=12.0, help="validity in hours (12)")
     token.add_argument("--data-dir", help="folder holding the embedded signing key (./data)")
     token.set_defaults(run=cmd_token)
+
+    schema = commands.add_parser(
+        "schema", help="print the GraphQL schema (SDL)",
+        description="Print the whole GraphQL schema in the schema definition language, with "
+                    "every description. schema.graphql at the repository's root is its "
+                    "output: nrd schema --output schema.graphql")
+    schema.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    schema.set_defaults(run=cmd_schema)
 
     projections = commands.add_parser("projections", help="run, rebuild or inspect read models",
                                       description="Keep the read models following the log.")

@@ -45,36 +45,52 @@ class Limits:
     max_repeats: int = 5  # one response key selected again and again in one selection set
     max_directives: int = 20
     max_tokens: int = 3000
+    # Introspection is measured apart: the standard introspection query is 15 deep
+    # (graphql-core's; GraphiQL's is shallower). Its breadth is bounded by graphql-core's own
+    # MaxIntrospectionDepthRule, among the standard rules: no more than two of a type's
+    # member lists (fields, inputFields, interfaces, possibleTypes) nested on one path.
+    max_introspection_depth: int = 20
 
 
 @dataclass(frozen=True)
 class _Measure:
-    depth: int
+    depth: int  # an introspection field (__schema, __type) counts one here, whatever it holds
     aliases: int
     fields: int
     repeats: int = 0
+    introspection_depth: int = 0  # the deepest introspection field, counted from the root
+
+    def combined(self, other: _Measure) -> _Measure:
+        """Two sibling selections' measures (a fragment's beside its neighbours')."""
+        return _Measure(max(self.depth, other.depth), self.aliases + other.aliases,
+                        self.fields + other.fields, max(self.repeats, other.repeats),
+                        max(self.introspection_depth, other.introspection_depth))
+
+
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
 
 def _measure(selection_set: SelectionSetNode | None, fragments: dict[str, Any],
              memo: dict[str, _Measure], visiting: frozenset[str]) -> _Measure:
-    depth = aliases = fields = repeats = 0
+    total = _Measure(0, 0, 0)
     if selection_set is None:
-        return _Measure(0, 0, 0)
+        return total
     keys: dict[str, int] = {}
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             inner = _measure(selection.selection_set, fragments, memo, visiting)
-            depth = max(depth, inner.depth + 1)
-            aliases += inner.aliases + (1 if selection.alias else 0)
-            fields += inner.fields + 1
+            name = selection.name.value
             key = (selection.alias or selection.name).value
             keys[key] = keys.get(key, 0) + 1
-            repeats = max(repeats, inner.repeats, keys[key])
+            if name in INTROSPECTION_ROOTS:
+                field = _Measure(1, inner.aliases, inner.fields, inner.repeats, inner.depth + 1)
+            else:
+                field = _Measure(inner.depth + 1, inner.aliases, inner.fields, inner.repeats,
+                                 inner.introspection_depth)
+            total = total.combined(field).combined(
+                _Measure(0, 1 if selection.alias else 0, 1, keys[key]))
         elif isinstance(selection, InlineFragmentNode):
-            inner = _measure(selection.selection_set, fragments, memo, visiting)
-            depth, aliases, fields = (max(depth, inner.depth), aliases + inner.aliases,
-                                      fields + inner.fields)
-            repeats = max(repeats, inner.repeats)
+            total = total.combined(_measure(selection.selection_set, fragments, memo, visiting))
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             if name in visiting or name not in fragments:
@@ -82,11 +98,8 @@ def _measure(selection_set: SelectionSetNode | None, fragments: dict[str, Any],
             if name not in memo:
                 memo[name] = _measure(fragments[name].selection_set, fragments, memo,
                                       visiting | {name})
-            inner = memo[name]
-            depth, aliases, fields = (max(depth, inner.depth), aliases + inner.aliases,
-                                      fields + inner.fields)
-            repeats = max(repeats, inner.repeats)
-    return _Measure(depth, aliases, fields, repeats)
+            total = total.combined(memo[name])
+    return total
 
 
 def _directives(node: Any) -> Iterator[DirectiveNode]:
@@ -104,6 +117,10 @@ def _directives(node: Any) -> Iterator[DirectiveNode]:
 
 
 def limits_rule(limits: Limits) -> type[ValidationRule]:
+    """The document limits. Introspection fields are held to their own depth bound rather
+    than the depth limit, so the standard introspection query runs for the roles allowed it
+    (for the others, the field policy refuses it like any field they may not read)."""
+
     class LimitsRule(ValidationRule):
         def enter_document(self, node: DocumentNode, *_: Any) -> None:
             fragments = {d.name.value: d for d in node.definitions
@@ -113,6 +130,8 @@ def limits_rule(limits: Limits) -> type[ValidationRule]:
                 if isinstance(definition, OperationDefinitionNode):
                     measure = _measure(definition.selection_set, fragments, memo, frozenset())
                     self._check("depth", measure.depth, limits.max_depth)
+                    self._check("introspection depth", measure.introspection_depth,
+                                limits.max_introspection_depth)
                     self._check("aliases", measure.aliases, limits.max_aliases)
                     self._check("selected fields", measure.fields, limits.max_fields)
                     self._check("repeats of one field", measure.repeats, limits.max_repeats)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 import strawberry
@@ -18,7 +18,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.context import Context, parse_id
-from api.schema.common import PageInfo
+from api.schema.common import After, First, IdempotencyKey, PageInfo
 from domain.base import InvalidInput, NotFound
 from domain.directory import Outcome
 from projections.audit import HistoryFilter, parse_moment
@@ -26,41 +26,57 @@ from projections.audit import HistoryFilter, parse_moment
 RECORDS_SCOPE = "Audit.records"
 ACCESS_SCOPE = "Audit.access"
 
+RecordId = Annotated[strawberry.ID, strawberry.argument(
+    description="The record's id: an organization, a reporting protocol or a case.")]
+Moment = Annotated[str, strawberry.argument(description="A moment (ISO 8601).")]
+CaseId = Annotated[strawberry.ID, strawberry.argument(description="The case's id.")]
+Reason = Annotated[str, strawberry.argument(description="Why: kept on the record.")]
+
 
 @strawberry.type(description="One event in a record's history: who acted, in which role, when, "
                              "why, from which request. Sealed values are masked.")
 class AuditEvent:
-    record_id: strawberry.ID
-    record_type: str
-    version: int
-    type: str
-    at: str
-    actor_id: str | None
-    actor_role: str | None
-    request_id: str | None
-    reason: str | None
-    data: JSON
+    record_id: strawberry.ID = strawberry.field(description="The record's id.")
+    record_type: str = strawberry.field(
+        description="The kind of record: Organization, ReportingProtocol or Case.")
+    version: int = strawberry.field(
+        description="The event's version: its position in the record's history, from 1.")
+    type: str = strawberry.field(description=(
+        "What happened: the event's name (e.g. Organization.InclusionApproved, "
+        "Case.ConsentGranted)."))
+    at: str = strawberry.field(description="When it happened (ISO 8601, UTC).")
+    actor_id: str | None = strawberry.field(
+        description="The user id of whoever acted.")
+    actor_role: str | None = strawberry.field(description="Their role.")
+    request_id: str | None = strawberry.field(description="The id of the request that caused it.")
+    reason: str | None = strawberry.field(description="The reason given, where one is required.")
+    data: JSON = strawberry.field(description=(
+        "The event's data, with sealed values (caller personal data, free text on a case) masked "
+        "as [sealed]."))
 
     def access_key(self) -> tuple[str, str, str | None]:
         case = str(self.record_id) if self.record_type == "Case" else None
         return "AuditTrail", str(self.record_id), case
 
 
-@strawberry.type
+@strawberry.type(description="A page of a record's history.")
 class AuditPage:
-    items: list[AuditEvent]
-    page_info: PageInfo
+    items: list[AuditEvent] = strawberry.field(description="This page of events, oldest first.")
+    page_info: PageInfo = strawberry.field(
+        description="Whether more events follow, and where this page ends.")
 
 
 @strawberry.type(description="A record as it stood at a version or a moment. Sealed values are "
                              "masked.")
 class AuditState:
-    record_id: strawberry.ID
-    record_type: str
-    version: int
-    created_at: str
-    at: str
-    state: JSON
+    record_id: strawberry.ID = strawberry.field(description="The record's id.")
+    record_type: str = strawberry.field(
+        description="The kind of record: Organization, ReportingProtocol or Case.")
+    version: int = strawberry.field(description="The version it stood at.")
+    created_at: str = strawberry.field(description="When the record was created (ISO 8601, UTC).")
+    at: str = strawberry.field(description="When it reached that version (ISO 8601, UTC).")
+    state: JSON = strawberry.field(
+        description="The record's state then, with sealed values masked as [sealed].")
 
     def access_key(self) -> tuple[str, str, str | None]:
         case = str(self.record_id) if self.record_type == "Case" else None
@@ -70,46 +86,59 @@ class AuditState:
 @strawberry.type(description="The public directory as it stood at a moment, rebuilt from the "
                              "events up to it.")
 class DirectoryAsOf:
-    at: str
-    count: int
-    organizations: JSON
+    at: str = strawberry.field(description="The moment asked for (ISO 8601).")
+    count: int = strawberry.field(
+        description="How many organizations were in the public directory then.")
+    organizations: JSON = strawberry.field(description="Their public fields as they stood then.")
 
 
 @strawberry.type(description="One read of confidential fields: who, which fields of which "
                              "record, when, from which request, under which policy version.")
 class AccessEntry:
-    at: str
-    user_id: str
-    role: str
-    organization_id: str | None
-    request_id: str
-    record_type: str
-    record_id: str
-    case_id: str | None
-    fields: list[str]
-    policy_version: str
+    at: str = strawberry.field(description="When the read was made (ISO 8601, UTC).")
+    user_id: str = strawberry.field(
+        description="Who read: a user id, or cli:<account> for a terminal command.")
+    role: str = strawberry.field(description="Their role.")
+    organization_id: str | None = strawberry.field(
+        description="Their organization, for a partner or a liaison.")
+    request_id: str = strawberry.field(description="The id of the request.")
+    record_type: str = strawberry.field(
+        description="The kind of record read (Case, DisclosedCopy, Organization, ...).")
+    record_id: str = strawberry.field(description="The record's id.")
+    case_id: str | None = strawberry.field(
+        description="The case the record belongs to, when it does.")
+    fields: list[str] = strawberry.field(description="The confidential fields read (their names).")
+    policy_version: str = strawberry.field(
+        description="The confidentiality policy in force (a hash of its files).")
 
 
-@strawberry.type
+@strawberry.type(description="A page of the access log.")
 class AccessPage:
-    items: list[AccessEntry]
-    page_info: PageInfo
+    items: list[AccessEntry] = strawberry.field(description="This page of reads, newest first.")
+    page_info: PageInfo = strawberry.field(
+        description="Whether more reads follow, and where this page ends.")
 
 
 @strawberry.input(description="Narrows a record's history; every condition must hold.")
 class AuditFilter:
-    since: str | None = None
-    until: str | None = None
-    actor_id: str | None = None
-    event_types: list[str] | None = None
+    since: str | None = strawberry.field(
+        default=None, description="Only events at or after this moment (ISO 8601).")
+    until: str | None = strawberry.field(
+        default=None, description="Only events before this moment (ISO 8601).")
+    actor_id: str | None = strawberry.field(
+        default=None, description="Only events by this user id.")
+    event_types: list[str] | None = strawberry.field(default=None, description=(
+        "Only events of these types (their names, e.g. Case.ConsentGranted)."))
 
 
 @strawberry.type(description="What a hold or erasure command did; a repeated key returns the "
                              "first result.")
 class RecordResult:
-    record_id: strawberry.ID
-    version: int
-    replayed: bool
+    record_id: strawberry.ID = strawberry.field(
+        description="The id of the case the command acted on.")
+    version: int = strawberry.field(description="The case's version after the command.")
+    replayed: bool = strawberry.field(
+        description="True when the idempotency key had been used: nothing was written again.")
 
 
 def _moment(value: str | None, name: str) -> datetime | None:
@@ -160,10 +189,12 @@ _EMPTY = PageInfo(has_next_page=False, end_cursor=None)
 
 @strawberry.type
 class AuditQueries:
-    @strawberry.field(description="A record's history, oldest first (compliance and supervisors).")
-    async def audit_trail(self, info: Info[Context, None], record_id: strawberry.ID,
-                          filter: AuditFilter | None = None, first: int = 50,
-                          after: str | None = None) -> AuditPage:
+    @strawberry.field(description="A record's history, oldest first (compliance and supervisors; "
+                                  "for any other role, an empty page).")
+    async def audit_trail(self, info: Info[Context, None], record_id: RecordId,
+                          filter: Annotated[AuditFilter | None, strawberry.argument(
+                              description="Narrows the history.")] = None,
+                          first: First = 50, after: After = None) -> AuditPage:
         ctx = info.context
         _page_size(ctx, first)
         f = filter or AuditFilter()
@@ -184,8 +215,12 @@ class AuditQueries:
 
     @strawberry.field(description="A record as it stood at a moment or a version (compliance and "
                                   "supervisors); null if it did not exist then.")
-    async def record_as_of(self, info: Info[Context, None], record_id: strawberry.ID,
-                           at: str | None = None, version: int | None = None,
+    async def record_as_of(self, info: Info[Context, None], record_id: RecordId,
+                           at: Annotated[str | None, strawberry.argument(description=(
+                               "The moment to replay to (ISO 8601). Give it or the "
+                               "version."))] = None,
+                           version: Annotated[int | None, strawberry.argument(
+                               description="The version to replay to.")] = None,
                            ) -> AuditState | None:
         ctx = info.context
         if at is None and version is None:
@@ -206,7 +241,7 @@ class AuditQueries:
     @strawberry.field(description="The public directory as it stood at a moment (compliance and "
                                   "supervisors); null for other roles.")
     async def public_directory_as_of(self, info: Info[Context, None],
-                                     at: str) -> DirectoryAsOf | None:
+                                     at: Moment) -> DirectoryAsOf | None:
         ctx = info.context
         moment = _moment(at, "at")
         if moment is None or not _may(ctx, RECORDS_SCOPE):
@@ -219,9 +254,13 @@ class AuditQueries:
     @strawberry.field(description="Who read confidential fields: of one record (and its "
                                   "disclosed copies), or by one user. Newest first; compliance "
                                   "only, and this read is itself logged.")
-    async def access_log(self, info: Info[Context, None], record_id: strawberry.ID | None = None,
-                         user_id: str | None = None, first: int = 50,
-                         after: str | None = None) -> AccessPage:
+    async def access_log(self, info: Info[Context, None],
+                         record_id: Annotated[strawberry.ID | None, strawberry.argument(
+                             description=("The record read (a case covers its disclosed "
+                                          "copies). Give it or userId."))] = None,
+                         user_id: Annotated[str | None, strawberry.argument(
+                             description="The user who read. Give it or recordId.")] = None,
+                         first: First = 50, after: After = None) -> AccessPage:
         ctx = info.context
         _page_size(ctx, first)
         if (record_id is None) == (user_id is None):
@@ -266,8 +305,9 @@ async def _on_case(ctx: Context, mutation: str, case_id: strawberry.ID,
 class AuditMutations:
     @strawberry.mutation(description="Erases the caller's personal data by destroying the case's "
                                      "key (a supervisor, with a reason; not under a legal hold).")
-    async def erase_caller_data(self, info: Info[Context, None], idempotency_key: str,
-                                case_id: strawberry.ID, reason: str) -> RecordResult:
+    async def erase_caller_data(self, info: Info[Context, None],
+                                idempotency_key: IdempotencyKey, case_id: CaseId,
+                                reason: Reason) -> RecordResult:
         app = info.context.system.app
         return await _on_case(info.context, "eraseCallerData", case_id,
                               lambda case: app.erase_personal_data(idempotency_key, case, reason),
@@ -275,15 +315,17 @@ class AuditMutations:
 
     @strawberry.mutation(description="Records a legal hold (a supervisor, with a reason): the "
                                      "caller's data cannot be erased while it stands.")
-    async def place_legal_hold(self, info: Info[Context, None], idempotency_key: str,
-                               case_id: strawberry.ID, reason: str) -> RecordResult:
+    async def place_legal_hold(self, info: Info[Context, None],
+                               idempotency_key: IdempotencyKey, case_id: CaseId,
+                               reason: Reason) -> RecordResult:
         app = info.context.system.app
         return await _on_case(info.context, "placeLegalHold", case_id,
                               lambda case: app.place_legal_hold(idempotency_key, case, reason))
 
-    @strawberry.mutation(description="Releases a case's legal hold, with a reason.")
-    async def release_legal_hold(self, info: Info[Context, None], idempotency_key: str,
-                                 case_id: strawberry.ID, reason: str) -> RecordResult:
+    @strawberry.mutation(description="Releases a case's legal hold, with a reason (a supervisor).")
+    async def release_legal_hold(self, info: Info[Context, None],
+                                 idempotency_key: IdempotencyKey, case_id: CaseId,
+                                 reason: Reason) -> RecordResult:
         app = info.context.system.app
         return await _on_case(info.context, "releaseLegalHold", case_id,
                               lambda case: app.release_legal_hold(idempotency_key, case, reason))

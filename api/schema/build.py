@@ -16,6 +16,7 @@ from graphql import (
     is_list_type,
     is_non_null_type,
 )
+from strawberry.printer import print_schema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.access import CONFIDENTIAL
@@ -29,12 +30,18 @@ from api.schema.protocols import ProtocolMutations, ProtocolQueries
 POLICED_INPUTS = ("DirectoryFilter", "CaseFilter")
 
 
-@strawberry.type
+@strawberry.type(description=(
+    "Everything nrd answers. What each role may read is decided field by field: a field your "
+    "role may never read is refused like one that does not exist, and a record it may not see "
+    "answers as a missing one."))
 class Query(DirectoryQueries, ProtocolQueries, CaseQueries, AuditQueries):
     pass
 
 
-@strawberry.type
+@strawberry.type(description=(
+    "Every command. Each takes an idempotency key: sent again, it writes nothing and returns "
+    "its first result. Each is recorded as an event saying who acted, in which role, and why "
+    "where a reason is required."))
 class Mutation(DirectoryMutations, ProtocolMutations, CaseMutations, AuditMutations):
     pass
 
@@ -144,6 +151,11 @@ def _resolve_plain_fields_directly(schema: Schema) -> None:
                 graphql_field: GraphQLField = graphql_type.fields[name]
                 graphql_field.resolve = lambda source, _info, get=getter: get(source)
                 graphql_field.nrd_get = getter  # type: ignore[attr-defined]
+
+
+def schema_sdl() -> str:
+    """The whole schema in the schema definition language, as ``schema.graphql`` holds it."""
+    return print_schema(build_schema([])) + "\n"
 
 
 def coordinates(schema: strawberry.Schema) -> set[tuple[str, str]]:

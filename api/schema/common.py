@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import (
@@ -18,6 +18,7 @@ from graphql import (
 from strawberry.types import Info
 
 from api.context import camel
+from api.schema import vocabulary
 from domain.organization import ContactOutcome, RemovalReason
 from domain.organization import Status as OrganizationStatus
 from domain.vocabulary import (
@@ -30,20 +31,35 @@ from domain.vocabulary import (
 )
 
 # The domain's own enums are the GraphQL enums: one vocabulary, no conversions.
-for _enum in (OrganizationKind, FocusArea, ServiceCategory, ServiceNature, Population, Criterion,
-              RemovalReason, ContactOutcome):
-    strawberry.enum(_enum)
-strawberry.enum(OrganizationStatus, name="OrganizationStatus")
+for _enum, (_description, _values) in (
+        (OrganizationKind, vocabulary.ORGANIZATION_KIND), (FocusArea, vocabulary.FOCUS_AREA),
+        (ServiceCategory, vocabulary.SERVICE_CATEGORY), (ServiceNature, vocabulary.SERVICE_NATURE),
+        (Population, vocabulary.POPULATION), (Criterion, vocabulary.CRITERION),
+        (RemovalReason, vocabulary.REMOVAL_REASON), (ContactOutcome, vocabulary.CONTACT_OUTCOME)):
+    vocabulary.describe(_enum, _description, _values)
+vocabulary.describe(OrganizationStatus, *vocabulary.ORGANIZATION_STATUS, name="OrganizationStatus")
 
-__all__ = ["ContactOutcome", "Criterion", "FocusArea", "OrganizationKind", "OrganizationStatus",
-           "PageInfo", "Population", "RemovalReason", "ServiceCategory", "ServiceNature",
-           "camel", "selected", "to_plain"]
+__all__ = ["After", "ContactOutcome", "Criterion", "First", "FocusArea", "IdempotencyKey",
+           "OrganizationKind", "OrganizationStatus", "PageInfo", "Population", "RemovalReason",
+           "ServiceCategory", "ServiceNature", "camel", "selected", "to_plain"]
+
+# Arguments many fields take, described once.
+IdempotencyKey = Annotated[str, strawberry.argument(description=(
+    "A key you choose for this command, unique to it (a UUID will do): sent again, the command "
+    "writes nothing and returns its first result with replayed = true."))]
+First = Annotated[int, strawberry.argument(description=(
+    "How many results to return: 1 to the largest page (NRD_MAX_PAGE_SIZE, 50 unless "
+    "configured)."))]
+After = Annotated[str | None, strawberry.argument(description=(
+    "Start after this cursor: the endCursor of the previous page. Omit it for the first page."))]
 
 
 @strawberry.type(description="Where a page of results ends and whether more follow.")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether more results follow this page.")
+    end_cursor: str | None = strawberry.field(description=(
+        "The cursor of this page's last result: pass it as `after` for the next page (null "
+        "when the page is empty)."))
 
 
 def to_plain(value: Any) -> Any:

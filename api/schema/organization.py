@@ -26,101 +26,129 @@ from api.schema.common import (
 )
 
 
-@strawberry.type
+@strawberry.type(description="A service an organization offers.")
 class Service:
-    name_en: str
-    name_fr: str
-    category: ServiceCategory
-    natures: list[ServiceNature]
+    name_en: str = strawberry.field(description="The service's name in English.")
+    name_fr: str = strawberry.field(description="The service's name in French.")
+    category: ServiceCategory = strawberry.field(
+        description="How long the service supports a person.")
+    natures: list[ServiceNature] = strawberry.field(
+        description="Whether the service is social, legal, or both.")
 
 
-@strawberry.type
+@strawberry.type(description="A place an organization serves.")
 class Region:
-    province: str
-    municipality: str | None = None
+    province: str = strawberry.field(
+        description="The province or territory served, as an ISO 3166-2:CA code (e.g. CA-ON).")
+    municipality: str | None = strawberry.field(default=None, description=(
+        "The municipality served, when the organization serves only part of the province or "
+        "territory."))
 
 
-@strawberry.type
+@strawberry.type(description="How the public reaches an organization.")
 class PublicContact:
-    phone: str | None = None
-    toll_free: str | None = None
-    email: str | None = None
-    website: str | None = None
+    phone: str | None = strawberry.field(default=None, description="The public phone number.")
+    toll_free: str | None = strawberry.field(
+        default=None, description="The public toll-free number.")
+    email: str | None = strawberry.field(default=None, description="The public email address.")
+    website: str | None = strawberry.field(default=None, description="The public website.")
 
 
 @strawberry.type(description="The designated point of contact: internal, never public.")
 class PointOfContact:
-    name: str | None = None
-    title: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    after_hours_phone: str | None = None
+    name: str | None = strawberry.field(default=None, description="The contact person's name.")
+    title: str | None = strawberry.field(
+        default=None, description="The contact person's title or role.")
+    phone: str | None = strawberry.field(
+        default=None, description="The contact person's phone number.")
+    email: str | None = strawberry.field(
+        default=None, description="The contact person's email address.")
+    after_hours_phone: str | None = strawberry.field(
+        default=None, description="A number for after hours.")
 
 
 @strawberry.type(description="A confidential location never shows its address publicly.")
 class Location:
-    province: str | None = None
-    municipality: str | None = None
-    address: str | None = None
-    postal_code: str | None = None
-    confidential: bool | None = None
+    province: str | None = strawberry.field(
+        default=None, description="The province or territory, as an ISO 3166-2:CA code.")
+    municipality: str | None = strawberry.field(default=None, description="The municipality.")
+    address: str | None = strawberry.field(default=None, description=(
+        "The street address: null in the public directory when the location is confidential."))
+    postal_code: str | None = strawberry.field(default=None, description=(
+        "The postal code: null in the public directory when the location is confidential."))
+    confidential: bool | None = strawberry.field(default=None, description=(
+        "Whether the location must never be published (a shelter's address, for one): null in the "
+        "public directory."))
 
 
-@strawberry.type
+@strawberry.type(description=(
+    "An attempt by hotline staff to reach an organization's point of contact."))
 class ContactAttempt:
-    at: str
-    outcome: ContactOutcome
-    note: str
+    at: str = strawberry.field(description="When the attempt was made (ISO 8601, UTC).")
+    outcome: ContactOutcome = strawberry.field(description="What came of it.")
+    note: str = strawberry.field(description="Staff's note on the attempt.")
 
 
-@strawberry.type
+@strawberry.type(description="A step in an organization's inclusion history.")
 class HistoryEntry:
-    at: str
-    what: str
-    status: OrganizationStatus
-    actor_role: str
-    note: str
+    at: str = strawberry.field(description="When it happened (ISO 8601, UTC).")
+    what: str = strawberry.field(description=(
+        "What happened: the status reached, or a step such as PROFILE_UPDATE_ACCEPTED, "
+        "PUBLIC_LISTING_OPTED_OUT or PERIODIC_REVIEW_CONFIRMED."))
+    status: OrganizationStatus = strawberry.field(description="The organization's status after it.")
+    actor_role: str = strawberry.field(description="The role of whoever did it.")
+    note: str = strawberry.field(
+        description="The note, reason, questions or answers given with it.")
 
 
-@strawberry.type
+@strawberry.type(description=(
+    "An allegation of misconduct against an organization, as a supervisor recorded it."))
 class MisconductAllegation:
-    at: str
-    summary: str
-    recorded_by: str
+    at: str = strawberry.field(description="When the allegation was recorded (ISO 8601, UTC).")
+    summary: str = strawberry.field(description="The supervisor's summary of the allegation.")
+    recorded_by: str = strawberry.field(
+        description="The user id of the supervisor who recorded it.")
 
 
-@strawberry.type
+@strawberry.type(description="Why and by whom an organization was removed from the directory.")
 class Removal:
-    at: str
-    reason: RemovalReason
-    note: str
-    removed_by: str
+    at: str = strawberry.field(description="When the organization was removed (ISO 8601, UTC).")
+    reason: RemovalReason = strawberry.field(description="Why it was removed.")
+    note: str = strawberry.field(description="The supervisor's note on the removal.")
+    removed_by: str = strawberry.field(description="The user id of the supervisor who removed it.")
 
 
 @strawberry.type(description="A profile as submitted, before staff accept it.")
 class Profile:
-    kind: OrganizationKind
-    name_en: str
-    name_fr: str
-    description_en: str
-    description_fr: str
-    services: list[Service]
-    focus_areas: list[FocusArea]
-    populations: list[Population]
-    languages: list[str]
-    regions: list[Region]
-    hours: str
-    intake_process: str
-    referral_protocol: str
-    public_contact: PublicContact | None
-    point_of_contact: PointOfContact | None
-    location: Location | None
+    kind: OrganizationKind = strawberry.field(
+        description="What kind of member of the directory the organization is.")
+    name_en: str = strawberry.field(description="The organization's name in English.")
+    name_fr: str = strawberry.field(description="The organization's name in French.")
+    description_en: str = strawberry.field(description="What the organization does, in English.")
+    description_fr: str = strawberry.field(description="What the organization does, in French.")
+    services: list[Service] = strawberry.field(description="The services it offers.")
+    focus_areas: list[FocusArea] = strawberry.field(description="The areas of work it focuses on.")
+    populations: list[Population] = strawberry.field(description="The groups of people it serves.")
+    languages: list[str] = strawberry.field(
+        description="The languages it serves people in (ISO 639-1 or 639-3 codes).")
+    regions: list[Region] = strawberry.field(description="Where it serves people.")
+    hours: str = strawberry.field(description="When it is open or can be reached.")
+    intake_process: str = strawberry.field(description="How a person is taken in.")
+    referral_protocol: str = strawberry.field(
+        description="How the hotline refers a caller to it (internal).")
+    public_contact: PublicContact | None = strawberry.field(
+        description="How the public reaches it.")
+    point_of_contact: PointOfContact | None = strawberry.field(
+        description="The designated point of contact for the hotline (internal).")
+    location: Location | None = strawberry.field(description="Where it is.")
 
 
-@strawberry.type
+@strawberry.type(description=(
+    "A profile update an organization submitted, awaiting staff's decision."))
 class PendingProfileUpdate:
-    submitted_at: str
-    profile: Profile
+    submitted_at: str = strawberry.field(
+        description="When the update was submitted (ISO 8601, UTC).")
+    profile: Profile = strawberry.field(description="The profile as submitted.")
 
 
 def _services(v: list[dict[str, Any]]) -> list[Service]:
@@ -214,41 +242,90 @@ _ATTRIBUTE = {name: snake(name) for name in [*_PLAIN, *_BUILT]}  # computed once
 
 @strawberry.type(description=(
     "An organization in the National Referral Directory. Inclusion is not endorsement. "
-    "Fields your role may not read on this record are null."))
+    "Fields your role may not read on this record are null. The hotline's roles are staff, "
+    "supervisors and compliance officers."))
 class Organization:
-    id: strawberry.ID
-    kind: OrganizationKind | None = None
-    name_en: str | None = None
-    name_fr: str | None = None
-    description_en: str | None = None
-    description_fr: str | None = None
-    services: list[Service] | None = None
-    focus_areas: list[FocusArea] | None = None
-    populations: list[Population] | None = None
-    languages: list[str] | None = None
-    regions: list[Region] | None = None
-    hours: str | None = None
-    intake_process: str | None = None
-    public_contact: PublicContact | None = None
-    location: Location | None = None
-    status: OrganizationStatus | None = None
-    publicly_listed: bool | None = None
-    point_of_contact: PointOfContact | None = None
-    referral_protocol: str | None = None
-    criteria: list[Criterion] | None = None
-    last_confirmed_at: str | None = None
-    review_due_at: str | None = None
-    failed_contact_attempts: int | None = None
-    flagged_unreachable: bool | None = None
-    contact_attempts: list[ContactAttempt] | None = None
-    pending_profile_update: PendingProfileUpdate | None = None
-    removal_requested: bool | None = None
-    history: list[HistoryEntry] | None = None
-    version: int | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    misconduct_allegations: list[MisconductAllegation] | None = None
-    removal: Removal | None = None
+    id: strawberry.ID = strawberry.field(description="The organization's id.")
+    kind: OrganizationKind | None = strawberry.field(
+        default=None, description="What kind of member of the directory it is.")
+    name_en: str | None = strawberry.field(default=None, description="Its name in English.")
+    name_fr: str | None = strawberry.field(default=None, description="Its name in French.")
+    description_en: str | None = strawberry.field(
+        default=None, description="What it does, in English.")
+    description_fr: str | None = strawberry.field(
+        default=None, description="What it does, in French.")
+    services: list[Service] | None = strawberry.field(
+        default=None, description="The services it offers.")
+    focus_areas: list[FocusArea] | None = strawberry.field(
+        default=None, description="The areas of work it focuses on.")
+    populations: list[Population] | None = strawberry.field(
+        default=None, description="The groups of people it serves.")
+    languages: list[str] | None = strawberry.field(
+        default=None, description="The languages it serves people in (ISO 639-1 or 639-3 codes).")
+    regions: list[Region] | None = strawberry.field(
+        default=None, description="Where it serves people.")
+    hours: str | None = strawberry.field(
+        default=None, description="When it is open or can be reached.")
+    intake_process: str | None = strawberry.field(
+        default=None, description="How a person is taken in.")
+    public_contact: PublicContact | None = strawberry.field(
+        default=None, description="How the public reaches it.")
+    location: Location | None = strawberry.field(default=None, description=(
+        "Where it is. The public directory never shows a confidential location's address or "
+        "postal code."))
+    status: OrganizationStatus | None = strawberry.field(default=None, description=(
+        "Where it stands in the inclusion lifecycle. Read by the hotline, and by a partner on its "
+        "own record."))
+    publicly_listed: bool | None = strawberry.field(default=None, description=(
+        "Whether it agreed to appear in the public directory. Read by the hotline, and by a "
+        "partner on its own record."))
+    point_of_contact: PointOfContact | None = strawberry.field(default=None, description=(
+        "Its designated point of contact for the hotline. Read by the hotline, and by a partner "
+        "on its own record."))
+    referral_protocol: str | None = strawberry.field(default=None, description=(
+        "How the hotline refers a caller to it. Read by the hotline, and by a partner on its own "
+        "record."))
+    criteria: list[Criterion] | None = strawberry.field(default=None, description=(
+        "The minimum criteria it attests it meets. Read by the hotline, and by a partner on its "
+        "own record."))
+    last_confirmed_at: str | None = strawberry.field(default=None, description=(
+        "When the record was last confirmed: approved, updated, reviewed or reinstated (ISO 8601, "
+        "UTC). Read by the hotline, and by a partner on its own record."))
+    review_due_at: str | None = strawberry.field(default=None, description=(
+        "When its periodic review falls due (NRD_REVIEW_INTERVAL_DAYS after the last "
+        "confirmation). Read by the hotline, and by a partner on its own record."))
+    failed_contact_attempts: int | None = strawberry.field(default=None, description=(
+        "Failed attempts to reach its point of contact since it was last reached. Read by the "
+        "hotline, and by a partner on its own record."))
+    flagged_unreachable: bool | None = strawberry.field(default=None, description=(
+        "Whether the failed attempts reached NRD_UNREACHABLE_AFTER: a candidate for removal. Read "
+        "by the hotline, and by a partner on its own record."))
+    contact_attempts: list[ContactAttempt] | None = strawberry.field(default=None, description=(
+        "Every attempt to reach its point of contact. Read by the hotline, and by a partner on "
+        "its own record."))
+    pending_profile_update: PendingProfileUpdate | None = strawberry.field(
+        default=None, description=(
+            "A profile update awaiting staff's decision. Read by the hotline, and by a partner "
+            "on its own record."))
+    removal_requested: bool | None = strawberry.field(default=None, description=(
+        "Whether it asked to be removed from the directory. Read by the hotline, and by a partner "
+        "on its own record."))
+    history: list[HistoryEntry] | None = strawberry.field(default=None, description=(
+        "Its inclusion history, oldest first. Read by the hotline, and by a partner on its own "
+        "record."))
+    version: int | None = strawberry.field(default=None, description=(
+        "The record's version: the number of events recorded on it. Read by the hotline only."))
+    created_at: str | None = strawberry.field(default=None, description=(
+        "When it applied (ISO 8601, UTC). Read by the hotline, and by a partner on its own "
+        "record."))
+    updated_at: str | None = strawberry.field(default=None, description=(
+        "When the record last changed (ISO 8601, UTC). Read by the hotline only."))
+    misconduct_allegations: list[MisconductAllegation] | None = strawberry.field(
+        default=None, description=(
+            "Allegations of misconduct on record. Read by supervisors and compliance officers "
+            "only."))
+    removal: Removal | None = strawberry.field(default=None, description=(
+        "Why and by whom it was removed. Read by supervisors and compliance officers only."))
     # Built from the internal directory: its contacts and locations are confidential reads.
     _internal: strawberry.Private[bool] = False
 

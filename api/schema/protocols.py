@@ -2,38 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
 
 from api.context import Context, parse_id
-from api.schema.common import to_plain
+from api.schema.common import IdempotencyKey, to_plain
 from api.schema.directory import review_interval
 from api.schema.organization import Organization
 from domain.base import NotFound
 from domain.directory import Outcome
 from domain.vocabulary import parse_codes
 
+ProtocolId = Annotated[strawberry.ID, strawberry.argument(description="The protocol's id.")]
 
-@strawberry.type
+
+@strawberry.type(description="A person who receives the hotline's reports under a protocol.")
 class ProtocolContact:
-    name: str
-    role: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    availability: str | None = None
+    name: str = strawberry.field(description="The person's name.")
+    role: str | None = strawberry.field(default=None, description="Their role or rank.")
+    phone: str | None = strawberry.field(default=None, description="Their phone number.")
+    email: str | None = strawberry.field(default=None, description="Their email address.")
+    availability: str | None = strawberry.field(
+        default=None, description="When they can be reached.")
 
 
-@strawberry.type
+@strawberry.type(description="A revision of a protocol's contact list, kept for good.")
 class ProtocolRevision:
-    revision: int
-    at: str
-    actor_id: str
-    actor_role: str
-    note: str
-    contacts: list[ProtocolContact]
+    revision: int = strawberry.field(
+        description="The revision's number, from 1 when the protocol was established.")
+    at: str = strawberry.field(description="When it was made (ISO 8601, UTC).")
+    actor_id: str = strawberry.field(description="The user id of whoever made it.")
+    actor_role: str = strawberry.field(description="Their role.")
+    note: str = strawberry.field(description="Their note on the change.")
+    contacts: list[ProtocolContact] = strawberry.field(
+        description="The contact list as it stood from this revision.")
 
 
 def _contacts(values: list[dict[str, Any]]) -> list[ProtocolContact]:
@@ -43,15 +48,22 @@ def _contacts(values: list[dict[str, Any]]) -> list[ProtocolContact]:
 
 
 @strawberry.type(description="An agency's reporting protocol for one jurisdiction: who "
-                             "receives the hotline's reports there.")
+                             "receives the hotline's reports there. Read by staff and "
+                             "supervisors, and by the agency's own liaisons.")
 class ReportingProtocol:
-    id: strawberry.ID
-    agency_id: strawberry.ID | None = None
-    province: str | None = None
-    municipality: str | None = None
-    contacts: list[ProtocolContact] | None = None
-    updated_at: str | None = None
-    revisions: list[ProtocolRevision] | None = None
+    id: strawberry.ID = strawberry.field(description="The protocol's id.")
+    agency_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The id of the law-enforcement agency it belongs to.")
+    province: str | None = strawberry.field(
+        default=None, description="The jurisdiction's province or territory (ISO 3166-2:CA code).")
+    municipality: str | None = strawberry.field(default=None, description=(
+        "The jurisdiction's municipality; null when it covers the whole province or territory."))
+    contacts: list[ProtocolContact] | None = strawberry.field(
+        default=None, description="The personnel who receive the hotline's reports now.")
+    updated_at: str | None = strawberry.field(
+        default=None, description="When the contact list last changed (ISO 8601, UTC).")
+    revisions: list[ProtocolRevision] | None = strawberry.field(
+        default=None, description="Every revision of the contact list, oldest first.")
 
     def access_key(self) -> tuple[str, str, str | None]:
         return "ReportingProtocol", str(self.id), None
@@ -84,21 +96,26 @@ class ReportingProtocol:
         return cls(id=strawberry.ID(doc["id"]), **kwargs)
 
 
-@strawberry.input
+@strawberry.input(description="A person who receives the hotline's reports under a protocol.")
 class ProtocolContactInput:
-    name: str
-    role: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    availability: str | None = None
+    name: str = strawberry.field(description="The person's name.")
+    role: str | None = strawberry.field(default=None, description="Their role or rank.")
+    phone: str | None = strawberry.field(default=None, description="Their phone number.")
+    email: str | None = strawberry.field(default=None, description="Their email address.")
+    availability: str | None = strawberry.field(
+        default=None, description="When they can be reached.")
 
 
-@strawberry.type
+@strawberry.type(description="What a protocol command did; a repeated key returns the first "
+                             "result.")
 class ProtocolResult:
-    protocol_id: strawberry.ID
-    version: int
-    replayed: bool
-    protocol: ReportingProtocol | None
+    protocol_id: strawberry.ID = strawberry.field(
+        description="The id of the protocol the command acted on.")
+    version: int = strawberry.field(description="The protocol's version after the command.")
+    replayed: bool = strawberry.field(
+        description="True when the idempotency key had been used: nothing was written again.")
+    protocol: ReportingProtocol | None = strawberry.field(
+        description="The protocol as your role may now read it.")
 
 
 @strawberry.type
@@ -106,15 +123,18 @@ class ProtocolQueries:
     @strawberry.field(description="Reporting protocols your role may read (a liaison: only "
                                   "their own agency's).")
     async def reporting_protocols(self, info: Info[Context, None],
-                                  province: str | None = None) -> list[ReportingProtocol]:
+                                  province: Annotated[str | None, strawberry.argument(
+                                      description=("Only protocols for this province or "
+                                                   "territory (ISO 3166-2:CA code)."))] = None,
+                                  ) -> list[ReportingProtocol]:
         if province is not None:
             parse_codes([province], [])
         docs, visible = await info.context.protocols(province)
         return [ReportingProtocol.from_doc(doc, visible) for doc in docs]
 
-    @strawberry.field
+    @strawberry.field(description="One reporting protocol your role may read, or null.")
     async def reporting_protocol(self, info: Info[Context, None],
-                                 id: strawberry.ID) -> ReportingProtocol | None:
+                                 id: ProtocolId) -> ReportingProtocol | None:
         found = await info.context.protocol(str(id))
         return None if found is None else ReportingProtocol.from_doc(*found)
 
@@ -128,10 +148,20 @@ async def _result(ctx: Context, outcome: Outcome) -> ProtocolResult:
 
 @strawberry.type
 class ProtocolMutations:
-    @strawberry.mutation
+    @strawberry.mutation(description=(
+        "Establish an agency's reporting protocol for a jurisdiction, one per agency and "
+        "jurisdiction (staff and supervisors, or the agency's own liaison)."))
     async def establish_reporting_protocol(
-        self, info: Info[Context, None], idempotency_key: str, agency_id: strawberry.ID,
-        province: str, contacts: list[ProtocolContactInput], municipality: str | None = None,
+        self, info: Info[Context, None], idempotency_key: IdempotencyKey,
+        agency_id: Annotated[strawberry.ID, strawberry.argument(
+            description="The law-enforcement agency's id.")],
+        province: Annotated[str, strawberry.argument(
+            description="The jurisdiction's province or territory (ISO 3166-2:CA code).")],
+        contacts: Annotated[list[ProtocolContactInput], strawberry.argument(
+            description="The personnel who receive the hotline's reports.")],
+        municipality: Annotated[str | None, strawberry.argument(description=(
+            "The jurisdiction's municipality; omitted, the whole province or "
+            "territory."))] = None,
     ) -> ProtocolResult:
         ctx = info.context
         agency = parse_id(str(agency_id))
@@ -142,11 +172,14 @@ class ProtocolMutations:
             idempotency_key, UUID(agency), province, municipality, to_plain(contacts)))
         return await _result(ctx, outcome)
 
-    @strawberry.mutation
+    @strawberry.mutation(description=(
+        "Replace a protocol's contact list; every revision is kept (staff and supervisors, or "
+        "the agency's own liaison)."))
     async def revise_protocol_contacts(
-        self, info: Info[Context, None], idempotency_key: str,
-        id: strawberry.ID, contacts: list[ProtocolContactInput],
-        note: str = "",
+        self, info: Info[Context, None], idempotency_key: IdempotencyKey,
+        id: ProtocolId, contacts: Annotated[list[ProtocolContactInput], strawberry.argument(
+            description="The whole contact list as it should read.")],
+        note: Annotated[str, strawberry.argument(description="A note on the change.")] = "",
     ) -> ProtocolResult:
         ctx = info.context
         clean = parse_id(str(id))

@@ -12,11 +12,13 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from graphql import build_client_schema, get_introspection_query
 from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.hardening import Limits
 from api.wiring import System
+from tests.conftest import a_system
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile, seed
 
 LIMITS = Limits()
@@ -59,6 +61,12 @@ def introspection_of_depth(depth: int) -> str:
     return f"{{ __schema {{ types {{ fields {{ type {{ {inner} }} }} }} }} }}"
 
 
+def of_types(count: int, inner: str) -> str:
+    for _ in range(count):
+        inner = f"ofType {{ {inner} }}"
+    return inner
+
+
 def aliases(count: int, prefix: str = "a") -> str:
     return " ".join(f"{prefix}{i}: __typename" for i in range(count))
 
@@ -80,27 +88,108 @@ def test_a_document_at_the_depth_limit_runs(as_role: Any) -> None:
     assert body["data"]["__schema"]["types"]
 
 
-def test_a_document_deeper_than_the_limit_is_refused(as_role: Any) -> None:
-    body = as_role("staff").gql(introspection_of_depth(LIMITS.max_depth + 1))
-    message = too_complex(body, "depth")
-    assert f"depth {LIMITS.max_depth + 1}" in message
+# Seven deep: no path outside introspection goes past ten in this schema, so the tests that
+# need a document over the depth limit lower the limit to meet it.
+SEVEN_DEEP = ("{ directory { edges { node { pendingProfileUpdate { profile { location "
+              "{ province } } } } } } }")
+SEVEN_DEEP_IN_FRAGMENTS = """
+{ directory { ...Edges } }
+fragment Edges on DirectoryConnection { edges { node { ...Pending } } }
+fragment Pending on Organization { pendingProfileUpdate { ... on PendingProfileUpdate {
+  profile { ...Where } } } }
+fragment Where on Profile { location { province } }
+"""
 
 
-def test_depth_counts_through_nested_fragments(as_role: Any) -> None:
-    document = """
-    { __schema { types { ...Fields } } }
-    fragment Fields on __Type { fields { type { ...Wrapped } } }
-    fragment Wrapped on __Type { ofType { ofType { ...Deeper } } }
-    fragment Deeper on __Type { ofType { ofType { ... on __Type { ofType { ofType { name } } } } } }
-    """
-    body = as_role("staff").gql(document)
-    assert f"depth {LIMITS.max_depth + 1}" in too_complex(body, "depth")
+@pytest.mark.parametrize("document", [SEVEN_DEEP, SEVEN_DEEP_IN_FRAGMENTS],
+                         ids=["plain", "through nested fragments"])
+def test_a_document_deeper_than_the_limit_is_refused(system: System, document: str) -> None:
+    with a_system(system.settings, max_depth=6) as shallow, \
+            TestClient(create_app(shallow, run_projections=False)) as client:
+        token = shallow.auth.issue("staff", "fictional-staff-1", None)
+        refused = client.post("/graphql", json={"query": document},
+                              headers={"authorization": f"Bearer {token}"}).json()
+        assert "depth 7" in too_complex(refused, "depth")
+        six_deep = document.replace("location { province }", "nameEn")
+        runs = client.post("/graphql", json={"query": six_deep},
+                           headers={"authorization": f"Bearer {token}"}).json()
+        assert runs == {"data": {"directory": {"edges": []}}}
 
 
 @pytest.mark.parametrize("role", UNTRUSTED)
 def test_an_untrusted_caller_still_learns_which_limit_it_broke(as_role: Any, role: str) -> None:
-    body = caller(as_role, role).gql(introspection_of_depth(LIMITS.max_depth + 3))
+    body = caller(as_role, role).gql(introspection_of_depth(LIMITS.max_introspection_depth + 1))
     too_complex(body, "depth")
+
+
+# -- introspection's own bounds --------------------------------------------------------------
+
+STANDARD_INTROSPECTION = get_introspection_query(
+    descriptions=True, specified_by_url=True, directive_is_repeatable=True,
+    schema_description=True, input_value_deprecation=True)
+
+
+@pytest.mark.parametrize("role", TRUSTED)
+def test_the_standard_introspection_query_runs_for_the_hotline(as_role: Any, role: str) -> None:
+    """What GraphiQL, code generators and IDE plugins send to load the schema."""
+    body = as_role(role).gql(STANDARD_INTROSPECTION)
+    assert "errors" not in body, body["errors"]
+    schema = build_client_schema(body["data"])
+    assert "nameEn" in schema.get_type("Organization").fields  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("role", UNTRUSTED)
+def test_the_standard_introspection_query_is_refused_outside_the_hotline(
+        as_role: Any, role: str) -> None:
+    response = caller(as_role, role).post(STANDARD_INTROSPECTION)
+    assert response.status_code == 200
+    assert response.json() == GENERIC
+
+
+def test_introspection_at_its_depth_cap_runs(as_role: Any) -> None:
+    body = as_role("staff").gql(introspection_of_depth(LIMITS.max_introspection_depth))
+    assert "errors" not in body
+    assert body["data"]["__schema"]["types"]
+
+
+def test_introspection_deeper_than_its_cap_is_refused(as_role: Any) -> None:
+    depth = LIMITS.max_introspection_depth + 1
+    body = as_role("staff").gql(introspection_of_depth(depth))
+    assert f"introspection depth {depth} exceeds" in too_complex(body, "depth")
+
+
+def test_introspection_depth_counts_through_nested_fragments(as_role: Any) -> None:
+    """__schema, types, fields, type, then sixteen ofType spread over three fragments: 21."""
+    document = f"""
+    {{ __schema {{ types {{ ...Fields }} }} }}
+    fragment Fields on __Type {{ fields {{ type {{ ...Wrapped }} }} }}
+    fragment Wrapped on __Type {{ {of_types(4, "...Deeper")} }}
+    fragment Deeper on __Type {{ {of_types(4, f"... on __Type {{ {of_types(8, 'name')} }}")} }}
+    """
+    body = as_role("staff").gql(document)
+    assert f"introspection depth {LIMITS.max_introspection_depth + 1}" in too_complex(body, "depth")
+
+
+THRICE_EXPANDED = {
+    "plain": "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }",
+    "through a fragment": "{ __type(name: \"Organization\") { fields { type { ...More } } } } "
+                          "fragment More on __Type { fields { type { ofType { fields { name } } } "
+                          "} }",
+}
+
+
+def test_a_type_expanded_twice_over_runs(as_role: Any) -> None:
+    body = as_role("staff").gql("{ __schema { types { fields { type { fields { name } } } } } }")
+    assert "errors" not in body
+
+
+@pytest.mark.parametrize("shape", sorted(THRICE_EXPANDED))
+def test_a_type_expanded_three_times_over_is_refused(as_role: Any, shape: str) -> None:
+    """Each type's fields nested in another's multiply the answer by the schema's size: the
+    breadth of introspection is bounded by graphql-core's MaxIntrospectionDepthRule."""
+    body = as_role("staff").gql(THRICE_EXPANDED[shape])
+    assert body["data"] is None
+    assert [e["message"] for e in body["errors"]] == ["Maximum introspection depth exceeded"]
 
 
 # -- aliases ---------------------------------------------------------------------------------
@@ -232,7 +321,7 @@ OVER_LIMIT_MUTATIONS = {
     "depth": (
         f"mutation Apply($key: String!, $input: ApplicationInput!) "
         f"{{ {APPLY_CALL} {{ organizationId }} }} "
-        f"query Deep {introspection_of_depth(LIMITS.max_depth + 1)}",
+        f"query Deep {introspection_of_depth(LIMITS.max_introspection_depth + 1)}",
         "depth"),
     "aliases": (
         f"mutation Apply($key: String!, $input: ApplicationInput!) {{ {APPLY_CALL} "
