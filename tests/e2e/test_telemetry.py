@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.config import Settings
+from api.telemetry import store_span
 from api.wiring import System, build_system
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile
 
@@ -171,3 +172,27 @@ def test_an_operation_the_server_knows_keeps_its_name(
                 "query": f"query {name} {{ directory {{ totalCount }} }}"})
     names = sorted(s.name for s in exporter.get_finished_spans() if s.name.startswith("graphql"))
     assert names == ["graphql PublicDirectoryPage", "graphql query"]
+
+
+class ExplodingAuth:
+    def principal(self, authorization: str | None) -> None:
+        raise RuntimeError(f"cannot read the token of {A_CALLERS_WORDS}")
+
+
+def test_a_failure_is_traced_by_its_type_never_its_message(
+        traced: tuple[System, InMemorySpanExporter]) -> None:
+    """OpenTelemetry records an exception's message and traceback by default; a database error
+    quotes the value it refused."""
+    system, exporter = traced
+    with pytest.raises(ValueError), store_span(system.tracer, "event_store.save", "sqlite"):
+        raise ValueError(f"Key (name)=({A_CALLERS_WORDS}) already exists")
+    system.__dict__["auth"] = ExplodingAuth()  # System.auth is built on first use
+    with TestClient(create_app(system, run_projections=False),
+                    raise_server_exceptions=False) as client:
+        assert client.post("/graphql", json={"query": "{ __typename }"}).status_code == 500
+    failed = {s.name: s for s in exporter.get_finished_spans()}
+    assert failed["event_store.save"].status.description == "ValueError"
+    assert failed["POST /graphql"].status.description == "RuntimeError"
+    text = _telemetry_text(exporter)
+    for words in ("Jane", "9999", "Traceback"):
+        assert words not in text
