@@ -61,7 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"nrd serving http://{args.host}:{args.port}/graphql ({where})", file=sys.stderr)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                    access_log=False)
+                    access_log=False, server_header=False)
     finally:
         system.close()
     return 0
