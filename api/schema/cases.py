@@ -42,7 +42,7 @@ from domain.directory import Outcome
 from domain.organization import Status
 from domain.vocabulary import parse_codes
 from projections.aggregates import iso
-from projections.audit import parse_moment
+from projections.audit import parse_moment, plain
 from projections.cases import CaseFilter as Filter
 from projections.directory import INTERNAL
 
@@ -570,10 +570,16 @@ class CaseQueries:
         entries = await ctx.run(ctx.system.cases.ledger, first + 1, _after(after))
         ctx.reads.searched("Query.disclosureLedger", (),
                            (("LedgerEntry", e["id"], e["caseId"]) for e in entries[:first]))
+        # A justification is free text staff wrote on the case: it opens for those who may
+        # read the case's own disclosures, and reads as the audit trail shows it to the others
+        # (compliance): masked, since it can hold the caller's personal data.
+        opens = ctx.system.policy.allows(ctx.role, "Disclosure.justification")
+
         def entry(e: dict[str, Any]) -> LedgerEntry:
+            text = e["justification"]
             opened: dict[str, Any] = {
-                **e, "justification": ctx.system.app.open_text(UUID(e["caseId"]),
-                                                               e["justification"])}
+                **e, "justification": ctx.system.app.open_text(UUID(e["caseId"]), text)
+                if opens else plain(text)}
             return LedgerEntry(**{snake(k): v for k, v in opened.items()})
 
         items = await ctx.run(lambda: [entry(e) for e in entries[:first]])
