@@ -114,6 +114,9 @@ def test_a_user_id_with_control_characters_is_neither_issued_nor_accepted(user: 
         Authenticator(SECRET).principal(f"Bearer {signed({'sub': user})}")
 
 
-def test_only_partner_and_liaison_tokens_name_an_organization() -> None:
-    with pytest.raises(TokenError, match="name an organization"):
-        Authenticator(SECRET).issue("staff", "fictional-staff-1", str(uuid4()))
+def test_only_partner_and_liaison_tokens_carry_an_organization() -> None:
+    org = str(uuid4())
+    staff = Authenticator(SECRET).issue("staff", "fictional-staff-1", f"{org}\nforged")
+    assert "org" not in jwt.decode(staff, SECRET, algorithms=["HS256"], issuer="nrd")
+    partner = Authenticator(SECRET).issue("partner", "fictional-partner-1", org.upper())
+    assert jwt.decode(partner, SECRET, algorithms=["HS256"], issuer="nrd")["org"] == org
