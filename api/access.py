@@ -4,6 +4,12 @@ under which policy version.
 The executor notes every confidential field it completes (``Reads``); the server writes the
 notes in one transaction before it sends the response, and sends no data when it cannot. The
 log lives in its own table, beside the read models but never dropped or rebuilt with them.
+
+Whether a case, a referral or a report exists is confidential too. A record of a wholly
+confidential type is logged as soon as any of its fields is completed, its id or type name
+alone among them (its entry then names no field); and a search or list of such records is
+logged as a search entry (who, which filters by name, never their values) with an entry for
+each record that answered, even when none did.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from typing import Any, Protocol
 from projections.aggregates import iso
 from projections.store import ViewStore
 
-# Types whose fields are confidential, and which of their fields (None: every field but the
-# id). Each has an ``access_key`` naming the record (and the case it belongs to).
+# Types whose fields are confidential, and which of their fields (None: the record itself,
+# whose very existence is confidential: any read of it is logged, of its id or type name alone
+# too). Each has an ``access_key`` naming the record (and the case it belongs to).
 CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "Case": None,
     "DisclosedCopy": None,
@@ -59,9 +66,11 @@ NOT_LOGGED: dict[str, str] = {
                     "a command's ids and version; the record inside is logged by its type"),
     "AccessEntry": "the accessLog query logs each read of the access log itself",
 }
+# Named in no entry: the record's id and type are the entry's own record id and type.
 _NOT_CONFIDENTIAL = frozenset({"id", "__typename"})
-_COLUMNS = ("id, at, user_id, role, organization_id, request_id, record_type, record_id, "
-            "case_id, fields, policy_version")
+# The record type of a search's entry: its record id is the query (``Query.cases``), its fields
+# the names of the filters used.
+SEARCH = "Search"
 _COLUMNS = ("id, at, user_id, role, organization_id, request_id, record_type, record_id, "
             "case_id, fields, policy_version")
 
@@ -80,9 +89,10 @@ class Reads:
     def note(self, type_name: str, source: Any, field_names: Iterable[str]) -> None:
         """Notes the fields of ``source`` (an object of ``type_name``) being completed."""
         fields = CONFIDENTIAL.get(type_name, frozenset())
+        whole = fields is None  # any read of the record tells that it exists
         read = {name for name in field_names if name not in _NOT_CONFIDENTIAL
                 and (fields is None or name in fields)}
-        if not read:
+        if not read and not whole:
             return
         key_of: Callable[[], tuple[str, str, str | None] | None] | None = getattr(
             source, "access_key", None)
@@ -93,6 +103,15 @@ class Reads:
     def add(self, record_type: str, record_id: str, fields: set[str],
             case_id: str | None = None) -> None:
         self.noted.setdefault((record_type, record_id, case_id), set()).update(fields)
+
+    def searched(self, query: str, filters: Iterable[str],
+                 answered: Iterable[tuple[str, str, str | None]]) -> None:
+        """Notes a search that can reveal whether records exist: the query, the names of the
+        filters it used, and each record that answered (its fields are noted as they are
+        completed, if they are)."""
+        self.add(SEARCH, query, set(filters))
+        for key in answered:
+            self.noted.setdefault(key, set())
 
     def __bool__(self) -> bool:
         return bool(self.noted)

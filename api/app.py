@@ -24,6 +24,7 @@ from starlette.routing import Mount, Route, Router
 from api.auth import TokenError
 from api.context import Context
 from api.errors import format_error
+from api.headers import AnswerHeaders
 from api.telemetry import TracingMiddleware, tracing
 from api.wiring import System
 from policies import STAFF_ROLES
@@ -168,8 +169,9 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
                     [Route("/{name:path}", graphiql_asset, methods=["GET"])])))]
                   if system.settings.graphiql else [])],
         # Without a configured exporter every span is a no-op: no layer to pay for.
-        middleware=[] if not tracing(system.tracer)
-        else [Middleware(TracingMiddleware, tracer=system.tracer)],
+        middleware=[Middleware(AnswerHeaders), *(
+            [] if not tracing(system.tracer)
+            else [Middleware(TracingMiddleware, tracer=system.tracer)])],
         lifespan=lifespan,
     )
 

@@ -16,6 +16,7 @@ from api.config import read_or_create_secret
 from policies import ORGANIZATION_ROLES, ROLES
 
 ALGORITHM = "HS256"
+DEFAULT_MAX_HOURS = 12
 
 
 class TokenError(Exception):
@@ -42,22 +43,29 @@ class Authenticator:
     # request, and decoding one costs more than the rest of a small request's edge.
     REMEMBERED = 1024
 
-    def __init__(self, secret: str, issuer: str = "nrd") -> None:
+    def __init__(self, secret: str, issuer: str = "nrd",
+                 max_hours: float = DEFAULT_MAX_HOURS) -> None:
         if len(secret) < 32:
             raise ValueError("the token signing key must be at least 32 characters")
         self._secret = secret
         self._issuer = issuer
+        self.max_hours = max_hours
         self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def issue(self, role: str, user_id: str, organization_id: str | None = None,
-              hours: float = 12.0) -> str:
+              hours: float | None = None) -> str:
+        """A token for ``hours`` (by default, and at most, ``max_hours``)."""
+        hours = self.max_hours if hours is None else hours
+        if not 0 < hours <= self.max_hours:  # NaN too
+            raise TokenError(f"a token lives more than 0 and at most {self.max_hours:g} hours "
+                             "(NRD_TOKEN_MAX_HOURS)")
         _check_claims(role, user_id, organization_id)
         now = int(time.time())
         claims: dict[str, object] = {"sub": user_id, "role": role, "iss": self._issuer,
-                                     "iat": now, "exp": now + int(hours * 3600)}
-        if organization_id is not None:
-            claims["org"] = organization_id
+                                     "iat": now, "exp": now + max(1, int(hours * 3600))}
+        if role in ORGANIZATION_ROLES:  # other roles have none: one given is not kept
+            claims["org"] = str(UUID(str(organization_id)))
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def principal(self, authorization: str | None) -> Principal:
@@ -87,13 +95,18 @@ class Authenticator:
             raise TokenError("the bearer token has expired") from None
         except jwt.InvalidTokenError:
             raise TokenError("the bearer token is malformed or not signed by this server") from None
+        expires, issued = float(claims["exp"]), claims.get("iat")
+        start = float(issued) if isinstance(issued, (int, float)) else time.time()
+        if expires - start > self.max_hours * 3600:
+            raise TokenError(f"the bearer token lives longer than this server accepts (at most "
+                             f"{self.max_hours:g} hours)")
         role, user_id, org = claims.get("role"), claims.get("sub"), claims.get("org")
         if not isinstance(role, str) or not isinstance(user_id, str):
             raise TokenError("the bearer token lacks a role or a subject")
         _check_claims(role, user_id, org if isinstance(org, str) else None, token=True)
         # One spelling of the organization id, so ownership checks compare like with like.
         organization = str(UUID(org)) if role in ORGANIZATION_ROLES and org else None
-        return Principal(user_id, role, organization), float(claims["exp"])
+        return Principal(user_id, role, organization), expires
 
 
 def _check_claims(role: str, user_id: str, organization_id: str | None,
@@ -102,8 +115,9 @@ def _check_claims(role: str, user_id: str, organization_id: str | None,
     if role not in ROLES or role == "public":
         roles = ", ".join(r for r in ROLES if r != "public")
         raise TokenError(f"{where} role must be one of {roles}")
-    if not user_id or len(user_id) > 200:
-        raise TokenError(f"{where} user id must be 1 to 200 characters")
+    if not user_id or len(user_id) > 200 or not user_id.isprintable():
+        raise TokenError(f"{where} user id must be 1 to 200 printable characters (no control "
+                         "characters)")
     if role in ORGANIZATION_ROLES:
         try:
             UUID(str(organization_id))

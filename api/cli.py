@@ -61,7 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"nrd serving http://{args.host}:{args.port}/graphql ({where})", file=sys.stderr)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                    access_log=False)
+                    access_log=False, server_header=False)
     finally:
         system.close()
     return 0
@@ -102,8 +102,8 @@ def cmd_token(args: argparse.Namespace) -> int:
     else:
         secret = load_or_create_secret(settings.data_dir / "jwt-secret")
     try:
-        print(Authenticator(secret, settings.jwt_issuer).issue(args.role, args.user, args.org,
-                                                               args.hours))
+        print(Authenticator(secret, settings.jwt_issuer, settings.token_max_hours).issue(
+            args.role, args.user, args.org, args.hours))
     except TokenError as error:
         print(f"nrd token: {error}", file=sys.stderr)
         return 2
@@ -361,7 +361,8 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--user", required=True, help="the caller's user id")
     token.add_argument("--org", help="the organization id (required for partner and "
                                      "law_enforcement)")
-    token.add_argument("--hours", type=float, default=12.0, help="validity in hours (12)")
+    token.add_argument("--hours", type=float, default=None,
+                       help="validity in hours (default and most: NRD_TOKEN_MAX_HOURS, 12)")
     token.add_argument("--data-dir", help="folder holding the embedded signing key (./data)")
     token.set_defaults(run=cmd_token)
 

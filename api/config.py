@@ -109,6 +109,7 @@ class Settings:
     command_threads: int = 2
     pool_size: int = 10
     rate_limit_per_minute: int = 120
+    token_max_hours: int = 12
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -149,6 +150,7 @@ class Settings:
             command_threads=_int(env, "NRD_COMMAND_THREADS", 2, 1, 64),
             pool_size=_int(env, "NRD_POOL_SIZE", 10, 1, 200),
             rate_limit_per_minute=_int(env, "NRD_RATE_LIMIT_PER_MINUTE", 120, 1, 1_000_000),
+            token_max_hours=_int(env, "NRD_TOKEN_MAX_HOURS", 12, 1, 720),
         )
 
     def with_changes(self, **changes: object) -> Settings:

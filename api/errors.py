@@ -3,7 +3,10 @@
 Expected failures (a domain rule, bad input, a limit) keep their message and a code. Anything
 else is masked as "Unexpected error." and logged by type only: an exception's text can carry
 values, and values are never logged. Callers outside the hotline get no locations or paths, and
-a generic message for any invalid document, so the schema cannot be mapped by probing.
+one generic answer for any document that does not parse or validate, any variable that does not
+coerce and any filter their role may not use: two documents that differ in one name (a type, a
+field, an enum value, an input field) answer byte for byte alike, so the schema cannot be mapped
+by probing.
 """
 
 from __future__ import annotations
@@ -51,8 +54,11 @@ def format_error(error: GraphQLError, trusted: bool) -> dict[str, Any]:
         result = {"message": str(original), "extensions": {"code": "INVALID_INPUT",
                                                            "retryable": False}}
     elif (variable := _variable_error(error.message)) is not None:
-        result = {"message": variable, "extensions": {"code": "INVALID_INPUT",
-                                                      "retryable": False}}
+        # A variable's path names input fields, and whether it got as far as an enum's value
+        # tells a real field from an invented one: only the hotline learns which variable.
+        result = ({"message": variable, "extensions": {"code": "INVALID_INPUT",
+                                                       "retryable": False}}
+                  if trusted else _invalid_document())
     elif original is not None and not isinstance(original, GraphQLError):
         # The frames say where; the exception's text could hold a value, so it stays out.
         frames = "".join(traceback.format_tb(original.__traceback__))
@@ -68,7 +74,7 @@ def format_error(error: GraphQLError, trusted: bool) -> dict[str, Any]:
         elif code == TOO_COMPLEX:
             result = {"message": error.message, "extensions": {"code": code}}
         else:
-            result = {"message": INVALID_DOCUMENT, "extensions": {"code": "INVALID_QUERY"}}
+            result = _invalid_document()
     if trusted:
         if error.locations:
             result["locations"] = [{"line": loc.line, "column": loc.column}
@@ -76,3 +82,7 @@ def format_error(error: GraphQLError, trusted: bool) -> dict[str, Any]:
         if error.path:
             result["path"] = list(error.path)
     return result
+
+
+def _invalid_document() -> dict[str, Any]:
+    return {"message": INVALID_DOCUMENT, "extensions": {"code": "INVALID_QUERY"}}

@@ -20,12 +20,18 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLSchema,
     InlineFragmentNode,
+    ObjectFieldNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationRule,
     parse,
     specified_rules,
+    type_from_ast,
     validate,
 )
 from graphql.language import DirectiveNode
@@ -35,6 +41,11 @@ from policies import ROLES, STAFF_ROLES, FieldPolicy
 
 NOT_AVAILABLE = "NOT_AVAILABLE"
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+# Input types whose fields are themselves policy decisions (a filter on a field a role cannot
+# read would reveal it); other inputs are gated by the mutation that takes them. Naming such a
+# field, in the document or in the variables, is refused before anything runs, even with a
+# null value: the answer must not differ from the one to a field that does not exist.
+POLICED_INPUTS = ("DirectoryFilter", "CaseFilter")
 
 
 @dataclass(frozen=True)
@@ -146,8 +157,8 @@ def limits_rule(limits: Limits) -> type[ValidationRule]:
     return LimitsRule
 
 
-def field_policy_rule(role: str, selectable: frozenset[str],
-                      introspection: bool) -> type[ValidationRule]:
+def field_policy_rule(role: str, selectable: frozenset[str], introspection: bool,
+                      filterable: frozenset[str]) -> type[ValidationRule]:
     class FieldPolicyRule(ValidationRule):
         def enter_field(self, node: FieldNode, *_: Any) -> None:
             parent = self.context.get_parent_type()
@@ -164,7 +175,53 @@ def field_policy_rule(role: str, selectable: frozenset[str],
                     f"{parent.name}.{name} is not available to the {role} role", node,
                     extensions={"code": NOT_AVAILABLE}))
 
+        def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
+            parent = self.context.get_parent_input_type()
+            if isinstance(parent, GraphQLInputObjectType):
+                refusal = _filter_refusal(parent.name, node.name.value, filterable, role, node)
+                if refusal is not None:
+                    self.report_error(refusal)
+
     return FieldPolicyRule
+
+
+def _filter_refusal(type_name: str, field: str, filterable: frozenset[str], role: str,
+                    node: ObjectFieldNode | None = None) -> GraphQLError | None:
+    """The refusal of a field of a policed input this role may not filter on, if it is one."""
+    if type_name not in POLICED_INPUTS or f"{type_name}.{field}" in filterable:
+        return None
+    return GraphQLError(f"{type_name}.{field} is not available to the {role} role as a filter",
+                        node, extensions={"code": NOT_AVAILABLE})
+
+
+def refused_filter_variables(schema: GraphQLSchema, operation: OperationDefinitionNode,
+                             raw: dict[str, Any], filterable: frozenset[str],
+                             role: str) -> list[GraphQLError]:
+    """The policed input fields the variables name (a key given, whatever its value) that this
+    role may not filter on: the variables' counterpart of the rule's literal check."""
+    refused: list[GraphQLError] = []
+
+    def walk(graphql_type: Any, value: Any) -> None:
+        if isinstance(graphql_type, GraphQLNonNull):
+            walk(graphql_type.of_type, value)
+        elif isinstance(graphql_type, GraphQLList):
+            for item in value if isinstance(value, list) else [value]:
+                walk(graphql_type.of_type, item)
+        elif isinstance(graphql_type, GraphQLInputObjectType) and isinstance(value, dict):
+            for name, item in value.items():
+                field = graphql_type.fields.get(name)
+                if field is None:
+                    continue  # refused by coercion before this runs
+                refusal = _filter_refusal(graphql_type.name, name, filterable, role)
+                if refusal is not None:
+                    refused.append(refusal)
+                walk(field.type, item)
+
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if name in raw:
+            walk(type_from_ast(schema, definition.type), raw[name])
+    return refused
 
 
 class DocumentGate:
@@ -174,11 +231,18 @@ class DocumentGate:
                  cache_size: int = 512) -> None:
         self.limits = limits
         shared = (*specified_rules, limits_rule(limits))
+        graphql_schema = schema._schema
+        policed = [f"{name}.{field}" for name in POLICED_INPUTS
+                   for field in graphql_schema.type_map[name].fields]
+        self._filterable = {role: frozenset(c for c in policed
+                                            if policy.allows(role, c, "filter"))
+                            for role in ROLES}
         self._rules = {
-            role: (*shared, field_policy_rule(role, policy.selectable(role), role in STAFF_ROLES))
+            role: (*shared, field_policy_rule(role, policy.selectable(role), role in STAFF_ROLES,
+                                              self._filterable[role]))
             for role in ROLES
         }
-        graphql_schema = schema._schema
+        self._schema = graphql_schema
         max_tokens = limits.max_tokens
 
         @lru_cache(maxsize=cache_size)
@@ -187,10 +251,19 @@ class DocumentGate:
 
         @lru_cache(maxsize=cache_size * 2)
         def validated(query: str, role: str) -> tuple[GraphQLError, ...]:
-            return tuple(validate(graphql_schema, parsed(query), self._rules[role]))
+            # Suggestions ("Did you mean") would never reach a caller outside the hotline:
+            # not computing them halves the cost of a prober's invalid document.
+            return tuple(validate(graphql_schema, parsed(query), self._rules[role],
+                                  hide_suggestions=role not in STAFF_ROLES))
 
         self.parsed = parsed
         self.validated = validated
+
+    def refused_variables(self, operation: OperationDefinitionNode, raw: dict[str, Any],
+                          role: str) -> list[GraphQLError]:
+        """Filters the role may not use, named in the variables (checked once they coerce)."""
+        return refused_filter_variables(self._schema, operation, raw, self._filterable[role],
+                                        role)
 
 
 class GateExtension(SchemaExtension):

@@ -1,7 +1,9 @@
 """Traces for HTTP requests, GraphQL operations and store calls, never carrying a value.
 
-Spans hold names, codes and counts only: the route, the status code, the operation's name and
-type, the store operation. Query text, variables and error messages stay out. Tracing is off
+Spans hold names, codes and counts only: the route, the status code, the operation's type, the
+store operation. Nothing a caller chose reaches them: not the query text, the variables or
+error messages, nor an operation's name (a caller names its operations as it likes: only a name
+the server itself knows is kept), nor an HTTP method outside the standard ones. Tracing is off
 unless the standard OTEL_* variables configure an exporter.
 """
 
@@ -22,6 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 TRACER_NAME = "nrd"
+# Names of operations the server runs itself, which a span may carry: none yet (the console's
+# trusted documents will bring theirs). Every other operation is named by its type alone.
+KNOWN_OPERATIONS: frozenset[str] = frozenset()
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT",
+                      "TRACE"})
+_OPERATION_TYPES = frozenset({"query", "mutation", "subscription"})
 
 
 def configured_provider(env: Mapping[str, str] | None = None) -> TracerProvider | None:
@@ -50,6 +58,21 @@ def tracing(tracer: Tracer) -> bool:
     return not isinstance(tracer, trace.NoOpTracer)
 
 
+@contextmanager
+def _span(tracer: Tracer, name: str, **options: Any) -> Iterator[Span]:
+    """A current span that records a failure by its type alone. OpenTelemetry's default
+    records the exception's message and traceback, which can quote a value (a database error
+    quotes the key it refused)."""
+    with tracer.start_as_current_span(name, record_exception=False,
+                                      set_status_on_exception=False, **options) as span:
+        try:
+            yield span
+        except BaseException as error:
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            span.set_attribute("error.type", type(error).__name__)
+            raise
+
+
 class TracingMiddleware:
     """One server span per HTTP request: method, route and status, nothing from the body."""
 
@@ -62,9 +85,11 @@ class TracingMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"] if scope["path"] in ("/graphql", "/healthz") else "other"
-        with self.tracer.start_as_current_span(
-            f"{scope['method']} {path}", kind=SpanKind.SERVER,
-            attributes={"http.request.method": scope["method"], "url.path": path},
+        # Any token is a valid HTTP method: one a caller made up is not repeated.
+        method = scope["method"] if scope["method"] in _METHODS else "_OTHER"
+        with _span(
+            self.tracer, f"{method} {path}", kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": path},
         ) as span:
             async def send_with_status(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -77,22 +102,28 @@ class TracingMiddleware:
 
 
 class OperationSpan(SchemaExtension):
-    """A span per GraphQL operation named by its operation name and type, never its text."""
+    """A span per GraphQL operation, named by its type (``graphql query``), or by its name
+    when the server knows it; never by text the caller chose."""
 
-    def __init__(self, tracer: Tracer) -> None:
+    def __init__(self, tracer: Tracer, known: frozenset[str] | None = None) -> None:
         self.tracer = tracer
+        self.known = KNOWN_OPERATIONS if known is None else known
 
     def on_operation(self) -> Iterator[None]:
-        with self.tracer.start_as_current_span("graphql.operation") as span:
+        with _span(self.tracer, "graphql operation") as span:
             yield
             context = self.execution_context
-            name = context.operation_name or "anonymous"
-            span.update_name(f"graphql {name}")
-            span.set_attribute("graphql.operation.name", name)
             try:
-                span.set_attribute("graphql.operation.type", context.operation_type.value)
-            except Exception:
-                span.set_attribute("graphql.operation.type", "unknown")
+                kind = context.operation_type.value
+            except Exception:  # the document did not parse, or names no such operation
+                kind = "unknown"
+            kind = kind if kind in _OPERATION_TYPES else "unknown"
+            span.set_attribute("graphql.operation.type", kind)
+            if context.operation_name in self.known:
+                span.update_name(f"graphql {context.operation_name}")
+                span.set_attribute("graphql.operation.name", context.operation_name)
+            elif kind != "unknown":
+                span.update_name(f"graphql {kind}")
             result = context.result
             errors = getattr(result, "errors", None) or context.pre_execution_errors or []
             span.set_attribute("graphql.error_count", len(errors))
@@ -102,9 +133,8 @@ class OperationSpan(SchemaExtension):
 def store_span(tracer: Tracer, operation: str, system: str) -> Iterator[Span]:
     """A client span around one store call: the operation's name and the database system."""
     start = time.perf_counter()
-    with tracer.start_as_current_span(operation, kind=SpanKind.CLIENT,
-                                      attributes={"db.system": system,
-                                                  "db.operation.name": operation}) as span:
+    with _span(tracer, operation, kind=SpanKind.CLIENT,
+               attributes={"db.system": system, "db.operation.name": operation}) as span:
         yield span
         span.set_attribute("nrd.duration_ms", round((time.perf_counter() - start) * 1000, 3))
 

@@ -68,6 +68,7 @@ class EnvelopeVault:
         self._master = AESGCM(master_key)
         self._master_key = master_key
         self._lookup_key = hmac.new(master_key, b"nrd phone lookup v1", hashlib.sha256).digest()
+        self._digest_key = self.derived_key(b"nrd idempotency fingerprint v1")
         self._store = store
         self._cache: dict[UUID, tuple[float, AESGCM]] = {}
         self._lock = threading.Lock()
@@ -179,6 +180,9 @@ class EnvelopeVault:
     def derived_key(self, label: bytes) -> bytes:
         """A key for one purpose, derived from the master key (never the master key itself)."""
         return hmac.new(self._master_key, label, hashlib.sha256).digest()
+
+    def keyed_digest(self, text: str) -> str:
+        return hmac.new(self._digest_key, text.encode(), hashlib.sha256).hexdigest()
 
     def lookup_key(self, phone: str) -> str:
         digits = re.sub(r"\D", "", phone)

@@ -102,7 +102,8 @@ class System:
     @functools.cached_property
     def auth(self) -> Authenticator:
         """Built on first use: a projection worker never needs the token-signing key."""
-        return Authenticator(_signing_key(self.settings), self.settings.jwt_issuer)
+        return Authenticator(_signing_key(self.settings), self.settings.jwt_issuer,
+                             self.settings.token_max_hours)
 
     def must_wait(self, position: int, topics: frozenset[str] | None) -> bool:
         """Whether ``read_your_writes`` may block (else it only records what is owed)."""

@@ -3,8 +3,9 @@
 A mixin of the hotline's one application, so cases and the directory share one event store
 and one notification log: a referral can check the organization it goes to, and the log's
 integrity covers everything. Personal data is sealed with the case's key before any event
-holds it, and so is the free text staff write on a case; idempotency fingerprints keep only
-the shape of sealed text (which fields, how long), never its values.
+holds it, and so is the free text staff write on a case; idempotency fingerprints hold sealed
+text only as a keyed digest (the vault's key), never its values nor a digest anyone could
+compute to confirm a guess.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from domain.case import (
     Urgency,
 )
 from domain.directory import DirectoryApplication, Outcome
+from domain.idempotency import Fingerprint, Sealed, fingerprint
 from domain.organization import Organization, Status
 from domain.reporting_protocol import ReportingProtocol
 from domain.vault import ERASED_TEXT, SEALED_TEXT, Vault
@@ -158,10 +160,11 @@ def parse_details(data: Mapping[str, Any]) -> dict[str, Any]:
     return details
 
 
-def _shape(data: Mapping[str, str]) -> dict[str, int]:
-    """What an idempotency fingerprint keeps of sealed text: which fields, and how long. Never
-    a digest of the values: one would outlive the case's key and confirm a guessed caller."""
-    return {key: len(value) for key, value in data.items()}
+def _sealed(data: Mapping[str, str]) -> dict[str, Sealed]:
+    """Sealed text in an idempotency fingerprint: digested with the vault's key, so a repeat
+    with other text of the same length is refused, and nobody without the key can confirm a
+    guessed value from a stored fingerprint."""
+    return {key: Sealed(value) for key, value in data.items()}
 
 
 class CaseUseCases(DirectoryApplication):
@@ -178,6 +181,9 @@ class CaseUseCases(DirectoryApplication):
         self.vault = vault
         self.emergency_numbers = dict(emergency_numbers or {})
 
+    def _fingerprint(self, operation: str, inputs: dict[str, Any]) -> Fingerprint:
+        return fingerprint(operation, inputs, self.vault.keyed_digest)
+
     # -- opening and working a case --------------------------------------------------------
 
     def open_case(self, key: str, channel: Channel, language: str,
@@ -191,7 +197,7 @@ class CaseUseCases(DirectoryApplication):
         case_id = uuid4()
         inputs = {"channel": channel.value, "language": language,
                   "relationship": relationship.value, "details": clean_details,
-                  "personal": _shape(clean_personal)}
+                  "personal": _sealed(clean_personal)}
 
         def open_it(_new: object) -> Case:
             self.vault.create_key(case_id)
@@ -209,7 +215,7 @@ class CaseUseCases(DirectoryApplication):
                             lambda c: c.update_details(clean), what="case")
 
     def consult_supervisor(self, key: str, case_id: UUID, decision: str) -> Outcome:
-        return self._change(key, "consultSupervisor", case_id, _shape({"decision": decision}),
+        return self._change(key, "consultSupervisor", case_id, _sealed({"decision": decision}),
                             Case, lambda c: c.consult_supervisor(decision, self._sealer(c)),
                             what="case")
 
@@ -248,11 +254,11 @@ class CaseUseCases(DirectoryApplication):
         self.vault.finish_erasures(is_erased)
 
     def close_case(self, key: str, case_id: UUID, reason: str) -> Outcome:
-        return self._change(key, "closeCase", case_id, _shape({"reason": reason}), Case,
+        return self._change(key, "closeCase", case_id, _sealed({"reason": reason}), Case,
                             lambda c: c.close(reason, self._sealer(c)), what="case")
 
     def reopen_case(self, key: str, case_id: UUID, reason: str) -> Outcome:
-        return self._change(key, "reopenCase", case_id, _shape({"reason": reason}), Case,
+        return self._change(key, "reopenCase", case_id, _sealed({"reason": reason}), Case,
                             lambda c: c.reopen(reason, self._sealer(c)), what="case")
 
     # -- consent ---------------------------------------------------------------------------
@@ -314,9 +320,9 @@ class CaseUseCases(DirectoryApplication):
         return self._change(
             key, "refer", case_id,
             {"organization": organization_id, "mode": mode.value, "needs": [n.value for n in needs],
-             "fields": [f.value for f in fields], "brief": _shape({"brief": brief}),
+             "fields": [f.value for f in fields], "brief": _sealed({"brief": brief}),
              "exception": exception and exception.value,
-             **_shape({"justification": justification})},
+             **_sealed({"justification": justification})},
             Case, decide, what="case")
 
     def report_referral_outcome(self, key: str, case_id: UUID, referral_id: UUID,
@@ -324,7 +330,7 @@ class CaseUseCases(DirectoryApplication):
                                 note: str) -> Outcome:
         return self._change(
             key, "reportReferralOutcome", case_id,
-            {"referral": referral_id, "outcome": outcome.value, **_shape({"note": note})}, Case,
+            {"referral": referral_id, "outcome": outcome.value, **_sealed({"note": note})}, Case,
             lambda c: c.report_referral_outcome(referral_id, organization_id, outcome.value,
                                                 note, self._sealer(c)),
             what="referral")
@@ -352,10 +358,10 @@ class CaseUseCases(DirectoryApplication):
 
         return self._change(
             key, "reportToLawEnforcement", case_id,
-            {"protocol": protocol_id, "factors": _shape(clean_factors),
-             "fields": [f.value for f in fields], "brief": _shape({"brief": brief}),
+            {"protocol": protocol_id, "factors": _sealed(clean_factors),
+             "fields": [f.value for f in fields], "brief": _sealed({"brief": brief}),
              "exception": exception and exception.value,
-             **_shape({"justification": justification})},
+             **_sealed({"justification": justification})},
             Case, decide, what="case")
 
     def contact_emergency_services(self, key: str, case_id: UUID,
@@ -376,9 +382,9 @@ class CaseUseCases(DirectoryApplication):
 
         return self._change(
             key, "contactEmergencyServices", case_id,
-            {"fields": [f.value for f in fields], "brief": _shape({"brief": brief}),
+            {"fields": [f.value for f in fields], "brief": _sealed({"brief": brief}),
              "exception": exception and exception.value,
-             **_shape({"justification": justification})},
+             **_sealed({"justification": justification})},
             Case, decide, what="case")
 
     # -- reads the API needs ---------------------------------------------------------------

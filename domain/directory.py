@@ -36,7 +36,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import strtobool
 
 from domain.base import ANONYMOUS_ROLE, DomainError, NotFound, current_actor
-from domain.idempotency import IdempotencyRecord, fingerprint, record_id
+from domain.idempotency import Fingerprint, IdempotencyRecord, fingerprint, record_id
 from domain.organization import ContactOutcome, Organization, RemovalReason
 from domain.reporting_protocol import NotALawEnforcementAgency, ProtocolExists, ReportingProtocol
 from domain.vocabulary import (
@@ -539,7 +539,7 @@ class DirectoryApplication(Application[UUID]):
         # another's.
         identity = "\x1f".join([actor.role, actor.organization_id or "", actor.user_id])
         rec_id = record_id(identity, key, shared=actor.role == ANONYMOUS_ROLE)
-        digest = fingerprint(operation, inputs)
+        digest = self._fingerprint(operation, inputs)
         repository = self._copying
         pause_first = False
         for attempt in range(MAX_ATTEMPTS + 1):
@@ -560,7 +560,7 @@ class DirectoryApplication(Application[UUID]):
                     # What is saved is what was changed under the lock, nothing else.
                     assert changes is None or aggregate is current
                     record = IdempotencyRecord.record(
-                        rec_id, operation, digest,
+                        rec_id, operation, digest.digest,
                         {"id": str(aggregate.id), "version": aggregate.version})
                     recordings = self.save(aggregate, record, relied_on=decision.reads)
                     outcome = Outcome(aggregate.id, aggregate.version,
@@ -606,7 +606,11 @@ class DirectoryApplication(Application[UUID]):
             return contextlib.nullcontext()
         return self._copying.changing(aggregate_id)
 
-    def _prior(self, rec_id: UUID, digest: str) -> Outcome | None:
+    def _fingerprint(self, operation: str, inputs: dict[str, Any]) -> Fingerprint:
+        """The request's fingerprint (an application that seals text keys its digest)."""
+        return fingerprint(operation, inputs)
+
+    def _prior(self, rec_id: UUID, digest: Fingerprint) -> Outcome | None:
         try:
             record: IdempotencyRecord = self.repository.get(rec_id)
         except AggregateNotFoundError:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -42,9 +44,43 @@ def record_id(user_id: str, key: str, shared: bool = False) -> UUID:
     return uuid5(_NAMESPACE, f"{user_id}\x1f{key}")
 
 
-def fingerprint(operation: str, inputs: dict[str, Any]) -> str:
-    """A digest of the request, so a key reused for a different request is caught."""
-    canonical = json.dumps([operation, inputs], sort_keys=True, default=str)
+@dataclass(frozen=True)
+class Sealed:
+    """Text a command seals (a caller's data, free text written on a case): a fingerprint
+    holds it only as a keyed digest, which nobody without the key can compute to confirm a
+    guess."""
+
+    text: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A request's digest, kept with its key's record so a key reused for a different request
+    is caught; and the digest earlier code made of the same request (sealed text by its length
+    alone), which records it saved still carry."""
+
+    digest: str
+    earlier: str
+
+    def matches(self, stored: str) -> bool:
+        return stored in (self.digest, self.earlier)
+
+
+def fingerprint(operation: str, inputs: dict[str, Any],
+                keyed: Callable[[str], str] | None = None) -> Fingerprint:
+    """The request's fingerprint; ``keyed`` digests its sealed text (required when it has any)."""
+    def unkeyed(_text: str) -> str:
+        raise TypeError("sealed text needs a keyed digest")
+
+    return Fingerprint(_digest(operation, inputs, keyed or unkeyed),
+                       _digest(operation, inputs, len))
+
+
+def _digest(operation: str, inputs: dict[str, Any], sealed: Callable[[str], object]) -> str:
+    def plain(value: object) -> object:
+        return sealed(value.text) if isinstance(value, Sealed) else str(value)
+
+    canonical = json.dumps([operation, inputs], sort_keys=True, default=plain)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -67,8 +103,8 @@ class IdempotencyRecord(AuditedAggregate):
         )
         return rec
 
-    def check_same_request(self, fingerprint: str) -> None:
-        if fingerprint != self.fingerprint:
+    def check_same_request(self, fingerprint: Fingerprint) -> None:
+        if not fingerprint.matches(self.fingerprint):
             raise IdempotencyKeyReused(
                 "this idempotency key was already used for a different request; "
                 "use a new key for a new request"

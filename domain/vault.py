@@ -47,3 +47,7 @@ class Vault(Protocol):
 
     def lookup_key(self, phone: str) -> str:
         """The keyed lookup value of a phone number, for finding repeat callers."""
+
+    def keyed_digest(self, text: str) -> str:
+        """A digest of sealed text under a key of the vault's own, for idempotency
+        fingerprints: nobody without that key can compute it to confirm a guess."""

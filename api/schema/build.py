@@ -20,14 +20,11 @@ from strawberry.printer import print_schema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.access import CONFIDENTIAL
+from api.hardening import POLICED_INPUTS
 from api.schema.audit import AuditMutations, AuditQueries
 from api.schema.cases import CaseMutations, CaseQueries
 from api.schema.directory import DirectoryMutations, DirectoryQueries
 from api.schema.protocols import ProtocolMutations, ProtocolQueries
-
-# Input types whose fields are themselves policy decisions (a filter on a field a role cannot
-# read would reveal it); other inputs are gated by the mutation that takes them.
-POLICED_INPUTS = ("DirectoryFilter", "CaseFilter")
 
 
 @strawberry.type(description=(
@@ -70,6 +67,21 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     Both paths note each confidential field they complete in the request's access log: every
     read passes through here, whatever alias, fragment or nesting reached it.
     """
+
+    @classmethod
+    def build(cls, schema: Any, document: Any, root_value: Any = None,
+              context_value: Any = None, raw_variable_values: Any = None,
+              *args: Any, **kwargs: Any) -> Any:
+        """Refuses, once the variables coerce and before anything runs, a filter the role may
+        not use named in them: the same moment, and so the same answer, as a field that does
+        not exist (the validation rules refuse one named in the document)."""
+        built = super().build(schema, document, root_value, context_value, raw_variable_values,
+                              *args, **kwargs)
+        if isinstance(built, list):
+            return built
+        refused = context_value.system.gate.refused_variables(
+            built.operation, raw_variable_values or {}, context_value.role)
+        return refused or built
 
     def execute_field(self, parent_type: GraphQLObjectType, source: Any,
                       field_details_list: Any, path: Any, position_context: Any) -> Any:

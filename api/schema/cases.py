@@ -18,7 +18,7 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
-from api.context import Context, parse_id, snake
+from api.context import Context, camel, parse_id, snake
 from api.schema import vocabulary
 from api.schema.common import After, First, IdempotencyKey, PageInfo, selected, to_plain
 from domain.base import InvalidInput, NotFound
@@ -43,7 +43,7 @@ from domain.directory import Outcome
 from domain.organization import Status
 from domain.vocabulary import parse_codes
 from projections.aggregates import iso
-from projections.audit import parse_moment
+from projections.audit import parse_moment, plain
 from projections.cases import CaseFilter as Filter
 from projections.directory import INTERNAL
 
@@ -693,6 +693,9 @@ class CaseQueries:
                        opened_before=_instant(f.opened_before, "openedBefore"),
                        phone_lookup=lookup)
         docs = await ctx.run(ctx.system.cases.search, query, first + 1, _after(after))
+        # Whether any case matches is itself confidential, an empty answer too.
+        ctx.reads.searched("Query.cases", (camel(k) for k, v in vars(f).items() if v is not None),
+                           (("Case", doc["id"], doc["id"]) for doc in docs[:first]))
         wanted = selected(info, "items")
         # One thread hop for the page: opening sealed data is blocking store work.
         items = await ctx.run(lambda: [_case(ctx, doc, wanted) for doc in docs[:first]])
@@ -747,10 +750,18 @@ class CaseQueries:
         ctx = info.context
         _page(first, ctx.system.settings.max_page_size)
         entries = await ctx.run(ctx.system.cases.ledger, first + 1, _after(after))
+        ctx.reads.searched("Query.disclosureLedger", (),
+                           (("LedgerEntry", e["id"], e["caseId"]) for e in entries[:first]))
+        # A justification is free text staff wrote on the case: it opens for those who may
+        # read the case's own disclosures, and reads as the audit trail shows it to the others
+        # (compliance): masked, since it can hold the caller's personal data.
+        opens = ctx.system.policy.allows(ctx.role, "Disclosure.justification")
+
         def entry(e: dict[str, Any]) -> LedgerEntry:
+            text = e["justification"]
             opened: dict[str, Any] = {
-                **e, "justification": ctx.system.app.open_text(UUID(e["caseId"]),
-                                                               e["justification"])}
+                **e, "justification": ctx.system.app.open_text(UUID(e["caseId"]), text)
+                if opens else plain(text)}
             return LedgerEntry(**{snake(k): v for k, v in opened.items()})
 
         items = await ctx.run(lambda: [entry(e) for e in entries[:first]])
@@ -778,6 +789,9 @@ async def _still_included(ctx: Context, organization_id: str) -> bool:
     return doc is not None and doc["status"] == Status.INCLUDED.value
 
 
+_INBOX_TYPES = {"referral_inbox": "ReferralInboxItem", "report_inbox": "ReportInboxItem"}
+
+
 async def _inbox(ctx: Context, table: str, first: int,
                  build: Callable[[Context, dict[str, Any]], T]) -> list[T]:
     """The caller's own inbox: only items addressed to its organization, newest first."""
@@ -786,6 +800,9 @@ async def _inbox(ctx: Context, table: str, first: int,
     if owner is None or not await _still_included(ctx, owner):
         return []
     items = await ctx.run(ctx.system.cases.inbox, table, owner, first)
+    # Whether anything was addressed to the caller is confidential, an empty inbox too.
+    ctx.reads.searched(f"Query.{camel(table)}", (),
+                       ((_INBOX_TYPES[table], item["id"], item["caseId"]) for item in items))
     return await ctx.run(lambda: [build(ctx, item) for item in items])
 
 

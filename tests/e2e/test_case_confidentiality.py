@@ -766,3 +766,23 @@ def test_a_callers_data_reaches_no_span_and_no_log_line(
     text = _telemetry_text(exporter) + "\n" + caplog.text
     for secret in SECRETS:
         assert secret not in text, secret
+
+
+def test_a_disclosure_justification_opens_for_caseworkers_and_is_masked_for_compliance(
+        system: System, as_role: Any) -> None:
+    """Compliance sees who disclosed what, when and on which basis; the justification's text
+    is written on the case and can hold the caller's data, so it reads as the audit trail
+    shows it: [sealed]."""
+    world = build_world(system, as_role)
+    justifications = {}
+    for role in ("staff", "supervisor", "compliance"):
+        items = ok(as_role(role), "{ disclosureLedger { items { exception justification } } }"
+                   )["disclosureLedger"]["items"]
+        justifications[role] = {item["exception"]: item["justification"] for item in items}
+    written = "Imminent danger described on the call (fictional)"
+    assert justifications["staff"] == justifications["supervisor"] == {
+        "IMMINENT_HARM": written, None: ""}
+    assert justifications["compliance"] == {"IMMINENT_HARM": "[sealed]", None: ""}
+    trail = ok(as_role("compliance"), """query($id: ID!) { auditTrail(recordId: $id) {
+      items { data } } }""", {"id": world.case})["auditTrail"]["items"]
+    assert written not in json.dumps(trail)  # as the audit trail shows it

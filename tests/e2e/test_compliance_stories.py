@@ -250,13 +250,15 @@ def test_aliases_fragments_and_nested_paths_are_logged_under_the_schema_names(
     # Two aliases of one case in one request: one entry, every field under its own name.
     assert logged("req-shapes-0001") == [["callerName", "callerPhone", "notes"]]
     assert logged("req-shapes-0002") == [["callerEmail", "legalHold", "referrals"]]
-    assert logged("req-shapes-0003") == []  # the id and the type name say nothing
+    # The id and the type name read no field, but tell that the case exists.
+    assert logged("req-shapes-0003") == [[]]
     assert logged("req-shapes-0004") == [["callerName"]]  # a skipped field is not read
     assert logged("req-shapes-0005") == [["urgency"]]  # a mutation's answer is a read too
     # The log answers for the record however its id is written.
     shouting = access_log(compliance, case.upper())["items"]
     assert [e["requestId"] for e in shouting if e["recordType"] == "Case"] == [
-        "req-shapes-0005", "req-shapes-0004", "req-shapes-0002", "req-shapes-0001"]
+        "req-shapes-0005", "req-shapes-0004", "req-shapes-0003", "req-shapes-0002",
+        "req-shapes-0001"]
 
 
 def test_a_partners_read_of_its_referral_is_logged_under_the_case(
@@ -284,10 +286,13 @@ def test_a_partners_read_of_its_referral_is_logged_under_the_case(
     assert sorted(e["fields"] for e in entries_of(compliance, "req-partner-0002",
                                                   world.case)) == [["disclosed"], ["needs"]]
 
-    # The neighbour's empty inbox read nothing, so nothing is logged in its name.
+    # The neighbour's empty inbox read no record, but its emptiness tells something too:
+    # the search is logged, with no record answering it.
     neighbour = as_role("partner", world.neighbour, user="fictional-partner-2")
     assert read(neighbour, "req-partner-0003", INBOX) == {"referralInbox": []}
-    assert access_log(compliance, user="fictional-partner-2") == EMPTY_PAGE
+    assert [(e["requestId"], e["recordType"], e["recordId"], e["fields"]) for e in access_log(
+        compliance, user="fictional-partner-2")["items"]] == [
+        ("req-partner-0003", "Search", "Query.referralInbox", [])]
 
 
 def test_a_liaisons_read_of_its_report_is_logged_under_the_case(
@@ -529,9 +534,10 @@ def test_when_the_access_log_cannot_be_written_no_confidential_data_is_sent(
         for secret in (*SECRETS, BRIEF, "Fictional Coordinator"):
             assert secret not in response.text, (query, secret)
 
+    # A case's id alone tells that it exists: that read is refused too.
+    response = staff.post("query($id: ID!) { case(id: $id) { id } }", {"id": world.case})
+    assert (response.status_code, response.json()) == (503, UNAVAILABLE)
     # Reads of nothing confidential need no log entry, and still answer.
-    assert ok(staff, "query($id: ID!) { case(id: $id) { id } }", {"id": world.case}) == {
-        "case": {"id": world.case}}
     public = ok(as_role("public"), "query($id: ID!) { organization(id: $id) { nameEn } }",
                 {"id": world.shelter})
     assert public == {"organization": {"nameEn": "Example Harbour Refuge"}}

@@ -9,6 +9,7 @@ and no caller's personal data sits anywhere in the databases in plain text.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -23,6 +24,7 @@ import psycopg
 import pytest
 
 from api.config import Settings
+from api.vault import EnvelopeVault
 from api.wiring import System, build_system
 from domain.base import Actor, InvalidInput, NotFound, acting_as
 from domain.case import (
@@ -42,10 +44,17 @@ from domain.case import (
     UnknownReferral,
 )
 from domain.cases import NoEmergencyNumber, OrganizationNotAvailable
-from domain.idempotency import IdempotencyKeyReused, IdempotencyRecord, record_id
+from domain.idempotency import (
+    IdempotencyKeyReused,
+    IdempotencyRecord,
+    Sealed,
+    fingerprint,
+    record_id,
+)
 from domain.organization import RemovalReason
 from domain.vault import SEALED_TEXT
 from projections.cases import CaseFilter
+from projections.store import SQLiteViewStore
 from tests.e2e.conftest import seed
 
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-cases-1")
@@ -471,10 +480,12 @@ def test_replaying_open_case_with_its_key_writes_nothing(system: System) -> None
     with nothing_written(system):
         again = open_it(dict(CALLER))
     assert (again.id, again.version, again.replayed) == (first.id, first.version, True)
-    # The fingerprint keeps which personal fields came and their lengths, never a digest of
-    # the values (one would outlive an erasure and confirm a guessed caller).
+    # The fingerprint holds the personal data as a keyed digest: any other value is refused,
+    # one of the same length too.
     with nothing_written(system), pytest.raises(IdempotencyKeyReused):
         open_it({**CALLER, "name": CALLER["name"] + " Junior"})
+    with nothing_written(system), pytest.raises(IdempotencyKeyReused):
+        open_it({**CALLER, "name": CALLER["name"].replace("Example", "Exemple")})
     with nothing_written(system), pytest.raises(IdempotencyKeyReused):
         open_it({k: v for k, v in CALLER.items() if k != "email"})
     with system.keys.read() as cursor:
@@ -730,18 +741,72 @@ def test_a_consent_that_has_already_expired_is_refused_and_nothing_is_written(
                 expires_at=datetime.now(UTC) - timedelta(minutes=1))
 
 
-def test_an_open_case_fingerprint_keeps_no_trace_of_the_callers_values(system: System) -> None:
-    """After an erasure nothing may confirm a guessed caller: not even the idempotency record
-    kept beside the case, which holds only which fields came and their lengths."""
-    def fingerprint_of(key: str, personal: dict[str, Any]) -> str:
-        with acting_as(STAFF):
-            system.app.open_case(key, Channel.TEXT, "en", CallerRelationship.ANONYMOUS,
-                                 personal, {"province": "CA-ON"})
-        identity = "\x1f".join([STAFF.role, STAFF.organization_id or "", STAFF.user_id])
-        record: IdempotencyRecord = system.app.repository.get(record_id(identity, key))
-        return record.fingerprint
+def test_an_open_case_fingerprint_can_be_computed_only_with_the_vaults_key(
+        system: System) -> None:
+    """A stored fingerprint confirms a guessed caller only to someone holding the master key:
+    its sealed text is digested under a key derived from it."""
+    personal = {"name": "Fictional Ada", "phone": "5550101"}
+    with acting_as(STAFF):
+        system.app.open_case("fictional-open-key-2", Channel.TEXT, "en",
+                             CallerRelationship.ANONYMOUS, personal, {"province": "CA-ON"})
+    identity = "\x1f".join([STAFF.role, STAFF.organization_id or "", STAFF.user_id])
+    record: IdempotencyRecord = system.app.repository.get(
+        record_id(identity, "fictional-open-key-2"))
+    inputs = {"channel": "TEXT", "language": "en", "relationship": "ANONYMOUS",
+              "details": {"province": "CA-ON"},
+              "personal": {k: Sealed(v) for k, v in personal.items()}}
+    elsewhere = SQLiteViewStore(system.settings.data_dir / "another-keys.sqlite")
+    try:
+        another_key = EnvelopeVault(b"\x02" * 32, elsewhere).keyed_digest
+    finally:
+        elsewhere.close()
 
-    one = fingerprint_of("fictional-open-key-2", {"name": "Fictional Ada", "phone": "5550101"})
-    other = fingerprint_of("fictional-open-key-3", {"name": "Fictional Bea", "phone": "5550199"})
+    assert record.fingerprint == fingerprint("openCase", inputs,
+                                             system.vault.keyed_digest).digest
+    assert record.fingerprint != fingerprint("openCase", inputs, another_key).digest
+    for unkeyed in (str, len, lambda text: hashlib.sha256(text.encode()).hexdigest()):
+        assert record.fingerprint != fingerprint("openCase", inputs, unkeyed).digest
+    assert "Fictional Ada" not in json.dumps(record.fingerprint)
 
-    assert one == other
+
+def test_a_repeated_key_with_other_free_text_of_the_same_length_is_refused(
+        system: System) -> None:
+    """The finding: fingerprints kept sealed text by its length, so a repeat with other text
+    of the same length replayed the first result instead of being refused."""
+    shelter, case_id = a_case_consented_to_a_shelter(system)
+    close_key, refer_key = a_key(), a_key()
+    with acting_as(STAFF):
+        system.app.close_case(close_key, case_id, "Fictional: referred on")
+        assert system.app.close_case(close_key, case_id, "Fictional: referred on").replayed
+        with nothing_written(system), pytest.raises(IdempotencyKeyReused):
+            system.app.close_case(close_key, case_id, "Fictional: moved away")
+        system.app.reopen_case(a_key(), case_id, "Fictional: called back")
+        system.app.refer(refer_key, case_id, shelter, ReferralMode.WARM_TRANSFER, [Need.SHELTER],
+                         [DisclosableField.CALLER_NAME], "Fictional brief: a bed tonight")
+        with nothing_written(system), pytest.raises(IdempotencyKeyReused):
+            system.app.refer(refer_key, case_id, shelter, ReferralMode.WARM_TRANSFER,
+                             [Need.SHELTER], [DisclosableField.CALLER_NAME],
+                             "Fictional brief: a cot tonight")
+
+
+def test_a_key_recorded_before_fingerprints_were_keyed_still_replays_its_request(
+        system: System) -> None:
+    """Records saved by earlier code hold the digest of sealed text by its length: a repeat
+    of the same request still returns the first result, and a longer text is still refused."""
+    case_id = a_case(system)
+    identity = "\x1f".join([STAFF.role, STAFF.organization_id or "", STAFF.user_id])
+    reason = "Fictional: referred on"
+    earlier = hashlib.sha256(json.dumps(
+        ["closeCase", {"id": case_id, "reason": len(reason)}], sort_keys=True,
+        default=str).encode()).hexdigest()
+    with acting_as(STAFF):
+        system.app.save(IdempotencyRecord.record(record_id(identity, "fictional-earlier-key"),
+                                                 "closeCase", earlier,
+                                                 {"id": str(case_id), "version": 1}))
+        with nothing_written(system):
+            again = system.app.close_case("fictional-earlier-key", case_id, reason)
+            with pytest.raises(IdempotencyKeyReused):
+                system.app.close_case("fictional-earlier-key", case_id, reason + " later")
+    assert (again.id, again.version, again.replayed) == (case_id, 1, True)
+
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from uuid import uuid4
 
+import jwt
 import pytest
 
 from api.auth import ANONYMOUS, Authenticator, TokenError
@@ -59,3 +60,63 @@ def test_at_most_a_bounded_number_of_tokens_are_remembered() -> None:
     for n in range(Authenticator.REMEMBERED + 10):
         auth.principal(f"Bearer {auth.issue('staff', f'fictional-staff-{n}')}")
     assert len(auth._verified) == Authenticator.REMEMBERED
+
+
+# -- how long a token may live -------------------------------------------------------------------
+
+def signed(claims: dict[str, object]) -> str:
+    now = int(time.time())
+    return jwt.encode({"sub": "fictional-staff-1", "role": "staff", "iss": "nrd", "iat": now,
+                       "exp": now + 3600, **claims}, SECRET, algorithm="HS256")
+
+
+def test_a_token_living_three_hundred_years_is_refused() -> None:
+    now = int(time.time())
+    no_issue_time = jwt.encode({"sub": "fictional-staff-1", "role": "staff", "iss": "nrd",
+                                "exp": now + 13 * 3600}, SECRET, algorithm="HS256")
+    for token in (signed({"exp": now + 300 * 365 * 24 * 3600}),
+                  signed({"exp": now + 13 * 3600}),
+                  signed({"iat": now - 3600, "exp": now + 12 * 3600}),
+                  no_issue_time):  # counted from now
+        with pytest.raises(TokenError, match="at most 12 hours"):
+            Authenticator(SECRET).principal(f"Bearer {token}")
+
+
+def test_a_token_living_the_longest_lifetime_is_accepted_and_the_lifetime_is_configurable(
+) -> None:
+    now = int(time.time())
+    twelve = signed({"iat": now, "exp": now + 12 * 3600})
+    assert Authenticator(SECRET).principal(f"Bearer {twelve}").role == "staff"
+    with pytest.raises(TokenError, match="at most 2 hours"):
+        Authenticator(SECRET, max_hours=2).principal(f"Bearer {twelve}")
+    assert Authenticator(SECRET, max_hours=24).principal(f"Bearer {twelve}").role == "staff"
+
+
+@pytest.mark.parametrize("hours", [-1.0, 0.0, float("nan"), 12.5, float("inf"), 300 * 8760.0])
+def test_a_token_is_issued_only_for_a_lifetime_within_the_longest(hours: float) -> None:
+    with pytest.raises(TokenError, match="at most 12 hours"):
+        Authenticator(SECRET).issue("staff", "fictional-staff-1", hours=hours)
+
+
+def test_a_token_is_issued_for_the_longest_lifetime_by_default() -> None:
+    auth = Authenticator(SECRET, max_hours=3)
+    claims = jwt.decode(auth.issue("staff", "fictional-staff-1"), SECRET, algorithms=["HS256"],
+                        issuer="nrd")
+    assert claims["exp"] - claims["iat"] == 3 * 3600
+
+
+@pytest.mark.parametrize("user", ["fictional\nstaff", "fictional\x1fstaff", "fictional\x00",
+                                  "fictional\u2028staff", "fictional\x1b[31mstaff"])
+def test_a_user_id_with_control_characters_is_neither_issued_nor_accepted(user: str) -> None:
+    with pytest.raises(TokenError, match="printable"):
+        Authenticator(SECRET).issue("staff", user)
+    with pytest.raises(TokenError, match="printable"):
+        Authenticator(SECRET).principal(f"Bearer {signed({'sub': user})}")
+
+
+def test_only_partner_and_liaison_tokens_carry_an_organization() -> None:
+    org = str(uuid4())
+    staff = Authenticator(SECRET).issue("staff", "fictional-staff-1", f"{org}\nforged")
+    assert "org" not in jwt.decode(staff, SECRET, algorithms=["HS256"], issuer="nrd")
+    partner = Authenticator(SECRET).issue("partner", "fictional-partner-1", org.upper())
+    assert jwt.decode(partner, SECRET, algorithms=["HS256"], issuer="nrd")["org"] == org

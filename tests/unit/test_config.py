@@ -42,6 +42,8 @@ def test_sqlite_is_the_embedded_default_under_the_data_folder(tmp_path: Path) ->
     ({"NRD_MAX_PAGE_SIZE": "0"}, "NRD_MAX_PAGE_SIZE"),
     ({"NRD_UNREACHABLE_AFTER": "-1"}, "NRD_UNREACHABLE_AFTER"),
     ({"NRD_COMMAND_THREADS": "0"}, "NRD_COMMAND_THREADS"),
+    ({"NRD_TOKEN_MAX_HOURS": "0"}, "NRD_TOKEN_MAX_HOURS"),
+    ({"NRD_TOKEN_MAX_HOURS": "2628000"}, "NRD_TOKEN_MAX_HOURS"),
     ({"NRD_DATABASE_SCHEMA": "Robert'); DROP"}, "NRD_DATABASE_SCHEMA"),
 ])
 def test_bad_configuration_names_the_variable(env: dict[str, str], names: str) -> None:
@@ -52,6 +54,8 @@ def test_bad_configuration_names_the_variable(env: dict[str, str], names: str) -
 def test_configured_limits_are_read() -> None:
     settings = Settings.from_env({"NRD_MAX_PAGE_SIZE": "25", "NRD_REVIEW_INTERVAL_DAYS": "30",
                                   "NRD_UNREACHABLE_AFTER": "5", "NRD_GRAPHIQL": "on",
-                                  "NRD_COMMAND_THREADS": "3"})
+                                  "NRD_COMMAND_THREADS": "3", "NRD_TOKEN_MAX_HOURS": "8"})
     assert (settings.max_page_size, settings.review_interval_days, settings.unreachable_after,
-            settings.graphiql, settings.command_threads) == (25, 30, 5, True, 3)
+            settings.graphiql, settings.command_threads, settings.token_max_hours) == (
+        25, 30, 5, True, 3, 8)
+    assert Settings.from_env({}).token_max_hours == 12
