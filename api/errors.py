@@ -15,6 +15,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from api.faults import cause_name, classify
 from api.hardening import TOO_COMPLEX
 from domain.base import DomainError, InvalidInput
 from projections.directory import InvalidQuery
@@ -50,6 +51,11 @@ def format_error(error: GraphQLError, trusted: bool) -> dict[str, Any]:
     elif isinstance(original, InvalidQuery):
         result = {"message": str(original), "extensions": {"code": "INVALID_INPUT",
                                                            "retryable": False}}
+    elif original is not None and (fault := classify(original)) is not None:
+        # An infrastructure failure a retry can cure: named, with no values in its message.
+        log.warning("request failed with %s (%s)", fault.code, cause_name(original))
+        result = {"message": fault.message, "extensions": {"code": fault.code,
+                                                           "retryable": True}}
     elif (variable := _variable_error(error.message)) is not None:
         result = {"message": variable, "extensions": {"code": "INVALID_INPUT",
                                                       "retryable": False}}
