@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 
 import orjson
 import psycopg
+import psycopg.errors
 import psycopg.sql
 from psycopg import postgres
 from psycopg.types.array import ListBinaryDumper
@@ -442,7 +443,15 @@ class PostgresViewStore:
                 if time.monotonic() > deadline:
                     raise ScrubIncomplete(table)
                 time.sleep(0.05)
-            conn.execute(f"VACUUM FULL {table}")
+            # Its wait for the table's lock stays bounded (a lock held elsewhere: not yet);
+            # its run, as long as the table takes to rewrite.
+            conn.execute("SET statement_timeout = 0")
+            try:
+                conn.execute(f"VACUUM FULL {table}")
+            except psycopg.errors.LockNotAvailable:
+                raise ScrubIncomplete(table) from None
+            finally:
+                conn.execute("RESET statement_timeout")
 
     def close(self) -> None:
         self._pool.close()

@@ -158,6 +158,26 @@ def test_a_read_that_cannot_wait_for_the_read_models_says_so(settings: Settings)
         assert post(client, token, CASES).status_code == 200
 
 
+def test_a_request_partly_answered_keeps_its_data_beside_the_retryable_error(
+        settings: Settings) -> None:
+    with a_system(settings, inline_projections=False, projection_wait=0.05) as system, \
+            TestClient(create_app(system, run_projections=False)) as client:
+        token = system.auth.issue("staff", "fictional-staff-1")
+        opened = post(client, token, OPEN, {"key": "fault-partial-case-1", "input": {
+            "channel": "CALL", "language": "en", "relationship": "VICTIM_OR_SURVIVOR"}})
+        assert opened.status_code == 200, opened.text
+
+        case_id = opened.json()["data"]["openCase"]["caseId"]
+
+        response = post(client, token, "query($id: ID!) { " + DIRECTORY[1:-1]
+                        + " case(id: $id) { id } }", {"id": case_id})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["data"]["directory"] == {"edges": []} and body["data"]["case"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["READ_MODEL_BEHIND"]
+
+
 @pytest.mark.postgres
 def test_a_read_that_finds_every_connection_busy_answers_a_retryable_error(
         pg_settings: Settings) -> None:

@@ -1,6 +1,6 @@
-"""A process's PostgreSQL connections: bounded by one setting under any load, and a start
-that cannot connect (the server refusing more clients) trying again until it can, or giving
-up within its bound, saying why, and leaving nothing open."""
+"""A process's PostgreSQL connections: bounded by one setting under any load; a start that
+cannot connect (the server refusing more clients) trying again until it can, or giving up
+within its bound, saying why, and leaving nothing open; and waits for locks bounded."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 from api.config import DatabaseUnreachable, Settings
 from api.wiring import System, build_system
 from domain.base import Actor, acting_as
+from projections.store import ScrubIncomplete
 from tests.conftest import PG_URL, a_system
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile, seed
 
@@ -155,3 +156,17 @@ def test_a_start_that_cannot_connect_in_time_gives_up_saying_why_and_leaves_noth
     assert "too many connections" in message or "PoolTimeout" in message
     assert "NRD_MAX_CONNECTIONS" in message
     assert role not in message  # nothing of the connection's parameters
+
+
+def test_a_scrub_that_finds_its_table_locked_past_the_bound_is_left_for_later(
+        pg_settings: Settings) -> None:
+    # The lock timeout bounds VACUUM FULL's wait for the key table's lock; the worker
+    # finishes an incomplete scrub later, as it does when older transactions are open.
+    with a_system(pg_settings, lock_timeout_ms=200) as system, \
+            psycopg.connect(PG_URL, options=f"-c search_path={pg_settings.database_schema}",
+                            ) as holder:
+        holder.execute("LOCK TABLE case_keys IN ACCESS SHARE MODE")  # no snapshot kept
+        with pytest.raises(ScrubIncomplete):
+            system.keys.scrub("case_keys", timeout=5)
+        holder.rollback()
+        system.keys.scrub("case_keys", timeout=5)

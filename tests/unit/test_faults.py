@@ -13,6 +13,7 @@ import psycopg
 import psycopg.errors
 import pytest
 from eventsourcing.persistence import (
+    ConnectionUnavailableError,
     IntegrityError,
     InterfaceError,
     OperationalError,
@@ -58,6 +59,7 @@ def wrapped(cause: BaseException, wrapper: type[Exception] = OperationalError) -
     (wrapped(PoolExhausted("couldn't get a connection after 5.00 sec")), "STORE_BUSY"),
     (PoolExhausted("couldn't get a connection after 5.00 sec"), "STORE_BUSY"),
     (StoreBusy(), "STORE_BUSY"),
+    (ConnectionUnavailableError("the SQLite event store's pool timed out"), "STORE_BUSY"),
     (wrapped(PoolTimeout("couldn't get a connection after 5.00 sec")), "STORE_UNAVAILABLE"),
     (wrapped(psycopg.errors.AdminShutdown("terminating connection")), "STORE_UNAVAILABLE"),
     (wrapped(psycopg.errors.TooManyConnections("too many clients")), "STORE_UNAVAILABLE"),
