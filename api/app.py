@@ -24,6 +24,7 @@ from starlette.routing import Mount, Route, Router
 from api.auth import TokenError
 from api.context import Context
 from api.errors import format_error
+from api.faults import classify
 from api.headers import AnswerHeaders
 from api.telemetry import TracingMiddleware, tracing
 from api.wiring import System
@@ -123,8 +124,11 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
             except Exception as error:
                 # The read was not recorded, so its data is not sent.
                 log.error("access log write failed: %s", type(error).__name__)
+                fault = classify(error)
                 return _error(503, "the access log could not be written, so nothing was "
-                              "returned; try again", "ACCESS_LOG_UNAVAILABLE")
+                              "returned; try again", "ACCESS_LOG_UNAVAILABLE",
+                              {"Retry-After": str(fault.retry_after if fault else 1)},
+                              media_type=media)
         trusted = principal.role in STAFF_ROLES
         response: dict[str, Any] = {"data": result.data}
         if result.errors:
@@ -132,6 +136,9 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
             # Identical generic errors say nothing more twice, and their count would tell a
             # prober how many of its fields were refused.
             response["errors"] = [e for i, e in enumerate(formatted) if e not in formatted[:i]]
+            if (retry_after := _unavailable(result.data, result.errors)) is not None:
+                return GraphQLResponse(response, status_code=503, media_type=media,
+                                       headers={"Retry-After": str(retry_after)})
             if media == GRAPHQL_RESPONSE and _request_error(result.data, result.errors):
                 return GraphQLResponse({"errors": response["errors"]}, media_type=media,
                                        status_code=_request_error_status(formatted))
@@ -220,6 +227,20 @@ def _request_error_status(formatted: list[dict[str, Any]]) -> int:
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def _unavailable(data: dict[str, Any] | None, errors: list[GraphQLError]) -> int | None:
+    """When nothing of the request was answered, and only because of failures a retry can
+    cure (``api.faults``): the seconds to wait before retrying (for HTTP 503 and its
+    Retry-After); else None."""
+    faults = [classify(e.original_error) for e in errors]
+    if not all(faults):
+        return None
+    failed = {e.path[0] for e in errors if e.path}
+    if data is not None and any(value is not None or key not in failed
+                                for key, value in data.items()):
+        return None
+    return max(f.retry_after for f in faults if f is not None)
 
 
 def _request_id(given: str | None) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from api.config import ConfigurationError, Settings
+from api.config import ConfigurationError, DatabaseUnreachable, Settings
 from policies import ROLES
 
 log = logging.getLogger("nrd")
@@ -441,6 +441,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"nrd: configuration error: {error}", file=sys.stderr)
         return 2
+    except DatabaseUnreachable as error:
+        print(f"nrd: {error}", file=sys.stderr)
+        return 3
     except Exception as error:
         log.error("nrd %s failed: %s", args.command, type(error).__name__)
         return 1

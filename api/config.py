@@ -13,12 +13,29 @@ from urllib.parse import unquote, urlparse
 
 _TRUE = {"y", "yes", "t", "true", "on", "1"}
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_APPLICATION_NAME = re.compile(r"^[A-Za-z0-9._-]{1,63}$")
 # Aggregates kept in memory per process (a case takes a few kilobytes).
 AGGREGATE_CACHE_SIZE = 5_000
+# A process's PostgreSQL connections: one of its own (see ``Settings.connection_shares``)
+# and at least one in each of its two pools.
+MIN_CONNECTIONS = 3
 
 
 class ConfigurationError(Exception):
     """The configuration cannot work; the message says which variable and why."""
+
+
+class DatabaseUnreachable(Exception):
+    """A process could not start: its database stayed unreachable for the whole time it had
+    to connect. ``last`` names the kind of the last failure, never its text (a driver's text
+    can carry the connection's parameters)."""
+
+    def __init__(self, waited: float, last: str) -> None:
+        super().__init__(
+            f"the database could not be reached within {waited:g} s (last: {last}). Check "
+            "that it runs and accepts connections from this host, NRD_DATABASE_URL, and that "
+            "it has connections to spare (its max_connections, against NRD_MAX_CONNECTIONS "
+            "per process); NRD_CONNECT_TIMEOUT_SECONDS sets how long a start keeps trying")
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -107,9 +124,16 @@ class Settings:
     max_tokens: int = 3000
     threads: int = 16
     command_threads: int = 2
-    pool_size: int = 10
     rate_limit_per_minute: int = 120
     token_max_hours: int = 12
+    # PostgreSQL: every connection of the process, together (see ``connection_shares``).
+    max_connections: int = 10
+    pool_timeout: float = 5.0  # seconds a caller waits for a free connection
+    lock_timeout_ms: int = 5_000  # a statement's wait for a lock (SQLite: its busy timeout)
+    statement_timeout_ms: int = 30_000
+    connect_timeout: float = 60.0  # seconds a starting process keeps trying to connect
+    projection_wait: float = 10.0  # seconds a request waits for the read models to catch up
+    application_name: str = "nrd"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -128,6 +152,19 @@ class Settings:
         schema = env.get("NRD_DATABASE_SCHEMA", "")
         if schema and not _SCHEMA.match(schema):
             raise ConfigurationError("NRD_DATABASE_SCHEMA must be a lower-case SQL identifier")
+        if env.get("NRD_POOL_SIZE"):
+            raise ConfigurationError("NRD_POOL_SIZE is replaced by NRD_MAX_CONNECTIONS, the "
+                                     "most PostgreSQL connections a process opens in all")
+        name = env.get("NRD_APPLICATION_NAME") or "nrd"
+        if not _APPLICATION_NAME.match(name):
+            raise ConfigurationError("NRD_APPLICATION_NAME must be 1 to 63 letters, digits, "
+                                     "dots, dashes or underscores")
+        lock_ms = _int(env, "NRD_LOCK_TIMEOUT_MS", 5_000, 100, 600_000)
+        statement_ms = _int(env, "NRD_STATEMENT_TIMEOUT_MS", 30_000, 1_000, 3_600_000)
+        if statement_ms < lock_ms:
+            raise ConfigurationError("NRD_STATEMENT_TIMEOUT_MS must be at least "
+                                     "NRD_LOCK_TIMEOUT_MS (a statement's time includes its "
+                                     "wait for locks)")
         return cls(
             data_dir=Path(env.get("NRD_DATA_DIR", "data")),
             database_url=url,
@@ -148,15 +185,32 @@ class Settings:
             max_tokens=_int(env, "NRD_MAX_TOKENS", 3000, 100, 100_000),
             threads=_int(env, "NRD_THREADS", 16, 1, 256),
             command_threads=_int(env, "NRD_COMMAND_THREADS", 2, 1, 64),
-            pool_size=_int(env, "NRD_POOL_SIZE", 10, 1, 200),
             rate_limit_per_minute=_int(env, "NRD_RATE_LIMIT_PER_MINUTE", 120, 1, 1_000_000),
             token_max_hours=_int(env, "NRD_TOKEN_MAX_HOURS", 12, 1, 720),
+            max_connections=_int(env, "NRD_MAX_CONNECTIONS", 10, MIN_CONNECTIONS, 1000),
+            pool_timeout=_int(env, "NRD_POOL_TIMEOUT_SECONDS", 5, 1, 300),
+            lock_timeout_ms=lock_ms,
+            statement_timeout_ms=statement_ms,
+            connect_timeout=_int(env, "NRD_CONNECT_TIMEOUT_SECONDS", 60, 0, 3600),
+            projection_wait=_int(env, "NRD_PROJECTION_WAIT_MS", 10_000, 0, 600_000) / 1000,
+            application_name=name,
         )
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def connection_shares(self) -> tuple[int, int]:
+        """How ``max_connections`` divides among a process's PostgreSQL connections: one
+        held alone (the start-up lock while starting; later a projection worker's listener),
+        then the event store's pool and the read models' pool (which also holds the case keys
+        and the access log), the read models' the larger, as most requests read them."""
+        pools = self.max_connections - 1
+        return pools // 2, pools - pools // 2
+
     def postgres_params(self) -> dict[str, str]:
+        """Connection parameters for every connection the process opens: named after the
+        process (``pg_stat_activity.application_name``), and bounded (the lock and statement
+        timeouts: a statement past them fails, and its transaction rolls back)."""
         assert self.database_url is not None
         url = urlparse(self.database_url)
         return {
@@ -165,7 +219,19 @@ class Settings:
             "port": str(url.port or 5432),
             "user": unquote(url.username or "postgres"),
             "password": unquote(url.password or ""),
+            "application_name": self.application_name,
+            "connect_timeout": str(max(2, min(10, round(self.pool_timeout)))),
+            # Given explicitly, options replace libpq's PGOPTIONS, which is kept in front.
+            "options": " ".join(filter(None, [
+                os.environ.get("PGOPTIONS", ""), f"-c lock_timeout={self.lock_timeout_ms}",
+                f"-c statement_timeout={self.statement_timeout_ms}"])),
         }
+
+    @property
+    def lock_timeout_seconds(self) -> int:
+        """The lock timeout in whole seconds, as the event store library takes it (SQLite's
+        busy timeout)."""
+        return max(1, -(-self.lock_timeout_ms // 1000))
 
     def event_store_env(self) -> dict[str, str]:
         """The eventsourcing library's settings for the event store.
@@ -181,10 +247,11 @@ class Settings:
                 **cache,
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.data_dir / "events.sqlite"),
-                "SQLITE_LOCK_TIMEOUT": "10",
+                "SQLITE_LOCK_TIMEOUT": str(self.lock_timeout_seconds),
                 "APPLICATION_RECORDER_TOPIC": "api.recorder:CheckedSQLiteRecorder",
             }
         pg = self.postgres_params()
+        events, _ = self.connection_shares()
         return {
             **cache,
             "PERSISTENCE_MODULE": "api.recorder:PostgresFactory",
@@ -194,8 +261,13 @@ class Settings:
             "POSTGRES_USER": pg["user"],
             "POSTGRES_PASSWORD": pg["password"],
             "POSTGRES_SCHEMA": self.database_schema,
-            "POSTGRES_POOL_SIZE": str(self.pool_size),
-            "POSTGRES_MAX_OVERFLOW": str(self.pool_size),
+            # api.recorder.PostgresFactory opens this pool with the parameters above.
+            "POSTGRES_POOL_SIZE": str(events),
+            "POSTGRES_MAX_OVERFLOW": "0",
+            "POSTGRES_CONNECT_TIMEOUT": str(max(1, round(self.pool_timeout))),
+            "POSTGRES_LOCK_TIMEOUT": str(self.lock_timeout_seconds),
+            "NRD_POSTGRES_PARAMS": json.dumps(pg),
+            "NRD_POSTGRES_POOL_TIMEOUT": str(self.pool_timeout),
             "POSTGRES_PRE_PING": "n",
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             **self.extra,

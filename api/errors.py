@@ -18,6 +18,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from api.faults import cause_name, classify
 from api.hardening import TOO_COMPLEX
 from domain.base import DomainError, InvalidInput
 from projections.directory import InvalidQuery
@@ -53,6 +54,11 @@ def format_error(error: GraphQLError, trusted: bool) -> dict[str, Any]:
     elif isinstance(original, InvalidQuery):
         result = {"message": str(original), "extensions": {"code": "INVALID_INPUT",
                                                            "retryable": False}}
+    elif original is not None and (fault := classify(original)) is not None:
+        # An infrastructure failure a retry can cure: named, with no values in its message.
+        log.warning("request failed with %s (%s)", fault.code, cause_name(original))
+        result = {"message": fault.message, "extensions": {"code": fault.code,
+                                                           "retryable": True}}
     elif (variable := _variable_error(error.message)) is not None:
         # A variable's path names input fields, and whether it got as far as an enum's value
         # tells a real field from an invented one: only the hotline learns which variable.

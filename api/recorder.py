@@ -29,32 +29,81 @@ both recorders.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import functools
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
+    Notification,
     OperationalError,
     StoredEvent,
 )
+from eventsourcing.postgres import ConnectionPool as LibraryConnectionPool
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
 )
 from eventsourcing.postgres import PostgresFactory as LibraryPostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from eventsourcing.utils import retry
+from eventsourcing.utils import EnvType
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.errors import LockNotAvailable, QueryCanceled
+from psycopg.rows import DictRow, dict_row
 from psycopg.sql import SQL, Identifier, Literal
+from psycopg_pool import PoolTimeout
 
 from api.config import ConfigurationError
-from projections.store import Byteas, Int8s, Texts, UUIDs, insert_rows
+from projections.store import BoundedPool, Byteas, Int8s, Texts, UUIDs, insert_rows
 
 MOVED_ON = "a record the decision read has changed since"
 SNAPSHOT_COLUMNS = ("originator_id", "originator_version", "topic", "state")
+# As the library retries a statement whose connection failed: ten attempts, 0.2 s apart.
+ATTEMPTS = 10
+RETRY_WAIT = 0.2
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def passed_a_bound(error: BaseException) -> bool:
+    """Whether a store error came from a bound: a lock or statement timeout, or no connection
+    within the pool's timeout. Trying again would wait as long again, so the caller is told
+    at once (``api.faults`` names it)."""
+    return isinstance(error.__cause__, LockNotAvailable | QueryCanceled | PoolTimeout)
+
+
+def retry_lost_connections(func: F) -> F:
+    """Retries a statement whose connection failed (after a server restart the pool's
+    connections are dead, and each is found so on use), as the library's own ``retry``
+    does, but never one that passed a bound: the library would wait ten times as long."""
+    @functools.wraps(func)
+    def retrying(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return func(*args, **kwargs)
+            except (InterfaceError, OperationalError) as error:
+                if attempt == ATTEMPTS or passed_a_bound(error):
+                    raise
+            time.sleep(RETRY_WAIT)
+        raise AssertionError("unreachable")
+
+    return cast(F, retrying)
+
+
+def _unretried(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The library's method without its ``retry`` decorator (which keeps the method as
+    ``__wrapped__``, by functools.wraps): the library retries every OperationalError, a lock
+    or a pool timeout among them, ten times. Failing here means the library changed."""
+    return cast(Callable[..., Any], method.__wrapped__)  # type: ignore[attr-defined]
+
+
+_select_notifications = _unretried(PostgresApplicationRecorder.select_notifications)
+_max_notification_id = _unretried(PostgresApplicationRecorder.max_notification_id)
+_insert_snapshots = _unretried(PostgresAggregateRecorder.insert_events)
+_select_snapshots = _unretried(PostgresAggregateRecorder.select_events)
 
 
 class LockedInsertRecorder(PostgresApplicationRecorder):
@@ -65,8 +114,7 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.append(SQL(
             "CREATE OR REPLACE FUNCTION {schema}.{function}(ids uuid[], versions bigint[], "
             "topics text[], states bytea[], read_ids uuid[], read_versions bigint[]) "
-            "RETURNS SETOF bigint LANGUAGE plpgsql "
-            "SET lock_timeout = {timeout} AS $body$ BEGIN "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ BEGIN "
             "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
             "FOR i IN 1 .. coalesce(array_length(read_ids, 1), 0) LOOP "
             "IF EXISTS (SELECT FROM {schema}.{table} WHERE originator_id = read_ids[i] "
@@ -78,8 +126,7 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
             "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
             "END $body$").format(
                 schema=schema, function=function, table=Identifier(self.events_table_name),
-                channel=Identifier(self.channel_name), moved_on=Literal(MOVED_ON),
-                timeout=Literal(f"{int(self.datastore.lock_timeout)}s")))
+                channel=Identifier(self.channel_name), moved_on=Literal(MOVED_ON)))
         self._insert_locked = SQL(
             "SELECT id FROM {schema}.{function}(%b::uuid[], %b::bigint[], %b::text[], "
             "%b::bytea[], %b::uuid[], %b::bigint[]) AS id").format(
@@ -103,7 +150,7 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                 f"the event store needs PostgreSQL's default_transaction_isolation to be "
                 f"'read committed' (it is {level!r}): reset it for this database and role")
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
+    @retry_lost_connections
     def insert_events(self, stored_events: Sequence[StoredEvent], *,
                       relied_on: Mapping[UUID, int] | None = None,
                       **kwargs: Any) -> Sequence[int] | None:
@@ -127,7 +174,7 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
             cursor.execute(self._insert_locked, columns, prepare=True)
             return [row["id"] for row in cursor.fetchall()]
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
+    @retry_lost_connections
     def select_events(self, originator_id: UUID | str, *, gt: int | None = None,
                       lte: int | None = None, desc: bool = False,
                       limit: int | None = None) -> Sequence[StoredEvent]:
@@ -152,6 +199,17 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                                 topic=row["topic"], state=bytes(row["state"]))
                     for row in cursor.fetchall()]
 
+    @retry_lost_connections
+    def select_notifications(self, start: int | None, limit: int, stop: int | None = None,
+                             topics: Sequence[str] = (), *, inclusive_of_start: bool = True,
+                             ) -> Sequence[Notification]:
+        return cast(Sequence[Notification], _select_notifications(
+            self, start, limit, stop, topics, inclusive_of_start=inclusive_of_start))
+
+    @retry_lost_connections
+    def max_notification_id(self) -> int | None:
+        return cast(int | None, _max_notification_id(self))
+
 
 class BinarySnapshotRecorder(PostgresAggregateRecorder):
     """The library's snapshot recorder, inserting the columns as binary arrays."""
@@ -172,6 +230,18 @@ class BinarySnapshotRecorder(PostgresAggregateRecorder):
                 table_name=Literal(self.events_table_name)))
         self._qualified = SQL("{schema}.{table}").format(schema=schema, table=table).as_string()
 
+    @retry_lost_connections
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        return cast(Sequence[int] | None, _insert_snapshots(self, stored_events, **kwargs))
+
+    @retry_lost_connections
+    def select_events(self, originator_id: UUID | str, *, gt: int | None = None,
+                      lte: int | None = None, desc: bool = False,
+                      limit: int | None = None) -> Sequence[StoredEvent]:
+        return cast(Sequence[StoredEvent], _select_snapshots(
+            self, originator_id, gt=gt, lte=lte, desc=desc, limit=limit))
+
     def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
                               **_: Any) -> None:
         insert_rows(curs, self._qualified, SNAPSHOT_COLUMNS, (UUIDs, Int8s, Texts, Byteas),
@@ -179,11 +249,34 @@ class BinarySnapshotRecorder(PostgresAggregateRecorder):
                      for e in stored_events])
 
 
+class EventStorePool(BoundedPool, LibraryConnectionPool[Any]):
+    """The library's pool class (the password function it supports), telling exhaustion
+    from an unreachable database as ``BoundedPool`` does."""
+
+
 class PostgresFactory(LibraryPostgresFactory):
-    """The library's PostgreSQL factory, with the recorders above."""
+    """The library's PostgreSQL factory, with the recorders above and nrd's own pool."""
 
     aggregate_recorder_class = BinarySnapshotRecorder
     application_recorder_class = LockedInsertRecorder
+
+    def __init__(self, env: EnvType | Any) -> None:
+        super().__init__(env)
+        params = json.loads(self.env.get("NRD_POSTGRES_PARAMS") or "{}")
+        if not params:
+            return
+        # The library's pool takes only its own connection parameters, and opens all of its
+        # connections at once. nrd's carry the process's name and the statements' bounds
+        # (Settings.postgres_params), open as needed up to the event store's share of
+        # NRD_MAX_CONNECTIONS, and tell exhaustion from an unreachable database. The
+        # library opens its pool on first use, so it is not open yet: it is replaced whole.
+        library_pool = self.datastore.pool
+        self.datastore.pool = EventStorePool(
+            kwargs={**{k: v for k, v in params.items() if v}, "row_factory": dict_row},
+            min_size=1, max_size=library_pool.max_size, open=False, name="nrd-events",
+            configure=self.datastore.after_connect_func(),
+            timeout=float(self.env.get("NRD_POSTGRES_POOL_TIMEOUT") or library_pool.timeout),
+            max_lifetime=library_pool.max_lifetime)
 
 
 def _uuid(value: UUID | str) -> UUID:

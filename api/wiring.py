@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 import anyio
@@ -22,7 +24,8 @@ from opentelemetry.trace import Tracer
 
 from api.access import AccessLog
 from api.auth import Authenticator, load_or_create_secret
-from api.config import ConfigurationError, Settings
+from api.config import ConfigurationError, DatabaseUnreachable, Settings
+from api.faults import ReadModelBehind, StoreBusy, cause_name, classify
 from api.hardening import DocumentGate, GateExtension, Limits
 from api.ratelimit import RateLimiter
 from api.schema.build import Schema, build_schema
@@ -49,6 +52,8 @@ from projections.store import (
 )
 
 log = logging.getLogger("nrd.projections")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class TracedApplication(CaseUseCases):
@@ -58,9 +63,17 @@ class TracedApplication(CaseUseCases):
 
     def __init__(self, settings: Settings, tracer: Tracer, vault: EnvelopeVault) -> None:
         self._snapshot_key = vault.derived_key(b"nrd snapshots v1")  # before the stores exist
-        super().__init__(settings.event_store_env(), vault=vault,
-                         emergency_numbers=settings.emergency_numbers,
-                         unreachable_after=settings.unreachable_after)
+        try:
+            super().__init__(settings.event_store_env(), vault=vault,
+                             emergency_numbers=settings.emergency_numbers,
+                             unreachable_after=settings.unreachable_after)
+        except BaseException:
+            # A start that failed (the database unreachable) closes the pool it opened, or
+            # it would go on connecting in the background, and hold what it got.
+            factory = getattr(self, "factory", None)
+            if factory is not None:
+                factory.close()
+            raise
         self.tracer = tracer
         self.db_system = "postgresql" if settings.uses_postgres else "sqlite"
 
@@ -96,7 +109,7 @@ class System:
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(16))
     # Commands run on threads of their own, few (they queue for the events table's lock
     # anyway): reads keep the limiter's threads, and fewer threads vie for the interpreter.
-    commands: ThreadPoolExecutor = field(default_factory=lambda: _command_threads(2))
+    commands: ThreadPoolExecutor = field(default_factory=lambda: CommandThreads(2, 5.0))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @functools.cached_property
@@ -119,9 +132,9 @@ class System:
             return
         eager = self.projector.record(position, topics)
         if (eager and not self.projector.applied(position, topics)
-                and not self.projector.wait_for(position,
+                and not self.projector.wait_for(position, self.settings.projection_wait,
                                                 names=frozenset(p.name for p in eager))):
-            raise TimeoutError("the projection worker is behind; the write is saved")
+            raise ReadModelBehind
 
     def follow_log(self, stop: threading.Event, interval: float = 0.2) -> None:
         """The projection worker: keeps the read models current and finishes erasures a crash
@@ -157,8 +170,25 @@ def _history(app: TracedApplication) -> History:
     return history
 
 
-def _command_threads(count: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=count, thread_name_prefix="nrd-command")
+class CommandThreads(ThreadPoolExecutor):
+    """The threads that run commands. A command that waited for one longer than
+    ``queue_bound`` seconds (the commands before it were held up: by a lock, a slow
+    database) is refused with the retryable ``StoreBusy`` before it starts, having written
+    nothing: a request never waits in this queue without bound."""
+
+    def __init__(self, count: int, queue_bound: float) -> None:
+        super().__init__(max_workers=count, thread_name_prefix="nrd-command")
+        self.queue_bound = queue_bound
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        queued = time.monotonic()
+
+        def run() -> T:
+            if time.monotonic() - queued > self.queue_bound:
+                raise StoreBusy
+            return fn(*args, **kwargs)
+
+        return super().submit(run)
 
 
 def _settler(settings: Settings, projector: Projector) -> Callable[[], None]:
@@ -167,8 +197,8 @@ def _settler(settings: Settings, projector: Projector) -> Callable[[], None]:
     def settle() -> None:
         if settings.inline_projections:
             projector.settle()
-        elif not projector.await_owed():
-            raise TimeoutError("the projection worker is behind; the write is saved")
+        elif not projector.await_owed(settings.projection_wait):
+            raise ReadModelBehind
 
     return settle
 
@@ -242,6 +272,29 @@ def settle_process() -> None:
 
 
 def build_system(settings: Settings, tracer_provider: TracerProvider | None = None) -> System:
+    """The system ``settings`` describe. A start that cannot reach the database (down,
+    starting, refusing more clients, or a lock held past its bound) tries again, waiting
+    longer each time, for ``settings.connect_timeout`` seconds; then it gives up saying so."""
+    deadline = time.monotonic() + settings.connect_timeout
+    pause = 0.25
+    while True:
+        try:
+            return _build_system(settings, tracer_provider)
+        except Exception as error:
+            fault = classify(error)
+            if fault is None:
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DatabaseUnreachable(settings.connect_timeout, cause_name(error)) from error
+            # By type only: a driver's message can carry the connection's parameters.
+            log.warning("cannot start yet (%s: %s); trying again in %.1f s", fault.code,
+                        cause_name(error), min(pause, left))
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 5.0)
+
+
+def _build_system(settings: Settings, tracer_provider: TracerProvider | None) -> System:
     tracer = tracer_from(tracer_provider)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store: ViewStore
@@ -249,19 +302,28 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
                 else sqlite_startup_lock(settings.data_dir))
     keys: ViewStore
     reads: ViewStore
-    with starting:
+    # What this start has opened, closed again if it fails.
+    with contextlib.ExitStack() as opened, starting:
         if settings.uses_postgres:
+            _, views = settings.connection_shares()
             store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
-                                      settings.pool_size)
+                                      views, settings.pool_timeout)
             keys = reads = store
+            opened.callback(store.close)
         else:
             # Keys and the access log are never part of a rebuild: files of their own.
-            store = SQLiteViewStore(settings.data_dir / "views.sqlite")
-            keys = SQLiteViewStore(settings.data_dir / "keys.sqlite", durable=True)
-            reads = SQLiteViewStore(settings.data_dir / "access.sqlite", durable=True)
+            busy = settings.lock_timeout_ms / 1000
+            store = SQLiteViewStore(settings.data_dir / "views.sqlite", busy_timeout=busy)
+            keys = SQLiteViewStore(settings.data_dir / "keys.sqlite", durable=True,
+                                   busy_timeout=busy)
+            reads = SQLiteViewStore(settings.data_dir / "access.sqlite", durable=True,
+                                    busy_timeout=busy)
+            for each in (store, keys, reads):
+                opened.callback(each.close)
         access = AccessLog(reads)
         vault = EnvelopeVault(_master_key(settings), keys)
         app = TracedApplication(settings, tracer, vault)
+        opened.callback(app.close)
         projector = Projector(app, store, [ChainProjection(),
                                            DirectoryProjection(app.mapper, store.dialect),
                                            ProtocolProjection(app.mapper, store.dialect),
@@ -269,6 +331,7 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
                                                           _history(app))])
         projector.create_tables()
         app.finish_erasures()  # whatever a crash left half done
+        opened.pop_all()
     policy = load_policy()
     limits = Limits(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
                     max_tokens=settings.max_tokens)
@@ -286,6 +349,6 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
         directory=DirectoryQueries(store), protocols=ProtocolQueries(store), policy=policy,
         schema=schema,
         gate=gate, tracer=tracer, limiter=anyio.CapacityLimiter(settings.threads),
-        commands=_command_threads(settings.command_threads),
+        commands=CommandThreads(settings.command_threads, settings.lock_timeout_ms / 1000),
         rate_limits=RateLimiter(settings.rate_limit_per_minute),
     )

@@ -213,11 +213,12 @@ def server_env(schema: str, url: str = DEFAULT_URL) -> dict[str, str]:
 
 
 def settings_for(schema: str, url: str = DEFAULT_URL, pool_size: int = 10) -> Any:
-    """The settings of an in-process system: the servers' settings, read the same way."""
+    """The settings of an in-process system: the servers' settings, read the same way, with
+    ``pool_size`` connections in each of its two pools."""
     from api.config import Settings
 
     env = {k: v for k, v in server_env(schema, url).items() if k.startswith("NRD_")}
-    return Settings.from_env({**env, "NRD_POOL_SIZE": str(pool_size)})
+    return Settings.from_env({**env, "NRD_MAX_CONNECTIONS": str(2 * pool_size + 1)})
 
 
 def _admin(url: str) -> psycopg.Connection[Any]:

@@ -49,7 +49,7 @@ def node(doc: dict[str, Any]) -> dict[str, Any]:
 def create() -> Starlette:
     settings = Settings.from_env()
     store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
-                              settings.pool_size)
+                              settings.connection_shares()[1], settings.pool_timeout)
     queries = DirectoryQueries(store)
     limiter = anyio.CapacityLimiter(settings.threads)
 

@@ -18,10 +18,11 @@ from typing import Any, ClassVar, Protocol
 
 import orjson
 import psycopg
+import psycopg.errors
 import psycopg.sql
 from psycopg import postgres
 from psycopg.types.array import ListBinaryDumper
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 Params = Sequence[Any]
 # How long a scrub waits for older transactions to end before it gives up (and says so).
@@ -137,10 +138,13 @@ class _SQLiteCursor:
 class SQLiteViewStore:
     dialect = "sqlite"
 
-    def __init__(self, path: Path, durable: bool = False) -> None:
+    def __init__(self, path: Path, durable: bool = False, busy_timeout: float = 30.0) -> None:
         """``durable``: every commit survives a power loss (synchronous=FULL), not only a
-        crash of the process (NORMAL, enough for read models that can be rebuilt)."""
+        crash of the process (NORMAL, enough for read models that can be rebuilt).
+        ``busy_timeout``: how long a statement waits for another connection's lock before it
+        fails ("database is locked")."""
         self.path = path
+        self._busy_timeout = busy_timeout
         self._synchronous = "FULL" if durable else "NORMAL"
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -150,7 +154,7 @@ class SQLiteViewStore:
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+            conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
                                    check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
@@ -346,19 +350,63 @@ def _compress_with_lz4(conn: psycopg.Connection[Any]) -> None:
                  "AND 'lz4' = ANY(enumvals)")
 
 
+class PoolExhausted(PoolTimeout):
+    """No connection came free within the pool's timeout: every one was in use."""
+
+
+class BoundedPool(ConnectionPool):
+    """A connection pool that tells, when a wait for a connection times out, whether every
+    connection was lent out (``PoolExhausted``: the server is busy) or the pool could not
+    open one (its ``PoolTimeout``: the database is unreachable)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._lent = 0
+        self._lent_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def getconn(self, timeout: float | None = None) -> Any:
+        try:
+            conn = super().getconn(timeout)
+        except PoolTimeout as error:
+            with self._lent_lock:
+                exhausted = self._lent >= self.max_size
+            if exhausted:
+                raise PoolExhausted(str(error)) from error
+            raise
+        with self._lent_lock:
+            self._lent += 1
+        return conn
+
+    def putconn(self, conn: Any) -> None:
+        with self._lent_lock:
+            self._lent -= 1
+        super().putconn(conn)
+
+
+def with_search_path(params: dict[str, str], schema: str) -> dict[str, str]:
+    """Connection parameters whose sessions find unqualified tables in ``schema``."""
+    if not schema:
+        return params
+    options = " ".join(filter(None, [params.get("options", ""), f"-c search_path={schema}"]))
+    return {**params, "options": options}
+
+
 class PostgresViewStore:
     dialect = "postgres"
 
-    def __init__(self, params: dict[str, str], schema: str = "", pool_size: int = 10) -> None:
-        kwargs: dict[str, Any] = {k: v for k, v in params.items() if v}
-        if schema:
-            kwargs["options"] = f"-c search_path={schema}"
+    def __init__(self, params: dict[str, str], schema: str = "", pool_size: int = 10,
+                 timeout: float = 30.0) -> None:
+        """``pool_size``: the most connections it opens; ``timeout``: how long a caller waits
+        for one before ``PoolTimeout`` (or ``PoolExhausted``)."""
+        kwargs: dict[str, Any] = {k: v for k, v in with_search_path(params, schema).items()
+                                  if v}
         # Autocommit: a read is its statements alone, with no BEGIN and COMMIT round trips
         # around them (read committed gave each statement its own snapshot anyway);
         # ``transaction`` and ``snapshot`` open their transactions explicitly.
         kwargs["autocommit"] = True
-        self._pool = ConnectionPool(kwargs=kwargs, min_size=1, max_size=pool_size, open=True,
-                                    name="nrd-views", configure=_compress_with_lz4)
+        self._pool = BoundedPool(kwargs=kwargs, min_size=1, max_size=pool_size, open=True,
+                                 name="nrd-views", configure=_compress_with_lz4,
+                                 timeout=timeout)
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -395,7 +443,15 @@ class PostgresViewStore:
                 if time.monotonic() > deadline:
                     raise ScrubIncomplete(table)
                 time.sleep(0.05)
-            conn.execute(f"VACUUM FULL {table}")
+            # Its wait for the table's lock stays bounded (a lock held elsewhere: not yet);
+            # its run, as long as the table takes to rewrite.
+            conn.execute("SET statement_timeout = 0")
+            try:
+                conn.execute(f"VACUUM FULL {table}")
+            except psycopg.errors.LockNotAvailable:
+                raise ScrubIncomplete(table) from None
+            finally:
+                conn.execute("RESET statement_timeout")
 
     def close(self) -> None:
         self._pool.close()

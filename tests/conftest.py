@@ -34,7 +34,7 @@ def _postgres_settings(tmp_path: Path) -> Iterator[Settings]:
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
             yield Settings(data_dir=tmp_path, database_url=PG_URL, database_schema=schema,
-                           jwt_secret="test-secret-" + "x" * 32, pool_size=4,
+                           jwt_secret="test-secret-" + "x" * 32,
                            master_key=TEST_MASTER_KEY)
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
@@ -70,6 +70,27 @@ def system(settings: Settings) -> Iterator[System]:
     """The whole system, wired as in production, on the store ``settings`` names."""
     with a_system(settings) as built:
         yield built
+
+
+@pytest.fixture
+def limited_role(pg_settings: Settings) -> Iterator[tuple[str, Settings]]:
+    """A login role of this test's own, allowed three connections (what PostgreSQL says to
+    a fourth is what it says when full: too many connections), and settings that use it
+    (named by the role too, so its sessions are counted and ended without touching others')."""
+    role = f"nrd_{pg_settings.database_schema}"
+    url = PG_URL.replace("://postgres@", f"://{role}@", 1)
+    assert role in url, "the test database URL must name the postgres user"
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 3")
+        admin.execute(f"GRANT ALL ON SCHEMA {pg_settings.database_schema} TO {role}")
+        try:
+            yield role, pg_settings.with_changes(database_url=url, application_name=role,
+                                                 max_connections=3, pool_timeout=0.5)
+        finally:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE usename = %s", (role,))
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
 
 
 @pytest.fixture

@@ -332,7 +332,7 @@ def nrd_environment(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None
     if settings.uses_postgres:
         monkeypatch.setenv("NRD_DATABASE_URL", settings.database_url or "")
         monkeypatch.setenv("NRD_DATABASE_SCHEMA", settings.database_schema)
-        monkeypatch.setenv("NRD_POOL_SIZE", "2")
+        monkeypatch.setenv("NRD_MAX_CONNECTIONS", "5")
 
 
 def damage_the_read_models(store: ViewStore) -> None:

@@ -45,6 +45,14 @@ def test_sqlite_is_the_embedded_default_under_the_data_folder(tmp_path: Path) ->
     ({"NRD_TOKEN_MAX_HOURS": "0"}, "NRD_TOKEN_MAX_HOURS"),
     ({"NRD_TOKEN_MAX_HOURS": "2628000"}, "NRD_TOKEN_MAX_HOURS"),
     ({"NRD_DATABASE_SCHEMA": "Robert'); DROP"}, "NRD_DATABASE_SCHEMA"),
+    ({"NRD_MAX_CONNECTIONS": "2"}, "NRD_MAX_CONNECTIONS"),
+    ({"NRD_POOL_SIZE": "10"}, "NRD_MAX_CONNECTIONS"),
+    ({"NRD_LOCK_TIMEOUT_MS": "0"}, "NRD_LOCK_TIMEOUT_MS"),
+    ({"NRD_LOCK_TIMEOUT_MS": "9000", "NRD_STATEMENT_TIMEOUT_MS": "5000"},
+     "NRD_STATEMENT_TIMEOUT_MS"),
+    ({"NRD_POOL_TIMEOUT_SECONDS": "0"}, "NRD_POOL_TIMEOUT_SECONDS"),
+    ({"NRD_CONNECT_TIMEOUT_SECONDS": "-1"}, "NRD_CONNECT_TIMEOUT_SECONDS"),
+    ({"NRD_APPLICATION_NAME": "nrd api; drop"}, "NRD_APPLICATION_NAME"),
 ])
 def test_bad_configuration_names_the_variable(env: dict[str, str], names: str) -> None:
     with pytest.raises(ConfigurationError, match=names):
@@ -59,3 +67,30 @@ def test_configured_limits_are_read() -> None:
             settings.graphiql, settings.command_threads, settings.token_max_hours) == (
         25, 30, 5, True, 3, 8)
     assert Settings.from_env({}).token_max_hours == 12
+
+
+def test_one_setting_bounds_every_connection_a_process_opens() -> None:
+    settings = Settings.from_env({"NRD_DATABASE_URL": "postgresql://nrd:pw@db:5432/nrd",
+                                  "NRD_MAX_CONNECTIONS": "12"})
+    events, views = settings.connection_shares()
+    # One more is held alone: the start-up lock while starting, then a worker's listener.
+    assert events + views + 1 == 12 and min(events, views) >= 1
+    env = settings.event_store_env()
+    assert (env["POSTGRES_POOL_SIZE"], env["POSTGRES_MAX_OVERFLOW"]) == (str(events), "0")
+
+
+def test_every_connection_is_named_after_the_process_and_bounded() -> None:
+    settings = Settings.from_env({"NRD_DATABASE_URL": "postgresql://nrd:pw@db:5432/nrd",
+                                  "NRD_APPLICATION_NAME": "nrd-api",
+                                  "NRD_LOCK_TIMEOUT_MS": "1500",
+                                  "NRD_STATEMENT_TIMEOUT_MS": "20000"})
+    params = settings.postgres_params()
+    assert params["application_name"] == "nrd-api"
+    assert "-c lock_timeout=1500" in params["options"]
+    assert "-c statement_timeout=20000" in params["options"]
+
+
+def test_sqlite_waits_for_a_lock_as_long_as_the_lock_timeout_in_whole_seconds(
+        tmp_path: Path) -> None:
+    settings = Settings.from_env({"NRD_DATA_DIR": str(tmp_path), "NRD_LOCK_TIMEOUT_MS": "1500"})
+    assert settings.event_store_env()["SQLITE_LOCK_TIMEOUT"] == "2"
