@@ -109,6 +109,10 @@ class Settings:
     command_threads: int = 2
     pool_size: int = 10
     rate_limit_per_minute: int = 120
+    # Readiness (/readyz, `nrd projections status`): a read model further behind the log than
+    # this many events, or behind at all and still for this many seconds, is behind.
+    ready_max_lag: int = 1000
+    ready_max_stall: float = 30.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -149,6 +153,8 @@ class Settings:
             command_threads=_int(env, "NRD_COMMAND_THREADS", 2, 1, 64),
             pool_size=_int(env, "NRD_POOL_SIZE", 10, 1, 200),
             rate_limit_per_minute=_int(env, "NRD_RATE_LIMIT_PER_MINUTE", 120, 1, 1_000_000),
+            ready_max_lag=_int(env, "NRD_READY_MAX_LAG", 1000, 0, 100_000_000),
+            ready_max_stall=float(_int(env, "NRD_READY_MAX_STALL", 30, 1, 86_400)),
         )
 
     def with_changes(self, **changes: object) -> Settings:
@@ -192,6 +198,8 @@ class Settings:
             "POSTGRES_USER": pg["user"],
             "POSTGRES_PASSWORD": pg["password"],
             "POSTGRES_SCHEMA": self.database_schema,
+            # Tables are made by `nrd db migrate` (api/migrations.py), never at start.
+            "CREATE_TABLE": "n",
             "POSTGRES_POOL_SIZE": str(self.pool_size),
             "POSTGRES_MAX_OVERFLOW": str(self.pool_size),
             "POSTGRES_PRE_PING": "n",

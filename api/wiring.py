@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import logging
@@ -14,17 +15,18 @@ from typing import Any
 from uuid import UUID
 
 import anyio
-import psycopg
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import EventStore
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
 
+from api import migrations
 from api.access import AccessLog
 from api.auth import Authenticator, load_or_create_secret
 from api.config import ConfigurationError, Settings
 from api.hardening import DocumentGate, GateExtension, Limits
 from api.ratelimit import RateLimiter
+from api.recorder import LockedInsertRecorder
 from api.schema.build import Schema, build_schema
 from api.snapshots import SignedSnapshots
 from api.telemetry import OperationSpan, store_span, tracer_from, tracing
@@ -33,20 +35,21 @@ from domain.cases import CaseUseCases
 from domain.directory import DirectoryApplication
 from policies import FieldPolicy, load_policy
 from projections.aggregates import History
+from projections.aside import AsideRebuilder, Place, PostgresPlace, SQLitePlace
 from projections.audit import AuditTrail
 from projections.cases import CaseProjection, CaseQueries
 from projections.chain import ChainProjection
 from projections.directory import DirectoryProjection, DirectoryQueries
 from projections.protocols import ProtocolProjection, ProtocolQueries
-from projections.runner import Projector
+from projections.runner import Projection, Projector
 from projections.store import (
     LogListener,
     PostgresViewStore,
     SQLiteViewStore,
     ViewStore,
-    postgres_startup_lock,
     sqlite_startup_lock,
 )
+from projections.topics import TopicCheck
 
 log = logging.getLogger("nrd.projections")
 
@@ -132,7 +135,7 @@ class System:
                                    self.app.recorder.channel_name)  # type: ignore[attr-defined]
             try:
                 listener.start()
-            except psycopg.Error as error:  # the worker still follows, at its interval
+            except Exception as error:  # the worker still follows, at its interval
                 log.warning("cannot listen for new events: %s", type(error).__name__)
         try:
             self.projector.run_forever(stop, interval, housekeeping=self.app.finish_erasures,
@@ -240,34 +243,106 @@ def settle_process() -> None:
     schedule_as_batch()
 
 
-def build_system(settings: Settings, tracer_provider: TracerProvider | None = None) -> System:
-    tracer = tracer_from(tracer_provider)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+def _projections(app: TracedApplication, dialect: str, vault: EnvelopeVault,
+                 ) -> list[Projection]:
+    """Every read model, as one process runs them (fresh, remembering nothing)."""
+    return [ChainProjection(), TopicCheck(),
+            DirectoryProjection(app.mapper, dialect), ProtocolProjection(app.mapper, dialect),
+            CaseProjection(app.mapper, dialect, vault, _history(app))]
+
+
+@dataclass
+class _Parts:
+    app: TracedApplication
     store: ViewStore
-    starting = (postgres_startup_lock(settings.postgres_params()) if settings.uses_postgres
-                else sqlite_startup_lock(settings.data_dir))
     keys: ViewStore
     reads: ViewStore
+    vault: EnvelopeVault
+    projector: Projector
+
+    def target(self) -> migrations.Target:
+        def create_event_store() -> None:
+            # The library's own statements, through its recorders' create_table (public on
+            # each concrete recorder, though not on the abstract types).
+            recorders: list[Any] = [self.app.recorder]
+            if self.app.snapshots is not None:
+                recorders.append(self.app.snapshots.recorder)
+            for recorder in recorders:
+                recorder.create_table()
+
+        return migrations.Target(self.projector, self.keys, self.reads, create_event_store)
+
+    def close(self) -> None:
+        for store in {id(s): s for s in (self.store, self.keys, self.reads)}.values():
+            store.close()
+        self.app.close()
+
+
+def _parts(settings: Settings, tracer: Tracer) -> _Parts:
+    """The stores, the application and the projector, touching no table (so that a schema
+    check, or a migration, comes first)."""
+    store: ViewStore
+    keys: ViewStore
+    reads: ViewStore
+    place: Place
+    if settings.uses_postgres:
+        store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
+                                  settings.pool_size)
+        keys = reads = store
+        place = PostgresPlace(settings.postgres_params(), settings.database_schema)
+    else:
+        # Keys and the access log are never part of a rebuild: files of their own.
+        store = SQLiteViewStore(settings.data_dir / "views.sqlite")
+        keys = SQLiteViewStore(settings.data_dir / "keys.sqlite", durable=True)
+        reads = SQLiteViewStore(settings.data_dir / "access.sqlite", durable=True)
+        place = SQLitePlace(settings.data_dir / "views.sqlite")
+    vault = EnvelopeVault(_master_key(settings), keys)
+    app = TracedApplication(settings, tracer, vault)
+    projector = Projector(app, store, _projections(app, store.dialect, vault),
+                          rebuilder=AsideRebuilder(
+                              place, lambda: _projections(app, store.dialect, vault)))
+    return _Parts(app, store, keys, reads, vault, projector)
+
+
+def migrate_database(settings: Settings, progress: migrations.Progress | None = None,
+                     ) -> tuple[int, int]:
+    """``nrd db migrate``: brings the database's schema to this version's; returns the
+    version before and after."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    starting = (contextlib.nullcontext() if settings.uses_postgres
+                else sqlite_startup_lock(settings.data_dir))
     with starting:
-        if settings.uses_postgres:
-            store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
-                                      settings.pool_size)
-            keys = reads = store
-        else:
-            # Keys and the access log are never part of a rebuild: files of their own.
-            store = SQLiteViewStore(settings.data_dir / "views.sqlite")
-            keys = SQLiteViewStore(settings.data_dir / "keys.sqlite", durable=True)
-            reads = SQLiteViewStore(settings.data_dir / "access.sqlite", durable=True)
-        access = AccessLog(reads)
-        vault = EnvelopeVault(_master_key(settings), keys)
-        app = TracedApplication(settings, tracer, vault)
-        projector = Projector(app, store, [ChainProjection(),
-                                           DirectoryProjection(app.mapper, store.dialect),
-                                           ProtocolProjection(app.mapper, store.dialect),
-                                           CaseProjection(app.mapper, store.dialect, vault,
-                                                          _history(app))])
-        projector.create_tables()
-        app.finish_erasures()  # whatever a crash left half done
+        parts = _parts(settings, tracer_from(None))
+        try:
+            return migrations.migrate(parts.target(), progress)
+        finally:
+            parts.close()
+
+
+def build_system(settings: Settings, tracer_provider: TracerProvider | None = None) -> System:
+    """A process's whole system. On PostgreSQL the schema must be this version's (``nrd db
+    migrate``); the embedded SQLite stores migrate themselves."""
+    tracer = tracer_from(tracer_provider)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    starting = (contextlib.nullcontext() if settings.uses_postgres
+                else sqlite_startup_lock(settings.data_dir))
+    with starting:
+        parts = _parts(settings, tracer)
+        try:
+            if settings.uses_postgres:
+                migrations.check(parts.store)
+                recorder = parts.app.recorder
+                if isinstance(recorder, LockedInsertRecorder):
+                    recorder.check_isolation()
+            else:
+                migrations.migrate(parts.target())
+            parts.app.finish_erasures()  # whatever a crash left half done
+        except BaseException:
+            parts.close()
+            raise
+    app, store, keys, reads, vault, projector = (parts.app, parts.store, parts.keys,
+                                                 parts.reads, parts.vault, parts.projector)
+    access = AccessLog(reads)
     policy = load_policy()
     limits = Limits(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
                     max_tokens=settings.max_tokens)
