@@ -7,9 +7,9 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import orjson
@@ -27,6 +27,7 @@ from api.errors import format_error
 from api.telemetry import TracingMiddleware, tracing
 from api.wiring import System
 from policies import STAFF_ROLES
+from projections.health import CURRENT, read_health
 
 log = logging.getLogger("nrd.api")
 MAX_BODY = 64 * 1024
@@ -108,6 +109,20 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    async def readyz(request: Request) -> Response:
+        """Ready to serve: the store answers, and every read model is current within the
+        configured bounds with nothing quarantined. The reasons name read models, counts and
+        error types, never a value."""
+        try:
+            verdict, reasons = await readiness(system)
+        except Exception as error:
+            log.warning("readiness check failed: %s", type(error).__name__)
+            return JSONResponse({"status": "unavailable",
+                                 "reasons": ["the store cannot be reached"]}, status_code=503)
+        if verdict != CURRENT:
+            return JSONResponse({"status": verdict, "reasons": reasons}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = threading.Event()
@@ -127,7 +142,8 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
     return Starlette(
         routes=[Route("/graphql", graphql_post, methods=["POST"]),
                 Route("/graphql", graphql_get, methods=["GET"]),
-                Route("/healthz", healthz, methods=["GET"])],
+                Route("/healthz", healthz, methods=["GET"]),
+                Route("/readyz", readyz, methods=["GET"])],
         # Without a configured exporter every span is a no-op: no layer to pay for.
         middleware=[] if not tracing(system.tracer)
         else [Middleware(TracingMiddleware, tracer=system.tracer)],
@@ -193,4 +209,30 @@ async def context_free_check(system: System) -> None:
         system.projector.positions()
         system.projector.head()
     import anyio.to_thread
-    await anyio.to_thread.run_sync(check, limiter=system.limiter)
+    await anyio.to_thread.run_sync(_once_more, system, check, limiter=system.limiter)
+
+
+async def readiness(system: System) -> tuple[str, list[str]]:
+    """``/readyz``'s verdict and reasons: the same truth as ``nrd projections status``."""
+    settings = system.settings
+
+    def assess() -> tuple[str, list[str]]:
+        health = _once_more(system, lambda: read_health(system.projector))
+        return health.assess(settings.ready_max_lag, settings.ready_max_stall)
+
+    return await anyio.to_thread.run_sync(assess, limiter=system.limiter)
+
+
+T = TypeVar("T")
+
+
+def _once_more(system: System, read: Callable[[], T]) -> T:
+    """A read tried a second time if the first fails, after the pool replaced its dead
+    connections: a pooled connection that died (PostgreSQL restarted, a session ended by an
+    operator) fails the first read that takes it, not the service."""
+    try:
+        return read()
+    except Exception as error:
+        log.info("a health read failed (%s): trying once more", type(error).__name__)
+        system.store.check()
+        return read()

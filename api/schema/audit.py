@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
@@ -25,6 +25,7 @@ from projections.audit import HistoryFilter, parse_moment
 
 RECORDS_SCOPE = "Audit.records"
 ACCESS_SCOPE = "Audit.access"
+QUARANTINE_SCOPE = "Audit.quarantine"
 
 
 @strawberry.type(description="One event in a record's history: who acted, in which role, when, "
@@ -94,6 +95,26 @@ class AccessEntry:
 class AccessPage:
     items: list[AccessEntry]
     page_info: PageInfo
+
+
+@strawberry.type(description="An event a read model could not apply, kept aside: the rest "
+                             "of the log goes on, and the record's later events wait behind "
+                             "it until an operator retries it after a fix. The error is its "
+                             "type only.")
+class QuarantinedEvent:
+    position: int
+    read_model: str
+    record_id: strawberry.ID
+    version: int
+    topic: str
+    stage: str
+    error: str
+    at: str
+    attempts: int
+
+    def access_key(self) -> tuple[str, str, str | None]:
+        case = str(self.record_id) if self.topic.startswith("domain.case:") else None
+        return "QuarantinedEvent", str(self.record_id), case
 
 
 @strawberry.input(description="Narrows a record's history; every condition must hold.")
@@ -242,6 +263,22 @@ class AuditQueries:
         end = _number_cursor(rows[len(items) - 1]["id"]) if items else None
         return AccessPage(items=items, page_info=PageInfo(has_next_page=len(rows) > first,
                                                           end_cursor=end))
+
+
+    @strawberry.field(description="Events the read models quarantined, in log order "
+                                  "(compliance only; empty for other roles).")
+    async def quarantined_events(self, info: Info[Context, None],
+                                 first: int = 50) -> list[QuarantinedEvent]:
+        ctx = info.context
+        _page_size(ctx, first)
+        if not _may(ctx, QUARANTINE_SCOPE):
+            return []
+        entries = await ctx.run(lambda: ctx.system.projector.quarantined(first))
+        return [QuarantinedEvent(
+            position=e.position, read_model=e.projection, record_id=strawberry.ID(e.record_id),
+            version=e.version, topic=e.topic, stage=e.stage, error=e.error,
+            at=datetime.fromtimestamp(e.at, UTC).isoformat(), attempts=e.attempts)
+            for e in entries]
 
 
 _SNAKE = {"at": "at", "userId": "user_id", "role": "role", "organizationId": "organization_id",
