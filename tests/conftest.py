@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from api.config import Settings
-from api.wiring import System, build_system
+from api.wiring import System, build_system, migrate_database
 from domain.base import Actor, acting_as
 
 # A fixed, obviously test-only master key (32 bytes of 0x01, base64): never a real one.
@@ -33,9 +33,11 @@ def _postgres_settings(tmp_path: Path) -> Iterator[Settings]:
     with admin:
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
-            yield Settings(data_dir=tmp_path, database_url=PG_URL, database_schema=schema,
-                           jwt_secret="test-secret-" + "x" * 32, pool_size=4,
-                           master_key=TEST_MASTER_KEY)
+            settings = Settings(data_dir=tmp_path, database_url=PG_URL, database_schema=schema,
+                                jwt_secret="test-secret-" + "x" * 32, pool_size=4,
+                                master_key=TEST_MASTER_KEY)
+            migrate_database(settings)  # as `nrd db migrate` does before any process starts
+            yield settings
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
