@@ -6,6 +6,7 @@ import contextlib
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -101,9 +102,11 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
             response["errors"] = [e for i, e in enumerate(formatted) if e not in formatted[:i]]
         return GraphQLResponse(response)
 
+    health = HealthReads()
+
     async def healthz(request: Request) -> Response:
         try:
-            await context_free_check(system)
+            await context_free_check(system, health)
         except Exception as error:
             log.warning("health check failed: %s", type(error).__name__)
             return JSONResponse({"status": "unavailable"}, status_code=503)
@@ -114,7 +117,7 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
         configured bounds with nothing quarantined. The reasons name read models, counts and
         error types, never a value."""
         try:
-            verdict, reasons = await readiness(system)
+            verdict, reasons = await readiness(system, health)
         except Exception as error:
             log.warning("readiness check failed: %s", type(error).__name__)
             return JSONResponse({"status": "unavailable",
@@ -204,15 +207,14 @@ def _payload_problem(payload: Any) -> str | None:
     return None
 
 
-async def context_free_check(system: System) -> None:
+async def context_free_check(system: System, reads: HealthReads) -> None:
     def check() -> None:
         system.projector.positions()
         system.projector.head()
-    import anyio.to_thread
-    await anyio.to_thread.run_sync(_once_more, system, check, limiter=system.limiter)
+    await reads.run(lambda: _once_more(system, check))
 
 
-async def readiness(system: System) -> tuple[str, list[str]]:
+async def readiness(system: System, reads: HealthReads) -> tuple[str, list[str]]:
     """``/readyz``'s verdict and reasons: the same truth as ``nrd projections status``."""
     settings = system.settings
 
@@ -220,10 +222,38 @@ async def readiness(system: System) -> tuple[str, list[str]]:
         health = _once_more(system, lambda: read_health(system.projector))
         return health.assess(settings.ready_max_lag, settings.ready_max_stall)
 
-    return await anyio.to_thread.run_sync(assess, limiter=system.limiter)
+    return await reads.run(assess)
 
 
 T = TypeVar("T")
+
+
+class HealthReads:
+    """Health reads one at a time, each given up after ``SECONDS``: while the store does not
+    answer, a probe gets its 503 at once, and probes never pile up threads waiting for it. (A
+    read given up goes on in its thread; the next read starts once it ends, or after
+    ``STUCK_SECONDS``.)"""
+
+    SECONDS = 3.0
+    STUCK_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._started: float | None = None  # when the read under way began
+
+    async def run(self, read: Callable[[], T]) -> T:
+        now = time.monotonic()
+        if self._started is not None and now - self._started < self.STUCK_SECONDS:
+            raise TimeoutError("an earlier health read still waits for the store")
+        self._started = now
+
+        def timed() -> T:
+            try:
+                return read()
+            finally:
+                self._started = None
+
+        with anyio.fail_after(self.SECONDS):
+            return await anyio.to_thread.run_sync(timed, abandon_on_cancel=True)
 
 
 def _once_more(system: System, read: Callable[[], T]) -> T:
