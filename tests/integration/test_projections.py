@@ -368,6 +368,29 @@ def test_nrd_projections_rebuild_restores_damaged_read_models_and_reports_progre
     assert read_models(system.store) == followed
 
 
+def test_nrd_projections_status_says_behind_by_its_exit_code_until_the_read_models_are_current(
+    system: System, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    a_busy_directory(system.app)  # written; nothing applied yet
+    nrd_environment(monkeypatch, settings)
+    monkeypatch.setenv("NRD_DATA_DIR", str(settings.data_dir))
+    head = system.projector.head()
+
+    assert cli.main(["projections", "status", "--max-lag", "0"]) == 1
+    behind = capsys.readouterr().out
+    assert f"directory: 0/{head} ({head} behind)" in behind
+    assert f"directory: {head} events behind (bound 0)" in behind
+    assert cli.main(["projections", "status", "--max-lag", str(head)]) == 1  # never moved
+    assert f"directory: {head} events behind and never moved (bound 30s)" in \
+        capsys.readouterr().out
+
+    system.projector.catch_up()
+
+    assert cli.main(["projections", "status", "--max-lag", "0"]) == 0
+    assert capsys.readouterr().out.endswith("current\n")
+
+
 def test_nrd_projections_rebuild_takes_the_data_folder_from_the_data_dir_flag(
     system: System, settings: Settings, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
