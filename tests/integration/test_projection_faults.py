@@ -88,8 +88,8 @@ def killed_at(env: dict[str, str], log: Path, fault: str) -> None:
 
 # Where a kill lands: the 5th tracking lock of a pass is the case projection's (after the
 # chain, the topic check, the directory and the protocols); the 1st a case's stored state.
-KILLS = ("locked:5", "processed:5", "state-stored:1", "tracked:5", "committed:5",
-         "locked:1", "tracked:2", "committed:3")
+# bench/fault_worker.py strikes the other read models too, many times.
+KILLS = ("locked:5", "processed:5", "state-stored:1", "tracked:5", "committed:5")
 
 
 @pytest.mark.timeout(600)
@@ -111,7 +111,7 @@ def test_a_worker_killed_at_any_point_of_a_batch_resumes_and_equals_a_rebuild(
 def test_a_worker_whose_connection_is_cut_at_any_point_carries_on_by_itself(
         pg_settings: Settings, pg_system: System, tmp_path: Path) -> None:
     load, env, log = Load(pg_system), nrd_environment(pg_settings), tmp_path / "worker.log"
-    for fault in ("locked:5", "processed:5", "state-stored:1", "tracked:5", "listening:1"):
+    for fault in ("processed:5", "state-stored:1", "tracked:5", "listening:1"):
         load.chunk()
         with Worker(env, log, f"{fault}:cut") as worker:
             current(env)
