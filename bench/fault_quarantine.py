@@ -2,8 +2,8 @@
 
 On a private PostgreSQL cluster (or SQLite, ``--store sqlite``), writer threads keep case work
 coming and a worker process follows the log. Then, as someone with database access could,
-the script damages stored events of a few cases: states that no longer decode, and topics
-this version does not know. It reports, as PASS/FAIL lines: every other case goes on being
+the script damages stored events of a few cases, ahead of the worker (stopped a moment, as
+after a crash): states that no longer decode, and topics this version does not know. It reports, as PASS/FAIL lines: every other case goes on being
 applied (the read models reach the head of the log); each damaged event is quarantined with
 its position, record, topic and error type, and nothing is skipped silently; a command on a
 damaged case is refused as RECORD_UNREADABLE; ``nrd projections status`` exits 3 and lists
@@ -63,10 +63,17 @@ def main(argv: list[str] | None = None) -> int:
         try:
             writers.start()
             time.sleep(args.seconds)
-            # Damage the second event (a consent) of some cases written so far.
+            # The worker stops a while (as after a crash); events it has not applied yet are
+            # damaged: it meets them when it starts again. (Events it had applied are met by
+            # the rebuild below.)
+            worker.stop()
+            time.sleep(2)
             app = writers.system.app
+            with writers.system.store.read() as cursor:
+                reached = min(int(row[0]) for row in cursor.execute(
+                    "SELECT position FROM projection_tracking").fetchall())
             second = {n.originator_id: n.id for n in app.recorder.select_notifications(
-                start=1, limit=10_000_000) if n.originator_version == 2}
+                start=reached + 1, limit=10_000_000) if n.originator_version == 2}
             victims = rng.sample([c for c in writers.acknowledged if c in second],
                                  args.damaged)
             intruder, originals = Intruder(settings), {}
@@ -80,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                     originals[position] = (row[0], bytes(row[1]))
                     run(f"UPDATE {intruder.table} SET {column} = %s WHERE {intruder.id} = %s",
                         (value, position))
+            worker = Worker(env, log).start()
             common.say(f"damaged {len(originals)} events; the load goes on")
             time.sleep(args.seconds)
             writers.stop()

@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                            ", ".join(f"{t}: {len(r)}" for t, r in sorted(rebuilt.items())
                                      if t != "positions"))
                 with observer.store.read() as cursor:
-                    listed = {row[0] for row in cursor.execute("SELECT id FROM cases")}
+                    listed = {row[0] for row in cursor.execute(
+                        "SELECT id FROM cases").fetchall()}
                 acknowledged = {str(case) for case in writers.acknowledged}
                 report.add("every acknowledged case is in the case list",
                            acknowledged <= listed and not writers.lost,
