@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from projections.aggregates import iso
-from projections.store import ViewStore
+from projections.store import Cursor, ViewStore
 
 # Types whose fields are confidential, and which of their fields (None: the record itself,
 # whose very existence is confidential: any read of it is logged, of its id or type name alone
@@ -40,6 +40,8 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "ReportingProtocol": frozenset({"contacts", "revisions"}),
     "AuditEvent": None,
     "AuditState": None,
+    # Which record a read model holds back tells that the record exists.
+    "QuarantinedEvent": frozenset({"recordId"}),
 }
 
 # Every other type a query or mutation can return, and why reading it is not logged on its
@@ -126,20 +128,23 @@ class Reader:
     policy_version: str
 
 
+def create_access_table(cursor: Cursor, dialect: str) -> None:
+    """The access log's table (run by the schema migration, ``api/migrations.py``)."""
+    key = ("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if dialect == "postgres"
+           else "INTEGER PRIMARY KEY AUTOINCREMENT")
+    cursor.execute(
+        f"CREATE TABLE IF NOT EXISTS access_log (id {key}, at TEXT NOT NULL, "
+        "user_id TEXT NOT NULL, role TEXT NOT NULL, organization_id TEXT, "
+        "request_id TEXT NOT NULL, record_type TEXT NOT NULL, record_id TEXT NOT NULL, "
+        "case_id TEXT, fields TEXT NOT NULL, policy_version TEXT NOT NULL)")
+    for column in ("record_id", "case_id", "user_id"):
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS access_log_{column} "
+                       f"ON access_log ({column}, id)")
+
+
 class AccessLog:
     def __init__(self, store: ViewStore) -> None:
         self.store = store
-        key = ("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if store.dialect == "postgres"
-               else "INTEGER PRIMARY KEY AUTOINCREMENT")
-        with store.transaction() as cursor:
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS access_log (id {key}, at TEXT NOT NULL, "
-                "user_id TEXT NOT NULL, role TEXT NOT NULL, organization_id TEXT, "
-                "request_id TEXT NOT NULL, record_type TEXT NOT NULL, record_id TEXT NOT NULL, "
-                "case_id TEXT, fields TEXT NOT NULL, policy_version TEXT NOT NULL)")
-            for column in ("record_id", "case_id", "user_id"):
-                cursor.execute(f"CREATE INDEX IF NOT EXISTS access_log_{column} "
-                               f"ON access_log ({column}, id)")
 
     def record(self, reader: Reader, reads: Reads) -> None:
         """Writes the request's reads in one transaction: durable when this returns."""

@@ -6,10 +6,11 @@ import contextlib
 import logging
 import re
 import threading
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import orjson
@@ -29,6 +30,7 @@ from api.headers import AnswerHeaders
 from api.telemetry import TracingMiddleware, tracing
 from api.wiring import System
 from policies import STAFF_ROLES
+from projections.health import CURRENT, read_health
 
 log = logging.getLogger("nrd.api")
 MAX_BODY = 64 * 1024
@@ -144,13 +146,29 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
                                        status_code=_request_error_status(formatted))
         return GraphQLResponse(response, media_type=media)
 
+    health = HealthReads()
+
     async def healthz(request: Request) -> Response:
         try:
-            await context_free_check(system)
+            await context_free_check(system, health)
         except Exception as error:
             log.warning("health check failed: %s", type(error).__name__)
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        """Ready to serve: the store answers, and every read model is current within the
+        configured bounds with nothing quarantined. The reasons name read models, counts and
+        error types, never a value."""
+        try:
+            verdict, reasons = await readiness(system, health)
+        except Exception as error:
+            log.warning("readiness check failed: %s", type(error).__name__)
+            return JSONResponse({"status": "unavailable",
+                                 "reasons": ["the store cannot be reached"]}, status_code=503)
+        if verdict != CURRENT:
+            return JSONResponse({"status": verdict, "reasons": reasons}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -172,6 +190,7 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
         routes=[Route("/graphql", graphql_post, methods=["POST"]),
                 Route("/graphql", graphql_get, methods=["GET"]),
                 Route("/healthz", healthz, methods=["GET"]),
+                Route("/readyz", readyz, methods=["GET"]),
                 *([Mount("/graphiql", app=GZipMiddleware(Router(
                     [Route("/{name:path}", graphiql_asset, methods=["GET"])])))]
                   if system.settings.graphiql else [])],
@@ -295,9 +314,62 @@ def _payload_problem(payload: Any) -> str | None:
     return None
 
 
-async def context_free_check(system: System) -> None:
+async def context_free_check(system: System, reads: HealthReads) -> None:
     def check() -> None:
         system.projector.positions()
         system.projector.head()
-    import anyio.to_thread
-    await anyio.to_thread.run_sync(check, limiter=system.limiter)
+    await reads.run(lambda: _once_more(system, check))
+
+
+async def readiness(system: System, reads: HealthReads) -> tuple[str, list[str]]:
+    """``/readyz``'s verdict and reasons: the same truth as ``nrd projections status``."""
+    settings = system.settings
+
+    def assess() -> tuple[str, list[str]]:
+        health = _once_more(system, lambda: read_health(system.projector))
+        return health.assess(settings.ready_max_lag, settings.ready_max_stall)
+
+    return await reads.run(assess)
+
+
+T = TypeVar("T")
+
+
+class HealthReads:
+    """Health reads one at a time, each given up after ``SECONDS``: while the store does not
+    answer, a probe gets its 503 at once, and probes never pile up threads waiting for it. (A
+    read given up goes on in its thread; the next read starts once it ends, or after
+    ``STUCK_SECONDS``.)"""
+
+    SECONDS = 3.0
+    STUCK_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._started: float | None = None  # when the read under way began
+
+    async def run(self, read: Callable[[], T]) -> T:
+        now = time.monotonic()
+        if self._started is not None and now - self._started < self.STUCK_SECONDS:
+            raise TimeoutError("an earlier health read still waits for the store")
+        self._started = now
+
+        def timed() -> T:
+            try:
+                return read()
+            finally:
+                self._started = None
+
+        with anyio.fail_after(self.SECONDS):
+            return await anyio.to_thread.run_sync(timed, abandon_on_cancel=True)
+
+
+def _once_more(system: System, read: Callable[[], T]) -> T:
+    """A read tried a second time if the first fails, after the pool replaced its dead
+    connections: a pooled connection that died (PostgreSQL restarted, a session ended by an
+    operator) fails the first read that takes it, not the service."""
+    try:
+        return read()
+    except Exception as error:
+        log.info("a health read failed (%s): trying once more", type(error).__name__)
+        system.store.check()
+        return read()

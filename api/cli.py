@@ -130,40 +130,182 @@ def _system(args: argparse.Namespace) -> object:
 def cmd_projections_run(args: argparse.Namespace) -> int:
     from api.wiring import settle_process
 
-    system = _system(args)
-    settle_process()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    system = _started(args, stop)
+    if system is None:
+        return 0  # stopped before the store could be reached
+    settle_process()
     print("nrd projections: following the event log (Ctrl-C stops)", file=sys.stderr)
     try:
-        system.follow_log(stop, interval=args.interval)  # type: ignore[attr-defined]
+        system.follow_log(stop, interval=args.interval)
     finally:
-        system.close()  # type: ignore[attr-defined]
+        system.close()
     return 0
 
 
+def _started(args: argparse.Namespace, stop: threading.Event) -> Any:
+    """The worker's system, once the store can be reached: a worker started while the
+    database is down or restarting waits for it (each attempt logged, the pause doubling up
+    to five seconds) rather than exit. A configuration or schema that cannot work ends it."""
+    from projections.runner import describe
+    from projections.store import is_transient
+
+    pause = 0.5
+    while not stop.is_set():
+        try:
+            return _system(args)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.error("the store cannot be reached yet: %s; trying again in %.1fs",
+                      describe(error), pause)
+            stop.wait(pause)
+            pause = min(5.0, pause * 2)
+    return None
+
+
 def cmd_projections_rebuild(args: argparse.Namespace) -> int:
-    system = _system(args)
+    from projections.runner import describe
+
+    system: Any = _system(args)
     try:
         started = time.perf_counter()
-        applied = system.projector.rebuild(_progress("rebuild"))  # type: ignore[attr-defined]
+        try:
+            applied = system.projector.rebuild(_progress("rebuild"))
+        except Exception as error:
+            print(f"\nnrd projections rebuild: failed ({describe(error)}); the live read "
+                  "models are as they were", file=sys.stderr)
+            return 1
         seconds = time.perf_counter() - started
         print(f"\nrebuilt every read model from {applied} events in {seconds:.1f}s",
               file=sys.stderr)
     finally:
-        system.close()  # type: ignore[attr-defined]
+        system.close()
     return 0
 
 
+# `nrd projections status` exit codes: scripts and orchestrators act on them.
+CURRENT, BEHIND, UNKNOWN, QUARANTINED = 0, 1, 2, 3
+
+
 def cmd_projections_status(args: argparse.Namespace) -> int:
-    system = _system(args)
+    from projections.health import BEHIND as LATE
+    from projections.health import QUARANTINED as HELD
+    from projections.health import read_health
+    from projections.runner import describe
+
     try:
-        head = system.projector.head()  # type: ignore[attr-defined]
-        for name, position in sorted(system.projector.positions().items()):  # type: ignore[attr-defined]
-            print(f"{name}: {position}/{head} ({head - position} behind)")
+        system: Any = _system(args)
+    except Exception as error:
+        print(f"nrd projections status: cannot read the read models' state: {describe(error)}",
+              file=sys.stderr)
+        return UNKNOWN
+    try:
+        settings = system.settings
+        max_lag = settings.ready_max_lag if args.max_lag is None else args.max_lag
+        max_stall = settings.ready_max_stall if args.max_stall is None else args.max_stall
+        deadline = time.monotonic() + args.wait
+        while True:
+            try:
+                health = read_health(system.projector)
+            except Exception as error:
+                print(f"nrd projections status: cannot read the read models' state: "
+                      f"{describe(error)}", file=sys.stderr)
+                return UNKNOWN
+            verdict, reasons = health.assess(max_lag, max_stall)
+            if verdict == LATE and time.monotonic() < deadline:
+                time.sleep(0.25)
+                continue
+            break
+        for model in health.read_models:
+            moved = ("" if model.idle_seconds is None
+                     else f", moved {model.idle_seconds:.0f}s ago")
+            held = f", {model.quarantined} quarantined" if model.quarantined else ""
+            print(f"{model.name}: {model.position}/{health.head} ({model.behind} behind{moved}"
+                  f"{held})")
+        if verdict == HELD:
+            _show_quarantine(system, args.limit)
+        print(f"{verdict}" + "".join(f"\n  {reason}" for reason in reasons))
+        return {LATE: BEHIND, HELD: QUARANTINED}.get(verdict, CURRENT)
     finally:
-        system.close()  # type: ignore[attr-defined]
+        system.close()
+
+
+def _show_quarantine(system: Any, limit: int) -> None:
+    """The quarantined events, oldest first. Their record ids tell which records exist: the
+    read is recorded in the access log first, and without it they are not shown."""
+    from api.access import Reads
+
+    entries = system.projector.quarantined(limit)
+    reads = Reads()
+    for entry in entries:
+        case = entry.record_id if entry.topic.startswith(CASE_TOPICS) else None
+        reads.add("QuarantinedEvent", entry.record_id, {"recordId"}, case)
+    try:
+        system.access.record(_cli_reader(system), reads)
+        shown = True
+    except Exception as error:
+        print(f"(record ids hidden: the access log could not be written: "
+              f"{type(error).__name__})", file=sys.stderr)
+        shown = False
+    print("quarantined (position, read model, record, version, topic, stage: error):")
+    for entry in entries:
+        record = entry.record_id if shown else "-"
+        print(f"  {entry.position} {entry.projection} {record} v{entry.version} {entry.topic} "
+              f"{entry.stage}: {entry.error}")
+
+
+CASE_TOPICS = "domain.case:"
+
+
+def cmd_projections_check(args: argparse.Namespace) -> int:
+    from projections.runner import describe
+
+    system: Any = _system(args)
+    try:
+        rebuilder = system.projector.rebuilder
+        try:
+            report = rebuilder.check(system.projector, _progress("check"))
+        except Exception as error:
+            print(f"\nnrd projections check: could not compare ({describe(error)})",
+                  file=sys.stderr)
+            return 2
+        print(file=sys.stderr)
+        at = ", ".join(f"{name} at {position}" for name, position in sorted(
+            report.positions.items()))
+        if not report.differences:
+            print(f"same: {report.tables} tables match a rebuild from the log ({at})")
+            return 0
+        print(f"DIFFERENT from a rebuild from the log ({at}):")
+        for difference in report.differences:
+            print(f"  {difference.summary()}")
+        return 1
+    finally:
+        system.close()
+
+
+def cmd_projections_retry(args: argparse.Namespace) -> int:
+    system: Any = _system(args)
+    try:
+        result = system.projector.retry()
+        print(f"applied {result.applied} quarantined event(s); {result.remaining} remain "
+              f"quarantined; {result.gone} no longer in the log")
+        return 0 if not result.remaining else 1
+    finally:
+        system.close()
+
+
+def cmd_db_migrate(args: argparse.Namespace) -> int:
+    from api.wiring import migrate_database
+
+    settings = _settings(args)
+    before, after = migrate_database(settings, lambda line: print(line, file=sys.stderr))
+    if before == after:
+        print(f"the schema is at version {after}: nothing to do")
+    else:
+        print(f"the schema is at version {after} (it was at {before or 'none'})")
     return 0
 
 
@@ -377,15 +519,57 @@ def parser() -> argparse.ArgumentParser:
     projections = commands.add_parser("projections", help="run, rebuild or inspect read models",
                                       description="Keep the read models following the log.")
     verbs = projections.add_subparsers(dest="verb", required=True, metavar="VERB")
-    run = verbs.add_parser("run", help="follow the event log (a worker process)")
+    run = verbs.add_parser(
+        "run", help="follow the event log (a worker process)",
+        description="Follows the log until stopped; rides out a lost connection or a database "
+                    "restart (at start too), and quarantines an event a read model cannot "
+                    "apply.")
     run.add_argument("--interval", type=float, default=0.2, help="poll interval in seconds")
-    rebuild = verbs.add_parser("rebuild", help="rebuild every read model from the event log")
-    status = verbs.add_parser("status", help="show each read model's position; exit 1 if the "
-                                             "store cannot be reached")
+    rebuild = verbs.add_parser(
+        "rebuild", help="rebuild every read model from the event log",
+        description="Builds the read models aside from the log and swaps them in whole; "
+                    "exit 1, with the live ones as they were, if it fails.")
+    status = verbs.add_parser(
+        "status", help="each read model's position, and whether it is current",
+        description="Exit 0: every read model current (within --max-lag events of the log's "
+                    "head, and not behind for longer than --max-stall seconds); 1: behind; "
+                    "2: the store cannot be reached; 3: events are quarantined (listed; "
+                    "`nrd projections retry` after a fix).")
+    status.add_argument("--max-lag", type=int, default=None,
+                        help="events behind the head still counted as current "
+                             "(NRD_READY_MAX_LAG, 1000)")
+    status.add_argument("--max-stall", type=float, default=None,
+                        help="seconds a read model may be behind without moving "
+                             "(NRD_READY_MAX_STALL, 30)")
+    status.add_argument("--wait", type=float, default=0.0,
+                        help="wait up to this many seconds for the read models to be current")
+    status.add_argument("--limit", type=int, default=50,
+                        help="quarantined events listed at most (50)")
+    check = verbs.add_parser(
+        "check", help="compare the read models with a rebuild from the log",
+        description="Rebuilds aside up to where the live read models stand and compares them "
+                    "table by table (counts and record ids, never values). Exit 0: the "
+                    "same; 1: different; 2: could not compare.")
+    retry = verbs.add_parser(
+        "retry", help="apply the quarantined events again (after a fix)",
+        description="Exit 0: none remains quarantined; 1: some still fail.")
     for sub, fn in ((run, cmd_projections_run), (rebuild, cmd_projections_rebuild),
-                    (status, cmd_projections_status)):
+                    (status, cmd_projections_status), (check, cmd_projections_check),
+                    (retry, cmd_projections_retry)):
         sub.add_argument("--data-dir", help="folder for the embedded SQLite stores (./data)")
         sub.set_defaults(run=fn)
+
+    db = commands.add_parser("db", help="the database's schema",
+                             description="The schema of every table nrd owns.")
+    db_verbs = db.add_subparsers(dest="verb", required=True, metavar="VERB")
+    migrate = db_verbs.add_parser(
+        "migrate", help="bring the schema to this version's (run before serving)",
+        description="Applies the numbered schema steps the database lacks, each in one "
+                    "transaction; idempotent, one migrator at a time, safe while older "
+                    "processes run. `nrd serve` and the worker refuse a schema at another "
+                    "version. The embedded SQLite stores migrate themselves.")
+    migrate.add_argument("--data-dir", help="folder for the embedded SQLite stores (./data)")
+    migrate.set_defaults(run=cmd_db_migrate)
 
     audit = commands.add_parser(
         "audit", help="export, replay and verify the audit history",
@@ -445,6 +629,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nrd: {error}", file=sys.stderr)
         return 3
     except Exception as error:
+        from api.migrations import SchemaVersionError
+        from projections.aside import RebuildBusy
+
+        if isinstance(error, SchemaVersionError | RebuildBusy):  # a message made to be read
+            print(f"nrd: {error}", file=sys.stderr)
+            return 2
         log.error("nrd %s failed: %s", args.command, type(error).__name__)
         return 1
 

@@ -134,6 +134,10 @@ class Settings:
     connect_timeout: float = 60.0  # seconds a starting process keeps trying to connect
     projection_wait: float = 10.0  # seconds a request waits for the read models to catch up
     application_name: str = "nrd"
+    # Readiness (/readyz, `nrd projections status`): a read model further behind the log than
+    # this many events, or behind at all and still for this many seconds, is behind.
+    ready_max_lag: int = 1000
+    ready_max_stall: float = 30.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -194,6 +198,8 @@ class Settings:
             connect_timeout=_int(env, "NRD_CONNECT_TIMEOUT_SECONDS", 60, 0, 3600),
             projection_wait=_int(env, "NRD_PROJECTION_WAIT_MS", 10_000, 0, 600_000) / 1000,
             application_name=name,
+            ready_max_lag=_int(env, "NRD_READY_MAX_LAG", 1000, 0, 100_000_000),
+            ready_max_stall=float(_int(env, "NRD_READY_MAX_STALL", 30, 1, 86_400)),
         )
 
     def with_changes(self, **changes: object) -> Settings:
@@ -261,6 +267,8 @@ class Settings:
             "POSTGRES_USER": pg["user"],
             "POSTGRES_PASSWORD": pg["password"],
             "POSTGRES_SCHEMA": self.database_schema,
+            # Tables are made by `nrd db migrate` (api/migrations.py), never at start.
+            "CREATE_TABLE": "n",
             # api.recorder.PostgresFactory opens this pool with the parameters above.
             "POSTGRES_POOL_SIZE": str(events),
             "POSTGRES_MAX_OVERFLOW": "0",

@@ -137,6 +137,11 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
 
     def create_table(self) -> None:
         super().create_table()
+        self.check_isolation()
+
+    def check_isolation(self) -> None:
+        """Refuses to work under another default isolation than READ COMMITTED (the schema
+        migration and every process at start check it)."""
         # The check of versions relied on must see what committed before the lock was taken:
         # each statement's own snapshot (READ COMMITTED). Under REPEATABLE READ or
         # SERIALIZABLE the statement's snapshot predates the lock, and a write that came

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from api.config import read_or_create_secret
-from projections.store import ScrubIncomplete, ViewStore
+from projections.store import Cursor, ScrubIncomplete, ViewStore
 
 log = logging.getLogger("nrd.vault")
 KEY_BYTES = 32
@@ -61,6 +61,18 @@ def load_or_create_master_key(path: Path) -> bytes:
         path, lambda: base64.b64encode(os.urandom(KEY_BYTES)).decode()))
 
 
+def create_key_tables(cursor: Cursor, dialect: str) -> None:
+    """The key table and its bookkeeping (run by the schema migration, ``api/migrations.py``)."""
+    blob = "BYTEA" if dialect == "postgres" else "BLOB"
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS case_keys (case_id TEXT PRIMARY KEY, "
+                   f"wrapped {blob} NOT NULL)")
+    # Erasures under way, and a scrub of deleted keys still to finish.
+    cursor.execute("CREATE TABLE IF NOT EXISTS key_erasures (case_id TEXT PRIMARY KEY, "
+                   "at DOUBLE PRECISION NOT NULL)")
+    cursor.execute("CREATE TABLE IF NOT EXISTS key_scrubs (name TEXT PRIMARY KEY, "
+                   "at DOUBLE PRECISION NOT NULL)")
+
+
 class EnvelopeVault:
     """Implements ``domain.vault.Vault``."""
 
@@ -72,15 +84,6 @@ class EnvelopeVault:
         self._store = store
         self._cache: dict[UUID, tuple[float, AESGCM]] = {}
         self._lock = threading.Lock()
-        blob = "BYTEA" if store.dialect == "postgres" else "BLOB"
-        with store.transaction() as cursor:
-            cursor.execute(f"CREATE TABLE IF NOT EXISTS case_keys (case_id TEXT PRIMARY KEY, "
-                           f"wrapped {blob} NOT NULL)")
-            # Erasures under way, and a scrub of deleted keys still to finish.
-            cursor.execute("CREATE TABLE IF NOT EXISTS key_erasures (case_id TEXT PRIMARY KEY, "
-                           "at DOUBLE PRECISION NOT NULL)")
-            cursor.execute("CREATE TABLE IF NOT EXISTS key_scrubs (name TEXT PRIMARY KEY, "
-                           "at DOUBLE PRECISION NOT NULL)")
 
     def create_key(self, case_id: UUID) -> None:
         data_key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)

@@ -22,12 +22,14 @@ from eventsourcing.persistence import EventStore
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
 
+from api import migrations
 from api.access import AccessLog
 from api.auth import Authenticator, load_or_create_secret
 from api.config import ConfigurationError, DatabaseUnreachable, Settings
 from api.faults import ReadModelBehind, StoreBusy, cause_name, classify
 from api.hardening import DocumentGate, GateExtension, Limits
 from api.ratelimit import RateLimiter
+from api.recorder import LockedInsertRecorder
 from api.schema.build import Schema, build_schema
 from api.snapshots import SignedSnapshots
 from api.telemetry import OperationSpan, store_span, tracer_from, tracing
@@ -36,20 +38,21 @@ from domain.cases import CaseUseCases
 from domain.directory import DirectoryApplication
 from policies import FieldPolicy, load_policy
 from projections.aggregates import History
+from projections.aside import AsideRebuilder, Place, PostgresPlace, SQLitePlace
 from projections.audit import AuditTrail
 from projections.cases import CaseProjection, CaseQueries
 from projections.chain import ChainProjection
 from projections.directory import DirectoryProjection, DirectoryQueries
 from projections.protocols import ProtocolProjection, ProtocolQueries
-from projections.runner import Projector
+from projections.runner import Projection, Projector
 from projections.store import (
     LogListener,
     PostgresViewStore,
     SQLiteViewStore,
     ViewStore,
-    postgres_startup_lock,
     sqlite_startup_lock,
 )
+from projections.topics import TopicCheck
 
 log = logging.getLogger("nrd.projections")
 P = ParamSpec("P")
@@ -146,7 +149,7 @@ class System:
                                    self.app.recorder.channel_name)  # type: ignore[attr-defined]
             try:
                 listener.start()
-            except psycopg.Error as error:  # the worker still follows, at its interval
+            except Exception as error:  # the worker still follows, at its interval
                 log.warning("cannot listen for new events: %s", type(error).__name__)
         try:
             self.projector.run_forever(stop, interval, housekeeping=self.app.finish_erasures,
@@ -271,15 +274,104 @@ def settle_process() -> None:
     schedule_as_batch()
 
 
-def build_system(settings: Settings, tracer_provider: TracerProvider | None = None) -> System:
-    """The system ``settings`` describe. A start that cannot reach the database (down,
-    starting, refusing more clients, or a lock held past its bound) tries again, waiting
-    longer each time, for ``settings.connect_timeout`` seconds; then it gives up saying so."""
+def _projections(app: TracedApplication, dialect: str, vault: EnvelopeVault,
+                 ) -> list[Projection]:
+    """Every read model, as one process runs them (fresh, remembering nothing)."""
+    return [ChainProjection(), TopicCheck(),
+            DirectoryProjection(app.mapper, dialect), ProtocolProjection(app.mapper, dialect),
+            CaseProjection(app.mapper, dialect, vault, _history(app))]
+
+
+@dataclass
+class _Parts:
+    app: TracedApplication
+    store: ViewStore
+    keys: ViewStore
+    reads: ViewStore
+    vault: EnvelopeVault
+    projector: Projector
+
+    def target(self) -> migrations.Target:
+        def create_event_store() -> None:
+            # The library's own statements, through its recorders' create_table (public on
+            # each concrete recorder, though not on the abstract types).
+            recorders: list[Any] = [self.app.recorder]
+            if self.app.snapshots is not None:
+                recorders.append(self.app.snapshots.recorder)
+            for recorder in recorders:
+                recorder.create_table()
+
+        return migrations.Target(self.projector, self.keys, self.reads, create_event_store)
+
+    def close(self) -> None:
+        for store in {id(s): s for s in (self.store, self.keys, self.reads)}.values():
+            store.close()
+        self.app.close()
+
+
+def _parts(settings: Settings, tracer: Tracer) -> _Parts:
+    """The stores, the application and the projector, touching no table (so that a schema
+    check, or a migration, comes first). What a failure here had opened is closed again."""
+    store: ViewStore
+    keys: ViewStore
+    reads: ViewStore
+    place: Place
+    with contextlib.ExitStack() as opened:
+        if settings.uses_postgres:
+            # One connection first, alone: a refusal says why (down, starting, too many
+            # connections), where a pool's first wait would only time out.
+            psycopg.connect(**settings.postgres_params()).close()
+            _, views = settings.connection_shares()
+            store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
+                                      views, settings.pool_timeout)
+            keys = reads = store
+            opened.callback(store.close)
+            place = PostgresPlace(settings.postgres_params(), settings.database_schema)
+        else:
+            # Keys and the access log are never part of a rebuild: files of their own.
+            busy = settings.lock_timeout_ms / 1000
+            store = SQLiteViewStore(settings.data_dir / "views.sqlite", busy_timeout=busy)
+            keys = SQLiteViewStore(settings.data_dir / "keys.sqlite", durable=True,
+                                   busy_timeout=busy)
+            reads = SQLiteViewStore(settings.data_dir / "access.sqlite", durable=True,
+                                    busy_timeout=busy)
+            for each in (store, keys, reads):
+                opened.callback(each.close)
+            place = SQLitePlace(settings.data_dir / "views.sqlite")
+        vault = EnvelopeVault(_master_key(settings), keys)
+        app = TracedApplication(settings, tracer, vault)
+        opened.callback(app.close)
+        projector = Projector(app, store, _projections(app, store.dialect, vault),
+                              rebuilder=AsideRebuilder(
+                                  place, lambda: _projections(app, store.dialect, vault)))
+        opened.pop_all()
+    return _Parts(app, store, keys, reads, vault, projector)
+
+
+def migrate_database(settings: Settings, progress: migrations.Progress | None = None,
+                     ) -> tuple[int, int]:
+    """``nrd db migrate``: brings the database's schema to this version's; returns the
+    version before and after."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    starting = (contextlib.nullcontext() if settings.uses_postgres
+                else sqlite_startup_lock(settings.data_dir))
+    with starting:
+        parts = _retrying(settings, lambda: _parts(settings, tracer_from(None)))
+        try:
+            return migrations.migrate(parts.target(), progress)
+        finally:
+            parts.close()
+
+
+def _retrying(settings: Settings, start: Callable[[], T]) -> T:
+    """``start()``; when it cannot reach the database (down, starting, refusing more
+    clients, or a lock held past its bound) tried again, waiting longer each time, for
+    ``settings.connect_timeout`` seconds; then it gives up saying so."""
     deadline = time.monotonic() + settings.connect_timeout
     pause = 0.25
     while True:
         try:
-            return _build_system(settings, tracer_provider)
+            return start()
         except Exception as error:
             fault = classify(error)
             if fault is None:
@@ -294,44 +386,35 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
             pause = min(pause * 2, 5.0)
 
 
+def build_system(settings: Settings, tracer_provider: TracerProvider | None = None) -> System:
+    """A process's whole system. On PostgreSQL the schema must be this version's (``nrd db
+    migrate``); the embedded SQLite stores migrate themselves. A start that cannot reach the
+    database tries again for ``settings.connect_timeout`` seconds (``_retrying``)."""
+    return _retrying(settings, lambda: _build_system(settings, tracer_provider))
+
+
 def _build_system(settings: Settings, tracer_provider: TracerProvider | None) -> System:
     tracer = tracer_from(tracer_provider)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store: ViewStore
-    starting = (postgres_startup_lock(settings.postgres_params()) if settings.uses_postgres
+    starting = (contextlib.nullcontext() if settings.uses_postgres
                 else sqlite_startup_lock(settings.data_dir))
-    keys: ViewStore
-    reads: ViewStore
-    # What this start has opened, closed again if it fails.
-    with contextlib.ExitStack() as opened, starting:
-        if settings.uses_postgres:
-            _, views = settings.connection_shares()
-            store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
-                                      views, settings.pool_timeout)
-            keys = reads = store
-            opened.callback(store.close)
-        else:
-            # Keys and the access log are never part of a rebuild: files of their own.
-            busy = settings.lock_timeout_ms / 1000
-            store = SQLiteViewStore(settings.data_dir / "views.sqlite", busy_timeout=busy)
-            keys = SQLiteViewStore(settings.data_dir / "keys.sqlite", durable=True,
-                                   busy_timeout=busy)
-            reads = SQLiteViewStore(settings.data_dir / "access.sqlite", durable=True,
-                                    busy_timeout=busy)
-            for each in (store, keys, reads):
-                opened.callback(each.close)
-        access = AccessLog(reads)
-        vault = EnvelopeVault(_master_key(settings), keys)
-        app = TracedApplication(settings, tracer, vault)
-        opened.callback(app.close)
-        projector = Projector(app, store, [ChainProjection(),
-                                           DirectoryProjection(app.mapper, store.dialect),
-                                           ProtocolProjection(app.mapper, store.dialect),
-                                           CaseProjection(app.mapper, store.dialect, vault,
-                                                          _history(app))])
-        projector.create_tables()
-        app.finish_erasures()  # whatever a crash left half done
-        opened.pop_all()
+    with starting:
+        parts = _parts(settings, tracer)
+        try:
+            if settings.uses_postgres:
+                migrations.check(parts.store)
+                recorder = parts.app.recorder
+                if isinstance(recorder, LockedInsertRecorder):
+                    recorder.check_isolation()
+            else:
+                migrations.migrate(parts.target())
+            parts.app.finish_erasures()  # whatever a crash left half done
+        except BaseException:
+            parts.close()
+            raise
+    app, store, keys, reads, vault, projector = (parts.app, parts.store, parts.keys,
+                                                 parts.reads, parts.vault, parts.projector)
+    access = AccessLog(reads)
     policy = load_policy()
     limits = Limits(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
                     max_tokens=settings.max_tokens)

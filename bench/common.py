@@ -212,13 +212,24 @@ def server_env(schema: str, url: str = DEFAULT_URL) -> dict[str, str]:
     return env
 
 
+_migrated: set[tuple[str, str]] = set()
+
+
 def settings_for(schema: str, url: str = DEFAULT_URL, pool_size: int = 10) -> Any:
     """The settings of an in-process system: the servers' settings, read the same way, with
-    ``pool_size`` connections in each of its two pools."""
+    ``pool_size`` connections in each of its two pools. The schema is migrated first (``nrd db
+    migrate``), once per process: nothing else makes tables on PostgreSQL."""
     from api.config import Settings
+    from api.wiring import migrate_database
 
     env = {k: v for k, v in server_env(schema, url).items() if k.startswith("NRD_")}
-    return Settings.from_env({**env, "NRD_MAX_CONNECTIONS": str(2 * pool_size + 1)})
+    settings = Settings.from_env({**env, "NRD_MAX_CONNECTIONS": str(2 * pool_size + 1)})
+    if (url, schema) not in _migrated:
+        with _admin(url) as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        migrate_database(settings)
+        _migrated.add((url, schema))
+    return settings
 
 
 def _admin(url: str) -> psycopg.Connection[Any]:
@@ -241,6 +252,7 @@ def recreate_schema(url: str, schema: str) -> None:
     with _admin(url) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         conn.execute(f"CREATE SCHEMA {schema}")
+    _migrated.discard((url, schema))
 
 
 def _mark_seeded(url: str, schema: str, count: int, seconds: float) -> None:

@@ -5,8 +5,9 @@ For each log size (by default the 5,000-organization schema of directory_search.
 process measures, in this order:
 
   1. a warm-up pass over the log (untimed), so every timed pass reads from warm caches;
-  2. Projector.rebuild(): drop every read model and replay the whole log (timed), sampling the
-     process's resident memory at every batch; peak RSS (ru_maxrss) is read right after;
+  2. Projector.rebuild(): replay the whole log into every read model aside, then swap them in
+     (timed), sampling the process's resident memory at every batch; peak RSS (ru_maxrss) is
+     read right after;
   3. raw read: app.recorder.select_notifications(start, limit=500) over the whole log;
   4. raw read + decode: the same plus app.mapper.to_domain_event() for each notification.
 

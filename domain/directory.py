@@ -32,8 +32,8 @@ from eventsourcing.application import (
     project_aggregate,
 )
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
-from eventsourcing.utils import strtobool
+from eventsourcing.persistence import IntegrityError, MapperDeserialisationError, Recording
+from eventsourcing.utils import TopicError, strtobool
 
 from domain.base import ANONYMOUS_ROLE, DomainError, NotFound, current_actor
 from domain.idempotency import Fingerprint, IdempotencyRecord, fingerprint, record_id
@@ -67,6 +67,16 @@ T = TypeVar("T")
 class ConcurrentUpdate(DomainError):
     code = "CONCURRENT_UPDATE"
     retryable = True
+
+
+class RecordUnreadable(DomainError):
+    """A record's stored events cannot be read back (a damaged row, or an event this version
+    does not know): nothing can be decided on it until an operator repairs it."""
+
+    code = "RECORD_UNREADABLE"
+
+
+UNREADABLE = (MapperDeserialisationError, TopicError)
 
 
 @dataclass(frozen=True)
@@ -523,6 +533,20 @@ class DirectoryApplication(Application[UUID]):
     def _run(self, key: str, operation: str, inputs: dict[str, Any],
              decide: Callable[[Aggregate | None], Aggregate], *,
              changes: UUID | None = None, check_first: bool = False) -> Outcome:
+        """``_decide_and_save``, refusing by name a command on a record whose stored events
+        cannot be read (rather than failing as an unexpected error)."""
+        try:
+            return self._decide_and_save(key, operation, inputs, decide, changes=changes,
+                                         check_first=check_first)
+        except UNREADABLE:
+            raise RecordUnreadable(
+                "a record this command reads has stored events that cannot be read back, so "
+                "nothing was done; an operator must repair it (`nrd projections status` "
+                "lists what the read models hold back)") from None
+
+    def _decide_and_save(self, key: str, operation: str, inputs: dict[str, Any],
+                         decide: Callable[[Aggregate | None], Aggregate], *,
+                         changes: UUID | None = None, check_first: bool = False) -> Outcome:
         """Runs ``decide`` and saves its aggregate with the key's record.
 
         ``decide`` gets the aggregate ``changes`` names, as stored now (None for a command that

@@ -24,6 +24,7 @@ from eventsourcing.domain import Aggregate, DomainEventProtocol, Snapshot
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
+from projections import faults
 from projections.store import Cursor
 
 
@@ -57,6 +58,8 @@ class AggregateProjection:
     # state may fall behind (1: stored with every batch). Behind needs a ``history``.
     cache_size = 0
     state_every = 1
+    # A record's events fold in order: one quarantined holds back the record's later ones.
+    holds_records = True
 
     def __init__(self, mapper: Mapper[UUID], dialect: str,
                  history: History | None = None) -> None:
@@ -175,3 +178,5 @@ class AggregateProjection:
             f"INSERT INTO {self.state_table} (id, version, topic, state) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (id) DO UPDATE SET version = excluded.version, topic = excluded.topic, "
             "state = excluded.state", rows)
+        if rows:
+            faults.reached("state-stored", cursor)

@@ -47,6 +47,7 @@ class ChainProjection:
     topics: Sequence[str] = ()  # every event
     raw = True  # handed the stored notifications, not decoded events
     kept_on_rebuild = True
+    quarantines = False  # a chain links every event: it stops rather than skip one
 
     def create_tables(self, cursor: Cursor) -> None:
         cursor.execute("CREATE TABLE IF NOT EXISTS event_chain "

@@ -20,9 +20,14 @@ import orjson
 import psycopg
 import psycopg.errors
 import psycopg.sql
+from eventsourcing.persistence import DataError as PersistenceDataError
+from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
+from eventsourcing.persistence import PersistenceError
 from psycopg import postgres
 from psycopg.types.array import ListBinaryDumper
 from psycopg_pool import ConnectionPool, PoolTimeout
+
+from projections import faults
 
 Params = Sequence[Any]
 # How long a scrub waits for older transactions to end before it gives up (and says so).
@@ -35,6 +40,17 @@ class ScrubIncomplete(Exception):
     def __init__(self, table: str) -> None:
         super().__init__(f"rows deleted from {table} could not be scrubbed yet: older "
                          "transactions are still open")
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether an error is the database's or the connection's (lost, restarted, locked,
+    timed out, refused), not the data's: retried as it is, never blamed on an event. Data
+    that a store refuses (a NUL in text, a duplicate key) is the data's."""
+    if isinstance(error, psycopg.DataError | psycopg.IntegrityError | sqlite3.DataError
+                  | sqlite3.IntegrityError | PersistenceDataError | PersistenceIntegrityError):
+        return False
+    return isinstance(error, psycopg.Error | sqlite3.Error | PersistenceError | OSError
+                      | TimeoutError | ScrubIncomplete)
 
 
 def _array_type(element: str) -> type[list[Any]]:
@@ -100,6 +116,7 @@ class ViewStore(Protocol):
     def read(self) -> Any: ...
     def snapshot(self) -> Any: ...
     def scrub(self, table: str, timeout: float = ...) -> None: ...
+    def check(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -214,12 +231,73 @@ class SQLiteViewStore:
                 raise ScrubIncomplete(table)
             time.sleep(0.05)
 
+    def check(self) -> None:
+        """Nothing to check: each thread's connection is a file opened in this process."""
+
+    @contextmanager
+    def attached(self, path: Path, alias: str) -> Iterator[None]:
+        """Another database file readable as ``alias`` by this thread's statements (a
+        rebuild's tables built aside), until the block ends."""
+        if not alias.isidentifier():
+            raise ValueError("an alias is an identifier")
+        conn = self._connection()
+        conn.execute(f"ATTACH DATABASE ? AS {alias}", (str(path),))
+        try:
+            yield
+        finally:
+            conn.execute(f"DETACH DATABASE {alias}")
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+class SQLiteHeldStore:
+    """A view store over one SQLite connection that already holds the write transaction:
+    each ``transaction`` is a savepoint inside it. A rebuild applies the last events to the
+    read models it built aside through it, while the same transaction holds the live ones."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SQLiteCursor]:
+        cursor = self._conn.cursor()
+        cursor.execute("SAVEPOINT held")
+        try:
+            yield _SQLiteCursor(cursor)
+        except BaseException:
+            cursor.execute("ROLLBACK TO held")
+            cursor.execute("RELEASE held")
+            raise
+        else:
+            cursor.execute("RELEASE held")
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def read(self) -> Iterator[_SQLiteCursor]:
+        cursor = self._conn.cursor()
+        try:
+            yield _SQLiteCursor(cursor)
+        finally:
+            cursor.close()
+
+    snapshot = read
+
+    def scrub(self, table: str, timeout: float = SCRUB_TIMEOUT) -> None:
+        raise NotImplementedError("scrub the store that owns the file")
+
+    def check(self) -> None:
+        """Nothing to check: the connection is its owner's."""
+
+    def close(self) -> None:
+        """The connection is its owner's to close."""
 
 
 @contextmanager
@@ -241,23 +319,6 @@ _OLDER_SESSIONS = (
     "AND pid <> pg_backend_pid() "
     "AND ((backend_xmin IS NOT NULL AND age(backend_xmin) >= age(%s::text::xid)) "
     "OR (backend_xid IS NOT NULL AND age(backend_xid) >= age(%s::text::xid)))")
-
-# Any fixed number: the advisory lock that serializes start-up table creation.
-_STARTUP_LOCK = 0x6E7264
-
-
-@contextmanager
-def postgres_startup_lock(params: dict[str, str]) -> Iterator[None]:
-    """Serializes table creation when several processes start at once on an empty database:
-    concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL's catalogue."""
-    conninfo = psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v})
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_STARTUP_LOCK,))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_STARTUP_LOCK,))
-
 
 class LogListener:
     """Wakes a projection worker when any process writes events: the event store NOTIFYs a
@@ -319,6 +380,7 @@ class LogListener:
         try:
             self.start()
             assert self._conn is not None
+            faults.reached("listening", self._conn)
             while not local.is_set():
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -452,6 +514,12 @@ class PostgresViewStore:
                 raise ScrubIncomplete(table) from None
             finally:
                 conn.execute("RESET statement_timeout")
+
+    def check(self) -> None:
+        """Tests the pool's idle connections and replaces those that died (after a restart
+        of PostgreSQL, or a session ended by an operator), so that the next use gets a live
+        one."""
+        self._pool.check()
 
     def close(self) -> None:
         self._pool.close()

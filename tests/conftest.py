@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from api.config import Settings
-from api.wiring import System, build_system
+from api.wiring import System, build_system, migrate_database
 from domain.base import Actor, acting_as
 
 # A fixed, obviously test-only master key (32 bytes of 0x01, base64): never a real one.
@@ -33,9 +33,11 @@ def _postgres_settings(tmp_path: Path) -> Iterator[Settings]:
     with admin:
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
-            yield Settings(data_dir=tmp_path, database_url=PG_URL, database_schema=schema,
-                           jwt_secret="test-secret-" + "x" * 32,
-                           master_key=TEST_MASTER_KEY)
+            settings = Settings(data_dir=tmp_path, database_url=PG_URL, database_schema=schema,
+                                jwt_secret="test-secret-" + "x" * 32,
+                                master_key=TEST_MASTER_KEY)
+            migrate_database(settings)  # as `nrd db migrate` does before any process starts
+            yield settings
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
@@ -82,7 +84,12 @@ def limited_role(pg_settings: Settings) -> Iterator[tuple[str, Settings]]:
     assert role in url, "the test database URL must name the postgres user"
     with psycopg.connect(PG_URL, autocommit=True) as admin:
         admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 3")
-        admin.execute(f"GRANT ALL ON SCHEMA {pg_settings.database_schema} TO {role}")
+        schema = pg_settings.database_schema
+        admin.execute(f"GRANT ALL ON SCHEMA {schema} TO {role}")
+        # The schema is migrated already (by the postgres user), as in production.
+        admin.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        admin.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
+        admin.execute(f"GRANT ALL ON ALL FUNCTIONS IN SCHEMA {schema} TO {role}")
         try:
             yield role, pg_settings.with_changes(database_url=url, application_name=role,
                                                  max_connections=3, pool_timeout=0.5)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 from uuid import UUID
 
@@ -25,6 +25,7 @@ from projections.audit import HistoryFilter, parse_moment
 
 RECORDS_SCOPE = "Audit.records"
 ACCESS_SCOPE = "Audit.access"
+QUARANTINE_SCOPE = "Audit.quarantine"
 
 RecordId = Annotated[strawberry.ID, strawberry.argument(
     description="The record's id: an organization, a reporting protocol or a case.")]
@@ -117,6 +118,29 @@ class AccessPage:
     items: list[AccessEntry] = strawberry.field(description="This page of reads, newest first.")
     page_info: PageInfo = strawberry.field(
         description="Whether more reads follow, and where this page ends.")
+
+
+@strawberry.type(description="An event a read model could not apply, kept aside: the rest "
+                             "of the log goes on, and the record's later events wait behind "
+                             "it until an operator retries it after a fix. The error is its "
+                             "type only.")
+class QuarantinedEvent:
+    position: int = strawberry.field(description="The event's position in the log.")
+    read_model: str = strawberry.field(description="The read model that could not apply it.")
+    record_id: strawberry.ID = strawberry.field(
+        description="The record (case, organization or protocol) the event belongs to.")
+    version: int = strawberry.field(description="The event's version within its record.")
+    topic: str = strawberry.field(description="The event's stored type (its topic).")
+    stage: str = strawberry.field(
+        description="Where it failed: decoding the stored event, or applying it.")
+    error: str = strawberry.field(
+        description="The error's type only, never its message (which could quote a value).")
+    at: str = strawberry.field(description="When it was first quarantined (ISO 8601, UTC).")
+    attempts: int = strawberry.field(description="How many times applying it has failed.")
+
+    def access_key(self) -> tuple[str, str, str | None]:
+        case = str(self.record_id) if self.topic.startswith("domain.case:") else None
+        return "QuarantinedEvent", str(self.record_id), case
 
 
 @strawberry.input(description="Narrows a record's history; every condition must hold.")
@@ -281,6 +305,22 @@ class AuditQueries:
         end = _number_cursor(rows[len(items) - 1]["id"]) if items else None
         return AccessPage(items=items, page_info=PageInfo(has_next_page=len(rows) > first,
                                                           end_cursor=end))
+
+
+    @strawberry.field(description="Events the read models quarantined, in log order "
+                                  "(compliance only; empty for other roles).")
+    async def quarantined_events(self, info: Info[Context, None],
+                                 first: First = 50) -> list[QuarantinedEvent]:
+        ctx = info.context
+        _page_size(ctx, first)
+        if not _may(ctx, QUARANTINE_SCOPE):
+            return []
+        entries = await ctx.run(lambda: ctx.system.projector.quarantined(first))
+        return [QuarantinedEvent(
+            position=e.position, read_model=e.projection, record_id=strawberry.ID(e.record_id),
+            version=e.version, topic=e.topic, stage=e.stage, error=e.error,
+            at=datetime.fromtimestamp(e.at, UTC).isoformat(), attempts=e.attempts)
+            for e in entries]
 
 
 _SNAKE = {"at": "at", "userId": "user_id", "role": "role", "organizationId": "organization_id",

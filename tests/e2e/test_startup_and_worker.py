@@ -36,7 +36,7 @@ def test_several_processes_starting_on_an_empty_store_all_come_up(settings: Sett
     with ThreadPoolExecutor(4) as pool:
         systems = list(pool.map(start, range(4)))
     try:
-        empty = {"chain": 0, "directory": 0, "protocols": 0, "cases": 0}
+        empty = {"chain": 0, "topics": 0, "directory": 0, "protocols": 0, "cases": 0}
         assert all(s.projector.positions() == empty for s in systems)
     finally:
         for started in systems:
@@ -62,8 +62,9 @@ def test_with_a_separate_worker_a_mutation_still_answers_with_its_own_effect(
                                    headers={"authorization": f"Bearer {staff}"}).json()
         result = response["data"]["applyForInclusion"]
         assert result["organization"] == {"status": "SUBMITTED"}
-        head = server.projector.head()
-        assert all(p >= head for p in server.projector.positions().values())
+        # The read model the answer was read from had applied the command; the others (the
+        # chain, the cases) follow in the worker's same pass, but need not have yet.
+        assert server.projector.positions()["directory"] >= server.projector.head()
     finally:
         stop.set()
         follower.join(timeout=10)

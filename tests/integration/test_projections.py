@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import OperationalError
 
 from api import cli
 from api.config import Settings
@@ -36,6 +37,7 @@ from projections.chain import ChainProjection
 from projections.directory import INTERNAL, PUBLIC, DirectoryProjection
 from projections.runner import Projector
 from projections.store import Cursor, Int8s, Texts, ViewStore, insert_rows
+from projections.topics import TopicCheck
 from tests.conftest import a_system
 from tests.e2e.conftest import fictional_profile, seed
 
@@ -168,8 +170,8 @@ def pending_events(projector: Projector) -> int:
 def the_projections(system: System) -> list[Any]:
     """Fresh instances of every projection the system runs."""
     def fresh(p: Any) -> Any:
-        if isinstance(p, ChainProjection):
-            return ChainProjection()
+        if isinstance(p, ChainProjection | TopicCheck):
+            return type(p)()
         if isinstance(p, CaseProjection):
             return CaseProjection(system.app.mapper, system.store.dialect, system.vault,
                                   p.history)
@@ -197,7 +199,8 @@ def test_a_rebuild_from_the_log_gives_every_row_that_following_the_log_gave(
     assert [row[0] for row in followed["reporting_protocols"]] == [str(ids["protocol"])]
     head = system.projector.head()
     assert followed["projection_tracking"] == [
-        ("cases", head), ("chain", head), ("directory", head), ("protocols", head)]
+        ("cases", head), ("chain", head), ("directory", head), ("protocols", head),
+        ("topics", head)]
 
 
 def test_a_batch_of_events_a_projection_has_already_folded_in_writes_nothing(
@@ -292,11 +295,11 @@ def test_a_failed_batch_leaves_nothing_of_what_it_folded_in_the_projections_memo
         write(cursor, aggregates, applied)
         if not failures:
             failures.append(1)
-            raise RuntimeError("fictional failure after the rows were written")
+            raise ProjectionCrashed("fictional failure after the rows were written")
 
     monkeypatch.setattr(cases, "write", fails_once_after_writing)
     a_follow_up_consent(system, case_id)
-    with pytest.raises(RuntimeError, match="fictional failure"):
+    with pytest.raises(ProjectionCrashed, match="fictional failure"):
         system.projector.catch_up()
     system.projector.catch_up()
     a_follow_up_consent(system, case_id)
@@ -365,6 +368,29 @@ def test_nrd_projections_rebuild_restores_damaged_read_models_and_reports_progre
     assert read_models(system.store) == followed
 
 
+def test_nrd_projections_status_says_behind_by_its_exit_code_until_the_read_models_are_current(
+    system: System, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    a_busy_directory(system.app)  # written; nothing applied yet
+    nrd_environment(monkeypatch, settings)
+    monkeypatch.setenv("NRD_DATA_DIR", str(settings.data_dir))
+    head = system.projector.head()
+
+    assert cli.main(["projections", "status", "--max-lag", "0"]) == 1
+    behind = capsys.readouterr().out
+    assert f"directory: 0/{head} ({head} behind)" in behind
+    assert f"directory: {head} events behind (bound 0)" in behind
+    assert cli.main(["projections", "status", "--max-lag", str(head)]) == 1  # never moved
+    assert f"directory: {head} events behind and never moved (bound 30s)" in \
+        capsys.readouterr().out
+
+    system.projector.catch_up()
+
+    assert cli.main(["projections", "status", "--max-lag", "0"]) == 0
+    assert capsys.readouterr().out.endswith("current\n")
+
+
 def test_nrd_projections_rebuild_takes_the_data_folder_from_the_data_dir_flag(
     system: System, settings: Settings, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -416,13 +442,14 @@ def test_events_written_before_a_crash_are_projected_by_the_restarted_projector(
         restarted.close()
 
 
-class ProjectionCrashed(Exception):
-    pass
+class ProjectionCrashed(OperationalError):
+    """The database connection was lost mid-batch (not the event's fault: nothing is
+    quarantined, the batch is tried again)."""
 
 
 class CrashesAtTheNthEvent(DirectoryProjection):
     """The directory projection, except that it writes the rows for the first n - 1 events of
-    a batch and then fails, as a bug or a lost connection would, mid-transaction."""
+    a batch and then fails, as a lost connection would, mid-transaction."""
 
     def __init__(self, app: DirectoryApplication, store: ViewStore, n: int) -> None:
         super().__init__(app.mapper, store.dialect)
@@ -455,10 +482,10 @@ def test_a_batch_that_fails_midway_leaves_rows_and_position_as_they_were(
     assert read_models(system.store) == before
     assert system.projector.positions()["directory"] == position
 
-    # Five directory events for the directory; for the chain, those five and the five
-    # idempotency records saved with them.
-    assert pending_events(system.projector) == 5 + 10
-    assert system.projector.catch_up() == 5 + 10  # each once, none twice
+    # Five directory events for the directory; for the chain and for the topic check, those
+    # five and the five idempotency records saved with them.
+    assert pending_events(system.projector) == 5 + 10 + 10
+    assert system.projector.catch_up() == 5 + 10 + 10  # each once, none twice
     followed = read_models(system.store)
     assert set(map(str, newcomers)) <= set(ids_in(system.store, INTERNAL))
     system.projector.rebuild()
@@ -487,12 +514,13 @@ def test_two_projectors_catching_up_at_once_apply_every_event_exactly_once(
         with ThreadPoolExecutor(2) as pool:
             applied = list(pool.map(catch_up, projectors))
 
-        # The read models' events, and every event in the log once more for the chain.
+        # The read models' events, and every event in the log once more for the chain and
+        # once more for the topic check.
         everything = len(system.app.recorder.select_notifications(start=1, limit=100_000))
-        assert sum(applied) == projected_events(system.projector) + everything
+        assert sum(applied) == projected_events(system.projector) + 2 * everything
         head = system.projector.head()
         assert system.projector.positions() == {"directory": head, "protocols": head,
-                                                "cases": head, "chain": head}
+                                                "cases": head, "chain": head, "topics": head}
         together = read_models(system.store)
         system.projector.rebuild()
         assert read_models(system.store) == together
@@ -537,8 +565,8 @@ def test_a_projector_tailing_four_concurrent_writers_never_skips_an_event(
     assert len(acknowledged) == 4 * writes_each
     assert ids_in(system.store, INTERNAL) == sorted(str(org) for org in acknowledged)
     # Every event applied, and only once: each application by the directory, and by the chain
-    # with the idempotency record saved beside it.
-    assert sum(passes) == 3 * len(acknowledged)
+    # and the topic check with the idempotency record saved beside it.
+    assert sum(passes) == 5 * len(acknowledged)
     assert min(heads_seen) < system.projector.head()  # it read while the writers wrote
 
 

@@ -18,7 +18,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from api.config import ConfigurationError, Settings
 from api.recorder import LockedInsertRecorder
-from api.wiring import System
+from api.wiring import System, build_system
 from domain import directory as directory_module
 from domain.base import NotFound, acting_as
 from domain.case import (
@@ -34,7 +34,6 @@ from domain.case import (
     ReferralMode,
 )
 from domain.cases import OrganizationNotAvailable
-from domain.directory import DirectoryApplication
 from domain.organization import RemovalReason, Status
 from projections.store import LogListener
 from tests.conftest import PG_URL, a_system
@@ -119,7 +118,7 @@ def test_the_event_store_refuses_to_start_unless_statements_read_what_committed_
     # (REPEATABLE READ) would miss a write that came between.
     monkeypatch.setenv("PGOPTIONS", "-c default_transaction_isolation=repeatable\\ read")
     with pytest.raises(ConfigurationError, match="read committed"):
-        DirectoryApplication(pg_settings.event_store_env())
+        build_system(pg_settings)
 
 
 @pytest.mark.postgres

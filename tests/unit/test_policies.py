@@ -23,7 +23,7 @@ from policies import (
 
 SCOPES = {("Directory.internal", "scope"), ("Directory.public", "scope"),
           ("Protocols.all", "scope"), ("Audit.records", "scope"),
-          ("Audit.access", "scope")}
+          ("Audit.access", "scope"), ("Audit.quarantine", "scope")}
 
 
 @pytest.fixture(scope="module")

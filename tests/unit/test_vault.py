@@ -25,6 +25,7 @@ from api.vault import (
     NONCE_BYTES,
     EnvelopeVault,
     MasterKeyError,
+    create_key_tables,
     load_or_create_master_key,
     parse_master_key,
 )
@@ -39,9 +40,17 @@ PERSONAL = {"name": "Fictional Caller Zephyrine", "phone": "+1 555 010 0199",
             "email": "zephyrine@example.org", "notes": "Fictional notes: prefers text."}
 
 
+def key_store(path: Path) -> SQLiteViewStore:
+    """A key file with its tables, as the schema migration makes them."""
+    opened = SQLiteViewStore(path)
+    with opened.transaction() as cursor:
+        create_key_tables(cursor, opened.dialect)
+    return opened
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteViewStore]:
-    opened = SQLiteViewStore(tmp_path / "keys.sqlite")
+    opened = key_store(tmp_path / "keys.sqlite")
     yield opened
     opened.close()
 
@@ -260,7 +269,7 @@ def test_different_phone_numbers_have_different_lookup_keys(vault: EnvelopeVault
 
 def test_the_lookup_key_is_keyed_and_holds_no_digits(vault: EnvelopeVault,
                                                      tmp_path: Path) -> None:
-    other_store = SQLiteViewStore(tmp_path / "other-keys.sqlite")
+    other_store = key_store(tmp_path / "other-keys.sqlite")
     try:
         other = EnvelopeVault(OTHER_MASTER, other_store)
         lookup = vault.lookup_key("+1 (555) 010-0001")
