@@ -60,7 +60,8 @@ class TracedApplication(CaseUseCases):
         self._snapshot_key = vault.derived_key(b"nrd snapshots v1")  # before the stores exist
         super().__init__(settings.event_store_env(), vault=vault,
                          emergency_numbers=settings.emergency_numbers,
-                         unreachable_after=settings.unreachable_after)
+                         unreachable_after=settings.unreachable_after,
+                         claim_key=vault.derived_key(b"nrd jurisdiction claims v1"))
         self.tracer = tracer
         self.db_system = "postgresql" if settings.uses_postgres else "sqlite"
 
