@@ -319,13 +319,14 @@ class CaseQueries:
                                   "ORDER BY at DESC, id DESC LIMIT %s", (owner, first)).fetchall()
         return [{**load_doc(doc), "caseId": case_id} for case_id, doc in rows]
 
-    def inbox_item(self, table: str, item_id: str) -> tuple[str, str, dict[str, Any]] | None:
-        """(owner, case id, item) for one referral or report, or None."""
+    def inbox_item(self, table: str, item_id: str, owner: str) -> tuple[str, dict[str, Any]] | None:
+        """(case id, item) for one referral or report addressed to ``owner``, or None: the
+        owner is in the query, so another's item costs what a missing one does."""
         column = INBOX_OWNER[table]
         with self._read() as cursor:
-            row = cursor.execute(f"SELECT {column}, case_id, doc FROM {table} WHERE id = %s",
-                                 (item_id,)).fetchone()
-        return None if row is None else (row[0], row[1], load_doc(row[2]))
+            row = cursor.execute(f"SELECT case_id, doc FROM {table} WHERE id = %s "
+                                 f"AND {column} = %s", (item_id, owner)).fetchone()
+        return None if row is None else (row[0], load_doc(row[1]))
 
     def ledger(self, first: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
         clause, params = "TRUE", list[Any]()

@@ -55,10 +55,14 @@ class ProtocolQueries:
     def __init__(self, store: ViewStore) -> None:
         self.store = store
 
-    def get(self, protocol_id: str) -> dict[str, Any] | None:
+    def get(self, protocol_id: str, agency_id: str | None = None) -> dict[str, Any] | None:
+        """The protocol, or None; with ``agency_id``, None unless it is that agency's: the
+        owner is in the query, so another agency's protocol costs what a missing one does."""
+        sql, params = "SELECT doc FROM reporting_protocols WHERE id = %s", [protocol_id]
+        if agency_id is not None:
+            sql, params = sql + " AND agency_id = %s", [protocol_id, agency_id]
         with self.store.read() as cursor:
-            row = cursor.execute("SELECT doc FROM reporting_protocols WHERE id = %s",
-                                 (protocol_id,)).fetchone()
+            row = cursor.execute(sql, params).fetchone()
         return None if row is None else json.loads(row[0])
 
     def list(self, agency_id: str | None = None, province: str | None = None,
