@@ -148,6 +148,9 @@ class CaseProjection(AggregateProjection):
                 "doc TEXT NOT NULL)")
             cursor.execute(f"CREATE INDEX IF NOT EXISTS {inbox}_owner ON {inbox} "
                            f"({owner}, at, id)")
+            # One item looked up by its addressee and id probes this alone (``inbox_item``).
+            cursor.execute(f"CREATE INDEX IF NOT EXISTS {inbox}_owned ON {inbox} "
+                           f"(({owner} || ' ' || id))")
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS disclosure_ledger (id TEXT PRIMARY KEY, "
             "case_id TEXT NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL)")
@@ -320,12 +323,15 @@ class CaseQueries:
         return [{**load_doc(doc), "caseId": case_id} for case_id, doc in rows]
 
     def inbox_item(self, table: str, item_id: str, owner: str) -> tuple[str, dict[str, Any]] | None:
-        """(case id, item) for one referral or report addressed to ``owner``, or None: the
-        owner is in the query, so another's item costs what a missing one does."""
+        """(case id, item) for one referral or report addressed to ``owner``, or None. The
+        addressee and the id are looked up together, in one index: another's item is not
+        touched, just as a missing one is not there (by id, then compared, its row would be
+        read: a timing oracle finds that)."""
         column = INBOX_OWNER[table]
         with self._read() as cursor:
-            row = cursor.execute(f"SELECT case_id, doc FROM {table} WHERE id = %s "
-                                 f"AND {column} = %s", (item_id, owner)).fetchone()
+            row = cursor.execute(f"SELECT case_id, doc FROM {table} "
+                                 f"WHERE {column} || ' ' || id = %s",
+                                 (f"{owner} {item_id}",)).fetchone()
         return None if row is None else (row[0], load_doc(row[1]))
 
     def ledger(self, first: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
