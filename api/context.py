@@ -106,29 +106,37 @@ class Context:
         page = await self.run(self.system.directory.search, scope, query, with_facets, with_total)
         return page, self.system.policy.fields(self.role, "Organization", "any")
 
+    def protocol_scope(self) -> tuple[str, str | None] | None:
+        """Which protocols the caller reads: ("any", None), ("own", its agency), or None."""
+        policy = self.system.policy
+        if policy.allows(self.role, "Protocols.all", "scope", "any"):
+            return "any", None
+        if (self.principal.organization_id is not None
+                and policy.allows(self.role, "Protocols.all", "scope", "own")):
+            return "own", self.principal.organization_id
+        return None
+
     async def protocol(self, protocol_id: str) -> tuple[dict[str, Any], frozenset[str]] | None:
+        """The protocol if the caller may read it. Whose it is is decided in the query (the
+        caller's agency in its WHERE), so another agency's protocol takes the very path a
+        missing one takes: no document read, none decoded."""
         clean = parse_id(protocol_id)
-        if clean is None:
+        scope = self.protocol_scope()
+        if clean is None or scope is None:
             return None
-        doc = await self.run(self.system.protocols.get, clean)
+        relation, agency = scope
+        doc = await self.run(self.system.protocols.get, clean, agency)
         if doc is None:
-            return None
-        relation = self.relation(doc["agencyId"])
-        if not self.system.policy.allows(self.role, "Protocols.all", "scope", relation):
             return None
         return doc, self.system.policy.fields(self.role, "ReportingProtocol", relation)
 
     async def protocols(self, province: str | None) -> tuple[list[dict[str, Any]], frozenset[str]]:
-        policy = self.system.policy
-        if policy.allows(self.role, "Protocols.all", "scope", "any"):
-            docs = await self.run(self.system.protocols.list, None, province)
-            return docs, policy.fields(self.role, "ReportingProtocol", "any")
-        if (self.principal.organization_id is not None
-                and policy.allows(self.role, "Protocols.all", "scope", "own")):
-            docs = await self.run(self.system.protocols.list, self.principal.organization_id,
-                                  province)
-            return docs, policy.fields(self.role, "ReportingProtocol", "own")
-        return [], frozenset()
+        scope = self.protocol_scope()
+        if scope is None:
+            return [], frozenset()
+        relation, agency = scope
+        docs = await self.run(self.system.protocols.list, agency, province)
+        return docs, self.system.policy.fields(self.role, "ReportingProtocol", relation)
 
     # -- commands --------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import EventStore
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
+from psycopg.conninfo import make_conninfo
 
 from api import migrations
 from api.access import AccessLog
@@ -69,7 +70,8 @@ class TracedApplication(CaseUseCases):
         try:
             super().__init__(settings.event_store_env(), vault=vault,
                              emergency_numbers=settings.emergency_numbers,
-                             unreachable_after=settings.unreachable_after)
+                             unreachable_after=settings.unreachable_after,
+                             claim_key=vault.derived_key(b"nrd jurisdiction claims v1"))
         except BaseException:
             # A start that failed (the database unreachable) closes the pool it opened, or
             # it would go on connecting in the background, and hold what it got.
@@ -320,7 +322,7 @@ def _parts(settings: Settings, tracer: Tracer) -> _Parts:
         if settings.uses_postgres:
             # One connection first, alone: a refusal says why (down, starting, too many
             # connections), where a pool's first wait would only time out.
-            psycopg.connect(**settings.postgres_params()).close()
+            psycopg.connect(make_conninfo(**settings.postgres_params())).close()
             _, views = settings.connection_shares()
             store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
                                       views, settings.pool_timeout)

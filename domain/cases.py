@@ -176,8 +176,8 @@ class CaseUseCases(DirectoryApplication):
 
     def __init__(self, env: Mapping[str, str] | None = None, *, vault: Vault,
                  emergency_numbers: Mapping[str, str] | None = None,
-                 unreachable_after: int = 3) -> None:
-        super().__init__(env, unreachable_after=unreachable_after)
+                 unreachable_after: int = 3, claim_key: bytes | None = None) -> None:
+        super().__init__(env, unreachable_after=unreachable_after, claim_key=claim_key)
         self.vault = vault
         self.emergency_numbers = dict(emergency_numbers or {})
 

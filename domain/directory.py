@@ -37,6 +37,7 @@ from eventsourcing.utils import TopicError, strtobool
 
 from domain.base import ANONYMOUS_ROLE, DomainError, NotFound, current_actor
 from domain.idempotency import Fingerprint, IdempotencyRecord, fingerprint, record_id
+from domain.jurisdiction_claim import JurisdictionClaim
 from domain.organization import ContactOutcome, Organization, RemovalReason
 from domain.reporting_protocol import NotALawEnforcementAgency, ProtocolExists, ReportingProtocol
 from domain.vocabulary import (
@@ -350,9 +351,13 @@ class DirectoryApplication(Application[UUID]):
             fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
             deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")))
 
-    def __init__(self, env: Mapping[str, str] | None = None, *, unreachable_after: int = 3) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, *, unreachable_after: int = 3,
+                 claim_key: bytes | None = None) -> None:
         super().__init__(env)
         self.unreachable_after = unreachable_after
+        # The key of jurisdiction claims' ids: the same in every process on one store, and
+        # never stored with it (the composition root derives it from the master key).
+        self._claim_key = claim_key
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's ``save``, but that the events of this project's aggregates are
@@ -484,21 +489,27 @@ class DirectoryApplication(Application[UUID]):
                                      contacts: list[dict[str, Any]]) -> Outcome:
         jurisdiction = parse_jurisdiction(province, municipality)
         clean = parse_contacts(contacts)
+        if self._claim_key is None:
+            raise RuntimeError("this application was built without a claim_key")
+        claim_id = JurisdictionClaim.id_for(self._claim_key, agency_id, jurisdiction)
+        new_id = uuid4()
 
-        def establish(_new: object) -> ReportingProtocol:
+        def establish(_new: object) -> tuple[ReportingProtocol, JurisdictionClaim]:
             agency = self._get(agency_id, Organization, "organization")
             if agency.profile["kind"] != OrganizationKind.LAW_ENFORCEMENT_AGENCY.value:
                 raise NotALawEnforcementAgency(
                     "a reporting protocol belongs to a law-enforcement agency; "
                     "this organization is of another kind"
                 )
-            protocol_id = ReportingProtocol.id_for(agency_id, jurisdiction)
-            if self._exists(protocol_id):
+            # A protocol established before ids were random has no claim: its own id is one.
+            legacy_id = ReportingProtocol.legacy_id_for(agency_id, jurisdiction)
+            if not (self._absent(claim_id) and self._absent(legacy_id)):
                 raise ProtocolExists(
                     "this agency already has a reporting protocol for this jurisdiction; "
                     "revise its contacts instead"
                 )
-            return ReportingProtocol.establish(agency_id, jurisdiction, clean)
+            protocol = ReportingProtocol.establish(new_id, agency_id, jurisdiction, clean)
+            return protocol, JurisdictionClaim.claim(claim_id, protocol.id)
 
         return self._run(key, "establishReportingProtocol",
                          {"agency": agency_id, "jurisdiction": jurisdiction, "contacts": clean},
@@ -531,7 +542,7 @@ class DirectoryApplication(Application[UUID]):
                          changes=aggregate_id)
 
     def _run(self, key: str, operation: str, inputs: dict[str, Any],
-             decide: Callable[[Aggregate | None], Aggregate], *,
+             decide: Callable[[Aggregate | None], Aggregate | tuple[Aggregate, ...]], *,
              changes: UUID | None = None, check_first: bool = False) -> Outcome:
         """``_decide_and_save``, refusing by name a command on a record whose stored events
         cannot be read (rather than failing as an unexpected error)."""
@@ -545,14 +556,16 @@ class DirectoryApplication(Application[UUID]):
                 "lists what the read models hold back)") from None
 
     def _decide_and_save(self, key: str, operation: str, inputs: dict[str, Any],
-                         decide: Callable[[Aggregate | None], Aggregate], *,
+                         decide: Callable[[Aggregate | None], Aggregate | tuple[Aggregate, ...]],
+                         *,
                          changes: UUID | None = None, check_first: bool = False) -> Outcome:
         """Runs ``decide`` and saves its aggregate with the key's record.
 
         ``decide`` gets the aggregate ``changes`` names, as stored now (None for a command that
         makes a new one, or when there is no such aggregate), and returns the aggregate to
-        save; the decision and the save happen under that aggregate's lock, on the cached
-        object itself (``CopyingRepository.changing``).
+        save (or a tuple: the aggregate, then new ones saved with it in the same write); the
+        decision and the save happen under that aggregate's lock, on the cached object itself
+        (``CopyingRepository.changing``).
 
         A repeated key is found without a lookup on the first pass: its record already exists,
         so the save fails as a conflict (or the decision is refused), and the next pass finds
@@ -580,13 +593,15 @@ class DirectoryApplication(Application[UUID]):
             try:
                 with (repository.deciding(trusting=not attempt) as decision,
                       self._changing(changes) as current):
-                    aggregate = decide(current)
+                    decided = decide(current)
+                    aggregate, *alongside = decided if isinstance(decided, tuple) else (decided,)
                     # What is saved is what was changed under the lock, nothing else.
-                    assert changes is None or aggregate is current
+                    assert changes is None or (aggregate is current and not alongside)
                     record = IdempotencyRecord.record(
                         rec_id, operation, digest.digest,
                         {"id": str(aggregate.id), "version": aggregate.version})
-                    recordings = self.save(aggregate, record, relied_on=decision.reads)
+                    recordings = self.save(aggregate, *alongside, record,
+                                           relied_on=decision.reads)
                     outcome = Outcome(aggregate.id, aggregate.version,
                                       max(r.notification.id for r in recordings),
                                       topics=frozenset(r.notification.topic
@@ -668,5 +683,11 @@ class DirectoryApplication(Application[UUID]):
             pass
         raise NotFound(f"{what} not found")
 
-    def _exists(self, aggregate_id: UUID) -> bool:
-        return bool(self.recorder.select_events(aggregate_id, limit=1))
+    def _absent(self, aggregate_id: UUID) -> bool:
+        """Whether nothing is stored at this id, asked of the store itself. The command's
+        decision relies on it: its write is refused if something is stored there meanwhile."""
+        absent = not self.recorder.select_events(aggregate_id, limit=1)
+        decision = self._copying._decision()
+        if absent and decision is not None:
+            decision.note(aggregate_id, 0)
+        return absent

@@ -1,7 +1,10 @@
 """A law-enforcement agency's reporting protocol for one jurisdiction: a living contact list.
 
 Every revision replaces the whole list and is kept, so the history shows who was responsible
-for the hotline's reports at any moment.
+for the hotline's reports at any moment. A protocol's id is random: one computed from the
+agency and the jurisdiction (public facts) would let anyone name another agency's protocol and
+time the answer. One protocol per agency and jurisdiction is kept by a ``JurisdictionClaim``
+saved with it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,15 @@ from uuid import UUID, uuid5
 
 from domain.base import AuditedAggregate, DomainError, clean_text
 
-_NAMESPACE = UUID("6f1d3c2e-8b0a-4d55-9a57-2f4a3c1b0e71")
+# Protocols established before ids were random have the id ``legacy_id_for`` gives, and keep it.
+_LEGACY_NAMESPACE = UUID("6f1d3c2e-8b0a-4d55-9a57-2f4a3c1b0e71")
+
+
+def jurisdiction_key(agency_id: UUID, jurisdiction: dict[str, str]) -> str:
+    """The agency and the jurisdiction, as one protocol's natural key (the municipality's case
+    ignored)."""
+    return "|".join([str(agency_id), jurisdiction["province"],
+                     jurisdiction.get("municipality", "").casefold()])
 
 
 class ProtocolExists(DomainError):
@@ -44,18 +55,17 @@ class ReportingProtocol(AuditedAggregate):
         self.revisions: list[dict[str, Any]] = []
 
     @staticmethod
-    def id_for(agency_id: UUID, jurisdiction: dict[str, str]) -> UUID:
-        """One protocol per agency and jurisdiction: the id says so, and the store enforces it."""
-        key = "|".join([str(agency_id), jurisdiction["province"],
-                        jurisdiction.get("municipality", "").casefold()])
-        return uuid5(_NAMESPACE, key)
+    def legacy_id_for(agency_id: UUID, jurisdiction: dict[str, str]) -> UUID:
+        """The id a protocol established before ids were random has: a new protocol for the
+        same agency and jurisdiction must find it."""
+        return uuid5(_LEGACY_NAMESPACE, jurisdiction_key(agency_id, jurisdiction))
 
     @classmethod
-    def establish(cls, agency_id: UUID, jurisdiction: dict[str, str],
+    def establish(cls, id: UUID, agency_id: UUID, jurisdiction: dict[str, str],
                   contacts: list[dict[str, str]]) -> ReportingProtocol:
         protocol: ReportingProtocol = cls._create(
-            cls.Established, id=cls.id_for(agency_id, jurisdiction), agency_id=agency_id,
-            jurisdiction=jurisdiction, contacts=contacts,
+            cls.Established, id=id, agency_id=agency_id, jurisdiction=jurisdiction,
+            contacts=contacts,
         )
         return protocol
 

@@ -148,6 +148,9 @@ class CaseProjection(AggregateProjection):
                 "doc TEXT NOT NULL)")
             cursor.execute(f"CREATE INDEX IF NOT EXISTS {inbox}_owner ON {inbox} "
                            f"({owner}, at, id)")
+            # One item looked up by its addressee and id probes this alone (``inbox_item``).
+            cursor.execute(f"CREATE INDEX IF NOT EXISTS {inbox}_owned ON {inbox} "
+                           f"(({owner} || ' ' || id))")
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS disclosure_ledger (id TEXT PRIMARY KEY, "
             "case_id TEXT NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL)")
@@ -319,13 +322,17 @@ class CaseQueries:
                                   "ORDER BY at DESC, id DESC LIMIT %s", (owner, first)).fetchall()
         return [{**load_doc(doc), "caseId": case_id} for case_id, doc in rows]
 
-    def inbox_item(self, table: str, item_id: str) -> tuple[str, str, dict[str, Any]] | None:
-        """(owner, case id, item) for one referral or report, or None."""
+    def inbox_item(self, table: str, item_id: str, owner: str) -> tuple[str, dict[str, Any]] | None:
+        """(case id, item) for one referral or report addressed to ``owner``, or None. The
+        addressee and the id are looked up together, in one index: another's item is not
+        touched, just as a missing one is not there (by id, then compared, its row would be
+        read: a timing oracle finds that)."""
         column = INBOX_OWNER[table]
         with self._read() as cursor:
-            row = cursor.execute(f"SELECT {column}, case_id, doc FROM {table} WHERE id = %s",
-                                 (item_id,)).fetchone()
-        return None if row is None else (row[0], row[1], load_doc(row[2]))
+            row = cursor.execute(f"SELECT case_id, doc FROM {table} "
+                                 f"WHERE {column} || ' ' || id = %s",
+                                 (f"{owner} {item_id}",)).fetchone()
+        return None if row is None else (row[0], load_doc(row[1]))
 
     def ledger(self, first: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
         clause, params = "TRUE", list[Any]()

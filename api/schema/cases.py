@@ -819,10 +819,10 @@ async def _inbox_item(ctx: Context, table: str, item_id: str) -> dict[str, Any] 
     owner = ctx.principal.organization_id
     if clean is None or owner is None or not await _still_included(ctx, owner):
         return None
-    found = await ctx.run(ctx.system.cases.inbox_item, table, clean)
-    if found is None or found[0] != ctx.principal.organization_id:
+    found = await ctx.run(ctx.system.cases.inbox_item, table, clean, owner)
+    if found is None:
         return None
-    _, case_id, item = found
+    case_id, item = found
     return {**item, "caseId": case_id}
 
 

@@ -185,8 +185,17 @@ class ProtocolMutations:
         clean = parse_id(str(id))
         if clean is None:
             raise NotFound("reporting protocol not found")
-        agency = await ctx.run(ctx.system.app.protocol_agency, UUID(clean))
-        ctx.authorize("Mutation.reviseProtocolContacts", str(agency), "reporting protocol")
+        agency: str | None
+        if (scope := ctx.protocol_scope()) is not None and scope[1] is not None:
+            # A caller who reads only its own agency's protocols: whose it is is decided in
+            # the read model's query (where the caller found the id), so another agency's
+            # costs what a missing one does; loading the aggregate would cost more, or less
+            # when cached, than finding none.
+            found = await ctx.protocol(clean)
+            agency = None if found is None else found[0]["agencyId"]
+        else:
+            agency = str(await ctx.run(ctx.system.app.protocol_agency, UUID(clean)))
+        ctx.authorize("Mutation.reviseProtocolContacts", agency, "reporting protocol")
         outcome = await ctx.command(lambda: ctx.system.app.revise_protocol_contacts(
             idempotency_key, UUID(clean), to_plain(contacts), note))
         return await _result(ctx, outcome)

@@ -35,7 +35,7 @@ def fresh(tmp_path: Path) -> Iterator[Settings]:
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
             yield Settings(data_dir=tmp_path, database_url=PG_URL, database_schema=schema,
-                           jwt_secret="test-secret-" + "x" * 32, pool_size=3,
+                           jwt_secret="test-secret-" + "x" * 32, max_connections=4,
                            master_key=TEST_MASTER_KEY)
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
@@ -83,6 +83,21 @@ def test_a_database_at_an_older_version_is_refused_and_migrate_brings_it_up(
         build_system(fresh)
     assert migrate_database(fresh) == (SCHEMA_VERSION - 1, SCHEMA_VERSION)
     build_system(fresh).close()
+
+
+OWNED_INDEXES = ("reporting_protocols_owned", "referral_inbox_owned", "report_inbox_owned")
+
+
+def test_a_database_at_version_2_gets_the_owner_and_id_indexes(fresh: Settings) -> None:
+    migrate_database(fresh)
+    for index in OWNED_INDEXES:
+        sql(fresh, f"DROP INDEX {index}")
+    sql(fresh, f"DELETE FROM {MIGRATIONS_TABLE} WHERE version = 3")
+
+    assert migrate_database(fresh) == (2, 3)
+
+    found = {row[2] for row in catalogue(fresh) if row[0] == "index"}
+    assert set(OWNED_INDEXES) <= found
 
 
 def test_a_database_at_a_newer_version_is_refused_by_processes_and_by_migrate(

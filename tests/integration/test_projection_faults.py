@@ -126,7 +126,7 @@ def test_a_worker_rides_out_postgresql_restarting_in_a_batch_while_listening_and
         tmp_path: Path) -> None:
     with PrivateCluster() as cluster:
         settings = Settings(data_dir=tmp_path, database_url=cluster.url,
-                            jwt_secret="test-secret-" + "x" * 32, pool_size=3,
+                            jwt_secret="test-secret-" + "x" * 32, max_connections=4,
                             master_key="AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
         migrate_database(settings)
         env, log = nrd_environment(settings), tmp_path / "worker.log"
