@@ -149,18 +149,26 @@ def _started(args: argparse.Namespace, stop: threading.Event) -> Any:
     """The worker's system, once the store can be reached: a worker started while the
     database is down or restarting waits for it (each attempt logged, the pause doubling up
     to five seconds) rather than exit. A configuration or schema that cannot work ends it."""
+    from api.config import DatabaseUnreachable
+    from api.telemetry import configured_provider
+    from api.wiring import build_system
     from projections.runner import describe
     from projections.store import is_transient
 
+    # One attempt per round here (not NRD_CONNECT_TIMEOUT_SECONDS of them): the worker waits
+    # for as long as it takes, where a server gives up and lets its supervisor restart it.
+    settings = _settings(args).with_changes(connect_timeout=0)
     pause = 0.5
     while not stop.is_set():
         try:
-            return _system(args)
+            return build_system(settings, configured_provider())
         except Exception as error:
-            if not is_transient(error):
+            cause = error.__cause__ if isinstance(error, DatabaseUnreachable) else error
+            if cause is None or not (is_transient(cause) or isinstance(error,
+                                                                        DatabaseUnreachable)):
                 raise
             log.error("the store cannot be reached yet: %s; trying again in %.1fs",
-                      describe(error), pause)
+                      describe(cause), pause)
             stop.wait(pause)
             pause = min(5.0, pause * 2)
     return None

@@ -39,7 +39,7 @@ def nrd_environment(settings: Settings, **extra: str) -> dict[str, str]:
         env["NRD_MASTER_KEY"] = settings.master_key
     if settings.uses_postgres:
         env.update({"NRD_DATABASE_URL": settings.database_url or "",
-                    "NRD_DATABASE_SCHEMA": settings.database_schema, "NRD_POOL_SIZE": "3"})
+                    "NRD_DATABASE_SCHEMA": settings.database_schema, "NRD_MAX_CONNECTIONS": "4"})
     env.update(extra)
     return env
 
