@@ -5,7 +5,7 @@ one: a consent to share with a shelter, a warm-transfer referral disclosing the 
 the needs and a brief, the shelter's outcome, a consent to report, a supervisor's report to the
 agency under the case's provincial protocol, a consent to statistics; every third case a
 supervisor's consultation, every fifth closed. With each command's idempotency record that is
-about 20 events a case. Thirteen shelters and thirteen agencies (one protocol per province)
+about 17 events a case. Thirteen shelters and thirteen agencies (one protocol per province)
 come first.
 
 A finished log is marked (PostgreSQL: ``<schema>.bench_meta``; SQLite: ``bench_meta.json`` in
