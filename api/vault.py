@@ -76,14 +76,21 @@ def create_key_tables(cursor: Cursor, dialect: str) -> None:
 class EnvelopeVault:
     """Implements ``domain.vault.Vault``."""
 
-    def __init__(self, master_key: bytes, store: ViewStore) -> None:
+    def __init__(self, master_key: bytes, store: ViewStore, keeps_keys: bool = True) -> None:
         self._master = AESGCM(master_key)
         self._master_key = master_key
         self._lookup_key = hmac.new(master_key, b"nrd phone lookup v1", hashlib.sha256).digest()
         self._digest_key = self.derived_key(b"nrd idempotency fingerprint v1")
         self._store = store
         self._cache: dict[UUID, tuple[float, AESGCM]] = {}
+        self._keeps_keys = keeps_keys
         self._lock = threading.Lock()
+
+    def keeping_no_keys(self) -> EnvelopeVault:
+        """The same vault, remembering no case key after use: for a rebuild, which opens each
+        case's data once (a kept key, ~1.7 KiB with its cipher's state, would only fill the
+        memory, up to the cache's bound, one case at a time)."""
+        return EnvelopeVault(self._master_key, self._store, keeps_keys=False)
 
     def create_key(self, case_id: UUID) -> None:
         data_key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
@@ -215,6 +222,8 @@ class EnvelopeVault:
         return key
 
     def _remember(self, case_id: UUID, at: float, key: AESGCM) -> None:
+        if not self._keeps_keys:
+            return
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

@@ -345,7 +345,8 @@ def _parts(settings: Settings, tracer: Tracer) -> _Parts:
         opened.callback(app.close)
         projector = Projector(app, store, _projections(app, store.dialect, vault),
                               rebuilder=AsideRebuilder(
-                                  place, lambda: _projections(app, store.dialect, vault)))
+                                  place, lambda: _projections(app, store.dialect,
+                                                              vault.keeping_no_keys())))
         opened.pop_all()
     return _Parts(app, store, keys, reads, vault, projector)
 

@@ -13,6 +13,11 @@ as they were.
 A check builds aside the same way, up to the positions the live read models have reached,
 holds them there for a moment to take one consistent view of both, and compares them table
 by table, rows as sets. It reports counts and record ids, never values.
+
+Memory stays flat however long the log: a rebuild touches every record once, so nothing it
+memoizes per record or per instant is worth keeping past its batch. Its projectors forget the
+instants' texts after each batch (``forget_batch``), and the composition root hands its
+projections a vault that keeps no case keys.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any, Protocol
 import psycopg
 import psycopg.conninfo
 
+from projections.aggregates import iso
 from projections.runner import (
     QUARANTINE_COLUMNS,
     Progress,
@@ -50,6 +56,14 @@ BOOKKEEPING = ("projection_tracking", "projection_quarantine")
 SWAP_LOCK_TIMEOUT = "10s"  # how long the swap waits for readers of the live tables
 SWAP_ATTEMPTS = 3
 KEYS_SHOWN = 5  # record ids shown per kind of difference
+
+
+def forget_batch() -> None:
+    """What a projector aside runs after each batch: the texts of the instants it wrote are
+    forgotten (the memo pays off for the worker, which rewrites its recent cases again and
+    again; a rebuild would fill it to its bound, one entry per instant of the log). The memo
+    is the process's: in the process that rebuilds, a worker would only compute them again."""
+    iso.cache_clear()
 
 
 class RebuildBusy(Exception):
@@ -118,7 +132,8 @@ class AsideRebuilder:
         with self.place.exclusive():
             store = self.place.open()
             try:
-                asides = {p.name: Projector(projector.app, store, [p])
+                asides = {p.name: Projector(projector.app, store, [p], projector.batch_size,
+                                            after_batch=forget_batch)
                           for p in self.make_projections() if p.name in rebuilt}
                 with store.transaction() as cursor:
                     for aside in asides.values():

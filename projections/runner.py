@@ -138,12 +138,16 @@ class Retried:
 class Projector:
     def __init__(self, app: Application[Any], store: ViewStore,
                  projections: Sequence[Projection], batch_size: int = 500,
-                 rebuilder: Rebuilder | None = None) -> None:
+                 rebuilder: Rebuilder | None = None,
+                 after_batch: Callable[[], None] | None = None) -> None:
         self.app = app
         self.store = store
         self.projections = list(projections)
         self.batch_size = batch_size
         self.rebuilder = rebuilder
+        # Runs after each batch that applied events has committed (a rebuild's projectors
+        # aside forget there what they memoized: ``projections.aside``).
+        self.after_batch = after_batch
         self._lock = threading.Lock()
         # Each projection has applied the log at least up to here (as this process saw it).
         self._reached: dict[str, int] = {}
@@ -291,6 +295,8 @@ class Projector:
                 continue
             applied += count
             alone_failures = 0
+            if count and self.after_batch is not None:
+                self.after_batch()
             if count and progress is not None:
                 progress(projection.name, position, head)
             if narrowing and position >= narrowed_to:

@@ -53,6 +53,7 @@ from domain.idempotency import (
 )
 from domain.organization import RemovalReason
 from domain.vault import SEALED_TEXT
+from projections.aggregates import iso
 from projections.cases import CaseFilter
 from projections.store import SQLiteViewStore
 from tests.e2e.conftest import seed
@@ -655,6 +656,34 @@ def test_rows_written_event_by_event_are_the_rows_a_rebuild_writes_at_once(
     inboxes = {row[2]: json.loads(row[4]) for row in followed["referral_inbox"]}
     assert [o["outcome"] for o in inboxes[str(kept)]["outcomes"]] == ["ACCEPTED"]
     assert inboxes[str(erased)]["sealedCopy"] == ""
+
+
+def test_a_rebuild_in_small_batches_keeps_no_instants_between_batches_and_equals_the_live_rows(
+    system: System,
+) -> None:
+    # A rebuild's memory stays flat however long the log: what it memoizes per instant (and
+    # per case key) goes with each batch. Its batches are the live projector's size.
+    shelter = seed(system, "Example Harbour Shelter")
+    _, protocol = an_agency_with_a_protocol(system)
+    for _ in range(4):
+        case_id = a_case(system)
+        consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
+        refer(system, case_id, shelter)
+        consent(system, case_id, ConsentScope.REPORT_TO_LAW_ENFORCEMENT)
+        report(system, case_id, protocol)
+    followed = case_rows(system)
+    assert iso.cache_info().currsize > 0  # following the log memoizes them
+    held: list[int] = []
+
+    def each_batch(name: str, _position: int, _head: int) -> None:
+        if name == "cases":
+            held.append(iso.cache_info().currsize)
+
+    system.projector.batch_size = 7
+    system.projector.rebuild(each_batch)
+
+    assert case_rows(system) == followed
+    assert len(held) > 1 and set(held) == {0}  # several batches, each forgotten
 
 
 # -- no plain text at rest ---------------------------------------------------------------------

@@ -192,6 +192,23 @@ def test_a_decision_trusts_a_cached_key_longer_and_then_asks_again(
         vault.seal(CASE_A, PERSONAL)
 
 
+def test_a_vault_keeping_no_keys_opens_as_the_vault_does_and_asks_for_the_key_each_time(
+    vault: EnvelopeVault, store: SQLiteViewStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What a rebuild opens with: each case once, so a kept key would only take memory.
+    clock = Clock(monkeypatch)
+    vault.create_key(CASE_A)
+    sealed = vault.seal(CASE_A, PERSONAL)
+    forgetful = vault.keeping_no_keys()
+    assert forgetful.open(CASE_A, sealed) == PERSONAL
+
+    EnvelopeVault(MASTER, store).destroy_key(CASE_A)  # another process erases the case
+
+    assert forgetful.open(CASE_A, sealed, for_decision=True) is None  # at once: nothing kept
+    clock.now += KEY_CACHE_SECONDS / 2
+    assert vault.open(CASE_A, sealed) == PERSONAL  # the vault it came from still keeps it
+
+
 def test_a_new_cases_data_is_sealed_without_reading_its_key_back(
     vault: EnvelopeVault, store: SQLiteViewStore, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
