@@ -1,12 +1,12 @@
 """The baseline: a plain Starlette endpoint running the same SQL as the public ``directory`` query.
 
 Same read-model table (directory_public, on PostgreSQL or in the embedded SQLite file), same
-``DirectoryQueries.search`` (text + province, first=20, with_facets=False, with_total=False: the API runs the facet and count queries only
-when ``facets`` / ``totalCount`` are selected, and the benchmark's document selects neither, so
-this is the SQL the API runs for it), same thread hop as the API
-(``anyio.to_thread.run_sync`` within a CapacityLimiter of NRD_THREADS), same pool size. It
-answers the fields the benchmark's GraphQL document selects, in the same JSON shape, so the two
-answers can be compared for equality.
+``DirectoryQueries.search`` (text + province, first=20, with_facets=False, with_total=False: the
+API runs the facet and count queries only when ``facets`` / ``totalCount`` are selected, and the
+benchmark's document selects neither, so this is the SQL the API runs for it), same thread hop
+as the API (``anyio.to_thread.run_sync`` within a CapacityLimiter of NRD_THREADS), same pool
+size. It answers the fields the benchmark's GraphQL document selects, in the same JSON shape,
+so the two answers can be compared for equality.
 
 POST /search  {"search": "shelter", "provinces": ["CA-ON"], "first": 20}
               ("facets": true / "total": true also run those queries; nothing more is returned)

@@ -130,9 +130,9 @@ class DirectoryProjection(AggregateProjection):
                 cursor.execute(f"CREATE INDEX IF NOT EXISTS {scope}_search "
                                f"ON {scope} USING GIN (search)")
                 # Which values go with which facet ('CA-ON' only with 'province'): without
-                # it the planner multiplies the two columns' frequencies, expects a province
-                # to hold a tenth of its rows, and sorts every match instead of walking the
-                # sort index until a page is full (see search()).
+                # it the planner multiplies the two columns' frequencies, expects a tenth of
+                # the rows a province holds, and gathers and sorts them all rather than walk
+                # the sort index until a page is full (see DirectoryQueries._page).
                 cursor.execute(f"CREATE STATISTICS IF NOT EXISTS {scope}_facets_pairs (mcv) "
                                f"ON facet, value FROM {scope}_facets")
             else:

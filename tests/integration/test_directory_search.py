@@ -584,6 +584,13 @@ def test_every_way_of_finding_a_page_answers_what_one_plain_statement_answers(
 
     assert answers() == before_rebuild
     assert unlinked_full_text(system) == 0
+    if system.store.dialect == "postgres":  # the planner's facet statistics came along
+        with system.store.read() as cursor:
+            found = cursor.execute(
+                "SELECT stxname FROM pg_statistic_ext WHERE stxnamespace = "
+                "current_schema()::regnamespace ORDER BY 1").fetchall()
+        assert [row[0] for row in found] == [f"{INTERNAL}_facets_pairs",
+                                             f"{PUBLIC}_facets_pairs"]
 
 
 def unlinked_full_text(system: System) -> int:
