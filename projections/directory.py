@@ -12,7 +12,7 @@ import base64
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -293,7 +293,8 @@ class DirectoryQueries:
         after: list[Condition] = []
         if query.after:
             key, org_id = decode_cursor(query.after)
-            after.append(("(sort_key > %s OR (sort_key = %s AND id > %s))", [key, key, org_id]))
+            # A row value: both stores seek the sort index to it rather than scan up to it.
+            after.append(("(sort_key, id) > (%s, %s)", [key, org_id]))
         listed = [f.listed for f in filters]
         all_clause, params = _joined(listed)
         with self.store.snapshot() as cursor:  # page, total and facets agree
@@ -317,30 +318,69 @@ class DirectoryQueries:
     # A page is the first rows in sort order that pass every filter. Two ways to find them:
     # walk the sort index and check each row until the page is full (cheap when matches are
     # plentiful: the work follows the page's size, not the directory's), or gather every
-    # match of the most selective filter and sort them (cheap when they are few). PostgreSQL
-    # chooses from its statistics, given the values (``_planned``). SQLite keeps none of the
-    # full-text index and would gather and sort every match of a common word, so on SQLite
-    # the search chooses: a word with few matches gathers them; otherwise it walks, at most
-    # WALK_ROWS rows, and gathers only if the page is not full by then.
+    # row the most selective filter admits, check the others on each and sort them (cheap
+    # when they are few). PostgreSQL chooses from its statistics, given the values
+    # (``_planned``). SQLite keeps none of a full-text index and would gather every match of
+    # a common word, so on SQLite the search chooses: words with few matches are gathered;
+    # otherwise it walks, at most WALK_ROWS rows, and if the page is not full by then it
+    # gathers from the filter that admits the fewest rows (counted in their own indexes).
     RARE_MATCHES = 2000
     WALK_ROWS = 2000
 
     def _page(self, cursor: Cursor, scope: str, filters: list[Filter],
               after: list[Condition], limit: int) -> list[Any]:
-        listed = [f.listed for f in filters] + after
         if self.store.dialect == "postgres":
-            return self._select_page(cursor, scope, listed, limit)
+            return self._select_page(cursor, scope, [f.listed for f in filters] + after, limit)
         text = next((f for f in filters if f.text), None)
-        if text is not None and self._few_matches(cursor, scope, text):
-            return self._select_page(cursor, scope, listed, limit)
+        if (text is not None and text.members is not None
+                and self._count(cursor, text.members, self.RARE_MATCHES) < self.RARE_MATCHES):
+            return self._gather(cursor, scope, filters, after, limit, text)
         bound = self._walk_bound(cursor, scope, after)
-        # The cheap checks first: a row's words are looked up only once its filters pass.
-        walk = [f.per_row for f in sorted(filters, key=lambda f: f.text)] + after
+        walk = [f.per_row for f in _cheap_first(filters)] + after
         rows = self._select_page(cursor, scope, walk + ([bound] if bound else []), limit,
                                  index=f"{scope}_sort")
         if len(rows) == limit or bound is None:
             return rows
-        return self._select_page(cursor, scope, listed, limit)
+        return self._gather(cursor, scope, filters, after, limit,
+                            self._most_selective(cursor, filters))
+
+    def _gather(self, cursor: Cursor, scope: str, filters: list[Filter],
+                after: list[Condition], limit: int, driver: Filter | None) -> list[Any]:
+        """The rows ``driver`` admits, each checked against the other filters, sorted by
+        their keys alone (not dragging each document through the sort), then the page's
+        documents read."""
+        if driver is None:  # only conditions on the rows' own columns
+            conditions = [f.listed for f in filters] + after
+        else:
+            others = [f.per_row for f in _cheap_first(f for f in filters if f is not driver)]
+            conditions = [driver.listed, *others, *after]
+        clause, params = _joined(conditions)
+        return list(cursor.execute(
+            f"SELECT id, sort_key, doc FROM {scope} WHERE rowid IN (SELECT rowid FROM {scope} "
+            f"WHERE {clause} ORDER BY sort_key, id LIMIT %s) ORDER BY sort_key, id",
+            [*params, limit]).fetchall())
+
+    def _most_selective(self, cursor: Cursor, filters: list[Filter]) -> Filter | None:
+        """The filter that admits the fewest rows; each count stops at the fewest so far
+        (facets are counted first: their index is the cheaper to count)."""
+        best: Filter | None = None
+        fewest: int | None = None
+        for candidate in _cheap_first(filters):
+            if candidate.members is None:
+                continue
+            found = self._count(cursor, candidate.members, fewest)
+            if fewest is None or found < fewest:
+                best, fewest = candidate, found
+        return best
+
+    def _count(self, cursor: Cursor, members: Condition, cap: int | None) -> int:
+        """How many rows a filter admits, counted in its own index (``Filter.members``), up
+        to ``cap``."""
+        sql, params = members
+        if cap is not None:
+            sql, params = f"{sql} LIMIT %s", [*params, cap]
+        (found,) = cursor.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()
+        return int(found)
 
     def _select_page(self, cursor: Cursor, scope: str, conditions: list[Condition],
                      limit: int, index: str | None = None) -> list[Any]:
@@ -349,14 +389,6 @@ class DirectoryQueries:
         return list(self._planned(
             cursor, f"SELECT id, sort_key, doc FROM {scope}{indexed} WHERE {clause} "
             "ORDER BY sort_key, id LIMIT %s", [*params, limit]).fetchall())
-
-    def _few_matches(self, cursor: Cursor, scope: str, text: Filter) -> bool:
-        """Whether the words match fewer than RARE_MATCHES rows (counted in the full-text
-        index alone, and only that far)."""
-        (found,) = cursor.execute(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM {scope}_fts WHERE {scope}_fts MATCH %s "
-            "LIMIT %s)", [*text.params, self.RARE_MATCHES]).fetchone()
-        return int(found) < self.RARE_MATCHES
 
     def _walk_bound(self, cursor: Cursor, scope: str, after: list[Condition]) -> Condition | None:
         """The condition that stops a walk after WALK_ROWS rows of the sort index (from the
@@ -367,7 +399,8 @@ class DirectoryQueries:
                              [*params, self.WALK_ROWS - 1]).fetchone()
         if row is None:
             return None
-        return ("(sort_key < %s OR (sort_key = %s AND id <= %s))", [row[0], row[0], row[1]])
+        # A row value, so the walk stops there instead of checking (and failing) the rest.
+        return ("(sort_key, id) <= (%s, %s)", [row[0], row[1]])
 
     def _planned(self, cursor: Cursor, sql: str, params: list[Any]) -> Cursor:
         """Runs a search statement planned for its own values. psycopg prepares a statement
@@ -392,11 +425,14 @@ class DirectoryQueries:
                 raise InvalidQuery(f"unknown filter {facet}")
             if values:
                 marks = ", ".join(["%s"] * len(values))
+                chosen = [facet, *values]
                 filters.append(Filter(
                     (f"id IN (SELECT id FROM {scope}_facets WHERE facet = %s "
-                     f"AND value IN ({marks}))", [facet, *values]),
+                     f"AND value IN ({marks}))", chosen),
                     (f"EXISTS (SELECT 1 FROM {scope}_facets f WHERE f.id = {scope}.id "
-                     f"AND f.facet = %s AND f.value IN ({marks}))", [facet, *values])))
+                     f"AND f.facet = %s AND f.value IN ({marks}))", chosen),
+                    members=(f"SELECT 1 FROM {scope}_facets WHERE facet = %s "
+                             f"AND value IN ({marks})", chosen)))
         if scope == INTERNAL:
             if query.statuses:
                 filters.append(Filter.plain(
@@ -420,7 +456,8 @@ class DirectoryQueries:
         return Filter((f"{scope}.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH %s)",
                        [match]),
                       (f"EXISTS (SELECT 1 FROM {fts} WHERE {fts} MATCH %s "
-                       f"AND {fts}.rowid = {scope}.rowid)", [match]), text=True)
+                       f"AND {fts}.rowid = {scope}.rowid)", [match]),
+                      text=True, members=(f"SELECT 1 FROM {fts} WHERE {fts} MATCH %s", [match]))
 
 
 Condition = tuple[str, list[Any]]
@@ -433,22 +470,26 @@ def _joined(conditions: Sequence[Condition]) -> tuple[str, list[Any]]:
 
 @dataclass(frozen=True)
 class Filter:
-    """One condition of a search in the two shapes a plan can use: ``listed``, the rows it
-    admits as a list a plan can start from; ``per_row``, the same checked on one row of the
-    sort index's walk. ``text``: the full-text condition."""
+    """One condition of a search in the shapes a plan can use: ``listed``, the rows it admits
+    as a list a plan can start from; ``per_row``, the same checked on one row; ``members``,
+    the rows it admits read from its own index alone (to count them), if it has one.
+    ``text``: the full-text condition, the dearest to check on one row."""
 
     listed: Condition
     per_row: Condition
     text: bool = False
-
-    @property
-    def params(self) -> list[Any]:
-        return self.per_row[1]
+    members: Condition | None = None
 
     @classmethod
     def plain(cls, sql: str, params: list[Any], text: bool = False) -> Filter:
         """A condition on the row's own columns: the same in both shapes."""
         return cls((sql, params), (sql, params), text)
+
+
+def _cheap_first(filters: Iterable[Filter]) -> list[Filter]:
+    """Filters in the order to check them on a row: a row's words are looked up only once
+    its other filters have passed."""
+    return sorted(filters, key=lambda f: f.text)
 
 
 def review_cutoff(now: datetime, interval_days: int) -> str:
