@@ -402,7 +402,7 @@ class DirectoryQueries:
         # A row value, so the walk stops there instead of checking (and failing) the rest.
         return ("(sort_key, id) <= (%s, %s)", [row[0], row[1]])
 
-    def _planned(self, cursor: Cursor, sql: str, params: list[Any]) -> Cursor:
+    def _planned(self, cursor: Cursor, sql: str, params: list[Any]) -> Any:
         """Runs a search statement planned for its own values. psycopg prepares a statement
         on the server once it has run five times, and PostgreSQL then soon settles on a
         generic plan, made without the values: it cannot tell a word every organization

@@ -107,11 +107,12 @@ FACET_STATISTICS = ("directory_internal_facets_pairs", "directory_public_facets_
 
 def statistics(settings: Settings) -> dict[str, bool]:
     """The schema's statistics objects: name -> whether ANALYZE has gathered them."""
-    return dict(sql(settings, f"""
+    rows = sql(settings, f"""
         SELECT s.stxname, EXISTS (SELECT 1 FROM pg_statistic_ext_data d WHERE d.stxoid = s.oid
                                   AND d.stxdmcv IS NOT NULL)
         FROM pg_statistic_ext s WHERE s.stxnamespace = '{settings.database_schema}'::regnamespace
-        ORDER BY 1"""))
+        ORDER BY 1""")
+    return {str(name): bool(gathered) for name, gathered in rows}
 
 
 def test_a_database_at_version_3_gets_the_facet_statistics_gathered(fresh: Settings) -> None:
