@@ -25,6 +25,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 
@@ -266,29 +267,94 @@ def _mark_seeded(url: str, schema: str, count: int, seconds: float) -> None:
                          (name, value))
 
 
-def _seed_one(app: Any, index: int, rng: random.Random, tag: str) -> int:
-    """One organization through the real commands; 80% end included and publicly listed.
+APPROVAL_NOTE = "Bench approval (fictional)"
 
-    index % 10 == 8: included but not listed publicly; index % 10 == 9: left in review.
-    Provinces rotate over all 13; languages come from demo_profile (en/fr and others).
-    """
-    from api.demo import ALL_CRITERIA, demo_profile
+
+def _plan(index: int, rng: random.Random) -> tuple[dict[str, Any], bool, bool]:
+    """What organization ``index`` is: its profile, whether it asks to be listed publicly,
+    whether it ends included. 80% end included and publicly listed; index % 10 == 8:
+    included but not listed publicly; index % 10 == 9: left in review. Provinces rotate over
+    all 13; languages come from demo_profile (en/fr and others)."""
+    from api.demo import demo_profile
     from domain.vocabulary import PROVINCES
 
     provinces = sorted(PROVINCES)
-    province = provinces[index % len(provinces)]
-    profile = demo_profile(index, province, rng)
+    profile = demo_profile(index, provinces[index % len(provinces)], rng)
     # Both official languages across the set: every other organization serves in en and fr.
     if index % 2 == 0:
         profile["languages"] = ["en", "fr"]
     bucket = index % 10
-    org = app.apply_for_inclusion(f"{tag}-{index}-apply", profile, ALL_CRITERIA,
-                                  bucket != 8).id
+    return profile, bucket != 8, bucket != 9
+
+
+def _seed_one(app: Any, index: int, rng: random.Random, tag: str) -> int:
+    """One organization through the real commands (apply, start review, approve)."""
+    from api.demo import ALL_CRITERIA
+
+    profile, listed, approved = _plan(index, rng)
+    org = app.apply_for_inclusion(f"{tag}-{index}-apply", profile, ALL_CRITERIA, listed).id
     app.start_review(f"{tag}-{index}-review", org)
-    if bucket != 9:
-        app.approve_inclusion(f"{tag}-{index}-approve", org, "Bench approval (fictional)")
+    if approved:
+        app.approve_inclusion(f"{tag}-{index}-approve", org, APPROVAL_NOTE)
         return 3
     return 2
+
+
+def seed_bulk(system: Any, count: int, tag: str, batch: int = 500,
+              rng_seed: int = 1000) -> tuple[float, int]:
+    """The faster path: the same commands' events, written ``batch`` organizations per
+    transaction instead of one command per transaction. For each organization the aggregate
+    methods the commands call (``Organization.submit_application``, ``start_review``,
+    ``approve_inclusion``) decide in memory on the same inputs (``parse_profile``,
+    ``parse_criteria``), acting as the same staff actor, and each command's idempotency
+    record is made as ``DirectoryApplication._decide_and_save`` makes it (same id from the
+    actor and key, same fingerprint, same result); ``app.save`` writes them all. What
+    differs: ids are fresh, timestamps are the writing moment, and a batch's events commit
+    together. The read models are projected once, afterwards (``catch_up``), as for the
+    command path. ``tests/integration/test_bench_seeding.py`` checks both paths project
+    the same read models. Returns (seconds, commands)."""
+    from api.demo import ALL_CRITERIA
+    from domain.base import Actor, acting_as
+    from domain.idempotency import IdempotencyRecord, record_id
+    from domain.organization import Organization
+    from domain.vocabulary import parse_criteria, parse_profile
+
+    app = system.app
+    rng = random.Random(rng_seed)
+    actor = Actor("bench-staff-0", "staff", request_id="bench-0")
+    identity = "\x1f".join([actor.role, actor.organization_id or "", actor.user_id])
+    pending: list[Any] = []
+    commands = 0
+    progress = Progress("seeding organizations (bulk)", count)
+
+    def recorded(key: str, operation: str, inputs: dict[str, Any], org: Any) -> None:
+        nonlocal commands
+        digest = app._fingerprint(operation, inputs)  # as the command computes it
+        pending.append(IdempotencyRecord.record(
+            record_id(identity, key), operation, digest.digest,
+            {"id": str(org.id), "version": org.version}))
+        commands += 1
+
+    with acting_as(actor):
+        for index in range(count):
+            profile, listed, approved = _plan(index, rng)
+            clean, attested = parse_profile(profile), parse_criteria(ALL_CRITERIA)
+            org = Organization.submit_application(id=uuid4(), profile=clean,
+                                                  criteria=attested, public_listing=listed)
+            recorded(f"{tag}-{index}-apply", "applyForInclusion",
+                     {"profile": clean, "criteria": attested, "publicListing": listed}, org)
+            org.start_review()
+            recorded(f"{tag}-{index}-review", "startReview", {"id": org.id}, org)
+            if approved:
+                org.approve_inclusion(APPROVAL_NOTE)
+                recorded(f"{tag}-{index}-approve", "approveInclusion",
+                         {"id": org.id, "note": APPROVAL_NOTE}, org)
+            pending.append(org)
+            if (index + 1) % batch == 0 or index + 1 == count:
+                app.save(*pending)
+                pending.clear()
+                progress.update(index + 1)
+    return progress.finish(), commands
 
 
 def seed(system: Any, count: int, threads: int, tag: str) -> tuple[float, int]:
@@ -351,40 +417,94 @@ def catch_up(system: Any) -> tuple[int, float]:
     return applied, time.perf_counter() - started
 
 
-def ensure_seeded(schema: str, count: int, url: str = DEFAULT_URL, reseed: bool = False,
-                  threads: int = 2) -> dict[str, Any]:
-    """Reuses ``schema`` if a finished seed of ``count`` organizations is there, else reseeds."""
+def sqlite_env(folder: Path) -> dict[str, str]:
+    """``server_env`` for the embedded store: SQLite files in ``folder``."""
+    env = server_env("", DEFAULT_URL)
+    for name in ("NRD_DATABASE_URL", "NRD_DATABASE_SCHEMA"):
+        env.pop(name)
+    env["NRD_DATA_DIR"] = str(folder)
+    return env
+
+
+def sqlite_folder(name: str) -> Path:
+    return RESULTS / f"data-{name}"
+
+
+def _sqlite_seeded_count(folder: Path) -> int | None:
+    try:
+        meta = json.loads((folder / "bench_meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if meta.get("seed_version") != SEED_VERSION:
+        return None
+    return int(meta["organizations"])
+
+
+def _system_for(store: str, schema: str, url: str, threads: int) -> Any:
+    from api.config import Settings
     from api.wiring import build_system
 
-    found = None if reseed else seeded_count(url, schema)
+    if store == "sqlite":  # the embedded store migrates itself when a system is built
+        env = {k: v for k, v in sqlite_env(sqlite_folder(schema)).items()
+               if k.startswith("NRD_")}
+        return build_system(Settings.from_env(env))
+    return build_system(settings_for(schema, url, pool_size=max(4, threads)))
+
+
+def ensure_seeded(schema: str, count: int, url: str = DEFAULT_URL, reseed: bool = False,
+                  threads: int = 2, *, bulk: bool = False,
+                  store: str = "postgres") -> dict[str, Any]:
+    """Reuses ``schema`` (on SQLite: the folder ``sqlite_folder(schema)``) if a finished seed
+    of ``count`` organizations is there, else reseeds: through the commands, or with ``bulk``
+    through ``seed_bulk`` (the same commands' events, many organizations per transaction)."""
+    folder = sqlite_folder(schema)
+    where = f"{store} {schema}"
+    if reseed:
+        found = None
+    elif store == "sqlite":
+        found = _sqlite_seeded_count(folder)
+    else:
+        found = seeded_count(url, schema)
     if found == count:
-        say(f"schema {schema}: reusing the {count} organizations seeded earlier "
+        say(f"{where}: reusing the {count} organizations seeded earlier "
             "(--reseed writes them again)")
-        system = build_system(settings_for(schema, url, pool_size=max(4, threads)))
+        system = _system_for(store, schema, url, threads)
         try:
             applied, _ = catch_up(system)
             head = system.projector.head()
         finally:
             system.close()
-        return {"schema": schema, "organizations": count, "reused": True, "events": head,
-                "seed_seconds": None, "projected_now": applied}
+        return {"store": store, "schema": schema, "organizations": count, "reused": True,
+                "events": head, "seed_seconds": None, "projected_now": applied}
     why = "--reseed" if reseed else (f"it holds {found}" if found is not None else "not seeded")
-    say(f"schema {schema}: seeding {count} organizations through the commands ({why}; "
-        f"{threads} writer threads)")
-    recreate_schema(url, schema)
-    system = build_system(settings_for(schema, url, pool_size=max(4, threads)))
+    path = "in bulk (seed_bulk)" if bulk else f"through the commands ({threads} writer threads)"
+    say(f"{where}: seeding {count} organizations {path} ({why})")
+    if store == "sqlite":
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        recreate_schema(url, schema)
+    system = _system_for(store, schema, url, threads)
     try:
-        seconds, commands = seed(system, count, threads, tag=f"bench-{schema}")
+        if bulk:
+            seconds, commands = seed_bulk(system, count, tag=f"bench-{schema}")
+        else:
+            seconds, commands = seed(system, count, threads, tag=f"bench-{schema}")
         applied, projection_seconds = catch_up(system)
         head = system.projector.head()
     finally:
         system.close()
-    _mark_seeded(url, schema, count, seconds)
-    say(f"schema {schema}: {count} organizations, {head} events in {seconds:.1f}s "
+    if store == "sqlite":
+        (folder / "bench_meta.json").write_text(json.dumps(
+            {"organizations": count, "seed_version": SEED_VERSION,
+             "seed_seconds": round(seconds, 1)}))
+    else:
+        _mark_seeded(url, schema, count, seconds)
+    say(f"{where}: {count} organizations, {head} events in {seconds:.1f}s "
         f"({commands} commands, {commands / seconds:,.0f}/s); "
         f"projected in {projection_seconds:.1f}s")
-    return {"schema": schema, "organizations": count, "reused": False, "events": head,
-            "seed_seconds": round(seconds, 1), "projected_now": applied}
+    return {"store": store, "schema": schema, "organizations": count, "reused": False,
+            "bulk": bulk, "events": head, "seed_seconds": round(seconds, 1),
+            "projection_seconds": round(projection_seconds, 1), "projected_now": applied}
 
 
 # -- servers ---------------------------------------------------------------------------------

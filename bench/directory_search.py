@@ -1,14 +1,18 @@
-"""Public directory search: the nrd GraphQL API against a plain Starlette endpoint, same SQL.
+"""Public directory search: the nrd GraphQL API against a plain Starlette endpoint, same SQL,
+at two directory sizes, on PostgreSQL and on SQLite.
 
-Seeds N organizations through the real commands into a dedicated PostgreSQL schema (reused on
-later runs), starts two uvicorn servers on loopback (one worker each), checks once that both
-answer the same organizations, then loads each in turn with the same concurrency for the same
-time and reports requests/s, p50, p95 and the ratio GraphQL / plain. When the ratio is below the
-target (or with --profile always) it samples the GraphQL server under load with py-spy and
-prints the hottest functions.
+For each store and each size (default 5,000 and 50,000 organizations) it seeds a directory of
+its own (a PostgreSQL schema, or a SQLite data folder under bench/results/, reused on later
+runs), starts two uvicorn servers on loopback (one worker each), checks that both answer the
+same organizations, then loads each in turn with the same concurrency for the same time and
+reports requests/s, p50, p95, p99 and the ratio GraphQL / plain. Then, per store and server,
+p50 at the largest size against p50 at the smallest: PASS when within --scale-target (3x).
+When the GraphQL/plain ratio is below its target (or with --profile always) it samples the
+GraphQL server under load with py-spy and prints the hottest functions.
 
-    /work/venv/bin/python bench/directory_search.py     # 5000 orgs, 16 clients, 2 x (3 s + 20 s)
-    /work/venv/bin/python bench/directory_search.py --help
+    .venv/bin/python bench/directory_search.py     # 2 stores x (5,000 and 50,000) x 2 servers
+    .venv/bin/python bench/directory_search.py --stores postgres --organizations 5000
+    .venv/bin/python bench/directory_search.py --help
 """
 
 from __future__ import annotations
@@ -258,19 +262,43 @@ def positive(ceiling: int) -> Any:
     return parse
 
 
+def sizes(text: str) -> list[int]:
+    """An argparse type: organization counts, comma-separated (1 to 1,000,000 each)."""
+    found = sorted({positive(1_000_000)(part) for part in text.split(",") if part.strip()})
+    if not found:
+        raise argparse.ArgumentTypeError("name at least one size")
+    return found
+
+
+def stores(text: str) -> list[str]:
+    found = [part.strip() for part in text.split(",") if part.strip()]
+    if not found or set(found) - {"postgres", "sqlite"}:
+        raise argparse.ArgumentTypeError("postgres, sqlite or both, comma-separated")
+    return found
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Public directory search: the nrd GraphQL API vs a plain Starlette endpoint "
                     "running the same SQL, each in its own uvicorn process (one worker) on "
                     "loopback, loaded in turn with the same concurrency. Checks both answers "
                     "are identical, prints req/s, latency percentiles, server CPU per request "
-                    "and the ratio GraphQL/plain, a JSON line, and keeps a copy under "
-                    "bench/results/. Runs about 2 x rounds x (warmup + duration) seconds after "
-                    "seeding (reused when already there), plus profile-seconds when profiling.",
+                    "and the ratio GraphQL/plain, for each store and directory size; then p50 "
+                    "at the largest size against the smallest, PASS/FAIL; a JSON line, and a "
+                    "copy under bench/results/. Runs about stores x sizes x 2 x rounds x "
+                    "(warmup + duration) seconds after seeding (reused when already there), "
+                    "plus profile-seconds when profiling.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--organizations", type=positive(1_000_000), default=5000,
-                   help="organizations to seed")
-    p.add_argument("--schema", default="bench_directory", help="PostgreSQL schema to use")
+    p.add_argument("--organizations", type=sizes, default="5000,50000",
+                   help="directory sizes, comma-separated: each seeded once and reused")
+    p.add_argument("--stores", type=stores, default="postgres,sqlite",
+                   help="postgres, sqlite or both")
+    p.add_argument("--schema", default="bench_directory",
+                   help="prefix of the PostgreSQL schema (and SQLite folder) of each size: "
+                        "<schema>_<organizations>")
+    p.add_argument("--seed-path", choices=["bulk", "commands"], default="bulk",
+                   help="bulk: the commands' events, 500 organizations per transaction "
+                        "(common.seed_bulk); commands: one command per transaction")
     p.add_argument("--database-url", default=common.DEFAULT_URL,
                    help="PostgreSQL URL (or NRD_BENCH_DATABASE_URL)")
     p.add_argument("--reseed", action="store_true", help="seed again even if already seeded")
@@ -292,6 +320,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto",
                    help="load generator (auto: wrk if installed)")
     p.add_argument("--target", type=float, default=0.5, help="the ratio GraphQL/plain to reach")
+    p.add_argument("--scale-target", type=float, default=3.0,
+                   help="PASS when p50 at the largest size is within this many times p50 at "
+                        "the smallest, for each store and server")
     p.add_argument("--profile", choices=["auto", "always", "never"], default="auto",
                    help="py-spy the GraphQL server under load (auto: when below target)")
     p.add_argument("--profile-seconds", type=positive(300), default=15,
@@ -304,16 +335,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    common.exit_cleanly_on_sigterm()
-    client = common.choose_client(args.client)
-    idle_check = common.background_busy()
-    seeded = common.ensure_seeded(args.schema, args.organizations, args.database_url,
-                                  args.reseed, args.seed_threads)
-    env = common.server_env(args.schema, args.database_url)
-    graphql = common.Server("graphql", "nrd_app:create", env)
-    plain = common.Server("plain", "plain_app:create", env)
+def rounded(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}
+
+
+def measure(store: str, count: int, args: argparse.Namespace, client: str) -> dict[str, Any]:
+    """One store at one size: seed (or reuse), both servers, the same answer, the load."""
+    schema = f"{args.schema}_{count}"
+    seeded = common.ensure_seeded(schema, count, args.database_url, args.reseed,
+                                  args.seed_threads, bulk=args.seed_path == "bulk",
+                                  store=store)
+    env = (common.server_env(schema, args.database_url) if store == "postgres"
+           else common.sqlite_env(common.sqlite_folder(schema)))
+    graphql = common.Server(f"graphql-{store}", "nrd_app:create", env)
+    plain = common.Server(f"plain-{store}", "plain_app:create", env)
     servers = {"plain": plain, "graphql": graphql}
     payloads = bodies(args.search, args.province)
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
@@ -326,32 +361,42 @@ def main(argv: list[str] | None = None) -> int:
         names = list(servers)
         for n in range(args.rounds):
             for name in names if n % 2 == 0 else reversed(names):
-                results[name].append(load(client, name, servers[name], urls[name],
-                                          payloads[name], args))
+                results[name].append(load(client, f"{name} {store} {count}", servers[name],
+                                          urls[name], payloads[name], args))
         check_after = check_same_answer(urls, payloads)
         chosen = {name: max(rounds, key=lambda r: r["rps"]) for name, rounds in results.items()}
         ratio = chosen["graphql"]["rps"] / chosen["plain"]["rps"]
         found = None
         if args.profile == "always" or (args.profile == "auto" and ratio < args.target):
             found = profile(graphql, urls["graphql"], payloads["graphql"], args, client)
+    return {"store": store, "organizations": count, "events": seeded["events"],
+            "seed": seeded, "check": check, "check_after_load_rows": check_after["rows"],
+            **{name: rounded(r) for name, r in chosen.items()},
+            "all_rounds": {k: [rounded(r) for r in v] for k, v in results.items()},
+            "ratio": round(ratio, 3), "meets_target": ratio >= args.target, "profile": found}
 
+
+def print_run(run: dict[str, Any], args: argparse.Namespace, client: str) -> None:
+    chosen = {name: run[name] for name in ("plain", "graphql")}
     rows = [[name, f"{r['rps']:,.0f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
              f"{r['p99_ms']:.1f}", r["errors"], f"{r['server_cpu_ms_per_request']:.2f}",
              f"{r['server_cpu_cores']:.2f}", f"{100 * r['machine_busy']:.0f}%"]
             for name, r in chosen.items()]
     print()
-    print(f"directory search: {args.organizations} organizations ({seeded['events']} events), "
-          f"search '{args.search}' in {args.province}, first 20; {args.connections} clients x "
-          f"{args.duration:g}s after {args.warmup:g}s warm-up, {client}, "
-          f"{args.rounds} round(s), best round per server; {common.machine()['cpus']} cores")
+    print(f"directory search on {run['store']}: {run['organizations']:,} organizations "
+          f"({run['events']:,} events), search '{args.search}' in {args.province}, first 20; "
+          f"{args.connections} clients x {args.duration:g}s after {args.warmup:g}s warm-up, "
+          f"{client}, {args.rounds} round(s), best round per server; "
+          f"{common.machine()['cpus']} cores")
     print(common.table(["server", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors",
                         "server CPU ms/req", "server cores", "machine busy"], rows))
     cpu_ratio = (chosen["graphql"]["server_cpu_ms_per_request"]
                  / max(1e-9, chosen["plain"]["server_cpu_ms_per_request"]))
-    verdict = "meets" if ratio >= args.target else "BELOW"
-    print(f"ratio GraphQL/plain: {ratio:.3f} ({verdict} the target {args.target:g}); "
+    verdict = "meets" if run["meets_target"] else "BELOW"
+    print(f"ratio GraphQL/plain: {run['ratio']:.3f} ({verdict} the target {args.target:g}); "
           f"p50 latency x{chosen['graphql']['p50_ms'] / chosen['plain']['p50_ms']:.2f}, "
           f"server CPU per request x{cpu_ratio:.2f}")
+    found = run["profile"]
     if found is not None:
         print(f"\nGraphQL server profile: {found['samples']} samples "
               f"(py-spy{' --gil' if args.profile_gil else ''}, {args.profile_seconds}s "
@@ -364,25 +409,63 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(common.table(["inclusive %", "function"],
                            [[f"{s:.1f}", f] for f, s in found["inclusive"][:args.profile_top]]))
+
+
+def scaling(runs: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Per store and server: p50 (and p99) at the largest size against the smallest."""
+    verdicts = []
+    for store in args.stores:
+        mine = sorted((r for r in runs if r["store"] == store), key=lambda r: r["organizations"])
+        if len(mine) < 2:
+            continue
+        small, large = mine[0], mine[-1]
+        for server in ("graphql", "plain"):
+            ratio = large[server]["p50_ms"] / small[server]["p50_ms"]
+            verdicts.append({
+                "store": store, "server": server, "small": small["organizations"],
+                "large": large["organizations"], "p50_small_ms": small[server]["p50_ms"],
+                "p50_large_ms": large[server]["p50_ms"], "p99_small_ms": small[server]["p99_ms"],
+                "p99_large_ms": large[server]["p99_ms"], "p50_ratio": round(ratio, 2),
+                "passed": ratio <= args.scale_target})
+    return verdicts
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    common.exit_cleanly_on_sigterm()
+    client = common.choose_client(args.client)
+    idle_check = common.background_busy()
+    runs = [measure(store, count, args, client)
+            for store in args.stores for count in args.organizations]
+    for run in runs:
+        print_run(run, args, client)
+    verdicts = scaling(runs, args)
+    if verdicts:
+        print()
+        print(f"p50 at {verdicts[0]['large']:,} organizations against {verdicts[0]['small']:,} "
+              f"(target: within {args.scale_target:g}x)")
+        print(common.table(
+            ["store", "server", "p50 small ms", "p50 large ms", "x", "p99 small ms",
+             "p99 large ms"],
+            [[v["store"], v["server"], f"{v['p50_small_ms']:.1f}", f"{v['p50_large_ms']:.1f}",
+              f"{v['p50_ratio']:.2f}", f"{v['p99_small_ms']:.1f}", f"{v['p99_large_ms']:.1f}"]
+             for v in verdicts]))
+        for v in verdicts:
+            print(f"{'PASS' if v['passed'] else 'FAIL'} {v['store']} {v['server']}: p50 "
+                  f"{v['p50_large_ms']:.1f} ms at {v['large']:,} vs {v['p50_small_ms']:.1f} ms "
+                  f"at {v['small']:,} = {v['p50_ratio']:.2f}x (target <= "
+                  f"{args.scale_target:g}x)")
+        print(f"{'PASS' if all(v['passed'] for v in verdicts) else 'FAIL'} overall")
     print()
-
-    def rounded(r: dict[str, Any]) -> dict[str, Any]:
-        return {k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}
-
     path = common.emit("directory_search", {
-        "background_busy_before": round(idle_check, 3),
-        "organizations": args.organizations, "events": seeded["events"],
-        "seed": seeded, "search": args.search, "province": args.province,
-        "connections": args.connections, "duration_s": args.duration, "warmup_s": args.warmup,
-        "rounds": args.rounds, "client": client, "check": check,
-        "check_after_load_rows": check_after["rows"],
-        **{name: rounded(r) for name, r in chosen.items()},
-        "all_rounds": {k: [rounded(r) for r in v] for k, v in results.items()},
-        "ratio": round(ratio, 3), "target": args.target, "meets_target": ratio >= args.target,
-        "profile": found,
+        "background_busy_before": round(idle_check, 3), "search": args.search,
+        "province": args.province, "connections": args.connections,
+        "duration_s": args.duration, "warmup_s": args.warmup, "rounds": args.rounds,
+        "client": client, "target": args.target, "scale_target": args.scale_target,
+        "runs": runs, "scaling": verdicts,
     })
     common.say(f"results kept in {path.relative_to(common.REPO)}")
-    return 0
+    return 0 if all(v["passed"] for v in verdicts) else 1
 
 
 if __name__ == "__main__":

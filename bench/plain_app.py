@@ -1,12 +1,12 @@
 """The baseline: a plain Starlette endpoint running the same SQL as the public ``directory`` query.
 
-Same read-model table (directory_public), same ``DirectoryQueries.search`` (text + province,
-first=20, with_facets=False, with_total=False: the API runs the facet and count queries only
-when ``facets`` / ``totalCount`` are selected, and the benchmark's document selects neither, so
-this is the SQL the API runs for it), same thread hop as the API
-(``anyio.to_thread.run_sync`` within a CapacityLimiter of NRD_THREADS), same pool size. It
-answers the fields the benchmark's GraphQL document selects, in the same JSON shape, so the two
-answers can be compared for equality.
+Same read-model table (directory_public, on PostgreSQL or in the embedded SQLite file), same
+``DirectoryQueries.search`` (text + province, first=20, with_facets=False, with_total=False: the
+API runs the facet and count queries only when ``facets`` / ``totalCount`` are selected, and the
+benchmark's document selects neither, so this is the SQL the API runs for it), same thread hop
+as the API (``anyio.to_thread.run_sync`` within a CapacityLimiter of NRD_THREADS), same pool
+size. It answers the fields the benchmark's GraphQL document selects, in the same JSON shape,
+so the two answers can be compared for equality.
 
 POST /search  {"search": "shelter", "provinces": ["CA-ON"], "first": 20}
               ("facets": true / "total": true also run those queries; nothing more is returned)
@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from api.config import Settings
 from projections.directory import PUBLIC, DirectoryQueries, DirectoryQuery
-from projections.store import PostgresViewStore
+from projections.store import PostgresViewStore, SQLiteViewStore, ViewStore
 
 
 def node(doc: dict[str, Any]) -> dict[str, Any]:
@@ -48,8 +48,12 @@ def node(doc: dict[str, Any]) -> dict[str, Any]:
 
 def create() -> Starlette:
     settings = Settings.from_env()
-    store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
-                              settings.connection_shares()[1], settings.pool_timeout)
+    store: ViewStore
+    if settings.uses_postgres:
+        store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
+                                  settings.connection_shares()[1], settings.pool_timeout)
+    else:  # the embedded store: the read models' file the nrd server reads
+        store = SQLiteViewStore(settings.data_dir / "views.sqlite")
     queries = DirectoryQueries(store)
     limiter = anyio.CapacityLimiter(settings.threads)
 

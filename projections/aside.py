@@ -356,6 +356,13 @@ class PostgresPlace:
         for table in tables:
             cursor.execute(f"ALTER TABLE {self.aside_qualifier}.{table} "
                            f"SET SCHEMA {self.live_qualifier}")
+        # A table's statistics objects stay in the schema they were made in: move them too,
+        # or dropping the scratch schema would drop them.
+        for (name,) in cursor.execute(
+                "SELECT stxname FROM pg_statistic_ext WHERE stxnamespace = %s::regnamespace "
+                "ORDER BY stxname", (self.aside_qualifier,)).fetchall():
+            cursor.execute(f"ALTER STATISTICS {self.aside_qualifier}.{_identifier(name)} "
+                           f"SET SCHEMA {self.live_qualifier}")
 
 
 class SQLitePlace:
@@ -447,9 +454,11 @@ class SQLitePlace:
 
     def install(self, cursor: Cursor, projections: Sequence[Projection],
                 tables: Sequence[str]) -> None:
-        """The live tables' rows are replaced by the new ones, in the swap's transaction."""
+        """The live tables' rows are replaced by the new ones, in the swap's transaction,
+        each under the rowid it had (the directory's full-text rows are linked to their
+        organizations' by rowid)."""
         for table in tables:
-            listed = ", ".join(self.columns(cursor, "main", table))
+            listed = ", ".join(["rowid", *self.columns(cursor, "main", table)])
             cursor.execute(f"DELETE FROM live.{table}")
             cursor.execute(f"INSERT INTO live.{table} ({listed}) "
                            f"SELECT {listed} FROM main.{table}")

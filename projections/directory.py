@@ -12,7 +12,7 @@ import base64
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -129,6 +129,12 @@ class DirectoryProjection(AggregateProjection):
             if pg:
                 cursor.execute(f"CREATE INDEX IF NOT EXISTS {scope}_search "
                                f"ON {scope} USING GIN (search)")
+                # Which values go with which facet ('CA-ON' only with 'province'): without
+                # it the planner multiplies the two columns' frequencies, expects a tenth of
+                # the rows a province holds, and gathers and sorts them all rather than walk
+                # the sort index until a page is full (see DirectoryQueries._page).
+                cursor.execute(f"CREATE STATISTICS IF NOT EXISTS {scope}_facets_pairs (mcv) "
+                               f"ON facet, value FROM {scope}_facets")
             else:
                 cursor.execute(
                     f"CREATE VIRTUAL TABLE IF NOT EXISTS {scope}_fts USING fts5(id UNINDEXED, "
@@ -189,8 +195,21 @@ class DirectoryProjection(AggregateProjection):
                            f"VALUES ({', '.join(placeholders)})", rows)
         cursor.executemany(f"INSERT INTO {scope}_facets (id, facet, value) VALUES (%s, %s, %s)",
                            facets)
-        if fts:
-            cursor.executemany(f"INSERT INTO {scope}_fts (id, body) VALUES (%s, %s)", fts)
+        if fts:  # each under its organization's rowid, so a search can check one row's words
+            cursor.executemany(f"INSERT INTO {scope}_fts (rowid, id, body) "
+                               f"SELECT rowid, id, %s FROM {scope} WHERE id = %s",
+                               [(body, org_id) for org_id, body in fts])
+
+
+def link_full_text(cursor: Cursor) -> None:
+    """SQLite: gives each full-text row its organization's rowid (rows written before the
+    search relied on it were numbered on their own)."""
+    for scope in SCOPES:
+        rows = cursor.execute(f"SELECT id, body FROM {scope}_fts").fetchall()
+        cursor.execute(f"DELETE FROM {scope}_fts")
+        cursor.executemany(f"INSERT INTO {scope}_fts (rowid, id, body) "
+                           f"SELECT rowid, id, %s FROM {scope} WHERE id = %s",
+                           [(body, org_id) for org_id, body in rows])
 
 
 # -- queries ---------------------------------------------------------------------------------
@@ -270,26 +289,24 @@ class DirectoryQueries:
     def search(self, scope: str, query: DirectoryQuery, with_facets: bool = True,
                with_total: bool = True) -> DirectoryPage:
         _known(scope)
-        where, params = self._conditions(scope, query)
-        page_where, page_params = list(where), list(params)
+        filters = self._filters(scope, query)
+        after: list[Condition] = []
         if query.after:
             key, org_id = decode_cursor(query.after)
-            page_where.append("(sort_key > %s OR (sort_key = %s AND id > %s))")
-            page_params += [key, key, org_id]
-        clause = " AND ".join(page_where) or "TRUE"
-        all_clause = " AND ".join(where) or "TRUE"
+            # A row value: both stores seek the sort index to it rather than scan up to it.
+            after.append(("(sort_key, id) > (%s, %s)", [key, org_id]))
+        listed = [f.listed for f in filters]
+        all_clause, params = _joined(listed)
         with self.store.snapshot() as cursor:  # page, total and facets agree
-            rows = cursor.execute(
-                f"SELECT id, sort_key, doc FROM {scope} WHERE {clause} "
-                f"ORDER BY sort_key, id LIMIT %s", [*page_params, query.first + 1]).fetchall()
+            rows = self._page(cursor, scope, filters, after, query.first + 1)
             total = -1
             if with_total:
-                total = cursor.execute(f"SELECT COUNT(*) FROM {scope} WHERE {all_clause}",
-                                       params).fetchone()[0]
+                total = self._planned(cursor, f"SELECT COUNT(*) FROM {scope} "
+                                      f"WHERE {all_clause}", params).fetchone()[0]
             facets: dict[str, dict[str, int]] = {}
             if with_facets:
-                for facet, value, count in cursor.execute(
-                        f"SELECT facet, value, COUNT(*) FROM {scope}_facets WHERE id IN "
+                for facet, value, count in self._planned(
+                        cursor, f"SELECT facet, value, COUNT(*) FROM {scope}_facets WHERE id IN "
                         f"(SELECT id FROM {scope} WHERE {all_clause}) "
                         "GROUP BY facet, value ORDER BY facet, value", params).fetchall():
                     facets.setdefault(facet, {})[value] = int(count)
@@ -298,39 +315,181 @@ class DirectoryQueries:
         end = encode_cursor(rows[-1][1], rows[-1][0]) if rows else None
         return DirectoryPage([load_doc(r[2]) for r in rows], int(total), facets, end, has_next)
 
-    def _conditions(self, scope: str, query: DirectoryQuery) -> tuple[list[str], list[Any]]:
-        where: list[str] = []
-        params: list[Any] = []
+    # A page is the first rows in sort order that pass every filter. Two ways to find them:
+    # walk the sort index and check each row until the page is full (cheap when matches are
+    # plentiful: the work follows the page's size, not the directory's), or gather every
+    # row the most selective filter admits, check the others on each and sort them (cheap
+    # when they are few). PostgreSQL chooses from its statistics, given the values
+    # (``_planned``). SQLite keeps none of a full-text index and would gather every match of
+    # a common word, so on SQLite the search chooses: words with few matches are gathered;
+    # otherwise it walks, at most WALK_ROWS rows, and if the page is not full by then it
+    # gathers from the filter that admits the fewest rows (counted in their own indexes).
+    RARE_MATCHES = 2000
+    WALK_ROWS = 2000
+
+    def _page(self, cursor: Cursor, scope: str, filters: list[Filter],
+              after: list[Condition], limit: int) -> list[Any]:
+        if self.store.dialect == "postgres":
+            return self._select_page(cursor, scope, [f.listed for f in filters] + after, limit)
+        text = next((f for f in filters if f.text), None)
+        if (text is not None and text.members is not None
+                and self._count(cursor, text.members, self.RARE_MATCHES) < self.RARE_MATCHES):
+            return self._gather(cursor, scope, filters, after, limit, text)
+        bound = self._walk_bound(cursor, scope, after)
+        walk = [f.per_row for f in _cheap_first(filters)] + after
+        rows = self._select_page(cursor, scope, walk + ([bound] if bound else []), limit,
+                                 index=f"{scope}_sort")
+        if len(rows) == limit or bound is None:
+            return rows
+        return self._gather(cursor, scope, filters, after, limit,
+                            self._most_selective(cursor, filters))
+
+    def _gather(self, cursor: Cursor, scope: str, filters: list[Filter],
+                after: list[Condition], limit: int, driver: Filter | None) -> list[Any]:
+        """The rows ``driver`` admits, each checked against the other filters, sorted by
+        their keys alone (not dragging each document through the sort), then the page's
+        documents read."""
+        if driver is None:  # only conditions on the rows' own columns
+            conditions = [f.listed for f in filters] + after
+        else:
+            others = [f.per_row for f in _cheap_first(f for f in filters if f is not driver)]
+            conditions = [driver.listed, *others, *after]
+        clause, params = _joined(conditions)
+        return list(cursor.execute(
+            f"SELECT id, sort_key, doc FROM {scope} WHERE rowid IN (SELECT rowid FROM {scope} "
+            f"WHERE {clause} ORDER BY sort_key, id LIMIT %s) ORDER BY sort_key, id",
+            [*params, limit]).fetchall())
+
+    def _most_selective(self, cursor: Cursor, filters: list[Filter]) -> Filter | None:
+        """The filter that admits the fewest rows; each count stops at the fewest so far
+        (facets are counted first: their index is the cheaper to count)."""
+        best: Filter | None = None
+        fewest: int | None = None
+        for candidate in _cheap_first(filters):
+            if candidate.members is None:
+                continue
+            found = self._count(cursor, candidate.members, fewest)
+            if fewest is None or found < fewest:
+                best, fewest = candidate, found
+        return best
+
+    def _count(self, cursor: Cursor, members: Condition, cap: int | None) -> int:
+        """How many rows a filter admits, counted in its own index (``Filter.members``), up
+        to ``cap``."""
+        sql, params = members
+        if cap is not None:
+            sql, params = f"{sql} LIMIT %s", [*params, cap]
+        (found,) = cursor.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()
+        return int(found)
+
+    def _select_page(self, cursor: Cursor, scope: str, conditions: list[Condition],
+                     limit: int, index: str | None = None) -> list[Any]:
+        clause, params = _joined(conditions)
+        indexed = f" INDEXED BY {index}" if index else ""
+        return list(self._planned(
+            cursor, f"SELECT id, sort_key, doc FROM {scope}{indexed} WHERE {clause} "
+            "ORDER BY sort_key, id LIMIT %s", [*params, limit]).fetchall())
+
+    def _walk_bound(self, cursor: Cursor, scope: str, after: list[Condition]) -> Condition | None:
+        """The condition that stops a walk after WALK_ROWS rows of the sort index (from the
+        cursor on); None when fewer rows are left."""
+        clause, params = _joined(after)
+        row = cursor.execute(f"SELECT sort_key, id FROM {scope} WHERE {clause} "
+                             "ORDER BY sort_key, id LIMIT 1 OFFSET %s",
+                             [*params, self.WALK_ROWS - 1]).fetchone()
+        if row is None:
+            return None
+        # A row value, so the walk stops there instead of checking (and failing) the rest.
+        return ("(sort_key, id) <= (%s, %s)", [row[0], row[1]])
+
+    def _planned(self, cursor: Cursor, sql: str, params: list[Any]) -> Any:
+        """Runs a search statement planned for its own values. psycopg prepares a statement
+        on the server once it has run five times, and PostgreSQL then soon settles on a
+        generic plan, made without the values: it cannot tell a word every organization
+        matches from a rare one, or a province from a rare language, so it fetches every
+        full-text match and joins the filters to them (at 50,000 organizations, 40,000 rows
+        for a page of 20). Planned with its values, a search whose matches are plentiful walks
+        the sort index and stops when the page is full; a selective one starts from its few
+        matches."""
+        if self.store.dialect == "postgres":
+            return cursor.execute(sql, params, prepare=False)  # type: ignore[call-arg]
+        return cursor.execute(sql, params)
+
+    def _filters(self, scope: str, query: DirectoryQuery) -> list[Filter]:
+        filters: list[Filter] = []
         words = _WORD.findall(query.text)[:20]
         if words:
-            if self.store.dialect == "postgres":
-                text = fold(" ".join(words))
-                where.append("search @@ (plainto_tsquery('english', %s) || "
-                             "plainto_tsquery('french', %s))")
-                params += [text, text]
-            else:
-                match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
-                where.append(f"id IN (SELECT id FROM {scope}_fts WHERE {scope}_fts MATCH %s)")
-                params.append(match)
+            filters.append(self._text_filter(scope, words))
         for facet, values in sorted(query.facets.items()):
             if facet not in FACETS:
                 raise InvalidQuery(f"unknown filter {facet}")
             if values:
                 marks = ", ".join(["%s"] * len(values))
-                where.append(f"id IN (SELECT id FROM {scope}_facets WHERE facet = %s "
-                             f"AND value IN ({marks}))")
-                params += [facet, *values]
+                chosen = [facet, *values]
+                filters.append(Filter(
+                    (f"id IN (SELECT id FROM {scope}_facets WHERE facet = %s "
+                     f"AND value IN ({marks}))", chosen),
+                    (f"EXISTS (SELECT 1 FROM {scope}_facets f WHERE f.id = {scope}.id "
+                     f"AND f.facet = %s AND f.value IN ({marks}))", chosen),
+                    members=(f"SELECT 1 FROM {scope}_facets WHERE facet = %s "
+                             f"AND value IN ({marks})", chosen)))
         if scope == INTERNAL:
             if query.statuses:
-                where.append(f"status IN ({', '.join(['%s'] * len(query.statuses))})")
-                params += list(query.statuses)
+                filters.append(Filter.plain(
+                    f"status IN ({', '.join(['%s'] * len(query.statuses))})",
+                    list(query.statuses)))
             if query.review_due_before is not None:
-                where.append("status = %s AND last_confirmed_at <= %s")
-                params += [Status.INCLUDED.value, query.review_due_before]
+                filters.append(Filter.plain("status = %s AND last_confirmed_at <= %s",
+                                            [Status.INCLUDED.value, query.review_due_before]))
             if query.flagged_unreachable is not None:
-                where.append("flagged_unreachable = %s")
-                params.append(int(query.flagged_unreachable))
-        return where, params
+                filters.append(Filter.plain("flagged_unreachable = %s",
+                                            [int(query.flagged_unreachable)]))
+        return filters
+
+    def _text_filter(self, scope: str, words: list[str]) -> Filter:
+        if self.store.dialect == "postgres":
+            text = fold(" ".join(words))
+            return Filter.plain("search @@ (plainto_tsquery('english', %s) || "
+                                "plainto_tsquery('french', %s))", [text, text], text=True)
+        match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+        fts = f"{scope}_fts"
+        return Filter((f"{scope}.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH %s)",
+                       [match]),
+                      (f"EXISTS (SELECT 1 FROM {fts} WHERE {fts} MATCH %s "
+                       f"AND {fts}.rowid = {scope}.rowid)", [match]),
+                      text=True, members=(f"SELECT 1 FROM {fts} WHERE {fts} MATCH %s", [match]))
+
+
+Condition = tuple[str, list[Any]]
+
+
+def _joined(conditions: Sequence[Condition]) -> tuple[str, list[Any]]:
+    clause = " AND ".join(sql for sql, _ in conditions) or "TRUE"
+    return clause, [value for _, params in conditions for value in params]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One condition of a search in the shapes a plan can use: ``listed``, the rows it admits
+    as a list a plan can start from; ``per_row``, the same checked on one row; ``members``,
+    the rows it admits read from its own index alone (to count them), if it has one.
+    ``text``: the full-text condition, the dearest to check on one row."""
+
+    listed: Condition
+    per_row: Condition
+    text: bool = False
+    members: Condition | None = None
+
+    @classmethod
+    def plain(cls, sql: str, params: list[Any], text: bool = False) -> Filter:
+        """A condition on the row's own columns: the same in both shapes."""
+        return cls((sql, params), (sql, params), text)
+
+
+def _cheap_first(filters: Iterable[Filter]) -> list[Filter]:
+    """Filters in the order to check them on a row: a row's words are looked up only once
+    its other filters have passed."""
+    return sorted(filters, key=lambda f: f.text)
 
 
 def review_cutoff(now: datetime, interval_days: int) -> str:

@@ -21,7 +21,9 @@ from api import cli
 from api.config import Settings
 from api.migrations import MIGRATIONS_TABLE, SCHEMA_VERSION, SchemaVersionError
 from api.wiring import build_system, migrate_database
-from tests.conftest import PG_URL, TEST_MASTER_KEY
+from projections.directory import INTERNAL, PUBLIC
+from tests.conftest import PG_URL, TEST_MASTER_KEY, a_system
+from tests.integration.test_directory_search import a_directory, search, unlinked_full_text
 from tests.integration.test_projections import nrd_environment
 
 pytestmark = pytest.mark.postgres
@@ -92,12 +94,56 @@ def test_a_database_at_version_2_gets_the_owner_and_id_indexes(fresh: Settings) 
     migrate_database(fresh)
     for index in OWNED_INDEXES:
         sql(fresh, f"DROP INDEX {index}")
-    sql(fresh, f"DELETE FROM {MIGRATIONS_TABLE} WHERE version = 3")
+    sql(fresh, f"DELETE FROM {MIGRATIONS_TABLE} WHERE version >= 3")
 
-    assert migrate_database(fresh) == (2, 3)
+    assert migrate_database(fresh) == (2, SCHEMA_VERSION)
 
     found = {row[2] for row in catalogue(fresh) if row[0] == "index"}
     assert set(OWNED_INDEXES) <= found
+
+
+FACET_STATISTICS = ("directory_internal_facets_pairs", "directory_public_facets_pairs")
+
+
+def statistics(settings: Settings) -> dict[str, bool]:
+    """The schema's statistics objects: name -> whether ANALYZE has gathered them."""
+    rows = sql(settings, f"""
+        SELECT s.stxname, EXISTS (SELECT 1 FROM pg_statistic_ext_data d WHERE d.stxoid = s.oid
+                                  AND d.stxdmcv IS NOT NULL)
+        FROM pg_statistic_ext s WHERE s.stxnamespace = '{settings.database_schema}'::regnamespace
+        ORDER BY 1""")
+    return {str(name): bool(gathered) for name, gathered in rows}
+
+
+def test_a_database_at_version_3_gets_the_facet_statistics_gathered(fresh: Settings) -> None:
+    migrate_database(fresh)
+    sql(fresh, "INSERT INTO directory_public_facets (id, facet, value) VALUES "
+               "('fictional-1', 'province', 'CA-ON'), ('fictional-1', 'language', 'fr')")
+    for name in FACET_STATISTICS:
+        sql(fresh, f"DROP STATISTICS {name}")
+    sql(fresh, f"DELETE FROM {MIGRATIONS_TABLE} WHERE version >= 4")
+
+    assert migrate_database(fresh) == (3, SCHEMA_VERSION)
+
+    assert statistics(fresh) == {"directory_internal_facets_pairs": False,  # no rows yet
+                                 "directory_public_facets_pairs": True}
+
+
+def test_an_embedded_store_at_version_3_gets_its_full_text_rows_linked_by_rowid(
+        tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, jwt_secret="test-secret-" + "x" * 32)
+    with a_system(settings) as system:
+        a_directory(system)
+        with system.store.transaction() as cursor:  # numbered as before version 4
+            for scope in (PUBLIC, INTERNAL):
+                cursor.execute(f"UPDATE {scope}_fts SET rowid = rowid + 1000")
+            cursor.execute(f"DELETE FROM {MIGRATIONS_TABLE} WHERE version >= 4")
+        assert unlinked_full_text(system) > 0
+
+    with a_system(settings) as system:  # the embedded store migrates itself
+        assert unlinked_full_text(system) == 0
+        assert search(system, text="shelters", facets={"province": ["CA-ON"]}) == [
+            "Aurora Youth Shelter"]
 
 
 def test_a_database_at_a_newer_version_is_refused_by_processes_and_by_migrate(
