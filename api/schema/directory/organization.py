@@ -12,7 +12,7 @@ from typing import Any
 
 import strawberry
 
-from api.context import snake
+from api.context import Context, snake
 from api.schema.common import (
     ContactOutcome,
     Criterion,
@@ -347,3 +347,6 @@ class Organization:
                 kwargs[_ATTRIBUTE[name]] = value if build is None else build(value, review_interval)
         return cls(**kwargs)
 
+
+def review_interval(ctx: Context) -> timedelta:
+    return timedelta(days=ctx.system.settings.review_interval_days)
