@@ -16,8 +16,10 @@ from api.schema.directory.inputs import MAX_SEARCH_LENGTH, DirectoryFilter, Orga
 from api.schema.directory.organization import Organization, review_interval
 from api.schema.directory.types import DirectoryConnection, DirectoryEdge, Facet, FacetValue
 from domain.base import InvalidInput
+from domain.rules import review_cutoff
 from domain.vocabulary import parse_codes
-from projections.directory import DirectoryQuery, encode_cursor, review_cutoff, sort_key
+from projections.aggregates import iso
+from projections.directory import DirectoryQuery, encode_cursor, sort_key
 
 _FACET_OF_FILTER = {"provinces": "province", "service_categories": "serviceCategory",
                     "service_natures": "serviceNature", "focus_areas": "focusArea",
@@ -48,8 +50,7 @@ def _query(ctx: Context, search: str | None, filter: DirectoryFilter | None,
     parse_codes(facets.get("province", []), facets.get("language", []))
     cutoff = None
     if extra.get("review_due"):
-        cutoff = review_cutoff(datetime.now(UTC),
-                               ctx.system.settings.review_interval_days)
+        cutoff = iso(review_cutoff(datetime.now(UTC), review_interval(ctx)))
     return DirectoryQuery(
         text=search or "", facets=facets,
         statuses=[to_plain(s) for s in extra.get("statuses") or []],
