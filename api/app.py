@@ -27,6 +27,7 @@ from api.context import Context
 from api.errors import format_error
 from api.faults import classify
 from api.headers import AnswerHeaders
+from api.schema import access_log
 from api.telemetry import TracingMiddleware, tracing
 from api.wiring import System
 from policies import STAFF_ROLES
@@ -119,18 +120,14 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
         result = await schema.execute(
             payload["query"], variable_values=payload.get("variables"),
             context_value=context, operation_name=payload.get("operationName"))
-        if context.reads:
-            try:
-                await anyio.to_thread.run_sync(system.access.record, context.reader(),
-                                               context.reads, limiter=system.limiter)
-            except Exception as error:
-                # The read was not recorded, so its data is not sent.
-                log.error("access log write failed: %s", type(error).__name__)
-                fault = classify(error)
-                return _error(503, "the access log could not be written, so nothing was "
-                              "returned; try again", "ACCESS_LOG_UNAVAILABLE",
-                              {"Retry-After": str(fault.retry_after if fault else 1)},
-                              media_type=media)
+        try:
+            await access_log.write(context)
+        except access_log.AccessLogUnwritten as error:
+            # The read was not recorded, so its data is not sent.
+            log.error("access log write failed: %s", type(error.__cause__).__name__)
+            return _error(503, "the access log could not be written, so nothing was "
+                          "returned; try again", "ACCESS_LOG_UNAVAILABLE",
+                          {"Retry-After": str(error.retry_after)}, media_type=media)
         trusted = principal.role in STAFF_ROLES
         response: dict[str, Any] = {"data": result.data}
         if result.errors:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from domain.rules import REVIEW_INTERVAL_DAYS, STATISTICS_THRESHOLD, UNREACHABLE_AFTER
+
 _TRUE = {"y", "yes", "t", "true", "on", "1"}
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _APPLICATION_NAME = re.compile(r"^[A-Za-z0-9._-]{1,63}$")
@@ -112,12 +114,12 @@ class Settings:
     master_key: str | None = None
     audit_signing_key: str | None = None
     emergency_numbers: Mapping[str, str] = field(default_factory=dict)
-    statistics_threshold: int = 5
+    statistics_threshold: int = STATISTICS_THRESHOLD
     jwt_issuer: str = "nrd"
     graphiql: bool = False
     inline_projections: bool = True
-    review_interval_days: int = 365
-    unreachable_after: int = 3
+    review_interval_days: int = REVIEW_INTERVAL_DAYS
+    unreachable_after: int = UNREACHABLE_AFTER
     max_page_size: int = 50
     max_depth: int = 10
     max_aliases: int = 15
@@ -177,12 +179,14 @@ class Settings:
             master_key=env.get("NRD_MASTER_KEY") or None,
             audit_signing_key=env.get("NRD_AUDIT_SIGNING_KEY") or None,
             emergency_numbers=_emergency_numbers(env.get("NRD_EMERGENCY_NUMBERS")),
-            statistics_threshold=_int(env, "NRD_STATISTICS_THRESHOLD", 5, 2, 1000),
+            statistics_threshold=_int(env, "NRD_STATISTICS_THRESHOLD", STATISTICS_THRESHOLD, 2,
+                                      1000),
             jwt_issuer=env.get("NRD_JWT_ISSUER", "nrd"),
             graphiql=_flag(env.get("NRD_GRAPHIQL"), False),
             inline_projections=_flag(env.get("NRD_INLINE_PROJECTIONS"), True),
-            review_interval_days=_int(env, "NRD_REVIEW_INTERVAL_DAYS", 365, 1, 3650),
-            unreachable_after=_int(env, "NRD_UNREACHABLE_AFTER", 3, 1, 100),
+            review_interval_days=_int(env, "NRD_REVIEW_INTERVAL_DAYS", REVIEW_INTERVAL_DAYS, 1,
+                                      3650),
+            unreachable_after=_int(env, "NRD_UNREACHABLE_AFTER", UNREACHABLE_AFTER, 1, 100),
             max_page_size=_int(env, "NRD_MAX_PAGE_SIZE", 50, 1, 500),
             max_depth=_int(env, "NRD_MAX_DEPTH", 10, 2, 50),
             max_aliases=_int(env, "NRD_MAX_ALIASES", 15, 0, 500),

@@ -42,6 +42,7 @@ from domain.directory import DirectoryApplication, Outcome
 from domain.idempotency import Fingerprint, Sealed, fingerprint
 from domain.organization import Organization, Status
 from domain.reporting_protocol import ReportingProtocol
+from domain.rules import UNREACHABLE_AFTER
 from domain.vault import ERASED_TEXT, SEALED_TEXT, Vault
 from domain.vocabulary import (
     PROVINCES,
@@ -176,7 +177,8 @@ class CaseUseCases(DirectoryApplication):
 
     def __init__(self, env: Mapping[str, str] | None = None, *, vault: Vault,
                  emergency_numbers: Mapping[str, str] | None = None,
-                 unreachable_after: int = 3, claim_key: bytes | None = None) -> None:
+                 unreachable_after: int = UNREACHABLE_AFTER,
+                 claim_key: bytes | None = None) -> None:
         super().__init__(env, unreachable_after=unreachable_after, claim_key=claim_key)
         self.vault = vault
         self.emergency_numbers = dict(emergency_numbers or {})

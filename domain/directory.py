@@ -40,6 +40,7 @@ from domain.idempotency import Fingerprint, IdempotencyRecord, fingerprint, reco
 from domain.jurisdiction_claim import JurisdictionClaim
 from domain.organization import ContactOutcome, Organization, RemovalReason
 from domain.reporting_protocol import NotALawEnforcementAgency, ProtocolExists, ReportingProtocol
+from domain.rules import UNREACHABLE_AFTER
 from domain.vocabulary import (
     OrganizationKind,
     parse_contacts,
@@ -351,7 +352,8 @@ class DirectoryApplication(Application[UUID]):
             fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
             deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")))
 
-    def __init__(self, env: Mapping[str, str] | None = None, *, unreachable_after: int = 3,
+    def __init__(self, env: Mapping[str, str] | None = None, *,
+                 unreachable_after: int = UNREACHABLE_AFTER,
                  claim_key: bytes | None = None) -> None:
         super().__init__(env)
         self.unreachable_after = unreachable_after

@@ -19,6 +19,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.utils import get_topic
 
 from domain.case import Case
+from domain.rules import suppress_small_counts
 from domain.vault import Vault
 from projections.aggregates import AggregateProjection, History, iso
 from projections.store import (
@@ -348,9 +349,7 @@ class CaseQueries:
                    ) -> list[tuple[str, int | None]]:
         """Counts of consenting cases opened in completed months, by one dimension.
 
-        Counts under the threshold are suppressed (a second one with them when only one would
-        be), and the rest are rounded to a multiple of the threshold, so neither subtraction
-        within a dimension nor between two dimensions recovers a small count; completed months
+        Small counts are suppressed and the others rounded (``domain.rules``); completed months
         only, so a new call changes nothing that can be compared before and after.
         """
         month_start = now.astimezone(UTC).strftime("%Y-%m-01T00:00:00.000000Z")
@@ -363,14 +362,4 @@ class CaseQueries:
                 f"WHERE c.statistics_until IS NOT NULL AND c.statistics_until > %s "
                 f"AND c.opened_at < %s AND {column} IS NOT NULL "
                 f"GROUP BY {column} ORDER BY {column}", (iso(now), month_start)).fetchall()
-        counts: list[tuple[str, int | None]] = [(str(v), int(n)) for v, n in rows]
-        small = [i for i, (_, n) in enumerate(counts) if n is not None and n < threshold]
-        if len(small) == 1 and len(counts) > 1:
-            others = sorted((n or 0, i) for i, (_, n) in enumerate(counts) if i != small[0])
-            small.append(others[0][1])
-        return [(v, None if i in small else _round(n or 0, threshold))
-                for i, (v, n) in enumerate(counts)]
-
-
-def _round(count: int, base: int) -> int:
-    return max(base, base * round(count / base))
+        return suppress_small_counts([(str(v), int(n)) for v, n in rows], threshold)

@@ -19,6 +19,7 @@ from strawberry.types import Info
 
 from api.context import camel
 from api.schema import vocabulary
+from api.schema.adapter import document_of
 from domain.organization import ContactOutcome, RemovalReason
 from domain.organization import Status as OrganizationStatus
 from domain.vocabulary import (
@@ -93,10 +94,9 @@ def selected(info: Info[Any, Any], *path: str) -> set[str]:
     Read from the document itself: cheaper than strawberry's ``selected_fields``, which
     converts the whole selection tree on every request.
     """
-    raw = info._raw_info
-    level = list(raw.field_nodes)
+    level, fragments = document_of(info)
     for name in path:
-        level = [child for node in level for child in _children(node.selection_set, raw.fragments)
+        level = [child for node in level for child in _children(node.selection_set, fragments)
                  if child.name.value == name]
     return {child.name.value for node in level
-            for child in _children(node.selection_set, raw.fragments)}
+            for child in _children(node.selection_set, fragments)}

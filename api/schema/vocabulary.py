@@ -4,8 +4,9 @@ The domain's own enums are the GraphQL enums (one vocabulary, no conversions), a
 stays free of strawberry, so their descriptions live here, at the edge. strawberry describes a
 value through ``strawberry.enum_value`` in the enum's own class body; for an enum defined
 elsewhere there is no public way, so ``describe`` sets the description on strawberry's record
-of each value (its ``EnumValue``) once the enum is registered. The schema test that fails on
-anything without a description also fails if strawberry stops reading them from there.
+of each value (its ``EnumValue``) once the enum is registered, through ``api/schema/adapter.py``.
+The schema test that fails on anything without a description also fails if strawberry stops
+reading them from there.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from enum import Enum
 
 import strawberry
 from strawberry.types.enum import has_enum_definition
+
+from api.schema.adapter import describe_values
 
 
 def describe(enum: type[Enum], description: str, values: dict[str, str],
@@ -27,8 +30,7 @@ def describe(enum: type[Enum], description: str, values: dict[str, str],
     if members != described:
         raise ValueError(f"{enum.__name__}: describe exactly its values; missing "
                          f"{sorted(members - described)}, unknown {sorted(described - members)}")
-    for value in enum.__strawberry_definition__.values:
-        value.description = values[value.name]
+    describe_values(enum, values)
 
 
 # -- the directory ----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.testclient import TestClient
 
-import api.schema.cases
+import api.schema.cases.queries
 from api.app import create_app
 from api.config import Settings
 from api.wiring import System, build_system
@@ -128,7 +128,7 @@ class _FortyDaysOn(datetime):
 
 @pytest.fixture
 def completed_month(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(api.schema.cases, "datetime", _FortyDaysOn)
+    monkeypatch.setattr(api.schema.cases.queries, "datetime", _FortyDaysOn)
 
 
 # -- a fictional world ---------------------------------------------------------------------------

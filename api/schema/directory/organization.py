@@ -7,12 +7,12 @@ field stays null. The caller's relation to the record was decided before (``Cont
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import strawberry
 
-from api.context import snake
+from api.context import Context, snake
 from api.schema.common import (
     ContactOutcome,
     Criterion,
@@ -24,6 +24,9 @@ from api.schema.common import (
     ServiceCategory,
     ServiceNature,
 )
+from domain.rules import review_due_at
+
+_INSTANT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the read models' text form of an instant
 
 
 @strawberry.type(description="A service an organization offers.")
@@ -192,11 +195,11 @@ def _profile(p: dict[str, Any]) -> Profile:
     )
 
 
-def _review_due_at(last: str | None, interval: timedelta) -> str | None:
+def _review_due_at(last: str | None, interval_days: int) -> str | None:
     if last is None:
         return None
-    moment = datetime.strptime(last, "%Y-%m-%dT%H:%M:%S.%fZ") + interval
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    due = review_due_at(datetime.strptime(last, _INSTANT), interval_days)
+    return due.strftime(_INSTANT)
 
 
 # Fields whose value is the document's value as it is (the document key is the GraphQL name).
@@ -207,11 +210,11 @@ _PLAIN = frozenset({
 
 # Fields built from a document value: GraphQL name -> (document key, builder). Enum values stay
 # text: the enums are StrEnums, and GraphQL serializes text by one dictionary look-up.
-_BUILT: dict[str, tuple[str, Callable[[Any, timedelta], Any]]] = {
+_BUILT: dict[str, tuple[str, Callable[[Any, int], Any]]] = {
     "kind": ("kind", lambda v, _: v),
     "status": ("status", lambda v, _: v),
     "publiclyListed": ("publicListing", lambda v, _: v),
-    "reviewDueAt": ("lastConfirmedAt", lambda v, interval: _review_due_at(v, interval)),
+    "reviewDueAt": ("lastConfirmedAt", lambda v, days: _review_due_at(v, days)),
     "services": ("services", lambda v, _: _services(v or [])),
     "focusAreas": ("focusAreas", lambda v, _: v or []),
     "populations": ("populations", lambda v, _: v or []),
@@ -334,7 +337,7 @@ class Organization:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any], visible: frozenset[str] | set[str],
-                 review_interval: timedelta) -> Organization:
+                 review_interval_days: int) -> Organization:
         """Only ``visible`` fields are set: those the policy lets this caller read here (and,
         where the resolver knows, those the query selects); every other field stays null."""
         kwargs: dict[str, Any] = {"id": strawberry.ID(doc["id"]),
@@ -344,6 +347,11 @@ class Organization:
             # A document without the key (a public copy) leaves the field null.
             if source in doc:
                 value = doc[source]
-                kwargs[_ATTRIBUTE[name]] = value if build is None else build(value, review_interval)
+                kwargs[_ATTRIBUTE[name]] = (value if build is None
+                                            else build(value, review_interval_days))
         return cls(**kwargs)
 
+
+def review_interval(ctx: Context) -> int:
+    """The days between an organization's confirmation and its review, as configured."""
+    return ctx.system.settings.review_interval_days

@@ -1,0 +1,52 @@
+"""The cases' enums: the domain's own, described once for GraphQL, and what public statistics
+count by. Import them from here, so that they are described before any type uses them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from api.schema import vocabulary
+from domain.case import (
+    CallerRelationship,
+    Channel,
+    ConsentGiver,
+    ConsentMethod,
+    ConsentScope,
+    DisclosableField,
+    Exception_,
+    Indicator,
+    Need,
+    RecipientKind,
+    ReferralMode,
+    ReferralOutcomeKind,
+    SituationType,
+    Tristate,
+    Urgency,
+)
+
+__all__ = ["CallerRelationship", "Channel", "ConsentGiver", "ConsentMethod", "ConsentScope",
+           "DisclosableField", "Exception_", "Indicator", "Need", "RecipientKind", "ReferralMode",
+           "ReferralOutcomeKind", "SituationType", "StatisticsDimension", "Tristate", "Urgency"]
+
+for _enum, (_description, _values) in (
+        (Channel, vocabulary.CHANNEL), (CallerRelationship, vocabulary.CALLER_RELATIONSHIP),
+        (Tristate, vocabulary.TRISTATE), (SituationType, vocabulary.SITUATION_TYPE),
+        (Urgency, vocabulary.URGENCY), (Need, vocabulary.NEED),
+        (ConsentScope, vocabulary.CONSENT_SCOPE), (ConsentGiver, vocabulary.CONSENT_GIVER),
+        (ConsentMethod, vocabulary.CONSENT_METHOD),
+        (DisclosableField, vocabulary.DISCLOSABLE_FIELD),
+        (RecipientKind, vocabulary.RECIPIENT_KIND), (Indicator, vocabulary.INDICATOR),
+        (ReferralMode, vocabulary.REFERRAL_MODE),
+        (ReferralOutcomeKind, vocabulary.REFERRAL_OUTCOME_KIND)):
+    vocabulary.describe(_enum, _description, _values)
+vocabulary.describe(Exception_, *vocabulary.DISCLOSURE_EXCEPTION, name="DisclosureException")
+
+
+class StatisticsDimension(StrEnum):
+    MONTH = "month"
+    PROVINCE = "province"
+    SITUATION_TYPE = "situationType"
+    NEED = "need"
+
+
+vocabulary.describe(StatisticsDimension, *vocabulary.STATISTICS_DIMENSION)
