@@ -14,7 +14,6 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -490,8 +489,3 @@ def _cheap_first(filters: Iterable[Filter]) -> list[Filter]:
     """Filters in the order to check them on a row: a row's words are looked up only once
     its other filters have passed."""
     return sorted(filters, key=lambda f: f.text)
-
-
-def review_cutoff(now: datetime, interval_days: int) -> str:
-    from datetime import timedelta
-    return iso(now - timedelta(days=interval_days)) or ""

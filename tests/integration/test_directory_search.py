@@ -22,6 +22,7 @@ from api.config import Settings
 from api.wiring import System, build_system
 from domain.base import Actor, acting_as
 from domain.organization import ContactOutcome, RemovalReason
+from domain.rules import review_cutoff
 from projections.aggregates import iso
 from projections.directory import (
     INTERNAL,
@@ -32,7 +33,6 @@ from projections.directory import (
     InvalidQuery,
     encode_cursor,
     fold,
-    review_cutoff,
 )
 from projections.store import load_doc
 from tests.conftest import _postgres_settings
@@ -300,10 +300,10 @@ def test_staff_find_organizations_due_for_their_periodic_review(
     now = datetime.now(UTC)
 
     assert search(system, INTERNAL, review_due_before=confirmed_before) == NAMES[1:]
-    assert search(system, INTERNAL, review_due_before=review_cutoff(
-        now, settings.review_interval_days)) == []
-    in_the_future = review_cutoff(now + timedelta(days=settings.review_interval_days + 1),
-                                  settings.review_interval_days)
+    assert search(system, INTERNAL, review_due_before=iso(review_cutoff(
+        now, settings.review_interval_days))) == []
+    in_the_future = iso(review_cutoff(now + timedelta(days=settings.review_interval_days + 1),
+                                      settings.review_interval_days))
     assert search(system, INTERNAL, review_due_before=in_the_future) == NAMES
 
 
