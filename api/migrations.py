@@ -31,7 +31,7 @@ from projections.directory import link_full_text
 from projections.runner import QUARANTINE_DDL, TRACKING_HEALTH_COLUMNS, Projector
 from projections.store import Cursor, Params, ViewStore
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MIGRATIONS_TABLE = "nrd_schema_migrations"
 MIGRATIONS_DDL = (f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, "
                   "description TEXT NOT NULL, applied_at TEXT NOT NULL)")
@@ -116,6 +116,12 @@ def _directory_search(target: Target, cursors: Cursors) -> None:
         link_full_text(cursors.views)
 
 
+def _channel_per_schema(target: Target, cursors: Cursors) -> None:
+    # The event store's statements again (its tables are there): the insert function notifies
+    # its schema's own channel (``channel_for``), not one every schema of the database shares.
+    target.create_event_store()
+
+
 STEPS = (
     Step(1, "every table: the event store and snapshots, the read models and their "
             "positions, the hash chain, case keys, the access log", _every_table),
@@ -126,6 +132,8 @@ STEPS = (
     Step(4, "directory search at scale: which facet values go with which facet (PostgreSQL's "
             "statistics), full-text rows linked to their organizations by rowid (SQLite)",
          _directory_search),
+    Step(5, "the event store's inserts notify a channel of its own schema, so stores in other "
+            "schemas of the database wake none of its workers", _channel_per_schema),
 )
 assert [step.version for step in STEPS] == list(range(1, SCHEMA_VERSION + 1))
 

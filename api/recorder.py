@@ -29,6 +29,8 @@ both recorders.
 
 from __future__ import annotations
 
+import hashlib
+
 import functools
 import json
 import time
@@ -106,9 +108,20 @@ _insert_snapshots = _unretried(PostgresAggregateRecorder.insert_events)
 _select_snapshots = _unretried(PostgresAggregateRecorder.select_events)
 
 
+def channel_for(schema: str, table: str) -> str:
+    """The channel a store's inserts notify: its schema's, so that stores in other schemas of
+    one database (other deployments, other tests) wake no worker of this one. A channel is an
+    identifier, at most 63 bytes: a longer name is hashed."""
+    name = f"{schema}_{table}" if schema else table
+    if len(name.encode()) <= 63:
+        return name
+    return f"{table[:30]}_{hashlib.sha256(name.encode()).hexdigest()[:24]}"
+
+
 class LockedInsertRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.channel_name = channel_for(self.datastore.schema, self.events_table_name)
         schema = Identifier(self.datastore.schema)
         function = Identifier(f"{self.events_table_name}_insert_locked")
         self.sql_create_statements.append(SQL(

@@ -20,6 +20,7 @@ import pytest
 from api import cli
 from api.config import Settings
 from api.migrations import MIGRATIONS_TABLE, SCHEMA_VERSION, SchemaVersionError
+from api.recorder import channel_for
 from api.wiring import build_system, migrate_database
 from projections.directory import INTERNAL, PUBLIC
 from tests.conftest import PG_URL, TEST_MASTER_KEY, a_system
@@ -127,6 +128,33 @@ def test_a_database_at_version_3_gets_the_facet_statistics_gathered(fresh: Setti
 
     assert statistics(fresh) == {"directory_internal_facets_pairs": False,  # no rows yet
                                  "directory_public_facets_pairs": True}
+
+
+def insert_function(settings: Settings) -> str:
+    function = f"{settings.database_schema}.nrd_events_insert_locked"
+    return str(sql(settings, f"SELECT pg_get_functiondef('{function}'::regproc)")[0][0])
+
+
+def test_a_database_at_version_4_gets_inserts_that_notify_its_own_schema_channel(
+        fresh: Settings) -> None:
+    migrate_database(fresh)
+    own = channel_for(str(fresh.database_schema), "nrd_events")
+    assert own != "nrd_events"
+    sql(fresh, insert_function(fresh).replace(own, "nrd_events"))  # as version 4 made it
+    sql(fresh, f"DELETE FROM {MIGRATIONS_TABLE} WHERE version >= 5")
+    assert own not in insert_function(fresh)
+
+    assert migrate_database(fresh) == (4, SCHEMA_VERSION)
+
+    assert f'NOTIFY "{own}"' in insert_function(fresh)
+    assert 'NOTIFY "nrd_events"' not in insert_function(fresh)
+    with psycopg.connect(PG_URL, autocommit=True) as listening:
+        listening.execute(f'LISTEN "{own}"')
+        listening.execute("LISTEN nrd_events")
+        with a_system(fresh) as system:
+            a_directory(system)
+        heard = {n.channel for n in listening.notifies(timeout=1.0)}
+    assert own in heard  # (older code elsewhere in the database may still notify nrd_events)
 
 
 def test_an_embedded_store_at_version_3_gets_its_full_text_rows_linked_by_rowid(

@@ -729,7 +729,8 @@ def assert_woken_by_a_write(listener: LogListener, system: System) -> None:
 def test_a_listener_whose_connection_dropped_listens_again_and_is_woken(
     pg_system: System,
 ) -> None:
-    listener = LogListener(pg_system.settings.postgres_params(), "nrd_events")
+    listener = LogListener(pg_system.settings.postgres_params(),
+                            pg_system.app.recorder.channel_name)
     try:
         listener.start()
         assert listener._conn is not None
@@ -748,7 +749,8 @@ def test_a_listener_whose_connection_dropped_listens_again_and_is_woken(
 
 @pytest.mark.postgres
 def test_a_paused_listener_hears_nothing_and_hears_again_once_resumed(pg_system: System) -> None:
-    listener = LogListener(pg_system.settings.postgres_params(), "nrd_events")
+    listener = LogListener(pg_system.settings.postgres_params(),
+                            pg_system.app.recorder.channel_name)
     nobody = threading.Event()
     try:
         listener.start()
