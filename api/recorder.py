@@ -29,9 +29,8 @@ both recorders.
 
 from __future__ import annotations
 
-import hashlib
-
 import functools
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
