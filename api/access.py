@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from projections.aggregates import iso
-from projections.store import Cursor, ViewStore
+from projections.sql import Cursor, ViewStore
 
 # Types whose fields are confidential, and which of their fields (None: the record itself,
 # whose very existence is confidential: any read of it is logged, of its id or type name alone
@@ -129,7 +129,7 @@ class Reader:
 
 
 def create_access_table(cursor: Cursor, dialect: str) -> None:
-    """The access log's table (run by the schema migration, ``api/migrations.py``)."""
+    """The access log's table (made by a schema migration step: ``migrations.py``)."""
     key = ("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if dialect == "postgres"
            else "INTEGER PRIMARY KEY AUTOINCREMENT")
     cursor.execute(

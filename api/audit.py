@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from api.config import ConfigurationError, Settings, read_or_create_secret
 from projections.aggregates import iso
 from projections.chain import Head, chain_head
-from projections.store import ViewStore
+from projections.sql import ViewStore
 
 HEAD_FORMAT = "nrd-chain-head/1"
 _SIGNED = ("format", "position", "hash", "at", "publicKey")

@@ -153,7 +153,7 @@ def _started(args: argparse.Namespace, stop: threading.Event) -> Any:
     from api.telemetry import configured_provider
     from api.wiring import build_system
     from projections.runner import describe
-    from projections.store import is_transient
+    from projections.sql import is_transient
 
     # One attempt per round here (not NRD_CONNECT_TIMEOUT_SECONDS of them): the worker waits
     # for as long as it takes, where a server gives up and lets its supervisor restart it.
@@ -637,8 +637,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nrd: {error}", file=sys.stderr)
         return 3
     except Exception as error:
-        from api.migrations import SchemaVersionError
-        from projections.aside import RebuildBusy
+        from api.infrastructure.aside import RebuildBusy
+        from api.infrastructure.migrations import SchemaVersionError
 
         if isinstance(error, SchemaVersionError | RebuildBusy):  # a message made to be read
             print(f"nrd: {error}", file=sys.stderr)

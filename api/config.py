@@ -258,22 +258,24 @@ class Settings:
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.data_dir / "events.sqlite"),
                 "SQLITE_LOCK_TIMEOUT": str(self.lock_timeout_seconds),
-                "APPLICATION_RECORDER_TOPIC": "api.recorder:CheckedSQLiteRecorder",
+                "APPLICATION_RECORDER_TOPIC": "api.infrastructure.recorders:CheckedSQLiteRecorder",
             }
         pg = self.postgres_params()
         events, _ = self.connection_shares()
         return {
             **cache,
-            "PERSISTENCE_MODULE": "api.recorder:PostgresFactory",
+            "PERSISTENCE_MODULE": "api.infrastructure.recorders:PostgresFactory",
             "POSTGRES_DBNAME": pg["dbname"],
             "POSTGRES_HOST": pg["host"],
             "POSTGRES_PORT": pg["port"],
             "POSTGRES_USER": pg["user"],
             "POSTGRES_PASSWORD": pg["password"],
             "POSTGRES_SCHEMA": self.database_schema,
-            # Tables are made by `nrd db migrate` (api/migrations.py), never at start.
+            # Tables are made by `nrd db migrate` (api/infrastructure/migrations.py), never at
+            # start.
             "CREATE_TABLE": "n",
-            # api.recorder.PostgresFactory opens this pool with the parameters above.
+            # api.infrastructure.recorders.PostgresFactory opens this pool with the parameters
+            # above.
             "POSTGRES_POOL_SIZE": str(events),
             "POSTGRES_MAX_OVERFLOW": "0",
             "POSTGRES_CONNECT_TIMEOUT": str(max(1, round(self.pool_timeout))),

@@ -22,7 +22,7 @@ from eventsourcing.persistence import ConnectionUnavailableError
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 
-from projections.store import PoolExhausted
+from api.infrastructure.stores import PoolExhausted
 
 _RETRY = "Retry it shortly; retry a mutation with the same idempotency key (it is never " \
          "applied twice)."

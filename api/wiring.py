@@ -23,36 +23,32 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
 from psycopg.conninfo import make_conninfo
 
-from api import migrations
 from api.access import AccessLog
 from api.auth import Authenticator, load_or_create_secret
 from api.config import ConfigurationError, DatabaseUnreachable, Settings
 from api.faults import ReadModelBehind, StoreBusy, cause_name, classify
 from api.hardening import DocumentGate, GateExtension, Limits
+from api.infrastructure import migrations
+from api.infrastructure.aside import AsideRebuilder, Place, PostgresPlace, SQLitePlace
+from api.infrastructure.listener import LogListener
+from api.infrastructure.recorders import LockedInsertRecorder
+from api.infrastructure.snapshots import SignedSnapshots
+from api.infrastructure.stores import PostgresViewStore, SQLiteViewStore, sqlite_startup_lock
+from api.infrastructure.vault import EnvelopeVault, load_or_create_master_key, parse_master_key
 from api.ratelimit import RateLimiter
-from api.recorder import LockedInsertRecorder
 from api.schema.build import Schema, build_schema
-from api.snapshots import SignedSnapshots
 from api.telemetry import OperationSpan, store_span, tracer_from, tracing
-from api.vault import EnvelopeVault, load_or_create_master_key, parse_master_key
 from domain.cases import CaseUseCases
 from domain.directory import DirectoryApplication
 from policies import FieldPolicy, load_policy
 from projections.aggregates import History
-from projections.aside import AsideRebuilder, Place, PostgresPlace, SQLitePlace
 from projections.audit import AuditTrail
 from projections.cases import CaseProjection, CaseQueries
 from projections.chain import ChainProjection
 from projections.directory import DirectoryProjection, DirectoryQueries
 from projections.protocols import ProtocolProjection, ProtocolQueries
 from projections.runner import Projection, Projector
-from projections.store import (
-    LogListener,
-    PostgresViewStore,
-    SQLiteViewStore,
-    ViewStore,
-    sqlite_startup_lock,
-)
+from projections.sql import ViewStore
 from projections.topics import TopicCheck
 
 log = logging.getLogger("nrd.projections")

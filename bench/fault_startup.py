@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import psycopg
 
-    from api.migrations import MIGRATIONS_TABLE, SCHEMA_VERSION, SchemaVersionError
+    from api.infrastructure.migrations import MIGRATIONS_TABLE, SCHEMA_VERSION, SchemaVersionError
     from api.wiring import build_system
 
     report, results = Report(), {}

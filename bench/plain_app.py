@@ -30,8 +30,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.config import Settings
+from api.infrastructure.stores import PostgresViewStore, SQLiteViewStore
 from projections.directory import PUBLIC, DirectoryQueries, DirectoryQuery
-from projections.store import PostgresViewStore, SQLiteViewStore, ViewStore
+from projections.sql import ViewStore
 
 
 def node(doc: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from projections import faults
-from projections.store import Cursor
+from projections.sql import Cursor
 
 
 def event_topics(aggregate_class: type[Aggregate]) -> list[str]:

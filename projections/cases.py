@@ -22,15 +22,7 @@ from domain.case import Case
 from domain.rules import suppress_small_counts
 from domain.vault import Vault
 from projections.aggregates import AggregateProjection, History, iso
-from projections.store import (
-    Cursor,
-    Int8s,
-    Texts,
-    ViewStore,
-    dump_doc,
-    insert_rows,
-    load_doc,
-)
+from projections.sql import Cursor, Int8s, Texts, ViewStore, dump_doc, insert_rows, load_doc
 
 # Each inbox and the column naming whose it is. Table names reach SQL only from here.
 INBOX_OWNER = {"referral_inbox": "organization_id", "report_inbox": "agency_id"}

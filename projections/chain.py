@@ -16,7 +16,7 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 
-from projections.store import Cursor, Int8s, Texts, ViewStore, insert_rows
+from projections.sql import Cursor, Int8s, Texts, ViewStore, insert_rows
 
 GENESIS = hashlib.sha256(b"nrd event chain v1").hexdigest()
 BATCH = 2000

@@ -21,7 +21,7 @@ from eventsourcing.domain import DomainEventProtocol
 
 from domain.organization import Organization, Status
 from projections.aggregates import AggregateProjection, iso
-from projections.store import Cursor, ViewStore, dump_doc, load_doc
+from projections.sql import Cursor, ViewStore, dump_doc, load_doc
 
 INTERNAL = "directory_internal"
 PUBLIC = "directory_public"

@@ -11,7 +11,7 @@ from eventsourcing.domain import DomainEventProtocol
 
 from domain.reporting_protocol import ReportingProtocol
 from projections.aggregates import AggregateProjection, iso
-from projections.store import Cursor, ViewStore
+from projections.sql import Cursor, ViewStore
 
 # One protocol's agency and id as one indexed value (ids are UUIDs: no space in them).
 OWNED = "agency_id || ' ' || id"

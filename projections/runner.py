@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from eventsourcing.application import Application
 
 from projections import faults
-from projections.store import Cursor, ViewStore, is_transient
+from projections.sql import Cursor, ViewStore, is_transient
 
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger("nrd.projections")
@@ -73,7 +73,7 @@ TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_tracking "
     "(name TEXT PRIMARY KEY, position BIGINT NOT NULL, moved_at DOUBLE PRECISION, "
     "quarantined BIGINT NOT NULL DEFAULT 0, failure TEXT)")
-# Columns added to the tracking table after its first release (see api/migrations.py).
+# Columns added to the tracking table after its first release (api/infrastructure/migrations.py).
 TRACKING_HEALTH_COLUMNS = {"moved_at": "DOUBLE PRECISION",
                            "quarantined": "BIGINT NOT NULL DEFAULT 0", "failure": "TEXT"}
 QUARANTINE_DDL = (
@@ -146,7 +146,7 @@ class Projector:
         self.batch_size = batch_size
         self.rebuilder = rebuilder
         # Runs after each batch that applied events has committed (a rebuild's projectors
-        # aside forget there what they memoized: ``projections.aside``).
+        # aside forget there what they memoized: ``api.infrastructure.aside``).
         self.after_batch = after_batch
         self._lock = threading.Lock()
         # Each projection has applied the log at least up to here (as this process saw it).
@@ -670,6 +670,6 @@ class _StillFailing(Exception):
 
 
 class Rebuilder(Protocol):
-    """Builds read models aside and swaps them in whole (``projections.aside``)."""
+    """Builds read models aside and swaps them in whole (``api.infrastructure.aside``)."""
 
     def rebuild(self, projector: Projector, progress: Progress | None) -> int: ...

@@ -15,7 +15,7 @@ from typing import Any
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import TopicError, resolve_topic
 
-from projections.store import Cursor
+from projections.sql import Cursor
 
 # Only this project's modules and the library's are imported to resolve a stored topic: a
 # damaged row must not make the worker import any module it names.

@@ -22,7 +22,7 @@ from api.config import Settings
 from api.wiring import System
 from domain.idempotency import IdempotencyRecord, fingerprint, record_id
 from projections.directory import INTERNAL, PUBLIC
-from projections.store import ViewStore, load_doc
+from projections.sql import ViewStore, load_doc
 from tests.conftest import _postgres_settings, a_system
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"

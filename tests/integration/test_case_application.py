@@ -24,7 +24,8 @@ import psycopg
 import pytest
 
 from api.config import Settings
-from api.vault import EnvelopeVault
+from api.infrastructure.stores import SQLiteViewStore
+from api.infrastructure.vault import EnvelopeVault
 from api.wiring import System, build_system
 from domain.base import Actor, InvalidInput, NotFound, acting_as
 from domain.case import (
@@ -55,7 +56,6 @@ from domain.organization import RemovalReason
 from domain.vault import SEALED_TEXT
 from projections.aggregates import iso
 from projections.cases import CaseFilter
-from projections.store import SQLiteViewStore
 from tests.e2e.conftest import seed
 
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-cases-1")

@@ -25,7 +25,7 @@ from domain.base import acting_as
 from projections.audit import HistoryFilter
 from projections.chain import GENESIS, ChainBroken, ChainProjection, Head, chain_head, link, verify
 from projections.runner import Projector
-from projections.store import ViewStore
+from projections.sql import ViewStore
 from tests.integration.test_projections import STAFF, a_busy_directory, an_applicant
 
 # -- someone with database access --------------------------------------------------------

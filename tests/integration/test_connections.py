@@ -16,7 +16,7 @@ import pytest
 from api.config import DatabaseUnreachable, Settings
 from api.wiring import System, build_system
 from domain.base import Actor, acting_as
-from projections.store import ScrubIncomplete
+from projections.sql import ScrubIncomplete
 from tests.conftest import PG_URL, a_system
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile, seed
 

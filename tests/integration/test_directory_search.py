@@ -34,7 +34,7 @@ from projections.directory import (
     encode_cursor,
     fold,
 )
-from projections.store import load_doc
+from projections.sql import load_doc
 from tests.conftest import _postgres_settings
 from tests.e2e.conftest import seed
 

@@ -27,7 +27,7 @@ import psycopg
 import pytest
 
 from api.config import Settings
-from api.vault import EnvelopeVault, load_or_create_master_key, parse_master_key
+from api.infrastructure.vault import EnvelopeVault, load_or_create_master_key, parse_master_key
 from api.wiring import System, build_system
 from domain.base import Actor, DomainError, ReasonRequired, acting_as
 from domain.case import (

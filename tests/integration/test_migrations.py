@@ -19,8 +19,8 @@ import pytest
 
 from api import cli
 from api.config import Settings
-from api.migrations import MIGRATIONS_TABLE, SCHEMA_VERSION, SchemaVersionError
-from api.recorder import channel_for
+from api.infrastructure.migrations import MIGRATIONS_TABLE, SCHEMA_VERSION, SchemaVersionError
+from api.infrastructure.recorders import channel_for
 from api.wiring import build_system, migrate_database
 from projections.directory import INTERNAL, PUBLIC
 from tests.conftest import PG_URL, TEST_MASTER_KEY, a_system

@@ -36,7 +36,7 @@ from projections.cases import CaseProjection
 from projections.chain import ChainProjection
 from projections.directory import INTERNAL, PUBLIC, DirectoryProjection
 from projections.runner import Projector
-from projections.store import Cursor, Int8s, Texts, ViewStore, insert_rows
+from projections.sql import Cursor, Int8s, Texts, ViewStore, insert_rows
 from projections.topics import TopicCheck
 from tests.conftest import a_system
 from tests.e2e.conftest import fictional_profile, seed

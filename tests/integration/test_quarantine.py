@@ -27,7 +27,7 @@ from api.wiring import System
 from domain.case import Case, ConsentScope
 from domain.directory import RecordUnreadable
 from projections.cases import CaseProjection
-from projections.store import Cursor
+from projections.sql import Cursor
 from projections.topics import TopicCheck, UnknownTopic
 from tests.conftest import a_system
 from tests.e2e.conftest import seed

@@ -23,8 +23,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from api.config import Settings
-from api.recorder import BinarySnapshotRecorder
-from api.snapshots import SnapshotTampered
+from api.infrastructure.recorders import BinarySnapshotRecorder
+from api.infrastructure.snapshots import SnapshotTampered
 from api.wiring import System
 from domain.base import Actor, acting_as
 from domain.case import CallerRelationship, Case, Channel, LegalHold

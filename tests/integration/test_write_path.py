@@ -17,7 +17,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from api.config import ConfigurationError, Settings
-from api.recorder import LockedInsertRecorder
+from api.infrastructure.listener import LogListener
+from api.infrastructure.recorders import LockedInsertRecorder
 from api.wiring import System, build_system
 from domain import directory as directory_module
 from domain.base import NotFound, acting_as
@@ -35,7 +36,6 @@ from domain.case import (
 )
 from domain.cases import OrganizationNotAvailable
 from domain.organization import RemovalReason, Status
-from projections.store import LogListener
 from tests.conftest import PG_URL, a_system
 from tests.e2e.conftest import seed
 from tests.integration.test_case_application import (

@@ -23,7 +23,6 @@ from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicatio
 from graphql import GraphQLError
 from psycopg_pool import PoolTimeout
 
-from api import recorder
 from api.errors import format_error
 from api.faults import (
     ReadModelBehind,
@@ -33,10 +32,11 @@ from api.faults import (
     cause_name,
     classify,
 )
-from api.recorder import retry_lost_connections
+from api.infrastructure import recorders as recorder
+from api.infrastructure.recorders import retry_lost_connections
+from api.infrastructure.stores import PoolExhausted
 from api.wiring import CommandThreads
 from domain.base import DomainError
-from projections.store import PoolExhausted
 
 FAULTS = (ReadModelBehind, StoreBusy, StoreTimeout, StoreUnavailable)
 
@@ -146,8 +146,8 @@ def test_a_statement_whose_connection_died_is_tried_again(monkeypatch: pytest.Mo
 
 
 def test_the_library_methods_used_without_their_retry_still_carry_it_undecorated() -> None:
-    # api.recorder calls them undecorated (functools.wraps keeps __wrapped__); if the library
-    # stops decorating them so, this says where.
+    # api.infrastructure.recorders calls them undecorated (functools.wraps keeps __wrapped__);
+    # if the library stops decorating them so, this says where.
     for method in (PostgresApplicationRecorder.select_notifications,
                    PostgresApplicationRecorder.max_notification_id,
                    PostgresAggregateRecorder.insert_events,

@@ -17,8 +17,9 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from api import vault as vault_module
-from api.vault import (
+from api.infrastructure import vault as vault_module
+from api.infrastructure.stores import SQLiteViewStore
+from api.infrastructure.vault import (
     DECISION_KEY_CACHE_SECONDS,
     KEY_BYTES,
     KEY_CACHE_SECONDS,
@@ -29,7 +30,6 @@ from api.vault import (
     load_or_create_master_key,
     parse_master_key,
 )
-from projections.store import SQLiteViewStore
 
 # Obviously test-only master keys: a repeated byte, never a real key.
 MASTER = bytes([1]) * KEY_BYTES

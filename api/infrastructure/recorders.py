@@ -59,7 +59,8 @@ from psycopg.sql import SQL, Identifier, Literal
 from psycopg_pool import PoolTimeout
 
 from api.config import ConfigurationError
-from projections.store import BoundedPool, Byteas, Int8s, Texts, UUIDs, insert_rows
+from api.infrastructure.stores import BoundedPool
+from projections.sql import Byteas, Int8s, Texts, UUIDs, insert_rows
 
 MOVED_ON = "a record the decision read has changed since"
 SNAPSHOT_COLUMNS = ("originator_id", "originator_version", "topic", "state")

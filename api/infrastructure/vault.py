@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from api.config import read_or_create_secret
-from projections.store import Cursor, ScrubIncomplete, ViewStore
+from projections.sql import Cursor, ScrubIncomplete, ViewStore
 
 log = logging.getLogger("nrd.vault")
 KEY_BYTES = 32
@@ -62,7 +62,7 @@ def load_or_create_master_key(path: Path) -> bytes:
 
 
 def create_key_tables(cursor: Cursor, dialect: str) -> None:
-    """The key table and its bookkeeping (run by the schema migration, ``api/migrations.py``)."""
+    """The key table and its bookkeeping (made by a schema migration step: ``migrations.py``)."""
     blob = "BYTEA" if dialect == "postgres" else "BLOB"
     cursor.execute(f"CREATE TABLE IF NOT EXISTS case_keys (case_id TEXT PRIMARY KEY, "
                    f"wrapped {blob} NOT NULL)")

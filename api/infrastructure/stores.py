@@ -1,8 +1,9 @@
-"""The read-model database: one small interface over SQLite and PostgreSQL.
+"""The read-model database: one small interface (``projections.sql``) over SQLite and
+PostgreSQL.
 
-SQL is written once with ``%s`` placeholders; the SQLite side rewrites them. Writers take the
-database's write lock for the whole transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL row
-locks taken by the caller), so a batch of rows and its tracking position commit together.
+Writers take the database's write lock for the whole transaction (SQLite ``BEGIN
+IMMEDIATE``; PostgreSQL row locks taken by the caller), so a batch of rows and its tracking
+position commit together.
 """
 
 from __future__ import annotations
@@ -14,110 +15,14 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
-import orjson
 import psycopg
 import psycopg.errors
 import psycopg.sql
-from eventsourcing.persistence import DataError as PersistenceDataError
-from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
-from eventsourcing.persistence import PersistenceError
-from psycopg import postgres
-from psycopg.types.array import ListBinaryDumper
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from projections import faults
-
-Params = Sequence[Any]
-# How long a scrub waits for older transactions to end before it gives up (and says so).
-SCRUB_TIMEOUT = 30.0
-
-
-class ScrubIncomplete(Exception):
-    """Deleted rows could not be scrubbed from the files yet: older transactions still run."""
-
-    def __init__(self, table: str) -> None:
-        super().__init__(f"rows deleted from {table} could not be scrubbed yet: older "
-                         "transactions are still open")
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether an error is the database's or the connection's (lost, restarted, locked,
-    timed out, refused), not the data's: retried as it is, never blamed on an event. Data
-    that a store refuses (a NUL in text, a duplicate key) is the data's."""
-    if isinstance(error, psycopg.DataError | psycopg.IntegrityError | sqlite3.DataError
-                  | sqlite3.IntegrityError | PersistenceDataError | PersistenceIntegrityError):
-        return False
-    return isinstance(error, psycopg.Error | sqlite3.Error | PersistenceError | OSError
-                      | TimeoutError | ScrubIncomplete)
-
-
-def _array_type(element: str) -> type[list[Any]]:
-    """A list that psycopg sends as a PostgreSQL array of ``element``, in the binary format,
-    without looking through its items for their type (as it does with a plain list, on every
-    statement)."""
-    info = postgres.types[element]
-    array: type[list[Any]] = type(f"{element.title()}s", (list,), {"element": element})
-    psycopg.adapters.register_dumper(
-        array, type(f"{element.title()}ArrayDumper", (ListBinaryDumper,),
-                    {"oid": info.array_oid, "element_oid": info.oid}))
-    return array
-
-
-UUIDs, Int8s, Texts, Byteas = (_array_type(name) for name in ("uuid", "int8", "text", "bytea"))
-
-
-def dump_doc(doc: Any) -> str:
-    """A read-model document as JSON text. orjson takes a twentieth of the standard library's
-    time on the documents the worker rewrites with each change (a long case's is ~10 KB)."""
-    return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
-def load_doc(text: str | bytes) -> Any:
-    """A read-model document read back (orjson: a case list parses fifty of them)."""
-    return orjson.loads(text)
-
-
-def insert_rows(cursor: Cursor, table: str, columns: Sequence[str],
-                arrays: Sequence[type[list[Any]]], rows: Sequence[Sequence[Any]],
-                on_conflict: str = "") -> None:
-    """Inserts rows: on PostgreSQL in one statement, the columns sent as arrays (``arrays``:
-    one of the types above per column), rather than a statement per row; on SQLite, whose
-    statements cost no round trip, a statement per row. ``on_conflict`` ends the statement
-    (no two rows may then share a key: one statement cannot update a row twice)."""
-    if not rows:
-        return
-    names = ", ".join(columns)
-    if not isinstance(cursor, psycopg.Cursor):
-        marks = ", ".join("%s" for _ in columns)
-        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}",
-                           rows)
-        return
-    values = [array(row[i] for row in rows) for i, array in enumerate(arrays)]
-    unnest = ", ".join(f"%b::{array.element}[]" for array in arrays)  # type: ignore[attr-defined]
-    cursor.execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({unnest}) "
-                   f"{on_conflict}", values)
-
-
-class Cursor(Protocol):
-    def execute(self, sql: str, params: Params = ...) -> Any: ...
-    def executemany(self, sql: str, params: Sequence[Params]) -> Any: ...
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
-    @property
-    def rowcount(self) -> int: ...
-
-
-class ViewStore(Protocol):
-    dialect: str
-
-    def transaction(self) -> Any: ...
-    def read(self) -> Any: ...
-    def snapshot(self) -> Any: ...
-    def scrub(self, table: str, timeout: float = ...) -> None: ...
-    def check(self) -> None: ...
-    def close(self) -> None: ...
+from projections.sql import SCRUB_TIMEOUT, Params, ScrubIncomplete
 
 
 class _SQLiteCursor:
@@ -319,86 +224,6 @@ _OLDER_SESSIONS = (
     "AND pid <> pg_backend_pid() "
     "AND ((backend_xmin IS NOT NULL AND age(backend_xmin) >= age(%s::text::xid)) "
     "OR (backend_xid IS NOT NULL AND age(backend_xid) >= age(%s::text::xid)))")
-
-class LogListener:
-    """Wakes a projection worker when any process writes events: the event store NOTIFYs a
-    channel in every insert, and this holds a connection LISTENing to it (opened by ``start``,
-    before the worker's first pass, so no insert after that pass goes unnoticed). A lost
-    connection is opened again on the next wait; meanwhile the worker's interval bounds its
-    lag.
-
-    Under a steady load the worker passes again as soon as it has gathered, and has no use
-    for notifications; each one still wakes this connection's server process and is sent to
-    it. So the worker stops listening (``pause``) and listens again once a pass finds nothing
-    (``resume``), then looks once more before it waits."""
-
-    SLICE = 0.05  # how often a wait also looks at the local wake-up
-
-    def __init__(self, params: dict[str, str], channel: str) -> None:
-        self._conninfo = psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v})
-        self._listen = psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel))
-        self._unlisten = psycopg.sql.SQL("UNLISTEN {}").format(psycopg.sql.Identifier(channel))
-        self._conn: psycopg.Connection[Any] | None = None
-        self.paused = False
-
-    def start(self) -> None:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
-            self._conn.execute(self._listen)
-            self.paused = False
-
-    def pause(self) -> None:
-        """Stops listening, until ``resume`` (or until a lost connection is opened again)."""
-        if self.paused or self._conn is None or self._conn.closed:
-            return
-        try:
-            self._conn.execute(self._unlisten)
-            for _ in self._conn.notifies(timeout=0):  # those already sent
-                pass
-            self.paused = True
-        except psycopg.Error:
-            self.close()
-
-    def resume(self) -> bool:
-        """Listens again after ``pause``; True if it had paused. An insert made while paused
-        sent nothing here: the caller looks for it before waiting."""
-        if not self.paused:
-            return False
-        self.paused = False
-        try:
-            if self._conn is not None and not self._conn.closed:
-                self._conn.execute(self._listen)
-        except psycopg.Error:
-            self.close()
-        return True
-
-    def wait(self, timeout: float, local: threading.Event) -> bool:
-        """Waits up to ``timeout`` seconds; True once an insert was notified, or ``local`` (a
-        command of this process) was set. Notifications already queued are taken too, so one
-        batch answers them all."""
-        deadline = time.monotonic() + timeout
-        try:
-            self.start()
-            assert self._conn is not None
-            faults.reached("listening", self._conn)
-            while not local.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                if any(True for _ in self._conn.notifies(timeout=min(left, self.SLICE),
-                                                         stop_after=1)):
-                    for _ in self._conn.notifies(timeout=0):
-                        pass
-                    return True
-            return True
-        except psycopg.Error:
-            self.close()
-            return local.wait(max(0.0, deadline - time.monotonic()))
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
 
 def _compress_with_lz4(conn: psycopg.Connection[Any]) -> None:

@@ -25,11 +25,11 @@ from typing import Any
 import psycopg
 
 from api.access import create_access_table
-from api.vault import create_key_tables
+from api.infrastructure.vault import create_key_tables
 from projections.directory import SCOPES as DIRECTORY_SCOPES
 from projections.directory import link_full_text
 from projections.runner import QUARANTINE_DDL, TRACKING_HEALTH_COLUMNS, Projector
-from projections.store import Cursor, Params, ViewStore
+from projections.sql import Cursor, Params, ViewStore
 
 SCHEMA_VERSION = 5
 MIGRATIONS_TABLE = "nrd_schema_migrations"

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 import psycopg
 import psycopg.conninfo
 
+from api.infrastructure.stores import PostgresViewStore, SQLiteHeldStore, SQLiteViewStore
 from projections.aggregates import iso
 from projections.runner import (
     QUARANTINE_COLUMNS,
@@ -43,13 +44,7 @@ from projections.runner import (
     Projection,
     Projector,
 )
-from projections.store import (
-    Cursor,
-    PostgresViewStore,
-    SQLiteHeldStore,
-    SQLiteViewStore,
-    ViewStore,
-)
+from projections.sql import Cursor, ViewStore
 
 log = logging.getLogger("nrd.projections")
 BOOKKEEPING = ("projection_tracking", "projection_quarantine")
