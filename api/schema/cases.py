@@ -692,7 +692,7 @@ class CaseQueries:
                        opened_after=_instant(f.opened_after, "openedAfter"),
                        opened_before=_instant(f.opened_before, "openedBefore"),
                        phone_lookup=lookup)
-        docs = await ctx.run(ctx.system.cases.search, query, first + 1, _after(after))
+        docs = await ctx.run(ctx.cases.search, query, first + 1, _after(after))
         # Whether any case matches is itself confidential, an empty answer too.
         ctx.reads.searched("Query.cases", (camel(k) for k, v in vars(f).items() if v is not None),
                            (("Case", doc["id"], doc["id"]) for doc in docs[:first]))
@@ -710,7 +710,7 @@ class CaseQueries:
     async def case(self, info: Info[Context, None], id: CaseId) -> Case | None:
         ctx = info.context
         clean = parse_id(str(id))
-        doc = None if clean is None else await ctx.run(ctx.system.cases.get, clean)
+        doc = None if clean is None else await ctx.run(ctx.cases.get, clean)
         return None if doc is None else await ctx.run(_case, ctx, doc, selected(info))
 
     @strawberry.field(description=(
@@ -749,7 +749,7 @@ class CaseQueries:
                                 after: After = None) -> LedgerPage:
         ctx = info.context
         _page(first, ctx.system.settings.max_page_size)
-        entries = await ctx.run(ctx.system.cases.ledger, first + 1, _after(after))
+        entries = await ctx.run(ctx.cases.ledger, first + 1, _after(after))
         ctx.reads.searched("Query.disclosureLedger", (),
                            (("LedgerEntry", e["id"], e["caseId"]) for e in entries[:first]))
         # A justification is free text staff wrote on the case: it opens for those who may
@@ -778,7 +778,7 @@ class CaseQueries:
                              description="What to count the cases by.")],
                          ) -> list[StatisticsCell]:
         ctx = info.context
-        cells = await ctx.run(ctx.system.cases.statistics, dimension.value,
+        cells = await ctx.run(ctx.cases.statistics, dimension.value,
                               datetime.now(UTC), ctx.system.settings.statistics_threshold)
         return [StatisticsCell(value=v, count=n) for v, n in cells]
 
@@ -799,7 +799,7 @@ async def _inbox(ctx: Context, table: str, first: int,
     owner = ctx.principal.organization_id
     if owner is None or not await _still_included(ctx, owner):
         return []
-    items = await ctx.run(ctx.system.cases.inbox, table, owner, first)
+    items = await ctx.run(ctx.cases.inbox, table, owner, first)
     # Whether anything was addressed to the caller is confidential, an empty inbox too.
     ctx.reads.searched(f"Query.{camel(table)}", (),
                        ((_INBOX_TYPES[table], item["id"], item["caseId"]) for item in items))
@@ -819,7 +819,7 @@ async def _inbox_item(ctx: Context, table: str, item_id: str) -> dict[str, Any] 
     owner = ctx.principal.organization_id
     if clean is None or owner is None or not await _still_included(ctx, owner):
         return None
-    found = await ctx.run(ctx.system.cases.inbox_item, table, clean, owner)
+    found = await ctx.run(ctx.cases.inbox_item, table, clean, owner)
     if found is None:
         return None
     case_id, item = found
@@ -832,7 +832,7 @@ async def _case_result(info: Info[Context, None], outcome: Outcome) -> CaseResul
     ctx = info.context
     case = None
     if "case" in selected(info):  # the case's read model, only when asked for
-        doc = await ctx.run(ctx.system.cases.get, str(outcome.id))
+        doc = await ctx.run(ctx.cases.get, str(outcome.id))
         case = None if doc is None else await ctx.run(_case, ctx, doc, selected(info, "case"))
     return CaseResult(case_id=strawberry.ID(str(outcome.id)), version=outcome.version,
                       replayed=outcome.replayed, case=case)
