@@ -198,12 +198,16 @@ class CommandThreads(ThreadPoolExecutor):
 
 
 def _settler(settings: Settings, projector: Projector) -> Callable[[str | None], None]:
-    """Read-your-writes for the write-behind read models, before any read of them: they apply
-    what the reading caller's own commands wrote in this process (what any command of it
-    wrote, when the caller is not known; nothing to do when they have)."""
+    """Read-your-writes for the write-behind read models, before any read of them. A process
+    whose read models run in a worker waits for the worker to apply what the reading caller's
+    own commands wrote through it (what any command of it wrote, when the caller is not
+    known): with continuous writers, waiting for every caller's writes held every read up
+    behind the worker's next batch. A process that applies its read models itself applies
+    what any of its commands wrote: that waits for no one, and every caller then reads every
+    write the process acknowledged. Nothing to do when they have applied it."""
     def settle(caller: str | None) -> None:
         if settings.inline_projections:
-            projector.settle(caller)
+            projector.settle()
         elif not projector.await_owed(settings.projection_wait, caller):
             raise ReadModelBehind
 

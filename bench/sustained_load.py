@@ -233,6 +233,19 @@ def minutes_table(load: Load, rss: dict[int, dict[str, float]], lags: dict[int, 
     return rows
 
 
+def pid(process: fc.Process) -> int:
+    assert process.proc is not None
+    return process.proc.pid
+
+
+def ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{1000 * seconds:.0f}"
+
+
+def mib(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def within(last: float | None, reference: float | None, floor: float) -> bool:
     if last is None or reference is None:
         return False
@@ -268,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
             if api.wait_healthy(90) is None:
                 common.say(f"{api.name} did not come up: see {api.log}")
                 return 1
-        pids = dict(zip(names, [a.proc.pid for a in apis] + [worker.proc.pid], strict=True))
+        pids = dict(zip(names, [pid(a) for a in (*apis, worker)], strict=True))
         load = Load([a.url for a in apis], shelters, args.cases, args.commands_per_case)
         clients = [threading.Thread(target=writer, args=(
             load, n, auth.issue("staff", f"fictional-bench-writer-{n}")), daemon=True)
@@ -295,10 +308,8 @@ def run(args: argparse.Namespace) -> int:
             load.stop.set()
             for client in clients:
                 client.join(timeout=40)
-        alive = {a.name: a.proc.poll() is None for a in (*apis, worker)}
+        alive = {a.name: a.proc is not None and a.proc.poll() is None for a in (*apis, worker)}
     rows = minutes_table(load, rss, lags, args.minutes, names)
-    ms = lambda v: "-" if v is None else f"{1000 * v:.0f}"  # noqa: E731
-    mib = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
     print(common.table(
         ["min", "reads", "read p50 ms", "read p99 ms", "writes", "write p50 ms",
          "write p99 ms", "errors", *[f"RSS {n} MiB" for n in names], "lag"],

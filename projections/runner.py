@@ -266,11 +266,10 @@ class Projector:
                 owed[name] = max(owed.get(name, 0), position)
             return owed
 
-    def settle(self, caller: str | None = None) -> None:
-        """Read-your-writes for write-behind read models: applies what ``caller``'s commands
-        (every command of this process, for None) wrote and they have not applied yet.
-        Costs nothing when they have."""
-        owed = self.owed(caller)
+    def settle(self) -> None:
+        """Read-your-writes for write-behind read models: applies what this process's own
+        commands wrote and they have not applied yet. Costs nothing when they have."""
+        owed = self.owed()
         self._apply_up_to([(p, owed.get(p.name, 0)) for p in self.projections])
 
     def _apply_up_to(self, targets: Sequence[tuple[Projection, int]]) -> None:

@@ -720,31 +720,31 @@ def test_an_api_process_without_projections_waits_for_the_worker_to_read_its_own
 CALLER_A, CALLER_B = "staff\x1f\x1ffictional-staff-a", "staff\x1f\x1ffictional-staff-b"
 
 
-def test_a_callers_read_does_not_apply_another_callers_pending_case_write(
+def test_a_process_applying_its_own_read_models_reads_every_write_it_acknowledged(
         system: System) -> None:
     system.projector.catch_up()
     with acting_as(STAFF):
         theirs = system.app.open_case(a_key(), *CALL)
     system.read_your_writes(theirs.position, theirs.topics, CALLER_B)
 
-    # Caller A's read neither waits for nor applies caller B's write: B's case is not there
-    # yet for A (the worker brings it), and the read model has not moved.
-    assert system.cases.for_caller(CALLER_A).get(str(theirs.id)) is None
-    assert position(system, "cases") < theirs.position
-    # B reads it back at once.
-    assert system.cases.for_caller(CALLER_B).get(str(theirs.id)) is not None
+    # Applying them waits for no other process: caller A's read applies B's write too.
+    assert system.cases.for_caller(CALLER_A).get(str(theirs.id)) is not None
 
 
-def test_a_caller_reads_its_own_case_write_at_once_among_others_writes(system: System) -> None:
-    system.projector.catch_up()
-    with acting_as(STAFF):
-        mine = system.app.open_case(a_key(), *CALL)
-        theirs = system.app.open_case(a_key(), *CALL)
-    system.read_your_writes(mine.position, mine.topics, CALLER_A)
-    system.read_your_writes(theirs.position, theirs.topics, CALLER_B)
+def test_with_a_worker_a_caller_reads_its_own_case_write_among_others_writes(
+        settings: Settings) -> None:
+    with a_system(settings, inline_projections=False) as api, a_system(settings) as worker:
+        worker.projector.catch_up()
+        with following(worker, interval=0.05):
+            with acting_as(STAFF):
+                mine = api.app.open_case(a_key(), *CALL)
+                theirs = api.app.open_case(a_key(), *CALL)
+            api.read_your_writes(mine.position, mine.topics, CALLER_A)
+            api.read_your_writes(theirs.position, theirs.topics, CALLER_B)
 
-    assert system.cases.for_caller(CALLER_A).get(str(mine.id)) is not None
-    assert position(system, "cases") >= mine.position
+            # A's read waits for the worker to apply A's write, then reads it back.
+            assert api.cases.for_caller(CALLER_A).get(str(mine.id)) is not None
+            assert position(worker, "cases") >= mine.position
 
 
 def test_an_api_process_waits_for_the_worker_only_for_the_readers_own_writes(
