@@ -715,6 +715,28 @@ def test_an_api_process_without_projections_waits_for_the_worker_to_read_its_own
         assert api.cases.get(str(outcome.id)) is not None
 
 
+# -- caches bounded by their bytes ---------------------------------------------------------------
+
+def test_the_cached_and_folded_cases_stay_within_nrd_cache_mb(settings: Settings) -> None:
+    small = settings.with_changes(cache_mb=1)
+    with a_system(small) as system:
+        with acting_as(STAFF):
+            opened = [system.app.open_case(a_key(), *CALL) for _ in range(400)]
+        for outcome in opened:  # loaded, as a command on it would
+            system.app.repository.get(outcome.id)
+        system.projector.catch_up()
+        cached = system.app.repository.cache.entries  # type: ignore[union-attr]
+        [folded] = [p for p in system.projector.projections if p.name == "cases"]
+        in_memory = folded._cache  # type: ignore[attr-defined]
+
+        assert 0 < len(cached) < 400 and cached.size <= small.cache_bytes("aggregates")
+        assert 0 < len(in_memory) < 400 and in_memory.size <= small.cache_bytes("folded")
+        # The newest stay; an evicted case loads again when a command needs it.
+        assert opened[-1].id in cached and opened[0].id not in cached
+        with acting_as(STAFF):
+            system.app.update_case(a_key(), opened[0].id, {"urgency": "HIGH"})
+
+
 # -- read-your-writes per caller ------------------------------------------------------------------
 
 CALLER_A, CALLER_B = "staff\x1f\x1ffictional-staff-a", "staff\x1f\x1ffictional-staff-b"
