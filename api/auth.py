@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
@@ -13,6 +11,7 @@ from uuid import UUID
 import jwt
 
 from api.config import read_or_create_secret
+from domain.bounded import MIB, BoundedCache
 from policies import ORGANIZATION_ROLES, ROLES
 
 ALGORITHM = "HS256"
@@ -40,18 +39,21 @@ def load_or_create_secret(path: Path) -> str:
 
 class Authenticator:
     # Tokens verified lately, with their expiry: a client sends the same token with every
-    # request, and decoding one costs more than the rest of a small request's edge.
+    # request, and decoding one costs more than the rest of a small request's edge. At most
+    # this many, and ``cache_bytes`` (a token's length is the caller's choice).
     REMEMBERED = 1024
+    # A remembered token's memory besides its text: the principal, its expiry, the links.
+    ENTRY_BYTES = 600
 
     def __init__(self, secret: str, issuer: str = "nrd",
-                 max_hours: float = DEFAULT_MAX_HOURS) -> None:
+                 max_hours: float = DEFAULT_MAX_HOURS, cache_bytes: int = MIB) -> None:
         if len(secret) < 32:
             raise ValueError("the token signing key must be at least 32 characters")
         self._secret = secret
         self._issuer = issuer
         self.max_hours = max_hours
-        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._verified: BoundedCache[str, tuple[Principal, float]] = BoundedCache(
+            cache_bytes, self.REMEMBERED, lambda token, _: len(token) + self.ENTRY_BYTES)
 
     def issue(self, role: str, user_id: str, organization_id: str | None = None,
               hours: float | None = None) -> str:
@@ -75,16 +77,11 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token.strip():
             raise TokenError("the Authorization header must be 'Bearer <token>'")
         token = token.strip()
-        with self._lock:
-            known = self._verified.get(token)
+        known = self._verified.get(token)
         if known is not None and time.time() < known[1]:
             return known[0]  # the very same token, verified before and not expired since
         found = self._verify(token)
-        with self._lock:
-            self._verified[token] = found
-            self._verified.move_to_end(token)
-            while len(self._verified) > self.REMEMBERED:
-                self._verified.popitem(last=False)
+        self._verified.put(token, found)
         return found[0]
 
     def _verify(self, token: str) -> tuple[Principal, float]:

@@ -16,8 +16,12 @@ from domain.rules import REVIEW_INTERVAL_DAYS, STATISTICS_THRESHOLD, UNREACHABLE
 _TRUE = {"y", "yes", "t", "true", "on", "1"}
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _APPLICATION_NAME = re.compile(r"^[A-Za-z0-9._-]{1,63}$")
-# Aggregates kept in memory per process (a case takes a few kilobytes).
+# Aggregates kept in memory per process, at most (``CACHE_SHARES`` bounds their bytes).
 AGGREGATE_CACHE_SIZE = 5_000
+# How NRD_CACHE_MB divides among a process's caches. Each is a bound, not a reservation: an
+# API process holds aggregates and parsed documents, a projection worker folded cases.
+CACHE_SHARES = {"aggregates": 0.45, "folded": 0.3, "documents": 0.1, "keys": 0.1,
+                "tokens": 0.05}
 # A process's PostgreSQL connections: one of its own (see ``Settings.connection_shares``)
 # and at least one in each of its two pools.
 MIN_CONNECTIONS = 3
@@ -140,6 +144,9 @@ class Settings:
     # this many events, or behind at all and still for this many seconds, is behind.
     ready_max_lag: int = 1000
     ready_max_stall: float = 30.0
+    # Every cache of the process together (``CACHE_SHARES``), in MiB as measured by
+    # ``domain.bounded.deep_size``.
+    cache_mb: int = 16
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -204,7 +211,12 @@ class Settings:
             application_name=name,
             ready_max_lag=_int(env, "NRD_READY_MAX_LAG", 1000, 0, 100_000_000),
             ready_max_stall=float(_int(env, "NRD_READY_MAX_STALL", 30, 1, 86_400)),
+            cache_mb=_int(env, "NRD_CACHE_MB", 16, 1, 65_536),
         )
+
+    def cache_bytes(self, cache: str) -> int:
+        """The bytes one of the process's caches may hold (its share of ``cache_mb``)."""
+        return int(self.cache_mb * CACHE_SHARES[cache] * 1024 * 1024)
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -251,6 +263,7 @@ class Settings:
         every other load gets a copy). The pool's pre-ping is off: it
         cost a round trip per query, and the library retries a query on a dropped connection."""
         cache = {"AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE),
+                 "AGGREGATE_CACHE_BYTES": str(self.cache_bytes("aggregates")),
                  "AGGREGATE_CACHE_FASTFORWARD": "y", "DEEPCOPY_FROM_AGGREGATE_CACHE": "y"}
         if not self.uses_postgres:
             return {

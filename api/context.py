@@ -21,6 +21,7 @@ from api.access import Reader, Reads
 from api.auth import Principal
 from domain.base import Actor, InvalidInput, NotFound, acting_as
 from domain.directory import Outcome
+from projections.cases import CaseQueries
 from projections.directory import INTERNAL, PUBLIC, DirectoryPage, DirectoryQuery
 
 if TYPE_CHECKING:
@@ -52,11 +53,21 @@ class Context:
     request_id: str
     reads: Reads = field(default_factory=Reads)
 
+    @property
+    def caller(self) -> str:
+        """The principal as one key: rate limits and read-your-writes are kept per caller."""
+        return "\x1f".join([self.role, self.principal.organization_id or "",
+                             self.principal.user_id])
+
+    @property
+    def cases(self) -> CaseQueries:
+        """The case read models, read for this caller: a read waits for this caller's own
+        writes to reach them, never for other callers'."""
+        return self.system.cases.for_caller(self.caller)
+
     def rate_limit(self, operation: str) -> None:
         """Refuses a sensitive operation asked too often by this principal."""
-        principal = "\x1f".join([self.role, self.principal.organization_id or "",
-                                  self.principal.user_id])
-        self.system.rate_limits.check(principal, operation)
+        self.system.rate_limits.check(self.caller, operation)
 
     def reader(self) -> Reader:
         return Reader(self.principal.user_id, self.role, self.principal.organization_id,
@@ -172,7 +183,8 @@ class Context:
             outcome = await asyncio.get_running_loop().run_in_executor(
                 self.system.commands, contextvars.copy_context().run, run)
         if self.system.must_wait(outcome.position, outcome.topics):
-            await self.run(self.system.read_your_writes, outcome.position, outcome.topics)
+            await self.run(self.system.read_your_writes, outcome.position, outcome.topics,
+                           self.caller)
         else:  # nothing to wait for (a case command): not worth a thread
-            self.system.read_your_writes(outcome.position, outcome.topics)
+            self.system.read_your_writes(outcome.position, outcome.topics, self.caller)
         return outcome

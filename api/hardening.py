@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -37,6 +36,7 @@ from graphql import (
 from graphql.language import DirectiveNode
 from strawberry.extensions import SchemaExtension
 
+from domain.bounded import MIB, BoundedCache
 from policies import ROLES, STAFF_ROLES, FieldPolicy
 
 NOT_AVAILABLE = "NOT_AVAILABLE"
@@ -225,10 +225,12 @@ def refused_filter_variables(schema: GraphQLSchema, operation: OperationDefiniti
 
 
 class DocumentGate:
-    """Parses and validates once per (query text, role); both answers are cached."""
+    """Parses and validates once per (query text, role); both answers are cached, in at most
+    ``cache_bytes`` together: a caller chooses a document's size (up to the body and token
+    limits), so a count alone would bound nothing."""
 
     def __init__(self, schema: Any, policy: FieldPolicy, limits: Limits,
-                 cache_size: int = 512) -> None:
+                 cache_size: int = 512, cache_bytes: int = 2 * MIB) -> None:
         self.limits = limits
         shared = (*specified_rules, limits_rule(limits))
         graphql_schema = schema._schema
@@ -243,21 +245,27 @@ class DocumentGate:
             for role in ROLES
         }
         self._schema = graphql_schema
-        max_tokens = limits.max_tokens
+        self._parsed: BoundedCache[str, DocumentNode] = BoundedCache(cache_bytes // 2,
+                                                                      cache_size)
+        self._validated: BoundedCache[tuple[str, str], tuple[GraphQLError, ...]] = \
+            BoundedCache(cache_bytes // 2, cache_size * 2)
 
-        @lru_cache(maxsize=cache_size)
-        def parsed(query: str) -> DocumentNode:
-            return parse(query, max_tokens=max_tokens)
+    def parsed(self, query: str) -> DocumentNode:
+        document = self._parsed.get(query)
+        if document is None:
+            document = parse(query, max_tokens=self.limits.max_tokens)
+            self._parsed.put(query, document)
+        return document
 
-        @lru_cache(maxsize=cache_size * 2)
-        def validated(query: str, role: str) -> tuple[GraphQLError, ...]:
+    def validated(self, query: str, role: str) -> tuple[GraphQLError, ...]:
+        errors = self._validated.get((query, role))
+        if errors is None:
             # Suggestions ("Did you mean") would never reach a caller outside the hotline:
             # not computing them halves the cost of a prober's invalid document.
-            return tuple(validate(graphql_schema, parsed(query), self._rules[role],
-                                  hide_suggestions=role not in STAFF_ROLES))
-
-        self.parsed = parsed
-        self.validated = validated
+            errors = tuple(validate(self._schema, self.parsed(query), self._rules[role],
+                                    hide_suggestions=role not in STAFF_ROLES))
+            self._validated.put((query, role), errors)
+        return errors
 
     def refused_variables(self, operation: OperationDefinitionNode, raw: dict[str, Any],
                           role: str) -> list[GraphQLError]:

@@ -117,21 +117,22 @@ class System:
     def auth(self) -> Authenticator:
         """Built on first use: a projection worker never needs the token-signing key."""
         return Authenticator(_signing_key(self.settings), self.settings.jwt_issuer,
-                             self.settings.token_max_hours)
+                             self.settings.token_max_hours, self.settings.cache_bytes("tokens"))
 
     def must_wait(self, position: int, topics: frozenset[str] | None) -> bool:
         """Whether ``read_your_writes`` may block (else it only records what is owed)."""
         return not self.projector.applied(position, topics)
 
-    def read_your_writes(self, position: int, topics: frozenset[str] | None = None) -> None:
-        """What a command does before it answers: the read models that follow the events it
-        wrote (``topics``; all of them when None) apply them, except the write-behind ones,
-        which are only owed them (``settle``)."""
+    def read_your_writes(self, position: int, topics: frozenset[str] | None = None,
+                         caller: str | None = None) -> None:
+        """What a command of ``caller`` does before it answers: the read models that follow
+        the events it wrote (``topics``; all of them when None) apply them, except the
+        write-behind ones, which are only owed them, to this caller (``settle``)."""
         if self.settings.inline_projections:
             with store_span(self.tracer, "projections.catch_up", self.store.dialect):
-                self.projector.catch_up_to(position, topics)
+                self.projector.catch_up_to(position, topics, caller)
             return
-        eager = self.projector.record(position, topics)
+        eager = self.projector.record(position, topics, caller)
         if (eager and not self.projector.applied(position, topics)
                 and not self.projector.wait_for(position, self.settings.projection_wait,
                                                 names=frozenset(p.name for p in eager))):
@@ -192,13 +193,18 @@ class CommandThreads(ThreadPoolExecutor):
         return super().submit(run)
 
 
-def _settler(settings: Settings, projector: Projector) -> Callable[[], None]:
-    """Read-your-writes for the write-behind read models, before any read of them: they apply
-    what this process's own commands wrote (nothing to do when they have)."""
-    def settle() -> None:
+def _settler(settings: Settings, projector: Projector) -> Callable[[str | None], None]:
+    """Read-your-writes for the write-behind read models, before any read of them. A process
+    whose read models run in a worker waits for the worker to apply what the reading caller's
+    own commands wrote through it (what any command of it wrote, when the caller is not
+    known): with continuous writers, waiting for every caller's writes held every read up
+    behind the worker's next batch. A process that applies its read models itself applies
+    what any of its commands wrote: that waits for no one, and every caller then reads every
+    write the process acknowledged. Nothing to do when they have applied it."""
+    def settle(caller: str | None) -> None:
         if settings.inline_projections:
             projector.settle()
-        elif not projector.await_owed(settings.projection_wait):
+        elif not projector.await_owed(settings.projection_wait, caller):
             raise ReadModelBehind
 
     return settle
@@ -273,11 +279,11 @@ def settle_process() -> None:
 
 
 def _projections(app: TracedApplication, dialect: str, vault: EnvelopeVault,
-                 ) -> list[Projection]:
+                 cache_bytes: int) -> list[Projection]:
     """Every read model, as one process runs them (fresh, remembering nothing)."""
     return [ChainProjection(), TopicCheck(),
             DirectoryProjection(app.mapper, dialect), ProtocolProjection(app.mapper, dialect),
-            CaseProjection(app.mapper, dialect, vault, _history(app))]
+            CaseProjection(app.mapper, dialect, vault, _history(app), cache_bytes)]
 
 
 @dataclass
@@ -336,13 +342,14 @@ def _parts(settings: Settings, tracer: Tracer) -> _Parts:
             for each in (store, keys, reads):
                 opened.callback(each.close)
             place = SQLitePlace(settings.data_dir / "views.sqlite")
-        vault = EnvelopeVault(_master_key(settings), keys)
+        vault = EnvelopeVault(_master_key(settings), keys, settings.cache_bytes("keys"))
         app = TracedApplication(settings, tracer, vault)
         opened.callback(app.close)
-        projector = Projector(app, store, _projections(app, store.dialect, vault),
+        folded = settings.cache_bytes("folded")
+        projector = Projector(app, store, _projections(app, store.dialect, vault, folded),
                               rebuilder=AsideRebuilder(
                                   place, lambda: _projections(app, store.dialect,
-                                                              vault.keeping_no_keys())))
+                                                              vault.keeping_no_keys(), folded)))
         opened.pop_all()
     return _Parts(app, store, keys, reads, vault, projector)
 
@@ -422,7 +429,7 @@ def _build_system(settings: Settings, tracer_provider: TracerProvider | None) ->
     if tracing(tracer):
         extensions.append(lambda: OperationSpan(tracer))
     schema = build_schema(extensions)
-    gate = DocumentGate(schema, policy, limits)
+    gate = DocumentGate(schema, policy, limits, cache_bytes=settings.cache_bytes("documents"))
     gate_holder.append(gate)
     return System(
         settings=settings, app=app, store=store, keys=keys, vault=vault, access=access,

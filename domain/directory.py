@@ -27,6 +27,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
+    Cache,
     ProcessingEvent,
     Repository,
     project_aggregate,
@@ -36,6 +37,7 @@ from eventsourcing.persistence import IntegrityError, MapperDeserialisationError
 from eventsourcing.utils import TopicError, strtobool
 
 from domain.base import ANONYMOUS_ROLE, DomainError, NotFound, current_actor
+from domain.bounded import BoundedCache
 from domain.idempotency import Fingerprint, IdempotencyRecord, fingerprint, record_id
 from domain.jurisdiction_claim import JurisdictionClaim
 from domain.organization import ContactOutcome, Organization, RemovalReason
@@ -93,6 +95,28 @@ class Outcome:
     topics: frozenset[str] | None = None
 
 
+class SizedCache(Cache[UUID, Any]):
+    """The library's cache interface (``Repository.cache``) over a ``BoundedCache``: the
+    aggregates kept are bounded by their bytes as well as by their count."""
+
+    def __init__(self, max_bytes: int, max_entries: int | None) -> None:
+        super().__init__()
+        self.entries: BoundedCache[UUID, Any] = BoundedCache(max_bytes, max_entries)
+
+    def get(self, key: UUID, *, evict: bool = False) -> Any:
+        value = self.entries.pop(key) if evict else self.entries.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def put(self, key: UUID, value: Any) -> None:
+        if value is not None:
+            self.entries.put(key, value)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.entries
+
+
 class CopyingRepository(Repository[UUID]):
     """Cached aggregates, brought up to date and copied under one lock, or changed in place
     under it.
@@ -112,8 +136,10 @@ class CopyingRepository(Repository[UUID]):
     this one. Past a moment's wait, or at once for its own aggregate, such a read loads a
     private copy from the store instead, so no two commands can ever wait on each other."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cache_bytes: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.cache is not None and cache_bytes is not None:
+            self.cache = SizedCache(cache_bytes, getattr(self.cache, "maxsize", None))
         self._local = threading.local()
         # When each cached aggregate was last known to be current, oldest first; entries
         # older than TRUST_SECONDS are dropped as new ones come.
@@ -341,14 +367,18 @@ def _copy(aggregate: Any) -> Any:
 
 class DirectoryApplication(Application[UUID]):
     name = "nrd"
+    # With AGGREGATE_CACHE_MAXSIZE: the cached aggregates' bytes, at most (``SizedCache``).
+    AGGREGATE_CACHE_BYTES = "AGGREGATE_CACHE_BYTES"
 
     def construct_repository(self) -> Repository[UUID]:
         """The library's repository, from the same settings, with its copies taken under the
         lock (``CopyingRepository``)."""
         size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        cache_bytes = self.env.get(self.AGGREGATE_CACHE_BYTES)
         return CopyingRepository(
             event_store=self.events, snapshot_store=self.snapshots,
             cache_maxsize=int(size) if size else None,
+            cache_bytes=int(cache_bytes) if cache_bytes else None,
             fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
             deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")))
 

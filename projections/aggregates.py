@@ -5,7 +5,8 @@ each aggregate's latest state in its own table, lets each event ``mutate`` it ex
 domain does, and then rewrites the rows derived from the new state. A batch loads each touched
 aggregate once and writes it once, all inside the batch's transaction.
 
-A projection may keep the aggregates it folded in memory between batches (``cache_size``) and
+A projection may keep the aggregates it folded in memory between batches (``cache_size`` of
+them, and at most ``cache_bytes`` of them as measured by ``domain.bounded.deep_size``) and
 store their state only every ``state_every`` versions: a batch then takes an aggregate from
 memory when it stands exactly before the batch's first event of it, and otherwise loads the
 stored state and folds in, from the event store (``history``), the events it is behind.
@@ -13,7 +14,6 @@ stored state and folds in, from the event store (``history``), the events it is 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -24,6 +24,7 @@ from eventsourcing.domain import Aggregate, DomainEventProtocol, Snapshot
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
+from domain.bounded import MIB, BoundedCache
 from projections import faults
 from projections.sql import Cursor
 
@@ -35,7 +36,9 @@ def event_topics(aggregate_class: type[Aggregate]) -> list[str]:
     })
 
 
-@lru_cache(maxsize=1 << 16)
+# Each entry (an instant and its text) takes about 250 bytes with the cache's own links: a
+# count bounds its size, about 2 MiB.
+@lru_cache(maxsize=1 << 13)
 def iso(moment: datetime | None) -> str | None:
     """One text form for instants on both stores, so they compare and sort the same.
     Remembered: a case's row is rebuilt whole with each batch that touches it, its earlier
@@ -58,11 +61,12 @@ class AggregateProjection:
     # state may fall behind (1: stored with every batch). Behind needs a ``history``.
     cache_size = 0
     state_every = 1
+    DEFAULT_CACHE_BYTES = 8 * MIB
     # A record's events fold in order: one quarantined holds back the record's later ones.
     holds_records = True
 
     def __init__(self, mapper: Mapper[UUID], dialect: str,
-                 history: History | None = None) -> None:
+                 history: History | None = None, cache_bytes: int | None = None) -> None:
         self.mapper = mapper
         self.dialect = dialect
         self.topics: Sequence[str] = event_topics(self.aggregate_class)
@@ -72,7 +76,8 @@ class AggregateProjection:
         self.history = history
         # id -> (aggregate, version of its stored state), most recently used last; a batch
         # takes its aggregates out and puts them back only once it has committed.
-        self._cache: OrderedDict[UUID, tuple[Any, int]] = OrderedDict()
+        self._cache: BoundedCache[UUID, tuple[Any, int]] = BoundedCache(
+            self.DEFAULT_CACHE_BYTES if cache_bytes is None else cache_bytes, self.cache_size)
         self._staged: dict[UUID, tuple[Any, int]] = {}
 
     def blob_type(self) -> str:
@@ -116,10 +121,7 @@ class AggregateProjection:
         """The batch's aggregates, as it left them, go back to memory."""
         staged, self._staged = self._staged, {}
         for aggregate_id, entry in staged.items():
-            self._cache[aggregate_id] = entry
-            self._cache.move_to_end(aggregate_id)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+            self._cache.put(aggregate_id, entry)
 
     def discard(self) -> None:
         """The batch failed: what it folded is not what was stored, so memory loses it."""
@@ -140,7 +142,7 @@ class AggregateProjection:
         stored: dict[UUID, int] = {}
         missing: list[UUID] = []
         for aggregate_id, first in firsts.items():
-            entry = self._cache.pop(aggregate_id, None)
+            entry = self._cache.pop(aggregate_id)
             if entry is not None and entry[0].version == first - 1:
                 loaded[aggregate_id] = entry[0]
                 if entry[1]:

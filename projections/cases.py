@@ -114,12 +114,14 @@ class CaseProjection(AggregateProjection):
 
     # A case's state is stored every 50 versions (as the event store's snapshots are), not
     # with every batch: rewriting a long case's whole state for each event it gets costs
-    # more than the rows derived from it. The worker keeps recent cases in memory.
+    # more than the rows derived from it. The worker keeps recent cases in memory (at most
+    # ``cache_bytes`` of them).
     cache_size = 2_000
     state_every = 50
 
-    def __init__(self, mapper: Any, dialect: str, vault: Vault, history: History) -> None:
-        super().__init__(mapper, dialect, history)
+    def __init__(self, mapper: Any, dialect: str, vault: Vault, history: History,
+                 cache_bytes: int | None = None) -> None:
+        super().__init__(mapper, dialect, history, cache_bytes)
         self.vault = vault
         self._erased: list[UUID] = []
 
@@ -263,15 +265,23 @@ class CaseFilter:
 
 class CaseQueries:
     """The case read models' queries. The case projection is written behind the commands, so
-    every query first lets ``settle`` apply what this process's own commands wrote."""
+    every query first lets ``settle`` apply what the reading caller's own commands wrote in
+    this process (``for_caller``; without one, what every command of it wrote)."""
 
-    def __init__(self, store: ViewStore, settle: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, store: ViewStore,
+                 settle: Callable[[str | None], None] = lambda _caller: None,
+                 caller: str | None = None) -> None:
         self.store = store
         self._settle = settle
+        self._caller = caller
+
+    def for_caller(self, caller: str) -> CaseQueries:
+        """The same queries, read for ``caller``: they wait for its own writes only."""
+        return CaseQueries(self.store, self._settle, caller)
 
     @contextmanager
     def _read(self) -> Iterator[Cursor]:
-        self._settle()
+        self._settle(self._caller)
         with self.store.read() as cursor:
             yield cursor
 

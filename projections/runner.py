@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ BUSY_PASSES = 3
 HEARTBEAT_SECONDS = 5.0
 # A worker whose passes fail waits twice as long after each failure, up to this.
 MAX_BACKOFF_SECONDS = 5.0
+# Callers remembered with write-behind positions still owed to them, at most: past it, the
+# oldest are forgotten, and every caller's read waits for what was owed to them.
+MAX_OWED_CALLERS = 4096
 
 
 class Projection(Protocol):
@@ -151,8 +155,11 @@ class Projector:
         self._lock = threading.Lock()
         # Each projection has applied the log at least up to here (as this process saw it).
         self._reached: dict[str, int] = {}
-        # What this process's own commands wrote that write-behind projections still owe.
+        # What this process's own commands wrote that write-behind projections still owe:
+        # to the whole process, and to each caller (oldest first; see ``owed``).
         self._owed: dict[str, int] = {}
+        self._owed_by: OrderedDict[str, dict[str, int]] = OrderedDict()
+        self._forgotten: dict[str, int] = {}  # owed to callers no longer remembered
         self._owed_lock = threading.Lock()  # never held across database work
         self._wake = threading.Event()
 
@@ -181,7 +188,8 @@ class Projector:
         with self._lock:
             return self._catch_up(progress, until=until)
 
-    def catch_up_to(self, position: int, topics: frozenset[str] | None = None) -> None:
+    def catch_up_to(self, position: int, topics: frozenset[str] | None = None,
+                    caller: str | None = None) -> None:
         """What a command that reached ``position`` does before it answers: the read models
         that follow one of ``topics`` (the events it wrote; all of them when None) apply the
         log up to there, so a change of who may read what is in force everywhere once its
@@ -189,14 +197,15 @@ class Projector:
         the worker applies them in batches, and a read in this process applies them first
         (``settle``). Requests that arrive together share one catch-up: whoever waited for the
         lock usually finds its own write applied already."""
-        self._apply_up_to([(p, position) for p in self.record(position, topics)])
+        self._apply_up_to([(p, position) for p in self.record(position, topics, caller)])
 
-    def record(self, position: int, topics: frozenset[str] | None) -> list[Projection]:
-        """Records what the write-behind read models owe for a command that reached
-        ``position`` (and wakes the worker); returns the read models that must apply it
-        before the command answers."""
+    def record(self, position: int, topics: frozenset[str] | None,
+               caller: str | None = None) -> list[Projection]:
+        """Records what the write-behind read models owe for a command of ``caller`` that
+        reached ``position`` (and wakes the worker); returns the read models that must apply
+        it before the command answers."""
         eager, later = self.followers(topics)
-        self.owe(later, position)
+        self.owe(later, position, caller)
         return eager
 
     def applied(self, position: int, topics: frozenset[str] | None = None) -> bool:
@@ -217,20 +226,55 @@ class Projector:
                  and topics.isdisjoint(getattr(p, "applied_before_answer", ()))]
         return [p for p in wanted if p not in later], later
 
-    def owe(self, projections: Sequence[Projection], position: int) -> None:
-        """Records that these write-behind read models owe this process ``position``, and
-        wakes the worker."""
+    def owe(self, projections: Sequence[Projection], position: int,
+            caller: str | None = None) -> None:
+        """Records that these write-behind read models owe this process, and ``caller``,
+        ``position``, and wakes the worker."""
         if not projections:
             return
         with self._owed_lock:
             for projection in projections:
                 self._owed[projection.name] = max(self._owed.get(projection.name, 0), position)
+            if caller is not None:
+                mine = self._owed_by.pop(caller, {})
+                for projection in projections:
+                    mine[projection.name] = max(mine.get(projection.name, 0), position)
+                self._owed_by[caller] = mine
+                self._forget_owed()
         self._wake.set()
+
+    def _forget_owed(self) -> None:
+        """Drops the oldest callers once all they were owed is applied, and past
+        ``MAX_OWED_CALLERS`` the oldest whatever they are owed (into ``_forgotten``, which
+        every caller's read then waits for); call with ``_owed_lock`` held."""
+        while self._owed_by:
+            caller, oldest = next(iter(self._owed_by.items()))
+            settled = all(self._reached.get(n, 0) >= p for n, p in oldest.items())
+            if not settled and len(self._owed_by) <= MAX_OWED_CALLERS:
+                return
+            del self._owed_by[caller]
+            if not settled:
+                for name, position in oldest.items():
+                    self._forgotten[name] = max(self._forgotten.get(name, 0), position)
+
+    def owed(self, caller: str | None = None) -> dict[str, int]:
+        """The positions a read must wait for, by write-behind read model: for ``caller``,
+        what its own commands wrote in this process (read-your-writes per caller: another
+        caller's writes never hold its reads up); for None, what every command of this
+        process wrote."""
+        with self._owed_lock:
+            if caller is None:
+                return dict(self._owed)
+            owed = dict(self._forgotten)
+            for name, position in self._owed_by.get(caller, {}).items():
+                owed[name] = max(owed.get(name, 0), position)
+            return owed
 
     def settle(self) -> None:
         """Read-your-writes for write-behind read models: applies what this process's own
         commands wrote and they have not applied yet. Costs nothing when they have."""
-        self._apply_up_to([(p, self._owed.get(p.name, 0)) for p in self.projections])
+        owed = self.owed()
+        self._apply_up_to([(p, owed.get(p.name, 0)) for p in self.projections])
 
     def _apply_up_to(self, targets: Sequence[tuple[Projection, int]]) -> None:
         if all(self._reached.get(p.name, 0) >= at for p, at in targets):
@@ -240,12 +284,11 @@ class Projector:
             if behind:
                 self._catch_up(None, behind)
 
-    def await_owed(self, timeout: float = 10.0) -> bool:
+    def await_owed(self, timeout: float = 10.0, caller: str | None = None) -> bool:
         """``settle`` for a server whose projections run in a worker process: waits until
-        the write-behind read models reach what this process's commands wrote."""
-        with self._owed_lock:
-            owed = dict(self._owed)
-        for name, position in owed.items():
+        the write-behind read models reach what ``caller``'s commands (every command of this
+        process, for None) wrote."""
+        for name, position in self.owed(caller).items():
             if (self._reached.get(name, 0) < position
                     and not self.wait_for(position, timeout, frozenset({name}))):
                 return False

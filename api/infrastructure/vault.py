@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import re
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from api.config import read_or_create_secret
+from domain.bounded import MIB, BoundedCache
 from projections.sql import Cursor, ScrubIncomplete, ViewStore
 
 log = logging.getLogger("nrd.vault")
@@ -73,18 +73,24 @@ def create_key_tables(cursor: Cursor, dialect: str) -> None:
                    "at DOUBLE PRECISION NOT NULL)")
 
 
+# What one remembered data key holds in memory: its id, when it was read, and the cipher
+# (whose OpenSSL context is most of it; measured as the growth of the resident memory).
+KEY_ENTRY_BYTES = 1700
+
+
 class EnvelopeVault:
     """Implements ``domain.vault.Vault``."""
 
-    def __init__(self, master_key: bytes, store: ViewStore, keeps_keys: bool = True) -> None:
+    def __init__(self, master_key: bytes, store: ViewStore, cache_bytes: int = 2 * MIB,
+                 keeps_keys: bool = True) -> None:
         self._master = AESGCM(master_key)
         self._master_key = master_key
         self._lookup_key = hmac.new(master_key, b"nrd phone lookup v1", hashlib.sha256).digest()
         self._digest_key = self.derived_key(b"nrd idempotency fingerprint v1")
         self._store = store
-        self._cache: dict[UUID, tuple[float, AESGCM]] = {}
+        self._cache: BoundedCache[UUID, tuple[float, AESGCM]] = BoundedCache(
+            cache_bytes, size_of=lambda _key, _entry: KEY_ENTRY_BYTES)
         self._keeps_keys = keeps_keys
-        self._lock = threading.Lock()
 
     def keeping_no_keys(self) -> EnvelopeVault:
         """The same vault, remembering no case key after use: for a rebuild, which opens each
@@ -119,15 +125,13 @@ class EnvelopeVault:
         The scrub waits for older transactions; one that cannot finish in time is recorded and
         finished later by ``finish_erasures`` (the key is already gone from the table).
         Idempotent."""
-        with self._lock:
-            self._cache.pop(case_id, None)
+        self._cache.pop(case_id)
         with self._store.transaction() as cursor:
             cursor.execute("DELETE FROM case_keys WHERE case_id = %s", (str(case_id),))
             cursor.execute("DELETE FROM key_erasures WHERE case_id = %s", (str(case_id),))
             cursor.execute("INSERT INTO key_scrubs (name, at) VALUES ('case_keys', %s) "
                            "ON CONFLICT (name) DO UPDATE SET at = excluded.at", (time.time(),))
-        with self._lock:
-            self._cache.pop(case_id, None)
+        self._cache.pop(case_id)
         self._finish_scrub(scrub_timeout)
 
     def finish_erasures(self, is_erased: Callable[[UUID], bool], scrub_timeout: float = 1.0,
@@ -202,7 +206,7 @@ class EnvelopeVault:
 
     def _key(self, case_id: UUID, max_age: float) -> AESGCM | None:
         now = time.monotonic()
-        cached = self._cache.get(case_id)  # one dict lookup: atomic
+        cached = self._cache.get(case_id)
         if cached is not None and now - cached[0] < max_age:
             return cached[1]
         with self._store.read() as cursor:
@@ -222,9 +226,5 @@ class EnvelopeVault:
         return key
 
     def _remember(self, case_id: UUID, at: float, key: AESGCM) -> None:
-        if not self._keeps_keys:
-            return
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[case_id] = (at, key)
+        if self._keeps_keys:
+            self._cache.put(case_id, (at, key))

@@ -16,7 +16,7 @@ from graphql import build_client_schema, get_introspection_query
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from api.hardening import Limits
+from api.hardening import DocumentGate, Limits
 from api.wiring import System
 from tests.conftest import a_system
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile, seed
@@ -636,3 +636,14 @@ def test_a_mistyped_variable_teaches_an_untrusted_caller_nothing(as_role: Any,
     for hint in ("Did you mean", "DIRECT_SERVICE_PROVIDER", "OrganizationKind", "locations",
                  "path"):
         assert hint not in response.text
+
+
+def test_parsed_and_validated_documents_are_remembered_within_their_bytes(
+        system: System) -> None:
+    gate = DocumentGate(system.schema, system.policy, LIMITS, cache_bytes=200_000)
+    for n in range(60):  # a caller chooses each document's size: a count bounds nothing
+        document = "{ " + " ".join(f"a{n}x{i}: __typename" for i in range(12)) + " }"
+        assert gate.parsed(document) is gate.parsed(document)
+        gate.validated(document, "staff")
+    assert 0 < len(gate._parsed) < 60 and gate._parsed.size <= 100_000
+    assert len(gate._validated) > 0 and gate._validated.size <= 100_000

@@ -17,6 +17,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from api.config import ConfigurationError, Settings
+from api.faults import ReadModelBehind
 from api.infrastructure.listener import LogListener
 from api.infrastructure.recorders import LockedInsertRecorder
 from api.wiring import System, build_system
@@ -36,6 +37,7 @@ from domain.case import (
 )
 from domain.cases import OrganizationNotAvailable
 from domain.organization import RemovalReason, Status
+from projections import runner
 from tests.conftest import PG_URL, a_system
 from tests.e2e.conftest import seed
 from tests.integration.test_case_application import (
@@ -524,7 +526,7 @@ def test_a_decision_refused_after_changing_the_cached_case_leaves_nothing_of_it(
     with nothing_written(system), pytest.raises(ConsentRequired):
         grant_then(system, case_id, refuse)
 
-    assert case_id not in system.app.repository.cache.cache  # evicted, not left half-changed
+    assert case_id not in system.app.repository.cache  # evicted, not left half-changed
     case = system.app.repository.get(case_id)
     assert case.version == 1 and not case.consents
 
@@ -711,6 +713,114 @@ def test_an_api_process_without_projections_waits_for_the_worker_to_read_its_own
         with a_system(settings) as worker:
             worker.projector.catch_up()
         assert api.cases.get(str(outcome.id)) is not None
+
+
+# -- caches bounded by their bytes ---------------------------------------------------------------
+
+def test_the_cached_and_folded_cases_stay_within_nrd_cache_mb(settings: Settings) -> None:
+    small = settings.with_changes(cache_mb=1)
+    with a_system(small) as system:
+        with acting_as(STAFF):
+            opened = [system.app.open_case(a_key(), *CALL) for _ in range(400)]
+        for outcome in opened:  # loaded, as a command on it would
+            system.app.repository.get(outcome.id)
+        system.projector.catch_up()
+        cached = system.app.repository.cache.entries  # type: ignore[union-attr]
+        [folded] = [p for p in system.projector.projections if p.name == "cases"]
+        in_memory = folded._cache  # type: ignore[attr-defined]
+
+        assert 0 < len(cached) < 400 and cached.size <= small.cache_bytes("aggregates")
+        assert 0 < len(in_memory) < 400 and in_memory.size <= small.cache_bytes("folded")
+        # The newest stay; an evicted case loads again when a command needs it.
+        assert opened[-1].id in cached and opened[0].id not in cached
+        with acting_as(STAFF):
+            system.app.update_case(a_key(), opened[0].id, {"urgency": "HIGH"})
+
+
+# -- read-your-writes per caller ------------------------------------------------------------------
+
+CALLER_A, CALLER_B = "staff\x1f\x1ffictional-staff-a", "staff\x1f\x1ffictional-staff-b"
+
+
+def test_a_process_applying_its_own_read_models_reads_every_write_it_acknowledged(
+        system: System) -> None:
+    system.projector.catch_up()
+    with acting_as(STAFF):
+        theirs = system.app.open_case(a_key(), *CALL)
+    system.read_your_writes(theirs.position, theirs.topics, CALLER_B)
+
+    # Applying them waits for no other process: caller A's read applies B's write too.
+    assert system.cases.for_caller(CALLER_A).get(str(theirs.id)) is not None
+
+
+def test_with_a_worker_a_caller_reads_its_own_case_write_among_others_writes(
+        settings: Settings) -> None:
+    with a_system(settings, inline_projections=False) as api, a_system(settings) as worker:
+        worker.projector.catch_up()
+        with following(worker, interval=0.05):
+            with acting_as(STAFF):
+                mine = api.app.open_case(a_key(), *CALL)
+                theirs = api.app.open_case(a_key(), *CALL)
+            api.read_your_writes(mine.position, mine.topics, CALLER_A)
+            api.read_your_writes(theirs.position, theirs.topics, CALLER_B)
+
+            # A's read waits for the worker to apply A's write, then reads it back.
+            assert api.cases.for_caller(CALLER_A).get(str(mine.id)) is not None
+            assert position(worker, "cases") >= mine.position
+
+
+def test_an_api_process_waits_for_the_worker_only_for_the_readers_own_writes(
+        settings: Settings) -> None:
+    with a_system(settings, inline_projections=False, projection_wait=0.3) as api:
+        with acting_as(STAFF):
+            theirs = api.app.open_case(a_key(), *CALL)
+        api.read_your_writes(theirs.position, theirs.topics, CALLER_B)
+
+        # No worker runs: B's read waits its bound and says the read model is behind, while
+        # A's read answers at once from the read model as it is.
+        started = time.monotonic()
+        assert api.cases.for_caller(CALLER_A).get(str(theirs.id)) is None
+        assert time.monotonic() - started < 0.3
+        with pytest.raises(ReadModelBehind):
+            api.cases.for_caller(CALLER_B).get(str(theirs.id))
+        # A read for no caller in particular (a command line, a test) waits for every write.
+        with pytest.raises(ReadModelBehind):
+            api.cases.get(str(theirs.id))
+        with a_system(settings) as worker:
+            worker.projector.catch_up()
+        assert api.cases.for_caller(CALLER_B).get(str(theirs.id)) is not None
+
+
+def test_callers_owed_positions_are_bounded_and_a_forgotten_one_is_still_waited_for(
+        system: System, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "MAX_OWED_CALLERS", 3)
+    projector = system.projector
+    projector.catch_up()
+    with acting_as(STAFF):
+        outcomes = [system.app.open_case(a_key(), *CALL) for _ in range(5)]
+    for n, outcome in enumerate(outcomes):
+        system.read_your_writes(outcome.position, outcome.topics, f"fictional-caller-{n}")
+
+    assert len(projector._owed_by) == 3
+    # The callers forgotten were owed up to the second case: every caller's read now waits
+    # for that much, so none of them can miss its own write.
+    assert projector.owed("fictional-caller-0")["cases"] == outcomes[1].position
+    assert projector.owed("fictional-never-wrote")["cases"] == outcomes[1].position
+    assert projector.owed("fictional-caller-4")["cases"] == outcomes[4].position
+    assert system.cases.for_caller("fictional-caller-0").get(str(outcomes[0].id)) is not None
+
+
+def test_callers_whose_writes_are_applied_are_forgotten(system: System) -> None:
+    projector = system.projector
+    with acting_as(STAFF):
+        first = system.app.open_case(a_key(), *CALL)
+    system.read_your_writes(first.position, first.topics, CALLER_A)
+    projector.catch_up()
+    with acting_as(STAFF):
+        second = system.app.open_case(a_key(), *CALL)
+    system.read_your_writes(second.position, second.topics, CALLER_B)
+
+    assert list(projector._owed_by) == [CALLER_B]
 
 
 def assert_woken_by_a_write(listener: LogListener, system: System) -> None:

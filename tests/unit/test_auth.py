@@ -62,6 +62,13 @@ def test_at_most_a_bounded_number_of_tokens_are_remembered() -> None:
     assert len(auth._verified) == Authenticator.REMEMBERED
 
 
+def test_the_tokens_remembered_are_bounded_by_their_bytes_too() -> None:
+    auth = Authenticator(SECRET, cache_bytes=20_000)
+    for n in range(40):  # each token carries a 200-character user id: ~900 bytes remembered
+        auth.principal(f"Bearer {auth.issue('staff', f'{n:03d}' + 'f' * 197)}")
+    assert 10 <= len(auth._verified) < 40 and auth._verified.size <= 20_000
+
+
 # -- how long a token may live -------------------------------------------------------------------
 
 def signed(claims: dict[str, object]) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from api.config import ConfigurationError, Settings
+from api.config import CACHE_SHARES, ConfigurationError, Settings
 
 
 @pytest.mark.parametrize("key", ["POSTGRES_ENABLE_DB_FUNCTIONS",
@@ -94,3 +94,15 @@ def test_sqlite_waits_for_a_lock_as_long_as_the_lock_timeout_in_whole_seconds(
         tmp_path: Path) -> None:
     settings = Settings.from_env({"NRD_DATA_DIR": str(tmp_path), "NRD_LOCK_TIMEOUT_MS": "1500"})
     assert settings.event_store_env()["SQLITE_LOCK_TIMEOUT"] == "2"
+
+
+def test_nrd_cache_mb_divides_among_the_caches_and_is_bounded() -> None:
+    assert Settings.from_env({}).cache_mb == 16
+    settings = Settings.from_env({"NRD_CACHE_MB": "32"})
+    assert settings.cache_bytes("aggregates") == int(32 * 0.45 * 1024 * 1024)
+    assert sum(settings.cache_bytes(c) for c in CACHE_SHARES) <= 32 * 1024 * 1024
+    assert settings.event_store_env()["AGGREGATE_CACHE_BYTES"] == str(
+        settings.cache_bytes("aggregates"))
+    for wrong in ("0", "-1", "lots"):
+        with pytest.raises(ConfigurationError, match="NRD_CACHE_MB"):
+            Settings.from_env({"NRD_CACHE_MB": wrong})

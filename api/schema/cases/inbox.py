@@ -163,7 +163,7 @@ async def inbox(ctx: Context, table: str, first: int,
     owner = ctx.principal.organization_id
     if owner is None or not await still_included(ctx, owner):
         return []
-    items = await ctx.run(ctx.system.cases.inbox, table, owner, first)
+    items = await ctx.run(ctx.cases.inbox, table, owner, first)
     # Whether anything was addressed to the caller is confidential, an empty inbox too.
     ctx.reads.searched(f"Query.{camel(table)}", (),
                        ((_INBOX_TYPES[table], item["id"], item["caseId"]) for item in items))
@@ -183,7 +183,7 @@ async def find_inbox_item(ctx: Context, table: str, item_id: str) -> dict[str, A
     owner = ctx.principal.organization_id
     if clean is None or owner is None or not await still_included(ctx, owner):
         return None
-    found = await ctx.run(ctx.system.cases.inbox_item, table, clean, owner)
+    found = await ctx.run(ctx.cases.inbox_item, table, clean, owner)
     if found is None:
         return None
     case_id, item = found

@@ -41,7 +41,7 @@ async def _case_result(info: Info[Context, None], outcome: Outcome) -> CaseResul
     ctx = info.context
     case = None
     if "case" in selected(info):  # the case's read model, only when asked for
-        doc = await ctx.run(ctx.system.cases.get, str(outcome.id))
+        doc = await ctx.run(ctx.cases.get, str(outcome.id))
         case = None if doc is None else await ctx.run(build_case, ctx, doc, selected(info, "case"))
     return CaseResult(case_id=strawberry.ID(str(outcome.id)), version=outcome.version,
                       replayed=outcome.replayed, case=case)

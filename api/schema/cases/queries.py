@@ -64,7 +64,7 @@ class CaseQueries:
                        opened_after=instant(f.opened_after, "openedAfter"),
                        opened_before=instant(f.opened_before, "openedBefore"),
                        phone_lookup=lookup)
-        docs = await ctx.run(ctx.system.cases.search, query, first + 1, parse_after(after))
+        docs = await ctx.run(ctx.cases.search, query, first + 1, parse_after(after))
         # Whether any case matches is itself confidential, an empty answer too.
         ctx.reads.searched("Query.cases", (camel(k) for k, v in vars(f).items() if v is not None),
                            (("Case", doc["id"], doc["id"]) for doc in docs[:first]))
@@ -82,7 +82,7 @@ class CaseQueries:
     async def case(self, info: Info[Context, None], id: CaseId) -> Case | None:
         ctx = info.context
         clean = parse_id(str(id))
-        doc = None if clean is None else await ctx.run(ctx.system.cases.get, clean)
+        doc = None if clean is None else await ctx.run(ctx.cases.get, clean)
         return None if doc is None else await ctx.run(build_case, ctx, doc, selected(info))
 
     @strawberry.field(description=(
@@ -121,7 +121,7 @@ class CaseQueries:
                                 after: After = None) -> LedgerPage:
         ctx = info.context
         check_page(first, ctx.system.settings.max_page_size)
-        entries = await ctx.run(ctx.system.cases.ledger, first + 1, parse_after(after))
+        entries = await ctx.run(ctx.cases.ledger, first + 1, parse_after(after))
         ctx.reads.searched("Query.disclosureLedger", (),
                            (("LedgerEntry", e["id"], e["caseId"]) for e in entries[:first]))
         # A justification is free text staff wrote on the case: it opens for those who may
@@ -150,6 +150,6 @@ class CaseQueries:
                              description="What to count the cases by.")],
                          ) -> list[StatisticsCell]:
         ctx = info.context
-        cells = await ctx.run(ctx.system.cases.statistics, dimension.value,
+        cells = await ctx.run(ctx.cases.statistics, dimension.value,
                               datetime.now(UTC), ctx.system.settings.statistics_threshold)
         return [StatisticsCell(value=v, count=n) for v, n in cells]
