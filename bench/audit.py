@@ -291,7 +291,7 @@ def generate_log(system: Any, target: int, batch_events: int = 1000) -> dict[str
         """One command's worth: its events (already pending on the aggregate) and its
         idempotency record."""
         pending.append(IdempotencyRecord.record(
-            uuid4(), operation, fingerprint(operation, {"id": str(aggregate.id)}),
+            uuid4(), operation, fingerprint(operation, {"id": str(aggregate.id)}).digest,
             {"id": str(aggregate.id), "version": aggregate.version}))
         buffered[0] += new_events + 1
 

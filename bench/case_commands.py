@@ -214,7 +214,7 @@ def run_wrk(url: str, script: Path, clients: int, seconds: int, offset: int) -> 
 def run_httpx(url: str, token: str, org: str, cases: list[str], clients: int, seconds: int,
               offset: int) -> dict[str, Any]:
     """The same pairs from an asyncio httpx client (competes with the server for the CPU)."""
-    import httpx
+    import httpx2 as httpx
 
     headers = {"Authorization": f"Bearer {token}"}
     latencies: list[float] = []

@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -108,7 +109,7 @@ def main() -> int:
         case = cases[0]
 
         class StubbedCommand(Context):
-            async def command(self, fn: Any) -> Outcome:
+            async def command(self, fn: Callable[[], Outcome], *, slow: bool = False) -> Outcome:
                 return Outcome(UUID(case), 2, 1, topics=frozenset())
 
         def nrd_context() -> Context:

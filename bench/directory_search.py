@@ -117,7 +117,7 @@ def run_wrk(name: str, url: str, body: bytes, connections: int, threads: int,
 
 def run_httpx(name: str, url: str, body: bytes, connections: int, threads: int,
               seconds: float) -> dict[str, Any]:
-    import httpx
+    import httpx2 as httpx
 
     async def main() -> tuple[list[float], int, float]:
         latencies: list[float] = []

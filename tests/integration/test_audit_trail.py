@@ -407,7 +407,7 @@ def test_an_unknown_id_and_an_idempotency_record_have_no_history(system: System)
         org = system.app.apply_for_inclusion("fictional-audit-key-0001",
                                              fictional_profile("Example Alder Shelter"),
                                              ALL_CRITERIA, False).id
-    [bookkeeping] = [n.originator_id
+    [bookkeeping] = [UUID(str(n.originator_id))
                      for n in system.app.recorder.select_notifications(start=1, limit=100)
                      if n.topic.endswith(IdempotencyRecord.Recorded.__qualname__)]
     assert system.app.recorder.select_events(bookkeeping, limit=1)  # it is in the log
@@ -484,6 +484,7 @@ def test_replay_of_a_long_case_through_its_snapshots_equals_folding_its_events_a
                    municipality=f"Fictionville-{n}")
     last = len(list(system.app.events.get(case_id)))
     assert last == 115
+    assert system.app.snapshots is not None
     assert [s.originator_version for s in system.app.snapshots.get(case_id)] == [50, 100]
 
     for version in (1, 49, 50, 51, 75, 99, 100, 101, 108, last):

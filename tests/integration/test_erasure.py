@@ -656,11 +656,11 @@ def test_staff_written_free_text_is_sealed_and_an_erasure_takes_it_too(
 
     erase(system, shared.case_id)
 
-    case = system.app.repository.get(shared.case_id)
-    texts = [case.consultations[0]["decision"], case.history[-1]["note"],
-             *[o["note"] for r in case.referrals.values() for o in r["outcomes"]],
-             *[f for r in case.reports.values() for f in r["factors"].values()],
-             *[d["justification"] for d in case.disclosures.values() if d["justification"]]]
+    erased: Case = system.app.repository.get(shared.case_id)
+    texts = [erased.consultations[0]["decision"], erased.history[-1]["note"],
+             *[o["note"] for r in erased.referrals.values() for o in r["outcomes"]],
+             *[f for r in erased.reports.values() for f in r["factors"].values()],
+             *[d["justification"] for d in erased.disclosures.values() if d["justification"]]]
     assert texts and {system.app.open_text(shared.case_id, t) for t in texts} == {ERASED_TEXT}
     exported = json.dumps(list(system.audit.export()))
     assert not [text for text in STAFF_TEXT.values() if text in exported]

@@ -173,6 +173,7 @@ def the_projections(system: System) -> list[Any]:
         if isinstance(p, ChainProjection | TopicCheck):
             return type(p)()
         if isinstance(p, CaseProjection):
+            assert p.history is not None  # the case projection stores its state behind
             return CaseProjection(system.app.mapper, system.store.dialect, system.vault,
                                   p.history)
         return type(p)(system.app.mapper, system.store.dialect)
@@ -288,7 +289,8 @@ def test_a_failed_batch_leaves_nothing_of_what_it_folded_in_the_projections_memo
 ) -> None:
     case_id = a_case_with_follow_ups(system, 1)
     cases = next(p for p in system.projector.projections if isinstance(p, CaseProjection))
-    write, failures = cases.write, []
+    write = cases.write
+    failures: list[int] = []
 
     def fails_once_after_writing(cursor: Cursor, aggregates: list[Any],
                                  applied: Any) -> None:
