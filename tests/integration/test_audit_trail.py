@@ -37,6 +37,7 @@ from projections.aggregates import iso
 from projections.audit import MASK, HistoryFilter, parse_moment, plain
 from projections.directory import PUBLIC, DirectoryQuery
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile, seed
+from tests.helpers import a_key
 
 STAFF_ID = "fictional-staff-7"
 SUPERVISOR_ID = "fictional-supervisor-3"
@@ -58,10 +59,6 @@ def staff(request_id: str) -> Actor:
 
 def supervisor(request_id: str) -> Actor:
     return Actor(SUPERVISOR_ID, "supervisor", request_id=request_id)
-
-
-def a_key() -> str:
-    return f"fictional-{uuid4()}"
 
 
 def a_moment() -> datetime:

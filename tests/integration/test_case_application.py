@@ -57,6 +57,7 @@ from projections.aggregates import iso
 from projections.cases import CaseFilter
 from projections.store import SQLiteViewStore
 from tests.e2e.conftest import seed
+from tests.helpers import a_key
 
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-cases-1")
 SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-cases-2")
@@ -68,10 +69,6 @@ ALL_FACTORS = {"urgency": "HIGH", "imminentHarm": "no", "minorInvolved": "UNKNOW
                "indicatorsPresent": "fictional indicators", "callersWishes": "wants a report",
                "levelOfDetail": "brief", "applicableLaw": "fictional statute",
                "localProtocol": "fictional protocol"}
-
-
-def a_key() -> str:
-    return f"fictional-{uuid4()}"
 
 
 def written(system: System) -> int:

@@ -53,7 +53,8 @@ from tests.conftest import a_system
 from tests.e2e.conftest import seed
 
 # Keys and write counting, as the case application's scenarios use them.
-from tests.integration.test_case_application import a_key, nothing_written, written
+from tests.helpers import a_key
+from tests.integration.test_case_application import nothing_written, written
 
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-erasure-1",
               policy_version="fictional-policy-v3")

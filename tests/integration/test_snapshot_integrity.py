@@ -30,14 +30,11 @@ from api.wiring import System
 from domain.base import Actor, acting_as
 from domain.case import CallerRelationship, Case, Channel, LegalHold
 from tests.conftest import a_system
+from tests.helpers import a_key
 from tests.integration.test_case_application import a_case_consented_to_a_shelter, refer
 
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-snap-1")
 SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-snap-2")
-
-
-def a_key() -> str:
-    return f"fictional-{uuid4()}"
 
 
 @contextmanager

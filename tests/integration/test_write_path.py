@@ -40,13 +40,13 @@ from domain.organization import Organization, RemovalReason, Status
 from projections.store import LogListener
 from tests.conftest import PG_URL, a_system
 from tests.e2e.conftest import seed
+from tests.helpers import a_key
 from tests.integration.test_case_application import (
     BRIEF,
     STAFF,
     SUPERVISOR,
     a_case,
     a_case_consented_to_a_shelter,
-    a_key,
     an_agency_with_a_protocol,
     consent,
     nothing_written,
