@@ -137,10 +137,9 @@ def main() -> int:
     added = medians["graphql (nrd)"] - medians["graphql (no-op)"]
     print(f"nrd's GraphQL layer adds {added:+.3f} ms per mutation to the no-op schema's; the "
           f"command itself costs {medians['command']:.3f} ms")
-    path = common.emit("command_layers", {
+    common.emit("command_layers", {
         "schema": args.schema, "cases": args.cases, "pairs": args.pairs, "rounds": rounds,
         "median_ms": medians, "graphql_added_ms": added})
-    common.say(f"results kept in {path.relative_to(common.REPO)}")
     return 0
 
 
