@@ -96,7 +96,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             progress.update(position, f" [{name}] RSS {samples[-1] / 1024:.0f} MiB")
             if args.trace and name == last and position >= head:
                 # What the last read model holds at the end of its pass, before the swap.
-                tracemalloc.take_snapshot().dump(trace_path(args.store, args.cases))
+                tracemalloc.take_snapshot().dump(str(trace_path(args.store, args.cases)))
 
         system.projector.batch_size = args.batch
         usage0 = resource.getrusage(resource.RUSAGE_SELF)
