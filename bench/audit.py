@@ -291,7 +291,7 @@ def generate_log(system: Any, target: int, batch_events: int = 1000) -> dict[str
         """One command's worth: its events (already pending on the aggregate) and its
         idempotency record."""
         pending.append(IdempotencyRecord.record(
-            uuid4(), operation, fingerprint(operation, {"id": str(aggregate.id)}),
+            uuid4(), operation, fingerprint(operation, {"id": str(aggregate.id)}).digest,
             {"id": str(aggregate.id), "version": aggregate.version}))
         buffered[0] += new_events + 1
 
@@ -961,25 +961,11 @@ def main(argv: list[str] | None = None) -> int:
     logs = log_benchmarks(args) if "export" in args.only else []
     print_summary(idle, cases, logs)
 
-    def rounded(value: Any) -> Any:
-        if isinstance(value, float):
-            return round(value, 3)
-        if isinstance(value, dict):
-            return {k: rounded(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [rounded(v) for v in value]
-        return value
-
-    path = common.emit("audit", rounded({
+    common.emit("audit", common.rounded({
         "background_busy_before": idle, "quick": args.quick,
         "seconds": time.perf_counter() - started, "cases": cases, "logs": logs}))
-    common.say(f"results kept in {path.relative_to(common.REPO)}")
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # everything started was stopped on the way out
-        common.say("interrupted")
-        sys.exit(130)
+    common.run(main)

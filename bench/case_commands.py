@@ -214,7 +214,7 @@ def run_wrk(url: str, script: Path, clients: int, seconds: int, offset: int) -> 
 def run_httpx(url: str, token: str, org: str, cases: list[str], clients: int, seconds: int,
               offset: int) -> dict[str, Any]:
     """The same pairs from an asyncio httpx client (competes with the server for the CPU)."""
-    import httpx
+    import httpx2 as httpx
 
     headers = {"Authorization": f"Bearer {token}"}
     latencies: list[float] = []
@@ -820,16 +820,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{policy['batch_spread_pct']:.1f}%")
     print()
 
-    def rounded(value: Any) -> Any:
-        if isinstance(value, float):
-            return round(value, 3)
-        if isinstance(value, dict):
-            return {k: rounded(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [rounded(v) for v in value]
-        return value
-
-    path = common.emit("case_commands", rounded({
+    common.emit("case_commands", common.rounded({
         "background_busy_before": idle, "schema": args.schema, "cases": args.cases,
         "seed_seconds": seed_seconds, "clients": args.clients, "duration_s": args.duration,
         "warmup_s": args.warmup, "rounds": args.rounds, "client": client,
@@ -839,13 +830,8 @@ def main(argv: list[str] | None = None) -> int:
         "meets_overhead": None if policy is None
         else policy["overhead_pct"] < args.target_overhead,
     }))
-    common.say(f"results kept in {path.relative_to(common.REPO)}")
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # everything started was stopped on the way out
-        common.say("interrupted")
-        sys.exit(130)
+    common.run(main)

@@ -67,7 +67,8 @@ class Mutation:
 
 
 schema = strawberry.Schema(query=Query, mutation=Mutation,
-                           extensions=[ParserCache(maxsize=64), ValidationCache(maxsize=64)])
+                           extensions=[lambda: ParserCache(maxsize=64),
+                                       lambda: ValidationCache(maxsize=64)])
 
 
 def healthz(_request: Request) -> PlainTextResponse:

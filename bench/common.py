@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from uuid import uuid4
 
 import psycopg
@@ -144,7 +144,29 @@ def emit(name: str, result: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}-{stamp}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, separators=(",", ":")), flush=True)
+    say(f"results kept in {path.relative_to(REPO)}")
     return path
+
+
+def rounded(value: Any, digits: int = 3) -> Any:
+    """``value`` with every float in it (in dicts and lists too) rounded, for the results."""
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v, digits) for v in value]
+    return value
+
+
+def run(main: Callable[[], int]) -> NoReturn:
+    """A benchmark's ``__main__``: exits with what ``main`` returns, or 130 on Ctrl-C (by then
+    every ``finally`` on the way out has stopped what the benchmark started)."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        say("interrupted")
+        sys.exit(130)
 
 
 # -- profiles ----------------------------------------------------------------------------------

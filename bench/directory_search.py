@@ -117,7 +117,7 @@ def run_wrk(name: str, url: str, body: bytes, connections: int, threads: int,
 
 def run_httpx(name: str, url: str, body: bytes, connections: int, threads: int,
               seconds: float) -> dict[str, Any]:
-    import httpx
+    import httpx2 as httpx
 
     async def main() -> tuple[list[float], int, float]:
         latencies: list[float] = []
@@ -335,10 +335,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def rounded(r: dict[str, Any]) -> dict[str, Any]:
-    return {k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}
-
-
 def measure(store: str, count: int, args: argparse.Namespace, client: str) -> dict[str, Any]:
     """One store at one size: seed (or reuse), both servers, the same answer, the load."""
     schema = f"{args.schema}_{count}"
@@ -371,8 +367,8 @@ def measure(store: str, count: int, args: argparse.Namespace, client: str) -> di
             found = profile(graphql, urls["graphql"], payloads["graphql"], args, client)
     return {"store": store, "organizations": count, "events": seeded["events"],
             "seed": seeded, "check": check, "check_after_load_rows": check_after["rows"],
-            **{name: rounded(r) for name, r in chosen.items()},
-            "all_rounds": {k: [rounded(r) for r in v] for k, v in results.items()},
+            **common.rounded(chosen),
+            "all_rounds": common.rounded(results),
             "ratio": round(ratio, 3), "meets_target": ratio >= args.target, "profile": found}
 
 
@@ -457,20 +453,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"{args.scale_target:g}x)")
         print(f"{'PASS' if all(v['passed'] for v in verdicts) else 'FAIL'} overall")
     print()
-    path = common.emit("directory_search", {
+    common.emit("directory_search", {
         "background_busy_before": round(idle_check, 3), "search": args.search,
         "province": args.province, "connections": args.connections,
         "duration_s": args.duration, "warmup_s": args.warmup, "rounds": args.rounds,
         "client": client, "target": args.target, "scale_target": args.scale_target,
         "runs": runs, "scaling": verdicts,
     })
-    common.say(f"results kept in {path.relative_to(common.REPO)}")
     return 0 if all(v["passed"] for v in verdicts) else 1
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # everything started was stopped on the way out
-        common.say("interrupted")
-        sys.exit(130)
+    common.run(main)

@@ -221,14 +221,14 @@ def stores(kind: str) -> Iterator[tuple[Any, PrivateCluster | None, Path]]:
     with tempfile.TemporaryDirectory(prefix="nrd-fault-") as folder:
         if kind == "sqlite":
             settings = Settings(data_dir=Path(folder), jwt_secret="bench-secret-" + "x" * 40,
-                                master_key=MASTER_KEY, pool_size=4)
+                                master_key=MASTER_KEY)
             migrate_database(settings)
             yield settings, None, Path(folder)
             return
         with PrivateCluster() as cluster:
             settings = Settings(data_dir=Path(folder), database_url=cluster.url,
                                 database_schema="public", master_key=MASTER_KEY,
-                                jwt_secret="bench-secret-" + "x" * 40, pool_size=4)
+                                jwt_secret="bench-secret-" + "x" * 40)
             migrate_database(settings)
             yield settings, cluster, Path(folder)
 

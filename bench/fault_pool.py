@@ -115,7 +115,7 @@ def budget(url: str, schema: str, max_connections: int, clients: int, duration: 
             sampler.join(timeout=10)
     ok = [a for a in answers if a.status == 200 and not a.codes]
     retryable = [a for a in answers if a.status == 503 and a.retryable]
-    checks.check(len(ok) + len(retryable) == len(answers) and ok,
+    checks.check(len(ok) + len(retryable) == len(answers) and bool(ok),
                  "the load was answered", f"{len(answers)} requests: {len(ok)} answered 200, "
                  f"{len(retryable)} a retryable 503, "
                  f"{len(answers) - len(ok) - len(retryable)} otherwise")

@@ -96,7 +96,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             progress.update(position, f" [{name}] RSS {samples[-1] / 1024:.0f} MiB")
             if args.trace and name == last and position >= head:
                 # What the last read model holds at the end of its pass, before the swap.
-                tracemalloc.take_snapshot().dump(trace_path(args.store, args.cases))
+                tracemalloc.take_snapshot().dump(str(trace_path(args.store, args.cases)))
 
         system.projector.batch_size = args.batch
         usage0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -326,10 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                                [[f"{v:.1f}", f] for f, v in found[store]["self"]]))
             print()
 
-    def rounded(r: dict[str, Any]) -> dict[str, Any]:
-        return {k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}
-
-    path = common.emit("rebuild", {
+    common.emit("rebuild", {
         "background_busy_before": round(idle_check, 3),
         "batch": args.batch,
         "margin": args.margin,
@@ -338,17 +335,12 @@ def main(argv: list[str] | None = None) -> int:
             "rebuild_to_read": round(r["rebuild_eps"] / r["read_eps"], 4),
             "rebuild_to_read_decode": round(r["rebuild_eps"] / r["decode_eps"], 4)}
             for r in runs},
-        "runs": [rounded(r) for r in runs],
+        "runs": common.rounded(runs),
         "tracemalloc": traced or None,
         "profile": found or None,
     })
-    common.say(f"results kept in {path.relative_to(common.REPO)}")
     return 0 if all(f["passed"] for f in flat) else 1
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # everything started was stopped on the way out
-        common.say("interrupted")
-        sys.exit(130)
+    common.run(main)

@@ -282,15 +282,15 @@ def measure(client: Client, lookup: Lookup, targets: list[str], own: list[str], 
         answers[kind].add(answer)
         progress.update(n + 1)
     progress.finish()
-    mine, missing = times["not yours"], times["does not exist"]
-    p_value = float(mannwhitneyu(mine, missing, alternative="two-sided").pvalue)
+    mine, absent = times["not yours"], times["does not exist"]
+    p_value = float(mannwhitneyu(mine, absent, alternative="two-sided").pvalue)
     same = answers["not yours"] == answers["does not exist"] and len(answers["not yours"]) == 1
     return {
         "lookup": lookup.name, "role": lookup.role, "samples_each": samples,
         "median_not_yours_ms": round(statistics.median(mine), 4),
-        "median_missing_ms": round(statistics.median(missing), 4),
+        "median_missing_ms": round(statistics.median(absent), 4),
         "median_difference_us": round(1000 * (statistics.median(mine)
-                                              - statistics.median(missing)), 1),
+                                              - statistics.median(absent)), 1),
         "p_value": p_value, "pass": p_value > THRESHOLD, "answers_identical": same,
         "answer": sorted(answers["does not exist"])[0].decode()[:200],
     }

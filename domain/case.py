@@ -361,10 +361,7 @@ class Case(AuditedAggregate):
         self._require_open()
         if not fields:
             raise ConsentRequired("a disclosure names the fields that leave")
-        if self.erased_at is not None:
-            raise DataErased(
-                "this case's personal data was erased: nothing more can leave from it "
-                "(a referral relayed to the caller, sending nothing, is still possible)")
+        self.require_not_erased()
         recipient = None if recipient_id is None else str(recipient_id)
         consent_id = None
         if exception is None and recipient_kind is RecipientKind.EMERGENCY_SERVICES:
@@ -557,3 +554,11 @@ class Case(AuditedAggregate):
     def _require_open(self) -> None:
         if not self.open:
             raise CaseClosed("the case is closed; reopen it first")
+
+    def require_not_erased(self) -> None:
+        """Nothing more leaves a case whose personal data was erased (checked by ``disclose``,
+        and by the application before it opens the sealed data to copy)."""
+        if self.erased_at is not None:
+            raise DataErased(
+                "this case's personal data was erased: nothing more can leave from it "
+                "(a referral relayed to the caller, sending nothing, is still possible)")

@@ -401,10 +401,7 @@ class CaseUseCases(DirectoryApplication):
                   exception: Exception_ | None, justification: str,
                   needs: list[Need] | None = None) -> None:
         """Seals a copy of exactly the disclosed values (for a referral, the needs it is for)."""
-        if case.erased_at is not None:
-            raise DataErased("this case's personal data was erased: nothing more can leave "
-                             "from it (a referral relayed to the caller, sending nothing, is "
-                             "still possible)")
+        case.require_not_erased()
         copy: dict[str, Any] = {}
         if PERSONAL_FIELDS & set(fields):
             personal = self.vault.open(case.id, case.sealed_personal, for_decision=True)

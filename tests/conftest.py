@@ -18,6 +18,7 @@ import pytest
 from api.config import Settings
 from api.wiring import System, build_system, migrate_database
 from domain.base import Actor, acting_as
+from tests.helpers import STAFF, SUPERVISOR
 
 # A fixed, obviously test-only master key (32 bytes of 0x01, base64): never a real one.
 TEST_MASTER_KEY = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
@@ -107,6 +108,26 @@ def pg_system(pg_settings: Settings) -> Iterator[System]:
 
 
 @pytest.fixture
-def staff() -> Iterator[Actor]:
-    with acting_as(Actor("staff-fictional-1", "staff", request_id="req-test")) as actor:
+def staff_actor() -> Actor:
+    """Who the ``staff`` fixture acts as; a module that needs someone else overrides it."""
+    return STAFF
+
+
+@pytest.fixture
+def supervisor_actor() -> Actor:
+    """Who the ``supervisor`` fixture acts as; a module that needs someone else overrides it."""
+    return SUPERVISOR
+
+
+@pytest.fixture
+def staff(staff_actor: Actor) -> Iterator[Actor]:
+    """The test's commands run as a member of the hotline's staff."""
+    with acting_as(staff_actor) as actor:
+        yield actor
+
+
+@pytest.fixture
+def supervisor(supervisor_actor: Actor) -> Iterator[Actor]:
+    """The test's commands run as a supervisor."""
+    with acting_as(supervisor_actor) as actor:
         yield actor

@@ -34,7 +34,8 @@ from projections.aggregates import iso
 from projections.audit import SEALED
 from projections.chain import chain_head
 from tests.e2e.conftest import seed
-from tests.integration.test_case_application import STAFF, a_case, a_key, consent, refer
+from tests.helpers import a_key
+from tests.integration.test_case_application import STAFF, a_case, consent, refer
 from tests.integration.test_chain import Intruder
 from tests.integration.test_projections import nrd_environment
 

@@ -136,7 +136,8 @@ def test_unreachable_after_three_attempts_is_flagged_and_a_supervisor_removes_it
 
 def _error(response: dict[str, Any]) -> dict[str, Any]:
     assert response["data"] is None or not any(response["data"].values())
-    return response["errors"][0]
+    error: dict[str, Any] = response["errors"][0]
+    return error
 
 
 def test_bad_input_gets_a_clear_error_that_names_the_problem_and_changes_nothing(

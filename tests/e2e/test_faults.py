@@ -82,13 +82,13 @@ def events_table_locked(settings: Settings) -> Iterator[Any]:
             yield held
             holder.rollback()
         return
-    holder = sqlite3.connect(settings.data_dir / "events.sqlite", isolation_level=None)
+    lite = sqlite3.connect(settings.data_dir / "events.sqlite", isolation_level=None)
     try:
-        holder.execute("BEGIN IMMEDIATE")
-        yield lambda: holder.in_transaction
-        holder.rollback()
+        lite.execute("BEGIN IMMEDIATE")
+        yield lambda: lite.in_transaction
+        lite.rollback()
     finally:
-        holder.close()
+        lite.close()
 
 
 def test_a_write_blocked_by_a_lock_answers_a_retryable_error_and_writes_nothing(

@@ -134,12 +134,12 @@ def test_a_null_root_from_an_error_while_running_is_still_a_200(system: System,
         {"message": "Unexpected error.", "extensions": {"code": "INTERNAL"}}]}
 
 
-def test_an_unexpected_failure_before_the_operation_runs_is_a_500(system: System,
-                                                                 as_role: Any) -> None:
+def test_an_unexpected_failure_before_the_operation_runs_is_a_500(
+        system: System, as_role: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(query: str, role: str) -> tuple[Any, ...]:
         raise RuntimeError("the validation cache is broken (fictional)")
 
-    system.gate.validated = broken  # type: ignore[method-assign]
+    monkeypatch.setattr(system.gate, "validated", broken)
     response = post(as_role, "public", COUNT, GRAPHQL_RESPONSE)
     assert response.status_code == 500
     assert response.json() == {"errors": [

@@ -68,7 +68,8 @@ def a_value(graphql_type: Any) -> str:
     if isinstance(graphql_type, GraphQLList):
         return f"[{a_value(graphql_type.of_type)}]"
     if isinstance(graphql_type, GraphQLEnumType):
-        return next(iter(graphql_type.values))
+        first: str = next(iter(graphql_type.values))
+        return first
     if isinstance(graphql_type, GraphQLScalarType) and graphql_type.name == "Boolean":
         return "true"
     return '"x"'
@@ -120,7 +121,9 @@ def filter_pairs(system: System, role: str) -> Iterator[Pair]:
             return f"{{ {root}(filter: {{ {field}: {value} }}) {{ {selection} }} }}"
 
         variable = f"query($f: {input_name}) {{ {root}(filter: $f) {{ {selection} }} }}"
-        for field, definition in schema.type_map[input_name].fields.items():
+        input_type = schema.type_map[input_name]
+        assert isinstance(input_type, GraphQLInputObjectType)
+        for field, definition in input_type.fields.items():
             if system.policy.allows(role, f"{input_name}.{field}", "filter"):
                 continue
             value = a_value(definition.type)

@@ -37,6 +37,7 @@ from projections.aggregates import iso
 from projections.audit import MASK, HistoryFilter, parse_moment, plain
 from projections.directory import PUBLIC, DirectoryQuery
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile, seed
+from tests.helpers import a_key
 
 STAFF_ID = "fictional-staff-7"
 SUPERVISOR_ID = "fictional-supervisor-3"
@@ -58,10 +59,6 @@ def staff(request_id: str) -> Actor:
 
 def supervisor(request_id: str) -> Actor:
     return Actor(SUPERVISOR_ID, "supervisor", request_id=request_id)
-
-
-def a_key() -> str:
-    return f"fictional-{uuid4()}"
 
 
 def a_moment() -> datetime:
@@ -407,7 +404,7 @@ def test_an_unknown_id_and_an_idempotency_record_have_no_history(system: System)
         org = system.app.apply_for_inclusion("fictional-audit-key-0001",
                                              fictional_profile("Example Alder Shelter"),
                                              ALL_CRITERIA, False).id
-    [bookkeeping] = [n.originator_id
+    [bookkeeping] = [UUID(str(n.originator_id))
                      for n in system.app.recorder.select_notifications(start=1, limit=100)
                      if n.topic.endswith(IdempotencyRecord.Recorded.__qualname__)]
     assert system.app.recorder.select_events(bookkeeping, limit=1)  # it is in the log
@@ -484,6 +481,7 @@ def test_replay_of_a_long_case_through_its_snapshots_equals_folding_its_events_a
                    municipality=f"Fictionville-{n}")
     last = len(list(system.app.events.get(case_id)))
     assert last == 115
+    assert system.app.snapshots is not None
     assert [s.originator_version for s in system.app.snapshots.get(case_id)] == [50, 100]
 
     for version in (1, 49, 50, 51, 75, 99, 100, 101, 108, last):

@@ -22,6 +22,7 @@ import pytest
 from api.config import Settings
 from api.wiring import System, build_system
 from domain.base import acting_as
+from domain.organization import Organization
 from projections.audit import HistoryFilter
 from projections.chain import GENESIS, ChainBroken, ChainProjection, Head, chain_head, link, verify
 from projections.runner import Projector
@@ -47,14 +48,14 @@ class Intruder:
             with psycopg.connect(self.settings.database_url or "", options=options) as conn:
                 yield lambda sql, params=(): conn.execute(sql, params)
             return
-        conn = sqlite3.connect(self.settings.data_dir / "events.sqlite", timeout=10,
+        lite = sqlite3.connect(self.settings.data_dir / "events.sqlite", timeout=10,
                                isolation_level=None)
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            yield lambda sql, params=(): conn.execute(sql.replace("%s", "?"), tuple(params))
-            conn.execute("COMMIT")
+            lite.execute("BEGIN IMMEDIATE")
+            yield lambda sql, params=(): lite.execute(sql.replace("%s", "?"), tuple(params))
+            lite.execute("COMMIT")
         finally:
-            conn.close()
+            lite.close()
 
     def state(self, position: int) -> bytes:
         with self.transaction() as run:
@@ -281,7 +282,7 @@ def test_an_event_inserted_in_the_middle_is_found_at_its_position(
         run(f"UPDATE {table} SET {id_} = -{id_} WHERE {id_} < 0")
         run(f"INSERT INTO {table} ({id_}, originator_id, originator_version, topic, state) "
             "VALUES (%s, %s, %s, %s, %s)", (inserted, declined, 4, topic, state))
-    forged = system.app.repository.get(busy["declined"])
+    forged: Organization = system.app.repository.get(busy["declined"])
     assert forged.version == 4
 
     result = checked(system)

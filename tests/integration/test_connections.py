@@ -16,6 +16,7 @@ import pytest
 from api.config import DatabaseUnreachable, Settings
 from api.wiring import System, build_system
 from domain.base import Actor, acting_as
+from projections.directory import PUBLIC, DirectoryQuery
 from projections.sql import ScrubIncomplete
 from tests.conftest import PG_URL, a_system
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile, seed
@@ -76,9 +77,7 @@ def test_a_process_never_holds_more_connections_than_its_setting_under_load(
     assert max(seen) >= 4  # the load did use the connections it was allowed
 
 
-def search_arguments(system: System) -> tuple[object, ...]:
-    from projections.directory import PUBLIC, DirectoryQuery
-
+def search_arguments(system: System) -> tuple[str, DirectoryQuery, bool, bool]:
     return PUBLIC, DirectoryQuery(text="", facets={}, first=5), False, False
 
 

@@ -25,6 +25,7 @@ from domain.organization import (
     Status,
 )
 from domain.reporting_protocol import NotALawEnforcementAgency, ProtocolExists, ReportingProtocol
+from tests.helpers import a_key
 
 SHELTER: dict[str, Any] = {
     "kind": "DIRECT_SERVICE_PROVIDER",
@@ -48,10 +49,6 @@ CLAIM_KEY = b"fictional claim key for the tests"
 
 class OpenApp(Protocol):
     def __call__(self, cls: type[App]) -> App: ...
-
-
-def a_key() -> str:
-    return f"fictional-{uuid4()}"
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
 
@@ -37,6 +37,7 @@ from projections.directory import (
 from projections.sql import load_doc
 from tests.conftest import _postgres_settings
 from tests.e2e.conftest import seed
+from tests.helpers import a_key
 
 STAFF = Actor("fictional-staff-3", "staff", request_id="req-fictional-search")
 
@@ -133,10 +134,6 @@ BY_NAME = {listing.name: listing for listing in DIRECTORY}
 # In the internal directory only: listed, but not (or no longer) included.
 SUBMITTED, DECLINED, REMOVED = "Kestrel Applicant Shelter", "Larch Declined Shelter", \
     "Maple Removed Shelter"
-
-
-def a_key() -> str:
-    return f"fictional-{uuid4()}"
 
 
 def a_directory(system: System) -> dict[str, UUID]:

@@ -53,7 +53,8 @@ from tests.conftest import a_system
 from tests.e2e.conftest import seed
 
 # Keys and write counting, as the case application's scenarios use them.
-from tests.integration.test_case_application import a_key, nothing_written, written
+from tests.helpers import a_key
+from tests.integration.test_case_application import nothing_written, written
 
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-erasure-1",
               policy_version="fictional-policy-v3")
@@ -656,11 +657,11 @@ def test_staff_written_free_text_is_sealed_and_an_erasure_takes_it_too(
 
     erase(system, shared.case_id)
 
-    case = system.app.repository.get(shared.case_id)
-    texts = [case.consultations[0]["decision"], case.history[-1]["note"],
-             *[o["note"] for r in case.referrals.values() for o in r["outcomes"]],
-             *[f for r in case.reports.values() for f in r["factors"].values()],
-             *[d["justification"] for d in case.disclosures.values() if d["justification"]]]
+    erased: Case = system.app.repository.get(shared.case_id)
+    texts = [erased.consultations[0]["decision"], erased.history[-1]["note"],
+             *[o["note"] for r in erased.referrals.values() for o in r["outcomes"]],
+             *[f for r in erased.reports.values() for f in r["factors"].values()],
+             *[d["justification"] for d in erased.disclosures.values() if d["justification"]]]
     assert texts and {system.app.open_text(shared.case_id, t) for t in texts} == {ERASED_TEXT}
     exported = json.dumps(list(system.audit.export()))
     assert not [text for text in STAFF_TEXT.values() if text in exported]

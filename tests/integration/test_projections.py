@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
 from eventsourcing.domain import DomainEventProtocol
@@ -40,6 +40,7 @@ from projections.sql import Cursor, Int8s, Texts, ViewStore, insert_rows
 from projections.topics import TopicCheck
 from tests.conftest import a_system
 from tests.e2e.conftest import fictional_profile, seed
+from tests.helpers import a_key
 
 STAFF = Actor("fictional-staff-7", "staff", request_id="req-fictional-projections")
 SERGEANT = {"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142"}
@@ -47,10 +48,6 @@ CONSTABLE = {"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"}
 PUBLIC_KEYS = {"id", "kind", "nameEn", "nameFr", "descriptionEn", "descriptionFr", "services",
                "focusAreas", "populations", "languages", "regions", "hours", "intakeProcess",
                "publicContact", "location"}
-
-
-def a_key() -> str:
-    return f"fictional-{uuid4()}"
 
 
 # -- a directory with some history -----------------------------------------------------------
@@ -173,6 +170,7 @@ def the_projections(system: System) -> list[Any]:
         if isinstance(p, ChainProjection | TopicCheck):
             return type(p)()
         if isinstance(p, CaseProjection):
+            assert p.history is not None  # the case projection stores its state behind
             return CaseProjection(system.app.mapper, system.store.dialect, system.vault,
                                   p.history)
         return type(p)(system.app.mapper, system.store.dialect)
@@ -288,7 +286,8 @@ def test_a_failed_batch_leaves_nothing_of_what_it_folded_in_the_projections_memo
 ) -> None:
     case_id = a_case_with_follow_ups(system, 1)
     cases = next(p for p in system.projector.projections if isinstance(p, CaseProjection))
-    write, failures = cases.write, []
+    write = cases.write
+    failures: list[int] = []
 
     def fails_once_after_writing(cursor: Cursor, aggregates: list[Any],
                                  applied: Any) -> None:

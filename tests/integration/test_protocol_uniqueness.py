@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
 
@@ -21,6 +21,7 @@ from domain.jurisdiction_claim import JurisdictionClaim
 from domain.organization import ALL_CRITERIA
 from domain.reporting_protocol import ProtocolExists, ReportingProtocol
 from tests.conftest import a_system
+from tests.helpers import a_key
 
 POLICE: dict[str, Any] = {
     "kind": "LAW_ENFORCEMENT_AGENCY",
@@ -31,10 +32,6 @@ SERGEANT = {"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142"}
 CONSTABLE = {"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"}
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-uniqueness")
 JURISDICTIONS = 8
-
-
-def a_key() -> str:
-    return f"fictional-{uuid4()}"
 
 
 def a_police_service(system: System) -> UUID:

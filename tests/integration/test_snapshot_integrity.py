@@ -20,6 +20,7 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from api.config import Settings
@@ -29,14 +30,11 @@ from api.wiring import System
 from domain.base import Actor, acting_as
 from domain.case import CallerRelationship, Case, Channel, LegalHold
 from tests.conftest import a_system
+from tests.helpers import a_key
 from tests.integration.test_case_application import a_case_consented_to_a_shelter, refer
 
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-snap-1")
 SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-snap-2")
-
-
-def a_key() -> str:
-    return f"fictional-{uuid4()}"
 
 
 @contextmanager
@@ -48,14 +46,14 @@ def raw_sql(settings: Settings) -> Iterator[Callable[..., Any]]:
             yield lambda sql, params=(): conn.execute(sql.replace("TABLE", "nrd_snapshots"),
                                                       params)
         return
-    conn = sqlite3.connect(settings.data_dir / "events.sqlite", isolation_level=None)
+    lite = sqlite3.connect(settings.data_dir / "events.sqlite", isolation_level=None)
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        yield lambda sql, params=(): conn.execute(
+        lite.execute("BEGIN IMMEDIATE")
+        yield lambda sql, params=(): lite.execute(
             sql.replace("TABLE", "stored_snapshots").replace("%s", "?"), tuple(params))
-        conn.execute("COMMIT")
+        lite.execute("COMMIT")
     finally:
-        conn.close()
+        lite.close()
 
 
 def a_held_case_with_a_snapshot(system: System) -> UUID:
@@ -82,7 +80,7 @@ def stored_snapshot(settings: Settings, case_id: UUID) -> tuple[int, bytes]:
 def test_an_untouched_snapshot_loads_and_equals_the_events_folded(system: System) -> None:
     case_id = a_held_case_with_a_snapshot(system)
     with a_system(system.settings) as fresh:
-        from_snapshot = fresh.app.repository.get(case_id)
+        from_snapshot: Case = fresh.app.repository.get(case_id)
         replayed = fresh.audit.state_as_of(case_id, version=from_snapshot.version)
 
     assert from_snapshot.legal_hold is not None
@@ -137,8 +135,9 @@ def snapshots_equal_the_events_folded(system: System, case_id: UUID) -> list[int
         assert fresh.app.snapshots is not None
         snapshots = list(fresh.app.snapshots.get(case_id))
         for snapshot in snapshots:
+            assert isinstance(snapshot, Snapshot)
             from_snapshot = snapshot.mutate(None)
-            folded = fresh.app.repository.get(case_id, version=snapshot.originator_version)
+            folded: Case = fresh.app.repository.get(case_id, version=snapshot.originator_version)
             assert vars(from_snapshot) == vars(folded) | {"_pending_events": []}
     return [snapshot.originator_version for snapshot in snapshots]
 

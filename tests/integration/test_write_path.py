@@ -9,11 +9,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+from eventsourcing.application import Cache
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from api.config import ConfigurationError, Settings
@@ -36,17 +37,18 @@ from domain.case import (
     ReferralMode,
 )
 from domain.cases import OrganizationNotAvailable
-from domain.organization import RemovalReason, Status
+from domain.directory import CopyingRepository
+from domain.organization import Organization, RemovalReason, Status
 from projections import runner
 from tests.conftest import PG_URL, a_system
 from tests.e2e.conftest import seed
+from tests.helpers import a_key
 from tests.integration.test_case_application import (
     BRIEF,
     STAFF,
     SUPERVISOR,
     a_case,
     a_case_consented_to_a_shelter,
-    a_key,
     an_agency_with_a_protocol,
     consent,
     nothing_written,
@@ -70,7 +72,26 @@ def following(system: System, interval: float = 30.0) -> Iterator[None]:
     assert not worker.is_alive(), "the worker did not stop promptly"
 
 
-CALL = (Channel.CALL, "en", CallerRelationship.ANONYMOUS, {}, {"province": "CA-ON"})
+CALL: tuple[Channel, str, CallerRelationship, dict[str, str], dict[str, str]] = (
+    Channel.CALL, "en", CallerRelationship.ANONYMOUS, {}, {"province": "CA-ON"})
+
+
+def copying(system: System) -> CopyingRepository:
+    """The system's repository, with the locks and reads the write path adds to the library's."""
+    repository = system.app.repository
+    assert isinstance(repository, CopyingRepository)
+    return repository
+
+
+def cache_of(system: System) -> Cache[UUID, Any]:
+    """The aggregates the system holds: the very objects its commands decide on."""
+    cache = system.app.repository.cache
+    assert cache is not None
+    return cache
+
+
+def cached_case(system: System, case_id: UUID) -> Case:
+    return cast(Case, cache_of(system).get(case_id))
 
 
 def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -212,12 +233,13 @@ def test_a_process_holding_a_case_in_its_cache_decides_on_what_another_process_w
 def test_a_refused_command_leaves_the_cached_case_as_it_was(system: System) -> None:
     shelter = seed(system, "Example Harbour Shelter")
     case_id = a_case(system)
-    version = system.app.repository.get(case_id).version
+    loaded: Case = system.app.repository.get(case_id)
+    version = loaded.version
 
     with pytest.raises(ConsentRequired):
         refer(system, case_id, shelter, fields=(DisclosableField.CALLER_NAME,))
 
-    cached = system.app.repository.get(case_id)
+    cached: Case = system.app.repository.get(case_id)
     assert cached.version == version and not cached.referrals
 
 
@@ -225,12 +247,12 @@ def test_a_refusal_that_changed_nothing_keeps_the_cached_case(system: System) ->
     shelter = seed(system, "Example Harbour Shelter")
     case_id = a_case(system)
     system.app.repository.get(case_id)
-    cached = system.app.repository.cache.get(case_id)
+    cached = cached_case(system, case_id)
 
     with pytest.raises(ConsentRequired):
         refer(system, case_id, shelter, fields=(DisclosableField.CALLER_NAME,))
 
-    assert system.app.repository.cache.get(case_id) is cached
+    assert cached_case(system, case_id) is cached
 
 
 def removed_by_another_process(system: System, organization: UUID) -> None:
@@ -294,7 +316,7 @@ def test_a_command_that_changes_nothing_on_a_stale_cached_record_decides_again(
         outcome = system.app.set_public_listing(a_key(), shelter, False)
 
     with a_system(system.settings) as fresh:
-        stored = fresh.app.repository.get(shelter)
+        stored: Organization = fresh.app.repository.get(shelter)
     assert stored.public_listing is False and outcome.version == stored.version
 
 
@@ -323,7 +345,7 @@ def test_a_cached_case_not_known_current_for_a_moment_is_brought_up_to_date_befo
 ) -> None:
     shelter, case_id = a_case_consented_to_a_shelter(system)
     refer(system, case_id, shelter)  # cached, and known current as of this save
-    cached = system.app.repository.cache.get(case_id)
+    cached = cached_case(system, case_id)
     with a_system(system.settings) as other:
         written = consent(other, case_id, ConsentScope.FOLLOW_UP_CONTACT)
     monkeypatch.setattr(directory_module, "TRUST_SECONDS", 0.0)  # that moment has passed
@@ -338,9 +360,9 @@ def test_a_cached_case_not_known_current_for_a_moment_is_brought_up_to_date_befo
     refer(system, case_id, shelter)
 
     assert len(saves) == 1  # no write refused as stale, no second pass
-    assert system.app.repository.cache.get(case_id) is cached  # folded into, not reloaded
+    assert cached_case(system, case_id) is cached  # folded into, not reloaded
     with a_system(system.settings) as fresh:
-        stored = fresh.app.repository.get(case_id)
+        stored: Case = fresh.app.repository.get(case_id)
     assert (cached.version, len(cached.referrals)) == (stored.version, 2)
     assert written in {UUID(c) for c in cached.consents}
 
@@ -348,7 +370,7 @@ def test_a_cached_case_not_known_current_for_a_moment_is_brought_up_to_date_befo
 def test_only_the_moments_within_trust_are_remembered(
     system: System, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    repository = system.app.repository
+    repository = copying(system)
     first = a_case(system)
     assert first in repository._current_at
     monkeypatch.setattr(directory_module, "TRUST_SECONDS", 0.05)
@@ -387,7 +409,7 @@ def test_a_check_of_an_organization_waits_for_a_command_changing_it_in_place(
     # The check reads the cached object itself: never while another command has it half
     # changed, so it sees the organization as it was or as it was saved, nothing between.
     shelter = seed(system, "Example Harbour Shelter")
-    repository = system.app.repository
+    repository = copying(system)
     repository.get(shelter)
     changing, release = threading.Event(), threading.Event()
     seen: list[tuple[str, int]] = []
@@ -416,8 +438,9 @@ def test_a_check_of_an_organization_waits_for_a_command_changing_it_in_place(
 
 def test_a_check_inside_a_decision_notes_the_version_it_read(system: System) -> None:
     shelter = seed(system, "Example Harbour Shelter")
-    repository = system.app.repository
-    version = repository.get(shelter).version
+    repository = copying(system)
+    organization: Organization = repository.get(shelter)
+    version = organization.version
     for trusting in (True, False):
         with repository.deciding(trusting=trusting) as decision:
             assert repository.read(shelter, lambda o: o.status) == Status.INCLUDED.value
@@ -471,7 +494,7 @@ def test_a_cached_case_is_never_folded_into_while_it_is_being_copied(system: Sys
     case_id = a_case(system)
     system.app.repository.get(case_id)
     probe = PausingCopy()
-    vars(system.app.repository.cache.get(case_id))["_probe"] = probe
+    vars(cached_case(system, case_id))["_probe"] = probe
     with a_system(system.settings) as other:
         consent(other, case_id, ConsentScope.FOLLOW_UP_CONTACT)
         first = threading.Thread(target=system.app.repository.get, args=(case_id,))
@@ -506,11 +529,11 @@ def grant_then(system: System, case_id: UUID, then: Callable[[Case], None]) -> N
 def test_a_command_decides_on_the_cached_case_itself_not_a_copy(system: System) -> None:
     case_id = a_case(system)
     system.app.repository.get(case_id)
-    cached = system.app.repository.cache.get(case_id)
+    cached = cached_case(system, case_id)
 
     consent(system, case_id, ConsentScope.FOLLOW_UP_CONTACT)
 
-    assert system.app.repository.cache.get(case_id) is cached
+    assert cached_case(system, case_id) is cached
     assert cached.version == 2 and len(cached.consents) == 1
 
 
@@ -526,8 +549,8 @@ def test_a_decision_refused_after_changing_the_cached_case_leaves_nothing_of_it(
     with nothing_written(system), pytest.raises(ConsentRequired):
         grant_then(system, case_id, refuse)
 
-    assert case_id not in system.app.repository.cache  # evicted, not left half-changed
-    case = system.app.repository.get(case_id)
+    assert case_id not in cache_of(system)  # evicted, not left half-changed
+    case: Case = system.app.repository.get(case_id)
     assert case.version == 1 and not case.consents
 
 
@@ -545,10 +568,10 @@ def test_a_save_that_conflicts_evicts_the_cached_case_and_decides_again_on_what_
 
     grant_then(system, case_id, another_process_writes_first)
 
-    stored = system.app.repository.get(case_id)
+    stored: Case = system.app.repository.get(case_id)
     assert stored.version == 3 and len(stored.consents) == 2
     assert writes[0] in {UUID(c) for c in stored.consents}
-    cached = system.app.repository.cache.get(case_id)
+    cached = cached_case(system, case_id)
     assert (cached.version, list(cached.consents)) == (3, list(stored.consents))
 
 
@@ -570,7 +593,7 @@ def test_loading_the_case_a_decision_holds_gives_a_private_copy_without_waiting(
 def test_two_commands_naming_each_others_case_never_wait_on_each_other(system: System) -> None:
     # Each holds its own case's lock and reads the record it was given: here, the other case.
     first, second = a_case(system), a_case(system)
-    repository = system.app.repository
+    repository = copying(system)
     holding = [threading.Event(), threading.Event()]
     read: list[int] = []
 
@@ -904,6 +927,9 @@ class ScriptedListener:
         if was:
             self.log.append("resume")
         return was
+
+    def close(self) -> None:
+        self.log.append("close")  # only after a failure to listen, which none of these is
 
 
 def test_a_busy_worker_stops_listening_and_looks_again_before_it_waits_once_idle(

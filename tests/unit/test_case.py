@@ -7,16 +7,15 @@ is checked to leave no new event behind.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
-from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
-from domain.base import Actor, DomainError, NoActor, ReasonRequired, acting_as
+from domain.base import Actor, NoActor, ReasonRequired, acting_as
 from domain.case import (
     CallerRelationship,
     Case,
@@ -35,6 +34,13 @@ from domain.case import (
     UnknownConsent,
     UnknownReferral,
 )
+from tests.helpers import (
+    STAFF,
+    Fact,
+    happened,
+    refused,
+    replayed,
+)
 
 CASE_ID = UUID("00000000-0000-4000-8000-00000000c001")
 HARBOUR_SHELTER = UUID("00000000-0000-4000-8000-0000000000a1")
@@ -49,12 +55,7 @@ DISCLOSURE = UUID("00000000-0000-4000-8000-0000000000f1")
 REFERRAL = UUID("00000000-0000-4000-8000-0000000000f2")
 REPORT = UUID("00000000-0000-4000-8000-0000000000f3")
 
-LONG_AGO = datetime(2021, 1, 1, tzinfo=UTC)
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-EARLIER_STAFF = {"actor_id": "fictional-staff-0", "actor_role": "staff",
-                 "request_id": "req-fictional-0"}
-STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-1")
-SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-2")
 PARTNER = Actor("fictional-partner-1", "partner", str(HARBOUR_SHELTER), "req-fictional-3")
 SEALED_PERSONAL = "sealed-fictional-personal-data"
 SEALED_COPY = "sealed-fictional-copy"
@@ -63,14 +64,8 @@ ALL_FACTORS = {"urgency": "HIGH", "imminentHarm": "no", "minorInvolved": "UNKNOW
                "levelOfDetail": "brief", "applicableLaw": "fictional statute",
                "localProtocol": "fictional protocol"}
 
-Fact = tuple[type[Aggregate.Event], dict[str, Any]]
-
 
 # -- given ---------------------------------------------------------------------------------
-
-def happened(event_class: type[Aggregate.Event], **fields: Any) -> Fact:
-    return event_class, fields
-
 
 def opened() -> Fact:
     return happened(Case.Opened, originator_topic=get_topic(Case), channel="CALL",
@@ -112,16 +107,8 @@ def reopened() -> Fact:
 
 
 def given(*facts: Fact) -> Case:
-    """Replays past events, one day apart, into the case as the store would."""
-    case: Any = None
-    for version, (event_class, fields) in enumerate(facts, start=1):
-        event = event_class(
-            originator_id=CASE_ID, originator_version=version,
-            timestamp=LONG_AGO + timedelta(days=version), **EARLIER_STAFF, **fields,
-        )
-        case = event.mutate(case)
-    assert isinstance(case, Case)
-    return case
+    """The case as its past events, one day apart, left it."""
+    return replayed(Case, CASE_ID, *facts)
 
 
 def then(case: Case) -> list[Any]:
@@ -130,18 +117,6 @@ def then(case: Case) -> list[Any]:
 
 def kinds(case: Case) -> list[type[Any]]:
     return [type(event) for event in then(case)]
-
-
-@pytest.fixture
-def staff() -> Iterator[Actor]:
-    with acting_as(STAFF) as actor:
-        yield actor
-
-
-@pytest.fixture
-def supervisor() -> Iterator[Actor]:
-    with acting_as(SUPERVISOR) as actor:
-        yield actor
 
 
 # -- when ----------------------------------------------------------------------------------
@@ -162,17 +137,6 @@ def grant(case: Case, scope: ConsentScope, recipient: UUID | None,
           expires_at: datetime | None = None) -> None:
     case.grant_consent(CONSENT, scope, recipient, ConsentGiver.GUARDIAN, ConsentMethod.WRITTEN,
                        expires_at)
-
-
-def refused(case: Case, error: type[DomainError], command: Callable[[], object],
-            match: str | None = None) -> DomainError:
-    """The command is refused with ``error`` and the case has no new event."""
-    before = case.version
-    with pytest.raises(error, match=match) as raised:
-        command()
-    assert then(case) == []
-    assert case.version == before
-    return raised.value
 
 
 # -- opening -------------------------------------------------------------------------------

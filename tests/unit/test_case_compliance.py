@@ -9,7 +9,7 @@ policy versions were kept still loads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, cast
 from uuid import UUID
@@ -17,9 +17,8 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.utils import get_topic
 
-from domain.base import Actor, DomainError, ReasonRequired, acting_as
+from domain.base import Actor, ReasonRequired, acting_as
 from domain.case import (
     AlreadyErased,
     Case,
@@ -35,21 +34,20 @@ from domain.cases import CaseUseCases
 from domain.vault import Vault
 
 # The scenario grammar and the fictional world of the case scenarios.
+from tests.helpers import EARLIER_STAFF, LONG_AGO, Fact, happened, refused
 from tests.unit.test_case import (
     CASE_ID,
     CONSENT,
     DISCLOSURE,
     EARLIER_DISCLOSURE,
-    EARLIER_STAFF,
     HARBOUR_POLICE,
     HARBOUR_SHELTER,
-    LONG_AGO,
     NOW,
     REFERRAL,
-    Fact,
+    SEALED_PERSONAL,
     closed,
     given,
-    happened,
+    opened,
     referred_to_shelter,
     then,
 )
@@ -60,8 +58,7 @@ STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-1",
 SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-2",
                    policy_version="fictional-policy-v7")
 PARTNER = Actor("fictional-partner-1", "partner", str(HARBOUR_SHELTER), "req-fictional-3")
-# Stand-ins for ciphertext: the aggregate never sees more than these.
-SEALED_PERSONAL = "sealed-fictional-personal-data"
+# Stand-ins for ciphertext (SEALED_PERSONAL too): the aggregate never sees more than these.
 SEALED_COPY = "sealed-fictional-copy-for-the-shelter"
 SEALED_REPORT_COPY = "sealed-fictional-copy-for-the-police"
 SEALED = (SEALED_PERSONAL, SEALED_COPY, SEALED_REPORT_COPY)
@@ -71,13 +68,6 @@ ERASE = "Fictional: the caller asked for their data to be erased."
 BLANK = ["", "   \n\t "]
 
 # -- given ---------------------------------------------------------------------------------
-
-def opened() -> Fact:
-    return happened(Case.Opened, originator_topic=get_topic(Case), channel="CALL",
-                    language="en", relationship="VICTIM_OR_SURVIVOR",
-                    sealed_personal=SEALED_PERSONAL, has_personal_data=True,
-                    details={"province": "CA-ON", "urgency": "HIGH"})
-
 
 def consented(scope: str, recipient: UUID | None) -> Fact:
     return happened(Case.ConsentGranted, consent_id=str(CONSENT), scope=scope,
@@ -114,17 +104,6 @@ def erased() -> Fact:
 
 
 
-def refused(case: Case, error: type[DomainError], command: Callable[[], object],
-            match: str | None = None) -> DomainError:
-    """The command is refused with ``error`` and the case has no new event."""
-    before = case.version
-    with pytest.raises(error, match=match) as raised:
-        command()
-    assert then(case) == []
-    assert case.version == before
-    return raised.value
-
-
 def strings_in(value: Any) -> Iterator[str]:
     """Every text anywhere inside a (nested) value: keys, items and attributes' values."""
     if isinstance(value, str):
@@ -143,15 +122,13 @@ def ciphertext_in(value: Any) -> list[str]:
 
 
 @pytest.fixture
-def staff() -> Iterator[Actor]:
-    with acting_as(STAFF) as actor:
-        yield actor
+def staff_actor() -> Actor:
+    return STAFF  # the ``staff`` fixture's, with the policy version in force
 
 
 @pytest.fixture
-def supervisor() -> Iterator[Actor]:
-    with acting_as(SUPERVISOR) as actor:
-        yield actor
+def supervisor_actor() -> Actor:
+    return SUPERVISOR
 
 
 # -- legal hold ----------------------------------------------------------------------------

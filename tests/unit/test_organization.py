@@ -6,13 +6,10 @@ the API, so each new event can be checked for who acted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
-from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from domain.base import Actor, NoActor, ReasonRequired, acting_as
@@ -28,26 +25,16 @@ from domain.organization import (
     RemovalReason,
     Status,
 )
+from tests.helpers import STAFF, SUPERVISOR, Fact, happened, replayed
 
 HARBOUR_SHELTER = UUID("00000000-0000-4000-8000-0000000000a1")
-LONG_AGO = datetime(2021, 1, 1, tzinfo=UTC)
-EARLIER_STAFF = {"actor_id": "fictional-staff-0", "actor_role": "staff",
-                 "request_id": "req-fictional-0"}
 PROFILE: dict[str, Any] = {"kind": "DIRECT_SERVICE_PROVIDER", "nameEn": "Example Harbour Shelter",
                            "nameFr": "Refuge Exemple du Port"}
 UPDATED_PROFILE: dict[str, Any] = {**PROFILE, "hours": "Every day, 08:00 to 20:00 (fictional)"}
-STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-1")
-SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-2")
 UNREACHABLE_AFTER = 3
-
-Fact = tuple[type[Aggregate.Event], dict[str, Any]]
 
 
 # -- given ---------------------------------------------------------------------------------
-
-def happened(event_class: type[Aggregate.Event], **fields: Any) -> Fact:
-    return event_class, fields
-
 
 def submitted(criteria: tuple[str, ...] = ALL_CRITERIA, public_listing: bool = False) -> Fact:
     return happened(Organization.ApplicationSubmitted, originator_topic=get_topic(Organization),
@@ -82,16 +69,8 @@ def removed() -> list[Fact]:
 
 
 def given(*facts: Fact) -> Organization:
-    """Replays past events, one day apart, into the organization as the store would."""
-    org: Any = None
-    for version, (event_class, fields) in enumerate(facts, start=1):
-        event = event_class(
-            originator_id=HARBOUR_SHELTER, originator_version=version,
-            timestamp=LONG_AGO + timedelta(days=version), **EARLIER_STAFF, **fields,
-        )
-        org = event.mutate(org)
-    assert isinstance(org, Organization)
-    return org
+    """The organization as its past events, one day apart, left it."""
+    return replayed(Organization, HARBOUR_SHELTER, *facts)
 
 
 def then(org: Organization) -> list[type[Any]]:
@@ -117,12 +96,6 @@ def an_organization(status: Status) -> Organization:
 
 def other_than(*statuses: Status) -> list[Status]:
     return [status for status in Status if status not in statuses]
-
-
-@pytest.fixture
-def supervisor() -> Iterator[Actor]:
-    with acting_as(SUPERVISOR) as actor:
-        yield actor
 
 
 # -- application submitted -----------------------------------------------------------------

@@ -17,7 +17,6 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from api.infrastructure import vault as vault_module
 from api.infrastructure.stores import SQLiteViewStore
 from api.infrastructure.vault import (
     DECISION_KEY_CACHE_SECONDS,
@@ -152,7 +151,7 @@ class Clock:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.now = 1000.0
-        monkeypatch.setattr(vault_module.time, "monotonic", lambda: self.now)
+        monkeypatch.setattr("api.vault.time.monotonic", lambda: self.now)
 
 
 def sealed_then_erased_elsewhere(vault: EnvelopeVault, store: SQLiteViewStore) -> str:
