@@ -37,7 +37,7 @@ from domain.case import (
     ReferralMode,
 )
 from domain.cases import OrganizationNotAvailable
-from domain.directory import CopyingRepository
+from domain.directory import CopyingRepository, SizedCache
 from domain.organization import Organization, RemovalReason, Status
 from projections import runner
 from tests.conftest import PG_URL, a_system
@@ -549,7 +549,7 @@ def test_a_decision_refused_after_changing_the_cached_case_leaves_nothing_of_it(
     with nothing_written(system), pytest.raises(ConsentRequired):
         grant_then(system, case_id, refuse)
 
-    assert case_id not in cache_of(system)  # evicted, not left half-changed
+    assert case_id not in cast(SizedCache, cache_of(system))  # evicted, not left half-changed
     case: Case = system.app.repository.get(case_id)
     assert case.version == 1 and not case.consents
 
@@ -863,7 +863,7 @@ def test_a_listener_whose_connection_dropped_listens_again_and_is_woken(
     pg_system: System,
 ) -> None:
     listener = LogListener(pg_system.settings.postgres_params(),
-                            pg_system.app.recorder.channel_name)
+                            cast(LockedInsertRecorder, pg_system.app.recorder).channel_name)
     try:
         listener.start()
         assert listener._conn is not None
@@ -883,7 +883,7 @@ def test_a_listener_whose_connection_dropped_listens_again_and_is_woken(
 @pytest.mark.postgres
 def test_a_paused_listener_hears_nothing_and_hears_again_once_resumed(pg_system: System) -> None:
     listener = LogListener(pg_system.settings.postgres_params(),
-                            pg_system.app.recorder.channel_name)
+                            cast(LockedInsertRecorder, pg_system.app.recorder).channel_name)
     nobody = threading.Event()
     try:
         listener.start()
