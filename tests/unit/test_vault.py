@@ -151,7 +151,7 @@ class Clock:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.now = 1000.0
-        monkeypatch.setattr("api.vault.time.monotonic", lambda: self.now)
+        monkeypatch.setattr("api.infrastructure.vault.time.monotonic", lambda: self.now)
 
 
 def sealed_then_erased_elsewhere(vault: EnvelopeVault, store: SQLiteViewStore) -> str:
