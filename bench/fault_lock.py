@@ -58,7 +58,7 @@ def main() -> int:
     hold = min(60.0, args.hold or 3 * bound)
     url, schema = args.database_url, args.schema
     checks = fc.Checks()
-    common.recreate_schema(url, schema)
+    fc.fresh_schema(url, schema)
     settings = {"NRD_LOCK_TIMEOUT_MS": str(args.lock_timeout_ms),
                 "NRD_INLINE_PROJECTIONS": "false"}
     apis = [fc.Process(f"lock-api-{n}", ["serve"],

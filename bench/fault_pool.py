@@ -35,7 +35,7 @@ import psycopg
 
 def exhaustion(url: str, schema: str, readers: int, checks: fc.Checks) -> None:
     lock_timeout = 4.0
-    common.recreate_schema(url, schema)
+    fc.fresh_schema(url, schema)
     api = fc.Process("pool-api", ["serve"], fc.env_for(
         url, schema, NRD_MAX_CONNECTIONS="3", NRD_POOL_TIMEOUT_SECONDS="1",
         NRD_LOCK_TIMEOUT_MS=str(int(lock_timeout * 1000)), NRD_APPLICATION_NAME="nrd-fault-pool"))
@@ -65,7 +65,7 @@ def exhaustion(url: str, schema: str, readers: int, checks: fc.Checks) -> None:
 
 def budget(url: str, schema: str, max_connections: int, clients: int, duration: float,
            checks: fc.Checks) -> None:
-    common.recreate_schema(url, schema)
+    fc.fresh_schema(url, schema)
     names = ["nrd-fault-budget-api-1", "nrd-fault-budget-api-2", "nrd-fault-budget-worker"]
     settings = {"NRD_MAX_CONNECTIONS": str(max_connections), "NRD_INLINE_PROJECTIONS": "false"}
     apis = [fc.Process(f"budget-api-{n}", ["serve"],
