@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 
 from domain.base import AuditedAggregate, DomainError, clean_text, current_actor
@@ -189,6 +189,87 @@ class DataErased(DomainError):
     code = "PERSONAL_DATA_ERASED"
 
 
+# The case's state, item by item: what each event leaves in it (the keys are the read
+# models' too). Plain dicts at run time, so stored states load as they always did; typed, so
+# a misspelt key is a type error.
+class Consultation(TypedDict):
+    at: datetime
+    supervisorId: str
+    decision: str
+
+
+class Consent(TypedDict):
+    id: str
+    scope: str
+    recipientId: str | None
+    givenBy: str
+    method: str
+    expiresAt: datetime | None
+    recordedBy: str
+    grantedAt: datetime
+    withdrawnAt: datetime | None
+
+
+class Disclosure(TypedDict):
+    id: str
+    recipientKind: str
+    recipientId: str | None
+    fields: list[str]
+    consentId: str | None
+    exception: str | None
+    justification: str
+    sealedCopy: str
+    at: datetime
+    by: str
+    byRole: str
+    policyVersion: str
+
+
+class ReferralOutcome(TypedDict):
+    at: datetime
+    outcome: str
+    note: str
+
+
+class Referral(TypedDict):
+    id: str
+    organizationId: str
+    mode: str
+    needs: list[str]
+    disclosureId: str | None
+    at: datetime
+    outcomes: list[ReferralOutcome]
+
+
+class Report(TypedDict):
+    id: str
+    agencyId: str
+    protocolId: str
+    factors: dict[str, Any]
+    disclosureId: str
+    at: datetime
+    by: str
+
+
+class Emergency(TypedDict):
+    at: datetime
+    province: str | None
+    number: str
+    disclosureId: str | None
+
+
+class HistoryEntry(TypedDict):
+    at: datetime
+    what: str
+    note: str
+
+
+class Hold(TypedDict):
+    at: datetime
+    by: str
+    reason: str
+
+
 # Seals staff-written free text with the case's key (the application's; as is in scenarios).
 Seal = Callable[[str], str]
 
@@ -206,7 +287,7 @@ def _require_supervisor(what: str) -> None:
 
 class Case(AuditedAggregate):
     # Defaults for states saved before these existed (snapshots, projection state).
-    legal_hold: dict[str, Any] | None = None
+    legal_hold: Hold | None = None
     erased_at: datetime | None = None
 
     class Opened(AuditedAggregate.Created):
@@ -226,13 +307,13 @@ class Case(AuditedAggregate):
         self.has_personal_data = has_personal_data
         self.details = details
         self.open = True
-        self.consultations: list[dict[str, Any]] = []
-        self.consents: dict[str, dict[str, Any]] = {}
-        self.disclosures: dict[str, dict[str, Any]] = {}
-        self.referrals: dict[str, dict[str, Any]] = {}
-        self.reports: dict[str, dict[str, Any]] = {}
-        self.emergencies: list[dict[str, Any]] = []
-        self.history: list[dict[str, Any]] = []
+        self.consultations: list[Consultation] = []
+        self.consents: dict[str, Consent] = {}
+        self.disclosures: dict[str, Disclosure] = {}
+        self.referrals: dict[str, Referral] = {}
+        self.reports: dict[str, Report] = {}
+        self.emergencies: list[Emergency] = []
+        self.history: list[HistoryEntry] = []
         self.legal_hold = None
         self.erased_at = None
 
@@ -315,7 +396,7 @@ class Case(AuditedAggregate):
         self.trigger_event(self.ConsentWithdrawn, consent_id=str(consent_id))
 
     def active_consent(self, scope: ConsentScope, recipient_id: str | None,
-                       now: datetime) -> dict[str, Any] | None:
+                       now: datetime) -> Consent | None:
         for consent in self.consents.values():
             if consent["scope"] != scope.value or consent["withdrawnAt"] is not None:
                 continue

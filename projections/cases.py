@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -66,8 +66,34 @@ def _wanted(items: Items | None, table: str, item_id: str) -> bool:
     return items is None or item_id in items[table]
 
 
-def case_doc(case: Case) -> dict[str, Any]:
-    def at(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+class CaseDoc(TypedDict):
+    """A case as its read model keeps it (``cases.doc``): the aggregate's state with instants
+    as text and without the disclosures' sealed copies (which only their recipients read)."""
+
+    id: str
+    version: int
+    open: bool
+    channel: str
+    language: str
+    relationship: str
+    hasPersonalData: bool
+    sealedPersonal: str
+    details: dict[str, Any]
+    openedAt: str | None
+    updatedAt: str | None
+    consultations: list[dict[str, Any]]
+    consents: list[dict[str, Any]]
+    disclosures: list[dict[str, Any]]
+    referrals: list[dict[str, Any]]
+    reports: list[dict[str, Any]]
+    emergencies: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    legalHold: dict[str, Any] | None
+    erasedAt: str | None
+
+
+def case_doc(case: Case) -> CaseDoc:
+    def at(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return [{**item, "at": iso(item["at"])} for item in items]
 
     return {
@@ -285,10 +311,10 @@ class CaseQueries:
         with self.store.read() as cursor:
             yield cursor
 
-    def get(self, case_id: str) -> dict[str, Any] | None:
+    def get(self, case_id: str) -> CaseDoc | None:
         with self._read() as cursor:
             row = cursor.execute("SELECT doc FROM cases WHERE id = %s", (case_id,)).fetchone()
-        return None if row is None else load_doc(row[0])
+        return None if row is None else cast(CaseDoc, load_doc(row[0]))
 
     def search(self, where: CaseFilter, first: int, after: tuple[str, str] | None
              ) -> list[dict[str, Any]]:

@@ -503,7 +503,7 @@ def test_a_legal_hold_blocks_erasure_until_it_is_released(
     assert all(system.vault.open(shared.case_id, value) for value in shared.sealed)
     system.projector.catch_up()
     doc = system.cases.get(str(shared.case_id))
-    assert doc is not None and doc["erasedAt"] is None
+    assert doc is not None and doc["erasedAt"] is None and doc["legalHold"] is not None
     assert (doc["legalHold"]["reason"], doc["legalHold"]["by"]) == (
         HOLD, "fictional-supervisor-1")
 

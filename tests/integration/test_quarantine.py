@@ -26,7 +26,7 @@ from api.config import Settings
 from api.wiring import System
 from domain.case import Case, ConsentScope
 from domain.directory import RecordUnreadable
-from projections.cases import CaseProjection
+from projections.cases import CaseDoc, CaseProjection
 from projections.sql import Cursor
 from projections.topics import TopicCheck, UnknownTopic
 from tests.conftest import a_system
@@ -45,7 +45,7 @@ def position_of(system: System, case_id: UUID, version: int) -> int:
                 if n.originator_id == case_id and n.originator_version == version)
 
 
-def case_doc(system: System, case_id: UUID) -> dict[str, Any]:
+def case_doc(system: System, case_id: UUID) -> CaseDoc:
     doc = system.cases.get(str(case_id))
     assert doc is not None
     return doc

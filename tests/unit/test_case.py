@@ -156,7 +156,7 @@ def test_opening_a_case_records_the_call_and_who_took_it(staff: Actor) -> None:
     assert case.open is True
     assert case.sealed_personal == SEALED_PERSONAL
     assert case.details == {"province": "CA-QC"}
-    assert case.consents == case.disclosures == case.referrals == {}
+    assert case.consents == {} and case.disclosures == {} and case.referrals == {}
 
 
 def test_opening_a_case_outside_a_request_is_a_programming_error() -> None:
