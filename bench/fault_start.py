@@ -135,7 +135,8 @@ def gives_up(cluster: Cluster, patience: float, checks: fc.Checks) -> None:
     cluster.stop()
     env = nrd_env(cluster, "nrd-fault-status", NRD_CONNECT_TIMEOUT_SECONDS="3")
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "api.cli", "projections", "status"], env=env,
+    done = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1",
+                           "--port", str(common.free_port())], env=env,
                           cwd=common.REPO, capture_output=True, text=True,
                           timeout=3 + patience, check=False)
     seconds = time.monotonic() - started
@@ -163,6 +164,10 @@ def main() -> int:
         with psycopg.connect(cluster.url(), autocommit=True) as admin:
             admin.execute(f"CREATE ROLE {ROLE} LOGIN")
             admin.execute(f"CREATE DATABASE nrd OWNER {ROLE}")
+        # As production does before anything starts: processes refuse an unmigrated schema.
+        subprocess.run([sys.executable, "-m", "api.cli", "db", "migrate"],
+                       env=nrd_env(cluster, "nrd-fault-migrate"), cwd=common.REPO, check=True,
+                       capture_output=True, timeout=120)
         cluster.stop()
         refused(cluster, patience, checks)
         too_many_clients(cluster, patience, checks)
