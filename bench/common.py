@@ -1,7 +1,7 @@
 """Shared pieces of the benchmarks: settings, seeding through the real commands, servers, output.
 
-Benchmarks report ratios measured in the same run on the same machine (DESIGN.md §7), never
-absolute targets: the absolute figures below only make the ratios readable.
+Benchmarks report ratios against a reference measured in the same run on the same machine, never
+absolute targets (see bench/README.md): the absolute figures only make the ratios readable.
 """
 
 from __future__ import annotations

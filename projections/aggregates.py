@@ -36,8 +36,8 @@ def event_topics(aggregate_class: type[Aggregate]) -> list[str]:
     })
 
 
-# Each entry (an instant and its text) takes about 250 bytes with the cache's own links: a
-# count bounds its size, about 2 MiB.
+# Each entry (an instant and its text) is small and of one size, so a count bounds the
+# memory; a rebuild forgets them after each batch (see bench/README.md, rebuild.py).
 @lru_cache(maxsize=1 << 13)
 def iso(moment: datetime | None) -> str | None:
     """One text form for instants on both stores, so they compare and sort the same.

@@ -129,8 +129,8 @@ class DirectoryProjection(AggregateProjection):
                 cursor.execute(f"CREATE INDEX IF NOT EXISTS {scope}_search "
                                f"ON {scope} USING GIN (search)")
                 # Which values go with which facet ('CA-ON' only with 'province'): without
-                # it the planner multiplies the two columns' frequencies, expects a tenth of
-                # the rows a province holds, and gathers and sorts them all rather than walk
+                # it the planner multiplies the two columns' frequencies, expects far fewer
+                # rows than a province holds, and gathers and sorts them all rather than walk
                 # the sort index until a page is full (see DirectoryQueries._page).
                 cursor.execute(f"CREATE STATISTICS IF NOT EXISTS {scope}_facets_pairs (mcv) "
                                f"ON facet, value FROM {scope}_facets")

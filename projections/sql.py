@@ -59,8 +59,9 @@ UUIDs, Int8s, Texts, Byteas = (_array_type(name) for name in ("uuid", "int8", "t
 
 
 def dump_doc(doc: Any) -> str:
-    """A read-model document as JSON text. orjson takes a twentieth of the standard library's
-    time on the documents the worker rewrites with each change (a long case's is ~10 KB)."""
+    """A read-model document as JSON text. orjson, because the worker rewrites a case's whole
+    document, which grows with the case, on each change, and the standard library's encoder
+    was a large part of its busy time (see bench/README.md, case_commands.py)."""
     return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS).decode()
 
 

@@ -6,10 +6,11 @@ sends COMMIT: the lock stays held across round trips and while the client handle
 and in a busy Python process (the GIL) that is milliseconds during which every other writer
 queues. Here one call of a database function does the same work: it takes the same lock,
 notifies the same channel and inserts, in the statement's own transaction, so the lock is held
-only while PostgreSQL works. (The library's optional database function, which DESIGN.md forbids,
-takes no lock; this one does, first.) The events go as plain arrays, in the binary format
-(the text format costs the driver twice the time, and PostgreSQL a hex decoding of every
-state), instead of an array of a composite type, which the driver encodes in Python.
+only while PostgreSQL works. (The library's optional database function, never enabled here,
+takes no lock, so a tailing reader can pass over an id that commits late; this one takes the
+lock first.) The events go as plain arrays, in the binary format (the text format costs the
+driver more time, and PostgreSQL a hex decoding of every state), instead of an array of a
+composite type, which the driver encodes in Python.
 
 A command decides on cached aggregates without asking the store what changed since (see
 ``CopyingRepository.deciding``): the same statement, under the same lock, refuses the write
@@ -20,11 +21,11 @@ On SQLite, ``CheckedSQLiteRecorder`` does the same in the write's transaction.
 Snapshots go to the library's own table, with the library's statements but one: the insert
 (``BinarySnapshotRecorder``). The library sends an array of a composite type, which the driver
 encodes as text in Python, escaping every byte of the state; a case's snapshot holds every
-referral and disclosure so far, tens of kilobytes, and took the writing thread milliseconds.
-Here its columns go as binary arrays too (0.25 ms for a 57 KB snapshot, against 2.7 ms), and
-the state column is compressed with lz4 where the server has it (the insert's time, mostly
-PostgreSQL compressing, fell by half against pglz). ``PostgresFactory`` gives the application
-both recorders.
+referral and disclosure so far, and encoding it held up the writing thread. Here its columns
+go as binary arrays too, and the state column is compressed with lz4 where the server has it
+(the insert's time is mostly PostgreSQL compressing, and lz4 is much faster at it than pglz;
+figures in bench/README.md, case_commands.py). ``PostgresFactory`` gives the application both
+recorders.
 """
 
 from __future__ import annotations

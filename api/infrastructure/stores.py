@@ -230,8 +230,8 @@ def _compress_with_lz4(conn: psycopg.Connection[Any]) -> None:
     """Documents this connection writes are compressed with lz4 where the server has it. A
     case's document runs to kilobytes and is written again on every change to the case:
     with pglz, the default, compressing it was most of what PostgreSQL spent on the case
-    rows (63 µs a row in the command benchmark, 23 µs with lz4). A server without lz4 (or
-    older than 14, without the setting) keeps its default."""
+    rows, and lz4 does it in far less time (see bench/README.md, case_commands.py). A server
+    without lz4 (or older than 14, without the setting) keeps its default."""
     conn.execute("SELECT set_config('default_toast_compression', 'lz4', false) "
                  "FROM pg_settings WHERE name = 'default_toast_compression' "
                  "AND 'lz4' = ANY(enumvals)")

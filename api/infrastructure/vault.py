@@ -94,8 +94,8 @@ class EnvelopeVault:
 
     def keeping_no_keys(self) -> EnvelopeVault:
         """The same vault, remembering no case key after use: for a rebuild, which opens each
-        case's data once (a kept key, ~1.7 KiB with its cipher's state, would only fill the
-        memory, up to the cache's bound, one case at a time)."""
+        case's data once (a kept key, ``KEY_ENTRY_BYTES`` with its cipher's state, would only
+        fill the memory, up to the cache's bound, one case at a time)."""
         return EnvelopeVault(self._master_key, self._store, keeps_keys=False)
 
     def create_key(self, case_id: UUID) -> None:

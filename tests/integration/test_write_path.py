@@ -148,7 +148,8 @@ def test_the_event_store_refuses_to_start_unless_statements_read_what_committed_
 def test_a_write_waits_while_another_transaction_holds_the_event_tables_lock(
     pg_system: System,
 ) -> None:
-    # The lock is what keeps notification ids committing in order (DESIGN.md §5).
+    # The lock is what keeps notification ids committing in order, so that a reader tailing
+    # the log never passes over an id that commits late.
     done: list[UUID] = []
     options = f"-c search_path={pg_system.settings.database_schema}"
     with psycopg.connect(PG_URL, options=options) as holder:
