@@ -228,10 +228,9 @@ def _master_key(settings: Settings) -> bytes:
 
 # A long-running process allocates and drops many small objects per request and holds a
 # large, lasting heap (its aggregate cache, the schema): with the interpreter's defaults it
-# collected its youngest objects about fifty times a second, and every few seconds walked the
-# whole heap for up to a tenth of a second (measured in the command benchmark's API processes:
-# ~0.9 s of collection in 30 s each, p99 latency 55-90 ms). Ten thousand allocations between
-# young collections, and the startup heap frozen out of every collection, halved the time.
+# collects its youngest objects many times a second and now and then walks the whole heap,
+# which shows in the tail latency. More allocations between young collections, and the
+# startup heap frozen out of every collection, cut that time (bench/README.md, case_commands).
 COLLECT_AFTER_ALLOCATIONS = 10_000
 
 
@@ -249,8 +248,8 @@ def schedule_as_batch() -> bool:
     work (SCHED_BATCH); says whether it could. A thread so woken no longer preempts the one
     that woke it: the event loop handing a command to its thread, or the command thread
     handing back the result, woke a thread that needed the interpreter lock the waker still
-    held, and two context switches were spent for nothing. In the command benchmark this took
-    7-11 % off the API's CPU per mutation (three alternating comparisons). A woken thread
+    held, and two context switches were spent for nothing (the command benchmark's saving is
+    in bench/README.md). A woken thread
     still runs at once on an idle core; under full load it waits for the running one's turn
     to end. Where the system has no such policy or refuses it, nothing changes."""
     if not hasattr(os, "SCHED_BATCH"):
