@@ -2,7 +2,7 @@
 
 The write path (``domain/write_path.py``) needs three things the library does but does not
 offer publicly; each is wrapped here behind a public name of ours, so an upgrade of the library
-has one module to check (the version is pinned in ``pyproject.toml``).
+has one module to check (``pyproject.toml`` bounds the version).
 
 ``Repository._reconstruct_aggregate`` (in ``AdaptedRepository.load``)
     Loads an aggregate from its snapshot and the events since, without the repository's cache.

@@ -380,7 +380,8 @@ class WritePath(AdaptedApplication):
     """The hotline's event store with the command runner: the use cases (``domain/directory.py``,
     ``domain/cases.py``) are mixins over it, each command one call of ``_run`` or ``_change``."""
 
-    name = "nrd"  # the name picks the tables: every subclass keeps it
+    # The name picks the tables; the library names a subclass after itself unless it repeats it.
+    name = "nrd"
     # With AGGREGATE_CACHE_MAXSIZE: the cached aggregates' bytes, at most (``SizedCache``).
     AGGREGATE_CACHE_BYTES = "AGGREGATE_CACHE_BYTES"
 
