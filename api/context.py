@@ -20,7 +20,7 @@ import anyio.to_thread
 from api.access import Reader, Reads
 from api.auth import Principal
 from domain.base import Actor, InvalidInput, NotFound, acting_as
-from domain.directory import Outcome
+from domain.write_path import Outcome
 from projections.cases import CaseQueries
 from projections.directory import INTERNAL, PUBLIC, DirectoryPage, DirectoryQuery
 

@@ -23,7 +23,7 @@ from domain.case import (
     ReferralMode,
 )
 from domain.cases import REPORT_FACTORS, CaseUseCases
-from domain.directory import DirectoryApplication
+from domain.directory import DirectoryUseCases
 from domain.organization import ContactOutcome
 from domain.vocabulary import PROVINCES, Criterion, FocusArea, Population, ServiceCategory
 
@@ -76,7 +76,7 @@ def demo_profile(index: int, province: str, rng: random.Random) -> dict[str, Any
     }
 
 
-def load_demo(app: DirectoryApplication, count: int = 36, seed: int = 7,
+def load_demo(app: DirectoryUseCases, count: int = 36, seed: int = 7,
               progress: Callable[[int, int], None] | None = None) -> dict[str, UUID]:
     """Applies, reviews and includes ``count`` fictional organizations; returns a few ids."""
     rng = random.Random(seed)  # noqa: S311 - fictional demo data, not secrets

@@ -38,8 +38,7 @@ from api.infrastructure.vault import EnvelopeVault, load_or_create_master_key, p
 from api.ratelimit import RateLimiter
 from api.schema.build import Schema, build_schema
 from api.telemetry import OperationSpan, store_span, tracer_from, tracing
-from domain.cases import CaseUseCases
-from domain.directory import DirectoryApplication
+from domain.hotline import Hotline
 from policies import FieldPolicy, load_policy
 from projections.aggregates import History
 from projections.audit import AuditTrail
@@ -56,10 +55,10 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class TracedApplication(CaseUseCases):
+class TracedApplication(Hotline):
     """The hotline's application; every write is one client span, with no arguments recorded."""
 
-    name = DirectoryApplication.name  # the name picks the tables: keep the application's
+    name = Hotline.name  # the name picks the tables: keep the application's
 
     def __init__(self, settings: Settings, tracer: Tracer, vault: EnvelopeVault) -> None:
         self._snapshot_key = vault.derived_key(b"nrd snapshots v1")  # before the stores exist

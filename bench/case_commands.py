@@ -487,7 +487,7 @@ BREAKDOWN = (
      "CopyingRepository._current (", None),
     ("  saving events + idempotency record (TracedApplication.save)",
      "TracedApplication.save (", None),
-    ("  idempotency lookup (_prior)", "DirectoryApplication._prior (", None),
+    ("  idempotency lookup (_prior)", "WritePath._prior (", None),
     ("  the vault (seal, open, digest)", "EnvelopeVault.", None),
     ("worker threads: read-your-writes catch-up (System.read_your_writes)",
      "System.read_your_writes (", None),

@@ -46,7 +46,7 @@ from domain.case import (
     Need,
     ReferralMode,
 )
-from domain.directory import Outcome
+from domain.write_path import Outcome
 
 # The fields and needs REFER names, as the use case takes them.
 REFER_FIELDS = [DisclosableField.CALLER_NAME, DisclosableField.CALLER_PHONE,

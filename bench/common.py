@@ -329,7 +329,7 @@ def seed_bulk(system: Any, count: int, tag: str, batch: int = 500,
     methods the commands call (``Organization.submit_application``, ``start_review``,
     ``approve_inclusion``) decide in memory on the same inputs (``parse_profile``,
     ``parse_criteria``), acting as the same staff actor, and each command's idempotency
-    record is made as ``DirectoryApplication._decide_and_save`` makes it (same id from the
+    record is made as ``WritePath._decide_and_save`` makes it (same id from the
     actor and key, same fingerprint, same result); ``app.save`` writes them all. What
     differs: ids are fresh, timestamps are the writing moment, and a batch's events commit
     together. The read models are projected once, afterwards (``catch_up``), as for the

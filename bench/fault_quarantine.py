@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from api.wiring import build_system
     from domain.base import Actor, acting_as
     from domain.case import ConsentGiver, ConsentMethod, ConsentScope
-    from domain.directory import RecordUnreadable
+    from domain.write_path import RecordUnreadable
     from projections.health import read_health
     from tests.integration.test_chain import Intruder
 

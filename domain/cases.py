@@ -1,8 +1,9 @@
 """The case use cases: open, consent, disclose, refer, report, call emergency services.
 
-A mixin of the hotline's one application, so cases and the directory share one event store
-and one notification log: a referral can check the organization it goes to, and the log's
-integrity covers everything. Personal data is sealed with the case's key before any event
+A mixin over the write path, as the directory's use cases are (``domain/hotline.py`` joins
+the two over one store), so cases and the directory share one event store and one notification
+log: a referral can check the organization it goes to, and the log's integrity covers
+everything. Personal data is sealed with the case's key before any event
 holds it, and so is the free text staff write on a case; idempotency fingerprints hold sealed
 text only as a keyed digest (the vault's key), never its values nor a digest anyone could
 compute to confirm a guess.
@@ -14,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID, uuid4
 
 from domain.base import DomainError, InvalidInput, NotFound, clean_text
@@ -38,17 +39,16 @@ from domain.case import (
     Tristate,
     Urgency,
 )
-from domain.directory import DirectoryApplication, Outcome
-from domain.idempotency import Fingerprint, Sealed, fingerprint
+from domain.idempotency import Sealed
 from domain.organization import Organization, Status
 from domain.reporting_protocol import ReportingProtocol
-from domain.rules import UNREACHABLE_AFTER
 from domain.vault import ERASED_TEXT, SEALED_TEXT, Vault
 from domain.vocabulary import (
     PROVINCES,
     OrganizationKind,
     is_language_code,
 )
+from domain.write_path import Outcome, WritePath
 
 # 911 in the provinces and Yukon; the Northwest Territories and Nunavut from configuration.
 NINE_ONE_ONE = frozenset(PROVINCES) - {"CA-NT", "CA-NU"}
@@ -168,23 +168,21 @@ def _sealed(data: Mapping[str, str]) -> dict[str, Sealed]:
     return {key: Sealed(value) for key, value in data.items()}
 
 
-class CaseUseCases(DirectoryApplication):
-    """The hotline's application: the directory's use cases and the cases'."""
+class CaseUseCases(WritePath):
+    """The cases' commands, a mixin over the write path; idempotency fingerprints digest sealed
+    text with the vault's key."""
 
-    name = DirectoryApplication.name
-    # A snapshot every 50 events bounds what a load or a point-in-time replay must fold.
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Case: 50, Organization: 50}
+    name = WritePath.name
 
     def __init__(self, env: Mapping[str, str] | None = None, *, vault: Vault,
-                 emergency_numbers: Mapping[str, str] | None = None,
-                 unreachable_after: int = UNREACHABLE_AFTER,
-                 claim_key: bytes | None = None) -> None:
-        super().__init__(env, unreachable_after=unreachable_after, claim_key=claim_key)
+                 emergency_numbers: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(env, keyed_digest=self._keyed_digest_of, **kwargs)
         self.vault = vault
         self.emergency_numbers = dict(emergency_numbers or {})
 
-    def _fingerprint(self, operation: str, inputs: dict[str, Any]) -> Fingerprint:
-        return fingerprint(operation, inputs, self.vault.keyed_digest)
+    def _keyed_digest_of(self, text: str) -> str:
+        """Sealed text in a fingerprint, digested with the vault's key (asked when needed)."""
+        return self.vault.keyed_digest(text)
 
     # -- opening and working a case --------------------------------------------------------
 

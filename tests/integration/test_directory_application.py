@@ -14,7 +14,7 @@ from eventsourcing.persistence import IntegrityError
 
 from api.config import Settings
 from domain.base import Actor, InvalidInput, NotFound, acting_as
-from domain.directory import ConcurrentUpdate, DirectoryApplication, Outcome
+from domain.directory import DirectoryUseCases
 from domain.idempotency import IdempotencyKeyReused, IdempotencyRecord, InvalidIdempotencyKey
 from domain.organization import (
     ALL_CRITERIA,
@@ -25,6 +25,7 @@ from domain.organization import (
     Status,
 )
 from domain.reporting_protocol import NotALawEnforcementAgency, ProtocolExists, ReportingProtocol
+from domain.write_path import ConcurrentUpdate, Outcome
 from tests.helpers import a_key
 
 SHELTER: dict[str, Any] = {
@@ -42,7 +43,7 @@ POLICE: dict[str, Any] = {
 SERGEANT = {"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142"}
 CONSTABLE = {"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"}
 
-App = TypeVar("App", bound=DirectoryApplication)
+App = TypeVar("App", bound=DirectoryUseCases)
 # The key of jurisdiction claims' ids (the composition root derives it from the master key).
 CLAIM_KEY = b"fictional claim key for the tests"
 
@@ -53,8 +54,8 @@ class OpenApp(Protocol):
 
 @pytest.fixture
 def open_app(settings: Settings) -> Iterator[OpenApp]:
-    """Opens a DirectoryApplication (or a hand-written subclass) on the test's store."""
-    opened: list[DirectoryApplication] = []
+    """Opens a DirectoryUseCases (or a hand-written subclass) on the test's store."""
+    opened: list[DirectoryUseCases] = []
 
     def open_(cls: type[App]) -> App:
         app = cls(env=settings.event_store_env(), claim_key=CLAIM_KEY)
@@ -67,33 +68,33 @@ def open_app(settings: Settings) -> Iterator[OpenApp]:
 
 
 @pytest.fixture
-def app(open_app: OpenApp) -> DirectoryApplication:
-    return open_app(DirectoryApplication)
+def app(open_app: OpenApp) -> DirectoryUseCases:
+    return open_app(DirectoryUseCases)
 
 
-def written(app: DirectoryApplication) -> int:
+def written(app: DirectoryUseCases) -> int:
     return app.recorder.max_notification_id() or 0
 
 
-def versions(app: DirectoryApplication, aggregate_id: UUID) -> list[int]:
+def versions(app: DirectoryUseCases, aggregate_id: UUID) -> list[int]:
     return [event.originator_version for event in app.events.get(aggregate_id)]
 
 
-def event_names(app: DirectoryApplication, aggregate_id: UUID) -> list[str]:
+def event_names(app: DirectoryUseCases, aggregate_id: UUID) -> list[str]:
     return [type(event).__name__ for event in app.events.get(aggregate_id)]
 
 
-def idempotency_records(app: DirectoryApplication) -> int:
+def idempotency_records(app: DirectoryUseCases) -> int:
     topic_suffix = IdempotencyRecord.Recorded.__qualname__
     return sum(1 for n in app.recorder.select_notifications(start=1, limit=1000)
                if n.topic.endswith(topic_suffix))
 
 
-def an_applicant(app: DirectoryApplication, profile: dict[str, Any] = SHELTER) -> UUID:
+def an_applicant(app: DirectoryUseCases, profile: dict[str, Any] = SHELTER) -> UUID:
     return app.apply_for_inclusion(a_key(), profile, list(ALL_CRITERIA), False).id
 
 
-def an_included(app: DirectoryApplication, profile: dict[str, Any] = SHELTER) -> UUID:
+def an_included(app: DirectoryUseCases, profile: dict[str, Any] = SHELTER) -> UUID:
     org_id = an_applicant(app, profile)
     app.start_review(a_key(), org_id)
     app.approve_inclusion(a_key(), org_id, "Fictional approval.")
@@ -103,7 +104,7 @@ def an_included(app: DirectoryApplication, profile: dict[str, Any] = SHELTER) ->
 # -- the lifecycle, end to end through the application -------------------------------------
 
 def test_an_organization_goes_from_application_to_reinstatement_through_the_application(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     steps: list[Callable[[UUID], Outcome]] = [
         lambda o: app.start_review(a_key(), o),
@@ -142,7 +143,7 @@ def test_an_organization_goes_from_application_to_reinstatement_through_the_appl
 
 
 def test_a_protocol_is_established_for_a_police_service_and_revised(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     police = an_included(app, POLICE)
 
@@ -163,7 +164,7 @@ def test_a_protocol_is_established_for_a_police_service_and_revised(
 # -- idempotency ---------------------------------------------------------------------------
 
 def test_a_repeated_key_returns_the_first_outcome_and_writes_nothing(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     key = a_key()
     first = app.apply_for_inclusion(key, SHELTER, list(ALL_CRITERIA), False)
@@ -178,7 +179,7 @@ def test_a_repeated_key_returns_the_first_outcome_and_writes_nothing(
 
 
 def test_a_repeated_key_for_a_change_returns_the_first_outcome_and_writes_nothing(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     org_id = an_applicant(app)
     key = a_key()
@@ -193,7 +194,7 @@ def test_a_repeated_key_for_a_change_returns_the_first_outcome_and_writes_nothin
 
 
 def test_the_same_key_with_different_input_is_refused_and_writes_nothing(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     key = a_key()
     app.apply_for_inclusion(key, SHELTER, list(ALL_CRITERIA), False)
@@ -208,7 +209,7 @@ def test_the_same_key_with_different_input_is_refused_and_writes_nothing(
 
 
 def test_the_same_key_for_another_command_is_refused_and_writes_nothing(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     org_id = an_applicant(app)
     key = a_key()
@@ -221,7 +222,7 @@ def test_the_same_key_for_another_command_is_refused_and_writes_nothing(
 
 
 def test_keys_belong_to_each_user_so_two_users_with_one_key_make_two_organizations(
-    app: DirectoryApplication,
+    app: DirectoryUseCases,
 ) -> None:
     key = "fictional-shared-key-0001"
     with acting_as(Actor("fictional-staff-1", "staff")):
@@ -239,7 +240,7 @@ def test_keys_belong_to_each_user_so_two_users_with_one_key_make_two_organizatio
 
 @pytest.mark.parametrize("key", ["short", "", "x" * 201, "fictional\nkey-with-newline"])
 def test_an_invalid_key_is_refused_and_writes_nothing(
-    app: DirectoryApplication, staff: Actor, key: str
+    app: DirectoryUseCases, staff: Actor, key: str
 ) -> None:
     org_id = an_applicant(app)
     before = written(app)
@@ -254,7 +255,7 @@ def test_an_invalid_key_is_refused_and_writes_nothing(
 # -- refusals write nothing ----------------------------------------------------------------
 
 def test_an_unknown_province_is_refused_as_invalid_input_and_writes_nothing(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     with pytest.raises(InvalidInput) as refused:
         app.apply_for_inclusion(a_key(), {**SHELTER, "regions": [{"province": "CA-XX"}]},
@@ -265,7 +266,7 @@ def test_an_unknown_province_is_refused_as_invalid_input_and_writes_nothing(
 
 
 def test_an_unknown_criterion_is_refused_as_invalid_input_and_writes_nothing(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     with pytest.raises(InvalidInput):
         app.apply_for_inclusion(a_key(), SHELTER, ["CLIENT_SAFETY", "FREE_COFFEE"], False)
@@ -274,7 +275,7 @@ def test_an_unknown_criterion_is_refused_as_invalid_input_and_writes_nothing(
 
 
 def test_approval_when_not_under_review_is_refused_and_writes_nothing(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     org_id = an_applicant(app)
     key = a_key()
@@ -290,7 +291,7 @@ def test_approval_when_not_under_review_is_refused_and_writes_nothing(
     assert app.approve_inclusion(key, org_id, "Too early.").version == 3
 
 
-def test_an_unknown_organization_is_not_found(app: DirectoryApplication, staff: Actor) -> None:
+def test_an_unknown_organization_is_not_found(app: DirectoryUseCases, staff: Actor) -> None:
     with pytest.raises(NotFound, match="organization not found"):
         app.start_review(a_key(), uuid4())
     with pytest.raises(NotFound, match="reporting protocol not found"):
@@ -299,7 +300,7 @@ def test_an_unknown_organization_is_not_found(app: DirectoryApplication, staff: 
 
 
 def test_a_protocol_id_is_not_found_as_an_organization(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     police = an_applicant(app, POLICE)
     protocol = app.establish_reporting_protocol(a_key(), police, "CA-NS", None, [SERGEANT])
@@ -311,7 +312,7 @@ def test_a_protocol_id_is_not_found_as_an_organization(
 
 
 def test_a_protocol_for_an_organization_that_is_not_law_enforcement_is_refused(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     shelter = an_included(app, SHELTER)
     before = written(app)
@@ -322,7 +323,7 @@ def test_a_protocol_for_an_organization_that_is_not_law_enforcement_is_refused(
 
 
 def test_a_second_protocol_for_the_same_agency_and_jurisdiction_is_refused(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     police = an_included(app, POLICE)
     first = app.establish_reporting_protocol(a_key(), police, "CA-NS", "Example Harbour",
@@ -343,7 +344,7 @@ ATTEMPTS_EACH = 5
 
 
 def record_reached_from_many_threads(
-    app: DirectoryApplication, org_id: UUID, *, client_retries: int
+    app: DirectoryUseCases, org_id: UUID, *, client_retries: int
 ) -> tuple[list[Outcome], list[BaseException]]:
     """Each thread acts as its own staff member; all start together to collide."""
     start_together = threading.Barrier(THREADS)
@@ -383,7 +384,7 @@ def record_reached_from_many_threads(
 
 
 def test_concurrent_contact_attempts_on_one_organization_are_each_recorded_exactly_once(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     org_id = an_included(app)
     initial = len(versions(app, org_id))
@@ -404,7 +405,7 @@ def test_concurrent_contact_attempts_on_one_organization_are_each_recorded_exact
 
 
 def test_the_runner_absorbs_eight_concurrent_writers_on_one_organization(
-    app: DirectoryApplication, staff: Actor
+    app: DirectoryUseCases, staff: Actor
 ) -> None:
     org_id = an_included(app)
     initial = len(versions(app, org_id))
@@ -418,7 +419,7 @@ def test_the_runner_absorbs_eight_concurrent_writers_on_one_organization(
 
 
 def test_one_request_sent_from_many_threads_at_once_makes_one_organization(
-    app: DirectoryApplication,
+    app: DirectoryUseCases,
 ) -> None:
     key = "fictional-double-click-0001"
     start_together = threading.Barrier(THREADS)
@@ -442,10 +443,10 @@ def test_one_request_sent_from_many_threads_at_once_makes_one_organization(
     assert idempotency_records(app) == 1
 
 
-class ConflictThatNeverResolves(DirectoryApplication):
+class ConflictThatNeverResolves(DirectoryUseCases):
     """Every save collides with a (fictional) concurrent writer."""
 
-    name = DirectoryApplication.name  # a subclass would otherwise get its own PostgreSQL table
+    name = DirectoryUseCases.name  # a subclass would otherwise get its own PostgreSQL table
     saves = 0
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
@@ -456,7 +457,7 @@ class ConflictThatNeverResolves(DirectoryApplication):
 def test_a_conflict_that_never_resolves_surfaces_as_a_retryable_concurrent_update(
     open_app: OpenApp, staff: Actor
 ) -> None:
-    org_id = an_applicant(open_app(DirectoryApplication))
+    org_id = an_applicant(open_app(DirectoryUseCases))
     app = open_app(ConflictThatNeverResolves)
     before = written(app)
 
@@ -470,10 +471,10 @@ def test_a_conflict_that_never_resolves_surfaces_as_a_retryable_concurrent_updat
     assert versions(app, org_id) == [1]
 
 
-class LosesTheNextAcknowledgement(DirectoryApplication):
+class LosesTheNextAcknowledgement(DirectoryUseCases):
     """The write lands, but the caller is told it conflicted, as after a dropped connection."""
 
-    name = DirectoryApplication.name
+    name = DirectoryUseCases.name
     lose_next = False
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:

@@ -45,8 +45,8 @@ from domain.case import (
     ReferralOutcomeKind,
     SupervisorRequired,
 )
-from domain.directory import Outcome
 from domain.vault import ERASED_TEXT
+from domain.write_path import Outcome
 from projections.audit import MASK, AuditTrail
 from projections.chain import chain_head, verify
 from tests.conftest import a_system

@@ -30,7 +30,7 @@ from domain.case import (
     ConsentMethod,
     ConsentScope,
 )
-from domain.directory import DirectoryApplication
+from domain.directory import DirectoryUseCases
 from domain.organization import ALL_CRITERIA, ContactOutcome, RemovalReason
 from projections.cases import CaseProjection
 from projections.chain import ChainProjection
@@ -52,13 +52,13 @@ PUBLIC_KEYS = {"id", "kind", "nameEn", "nameFr", "descriptionEn", "descriptionFr
 
 # -- a directory with some history -----------------------------------------------------------
 
-def an_applicant(app: DirectoryApplication, name: str, listed: bool = True,
+def an_applicant(app: DirectoryUseCases, name: str, listed: bool = True,
                  **changes: Any) -> UUID:
     return app.apply_for_inclusion(a_key(), fictional_profile(name, **changes),
                                    list(ALL_CRITERIA), listed).id
 
 
-def an_included(app: DirectoryApplication, name: str, listed: bool = True,
+def an_included(app: DirectoryUseCases, name: str, listed: bool = True,
                 **changes: Any) -> UUID:
     org = an_applicant(app, name, listed, **changes)
     app.start_review(a_key(), org)
@@ -66,7 +66,7 @@ def an_included(app: DirectoryApplication, name: str, listed: bool = True,
     return org
 
 
-def a_busy_directory(app: DirectoryApplication) -> dict[str, UUID]:
+def a_busy_directory(app: DirectoryUseCases) -> dict[str, UUID]:
     """Every kind of directory change, written through the commands; nothing projected yet."""
     with acting_as(STAFF):
         harbour = an_included(app, "Example Harbour Shelter")
@@ -450,7 +450,7 @@ class CrashesAtTheNthEvent(DirectoryProjection):
     """The directory projection, except that it writes the rows for the first n - 1 events of
     a batch and then fails, as a lost connection would, mid-transaction."""
 
-    def __init__(self, app: DirectoryApplication, store: ViewStore, n: int) -> None:
+    def __init__(self, app: DirectoryUseCases, store: ViewStore, n: int) -> None:
         super().__init__(app.mapper, store.dialect)
         self.n = n
         self.rows_seen_before_the_crash: int | None = None

@@ -16,10 +16,11 @@ import pytest
 
 from api.wiring import System
 from domain.base import Actor, acting_as
-from domain.directory import DirectoryApplication, Outcome
+from domain.directory import DirectoryUseCases
 from domain.jurisdiction_claim import JurisdictionClaim
 from domain.organization import ALL_CRITERIA
 from domain.reporting_protocol import ProtocolExists, ReportingProtocol
+from domain.write_path import Outcome
 from tests.conftest import a_system
 from tests.helpers import a_key
 
@@ -173,11 +174,11 @@ def test_a_protocol_stored_with_its_old_id_keeps_it_and_still_counts(system: Sys
     assert established(system, police) == [(old, "Example Harbour")]
 
 
-class RacedByAnOlderProcess(DirectoryApplication):
+class RacedByAnOlderProcess(DirectoryUseCases):
     """A process on the current code, raced by one still on the earlier code (``older``):
     right after this one finds no protocol at the old id, the older one stores it there."""
 
-    name = DirectoryApplication.name  # the name picks the tables
+    name = DirectoryUseCases.name  # the name picks the tables
     older: System
     jurisdiction: dict[str, str]
 

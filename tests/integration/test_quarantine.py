@@ -25,7 +25,7 @@ from api import cli
 from api.config import Settings
 from api.wiring import System
 from domain.case import Case, ConsentScope
-from domain.directory import RecordUnreadable
+from domain.write_path import RecordUnreadable
 from projections.cases import CaseDoc, CaseProjection
 from projections.sql import Cursor
 from projections.topics import TopicCheck, UnknownTopic

@@ -22,7 +22,7 @@ from api.faults import ReadModelBehind
 from api.infrastructure.listener import LogListener
 from api.infrastructure.recorders import LockedInsertRecorder
 from api.wiring import System, build_system
-from domain import directory as directory_module
+from domain import write_path as write_path_module
 from domain.base import NotFound, acting_as
 from domain.case import (
     CallerRelationship,
@@ -37,8 +37,8 @@ from domain.case import (
     ReferralMode,
 )
 from domain.cases import OrganizationNotAvailable
-from domain.directory import CopyingRepository, SizedCache
 from domain.organization import Organization, RemovalReason, Status
+from domain.write_path import CopyingRepository, SizedCache
 from projections import runner
 from tests.conftest import PG_URL, a_system
 from tests.e2e.conftest import seed
@@ -324,7 +324,7 @@ def test_a_command_that_changes_nothing_on_a_stale_cached_record_decides_again(
 def test_a_command_on_cached_records_reads_nothing_from_the_event_store_before_writing(
     system: System, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(directory_module, "TRUST_SECONDS", 60.0)  # however slow this machine
+    monkeypatch.setattr(write_path_module, "TRUST_SECONDS", 60.0)  # however slow this machine
     shelter, case_id = a_case_consented_to_a_shelter(system)
     refer(system, case_id, shelter)  # the case and the organization are cached now
     reads: list[UUID] = []
@@ -349,7 +349,7 @@ def test_a_cached_case_not_known_current_for_a_moment_is_brought_up_to_date_befo
     cached = cached_case(system, case_id)
     with a_system(system.settings) as other:
         written = consent(other, case_id, ConsentScope.FOLLOW_UP_CONTACT)
-    monkeypatch.setattr(directory_module, "TRUST_SECONDS", 0.0)  # that moment has passed
+    monkeypatch.setattr(write_path_module, "TRUST_SECONDS", 0.0)  # that moment has passed
     saves: list[object] = []
     save = system.app.save
 
@@ -374,7 +374,7 @@ def test_only_the_moments_within_trust_are_remembered(
     repository = copying(system)
     first = a_case(system)
     assert first in repository._current_at
-    monkeypatch.setattr(directory_module, "TRUST_SECONDS", 0.05)
+    monkeypatch.setattr(write_path_module, "TRUST_SECONDS", 0.05)
     time.sleep(0.1)
 
     second = a_case(system)
@@ -388,13 +388,13 @@ def test_a_case_command_checks_the_cached_organization_without_copying_it(
     shelter, case_id = a_case_consented_to_a_shelter(system)
     refer(system, case_id, shelter)  # the case and the organization are cached now
     copied: list[object] = []
-    copy = directory_module._copy
+    copy = write_path_module._copy
 
     def counting(aggregate: object) -> object:
         copied.append(aggregate)
         return copy(aggregate)
 
-    monkeypatch.setattr(directory_module, "_copy", counting)
+    monkeypatch.setattr(write_path_module, "_copy", counting)
     with acting_as(STAFF):  # the commands alone: the helper reads the case back
         system.app.grant_consent(a_key(), case_id, ConsentScope.SHARE_WITH_ORGANIZATION,
                                  shelter, ConsentGiver.CALLER, ConsentMethod.VERBAL, None)

@@ -13,7 +13,7 @@ from api.schema.audit.inputs import CaseId, Reason
 from api.schema.audit.types import RecordResult
 from api.schema.common import IdempotencyKey
 from domain.base import NotFound
-from domain.directory import Outcome
+from domain.write_path import Outcome
 
 
 async def _on_case(ctx: Context, mutation: str, case_id: strawberry.ID,

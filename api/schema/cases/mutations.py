@@ -34,7 +34,7 @@ from api.schema.cases.inputs import (
 from api.schema.cases.types import CaseResult, build_case
 from api.schema.common import IdempotencyKey, selected, to_plain
 from domain.base import InvalidInput, NotFound
-from domain.directory import Outcome
+from domain.write_path import Outcome
 
 
 async def _case_result(info: Info[Context, None], outcome: Outcome) -> CaseResult:

@@ -15,7 +15,7 @@ from api.schema.directory.inputs import ApplicationInput, OrganizationId, Profil
 from api.schema.directory.organization import Organization, review_interval
 from api.schema.directory.types import OrganizationResult
 from domain.base import NotFound
-from domain.directory import Outcome
+from domain.write_path import Outcome
 
 
 async def _run(info: Info[Context, None], coordinate: str, org_id: str | None,

@@ -13,7 +13,7 @@ from api.schema.common import IdempotencyKey, to_plain
 from api.schema.protocols.inputs import ProtocolContactInput, ProtocolId
 from api.schema.protocols.types import ProtocolResult, ReportingProtocol
 from domain.base import NotFound
-from domain.directory import Outcome
+from domain.write_path import Outcome
 
 
 async def _result(ctx: Context, outcome: Outcome) -> ProtocolResult:
