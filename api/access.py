@@ -34,9 +34,18 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "LedgerEntry": None,
     # The internal directory's contacts, locations, notes and oversight records, also as
     # proposed in a pending profile update (a public copy has no access key: never logged).
-    "Organization": frozenset({"pointOfContact", "location", "pendingProfileUpdate",
-                               "referralProtocol", "contactAttempts", "history",
-                               "misconductAllegations", "removal"}),
+    "Organization": frozenset(
+        {
+            "pointOfContact",
+            "location",
+            "pendingProfileUpdate",
+            "referralProtocol",
+            "contactAttempts",
+            "history",
+            "misconductAllegations",
+            "removal",
+        }
+    ),
     "ReportingProtocol": frozenset({"contacts", "revisions"}),
     "AuditEvent": None,
     "AuditState": None,
@@ -48,24 +57,67 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
 # own: a test requires each type of the schema to be in one of the two tables.
 NOT_LOGGED: dict[str, str] = {
     **dict.fromkeys(("Query", "Mutation"), "the roots"),
-    **dict.fromkeys(("AccessPage", "AuditPage", "CasePage", "LedgerPage",
-                     "DirectoryConnection", "DirectoryEdge", "PageInfo"),
-                    "a page: its items are logged by their own type"),
-    **dict.fromkeys(("CaseHistoryEntry", "CaseReferral", "CaseReport", "Consent",
-                     "Consultation", "Disclosure", "EmergencyCall", "LegalHoldView",
-                     "ReportFactors", "ReferralOutcome"),
-                    "only inside a case or an inbox item, whose field is logged"),
-    **dict.fromkeys(("ContactAttempt", "HistoryEntry", "MisconductAllegation", "Removal",
-                     "PendingProfileUpdate", "Profile", "PointOfContact", "Location",
-                     "PublicContact", "Region", "Service"),
-                    "only inside an organization, whose confidential fields are logged"),
-    **dict.fromkeys(("ProtocolContact", "ProtocolRevision"),
-                    "only inside a reporting protocol, whose field is logged"),
-    **dict.fromkeys(("Facet", "FacetValue", "StatisticsCell", "DirectoryAsOf"),
-                    "public: the public directory's facets, de-identified counts"),
-    **dict.fromkeys(("CaseResult", "OrganizationResult", "ProtocolResult",
-                     "ReferralOutcomeResult", "RecordResult"),
-                    "a command's ids and version; the record inside is logged by its type"),
+    **dict.fromkeys(
+        (
+            "AccessPage",
+            "AuditPage",
+            "CasePage",
+            "LedgerPage",
+            "DirectoryConnection",
+            "DirectoryEdge",
+            "PageInfo",
+        ),
+        "a page: its items are logged by their own type",
+    ),
+    **dict.fromkeys(
+        (
+            "CaseHistoryEntry",
+            "CaseReferral",
+            "CaseReport",
+            "Consent",
+            "Consultation",
+            "Disclosure",
+            "EmergencyCall",
+            "LegalHoldView",
+            "ReportFactors",
+            "ReferralOutcome",
+        ),
+        "only inside a case or an inbox item, whose field is logged",
+    ),
+    **dict.fromkeys(
+        (
+            "ContactAttempt",
+            "HistoryEntry",
+            "MisconductAllegation",
+            "Removal",
+            "PendingProfileUpdate",
+            "Profile",
+            "PointOfContact",
+            "Location",
+            "PublicContact",
+            "Region",
+            "Service",
+        ),
+        "only inside an organization, whose confidential fields are logged",
+    ),
+    **dict.fromkeys(
+        ("ProtocolContact", "ProtocolRevision"),
+        "only inside a reporting protocol, whose field is logged",
+    ),
+    **dict.fromkeys(
+        ("Facet", "FacetValue", "StatisticsCell", "DirectoryAsOf"),
+        "public: the public directory's facets, de-identified counts",
+    ),
+    **dict.fromkeys(
+        (
+            "CaseResult",
+            "OrganizationResult",
+            "ProtocolResult",
+            "ReferralOutcomeResult",
+            "RecordResult",
+        ),
+        "a command's ids and version; the record inside is logged by its type",
+    ),
     "AccessEntry": "the accessLog query logs each read of the access log itself",
 }
 # Named in no entry: the record's id and type are the entry's own record id and type.
@@ -73,8 +125,10 @@ _NOT_CONFIDENTIAL = frozenset({"id", "__typename"})
 # The record type of a search's entry: its record id is the query (``Query.cases``), its fields
 # the names of the filters used.
 SEARCH = "Search"
-_COLUMNS = ("id, at, user_id, role, organization_id, request_id, record_type, record_id, "
-            "case_id, fields, policy_version")
+_COLUMNS = (
+    "id, at, user_id, role, organization_id, request_id, record_type, record_id, "
+    "case_id, fields, policy_version"
+)
 
 
 class Accessed(Protocol):
@@ -92,22 +146,28 @@ class Reads:
         """Notes the fields of ``source`` (an object of ``type_name``) being completed."""
         fields = CONFIDENTIAL.get(type_name, frozenset())
         whole = fields is None  # any read of the record tells that it exists
-        read = {name for name in field_names if name not in _NOT_CONFIDENTIAL
-                and (fields is None or name in fields)}
+        read = {
+            name
+            for name in field_names
+            if name not in _NOT_CONFIDENTIAL and (fields is None or name in fields)
+        }
         if not read and not whole:
             return
         key_of: Callable[[], tuple[str, str, str | None] | None] | None = getattr(
-            source, "access_key", None)
+            source, "access_key", None
+        )
         key = None if key_of is None else key_of()
         if key is not None:
             self.noted.setdefault(key, set()).update(read)
 
-    def add(self, record_type: str, record_id: str, fields: set[str],
-            case_id: str | None = None) -> None:
+    def add(
+        self, record_type: str, record_id: str, fields: set[str], case_id: str | None = None
+    ) -> None:
         self.noted.setdefault((record_type, record_id, case_id), set()).update(fields)
 
-    def searched(self, query: str, filters: Iterable[str],
-                 answered: Iterable[tuple[str, str, str | None]]) -> None:
+    def searched(
+        self, query: str, filters: Iterable[str], answered: Iterable[tuple[str, str, str | None]]
+    ) -> None:
         """Notes a search that can reveal whether records exist: the query, the names of the
         filters it used, and each record that answered (its fields are noted as they are
         completed, if they are)."""
@@ -130,16 +190,21 @@ class Reader:
 
 def create_access_table(cursor: Cursor, dialect: str) -> None:
     """The access log's table (made by a schema migration step: ``migrations.py``)."""
-    key = ("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if dialect == "postgres"
-           else "INTEGER PRIMARY KEY AUTOINCREMENT")
+    key = (
+        "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+        if dialect == "postgres"
+        else "INTEGER PRIMARY KEY AUTOINCREMENT"
+    )
     cursor.execute(
         f"CREATE TABLE IF NOT EXISTS access_log (id {key}, at TEXT NOT NULL, "
         "user_id TEXT NOT NULL, role TEXT NOT NULL, organization_id TEXT, "
         "request_id TEXT NOT NULL, record_type TEXT NOT NULL, record_id TEXT NOT NULL, "
-        "case_id TEXT, fields TEXT NOT NULL, policy_version TEXT NOT NULL)")
+        "case_id TEXT, fields TEXT NOT NULL, policy_version TEXT NOT NULL)"
+    )
     for column in ("record_id", "case_id", "user_id"):
-        cursor.execute(f"CREATE INDEX IF NOT EXISTS access_log_{column} "
-                       f"ON access_log ({column}, id)")
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS access_log_{column} ON access_log ({column}, id)"
+        )
 
 
 class AccessLog:
@@ -149,23 +214,43 @@ class AccessLog:
     def record(self, reader: Reader, reads: Reads) -> None:
         """Writes the request's reads in one transaction: durable when this returns."""
         at = iso(datetime.now(UTC))
-        rows = [(at, reader.user_id, reader.role, reader.organization_id, reader.request_id,
-                 record_type, record_id, case_id, json.dumps(sorted(fields)),
-                 reader.policy_version)
-                for (record_type, record_id, case_id), fields in sorted(reads.noted.items())]
+        rows = [
+            (
+                at,
+                reader.user_id,
+                reader.role,
+                reader.organization_id,
+                reader.request_id,
+                record_type,
+                record_id,
+                case_id,
+                json.dumps(sorted(fields)),
+                reader.policy_version,
+            )
+            for (record_type, record_id, case_id), fields in sorted(reads.noted.items())
+        ]
         with self.store.transaction() as cursor:
             cursor.executemany(
                 "INSERT INTO access_log (at, user_id, role, organization_id, request_id, "
                 "record_type, record_id, case_id, fields, policy_version) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                rows,
+            )
 
-    def entries(self, *, record_id: str | None = None, user_id: str | None = None,
-                first: int = 20, before: int | None = None) -> list[dict[str, Any]]:
+    def entries(
+        self,
+        *,
+        record_id: str | None = None,
+        user_id: str | None = None,
+        first: int = 20,
+        before: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Newest first: reads of one record (or of the case it belongs to), or by one user."""
         if (record_id is None) == (user_id is None):
             raise ValueError("name either a record or a user")
-        clauses = (["(record_id = %s OR case_id = %s)"] if record_id is not None
-                   else ["user_id = %s"])
+        clauses = (
+            ["(record_id = %s OR case_id = %s)"] if record_id is not None else ["user_id = %s"]
+        )
         params: list[Any] = [record_id, record_id] if record_id is not None else [user_id]
         if before is not None:
             clauses.append("id < %s")
@@ -174,7 +259,19 @@ class AccessLog:
         sql = f"SELECT {_COLUMNS} FROM access_log WHERE {where} ORDER BY id DESC LIMIT %s"  # noqa: S608
         with self.store.read() as cursor:
             rows = cursor.execute(sql, [*params, first]).fetchall()
-        return [{"id": int(r[0]), "at": r[1], "userId": r[2], "role": r[3],
-                 "organizationId": r[4], "requestId": r[5], "recordType": r[6],
-                 "recordId": r[7], "caseId": r[8], "fields": json.loads(r[9]),
-                 "policyVersion": r[10]} for r in rows]
+        return [
+            {
+                "id": int(r[0]),
+                "at": r[1],
+                "userId": r[2],
+                "role": r[3],
+                "organizationId": r[4],
+                "requestId": r[5],
+                "recordType": r[6],
+                "recordId": r[7],
+                "caseId": r[8],
+                "fields": json.loads(r[9]),
+                "policyVersion": r[10],
+            }
+            for r in rows
+        ]

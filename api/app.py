@@ -53,11 +53,16 @@ GRAPHIQL_ASSETS = {
     "licenses/react-dom.LICENSE": "text/plain; charset=utf-8",
     "licenses/bundled-in-graphiql.txt": "text/plain; charset=utf-8",
 }
-GRAPHIQL_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; "
-                "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
-                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-GRAPHIQL_HEADERS = {"Content-Security-Policy": GRAPHIQL_CSP, "X-Content-Type-Options": "nosniff",
-                    "Referrer-Policy": "no-referrer"}
+GRAPHIQL_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+GRAPHIQL_HEADERS = {
+    "Content-Security-Policy": GRAPHIQL_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 class GraphQLResponse(JSONResponse):
@@ -68,10 +73,19 @@ class GraphQLResponse(JSONResponse):
         return orjson.dumps(content)
 
 
-def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None,
-           media_type: str = "application/json") -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
-                        status_code=status, headers=headers, media_type=media_type)
+def _error(
+    status: int,
+    message: str,
+    code: str,
+    headers: dict[str, str] | None = None,
+    media_type: str = "application/json",
+) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status,
+        headers=headers,
+        media_type=media_type,
+    )
 
 
 def create_app(system: System, run_projections: bool | None = None) -> Starlette:
@@ -80,54 +94,82 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
     async def graphql_get(request: Request) -> Response:
         accepts_html = "text/html" in request.headers.get("accept", "")
         if system.settings.graphiql and accepts_html:
-            return FileResponse(GRAPHIQL / "index.html", media_type="text/html; charset=utf-8",
-                                headers=GRAPHIQL_HEADERS)
-        return _error(405, "queries are accepted only by POST with application/json",
-                      "METHOD_NOT_ALLOWED", {"Allow": "POST"})
+            return FileResponse(
+                GRAPHIQL / "index.html",
+                media_type="text/html; charset=utf-8",
+                headers=GRAPHIQL_HEADERS,
+            )
+        return _error(
+            405,
+            "queries are accepted only by POST with application/json",
+            "METHOD_NOT_ALLOWED",
+            {"Allow": "POST"},
+        )
 
     async def graphiql_asset(request: Request) -> Response:
         name = request.path_params["name"]
         if name not in GRAPHIQL_ASSETS:
             return PlainTextResponse("Not Found", status_code=404)
-        return FileResponse(GRAPHIQL / name, media_type=GRAPHIQL_ASSETS[name],
-                            headers=GRAPHIQL_HEADERS)
+        return FileResponse(
+            GRAPHIQL / name, media_type=GRAPHIQL_ASSETS[name], headers=GRAPHIQL_HEADERS
+        )
 
     async def graphql_post(request: Request) -> Response:
         media = answer_media_type(request.headers.get("accept"))
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
-            return _error(415, "send the query as application/json", "UNSUPPORTED_MEDIA_TYPE",
-                          media_type=media)
+            return _error(
+                415,
+                "send the query as application/json",
+                "UNSUPPORTED_MEDIA_TYPE",
+                media_type=media,
+            )
         try:
             principal = system.auth.principal(request.headers.get("authorization"))
         except TokenError as error:
-            return _error(401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"},
-                          media_type=media)
+            return _error(
+                401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}, media_type=media
+            )
         body = await _bounded_body(request)
         if body is None:
-            return _error(413, f"the request body is larger than {MAX_BODY} bytes",
-                          "PAYLOAD_TOO_LARGE", media_type=media)
+            return _error(
+                413,
+                f"the request body is larger than {MAX_BODY} bytes",
+                "PAYLOAD_TOO_LARGE",
+                media_type=media,
+            )
         try:
             payload = orjson.loads(body)
         except ValueError:  # orjson.JSONDecodeError, invalid UTF-8 among them
-            return _error(400, "the request body is not valid JSON", "BAD_REQUEST",
-                          media_type=media)
+            return _error(
+                400, "the request body is not valid JSON", "BAD_REQUEST", media_type=media
+            )
         problem = _payload_problem(payload) or _operation_problem(system, payload)
         if problem:
             return _error(400, problem, "BAD_REQUEST", media_type=media)
-        context = Context(principal=principal, system=system,
-                          request_id=_request_id(request.headers.get("x-request-id")))
+        context = Context(
+            principal=principal,
+            system=system,
+            request_id=_request_id(request.headers.get("x-request-id")),
+        )
         result = await schema.execute(
-            payload["query"], variable_values=payload.get("variables"),
-            context_value=context, operation_name=payload.get("operationName"))
+            payload["query"],
+            variable_values=payload.get("variables"),
+            context_value=context,
+            operation_name=payload.get("operationName"),
+        )
         try:
             await access_log.write(context)
         except access_log.AccessLogUnwritten as error:
             # The read was not recorded, so its data is not sent.
             log.error("access log write failed: %s", type(error.__cause__).__name__)
-            return _error(503, "the access log could not be written, so nothing was "
-                          "returned; try again", "ACCESS_LOG_UNAVAILABLE",
-                          {"Retry-After": str(error.retry_after)}, media_type=media)
+            return _error(
+                503,
+                "the access log could not be written, so nothing was returned; try again",
+                "ACCESS_LOG_UNAVAILABLE",
+                {"Retry-After": str(error.retry_after)},
+                media_type=media,
+            )
         trusted = principal.role in STAFF_ROLES
         response: dict[str, Any] = {"data": result.data}
         if result.errors:
@@ -136,11 +178,18 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
             # prober how many of its fields were refused.
             response["errors"] = [e for i, e in enumerate(formatted) if e not in formatted[:i]]
             if (retry_after := _unavailable(result.data, result.errors)) is not None:
-                return GraphQLResponse(response, status_code=503, media_type=media,
-                                       headers={"Retry-After": str(retry_after)})
+                return GraphQLResponse(
+                    response,
+                    status_code=503,
+                    media_type=media,
+                    headers={"Retry-After": str(retry_after)},
+                )
             if media == GRAPHQL_RESPONSE and _request_error(result.data, result.errors):
-                return GraphQLResponse({"errors": response["errors"]}, media_type=media,
-                                       status_code=_request_error_status(formatted))
+                return GraphQLResponse(
+                    {"errors": response["errors"]},
+                    media_type=media,
+                    status_code=_request_error_status(formatted),
+                )
         return GraphQLResponse(response, media_type=media)
 
     health = HealthReads()
@@ -161,8 +210,10 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
             verdict, reasons = await readiness(system, health)
         except Exception as error:
             log.warning("readiness check failed: %s", type(error).__name__)
-            return JSONResponse({"status": "unavailable",
-                                 "reasons": ["the store cannot be reached"]}, status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "reasons": ["the store cannot be reached"]},
+                status_code=503,
+            )
         if verdict != CURRENT:
             return JSONResponse({"status": verdict, "reasons": reasons}, status_code=503)
         return JSONResponse({"status": "ready"})
@@ -173,8 +224,9 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
         follow = system.settings.inline_projections if run_projections is None else run_projections
         worker = None
         if follow:
-            worker = threading.Thread(target=system.follow_log, args=(stop,),
-                                      name="nrd-projections", daemon=True)
+            worker = threading.Thread(
+                target=system.follow_log, args=(stop,), name="nrd-projections", daemon=True
+            )
             worker.start()
         try:
             yield
@@ -184,17 +236,33 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
                 worker.join(timeout=10)
 
     return Starlette(
-        routes=[Route("/graphql", graphql_post, methods=["POST"]),
-                Route("/graphql", graphql_get, methods=["GET"]),
-                Route("/healthz", healthz, methods=["GET"]),
-                Route("/readyz", readyz, methods=["GET"]),
-                *([Mount("/graphiql", app=GZipMiddleware(Router(
-                    [Route("/{name:path}", graphiql_asset, methods=["GET"])])))]
-                  if system.settings.graphiql else [])],
+        routes=[
+            Route("/graphql", graphql_post, methods=["POST"]),
+            Route("/graphql", graphql_get, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            *(
+                [
+                    Mount(
+                        "/graphiql",
+                        app=GZipMiddleware(
+                            Router([Route("/{name:path}", graphiql_asset, methods=["GET"])])
+                        ),
+                    )
+                ]
+                if system.settings.graphiql
+                else []
+            ),
+        ],
         # Without a configured exporter every span is a no-op: no layer to pay for.
-        middleware=[Middleware(AnswerHeaders), *(
-            [] if not tracing(system.tracer)
-            else [Middleware(TracingMiddleware, tracer=system.tracer)])],
+        middleware=[
+            Middleware(AnswerHeaders),
+            *(
+                []
+                if not tracing(system.tracer)
+                else [Middleware(TracingMiddleware, tracer=system.tracer)]
+            ),
+        ],
         lifespan=lifespan,
     )
 
@@ -253,8 +321,9 @@ def _unavailable(data: dict[str, Any] | None, errors: list[GraphQLError]) -> int
     if not all(faults):
         return None
     failed = {e.path[0] for e in errors if e.path}
-    if data is not None and any(value is not None or key not in failed
-                                for key, value in data.items()):
+    if data is not None and any(
+        value is not None or key not in failed for key, value in data.items()
+    ):
         return None
     return max(f.retry_after for f in faults if f is not None)
 
@@ -270,8 +339,11 @@ def _operation_problem(system: System, payload: dict[str, Any]) -> str | None:
         document = system.gate.parsed(payload["query"])
     except GraphQLError:
         return None  # reported by the executor as a syntax error
-    names = [d.name.value if d.name else None for d in document.definitions
-             if isinstance(d, OperationDefinitionNode)]
+    names = [
+        d.name.value if d.name else None
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    ]
     wanted = payload.get("operationName")
     if wanted is None:
         if len(names) > 1:
@@ -315,6 +387,7 @@ async def context_free_check(system: System, reads: HealthReads) -> None:
     def check() -> None:
         system.projector.positions()
         system.projector.head()
+
     await reads.run(lambda: _once_more(system, check))
 
 

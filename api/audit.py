@@ -36,10 +36,13 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
     text = settings.audit_signing_key
     if text is None:
         if settings.uses_postgres:
-            raise ConfigurationError("NRD_AUDIT_SIGNING_KEY must be set when NRD_DATABASE_URL "
-                                     "is set")
-        text = read_or_create_secret(settings.data_dir / "audit-signing-key",
-                                     lambda: base64.b64encode(os.urandom(32)).decode())
+            raise ConfigurationError(
+                "NRD_AUDIT_SIGNING_KEY must be set when NRD_DATABASE_URL is set"
+            )
+        text = read_or_create_secret(
+            settings.data_dir / "audit-signing-key",
+            lambda: base64.b64encode(os.urandom(32)).decode(),
+        )
     try:
         raw = base64.b64decode(text.strip(), validate=True)
     except ValueError:
@@ -47,7 +50,8 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
     if len(raw) != 32:
         raise ConfigurationError(
             "NRD_AUDIT_SIGNING_KEY must be 32 random bytes in base64; make one with: "
-            "python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'")
+            "python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
+        )
     return Ed25519PrivateKey.from_private_bytes(raw)
 
 
@@ -56,18 +60,23 @@ def _public_text(key: Ed25519PublicKey) -> str:
 
 
 def _canonical(body: dict[str, Any]) -> bytes:
-    return json.dumps({k: body[k] for k in _SIGNED}, sort_keys=True,
-                      separators=(",", ":")).encode()
+    return json.dumps({k: body[k] for k in _SIGNED}, sort_keys=True, separators=(",", ":")).encode()
 
 
 def signed_head(store: ViewStore, key: Ed25519PrivateKey) -> dict[str, Any]:
     head = chain_head(store)
     if head is None:
-        raise AuditFileError("the chain is empty: nothing has been written, or the projections "
-                             "have not run yet (nrd projections run)")
-    body: dict[str, Any] = {"format": HEAD_FORMAT, "position": head.position,
-                            "hash": head.hash, "at": iso(datetime.now(UTC)),
-                            "publicKey": _public_text(key.public_key())}
+        raise AuditFileError(
+            "the chain is empty: nothing has been written, or the projections "
+            "have not run yet (nrd projections run)"
+        )
+    body: dict[str, Any] = {
+        "format": HEAD_FORMAT,
+        "position": head.position,
+        "hash": head.hash,
+        "at": iso(datetime.now(UTC)),
+        "publicKey": _public_text(key.public_key()),
+    }
     body["signature"] = base64.b64encode(key.sign(_canonical(body))).decode()
     return body
 
@@ -81,26 +90,36 @@ def load_heads(paths: Iterable[Path], key: Ed25519PublicKey) -> list[Head]:
         except FileNotFoundError:
             raise AuditFileError(f"{path}: no such head file") from None
         except (OSError, UnicodeError, ValueError):
-            raise AuditFileError(f"{path}: not a head file (not readable JSON); export one "
-                                 "with: nrd audit head --output FILE") from None
-        if (not isinstance(body, dict) or body.get("format") != HEAD_FORMAT
-                or any(k not in body for k in (*_SIGNED, "signature"))
-                or not isinstance(body["position"], int) or not isinstance(body["hash"], str)):
-            raise AuditFileError(f"{path}: not a head file of format {HEAD_FORMAT} (a field "
-                                 "is missing or of the wrong type)")
+            raise AuditFileError(
+                f"{path}: not a head file (not readable JSON); export one "
+                "with: nrd audit head --output FILE"
+            ) from None
+        if (
+            not isinstance(body, dict)
+            or body.get("format") != HEAD_FORMAT
+            or any(k not in body for k in (*_SIGNED, "signature"))
+            or not isinstance(body["position"], int)
+            or not isinstance(body["hash"], str)
+        ):
+            raise AuditFileError(
+                f"{path}: not a head file of format {HEAD_FORMAT} (a field "
+                "is missing or of the wrong type)"
+            )
         try:
-            key.verify(base64.b64decode(str(body["signature"]), validate=True),
-                       _canonical(body))
+            key.verify(base64.b64decode(str(body["signature"]), validate=True), _canonical(body))
         except (InvalidSignature, ValueError):
-            raise AuditFileError(f"{path}: the signature does not match this store's audit "
-                                 "signing key: the file was altered, or it comes from "
-                                 "another store") from None
+            raise AuditFileError(
+                f"{path}: the signature does not match this store's audit "
+                "signing key: the file was altered, or it comes from "
+                "another store"
+            ) from None
         heads.append(Head(body["position"], body["hash"]))
     return heads
 
 
-def write_export(entries: Callable[[int], Iterable[dict[str, Any]]], path: Path | None,
-                 resume: bool, out: TextIO) -> tuple[int, int]:
+def write_export(
+    entries: Callable[[int], Iterable[dict[str, Any]]], path: Path | None, resume: bool, out: TextIO
+) -> tuple[int, int]:
     """Writes NDJSON lines; returns (lines written, last position written).
 
     To a file, the lines go to ``FILE.partial`` (complete lines only) and the file takes its
@@ -116,8 +135,10 @@ def write_export(entries: Callable[[int], Iterable[dict[str, Any]]], path: Path 
             raise AuditFileError(f"{partial}: nothing to resume (no interrupted export there)")
         after = _trim_to_last_line(partial)
     elif partial.exists():
-        raise AuditFileError(f"{partial}: an interrupted export is there; resume it with "
-                             "--resume, or delete it to start again")
+        raise AuditFileError(
+            f"{partial}: an interrupted export is there; resume it with "
+            "--resume, or delete it to start again"
+        )
     if path.exists():
         raise AuditFileError(f"{path}: the file exists; name another, or delete it first")
     with partial.open("a", encoding="utf-8") as handle:
@@ -150,5 +171,6 @@ def _trim_to_last_line(partial: Path) -> int:
     try:
         return int(json.loads(lines[-1])["position"])
     except (ValueError, KeyError, TypeError):
-        raise AuditFileError(f"{partial}: its last line is not an exported event; delete the "
-                             "file and export again") from None
+        raise AuditFileError(
+            f"{partial}: its last line is not an exported event; delete the file and export again"
+        ) from None

@@ -45,27 +45,45 @@ class Authenticator:
     # A remembered token's memory besides its text: the principal, its expiry, the links.
     ENTRY_BYTES = 600
 
-    def __init__(self, secret: str, issuer: str = "nrd",
-                 max_hours: float = DEFAULT_MAX_HOURS, cache_bytes: int = MIB) -> None:
+    def __init__(
+        self,
+        secret: str,
+        issuer: str = "nrd",
+        max_hours: float = DEFAULT_MAX_HOURS,
+        cache_bytes: int = MIB,
+    ) -> None:
         if len(secret) < 32:
             raise ValueError("the token signing key must be at least 32 characters")
         self._secret = secret
         self._issuer = issuer
         self.max_hours = max_hours
         self._verified: BoundedCache[str, tuple[Principal, float]] = BoundedCache(
-            cache_bytes, self.REMEMBERED, lambda token, _: len(token) + self.ENTRY_BYTES)
+            cache_bytes, self.REMEMBERED, lambda token, _: len(token) + self.ENTRY_BYTES
+        )
 
-    def issue(self, role: str, user_id: str, organization_id: str | None = None,
-              hours: float | None = None) -> str:
+    def issue(
+        self,
+        role: str,
+        user_id: str,
+        organization_id: str | None = None,
+        hours: float | None = None,
+    ) -> str:
         """A token for ``hours`` (by default, and at most, ``max_hours``)."""
         hours = self.max_hours if hours is None else hours
         if not 0 < hours <= self.max_hours:  # NaN too
-            raise TokenError(f"a token lives more than 0 and at most {self.max_hours:g} hours "
-                             "(NRD_TOKEN_MAX_HOURS)")
+            raise TokenError(
+                f"a token lives more than 0 and at most {self.max_hours:g} hours "
+                "(NRD_TOKEN_MAX_HOURS)"
+            )
         _check_claims(role, user_id, organization_id)
         now = int(time.time())
-        claims: dict[str, object] = {"sub": user_id, "role": role, "iss": self._issuer,
-                                     "iat": now, "exp": now + max(1, int(hours * 3600))}
+        claims: dict[str, object] = {
+            "sub": user_id,
+            "role": role,
+            "iss": self._issuer,
+            "iat": now,
+            "exp": now + max(1, int(hours * 3600)),
+        }
         if role in ORGANIZATION_ROLES:  # other roles have none: one given is not kept
             claims["org"] = str(UUID(str(organization_id)))
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
@@ -86,8 +104,13 @@ class Authenticator:
 
     def _verify(self, token: str) -> tuple[Principal, float]:
         try:
-            claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM],
-                                issuer=self._issuer, options={"require": ["exp", "sub", "iss"]})
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                options={"require": ["exp", "sub", "iss"]},
+            )
         except jwt.ExpiredSignatureError:
             raise TokenError("the bearer token has expired") from None
         except jwt.InvalidTokenError:
@@ -95,8 +118,10 @@ class Authenticator:
         expires, issued = float(claims["exp"]), claims.get("iat")
         start = float(issued) if isinstance(issued, (int, float)) else time.time()
         if expires - start > self.max_hours * 3600:
-            raise TokenError(f"the bearer token lives longer than this server accepts (at most "
-                             f"{self.max_hours:g} hours)")
+            raise TokenError(
+                f"the bearer token lives longer than this server accepts (at most "
+                f"{self.max_hours:g} hours)"
+            )
         role, user_id, org = claims.get("role"), claims.get("sub"), claims.get("org")
         if not isinstance(role, str) or not isinstance(user_id, str):
             raise TokenError("the bearer token lacks a role or a subject")
@@ -106,18 +131,21 @@ class Authenticator:
         return Principal(user_id, role, organization), expires
 
 
-def _check_claims(role: str, user_id: str, organization_id: str | None,
-                  token: bool = False) -> None:
+def _check_claims(
+    role: str, user_id: str, organization_id: str | None, token: bool = False
+) -> None:
     where = "the bearer token's" if token else "the"
     if role not in ROLES or role == "public":
         roles = ", ".join(r for r in ROLES if r != "public")
         raise TokenError(f"{where} role must be one of {roles}")
     if not user_id or len(user_id) > 200 or not user_id.isprintable():
-        raise TokenError(f"{where} user id must be 1 to 200 printable characters (no control "
-                         "characters)")
+        raise TokenError(
+            f"{where} user id must be 1 to 200 printable characters (no control characters)"
+        )
     if role in ORGANIZATION_ROLES:
         try:
             UUID(str(organization_id))
         except ValueError:
-            raise TokenError(f"{where} organization must be an organization id (a UUID) "
-                             f"for the role {role}") from None
+            raise TokenError(
+                f"{where} organization must be an organization id (a UUID) for the role {role}"
+            ) from None

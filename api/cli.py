@@ -34,8 +34,10 @@ def _progress(label: str) -> Callable[[str, int, int], None]:
         now = time.monotonic()
         if now - last[0] > 0.2 or position >= head:
             last[0] = now
-            print(f"\r{label} {name}: {position}/{head} events", end="", file=sys.stderr,
-                  flush=True)
+            print(
+                f"\r{label} {name}: {position}/{head} events", end="", file=sys.stderr, flush=True
+            )
+
     return show
 
 
@@ -60,8 +62,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     where = "PostgreSQL" if settings.uses_postgres else f"SQLite under {settings.data_dir}/"
     print(f"nrd serving http://{args.host}:{args.port}/graphql ({where})", file=sys.stderr)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                    access_log=False, server_header=False)
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+        )
     finally:
         system.close()
     return 0
@@ -73,8 +81,9 @@ def _load_demo(system: object) -> None:
     app = system.app  # type: ignore[attr-defined]
 
     def progress(done: int, total: int) -> None:
-        print(f"\rdemo: {done}/{total} fictional organizations", end="", file=sys.stderr,
-              flush=True)
+        print(
+            f"\rdemo: {done}/{total} fictional organizations", end="", file=sys.stderr, flush=True
+        )
 
     # The demo's commands carry fixed idempotency keys: loading it again writes nothing.
     ids = load_demo(app, progress=progress)
@@ -102,8 +111,11 @@ def cmd_token(args: argparse.Namespace) -> int:
     else:
         secret = load_or_create_secret(settings.data_dir / "jwt-secret")
     try:
-        print(Authenticator(secret, settings.jwt_issuer, settings.token_max_hours).issue(
-            args.role, args.user, args.org, args.hours))
+        print(
+            Authenticator(secret, settings.jwt_issuer, settings.token_max_hours).issue(
+                args.role, args.user, args.org, args.hours
+            )
+        )
     except TokenError as error:
         print(f"nrd token: {error}", file=sys.stderr)
         return 2
@@ -164,11 +176,11 @@ def _started(args: argparse.Namespace, stop: threading.Event) -> Any:
             return build_system(settings, configured_provider())
         except Exception as error:
             cause = error.__cause__ if isinstance(error, DatabaseUnreachable) else error
-            if cause is None or not (is_transient(cause) or isinstance(error,
-                                                                        DatabaseUnreachable)):
+            if cause is None or not (is_transient(cause) or isinstance(error, DatabaseUnreachable)):
                 raise
-            log.error("the store cannot be reached yet: %s; trying again in %.1fs",
-                      describe(cause), pause)
+            log.error(
+                "the store cannot be reached yet: %s; trying again in %.1fs", describe(cause), pause
+            )
             stop.wait(pause)
             pause = min(5.0, pause * 2)
     return None
@@ -183,12 +195,16 @@ def cmd_projections_rebuild(args: argparse.Namespace) -> int:
         try:
             applied = system.projector.rebuild(_progress("rebuild"))
         except Exception as error:
-            print(f"\nnrd projections rebuild: failed ({describe(error)}); the live read "
-                  "models are as they were", file=sys.stderr)
+            print(
+                f"\nnrd projections rebuild: failed ({describe(error)}); the live read "
+                "models are as they were",
+                file=sys.stderr,
+            )
             return 1
         seconds = time.perf_counter() - started
-        print(f"\nrebuilt every read model from {applied} events in {seconds:.1f}s",
-              file=sys.stderr)
+        print(
+            f"\nrebuilt every read model from {applied} events in {seconds:.1f}s", file=sys.stderr
+        )
     finally:
         system.close()
     return 0
@@ -207,8 +223,10 @@ def cmd_projections_status(args: argparse.Namespace) -> int:
     try:
         system: Any = _system(args)
     except Exception as error:
-        print(f"nrd projections status: cannot read the read models' state: {describe(error)}",
-              file=sys.stderr)
+        print(
+            f"nrd projections status: cannot read the read models' state: {describe(error)}",
+            file=sys.stderr,
+        )
         return UNKNOWN
     try:
         settings = system.settings
@@ -219,8 +237,11 @@ def cmd_projections_status(args: argparse.Namespace) -> int:
             try:
                 health = read_health(system.projector)
             except Exception as error:
-                print(f"nrd projections status: cannot read the read models' state: "
-                      f"{describe(error)}", file=sys.stderr)
+                print(
+                    f"nrd projections status: cannot read the read models' state: "
+                    f"{describe(error)}",
+                    file=sys.stderr,
+                )
                 return UNKNOWN
             verdict, reasons = health.assess(max_lag, max_stall)
             if verdict == LATE and time.monotonic() < deadline:
@@ -228,11 +249,11 @@ def cmd_projections_status(args: argparse.Namespace) -> int:
                 continue
             break
         for model in health.read_models:
-            moved = ("" if model.idle_seconds is None
-                     else f", moved {model.idle_seconds:.0f}s ago")
+            moved = "" if model.idle_seconds is None else f", moved {model.idle_seconds:.0f}s ago"
             held = f", {model.quarantined} quarantined" if model.quarantined else ""
-            print(f"{model.name}: {model.position}/{health.head} ({model.behind} behind{moved}"
-                  f"{held})")
+            print(
+                f"{model.name}: {model.position}/{health.head} ({model.behind} behind{moved}{held})"
+            )
         if verdict == HELD:
             _show_quarantine(system, args.limit)
         print(f"{verdict}" + "".join(f"\n  {reason}" for reason in reasons))
@@ -255,14 +276,18 @@ def _show_quarantine(system: Any, limit: int) -> None:
         system.access.record(_cli_reader(system), reads)
         shown = True
     except Exception as error:
-        print(f"(record ids hidden: the access log could not be written: "
-              f"{type(error).__name__})", file=sys.stderr)
+        print(
+            f"(record ids hidden: the access log could not be written: {type(error).__name__})",
+            file=sys.stderr,
+        )
         shown = False
     print("quarantined (position, read model, record, version, topic, stage: error):")
     for entry in entries:
         record = entry.record_id if shown else "-"
-        print(f"  {entry.position} {entry.projection} {record} v{entry.version} {entry.topic} "
-              f"{entry.stage}: {entry.error}")
+        print(
+            f"  {entry.position} {entry.projection} {record} v{entry.version} {entry.topic} "
+            f"{entry.stage}: {entry.error}"
+        )
 
 
 CASE_TOPICS = "domain.case:"
@@ -277,12 +302,14 @@ def cmd_projections_check(args: argparse.Namespace) -> int:
         try:
             report = rebuilder.check(system.projector, _progress("check"))
         except Exception as error:
-            print(f"\nnrd projections check: could not compare ({describe(error)})",
-                  file=sys.stderr)
+            print(
+                f"\nnrd projections check: could not compare ({describe(error)})", file=sys.stderr
+            )
             return 2
         print(file=sys.stderr)
-        at = ", ".join(f"{name} at {position}" for name, position in sorted(
-            report.positions.items()))
+        at = ", ".join(
+            f"{name} at {position}" for name, position in sorted(report.positions.items())
+        )
         if not report.differences:
             print(f"same: {report.tables} tables match a rebuild from the log ({at})")
             return 0
@@ -298,8 +325,10 @@ def cmd_projections_retry(args: argparse.Namespace) -> int:
     system: Any = _system(args)
     try:
         result = system.projector.retry()
-        print(f"applied {result.applied} quarantined event(s); {result.remaining} remain "
-              f"quarantined; {result.gone} no longer in the log")
+        print(
+            f"applied {result.applied} quarantined event(s); {result.remaining} remain "
+            f"quarantined; {result.gone} no longer in the log"
+        )
         return 0 if not result.remaining else 1
     finally:
         system.close()
@@ -324,8 +353,7 @@ def _cli_reader(system: Any) -> Any:
 
     from api.access import Reader
 
-    return Reader(operator_identity(), "operator", None, uuid.uuid4().hex,
-                  system.policy.version)
+    return Reader(operator_identity(), "operator", None, uuid.uuid4().hex, system.policy.version)
 
 
 def operator_identity() -> str:
@@ -340,8 +368,9 @@ def operator_identity() -> str:
     return f"cli:{name}(uid {uid})"
 
 
-def _record_read(system: Any, record_type: str, record_id: str, fields: set[str],
-                 case_id: str | None = None) -> None:
+def _record_read(
+    system: Any, record_type: str, record_id: str, fields: set[str], case_id: str | None = None
+) -> None:
     from api.access import Reads
 
     reads = Reads()
@@ -369,20 +398,27 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     from api.audit import AuditFileError, write_export
 
     if args.resume and args.output is None:
-        print("nrd audit export: --resume continues an export to a file: give its --output",
-              file=sys.stderr)
+        print(
+            "nrd audit export: --resume continues an export to a file: give its --output",
+            file=sys.stderr,
+        )
         return 2
     system: Any = _system(args)
     try:
         what = str(args.record) if args.record else "all"
-        _record_read(system, "AuditExport", what, {"events"},
-                     str(args.record) if args.record else None)
+        _record_read(
+            system, "AuditExport", what, {"events"}, str(args.record) if args.record else None
+        )
         show = _progress("export") if args.output else None
 
         def entries(after: int) -> Any:
             return system.audit.export(
-                after, args.record, args.since, args.until,
-                None if show is None else (lambda p, h: show("events", p, h)))
+                after,
+                args.record,
+                args.since,
+                args.until,
+                None if show is None else (lambda p, h: show("events", p, h)),
+            )
 
         try:
             written, last = write_export(entries, args.output, args.resume, sys.stdout)
@@ -392,17 +428,24 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
         except BrokenPipeError:
             return 0  # the reader stopped reading (| head): not an error
         except OSError as error:
-            print(f"nrd audit export: cannot write {args.output}: {error.strerror}",
-                  file=sys.stderr)
+            print(
+                f"nrd audit export: cannot write {args.output}: {error.strerror}", file=sys.stderr
+            )
             return 2
         except KeyboardInterrupt:
-            advice = ("the partial file holds only complete lines: run the same command with "
-                      "--resume to continue" if args.output else "run it again")
+            advice = (
+                "the partial file holds only complete lines: run the same command with "
+                "--resume to continue"
+                if args.output
+                else "run it again"
+            )
             print(f"\nnrd audit export: interrupted; {advice}", file=sys.stderr)
             return 130
         if args.output:
-            print(f"\nexported {written} events (to position {last}) to {args.output}",
-                  file=sys.stderr)
+            print(
+                f"\nexported {written} events (to position {last}) to {args.output}",
+                file=sys.stderr,
+            )
         return 0
     finally:
         system.close()
@@ -415,8 +458,7 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
     try:
         state = system.audit.state_as_of(args.record, version=args.version, moment=args.at)
         if state is None:
-            print("nrd audit replay: no such record at that moment or version",
-                  file=sys.stderr)
+            print("nrd audit replay: no such record at that moment or version", file=sys.stderr)
             return 1
         case = str(args.record) if state["recordType"] == "Case" else None
         _record_read(system, "RecordAsOf", str(args.record), {"state"}, case)
@@ -448,11 +490,15 @@ def cmd_audit_head(args: argparse.Namespace) -> int:
                 temporary.write_text(text)
                 temporary.replace(args.output)
             except OSError as error:
-                print(f"nrd audit head: cannot write {args.output}: {error.strerror}",
-                      file=sys.stderr)
+                print(
+                    f"nrd audit head: cannot write {args.output}: {error.strerror}", file=sys.stderr
+                )
                 return 2
-            print(f"head at position {head['position']} written to {args.output}; keep a copy "
-                  "outside the database", file=sys.stderr)
+            print(
+                f"head at position {head['position']} written to {args.output}; keep a copy "
+                "outside the database",
+                file=sys.stderr,
+            )
         return 0
     finally:
         system.close()
@@ -470,14 +516,20 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             print(f"nrd audit verify: {error}", file=sys.stderr)
             return 2
         show = _progress("verify")
-        result = verify(system.app.recorder, system.store, heads,
-                        lambda position, head: show("events", position, head))
+        result = verify(
+            system.app.recorder,
+            system.store,
+            heads,
+            lambda position, head: show("events", position, head),
+        )
         print(file=sys.stderr)
         if result.finding is not None:
             print(f"TAMPERED at position {result.finding.position}: {result.finding.problem}")
             return 1
-        print(f"intact: {result.events} events; the stored chain covers positions up to "
-              f"{result.chained_to}; {result.heads_checked} exported head(s) matched")
+        print(
+            f"intact: {result.events} events; the stored chain covers positions up to "
+            f"{result.chained_to}; {result.heads_checked} exported head(s) matched"
+        )
         return 0
     finally:
         system.close()
@@ -485,139 +537,210 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog="nrd", description="National Referral Directory: GraphQL API over an "
+        prog="nrd",
+        description="National Referral Directory: GraphQL API over an "
         "event-sourced audit trail. Configuration comes from NRD_* environment variables "
-        "(see README).")
+        "(see README).",
+    )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="start the API server",
-                                description="Start the GraphQL server (POST /graphql, GET "
-                                "/healthz). SQLite under the data folder unless "
-                                "NRD_DATABASE_URL is set.")
+    serve = commands.add_parser(
+        "serve",
+        help="start the API server",
+        description="Start the GraphQL server (POST /graphql, GET "
+        "/healthz). SQLite under the data folder unless "
+        "NRD_DATABASE_URL is set.",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (8000)")
     serve.add_argument("--data-dir", help="folder for the embedded SQLite stores (./data)")
-    serve.add_argument("--demo", action="store_true",
-                       help="load a fictional directory first, enable GraphiQL and print a "
-                            "token for each role")
-    serve.add_argument("--graphiql", action=argparse.BooleanOptionalAction, default=None,
-                       help="serve the GraphiQL page on GET /graphql (off by default)")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="load a fictional directory first, enable GraphiQL and print a token for each role",
+    )
+    serve.add_argument(
+        "--graphiql",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve the GraphiQL page on GET /graphql (off by default)",
+    )
     serve.set_defaults(run=cmd_serve)
 
-    token = commands.add_parser("token", help="issue a development token",
-                                description="Print a signed bearer token for a role.")
-    token.add_argument("--role", required=True, choices=[r for r in ROLES if r != "public"],
-                       help="the caller's role")
+    token = commands.add_parser(
+        "token",
+        help="issue a development token",
+        description="Print a signed bearer token for a role.",
+    )
+    token.add_argument(
+        "--role",
+        required=True,
+        choices=[r for r in ROLES if r != "public"],
+        help="the caller's role",
+    )
     token.add_argument("--user", required=True, help="the caller's user id")
-    token.add_argument("--org", help="the organization id (required for partner and "
-                                     "law_enforcement)")
-    token.add_argument("--hours", type=float, default=None,
-                       help="validity in hours (default and most: NRD_TOKEN_MAX_HOURS, 12)")
+    token.add_argument(
+        "--org", help="the organization id (required for partner and law_enforcement)"
+    )
+    token.add_argument(
+        "--hours",
+        type=float,
+        default=None,
+        help="validity in hours (default and most: NRD_TOKEN_MAX_HOURS, 12)",
+    )
     token.add_argument("--data-dir", help="folder holding the embedded signing key (./data)")
     token.set_defaults(run=cmd_token)
 
     schema = commands.add_parser(
-        "schema", help="print the GraphQL schema (SDL)",
+        "schema",
+        help="print the GraphQL schema (SDL)",
         description="Print the whole GraphQL schema in the schema definition language, with "
-                    "every description. schema.graphql at the repository's root is its "
-                    "output: nrd schema --output schema.graphql")
+        "every description. schema.graphql at the repository's root is its "
+        "output: nrd schema --output schema.graphql",
+    )
     schema.add_argument("--output", type=Path, help="write to this file instead of stdout")
     schema.set_defaults(run=cmd_schema)
 
-    projections = commands.add_parser("projections", help="run, rebuild or inspect read models",
-                                      description="Keep the read models following the log.")
+    projections = commands.add_parser(
+        "projections",
+        help="run, rebuild or inspect read models",
+        description="Keep the read models following the log.",
+    )
     verbs = projections.add_subparsers(dest="verb", required=True, metavar="VERB")
     run = verbs.add_parser(
-        "run", help="follow the event log (a worker process)",
+        "run",
+        help="follow the event log (a worker process)",
         description="Follows the log until stopped; rides out a lost connection or a database "
-                    "restart (at start too), and quarantines an event a read model cannot "
-                    "apply.")
+        "restart (at start too), and quarantines an event a read model cannot "
+        "apply.",
+    )
     run.add_argument("--interval", type=float, default=0.2, help="poll interval in seconds")
     rebuild = verbs.add_parser(
-        "rebuild", help="rebuild every read model from the event log",
+        "rebuild",
+        help="rebuild every read model from the event log",
         description="Builds the read models aside from the log and swaps them in whole; "
-                    "exit 1, with the live ones as they were, if it fails.")
+        "exit 1, with the live ones as they were, if it fails.",
+    )
     status = verbs.add_parser(
-        "status", help="each read model's position, and whether it is current",
+        "status",
+        help="each read model's position, and whether it is current",
         description="Exit 0: every read model current (within --max-lag events of the log's "
-                    "head, and not behind for longer than --max-stall seconds); 1: behind; "
-                    "2: the store cannot be reached; 3: events are quarantined (listed; "
-                    "`nrd projections retry` after a fix).")
-    status.add_argument("--max-lag", type=int, default=None,
-                        help="events behind the head still counted as current "
-                             "(NRD_READY_MAX_LAG, 1000)")
-    status.add_argument("--max-stall", type=float, default=None,
-                        help="seconds a read model may be behind without moving "
-                             "(NRD_READY_MAX_STALL, 30)")
-    status.add_argument("--wait", type=float, default=0.0,
-                        help="wait up to this many seconds for the read models to be current")
-    status.add_argument("--limit", type=int, default=50,
-                        help="quarantined events listed at most (50)")
+        "head, and not behind for longer than --max-stall seconds); 1: behind; "
+        "2: the store cannot be reached; 3: events are quarantined (listed; "
+        "`nrd projections retry` after a fix).",
+    )
+    status.add_argument(
+        "--max-lag",
+        type=int,
+        default=None,
+        help="events behind the head still counted as current (NRD_READY_MAX_LAG, 1000)",
+    )
+    status.add_argument(
+        "--max-stall",
+        type=float,
+        default=None,
+        help="seconds a read model may be behind without moving (NRD_READY_MAX_STALL, 30)",
+    )
+    status.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        help="wait up to this many seconds for the read models to be current",
+    )
+    status.add_argument(
+        "--limit", type=int, default=50, help="quarantined events listed at most (50)"
+    )
     check = verbs.add_parser(
-        "check", help="compare the read models with a rebuild from the log",
+        "check",
+        help="compare the read models with a rebuild from the log",
         description="Rebuilds aside up to where the live read models stand and compares them "
-                    "table by table (counts and record ids, never values). Exit 0: the "
-                    "same; 1: different; 2: could not compare.")
+        "table by table (counts and record ids, never values). Exit 0: the "
+        "same; 1: different; 2: could not compare.",
+    )
     retry = verbs.add_parser(
-        "retry", help="apply the quarantined events again (after a fix)",
-        description="Exit 0: none remains quarantined; 1: some still fail.")
-    for sub, fn in ((run, cmd_projections_run), (rebuild, cmd_projections_rebuild),
-                    (status, cmd_projections_status), (check, cmd_projections_check),
-                    (retry, cmd_projections_retry)):
+        "retry",
+        help="apply the quarantined events again (after a fix)",
+        description="Exit 0: none remains quarantined; 1: some still fail.",
+    )
+    for sub, fn in (
+        (run, cmd_projections_run),
+        (rebuild, cmd_projections_rebuild),
+        (status, cmd_projections_status),
+        (check, cmd_projections_check),
+        (retry, cmd_projections_retry),
+    ):
         sub.add_argument("--data-dir", help="folder for the embedded SQLite stores (./data)")
         sub.set_defaults(run=fn)
 
-    db = commands.add_parser("db", help="the database's schema",
-                             description="The schema of every table nrd owns.")
+    db = commands.add_parser(
+        "db", help="the database's schema", description="The schema of every table nrd owns."
+    )
     db_verbs = db.add_subparsers(dest="verb", required=True, metavar="VERB")
     migrate = db_verbs.add_parser(
-        "migrate", help="bring the schema to this version's (run before serving)",
+        "migrate",
+        help="bring the schema to this version's (run before serving)",
         description="Applies the numbered schema steps the database lacks, each in one "
-                    "transaction; idempotent, one migrator at a time, safe while older "
-                    "processes run. `nrd serve` and the worker refuse a schema at another "
-                    "version. The embedded SQLite stores migrate themselves.")
+        "transaction; idempotent, one migrator at a time, safe while older "
+        "processes run. `nrd serve` and the worker refuse a schema at another "
+        "version. The embedded SQLite stores migrate themselves.",
+    )
     migrate.add_argument("--data-dir", help="folder for the embedded SQLite stores (./data)")
     migrate.set_defaults(run=cmd_db_migrate)
 
     audit = commands.add_parser(
-        "audit", help="export, replay and verify the audit history",
+        "audit",
+        help="export, replay and verify the audit history",
         description="Compliance at the terminal. Caller personal data stays masked; every "
-                    "read is recorded in the access log.")
+        "read is recorded in the access log.",
+    )
     audit_verbs = audit.add_subparsers(dest="verb", required=True, metavar="VERB")
     export = audit_verbs.add_parser(
-        "export", help="stream the history as NDJSON (all, one record, or a time range)",
+        "export",
+        help="stream the history as NDJSON (all, one record, or a time range)",
         description="One JSON object per event, in log order, with constant memory. To a "
-                    "file, progress shows on the terminal and an interrupted export resumes.")
+        "file, progress shows on the terminal and an interrupted export resumes.",
+    )
     export.add_argument("--record", type=_uuid_argument, help="only this record's events")
-    export.add_argument("--since", type=_moment_argument,
-                        help="only events at or after this ISO 8601 date or time")
-    export.add_argument("--until", type=_moment_argument,
-                        help="only events before this ISO 8601 date or time")
-    export.add_argument("--output", type=Path,
-                        help="write to this file (through FILE.partial) instead of stdout")
-    export.add_argument("--resume", action="store_true",
-                        help="continue an interrupted export to --output")
+    export.add_argument(
+        "--since", type=_moment_argument, help="only events at or after this ISO 8601 date or time"
+    )
+    export.add_argument(
+        "--until", type=_moment_argument, help="only events before this ISO 8601 date or time"
+    )
+    export.add_argument(
+        "--output", type=Path, help="write to this file (through FILE.partial) instead of stdout"
+    )
+    export.add_argument(
+        "--resume", action="store_true", help="continue an interrupted export to --output"
+    )
     export.set_defaults(run=cmd_audit_export)
     replay = audit_verbs.add_parser(
-        "replay", help="print a record as it stood at a moment or version",
-        description="Rebuilds the record from its events up to the moment or version.")
+        "replay",
+        help="print a record as it stood at a moment or version",
+        description="Rebuilds the record from its events up to the moment or version.",
+    )
     replay.add_argument("record", type=_uuid_argument, help="the record's id")
     when = replay.add_mutually_exclusive_group(required=True)
     when.add_argument("--at", type=_moment_argument, help="an ISO 8601 date or time")
     when.add_argument("--version", type=int, help="a version of the record")
     replay.set_defaults(run=cmd_audit_replay)
     head = audit_verbs.add_parser(
-        "head", help="export the signed head of the hash chain",
+        "head",
+        help="export the signed head of the hash chain",
         description="Signs the chain's last link with NRD_AUDIT_SIGNING_KEY; keep the file "
-                    "outside the database.")
+        "outside the database.",
+    )
     head.add_argument("--output", type=Path, help="write to this file instead of stdout")
     head.set_defaults(run=cmd_audit_head)
     verify = audit_verbs.add_parser(
-        "verify", help="recompute the hash chain and compare it with exported heads",
+        "verify",
+        help="recompute the hash chain and compare it with exported heads",
         description="Exit 0: intact; 1: the first position where the log was edited, "
-                    "deleted, reordered or truncated; 2: a head file cannot be used.")
-    verify.add_argument("--head", type=Path, action="append", default=[],
-                        help="an exported head file (repeatable)")
+        "deleted, reordered or truncated; 2: a head file cannot be used.",
+    )
+    verify.add_argument(
+        "--head", type=Path, action="append", default=[], help="an exported head file (repeatable)"
+    )
     verify.set_defaults(run=cmd_audit_verify)
     for sub in (export, replay, head, verify):
         sub.add_argument("--data-dir", help="folder for the embedded SQLite stores (./data)")

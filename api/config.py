@@ -20,8 +20,7 @@ _APPLICATION_NAME = re.compile(r"^[A-Za-z0-9._-]{1,63}$")
 AGGREGATE_CACHE_SIZE = 5_000
 # How NRD_CACHE_MB divides among a process's caches. Each is a bound, not a reservation: an
 # API process holds aggregates and parsed documents, a projection worker folded cases.
-CACHE_SHARES = {"aggregates": 0.45, "folded": 0.3, "documents": 0.1, "keys": 0.1,
-                "tokens": 0.05}
+CACHE_SHARES = {"aggregates": 0.45, "folded": 0.3, "documents": 0.1, "keys": 0.1, "tokens": 0.05}
 # A process's PostgreSQL connections: one of its own (see ``Settings.connection_shares``)
 # and at least one in each of its two pools.
 MIN_CONNECTIONS = 3
@@ -41,7 +40,8 @@ class DatabaseUnreachable(Exception):
             f"the database could not be reached within {waited:g} s (last: {last}). Check "
             "that it runs and accepts connections from this host, NRD_DATABASE_URL, and that "
             "it has connections to spare (its max_connections, against NRD_MAX_CONNECTIONS "
-            "per process); NRD_CONNECT_TIMEOUT_SECONDS sets how long a start keeps trying")
+            "per process); NRD_CONNECT_TIMEOUT_SECONDS sets how long a start keeps trying"
+        )
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -71,13 +71,17 @@ def _emergency_numbers(path: str | None) -> dict[str, str]:
     try:
         table = json.loads(Path(path).read_text())
     except (OSError, ValueError) as error:
-        raise ConfigurationError(f"NRD_EMERGENCY_NUMBERS: cannot read {path}: "
-                                 f"{type(error).__name__}") from None
+        raise ConfigurationError(
+            f"NRD_EMERGENCY_NUMBERS: cannot read {path}: {type(error).__name__}"
+        ) from None
     if not isinstance(table, dict) or not all(
-            isinstance(k, str) and k.startswith("CA-") and isinstance(v, str) and v.strip()
-            for k, v in table.items()):
-        raise ConfigurationError("NRD_EMERGENCY_NUMBERS must hold a JSON object mapping "
-                                 'province codes to numbers, e.g. {"CA-NU": "..."}')
+        isinstance(k, str) and k.startswith("CA-") and isinstance(v, str) and v.strip()
+        for k, v in table.items()
+    ):
+        raise ConfigurationError(
+            "NRD_EMERGENCY_NUMBERS must hold a JSON object mapping "
+            'province codes to numbers, e.g. {"CA-NU": "..."}'
+        )
     return {k: v.strip() for k, v in table.items()}
 
 
@@ -166,18 +170,23 @@ class Settings:
         if schema and not _SCHEMA.match(schema):
             raise ConfigurationError("NRD_DATABASE_SCHEMA must be a lower-case SQL identifier")
         if env.get("NRD_POOL_SIZE"):
-            raise ConfigurationError("NRD_POOL_SIZE is replaced by NRD_MAX_CONNECTIONS, the "
-                                     "most PostgreSQL connections a process opens in all")
+            raise ConfigurationError(
+                "NRD_POOL_SIZE is replaced by NRD_MAX_CONNECTIONS, the "
+                "most PostgreSQL connections a process opens in all"
+            )
         name = env.get("NRD_APPLICATION_NAME") or "nrd"
         if not _APPLICATION_NAME.match(name):
-            raise ConfigurationError("NRD_APPLICATION_NAME must be 1 to 63 letters, digits, "
-                                     "dots, dashes or underscores")
+            raise ConfigurationError(
+                "NRD_APPLICATION_NAME must be 1 to 63 letters, digits, dots, dashes or underscores"
+            )
         lock_ms = _int(env, "NRD_LOCK_TIMEOUT_MS", 5_000, 100, 600_000)
         statement_ms = _int(env, "NRD_STATEMENT_TIMEOUT_MS", 30_000, 1_000, 3_600_000)
         if statement_ms < lock_ms:
-            raise ConfigurationError("NRD_STATEMENT_TIMEOUT_MS must be at least "
-                                     "NRD_LOCK_TIMEOUT_MS (a statement's time includes its "
-                                     "wait for locks)")
+            raise ConfigurationError(
+                "NRD_STATEMENT_TIMEOUT_MS must be at least "
+                "NRD_LOCK_TIMEOUT_MS (a statement's time includes its "
+                "wait for locks)"
+            )
         return cls(
             data_dir=Path(env.get("NRD_DATA_DIR", "data")),
             database_url=url,
@@ -186,13 +195,15 @@ class Settings:
             master_key=env.get("NRD_MASTER_KEY") or None,
             audit_signing_key=env.get("NRD_AUDIT_SIGNING_KEY") or None,
             emergency_numbers=_emergency_numbers(env.get("NRD_EMERGENCY_NUMBERS")),
-            statistics_threshold=_int(env, "NRD_STATISTICS_THRESHOLD", STATISTICS_THRESHOLD, 2,
-                                      1000),
+            statistics_threshold=_int(
+                env, "NRD_STATISTICS_THRESHOLD", STATISTICS_THRESHOLD, 2, 1000
+            ),
             jwt_issuer=env.get("NRD_JWT_ISSUER", "nrd"),
             graphiql=_flag(env.get("NRD_GRAPHIQL"), False),
             inline_projections=_flag(env.get("NRD_INLINE_PROJECTIONS"), True),
-            review_interval_days=_int(env, "NRD_REVIEW_INTERVAL_DAYS", REVIEW_INTERVAL_DAYS, 1,
-                                      3650),
+            review_interval_days=_int(
+                env, "NRD_REVIEW_INTERVAL_DAYS", REVIEW_INTERVAL_DAYS, 1, 3650
+            ),
             unreachable_after=_int(env, "NRD_UNREACHABLE_AFTER", UNREACHABLE_AFTER, 1, 100),
             max_page_size=_int(env, "NRD_MAX_PAGE_SIZE", 50, 1, 500),
             max_depth=_int(env, "NRD_MAX_DEPTH", 10, 2, 50),
@@ -244,9 +255,16 @@ class Settings:
             "application_name": self.application_name,
             "connect_timeout": str(max(2, min(10, round(self.pool_timeout)))),
             # Given explicitly, options replace libpq's PGOPTIONS, which is kept in front.
-            "options": " ".join(filter(None, [
-                os.environ.get("PGOPTIONS", ""), f"-c lock_timeout={self.lock_timeout_ms}",
-                f"-c statement_timeout={self.statement_timeout_ms}"])),
+            "options": " ".join(
+                filter(
+                    None,
+                    [
+                        os.environ.get("PGOPTIONS", ""),
+                        f"-c lock_timeout={self.lock_timeout_ms}",
+                        f"-c statement_timeout={self.statement_timeout_ms}",
+                    ],
+                )
+            ),
         }
 
     @property
@@ -262,9 +280,12 @@ class Settings:
         never a stale decision; a command decides on the cached object under its lock, and
         every other load gets a copy). The pool's pre-ping is off: it
         cost a round trip per query, and the library retries a query on a dropped connection."""
-        cache = {"AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE),
-                 "AGGREGATE_CACHE_BYTES": str(self.cache_bytes("aggregates")),
-                 "AGGREGATE_CACHE_FASTFORWARD": "y", "DEEPCOPY_FROM_AGGREGATE_CACHE": "y"}
+        cache = {
+            "AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE),
+            "AGGREGATE_CACHE_BYTES": str(self.cache_bytes("aggregates")),
+            "AGGREGATE_CACHE_FASTFORWARD": "y",
+            "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
+        }
         if not self.uses_postgres:
             return {
                 **cache,

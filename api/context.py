@@ -56,8 +56,9 @@ class Context:
     @property
     def caller(self) -> str:
         """The principal as one key: rate limits and read-your-writes are kept per caller."""
-        return "\x1f".join([self.role, self.principal.organization_id or "",
-                             self.principal.user_id])
+        return "\x1f".join(
+            [self.role, self.principal.organization_id or "", self.principal.user_id]
+        )
 
     @property
     def cases(self) -> CaseQueries:
@@ -70,8 +71,13 @@ class Context:
         self.system.rate_limits.check(self.caller, operation)
 
     def reader(self) -> Reader:
-        return Reader(self.principal.user_id, self.role, self.principal.organization_id,
-                      self.request_id, self.system.policy.version)
+        return Reader(
+            self.principal.user_id,
+            self.role,
+            self.principal.organization_id,
+            self.request_id,
+            self.system.policy.version,
+        )
 
     @property
     def role(self) -> str:
@@ -83,8 +89,9 @@ class Context:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Runs blocking store work off the event loop, within the pool-sized limiter."""
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args),
-                                              limiter=self.system.limiter)
+        return await anyio.to_thread.run_sync(
+            functools.partial(fn, *args), limiter=self.system.limiter
+        )
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -109,8 +116,9 @@ class Context:
             return None
         return doc, self.system.policy.fields(self.role, "Organization", relation)
 
-    async def search(self, query: DirectoryQuery, with_facets: bool = True,
-                     with_total: bool = True) -> tuple[DirectoryPage, frozenset[str]]:
+    async def search(
+        self, query: DirectoryQuery, with_facets: bool = True, with_total: bool = True
+    ) -> tuple[DirectoryPage, frozenset[str]]:
         scope = self._directory_scope("any")
         if scope is None:
             raise NotFound("directory not available")
@@ -122,8 +130,9 @@ class Context:
         policy = self.system.policy
         if policy.allows(self.role, "Protocols.all", "scope", "any"):
             return "any", None
-        if (self.principal.organization_id is not None
-                and policy.allows(self.role, "Protocols.all", "scope", "own")):
+        if self.principal.organization_id is not None and policy.allows(
+            self.role, "Protocols.all", "scope", "own"
+        ):
             return "own", self.principal.organization_id
         return None
 
@@ -153,12 +162,16 @@ class Context:
 
     def check_filters(self, input_type: str, filters: object) -> None:
         """Refuses (never silently ignores) a filter on a field this role may not read."""
-        refused = [name for name, value in vars(filters).items() if value is not None
-                   and not self.system.policy.allows(self.role, f"{input_type}.{camel(name)}",
-                                                     "filter")]
+        refused = [
+            name
+            for name, value in vars(filters).items()
+            if value is not None
+            and not self.system.policy.allows(self.role, f"{input_type}.{camel(name)}", "filter")
+        ]
         if refused:
-            raise InvalidInput([f"filter.{camel(name)} is not available to your role"
-                                for name in refused])
+            raise InvalidInput(
+                [f"filter.{camel(name)} is not available to your role" for name in refused]
+            )
 
     def authorize(self, coordinate: str, organization_id: str | None, what: str) -> None:
         """Refuses a command the caller may not run on this record, as if it did not exist."""
@@ -170,8 +183,13 @@ class Context:
         """Runs a command on the command threads, in this request's context (its trace, its
         request id). A ``slow`` one (an erasure waits for its scrub) runs on the store
         threads instead, so that it never holds up other commands, emergencies among them."""
-        actor = Actor(self.principal.user_id, self.role, self.principal.organization_id,
-                      self.request_id, self.system.policy.version)
+        actor = Actor(
+            self.principal.user_id,
+            self.role,
+            self.principal.organization_id,
+            self.request_id,
+            self.system.policy.version,
+        )
 
         def run() -> Outcome:
             with acting_as(actor):
@@ -181,10 +199,12 @@ class Context:
             outcome = await self.run(run)
         else:
             outcome = await asyncio.get_running_loop().run_in_executor(
-                self.system.commands, contextvars.copy_context().run, run)
+                self.system.commands, contextvars.copy_context().run, run
+            )
         if self.system.must_wait(outcome.position, outcome.topics):
-            await self.run(self.system.read_your_writes, outcome.position, outcome.topics,
-                           self.caller)
+            await self.run(
+                self.system.read_your_writes, outcome.position, outcome.topics, self.caller
+            )
         else:  # nothing to wait for (a case command): not worth a thread
             self.system.read_your_writes(outcome.position, outcome.topics, self.caller)
         return outcome

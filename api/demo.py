@@ -29,23 +29,50 @@ from domain.vocabulary import PROVINCES, Criterion, FocusArea, Population, Servi
 
 ALL_CRITERIA = [c.value for c in Criterion]
 _PLACES = {
-    "CA-AB": "Calgary", "CA-BC": "Vancouver", "CA-MB": "Winnipeg", "CA-NB": "Moncton",
-    "CA-NL": "St. John's", "CA-NS": "Halifax", "CA-NT": "Yellowknife", "CA-NU": "Iqaluit",
-    "CA-ON": "Toronto", "CA-PE": "Charlottetown", "CA-QC": "Montréal", "CA-SK": "Regina",
+    "CA-AB": "Calgary",
+    "CA-BC": "Vancouver",
+    "CA-MB": "Winnipeg",
+    "CA-NB": "Moncton",
+    "CA-NL": "St. John's",
+    "CA-NS": "Halifax",
+    "CA-NT": "Yellowknife",
+    "CA-NU": "Iqaluit",
+    "CA-ON": "Toronto",
+    "CA-PE": "Charlottetown",
+    "CA-QC": "Montréal",
+    "CA-SK": "Regina",
     "CA-YT": "Whitehorse",
 }
-_KINDS = [("DIRECT_SERVICE_PROVIDER", "Example Harbour Shelter", "Refuge Exemple du Havre",
-           "Emergency shelter and safety planning for survivors",
-           "Hébergement d'urgence et plan de sécurité pour les survivantes"),
-          ("DIRECT_SERVICE_PROVIDER", "Example Legal Clinic", "Clinique juridique exemple",
-           "Free legal advice on immigration and labour rights",
-           "Conseils juridiques gratuits en immigration et droit du travail"),
-          ("INDIRECT_SERVICE_PROVIDER", "Example Training Collective",
-           "Collectif de formation exemple", "Training and volunteer opportunities",
-           "Formation et bénévolat"),
-          ("COALITION_OR_NETWORK", "Example Regional Coalition", "Coalition régionale exemple",
-           "A network of agencies coordinating referrals",
-           "Un réseau d'organismes qui coordonne les références")]
+_KINDS = [
+    (
+        "DIRECT_SERVICE_PROVIDER",
+        "Example Harbour Shelter",
+        "Refuge Exemple du Havre",
+        "Emergency shelter and safety planning for survivors",
+        "Hébergement d'urgence et plan de sécurité pour les survivantes",
+    ),
+    (
+        "DIRECT_SERVICE_PROVIDER",
+        "Example Legal Clinic",
+        "Clinique juridique exemple",
+        "Free legal advice on immigration and labour rights",
+        "Conseils juridiques gratuits en immigration et droit du travail",
+    ),
+    (
+        "INDIRECT_SERVICE_PROVIDER",
+        "Example Training Collective",
+        "Collectif de formation exemple",
+        "Training and volunteer opportunities",
+        "Formation et bénévolat",
+    ),
+    (
+        "COALITION_OR_NETWORK",
+        "Example Regional Coalition",
+        "Coalition régionale exemple",
+        "A network of agencies coordinating referrals",
+        "Un réseau d'organismes qui coordonne les références",
+    ),
+]
 
 
 def demo_profile(index: int, province: str, rng: random.Random) -> dict[str, Any]:
@@ -55,29 +82,49 @@ def demo_profile(index: int, province: str, rng: random.Random) -> dict[str, Any
         "kind": kind,
         "nameEn": f"{name_en} {index:03d} ({city}) — fictional",
         "nameFr": f"{name_fr} {index:03d} ({city}) — fictif",
-        "descriptionEn": desc_en, "descriptionFr": desc_fr,
-        "services": [{"nameEn": "Emergency shelter", "nameFr": "Hébergement d'urgence",
-                      "category": rng.choice([c.value for c in ServiceCategory]),
-                      "natures": rng.sample(["SOCIAL", "LEGAL"], rng.randint(1, 2))}],
+        "descriptionEn": desc_en,
+        "descriptionFr": desc_fr,
+        "services": [
+            {
+                "nameEn": "Emergency shelter",
+                "nameFr": "Hébergement d'urgence",
+                "category": rng.choice([c.value for c in ServiceCategory]),
+                "natures": rng.sample(["SOCIAL", "LEGAL"], rng.randint(1, 2)),
+            }
+        ],
         "focusAreas": rng.sample([f.value for f in FocusArea], 2),
         "populations": rng.sample([p.value for p in Population], 2),
         "languages": rng.sample(["en", "fr", "es", "tl", "iu", "cr", "ar"], 2),
         "regions": [{"province": province, "municipality": city}],
-        "hours": "24/7", "intakeProcess": "Call the intake line; no referral needed.",
+        "hours": "24/7",
+        "intakeProcess": "Call the intake line; no referral needed.",
         "referralProtocol": "Warm transfer to the intake coordinator (fictional).",
-        "publicContact": {"phone": f"+1 555 010 {index:04d}",
-                          "email": f"info{index}@example.org",
-                          "website": f"https://example.org/{index}"},
-        "pointOfContact": {"name": f"Fictional Coordinator {index}", "title": "Intake lead",
-                           "phone": f"+1 555 020 {index:04d}",
-                           "email": f"coordinator{index}@example.org"},
-        "location": {"province": province, "municipality": city,
-                     "address": f"{100 + index} Example Street", "confidential": False},
+        "publicContact": {
+            "phone": f"+1 555 010 {index:04d}",
+            "email": f"info{index}@example.org",
+            "website": f"https://example.org/{index}",
+        },
+        "pointOfContact": {
+            "name": f"Fictional Coordinator {index}",
+            "title": "Intake lead",
+            "phone": f"+1 555 020 {index:04d}",
+            "email": f"coordinator{index}@example.org",
+        },
+        "location": {
+            "province": province,
+            "municipality": city,
+            "address": f"{100 + index} Example Street",
+            "confidential": False,
+        },
     }
 
 
-def load_demo(app: DirectoryUseCases, count: int = 36, seed: int = 7,
-              progress: Callable[[int, int], None] | None = None) -> dict[str, UUID]:
+def load_demo(
+    app: DirectoryUseCases,
+    count: int = 36,
+    seed: int = 7,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, UUID]:
     """Applies, reviews and includes ``count`` fictional organizations; returns a few ids."""
     rng = random.Random(seed)  # noqa: S311 - fictional demo data, not secrets
     provinces = list(PROVINCES)
@@ -91,12 +138,16 @@ def load_demo(app: DirectoryUseCases, count: int = 36, seed: int = 7,
             profile["nameEn"] = "Example Safe House 000 — fictional, confidential location"
         with acting_as(staff):
             listed = index % 5 != 4  # every fifth one stays out of the public directory
-            org = app.apply_for_inclusion(f"demo-apply-{seed}-{index}", profile, ALL_CRITERIA,
-                                          listed).id
+            org = app.apply_for_inclusion(
+                f"demo-apply-{seed}-{index}", profile, ALL_CRITERIA, listed
+            ).id
             app.start_review(f"demo-review-{seed}-{index}", org)
             if index % 9 == 8:
-                app.request_more_information(f"demo-info-{seed}-{index}", org,
-                                             "Please describe your intake hours (fictional).")
+                app.request_more_information(
+                    f"demo-info-{seed}-{index}",
+                    org,
+                    "Please describe your intake hours (fictional).",
+                )
             else:
                 app.approve_inclusion(f"demo-approve-{seed}-{index}", org, "Demo approval")
         if index == 0:
@@ -106,23 +157,46 @@ def load_demo(app: DirectoryUseCases, count: int = 36, seed: int = 7,
         if progress is not None:
             progress(index + 1, count)
     agency_profile = demo_profile(999, "CA-ON", rng)
-    agency_profile.update({"kind": "LAW_ENFORCEMENT_AGENCY",
-                           "nameEn": "Example Regional Police Service — fictional",
-                           "nameFr": "Service de police régional exemple — fictif"})
+    agency_profile.update(
+        {
+            "kind": "LAW_ENFORCEMENT_AGENCY",
+            "nameEn": "Example Regional Police Service — fictional",
+            "nameFr": "Service de police régional exemple — fictif",
+        }
+    )
     with acting_as(staff):
-        agency = app.apply_for_inclusion(f"demo-agency-{seed}", agency_profile, ALL_CRITERIA,
-                                         False).id
+        agency = app.apply_for_inclusion(
+            f"demo-agency-{seed}", agency_profile, ALL_CRITERIA, False
+        ).id
         app.start_review(f"demo-agency-review-{seed}", agency)
         app.approve_inclusion(f"demo-agency-approve-{seed}", agency, "Demo approval")
-        app.record_contact_attempt(f"demo-agency-contact-{seed}", agency, ContactOutcome.REACHED,
-                                   "Confirmed protocol contacts")
+        app.record_contact_attempt(
+            f"demo-agency-contact-{seed}",
+            agency,
+            ContactOutcome.REACHED,
+            "Confirmed protocol contacts",
+        )
         protocol = app.establish_reporting_protocol(
-            f"demo-protocol-{seed}", agency, "CA-ON", "Toronto",
-            [{"name": "Fictional Detective One", "role": "Human trafficking unit lead",
-              "phone": "+1 555 030 0001", "email": "ht-unit@example.org",
-              "availability": "Weekdays 8-16"},
-             {"name": "Fictional Duty Sergeant", "role": "After hours",
-              "phone": "+1 555 030 0002", "availability": "Evenings and weekends"}]).id
+            f"demo-protocol-{seed}",
+            agency,
+            "CA-ON",
+            "Toronto",
+            [
+                {
+                    "name": "Fictional Detective One",
+                    "role": "Human trafficking unit lead",
+                    "phone": "+1 555 030 0001",
+                    "email": "ht-unit@example.org",
+                    "availability": "Weekdays 8-16",
+                },
+                {
+                    "name": "Fictional Duty Sergeant",
+                    "role": "After hours",
+                    "phone": "+1 555 030 0002",
+                    "availability": "Evenings and weekends",
+                },
+            ],
+        ).id
     ids["agency"] = agency
     ids["protocol"] = protocol
     return ids
@@ -134,31 +208,74 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
     supervisor = Actor("demo-supervisor", "supervisor", request_id="demo")
     with acting_as(staff):
         referred = app.open_case(
-            "demo-case-1", Channel.CALL, "en", CallerRelationship.VICTIM_OR_SURVIVOR,
-            {"name": "Fictional Caller One", "phone": "+1 555 019 0001",
-             "notes": "Demo notes: entirely fictional."},
-            {"province": "CA-BC", "urgency": "HIGH", "needs": ["SHELTER", "LEGAL"],
-             "situationType": "LABOUR_TRAFFICKING", "minorInvolved": "NO"}).id
-        app.grant_consent("demo-case-1-consent", referred,
-                          ConsentScope.SHARE_WITH_ORGANIZATION, ids["partner"],
-                          ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
-        app.grant_consent("demo-case-1-statistics", referred,
-                          ConsentScope.NON_IDENTIFYING_STATISTICS, None,
-                          ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
-        app.refer("demo-case-1-referral", referred, ids["partner"], ReferralMode.WARM_TRANSFER,
-                  [Need.SHELTER, Need.LEGAL],
-                  [DisclosableField.CALLER_NAME, DisclosableField.NEEDS, DisclosableField.BRIEF],
-                  "Fictional demo brief: needs a safe place tonight.")
+            "demo-case-1",
+            Channel.CALL,
+            "en",
+            CallerRelationship.VICTIM_OR_SURVIVOR,
+            {
+                "name": "Fictional Caller One",
+                "phone": "+1 555 019 0001",
+                "notes": "Demo notes: entirely fictional.",
+            },
+            {
+                "province": "CA-BC",
+                "urgency": "HIGH",
+                "needs": ["SHELTER", "LEGAL"],
+                "situationType": "LABOUR_TRAFFICKING",
+                "minorInvolved": "NO",
+            },
+        ).id
+        app.grant_consent(
+            "demo-case-1-consent",
+            referred,
+            ConsentScope.SHARE_WITH_ORGANIZATION,
+            ids["partner"],
+            ConsentGiver.CALLER,
+            ConsentMethod.VERBAL,
+            None,
+        )
+        app.grant_consent(
+            "demo-case-1-statistics",
+            referred,
+            ConsentScope.NON_IDENTIFYING_STATISTICS,
+            None,
+            ConsentGiver.CALLER,
+            ConsentMethod.VERBAL,
+            None,
+        )
+        app.refer(
+            "demo-case-1-referral",
+            referred,
+            ids["partner"],
+            ReferralMode.WARM_TRANSFER,
+            [Need.SHELTER, Need.LEGAL],
+            [DisclosableField.CALLER_NAME, DisclosableField.NEEDS, DisclosableField.BRIEF],
+            "Fictional demo brief: needs a safe place tonight.",
+        )
         reported = app.open_case(
-            "demo-case-2", Channel.CHAT, "fr", CallerRelationship.COMMUNITY_MEMBER, {},
-            {"province": "CA-ON", "urgency": "IMMINENT_HARM",
-             "situationType": "SEX_TRAFFICKING", "minorInvolved": "UNKNOWN"}).id
+            "demo-case-2",
+            Channel.CHAT,
+            "fr",
+            CallerRelationship.COMMUNITY_MEMBER,
+            {},
+            {
+                "province": "CA-ON",
+                "urgency": "IMMINENT_HARM",
+                "situationType": "SEX_TRAFFICKING",
+                "minorInvolved": "UNKNOWN",
+            },
+        ).id
     with acting_as(supervisor):
-        app.consult_supervisor("demo-case-2-decision", reported,
-                               "Report under the local protocol (fictional demo).")
+        app.consult_supervisor(
+            "demo-case-2-decision", reported, "Report under the local protocol (fictional demo)."
+        )
         app.report_to_law_enforcement(
-            "demo-case-2-report", reported, ids["protocol"],
+            "demo-case-2-report",
+            reported,
+            ids["protocol"],
             {factor: "fictional demo assessment" for factor in REPORT_FACTORS},
             [DisclosableField.LOCATION, DisclosableField.URGENCY, DisclosableField.BRIEF],
-            "Fictional demo brief.", Exception_.IMMINENT_HARM,
-            "Imminent harm described by a fictional community member.")
+            "Fictional demo brief.",
+            Exception_.IMMINENT_HARM,
+            "Imminent harm described by a fictional community member.",
+        )

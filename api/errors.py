@@ -47,32 +47,39 @@ def format_error(error: GraphQLError, trusted: bool) -> dict[str, Any]:
     original = error.original_error
     result: dict[str, Any]
     if isinstance(original, DomainError):
-        result = {"message": str(original),
-                  "extensions": {"code": original.code, "retryable": original.retryable}}
+        result = {
+            "message": str(original),
+            "extensions": {"code": original.code, "retryable": original.retryable},
+        }
         if isinstance(original, InvalidInput):
             result["extensions"]["problems"] = original.problems
     elif isinstance(original, InvalidQuery):
-        result = {"message": str(original), "extensions": {"code": "INVALID_INPUT",
-                                                           "retryable": False}}
+        result = {
+            "message": str(original),
+            "extensions": {"code": "INVALID_INPUT", "retryable": False},
+        }
     elif original is not None and (fault := classify(original)) is not None:
         # An infrastructure failure a retry can cure: named, with no values in its message.
         log.warning("request failed with %s (%s)", fault.code, cause_name(original))
-        result = {"message": fault.message, "extensions": {"code": fault.code,
-                                                           "retryable": True}}
+        result = {"message": fault.message, "extensions": {"code": fault.code, "retryable": True}}
     elif (variable := _variable_error(error.message)) is not None:
         # A variable's path names input fields, and whether it got as far as an enum's value
         # tells a real field from an invented one: only the hotline learns which variable.
-        result = ({"message": variable, "extensions": {"code": "INVALID_INPUT",
-                                                       "retryable": False}}
-                  if trusted else _invalid_document())
+        result = (
+            {"message": variable, "extensions": {"code": "INVALID_INPUT", "retryable": False}}
+            if trusted
+            else _invalid_document()
+        )
     elif original is not None and not isinstance(original, GraphQLError):
         # The frames say where; the exception's text could hold a value, so it stays out.
         frames = "".join(traceback.format_tb(original.__traceback__))
         log.error("unexpected error in a resolver: %s\n%s", type(original).__name__, frames)
         result = {"message": "Unexpected error.", "extensions": {"code": "INTERNAL"}}
     elif _TOKENS in error.message:
-        result = {"message": "query too complex: the document has more tokens than the limit",
-                  "extensions": {"code": TOO_COMPLEX}}
+        result = {
+            "message": "query too complex: the document has more tokens than the limit",
+            "extensions": {"code": TOO_COMPLEX},
+        }
     else:
         code = (error.extensions or {}).get("code")
         if trusted:
@@ -83,8 +90,9 @@ def format_error(error: GraphQLError, trusted: bool) -> dict[str, Any]:
             result = _invalid_document()
     if trusted:
         if error.locations:
-            result["locations"] = [{"line": loc.line, "column": loc.column}
-                                   for loc in error.locations]
+            result["locations"] = [
+                {"line": loc.line, "column": loc.column} for loc in error.locations
+            ]
         if error.path:
             result["path"] = list(error.path)
     return result

@@ -24,8 +24,9 @@ from eventsourcing.persistence import OperationalError as StoreOperationalError
 
 from api.infrastructure.stores import PoolExhausted
 
-_RETRY = "Retry it shortly; retry a mutation with the same idempotency key (it is never " \
-         "applied twice)."
+_RETRY = (
+    "Retry it shortly; retry a mutation with the same idempotency key (it is never applied twice)."
+)
 
 
 class Fault(Exception):
@@ -41,15 +42,19 @@ class Fault(Exception):
 
 class ReadModelBehind(Fault):
     code = "READ_MODEL_BEHIND"
-    message = ("The read models have not caught up, within their bound, with the latest "
-               f"writes (which are saved). {_RETRY}")
+    message = (
+        "The read models have not caught up, within their bound, with the latest "
+        f"writes (which are saved). {_RETRY}"
+    )
 
 
 class StoreTimeout(Fault):
     code = "STORE_TIMEOUT"
     retry_after = 2
-    message = ("A database statement passed its time bound (a lock held elsewhere, or a slow "
-               f"statement), and was rolled back. {_RETRY}")
+    message = (
+        "A database statement passed its time bound (a lock held elsewhere, or a slow "
+        f"statement), and was rolled back. {_RETRY}"
+    )
 
 
 class StoreBusy(Fault):
@@ -77,8 +82,9 @@ def _chain(error: BaseException | None) -> Iterator[BaseException]:
 
 
 def _sqlite_locked(error: BaseException) -> bool:
-    return (isinstance(error, sqlite3.OperationalError | StoreOperationalError)
-            and str(error).startswith(_SQLITE_LOCKED))
+    return isinstance(error, sqlite3.OperationalError | StoreOperationalError) and str(
+        error
+    ).startswith(_SQLITE_LOCKED)
 
 
 def _is(*kinds: type[BaseException]) -> Callable[[BaseException], bool]:
@@ -89,11 +95,21 @@ def _is(*kinds: type[BaseException]) -> Callable[[BaseException], bool]:
 _RULES: tuple[tuple[Callable[[BaseException], bool], type[Fault]], ...] = (
     (_is(ReadModelBehind), ReadModelBehind),
     (_is(StoreBusy, PoolExhausted, ConnectionUnavailableError), StoreBusy),
-    (_is(StoreTimeout, psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled),
-     StoreTimeout),
+    (
+        _is(StoreTimeout, psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled),
+        StoreTimeout,
+    ),
     (_sqlite_locked, StoreTimeout),
-    (_is(StoreUnavailable, psycopg.OperationalError, psycopg.InterfaceError,
-         StoreOperationalError, StoreInterfaceError), StoreUnavailable),
+    (
+        _is(
+            StoreUnavailable,
+            psycopg.OperationalError,
+            psycopg.InterfaceError,
+            StoreOperationalError,
+            StoreInterfaceError,
+        ),
+        StoreUnavailable,
+    ),
 )
 
 

@@ -73,16 +73,24 @@ class _Measure:
 
     def combined(self, other: _Measure) -> _Measure:
         """Two sibling selections' measures (a fragment's beside its neighbours')."""
-        return _Measure(max(self.depth, other.depth), self.aliases + other.aliases,
-                        self.fields + other.fields, max(self.repeats, other.repeats),
-                        max(self.introspection_depth, other.introspection_depth))
+        return _Measure(
+            max(self.depth, other.depth),
+            self.aliases + other.aliases,
+            self.fields + other.fields,
+            max(self.repeats, other.repeats),
+            max(self.introspection_depth, other.introspection_depth),
+        )
 
 
 INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
 
-def _measure(selection_set: SelectionSetNode | None, fragments: dict[str, Any],
-             memo: dict[str, _Measure], visiting: frozenset[str]) -> _Measure:
+def _measure(
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, Any],
+    memo: dict[str, _Measure],
+    visiting: frozenset[str],
+) -> _Measure:
     total = _Measure(0, 0, 0)
     if selection_set is None:
         return total
@@ -96,10 +104,16 @@ def _measure(selection_set: SelectionSetNode | None, fragments: dict[str, Any],
             if name in INTROSPECTION_ROOTS:
                 field = _Measure(1, inner.aliases, inner.fields, inner.repeats, inner.depth + 1)
             else:
-                field = _Measure(inner.depth + 1, inner.aliases, inner.fields, inner.repeats,
-                                 inner.introspection_depth)
+                field = _Measure(
+                    inner.depth + 1,
+                    inner.aliases,
+                    inner.fields,
+                    inner.repeats,
+                    inner.introspection_depth,
+                )
             total = total.combined(field).combined(
-                _Measure(0, 1 if selection.alias else 0, 1, keys[key]))
+                _Measure(0, 1 if selection.alias else 0, 1, keys[key])
+            )
         elif isinstance(selection, InlineFragmentNode):
             total = total.combined(_measure(selection.selection_set, fragments, memo, visiting))
         elif isinstance(selection, FragmentSpreadNode):
@@ -107,8 +121,9 @@ def _measure(selection_set: SelectionSetNode | None, fragments: dict[str, Any],
             if name in visiting or name not in fragments:
                 continue  # cycles and unknown fragments are reported by the standard rules
             if name not in memo:
-                memo[name] = _measure(fragments[name].selection_set, fragments, memo,
-                                      visiting | {name})
+                memo[name] = _measure(
+                    fragments[name].selection_set, fragments, memo, visiting | {name}
+                )
             total = total.combined(memo[name])
     return total
 
@@ -134,15 +149,19 @@ def limits_rule(limits: Limits) -> type[ValidationRule]:
 
     class LimitsRule(ValidationRule):
         def enter_document(self, node: DocumentNode, *_: Any) -> None:
-            fragments = {d.name.value: d for d in node.definitions
-                         if isinstance(d, FragmentDefinitionNode)}
+            fragments = {
+                d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)
+            }
             memo: dict[str, _Measure] = {}
             for definition in node.definitions:
                 if isinstance(definition, OperationDefinitionNode):
                     measure = _measure(definition.selection_set, fragments, memo, frozenset())
                     self._check("depth", measure.depth, limits.max_depth)
-                    self._check("introspection depth", measure.introspection_depth,
-                                limits.max_introspection_depth)
+                    self._check(
+                        "introspection depth",
+                        measure.introspection_depth,
+                        limits.max_introspection_depth,
+                    )
                     self._check("aliases", measure.aliases, limits.max_aliases)
                     self._check("selected fields", measure.fields, limits.max_fields)
                     self._check("repeats of one field", measure.repeats, limits.max_repeats)
@@ -150,15 +169,19 @@ def limits_rule(limits: Limits) -> type[ValidationRule]:
 
         def _check(self, what: str, value: int, limit: int) -> None:
             if value > limit:
-                self.report_error(GraphQLError(
-                    f"query too complex: {what} {value} exceeds the limit of {limit}",
-                    extensions={"code": TOO_COMPLEX}))
+                self.report_error(
+                    GraphQLError(
+                        f"query too complex: {what} {value} exceeds the limit of {limit}",
+                        extensions={"code": TOO_COMPLEX},
+                    )
+                )
 
     return LimitsRule
 
 
-def field_policy_rule(role: str, selectable: frozenset[str], introspection: bool,
-                      filterable: frozenset[str]) -> type[ValidationRule]:
+def field_policy_rule(
+    role: str, selectable: frozenset[str], introspection: bool, filterable: frozenset[str]
+) -> type[ValidationRule]:
     class FieldPolicyRule(ValidationRule):
         def enter_field(self, node: FieldNode, *_: Any) -> None:
             parent = self.context.get_parent_type()
@@ -171,9 +194,13 @@ def field_policy_rule(role: str, selectable: frozenset[str], introspection: bool
                 allowed = f"{parent.name}.{name}" in selectable
             if not allowed:
                 # Only hotline roles ever see this text; everyone else gets a generic one.
-                self.report_error(GraphQLError(
-                    f"{parent.name}.{name} is not available to the {role} role", node,
-                    extensions={"code": NOT_AVAILABLE}))
+                self.report_error(
+                    GraphQLError(
+                        f"{parent.name}.{name} is not available to the {role} role",
+                        node,
+                        extensions={"code": NOT_AVAILABLE},
+                    )
+                )
 
         def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
             parent = self.context.get_parent_input_type()
@@ -185,18 +212,30 @@ def field_policy_rule(role: str, selectable: frozenset[str], introspection: bool
     return FieldPolicyRule
 
 
-def _filter_refusal(type_name: str, field: str, filterable: frozenset[str], role: str,
-                    node: ObjectFieldNode | None = None) -> GraphQLError | None:
+def _filter_refusal(
+    type_name: str,
+    field: str,
+    filterable: frozenset[str],
+    role: str,
+    node: ObjectFieldNode | None = None,
+) -> GraphQLError | None:
     """The refusal of a field of a policed input this role may not filter on, if it is one."""
     if type_name not in POLICED_INPUTS or f"{type_name}.{field}" in filterable:
         return None
-    return GraphQLError(f"{type_name}.{field} is not available to the {role} role as a filter",
-                        node, extensions={"code": NOT_AVAILABLE})
+    return GraphQLError(
+        f"{type_name}.{field} is not available to the {role} role as a filter",
+        node,
+        extensions={"code": NOT_AVAILABLE},
+    )
 
 
-def refused_filter_variables(schema: GraphQLSchema, operation: OperationDefinitionNode,
-                             raw: dict[str, Any], filterable: frozenset[str],
-                             role: str) -> list[GraphQLError]:
+def refused_filter_variables(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    raw: dict[str, Any],
+    filterable: frozenset[str],
+    role: str,
+) -> list[GraphQLError]:
     """The policed input fields the variables name (a key given, whatever its value) that this
     role may not filter on: the variables' counterpart of the rule's literal check."""
     refused: list[GraphQLError] = []
@@ -229,26 +268,40 @@ class DocumentGate:
     ``cache_bytes`` together: a caller chooses a document's size (up to the body and token
     limits), so a count alone would bound nothing."""
 
-    def __init__(self, schema: Any, policy: FieldPolicy, limits: Limits,
-                 cache_size: int = 512, cache_bytes: int = 2 * MIB) -> None:
+    def __init__(
+        self,
+        schema: Any,
+        policy: FieldPolicy,
+        limits: Limits,
+        cache_size: int = 512,
+        cache_bytes: int = 2 * MIB,
+    ) -> None:
         self.limits = limits
         shared = (*specified_rules, limits_rule(limits))
         graphql_schema = schema._schema
-        policed = [f"{name}.{field}" for name in POLICED_INPUTS
-                   for field in graphql_schema.type_map[name].fields]
-        self._filterable = {role: frozenset(c for c in policed
-                                            if policy.allows(role, c, "filter"))
-                            for role in ROLES}
+        policed = [
+            f"{name}.{field}"
+            for name in POLICED_INPUTS
+            for field in graphql_schema.type_map[name].fields
+        ]
+        self._filterable = {
+            role: frozenset(c for c in policed if policy.allows(role, c, "filter"))
+            for role in ROLES
+        }
         self._rules = {
-            role: (*shared, field_policy_rule(role, policy.selectable(role), role in STAFF_ROLES,
-                                              self._filterable[role]))
+            role: (
+                *shared,
+                field_policy_rule(
+                    role, policy.selectable(role), role in STAFF_ROLES, self._filterable[role]
+                ),
+            )
             for role in ROLES
         }
         self._schema = graphql_schema
-        self._parsed: BoundedCache[str, DocumentNode] = BoundedCache(cache_bytes // 2,
-                                                                      cache_size)
-        self._validated: BoundedCache[tuple[str, str], tuple[GraphQLError, ...]] = \
-            BoundedCache(cache_bytes // 2, cache_size * 2)
+        self._parsed: BoundedCache[str, DocumentNode] = BoundedCache(cache_bytes // 2, cache_size)
+        self._validated: BoundedCache[tuple[str, str], tuple[GraphQLError, ...]] = BoundedCache(
+            cache_bytes // 2, cache_size * 2
+        )
 
     def parsed(self, query: str) -> DocumentNode:
         document = self._parsed.get(query)
@@ -262,16 +315,22 @@ class DocumentGate:
         if errors is None:
             # Suggestions ("Did you mean") would never reach a caller outside the hotline:
             # not computing them halves the cost of a prober's invalid document.
-            errors = tuple(validate(self._schema, self.parsed(query), self._rules[role],
-                                    hide_suggestions=role not in STAFF_ROLES))
+            errors = tuple(
+                validate(
+                    self._schema,
+                    self.parsed(query),
+                    self._rules[role],
+                    hide_suggestions=role not in STAFF_ROLES,
+                )
+            )
             self._validated.put((query, role), errors)
         return errors
 
-    def refused_variables(self, operation: OperationDefinitionNode, raw: dict[str, Any],
-                          role: str) -> list[GraphQLError]:
+    def refused_variables(
+        self, operation: OperationDefinitionNode, raw: dict[str, Any], role: str
+    ) -> list[GraphQLError]:
         """Filters the role may not use, named in the variables (checked once they coerce)."""
-        return refused_filter_variables(self._schema, operation, raw, self._filterable[role],
-                                        role)
+        return refused_filter_variables(self._schema, operation, raw, self._filterable[role], role)
 
 
 class GateExtension(SchemaExtension):

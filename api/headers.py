@@ -17,8 +17,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("nrd.api")
 
-ANSWER_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"),
-                  (b"referrer-policy", b"no-referrer"))
+ANSWER_HEADERS = (
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
 _SET_HERE = frozenset(name for name, _ in ANSWER_HEADERS)
 
 
@@ -42,8 +45,11 @@ class AnswerHeaders:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                kept = [(name, value) for name, value in message.get("headers", ())
-                        if name.lower() not in _SET_HERE]
+                kept = [
+                    (name, value)
+                    for name, value in message.get("headers", ())
+                    if name.lower() not in _SET_HERE
+                ]
                 message = {**message, "headers": [*kept, *ANSWER_HEADERS]}
             await send(message)
 
@@ -51,10 +57,10 @@ class AnswerHeaders:
             await self.app(scope, receive, send_with_headers)
         except Exception as error:
             frames = "".join(traceback.format_tb(error.__traceback__))
-            log.error("unexpected error answering a request: %s\n%s", type(error).__name__,
-                      frames)
+            log.error("unexpected error answering a request: %s\n%s", type(error).__name__, frames)
             if started:
                 raise  # too late to answer otherwise: the server closes the connection
-            await JSONResponse({"errors": [{"message": "Unexpected error.",
-                                            "extensions": {"code": "INTERNAL"}}]},
-                               status_code=500)(scope, receive, send_with_headers)
+            await JSONResponse(
+                {"errors": [{"message": "Unexpected error.", "extensions": {"code": "INTERNAL"}}]},
+                status_code=500,
+            )(scope, receive, send_with_headers)

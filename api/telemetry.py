@@ -27,8 +27,9 @@ TRACER_NAME = "nrd"
 # Names of operations the server runs itself, which a span may carry: none yet (the console's
 # trusted documents will bring theirs). Every other operation is named by its type alone.
 KNOWN_OPERATIONS: frozenset[str] = frozenset()
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT",
-                      "TRACE"})
+_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+)
 _OPERATION_TYPES = frozenset({"query", "mutation", "subscription"})
 
 
@@ -36,13 +37,17 @@ def configured_provider(env: Mapping[str, str] | None = None) -> TracerProvider 
     """A provider exporting by OTLP when OTEL_* says so; None leaves tracing off."""
     env = os.environ if env is None else env
     exporter = env.get("OTEL_TRACES_EXPORTER", "")
-    if exporter == "none" or not (exporter or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-                                  or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")):
+    if exporter == "none" or not (
+        exporter
+        or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    ):
         return None
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    provider = TracerProvider(resource=Resource.create(
-        {"service.name": env.get("OTEL_SERVICE_NAME", "nrd")}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": env.get("OTEL_SERVICE_NAME", "nrd")})
+    )
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider
 
@@ -63,8 +68,9 @@ def _span(tracer: Tracer, name: str, **options: Any) -> Iterator[Span]:
     """A current span that records a failure by its type alone. OpenTelemetry's default
     records the exception's message and traceback, which can quote a value (a database error
     quotes the key it refused)."""
-    with tracer.start_as_current_span(name, record_exception=False,
-                                      set_status_on_exception=False, **options) as span:
+    with tracer.start_as_current_span(
+        name, record_exception=False, set_status_on_exception=False, **options
+    ) as span:
         try:
             yield span
         except BaseException as error:
@@ -88,9 +94,12 @@ class TracingMiddleware:
         # Any token is a valid HTTP method: one a caller made up is not repeated.
         method = scope["method"] if scope["method"] in _METHODS else "_OTHER"
         with _span(
-            self.tracer, f"{method} {path}", kind=SpanKind.SERVER,
+            self.tracer,
+            f"{method} {path}",
+            kind=SpanKind.SERVER,
             attributes={"http.request.method": method, "url.path": path},
         ) as span:
+
             async def send_with_status(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     span.set_attribute("http.response.status_code", message["status"])
@@ -133,8 +142,12 @@ class OperationSpan(SchemaExtension):
 def store_span(tracer: Tracer, operation: str, system: str) -> Iterator[Span]:
     """A client span around one store call: the operation's name and the database system."""
     start = time.perf_counter()
-    with _span(tracer, operation, kind=SpanKind.CLIENT,
-               attributes={"db.system": system, "db.operation.name": operation}) as span:
+    with _span(
+        tracer,
+        operation,
+        kind=SpanKind.CLIENT,
+        attributes={"db.system": system, "db.operation.name": operation},
+    ) as span:
         yield span
         span.set_attribute("nrd.duration_ms", round((time.perf_counter() - start) * 1000, 3))
 

@@ -63,10 +63,13 @@ class TracedApplication(Hotline):
     def __init__(self, settings: Settings, tracer: Tracer, vault: EnvelopeVault) -> None:
         self._snapshot_key = vault.derived_key(b"nrd snapshots v1")  # before the stores exist
         try:
-            super().__init__(settings.event_store_env(), vault=vault,
-                             emergency_numbers=settings.emergency_numbers,
-                             unreachable_after=settings.unreachable_after,
-                             claim_key=vault.derived_key(b"nrd jurisdiction claims v1"))
+            super().__init__(
+                settings.event_store_env(),
+                vault=vault,
+                emergency_numbers=settings.emergency_numbers,
+                unreachable_after=settings.unreachable_after,
+                claim_key=vault.derived_key(b"nrd jurisdiction claims v1"),
+            )
         except BaseException:
             # A start that failed (the database unreachable) closes the pool it opened, or
             # it would go on connecting in the background, and hold what it got.
@@ -81,7 +84,8 @@ class TracedApplication(Hotline):
         """Snapshots carry a MAC: one edited in the database is refused when loaded."""
         return self.factory.event_store(
             mapper=SignedSnapshots(self.mapper.transcoder, self._snapshot_key),
-            recorder=self.factory.aggregate_recorder(purpose="snapshots"))
+            recorder=self.factory.aggregate_recorder(purpose="snapshots"),
+        )
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         with store_span(self.tracer, "event_store.save", self.db_system):
@@ -115,15 +119,20 @@ class System:
     @functools.cached_property
     def auth(self) -> Authenticator:
         """Built on first use: a projection worker never needs the token-signing key."""
-        return Authenticator(_signing_key(self.settings), self.settings.jwt_issuer,
-                             self.settings.token_max_hours, self.settings.cache_bytes("tokens"))
+        return Authenticator(
+            _signing_key(self.settings),
+            self.settings.jwt_issuer,
+            self.settings.token_max_hours,
+            self.settings.cache_bytes("tokens"),
+        )
 
     def must_wait(self, position: int, topics: frozenset[str] | None) -> bool:
         """Whether ``read_your_writes`` may block (else it only records what is owed)."""
         return not self.projector.applied(position, topics)
 
-    def read_your_writes(self, position: int, topics: frozenset[str] | None = None,
-                         caller: str | None = None) -> None:
+    def read_your_writes(
+        self, position: int, topics: frozenset[str] | None = None, caller: str | None = None
+    ) -> None:
         """What a command of ``caller`` does before it answers: the read models that follow
         the events it wrote (``topics``; all of them when None) apply them, except the
         write-behind ones, which are only owed them, to this caller (``settle``)."""
@@ -132,9 +141,13 @@ class System:
                 self.projector.catch_up_to(position, topics, caller)
             return
         eager = self.projector.record(position, topics, caller)
-        if (eager and not self.projector.applied(position, topics)
-                and not self.projector.wait_for(position, self.settings.projection_wait,
-                                                names=frozenset(p.name for p in eager))):
+        if (
+            eager
+            and not self.projector.applied(position, topics)
+            and not self.projector.wait_for(
+                position, self.settings.projection_wait, names=frozenset(p.name for p in eager)
+            )
+        ):
             raise ReadModelBehind
 
     def follow_log(self, stop: threading.Event, interval: float = 0.2) -> None:
@@ -143,15 +156,15 @@ class System:
         follow within milliseconds rather than an interval."""
         listener = None
         if self.settings.uses_postgres:
-            listener = LogListener(self.settings.postgres_params(),
-                                   self.app.recorder.channel_name)  # type: ignore[attr-defined]
+            listener = LogListener(self.settings.postgres_params(), self.app.recorder.channel_name)  # type: ignore[attr-defined]
             try:
                 listener.start()
             except Exception as error:  # the worker still follows, at its interval
                 log.warning("cannot listen for new events: %s", type(error).__name__)
         try:
-            self.projector.run_forever(stop, interval, housekeeping=self.app.finish_erasures,
-                                       listener=listener)
+            self.projector.run_forever(
+                stop, interval, housekeeping=self.app.finish_erasures, listener=listener
+            )
         finally:
             if listener is not None:
                 listener.close()
@@ -165,6 +178,7 @@ class System:
 
 def _history(app: TracedApplication) -> History:
     """An aggregate's events after one version up to another, as a projection folds them."""
+
     def history(aggregate_id: UUID, after: int, up_to: int) -> list[DomainEventProtocol[Any]]:
         return list(app.events.get(aggregate_id, gt=after, lte=up_to))
 
@@ -200,6 +214,7 @@ def _settler(settings: Settings, projector: Projector) -> Callable[[str | None],
     behind the worker's next batch. A process that applies its read models itself applies
     what any of its commands wrote: that waits for no one, and every caller then reads every
     write the process acknowledged. Nothing to do when they have applied it."""
+
     def settle(caller: str | None) -> None:
         if settings.inline_projections:
             projector.settle()
@@ -276,12 +291,17 @@ def settle_process() -> None:
     schedule_as_batch()
 
 
-def _projections(app: TracedApplication, dialect: str, vault: EnvelopeVault,
-                 cache_bytes: int) -> list[Projection]:
+def _projections(
+    app: TracedApplication, dialect: str, vault: EnvelopeVault, cache_bytes: int
+) -> list[Projection]:
     """Every read model, as one process runs them (fresh, remembering nothing)."""
-    return [ChainProjection(), TopicCheck(),
-            DirectoryProjection(app.mapper, dialect), ProtocolProjection(app.mapper, dialect),
-            CaseProjection(app.mapper, dialect, vault, _history(app), cache_bytes)]
+    return [
+        ChainProjection(),
+        TopicCheck(),
+        DirectoryProjection(app.mapper, dialect),
+        ProtocolProjection(app.mapper, dialect),
+        CaseProjection(app.mapper, dialect, vault, _history(app), cache_bytes),
+    ]
 
 
 @dataclass
@@ -324,8 +344,9 @@ def _parts(settings: Settings, tracer: Tracer) -> _Parts:
             # connections), where a pool's first wait would only time out.
             psycopg.connect(make_conninfo(**settings.postgres_params())).close()
             _, views = settings.connection_shares()
-            store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
-                                      views, settings.pool_timeout)
+            store = PostgresViewStore(
+                settings.postgres_params(), settings.database_schema, views, settings.pool_timeout
+            )
             keys = reads = store
             opened.callback(store.close)
             place = PostgresPlace(settings.postgres_params(), settings.database_schema)
@@ -333,10 +354,12 @@ def _parts(settings: Settings, tracer: Tracer) -> _Parts:
             # Keys and the access log are never part of a rebuild: files of their own.
             busy = settings.lock_timeout_ms / 1000
             store = SQLiteViewStore(settings.data_dir / "views.sqlite", busy_timeout=busy)
-            keys = SQLiteViewStore(settings.data_dir / "keys.sqlite", durable=True,
-                                   busy_timeout=busy)
-            reads = SQLiteViewStore(settings.data_dir / "access.sqlite", durable=True,
-                                    busy_timeout=busy)
+            keys = SQLiteViewStore(
+                settings.data_dir / "keys.sqlite", durable=True, busy_timeout=busy
+            )
+            reads = SQLiteViewStore(
+                settings.data_dir / "access.sqlite", durable=True, busy_timeout=busy
+            )
             for each in (store, keys, reads):
                 opened.callback(each.close)
             place = SQLitePlace(settings.data_dir / "views.sqlite")
@@ -344,21 +367,30 @@ def _parts(settings: Settings, tracer: Tracer) -> _Parts:
         app = TracedApplication(settings, tracer, vault)
         opened.callback(app.close)
         folded = settings.cache_bytes("folded")
-        projector = Projector(app, store, _projections(app, store.dialect, vault, folded),
-                              rebuilder=AsideRebuilder(
-                                  place, lambda: _projections(app, store.dialect,
-                                                              vault.keeping_no_keys(), folded)))
+        projector = Projector(
+            app,
+            store,
+            _projections(app, store.dialect, vault, folded),
+            rebuilder=AsideRebuilder(
+                place, lambda: _projections(app, store.dialect, vault.keeping_no_keys(), folded)
+            ),
+        )
         opened.pop_all()
     return _Parts(app, store, keys, reads, vault, projector)
 
 
-def migrate_database(settings: Settings, progress: migrations.Progress | None = None,
-                     ) -> tuple[int, int]:
+def migrate_database(
+    settings: Settings,
+    progress: migrations.Progress | None = None,
+) -> tuple[int, int]:
     """``nrd db migrate``: brings the database's schema to this version's; returns the
     version before and after."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    starting = (contextlib.nullcontext() if settings.uses_postgres
-                else sqlite_startup_lock(settings.data_dir))
+    starting = (
+        contextlib.nullcontext()
+        if settings.uses_postgres
+        else sqlite_startup_lock(settings.data_dir)
+    )
     with starting:
         parts = _retrying(settings, lambda: _parts(settings, tracer_from(None)))
         try:
@@ -384,8 +416,12 @@ def _retrying(settings: Settings, start: Callable[[], T]) -> T:
             if left <= 0:
                 raise DatabaseUnreachable(settings.connect_timeout, cause_name(error)) from error
             # By type only: a driver's message can carry the connection's parameters.
-            log.warning("cannot start yet (%s: %s); trying again in %.1f s", fault.code,
-                        cause_name(error), min(pause, left))
+            log.warning(
+                "cannot start yet (%s: %s); trying again in %.1f s",
+                fault.code,
+                cause_name(error),
+                min(pause, left),
+            )
             time.sleep(min(pause, left))
             pause = min(pause * 2, 5.0)
 
@@ -400,8 +436,11 @@ def build_system(settings: Settings, tracer_provider: TracerProvider | None = No
 def _build_system(settings: Settings, tracer_provider: TracerProvider | None) -> System:
     tracer = tracer_from(tracer_provider)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    starting = (contextlib.nullcontext() if settings.uses_postgres
-                else sqlite_startup_lock(settings.data_dir))
+    starting = (
+        contextlib.nullcontext()
+        if settings.uses_postgres
+        else sqlite_startup_lock(settings.data_dir)
+    )
     with starting:
         parts = _parts(settings, tracer)
         try:
@@ -416,12 +455,21 @@ def _build_system(settings: Settings, tracer_provider: TracerProvider | None) ->
         except BaseException:
             parts.close()
             raise
-    app, store, keys, reads, vault, projector = (parts.app, parts.store, parts.keys,
-                                                 parts.reads, parts.vault, parts.projector)
+    app, store, keys, reads, vault, projector = (
+        parts.app,
+        parts.store,
+        parts.keys,
+        parts.reads,
+        parts.vault,
+        parts.projector,
+    )
     access = AccessLog(reads)
     policy = load_policy()
-    limits = Limits(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
-                    max_tokens=settings.max_tokens)
+    limits = Limits(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+    )
     gate_holder: list[DocumentGate] = []
     extensions: list[Any] = [lambda: GateExtension(gate_holder[0])]
     if tracing(tracer):
@@ -430,12 +478,22 @@ def _build_system(settings: Settings, tracer_provider: TracerProvider | None) ->
     gate = DocumentGate(schema, policy, limits, cache_bytes=settings.cache_bytes("documents"))
     gate_holder.append(gate)
     return System(
-        settings=settings, app=app, store=store, keys=keys, vault=vault, access=access,
+        settings=settings,
+        app=app,
+        store=store,
+        keys=keys,
+        vault=vault,
+        access=access,
         audit=AuditTrail(app),
-        cases=CaseQueries(store, _settler(settings, projector)), projector=projector,
-        directory=DirectoryQueries(store), protocols=ProtocolQueries(store), policy=policy,
+        cases=CaseQueries(store, _settler(settings, projector)),
+        projector=projector,
+        directory=DirectoryQueries(store),
+        protocols=ProtocolQueries(store),
+        policy=policy,
         schema=schema,
-        gate=gate, tracer=tracer, limiter=anyio.CapacityLimiter(settings.threads),
+        gate=gate,
+        tracer=tracer,
+        limiter=anyio.CapacityLimiter(settings.threads),
         commands=CommandThreads(settings.command_threads, settings.lock_timeout_ms / 1000),
         rate_limits=RateLimiter(settings.rate_limit_per_minute),
     )

@@ -61,13 +61,16 @@ CHILD_MARK = "AUDIT_CHILD "
 LOG_VERSION = "1"  # bump when the generated log changes shape: old bench_audit_log* are rebuilt
 # Fixed, not secret: only `nrd audit verify` (the CLI) needs it with PostgreSQL.
 AUDIT_SIGNING_KEY = base64.b64encode(b"nrd-bench-audit-signing-key-32b!").decode()
-CASE_QUERY = ("query CaseDetail($id: ID!) { case(id: $id) { id version open channel language "
-              "relationship callerName callerPhone province municipality urgency situationType "
-              "needs openedAt consents { id scope grantedAt withdrawnAt } } }")
+CASE_QUERY = (
+    "query CaseDetail($id: ID!) { case(id: $id) { id version open channel language "
+    "relationship callerName callerPhone province municipality urgency situationType "
+    "needs openedAt consents { id scope grantedAt withdrawnAt } } }"
+)
 CASE_FIELDS = 15  # top-level fields of CASE_QUERY
 
 
 # -- small helpers ---------------------------------------------------------------------------
+
 
 def pct(values: Sequence[float], p: float) -> float:
     """Nearest-rank percentile."""
@@ -77,8 +80,13 @@ def pct(values: Sequence[float], p: float) -> float:
 
 def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
     ms = [s * 1000 for s in seconds]
-    return {"n": len(ms), "p50_ms": statistics.median(ms), "p95_ms": pct(ms, 95),
-            "mean_ms": statistics.fmean(ms), "min_ms": min(ms)}
+    return {
+        "n": len(ms),
+        "p50_ms": statistics.median(ms),
+        "p95_ms": pct(ms, 95),
+        "mean_ms": statistics.fmean(ms),
+        "min_ms": min(ms),
+    }
 
 
 def proc_status_kb(field: str, pid: int | str = "self") -> int:
@@ -108,15 +116,24 @@ def reset_peak_rss() -> bool:
 def staff_actor(system: Any, tag: str) -> Any:
     from domain.base import Actor
 
-    return Actor(f"bench-audit-{tag}", "staff", request_id=f"bench-audit-{tag}",
-                 policy_version=system.policy.version)
+    return Actor(
+        f"bench-audit-{tag}",
+        "staff",
+        request_id=f"bench-audit-{tag}",
+        policy_version=system.policy.version,
+    )
 
 
 def sqlite_settings(folder: Path) -> Any:
     from api.config import Settings
 
-    return Settings.from_env({"NRD_DATA_DIR": str(folder), "NRD_JWT_SECRET": common.JWT_SECRET,
-                              "NRD_MASTER_KEY": common.MASTER_KEY})
+    return Settings.from_env(
+        {
+            "NRD_DATA_DIR": str(folder),
+            "NRD_JWT_SECRET": common.JWT_SECRET,
+            "NRD_MASTER_KEY": common.MASTER_KEY,
+        }
+    )
 
 
 def key() -> str:
@@ -124,6 +141,7 @@ def key() -> str:
 
 
 # -- 1. replay of a 1,000-event case --------------------------------------------------------
+
 
 def build_long_case(system: Any, events: int) -> tuple[UUID, float, int]:
     """A case reaching ``events`` events through the real commands, acting as staff: open,
@@ -142,22 +160,46 @@ def build_long_case(system: Any, events: int) -> tuple[UUID, float, int]:
     progress = common.Progress(f"[{system.store.dialect}] commands on the long case", events)
     with acting_as(staff_actor(system, "replay")):
         case_id = app.open_case(
-            key(), Channel.CALL, "en", CallerRelationship.VICTIM_OR_SURVIVOR,
-            {"name": "Fictional Replay Caller", "phone": "+1 555 019 4242",
-             "notes": "Fictional bench notes"},
-            {"province": "CA-ON", "urgency": "HIGH", "needs": ["SHELTER"],
-             "situationType": "LABOUR_TRAFFICKING", "minorInvolved": "NO"}).id
+            key(),
+            Channel.CALL,
+            "en",
+            CallerRelationship.VICTIM_OR_SURVIVOR,
+            {
+                "name": "Fictional Replay Caller",
+                "phone": "+1 555 019 4242",
+                "notes": "Fictional bench notes",
+            },
+            {
+                "province": "CA-ON",
+                "urgency": "HIGH",
+                "needs": ["SHELTER"],
+                "situationType": "LABOUR_TRAFFICKING",
+                "minorInvolved": "NO",
+            },
+        ).id
         version, commands = 1, 1
         while version < events:
             step = commands % 3
             if step == 1:
-                outcome = app.update_case(key(), case_id, {
-                    "urgency": urgencies[commands % 3], "municipality": f"Fictionville {commands}",
-                    "needs": ["SHELTER", "LEGAL"] if commands % 2 else ["HEALTH"]})
+                outcome = app.update_case(
+                    key(),
+                    case_id,
+                    {
+                        "urgency": urgencies[commands % 3],
+                        "municipality": f"Fictionville {commands}",
+                        "needs": ["SHELTER", "LEGAL"] if commands % 2 else ["HEALTH"],
+                    },
+                )
             elif step == 2:
-                outcome = app.grant_consent(key(), case_id, ConsentScope.FOLLOW_UP_CONTACT,
-                                            None, ConsentGiver.CALLER, ConsentMethod.VERBAL,
-                                            None)
+                outcome = app.grant_consent(
+                    key(),
+                    case_id,
+                    ConsentScope.FOLLOW_UP_CONTACT,
+                    None,
+                    ConsentGiver.CALLER,
+                    ConsentMethod.VERBAL,
+                    None,
+                )
             else:
                 case = app.repository.get(case_id)
                 active = [c for c, v in case.consents.items() if v["withdrawnAt"] is None]
@@ -176,17 +218,20 @@ def replay(system: Any, case_id: UUID, events: int, count: int) -> dict[str, Any
 
     app = system.app
     with_snapshots = system.audit
-    shim = SimpleNamespace(repository=Repository(app.events), mapper=app.mapper,
-                           recorder=app.recorder)
+    shim = SimpleNamespace(
+        repository=Repository(app.events), mapper=app.mapper, recorder=app.recorder
+    )
     without = AuditTrail(shim)  # type: ignore[arg-type]
     middle = events // 2
     interval = type(app).snapshotting_intervals[type(app.repository.get(case_id))]
     before_next = middle + interval - 1  # the most events folded after a snapshot
     moment = with_snapshots._event(case_id, middle).timestamp
     snapshots = len(list(app.snapshots.get(case_id))) if app.snapshots is not None else 0
-    targets = {f"version={middle}": {"version": middle},
-               f"moment of v{middle}": {"moment": moment},
-               f"version={before_next}": {"version": before_next}}
+    targets = {
+        f"version={middle}": {"version": middle},
+        f"moment of v{middle}": {"moment": moment},
+        f"version={before_next}": {"version": before_next},
+    }
     modes = {"snapshots": with_snapshots, "no snapshots": without}
     same: dict[str, bool] = {}
     for name, where in targets.items():
@@ -194,12 +239,15 @@ def replay(system: Any, case_id: UUID, events: int, count: int) -> dict[str, Any
         b = without.state_as_of(case_id, **where)
         expected = where.get("version", middle)
         if a is None or b is None or a["version"] != expected:
-            raise SystemExit(f"replay {name}: got version {a and a['version']}, expected "
-                             f"{expected}")
+            raise SystemExit(
+                f"replay {name}: got version {a and a['version']}, expected {expected}"
+            )
         same[name] = a == b
         if not same[name]:
-            common.say(f"WARNING: replay {name}: the state from snapshots differs from the "
-                       "state folded from the events")
+            common.say(
+                f"WARNING: replay {name}: the state from snapshots differs from the "
+                "state folded from the events"
+            )
     for _ in range(3):  # warm-up
         for where in targets.values():
             for audit in modes.values():
@@ -208,7 +256,7 @@ def replay(system: Any, case_id: UUID, events: int, count: int) -> dict[str, Any
     order = [(t, m) for t in targets for m in modes]
     progress = common.Progress(f"[{system.store.dialect}] replays", count * len(order))
     for n in range(count):
-        for t, m in (order if n % 2 == 0 else order[::-1]):
+        for t, m in order if n % 2 == 0 else order[::-1]:
             started = time.perf_counter()
             state = modes[m].state_as_of(case_id, **targets[t])
             times[(t, m)].append(time.perf_counter() - started)
@@ -218,14 +266,27 @@ def replay(system: Any, case_id: UUID, events: int, count: int) -> dict[str, Any
     rows = []
     for t in targets:
         w, wo = summary_ms(times[(t, "snapshots")]), summary_ms(times[(t, "no snapshots")])
-        rows.append({"target": t, "snapshots": w, "no_snapshots": wo,
-                     "ratio_p50": wo["p50_ms"] / w["p50_ms"],
-                     "ratio_p95": wo["p95_ms"] / w["p95_ms"], "same_state": same[t]})
-    return {"case_events": events, "snapshot_interval": interval, "snapshots": snapshots,
-            "replays_each": count, "rows": rows}
+        rows.append(
+            {
+                "target": t,
+                "snapshots": w,
+                "no_snapshots": wo,
+                "ratio_p50": wo["p50_ms"] / w["p50_ms"],
+                "ratio_p95": wo["p95_ms"] / w["p95_ms"],
+                "same_state": same[t],
+            }
+        )
+    return {
+        "case_events": events,
+        "snapshot_interval": interval,
+        "snapshots": snapshots,
+        "replays_each": count,
+        "rows": rows,
+    }
 
 
 # -- 2./3. a long log of real domain events, exported and verified ----------------------------
+
 
 def _meta(url: str, schema: str) -> dict[str, str]:
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
@@ -237,12 +298,16 @@ def _meta(url: str, schema: str) -> dict[str, str]:
 
 def _mark(url: str, schema: str, values: dict[str, str]) -> None:
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.bench_meta "
-                     "(name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {schema}.bench_meta "
+            "(name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        )
         for name, value in values.items():
-            conn.execute(f"INSERT INTO {schema}.bench_meta (name, value) VALUES (%s, %s) "
-                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                         (name, value))
+            conn.execute(
+                f"INSERT INTO {schema}.bench_meta (name, value) VALUES (%s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
 
 
 def generate_log(system: Any, target: int, batch_events: int = 1000) -> dict[str, Any]:
@@ -290,9 +355,14 @@ def generate_log(system: Any, target: int, batch_events: int = 1000) -> dict[str
     def done(aggregate: Any, operation: str, new_events: int) -> None:
         """One command's worth: its events (already pending on the aggregate) and its
         idempotency record."""
-        pending.append(IdempotencyRecord.record(
-            uuid4(), operation, fingerprint(operation, {"id": str(aggregate.id)}).digest,
-            {"id": str(aggregate.id), "version": aggregate.version}))
+        pending.append(
+            IdempotencyRecord.record(
+                uuid4(),
+                operation,
+                fingerprint(operation, {"id": str(aggregate.id)}).digest,
+                {"id": str(aggregate.id), "version": aggregate.version},
+            )
+        )
         buffered[0] += new_events + 1
 
     def remaining() -> int:
@@ -306,9 +376,13 @@ def generate_log(system: Any, target: int, batch_events: int = 1000) -> dict[str
             if n % 25 == 0:
                 index = counts["organizations"]
                 org = Organization.submit_application(
-                    id=uuid4(), profile=parse_profile(demo_profile(
-                        index, provinces[index % len(provinces)], rng)),
-                    criteria=parse_criteria(ALL_CRITERIA), public_listing=index % 5 != 4)
+                    id=uuid4(),
+                    profile=parse_profile(
+                        demo_profile(index, provinces[index % len(provinces)], rng)
+                    ),
+                    criteria=parse_criteria(ALL_CRITERIA),
+                    public_listing=index % 5 != 4,
+                )
                 pending.append(org)
                 done(org, "applyForInclusion", 1)
                 org.start_review()
@@ -320,33 +394,68 @@ def generate_log(system: Any, target: int, batch_events: int = 1000) -> dict[str
             org_id = org_ids[-1]
             case_id = uuid4()
             vault.create_key(case_id)
-            personal = {"name": f"Fictional Log Caller {n}", "phone": f"+1 555 01{n % 10**6:06d}",
-                        "notes": "Fictional bench notes"}
+            personal = {
+                "name": f"Fictional Log Caller {n}",
+                "phone": f"+1 555 01{n % 10**6:06d}",
+                "notes": "Fictional bench notes",
+            }
             case = Case.open_case(
-                id=case_id, channel=Channel.CALL, language="en",
+                id=case_id,
+                channel=Channel.CALL,
+                language="en",
                 relationship=CallerRelationship.VICTIM_OR_SURVIVOR,
-                sealed_personal=vault.seal(case_id, personal), has_personal_data=True,
-                details={"province": provinces[n % len(provinces)], "urgency": "HIGH",
-                         "needs": ["LEGAL", "SHELTER"], "situationType": "LABOUR_TRAFFICKING",
-                         "minorInvolved": "NO"})
+                sealed_personal=vault.seal(case_id, personal),
+                has_personal_data=True,
+                details={
+                    "province": provinces[n % len(provinces)],
+                    "urgency": "HIGH",
+                    "needs": ["LEGAL", "SHELTER"],
+                    "situationType": "LABOUR_TRAFFICKING",
+                    "minorInvolved": "NO",
+                },
+            )
             pending.append(case)
             done(case, "openCase", 1)
             case.update_details({"urgency": "MEDIUM", "municipality": "Fictionville"})
             done(case, "updateCase", 1)
-            case.grant_consent(uuid4(), ConsentScope.SHARE_WITH_ORGANIZATION, org_id,
-                               ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
+            case.grant_consent(
+                uuid4(),
+                ConsentScope.SHARE_WITH_ORGANIZATION,
+                org_id,
+                ConsentGiver.CALLER,
+                ConsentMethod.VERBAL,
+                None,
+            )
             done(case, "grantConsent", 1)
             referral_id, disclosure_id = uuid4(), uuid4()
-            fields = [DisclosableField.CALLER_NAME, DisclosableField.CALLER_PHONE,
-                      DisclosableField.BRIEF, DisclosableField.NEEDS]
-            app._disclose(case, disclosure_id, RecipientKind.ORGANIZATION, org_id, fields,
-                          "Needs a safe bed tonight (fictional bench case)", None, "",
-                          needs=[Need.SHELTER, Need.LEGAL])
-            case.refer(referral_id, org_id, ReferralMode.WARM_TRANSFER.value,
-                       [Need.SHELTER, Need.LEGAL], disclosure_id)
+            fields = [
+                DisclosableField.CALLER_NAME,
+                DisclosableField.CALLER_PHONE,
+                DisclosableField.BRIEF,
+                DisclosableField.NEEDS,
+            ]
+            app._disclose(
+                case,
+                disclosure_id,
+                RecipientKind.ORGANIZATION,
+                org_id,
+                fields,
+                "Needs a safe bed tonight (fictional bench case)",
+                None,
+                "",
+                needs=[Need.SHELTER, Need.LEGAL],
+            )
+            case.refer(
+                referral_id,
+                org_id,
+                ReferralMode.WARM_TRANSFER.value,
+                [Need.SHELTER, Need.LEGAL],
+                disclosure_id,
+            )
             done(case, "refer", 2)
-            case.report_referral_outcome(referral_id, str(org_id), "ACCEPTED",
-                                         "Intake booked (fictional)")
+            case.report_referral_outcome(
+                referral_id, str(org_id), "ACCEPTED", "Intake booked (fictional)"
+            )
             done(case, "reportReferralOutcome", 1)
             case.close("Referred and accepted (fictional)")
             done(case, "closeCase", 1)
@@ -371,13 +480,21 @@ def ensure_log(url: str, schema: str, events: int, reseed: bool) -> dict[str, An
 
     meta = {} if reseed else _meta(url, schema)
     if meta.get("log_version") == LOG_VERSION and meta.get("log_events") == str(events):
-        common.say(f"schema {schema}: reusing the {events:,}-event log written earlier "
-                   "(--reseed writes it again)")
-        return {"schema": schema, "events": events, "reused": True,
-                "write_seconds": float(meta.get("write_seconds", "nan")),
-                "project_seconds": float(meta.get("project_seconds", "nan"))}
-    common.say(f"schema {schema}: writing a {events:,}-event log "
-               f"({'--reseed' if reseed else 'none finished there'})")
+        common.say(
+            f"schema {schema}: reusing the {events:,}-event log written earlier "
+            "(--reseed writes it again)"
+        )
+        return {
+            "schema": schema,
+            "events": events,
+            "reused": True,
+            "write_seconds": float(meta.get("write_seconds", "nan")),
+            "project_seconds": float(meta.get("project_seconds", "nan")),
+        }
+    common.say(
+        f"schema {schema}: writing a {events:,}-event log "
+        f"({'--reseed' if reseed else 'none finished there'})"
+    )
     common.recreate_schema(url, schema)
     system = build_system(common.settings_for(schema, url, pool_size=4))
     try:
@@ -388,18 +505,34 @@ def ensure_log(url: str, schema: str, events: int, reseed: bool) -> dict[str, An
     finally:
         system.close()
     if written["events"] != events or head < events:
-        raise SystemExit(f"{schema}: wrote {written['events']} events (head {head}), "
-                         f"expected {events}")
+        raise SystemExit(
+            f"{schema}: wrote {written['events']} events (head {head}), expected {events}"
+        )
     if min(positions.values()) < head:
         raise SystemExit(f"{schema}: projections did not catch up: {positions} < {head}")
-    _mark(url, schema, {"log_version": LOG_VERSION, "log_events": str(events),
-                        "write_seconds": f"{written['seconds']:.1f}",
-                        "project_seconds": f"{project_seconds:.1f}"})
-    common.say(f"schema {schema}: {events:,} events ({written['cases']:,} cases, "
-               f"{written['organizations']:,} organizations, {written['saves']} saves) in "
-               f"{written['seconds']:.1f}s; projected in {project_seconds:.1f}s")
-    return {"schema": schema, "events": events, "reused": False, **written,
-            "write_seconds": written["seconds"], "project_seconds": project_seconds}
+    _mark(
+        url,
+        schema,
+        {
+            "log_version": LOG_VERSION,
+            "log_events": str(events),
+            "write_seconds": f"{written['seconds']:.1f}",
+            "project_seconds": f"{project_seconds:.1f}",
+        },
+    )
+    common.say(
+        f"schema {schema}: {events:,} events ({written['cases']:,} cases, "
+        f"{written['organizations']:,} organizations, {written['saves']} saves) in "
+        f"{written['seconds']:.1f}s; projected in {project_seconds:.1f}s"
+    )
+    return {
+        "schema": schema,
+        "events": events,
+        "reused": False,
+        **written,
+        "write_seconds": written["seconds"],
+        "project_seconds": project_seconds,
+    }
 
 
 def child_log(args: argparse.Namespace) -> dict[str, Any]:
@@ -419,8 +552,7 @@ def child_log(args: argparse.Namespace) -> dict[str, Any]:
         head = system.projector.head()
         common.say(f"[{args.schema}] warm-up read of {head:,} events")
         read_log(app, EXPORT_BATCH, decode=True)
-        raw: dict[str, list[float]] = {"read1000": [], "read2000": [], "decode": [],
-                                       "describe": []}
+        raw: dict[str, list[float]] = {"read1000": [], "read2000": [], "decode": [], "describe": []}
 
         def raw_passes() -> None:
             for name, batch in (("read1000", EXPORT_BATCH), ("read2000", VERIFY_BATCH)):
@@ -445,8 +577,9 @@ def child_log(args: argparse.Namespace) -> dict[str, Any]:
         raw_passes()
         described()
 
-        def measured(label: str, run: Callable[[Callable[[int, int], None]], Any],
-                     traced: bool) -> tuple[Any, dict[str, Any]]:
+        def measured(
+            label: str, run: Callable[[Callable[[int, int], None]], Any], traced: bool
+        ) -> tuple[Any, dict[str, Any]]:
             samples: list[int] = []
 
             def sample(_position: int, _head: int) -> None:
@@ -465,18 +598,27 @@ def child_log(args: argparse.Namespace) -> dict[str, Any]:
             peak_traced = tracemalloc.get_traced_memory()[1] if traced else None
             if traced:
                 tracemalloc.stop()
-            found = {"seconds": seconds, "eps": head / seconds,
-                     "cpu_share": ((usage1.ru_utime - usage0.ru_utime)
-                                   + (usage1.ru_stime - usage0.ru_stime)) / seconds,
-                     "rss_start_kb": rss0, "rss_peak_kb": peak, "rss_growth_kb": peak - rss0,
-                     "peak_exact": exact, "rss_max_sampled_kb": max(samples, default=rss0),
-                     "samples": len(samples), "traced_peak_kb": None if peak_traced is None
-                     else peak_traced / 1024}
-            common.say(f"[{args.schema}] {label}{' (tracemalloc)' if traced else ''}: "
-                       f"{seconds:.1f}s, {head / seconds:,.0f} ev/s, peak RSS "
-                       f"{peak / 1024:.1f} MiB (+{(peak - rss0) / 1024:.1f})"
-                       + ("" if peak_traced is None
-                          else f", traced peak {peak_traced / 2**20:.2f} MiB"))
+            found = {
+                "seconds": seconds,
+                "eps": head / seconds,
+                "cpu_share": (
+                    (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
+                )
+                / seconds,
+                "rss_start_kb": rss0,
+                "rss_peak_kb": peak,
+                "rss_growth_kb": peak - rss0,
+                "peak_exact": exact,
+                "rss_max_sampled_kb": max(samples, default=rss0),
+                "samples": len(samples),
+                "traced_peak_kb": None if peak_traced is None else peak_traced / 1024,
+            }
+            common.say(
+                f"[{args.schema}] {label}{' (tracemalloc)' if traced else ''}: "
+                f"{seconds:.1f}s, {head / seconds:,.0f} ev/s, peak RSS "
+                f"{peak / 1024:.1f} MiB (+{(peak - rss0) / 1024:.1f})"
+                + ("" if peak_traced is None else f", traced peak {peak_traced / 2**20:.2f} MiB")
+            )
             return value, found
 
         def export(sample: Callable[[int, int], None], name: str) -> tuple[int, int]:
@@ -484,13 +626,17 @@ def child_log(args: argparse.Namespace) -> dict[str, Any]:
             with open(os.devnull, "w") as nowhere:
                 return write_export(
                     lambda after: system.audit.export(after, None, None, None, sample),
-                    path, False, nowhere)
+                    path,
+                    False,
+                    nowhere,
+                )
 
         def check(sample: Callable[[int, int], None]) -> Any:
             return verify(app.recorder, system.store, (), sample)
 
         (written, last), export_run = measured(
-            "export", lambda s: export(s, "export.ndjson"), False)
+            "export", lambda s: export(s, "export.ndjson"), False
+        )
         size = (folder / "export.ndjson").stat().st_size
         if written != head or last != head:
             raise SystemExit(f"exported {written} events to position {last}, expected {head}")
@@ -508,11 +654,18 @@ def child_log(args: argparse.Namespace) -> dict[str, Any]:
             raw_passes()
         med = {k: statistics.median(v) for k, v in raw.items()}
         return {
-            "schema": args.schema, "events": head, "export": export_run, "verify": verify_run,
-            "traced": traced, "export_bytes": size, "chained_to": result.chained_to,
+            "schema": args.schema,
+            "events": head,
+            "export": export_run,
+            "verify": verify_run,
+            "traced": traced,
+            "export_bytes": size,
+            "chained_to": result.chained_to,
             "raw_passes": len(raw["read1000"]),
-            "read1000_eps": head / med["read1000"], "read2000_eps": head / med["read2000"],
-            "decode_eps": head / med["decode"], "describe_eps": head / med["describe"],
+            "read1000_eps": head / med["read1000"],
+            "read2000_eps": head / med["read2000"],
+            "decode_eps": head / med["decode"],
+            "describe_eps": head / med["describe"],
             "read1000_spread": [head / max(raw["read1000"]), head / min(raw["read1000"])],
             "read2000_spread": [head / max(raw["read2000"]), head / min(raw["read2000"])],
         }
@@ -521,16 +674,25 @@ def child_log(args: argparse.Namespace) -> dict[str, Any]:
         system.close()
 
 
-def run_cli(args: argparse.Namespace, schema: str, verb: list[str],
-            timeout: float) -> dict[str, Any]:
+def run_cli(
+    args: argparse.Namespace, schema: str, verb: list[str], timeout: float
+) -> dict[str, Any]:
     """`python -m api.cli audit ...` as a process of its own: wall clock, CPU and its peak RSS
     (its VmHWM, read every 20 ms while it runs; start-up and the access-log write included)."""
-    env = {**common.server_env(schema, args.database_url),
-           "NRD_AUDIT_SIGNING_KEY": AUDIT_SIGNING_KEY}
+    env = {
+        **common.server_env(schema, args.database_url),
+        "NRD_AUDIT_SIGNING_KEY": AUDIT_SIGNING_KEY,
+    }
     command = [sys.executable, "-m", "api.cli", "audit", *verb]
     started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=common.REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        command,
+        cwd=common.REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     peak = 0
     try:
         deadline = time.monotonic() + timeout
@@ -557,8 +719,12 @@ def run_cli(args: argparse.Namespace, schema: str, verb: list[str],
             proc.stdout.close()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command[2:])} exited {proc.returncode}")
-    return {"seconds": seconds, "peak_rss_kb": peak, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "stdout": out.decode()[-300:]}
+    return {
+        "seconds": seconds,
+        "peak_rss_kb": peak,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "stdout": out.decode()[-300:],
+    }
 
 
 def log_benchmarks(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -566,20 +732,31 @@ def log_benchmarks(args: argparse.Namespace) -> list[dict[str, Any]]:
     for events in args.log_sizes:
         schema = f"{args.schema_prefix}_log{events // 1000}k"
         seeded = ensure_log(args.database_url, schema, events, args.reseed)
-        command = [sys.executable, __file__, "--child-log", "--schema", schema,
-                   "--database-url", args.database_url]
+        command = [
+            sys.executable,
+            __file__,
+            "--child-log",
+            "--schema",
+            schema,
+            "--database-url",
+            args.database_url,
+        ]
         if not args.tracemalloc:
             command.append("--no-tracemalloc")
         try:
             out = run_child(command, args.child_timeout)
         except subprocess.TimeoutExpired:
-            raise SystemExit(f"[{schema}] the measuring child took more than "
-                             f"{args.child_timeout:g}s and was stopped") from None
+            raise SystemExit(
+                f"[{schema}] the measuring child took more than "
+                f"{args.child_timeout:g}s and was stopped"
+            ) from None
         except subprocess.CalledProcessError as error:
-            raise SystemExit(f"[{schema}] the measuring child failed (exit "
-                             f"{error.returncode}); its error is above") from None
+            raise SystemExit(
+                f"[{schema}] the measuring child failed (exit "
+                f"{error.returncode}); its error is above"
+            ) from None
         line = next(x for x in out.splitlines() if x.startswith(CHILD_MARK))
-        result = json.loads(line[len(CHILD_MARK):])
+        result = json.loads(line[len(CHILD_MARK) :])
         result["seed"] = seeded
         if args.cli:
             if not runs:  # the command's fixed cost: start-up, then one row read and signed
@@ -588,8 +765,9 @@ def log_benchmarks(args: argparse.Namespace) -> list[dict[str, Any]]:
             with tempfile.TemporaryDirectory(prefix="bench-audit-cli-") as folder:
                 target = Path(folder) / "export.ndjson"
                 common.say(f"[{schema}] nrd audit export --output (the CLI)")
-                cli_export = run_cli(args, schema, ["export", "--output", str(target)],
-                                     args.child_timeout)
+                cli_export = run_cli(
+                    args, schema, ["export", "--output", str(target)], args.child_timeout
+                )
                 lines = sum(1 for _ in target.open("rb"))
             if lines != events:
                 raise SystemExit(f"the CLI exported {lines} lines, expected {events}")
@@ -604,15 +782,25 @@ def log_benchmarks(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 # -- 4. the access log's cost on a case-detail read -------------------------------------------
 
+
 async def asgi_post(app: Any, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
     """One POST /graphql through the ASGI app, in process (no socket, no client library)."""
     raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     raw_headers.append((b"content-length", str(len(body)).encode()))
-    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-             "http_version": "1.1", "method": "POST", "scheme": "http", "path": "/graphql",
-             "raw_path": b"/graphql", "query_string": b"", "root_path": "",
-             "headers": raw_headers, "client": ("127.0.0.1", 50000),
-             "server": ("127.0.0.1", 8000)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": raw_headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
     delivered = False
     never = asyncio.Event()
     status = 0
@@ -655,24 +843,58 @@ def build_read_case(system: Any) -> UUID:
 
     app = system.app
     with acting_as(staff_actor(system, "reads")):
-        org = app.apply_for_inclusion(key(), demo_profile(0, "CA-ON", random.Random(3)),
-                                      ALL_CRITERIA, True).id
+        org = app.apply_for_inclusion(
+            key(), demo_profile(0, "CA-ON", random.Random(3)), ALL_CRITERIA, True
+        ).id
         app.start_review(key(), org)
         app.approve_inclusion(key(), org, "Bench approval (fictional)")
         case_id = app.open_case(
-            key(), Channel.CALL, "en", CallerRelationship.VICTIM_OR_SURVIVOR,
-            {"name": "Fictional Detail Caller", "phone": "+1 555 019 1234",
-             "email": "detail.caller@example.org", "notes": "Fictional bench notes"},
-            {"province": "CA-ON", "municipality": "Fictionville", "urgency": "HIGH",
-             "needs": ["SHELTER", "LEGAL"], "situationType": "LABOUR_TRAFFICKING",
-             "minorInvolved": "NO"}).id
-        app.grant_consent(key(), case_id, ConsentScope.SHARE_WITH_ORGANIZATION, org,
-                          ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
-        app.grant_consent(key(), case_id, ConsentScope.NON_IDENTIFYING_STATISTICS, None,
-                          ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
-        app.refer(key(), case_id, org, ReferralMode.WARM_TRANSFER, [Need.SHELTER],
-                  [DisclosableField.CALLER_NAME, DisclosableField.CALLER_PHONE],
-                  "Needs a safe bed tonight (fictional bench case)")
+            key(),
+            Channel.CALL,
+            "en",
+            CallerRelationship.VICTIM_OR_SURVIVOR,
+            {
+                "name": "Fictional Detail Caller",
+                "phone": "+1 555 019 1234",
+                "email": "detail.caller@example.org",
+                "notes": "Fictional bench notes",
+            },
+            {
+                "province": "CA-ON",
+                "municipality": "Fictionville",
+                "urgency": "HIGH",
+                "needs": ["SHELTER", "LEGAL"],
+                "situationType": "LABOUR_TRAFFICKING",
+                "minorInvolved": "NO",
+            },
+        ).id
+        app.grant_consent(
+            key(),
+            case_id,
+            ConsentScope.SHARE_WITH_ORGANIZATION,
+            org,
+            ConsentGiver.CALLER,
+            ConsentMethod.VERBAL,
+            None,
+        )
+        app.grant_consent(
+            key(),
+            case_id,
+            ConsentScope.NON_IDENTIFYING_STATISTICS,
+            None,
+            ConsentGiver.CALLER,
+            ConsentMethod.VERBAL,
+            None,
+        )
+        app.refer(
+            key(),
+            case_id,
+            org,
+            ReferralMode.WARM_TRANSFER,
+            [Need.SHELTER],
+            [DisclosableField.CALLER_NAME, DisclosableField.CALLER_PHONE],
+            "Needs a safe bed tonight (fictional bench case)",
+        )
         app.update_case(key(), case_id, {"urgency": "MEDIUM"})
     system.projector.catch_up()
     return UUID(str(case_id))
@@ -693,8 +915,9 @@ def access_cost(system: Any, case_id: UUID, rounds: int, batch: int) -> dict[str
 
     app = create_app(system)
     token = system.auth.issue("staff", "bench-audit-reader", hours=2)
-    body = json.dumps({"query": CASE_QUERY, "operationName": "CaseDetail",
-                       "variables": {"id": str(case_id)}}).encode()
+    body = json.dumps(
+        {"query": CASE_QUERY, "operationName": "CaseDetail", "variables": {"id": str(case_id)}}
+    ).encode()
     headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
     real_record, real_note = system.access.record, Reads.note
     write_times: list[float] = []
@@ -705,10 +928,10 @@ def access_cost(system: Any, case_id: UUID, rounds: int, batch: int) -> dict[str
         write_times.append(time.perf_counter() - started)
 
     def set_mode(mode: str) -> None:
-        system.access.record = (
-            timed_record if mode == "logged" else (lambda *_: None))
+        system.access.record = timed_record if mode == "logged" else (lambda *_: None)
         Reads.note = (  # type: ignore[method-assign]
-            real_note if mode != "log off" else (lambda *_a, **_k: None))
+            real_note if mode != "log off" else (lambda *_a, **_k: None)
+        )
 
     modes = ("logged", "write skipped", "log off")
 
@@ -728,14 +951,17 @@ def access_cost(system: Any, case_id: UUID, rounds: int, batch: int) -> dict[str
         if not answers["logged"] == answers["write skipped"] == answers["log off"]:
             raise SystemExit("the case read answers differently with the access log skipped")
         if rows != {"logged": 10, "write skipped": 0, "log off": 0}:
-            raise SystemExit(f"access-log rows written per mode over 10 reads: {rows}; "
-                             "expected one per logged read only")
+            raise SystemExit(
+                f"access-log rows written per mode over 10 reads: {rows}; "
+                "expected one per logged read only"
+            )
         write_times.clear()
         times: dict[str, list[float]] = {m: [] for m in modes}
-        progress = common.Progress(f"[{system.store.dialect}] case(id) reads",
-                                   rounds * batch * len(modes))
+        progress = common.Progress(
+            f"[{system.store.dialect}] case(id) reads", rounds * batch * len(modes)
+        )
         for n in range(rounds):
-            for mode in (modes if n % 2 == 0 else modes[::-1]):
+            for mode in modes if n % 2 == 0 else modes[::-1]:
                 set_mode(mode)
                 for _ in range(batch):
                     started = time.perf_counter()
@@ -745,9 +971,11 @@ def access_cost(system: Any, case_id: UUID, rounds: int, batch: int) -> dict[str
                         raise SystemExit(f"case(id) answered {status}")
                 progress.update(sum(len(t) for t in times.values()))
         progress.finish()
-        return {"times": times,
-                "fields": len(answers["logged"]["data"]["case"]),
-                "response_bytes": len(json.dumps(answers["logged"]))}
+        return {
+            "times": times,
+            "fields": len(answers["logged"]["data"]["case"]),
+            "response_bytes": len(json.dumps(answers["logged"])),
+        }
 
     try:
         found = asyncio.run(main())  # one loop: the system's limiter binds to it
@@ -757,25 +985,37 @@ def access_cost(system: Any, case_id: UUID, rounds: int, batch: int) -> dict[str
     times = found.pop("times")
     stats = {m: summary_ms(t) for m, t in times.items()}
     logged, skipped, off = stats["logged"], stats["write skipped"], stats["log off"]
-    return {**found, "rounds": rounds, "batch": batch, "reads_per_mode": len(times["logged"]),
-            "modes": stats, "write": summary_ms(write_times),
-            "overhead_vs_skipped_p50_pct": 100 * (logged["p50_ms"] / skipped["p50_ms"] - 1),
-            "overhead_vs_skipped_mean_pct": 100 * (logged["mean_ms"] / skipped["mean_ms"] - 1),
-            "overhead_vs_off_p50_pct": 100 * (logged["p50_ms"] / off["p50_ms"] - 1),
-            "overhead_vs_off_mean_pct": 100 * (logged["mean_ms"] / off["mean_ms"] - 1),
-            "ratio_p50": logged["p50_ms"] / skipped["p50_ms"]}
+    return {
+        **found,
+        "rounds": rounds,
+        "batch": batch,
+        "reads_per_mode": len(times["logged"]),
+        "modes": stats,
+        "write": summary_ms(write_times),
+        "overhead_vs_skipped_p50_pct": 100 * (logged["p50_ms"] / skipped["p50_ms"] - 1),
+        "overhead_vs_skipped_mean_pct": 100 * (logged["mean_ms"] / skipped["mean_ms"] - 1),
+        "overhead_vs_off_p50_pct": 100 * (logged["p50_ms"] / off["p50_ms"] - 1),
+        "overhead_vs_off_mean_pct": 100 * (logged["mean_ms"] / off["mean_ms"] - 1),
+        "ratio_p50": logged["p50_ms"] / skipped["p50_ms"],
+    }
 
 
 # -- driving ----------------------------------------------------------------------------------
+
 
 def case_parts(args: argparse.Namespace, backend: str, system: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"backend": backend}
     if "replay" in args.only:
         case_id, seconds, commands = build_long_case(system, args.case_events)
-        common.say(f"[{backend}] a {args.case_events}-event case in {commands} commands, "
-                   f"{seconds:.1f}s ({commands / seconds:,.0f} commands/s)")
-        out["replay"] = {**replay(system, case_id, args.case_events, args.replays),
-                         "build_seconds": seconds, "commands": commands}
+        common.say(
+            f"[{backend}] a {args.case_events}-event case in {commands} commands, "
+            f"{seconds:.1f}s ({commands / seconds:,.0f} commands/s)"
+        )
+        out["replay"] = {
+            **replay(system, case_id, args.case_events, args.replays),
+            "build_seconds": seconds,
+            "commands": commands,
+        }
     if "access" in args.only:
         case_id = build_read_case(system)
         out["access"] = access_cost(system, case_id, args.read_rounds, args.read_batch)
@@ -792,41 +1032,84 @@ def parse_sizes(text: str) -> list[int]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="The audit trail's costs, as ratios measured in the same run: replay of a "
-                    "1,000-event case with and without snapshots; `nrd audit export` and "
-                    "`verify` against the raw notification read rate, with memory at two log "
-                    "sizes; the access log's cost on a staff case(id) read (PostgreSQL and "
-                    "SQLite). Prints a summary table and a JSON line; keeps the JSON under "
-                    "bench/results/.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--quick", action="store_true",
-                   help="a smaller run: 50 replays, logs of 10,000 and 40,000 events, 4 x 3 "
-                        "x 20 reads (other options given explicitly still win)")
-    p.add_argument("--only", default="replay,export,access",
-                   help="comma-separated parts: replay, export (with verify), access")
-    p.add_argument("--database-url", default=common.DEFAULT_URL,
-                   help="PostgreSQL URL (or NRD_BENCH_DATABASE_URL)")
-    p.add_argument("--schema-prefix", default="bench_audit",
-                   help="schemas: <prefix>_case (recreated each run), <prefix>_log<N>k "
-                        "(kept and reused)")
-    p.add_argument("--no-sqlite", dest="sqlite", action="store_false",
-                   help="skip the SQLite runs of the replay and access-log parts")
+        "1,000-event case with and without snapshots; `nrd audit export` and "
+        "`verify` against the raw notification read rate, with memory at two log "
+        "sizes; the access log's cost on a staff case(id) read (PostgreSQL and "
+        "SQLite). Prints a summary table and a JSON line; keeps the JSON under "
+        "bench/results/.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smaller run: 50 replays, logs of 10,000 and 40,000 events, 4 x 3 "
+        "x 20 reads (other options given explicitly still win)",
+    )
+    p.add_argument(
+        "--only",
+        default="replay,export,access",
+        help="comma-separated parts: replay, export (with verify), access",
+    )
+    p.add_argument(
+        "--database-url",
+        default=common.DEFAULT_URL,
+        help="PostgreSQL URL (or NRD_BENCH_DATABASE_URL)",
+    )
+    p.add_argument(
+        "--schema-prefix",
+        default="bench_audit",
+        help="schemas: <prefix>_case (recreated each run), <prefix>_log<N>k (kept and reused)",
+    )
+    p.add_argument(
+        "--no-sqlite",
+        dest="sqlite",
+        action="store_false",
+        help="skip the SQLite runs of the replay and access-log parts",
+    )
     p.add_argument("--case-events", type=int, default=1000, help="events of the replayed case")
-    p.add_argument("--replays", type=int, default=None,
-                   help="replays per target and mode (default 200, --quick 50)")
-    p.add_argument("--log-sizes", type=parse_sizes, default=None,
-                   help="log sizes in events, smallest first (default 50000,200000; --quick "
-                        "10000,40000)")
+    p.add_argument(
+        "--replays",
+        type=int,
+        default=None,
+        help="replays per target and mode (default 200, --quick 50)",
+    )
+    p.add_argument(
+        "--log-sizes",
+        type=parse_sizes,
+        default=None,
+        help="log sizes in events, smallest first (default 50000,200000; --quick 10000,40000)",
+    )
     p.add_argument("--reseed", action="store_true", help="write the logs again even if kept")
-    p.add_argument("--no-tracemalloc", dest="tracemalloc", action="store_false",
-                   help="skip the export and verify passes under tracemalloc")
-    p.add_argument("--no-cli", dest="cli", action="store_false",
-                   help="skip running `nrd audit export` / `verify` as processes")
-    p.add_argument("--read-rounds", type=int, default=None,
-                   help="alternating rounds of the three read modes (default 10, --quick 4)")
-    p.add_argument("--read-batch", type=int, default=30,
-                   help="case(id) reads per mode per round (default 30, --quick 20)")
-    p.add_argument("--child-timeout", type=float, default=600.0,
-                   help="seconds allowed per log size's measuring child and per CLI run")
+    p.add_argument(
+        "--no-tracemalloc",
+        dest="tracemalloc",
+        action="store_false",
+        help="skip the export and verify passes under tracemalloc",
+    )
+    p.add_argument(
+        "--no-cli",
+        dest="cli",
+        action="store_false",
+        help="skip running `nrd audit export` / `verify` as processes",
+    )
+    p.add_argument(
+        "--read-rounds",
+        type=int,
+        default=None,
+        help="alternating rounds of the three read modes (default 10, --quick 4)",
+    )
+    p.add_argument(
+        "--read-batch",
+        type=int,
+        default=30,
+        help="case(id) reads per mode per round (default 30, --quick 20)",
+    )
+    p.add_argument(
+        "--child-timeout",
+        type=float,
+        default=600.0,
+        help="seconds allowed per log size's measuring child and per CLI run",
+    )
     p.add_argument("--child-log", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--schema", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -852,82 +1135,168 @@ def f0(x: float) -> str:
 
 def print_summary(idle: float, cases: list[dict[str, Any]], logs: list[dict[str, Any]]) -> None:
     print()
-    print(f"audit benchmarks: {common.machine()['cpus']} cores; machine {100 * idle:.0f}% busy "
-          "before the run")
+    print(
+        f"audit benchmarks: {common.machine()['cpus']} cores; machine {100 * idle:.0f}% busy "
+        "before the run"
+    )
     for part in cases:
         r = part.get("replay")
         if r is None:
             continue
-        print(f"\n1. replay, {part['backend']}: a {r['case_events']}-event case "
-              f"({r['commands']} commands), snapshot every {r['snapshot_interval']} "
-              f"({r['snapshots']} snapshots); {r['replays_each']} replays per row, "
-              "AuditTrail.state_as_of")
-        print(common.table(
-            ["as of", "snapshots p50 ms", "p95 ms", "no snapshots p50 ms", "p95 ms",
-             "ratio p50", "ratio p95", "same state"],
-            [[row["target"], f"{row['snapshots']['p50_ms']:.2f}",
-              f"{row['snapshots']['p95_ms']:.2f}", f"{row['no_snapshots']['p50_ms']:.2f}",
-              f"{row['no_snapshots']['p95_ms']:.2f}", f"{row['ratio_p50']:.1f}x",
-              f"{row['ratio_p95']:.1f}x", "yes" if row["same_state"] else "NO"]
-             for row in r["rows"]]))
+        print(
+            f"\n1. replay, {part['backend']}: a {r['case_events']}-event case "
+            f"({r['commands']} commands), snapshot every {r['snapshot_interval']} "
+            f"({r['snapshots']} snapshots); {r['replays_each']} replays per row, "
+            "AuditTrail.state_as_of"
+        )
+        print(
+            common.table(
+                [
+                    "as of",
+                    "snapshots p50 ms",
+                    "p95 ms",
+                    "no snapshots p50 ms",
+                    "p95 ms",
+                    "ratio p50",
+                    "ratio p95",
+                    "same state",
+                ],
+                [
+                    [
+                        row["target"],
+                        f"{row['snapshots']['p50_ms']:.2f}",
+                        f"{row['snapshots']['p95_ms']:.2f}",
+                        f"{row['no_snapshots']['p50_ms']:.2f}",
+                        f"{row['no_snapshots']['p95_ms']:.2f}",
+                        f"{row['ratio_p50']:.1f}x",
+                        f"{row['ratio_p95']:.1f}x",
+                        "yes" if row["same_state"] else "NO",
+                    ]
+                    for row in r["rows"]
+                ],
+            )
+        )
     if logs:
-        print("\n2./3. export and verify vs raw notification reads (PostgreSQL; rates are "
-              "events of the log per second; raw read at each path's batch size: export "
-              "1000, verify 2000; median of the raw passes)")
-        print(common.table(
-            ["events", "raw read 1000", "read+decode", "+describe", "export", "export/raw",
-             "raw read 2000", "verify", "verify/raw", "export MiB"],
-            [[f0(r["events"]), f0(r["read1000_eps"]), f0(r["decode_eps"]),
-              f0(r["describe_eps"]), f0(r["export"]["eps"]),
-              f"{r['export']['eps'] / r['read1000_eps']:.3f}", f0(r["read2000_eps"]),
-              f0(r["verify"]["eps"]), f"{r['verify']['eps'] / r['read2000_eps']:.3f}",
-              f"{r['export_bytes'] / 2**20:.0f}"] for r in logs]))
-        print("\nmemory (each log size in a fresh process; peak RSS = VmHWM over the run, reset "
-              "at its start; growth = peak minus RSS at the start; traced = tracemalloc peak of a "
-              "second pass; CLI = `python -m api.cli audit export --output FILE` / `verify` as a "
-              "process of its own: wall clock with start-up, and its peak RSS)")
+        print(
+            "\n2./3. export and verify vs raw notification reads (PostgreSQL; rates are "
+            "events of the log per second; raw read at each path's batch size: export "
+            "1000, verify 2000; median of the raw passes)"
+        )
+        print(
+            common.table(
+                [
+                    "events",
+                    "raw read 1000",
+                    "read+decode",
+                    "+describe",
+                    "export",
+                    "export/raw",
+                    "raw read 2000",
+                    "verify",
+                    "verify/raw",
+                    "export MiB",
+                ],
+                [
+                    [
+                        f0(r["events"]),
+                        f0(r["read1000_eps"]),
+                        f0(r["decode_eps"]),
+                        f0(r["describe_eps"]),
+                        f0(r["export"]["eps"]),
+                        f"{r['export']['eps'] / r['read1000_eps']:.3f}",
+                        f0(r["read2000_eps"]),
+                        f0(r["verify"]["eps"]),
+                        f"{r['verify']['eps'] / r['read2000_eps']:.3f}",
+                        f"{r['export_bytes'] / 2**20:.0f}",
+                    ]
+                    for r in logs
+                ],
+            )
+        )
+        print(
+            "\nmemory (each log size in a fresh process; peak RSS = VmHWM over the run, reset "
+            "at its start; growth = peak minus RSS at the start; traced = tracemalloc peak of a "
+            "second pass; CLI = `python -m api.cli audit export --output FILE` / `verify` as a "
+            "process of its own: wall clock with start-up, and its peak RSS)"
+        )
         rows = []
         for r in logs:
             for path in ("export", "verify"):
                 run, traced = r[path], r["traced"].get(path)
                 cli = r.get("cli", {}).get(path)
-                rows.append([f0(r["events"]), path, f"{run['seconds']:.1f}",
-                             f"{100 * run['cpu_share']:.0f}%",
-                             f"{run['rss_start_kb'] / 1024:.1f}",
-                             f"{run['rss_peak_kb'] / 1024:.1f}",
-                             f"{run['rss_growth_kb'] / 1024:.1f}",
-                             "-" if traced is None else f"{traced['traced_peak_kb'] / 1024:.2f}",
-                             "-" if cli is None else f"{cli['seconds']:.1f}",
-                             "-" if cli is None else f"{cli['cpu_s']:.1f}",
-                             "-" if cli is None else f"{cli['peak_rss_kb'] / 1024:.0f}"])
-        print(common.table(["events", "path", "s", "python CPU", "RSS start MiB",
-                            "peak RSS MiB", "growth MiB", "traced peak MiB", "CLI wall s",
-                            "CLI CPU s", "CLI peak RSS MiB"], rows))
+                rows.append(
+                    [
+                        f0(r["events"]),
+                        path,
+                        f"{run['seconds']:.1f}",
+                        f"{100 * run['cpu_share']:.0f}%",
+                        f"{run['rss_start_kb'] / 1024:.1f}",
+                        f"{run['rss_peak_kb'] / 1024:.1f}",
+                        f"{run['rss_growth_kb'] / 1024:.1f}",
+                        "-" if traced is None else f"{traced['traced_peak_kb'] / 1024:.2f}",
+                        "-" if cli is None else f"{cli['seconds']:.1f}",
+                        "-" if cli is None else f"{cli['cpu_s']:.1f}",
+                        "-" if cli is None else f"{cli['peak_rss_kb'] / 1024:.0f}",
+                    ]
+                )
+        print(
+            common.table(
+                [
+                    "events",
+                    "path",
+                    "s",
+                    "python CPU",
+                    "RSS start MiB",
+                    "peak RSS MiB",
+                    "growth MiB",
+                    "traced peak MiB",
+                    "CLI wall s",
+                    "CLI CPU s",
+                    "CLI peak RSS MiB",
+                ],
+                rows,
+            )
+        )
         head = next((r["cli_head"] for r in logs if "cli_head" in r), None)
         if head is not None:
-            print(f"CLI fixed cost (`nrd audit head`: start-up, one row read and signed): "
-                  f"{head['seconds']:.1f}s wall, {head['cpu_s']:.1f}s CPU, peak RSS "
-                  f"{head['peak_rss_kb'] / 1024:.0f} MiB")
+            print(
+                f"CLI fixed cost (`nrd audit head`: start-up, one row read and signed): "
+                f"{head['seconds']:.1f}s wall, {head['cpu_s']:.1f}s CPU, peak RSS "
+                f"{head['peak_rss_kb'] / 1024:.0f} MiB"
+            )
     for part in cases:
         a = part.get("access")
         if a is None:
             continue
-        print(f"\n4. access log, {part['backend']}: staff case(id), {CASE_FIELDS} fields "
-              f"({a['response_bytes']} bytes of JSON), through the real app over ASGI in "
-              f"process; {a['reads_per_mode']} reads per mode in {a['rounds']} alternating "
-              f"rounds of {a['batch']}")
+        print(
+            f"\n4. access log, {part['backend']}: staff case(id), {CASE_FIELDS} fields "
+            f"({a['response_bytes']} bytes of JSON), through the real app over ASGI in "
+            f"process; {a['reads_per_mode']} reads per mode in {a['rounds']} alternating "
+            f"rounds of {a['batch']}"
+        )
         m = a["modes"]
-        print(common.table(
-            ["mode", "p50 ms", "p95 ms", "mean ms", "vs write skipped (p50)"],
-            [[mode, f"{m[mode]['p50_ms']:.2f}", f"{m[mode]['p95_ms']:.2f}",
-              f"{m[mode]['mean_ms']:.2f}",
-              f"{100 * (m[mode]['p50_ms'] / m['write skipped']['p50_ms'] - 1):+.1f}%"]
-             for mode in ("logged", "write skipped", "log off")]))
-        print(f"access-log overhead: {a['overhead_vs_skipped_p50_pct']:+.1f}% p50 / "
-              f"{a['overhead_vs_skipped_mean_pct']:+.1f}% mean vs the write skipped; "
-              f"{a['overhead_vs_off_p50_pct']:+.1f}% p50 vs the log off; the write itself "
-              f"(AccessLog.record, in its worker thread): p50 {a['write']['p50_ms']:.2f} ms, "
-              f"p95 {a['write']['p95_ms']:.2f} ms")
+        print(
+            common.table(
+                ["mode", "p50 ms", "p95 ms", "mean ms", "vs write skipped (p50)"],
+                [
+                    [
+                        mode,
+                        f"{m[mode]['p50_ms']:.2f}",
+                        f"{m[mode]['p95_ms']:.2f}",
+                        f"{m[mode]['mean_ms']:.2f}",
+                        f"{100 * (m[mode]['p50_ms'] / m['write skipped']['p50_ms'] - 1):+.1f}%",
+                    ]
+                    for mode in ("logged", "write skipped", "log off")
+                ],
+            )
+        )
+        print(
+            f"access-log overhead: {a['overhead_vs_skipped_p50_pct']:+.1f}% p50 / "
+            f"{a['overhead_vs_skipped_mean_pct']:+.1f}% mean vs the write skipped; "
+            f"{a['overhead_vs_off_p50_pct']:+.1f}% p50 vs the log off; the write itself "
+            f"(AccessLog.record, in its worker thread): p50 {a['write']['p50_ms']:.2f} ms, "
+            f"p95 {a['write']['p95_ms']:.2f} ms"
+        )
     print()
 
 
@@ -961,9 +1330,18 @@ def main(argv: list[str] | None = None) -> int:
     logs = log_benchmarks(args) if "export" in args.only else []
     print_summary(idle, cases, logs)
 
-    common.emit("audit", common.rounded({
-        "background_busy_before": idle, "quick": args.quick,
-        "seconds": time.perf_counter() - started, "cases": cases, "logs": logs}))
+    common.emit(
+        "audit",
+        common.rounded(
+            {
+                "background_busy_before": idle,
+                "quick": args.quick,
+                "seconds": time.perf_counter() - started,
+                "cases": cases,
+                "logs": logs,
+            }
+        ),
+    )
     return 0
 
 

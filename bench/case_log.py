@@ -28,10 +28,16 @@ import common
 
 CASE_SEED_VERSION = "1"  # bump when the seeded cases change shape
 SQLITE_ROOT = common.RESULTS / "data"
-FACTORS = {"urgency": "HIGH", "imminentHarm": "no", "minorInvolved": "NO",
-           "indicatorsPresent": "fictional indicators", "callersWishes": "wants a report",
-           "levelOfDetail": "brief", "applicableLaw": "fictional statute",
-           "localProtocol": "fictional protocol"}
+FACTORS = {
+    "urgency": "HIGH",
+    "imminentHarm": "no",
+    "minorInvolved": "NO",
+    "indicatorsPresent": "fictional indicators",
+    "callersWishes": "wants a report",
+    "levelOfDetail": "brief",
+    "applicableLaw": "fictional statute",
+    "localProtocol": "fictional protocol",
+}
 BRIEF = "Fictional bench brief: needs a safe bed tonight."
 
 
@@ -56,20 +62,25 @@ class Log:
             return common.settings_for(self.name, self.url)
         from api.config import Settings
 
-        env = {k: v for k, v in common.server_env(self.name, self.url).items()
-               if k.startswith("NRD_") and k not in ("NRD_DATABASE_URL", "NRD_DATABASE_SCHEMA")}
+        env = {
+            k: v
+            for k, v in common.server_env(self.name, self.url).items()
+            if k.startswith("NRD_") and k not in ("NRD_DATABASE_URL", "NRD_DATABASE_SCHEMA")
+        }
         return Settings.from_env({**env, "NRD_DATA_DIR": str(self.data_dir)})
 
     def seeded(self) -> int | None:
         """Cases a finished seed left here, or None."""
         if self.store == "postgres":
             with common._admin(self.url) as conn:
-                row = conn.execute("SELECT to_regclass(%s)", (f"{self.name}.bench_meta",)
-                                   ).fetchone()
+                row = conn.execute(
+                    "SELECT to_regclass(%s)", (f"{self.name}.bench_meta",)
+                ).fetchone()
                 if row is None or row[0] is None:
                     return None
-                meta = dict(conn.execute(f"SELECT name, value FROM {self.name}.bench_meta"
-                                         ).fetchall())
+                meta = dict(
+                    conn.execute(f"SELECT name, value FROM {self.name}.bench_meta").fetchall()
+                )
         else:
             path = self.data_dir / "bench_meta.json"
             meta = json.loads(path.read_text()) if path.exists() else {}
@@ -87,18 +98,25 @@ class Log:
         self.data_dir.mkdir(parents=True)
 
     def mark(self, seconds: float) -> None:
-        meta = {"cases": str(self.cases), "case_seed_version": CASE_SEED_VERSION,
-                "seed_seconds": f"{seconds:.1f}"}
+        meta = {
+            "cases": str(self.cases),
+            "case_seed_version": CASE_SEED_VERSION,
+            "seed_seconds": f"{seconds:.1f}",
+        }
         if self.store == "sqlite":
             (self.data_dir / "bench_meta.json").write_text(json.dumps(meta))
             return
         with common._admin(self.url) as conn:
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {self.name}.bench_meta "
-                         "(name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.name}.bench_meta "
+                "(name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
             for name, value in meta.items():
-                conn.execute(f"INSERT INTO {self.name}.bench_meta (name, value) VALUES (%s, %s) "
-                             "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                             (name, value))
+                conn.execute(
+                    f"INSERT INTO {self.name}.bench_meta (name, value) VALUES (%s, %s) "
+                    "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    (name, value),
+                )
 
 
 @dataclass(frozen=True)
@@ -121,14 +139,19 @@ def _partners(app: Any) -> Partners:
         for n, province in enumerate(sorted(PROVINCES)):
             for kind in ("DIRECT_SERVICE_PROVIDER", "LAW_ENFORCEMENT_AGENCY"):
                 profile = {**demo_profile(n, province, rng), "kind": kind}
-                org = app.apply_for_inclusion(f"bench-org-{uuid4()}", profile, ALL_CRITERIA,
-                                              kind != "LAW_ENFORCEMENT_AGENCY").id
+                org = app.apply_for_inclusion(
+                    f"bench-org-{uuid4()}", profile, ALL_CRITERIA, kind != "LAW_ENFORCEMENT_AGENCY"
+                ).id
                 app.start_review(f"bench-org-{uuid4()}", org)
                 app.approve_inclusion(f"bench-org-{uuid4()}", org, "Bench approval (fictional)")
                 if kind == "LAW_ENFORCEMENT_AGENCY":
                     protocols[province] = app.establish_reporting_protocol(
-                        f"bench-protocol-{uuid4()}", org, province, None,
-                        [{"name": "Sgt. Fictional Bench", "phone": "+1 555 010 0142"}]).id
+                        f"bench-protocol-{uuid4()}",
+                        org,
+                        province,
+                        None,
+                        [{"name": "Sgt. Fictional Bench", "phone": "+1 555 010 0142"}],
+                    ).id
                 else:
                     shelters[province] = org
     return Partners(shelters, protocols)
@@ -157,31 +180,62 @@ def work_case(app: Any, index: int, partners: Partners, staff: Any, supervisor: 
         return f"bench-{uuid4()}"
 
     def consent(case_id: UUID, scope: ConsentScope, recipient: UUID | None) -> None:
-        app.grant_consent(key(), case_id, scope, recipient, ConsentGiver.CALLER,
-                          ConsentMethod.VERBAL, None)
+        app.grant_consent(
+            key(), case_id, scope, recipient, ConsentGiver.CALLER, ConsentMethod.VERBAL, None
+        )
 
     with acting_as(staff):
         case_id = app.open_case(
-            key(), Channel.CALL, "en", CallerRelationship.VICTIM_OR_SURVIVOR,
-            {"name": f"Fictional Bench Caller {index}", "phone": f"+1 555 01{index:06d}",
-             "notes": "Fictional bench notes"},
-            {"province": province, "urgency": "HIGH", "needs": ["SHELTER", "LEGAL"],
-             "situationType": "LABOUR_TRAFFICKING", "minorInvolved": "NO",
-             "municipality": "Fictionville"}).id
+            key(),
+            Channel.CALL,
+            "en",
+            CallerRelationship.VICTIM_OR_SURVIVOR,
+            {
+                "name": f"Fictional Bench Caller {index}",
+                "phone": f"+1 555 01{index:06d}",
+                "notes": "Fictional bench notes",
+            },
+            {
+                "province": province,
+                "urgency": "HIGH",
+                "needs": ["SHELTER", "LEGAL"],
+                "situationType": "LABOUR_TRAFFICKING",
+                "minorInvolved": "NO",
+                "municipality": "Fictionville",
+            },
+        ).id
         consent(case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
-        app.refer(key(), case_id, shelter, ReferralMode.WARM_TRANSFER,
-                  [Need.SHELTER, Need.LEGAL],
-                  [DisclosableField.CALLER_NAME, DisclosableField.NEEDS], BRIEF)
+        app.refer(
+            key(),
+            case_id,
+            shelter,
+            ReferralMode.WARM_TRANSFER,
+            [Need.SHELTER, Need.LEGAL],
+            [DisclosableField.CALLER_NAME, DisclosableField.NEEDS],
+            BRIEF,
+        )
         consent(case_id, ConsentScope.REPORT_TO_LAW_ENFORCEMENT, None)
         consent(case_id, ConsentScope.NON_IDENTIFYING_STATISTICS, None)
     referral = next(iter(app.repository.get(case_id).referrals))
     with acting_as(Actor("bench-partner", "partner", str(shelter))):
-        app.report_referral_outcome(key(), case_id, UUID(referral), str(shelter),
-                                    ReferralOutcomeKind.ACCEPTED, "Fictional: booked.")
+        app.report_referral_outcome(
+            key(),
+            case_id,
+            UUID(referral),
+            str(shelter),
+            ReferralOutcomeKind.ACCEPTED,
+            "Fictional: booked.",
+        )
     commands = 6
     with acting_as(supervisor):
-        app.report_to_law_enforcement(key(), case_id, protocol, FACTORS,
-                                      [DisclosableField.LOCATION, DisclosableField.BRIEF], BRIEF)
+        app.report_to_law_enforcement(
+            key(),
+            case_id,
+            protocol,
+            FACTORS,
+            [DisclosableField.LOCATION, DisclosableField.BRIEF],
+            BRIEF,
+        )
         commands += 1
         if index % 3 == 0:
             app.consult_supervisor(key(), case_id, "Fictional: go ahead.")
@@ -234,8 +288,9 @@ def seed(system: Any, cases: int, threads: int) -> tuple[float, int]:
     return seconds, commands[0]
 
 
-def ensure(log: Log, reseed: bool = False, threads: int = 2,
-           build: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+def ensure(
+    log: Log, reseed: bool = False, threads: int = 2, build: Callable[[Any], Any] | None = None
+) -> dict[str, Any]:
     """Reuses ``log`` if a finished seed of its count is there, else writes it; then brings
     its read models up to date."""
     from api.wiring import build_system
@@ -245,11 +300,15 @@ def ensure(log: Log, reseed: bool = False, threads: int = 2,
     reused = found == log.cases
     seconds = None
     if reused:
-        common.say(f"[{log.store}] {log.name}: reusing the {log.cases} cases seeded earlier "
-                   "(--reseed writes them again)")
+        common.say(
+            f"[{log.store}] {log.name}: reusing the {log.cases} cases seeded earlier "
+            "(--reseed writes them again)"
+        )
     else:
-        common.say(f"[{log.store}] {log.name}: seeding {log.cases} worked cases through the "
-                   f"commands ({threads} writer threads)")
+        common.say(
+            f"[{log.store}] {log.name}: seeding {log.cases} worked cases through the "
+            f"commands ({threads} writer threads)"
+        )
         log.reset()
     system = build(log.settings())
     try:
@@ -257,14 +316,21 @@ def ensure(log: Log, reseed: bool = False, threads: int = 2,
             started = time.perf_counter()
             _, commands = seed(system, log.cases, threads)
             seconds = time.perf_counter() - started
-            common.say(f"[{log.store}] {log.cases} cases: {commands} commands in "
-                       f"{seconds:.0f}s ({commands / seconds:,.0f}/s)")
+            common.say(
+                f"[{log.store}] {log.cases} cases: {commands} commands in "
+                f"{seconds:.0f}s ({commands / seconds:,.0f}/s)"
+            )
         applied, _ = common.catch_up(system)
         head = system.projector.head()
     finally:
         system.close()
     if not reused:
         log.mark(seconds or 0.0)
-    return {"store": log.store, "cases": log.cases, "reused": reused, "events": head,
-            "seed_seconds": None if seconds is None else round(seconds, 1),
-            "projected_now": applied}
+    return {
+        "store": log.store,
+        "cases": log.cases,
+        "reused": reused,
+        "events": head,
+        "seed_seconds": None if seconds is None else round(seconds, 1),
+        "projected_now": applied,
+    }

@@ -52,23 +52,37 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation
-    async def grant_consent(self, idempotency_key: str, id: strawberry.ID,
-                            scope: ConsentScope, given_by: ConsentGiver, method: ConsentMethod,
-                            recipient_id: strawberry.ID | None = None,
-                            expires_at: str | None = None) -> CaseResult:
+    async def grant_consent(
+        self,
+        idempotency_key: str,
+        id: strawberry.ID,
+        scope: ConsentScope,
+        given_by: ConsentGiver,
+        method: ConsentMethod,
+        recipient_id: strawberry.ID | None = None,
+        expires_at: str | None = None,
+    ) -> CaseResult:
         return CaseResult(case_id=id, version=2, replayed=False)
 
     @strawberry.mutation
-    async def refer_case(self, idempotency_key: str, id: strawberry.ID,
-                         organization_id: strawberry.ID, mode: ReferralMode, needs: list[Need],
-                         fields: list[DisclosableField] | None = None,
-                         brief: str = "") -> CaseResult:
+    async def refer_case(
+        self,
+        idempotency_key: str,
+        id: strawberry.ID,
+        organization_id: strawberry.ID,
+        mode: ReferralMode,
+        needs: list[Need],
+        fields: list[DisclosableField] | None = None,
+        brief: str = "",
+    ) -> CaseResult:
         return CaseResult(case_id=id, version=3, replayed=False)
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation,
-                           extensions=[lambda: ParserCache(maxsize=64),
-                                       lambda: ValidationCache(maxsize=64)])
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[lambda: ParserCache(maxsize=64), lambda: ValidationCache(maxsize=64)],
+)
 
 
 def healthz(_request: Request) -> PlainTextResponse:
@@ -77,5 +91,9 @@ def healthz(_request: Request) -> PlainTextResponse:
 
 def create() -> Starlette:
     settle_process()  # as `nrd serve` does: the stack served the same way
-    return Starlette(routes=[Route("/healthz", healthz),
-                             Route("/graphql", GraphQL(schema), methods=["GET", "POST"])])
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/graphql", GraphQL(schema), methods=["GET", "POST"]),
+        ]
+    )

@@ -49,8 +49,12 @@ from domain.case import (
 from domain.write_path import Outcome
 
 # The fields and needs REFER names, as the use case takes them.
-REFER_FIELDS = [DisclosableField.CALLER_NAME, DisclosableField.CALLER_PHONE,
-                DisclosableField.NEEDS, DisclosableField.BRIEF]
+REFER_FIELDS = [
+    DisclosableField.CALLER_NAME,
+    DisclosableField.CALLER_PHONE,
+    DisclosableField.NEEDS,
+    DisclosableField.BRIEF,
+]
 
 
 async def graphql_ms(schema: Any, pairs: int, context: Any, case: str, org: str) -> float:
@@ -59,8 +63,11 @@ async def graphql_ms(schema: Any, pairs: int, context: Any, case: str, org: str)
     for i in range(pairs):
         for document, name in ((GRANT, "Grant"), (REFER, "Refer")):
             result = await schema.execute(
-                document, variable_values={"key": f"bench-{i}", "id": case, "org": org},
-                context_value=context(), operation_name=name)
+                document,
+                variable_values={"key": f"bench-{i}", "id": case, "org": org},
+                context_value=context(),
+                operation_name=name,
+            )
             if result.errors:
                 raise RuntimeError(f"{name} failed: {result.errors[0].message}")
     return (time.process_time() - started) * 1000 / (2 * pairs)
@@ -73,24 +80,49 @@ def command_ms(system: Any, pairs: int, org: str, cases: list[str]) -> float:
     with acting_as(Actor("bench-staff-1", "staff", request_id="bench-layers")):
         for i in range(pairs):
             case = UUID(cases[i % len(cases)])
-            app.grant_consent(f"bench-{uuid4()}", case, ConsentScope.SHARE_WITH_ORGANIZATION,
-                              organization, ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
-            app.refer(f"bench-{uuid4()}", case, organization, ReferralMode.WARM_TRANSFER,
-                      [Need.SHELTER, Need.LEGAL], REFER_FIELDS, REFER_BRIEF)
+            app.grant_consent(
+                f"bench-{uuid4()}",
+                case,
+                ConsentScope.SHARE_WITH_ORGANIZATION,
+                organization,
+                ConsentGiver.CALLER,
+                ConsentMethod.VERBAL,
+                None,
+            )
+            app.refer(
+                f"bench-{uuid4()}",
+                case,
+                organization,
+                ReferralMode.WARM_TRANSFER,
+                [Need.SHELTER, Need.LEGAL],
+                REFER_FIELDS,
+                REFER_BRIEF,
+            )
     return (time.process_time() - started) * 1000 / (2 * pairs)
 
 
 def main() -> int:
     common.exit_cleanly_on_sigterm()
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--schema", default="bench_layers", help="PostgreSQL schema (recreated)")
-    p.add_argument("--database-url", default=common.DEFAULT_URL,
-                   help="PostgreSQL URL (or NRD_BENCH_DATABASE_URL)")
+    p.add_argument(
+        "--database-url",
+        default=common.DEFAULT_URL,
+        help="PostgreSQL URL (or NRD_BENCH_DATABASE_URL)",
+    )
     p.add_argument("--cases", type=int, default=200, help="cases the commands work through")
     p.add_argument("--pairs", type=int, default=300, help="consent-and-referral pairs per round")
-    p.add_argument("--rounds", type=int, choices=range(1, 11), default=3, metavar="1..10",
-                   help="rounds per layer, alternating; the median counts")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        choices=range(1, 11),
+        default=3,
+        metavar="1..10",
+        help="rounds per layer, alternating; the median counts",
+    )
     args = p.parse_args()
 
     common.say(f"schema {args.schema}: recreating; opening {args.cases} cases")
@@ -99,8 +131,9 @@ def main() -> int:
     # The GraphQL layers run against a system of their own (SQLite, no rate limit), whose
     # command is stubbed: nothing they do reaches a store.
     scratch_dir = tempfile.TemporaryDirectory(prefix="nrd-layers-")
-    scratch = build_system(Settings(data_dir=Path(scratch_dir.name),
-                                    rate_limit_per_minute=1_000_000))
+    scratch = build_system(
+        Settings(data_dir=Path(scratch_dir.name), rate_limit_per_minute=1_000_000)
+    )
     try:
         org, cases, _ = seed(system, args.cases, 1)
         system.projector.catch_up()
@@ -115,14 +148,15 @@ def main() -> int:
         def nrd_context() -> Context:
             return StubbedCommand(principal=principal, system=scratch, request_id="bench")
 
-        rounds: dict[str, list[float]] = {"graphql (nrd)": [], "graphql (no-op)": [],
-                                          "command": []}
+        rounds: dict[str, list[float]] = {"graphql (nrd)": [], "graphql (no-op)": [], "command": []}
         for n in range(args.rounds):
             common.say(f"round {n + 1}/{args.rounds}")
-            rounds["graphql (nrd)"].append(asyncio.run(
-                graphql_ms(scratch.schema, args.pairs, nrd_context, case, org)))
-            rounds["graphql (no-op)"].append(asyncio.run(
-                graphql_ms(ceiling_app.schema, args.pairs, lambda: None, case, org)))
+            rounds["graphql (nrd)"].append(
+                asyncio.run(graphql_ms(scratch.schema, args.pairs, nrd_context, case, org))
+            )
+            rounds["graphql (no-op)"].append(
+                asyncio.run(graphql_ms(ceiling_app.schema, args.pairs, lambda: None, case, org))
+            )
             rounds["command"].append(command_ms(system, args.pairs, org, cases))
     finally:
         system.close()
@@ -131,15 +165,31 @@ def main() -> int:
 
     medians = {name: statistics.median(values) for name, values in rounds.items()}
     print()
-    print(common.table(["layer", "median CPU ms/mutation", "rounds"],
-                       [[name, f"{medians[name]:.3f}", " ".join(f"{v:.3f}" for v in values)]
-                        for name, values in rounds.items()]))
+    print(
+        common.table(
+            ["layer", "median CPU ms/mutation", "rounds"],
+            [
+                [name, f"{medians[name]:.3f}", " ".join(f"{v:.3f}" for v in values)]
+                for name, values in rounds.items()
+            ],
+        )
+    )
     added = medians["graphql (nrd)"] - medians["graphql (no-op)"]
-    print(f"nrd's GraphQL layer adds {added:+.3f} ms per mutation to the no-op schema's; the "
-          f"command itself costs {medians['command']:.3f} ms")
-    common.emit("command_layers", {
-        "schema": args.schema, "cases": args.cases, "pairs": args.pairs, "rounds": rounds,
-        "median_ms": medians, "graphql_added_ms": added})
+    print(
+        f"nrd's GraphQL layer adds {added:+.3f} ms per mutation to the no-op schema's; the "
+        f"command itself costs {medians['command']:.3f} ms"
+    )
+    common.emit(
+        "command_layers",
+        {
+            "schema": args.schema,
+            "cases": args.cases,
+            "pairs": args.pairs,
+            "rounds": rounds,
+            "median_ms": medians,
+            "graphql_added_ms": added,
+        },
+    )
     return 0
 
 

@@ -41,14 +41,17 @@ SEED_VERSION = "1"  # bump when the seeded data changes shape, so old schemas ar
 
 # -- output ----------------------------------------------------------------------------------
 
+
 def choose_client(wanted: str) -> str:
     """wrk when asked or available; else an httpx client (which competes for the CPU)."""
     if wanted != "auto":
         return wanted
     if shutil.which("wrk"):
         return "wrk"
-    say("wrk not found (apt-get install -y wrk): falling back to an httpx client, which "
-        "competes with the servers for the CPU")
+    say(
+        "wrk not found (apt-get install -y wrk): falling back to an httpx client, which "
+        "competes with the servers for the CPU"
+    )
     return "httpx"
 
 
@@ -59,6 +62,7 @@ def say(message: str) -> None:
 def exit_cleanly_on_sigterm() -> None:
     """SIGTERM (kill, timeout) unwinds like Ctrl-C does, so every ``finally`` stops what this
     process started (servers, child processes, py-spy) instead of leaving it running."""
+
     def handler(signum: int, _frame: Any) -> None:
         raise SystemExit(128 + signum)
 
@@ -82,8 +86,12 @@ class Progress:
             self._last = now
         elapsed = now - self.started
         rate = done / elapsed if elapsed > 0 else 0.0
-        print(f"\r{self.label}: {done}/{self.total} ({rate:,.0f}/s, {elapsed:.0f}s){extra}   ",
-              end="", file=sys.stderr, flush=True)
+        print(
+            f"\r{self.label}: {done}/{self.total} ({rate:,.0f}/s, {elapsed:.0f}s){extra}   ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def finish(self) -> float:
         print(file=sys.stderr, flush=True)
@@ -95,20 +103,28 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):
-        lines.append("  ".join(c.rjust(w) if n and i else c.ljust(w)
-                               for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        lines.append(
+            "  ".join(
+                c.rjust(w) if n and i else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(terse=True)}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
 
 
 def background_busy(seconds: float = 2.0) -> float:
     """Share of the machine's CPU busy before the benchmark starts (other work skews ratios)."""
+
     def sample() -> tuple[int, int]:
         values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
         return sum(values) - values[3] - values[4], sum(values)
@@ -118,27 +134,41 @@ def background_busy(seconds: float = 2.0) -> float:
     busy1, total1 = sample()
     share = (busy1 - busy0) / max(1, total1 - total0)
     if share > 0.15:
-        say(f"WARNING: the machine is already {100 * share:.0f}% busy with other work: "
-            "absolute figures and, less so, the ratios will be skewed")
+        say(
+            f"WARNING: the machine is already {100 * share:.0f}% busy with other work: "
+            "absolute figures and, less so, the ratios will be skewed"
+        )
     return share
 
 
 def revision() -> dict[str, Any]:
     """The commit measured, and whether the measured code differed from it."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                              check=False).stdout
 
-    changed = [line[3:] for line in git("status", "--porcelain").splitlines()
-               if not line[3:].startswith("bench/")]
-    return {"commit": git("rev-parse", "--short", "HEAD").strip(),
-            "uncommitted_outside_bench": changed}
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout
+
+    changed = [
+        line[3:]
+        for line in git("status", "--porcelain").splitlines()
+        if not line[3:].startswith("bench/")
+    ]
+    return {
+        "commit": git("rev-parse", "--short", "HEAD").strip(),
+        "uncommitted_outside_bench": changed,
+    }
 
 
 def emit(name: str, result: dict[str, Any]) -> Path:
     """Prints the final JSON line on stdout and keeps a copy under bench/results/."""
-    result = {"benchmark": name, "at": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": machine(), "code": revision(), **result}
+    result = {
+        "benchmark": name,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "code": revision(),
+        **result,
+    }
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"{name}-{stamp}.json"
@@ -172,8 +202,16 @@ def run(main: Callable[[], int]) -> NoReturn:
 # -- profiles ----------------------------------------------------------------------------------
 
 # Frames on every stack (entry points, the event loop, worker threads): no news in "inclusive".
-_PLUMBING = ("threading", "click/", "uvicorn/", "starlette/", "asyncio/", "anyio/",
-             "<frozen runpy>", "strawberry/utils/await_maybe")
+_PLUMBING = (
+    "threading",
+    "click/",
+    "uvicorn/",
+    "starlette/",
+    "asyncio/",
+    "anyio/",
+    "<frozen runpy>",
+    "strawberry/utils/await_maybe",
+)
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
@@ -218,20 +256,25 @@ def summarize_profile(raw: Path, top: int, within: str = "") -> dict[str, Any]:
     return {"samples": total, "self": share(own), "inclusive": share(inclusive)}
 
 
-
 # -- the store -------------------------------------------------------------------------------
+
 
 def server_env(schema: str, url: str = DEFAULT_URL) -> dict[str, str]:
     """The environment a server subprocess reads its settings from (NRD_* as in production;
     any NRD_* of the calling shell is dropped, so every run measures the same settings)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NRD_")}
-    env.update({"NRD_DATABASE_URL": url, "NRD_DATABASE_SCHEMA": schema,
-                "NRD_JWT_SECRET": JWT_SECRET, "NRD_MASTER_KEY": MASTER_KEY,
-                "NRD_DATA_DIR": str(RESULTS / "data"),
-                # The load generators send thousands of disclosures a minute under one token.
-                "NRD_RATE_LIMIT_PER_MINUTE": "1000000",
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
-                                                            os.environ.get("PYTHONPATH")]))})
+    env.update(
+        {
+            "NRD_DATABASE_URL": url,
+            "NRD_DATABASE_SCHEMA": schema,
+            "NRD_JWT_SECRET": JWT_SECRET,
+            "NRD_MASTER_KEY": MASTER_KEY,
+            "NRD_DATA_DIR": str(RESULTS / "data"),
+            # The load generators send thousands of disclosures a minute under one token.
+            "NRD_RATE_LIMIT_PER_MINUTE": "1000000",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        }
+    )
     return env
 
 
@@ -280,13 +323,20 @@ def recreate_schema(url: str, schema: str) -> None:
 
 def _mark_seeded(url: str, schema: str, count: int, seconds: float) -> None:
     with _admin(url) as conn:
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.bench_meta "
-                     "(name TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        for name, value in (("organizations", str(count)), ("seed_version", SEED_VERSION),
-                            ("seed_seconds", f"{seconds:.1f}")):
-            conn.execute(f"INSERT INTO {schema}.bench_meta (name, value) VALUES (%s, %s) "
-                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                         (name, value))
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {schema}.bench_meta "
+            "(name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        )
+        for name, value in (
+            ("organizations", str(count)),
+            ("seed_version", SEED_VERSION),
+            ("seed_seconds", f"{seconds:.1f}"),
+        ):
+            conn.execute(
+                f"INSERT INTO {schema}.bench_meta (name, value) VALUES (%s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
 
 
 APPROVAL_NOTE = "Bench approval (fictional)"
@@ -322,8 +372,9 @@ def _seed_one(app: Any, index: int, rng: random.Random, tag: str) -> int:
     return 2
 
 
-def seed_bulk(system: Any, count: int, tag: str, batch: int = 500,
-              rng_seed: int = 1000) -> tuple[float, int]:
+def seed_bulk(
+    system: Any, count: int, tag: str, batch: int = 500, rng_seed: int = 1000
+) -> tuple[float, int]:
     """The faster path: the same commands' events, written ``batch`` organizations per
     transaction instead of one command per transaction. For each organization the aggregate
     methods the commands call (``Organization.submit_application``, ``start_review``,
@@ -352,25 +403,39 @@ def seed_bulk(system: Any, count: int, tag: str, batch: int = 500,
     def recorded(key: str, operation: str, inputs: dict[str, Any], org: Any) -> None:
         nonlocal commands
         digest = app._fingerprint(operation, inputs)  # as the command computes it
-        pending.append(IdempotencyRecord.record(
-            record_id(identity, key), operation, digest.digest,
-            {"id": str(org.id), "version": org.version}))
+        pending.append(
+            IdempotencyRecord.record(
+                record_id(identity, key),
+                operation,
+                digest.digest,
+                {"id": str(org.id), "version": org.version},
+            )
+        )
         commands += 1
 
     with acting_as(actor):
         for index in range(count):
             profile, listed, approved = _plan(index, rng)
             clean, attested = parse_profile(profile), parse_criteria(ALL_CRITERIA)
-            org = Organization.submit_application(id=uuid4(), profile=clean,
-                                                  criteria=attested, public_listing=listed)
-            recorded(f"{tag}-{index}-apply", "applyForInclusion",
-                     {"profile": clean, "criteria": attested, "publicListing": listed}, org)
+            org = Organization.submit_application(
+                id=uuid4(), profile=clean, criteria=attested, public_listing=listed
+            )
+            recorded(
+                f"{tag}-{index}-apply",
+                "applyForInclusion",
+                {"profile": clean, "criteria": attested, "publicListing": listed},
+                org,
+            )
             org.start_review()
             recorded(f"{tag}-{index}-review", "startReview", {"id": org.id}, org)
             if approved:
                 org.approve_inclusion(APPROVAL_NOTE)
-                recorded(f"{tag}-{index}-approve", "approveInclusion",
-                         {"id": org.id, "note": APPROVAL_NOTE}, org)
+                recorded(
+                    f"{tag}-{index}-approve",
+                    "approveInclusion",
+                    {"id": org.id, "note": APPROVAL_NOTE},
+                    org,
+                )
             pending.append(org)
             if (index + 1) % batch == 0 or index + 1 == count:
                 app.save(*pending)
@@ -467,15 +532,21 @@ def _system_for(store: str, schema: str, url: str, threads: int) -> Any:
     from api.wiring import build_system
 
     if store == "sqlite":  # the embedded store migrates itself when a system is built
-        env = {k: v for k, v in sqlite_env(sqlite_folder(schema)).items()
-               if k.startswith("NRD_")}
+        env = {k: v for k, v in sqlite_env(sqlite_folder(schema)).items() if k.startswith("NRD_")}
         return build_system(Settings.from_env(env))
     return build_system(settings_for(schema, url, pool_size=max(4, threads)))
 
 
-def ensure_seeded(schema: str, count: int, url: str = DEFAULT_URL, reseed: bool = False,
-                  threads: int = 2, *, bulk: bool = False,
-                  store: str = "postgres") -> dict[str, Any]:
+def ensure_seeded(
+    schema: str,
+    count: int,
+    url: str = DEFAULT_URL,
+    reseed: bool = False,
+    threads: int = 2,
+    *,
+    bulk: bool = False,
+    store: str = "postgres",
+) -> dict[str, Any]:
     """Reuses ``schema`` (on SQLite: the folder ``sqlite_folder(schema)``) if a finished seed
     of ``count`` organizations is there, else reseeds: through the commands, or with ``bulk``
     through ``seed_bulk`` (the same commands' events, many organizations per transaction)."""
@@ -488,16 +559,25 @@ def ensure_seeded(schema: str, count: int, url: str = DEFAULT_URL, reseed: bool 
     else:
         found = seeded_count(url, schema)
     if found == count:
-        say(f"{where}: reusing the {count} organizations seeded earlier "
-            "(--reseed writes them again)")
+        say(
+            f"{where}: reusing the {count} organizations seeded earlier "
+            "(--reseed writes them again)"
+        )
         system = _system_for(store, schema, url, threads)
         try:
             applied, _ = catch_up(system)
             head = system.projector.head()
         finally:
             system.close()
-        return {"store": store, "schema": schema, "organizations": count, "reused": True,
-                "events": head, "seed_seconds": None, "projected_now": applied}
+        return {
+            "store": store,
+            "schema": schema,
+            "organizations": count,
+            "reused": True,
+            "events": head,
+            "seed_seconds": None,
+            "projected_now": applied,
+        }
     why = "--reseed" if reseed else (f"it holds {found}" if found is not None else "not seeded")
     path = "in bulk (seed_bulk)" if bulk else f"through the commands ({threads} writer threads)"
     say(f"{where}: seeding {count} organizations {path} ({why})")
@@ -516,20 +596,37 @@ def ensure_seeded(schema: str, count: int, url: str = DEFAULT_URL, reseed: bool 
     finally:
         system.close()
     if store == "sqlite":
-        (folder / "bench_meta.json").write_text(json.dumps(
-            {"organizations": count, "seed_version": SEED_VERSION,
-             "seed_seconds": round(seconds, 1)}))
+        (folder / "bench_meta.json").write_text(
+            json.dumps(
+                {
+                    "organizations": count,
+                    "seed_version": SEED_VERSION,
+                    "seed_seconds": round(seconds, 1),
+                }
+            )
+        )
     else:
         _mark_seeded(url, schema, count, seconds)
-    say(f"{where}: {count} organizations, {head} events in {seconds:.1f}s "
+    say(
+        f"{where}: {count} organizations, {head} events in {seconds:.1f}s "
         f"({commands} commands, {commands / seconds:,.0f}/s); "
-        f"projected in {projection_seconds:.1f}s")
-    return {"store": store, "schema": schema, "organizations": count, "reused": False,
-            "bulk": bulk, "events": head, "seed_seconds": round(seconds, 1),
-            "projection_seconds": round(projection_seconds, 1), "projected_now": applied}
+        f"projected in {projection_seconds:.1f}s"
+    )
+    return {
+        "store": store,
+        "schema": schema,
+        "organizations": count,
+        "reused": False,
+        "bulk": bulk,
+        "events": head,
+        "seed_seconds": round(seconds, 1),
+        "projection_seconds": round(projection_seconds, 1),
+        "projected_now": applied,
+    }
 
 
 # -- servers ---------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -541,8 +638,15 @@ class Server:
     """A uvicorn server on loopback (one process, or a supervisor with ``workers`` worker
     processes), started and stopped by its own pid."""
 
-    def __init__(self, name: str, target: str, env: dict[str, str], port: int | None = None,
-                 health_path: str = "/healthz", workers: int = 1) -> None:
+    def __init__(
+        self,
+        name: str,
+        target: str,
+        env: dict[str, str],
+        port: int | None = None,
+        health_path: str = "/healthz",
+        workers: int = 1,
+    ) -> None:
         self.name, self.target, self.env = name, target, env
         self.workers = workers
         self.port = port or free_port()
@@ -563,13 +667,28 @@ class Server:
         import urllib.request
 
         RESULTS.mkdir(exist_ok=True)
-        command = [sys.executable, "-m", "uvicorn", "--factory", self.target,
-                   "--app-dir", str(BENCH_DIR), "--host", "127.0.0.1",
-                   "--port", str(self.port), "--workers", str(self.workers),
-                   "--log-level", "warning", "--no-access-log"]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            self.target,
+            "--app-dir",
+            str(BENCH_DIR),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(command, env=self.env, cwd=REPO, stdout=log,
-                                         stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                command, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+            )
         try:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -582,8 +701,9 @@ class Server:
                             return
                 except OSError:
                     time.sleep(0.2)
-            raise RuntimeError(f"{self.name} server did not become healthy in {timeout:g}s; "
-                               f"see {self.log}")
+            raise RuntimeError(
+                f"{self.name} server did not become healthy in {timeout:g}s; see {self.log}"
+            )
         except BaseException:  # also Ctrl-C while waiting: never leave it running
             self.stop()
             raise

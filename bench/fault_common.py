@@ -48,8 +48,10 @@ def application(key: str, n: int) -> dict[str, Any]:
     from api.demo import demo_profile
 
     profile = demo_profile(n, "CA-ON", random.Random(n))
-    return {"key": key, "input": {"profile": profile, "criteria": criteria(),
-                                  "publicListing": True}}
+    return {
+        "key": key,
+        "input": {"profile": profile, "criteria": criteria(), "publicListing": True},
+    }
 
 
 class Checks:
@@ -64,8 +66,11 @@ class Checks:
         return ok
 
     def status(self) -> int:
-        print(f"{'FAIL' if self.failed else 'PASS'} overall"
-              f"{f' ({self.failed} failed)' if self.failed else ''}", flush=True)
+        print(
+            f"{'FAIL' if self.failed else 'PASS'} overall"
+            f"{f' ({self.failed} failed)' if self.failed else ''}",
+            flush=True,
+        )
         return 1 if self.failed else 0
 
 
@@ -91,21 +96,40 @@ class Answer:
         return bool(errors) and all(e.get("extensions", {}).get("retryable") for e in errors)
 
 
-def post(url: str, query: str, variables: dict[str, Any] | None = None,
-         token: str | None = None, timeout: float = 60.0) -> Answer:
+def post(
+    url: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = None,
+    timeout: float = 60.0,
+) -> Answer:
     request = urllib.request.Request(
-        url + "/graphql", data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"content-type": "application/json",
-                 **({"authorization": f"Bearer {token}"} if token else {})})
+        url + "/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={
+            "content-type": "application/json",
+            **({"authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
     started = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return Answer(response.status, json.loads(response.read()),
-                          response.headers.get("retry-after"), started, time.monotonic())
+            return Answer(
+                response.status,
+                json.loads(response.read()),
+                response.headers.get("retry-after"),
+                started,
+                time.monotonic(),
+            )
     except urllib.error.HTTPError as error:
         body = error.read()
-        return Answer(error.code, json.loads(body) if body else None,
-                      error.headers.get("retry-after"), started, time.monotonic())
+        return Answer(
+            error.code,
+            json.loads(body) if body else None,
+            error.headers.get("retry-after"),
+            started,
+            time.monotonic(),
+        )
 
 
 def staff_token() -> str:
@@ -134,9 +158,13 @@ class Process:
         if self.port is not None:
             args += ["--host", "127.0.0.1", "--port", str(self.port)]
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "api.cli", *args],
-                                         env=self.env, cwd=common.REPO, stdout=log,
-                                         stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", *args],
+                env=self.env,
+                cwd=common.REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         return self
 
     def healthy(self) -> bool:
@@ -201,14 +229,21 @@ def fresh_schema(url: str, schema: str) -> None:
     """An empty ``schema`` migrated as production does before it starts anything
     (``nrd db migrate``): processes refuse a schema nobody migrated."""
     common.recreate_schema(url, schema)
-    subprocess.run([sys.executable, "-m", "api.cli", "db", "migrate"], env=env_for(url, schema),
-                   cwd=common.REPO, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "db", "migrate"],
+        env=env_for(url, schema),
+        cwd=common.REPO,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def sessions(url: str, application_name: str) -> int:
     with common._admin(url) as conn:
-        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                           (application_name,)).fetchone()
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (application_name,)
+        ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -228,15 +263,20 @@ def stores(kind: str) -> Iterator[tuple[Any, PrivateCluster | None, Path]]:
 
     with tempfile.TemporaryDirectory(prefix="nrd-fault-") as folder:
         if kind == "sqlite":
-            settings = Settings(data_dir=Path(folder), jwt_secret="bench-secret-" + "x" * 40,
-                                master_key=MASTER_KEY)
+            settings = Settings(
+                data_dir=Path(folder), jwt_secret="bench-secret-" + "x" * 40, master_key=MASTER_KEY
+            )
             migrate_database(settings)
             yield settings, None, Path(folder)
             return
         with PrivateCluster() as cluster:
-            settings = Settings(data_dir=Path(folder), database_url=cluster.url,
-                                database_schema="public", master_key=MASTER_KEY,
-                                jwt_secret="bench-secret-" + "x" * 40)
+            settings = Settings(
+                data_dir=Path(folder),
+                database_url=cluster.url,
+                database_schema="public",
+                master_key=MASTER_KEY,
+                jwt_secret="bench-secret-" + "x" * 40,
+            )
             migrate_database(settings)
             yield settings, cluster, Path(folder)
 
@@ -255,8 +295,9 @@ class Writers:
         self.retries = 0
         self.lost: list[str] = []
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._write, args=(n,), daemon=True)
-                         for n in range(threads)]
+        self._threads = [
+            threading.Thread(target=self._write, args=(n,), daemon=True) for n in range(threads)
+        ]
 
     def _command(self, run: Any) -> Any:
         deadline = time.monotonic() + 60
@@ -265,8 +306,10 @@ class Writers:
                 return run()
             except Exception as error:
                 from domain.base import DomainError
-                if (isinstance(error, DomainError) and not error.retryable) \
-                        or time.monotonic() > deadline:
+
+                if (
+                    isinstance(error, DomainError) and not error.retryable
+                ) or time.monotonic() > deadline:
                     self.lost.append(type(error).__name__)
                     return None
                 self.retries += 1
@@ -289,20 +332,42 @@ class Writers:
         with acting_as(Actor(f"fictional-bench-writer-{n}", "staff", request_id=f"bench-{n}")):
             while not self._stop.is_set():
                 tag = f"bench-{n}-{rng.getrandbits(64):016x}"
-                opened = self._command(lambda tag=tag: app.open_case(
-                    f"{tag}-open", Channel.CALL, "en", CallerRelationship.VICTIM_OR_SURVIVOR,
-                    {"name": "Fictional Bench Caller"}, {"province": "CA-ON",
-                                                        "needs": ["SHELTER"]}))
+                opened = self._command(
+                    lambda tag=tag: app.open_case(
+                        f"{tag}-open",
+                        Channel.CALL,
+                        "en",
+                        CallerRelationship.VICTIM_OR_SURVIVOR,
+                        {"name": "Fictional Bench Caller"},
+                        {"province": "CA-ON", "needs": ["SHELTER"]},
+                    )
+                )
                 if opened is None:
                     continue
                 self.acknowledged.append(opened.id)
                 shelter = rng.choice(self.shelters)
-                self._command(lambda tag=tag, case=opened.id, to=shelter: app.grant_consent(
-                    f"{tag}-consent", case, ConsentScope.SHARE_WITH_ORGANIZATION, to,
-                    ConsentGiver.CALLER, ConsentMethod.VERBAL, None))
-                self._command(lambda tag=tag, case=opened.id, to=shelter: app.refer(
-                    f"{tag}-refer", case, to, ReferralMode.WARM_TRANSFER, [Need.SHELTER],
-                    [DisclosableField.NEEDS], "Fictional bench brief."))
+                self._command(
+                    lambda tag=tag, case=opened.id, to=shelter: app.grant_consent(
+                        f"{tag}-consent",
+                        case,
+                        ConsentScope.SHARE_WITH_ORGANIZATION,
+                        to,
+                        ConsentGiver.CALLER,
+                        ConsentMethod.VERBAL,
+                        None,
+                    )
+                )
+                self._command(
+                    lambda tag=tag, case=opened.id, to=shelter: app.refer(
+                        f"{tag}-refer",
+                        case,
+                        to,
+                        ReferralMode.WARM_TRANSFER,
+                        [Need.SHELTER],
+                        [DisclosableField.NEEDS],
+                        "Fictional bench brief.",
+                    )
+                )
 
     def start(self) -> None:
         for thread in self._threads:
@@ -313,8 +378,6 @@ class Writers:
         for thread in self._threads:
             thread.join(timeout=90)
         self.system.close()
-
-
 
 
 class Report:

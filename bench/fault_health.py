@@ -67,8 +67,9 @@ class Prober:
             return 0, {}  # no answer at all
 
     def since(self, moment: float, path: str) -> list[tuple[int, dict[str, Any]]]:
-        return [(status, body) for at, p, status, body in list(self.seen)
-                if at >= moment and p == path]
+        return [
+            (status, body) for at, p, status, body in list(self.seen) if at >= moment and p == path
+        ]
 
     def start(self) -> None:
         self._thread.start()
@@ -80,10 +81,15 @@ class Prober:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--terminates", type=int, default=20,
-                        help="times every session is ended (1-200; 20)")
-    parser.add_argument("--recovery", type=float, default=20.0,
-                        help="seconds allowed to answer 200 again after a restart (1-120; 20)")
+    parser.add_argument(
+        "--terminates", type=int, default=20, help="times every session is ended (1-200; 20)"
+    )
+    parser.add_argument(
+        "--recovery",
+        type=float,
+        default=20.0,
+        help="seconds allowed to answer 200 again after a restart (1-120; 20)",
+    )
     args = parser.parse_args(argv)
     if not (1 <= args.terminates <= 200 and 1 <= args.recovery <= 120):
         parser.error("a bound is out of range (see --help)")
@@ -95,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     report, results = Report(), {}
     with stores("postgres") as (settings, cluster, folder):
         assert cluster is not None
-        env = nrd_environment(settings, NRD_INLINE_PROJECTIONS="false",
-                              NRD_READY_MAX_STALL=str(STALL))
+        env = nrd_environment(
+            settings, NRD_INLINE_PROJECTIONS="false", NRD_READY_MAX_STALL=str(STALL)
+        )
         server = common.Server("health", "nrd_app:create", env)
         worker = Worker(env, folder / "worker.log").start()
         writers = Writers(settings, 2)
@@ -108,18 +115,24 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(3)
             steady = time.monotonic()
             time.sleep(3)
-            report.add("steady: /healthz and /readyz answer 200",
-                       all(s == 200 for s, _ in prober.since(steady, "/healthz")
-                           + prober.since(steady, "/readyz")))
+            report.add(
+                "steady: /healthz and /readyz answer 200",
+                all(
+                    s == 200
+                    for s, _ in prober.since(steady, "/healthz") + prober.since(steady, "/readyz")
+                ),
+            )
 
             began = time.monotonic()
             for _ in range(args.terminates):
                 cluster.end_sessions()
                 time.sleep(1)
             failed = [s for s, _ in prober.since(began, "/healthz") if s != 200]
-            report.add(f"terminate: /healthz never failed across {args.terminates} kills of "
-                       "every session", not failed,
-                       f"{len(failed)} of {len(prober.since(began, '/healthz'))} failed")
+            report.add(
+                f"terminate: /healthz never failed across {args.terminates} kills of every session",
+                not failed,
+                f"{len(failed)} of {len(prober.since(began, '/healthz'))} failed",
+            )
 
             cluster.stop()
             down = time.monotonic()
@@ -127,47 +140,70 @@ def main(argv: list[str] | None = None) -> int:
             during = prober.since(down + 0.5, "/readyz") + prober.since(down + 0.5, "/healthz")
             cluster.start()
             up = time.monotonic()
-            back = wait_until(lambda: prober.ask("/healthz")[0] == 200
-                              and prober.ask("/readyz")[0] == 200, args.recovery, every=0.1)
+            back = wait_until(
+                lambda: prober.ask("/healthz")[0] == 200 and prober.ask("/readyz")[0] == 200,
+                args.recovery,
+                every=0.1,
+            )
             results["recovery_seconds"] = round(time.monotonic() - up, 2)
-            report.add("restart: both answer 503 at once while the server is down",
-                       bool(during) and all(s == 503 for s, _ in during),
-                       f"{len(during)} answers: "
-                       + ", ".join(sorted({str(s) for s, _ in during})))
-            report.add("restart: both answer 200 again within the bound", back,
-                       f"{results['recovery_seconds']}s")
+            report.add(
+                "restart: both answer 503 at once while the server is down",
+                bool(during) and all(s == 503 for s, _ in during),
+                f"{len(during)} answers: " + ", ".join(sorted({str(s) for s, _ in during})),
+            )
+            report.add(
+                "restart: both answer 200 again within the bound",
+                back,
+                f"{results['recovery_seconds']}s",
+            )
 
             assert worker.proc is not None
             worker.proc.send_signal(signal.SIGKILL)
             worker.wait(10)
             killed = time.monotonic()
-            noticed = wait_until(lambda: prober.ask("/readyz")[1].get("status") == "behind",
-                                 STALL + 15, every=0.2)
+            noticed = wait_until(
+                lambda: prober.ask("/readyz")[1].get("status") == "behind", STALL + 15, every=0.2
+            )
             results["behind_noticed_seconds"] = round(time.monotonic() - killed, 2)
-            report.add("worker killed: /readyz says behind within the stall bound", noticed,
-                       f"{results['behind_noticed_seconds']}s (bound {STALL}s)")
+            report.add(
+                "worker killed: /readyz says behind within the stall bound",
+                noticed,
+                f"{results['behind_noticed_seconds']}s (bound {STALL}s)",
+            )
             worker = Worker(env, folder / "worker.log").start()
-            report.add("worker back: /readyz answers 200 again",
-                       wait_until(lambda: prober.ask("/readyz")[0] == 200, 60, every=0.2))
+            report.add(
+                "worker back: /readyz answers 200 again",
+                wait_until(lambda: prober.ask("/readyz")[0] == 200, 60, every=0.2),
+            )
 
             writers.stop()
             observer = build_system(settings)
             try:
                 intruder = Intruder(settings)
                 case_id = writers.acknowledged[-1]
-                position = next(n.id for n in observer.app.recorder.select_notifications(
-                    start=1, limit=10_000_000) if n.originator_id == case_id)
+                position = next(
+                    n.id
+                    for n in observer.app.recorder.select_notifications(start=1, limit=10_000_000)
+                    if n.originator_id == case_id
+                )
                 with intruder.transaction() as run:
-                    run(f"UPDATE {intruder.table} SET state = %s WHERE {intruder.id} = %s",
-                        (b"\x00 damaged", position))
+                    run(
+                        f"UPDATE {intruder.table} SET state = %s WHERE {intruder.id} = %s",
+                        (b"\x00 damaged", position),
+                    )
                 observer.projector.rebuild()  # the damaged event is met again, and kept aside
             finally:
                 observer.close()
             status, body = prober.ask("/readyz")
             text = json.dumps(body)
-            report.add("quarantine: /readyz says quarantined, naming no record or value",
-                       status == 503 and body.get("status") == "quarantined"
-                       and str(case_id) not in text and "Fictional" not in text, text[:200])
+            report.add(
+                "quarantine: /readyz says quarantined, naming no record or value",
+                status == 503
+                and body.get("status") == "quarantined"
+                and str(case_id) not in text
+                and "Fictional" not in text,
+                text[:200],
+            )
         finally:
             prober.stop()
             writers.stop()

@@ -59,14 +59,20 @@ def main() -> int:
     url, schema = args.database_url, args.schema
     checks = fc.Checks()
     fc.fresh_schema(url, schema)
-    settings = {"NRD_LOCK_TIMEOUT_MS": str(args.lock_timeout_ms),
-                "NRD_INLINE_PROJECTIONS": "false"}
-    apis = [fc.Process(f"lock-api-{n}", ["serve"],
-                       fc.env_for(url, schema, NRD_APPLICATION_NAME=f"nrd-fault-api-{n}",
-                                  **settings)) for n in (1, 2)]
-    worker = fc.Process("lock-worker", ["projections", "run"],
-                        fc.env_for(url, schema, NRD_APPLICATION_NAME="nrd-fault-worker",
-                                   **settings))
+    settings = {"NRD_LOCK_TIMEOUT_MS": str(args.lock_timeout_ms), "NRD_INLINE_PROJECTIONS": "false"}
+    apis = [
+        fc.Process(
+            f"lock-api-{n}",
+            ["serve"],
+            fc.env_for(url, schema, NRD_APPLICATION_NAME=f"nrd-fault-api-{n}", **settings),
+        )
+        for n in (1, 2)
+    ]
+    worker = fc.Process(
+        "lock-worker",
+        ["projections", "run"],
+        fc.env_for(url, schema, NRD_APPLICATION_NAME="nrd-fault-worker", **settings),
+    )
     token = fc.staff_token()
     try:
         with fc.processes(worker, *apis):
@@ -81,21 +87,38 @@ def main() -> int:
     return checks.status()
 
 
-def run(args: argparse.Namespace, url: str, schema: str, apis: list[fc.Process], token: str,
-        bound: float, hold: float, checks: fc.Checks) -> None:
+def run(
+    args: argparse.Namespace,
+    url: str,
+    schema: str,
+    apis: list[fc.Process],
+    token: str,
+    bound: float,
+    hold: float,
+    checks: fc.Checks,
+) -> None:
     before = count_events(url, schema)
     keys = [f"fault-lock-{n:04d}" for n in range(args.writers)]
     with psycopg.connect(url) as holder:
         holder.execute(f"LOCK TABLE {schema}.nrd_events IN {args.mode} MODE")
         locked_at = time.monotonic()
-        common.say(f"{args.mode} lock on {schema}.nrd_events held for {hold:.1f} s; "
-                   f"{args.writers} writers")
+        common.say(
+            f"{args.mode} lock on {schema}.nrd_events held for {hold:.1f} s; {args.writers} writers"
+        )
         with ThreadPoolExecutor(args.writers + 1) as pool:
             read = pool.submit(fc.post, apis[0].url, fc.DIRECTORY, None, None, hold)
-            writes = list(pool.map(
-                lambda n: fc.post(apis[n % 2].url, fc.APPLY, fc.application(keys[n], n + 1),
-                                  token, timeout=hold),
-                range(args.writers)))
+            writes = list(
+                pool.map(
+                    lambda n: fc.post(
+                        apis[n % 2].url,
+                        fc.APPLY,
+                        fc.application(keys[n], n + 1),
+                        token,
+                        timeout=hold,
+                    ),
+                    range(args.writers),
+                )
+            )
             reading = read.result()
         answered = max(w.ended for w in writes)
         time.sleep(max(0.0, hold - (time.monotonic() - locked_at)))
@@ -103,34 +126,55 @@ def run(args: argparse.Namespace, url: str, schema: str, apis: list[fc.Process],
         released_at = time.monotonic()
     after = count_events(url, schema)  # a failed write that committed late would show here
     codes = sorted({c for w in writes for c in w.codes})
-    checks.check(answered < released_at, "every write answered while the lock was held",
-                 f"the last {answered - locked_at:.2f} s after the lock, which was released "
-                 f"at {released_at - locked_at:.2f} s")
-    checks.check(all(w.status == 503 and w.retryable and w.retry_after for w in writes)
-                 and set(codes) <= {"STORE_TIMEOUT", "STORE_BUSY"},
-                 "every write answered 503, Retry-After and a retryable code",
-                 f"codes {codes}, statuses {sorted({w.status for w in writes})}")
+    checks.check(
+        answered < released_at,
+        "every write answered while the lock was held",
+        f"the last {answered - locked_at:.2f} s after the lock, which was released "
+        f"at {released_at - locked_at:.2f} s",
+    )
+    checks.check(
+        all(w.status == 503 and w.retryable and w.retry_after for w in writes)
+        and set(codes) <= {"STORE_TIMEOUT", "STORE_BUSY"},
+        "every write answered 503, Retry-After and a retryable code",
+        f"codes {codes}, statuses {sorted({w.status for w in writes})}",
+    )
     slowest = max(w.seconds for w in writes)
-    checks.check(slowest <= bound, "the slowest write answered within the bound",
-                 f"{slowest:.2f} s against {bound:.2f} s (median "
-                 f"{sorted(w.seconds for w in writes)[len(writes) // 2]:.2f} s)")
-    checks.check(reading.status == 200 and not reading.codes,
-                 "the directory answered from the read models meanwhile",
-                 f"HTTP {reading.status} in {reading.seconds:.2f} s")
-    checks.check(after == before, "the failed writes left nothing behind",
-                 f"{before} events before the lock, {after} after its release")
-    retried = [fc.post(apis[n % 2].url, fc.APPLY, fc.application(keys[n], n + 1), token)
-               for n in range(args.writers)]
+    checks.check(
+        slowest <= bound,
+        "the slowest write answered within the bound",
+        f"{slowest:.2f} s against {bound:.2f} s (median "
+        f"{sorted(w.seconds for w in writes)[len(writes) // 2]:.2f} s)",
+    )
+    checks.check(
+        reading.status == 200 and not reading.codes,
+        "the directory answered from the read models meanwhile",
+        f"HTTP {reading.status} in {reading.seconds:.2f} s",
+    )
+    checks.check(
+        after == before,
+        "the failed writes left nothing behind",
+        f"{before} events before the lock, {after} after its release",
+    )
+    retried = [
+        fc.post(apis[n % 2].url, fc.APPLY, fc.application(keys[n], n + 1), token)
+        for n in range(args.writers)
+    ]
     written = count_events(url, schema)
-    again = [fc.post(apis[(n + 1) % 2].url, fc.APPLY, fc.application(keys[n], n + 1), token)
-             for n in range(args.writers)]
-    checks.check(all(r.status == 200 and not r.codes for r in retried),
-                 "every write retried with its key after the release answered 200",
-                 f"{sum(r.status == 200 for r in retried)}/{len(retried)}")
-    checks.check(count_events(url, schema) == written and
-                 [a.body for a in again] == [r.body for r in retried],
-                 "a second retry returned the same results and wrote nothing",
-                 f"{written - before} events for {args.writers} writes")
+    again = [
+        fc.post(apis[(n + 1) % 2].url, fc.APPLY, fc.application(keys[n], n + 1), token)
+        for n in range(args.writers)
+    ]
+    checks.check(
+        all(r.status == 200 and not r.codes for r in retried),
+        "every write retried with its key after the release answered 200",
+        f"{sum(r.status == 200 for r in retried)}/{len(retried)}",
+    )
+    checks.check(
+        count_events(url, schema) == written
+        and [a.body for a in again] == [r.body for r in retried],
+        "a second retry returned the same results and wrote nothing",
+        f"{written - before} events for {args.writers} writes",
+    )
 
 
 if __name__ == "__main__":

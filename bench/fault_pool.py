@@ -36,9 +36,18 @@ import psycopg
 def exhaustion(url: str, schema: str, readers: int, checks: fc.Checks) -> None:
     lock_timeout = 4.0
     fc.fresh_schema(url, schema)
-    api = fc.Process("pool-api", ["serve"], fc.env_for(
-        url, schema, NRD_MAX_CONNECTIONS="3", NRD_POOL_TIMEOUT_SECONDS="1",
-        NRD_LOCK_TIMEOUT_MS=str(int(lock_timeout * 1000)), NRD_APPLICATION_NAME="nrd-fault-pool"))
+    api = fc.Process(
+        "pool-api",
+        ["serve"],
+        fc.env_for(
+            url,
+            schema,
+            NRD_MAX_CONNECTIONS="3",
+            NRD_POOL_TIMEOUT_SECONDS="1",
+            NRD_LOCK_TIMEOUT_MS=str(int(lock_timeout * 1000)),
+            NRD_APPLICATION_NAME="nrd-fault-pool",
+        ),
+    )
     with fc.processes(api):
         if not checks.check(api.wait_healthy(60) is not None, "the API came up"):
             return
@@ -46,33 +55,50 @@ def exhaustion(url: str, schema: str, readers: int, checks: fc.Checks) -> None:
         with psycopg.connect(url) as holder:
             holder.execute(f"LOCK TABLE {schema}.directory_public IN ACCESS EXCLUSIVE MODE")
             with ThreadPoolExecutor(readers) as pool:
-                answers = list(pool.map(lambda _: fc.post(api.url, fc.DIRECTORY, timeout=30),
-                                        range(readers)))
+                answers = list(
+                    pool.map(lambda _: fc.post(api.url, fc.DIRECTORY, timeout=30), range(readers))
+                )
             holder.rollback()
         codes = [c for a in answers for c in a.codes]
-        checks.check(all(a.status == 503 and a.retryable and a.retry_after for a in answers),
-                     "every read answered 503, Retry-After and a retryable code",
-                     f"codes {sorted(set(codes))}")
-        checks.check("STORE_BUSY" in codes, "reads that found no free connection said so",
-                     f"{codes.count('STORE_BUSY')} STORE_BUSY, "
-                     f"{codes.count('STORE_TIMEOUT')} STORE_TIMEOUT")
+        checks.check(
+            all(a.status == 503 and a.retryable and a.retry_after for a in answers),
+            "every read answered 503, Retry-After and a retryable code",
+            f"codes {sorted(set(codes))}",
+        )
+        checks.check(
+            "STORE_BUSY" in codes,
+            "reads that found no free connection said so",
+            f"{codes.count('STORE_BUSY')} STORE_BUSY, {codes.count('STORE_TIMEOUT')} STORE_TIMEOUT",
+        )
         slowest = max(a.seconds for a in answers)
-        checks.check(slowest <= lock_timeout + 1, "the slowest read answered within its bound",
-                     f"{slowest:.2f} s against {lock_timeout + 1:.2f} s")
+        checks.check(
+            slowest <= lock_timeout + 1,
+            "the slowest read answered within its bound",
+            f"{slowest:.2f} s against {lock_timeout + 1:.2f} s",
+        )
         after = fc.post(api.url, fc.DIRECTORY)
         checks.check(after.status == 200, "once the lock was released, a read answered 200")
 
 
-def budget(url: str, schema: str, max_connections: int, clients: int, duration: float,
-           checks: fc.Checks) -> None:
+def budget(
+    url: str, schema: str, max_connections: int, clients: int, duration: float, checks: fc.Checks
+) -> None:
     fc.fresh_schema(url, schema)
     names = ["nrd-fault-budget-api-1", "nrd-fault-budget-api-2", "nrd-fault-budget-worker"]
     settings = {"NRD_MAX_CONNECTIONS": str(max_connections), "NRD_INLINE_PROJECTIONS": "false"}
-    apis = [fc.Process(f"budget-api-{n}", ["serve"],
-                       fc.env_for(url, schema, NRD_APPLICATION_NAME=names[n - 1], **settings))
-            for n in (1, 2)]
-    worker = fc.Process("budget-worker", ["projections", "run"],
-                        fc.env_for(url, schema, NRD_APPLICATION_NAME=names[2], **settings))
+    apis = [
+        fc.Process(
+            f"budget-api-{n}",
+            ["serve"],
+            fc.env_for(url, schema, NRD_APPLICATION_NAME=names[n - 1], **settings),
+        )
+        for n in (1, 2)
+    ]
+    worker = fc.Process(
+        "budget-worker",
+        ["projections", "run"],
+        fc.env_for(url, schema, NRD_APPLICATION_NAME=names[2], **settings),
+    )
     token = fc.staff_token()
     seen = {name: 0 for name in names}
     stop = threading.Event()
@@ -82,14 +108,15 @@ def budget(url: str, schema: str, max_connections: int, clients: int, duration: 
             while not stop.is_set():
                 rows = conn.execute(
                     "SELECT application_name, count(*) FROM pg_stat_activity "
-                    "WHERE application_name = ANY(%s) GROUP BY 1", (names,)).fetchall()
+                    "WHERE application_name = ANY(%s) GROUP BY 1",
+                    (names,),
+                ).fetchall()
                 for name, count in rows:
                     seen[name] = max(seen[name], int(count))
                 time.sleep(0.005)
 
     with fc.processes(worker, *apis):
-        if not all(checks.check(a.wait_healthy(60) is not None, f"{a.name} came up")
-                   for a in apis):
+        if not all(checks.check(a.wait_healthy(60) is not None, f"{a.name} came up") for a in apis):
             return
         numbers = itertools.count()
         answers: list[fc.Answer] = []
@@ -102,8 +129,9 @@ def budget(url: str, schema: str, max_connections: int, clients: int, duration: 
                 if i % 3:
                     answers.append(fc.post(url_, fc.DIRECTORY, token=token))
                 else:
-                    answers.append(fc.post(url_, fc.APPLY, fc.application(f"budget-{i:06d}", i),
-                                           token))
+                    answers.append(
+                        fc.post(url_, fc.APPLY, fc.application(f"budget-{i:06d}", i), token)
+                    )
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -115,13 +143,18 @@ def budget(url: str, schema: str, max_connections: int, clients: int, duration: 
             sampler.join(timeout=10)
     ok = [a for a in answers if a.status == 200 and not a.codes]
     retryable = [a for a in answers if a.status == 503 and a.retryable]
-    checks.check(len(ok) + len(retryable) == len(answers) and bool(ok),
-                 "the load was answered", f"{len(answers)} requests: {len(ok)} answered 200, "
-                 f"{len(retryable)} a retryable 503, "
-                 f"{len(answers) - len(ok) - len(retryable)} otherwise")
-    checks.check(all(count <= max_connections for count in seen.values()),
-                 f"no process held more than NRD_MAX_CONNECTIONS={max_connections}",
-                 ", ".join(f"{name} at most {count}" for name, count in seen.items()))
+    checks.check(
+        len(ok) + len(retryable) == len(answers) and bool(ok),
+        "the load was answered",
+        f"{len(answers)} requests: {len(ok)} answered 200, "
+        f"{len(retryable)} a retryable 503, "
+        f"{len(answers) - len(ok) - len(retryable)} otherwise",
+    )
+    checks.check(
+        all(count <= max_connections for count in seen.values()),
+        f"no process held more than NRD_MAX_CONNECTIONS={max_connections}",
+        ", ".join(f"{name} at most {count}" for name, count in seen.items()),
+    )
 
 
 def main() -> int:
@@ -133,14 +166,24 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=24)
     parser.add_argument("--duration", type=float, default=10.0)
     args = parser.parse_args()
-    if not (2 <= args.readers <= 64 and 3 <= args.max_connections <= 50
-            and 1 <= args.clients <= 64 and 1 <= args.duration <= 120):
+    if not (
+        2 <= args.readers <= 64
+        and 3 <= args.max_connections <= 50
+        and 1 <= args.clients <= 64
+        and 1 <= args.duration <= 120
+    ):
         parser.error("--readers 2-64, --max-connections 3-50, --clients 1-64, --duration 1-120")
     checks = fc.Checks()
     try:
         exhaustion(args.database_url, args.schema, args.readers, checks)
-        budget(args.database_url, args.schema, args.max_connections, args.clients,
-               args.duration, checks)
+        budget(
+            args.database_url,
+            args.schema,
+            args.max_connections,
+            args.clients,
+            args.duration,
+            checks,
+        )
     finally:
         fc.drop_schema(args.database_url, args.schema)
     return checks.status()

@@ -31,8 +31,9 @@ from tests.fault_harness import Worker, nrd, nrd_environment
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--starts", type=int, default=60, help="system starts (1-500; 60)")
-    parser.add_argument("--migrations", type=int, default=10,
-                        help="nrd db migrate runs (1-100; 10)")
+    parser.add_argument(
+        "--migrations", type=int, default=10, help="nrd db migrate runs (1-100; 10)"
+    )
     args = parser.parse_args(argv)
     if not (1 <= args.starts <= 500 and 1 <= args.migrations <= 100):
         parser.error("a bound is out of range (see --help)")
@@ -59,15 +60,18 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as error:
                     failures[type(error).__name__] = failures.get(type(error).__name__, 0) + 1
                 common.say(f"start {n + 1}/{args.starts}: {len(failures)} kinds of failure")
-            results["start_seconds_each"] = round((time.perf_counter() - started)
-                                                  / args.starts, 3)
-            report.add(f"{args.starts} starts under load, none failed", not failures,
-                       str(failures or "no failure"))
+            results["start_seconds_each"] = round((time.perf_counter() - started) / args.starts, 3)
+            report.add(
+                f"{args.starts} starts under load, none failed",
+                not failures,
+                str(failures or "no failure"),
+            )
             migrations = [nrd(env, "db", "migrate") for _ in range(args.migrations)]
-            report.add(f"{args.migrations} migrations under load exit 0 with nothing to do",
-                       all(m.returncode == 0 and "nothing to do" in m.stdout
-                           for m in migrations),
-                       ", ".join(sorted({str(m.returncode) for m in migrations})))
+            report.add(
+                f"{args.migrations} migrations under load exit 0 with nothing to do",
+                all(m.returncode == 0 and "nothing to do" in m.stdout for m in migrations),
+                ", ".join(sorted({str(m.returncode) for m in migrations})),
+            )
 
             def start_refused(change: str) -> str:
                 """What a start says once the recorded version is changed by ``change``."""
@@ -79,28 +83,44 @@ def main(argv: list[str] | None = None) -> int:
                 except SchemaVersionError as error:
                     return str(error)
 
-            newer = start_refused(f"INSERT INTO {MIGRATIONS_TABLE} VALUES "
-                                  f"({SCHEMA_VERSION + 1}, 'a later release', '2031-01-01')")
-            report.add("a start refuses a newer schema, saying so", "newer than" in newer,
-                       newer[:120])
-            older = start_refused(f"DELETE FROM {MIGRATIONS_TABLE} "
-                                  f"WHERE version >= {SCHEMA_VERSION}")
-            report.add("a start refuses an older schema, naming `nrd db migrate`",
-                       "run `nrd db migrate`" in older, older[:120])
+            newer = start_refused(
+                f"INSERT INTO {MIGRATIONS_TABLE} VALUES "
+                f"({SCHEMA_VERSION + 1}, 'a later release', '2031-01-01')"
+            )
+            report.add(
+                "a start refuses a newer schema, saying so", "newer than" in newer, newer[:120]
+            )
+            older = start_refused(
+                f"DELETE FROM {MIGRATIONS_TABLE} WHERE version >= {SCHEMA_VERSION}"
+            )
+            report.add(
+                "a start refuses an older schema, naming `nrd db migrate`",
+                "run `nrd db migrate`" in older,
+                older[:120],
+            )
             report.add("migrate brings it back", nrd(env, "db", "migrate").returncode == 0)
             writers.stop()
             report.add("the worker never stopped", worker.alive())
             status = nrd(env, "projections", "status", "--wait", "120", "--max-lag", "0")
-            report.add("the read models end current", status.returncode == 0,
-                       f"exit {status.returncode}")
+            report.add(
+                "the read models end current", status.returncode == 0, f"exit {status.returncode}"
+            )
             worker.stop()
             check = nrd(env, "projections", "check", timeout=600)
-            report.add("nrd projections check: the same as a rebuild", check.returncode == 0,
-                       check.stdout.strip()[-200:])
+            report.add(
+                "nrd projections check: the same as a rebuild",
+                check.returncode == 0,
+                check.stdout.strip()[-200:],
+            )
             deadlocks = log.read_text().count("DeadlockDetected")
             report.add("the worker met no deadlock", deadlocks == 0, f"{deadlocks} in its log")
-            results.update({"starts": args.starts, "migrations": args.migrations,
-                            "acknowledged_cases": len(writers.acknowledged)})
+            results.update(
+                {
+                    "starts": args.starts,
+                    "migrations": args.migrations,
+                    "acknowledged_cases": len(writers.acknowledged),
+                }
+            )
         finally:
             worker.stop()
     return report.finish("fault_startup", results)

@@ -56,9 +56,11 @@ def pending_cases(system: Any) -> tuple[int, int]:
 
     position = system.projector.positions()["cases"]
     recorder = system.app.recorder
-    pending = recorder.select_notifications(start=position + 1, limit=1_000_000,
-                                            topics=[t for p in system.projector.projections
-                                                    if p.name == "cases" for t in p.topics])
+    pending = recorder.select_notifications(
+        start=position + 1,
+        limit=1_000_000,
+        topics=[t for p in system.projector.projections if p.name == "cases" for t in p.topics],
+    )
     opened = [n for n in pending if n.topic == get_topic(Case.Opened)]
     return len(pending), len(opened)
 
@@ -68,14 +70,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--rounds", type=int, default=30, help="faults struck (1-200; 30)")
     parser.add_argument("--writers", type=int, default=2, help="writer threads (1-8; 2)")
-    parser.add_argument("--round-seconds", type=float, default=3.0,
-                        help="load between faults, seconds (0.5-30; 3)")
-    parser.add_argument("--catch-up-timeout", type=float, default=120.0,
-                        help="seconds the read models have to become current after the load")
+    parser.add_argument(
+        "--round-seconds", type=float, default=3.0, help="load between faults, seconds (0.5-30; 3)"
+    )
+    parser.add_argument(
+        "--catch-up-timeout",
+        type=float,
+        default=120.0,
+        help="seconds the read models have to become current after the load",
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (for a replay)")
     args = parser.parse_args(argv)
-    if not (1 <= args.rounds <= 200 and 1 <= args.writers <= 8
-            and 0.5 <= args.round_seconds <= 30 and 1 <= args.catch_up_timeout <= 600):
+    if not (
+        1 <= args.rounds <= 200
+        and 1 <= args.writers <= 8
+        and 0.5 <= args.round_seconds <= 30
+        and 1 <= args.catch_up_timeout <= 600
+    ):
         parser.error("a bound is out of range (see --help)")
     common.exit_cleanly_on_sigterm()
     seed_value = args.seed if args.seed is not None else random.randrange(1 << 30)
@@ -95,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         struck: dict[str, int] = {}
         unexpected_exits = 0
         try:
-            faults = ["kill", "kill-now"] + (["cut", "restart", "terminate"]
-                                             if cluster is not None else [])
+            faults = ["kill", "kill-now"] + (
+                ["cut", "restart", "terminate"] if cluster is not None else []
+            )
             for round_number in range(1, args.rounds + 1):
                 time.sleep(args.round_seconds * rng.uniform(0.5, 1.5))
                 if not worker.alive():
@@ -135,44 +147,71 @@ def main(argv: list[str] | None = None) -> int:
                 behind_events, missing_cases = pending_cases(observer)
                 worker = Worker(env, log).start()
                 early = nrd(env, "projections", "status", "--max-lag", "0")
-                current = nrd(env, "projections", "status", "--wait",
-                              str(args.catch_up_timeout), "--max-lag", "0")
+                current = nrd(
+                    env,
+                    "projections",
+                    "status",
+                    "--wait",
+                    str(args.catch_up_timeout),
+                    "--max-lag",
+                    "0",
+                )
                 caught_up = time.monotonic() - load_end
-                report.add("the worker never exited on its own", unexpected_exits == 0,
-                           f"{unexpected_exits} unexpected exits")
-                report.add("status says behind right after the load while events are pending",
-                           early.returncode == 1 or behind_events == 0,
-                           f"exit {early.returncode}, {behind_events} events pending, "
-                           f"{missing_cases} cases not yet in the case list")
-                report.add("status says current once caught up", current.returncode == 0,
-                           f"exit {current.returncode}, {caught_up:.1f}s after the load")
+                report.add(
+                    "the worker never exited on its own",
+                    unexpected_exits == 0,
+                    f"{unexpected_exits} unexpected exits",
+                )
+                report.add(
+                    "status says behind right after the load while events are pending",
+                    early.returncode == 1 or behind_events == 0,
+                    f"exit {early.returncode}, {behind_events} events pending, "
+                    f"{missing_cases} cases not yet in the case list",
+                )
+                report.add(
+                    "status says current once caught up",
+                    current.returncode == 0,
+                    f"exit {current.returncode}, {caught_up:.1f}s after the load",
+                )
                 worker.stop()
                 check = nrd(env, "projections", "check", timeout=600)
-                report.add("nrd projections check: the same as a rebuild",
-                           check.returncode == 0, check.stdout.strip()[-300:])
+                report.add(
+                    "nrd projections check: the same as a rebuild",
+                    check.returncode == 0,
+                    check.stdout.strip()[-300:],
+                )
                 followed = read_model_rows(observer)
                 observer.projector.rebuild()
                 rebuilt = read_model_rows(observer)
-                report.add("a rebuild in this process gives the same rows, table by table",
-                           rebuilt == followed,
-                           ", ".join(f"{t}: {len(r)}" for t, r in sorted(rebuilt.items())
-                                     if t != "positions"))
+                report.add(
+                    "a rebuild in this process gives the same rows, table by table",
+                    rebuilt == followed,
+                    ", ".join(
+                        f"{t}: {len(r)}" for t, r in sorted(rebuilt.items()) if t != "positions"
+                    ),
+                )
                 with observer.store.read() as cursor:
-                    listed = {row[0] for row in cursor.execute(
-                        "SELECT id FROM cases").fetchall()}
+                    listed = {row[0] for row in cursor.execute("SELECT id FROM cases").fetchall()}
                 acknowledged = {str(case) for case in writers.acknowledged}
-                report.add("every acknowledged case is in the case list",
-                           acknowledged <= listed and not writers.lost,
-                           f"{len(acknowledged)} acknowledged, {len(acknowledged - listed)} "
-                           f"missing, {len(writers.lost)} commands given up, "
-                           f"{writers.retries} retried")
+                report.add(
+                    "every acknowledged case is in the case list",
+                    acknowledged <= listed and not writers.lost,
+                    f"{len(acknowledged)} acknowledged, {len(acknowledged - listed)} "
+                    f"missing, {len(writers.lost)} commands given up, "
+                    f"{writers.retries} retried",
+                )
             finally:
                 observer.close()
-            results.update({"struck": struck, "acknowledged_cases": len(writers.acknowledged),
-                            "catch_up_seconds": round(caught_up, 2),
-                            "pending_after_load": behind_events,
-                            "cases_missing_before_catch_up": missing_cases,
-                            "worker_log_tail": log.read_text()[-1500:]})
+            results.update(
+                {
+                    "struck": struck,
+                    "acknowledged_cases": len(writers.acknowledged),
+                    "catch_up_seconds": round(caught_up, 2),
+                    "pending_after_load": behind_events,
+                    "cases_missing_before_catch_up": missing_cases,
+                    "worker_log_tail": log.read_text()[-1500:],
+                }
+            )
         finally:
             worker.stop()
     return report.finish("fault_worker", results)

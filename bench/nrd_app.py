@@ -17,4 +17,3 @@ def create() -> Starlette:
     app: Starlette = create_app(build_system(Settings.from_env()))
     settle_process()  # as `nrd serve` does
     return app
-

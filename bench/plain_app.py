@@ -38,11 +38,17 @@ from projections.sql import ViewStore
 def node(doc: dict[str, Any]) -> dict[str, Any]:
     """The fields the benchmark's GraphQL document selects, named as GraphQL names them."""
     return {
-        "id": doc["id"], "nameEn": doc["nameEn"], "nameFr": doc["nameFr"], "kind": doc["kind"],
-        "regions": [{"province": r["province"], "municipality": r.get("municipality")}
-                    for r in doc.get("regions") or []],
-        "services": [{"nameEn": s["nameEn"], "category": s["category"]}
-                     for s in doc.get("services") or []],
+        "id": doc["id"],
+        "nameEn": doc["nameEn"],
+        "nameFr": doc["nameFr"],
+        "kind": doc["kind"],
+        "regions": [
+            {"province": r["province"], "municipality": r.get("municipality")}
+            for r in doc.get("regions") or []
+        ],
+        "services": [
+            {"nameEn": s["nameEn"], "category": s["category"]} for s in doc.get("services") or []
+        ],
         "languages": doc.get("languages") or [],
     }
 
@@ -51,8 +57,12 @@ def create() -> Starlette:
     settings = Settings.from_env()
     store: ViewStore
     if settings.uses_postgres:
-        store = PostgresViewStore(settings.postgres_params(), settings.database_schema,
-                                  settings.connection_shares()[1], settings.pool_timeout)
+        store = PostgresViewStore(
+            settings.postgres_params(),
+            settings.database_schema,
+            settings.connection_shares()[1],
+            settings.pool_timeout,
+        )
     else:  # the embedded store: the read models' file the nrd server reads
         store = SQLiteViewStore(settings.data_dir / "views.sqlite")
     queries = DirectoryQueries(store)
@@ -60,18 +70,34 @@ def create() -> Starlette:
 
     async def search(request: Request) -> Response:
         payload = json.loads(await request.body())
-        query = DirectoryQuery(text=payload.get("search") or "",
-                               facets={"province": list(payload.get("provinces") or [])},
-                               first=int(payload.get("first", 20)))
+        query = DirectoryQuery(
+            text=payload.get("search") or "",
+            facets={"province": list(payload.get("provinces") or [])},
+            first=int(payload.get("first", 20)),
+        )
         page = await anyio.to_thread.run_sync(
-            functools.partial(queries.search, PUBLIC, query,
-                              with_facets=bool(payload.get("facets", False)),
-                              with_total=bool(payload.get("total", False))),
-            limiter=limiter)
-        return JSONResponse({"data": {"directory": {
-            "edges": [{"node": node(doc)} for doc in page.docs],
-            "pageInfo": {"hasNextPage": page.has_next_page, "endCursor": page.end_cursor},
-        }}})
+            functools.partial(
+                queries.search,
+                PUBLIC,
+                query,
+                with_facets=bool(payload.get("facets", False)),
+                with_total=bool(payload.get("total", False)),
+            ),
+            limiter=limiter,
+        )
+        return JSONResponse(
+            {
+                "data": {
+                    "directory": {
+                        "edges": [{"node": node(doc)} for doc in page.docs],
+                        "pageInfo": {
+                            "hasNextPage": page.has_next_page,
+                            "endCursor": page.end_cursor,
+                        },
+                    }
+                }
+            }
+        )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -83,5 +109,10 @@ def create() -> Starlette:
         finally:
             store.close()
 
-    return Starlette(routes=[Route("/search", search, methods=["POST"]),
-                             Route("/healthz", healthz, methods=["GET"])], lifespan=lifespan)
+    return Starlette(
+        routes=[
+            Route("/search", search, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

@@ -96,8 +96,10 @@ class Load:
             self._note(Sample(kind, time.monotonic(), 30.0, False), type(error).__name__)
             return None
         ok = answer.status == 200 and not answer.codes
-        self._note(Sample(kind, answer.started, answer.seconds, ok),
-                   "" if ok else f"HTTP {answer.status} {answer.codes}")
+        self._note(
+            Sample(kind, answer.started, answer.seconds, ok),
+            "" if ok else f"HTTP {answer.status} {answer.codes}",
+        )
         return answer.body.get("data") if ok else None
 
     def _note(self, sample: Sample, error: str) -> None:
@@ -107,13 +109,28 @@ class Load:
                 self.first_error = error
 
     def open_case(self, token: str, rng: random.Random) -> str | None:
-        details = {"province": rng.choice(PROVINCES), "urgency": rng.choice(URGENCIES),
-                   "needs": [rng.choice(NEEDS)], "situationType": "LABOUR_TRAFFICKING",
-                   "minorInvolved": "NO"}
-        data = self.post("write", OPEN, {"key": f"open-{rng.getrandbits(64):016x}", "input": {
-            "channel": "CALL", "language": "en", "relationship": "VICTIM_OR_SURVIVOR",
-            "caller": {"name": "Fictional Bench Caller", "phone": "+1 555 010 0000"},
-            "details": details}}, token)
+        details = {
+            "province": rng.choice(PROVINCES),
+            "urgency": rng.choice(URGENCIES),
+            "needs": [rng.choice(NEEDS)],
+            "situationType": "LABOUR_TRAFFICKING",
+            "minorInvolved": "NO",
+        }
+        data = self.post(
+            "write",
+            OPEN,
+            {
+                "key": f"open-{rng.getrandbits(64):016x}",
+                "input": {
+                    "channel": "CALL",
+                    "language": "en",
+                    "relationship": "VICTIM_OR_SURVIVOR",
+                    "caller": {"name": "Fictional Bench Caller", "phone": "+1 555 010 0000"},
+                    "details": details,
+                },
+            },
+            token,
+        )
         return None if data is None else str(data["openCase"]["caseId"])
 
     def pick(self, rng: random.Random) -> tuple[int, str, int] | None:
@@ -157,8 +174,16 @@ def writer(load: Load, n: int, token: str) -> None:
         shelter = load.shelters[hash(case) % len(load.shelters)]
         step = done % 3
         if step == 0:
-            load.post("write", UPDATE, {"key": key, "id": case, "details": {
-                "urgency": rng.choice(URGENCIES), "needs": [rng.choice(NEEDS)]}}, token)
+            load.post(
+                "write",
+                UPDATE,
+                {
+                    "key": key,
+                    "id": case,
+                    "details": {"urgency": rng.choice(URGENCIES), "needs": [rng.choice(NEEDS)]},
+                },
+                token,
+            )
         elif step == 1:
             load.post("write", CONSENT, {"key": key, "id": case, "to": shelter}, token)
         else:
@@ -197,10 +222,10 @@ def lag(url: str, schema: str) -> int | None:
     """Events in the log that the case read model has not applied yet."""
     try:
         with common._admin(url) as conn:
-            head = conn.execute(f"SELECT max(notification_id) FROM {schema}.nrd_events"
-                                ).fetchone()
-            at = conn.execute(f"SELECT position FROM {schema}.projection_tracking "
-                              "WHERE name = 'cases'").fetchone()
+            head = conn.execute(f"SELECT max(notification_id) FROM {schema}.nrd_events").fetchone()
+            at = conn.execute(
+                f"SELECT position FROM {schema}.projection_tracking WHERE name = 'cases'"
+            ).fetchone()
     except Exception:
         return None
     return None if head is None or at is None else int(head[0] or 0) - int(at[0])
@@ -213,8 +238,13 @@ def quantile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def minutes_table(load: Load, rss: dict[int, dict[str, float]], lags: dict[int, int | None],
-                  minutes: int, names: list[str]) -> list[dict[str, Any]]:
+def minutes_table(
+    load: Load,
+    rss: dict[int, dict[str, float]],
+    lags: dict[int, int | None],
+    minutes: int,
+    names: list[str],
+) -> list[dict[str, Any]]:
     rows = []
     for minute in range(1, minutes + 1):
         low, high = load.started + 60 * (minute - 1), load.started + 60 * minute
@@ -266,11 +296,26 @@ def run(args: argparse.Namespace) -> int:
         system.close()
     names = ["api-1", "api-2", "worker"]
     worker_settings = {"NRD_INLINE_PROJECTIONS": "false"}
-    apis = [fc.Process(f"load-{name}", ["serve"], fc.env_for(
-        args.database_url, schema, NRD_APPLICATION_NAME=f"nrd-load-{name}", **worker_settings))
-        for name in names[:2]]
-    worker = fc.Process("load-worker", ["projections", "run"], fc.env_for(
-        args.database_url, schema, NRD_APPLICATION_NAME="nrd-load-worker", **worker_settings))
+    apis = [
+        fc.Process(
+            f"load-{name}",
+            ["serve"],
+            fc.env_for(
+                args.database_url,
+                schema,
+                NRD_APPLICATION_NAME=f"nrd-load-{name}",
+                **worker_settings,
+            ),
+        )
+        for name in names[:2]
+    ]
+    worker = fc.Process(
+        "load-worker",
+        ["projections", "run"],
+        fc.env_for(
+            args.database_url, schema, NRD_APPLICATION_NAME="nrd-load-worker", **worker_settings
+        ),
+    )
     from api.auth import Authenticator
 
     auth = Authenticator(common.JWT_SECRET, "nrd")
@@ -283,12 +328,22 @@ def run(args: argparse.Namespace) -> int:
                 return 1
         pids = dict(zip(names, [pid(a) for a in (*apis, worker)], strict=True))
         load = Load([a.url for a in apis], shelters, args.cases, args.commands_per_case)
-        clients = [threading.Thread(target=writer, args=(
-            load, n, auth.issue("staff", f"fictional-bench-writer-{n}")), daemon=True)
-            for n in range(args.writers)]
-        clients += [threading.Thread(target=reader, args=(
-            load, n, auth.issue("staff", f"fictional-bench-reader-{n}")), daemon=True)
-            for n in range(args.readers)]
+        clients = [
+            threading.Thread(
+                target=writer,
+                args=(load, n, auth.issue("staff", f"fictional-bench-writer-{n}")),
+                daemon=True,
+            )
+            for n in range(args.writers)
+        ]
+        clients += [
+            threading.Thread(
+                target=reader,
+                args=(load, n, auth.issue("staff", f"fictional-bench-reader-{n}")),
+                daemon=True,
+            )
+            for n in range(args.readers)
+        ]
         load.started = time.monotonic()
         for client in clients:
             client.start()
@@ -296,13 +351,17 @@ def run(args: argparse.Namespace) -> int:
             end = load.started + 60 * args.minutes
             while (now := time.monotonic()) < end:
                 minute = int((now - load.started) // 60) + 1
-                rss[minute] = {name: value for name, pid in pids.items()
-                               if (value := rss_mib(pid)) is not None}
+                rss[minute] = {
+                    name: value for name, pid in pids.items() if (value := rss_mib(pid)) is not None
+                }
                 lags[minute] = lag(args.database_url, schema)
                 with load.lock:
                     done = len(load.samples)
-                common.say(f"minute {minute}: {done} requests, RSS " + ", ".join(
-                    f"{k} {v:.0f}" for k, v in rss[minute].items()) + f" MiB, lag {lags[minute]}")
+                common.say(
+                    f"minute {minute}: {done} requests, RSS "
+                    + ", ".join(f"{k} {v:.0f}" for k, v in rss[minute].items())
+                    + f" MiB, lag {lags[minute]}"
+                )
                 time.sleep(min(SAMPLE_SECONDS, max(0.0, end - time.monotonic())))
         finally:
             load.stop.set()
@@ -310,37 +369,76 @@ def run(args: argparse.Namespace) -> int:
                 client.join(timeout=40)
         alive = {a.name: a.proc is not None and a.proc.poll() is None for a in (*apis, worker)}
     rows = minutes_table(load, rss, lags, args.minutes, names)
-    print(common.table(
-        ["min", "reads", "read p50 ms", "read p99 ms", "writes", "write p50 ms",
-         "write p99 ms", "errors", *[f"RSS {n} MiB" for n in names], "lag"],
-        [[r["minute"], r["reads"], ms(r["read_p50"]), ms(r["read_p99"]), r["writes"],
-          ms(r["write_p50"]), ms(r["write_p99"]), r["read_errors"] + r["write_errors"],
-          *[mib(r[f"rss_{n}"]) for n in names], "-" if r["lag"] is None else r["lag"]]
-         for r in rows]))
+    print(
+        common.table(
+            [
+                "min",
+                "reads",
+                "read p50 ms",
+                "read p99 ms",
+                "writes",
+                "write p50 ms",
+                "write p99 ms",
+                "errors",
+                *[f"RSS {n} MiB" for n in names],
+                "lag",
+            ],
+            [
+                [
+                    r["minute"],
+                    r["reads"],
+                    ms(r["read_p50"]),
+                    ms(r["read_p99"]),
+                    r["writes"],
+                    ms(r["write_p50"]),
+                    ms(r["write_p99"]),
+                    r["read_errors"] + r["write_errors"],
+                    *[mib(r[f"rss_{n}"]) for n in names],
+                    "-" if r["lag"] is None else r["lag"],
+                ]
+                for r in rows
+            ],
+        )
+    )
     reference = 3 if args.minutes >= 4 else max(1, args.minutes - 1)
     ref, last = rows[reference - 1], rows[-1]
     report = fc.Report()
     report.add("every process ran to the end", all(alive.values()), str(alive))
     errors = sum(r["read_errors"] + r["write_errors"] for r in rows)
     total = sum(r["reads"] + r["writes"] for r in rows)
-    report.add("requests answered without error", errors <= total * 0.001,
-               f"{errors} of {total}; first: {load.first_error or 'none'}")
+    report.add(
+        "requests answered without error",
+        errors <= total * 0.001,
+        f"{errors} of {total}; first: {load.first_error or 'none'}",
+    )
     for name in names:
-        report.add(f"RSS of {name} flat (minute {len(rows)} within 10 % or "
-                   f"{RSS_FLOOR_MIB:g} MiB of minute {reference})",
-                   within(last[f"rss_{name}"], ref[f"rss_{name}"], RSS_FLOOR_MIB),
-                   f"{mib(ref[f'rss_{name}'])} -> {mib(last[f'rss_{name}'])} MiB")
+        report.add(
+            f"RSS of {name} flat (minute {len(rows)} within 10 % or "
+            f"{RSS_FLOOR_MIB:g} MiB of minute {reference})",
+            within(last[f"rss_{name}"], ref[f"rss_{name}"], RSS_FLOOR_MIB),
+            f"{mib(ref[f'rss_{name}'])} -> {mib(last[f'rss_{name}'])} MiB",
+        )
     for kind in ("read", "write"):
-        report.add(f"{kind} p99 flat (minute {len(rows)} within 10 % or "
-                   f"{1000 * P99_FLOOR_SECONDS:g} ms of minute {reference})",
-                   within(last[f"{kind}_p99"], ref[f"{kind}_p99"], P99_FLOOR_SECONDS),
-                   f"{ms(ref[f'{kind}_p99'])} -> {ms(last[f'{kind}_p99'])} ms")
+        report.add(
+            f"{kind} p99 flat (minute {len(rows)} within 10 % or "
+            f"{1000 * P99_FLOOR_SECONDS:g} ms of minute {reference})",
+            within(last[f"{kind}_p99"], ref[f"{kind}_p99"], P99_FLOOR_SECONDS),
+            f"{ms(ref[f'{kind}_p99'])} -> {ms(last[f'{kind}_p99'])} ms",
+        )
     reads = [s.seconds for s in load.samples if s.kind == "read" and s.ok]
-    return report.finish("sustained_load", {
-        "minutes": args.minutes, "writers": args.writers, "cases": args.cases,
-        "readers": args.readers, "commands_per_case": args.commands_per_case,
-        "reference_minute": reference, "per_minute": rows,
-        "read_p50_overall": statistics.median(reads) if reads else None})
+    return report.finish(
+        "sustained_load",
+        {
+            "minutes": args.minutes,
+            "writers": args.writers,
+            "cases": args.cases,
+            "readers": args.readers,
+            "commands_per_case": args.commands_per_case,
+            "reference_minute": reference,
+            "per_minute": rows,
+            "read_p50_overall": statistics.median(reads) if reads else None,
+        },
+    )
 
 
 def main() -> int:
@@ -353,10 +451,17 @@ def main() -> int:
     parser.add_argument("--readers", type=int, default=2)
     parser.add_argument("--commands-per-case", type=int, default=12)
     args = parser.parse_args()
-    if not (2 <= args.minutes <= 60 and 1 <= args.writers <= 32 and 1 <= args.cases <= 5000
-            and 1 <= args.readers <= 32 and 1 <= args.commands_per_case <= 1000):
-        parser.error("--minutes 2-60, --writers 1-32, --cases 1-5000, --readers 1-32, "
-                     "--commands-per-case 1-1000")
+    if not (
+        2 <= args.minutes <= 60
+        and 1 <= args.writers <= 32
+        and 1 <= args.cases <= 5000
+        and 1 <= args.readers <= 32
+        and 1 <= args.commands_per_case <= 1000
+    ):
+        parser.error(
+            "--minutes 2-60, --writers 1-32, --cases 1-5000, --readers 1-32, "
+            "--commands-per-case 1-1000"
+        )
     common.background_busy()
     try:
         return run(args)

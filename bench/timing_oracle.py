@@ -46,8 +46,14 @@ THRESHOLD = 0.01
 TARGETS = 20  # records of each kind that are not the caller's, asked for in turn
 MAX_SAMPLES = 50_000
 
-CONTACTS = [{"name": "Fictional Detective Bench", "role": "Human trafficking unit",
-             "phone": "+1 555 030 0101", "email": "ht-unit@example.org"}]
+CONTACTS = [
+    {
+        "name": "Fictional Detective Bench",
+        "role": "Human trafficking unit",
+        "phone": "+1 555 030 0101",
+        "email": "ht-unit@example.org",
+    }
+]
 
 
 @dataclass(frozen=True)
@@ -60,27 +66,37 @@ class Lookup:
 
 LOOKUPS = {
     "reportingProtocol": Lookup(
-        "reportingProtocol", "law_enforcement",
+        "reportingProtocol",
+        "law_enforcement",
         "query Lookup($id: ID!) { reportingProtocol(id: $id) { id province municipality "
-        "contacts { name phone } updatedAt } }"),
+        "contacts { name phone } updatedAt } }",
+    ),
     "organization": Lookup(
-        "organization", "partner",
+        "organization",
+        "partner",
         "query Lookup($id: ID!) { organization(id: $id) { id nameEn nameFr kind "
-        "regions { province municipality } } }"),
+        "regions { province municipality } } }",
+    ),
     "referral": Lookup(
-        "referral", "partner",
+        "referral",
+        "partner",
         "query Lookup($id: ID!) { referral(id: $id) { id mode needs at fields "
-        "disclosed { callerName brief } } }"),
+        "disclosed { callerName brief } } }",
+    ),
     "report": Lookup(
-        "report", "law_enforcement",
-        "query Lookup($id: ID!) { report(id: $id) { id at fields "
-        "disclosed { urgency brief } } }"),
+        "report",
+        "law_enforcement",
+        "query Lookup($id: ID!) { report(id: $id) { id at fields disclosed { urgency brief } } }",
+    ),
     # Refused before anything is written: the same key serves every request.
     "reviseProtocolContacts": Lookup(
-        "reviseProtocolContacts", "law_enforcement",
+        "reviseProtocolContacts",
+        "law_enforcement",
         "mutation Lookup($id: ID!) { reviseProtocolContacts(idempotencyKey: "
-        "\"bench-timing-revise\", id: $id, contacts: [{name: \"Fictional Newcomer\"}]) "
-        "{ protocolId version } }", changes=True),
+        '"bench-timing-revise", id: $id, contacts: [{name: "Fictional Newcomer"}]) '
+        "{ protocolId version } }",
+        changes=True,
+    ),
 }
 
 
@@ -94,21 +110,29 @@ class Seeded:
 
 # -- seeding -------------------------------------------------------------------------------------
 
+
 def _profile(index: int, kind: str, name: str) -> dict[str, Any]:
     from api.demo import demo_profile
 
     profile = demo_profile(index, "CA-ON", random.Random(index))
-    profile.update({"kind": kind, "nameEn": f"{name} {index} (fictional)",
-                    "nameFr": f"{name} {index} (fictif)"})
+    profile.update(
+        {
+            "kind": kind,
+            "nameEn": f"{name} {index} (fictional)",
+            "nameFr": f"{name} {index} (fictif)",
+        }
+    )
     return profile
 
 
-def _organization(app: Any, index: int, kind: str, name: str, *, listed: bool,
-                  include: bool = True) -> UUID:
+def _organization(
+    app: Any, index: int, kind: str, name: str, *, listed: bool, include: bool = True
+) -> UUID:
     from api.demo import ALL_CRITERIA
 
-    org: UUID = app.apply_for_inclusion(f"timing-apply-{uuid4()}", _profile(index, kind, name),
-                                        ALL_CRITERIA, listed).id
+    org: UUID = app.apply_for_inclusion(
+        f"timing-apply-{uuid4()}", _profile(index, kind, name), ALL_CRITERIA, listed
+    ).id
     app.start_review(f"timing-review-{uuid4()}", org)
     if include:
         app.approve_inclusion(f"timing-approve-{uuid4()}", org, "Bench approval (fictional)")
@@ -119,10 +143,19 @@ def _case(app: Any, index: int) -> UUID:
     from domain.case import CallerRelationship, Channel
 
     case: UUID = app.open_case(
-        f"timing-case-{uuid4()}", Channel.CALL, "en", CallerRelationship.VICTIM_OR_SURVIVOR,
+        f"timing-case-{uuid4()}",
+        Channel.CALL,
+        "en",
+        CallerRelationship.VICTIM_OR_SURVIVOR,
         {"name": f"Fictional Timing Caller {index}", "phone": f"+1 555 02{index:06d}"},
-        {"province": "CA-ON", "urgency": "HIGH", "needs": ["SHELTER"],
-         "situationType": "LABOUR_TRAFFICKING", "minorInvolved": "NO"}).id
+        {
+            "province": "CA-ON",
+            "urgency": "HIGH",
+            "needs": ["SHELTER"],
+            "situationType": "LABOUR_TRAFFICKING",
+            "minorInvolved": "NO",
+        },
+    ).id
     return case
 
 
@@ -137,11 +170,24 @@ def _refer(app: Any, index: int, partner: UUID) -> None:
     )
 
     case = _case(app, index)
-    app.grant_consent(f"timing-consent-{uuid4()}", case, ConsentScope.SHARE_WITH_ORGANIZATION,
-                      partner, ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
-    app.refer(f"timing-refer-{uuid4()}", case, partner, ReferralMode.WARM_TRANSFER,
-              [Need.SHELTER], [DisclosableField.CALLER_NAME, DisclosableField.NEEDS],
-              "Fictional bench brief: needs a safe bed tonight.")
+    app.grant_consent(
+        f"timing-consent-{uuid4()}",
+        case,
+        ConsentScope.SHARE_WITH_ORGANIZATION,
+        partner,
+        ConsentGiver.CALLER,
+        ConsentMethod.VERBAL,
+        None,
+    )
+    app.refer(
+        f"timing-refer-{uuid4()}",
+        case,
+        partner,
+        ReferralMode.WARM_TRANSFER,
+        [Need.SHELTER],
+        [DisclosableField.CALLER_NAME, DisclosableField.NEEDS],
+        "Fictional bench brief: needs a safe bed tonight.",
+    )
 
 
 def _report(app: Any, supervisor: Any, index: int, protocol: UUID) -> None:
@@ -151,13 +197,19 @@ def _report(app: Any, supervisor: Any, index: int, protocol: UUID) -> None:
 
     case = _case(app, index)
     with acting_as(supervisor):
-        app.consult_supervisor(f"timing-decision-{uuid4()}", case,
-                               "Report under the local protocol (fictional bench).")
+        app.consult_supervisor(
+            f"timing-decision-{uuid4()}", case, "Report under the local protocol (fictional bench)."
+        )
         app.report_to_law_enforcement(
-            f"timing-report-{uuid4()}", case, protocol,
+            f"timing-report-{uuid4()}",
+            case,
+            protocol,
             {factor: "fictional bench assessment" for factor in REPORT_FACTORS},
-            [DisclosableField.URGENCY, DisclosableField.BRIEF], "Fictional bench brief.",
-            Exception_.IMMINENT_HARM, "Imminent harm described by a fictional caller.")
+            [DisclosableField.URGENCY, DisclosableField.BRIEF],
+            "Fictional bench brief.",
+            Exception_.IMMINENT_HARM,
+            "Imminent harm described by a fictional caller.",
+        )
 
 
 def seed(system: Any) -> Seeded:
@@ -186,17 +238,28 @@ def seed(system: Any) -> Seeded:
         other = _organization(app, 3, provider, "Example Other Shelter", listed=True)
         step()
         my_protocol = app.establish_reporting_protocol(
-            f"timing-protocol-{uuid4()}", mine, "CA-ON", "Fictional Town", CONTACTS).id
+            f"timing-protocol-{uuid4()}", mine, "CA-ON", "Fictional Town", CONTACTS
+        ).id
         their_protocols = []
         for n in range(TARGETS):
-            their_protocols.append(app.establish_reporting_protocol(
-                f"timing-protocol-{uuid4()}", theirs, "CA-ON", f"Fictional Town {n}",
-                CONTACTS).id)
+            their_protocols.append(
+                app.establish_reporting_protocol(
+                    f"timing-protocol-{uuid4()}", theirs, "CA-ON", f"Fictional Town {n}", CONTACTS
+                ).id
+            )
             step()
         unseen = []  # included but not listed, or still in review: not in the public directory
         for n in range(TARGETS):
-            unseen.append(_organization(app, 10 + n, provider, "Example Unlisted Service",
-                                        listed=False, include=n % 2 == 0))
+            unseen.append(
+                _organization(
+                    app,
+                    10 + n,
+                    provider,
+                    "Example Unlisted Service",
+                    listed=False,
+                    include=n % 2 == 0,
+                )
+            )
             step()
         for n in range(TARGETS):
             _refer(app, n, other)
@@ -218,19 +281,27 @@ def seed(system: Any) -> Seeded:
 
     assert system.directory.get(INTERNAL, str(unseen[0])) is not None
     return Seeded(
-        agency=str(mine), partner=str(partner),
-        targets={"reportingProtocol": [str(p) for p in their_protocols],
-                 "reviseProtocolContacts": [str(p) for p in their_protocols],
-                 "organization": [str(o) for o in unseen],
-                 "referral": inbox("referral_inbox", other),
-                 "report": inbox("report_inbox", theirs)},
-        own={"reportingProtocol": [str(my_protocol)], "organization": [str(partner)],
-             "reviseProtocolContacts": [str(my_protocol)],
-             "referral": inbox("referral_inbox", partner),
-             "report": inbox("report_inbox", mine)})
+        agency=str(mine),
+        partner=str(partner),
+        targets={
+            "reportingProtocol": [str(p) for p in their_protocols],
+            "reviseProtocolContacts": [str(p) for p in their_protocols],
+            "organization": [str(o) for o in unseen],
+            "referral": inbox("referral_inbox", other),
+            "report": inbox("report_inbox", theirs),
+        },
+        own={
+            "reportingProtocol": [str(my_protocol)],
+            "organization": [str(partner)],
+            "reviseProtocolContacts": [str(my_protocol)],
+            "referral": inbox("referral_inbox", partner),
+            "report": inbox("report_inbox", mine),
+        },
+    )
 
 
 # -- measuring -----------------------------------------------------------------------------------
+
 
 class Client:
     """One keep-alive HTTP/1.1 connection; each request timed from send to the last byte."""
@@ -254,8 +325,16 @@ class Client:
         self.connection.close()
 
 
-def measure(client: Client, lookup: Lookup, targets: list[str], own: list[str], samples: int,
-            warmup: int, rng: random.Random, fresh: bool) -> dict[str, Any]:
+def measure(
+    client: Client,
+    lookup: Lookup,
+    targets: list[str],
+    own: list[str],
+    samples: int,
+    warmup: int,
+    rng: random.Random,
+    fresh: bool,
+) -> dict[str, Any]:
     from scipy.stats import mannwhitneyu
 
     if not lookup.changes:
@@ -275,8 +354,11 @@ def measure(client: Client, lookup: Lookup, targets: list[str], own: list[str], 
     answers: dict[str, set[bytes]] = {"not yours": set(), "does not exist": set()}
     progress = common.Progress(f"  {lookup.name}", len(kinds))
     for n, kind in enumerate(kinds):
-        record_id = (str(uuid4()) if fresh and kind == "does not exist"
-                     else ids[kind][len(times[kind]) % len(targets)])
+        record_id = (
+            str(uuid4())
+            if fresh and kind == "does not exist"
+            else ids[kind][len(times[kind]) % len(targets)]
+        )
         elapsed, answer = client.ask(lookup.query, record_id)
         times[kind].append(elapsed)
         answers[kind].add(answer)
@@ -286,17 +368,23 @@ def measure(client: Client, lookup: Lookup, targets: list[str], own: list[str], 
     p_value = float(mannwhitneyu(mine, absent, alternative="two-sided").pvalue)
     same = answers["not yours"] == answers["does not exist"] and len(answers["not yours"]) == 1
     return {
-        "lookup": lookup.name, "role": lookup.role, "samples_each": samples,
+        "lookup": lookup.name,
+        "role": lookup.role,
+        "samples_each": samples,
         "median_not_yours_ms": round(statistics.median(mine), 4),
         "median_missing_ms": round(statistics.median(absent), 4),
-        "median_difference_us": round(1000 * (statistics.median(mine)
-                                              - statistics.median(absent)), 1),
-        "p_value": p_value, "pass": p_value > THRESHOLD, "answers_identical": same,
+        "median_difference_us": round(
+            1000 * (statistics.median(mine) - statistics.median(absent)), 1
+        ),
+        "p_value": p_value,
+        "pass": p_value > THRESHOLD,
+        "answers_identical": same,
         "answer": sorted(answers["does not exist"])[0].decode()[:200],
     }
 
 
 # -- one store -----------------------------------------------------------------------------------
+
 
 def store_env(store: str, url: str, data_dir: Path) -> dict[str, str]:
     env = common.server_env(SCHEMA, url)
@@ -322,10 +410,12 @@ def run_store(store: str, args: argparse.Namespace, rng: random.Random) -> dict[
         system = build_system(settings)
         try:
             seeded = seed(system)
-            tokens = {"law_enforcement": system.auth.issue("law_enforcement", "bench-liaison",
-                                                           seeded.agency, hours=2),
-                      "partner": system.auth.issue("partner", "bench-partner", seeded.partner,
-                                                   hours=2)}
+            tokens = {
+                "law_enforcement": system.auth.issue(
+                    "law_enforcement", "bench-liaison", seeded.agency, hours=2
+                ),
+                "partner": system.auth.issue("partner", "bench-partner", seeded.partner, hours=2),
+            }
         finally:
             system.close()
         server = common.Server(f"timing-{store}", "nrd_app:create", env)
@@ -336,10 +426,20 @@ def run_store(store: str, args: argparse.Namespace, rng: random.Random) -> dict[
                 client = Client(server.port, tokens[lookup.role])
                 try:
                     for round_ in range(args.rounds):
-                        common.say(f"{store}: {name}, round {round_ + 1}/{args.rounds}: "
-                                   f"{args.samples} + {args.samples} requests, interleaved")
-                        result = measure(client, lookup, seeded.targets[name], seeded.own[name],
-                                         args.samples, args.warmup, rng, args.fresh_ids)
+                        common.say(
+                            f"{store}: {name}, round {round_ + 1}/{args.rounds}: "
+                            f"{args.samples} + {args.samples} requests, interleaved"
+                        )
+                        result = measure(
+                            client,
+                            lookup,
+                            seeded.targets[name],
+                            seeded.own[name],
+                            args.samples,
+                            args.warmup,
+                            rng,
+                            args.fresh_ids,
+                        )
                         results.append({"store": store, "round": round_ + 1, **result})
                 finally:
                     client.close()
@@ -353,24 +453,34 @@ def run_store(store: str, args: argparse.Namespace, rng: random.Random) -> dict[
 
 # -- the command ---------------------------------------------------------------------------------
 
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--samples", type=int, default=2000,
-                   help=f"requests of each kind per lookup and round (100 to {MAX_SAMPLES:,}; "
-                        "the finding used 2,000)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=2000,
+        help=f"requests of each kind per lookup and round (100 to {MAX_SAMPLES:,}; "
+        "the finding used 2,000)",
+    )
     p.add_argument("--warmup", type=int, default=200, help="untimed requests before each round")
     p.add_argument("--rounds", type=int, default=1, help="rounds per lookup (1 to 10)")
-    p.add_argument("--stores", default="sqlite,postgres",
-                   help="comma-separated: sqlite, postgres")
-    p.add_argument("--lookups", default=",".join(LOOKUPS),
-                   help=f"comma-separated: {', '.join(LOOKUPS)}")
+    p.add_argument("--stores", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    p.add_argument(
+        "--lookups", default=",".join(LOOKUPS), help=f"comma-separated: {', '.join(LOOKUPS)}"
+    )
     p.add_argument("--database-url", default=common.DEFAULT_URL)
-    p.add_argument("--keep-schema", action="store_true",
-                   help=f"leave schema {SCHEMA} in place afterwards")
-    p.add_argument("--fresh-ids", action="store_true",
-                   help="a new random id for every 'does not exist' request (default: a pool "
-                        f"of {TARGETS} asked for in turn, as the 'not yours' ids are)")
+    p.add_argument(
+        "--keep-schema", action="store_true", help=f"leave schema {SCHEMA} in place afterwards"
+    )
+    p.add_argument(
+        "--fresh-ids",
+        action="store_true",
+        help="a new random id for every 'does not exist' request (default: a pool "
+        f"of {TARGETS} asked for in turn, as the 'not yours' ids are)",
+    )
     p.add_argument("--seed", type=int, default=None, help="the interleaving's random seed")
     args = p.parse_args(argv)
     args.stores = [s for s in args.stores.split(",") if s]
@@ -395,20 +505,52 @@ def main(argv: list[str] | None = None) -> int:
     stores = [run_store(store, args, rng) for store in args.stores]
     rows = [r for s in stores for r in s["lookups"]]
     print()
-    print(f"timing oracle: {args.samples:,} 'not yours' + {args.samples:,} 'does not exist' "
-          f"requests per lookup and round, interleaved at random (seed {seed_value}); machine "
-          f"{100 * idle:.0f}% busy before the run; PASS when p > {THRESHOLD}")
-    print(common.table(
-        ["store", "lookup", "round", "median not yours ms", "median missing ms", "diff us",
-         "p (Mann-Whitney)", "same answer", "verdict"],
-        [[r["store"], r["lookup"], r["round"], f"{r['median_not_yours_ms']:.3f}",
-          f"{r['median_missing_ms']:.3f}", f"{r['median_difference_us']:+.1f}",
-          f"{r['p_value']:.3g}", "yes" if r["answers_identical"] else "NO",
-          "PASS" if r["pass"] and r["answers_identical"] else "FAIL"] for r in rows]))
-    common.emit("timing_oracle", {"samples_each": args.samples, "rounds": args.rounds,
-                                  "missing_ids": "fresh" if args.fresh_ids else "pool",
-                                  "seed": seed_value, "threshold": THRESHOLD,
-                                  "machine_busy_before": round(idle, 3), "results": rows})
+    print(
+        f"timing oracle: {args.samples:,} 'not yours' + {args.samples:,} 'does not exist' "
+        f"requests per lookup and round, interleaved at random (seed {seed_value}); machine "
+        f"{100 * idle:.0f}% busy before the run; PASS when p > {THRESHOLD}"
+    )
+    print(
+        common.table(
+            [
+                "store",
+                "lookup",
+                "round",
+                "median not yours ms",
+                "median missing ms",
+                "diff us",
+                "p (Mann-Whitney)",
+                "same answer",
+                "verdict",
+            ],
+            [
+                [
+                    r["store"],
+                    r["lookup"],
+                    r["round"],
+                    f"{r['median_not_yours_ms']:.3f}",
+                    f"{r['median_missing_ms']:.3f}",
+                    f"{r['median_difference_us']:+.1f}",
+                    f"{r['p_value']:.3g}",
+                    "yes" if r["answers_identical"] else "NO",
+                    "PASS" if r["pass"] and r["answers_identical"] else "FAIL",
+                ]
+                for r in rows
+            ],
+        )
+    )
+    common.emit(
+        "timing_oracle",
+        {
+            "samples_each": args.samples,
+            "rounds": args.rounds,
+            "missing_ids": "fresh" if args.fresh_ids else "pool",
+            "seed": seed_value,
+            "threshold": THRESHOLD,
+            "machine_busy_before": round(idle, 3),
+            "results": rows,
+        },
+    )
     return 0 if all(r["pass"] and r["answers_identical"] for r in rows) else 1
 
 

@@ -129,7 +129,5 @@ class AuditedAggregate(Aggregate):
         super().trigger_event(event_class, **_actor_fields(), **kwargs)
 
     @classmethod
-    def _create(
-        cls, event_class: type[Any], *, id: UUID | None = None, **kwargs: Any
-    ) -> Any:
+    def _create(cls, event_class: type[Any], *, id: UUID | None = None, **kwargs: Any) -> Any:
         return super()._create(event_class, id=id, **_actor_fields(), **kwargs)

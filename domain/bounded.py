@@ -46,8 +46,12 @@ class BoundedCache(Generic[K, V]):
     ``size_of(key, value)`` when put) or ``max_entries``. An entry larger than ``max_bytes``
     on its own is not kept. Safe to use from several threads."""
 
-    def __init__(self, max_bytes: int, max_entries: int | None = None,
-                 size_of: Callable[[K, V], int] | None = None) -> None:
+    def __init__(
+        self,
+        max_bytes: int,
+        max_entries: int | None = None,
+        size_of: Callable[[K, V], int] | None = None,
+    ) -> None:
         self.max_bytes = max(0, max_bytes)
         self.max_entries = max_entries
         self._size_of = size_of or (lambda key, value: deep_size((key, value), self.max_bytes))
@@ -73,7 +77,8 @@ class BoundedCache(Generic[K, V]):
             self._entries[key] = (value, size)
             self._bytes += size
             while self._bytes > self.max_bytes or (
-                    self.max_entries is not None and len(self._entries) > self.max_entries):
+                self.max_entries is not None and len(self._entries) > self.max_entries
+            ):
                 _, (_, dropped) = self._entries.popitem(last=False)
                 self._bytes -= dropped
 

@@ -148,9 +148,14 @@ class DisclosableField(StrEnum):
     BRIEF = "BRIEF"
 
 
-PERSONAL_FIELDS = frozenset({DisclosableField.CALLER_NAME, DisclosableField.CALLER_PHONE,
-                             DisclosableField.CALLER_EMAIL,
-                             DisclosableField.CALLER_OTHER_CONTACT})
+PERSONAL_FIELDS = frozenset(
+    {
+        DisclosableField.CALLER_NAME,
+        DisclosableField.CALLER_PHONE,
+        DisclosableField.CALLER_EMAIL,
+        DisclosableField.CALLER_OTHER_CONTACT,
+    }
+)
 
 
 class CaseClosed(DomainError):
@@ -283,8 +288,6 @@ def _require_supervisor(what: str) -> None:
         raise SupervisorRequired(f"{what} is for a supervisor")
 
 
-
-
 class Case(AuditedAggregate):
     # Defaults for states saved before these existed (snapshots, projection state).
     legal_hold: Hold | None = None
@@ -298,8 +301,15 @@ class Case(AuditedAggregate):
         has_personal_data: bool
         details: dict[str, Any]
 
-    def __init__(self, channel: str, language: str, relationship: str, sealed_personal: str,
-                 has_personal_data: bool, details: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        channel: str,
+        language: str,
+        relationship: str,
+        sealed_personal: str,
+        has_personal_data: bool,
+        details: dict[str, Any],
+    ) -> None:
         self.channel = channel
         self.language = language
         self.relationship = relationship
@@ -318,13 +328,27 @@ class Case(AuditedAggregate):
         self.erased_at = None
 
     @classmethod
-    def open_case(cls, *, id: UUID, channel: Channel, language: str,
-                  relationship: CallerRelationship, sealed_personal: str,
-                  has_personal_data: bool, details: dict[str, Any]) -> Case:
-        case: Case = cls._create(cls.Opened, id=id, channel=channel.value, language=language,
-                                 relationship=relationship.value,
-                                 sealed_personal=sealed_personal,
-                                 has_personal_data=has_personal_data, details=details)
+    def open_case(
+        cls,
+        *,
+        id: UUID,
+        channel: Channel,
+        language: str,
+        relationship: CallerRelationship,
+        sealed_personal: str,
+        has_personal_data: bool,
+        details: dict[str, Any],
+    ) -> Case:
+        case: Case = cls._create(
+            cls.Opened,
+            id=id,
+            channel=channel.value,
+            language=language,
+            relationship=relationship.value,
+            sealed_personal=sealed_personal,
+            has_personal_data=has_personal_data,
+            details=details,
+        )
         return case
 
     # -- the case itself -----------------------------------------------------------------
@@ -343,8 +367,9 @@ class Case(AuditedAggregate):
         decision: str
 
         def apply(self, case: Case) -> None:
-            case.consultations.append({"at": self.timestamp, "supervisorId": self.actor_id,
-                                       "decision": self.decision})
+            case.consultations.append(
+                {"at": self.timestamp, "supervisorId": self.actor_id, "decision": self.decision}
+            )
 
     def consult_supervisor(self, decision: str, seal: Seal = _as_is) -> None:
         """A case that references potential trafficking brings a supervisor in: record it."""
@@ -365,21 +390,40 @@ class Case(AuditedAggregate):
 
         def apply(self, case: Case) -> None:
             case.consents[self.consent_id] = {
-                "id": self.consent_id, "scope": self.scope, "recipientId": self.recipient_id,
-                "givenBy": self.given_by, "method": self.method, "expiresAt": self.expires_at,
-                "recordedBy": self.actor_id, "grantedAt": self.timestamp, "withdrawnAt": None}
+                "id": self.consent_id,
+                "scope": self.scope,
+                "recipientId": self.recipient_id,
+                "givenBy": self.given_by,
+                "method": self.method,
+                "expiresAt": self.expires_at,
+                "recordedBy": self.actor_id,
+                "grantedAt": self.timestamp,
+                "withdrawnAt": None,
+            }
 
-    def grant_consent(self, consent_id: UUID, scope: ConsentScope, recipient_id: UUID | None,
-                      given_by: ConsentGiver, method: ConsentMethod,
-                      expires_at: datetime | None) -> None:
+    def grant_consent(
+        self,
+        consent_id: UUID,
+        scope: ConsentScope,
+        recipient_id: UUID | None,
+        given_by: ConsentGiver,
+        method: ConsentMethod,
+        expires_at: datetime | None,
+    ) -> None:
         self._require_open()
         if scope is ConsentScope.SHARE_WITH_ORGANIZATION and recipient_id is None:
             raise ConsentRequired("a consent to share with an organization names it")
         if scope in (ConsentScope.FOLLOW_UP_CONTACT, ConsentScope.NON_IDENTIFYING_STATISTICS):
             recipient_id = None
-        self.trigger_event(self.ConsentGranted, consent_id=str(consent_id), scope=scope.value,
-                           recipient_id=None if recipient_id is None else str(recipient_id),
-                           given_by=given_by.value, method=method.value, expires_at=expires_at)
+        self.trigger_event(
+            self.ConsentGranted,
+            consent_id=str(consent_id),
+            scope=scope.value,
+            recipient_id=None if recipient_id is None else str(recipient_id),
+            given_by=given_by.value,
+            method=method.value,
+            expires_at=expires_at,
+        )
 
     class ConsentWithdrawn(AuditedAggregate.Event):
         consent_id: str
@@ -395,8 +439,9 @@ class Case(AuditedAggregate):
             raise ConsentRequired("this consent was already withdrawn")
         self.trigger_event(self.ConsentWithdrawn, consent_id=str(consent_id))
 
-    def active_consent(self, scope: ConsentScope, recipient_id: str | None,
-                       now: datetime) -> Consent | None:
+    def active_consent(
+        self, scope: ConsentScope, recipient_id: str | None, now: datetime
+    ) -> Consent | None:
         for consent in self.consents.values():
             if consent["scope"] != scope.value or consent["withdrawnAt"] is not None:
                 continue
@@ -427,17 +472,32 @@ class Case(AuditedAggregate):
 
         def apply(self, case: Case) -> None:
             case.disclosures[self.disclosure_id] = {
-                "id": self.disclosure_id, "recipientKind": self.recipient_kind,
-                "recipientId": self.recipient_id, "fields": self.fields,
-                "consentId": self.consent_id, "exception": self.exception,
-                "justification": self.justification, "sealedCopy": self.sealed_copy,
-                "at": self.timestamp, "by": self.actor_id, "byRole": self.actor_role,
-                "policyVersion": self.policy_version}
+                "id": self.disclosure_id,
+                "recipientKind": self.recipient_kind,
+                "recipientId": self.recipient_id,
+                "fields": self.fields,
+                "consentId": self.consent_id,
+                "exception": self.exception,
+                "justification": self.justification,
+                "sealedCopy": self.sealed_copy,
+                "at": self.timestamp,
+                "by": self.actor_id,
+                "byRole": self.actor_role,
+                "policyVersion": self.policy_version,
+            }
 
-    def disclose(self, disclosure_id: UUID, recipient_kind: RecipientKind,
-                 recipient_id: UUID | None, fields: list[DisclosableField],
-                 exception: Exception_ | None, justification: str, sealed_copy: str,
-                 now: datetime, seal: Seal = _as_is) -> None:
+    def disclose(
+        self,
+        disclosure_id: UUID,
+        recipient_kind: RecipientKind,
+        recipient_id: UUID | None,
+        fields: list[DisclosableField],
+        exception: Exception_ | None,
+        justification: str,
+        sealed_copy: str,
+        now: datetime,
+        seal: Seal = _as_is,
+    ) -> None:
         """Records information leaving the hotline, if and only if a basis covers it."""
         self._require_open()
         if not fields:
@@ -449,31 +509,39 @@ class Case(AuditedAggregate):
             raise ConsentRequired(
                 "information goes to emergency services only under an exception (imminent "
                 "harm, suspected abuse of a minor, legal obligation) that a supervisor "
-                "authorizes with a written justification")
+                "authorizes with a written justification"
+            )
         if exception is None:
-            scope = (ConsentScope.SHARE_WITH_ORGANIZATION
-                     if recipient_kind is RecipientKind.ORGANIZATION
-                     else ConsentScope.REPORT_TO_LAW_ENFORCEMENT)
+            scope = (
+                ConsentScope.SHARE_WITH_ORGANIZATION
+                if recipient_kind is RecipientKind.ORGANIZATION
+                else ConsentScope.REPORT_TO_LAW_ENFORCEMENT
+            )
             consent = self.active_consent(scope, recipient, now)
             if consent is None:
                 raise ConsentRequired(
                     f"no active, unexpired consent ({scope.value}) covers this recipient; "
                     "record the caller's consent, or a supervisor may authorize an exception "
                     "(suspected abuse of a minor, imminent harm, legal obligation) with a "
-                    "written justification")
+                    "written justification"
+                )
             consent_id = consent["id"]
             justification = clean_text(justification, "the justification")
         else:
             _require_supervisor(f"a disclosure under the {exception.value} exception")
             justification = clean_text(justification, "an exception", required=True)
         self.trigger_event(
-            self.InformationDisclosed, disclosure_id=str(disclosure_id),
-            recipient_kind=recipient_kind.value, recipient_id=recipient,
-            fields=[f.value for f in fields], consent_id=consent_id,
+            self.InformationDisclosed,
+            disclosure_id=str(disclosure_id),
+            recipient_kind=recipient_kind.value,
+            recipient_id=recipient,
+            fields=[f.value for f in fields],
+            consent_id=consent_id,
             exception=None if exception is None else exception.value,
             justification=seal(justification) if justification else "",
             sealed_copy=sealed_copy,
-            policy_version=current_actor().policy_version)
+            policy_version=current_actor().policy_version,
+        )
 
     # -- referral, report, emergency -----------------------------------------------------
 
@@ -486,17 +554,32 @@ class Case(AuditedAggregate):
 
         def apply(self, case: Case) -> None:
             case.referrals[self.referral_id] = {
-                "id": self.referral_id, "organizationId": self.organization_id,
-                "mode": self.mode, "needs": self.needs, "disclosureId": self.disclosure_id,
-                "at": self.timestamp, "outcomes": []}
+                "id": self.referral_id,
+                "organizationId": self.organization_id,
+                "mode": self.mode,
+                "needs": self.needs,
+                "disclosureId": self.disclosure_id,
+                "at": self.timestamp,
+                "outcomes": [],
+            }
 
-    def refer(self, referral_id: UUID, organization_id: UUID, mode: str, needs: list[Need],
-              disclosure_id: UUID | None) -> None:
+    def refer(
+        self,
+        referral_id: UUID,
+        organization_id: UUID,
+        mode: str,
+        needs: list[Need],
+        disclosure_id: UUID | None,
+    ) -> None:
         self._require_open()
-        self.trigger_event(self.ReferralMade, referral_id=str(referral_id),
-                           organization_id=str(organization_id), mode=mode,
-                           needs=[n.value for n in needs],
-                           disclosure_id=None if disclosure_id is None else str(disclosure_id))
+        self.trigger_event(
+            self.ReferralMade,
+            referral_id=str(referral_id),
+            organization_id=str(organization_id),
+            mode=mode,
+            needs=[n.value for n in needs],
+            disclosure_id=None if disclosure_id is None else str(disclosure_id),
+        )
 
     class ReferralOutcomeReported(AuditedAggregate.Event):
         referral_id: str
@@ -505,16 +588,22 @@ class Case(AuditedAggregate):
 
         def apply(self, case: Case) -> None:
             case.referrals[self.referral_id]["outcomes"].append(
-                {"at": self.timestamp, "outcome": self.outcome, "note": self.note})
+                {"at": self.timestamp, "outcome": self.outcome, "note": self.note}
+            )
 
-    def report_referral_outcome(self, referral_id: UUID, organization_id: str, outcome: str,
-                                note: str, seal: Seal = _as_is) -> None:
+    def report_referral_outcome(
+        self, referral_id: UUID, organization_id: str, outcome: str, note: str, seal: Seal = _as_is
+    ) -> None:
         referral = self.referrals.get(str(referral_id))
         if referral is None or referral["organizationId"] != organization_id:
             raise UnknownReferral("referral not found")
         note = clean_text(note, "the note")
-        self.trigger_event(self.ReferralOutcomeReported, referral_id=str(referral_id),
-                           outcome=outcome, note=seal(note) if note else "")
+        self.trigger_event(
+            self.ReferralOutcomeReported,
+            referral_id=str(referral_id),
+            outcome=outcome,
+            note=seal(note) if note else "",
+        )
 
     class ReportedToLawEnforcement(AuditedAggregate.Event):
         report_id: str
@@ -525,19 +614,34 @@ class Case(AuditedAggregate):
 
         def apply(self, case: Case) -> None:
             case.reports[self.report_id] = {
-                "id": self.report_id, "agencyId": self.agency_id,
-                "protocolId": self.protocol_id, "factors": self.factors,
-                "disclosureId": self.disclosure_id, "at": self.timestamp,
-                "by": self.actor_id}
+                "id": self.report_id,
+                "agencyId": self.agency_id,
+                "protocolId": self.protocol_id,
+                "factors": self.factors,
+                "disclosureId": self.disclosure_id,
+                "at": self.timestamp,
+                "by": self.actor_id,
+            }
 
-    def report(self, report_id: UUID, agency_id: UUID, protocol_id: UUID,
-               factors: dict[str, Any], disclosure_id: UUID, seal: Seal = _as_is) -> None:
+    def report(
+        self,
+        report_id: UUID,
+        agency_id: UUID,
+        protocol_id: UUID,
+        factors: dict[str, Any],
+        disclosure_id: UUID,
+        seal: Seal = _as_is,
+    ) -> None:
         self._require_open()
         _require_supervisor("a report to law enforcement")
-        self.trigger_event(self.ReportedToLawEnforcement, report_id=str(report_id),
-                           agency_id=str(agency_id), protocol_id=str(protocol_id),
-                           factors={k: seal(v) if v else "" for k, v in factors.items()},
-                           disclosure_id=str(disclosure_id))
+        self.trigger_event(
+            self.ReportedToLawEnforcement,
+            report_id=str(report_id),
+            agency_id=str(agency_id),
+            protocol_id=str(protocol_id),
+            factors={k: seal(v) if v else "" for k, v in factors.items()},
+            disclosure_id=str(disclosure_id),
+        )
 
     class EmergencyServicesContacted(AuditedAggregate.Event):
         province: str
@@ -545,15 +649,25 @@ class Case(AuditedAggregate):
         disclosure_id: str | None
 
         def apply(self, case: Case) -> None:
-            case.emergencies.append({"at": self.timestamp, "province": self.province,
-                                     "number": self.number,
-                                     "disclosureId": self.disclosure_id})
+            case.emergencies.append(
+                {
+                    "at": self.timestamp,
+                    "province": self.province,
+                    "number": self.number,
+                    "disclosureId": self.disclosure_id,
+                }
+            )
 
-    def contact_emergency_services(self, province: str, number: str,
-                                   disclosure_id: UUID | None) -> None:
+    def contact_emergency_services(
+        self, province: str, number: str, disclosure_id: UUID | None
+    ) -> None:
         self._require_open()
-        self.trigger_event(self.EmergencyServicesContacted, province=province, number=number,
-                           disclosure_id=None if disclosure_id is None else str(disclosure_id))
+        self.trigger_event(
+            self.EmergencyServicesContacted,
+            province=province,
+            number=number,
+            disclosure_id=None if disclosure_id is None else str(disclosure_id),
+        )
 
     # -- closing ---------------------------------------------------------------------------
 
@@ -566,8 +680,9 @@ class Case(AuditedAggregate):
 
     def close(self, reason: str, seal: Seal = _as_is) -> None:
         self._require_open()
-        self.trigger_event(self.Closed, reason=seal(clean_text(reason, "closing a case",
-                                                               required=True)))
+        self.trigger_event(
+            self.Closed, reason=seal(clean_text(reason, "closing a case", required=True))
+        )
 
     class Reopened(AuditedAggregate.Event):
         reason: str
@@ -579,8 +694,9 @@ class Case(AuditedAggregate):
     def reopen(self, reason: str, seal: Seal = _as_is) -> None:
         if self.open:
             raise CaseOpen("the case is already open")
-        self.trigger_event(self.Reopened, reason=seal(clean_text(reason, "reopening a case",
-                                                                 required=True)))
+        self.trigger_event(
+            self.Reopened, reason=seal(clean_text(reason, "reopening a case", required=True))
+        )
 
     # -- legal hold and erasure ---------------------------------------------------------
 
@@ -594,8 +710,9 @@ class Case(AuditedAggregate):
         _require_supervisor("placing a legal hold")
         if self.legal_hold is not None:
             raise LegalHold("a legal hold is already recorded on this case")
-        self.trigger_event(self.LegalHoldPlaced,
-                           reason=clean_text(reason, "a legal hold", required=True))
+        self.trigger_event(
+            self.LegalHoldPlaced, reason=clean_text(reason, "a legal hold", required=True)
+        )
 
     class LegalHoldReleased(AuditedAggregate.Event):
         reason: str
@@ -607,8 +724,10 @@ class Case(AuditedAggregate):
         _require_supervisor("releasing a legal hold")
         if self.legal_hold is None:
             raise LegalHold("there is no legal hold on this case")
-        self.trigger_event(self.LegalHoldReleased,
-                           reason=clean_text(reason, "releasing a legal hold", required=True))
+        self.trigger_event(
+            self.LegalHoldReleased,
+            reason=clean_text(reason, "releasing a legal hold", required=True),
+        )
 
     class PersonalDataErased(AuditedAggregate.Event):
         """The case's key was destroyed: every sealed copy of its data is unreadable. The
@@ -626,8 +745,10 @@ class Case(AuditedAggregate):
         _require_supervisor("erasing a caller's personal data")
         reason = clean_text(reason, "erasing personal data", required=True)
         if self.legal_hold is not None:
-            raise LegalHold("a legal hold is recorded on this case: it must be released "
-                            "before the caller's personal data can be erased")
+            raise LegalHold(
+                "a legal hold is recorded on this case: it must be released "
+                "before the caller's personal data can be erased"
+            )
         if self.erased_at is not None:
             raise AlreadyErased("this case's personal data was already erased")
         self.trigger_event(self.PersonalDataErased, reason=reason)
@@ -642,4 +763,5 @@ class Case(AuditedAggregate):
         if self.erased_at is not None:
             raise DataErased(
                 "this case's personal data was erased: nothing more can leave from it "
-                "(a referral relayed to the caller, sending nothing, is still possible)")
+                "(a referral relayed to the caller, sending nothing, is still possible)"
+            )

@@ -52,8 +52,16 @@ from domain.write_path import Outcome, WritePath
 
 # 911 in the provinces and Yukon; the Northwest Territories and Nunavut from configuration.
 NINE_ONE_ONE = frozenset(PROVINCES) - {"CA-NT", "CA-NU"}
-REPORT_FACTORS = ("urgency", "imminentHarm", "minorInvolved", "indicatorsPresent",
-                  "callersWishes", "levelOfDetail", "applicableLaw", "localProtocol")
+REPORT_FACTORS = (
+    "urgency",
+    "imminentHarm",
+    "minorInvolved",
+    "indicatorsPresent",
+    "callersWishes",
+    "levelOfDetail",
+    "applicableLaw",
+    "localProtocol",
+)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{3,30}$")
 
@@ -76,8 +84,7 @@ class Standing:
 
     @classmethod
     def of(cls, organization: Organization) -> Standing:
-        return cls(str(organization.profile["kind"]), organization.state,
-                   str(organization.status))
+        return cls(str(organization.profile["kind"]), organization.state, str(organization.status))
 
 
 def _now() -> datetime:
@@ -87,8 +94,14 @@ def _now() -> datetime:
 def parse_personal(data: Mapping[str, Any]) -> dict[str, str]:
     problems = []
     personal: dict[str, str] = {}
-    for key, limit in (("name", 200), ("phone", 40), ("email", 200), ("otherContact", 500),
-                       ("notes", 4000), ("assessment", 4000)):
+    for key, limit in (
+        ("name", 200),
+        ("phone", 40),
+        ("email", 200),
+        ("otherContact", 500),
+        ("notes", 4000),
+        ("assessment", 4000),
+    ):
         value = data.get(key)
         if value is None:
             continue
@@ -124,14 +137,17 @@ def parse_details(data: Mapping[str, Any]) -> dict[str, Any]:
     province = data.get("province")
     if province is not None:
         if province not in PROVINCES:
-            problems.append(f"province: unknown province or territory code {province!r}; "
-                            f"expected one of {', '.join(PROVINCES)}")
+            problems.append(
+                f"province: unknown province or territory code {province!r}; "
+                f"expected one of {', '.join(PROVINCES)}"
+            )
         else:
             details["province"] = province
     if data.get("municipality"):
         try:
-            details["municipality"] = clean_text(str(data["municipality"]), "municipality",
-                                                 limit=200)
+            details["municipality"] = clean_text(
+                str(data["municipality"]), "municipality", limit=200
+            )
         except InvalidInput as error:
             problems += error.problems
     choice("minorInvolved", Tristate)
@@ -174,8 +190,14 @@ class CaseUseCases(WritePath):
 
     name = WritePath.name
 
-    def __init__(self, env: Mapping[str, str] | None = None, *, vault: Vault,
-                 emergency_numbers: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        vault: Vault,
+        emergency_numbers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(env, keyed_digest=self._keyed_digest_of, **kwargs)
         self.vault = vault
         self.emergency_numbers = dict(emergency_numbers or {})
@@ -186,48 +208,89 @@ class CaseUseCases(WritePath):
 
     # -- opening and working a case --------------------------------------------------------
 
-    def open_case(self, key: str, channel: Channel, language: str,
-                  relationship: CallerRelationship, personal: Mapping[str, Any],
-                  details: Mapping[str, Any]) -> Outcome:
+    def open_case(
+        self,
+        key: str,
+        channel: Channel,
+        language: str,
+        relationship: CallerRelationship,
+        personal: Mapping[str, Any],
+        details: Mapping[str, Any],
+    ) -> Outcome:
         clean_personal = parse_personal(personal)
         clean_details = parse_details(details)
         language = language.strip().lower()
         if not is_language_code(language):
             raise InvalidInput([f"language: {language!r} is not an ISO 639-1 or 639-3 code"])
         case_id = uuid4()
-        inputs = {"channel": channel.value, "language": language,
-                  "relationship": relationship.value, "details": clean_details,
-                  "personal": _sealed(clean_personal)}
+        inputs = {
+            "channel": channel.value,
+            "language": language,
+            "relationship": relationship.value,
+            "details": clean_details,
+            "personal": _sealed(clean_personal),
+        }
 
         def open_it(_new: object) -> Case:
             self.vault.create_key(case_id)
             return Case.open_case(
-                id=case_id, channel=channel, language=language, relationship=relationship,
+                id=case_id,
+                channel=channel,
+                language=language,
+                relationship=relationship,
                 sealed_personal=self.vault.seal(case_id, clean_personal),
                 has_personal_data=bool(set(clean_personal) - {"notes", "assessment"}),
-                details=clean_details)
+                details=clean_details,
+            )
 
         return self._run(key, "openCase", inputs, open_it, check_first=True)
 
     def update_case(self, key: str, case_id: UUID, details: Mapping[str, Any]) -> Outcome:
         clean = parse_details(details)
-        return self._change(key, "updateCase", case_id, {"details": clean}, Case,
-                            lambda c: c.update_details(clean), what="case")
+        return self._change(
+            key,
+            "updateCase",
+            case_id,
+            {"details": clean},
+            Case,
+            lambda c: c.update_details(clean),
+            what="case",
+        )
 
     def consult_supervisor(self, key: str, case_id: UUID, decision: str) -> Outcome:
-        return self._change(key, "consultSupervisor", case_id, _sealed({"decision": decision}),
-                            Case, lambda c: c.consult_supervisor(decision, self._sealer(c)),
-                            what="case")
+        return self._change(
+            key,
+            "consultSupervisor",
+            case_id,
+            _sealed({"decision": decision}),
+            Case,
+            lambda c: c.consult_supervisor(decision, self._sealer(c)),
+            what="case",
+        )
 
     # -- legal hold and erasure ---------------------------------------------------------------
 
     def place_legal_hold(self, key: str, case_id: UUID, reason: str) -> Outcome:
-        return self._change(key, "placeLegalHold", case_id, {"reason": reason}, Case,
-                            lambda c: c.place_legal_hold(reason), what="case")
+        return self._change(
+            key,
+            "placeLegalHold",
+            case_id,
+            {"reason": reason},
+            Case,
+            lambda c: c.place_legal_hold(reason),
+            what="case",
+        )
 
     def release_legal_hold(self, key: str, case_id: UUID, reason: str) -> Outcome:
-        return self._change(key, "releaseLegalHold", case_id, {"reason": reason}, Case,
-                            lambda c: c.release_legal_hold(reason), what="case")
+        return self._change(
+            key,
+            "releaseLegalHold",
+            case_id,
+            {"reason": reason},
+            Case,
+            lambda c: c.release_legal_hold(reason),
+            what="case",
+        )
 
     def erase_personal_data(self, key: str, case_id: UUID, reason: str) -> Outcome:
         """Records the intent, then the erasure, then destroys the case's key. If the process
@@ -235,8 +298,15 @@ class CaseUseCases(WritePath):
         destroys the key; so does a repeat with the same idempotency key."""
         self.vault.begin_erasure(case_id)
         try:
-            outcome = self._change(key, "erasePersonalData", case_id, {"reason": reason}, Case,
-                                   lambda c: c.erase_personal_data(reason), what="case")
+            outcome = self._change(
+                key,
+                "erasePersonalData",
+                case_id,
+                {"reason": reason},
+                Case,
+                lambda c: c.erase_personal_data(reason),
+                what="case",
+            )
         except Exception:
             self.vault.cancel_erasure(case_id)
             raise
@@ -245,6 +315,7 @@ class CaseUseCases(WritePath):
 
     def finish_erasures(self) -> None:
         """Finishes erasures a crash interrupted (their event saved, their key not destroyed)."""
+
         def is_erased(case_id: UUID) -> bool:
             try:
                 return self._get(case_id, Case, "case").erased_at is not None
@@ -254,18 +325,39 @@ class CaseUseCases(WritePath):
         self.vault.finish_erasures(is_erased)
 
     def close_case(self, key: str, case_id: UUID, reason: str) -> Outcome:
-        return self._change(key, "closeCase", case_id, _sealed({"reason": reason}), Case,
-                            lambda c: c.close(reason, self._sealer(c)), what="case")
+        return self._change(
+            key,
+            "closeCase",
+            case_id,
+            _sealed({"reason": reason}),
+            Case,
+            lambda c: c.close(reason, self._sealer(c)),
+            what="case",
+        )
 
     def reopen_case(self, key: str, case_id: UUID, reason: str) -> Outcome:
-        return self._change(key, "reopenCase", case_id, _sealed({"reason": reason}), Case,
-                            lambda c: c.reopen(reason, self._sealer(c)), what="case")
+        return self._change(
+            key,
+            "reopenCase",
+            case_id,
+            _sealed({"reason": reason}),
+            Case,
+            lambda c: c.reopen(reason, self._sealer(c)),
+            what="case",
+        )
 
     # -- consent ---------------------------------------------------------------------------
 
-    def grant_consent(self, key: str, case_id: UUID, scope: ConsentScope,
-                      recipient_id: UUID | None, given_by: ConsentGiver, method: ConsentMethod,
-                      expires_at: datetime | None) -> Outcome:
+    def grant_consent(
+        self,
+        key: str,
+        case_id: UUID,
+        scope: ConsentScope,
+        recipient_id: UUID | None,
+        given_by: ConsentGiver,
+        method: ConsentMethod,
+        expires_at: datetime | None,
+    ) -> Outcome:
         if expires_at is not None and expires_at <= _now():
             raise InvalidInput(["expiresAt is already past: a consent must expire later"])
         if scope is ConsentScope.SHARE_WITH_ORGANIZATION and recipient_id is None:
@@ -283,19 +375,46 @@ class CaseUseCases(WritePath):
             case.grant_consent(consent_id, scope, recipient_id, given_by, method, expires_at)
 
         return self._change(
-            key, "grantConsent", case_id,
-            {"scope": scope.value, "recipient": recipient_id, "givenBy": given_by.value,
-             "method": method.value, "expiresAt": expires_at}, Case, decide, what="case")
+            key,
+            "grantConsent",
+            case_id,
+            {
+                "scope": scope.value,
+                "recipient": recipient_id,
+                "givenBy": given_by.value,
+                "method": method.value,
+                "expiresAt": expires_at,
+            },
+            Case,
+            decide,
+            what="case",
+        )
 
     def withdraw_consent(self, key: str, case_id: UUID, consent_id: UUID) -> Outcome:
-        return self._change(key, "withdrawConsent", case_id, {"consent": consent_id}, Case,
-                            lambda c: c.withdraw_consent(consent_id), what="case")
+        return self._change(
+            key,
+            "withdrawConsent",
+            case_id,
+            {"consent": consent_id},
+            Case,
+            lambda c: c.withdraw_consent(consent_id),
+            what="case",
+        )
 
     # -- information leaving the hotline -----------------------------------------------------
 
-    def refer(self, key: str, case_id: UUID, organization_id: UUID, mode: ReferralMode,
-              needs: list[Need], fields: list[DisclosableField], brief: str,
-              exception: Exception_ | None = None, justification: str = "") -> Outcome:
+    def refer(
+        self,
+        key: str,
+        case_id: UUID,
+        organization_id: UUID,
+        mode: ReferralMode,
+        needs: list[Need],
+        fields: list[DisclosableField],
+        brief: str,
+        exception: Exception_ | None = None,
+        justification: str = "",
+    ) -> Outcome:
         referral_id, disclosure_id = uuid4(), uuid4()
         brief = clean_text(brief, "brief")
         # Anything sent to the organization is a disclosure: with the fields asked for go the
@@ -312,33 +431,70 @@ class CaseUseCases(WritePath):
             self._service_provider(organization_id, "referrals")
             disclosed = None
             if fields:
-                self._disclose(case, disclosure_id, RecipientKind.ORGANIZATION, organization_id,
-                               fields, brief, exception, justification, needs=needs)
+                self._disclose(
+                    case,
+                    disclosure_id,
+                    RecipientKind.ORGANIZATION,
+                    organization_id,
+                    fields,
+                    brief,
+                    exception,
+                    justification,
+                    needs=needs,
+                )
                 disclosed = disclosure_id
             case.refer(referral_id, organization_id, mode.value, needs, disclosed)
 
         return self._change(
-            key, "refer", case_id,
-            {"organization": organization_id, "mode": mode.value, "needs": [n.value for n in needs],
-             "fields": [f.value for f in fields], "brief": _sealed({"brief": brief}),
-             "exception": exception and exception.value,
-             **_sealed({"justification": justification})},
-            Case, decide, what="case")
+            key,
+            "refer",
+            case_id,
+            {
+                "organization": organization_id,
+                "mode": mode.value,
+                "needs": [n.value for n in needs],
+                "fields": [f.value for f in fields],
+                "brief": _sealed({"brief": brief}),
+                "exception": exception and exception.value,
+                **_sealed({"justification": justification}),
+            },
+            Case,
+            decide,
+            what="case",
+        )
 
-    def report_referral_outcome(self, key: str, case_id: UUID, referral_id: UUID,
-                                organization_id: str, outcome: ReferralOutcomeKind,
-                                note: str) -> Outcome:
+    def report_referral_outcome(
+        self,
+        key: str,
+        case_id: UUID,
+        referral_id: UUID,
+        organization_id: str,
+        outcome: ReferralOutcomeKind,
+        note: str,
+    ) -> Outcome:
         return self._change(
-            key, "reportReferralOutcome", case_id,
-            {"referral": referral_id, "outcome": outcome.value, **_sealed({"note": note})}, Case,
-            lambda c: c.report_referral_outcome(referral_id, organization_id, outcome.value,
-                                                note, self._sealer(c)),
-            what="referral")
+            key,
+            "reportReferralOutcome",
+            case_id,
+            {"referral": referral_id, "outcome": outcome.value, **_sealed({"note": note})},
+            Case,
+            lambda c: c.report_referral_outcome(
+                referral_id, organization_id, outcome.value, note, self._sealer(c)
+            ),
+            what="referral",
+        )
 
-    def report_to_law_enforcement(self, key: str, case_id: UUID, protocol_id: UUID,
-                                  factors: Mapping[str, Any], fields: list[DisclosableField],
-                                  brief: str, exception: Exception_ | None = None,
-                                  justification: str = "") -> Outcome:
+    def report_to_law_enforcement(
+        self,
+        key: str,
+        case_id: UUID,
+        protocol_id: UUID,
+        factors: Mapping[str, Any],
+        fields: list[DisclosableField],
+        brief: str,
+        exception: Exception_ | None = None,
+        justification: str = "",
+    ) -> Outcome:
         clean_factors = self._factors(factors)
         report_id, disclosure_id = uuid4(), uuid4()
         brief = clean_text(brief, "brief")
@@ -350,23 +506,53 @@ class CaseUseCases(WritePath):
             agency = self._agency(protocol.agency_id)
             if agency.state is not Status.INCLUDED:
                 raise OrganizationNotAvailable(
-                    f"reports go only to included agencies; this one is {agency.status}")
-            self._disclose(case, disclosure_id, RecipientKind.LAW_ENFORCEMENT,
-                           protocol.agency_id, fields, brief, exception, justification)
-            case.report(report_id, protocol.agency_id, protocol_id, clean_factors,
-                        disclosure_id, self._sealer(case))
+                    f"reports go only to included agencies; this one is {agency.status}"
+                )
+            self._disclose(
+                case,
+                disclosure_id,
+                RecipientKind.LAW_ENFORCEMENT,
+                protocol.agency_id,
+                fields,
+                brief,
+                exception,
+                justification,
+            )
+            case.report(
+                report_id,
+                protocol.agency_id,
+                protocol_id,
+                clean_factors,
+                disclosure_id,
+                self._sealer(case),
+            )
 
         return self._change(
-            key, "reportToLawEnforcement", case_id,
-            {"protocol": protocol_id, "factors": _sealed(clean_factors),
-             "fields": [f.value for f in fields], "brief": _sealed({"brief": brief}),
-             "exception": exception and exception.value,
-             **_sealed({"justification": justification})},
-            Case, decide, what="case")
+            key,
+            "reportToLawEnforcement",
+            case_id,
+            {
+                "protocol": protocol_id,
+                "factors": _sealed(clean_factors),
+                "fields": [f.value for f in fields],
+                "brief": _sealed({"brief": brief}),
+                "exception": exception and exception.value,
+                **_sealed({"justification": justification}),
+            },
+            Case,
+            decide,
+            what="case",
+        )
 
-    def contact_emergency_services(self, key: str, case_id: UUID,
-                                   fields: list[DisclosableField], brief: str,
-                                   exception: Exception_ | None, justification: str) -> Outcome:
+    def contact_emergency_services(
+        self,
+        key: str,
+        case_id: UUID,
+        fields: list[DisclosableField],
+        brief: str,
+        exception: Exception_ | None,
+        justification: str,
+    ) -> Outcome:
         disclosure_id = uuid4()
         brief = clean_text(brief, "brief")
 
@@ -375,17 +561,33 @@ class CaseUseCases(WritePath):
             number = self._emergency_number(province)
             disclosed = None
             if fields:
-                self._disclose(case, disclosure_id, RecipientKind.EMERGENCY_SERVICES, None,
-                               fields, brief, exception, justification)
+                self._disclose(
+                    case,
+                    disclosure_id,
+                    RecipientKind.EMERGENCY_SERVICES,
+                    None,
+                    fields,
+                    brief,
+                    exception,
+                    justification,
+                )
                 disclosed = disclosure_id
             case.contact_emergency_services(str(province), number, disclosed)
 
         return self._change(
-            key, "contactEmergencyServices", case_id,
-            {"fields": [f.value for f in fields], "brief": _sealed({"brief": brief}),
-             "exception": exception and exception.value,
-             **_sealed({"justification": justification})},
-            Case, decide, what="case")
+            key,
+            "contactEmergencyServices",
+            case_id,
+            {
+                "fields": [f.value for f in fields],
+                "brief": _sealed({"brief": brief}),
+                "exception": exception and exception.value,
+                **_sealed({"justification": justification}),
+            },
+            Case,
+            decide,
+            what="case",
+        )
 
     # -- reads the API needs ---------------------------------------------------------------
 
@@ -394,10 +596,18 @@ class CaseUseCases(WritePath):
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _disclose(self, case: Case, disclosure_id: UUID, kind: RecipientKind,
-                  recipient: UUID | None, fields: list[DisclosableField], brief: str,
-                  exception: Exception_ | None, justification: str,
-                  needs: list[Need] | None = None) -> None:
+    def _disclose(
+        self,
+        case: Case,
+        disclosure_id: UUID,
+        kind: RecipientKind,
+        recipient: UUID | None,
+        fields: list[DisclosableField],
+        brief: str,
+        exception: Exception_ | None,
+        justification: str,
+        needs: list[Need] | None = None,
+    ) -> None:
         """Seals a copy of exactly the disclosed values (for a referral, the needs it is for)."""
         case.require_not_erased()
         copy: dict[str, Any] = {}
@@ -405,28 +615,45 @@ class CaseUseCases(WritePath):
             personal = self.vault.open(case.id, case.sealed_personal, for_decision=True)
             if personal is None:
                 raise DataErased("this case's personal data was erased")
-            names = {DisclosableField.CALLER_NAME: "name", DisclosableField.CALLER_PHONE:
-                     "phone", DisclosableField.CALLER_EMAIL: "email",
-                     DisclosableField.CALLER_OTHER_CONTACT: "otherContact"}
+            names = {
+                DisclosableField.CALLER_NAME: "name",
+                DisclosableField.CALLER_PHONE: "phone",
+                DisclosableField.CALLER_EMAIL: "email",
+                DisclosableField.CALLER_OTHER_CONTACT: "otherContact",
+            }
             for field, name in names.items():
                 if field in fields:
                     copy[field.value] = personal.get(name)
         details = case.details
-        simple = {DisclosableField.LANGUAGE: case.language,
-                  DisclosableField.LOCATION: {"province": details.get("province"),
-                                              "municipality": details.get("municipality")},
-                  DisclosableField.MINOR_INVOLVED: details.get("minorInvolved"),
-                  DisclosableField.SITUATION_TYPE: details.get("situationType"),
-                  DisclosableField.URGENCY: details.get("urgency"),
-                  DisclosableField.NEEDS: ([n.value for n in needs] if needs is not None
-                                           else details.get("needs", [])),
-                  DisclosableField.INDICATORS: details.get("indicators", []),
-                  DisclosableField.BRIEF: brief}
+        simple = {
+            DisclosableField.LANGUAGE: case.language,
+            DisclosableField.LOCATION: {
+                "province": details.get("province"),
+                "municipality": details.get("municipality"),
+            },
+            DisclosableField.MINOR_INVOLVED: details.get("minorInvolved"),
+            DisclosableField.SITUATION_TYPE: details.get("situationType"),
+            DisclosableField.URGENCY: details.get("urgency"),
+            DisclosableField.NEEDS: (
+                [n.value for n in needs] if needs is not None else details.get("needs", [])
+            ),
+            DisclosableField.INDICATORS: details.get("indicators", []),
+            DisclosableField.BRIEF: brief,
+        }
         for field, value in simple.items():
             if field in fields:
                 copy[field.value] = value
-        case.disclose(disclosure_id, kind, recipient, fields, exception, justification,
-                      self.vault.seal(case.id, copy), _now(), self._sealer(case))
+        case.disclose(
+            disclosure_id,
+            kind,
+            recipient,
+            fields,
+            exception,
+            justification,
+            self.vault.seal(case.id, copy),
+            _now(),
+            self._sealer(case),
+        )
 
     def _sealer(self, case: Case) -> Callable[[str], str]:
         """Seals staff-written free text with the case's key, so an erasure takes it too.
@@ -439,25 +666,28 @@ class CaseUseCases(WritePath):
         """Free text as staff wrote it, or a marker once the case's key is gone."""
         if not value.startswith(SEALED_TEXT):
             return value  # recorded in clear before free text was sealed
-        opened = self.vault.open(case_id, value[len(SEALED_TEXT):])
+        opened = self.vault.open(case_id, value[len(SEALED_TEXT) :])
         return ERASED_TEXT if opened is None else str(opened["text"])
 
     def _organization(self, organization_id: UUID) -> Standing:
         """What a case command checks of an organization (which it never changes)."""
         return self._read(organization_id, Organization, "organization", Standing.of)
 
-    def _service_provider(self, organization_id: UUID, what: str,
-                          must_be_included: bool = True) -> Standing:
+    def _service_provider(
+        self, organization_id: UUID, what: str, must_be_included: bool = True
+    ) -> Standing:
         """An included organization other than a law-enforcement agency: information for law
         enforcement goes only by a supervisor's report, under the agency's protocol."""
         organization = self._organization(organization_id)
         if organization.kind == OrganizationKind.LAW_ENFORCEMENT_AGENCY.value:
             raise OrganizationNotAvailable(
                 f"{what} do not go to a law-enforcement agency: a supervisor reports to it "
-                "under its reporting protocol")
+                "under its reporting protocol"
+            )
         if must_be_included and organization.state is not Status.INCLUDED:
             raise OrganizationNotAvailable(
-                f"{what} go only to included organizations; this one is {organization.status}")
+                f"{what} go only to included organizations; this one is {organization.status}"
+            )
         return organization
 
     def _agency(self, agency_id: UUID) -> Standing:
@@ -474,13 +704,18 @@ class CaseUseCases(WritePath):
             where = province or "an unknown province or territory"
             raise NoEmergencyNumber(
                 f"no emergency number is configured for {where}: set the case's province, or "
-                "configure NRD_EMERGENCY_NUMBERS for the Northwest Territories and Nunavut")
+                "configure NRD_EMERGENCY_NUMBERS for the Northwest Territories and Nunavut"
+            )
         return number
 
     def _factors(self, factors: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(factors) - set(REPORT_FACTORS))
         missing = [f for f in REPORT_FACTORS if f not in factors]
         if unknown or missing:
-            raise InvalidInput([f"factors: record every factor weighed ({', '.join(missing)} "
-                                f"missing; {', '.join(unknown) or 'none'} unknown)"])
+            raise InvalidInput(
+                [
+                    f"factors: record every factor weighed ({', '.join(missing)} "
+                    f"missing; {', '.join(unknown) or 'none'} unknown)"
+                ]
+            )
         return {k: clean_text(str(v), f"factors.{k}", limit=1000) for k, v in factors.items()}

@@ -32,9 +32,14 @@ class DirectoryUseCases(WritePath):
 
     name = WritePath.name
 
-    def __init__(self, env: Mapping[str, str] | None = None, *,
-                 unreachable_after: int = UNREACHABLE_AFTER,
-                 claim_key: bytes | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        unreachable_after: int = UNREACHABLE_AFTER,
+        claim_key: bytes | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(env, **kwargs)
         self.unreachable_after = unreachable_after
         # The key of jurisdiction claims' ids: the same in every process on one store, and
@@ -43,95 +48,188 @@ class DirectoryUseCases(WritePath):
 
     # -- inclusion ---------------------------------------------------------------------
 
-    def apply_for_inclusion(self, key: str, profile: dict[str, Any], criteria: list[str],
-                            public_listing: bool) -> Outcome:
+    def apply_for_inclusion(
+        self, key: str, profile: dict[str, Any], criteria: list[str], public_listing: bool
+    ) -> Outcome:
         clean = parse_profile(profile)
         attested = parse_criteria(criteria)
         new_id = uuid4()
-        return self._run(key, "applyForInclusion", {"profile": clean, "criteria": attested,
-                                                    "publicListing": public_listing},
-                         lambda _new: Organization.submit_application(
-                             id=new_id, profile=clean, criteria=attested,
-                             public_listing=public_listing))
+        return self._run(
+            key,
+            "applyForInclusion",
+            {"profile": clean, "criteria": attested, "publicListing": public_listing},
+            lambda _new: Organization.submit_application(
+                id=new_id, profile=clean, criteria=attested, public_listing=public_listing
+            ),
+        )
 
     def start_review(self, key: str, org_id: UUID) -> Outcome:
-        return self._change(key, "startReview", org_id, {}, Organization,
-                            lambda o: o.start_review())
+        return self._change(
+            key, "startReview", org_id, {}, Organization, lambda o: o.start_review()
+        )
 
     def request_more_information(self, key: str, org_id: UUID, questions: str) -> Outcome:
-        return self._change(key, "requestMoreInformation", org_id, {"questions": questions},
-                            Organization, lambda o: o.request_more_information(questions))
+        return self._change(
+            key,
+            "requestMoreInformation",
+            org_id,
+            {"questions": questions},
+            Organization,
+            lambda o: o.request_more_information(questions),
+        )
 
-    def provide_information(self, key: str, org_id: UUID, answers: str,
-                            criteria: list[str] | None) -> Outcome:
+    def provide_information(
+        self, key: str, org_id: UUID, answers: str, criteria: list[str] | None
+    ) -> Outcome:
         attested = None if criteria is None else parse_criteria(criteria)
-        return self._change(key, "provideInformation", org_id,
-                            {"answers": answers, "criteria": attested}, Organization,
-                            lambda o: o.provide_information(answers, attested))
+        return self._change(
+            key,
+            "provideInformation",
+            org_id,
+            {"answers": answers, "criteria": attested},
+            Organization,
+            lambda o: o.provide_information(answers, attested),
+        )
 
     def approve_inclusion(self, key: str, org_id: UUID, note: str) -> Outcome:
-        return self._change(key, "approveInclusion", org_id, {"note": note}, Organization,
-                            lambda o: o.approve_inclusion(note))
+        return self._change(
+            key,
+            "approveInclusion",
+            org_id,
+            {"note": note},
+            Organization,
+            lambda o: o.approve_inclusion(note),
+        )
 
     def decline_inclusion(self, key: str, org_id: UUID, reason: str) -> Outcome:
-        return self._change(key, "declineInclusion", org_id, {"reason": reason}, Organization,
-                            lambda o: o.decline_inclusion(reason))
+        return self._change(
+            key,
+            "declineInclusion",
+            org_id,
+            {"reason": reason},
+            Organization,
+            lambda o: o.decline_inclusion(reason),
+        )
 
     # -- keeping the record current ----------------------------------------------------
 
     def submit_profile_update(self, key: str, org_id: UUID, profile: dict[str, Any]) -> Outcome:
         clean = parse_profile(profile)
-        return self._change(key, "submitProfileUpdate", org_id, {"profile": clean},
-                            Organization, lambda o: o.submit_profile_update(clean))
+        return self._change(
+            key,
+            "submitProfileUpdate",
+            org_id,
+            {"profile": clean},
+            Organization,
+            lambda o: o.submit_profile_update(clean),
+        )
 
     def accept_profile_update(self, key: str, org_id: UUID) -> Outcome:
-        return self._change(key, "acceptProfileUpdate", org_id, {}, Organization,
-                            lambda o: o.accept_profile_update())
+        return self._change(
+            key,
+            "acceptProfileUpdate",
+            org_id,
+            {},
+            Organization,
+            lambda o: o.accept_profile_update(),
+        )
 
     def reject_profile_update(self, key: str, org_id: UUID, reason: str) -> Outcome:
-        return self._change(key, "rejectProfileUpdate", org_id, {"reason": reason},
-                            Organization, lambda o: o.reject_profile_update(reason))
+        return self._change(
+            key,
+            "rejectProfileUpdate",
+            org_id,
+            {"reason": reason},
+            Organization,
+            lambda o: o.reject_profile_update(reason),
+        )
 
     def set_public_listing(self, key: str, org_id: UUID, listed: bool) -> Outcome:
-        return self._change(key, "setPublicListing", org_id, {"listed": listed}, Organization,
-                            lambda o: o.set_public_listing(listed))
+        return self._change(
+            key,
+            "setPublicListing",
+            org_id,
+            {"listed": listed},
+            Organization,
+            lambda o: o.set_public_listing(listed),
+        )
 
     def confirm_review(self, key: str, org_id: UUID, note: str) -> Outcome:
-        return self._change(key, "confirmReview", org_id, {"note": note}, Organization,
-                            lambda o: o.confirm_review(note))
+        return self._change(
+            key,
+            "confirmReview",
+            org_id,
+            {"note": note},
+            Organization,
+            lambda o: o.confirm_review(note),
+        )
 
-    def record_contact_attempt(self, key: str, org_id: UUID, outcome: ContactOutcome,
-                               note: str) -> Outcome:
-        return self._change(key, "recordContactAttempt", org_id,
-                            {"outcome": outcome.value, "note": note}, Organization,
-                            lambda o: o.record_contact_attempt(outcome, note,
-                                                               self.unreachable_after))
+    def record_contact_attempt(
+        self, key: str, org_id: UUID, outcome: ContactOutcome, note: str
+    ) -> Outcome:
+        return self._change(
+            key,
+            "recordContactAttempt",
+            org_id,
+            {"outcome": outcome.value, "note": note},
+            Organization,
+            lambda o: o.record_contact_attempt(outcome, note, self.unreachable_after),
+        )
 
     # -- misconduct, removal, reinstatement --------------------------------------------
 
     def record_misconduct_allegation(self, key: str, org_id: UUID, summary: str) -> Outcome:
-        return self._change(key, "recordMisconductAllegation", org_id, {"summary": summary},
-                            Organization, lambda o: o.record_misconduct_allegation(summary))
+        return self._change(
+            key,
+            "recordMisconductAllegation",
+            org_id,
+            {"summary": summary},
+            Organization,
+            lambda o: o.record_misconduct_allegation(summary),
+        )
 
     def request_removal(self, key: str, org_id: UUID, note: str) -> Outcome:
-        return self._change(key, "requestRemoval", org_id, {"note": note}, Organization,
-                            lambda o: o.request_removal(note))
+        return self._change(
+            key,
+            "requestRemoval",
+            org_id,
+            {"note": note},
+            Organization,
+            lambda o: o.request_removal(note),
+        )
 
-    def remove_organization(self, key: str, org_id: UUID, reason: RemovalReason,
-                            note: str) -> Outcome:
-        return self._change(key, "removeOrganization", org_id,
-                            {"reason": reason.value, "note": note}, Organization,
-                            lambda o: o.remove(reason, note))
+    def remove_organization(
+        self, key: str, org_id: UUID, reason: RemovalReason, note: str
+    ) -> Outcome:
+        return self._change(
+            key,
+            "removeOrganization",
+            org_id,
+            {"reason": reason.value, "note": note},
+            Organization,
+            lambda o: o.remove(reason, note),
+        )
 
     def reinstate_organization(self, key: str, org_id: UUID, reason: str) -> Outcome:
-        return self._change(key, "reinstateOrganization", org_id, {"reason": reason},
-                            Organization, lambda o: o.reinstate(reason))
+        return self._change(
+            key,
+            "reinstateOrganization",
+            org_id,
+            {"reason": reason},
+            Organization,
+            lambda o: o.reinstate(reason),
+        )
 
     # -- reporting protocols -----------------------------------------------------------
 
-    def establish_reporting_protocol(self, key: str, agency_id: UUID, province: str,
-                                     municipality: str | None,
-                                     contacts: list[dict[str, Any]]) -> Outcome:
+    def establish_reporting_protocol(
+        self,
+        key: str,
+        agency_id: UUID,
+        province: str,
+        municipality: str | None,
+        contacts: list[dict[str, Any]],
+    ) -> Outcome:
         jurisdiction = parse_jurisdiction(province, municipality)
         clean = parse_contacts(contacts)
         if self._claim_key is None:
@@ -156,16 +254,26 @@ class DirectoryUseCases(WritePath):
             protocol = ReportingProtocol.establish(new_id, agency_id, jurisdiction, clean)
             return protocol, JurisdictionClaim.claim(claim_id, protocol.id)
 
-        return self._run(key, "establishReportingProtocol",
-                         {"agency": agency_id, "jurisdiction": jurisdiction, "contacts": clean},
-                         establish)
+        return self._run(
+            key,
+            "establishReportingProtocol",
+            {"agency": agency_id, "jurisdiction": jurisdiction, "contacts": clean},
+            establish,
+        )
 
-    def revise_protocol_contacts(self, key: str, protocol_id: UUID,
-                                 contacts: list[dict[str, Any]], note: str) -> Outcome:
+    def revise_protocol_contacts(
+        self, key: str, protocol_id: UUID, contacts: list[dict[str, Any]], note: str
+    ) -> Outcome:
         clean = parse_contacts(contacts)
-        return self._change(key, "reviseProtocolContacts", protocol_id,
-                            {"contacts": clean, "note": note}, ReportingProtocol,
-                            lambda p: p.revise_contacts(clean, note), what="reporting protocol")
+        return self._change(
+            key,
+            "reviseProtocolContacts",
+            protocol_id,
+            {"contacts": clean, "note": note},
+            ReportingProtocol,
+            lambda p: p.revise_contacts(clean, note),
+            what="reporting protocol",
+        )
 
     # -- reads the API needs before a decision -------------------------------------------
 

@@ -92,8 +92,9 @@ class AdaptedApplication(Application[UUID]):
         for aggregate_id, aggregate in processing_event.aggregates.items():
             interval = self.snapshotting_intervals.get(type(aggregate))
             if interval is None or not any(
-                    event.originator_id == aggregate_id and event.originator_version % interval == 0
-                    for event in processing_event.events):
+                event.originator_id == aggregate_id and event.originator_version % interval == 0
+                for event in processing_event.events
+            ):
                 continue
             snapshot_class: Any = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
             self.snapshots.put([snapshot_class.take(aggregate)])

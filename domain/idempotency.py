@@ -40,7 +40,8 @@ def record_id(user_id: str, key: str, shared: bool = False) -> UUID:
         except ValueError:
             raise InvalidIdempotencyKey(
                 "idempotencyKey must be a UUID (a new random one per request) when calling "
-                "without a token") from None
+                "without a token"
+            ) from None
     return uuid5(_NAMESPACE, f"{user_id}\x1f{key}")
 
 
@@ -66,14 +67,17 @@ class Fingerprint:
         return stored in (self.digest, self.earlier)
 
 
-def fingerprint(operation: str, inputs: dict[str, Any],
-                keyed: Callable[[str], str] | None = None) -> Fingerprint:
+def fingerprint(
+    operation: str, inputs: dict[str, Any], keyed: Callable[[str], str] | None = None
+) -> Fingerprint:
     """The request's fingerprint; ``keyed`` digests its sealed text (required when it has any)."""
+
     def unkeyed(_text: str) -> str:
         raise TypeError("sealed text needs a keyed digest")
 
-    return Fingerprint(_digest(operation, inputs, keyed or unkeyed),
-                       _digest(operation, inputs, len))
+    return Fingerprint(
+        _digest(operation, inputs, keyed or unkeyed), _digest(operation, inputs, len)
+    )
 
 
 def _digest(operation: str, inputs: dict[str, Any], sealed: Callable[[str], object]) -> str:
@@ -96,8 +100,9 @@ class IdempotencyRecord(AuditedAggregate):
         self.result = result
 
     @classmethod
-    def record(cls, id: UUID, operation: str, fingerprint: str,
-               result: dict[str, Any]) -> IdempotencyRecord:
+    def record(
+        cls, id: UUID, operation: str, fingerprint: str, result: dict[str, Any]
+    ) -> IdempotencyRecord:
         rec: IdempotencyRecord = cls._create(
             cls.Recorded, id=id, operation=operation, fingerprint=fingerprint, result=result
         )

@@ -27,8 +27,9 @@ class JurisdictionClaim(AuditedAggregate):
     @staticmethod
     def id_for(key: bytes, agency_id: UUID, jurisdiction: dict[str, str]) -> UUID:
         """The claim's id: an HMAC-SHA256 of the agency and jurisdiction under ``key``."""
-        digest = hmac.new(key, jurisdiction_key(agency_id, jurisdiction).encode(),
-                          hashlib.sha256).digest()
+        digest = hmac.new(
+            key, jurisdiction_key(agency_id, jurisdiction).encode(), hashlib.sha256
+        ).digest()
         return UUID(bytes=digest[:16])
 
     @classmethod

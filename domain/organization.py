@@ -95,11 +95,18 @@ class Organization(AuditedAggregate):
 
     @classmethod
     def submit_application(
-        cls, *, id: UUID, profile: dict[str, Any], criteria: list[str],
+        cls,
+        *,
+        id: UUID,
+        profile: dict[str, Any],
+        criteria: list[str],
         public_listing: bool,
     ) -> Organization:
         org: Organization = cls._create(
-            cls.ApplicationSubmitted, id=id, profile=profile, criteria=criteria,
+            cls.ApplicationSubmitted,
+            id=id,
+            profile=profile,
+            criteria=criteria,
             public_listing=public_listing,
         )
         return org
@@ -137,7 +144,8 @@ class Organization(AuditedAggregate):
         self._require("provide information", Status.INFORMATION_REQUESTED)
         answers = require_reason(answers, "the information provided")
         self.trigger_event(
-            self.InformationProvided, answers=answers,
+            self.InformationProvided,
+            answers=answers,
             criteria=self.criteria if criteria is None else criteria,
         )
 
@@ -153,8 +161,7 @@ class Organization(AuditedAggregate):
         missing = [c for c in ALL_CRITERIA if c not in self.criteria]
         if missing:
             raise CriteriaNotAttested(
-                "cannot approve inclusion: the organization has not attested "
-                + ", ".join(missing)
+                "cannot approve inclusion: the organization has not attested " + ", ".join(missing)
             )
         self.trigger_event(self.InclusionApproved, note=clean_text(note, "the note"))
 
@@ -258,11 +265,13 @@ class Organization(AuditedAggregate):
         self, outcome: ContactOutcome, note: str, unreachable_after: int
     ) -> None:
         self._require("record a contact attempt", *_ACTIVE)
-        self.trigger_event(self.ContactAttemptRecorded, outcome=outcome.value,
-                           note=clean_text(note, "the note"))
+        self.trigger_event(
+            self.ContactAttemptRecorded, outcome=outcome.value, note=clean_text(note, "the note")
+        )
         if not self.flagged_unreachable and self.failed_contact_attempts >= unreachable_after:
-            self.trigger_event(self.FlaggedUnreachable,
-                               failed_attempts=self.failed_contact_attempts)
+            self.trigger_event(
+                self.FlaggedUnreachable, failed_attempts=self.failed_contact_attempts
+            )
 
     # -- misconduct, removal, reinstatement (supervisors) --------------------------------
 
@@ -294,8 +303,12 @@ class Organization(AuditedAggregate):
         note: str
 
         def apply(self, org: Organization) -> None:
-            org.removal = {"at": self.timestamp, "reason": self.reason, "note": self.note,
-                           "removedBy": self.actor_id}
+            org.removal = {
+                "at": self.timestamp,
+                "reason": self.reason,
+                "note": self.note,
+                "removedBy": self.actor_id,
+            }
             # Removal details are for supervisors and compliance: the history says only that.
             org._step(self, Status.REMOVED)
 
@@ -350,12 +363,20 @@ class Organization(AuditedAggregate):
 
     def _log(self, event: AuditedAggregate.Event, what: str, note: str = "") -> None:
         self.history.append(
-            {"at": event.timestamp, "what": what, "status": self.status,
-             "actorRole": event.actor_role, "note": note}
+            {
+                "at": event.timestamp,
+                "what": what,
+                "status": self.status,
+                "actorRole": event.actor_role,
+                "note": note,
+            }
         )
 
 
 _ACTIVE = (
-    Status.SUBMITTED, Status.UNDER_REVIEW, Status.INFORMATION_REQUESTED,
-    Status.INFORMATION_PROVIDED, Status.INCLUDED,
+    Status.SUBMITTED,
+    Status.UNDER_REVIEW,
+    Status.INFORMATION_REQUESTED,
+    Status.INFORMATION_PROVIDED,
+    Status.INCLUDED,
 )

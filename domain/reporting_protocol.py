@@ -21,8 +21,9 @@ _LEGACY_NAMESPACE = UUID("6f1d3c2e-8b0a-4d55-9a57-2f4a3c1b0e71")
 def jurisdiction_key(agency_id: UUID, jurisdiction: dict[str, str]) -> str:
     """The agency and the jurisdiction, as one protocol's natural key (the municipality's case
     ignored)."""
-    return "|".join([str(agency_id), jurisdiction["province"],
-                     jurisdiction.get("municipality", "").casefold()])
+    return "|".join(
+        [str(agency_id), jurisdiction["province"], jurisdiction.get("municipality", "").casefold()]
+    )
 
 
 class ProtocolExists(DomainError):
@@ -47,8 +48,9 @@ class ReportingProtocol(AuditedAggregate):
             # Runs after __init__: the established list is the first revision.
             protocol._revision(self, "established")
 
-    def __init__(self, agency_id: UUID, jurisdiction: dict[str, str],
-                 contacts: list[dict[str, str]]) -> None:
+    def __init__(
+        self, agency_id: UUID, jurisdiction: dict[str, str], contacts: list[dict[str, str]]
+    ) -> None:
         self.agency_id = agency_id
         self.jurisdiction = jurisdiction
         self.contacts = contacts
@@ -61,10 +63,14 @@ class ReportingProtocol(AuditedAggregate):
         return uuid5(_LEGACY_NAMESPACE, jurisdiction_key(agency_id, jurisdiction))
 
     @classmethod
-    def establish(cls, id: UUID, agency_id: UUID, jurisdiction: dict[str, str],
-                  contacts: list[dict[str, str]]) -> ReportingProtocol:
+    def establish(
+        cls, id: UUID, agency_id: UUID, jurisdiction: dict[str, str], contacts: list[dict[str, str]]
+    ) -> ReportingProtocol:
         protocol: ReportingProtocol = cls._create(
-            cls.Established, id=id, agency_id=agency_id, jurisdiction=jurisdiction,
+            cls.Established,
+            id=id,
+            agency_id=agency_id,
+            jurisdiction=jurisdiction,
             contacts=contacts,
         )
         return protocol
@@ -80,13 +86,18 @@ class ReportingProtocol(AuditedAggregate):
     def revise_contacts(self, contacts: list[dict[str, str]], note: str) -> None:
         if contacts == self.contacts:
             raise ContactsUnchanged("the contact list is the same as the current revision")
-        self.trigger_event(self.ContactsRevised, contacts=contacts,
-                           note=clean_text(note, "the note"))
+        self.trigger_event(
+            self.ContactsRevised, contacts=contacts, note=clean_text(note, "the note")
+        )
 
     def _revision(self, event: AuditedAggregate.Event, note: str) -> None:
-        self.revisions.append({
-            "revision": len(self.revisions) + 1, "at": event.timestamp,
-            "actorId": event.actor_id, "actorRole": event.actor_role,
-            "note": note, "contacts": self.contacts,
-        })
-
+        self.revisions.append(
+            {
+                "revision": len(self.revisions) + 1,
+                "at": event.timestamp,
+                "actorId": event.actor_id,
+                "actorRole": event.actor_role,
+                "note": note,
+                "contacts": self.contacts,
+            }
+        )

@@ -19,8 +19,7 @@ UNREACHABLE_AFTER = 3
 STATISTICS_THRESHOLD = 5
 
 
-def review_due_at(last_confirmed: datetime, interval_days: int = REVIEW_INTERVAL_DAYS
-                  ) -> datetime:
+def review_due_at(last_confirmed: datetime, interval_days: int = REVIEW_INTERVAL_DAYS) -> datetime:
     """When the periodic review of a record last confirmed at ``last_confirmed`` falls due."""
     return last_confirmed + timedelta(days=interval_days)
 
@@ -30,8 +29,9 @@ def review_cutoff(now: datetime, interval_days: int = REVIEW_INTERVAL_DAYS) -> d
     return now - timedelta(days=interval_days)
 
 
-def suppress_small_counts(counts: Sequence[tuple[str, int]],
-                          threshold: int = STATISTICS_THRESHOLD) -> list[tuple[str, int | None]]:
+def suppress_small_counts(
+    counts: Sequence[tuple[str, int]], threshold: int = STATISTICS_THRESHOLD
+) -> list[tuple[str, int | None]]:
     """Counts of one dimension as they may be published.
 
     Counts under the threshold are suppressed (a second one with them when only one would be,
@@ -43,8 +43,10 @@ def suppress_small_counts(counts: Sequence[tuple[str, int]],
     if len(small) == 1 and len(counts) > 1:
         others = sorted((n, i) for i, (_, n) in enumerate(counts) if i != small[0])
         small.append(others[0][1])
-    return [(value, None if i in small else _rounded(n, threshold))
-            for i, (value, n) in enumerate(counts)]
+    return [
+        (value, None if i in small else _rounded(n, threshold))
+        for i, (value, n) in enumerate(counts)
+    ]
 
 
 def _rounded(count: int, base: int) -> int:

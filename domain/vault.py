@@ -39,8 +39,9 @@ class Vault(Protocol):
     def seal(self, case_id: UUID, data: dict[str, Any]) -> str:
         """The data encrypted with the case's key, as text (by a command's decision only)."""
 
-    def open(self, case_id: UUID, sealed: str, *,
-             for_decision: bool = False) -> dict[str, Any] | None:
+    def open(
+        self, case_id: UUID, sealed: str, *, for_decision: bool = False
+    ) -> dict[str, Any] | None:
         """The data, or None once the case's key has been destroyed. ``for_decision``: opened
         by a command's decision, whose write is refused if the case changed since it was read
         (an erasure is a change), so a key cached a while is good enough."""

@@ -99,7 +99,6 @@ _PHONE = re.compile(r"^\+?[0-9 ()\-.]{3,30}(?: ?(?:x|ext\.?) ?[0-9]{1,6})?$")
 _POSTAL = re.compile(r"^[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d$")
 
 
-
 def is_language_code(code: str) -> bool:
     """ISO 639-1 (two letters) or ISO 639-3 (three letters, e.g. Indigenous languages)."""
     if len(code) == 2:
@@ -122,8 +121,9 @@ class _Problems:
         if self.items:
             raise InvalidInput(self.items)
 
-    def text(self, data: dict[str, Any], key: str, *, required: bool = False,
-             limit: int = MAX_TEXT) -> str:
+    def text(
+        self, data: dict[str, Any], key: str, *, required: bool = False, limit: int = MAX_TEXT
+    ) -> str:
         value = data.get(key)
         if value is None:
             value = ""
@@ -199,8 +199,10 @@ def parse_profile(data: dict[str, Any]) -> dict[str, Any]:
     kind = data.get("kind")
     kind = getattr(kind, "value", kind)
     if kind not in {k.value for k in OrganizationKind}:
-        p.add(f"kind: unknown value {kind!r}; expected one of "
-              f"{', '.join(k.value for k in OrganizationKind)}")
+        p.add(
+            f"kind: unknown value {kind!r}; expected one of "
+            f"{', '.join(k.value for k in OrganizationKind)}"
+        )
     profile["kind"] = kind
     for key in ("nameEn", "nameFr"):
         profile[key] = p.text(data, key, required=True, limit=MAX_NAME)
@@ -211,10 +213,12 @@ def parse_profile(data: dict[str, Any]) -> dict[str, Any]:
     profile["services"] = _services(p, data.get("services") or [])
     profile["languages"] = _languages(p, data.get("languages") or [])
     profile["regions"] = _regions(p, data.get("regions") or [])
-    profile["publicContact"] = _contact(p, data.get("publicContact"), "publicContact",
-                                        PUBLIC_CONTACT_FIELDS)
-    profile["pointOfContact"] = _contact(p, data.get("pointOfContact"), "pointOfContact",
-                                         POINT_OF_CONTACT_FIELDS)
+    profile["publicContact"] = _contact(
+        p, data.get("publicContact"), "publicContact", PUBLIC_CONTACT_FIELDS
+    )
+    profile["pointOfContact"] = _contact(
+        p, data.get("pointOfContact"), "pointOfContact", POINT_OF_CONTACT_FIELDS
+    )
     profile["location"] = _location(p, data.get("location"))
     p.raise_if_any()
     return profile
@@ -236,12 +240,14 @@ def _services(p: _Problems, values: Any) -> list[dict[str, Any]]:
         natures = p.enum_list(item, "natures", ServiceNature)
         if not natures:
             p.add(f"{where}.natures: name at least one of SOCIAL, LEGAL")
-        services.append({
-            "nameEn": p.text(item, "nameEn", required=True, limit=MAX_NAME),
-            "nameFr": p.text(item, "nameFr", required=True, limit=MAX_NAME),
-            "category": category,
-            "natures": natures,
-        })
+        services.append(
+            {
+                "nameEn": p.text(item, "nameEn", required=True, limit=MAX_NAME),
+                "nameFr": p.text(item, "nameFr", required=True, limit=MAX_NAME),
+                "category": category,
+                "natures": natures,
+            }
+        )
     return services
 
 

@@ -160,9 +160,15 @@ class CopyingRepository(AdaptedRepository):
         self._current_at: OrderedDict[UUID, float] = OrderedDict()
         self._current_at_lock = threading.Lock()
 
-    def get(self, aggregate_id: UUID, *, version: int | None = None,
-            projector_func: Any = project_aggregate, fastforward_skipping: bool = False,
-            deepcopy_from_cache: bool = True) -> Any:
+    def get(
+        self,
+        aggregate_id: UUID,
+        *,
+        version: int | None = None,
+        projector_func: Any = project_aggregate,
+        fastforward_skipping: bool = False,
+        deepcopy_from_cache: bool = True,
+    ) -> Any:
         """The aggregate as stored now, as a copy of its own. Always a deep copy: a shallow
         one would share the lists and dicts a later command changes in place. Inside a
         decision (``deciding``) a cached aggregate is taken as it is, and the version read is
@@ -192,8 +198,13 @@ class CopyingRepository(AdaptedRepository):
             decision.note(aggregate_id, version)
         return seen
 
-    def _get_latest(self, aggregate_id: UUID, projector_func: Any, decision: Decision | None,
-                    view: Callable[[Any], Any] | None = None) -> tuple[Any, int]:
+    def _get_latest(
+        self,
+        aggregate_id: UUID,
+        projector_func: Any,
+        decision: Decision | None,
+        view: Callable[[Any], Any] | None = None,
+    ) -> tuple[Any, int]:
         """``view`` of the latest aggregate (by default a copy of it), and its version, made
         under its lock."""
         with self._locked(aggregate_id) as locked:
@@ -303,8 +314,10 @@ class CopyingRepository(AdaptedRepository):
             aggregate = self.load(aggregate_id, projector_func)
         else:
             try:
-                aggregate = projector_func(aggregate, self.event_store.get(
-                    originator_id=aggregate_id, gt=aggregate.version))
+                aggregate = projector_func(
+                    aggregate,
+                    self.event_store.get(originator_id=aggregate_id, gt=aggregate.version),
+                )
             except BaseException:
                 self._evict(aggregate_id)
                 raise
@@ -385,8 +398,12 @@ class WritePath(AdaptedApplication):
     # With AGGREGATE_CACHE_MAXSIZE: the cached aggregates' bytes, at most (``SizedCache``).
     AGGREGATE_CACHE_BYTES = "AGGREGATE_CACHE_BYTES"
 
-    def __init__(self, env: Mapping[str, str] | None = None, *,
-                 keyed_digest: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        keyed_digest: Callable[[str], str] | None = None,
+    ) -> None:
         super().__init__(env)
         # Digests sealed text in idempotency fingerprints (the vault's key), when there is any.
         self._keyed_digest = keyed_digest
@@ -397,11 +414,13 @@ class WritePath(AdaptedApplication):
         size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
         cache_bytes = self.env.get(self.AGGREGATE_CACHE_BYTES)
         return CopyingRepository(
-            event_store=self.events, snapshot_store=self.snapshots,
+            event_store=self.events,
+            snapshot_store=self.snapshots,
             cache_maxsize=int(size) if size else None,
             cache_bytes=int(cache_bytes) if cache_bytes else None,
             fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
-            deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")))
+            deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
+        )
 
     def saved(self, aggregates: dict[UUID, Any]) -> None:
         for aggregate_id in aggregates:  # no other write came between
@@ -409,36 +428,59 @@ class WritePath(AdaptedApplication):
 
     # -- the command runner --------------------------------------------------------------
 
-    def _change(self, key: str, operation: str, aggregate_id: UUID, inputs: dict[str, Any],
-                kind: type[A], decide: Callable[[A], object], what: str = "organization",
-                ) -> Outcome:
+    def _change(
+        self,
+        key: str,
+        operation: str,
+        aggregate_id: UUID,
+        inputs: dict[str, Any],
+        kind: type[A],
+        decide: Callable[[A], object],
+        what: str = "organization",
+    ) -> Outcome:
         def decide_on(aggregate: Aggregate | None) -> A:
             if not isinstance(aggregate, kind):
                 raise NotFound(f"{what} not found")
             decide(aggregate)
             return aggregate
 
-        return self._run(key, operation, {"id": aggregate_id, **inputs}, decide_on,
-                         changes=aggregate_id)
+        return self._run(
+            key, operation, {"id": aggregate_id, **inputs}, decide_on, changes=aggregate_id
+        )
 
-    def _run(self, key: str, operation: str, inputs: dict[str, Any],
-             decide: Callable[[Aggregate | None], Aggregate | tuple[Aggregate, ...]], *,
-             changes: UUID | None = None, check_first: bool = False) -> Outcome:
+    def _run(
+        self,
+        key: str,
+        operation: str,
+        inputs: dict[str, Any],
+        decide: Callable[[Aggregate | None], Aggregate | tuple[Aggregate, ...]],
+        *,
+        changes: UUID | None = None,
+        check_first: bool = False,
+    ) -> Outcome:
         """``_decide_and_save``, refusing by name a command on a record whose stored events
         cannot be read (rather than failing as an unexpected error)."""
         try:
-            return self._decide_and_save(key, operation, inputs, decide, changes=changes,
-                                         check_first=check_first)
+            return self._decide_and_save(
+                key, operation, inputs, decide, changes=changes, check_first=check_first
+            )
         except UNREADABLE:
             raise RecordUnreadable(
                 "a record this command reads has stored events that cannot be read back, so "
                 "nothing was done; an operator must repair it (`nrd projections status` "
-                "lists what the read models hold back)") from None
+                "lists what the read models hold back)"
+            ) from None
 
-    def _decide_and_save(self, key: str, operation: str, inputs: dict[str, Any],
-                         decide: Callable[[Aggregate | None], Aggregate | tuple[Aggregate, ...]],
-                         *,
-                         changes: UUID | None = None, check_first: bool = False) -> Outcome:
+    def _decide_and_save(
+        self,
+        key: str,
+        operation: str,
+        inputs: dict[str, Any],
+        decide: Callable[[Aggregate | None], Aggregate | tuple[Aggregate, ...]],
+        *,
+        changes: UUID | None = None,
+        check_first: bool = False,
+    ) -> Outcome:
         """Runs ``decide`` and saves its aggregate with the key's record.
 
         ``decide`` gets the aggregate ``changes`` names, as stored now (None for a command that
@@ -462,7 +504,7 @@ class WritePath(AdaptedApplication):
         for attempt in range(MAX_ATTEMPTS + 1):
             if pause_first:
                 # Writers that lost a race retry at spread-out moments, not all at once again.
-                pause = min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** attempt)
+                pause = min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2**attempt)
                 time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not a secret
             looked = bool(attempt) or check_first
             if looked and (prior := self._prior(rec_id, digest)) is not None:
@@ -471,21 +513,27 @@ class WritePath(AdaptedApplication):
             # they were stale. Every later pass brings them up to date first.
             decision: Decision | None = None
             try:
-                with (repository.deciding(trusting=not attempt) as decision,
-                      self._changing(changes) as current):
+                with (
+                    repository.deciding(trusting=not attempt) as decision,
+                    self._changing(changes) as current,
+                ):
                     decided = decide(current)
                     aggregate, *alongside = decided if isinstance(decided, tuple) else (decided,)
                     # What is saved is what was changed under the lock, nothing else.
                     assert changes is None or (aggregate is current and not alongside)
                     record = IdempotencyRecord.record(
-                        rec_id, operation, digest.digest,
-                        {"id": str(aggregate.id), "version": aggregate.version})
-                    recordings = self.save(aggregate, *alongside, record,
-                                           relied_on=decision.reads)
-                    outcome = Outcome(aggregate.id, aggregate.version,
-                                      max(r.notification.id for r in recordings),
-                                      topics=frozenset(r.notification.topic
-                                                       for r in recordings))
+                        rec_id,
+                        operation,
+                        digest.digest,
+                        {"id": str(aggregate.id), "version": aggregate.version},
+                    )
+                    recordings = self.save(aggregate, *alongside, record, relied_on=decision.reads)
+                    outcome = Outcome(
+                        aggregate.id,
+                        aggregate.version,
+                        max(r.notification.id for r in recordings),
+                        topics=frozenset(r.notification.topic for r in recordings),
+                    )
             except DomainError:
                 # Refused now, perhaps because this very request already happened.
                 if not looked and (prior := self._prior(rec_id, digest)) is not None:
@@ -535,8 +583,12 @@ class WritePath(AdaptedApplication):
         except AggregateNotFoundError:
             return None
         record.check_same_request(digest)
-        return Outcome(UUID(record.result["id"]), int(record.result["version"]),
-                       self.recorder.max_notification_id() or 0, replayed=True)
+        return Outcome(
+            UUID(record.result["id"]),
+            int(record.result["version"]),
+            self.recorder.max_notification_id() or 0,
+            replayed=True,
+        )
 
     def _get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
         """The aggregate as stored now, a copy of its own."""
@@ -552,6 +604,7 @@ class WritePath(AdaptedApplication):
     def _read(self, aggregate_id: UUID, kind: type[A], what: str, view: Callable[[A], T]) -> T:
         """What ``view`` makes of the aggregate as stored now, with no copy of it
         (``CopyingRepository.read``): for a check that needs a few facts of a record."""
+
         def checked(aggregate: Any) -> T:
             if not isinstance(aggregate, kind):
                 raise NotFound(f"{what} not found")

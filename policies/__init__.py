@@ -61,7 +61,8 @@ class FieldPolicy:
         #                      && (p.rel == "any" || r.rel == p.rel)
         groups = {role: {role, *enforcer.get_implicit_roles_for_user(role)} for role in ROLES}
         granted: dict[tuple[str, str], set[tuple[str, str]]] = {
-            (role, relation): set() for role in ROLES for relation in RELATIONS}
+            (role, relation): set() for role in ROLES for relation in RELATIONS
+        }
         for subject, obj, act, rel in (line[:4] for line in enforcer.get_policy()):
             for role in ROLES:
                 if subject in groups[role]:
@@ -86,8 +87,9 @@ class FieldPolicy:
             _selectable={role: frozenset(value) for role, value in selectable.items()},
         )
 
-    def allows(self, role: str, coordinate: str, action: str = "read",
-               relation: str = "any") -> bool:
+    def allows(
+        self, role: str, coordinate: str, action: str = "read", relation: str = "any"
+    ) -> bool:
         return (coordinate, action) in self._allowed.get((role, relation), frozenset())
 
     def fields(self, role: str, type_name: str, relation: str = "any") -> frozenset[str]:

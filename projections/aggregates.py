@@ -30,10 +30,13 @@ from projections.sql import Cursor
 
 
 def event_topics(aggregate_class: type[Aggregate]) -> list[str]:
-    return sorted({
-        get_topic(value) for value in vars(aggregate_class).values()
-        if isinstance(value, type) and issubclass(value, aggregate_class.Event)
-    })
+    return sorted(
+        {
+            get_topic(value)
+            for value in vars(aggregate_class).values()
+            if isinstance(value, type) and issubclass(value, aggregate_class.Event)
+        }
+    )
 
 
 # Each entry (an instant and its text) is small and of one size, so a count bounds the
@@ -65,8 +68,13 @@ class AggregateProjection:
     # A record's events fold in order: one quarantined holds back the record's later ones.
     holds_records = True
 
-    def __init__(self, mapper: Mapper[UUID], dialect: str,
-                 history: History | None = None, cache_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        mapper: Mapper[UUID],
+        dialect: str,
+        history: History | None = None,
+        cache_bytes: int | None = None,
+    ) -> None:
         self.mapper = mapper
         self.dialect = dialect
         self.topics: Sequence[str] = event_topics(self.aggregate_class)
@@ -77,7 +85,8 @@ class AggregateProjection:
         # id -> (aggregate, version of its stored state), most recently used last; a batch
         # takes its aggregates out and puts them back only once it has committed.
         self._cache: BoundedCache[UUID, tuple[Any, int]] = BoundedCache(
-            self.DEFAULT_CACHE_BYTES if cache_bytes is None else cache_bytes, self.cache_size)
+            self.DEFAULT_CACHE_BYTES if cache_bytes is None else cache_bytes, self.cache_size
+        )
         self._staged: dict[UUID, tuple[Any, int]] = {}
 
     def blob_type(self) -> str:
@@ -86,7 +95,8 @@ class AggregateProjection:
     def create_state_table(self, cursor: Cursor) -> None:
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS {self.state_table} (id TEXT PRIMARY KEY, "
-            f"version INTEGER NOT NULL, topic TEXT NOT NULL, state {self.blob_type()} NOT NULL)")
+            f"version INTEGER NOT NULL, topic TEXT NOT NULL, state {self.blob_type()} NOT NULL)"
+        )
 
     def process(self, cursor: Cursor, events: Sequence[DomainEventProtocol[Any]]) -> None:
         self._staged = {}
@@ -103,15 +113,21 @@ class AggregateProjection:
             applied.setdefault(event.originator_id, []).append(event)
         if applied:
             aggregates = [touched[aggregate_id] for aggregate_id in applied]
-            storing = [a for a in aggregates if a.id not in stored
-                       or a.version - stored[a.id] >= self.state_every
-                       or self.must_store(a, applied[a.id])]
+            storing = [
+                a
+                for a in aggregates
+                if a.id not in stored
+                or a.version - stored[a.id] >= self.state_every
+                or self.must_store(a, applied[a.id])
+            ]
             self._save(cursor, storing)
             stored.update({a.id: a.version for a in storing})
             self.write(cursor, aggregates, applied)
         if self.cache_size:
-            self._staged = {aggregate_id: (aggregate, stored.get(aggregate_id, 0))
-                            for aggregate_id, aggregate in touched.items()}
+            self._staged = {
+                aggregate_id: (aggregate, stored.get(aggregate_id, 0))
+                for aggregate_id, aggregate in touched.items()
+            }
 
     def must_store(self, aggregate: Any, events: Sequence[DomainEventProtocol[Any]]) -> bool:
         """Whether these events need the aggregate's state stored now, however few."""
@@ -127,15 +143,20 @@ class AggregateProjection:
         """The batch failed: what it folded is not what was stored, so memory loses it."""
         self._staged = {}
 
-    def write(self, cursor: Cursor, aggregates: list[Any],
-              applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]]) -> None:
+    def write(
+        self,
+        cursor: Cursor,
+        aggregates: list[Any],
+        applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]],
+    ) -> None:
         """Writes the rows derived from these aggregates (one batch's worth). ``applied``
         holds the events this batch folded into each, for a projection that rewrites only
         the rows they touched."""
         raise NotImplementedError
 
-    def _load(self, cursor: Cursor,
-              firsts: Mapping[UUID, int]) -> tuple[dict[UUID, Any], dict[UUID, int]]:
+    def _load(
+        self, cursor: Cursor, firsts: Mapping[UUID, int]
+    ) -> tuple[dict[UUID, Any], dict[UUID, int]]:
         """Each aggregate as it stood before the batch's first event of it (``firsts``), and
         the version of its stored state (absent: none stored)."""
         loaded: dict[UUID, Any] = {}
@@ -154,11 +175,16 @@ class AggregateProjection:
         marks = ", ".join(["%s"] * len(missing))
         rows = cursor.execute(
             f"SELECT id, version, topic, state FROM {self.state_table} WHERE id IN ({marks})",
-            [str(i) for i in missing]).fetchall()
+            [str(i) for i in missing],
+        ).fetchall()
         for row in rows:
             aggregate_id = UUID(row[0])
-            state = StoredEvent(originator_id=aggregate_id, originator_version=row[1],
-                                topic=row[2], state=bytes(row[3]))
+            state = StoredEvent(
+                originator_id=aggregate_id,
+                originator_version=row[1],
+                topic=row[2],
+                state=bytes(row[3]),
+            )
             snapshot: Any = self.mapper.to_domain_event(state)
             loaded[aggregate_id] = snapshot.mutate(None)
             stored[aggregate_id] = row[1]
@@ -179,6 +205,8 @@ class AggregateProjection:
         cursor.executemany(
             f"INSERT INTO {self.state_table} (id, version, topic, state) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (id) DO UPDATE SET version = excluded.version, topic = excluded.topic, "
-            "state = excluded.state", rows)
+            "state = excluded.state",
+            rows,
+        )
         if rows:
             faults.reached("state-stored", cursor)

@@ -29,10 +29,10 @@ RECORD_TYPES = frozenset({"Case", "Organization", "ReportingProtocol"})
 SEALED = frozenset({"sealed_personal", "sealedPersonal", "sealed_copy", "sealedCopy"})
 MASK = "[sealed]"
 # Where an event keeps the reason its command required (the first one present).
-REASON_FIELDS = ("reason", "justification", "decision", "note", "summary", "questions",
-                 "answers")
-_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "actor_id",
-                       "actor_role", "request_id"})
+REASON_FIELDS = ("reason", "justification", "decision", "note", "summary", "questions", "answers")
+_ENVELOPE = frozenset(
+    {"originator_id", "originator_version", "timestamp", "actor_id", "actor_role", "request_id"}
+)
 BATCH = 1000
 
 
@@ -63,13 +63,20 @@ def describe(event: Any, position: int | None = None) -> dict[str, Any]:
     """One event as the audit shows it: who, in which role, when, why, from which request."""
     state = vars(event)
     record, kind = type_names(type(event).__module__ + ":" + type(event).__qualname__)
-    reason = next((state[f] for f in REASON_FIELDS if isinstance(state.get(f), str)
-                   and state[f]), None)
+    reason = next(
+        (state[f] for f in REASON_FIELDS if isinstance(state.get(f), str) and state[f]), None
+    )
     return {
-        "position": position, "recordId": str(event.originator_id), "recordType": record,
-        "version": event.originator_version, "type": kind, "at": iso(event.timestamp),
-        "actorId": state.get("actor_id"), "actorRole": state.get("actor_role"),
-        "requestId": state.get("request_id"), "reason": plain(reason),
+        "position": position,
+        "recordId": str(event.originator_id),
+        "recordType": record,
+        "version": event.originator_version,
+        "type": kind,
+        "at": iso(event.timestamp),
+        "actorId": state.get("actor_id"),
+        "actorRole": state.get("actor_role"),
+        "requestId": state.get("request_id"),
+        "reason": plain(reason),
         "data": plain({k: v for k, v in state.items() if k not in _ENVELOPE}),
     }
 
@@ -83,10 +90,12 @@ class HistoryFilter:
 
     def admits(self, entry: dict[str, Any]) -> bool:
         at = entry["at"]
-        return ((self.since is None or at >= iso(self.since))
-                and (self.until is None or at < iso(self.until))
-                and (self.actor_id is None or entry["actorId"] == self.actor_id)
-                and (not self.types or entry["type"] in self.types))
+        return (
+            (self.since is None or at >= iso(self.since))
+            and (self.until is None or at < iso(self.until))
+            and (self.actor_id is None or entry["actorId"] == self.actor_id)
+            and (not self.types or entry["type"] in self.types)
+        )
 
 
 class AuditTrail:
@@ -104,8 +113,9 @@ class AuditTrail:
         record, _ = type_names(first[0].topic)
         return record if record in RECORD_TYPES else None
 
-    def history(self, record_id: UUID, where: HistoryFilter, first: int,
-                after_version: int = 0) -> list[dict[str, Any]]:
+    def history(
+        self, record_id: UUID, where: HistoryFilter, first: int, after_version: int = 0
+    ) -> list[dict[str, Any]]:
         """The record's events after ``after_version`` that pass the filter, oldest first;
         nothing for an id that is not a record the audit answers for."""
         if self.record_type(record_id) is None:
@@ -141,8 +151,9 @@ class AuditTrail:
                 high = middle - 1
         return best
 
-    def state_as_of(self, record_id: UUID, *, version: int | None = None,
-                    moment: datetime | None = None) -> dict[str, Any] | None:
+    def state_as_of(
+        self, record_id: UUID, *, version: int | None = None, moment: datetime | None = None
+    ) -> dict[str, Any] | None:
         """The record as it stood at a version or a moment, masked; None if it did not exist
         then (or is not a record the audit answers for)."""
         record = self.record_type(record_id)
@@ -166,9 +177,14 @@ class AuditTrail:
         state = {k.lstrip("_"): v for k, v in vars(aggregate).items()}
         for key in ("pending_events", "id", "version", "created_on", "modified_on"):
             state.pop(key, None)
-        return {"recordId": str(aggregate.id), "recordType": record,
-                "version": aggregate.version, "createdAt": iso(aggregate.created_on),
-                "at": iso(aggregate.modified_on), "state": plain(state)}
+        return {
+            "recordId": str(aggregate.id),
+            "recordType": record,
+            "version": aggregate.version,
+            "createdAt": iso(aggregate.created_on),
+            "at": iso(aggregate.modified_on),
+            "state": plain(state),
+        }
 
     def public_directory_as_of(self, moment: datetime) -> list[dict[str, Any]]:
         """The public directory as it stood at ``moment``, folded from the log up to it."""
@@ -182,22 +198,26 @@ class AuditTrail:
                 passed.add(event.originator_id)
                 continue
             organizations[event.originator_id] = event.mutate(
-                organizations.get(event.originator_id))
+                organizations.get(event.originator_id)
+            )
         docs = [doc for org in organizations.values() if (doc := public_doc(org)) is not None]
         return sorted(docs, key=lambda d: (sort_key(d.get("nameEn") or ""), d["id"]))
 
-    def export(self, after_position: int = 0, record_id: UUID | None = None,
-               since: datetime | None = None, until: datetime | None = None,
-               progress: Callable[[int, int], None] | None = None,
-               ) -> Iterator[dict[str, Any]]:
+    def export(
+        self,
+        after_position: int = 0,
+        record_id: UUID | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Every event after ``after_position`` (optionally one record's, or a time range's),
         described and masked, in log order; reads in batches, so memory stays flat."""
         head = self.recorder.max_notification_id() or 0
         where = HistoryFilter(since=since, until=until)
         for notification in self._notifications(start=after_position + 1):
             if record_id is None or notification.originator_id == record_id:
-                entry = describe(self.app.mapper.to_domain_event(notification),
-                                 notification.id)
+                entry = describe(self.app.mapper.to_domain_event(notification), notification.id)
                 if where.admits(entry):
                     yield entry
             if progress is not None and notification.id % BATCH == 0:
@@ -206,15 +226,20 @@ class AuditTrail:
             progress(head, head)
 
     def _event(self, record_id: UUID, version: int) -> Any:
-        stored = self.recorder.select_events(record_id, gt=version - 1 or None, lte=version,
-                                             limit=1)
+        stored = self.recorder.select_events(
+            record_id, gt=version - 1 or None, lte=version, limit=1
+        )
         return self.app.mapper.to_domain_event(stored[0])
 
-    def _notifications(self, start: int = 1, topics: list[str] | None = None,
-                       ) -> Iterator[Notification]:
+    def _notifications(
+        self,
+        start: int = 1,
+        topics: list[str] | None = None,
+    ) -> Iterator[Notification]:
         while True:
-            batch = self.recorder.select_notifications(start=start, limit=BATCH,
-                                                       topics=topics or ())
+            batch = self.recorder.select_notifications(
+                start=start, limit=BATCH, topics=topics or ()
+            )
             yield from batch
             if len(batch) < BATCH:
                 return
@@ -226,8 +251,9 @@ def parse_moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError("not an ISO 8601 date or time (for example 2026-01-31 or "
-                         "2026-01-31T12:00:00Z)") from None
+        raise ValueError(
+            "not an ISO 8601 date or time (for example 2026-01-31 or 2026-01-31T12:00:00Z)"
+        ) from None
     try:
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except OverflowError:  # a zone pushing it past year 1 or 9999

@@ -26,8 +26,18 @@ from projections.sql import Cursor, Int8s, Texts, ViewStore, dump_doc, insert_ro
 
 # Each inbox and the column naming whose it is. Table names reach SQL only from here.
 INBOX_OWNER = {"referral_inbox": "organization_id", "report_inbox": "agency_id"}
-CASE_COLUMNS = ("id", "open", "urgency", "province", "situation_type", "assigned_to",
-                "opened_at", "phone_lookup", "statistics_until", "doc")
+CASE_COLUMNS = (
+    "id",
+    "open",
+    "urgency",
+    "province",
+    "situation_type",
+    "assigned_to",
+    "opened_at",
+    "phone_lookup",
+    "statistics_until",
+    "doc",
+)
 # The rows a case has besides its own, each set named by the case's id.
 ITEM_TABLES = ("case_needs", "referral_inbox", "report_inbox", "disclosure_ledger")
 TABLES = ("cases", *ITEM_TABLES)
@@ -41,10 +51,18 @@ ITEM_EVENTS: dict[type[Any], tuple[str, str]] = {
 # The events that change nothing but the case's own row. Any event in neither set (a new case,
 # new details and needs, an erasure that empties every sealed copy, or an event added later)
 # has all of the case's rows written again.
-CASE_ROW_EVENTS: frozenset[type[Any]] = frozenset({
-    Case.SupervisorConsulted, Case.ConsentGranted, Case.ConsentWithdrawn,
-    Case.EmergencyServicesContacted, Case.Closed, Case.Reopened, Case.LegalHoldPlaced,
-    Case.LegalHoldReleased})
+CASE_ROW_EVENTS: frozenset[type[Any]] = frozenset(
+    {
+        Case.SupervisorConsulted,
+        Case.ConsentGranted,
+        Case.ConsentWithdrawn,
+        Case.EmergencyServicesContacted,
+        Case.Closed,
+        Case.Reopened,
+        Case.LegalHoldPlaced,
+        Case.LegalHoldReleased,
+    }
+)
 Items = dict[str, set[str]]
 
 
@@ -97,18 +115,35 @@ def case_doc(case: Case) -> CaseDoc:
         return [{**item, "at": iso(item["at"])} for item in items]
 
     return {
-        "id": str(case.id), "version": case.version, "open": case.open,
-        "channel": case.channel, "language": case.language,
-        "relationship": case.relationship, "hasPersonalData": case.has_personal_data,
-        "sealedPersonal": case.sealed_personal, "details": case.details,
-        "openedAt": iso(case.created_on), "updatedAt": iso(case.modified_on),
+        "id": str(case.id),
+        "version": case.version,
+        "open": case.open,
+        "channel": case.channel,
+        "language": case.language,
+        "relationship": case.relationship,
+        "hasPersonalData": case.has_personal_data,
+        "sealedPersonal": case.sealed_personal,
+        "details": case.details,
+        "openedAt": iso(case.created_on),
+        "updatedAt": iso(case.modified_on),
         "consultations": at(case.consultations),
-        "consents": [{**c, "expiresAt": iso(c["expiresAt"]), "grantedAt": iso(c["grantedAt"]),
-                      "withdrawnAt": iso(c["withdrawnAt"])} for c in case.consents.values()],
-        "disclosures": [{k: v for k, v in d.items() if k != "sealedCopy"} | {"at": iso(d["at"])}
-                        for d in case.disclosures.values()],
-        "referrals": [{**r, "at": iso(r["at"]), "outcomes": at(r["outcomes"])}
-                      for r in case.referrals.values()],
+        "consents": [
+            {
+                **c,
+                "expiresAt": iso(c["expiresAt"]),
+                "grantedAt": iso(c["grantedAt"]),
+                "withdrawnAt": iso(c["withdrawnAt"]),
+            }
+            for c in case.consents.values()
+        ],
+        "disclosures": [
+            {k: v for k, v in d.items() if k != "sealedCopy"} | {"at": iso(d["at"])}
+            for d in case.disclosures.values()
+        ],
+        "referrals": [
+            {**r, "at": iso(r["at"]), "outcomes": at(r["outcomes"])}
+            for r in case.referrals.values()
+        ],
         "reports": [{**r, "at": iso(r["at"])} for r in case.reports.values()],
         "emergencies": at(case.emergencies),
         "history": at(case.history),
@@ -135,8 +170,7 @@ class CaseProjection(AggregateProjection):
     # an erasure (the rows, the repeat-caller lookup among them, no longer hold what it
     # erased) and a withdrawn consent (a case withdrawn from the statistics stops counting).
     write_behind = True
-    applied_before_answer = (get_topic(Case.PersonalDataErased),
-                             get_topic(Case.ConsentWithdrawn))
+    applied_before_answer = (get_topic(Case.PersonalDataErased), get_topic(Case.ConsentWithdrawn))
 
     # A case's state is stored every 50 versions (as the event store's snapshots are), not
     # with every batch: rewriting a long case's whole state for each event it gets costs
@@ -145,8 +179,14 @@ class CaseProjection(AggregateProjection):
     cache_size = 2_000
     state_every = 50
 
-    def __init__(self, mapper: Any, dialect: str, vault: Vault, history: History,
-                 cache_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        mapper: Any,
+        dialect: str,
+        vault: Vault,
+        history: History,
+        cache_bytes: int | None = None,
+    ) -> None:
         super().__init__(mapper, dialect, history, cache_bytes)
         self.vault = vault
         self._erased: list[UUID] = []
@@ -157,33 +197,43 @@ class CaseProjection(AggregateProjection):
             "CREATE TABLE IF NOT EXISTS cases (id TEXT PRIMARY KEY, open INTEGER NOT NULL, "
             "urgency TEXT, province TEXT, situation_type TEXT, assigned_to TEXT, "
             "opened_at TEXT NOT NULL, phone_lookup TEXT, statistics_until TEXT, "
-            "doc TEXT NOT NULL)")
+            "doc TEXT NOT NULL)"
+        )
         cursor.execute("CREATE INDEX IF NOT EXISTS cases_opened ON cases (opened_at, id)")
         cursor.execute("CREATE INDEX IF NOT EXISTS cases_phone ON cases (phone_lookup)")
-        cursor.execute("CREATE TABLE IF NOT EXISTS case_needs (case_id TEXT NOT NULL, "
-                       "need TEXT NOT NULL, PRIMARY KEY (case_id, need))")
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS case_needs (case_id TEXT NOT NULL, "
+            "need TEXT NOT NULL, PRIMARY KEY (case_id, need))"
+        )
         for inbox, owner in INBOX_OWNER.items():
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {inbox} (id TEXT PRIMARY KEY, "
                 f"{owner} TEXT NOT NULL, case_id TEXT NOT NULL, at TEXT NOT NULL, "
-                "doc TEXT NOT NULL)")
-            cursor.execute(f"CREATE INDEX IF NOT EXISTS {inbox}_owner ON {inbox} "
-                           f"({owner}, at, id)")
+                "doc TEXT NOT NULL)"
+            )
+            cursor.execute(f"CREATE INDEX IF NOT EXISTS {inbox}_owner ON {inbox} ({owner}, at, id)")
             # One item looked up by its addressee and id probes this alone (``inbox_item``).
-            cursor.execute(f"CREATE INDEX IF NOT EXISTS {inbox}_owned ON {inbox} "
-                           f"(({owner} || ' ' || id))")
+            cursor.execute(
+                f"CREATE INDEX IF NOT EXISTS {inbox}_owned ON {inbox} (({owner} || ' ' || id))"
+            )
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS disclosure_ledger (id TEXT PRIMARY KEY, "
-            "case_id TEXT NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL)")
-        cursor.execute("CREATE INDEX IF NOT EXISTS disclosure_ledger_at "
-                       "ON disclosure_ledger (at, id)")
+            "case_id TEXT NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL)"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS disclosure_ledger_at ON disclosure_ledger (at, id)"
+        )
 
     def drop_tables(self, cursor: Cursor) -> None:
         for table in (*TABLES, self.state_table):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
-    def write(self, cursor: Cursor, cases: list[Case],
-              applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]]) -> None:
+    def write(
+        self,
+        cursor: Cursor,
+        cases: list[Case],
+        applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]],
+    ) -> None:
         """Each case's row in full; of its inbox and ledger rows, only those the batch's events
         added or changed (all of them for a new case, new details or an erasure), so that a
         case's long history is not written again with every event."""
@@ -198,8 +248,11 @@ class CaseProjection(AggregateProjection):
         # case opens and only ever erased after, so a row already written keeps its digest
         # (opening the data again would cost a key fetch and a decryption per case and batch).
         marks = ", ".join(["%s"] * len(ids))
-        known: dict[str, str | None] = dict(cursor.execute(
-            f"SELECT id, phone_lookup FROM cases WHERE id IN ({marks})", ids).fetchall())
+        known: dict[str, str | None] = dict(
+            cursor.execute(
+                f"SELECT id, phone_lookup FROM cases WHERE id IN ({marks})", ids
+            ).fetchall()
+        )
         if whole:
             marks = ", ".join(["%s"] * len(whole))
             for table in ITEM_TABLES:
@@ -208,10 +261,20 @@ class CaseProjection(AggregateProjection):
         for case in cases:
             doc = case_doc(case)
             details = case.details
-            rows.append((doc["id"], int(case.open), details.get("urgency"),
-                         details.get("province"), details.get("situationType"),
-                         details.get("assignedTo"), doc["openedAt"], self._lookup(case, known),
-                         _statistics_until(case), dump_doc(doc)))
+            rows.append(
+                (
+                    doc["id"],
+                    int(case.open),
+                    details.get("urgency"),
+                    details.get("province"),
+                    details.get("situationType"),
+                    details.get("assignedTo"),
+                    doc["openedAt"],
+                    self._lookup(case, known),
+                    _statistics_until(case),
+                    dump_doc(doc),
+                )
+            )
             items = touched[doc["id"]]
             if items is None:
                 needs += [(doc["id"], need) for need in details.get("needs", [])]
@@ -221,22 +284,47 @@ class CaseProjection(AggregateProjection):
                 if not _wanted(items, "referral_inbox", referral["id"]):
                     continue
                 disclosure = case.disclosures[referral["disclosureId"]]
-                referrals.append((referral["id"], referral["organizationId"], doc["id"],
-                                  iso(referral["at"]), dump_doc({
-                                      "id": referral["id"], "mode": referral["mode"],
-                                      "needs": referral["needs"], "at": iso(referral["at"]),
-                                      "sealedCopy": disclosure["sealedCopy"],
-                                      "fields": disclosure["fields"],
-                                      "outcomes": [{**o, "at": iso(o["at"])}
-                                                   for o in referral["outcomes"]]})))
+                referrals.append(
+                    (
+                        referral["id"],
+                        referral["organizationId"],
+                        doc["id"],
+                        iso(referral["at"]),
+                        dump_doc(
+                            {
+                                "id": referral["id"],
+                                "mode": referral["mode"],
+                                "needs": referral["needs"],
+                                "at": iso(referral["at"]),
+                                "sealedCopy": disclosure["sealedCopy"],
+                                "fields": disclosure["fields"],
+                                "outcomes": [
+                                    {**o, "at": iso(o["at"])} for o in referral["outcomes"]
+                                ],
+                            }
+                        ),
+                    )
+                )
             for report in case.reports.values():
                 if not _wanted(items, "report_inbox", report["id"]):
                     continue
                 disclosure = case.disclosures[report["disclosureId"]]
-                reports.append((report["id"], report["agencyId"], doc["id"], iso(report["at"]),
-                                dump_doc({"id": report["id"], "at": iso(report["at"]),
-                                            "sealedCopy": disclosure["sealedCopy"],
-                                            "fields": disclosure["fields"]})))
+                reports.append(
+                    (
+                        report["id"],
+                        report["agencyId"],
+                        doc["id"],
+                        iso(report["at"]),
+                        dump_doc(
+                            {
+                                "id": report["id"],
+                                "at": iso(report["at"]),
+                                "sealedCopy": disclosure["sealedCopy"],
+                                "fields": disclosure["fields"],
+                            }
+                        ),
+                    )
+                )
             for disclosure in case.disclosures.values():
                 if not _wanted(items, "disclosure_ledger", disclosure["id"]):
                     continue
@@ -244,16 +332,33 @@ class CaseProjection(AggregateProjection):
                 entry["at"] = iso(disclosure["at"])
                 ledger.append((disclosure["id"], doc["id"], entry["at"], dump_doc(entry)))
         # One row per case, referral, report and disclosure: no key twice in one statement.
-        insert_rows(cursor, "cases", CASE_COLUMNS, (Texts, Int8s, *[Texts] * 8), rows,
-                    "ON CONFLICT (id) DO UPDATE SET "
-                    + ", ".join(f"{c} = excluded.{c}" for c in CASE_COLUMNS[1:]))
+        insert_rows(
+            cursor,
+            "cases",
+            CASE_COLUMNS,
+            (Texts, Int8s, *[Texts] * 8),
+            rows,
+            "ON CONFLICT (id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in CASE_COLUMNS[1:]),
+        )
         insert_rows(cursor, "case_needs", ("case_id", "need"), (Texts, Texts), needs)
         for table, owner in INBOX_OWNER.items():
-            insert_rows(cursor, table, ("id", owner, "case_id", "at", "doc"), [Texts] * 5,
-                        referrals if table == "referral_inbox" else reports,
-                        "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc")
-        insert_rows(cursor, "disclosure_ledger", ("id", "case_id", "at", "doc"), [Texts] * 4,
-                    ledger, "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc")
+            insert_rows(
+                cursor,
+                table,
+                ("id", owner, "case_id", "at", "doc"),
+                [Texts] * 5,
+                referrals if table == "referral_inbox" else reports,
+                "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+            )
+        insert_rows(
+            cursor,
+            "disclosure_ledger",
+            ("id", "case_id", "at", "doc"),
+            [Texts] * 4,
+            ledger,
+            "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+        )
 
     def must_store(self, aggregate: Any, events: Sequence[DomainEventProtocol[Any]]) -> bool:
         """A new case's state, and the state after new details or an erasure (which empties
@@ -294,9 +399,12 @@ class CaseQueries:
     every query first lets ``settle`` apply what the reading caller's own commands wrote in
     this process (``for_caller``; without one, what every command of it wrote)."""
 
-    def __init__(self, store: ViewStore,
-                 settle: Callable[[str | None], None] = lambda _caller: None,
-                 caller: str | None = None) -> None:
+    def __init__(
+        self,
+        store: ViewStore,
+        settle: Callable[[str | None], None] = lambda _caller: None,
+        caller: str | None = None,
+    ) -> None:
         self.store = store
         self._settle = settle
         self._caller = caller
@@ -316,30 +424,39 @@ class CaseQueries:
             row = cursor.execute("SELECT doc FROM cases WHERE id = %s", (case_id,)).fetchone()
         return None if row is None else cast(CaseDoc, load_doc(row[0]))
 
-    def search(self, where: CaseFilter, first: int, after: tuple[str, str] | None
-             ) -> list[dict[str, Any]]:
+    def search(
+        self, where: CaseFilter, first: int, after: tuple[str, str] | None
+    ) -> list[dict[str, Any]]:
         clauses: list[str] = []
         params: list[Any] = []
         if where.open is not None:
             clauses.append("open = %s")
             params.append(int(where.open))
-        for column, values in (("urgency", where.urgencies), ("province", where.provinces),
-                               ("situation_type", where.situation_types)):
+        for column, values in (
+            ("urgency", where.urgencies),
+            ("province", where.provinces),
+            ("situation_type", where.situation_types),
+        ):
             if values:
                 clauses.append(f"{column} IN ({', '.join(['%s'] * len(values))})")
                 params += list(values)
-        for clause, value in (("assigned_to = %s", where.assigned_to),
-                              ("opened_at >= %s", where.opened_after),
-                              ("opened_at < %s", where.opened_before),
-                              ("phone_lookup = %s", where.phone_lookup)):
+        for clause, value in (
+            ("assigned_to = %s", where.assigned_to),
+            ("opened_at >= %s", where.opened_after),
+            ("opened_at < %s", where.opened_before),
+            ("phone_lookup = %s", where.phone_lookup),
+        ):
             if value is not None:
                 clauses.append(clause)
                 params.append(value)
         if after is not None:  # newest first
             clauses.append("(opened_at < %s OR (opened_at = %s AND id < %s))")
             params += [after[0], after[0], after[1]]
-        sql = ("SELECT doc FROM cases WHERE " + (" AND ".join(clauses) or "TRUE")
-               + " ORDER BY opened_at DESC, id DESC LIMIT %s")
+        sql = (
+            "SELECT doc FROM cases WHERE "
+            + (" AND ".join(clauses) or "TRUE")
+            + " ORDER BY opened_at DESC, id DESC LIMIT %s"
+        )
         with self._read() as cursor:
             rows = cursor.execute(sql, [*params, first]).fetchall()
         return [load_doc(r[0]) for r in rows]
@@ -347,8 +464,11 @@ class CaseQueries:
     def inbox(self, table: str, owner: str, first: int) -> list[dict[str, Any]]:
         column = INBOX_OWNER[table]
         with self._read() as cursor:
-            rows = cursor.execute(f"SELECT case_id, doc FROM {table} WHERE {column} = %s "
-                                  "ORDER BY at DESC, id DESC LIMIT %s", (owner, first)).fetchall()
+            rows = cursor.execute(
+                f"SELECT case_id, doc FROM {table} WHERE {column} = %s "
+                "ORDER BY at DESC, id DESC LIMIT %s",
+                (owner, first),
+            ).fetchall()
         return [{**load_doc(doc), "caseId": case_id} for case_id, doc in rows]
 
     def inbox_item(self, table: str, item_id: str, owner: str) -> tuple[str, dict[str, Any]] | None:
@@ -358,9 +478,10 @@ class CaseQueries:
         read: a timing oracle finds that)."""
         column = INBOX_OWNER[table]
         with self._read() as cursor:
-            row = cursor.execute(f"SELECT case_id, doc FROM {table} "
-                                 f"WHERE {column} || ' ' || id = %s",
-                                 (f"{owner} {item_id}",)).fetchone()
+            row = cursor.execute(
+                f"SELECT case_id, doc FROM {table} WHERE {column} || ' ' || id = %s",
+                (f"{owner} {item_id}",),
+            ).fetchone()
         return None if row is None else (row[0], load_doc(row[1]))
 
     def ledger(self, first: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
@@ -369,25 +490,35 @@ class CaseQueries:
             clause = "(at < %s OR (at = %s AND id < %s))"
             params = [after[0], after[0], after[1]]
         with self._read() as cursor:
-            rows = cursor.execute(f"SELECT case_id, doc FROM disclosure_ledger WHERE {clause} "
-                                  "ORDER BY at DESC, id DESC LIMIT %s", [*params, first]).fetchall()
+            rows = cursor.execute(
+                f"SELECT case_id, doc FROM disclosure_ledger WHERE {clause} "
+                "ORDER BY at DESC, id DESC LIMIT %s",
+                [*params, first],
+            ).fetchall()
         return [{**load_doc(doc), "caseId": case_id} for case_id, doc in rows]
 
-    def statistics(self, dimension: str, now: datetime, threshold: int
-                   ) -> list[tuple[str, int | None]]:
+    def statistics(
+        self, dimension: str, now: datetime, threshold: int
+    ) -> list[tuple[str, int | None]]:
         """Counts of consenting cases opened in completed months, by one dimension.
 
         Small counts are suppressed and the others rounded (``domain.rules``); completed months
         only, so a new call changes nothing that can be compared before and after.
         """
         month_start = now.astimezone(UTC).strftime("%Y-%m-01T00:00:00.000000Z")
-        column = {"month": "substr(c.opened_at, 1, 7)", "province": "c.province",
-                  "situationType": "c.situation_type", "need": "n.need"}[dimension]
+        column = {
+            "month": "substr(c.opened_at, 1, 7)",
+            "province": "c.province",
+            "situationType": "c.situation_type",
+            "need": "n.need",
+        }[dimension]
         join = "JOIN case_needs n ON n.case_id = c.id" if dimension == "need" else ""
         with self._read() as cursor:
             rows = cursor.execute(
                 f"SELECT {column} AS value, COUNT(*) FROM cases c {join} "
                 f"WHERE c.statistics_until IS NOT NULL AND c.statistics_until > %s "
                 f"AND c.opened_at < %s AND {column} IS NOT NULL "
-                f"GROUP BY {column} ORDER BY {column}", (iso(now), month_start)).fetchall()
+                f"GROUP BY {column} ORDER BY {column}",
+                (iso(now), month_start),
+            ).fetchall()
         return suppress_small_counts([(str(v), int(n)) for v, n in rows], threshold)

@@ -26,11 +26,15 @@ Progress = Callable[[int, int], None]
 def link(previous: str, notification: Notification) -> str:
     """The next link: every part length-prefixed, so no two different events hash alike."""
     digest = hashlib.sha256(bytes.fromhex(previous))
-    for part in (str(notification.id).encode(), notification.originator_id.bytes
-                 if hasattr(notification.originator_id, "bytes")
-                 else str(notification.originator_id).encode(),
-                 str(notification.originator_version).encode(), notification.topic.encode(),
-                 bytes(notification.state)):
+    for part in (
+        str(notification.id).encode(),
+        notification.originator_id.bytes
+        if hasattr(notification.originator_id, "bytes")
+        else str(notification.originator_id).encode(),
+        str(notification.originator_version).encode(),
+        notification.topic.encode(),
+        bytes(notification.state),
+    ):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
@@ -50,17 +54,21 @@ class ChainProjection:
     quarantines = False  # a chain links every event: it stops rather than skip one
 
     def create_tables(self, cursor: Cursor) -> None:
-        cursor.execute("CREATE TABLE IF NOT EXISTS event_chain "
-                       "(position BIGINT PRIMARY KEY, hash TEXT NOT NULL)")
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS event_chain "
+            "(position BIGINT PRIMARY KEY, hash TEXT NOT NULL)"
+        )
 
     def drop_tables(self, cursor: Cursor) -> None:
         cursor.execute("DROP TABLE IF EXISTS event_chain")
 
     def process(self, cursor: Cursor, notifications: Sequence[Notification]) -> None:
         row = cursor.execute(
-            "SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1").fetchone()
-        tracked = cursor.execute("SELECT position FROM projection_tracking WHERE name = %s",
-                                 (self.name,)).fetchone()
+            "SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        tracked = cursor.execute(
+            "SELECT position FROM projection_tracking WHERE name = %s", (self.name,)
+        ).fetchone()
         if (0 if row is None else int(row[0])) != (0 if tracked is None else int(tracked[0])):
             # Links were deleted after the position this chain had reached: continuing would
             # chain new events onto a cut-off tail and hide the cut. Stop; verify reports it.
@@ -102,14 +110,16 @@ class Verification:
 def chain_head(store: ViewStore) -> Head | None:
     with store.read() as cursor:
         row = cursor.execute(
-            "SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1").fetchone()
+            "SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1"
+        ).fetchone()
     return None if row is None else Head(int(row[0]), row[1])
 
 
 def chained_to(store: ViewStore) -> int:
     with store.read() as cursor:
-        row = cursor.execute("SELECT position FROM projection_tracking WHERE name = %s",
-                             (ChainProjection.name,)).fetchone()
+        row = cursor.execute(
+            "SELECT position FROM projection_tracking WHERE name = %s", (ChainProjection.name,)
+        ).fetchone()
     return 0 if row is None else int(row[0])
 
 
@@ -127,8 +137,11 @@ def _links(store: ViewStore) -> Iterator[tuple[int, str]]:
     after = 0
     while True:
         with store.read() as cursor:
-            rows = cursor.execute("SELECT position, hash FROM event_chain WHERE position > %s "
-                                  "ORDER BY position LIMIT %s", (after, BATCH)).fetchall()
+            rows = cursor.execute(
+                "SELECT position, hash FROM event_chain WHERE position > %s "
+                "ORDER BY position LIMIT %s",
+                (after, BATCH),
+            ).fetchall()
         for position, value in rows:
             yield int(position), value
         if len(rows) < BATCH:
@@ -136,8 +149,9 @@ def _links(store: ViewStore) -> Iterator[tuple[int, str]]:
         after = int(rows[-1][0])
 
 
-def verify(recorder: Any, store: ViewStore, heads: Sequence[Head] = (),
-           progress: Progress | None = None) -> Verification:
+def verify(
+    recorder: Any, store: ViewStore, heads: Sequence[Head] = (), progress: Progress | None = None
+) -> Verification:
     """Recomputes the chain from the stored log, in constant memory, and compares it with the
     stored links and with the heads; stops at the first position that does not match."""
     covered = chained_to(store)
@@ -153,29 +167,46 @@ def verify(recorder: Any, store: ViewStore, heads: Sequence[Head] = (),
     while event is not None or stored is not None:
         if stored is not None and (event is None or stored[0] < event.id):
             if event is None:
-                return found(stored[0], f"the log ends at position {last_seen}, but the chain "
-                                         f"links events up to {covered}: it was truncated")
-            return found(stored[0], f"the event at position {stored[0]} is missing from the "
-                                    "log: it was deleted")
+                return found(
+                    stored[0],
+                    f"the log ends at position {last_seen}, but the chain "
+                    f"links events up to {covered}: it was truncated",
+                )
+            return found(
+                stored[0],
+                f"the event at position {stored[0]} is missing from the log: it was deleted",
+            )
         if event is None:
             break  # unreachable: the branch above answered for a link without an event
         if pending and pending[0].position < event.id:
             head = pending[0]
-            return found(head.position, f"the event at position {head.position}, named by an "
-                                        "exported head, is missing from the log")
+            return found(
+                head.position,
+                f"the event at position {head.position}, named by an "
+                "exported head, is missing from the log",
+            )
         current = link(previous, event)
         if stored is not None and stored[0] == event.id:
             if current != stored[1]:
-                return found(event.id, f"the event at position {event.id} is not the one "
-                                       "chained: it was edited, or events were reordered")
+                return found(
+                    event.id,
+                    f"the event at position {event.id} is not the one "
+                    "chained: it was edited, or events were reordered",
+                )
             stored = next(links, None)
         elif event.id <= covered:
-            return found(event.id, f"the event at position {event.id} was never chained: it "
-                                   "was inserted, or the chain's links were deleted")
+            return found(
+                event.id,
+                f"the event at position {event.id} was never chained: it "
+                "was inserted, or the chain's links were deleted",
+            )
         if pending and pending[0].position == event.id:
             if current != pending[0].hash:
-                return found(event.id, f"the log up to position {event.id} differs from the "
-                                       "exported head: it was altered at or before it")
+                return found(
+                    event.id,
+                    f"the log up to position {event.id} differs from the "
+                    "exported head: it was altered at or before it",
+                )
             pending.pop(0)
             checked += 1
         previous, last_seen, count = current, event.id, count + 1
@@ -183,13 +214,19 @@ def verify(recorder: Any, store: ViewStore, heads: Sequence[Head] = (),
             progress(event.id, total)
         event = next(log, None)
     if last_seen < covered:
-        return found(last_seen + 1, f"the log ends at position {last_seen}, but the chain had "
-                                    f"reached position {covered}: it was truncated")
+        return found(
+            last_seen + 1,
+            f"the log ends at position {last_seen}, but the chain had "
+            f"reached position {covered}: it was truncated",
+        )
     if pending:
         # Positions may have gaps, so the first one missing is known only to lie after here.
-        return found(last_seen + 1, f"the log ends at position {last_seen}, before position "
-                                    f"{pending[0].position} named by an exported head: it was "
-                                    "truncated")
+        return found(
+            last_seen + 1,
+            f"the log ends at position {last_seen}, before position "
+            f"{pending[0].position} named by an exported head: it was "
+            "truncated",
+        )
     if progress is not None:
         progress(last_seen, total)
     return Verification(count, covered, checked, None)

@@ -27,11 +27,30 @@ INTERNAL = "directory_internal"
 PUBLIC = "directory_public"
 SCOPES = (INTERNAL, PUBLIC)
 
-PUBLIC_FIELDS = ("kind", "nameEn", "nameFr", "descriptionEn", "descriptionFr", "services",
-                 "focusAreas", "populations", "languages", "regions", "hours", "intakeProcess",
-                 "publicContact")
-FACETS = ("province", "serviceCategory", "serviceNature", "focusArea", "population",
-          "language", "kind")
+PUBLIC_FIELDS = (
+    "kind",
+    "nameEn",
+    "nameFr",
+    "descriptionEn",
+    "descriptionFr",
+    "services",
+    "focusAreas",
+    "populations",
+    "languages",
+    "regions",
+    "hours",
+    "intakeProcess",
+    "publicContact",
+)
+FACETS = (
+    "province",
+    "serviceCategory",
+    "serviceNature",
+    "focusArea",
+    "population",
+    "language",
+    "kind",
+)
 
 
 def fold(text: str) -> str:
@@ -59,9 +78,12 @@ def internal_doc(org: Organization) -> dict[str, Any]:
         "failedContactAttempts": org.failed_contact_attempts,
         "flaggedUnreachable": org.flagged_unreachable,
         "contactAttempts": [{**a, "at": iso(a["at"])} for a in org.contact_attempts],
-        "pendingUpdate": None if org.pending_update is None else {
+        "pendingUpdate": None
+        if org.pending_update is None
+        else {
             "profile": org.pending_update["profile"],
-            "submittedAt": iso(org.pending_update["submittedAt"])},
+            "submittedAt": iso(org.pending_update["submittedAt"]),
+        },
         "allegations": [{**a, "at": iso(a["at"])} for a in org.allegations],
         "removal": None if org.removal is None else {**org.removal, "at": iso(org.removal["at"])},
         "removalRequested": org.removal_requested,
@@ -76,8 +98,10 @@ def public_doc(org: Organization) -> dict[str, Any] | None:
     doc["id"] = str(org.id)
     location = org.profile.get("location") or {}
     if location.get("confidential"):
-        doc["location"] = {"province": location.get("province"),
-                           "municipality": location.get("municipality")}
+        doc["location"] = {
+            "province": location.get("province"),
+            "municipality": location.get("municipality"),
+        }
     elif location:
         doc["location"] = {k: v for k, v in location.items() if k != "confidential"}
     else:
@@ -113,31 +137,45 @@ class DirectoryProjection(AggregateProjection):
         pg = self.dialect == "postgres"
         collate = ' COLLATE "C"' if pg else ""
         for scope in SCOPES:
-            internal_cols = ("status TEXT NOT NULL, last_confirmed_at TEXT, "
-                             "flagged_unreachable INTEGER NOT NULL, ") if scope == INTERNAL else ""
+            internal_cols = (
+                (
+                    "status TEXT NOT NULL, last_confirmed_at TEXT, "
+                    "flagged_unreachable INTEGER NOT NULL, "
+                )
+                if scope == INTERNAL
+                else ""
+            )
             search_col = "search tsvector NOT NULL, " if pg else ""
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {scope} (id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-                f"sort_key TEXT{collate} NOT NULL, {internal_cols}{search_col}doc TEXT NOT NULL)")
+                f"sort_key TEXT{collate} NOT NULL, {internal_cols}{search_col}doc TEXT NOT NULL)"
+            )
             cursor.execute(f"CREATE INDEX IF NOT EXISTS {scope}_sort ON {scope} (sort_key, id)")
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {scope}_facets (id TEXT NOT NULL, facet TEXT NOT NULL,"
-                f" value TEXT NOT NULL, PRIMARY KEY (id, facet, value))")
-            cursor.execute(f"CREATE INDEX IF NOT EXISTS {scope}_facets_value "
-                           f"ON {scope}_facets (facet, value, id)")
+                f" value TEXT NOT NULL, PRIMARY KEY (id, facet, value))"
+            )
+            cursor.execute(
+                f"CREATE INDEX IF NOT EXISTS {scope}_facets_value "
+                f"ON {scope}_facets (facet, value, id)"
+            )
             if pg:
-                cursor.execute(f"CREATE INDEX IF NOT EXISTS {scope}_search "
-                               f"ON {scope} USING GIN (search)")
+                cursor.execute(
+                    f"CREATE INDEX IF NOT EXISTS {scope}_search ON {scope} USING GIN (search)"
+                )
                 # Which values go with which facet ('CA-ON' only with 'province'): without
                 # it the planner multiplies the two columns' frequencies, expects far fewer
                 # rows than a province holds, and gathers and sorts them all rather than walk
                 # the sort index until a page is full (see DirectoryQueries._page).
-                cursor.execute(f"CREATE STATISTICS IF NOT EXISTS {scope}_facets_pairs (mcv) "
-                               f"ON facet, value FROM {scope}_facets")
+                cursor.execute(
+                    f"CREATE STATISTICS IF NOT EXISTS {scope}_facets_pairs (mcv) "
+                    f"ON facet, value FROM {scope}_facets"
+                )
             else:
                 cursor.execute(
                     f"CREATE VIRTUAL TABLE IF NOT EXISTS {scope}_fts USING fts5(id UNINDEXED, "
-                    "body, tokenize = 'porter unicode61 remove_diacritics 2')")
+                    "body, tokenize = 'porter unicode61 remove_diacritics 2')"
+                )
 
     def drop_tables(self, cursor: Cursor) -> None:
         for scope in SCOPES:
@@ -145,13 +183,18 @@ class DirectoryProjection(AggregateProjection):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
 
-    def write(self, cursor: Cursor, orgs: list[Organization],
-              applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]]) -> None:
+    def write(
+        self,
+        cursor: Cursor,
+        orgs: list[Organization],
+        applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]],
+    ) -> None:
         internal, public = [], []
         for org in orgs:
             doc = internal_doc(org)
-            internal.append((doc, (org.status, doc["lastConfirmedAt"],
-                                   int(org.flagged_unreachable))))
+            internal.append(
+                (doc, (org.status, doc["lastConfirmedAt"], int(org.flagged_unreachable)))
+            )
             public_copy = public_doc(org)
             if public_copy is not None:
                 public.append((public_copy, ()))
@@ -159,8 +202,13 @@ class DirectoryProjection(AggregateProjection):
         self._replace(cursor, INTERNAL, ids, internal)
         self._replace(cursor, PUBLIC, ids, public)
 
-    def _replace(self, cursor: Cursor, scope: str,
-                 ids: list[str], docs: list[tuple[dict[str, Any], tuple[Any, ...]]]) -> None:
+    def _replace(
+        self,
+        cursor: Cursor,
+        scope: str,
+        ids: list[str],
+        docs: list[tuple[dict[str, Any], tuple[Any, ...]]],
+    ) -> None:
         """Deletes these organizations' rows in ``scope`` and writes the given ones, each
         statement once for the whole batch."""
         marks = ", ".join(["%s"] * len(ids))
@@ -176,28 +224,33 @@ class DirectoryProjection(AggregateProjection):
             placeholders += ["%s"] * 3
         if self.dialect == "postgres":
             columns.append("search")
-            placeholders.append("setweight(to_tsvector('english', %s), 'A') || "
-                                "setweight(to_tsvector('french', %s), 'A')")
+            placeholders.append(
+                "setweight(to_tsvector('english', %s), 'A') || "
+                "setweight(to_tsvector('french', %s), 'A')"
+            )
         rows, facets, fts = [], [], []
         for doc, extra in docs:
             # Folded on both sides, so "hebergement" finds "hébergement" on PostgreSQL too.
             english, french = fold(_search_text(doc, "en")), fold(_search_text(doc, "fr"))
-            row = [doc["id"], doc["kind"], sort_key(doc["nameEn"]),
-                   dump_doc(doc), *extra]
+            row = [doc["id"], doc["kind"], sort_key(doc["nameEn"]), dump_doc(doc), *extra]
             if self.dialect == "postgres":
                 row += [english, french]
             else:
                 fts.append((doc["id"], f"{english} {french}"))
             rows.append(row)
             facets += [(doc["id"], facet, value) for facet, value in sorted(_facet_rows(doc))]
-        cursor.executemany(f"INSERT INTO {scope} ({', '.join(columns)}) "
-                           f"VALUES ({', '.join(placeholders)})", rows)
-        cursor.executemany(f"INSERT INTO {scope}_facets (id, facet, value) VALUES (%s, %s, %s)",
-                           facets)
+        cursor.executemany(
+            f"INSERT INTO {scope} ({', '.join(columns)}) VALUES ({', '.join(placeholders)})", rows
+        )
+        cursor.executemany(
+            f"INSERT INTO {scope}_facets (id, facet, value) VALUES (%s, %s, %s)", facets
+        )
         if fts:  # each under its organization's rowid, so a search can check one row's words
-            cursor.executemany(f"INSERT INTO {scope}_fts (rowid, id, body) "
-                               f"SELECT rowid, id, %s FROM {scope} WHERE id = %s",
-                               [(body, org_id) for org_id, body in fts])
+            cursor.executemany(
+                f"INSERT INTO {scope}_fts (rowid, id, body) "
+                f"SELECT rowid, id, %s FROM {scope} WHERE id = %s",
+                [(body, org_id) for org_id, body in fts],
+            )
 
 
 def link_full_text(cursor: Cursor) -> None:
@@ -206,12 +259,15 @@ def link_full_text(cursor: Cursor) -> None:
     for scope in SCOPES:
         rows = cursor.execute(f"SELECT id, body FROM {scope}_fts").fetchall()
         cursor.execute(f"DELETE FROM {scope}_fts")
-        cursor.executemany(f"INSERT INTO {scope}_fts (rowid, id, body) "
-                           f"SELECT rowid, id, %s FROM {scope} WHERE id = %s",
-                           [(body, org_id) for org_id, body in rows])
+        cursor.executemany(
+            f"INSERT INTO {scope}_fts (rowid, id, body) "
+            f"SELECT rowid, id, %s FROM {scope} WHERE id = %s",
+            [(body, org_id) for org_id, body in rows],
+        )
 
 
 # -- queries ---------------------------------------------------------------------------------
+
 
 class InvalidQuery(Exception):
     """A search that cannot run as asked; the message says what to change."""
@@ -281,12 +337,14 @@ class DirectoryQueries:
             return {}
         marks = ", ".join(["%s"] * len(org_ids))
         with self.store.read() as cursor:
-            rows = cursor.execute(f"SELECT id, doc FROM {scope} WHERE id IN ({marks})",
-                                  list(org_ids)).fetchall()
+            rows = cursor.execute(
+                f"SELECT id, doc FROM {scope} WHERE id IN ({marks})", list(org_ids)
+            ).fetchall()
         return {row[0]: load_doc(row[1]) for row in rows}
 
-    def search(self, scope: str, query: DirectoryQuery, with_facets: bool = True,
-               with_total: bool = True) -> DirectoryPage:
+    def search(
+        self, scope: str, query: DirectoryQuery, with_facets: bool = True, with_total: bool = True
+    ) -> DirectoryPage:
         _known(scope)
         filters = self._filters(scope, query)
         after: list[Condition] = []
@@ -300,14 +358,18 @@ class DirectoryQueries:
             rows = self._page(cursor, scope, filters, after, query.first + 1)
             total = -1
             if with_total:
-                total = self._planned(cursor, f"SELECT COUNT(*) FROM {scope} "
-                                      f"WHERE {all_clause}", params).fetchone()[0]
+                total = self._planned(
+                    cursor, f"SELECT COUNT(*) FROM {scope} WHERE {all_clause}", params
+                ).fetchone()[0]
             facets: dict[str, dict[str, int]] = {}
             if with_facets:
                 for facet, value, count in self._planned(
-                        cursor, f"SELECT facet, value, COUNT(*) FROM {scope}_facets WHERE id IN "
-                        f"(SELECT id FROM {scope} WHERE {all_clause}) "
-                        "GROUP BY facet, value ORDER BY facet, value", params).fetchall():
+                    cursor,
+                    f"SELECT facet, value, COUNT(*) FROM {scope}_facets WHERE id IN "
+                    f"(SELECT id FROM {scope} WHERE {all_clause}) "
+                    "GROUP BY facet, value ORDER BY facet, value",
+                    params,
+                ).fetchall():
                     facets.setdefault(facet, {})[value] = int(count)
         has_next = len(rows) > query.first
         rows = rows[: query.first]
@@ -326,25 +388,38 @@ class DirectoryQueries:
     RARE_MATCHES = 2000
     WALK_ROWS = 2000
 
-    def _page(self, cursor: Cursor, scope: str, filters: list[Filter],
-              after: list[Condition], limit: int) -> list[Any]:
+    def _page(
+        self, cursor: Cursor, scope: str, filters: list[Filter], after: list[Condition], limit: int
+    ) -> list[Any]:
         if self.store.dialect == "postgres":
             return self._select_page(cursor, scope, [f.listed for f in filters] + after, limit)
         text = next((f for f in filters if f.text), None)
-        if (text is not None and text.members is not None
-                and self._count(cursor, text.members, self.RARE_MATCHES) < self.RARE_MATCHES):
+        if (
+            text is not None
+            and text.members is not None
+            and self._count(cursor, text.members, self.RARE_MATCHES) < self.RARE_MATCHES
+        ):
             return self._gather(cursor, scope, filters, after, limit, text)
         bound = self._walk_bound(cursor, scope, after)
         walk = [f.per_row for f in _cheap_first(filters)] + after
-        rows = self._select_page(cursor, scope, walk + ([bound] if bound else []), limit,
-                                 index=f"{scope}_sort")
+        rows = self._select_page(
+            cursor, scope, walk + ([bound] if bound else []), limit, index=f"{scope}_sort"
+        )
         if len(rows) == limit or bound is None:
             return rows
-        return self._gather(cursor, scope, filters, after, limit,
-                            self._most_selective(cursor, filters))
+        return self._gather(
+            cursor, scope, filters, after, limit, self._most_selective(cursor, filters)
+        )
 
-    def _gather(self, cursor: Cursor, scope: str, filters: list[Filter],
-                after: list[Condition], limit: int, driver: Filter | None) -> list[Any]:
+    def _gather(
+        self,
+        cursor: Cursor,
+        scope: str,
+        filters: list[Filter],
+        after: list[Condition],
+        limit: int,
+        driver: Filter | None,
+    ) -> list[Any]:
         """The rows ``driver`` admits, each checked against the other filters, sorted by
         their keys alone (not dragging each document through the sort), then the page's
         documents read."""
@@ -354,10 +429,13 @@ class DirectoryQueries:
             others = [f.per_row for f in _cheap_first(f for f in filters if f is not driver)]
             conditions = [driver.listed, *others, *after]
         clause, params = _joined(conditions)
-        return list(cursor.execute(
-            f"SELECT id, sort_key, doc FROM {scope} WHERE rowid IN (SELECT rowid FROM {scope} "
-            f"WHERE {clause} ORDER BY sort_key, id LIMIT %s) ORDER BY sort_key, id",
-            [*params, limit]).fetchall())
+        return list(
+            cursor.execute(
+                f"SELECT id, sort_key, doc FROM {scope} WHERE rowid IN (SELECT rowid FROM {scope} "
+                f"WHERE {clause} ORDER BY sort_key, id LIMIT %s) ORDER BY sort_key, id",
+                [*params, limit],
+            ).fetchall()
+        )
 
     def _most_selective(self, cursor: Cursor, filters: list[Filter]) -> Filter | None:
         """The filter that admits the fewest rows; each count stops at the fewest so far
@@ -381,21 +459,34 @@ class DirectoryQueries:
         (found,) = cursor.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()
         return int(found)
 
-    def _select_page(self, cursor: Cursor, scope: str, conditions: list[Condition],
-                     limit: int, index: str | None = None) -> list[Any]:
+    def _select_page(
+        self,
+        cursor: Cursor,
+        scope: str,
+        conditions: list[Condition],
+        limit: int,
+        index: str | None = None,
+    ) -> list[Any]:
         clause, params = _joined(conditions)
         indexed = f" INDEXED BY {index}" if index else ""
-        return list(self._planned(
-            cursor, f"SELECT id, sort_key, doc FROM {scope}{indexed} WHERE {clause} "
-            "ORDER BY sort_key, id LIMIT %s", [*params, limit]).fetchall())
+        return list(
+            self._planned(
+                cursor,
+                f"SELECT id, sort_key, doc FROM {scope}{indexed} WHERE {clause} "
+                "ORDER BY sort_key, id LIMIT %s",
+                [*params, limit],
+            ).fetchall()
+        )
 
     def _walk_bound(self, cursor: Cursor, scope: str, after: list[Condition]) -> Condition | None:
         """The condition that stops a walk after WALK_ROWS rows of the sort index (from the
         cursor on); None when fewer rows are left."""
         clause, params = _joined(after)
-        row = cursor.execute(f"SELECT sort_key, id FROM {scope} WHERE {clause} "
-                             "ORDER BY sort_key, id LIMIT 1 OFFSET %s",
-                             [*params, self.WALK_ROWS - 1]).fetchone()
+        row = cursor.execute(
+            f"SELECT sort_key, id FROM {scope} WHERE {clause} "
+            "ORDER BY sort_key, id LIMIT 1 OFFSET %s",
+            [*params, self.WALK_ROWS - 1],
+        ).fetchone()
         if row is None:
             return None
         # A row value, so the walk stops there instead of checking (and failing) the rest.
@@ -425,38 +516,65 @@ class DirectoryQueries:
             if values:
                 marks = ", ".join(["%s"] * len(values))
                 chosen = [facet, *values]
-                filters.append(Filter(
-                    (f"id IN (SELECT id FROM {scope}_facets WHERE facet = %s "
-                     f"AND value IN ({marks}))", chosen),
-                    (f"EXISTS (SELECT 1 FROM {scope}_facets f WHERE f.id = {scope}.id "
-                     f"AND f.facet = %s AND f.value IN ({marks}))", chosen),
-                    members=(f"SELECT 1 FROM {scope}_facets WHERE facet = %s "
-                             f"AND value IN ({marks})", chosen)))
+                filters.append(
+                    Filter(
+                        (
+                            f"id IN (SELECT id FROM {scope}_facets WHERE facet = %s "
+                            f"AND value IN ({marks}))",
+                            chosen,
+                        ),
+                        (
+                            f"EXISTS (SELECT 1 FROM {scope}_facets f WHERE f.id = {scope}.id "
+                            f"AND f.facet = %s AND f.value IN ({marks}))",
+                            chosen,
+                        ),
+                        members=(
+                            f"SELECT 1 FROM {scope}_facets WHERE facet = %s AND value IN ({marks})",
+                            chosen,
+                        ),
+                    )
+                )
         if scope == INTERNAL:
             if query.statuses:
-                filters.append(Filter.plain(
-                    f"status IN ({', '.join(['%s'] * len(query.statuses))})",
-                    list(query.statuses)))
+                filters.append(
+                    Filter.plain(
+                        f"status IN ({', '.join(['%s'] * len(query.statuses))})",
+                        list(query.statuses),
+                    )
+                )
             if query.review_due_before is not None:
-                filters.append(Filter.plain("status = %s AND last_confirmed_at <= %s",
-                                            [Status.INCLUDED.value, query.review_due_before]))
+                filters.append(
+                    Filter.plain(
+                        "status = %s AND last_confirmed_at <= %s",
+                        [Status.INCLUDED.value, query.review_due_before],
+                    )
+                )
             if query.flagged_unreachable is not None:
-                filters.append(Filter.plain("flagged_unreachable = %s",
-                                            [int(query.flagged_unreachable)]))
+                filters.append(
+                    Filter.plain("flagged_unreachable = %s", [int(query.flagged_unreachable)])
+                )
         return filters
 
     def _text_filter(self, scope: str, words: list[str]) -> Filter:
         if self.store.dialect == "postgres":
             text = fold(" ".join(words))
-            return Filter.plain("search @@ (plainto_tsquery('english', %s) || "
-                                "plainto_tsquery('french', %s))", [text, text], text=True)
+            return Filter.plain(
+                "search @@ (plainto_tsquery('english', %s) || plainto_tsquery('french', %s))",
+                [text, text],
+                text=True,
+            )
         match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
         fts = f"{scope}_fts"
-        return Filter((f"{scope}.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH %s)",
-                       [match]),
-                      (f"EXISTS (SELECT 1 FROM {fts} WHERE {fts} MATCH %s "
-                       f"AND {fts}.rowid = {scope}.rowid)", [match]),
-                      text=True, members=(f"SELECT 1 FROM {fts} WHERE {fts} MATCH %s", [match]))
+        return Filter(
+            (f"{scope}.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH %s)", [match]),
+            (
+                f"EXISTS (SELECT 1 FROM {fts} WHERE {fts} MATCH %s "
+                f"AND {fts}.rowid = {scope}.rowid)",
+                [match],
+            ),
+            text=True,
+            members=(f"SELECT 1 FROM {fts} WHERE {fts} MATCH %s", [match]),
+        )
 
 
 Condition = tuple[str, list[Any]]

@@ -28,8 +28,10 @@ def _armed(spec: str | None) -> tuple[str, int, str] | None:
         return None
     point, nth, action = spec.split(":")
     if point not in POINTS or action not in ACTIONS or not nth.isdigit():
-        raise ValueError(f"{ENVIRONMENT} must be point:nth:action with a point of {POINTS} "
-                         f"and an action of {ACTIONS}")
+        raise ValueError(
+            f"{ENVIRONMENT} must be point:nth:action with a point of {POINTS} "
+            f"and an action of {ACTIONS}"
+        )
     return point, int(nth), action
 
 

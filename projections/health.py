@@ -38,21 +38,29 @@ class Health:
     def assess(self, max_lag: int, max_stall: float) -> tuple[str, list[str]]:
         """(verdict, reasons): ``quarantined`` when any event is, else ``behind`` when any
         read model is past a bound or stopped, else ``current``."""
-        held = [f"{m.name}: {m.quarantined} event(s) quarantined" for m in self.read_models
-                if m.quarantined]
-        late: list[str] = [f"{name}: no tracking position (run `nrd db migrate`)"
-                           for name in self.missing]
+        held = [
+            f"{m.name}: {m.quarantined} event(s) quarantined"
+            for m in self.read_models
+            if m.quarantined
+        ]
+        late: list[str] = [
+            f"{name}: no tracking position (run `nrd db migrate`)" for name in self.missing
+        ]
         for model in self.read_models:
             if model.failure:
                 late.append(f"{model.name}: stopped on {model.failure}")
             if model.behind > max_lag:
                 late.append(f"{model.name}: {model.behind} events behind (bound {max_lag})")
-            elif model.behind and (model.idle_seconds is None
-                                   or model.idle_seconds > max_stall):
-                idle = ("never moved" if model.idle_seconds is None
-                        else f"no progress for {model.idle_seconds:.0f}s")
-                late.append(f"{model.name}: {model.behind} events behind and {idle} "
-                            f"(bound {max_stall:.0f}s)")
+            elif model.behind and (model.idle_seconds is None or model.idle_seconds > max_stall):
+                idle = (
+                    "never moved"
+                    if model.idle_seconds is None
+                    else f"no progress for {model.idle_seconds:.0f}s"
+                )
+                late.append(
+                    f"{model.name}: {model.behind} events behind and {idle} "
+                    f"(bound {max_stall:.0f}s)"
+                )
         verdict = QUARANTINED if held else BEHIND if late else CURRENT
         return verdict, held + late
 
@@ -62,8 +70,9 @@ def read_health(projector: Projector) -> Health:
     model is never reported behind a head it had passed)."""
     head = projector.head()
     with projector.store.read() as cursor:
-        rows = cursor.execute("SELECT name, position, moved_at, quarantined, failure "
-                              "FROM projection_tracking").fetchall()
+        rows = cursor.execute(
+            "SELECT name, position, moved_at, quarantined, failure FROM projection_tracking"
+        ).fetchall()
     now = time.time()
     found = {row[0]: row for row in rows}
     models = []
@@ -72,9 +81,15 @@ def read_health(projector: Projector) -> Health:
         if row is None:
             continue
         _, position, moved_at, quarantined, failure = row
-        models.append(ReadModelHealth(
-            projection.name, int(position), max(0, head - int(position)),
-            None if moved_at is None else max(0.0, now - float(moved_at)),
-            int(quarantined or 0), failure))
+        models.append(
+            ReadModelHealth(
+                projection.name,
+                int(position),
+                max(0, head - int(position)),
+                None if moved_at is None else max(0.0, now - float(moved_at)),
+                int(quarantined or 0),
+                failure,
+            )
+        )
     missing = [p.name for p in projector.projections if p.name not in found]
     return Health(head, models, missing)

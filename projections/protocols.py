@@ -37,24 +37,34 @@ class ProtocolProjection(AggregateProjection):
         self.create_state_table(cursor)
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS reporting_protocols (id TEXT PRIMARY KEY, "
-            "agency_id TEXT NOT NULL, province TEXT NOT NULL, doc TEXT NOT NULL)")
-        cursor.execute("CREATE INDEX IF NOT EXISTS reporting_protocols_agency "
-                       "ON reporting_protocols (agency_id)")
+            "agency_id TEXT NOT NULL, province TEXT NOT NULL, doc TEXT NOT NULL)"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS reporting_protocols_agency "
+            "ON reporting_protocols (agency_id)"
+        )
         # A lookup of one agency's protocol probes this index alone (``ProtocolQueries.get``).
-        cursor.execute("CREATE INDEX IF NOT EXISTS reporting_protocols_owned "
-                       f"ON reporting_protocols (({OWNED}))")
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS reporting_protocols_owned "
+            f"ON reporting_protocols (({OWNED}))"
+        )
 
     def drop_tables(self, cursor: Cursor) -> None:
         cursor.execute("DROP TABLE IF EXISTS reporting_protocols")
         cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
 
-    def write(self, cursor: Cursor, protocols: list[ReportingProtocol],
-              applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]]) -> None:
+    def write(
+        self,
+        cursor: Cursor,
+        protocols: list[ReportingProtocol],
+        applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]],
+    ) -> None:
         docs = [protocol_doc(protocol) for protocol in protocols]
         cursor.executemany(
             "INSERT INTO reporting_protocols (id, agency_id, province, doc) "
             "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-            [(d["id"], d["agencyId"], d["province"], json.dumps(d)) for d in docs])
+            [(d["id"], d["agencyId"], d["province"], json.dumps(d)) for d in docs],
+        )
 
 
 class ProtocolQueries:
@@ -76,8 +86,9 @@ class ProtocolQueries:
             row = cursor.execute(sql, params).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def list(self, agency_id: str | None = None, province: str | None = None,
-             limit: int = 100) -> list[dict[str, Any]]:
+    def list(
+        self, agency_id: str | None = None, province: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         where, params = [], []
         if agency_id is not None:
             where.append("agency_id = %s")
@@ -89,5 +100,7 @@ class ProtocolQueries:
         with self.store.read() as cursor:
             rows = cursor.execute(
                 f"SELECT doc FROM reporting_protocols WHERE {clause} ORDER BY province, id "
-                "LIMIT %s", [*params, limit]).fetchall()
+                "LIMIT %s",
+                [*params, limit],
+            ).fetchall()
         return [json.loads(r[0]) for r in rows]

@@ -76,18 +76,32 @@ class Projection(Protocol):
 TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_tracking "
     "(name TEXT PRIMARY KEY, position BIGINT NOT NULL, moved_at DOUBLE PRECISION, "
-    "quarantined BIGINT NOT NULL DEFAULT 0, failure TEXT)")
+    "quarantined BIGINT NOT NULL DEFAULT 0, failure TEXT)"
+)
 # Columns added to the tracking table after its first release (api/infrastructure/migrations.py).
-TRACKING_HEALTH_COLUMNS = {"moved_at": "DOUBLE PRECISION",
-                           "quarantined": "BIGINT NOT NULL DEFAULT 0", "failure": "TEXT"}
+TRACKING_HEALTH_COLUMNS = {
+    "moved_at": "DOUBLE PRECISION",
+    "quarantined": "BIGINT NOT NULL DEFAULT 0",
+    "failure": "TEXT",
+}
 QUARANTINE_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_quarantine (projection TEXT NOT NULL, "
     "position BIGINT NOT NULL, record_id TEXT NOT NULL, version BIGINT NOT NULL, "
     "topic TEXT NOT NULL, stage TEXT NOT NULL, error TEXT NOT NULL, "
     "at DOUBLE PRECISION NOT NULL, attempts INTEGER NOT NULL DEFAULT 1, "
-    "PRIMARY KEY (projection, position))")
-QUARANTINE_COLUMNS = ("projection", "position", "record_id", "version", "topic", "stage",
-                      "error", "at", "attempts")
+    "PRIMARY KEY (projection, position))"
+)
+QUARANTINE_COLUMNS = (
+    "projection",
+    "position",
+    "record_id",
+    "version",
+    "topic",
+    "stage",
+    "error",
+    "at",
+    "attempts",
+)
 
 # Why an event was quarantined.
 DECODE, APPLY, HELD = "decode", "apply", "held"
@@ -121,13 +135,29 @@ class Quarantined:
 
     @classmethod
     def of(cls, projection: str, notification: Any, stage: str, error: str) -> Quarantined:
-        return cls(projection, int(notification.id), str(notification.originator_id),
-                   int(notification.originator_version), _printable(notification.topic),
-                   stage, error, time.time())
+        return cls(
+            projection,
+            int(notification.id),
+            str(notification.originator_id),
+            int(notification.originator_version),
+            _printable(notification.topic),
+            stage,
+            error,
+            time.time(),
+        )
 
     def row(self) -> tuple[Any, ...]:
-        return (self.projection, self.position, self.record_id, self.version, self.topic,
-                self.stage, self.error, self.at, self.attempts)
+        return (
+            self.projection,
+            self.position,
+            self.record_id,
+            self.version,
+            self.topic,
+            self.stage,
+            self.error,
+            self.at,
+            self.attempts,
+        )
 
 
 @dataclass(frozen=True)
@@ -140,10 +170,15 @@ class Retried:
 
 
 class Projector:
-    def __init__(self, app: Application[Any], store: ViewStore,
-                 projections: Sequence[Projection], batch_size: int = 500,
-                 rebuilder: Rebuilder | None = None,
-                 after_batch: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        app: Application[Any],
+        store: ViewStore,
+        projections: Sequence[Projection],
+        batch_size: int = 500,
+        rebuilder: Rebuilder | None = None,
+        after_batch: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
         self.store = store
         self.projections = list(projections)
@@ -172,7 +207,9 @@ class Projector:
             projection.create_tables(cursor)
             cursor.execute(
                 "INSERT INTO projection_tracking (name, position) VALUES (%s, 0) "
-                "ON CONFLICT (name) DO NOTHING", (projection.name,))
+                "ON CONFLICT (name) DO NOTHING",
+                (projection.name,),
+            )
 
     def positions(self) -> dict[str, int]:
         with self.store.read() as cursor:
@@ -188,8 +225,9 @@ class Projector:
         with self._lock:
             return self._catch_up(progress, until=until)
 
-    def catch_up_to(self, position: int, topics: frozenset[str] | None = None,
-                    caller: str | None = None) -> None:
+    def catch_up_to(
+        self, position: int, topics: frozenset[str] | None = None, caller: str | None = None
+    ) -> None:
         """What a command that reached ``position`` does before it answers: the read models
         that follow one of ``topics`` (the events it wrote; all of them when None) apply the
         log up to there, so a change of who may read what is in force everywhere once its
@@ -199,8 +237,9 @@ class Projector:
         lock usually finds its own write applied already."""
         self._apply_up_to([(p, position) for p in self.record(position, topics, caller)])
 
-    def record(self, position: int, topics: frozenset[str] | None,
-               caller: str | None = None) -> list[Projection]:
+    def record(
+        self, position: int, topics: frozenset[str] | None, caller: str | None = None
+    ) -> list[Projection]:
         """Records what the write-behind read models owe for a command of ``caller`` that
         reached ``position`` (and wakes the worker); returns the read models that must apply
         it before the command answers."""
@@ -215,19 +254,30 @@ class Projector:
         eager, _ = self.followers(topics)
         return all(self._reached.get(p.name, 0) >= position for p in eager)
 
-    def followers(self, topics: frozenset[str] | None,
-                  ) -> tuple[list[Projection], list[Projection]]:
+    def followers(
+        self,
+        topics: frozenset[str] | None,
+    ) -> tuple[list[Projection], list[Projection]]:
         """The read models that follow one of ``topics`` (all when None): those applied before
         a command answers, and the write-behind ones."""
-        wanted = [p for p in self.projections
-                  if topics is None or (p.topics and not topics.isdisjoint(p.topics))]
+        wanted = [
+            p
+            for p in self.projections
+            if topics is None or (p.topics and not topics.isdisjoint(p.topics))
+        ]
         # Unknown topics (a replayed result) could be anything, an erasure among them.
-        later = [p for p in wanted if getattr(p, "write_behind", False) and topics is not None
-                 and topics.isdisjoint(getattr(p, "applied_before_answer", ()))]
+        later = [
+            p
+            for p in wanted
+            if getattr(p, "write_behind", False)
+            and topics is not None
+            and topics.isdisjoint(getattr(p, "applied_before_answer", ()))
+        ]
         return [p for p in wanted if p not in later], later
 
-    def owe(self, projections: Sequence[Projection], position: int,
-            caller: str | None = None) -> None:
+    def owe(
+        self, projections: Sequence[Projection], position: int, caller: str | None = None
+    ) -> None:
         """Records that these write-behind read models owe this process, and ``caller``,
         ``position``, and wakes the worker."""
         if not projections:
@@ -289,14 +339,18 @@ class Projector:
         the write-behind read models reach what ``caller``'s commands (every command of this
         process, for None) wrote."""
         for name, position in self.owed(caller).items():
-            if (self._reached.get(name, 0) < position
-                    and not self.wait_for(position, timeout, frozenset({name}))):
+            if self._reached.get(name, 0) < position and not self.wait_for(
+                position, timeout, frozenset({name})
+            ):
                 return False
         return True
 
-    def _catch_up(self, progress: Progress | None,
-                  projections: Sequence[Projection] | None = None,
-                  until: int | None = None) -> int:
+    def _catch_up(
+        self,
+        progress: Progress | None,
+        projections: Sequence[Projection] | None = None,
+        until: int | None = None,
+    ) -> int:
         """Each projection in turn applies the log up to the head (or ``until``). One that
         fails does not hold back the others: the first failure is raised once all have had
         their turn."""
@@ -345,31 +399,36 @@ class Projector:
             if narrowing and position >= narrowed_to:
                 narrowing, limit = False, self.batch_size
             if not more:
-                self._reached[projection.name] = max(self._reached.get(projection.name, 0),
-                                                     position)
+                self._reached[projection.name] = max(
+                    self._reached.get(projection.name, 0), position
+                )
                 return applied
 
     def _pending(self, projection: Projection, head: int, limit: int) -> tuple[int, int]:
         """How many events the next batch holds, and the position of its last."""
         start = self._position(projection) + 1
-        batch = self.app.recorder.select_notifications(start=start, limit=limit, stop=head,
-                                                       topics=projection.topics)
+        batch = self.app.recorder.select_notifications(
+            start=start, limit=limit, stop=head, topics=projection.topics
+        )
         return len(batch), (batch[-1].id if batch else head)
 
     def _position(self, projection: Projection) -> int:
         with self.store.read() as cursor:
-            row = cursor.execute("SELECT position FROM projection_tracking WHERE name = %s",
-                                 (projection.name,)).fetchone()
+            row = cursor.execute(
+                "SELECT position FROM projection_tracking WHERE name = %s", (projection.name,)
+            ).fetchone()
         return int(row[0])
 
-    def wait_for(self, position: int, timeout: float = 10.0,
-                 names: frozenset[str] | None = None) -> bool:
+    def wait_for(
+        self, position: int, timeout: float = 10.0, names: frozenset[str] | None = None
+    ) -> bool:
         """For a server whose projections run in a worker: wait until they (those ``names``;
         all when None) pass ``position``."""
         deadline = time.monotonic() + timeout
         while True:
-            seen = {name: p for name, p in self.positions().items()
-                    if names is None or name in names}
+            seen = {
+                name: p for name, p in self.positions().items() if names is None or name in names
+            }
             if all(p >= position for p in seen.values()):
                 with self._lock:
                     for name, p in seen.items():
@@ -395,9 +454,14 @@ class Projector:
 
     # -- the worker --------------------------------------------------------------------------
 
-    def run_forever(self, stop: threading.Event, interval: float = 0.2,
-                    housekeeping: Callable[[], None] | None = None,
-                    gather: float = 0.05, listener: Listener | None = None) -> None:
+    def run_forever(
+        self,
+        stop: threading.Event,
+        interval: float = 0.2,
+        housekeeping: Callable[[], None] | None = None,
+        gather: float = 0.05,
+        listener: Listener | None = None,
+    ) -> None:
         """Follows the log until ``stop``. A pass starts every ``interval``, or sooner when a
         command of this process owes a write-behind read model, or when ``listener`` (woken
         once any process wrote events) is; the pass then waits ``gather`` seconds first, so
@@ -410,6 +474,7 @@ class Projector:
         connection cut, a lock that timed out) is logged by type and tried again after a
         pause that doubles with each failure in a row, up to ``MAX_BACKOFF_SECONDS``; a
         listener that fails is closed and opened again on the next wait."""
+
         def wake_on_stop() -> None:  # so that ``stop`` ends a wait at once
             stop.wait()
             self._wake.set()
@@ -428,8 +493,9 @@ class Projector:
             except Exception as error:
                 # By type only: an exception's text can carry values.
                 backoff = min(MAX_BACKOFF_SECONDS, max(interval, backoff * 2))
-                log.error("projection pass failed: %s; trying again in %.1fs",
-                          describe(error), backoff)
+                log.error(
+                    "projection pass failed: %s; trying again in %.1fs", describe(error), backoff
+                )
                 busy = 0
                 stop.wait(backoff)
                 self._check_store()
@@ -466,8 +532,9 @@ class Projector:
 
     # -- batches -----------------------------------------------------------------------------
 
-    def _process_batch(self, projection: Projection, head: int,
-                       limit: int | None = None) -> tuple[int, int, bool]:
+    def _process_batch(
+        self, projection: Projection, head: int, limit: int | None = None
+    ) -> tuple[int, int, bool]:
         """Applies one batch of the log up to ``head``; returns the events read, the new
         position, and whether more may follow (a full batch)."""
         try:
@@ -496,14 +563,16 @@ class Projector:
         with self.store.transaction() as cursor:
             row = cursor.execute(
                 "SELECT position, quarantined, moved_at FROM projection_tracking "
-                "WHERE name = %s" + lock, (projection.name,)).fetchone()
+                "WHERE name = %s" + lock,
+                (projection.name,),
+            ).fetchone()
             if row is None:
-                raise LookupError(f"read model {projection.name} has no tracking position: "
-                                  "run `nrd db migrate`")
+                raise LookupError(
+                    f"read model {projection.name} has no tracking position: run `nrd db migrate`"
+                )
             yield cursor, int(row[0]), int(row[1] or 0), row[2]
 
-    def _apply_batch(self, projection: Projection, head: int,
-                     limit: int) -> tuple[int, int, bool]:
+    def _apply_batch(self, projection: Projection, head: int, limit: int) -> tuple[int, int, bool]:
         now = time.time()
         with self._tracked(projection) as (cursor, position, held_count, moved_at):
             # The head was read before this: writers commit notification ids in order (the
@@ -512,14 +581,20 @@ class Projector:
             # events before it.
             if head <= position:
                 if moved_at is None or now - float(moved_at) >= HEARTBEAT_SECONDS:
-                    cursor.execute("UPDATE projection_tracking SET moved_at = %s "
-                                   "WHERE name = %s", (now, projection.name))
+                    cursor.execute(
+                        "UPDATE projection_tracking SET moved_at = %s WHERE name = %s",
+                        (now, projection.name),
+                    )
                 return 0, position, False
             faults.reached("locked", cursor)
             notifications = self.app.recorder.select_notifications(
-                start=position + 1, limit=limit, stop=head, topics=projection.topics)
-            held = (self._held(cursor, projection)
-                    if held_count and getattr(projection, "holds_records", False) else set())
+                start=position + 1, limit=limit, stop=head, topics=projection.topics
+            )
+            held = (
+                self._held(cursor, projection)
+                if held_count and getattr(projection, "holds_records", False)
+                else set()
+            )
             events, quarantine = self._admit(projection, notifications, held)
             if events:
                 projection.process(cursor, events)
@@ -530,14 +605,16 @@ class Projector:
             cursor.execute(
                 "UPDATE projection_tracking SET position = %s, moved_at = %s, failure = NULL, "
                 "quarantined = quarantined + %s WHERE name = %s",
-                (new_position, now, len(quarantine), projection.name))
+                (new_position, now, len(quarantine), projection.name),
+            )
             faults.reached("tracked", cursor)
         faults.reached("committed")
         self._after_commit(projection)
         return len(notifications), new_position, full
 
-    def _admit(self, projection: Projection, notifications: Sequence[Any],
-               held: set[str]) -> tuple[list[Any], list[Quarantined]]:
+    def _admit(
+        self, projection: Projection, notifications: Sequence[Any], held: set[str]
+    ) -> tuple[list[Any], list[Quarantined]]:
         """The batch's events, decoded, and those quarantined instead: events of a held
         record, and events whose stored state cannot be decoded."""
         raw = getattr(projection, "raw", False)
@@ -547,8 +624,7 @@ class Projector:
         for notification in notifications:
             record = str(notification.originator_id)
             if record in held:
-                quarantine.append(Quarantined.of(projection.name, notification, HELD,
-                                                 HELD_ERROR))
+                quarantine.append(Quarantined.of(projection.name, notification, HELD, HELD_ERROR))
                 continue
             if raw:
                 events.append(notification)
@@ -558,15 +634,18 @@ class Projector:
             except Exception as error:
                 if is_transient(error):
                     raise
-                quarantine.append(Quarantined.of(projection.name, notification, DECODE,
-                                                 describe(error)))
+                quarantine.append(
+                    Quarantined.of(projection.name, notification, DECODE, describe(error))
+                )
                 if holds:
                     held.add(record)
         return events, quarantine
 
     def _held(self, cursor: Cursor, projection: Projection) -> set[str]:
-        rows = cursor.execute("SELECT DISTINCT record_id FROM projection_quarantine "
-                              "WHERE projection = %s", (projection.name,)).fetchall()
+        rows = cursor.execute(
+            "SELECT DISTINCT record_id FROM projection_quarantine WHERE projection = %s",
+            (projection.name,),
+        ).fetchall()
         return {row[0] for row in rows}
 
     @staticmethod
@@ -577,53 +656,75 @@ class Projector:
         cursor.executemany(
             f"INSERT INTO projection_quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
             f"VALUES ({marks}) ON CONFLICT (projection, position) DO NOTHING",
-            [entry.row() for entry in entries])
+            [entry.row() for entry in entries],
+        )
         for entry in entries:
-            log.error("read model %s quarantined the event at position %d (%s: %s)",
-                      entry.projection, entry.position, entry.stage, entry.error)
+            log.error(
+                "read model %s quarantined the event at position %d (%s: %s)",
+                entry.projection,
+                entry.position,
+                entry.stage,
+                entry.error,
+            )
 
     def _quarantine_next(self, projection: Projection, head: int, error: Exception) -> None:
         """Quarantines the next event of the projection, which failed alone, and moves past
         it."""
         with self._tracked(projection) as (cursor, position, _, _):
             batch = self.app.recorder.select_notifications(
-                start=position + 1, limit=1, stop=head, topics=projection.topics)
+                start=position + 1, limit=1, stop=head, topics=projection.topics
+            )
             if not batch:
                 return
-            self._quarantine(cursor, [Quarantined.of(projection.name, batch[0], APPLY,
-                                                     describe(error))])
+            self._quarantine(
+                cursor, [Quarantined.of(projection.name, batch[0], APPLY, describe(error))]
+            )
             cursor.execute(
                 "UPDATE projection_tracking SET position = %s, moved_at = %s, failure = NULL, "
                 "quarantined = quarantined + 1 WHERE name = %s",
-                (batch[0].id, time.time(), projection.name))
+                (batch[0].id, time.time(), projection.name),
+            )
 
     def _note_failure(self, projection: Projection, error: Exception) -> None:
         """A projection that stops on an error that is not an event's: logged, and, unless
         the database itself is the trouble, noted on its tracking row for status and
         readiness."""
-        log.error("read model %s stopped at position %d: %s", projection.name,
-                  self._reached.get(projection.name, 0), describe(error))
+        log.error(
+            "read model %s stopped at position %d: %s",
+            projection.name,
+            self._reached.get(projection.name, 0),
+            describe(error),
+        )
         if is_transient(error):
             return
         try:
             with self.store.transaction() as cursor:
-                cursor.execute("UPDATE projection_tracking SET failure = %s WHERE name = %s",
-                               (describe(error), projection.name))
+                cursor.execute(
+                    "UPDATE projection_tracking SET failure = %s WHERE name = %s",
+                    (describe(error), projection.name),
+                )
         except Exception as noting:  # the failure is logged already
             log.warning("could not note the failure: %s", describe(noting))
 
     # -- quarantine --------------------------------------------------------------------------
 
-    def quarantined(self, limit: int = 1000, projection: str | None = None,
-                    ) -> list[Quarantined]:
+    def quarantined(
+        self,
+        limit: int = 1000,
+        projection: str | None = None,
+    ) -> list[Quarantined]:
         """Quarantined events, in log order."""
         where, params = ("WHERE projection = %s", [projection]) if projection else ("", [])
         with self.store.read() as cursor:
             rows = cursor.execute(
                 f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM projection_quarantine {where} "
-                "ORDER BY position, projection LIMIT %s", [*params, limit]).fetchall()
-        return [Quarantined(r[0], int(r[1]), r[2], int(r[3]), r[4], r[5], r[6], float(r[7]),
-                            int(r[8])) for r in rows]
+                "ORDER BY position, projection LIMIT %s",
+                [*params, limit],
+            ).fetchall()
+        return [
+            Quarantined(r[0], int(r[1]), r[2], int(r[3]), r[4], r[5], r[6], float(r[7]), int(r[8]))
+            for r in rows
+        ]
 
     def retry(self) -> Retried:
         """Applies the quarantined events again, each record's in log order (after a fix):
@@ -664,23 +765,33 @@ class Projector:
         try:
             with self._tracked(projection) as (cursor, _, _, _):
                 batch = self.app.recorder.select_notifications(
-                    start=entry.position, limit=1, stop=entry.position)
+                    start=entry.position, limit=1, stop=entry.position
+                )
                 if batch:
                     projection.process(cursor, [self._decoded(projection, batch[0])])
                 deleted = cursor.execute(
                     "DELETE FROM projection_quarantine WHERE projection = %s AND position = %s",
-                    (projection.name, entry.position)).rowcount
-                cursor.execute("UPDATE projection_tracking SET quarantined = quarantined - %s "
-                               "WHERE name = %s", (deleted, projection.name))
+                    (projection.name, entry.position),
+                ).rowcount
+                cursor.execute(
+                    "UPDATE projection_tracking SET quarantined = quarantined - %s WHERE name = %s",
+                    (deleted, projection.name),
+                )
         except BaseException as error:
             self._discard(projection)
-            if isinstance(error, Exception) and not isinstance(error, _StillFailing) \
-                    and not is_transient(error):
+            if (
+                isinstance(error, Exception)
+                and not isinstance(error, _StillFailing)
+                and not is_transient(error)
+            ):
                 raise _StillFailing(APPLY, error) from error
             raise
         self._after_commit(projection)
-        log.info("read model %s applied the event at position %d it had quarantined",
-                 projection.name, entry.position)
+        log.info(
+            "read model %s applied the event at position %d it had quarantined",
+            projection.name,
+            entry.position,
+        )
         return bool(batch)
 
     def _decoded(self, projection: Projection, notification: Any) -> Any:
@@ -693,15 +804,21 @@ class Projector:
                 raise
             raise _StillFailing(DECODE, error) from error
 
-    def _retry_failed(self, projection: Projection, entry: Quarantined, stage: str,
-                      error: Exception) -> None:
+    def _retry_failed(
+        self, projection: Projection, entry: Quarantined, stage: str, error: Exception
+    ) -> None:
         with self.store.transaction() as cursor:
             cursor.execute(
                 "UPDATE projection_quarantine SET stage = %s, error = %s, at = %s, "
                 "attempts = attempts + 1 WHERE projection = %s AND position = %s",
-                (stage, describe(error), time.time(), projection.name, entry.position))
-        log.error("read model %s could not apply the event at position %d again: %s",
-                  projection.name, entry.position, describe(error))
+                (stage, describe(error), time.time(), projection.name, entry.position),
+            )
+        log.error(
+            "read model %s could not apply the event at position %d again: %s",
+            projection.name,
+            entry.position,
+            describe(error),
+        )
 
 
 class _StillFailing(Exception):

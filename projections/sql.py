@@ -28,19 +28,30 @@ class ScrubIncomplete(Exception):
     """Deleted rows could not be scrubbed from the files yet: older transactions still run."""
 
     def __init__(self, table: str) -> None:
-        super().__init__(f"rows deleted from {table} could not be scrubbed yet: older "
-                         "transactions are still open")
+        super().__init__(
+            f"rows deleted from {table} could not be scrubbed yet: older "
+            "transactions are still open"
+        )
 
 
 def is_transient(error: BaseException) -> bool:
     """Whether an error is the database's or the connection's (lost, restarted, locked,
     timed out, refused), not the data's: retried as it is, never blamed on an event. Data
     that a store refuses (a NUL in text, a duplicate key) is the data's."""
-    if isinstance(error, psycopg.DataError | psycopg.IntegrityError | sqlite3.DataError
-                  | sqlite3.IntegrityError | PersistenceDataError | PersistenceIntegrityError):
+    if isinstance(
+        error,
+        psycopg.DataError
+        | psycopg.IntegrityError
+        | sqlite3.DataError
+        | sqlite3.IntegrityError
+        | PersistenceDataError
+        | PersistenceIntegrityError,
+    ):
         return False
-    return isinstance(error, psycopg.Error | sqlite3.Error | PersistenceError | OSError
-                      | TimeoutError | ScrubIncomplete)
+    return isinstance(
+        error,
+        psycopg.Error | sqlite3.Error | PersistenceError | OSError | TimeoutError | ScrubIncomplete,
+    )
 
 
 def _array_type(element: str) -> type[list[Any]]:
@@ -50,8 +61,13 @@ def _array_type(element: str) -> type[list[Any]]:
     info = postgres.types[element]
     array: type[list[Any]] = type(f"{element.title()}s", (list,), {"element": element})
     psycopg.adapters.register_dumper(
-        array, type(f"{element.title()}ArrayDumper", (ListBinaryDumper,),
-                    {"oid": info.array_oid, "element_oid": info.oid}))
+        array,
+        type(
+            f"{element.title()}ArrayDumper",
+            (ListBinaryDumper,),
+            {"oid": info.array_oid, "element_oid": info.oid},
+        ),
+    )
     return array
 
 
@@ -70,9 +86,14 @@ def load_doc(text: str | bytes) -> Any:
     return orjson.loads(text)
 
 
-def insert_rows(cursor: Cursor, table: str, columns: Sequence[str],
-                arrays: Sequence[type[list[Any]]], rows: Sequence[Sequence[Any]],
-                on_conflict: str = "") -> None:
+def insert_rows(
+    cursor: Cursor,
+    table: str,
+    columns: Sequence[str],
+    arrays: Sequence[type[list[Any]]],
+    rows: Sequence[Sequence[Any]],
+    on_conflict: str = "",
+) -> None:
     """Inserts rows: on PostgreSQL in one statement, the columns sent as arrays (``arrays``:
     one of the types above per column), rather than a statement per row; on SQLite, whose
     statements cost no round trip, a statement per row. ``on_conflict`` ends the statement
@@ -82,13 +103,13 @@ def insert_rows(cursor: Cursor, table: str, columns: Sequence[str],
     names = ", ".join(columns)
     if not isinstance(cursor, psycopg.Cursor):
         marks = ", ".join("%s" for _ in columns)
-        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}",
-                           rows)
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}", rows)
         return
     values = [array(row[i] for row in rows) for i, array in enumerate(arrays)]
     unnest = ", ".join(f"%b::{array.element}[]" for array in arrays)  # type: ignore[attr-defined]
-    cursor.execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({unnest}) "
-                   f"{on_conflict}", values)
+    cursor.execute(
+        f"INSERT INTO {table} ({names}) SELECT * FROM unnest({unnest}) {on_conflict}", values
+    )
 
 
 class Cursor(Protocol):

@@ -34,9 +34,13 @@ def _postgres_settings(tmp_path: Path) -> Iterator[Settings]:
     with admin:
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
-            settings = Settings(data_dir=tmp_path, database_url=PG_URL, database_schema=schema,
-                                jwt_secret="test-secret-" + "x" * 32,
-                                master_key=TEST_MASTER_KEY)
+            settings = Settings(
+                data_dir=tmp_path,
+                database_url=PG_URL,
+                database_schema=schema,
+                jwt_secret="test-secret-" + "x" * 32,
+                master_key=TEST_MASTER_KEY,
+            )
             migrate_database(settings)  # as `nrd db migrate` does before any process starts
             yield settings
         finally:
@@ -92,11 +96,16 @@ def limited_role(pg_settings: Settings) -> Iterator[tuple[str, Settings]]:
         admin.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
         admin.execute(f"GRANT ALL ON ALL FUNCTIONS IN SCHEMA {schema} TO {role}")
         try:
-            yield role, pg_settings.with_changes(database_url=url, application_name=role,
-                                                 max_connections=3, pool_timeout=0.5)
+            yield (
+                role,
+                pg_settings.with_changes(
+                    database_url=url, application_name=role, max_connections=3, pool_timeout=0.5
+                ),
+            )
         finally:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE usename = %s", (role,))
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
+            )
             admin.execute(f"DROP OWNED BY {role}")
             admin.execute(f"DROP ROLE {role}")
 

@@ -30,33 +30,56 @@ POSTGRES_BIN = Path(os.environ.get("NRD_TEST_POSTGRES_BIN", "/usr/lib/postgresql
 def nrd_environment(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment an operator gives ``nrd`` for these stores (nothing of the caller's
     NRD_* or OTEL_* leaks in)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("NRD_", "OTEL_"))}
-    env.update({"OTEL_TRACES_EXPORTER": "none", "NRD_DATA_DIR": str(settings.data_dir),
-                "NRD_JWT_SECRET": settings.jwt_secret or "x" * 40,
-                "PYTHONPATH": str(REPO)})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NRD_", "OTEL_"))}
+    env.update(
+        {
+            "OTEL_TRACES_EXPORTER": "none",
+            "NRD_DATA_DIR": str(settings.data_dir),
+            "NRD_JWT_SECRET": settings.jwt_secret or "x" * 40,
+            "PYTHONPATH": str(REPO),
+        }
+    )
     if settings.master_key:
         env["NRD_MASTER_KEY"] = settings.master_key
     if settings.uses_postgres:
-        env.update({"NRD_DATABASE_URL": settings.database_url or "",
-                    "NRD_DATABASE_SCHEMA": settings.database_schema, "NRD_MAX_CONNECTIONS": "4"})
+        env.update(
+            {
+                "NRD_DATABASE_URL": settings.database_url or "",
+                "NRD_DATABASE_SCHEMA": settings.database_schema,
+                "NRD_MAX_CONNECTIONS": "4",
+            }
+        )
     env.update(extra)
     return env
 
 
-def nrd(env: Mapping[str, str], *args: str, timeout: float = 120.0,
-        ) -> subprocess.CompletedProcess[str]:
+def nrd(
+    env: Mapping[str, str],
+    *args: str,
+    timeout: float = 120.0,
+) -> subprocess.CompletedProcess[str]:
     """Runs one ``nrd`` command to its end (bounded)."""
     return subprocess.run(  # noqa: S603 - this interpreter, nrd's own arguments
-        [sys.executable, "-m", "api.cli", *args], env=dict(env), cwd=REPO,
-        capture_output=True, text=True, timeout=timeout, check=False)
+        [sys.executable, "-m", "api.cli", *args],
+        env=dict(env),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 class Worker:
     """``nrd projections run`` in a process of its own; its output goes to ``log``."""
 
-    def __init__(self, env: Mapping[str, str], log: Path, fault: str | None = None,
-                 pause_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log: Path,
+        fault: str | None = None,
+        pause_dir: Path | None = None,
+    ) -> None:
         self.env = dict(env)
         if fault:
             self.env["NRD_TEST_FAULT"] = fault
@@ -69,7 +92,11 @@ class Worker:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "api.cli", "projections", "run", "--interval", "0.05"],
-                env=self.env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+                env=self.env,
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         return self
 
     def wait(self, timeout: float) -> int | None:
@@ -122,21 +149,43 @@ class PrivateCluster:
 
     def _as_postgres(self, *command: str, timeout: float = 60.0) -> None:
         runner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*runner, *command], check=True,  # noqa: S603 - fixed PostgreSQL tools
-                       timeout=timeout, capture_output=True)
+        subprocess.run(  # noqa: S603 - fixed PostgreSQL tools
+            [*runner, *command],
+            check=True,
+            timeout=timeout,
+            capture_output=True,
+        )
 
     def _ctl(self, action: str, *extra: str) -> None:
         self._as_postgres(
-            str(POSTGRES_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-t", "30",
-            "-l", str(self.folder / "server.log"),
-            "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-                  "-c fsync=off -c max_connections=100", action, *extra)
+            str(POSTGRES_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-w",
+            "-t",
+            "30",
+            "-l",
+            str(self.folder / "server.log"),
+            "-o",
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c max_connections=100",
+            action,
+            *extra,
+        )
 
     def __enter__(self) -> PrivateCluster:
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres")
-        self._as_postgres(str(POSTGRES_BIN / "initdb"), "-D", str(self.data), "-A", "trust",
-                          "-U", "postgres", "--no-sync")
+        self._as_postgres(
+            str(POSTGRES_BIN / "initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        )
         self._ctl("start")
         with psycopg.connect(self.url.replace("/nrd", "/postgres"), autocommit=True) as conn:
             conn.execute("CREATE DATABASE nrd")
@@ -156,9 +205,10 @@ class PrivateCluster:
     def end_sessions(self, keep: Any = None) -> int:
         """Ends every other session of the database (as ``pg_terminate_backend`` would)."""
         with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
-            rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                                "datname = current_database() AND pid <> pg_backend_pid()"
-                                ).fetchall()
+            rows = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                "datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
         return len(rows)
 
     def __exit__(self, *_: object) -> None:

@@ -17,8 +17,11 @@ STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-1")
 SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-2")
 
 # Who recorded the past events a scenario starts from, and when its first day was.
-EARLIER_STAFF = {"actor_id": "fictional-staff-0", "actor_role": "staff",
-                 "request_id": "req-fictional-0"}
+EARLIER_STAFF = {
+    "actor_id": "fictional-staff-0",
+    "actor_role": "staff",
+    "request_id": "req-fictional-0",
+}
 LONG_AGO = datetime(2021, 1, 1, tzinfo=UTC)
 
 Fact = tuple[type[Aggregate.Event], dict[str, Any]]
@@ -39,16 +42,23 @@ def replayed(kind: type[A], aggregate_id: UUID, *facts: Fact) -> A:
     aggregate: Any = None
     for version, (event_class, fields) in enumerate(facts, start=1):
         event = event_class(
-            originator_id=aggregate_id, originator_version=version,
-            timestamp=LONG_AGO + timedelta(days=version), **EARLIER_STAFF, **fields,
+            originator_id=aggregate_id,
+            originator_version=version,
+            timestamp=LONG_AGO + timedelta(days=version),
+            **EARLIER_STAFF,
+            **fields,
         )
         aggregate = event.mutate(aggregate)
     assert isinstance(aggregate, kind)
     return aggregate
 
 
-def refused(aggregate: Aggregate, error: type[DomainError], command: Callable[[], object],
-            match: str | None = None) -> DomainError:
+def refused(
+    aggregate: Aggregate,
+    error: type[DomainError],
+    command: Callable[[], object],
+    match: str | None = None,
+) -> DomainError:
     """The command is refused with ``error`` and the aggregate has no new event."""
     before = aggregate.version
     with pytest.raises(error, match=match) as raised:

@@ -78,10 +78,16 @@ class Difference:
     def summary(self) -> str:
         if self.note:
             return f"{self.table}: {self.note}"
-        parts = [f"{len(keys)} {what}" + (f" (e.g. {', '.join(sorted(keys)[:KEYS_SHOWN])})"
-                                          if keys else "")
-                 for what, keys in (("missing", self.missing), ("extra", self.extra),
-                                    ("different", self.changed)) if keys]
+        parts = [
+            f"{len(keys)} {what}"
+            + (f" (e.g. {', '.join(sorted(keys)[:KEYS_SHOWN])})" if keys else "")
+            for what, keys in (
+                ("missing", self.missing),
+                ("extra", self.extra),
+                ("different", self.changed),
+            )
+            if keys
+        ]
         return f"{self.table}: " + "; ".join(parts)
 
 
@@ -104,12 +110,17 @@ class Place(Protocol):
     def open(self) -> ViewStore: ...
     def discard(self) -> None: ...
     def frozen(self, names: Sequence[str], asides: Sequence[Projector]) -> Any: ...
-    def view(self, names: Sequence[str], asides: Sequence[Projector],
-             catch_up: Callable[[dict[str, int]], None]) -> Any: ...
+    def view(
+        self,
+        names: Sequence[str],
+        asides: Sequence[Projector],
+        catch_up: Callable[[dict[str, int]], None],
+    ) -> Any: ...
     def tables(self, cursor: Cursor) -> list[str]: ...
     def columns(self, cursor: Cursor, qualifier: str, table: str) -> list[str]: ...
-    def install(self, cursor: Cursor, projections: Sequence[Projection],
-                tables: Sequence[str]) -> None: ...
+    def install(
+        self, cursor: Cursor, projections: Sequence[Projection], tables: Sequence[str]
+    ) -> None: ...
 
 
 class AsideRebuilder:
@@ -127,9 +138,13 @@ class AsideRebuilder:
         with self.place.exclusive():
             store = self.place.open()
             try:
-                asides = {p.name: Projector(projector.app, store, [p], projector.batch_size,
-                                            after_batch=forget_batch)
-                          for p in self.make_projections() if p.name in rebuilt}
+                asides = {
+                    p.name: Projector(
+                        projector.app, store, [p], projector.batch_size, after_batch=forget_batch
+                    )
+                    for p in self.make_projections()
+                    if p.name in rebuilt
+                }
                 with store.transaction() as cursor:
                     for aside in asides.values():
                         aside.create_tables(cursor)
@@ -144,12 +159,17 @@ class AsideRebuilder:
             for attempt in range(1, SWAP_ATTEMPTS + 1):
                 try:
                     return applied + self._swap(projector, asides)
-                except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected,
-                        sqlite3.OperationalError) as error:
+                except (
+                    psycopg.errors.LockNotAvailable,
+                    psycopg.errors.DeadlockDetected,
+                    sqlite3.OperationalError,
+                ) as error:
                     if attempt == SWAP_ATTEMPTS:
                         raise
-                    log.warning("swapping the rebuilt read models in waited too long (%s); "
-                                "trying again", type(error).__name__)
+                    log.warning(
+                        "swapping the rebuilt read models in waited too long (%s); trying again",
+                        type(error).__name__,
+                    )
                     time.sleep(attempt)
         raise AssertionError("unreachable")
 
@@ -165,14 +185,22 @@ class AsideRebuilder:
                 cursor.execute(
                     f"UPDATE {live}.projection_tracking SET {column} = (SELECT a.{column} "
                     f"FROM {aside}.projection_tracking a WHERE a.name = "
-                    f"{live}.projection_tracking.name) WHERE name IN ({marks})", names)
-            cursor.execute(f"UPDATE {live}.projection_tracking SET moved_at = %s, "
-                           f"failure = NULL WHERE name IN ({marks})", [time.time(), *names])
-            cursor.execute(f"DELETE FROM {live}.projection_quarantine WHERE projection IN "
-                           f"({marks})", names)
+                    f"{live}.projection_tracking.name) WHERE name IN ({marks})",
+                    names,
+                )
+            cursor.execute(
+                f"UPDATE {live}.projection_tracking SET moved_at = %s, "
+                f"failure = NULL WHERE name IN ({marks})",
+                [time.time(), *names],
+            )
+            cursor.execute(
+                f"DELETE FROM {live}.projection_quarantine WHERE projection IN ({marks})", names
+            )
             columns = ", ".join(QUARANTINE_COLUMNS)
-            cursor.execute(f"INSERT INTO {live}.projection_quarantine ({columns}) "
-                           f"SELECT {columns} FROM {aside}.projection_quarantine")
+            cursor.execute(
+                f"INSERT INTO {live}.projection_quarantine ({columns}) "
+                f"SELECT {columns} FROM {aside}.projection_quarantine"
+            )
         return applied
 
     def check(self, projector: Projector, progress: Progress | None = None) -> CheckReport:
@@ -191,71 +219,99 @@ class AsideRebuilder:
                     aside.catch_up(until=positions[name])  # what the live ones applied since
 
             with self.place.view(names, list(asides.values()), catch_up) as cursor:
-                differences, tables = _compare(self.place, cursor, names,
-                                               _state_tables(asides))
+                differences, tables = _compare(self.place, cursor, names, _state_tables(asides))
             return CheckReport(held, tables, differences)
 
 
 def _state_tables(asides: dict[str, Projector]) -> set[str]:
     """The folded states a read model keeps to start from (stored at versions that depend on
     how its batches fell): not compared."""
-    return {table for aside in asides.values() for p in aside.projections
-            if (table := getattr(p, "state_table", None))}
+    return {
+        table
+        for aside in asides.values()
+        for p in aside.projections
+        if (table := getattr(p, "state_table", None))
+    }
 
 
-def _compare(place: Place, cursor: Cursor, names: Sequence[str],
-             skipped: set[str]) -> tuple[list[Difference], int]:
+def _compare(
+    place: Place, cursor: Cursor, names: Sequence[str], skipped: set[str]
+) -> tuple[list[Difference], int]:
     live, aside = place.live_qualifier, place.aside_qualifier
     differences: list[Difference] = []
     tables = [t for t in place.tables(cursor) if t not in skipped]
     for table in tables:
         columns = place.columns(cursor, aside, table)
         if place.columns(cursor, live, table) != columns:
-            differences.append(Difference(table, note="its columns differ from this "
-                                                      "version's: run `nrd db migrate`"))
+            differences.append(
+                Difference(
+                    table, note="its columns differ from this version's: run `nrd db migrate`"
+                )
+            )
             continue
         listed = ", ".join(columns)
 
-        def keys(first: str, second: str, listed: str = listed, table: str = table,
-                 key: str = columns[0]) -> set[str]:
+        def keys(
+            first: str, second: str, listed: str = listed, table: str = table, key: str = columns[0]
+        ) -> set[str]:
             rows = cursor.execute(
                 f"SELECT d.{key} FROM (SELECT {listed} FROM {first}.{table} EXCEPT "
-                f"SELECT {listed} FROM {second}.{table}) d").fetchall()
+                f"SELECT {listed} FROM {second}.{table}) d"
+            ).fetchall()
             return {str(row[0]) for row in rows}
 
         only_live, only_aside = keys(live, aside), keys(aside, live)
         if only_live or only_aside:
-            differences.append(Difference(table, missing=sorted(only_aside - only_live),
-                                          extra=sorted(only_live - only_aside),
-                                          changed=sorted(only_live & only_aside)))
+            differences.append(
+                Difference(
+                    table,
+                    missing=sorted(only_aside - only_live),
+                    extra=sorted(only_live - only_aside),
+                    changed=sorted(only_live & only_aside),
+                )
+            )
     marks = ", ".join(["%s"] * len(names))
 
     def held(qualifier: str) -> set[str]:
-        rows = cursor.execute(f"SELECT projection, position, stage FROM "
-                              f"{qualifier}.projection_quarantine WHERE projection IN "
-                              f"({marks})", list(names)).fetchall()
+        rows = cursor.execute(
+            f"SELECT projection, position, stage FROM "
+            f"{qualifier}.projection_quarantine WHERE projection IN "
+            f"({marks})",
+            list(names),
+        ).fetchall()
         return {f"{row[0]}@{row[1]}:{row[2]}" for row in rows}
 
     live_held, aside_held = held(live), held(aside)
     if live_held != aside_held:
-        differences.append(Difference("projection_quarantine",
-                                      missing=sorted(aside_held - live_held),
-                                      extra=sorted(live_held - aside_held)))
+        differences.append(
+            Difference(
+                "projection_quarantine",
+                missing=sorted(aside_held - live_held),
+                extra=sorted(live_held - aside_held),
+            )
+        )
     return differences, len(tables) + 1
 
 
 def _identifier(name: str) -> str:
-    if not (name.replace("_", "a").isalnum() and name.isascii()
-            and (name[0].isalpha() or name[0] == "_")):
+    if not (
+        name.replace("_", "a").isalnum()
+        and name.isascii()
+        and (name[0].isalpha() or name[0] == "_")
+    ):
         raise ValueError("not a plain identifier")
     return name
 
 
-def _held_positions(cursor: Cursor, qualifier: str, names: Sequence[str],
-                    lock: str = "") -> dict[str, int]:
+def _held_positions(
+    cursor: Cursor, qualifier: str, names: Sequence[str], lock: str = ""
+) -> dict[str, int]:
     marks = ", ".join(["%s"] * len(names))
-    rows = cursor.execute(f"SELECT name, position FROM {qualifier}.projection_tracking "
-                          f"WHERE name IN ({marks}) ORDER BY name{lock}", list(names)).fetchall()
+    rows = cursor.execute(
+        f"SELECT name, position FROM {qualifier}.projection_tracking "
+        f"WHERE name IN ({marks}) ORDER BY name{lock}",
+        list(names),
+    ).fetchall()
     return {row[0]: int(row[1]) for row in rows}
 
 
@@ -273,8 +329,7 @@ class PostgresPlace:
 
     def _connect(self, schema: str = "") -> psycopg.Connection[Any]:
         options = f"-c search_path={schema}" if schema else None
-        return psycopg.connect(self._conninfo, autocommit=True, options=options,
-                               connect_timeout=10)
+        return psycopg.connect(self._conninfo, autocommit=True, options=options, connect_timeout=10)
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -282,8 +337,9 @@ class PostgresPlace:
             (schema,) = guard.execute("SELECT current_schema()").fetchone() or ("public",)
             self.live_qualifier = _identifier(schema)
             self.aside_qualifier = "nrd_aside_" + hashlib.sha256(schema.encode()).hexdigest()[:16]
-            (free,) = guard.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
-                                    (self._LOCK, schema)).fetchone() or (False,)
+            (free,) = guard.execute(
+                "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (self._LOCK, schema)
+            ).fetchone() or (False,)
             if not free:
                 raise RebuildBusy("another rebuild or check is running on these read models")
             self._guard = guard
@@ -306,19 +362,29 @@ class PostgresPlace:
                 log.warning("could not drop the scratch schema: %s", type(error).__name__)
 
     @contextmanager
-    def frozen(self, names: Sequence[str], asides: Sequence[Projector],
-               ) -> Iterator[tuple[Cursor, dict[str, int]]]:
+    def frozen(
+        self,
+        names: Sequence[str],
+        asides: Sequence[Projector],
+    ) -> Iterator[tuple[Cursor, dict[str, int]]]:
         """A transaction on the live schema holding these read models' tracking rows (the
         worker and any catch-up wait): its cursor, and where they stand. The read models
         aside go on writing through their own store."""
-        with self._connect(self.live_qualifier) as conn, conn.transaction(), \
-                conn.cursor() as cursor:
+        with (
+            self._connect(self.live_qualifier) as conn,
+            conn.transaction(),
+            conn.cursor() as cursor,
+        ):
             cursor.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
             yield cursor, _held_positions(cursor, self.live_qualifier, names, " FOR UPDATE")
 
     @contextmanager
-    def view(self, names: Sequence[str], asides: Sequence[Projector],
-             catch_up: Callable[[dict[str, int]], None]) -> Iterator[Cursor]:
+    def view(
+        self,
+        names: Sequence[str],
+        asides: Sequence[Projector],
+        catch_up: Callable[[dict[str, int]], None],
+    ) -> Iterator[Cursor]:
         """One read-only view of both schemas, taken while the live read models are held at
         their positions and the ones aside have been brought there (``catch_up``); the live
         ones are released before the comparison runs."""
@@ -332,32 +398,42 @@ class PostgresPlace:
             conn.execute("ROLLBACK")
 
     def tables(self, cursor: Cursor) -> list[str]:
-        rows = cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s "
-                              "ORDER BY tablename", (self.aside_qualifier,)).fetchall()
+        rows = cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename",
+            (self.aside_qualifier,),
+        ).fetchall()
         return [_identifier(row[0]) for row in rows if row[0] not in BOOKKEEPING]
 
     def columns(self, cursor: Cursor, qualifier: str, table: str) -> list[str]:
-        rows = cursor.execute("SELECT column_name FROM information_schema.columns WHERE "
-                              "table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-                              (qualifier, table)).fetchall()
+        rows = cursor.execute(
+            "SELECT column_name FROM information_schema.columns WHERE "
+            "table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            (qualifier, table),
+        ).fetchall()
         return [_identifier(row[0]) for row in rows]
 
-    def install(self, cursor: Cursor, projections: Sequence[Projection],
-                tables: Sequence[str]) -> None:
+    def install(
+        self, cursor: Cursor, projections: Sequence[Projection], tables: Sequence[str]
+    ) -> None:
         """The live tables are dropped and the new ones moved into the live schema, with
         their indexes, in the swap's transaction (whose search path is the live schema)."""
         for projection in projections:
             projection.drop_tables(cursor)
         for table in tables:
-            cursor.execute(f"ALTER TABLE {self.aside_qualifier}.{table} "
-                           f"SET SCHEMA {self.live_qualifier}")
+            cursor.execute(
+                f"ALTER TABLE {self.aside_qualifier}.{table} SET SCHEMA {self.live_qualifier}"
+            )
         # A table's statistics objects stay in the schema they were made in: move them too,
         # or dropping the scratch schema would drop them.
         for (name,) in cursor.execute(
-                "SELECT stxname FROM pg_statistic_ext WHERE stxnamespace = %s::regnamespace "
-                "ORDER BY stxname", (self.aside_qualifier,)).fetchall():
-            cursor.execute(f"ALTER STATISTICS {self.aside_qualifier}.{_identifier(name)} "
-                           f"SET SCHEMA {self.live_qualifier}")
+            "SELECT stxname FROM pg_statistic_ext WHERE stxnamespace = %s::regnamespace "
+            "ORDER BY stxname",
+            (self.aside_qualifier,),
+        ).fetchall():
+            cursor.execute(
+                f"ALTER STATISTICS {self.aside_qualifier}.{_identifier(name)} "
+                f"SET SCHEMA {self.live_qualifier}"
+            )
 
 
 class SQLitePlace:
@@ -382,8 +458,9 @@ class SQLitePlace:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise RebuildBusy("another rebuild or check is running on these read "
-                                  "models") from None
+                raise RebuildBusy(
+                    "another rebuild or check is running on these read models"
+                ) from None
             try:
                 yield
             finally:
@@ -398,8 +475,11 @@ class SQLitePlace:
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
     @contextmanager
-    def frozen(self, names: Sequence[str], asides: Sequence[Projector],
-               ) -> Iterator[tuple[Cursor, dict[str, int]]]:
+    def frozen(
+        self,
+        names: Sequence[str],
+        asides: Sequence[Projector],
+    ) -> Iterator[tuple[Cursor, dict[str, int]]]:
         """The write transaction over both files (every live writer waits; live readers
         keep seeing the committed rows): its cursor, and where the live read models stand.
         Meanwhile the projectors aside write through this transaction."""
@@ -428,32 +508,41 @@ class SQLitePlace:
             conn.close()
 
     @contextmanager
-    def view(self, names: Sequence[str], asides: Sequence[Projector],
-             catch_up: Callable[[dict[str, int]], None]) -> Iterator[Cursor]:
+    def view(
+        self,
+        names: Sequence[str],
+        asides: Sequence[Projector],
+        catch_up: Callable[[dict[str, int]], None],
+    ) -> Iterator[Cursor]:
         """Both files as they stand, compared inside the write transaction that holds them."""
         with self.frozen(names, asides) as (cursor, positions):
             catch_up(positions)
             yield cursor
 
     def tables(self, cursor: Cursor) -> list[str]:
-        rows = cursor.execute("SELECT name, sql FROM main.sqlite_master WHERE type = 'table' "
-                              "ORDER BY name").fetchall()
+        rows = cursor.execute(
+            "SELECT name, sql FROM main.sqlite_master WHERE type = 'table' ORDER BY name"
+        ).fetchall()
         virtual = [name for name, sql in rows if (sql or "").startswith("CREATE VIRTUAL")]
-        return [_identifier(name) for name, _ in rows
-                if name not in BOOKKEEPING and not name.startswith("sqlite_")
-                and not any(name.startswith(f"{v}_") for v in virtual)]
+        return [
+            _identifier(name)
+            for name, _ in rows
+            if name not in BOOKKEEPING
+            and not name.startswith("sqlite_")
+            and not any(name.startswith(f"{v}_") for v in virtual)
+        ]
 
     def columns(self, cursor: Cursor, qualifier: str, table: str) -> list[str]:
         rows = cursor.execute(f"PRAGMA {qualifier}.table_info({table})").fetchall()
         return [_identifier(row[1]) for row in rows]
 
-    def install(self, cursor: Cursor, projections: Sequence[Projection],
-                tables: Sequence[str]) -> None:
+    def install(
+        self, cursor: Cursor, projections: Sequence[Projection], tables: Sequence[str]
+    ) -> None:
         """The live tables' rows are replaced by the new ones, in the swap's transaction,
         each under the rowid it had (the directory's full-text rows are linked to their
         organizations' by rowid)."""
         for table in tables:
             listed = ", ".join(["rowid", *self.columns(cursor, "main", table)])
             cursor.execute(f"DELETE FROM live.{table}")
-            cursor.execute(f"INSERT INTO live.{table} ({listed}) "
-                           f"SELECT {listed} FROM main.{table}")
+            cursor.execute(f"INSERT INTO live.{table} ({listed}) SELECT {listed} FROM main.{table}")

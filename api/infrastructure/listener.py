@@ -79,8 +79,9 @@ class LogListener:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                if any(True for _ in self._conn.notifies(timeout=min(left, self.SLICE),
-                                                         stop_after=1)):
+                if any(
+                    True for _ in self._conn.notifies(timeout=min(left, self.SLICE), stop_after=1)
+                ):
                     for _ in self._conn.notifies(timeout=0):
                         pass
                     return True

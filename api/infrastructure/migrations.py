@@ -33,8 +33,10 @@ from projections.sql import Cursor, Params, ViewStore
 
 SCHEMA_VERSION = 5
 MIGRATIONS_TABLE = "nrd_schema_migrations"
-MIGRATIONS_DDL = (f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, "
-                  "description TEXT NOT NULL, applied_at TEXT NOT NULL)")
+MIGRATIONS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, "
+    "description TEXT NOT NULL, applied_at TEXT NOT NULL)"
+)
 LOCK_TIMEOUT = "5s"  # how long a step waits for a table a running process holds
 STEP_ATTEMPTS = 5
 MIGRATOR_WAIT_SECONDS = 60.0  # for another migrator to finish
@@ -93,8 +95,9 @@ def _read_model_health(target: Target, cursors: Cursors) -> None:
     have = _columns(cursors.views, target.dialect, "projection_tracking")
     for column, definition in TRACKING_HEALTH_COLUMNS.items():
         if column not in have:
-            cursors.views.execute(f"ALTER TABLE projection_tracking ADD COLUMN {column} "
-                                  f"{definition}")
+            cursors.views.execute(
+                f"ALTER TABLE projection_tracking ADD COLUMN {column} {definition}"
+            )
     cursors.views.execute(QUARANTINE_DDL)
 
 
@@ -123,26 +126,47 @@ def _channel_per_schema(target: Target, cursors: Cursors) -> None:
 
 
 STEPS = (
-    Step(1, "every table: the event store and snapshots, the read models and their "
-            "positions, the hash chain, case keys, the access log", _every_table),
-    Step(2, "read-model health: the quarantine of events a read model cannot apply; when each "
-            "read model last moved, what it holds back, what stopped it", _read_model_health),
-    Step(3, "owner-and-id indexes: a lookup of another's protocol, referral or report reads "
-            "no row of it", _owned_lookups),
-    Step(4, "directory search at scale: which facet values go with which facet (PostgreSQL's "
-            "statistics), full-text rows linked to their organizations by rowid (SQLite)",
-         _directory_search),
-    Step(5, "the event store's inserts notify a channel of its own schema, so stores in other "
-            "schemas of the database wake none of its workers", _channel_per_schema),
+    Step(
+        1,
+        "every table: the event store and snapshots, the read models and their "
+        "positions, the hash chain, case keys, the access log",
+        _every_table,
+    ),
+    Step(
+        2,
+        "read-model health: the quarantine of events a read model cannot apply; when each "
+        "read model last moved, what it holds back, what stopped it",
+        _read_model_health,
+    ),
+    Step(
+        3,
+        "owner-and-id indexes: a lookup of another's protocol, referral or report reads "
+        "no row of it",
+        _owned_lookups,
+    ),
+    Step(
+        4,
+        "directory search at scale: which facet values go with which facet (PostgreSQL's "
+        "statistics), full-text rows linked to their organizations by rowid (SQLite)",
+        _directory_search,
+    ),
+    Step(
+        5,
+        "the event store's inserts notify a channel of its own schema, so stores in other "
+        "schemas of the database wake none of its workers",
+        _channel_per_schema,
+    ),
 )
 assert [step.version for step in STEPS] == list(range(1, SCHEMA_VERSION + 1))
 
 
 def _columns(cursor: Cursor, dialect: str, table: str) -> set[str]:
     if dialect == "postgres":
-        rows = cursor.execute("SELECT attname FROM pg_attribute WHERE attrelid = "
-                              "to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
-                              (table,)).fetchall()
+        rows = cursor.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = "
+            "to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+            (table,),
+        ).fetchall()
         return {row[0] for row in rows}
     return {row[1] for row in cursor.execute(f"PRAGMA table_info({table})").fetchall()}
 
@@ -151,15 +175,19 @@ def recorded_version(store: ViewStore) -> int | None:
     """The schema version recorded in the database; None when it records none."""
     with store.read() as cursor:
         if store.dialect == "postgres":
-            (found,) = cursor.execute("SELECT to_regclass(%s) IS NOT NULL",
-                                      (MIGRATIONS_TABLE,)).fetchone()
+            (found,) = cursor.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", (MIGRATIONS_TABLE,)
+            ).fetchone()
         else:
-            found = cursor.execute("SELECT 1 FROM sqlite_master WHERE name = %s",
-                                   (MIGRATIONS_TABLE,)).fetchone() is not None
+            found = (
+                cursor.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = %s", (MIGRATIONS_TABLE,)
+                ).fetchone()
+                is not None
+            )
         if not found:
             return None
-        (version,) = cursor.execute(
-            f"SELECT max(version) FROM {MIGRATIONS_TABLE}").fetchone()  # noqa: S608 - a constant
+        (version,) = cursor.execute(f"SELECT max(version) FROM {MIGRATIONS_TABLE}").fetchone()  # noqa: S608 - a constant
     return None if version is None else int(version)
 
 
@@ -172,15 +200,19 @@ def _refuse(version: int | None, *, newer_only: bool) -> None:
     if version is not None and version > SCHEMA_VERSION:
         raise SchemaVersionError(
             f"the database schema is at version {version}, newer than this nrd knows "
-            f"({SCHEMA_VERSION}): run the version of nrd that migrated it, or a newer one")
+            f"({SCHEMA_VERSION}): run the version of nrd that migrated it, or a newer one"
+        )
     if newer_only or version == SCHEMA_VERSION:
         return
     if version is None:
-        raise SchemaVersionError("the database has no nrd schema yet (or one made before "
-                                 "versioned migrations): run `nrd db migrate` first")
+        raise SchemaVersionError(
+            "the database has no nrd schema yet (or one made before "
+            "versioned migrations): run `nrd db migrate` first"
+        )
     raise SchemaVersionError(
         f"the database schema is at version {version}, and this nrd needs version "
-        f"{SCHEMA_VERSION}: run `nrd db migrate` (safe while older processes run)")
+        f"{SCHEMA_VERSION}: run `nrd db migrate` (safe while older processes run)"
+    )
 
 
 def migrate(target: Target, progress: Progress | None = None) -> tuple[int, int]:
@@ -207,7 +239,8 @@ def _apply(target: Target, step: Step) -> None:
                 cursors.views.execute(
                     f"INSERT INTO {MIGRATIONS_TABLE} (version, description, applied_at) "  # noqa: S608
                     "VALUES (%s, %s, %s)",
-                    (step.version, step.description, datetime.now(UTC).isoformat()))
+                    (step.version, step.description, datetime.now(UTC).isoformat()),
+                )
             return
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
             if attempt == STEP_ATTEMPTS:
@@ -227,8 +260,12 @@ def _step_cursors(target: Target) -> Iterator[Cursors]:
                 opened[id(store)] = stack.enter_context(store.transaction())
         if target.dialect == "postgres":
             views.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-        yield Cursors(*(_Idempotent(opened[id(s)], target.dialect)
-                        for s in (target.views, target.keys, target.access)))
+        yield Cursors(
+            *(
+                _Idempotent(opened[id(s)], target.dialect)
+                for s in (target.views, target.keys, target.access)
+            )
+        )
 
 
 class _Idempotent:
@@ -243,8 +280,9 @@ class _Idempotent:
     def execute(self, sql: str, params: Params = ()) -> Any:
         match = _EXISTING.match(sql) if self._postgres else None
         if match is not None:
-            (found,) = self._cursor.execute("SELECT to_regclass(%s) IS NOT NULL",
-                                            (match.group(1),)).fetchone()
+            (found,) = self._cursor.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", (match.group(1),)
+            ).fetchone()
             if found:
                 return self
         return self._cursor.execute(sql, params)
@@ -274,11 +312,14 @@ def _one_migrator(store: ViewStore, say: Progress) -> Iterator[None]:
     with store.transaction() as guard:
         deadline = time.monotonic() + MIGRATOR_WAIT_SECONDS
         waited = False
-        while not guard.execute("SELECT pg_try_advisory_xact_lock(%s)",
-                                (_MIGRATOR_LOCK,)).fetchone()[0]:
+        while not guard.execute(
+            "SELECT pg_try_advisory_xact_lock(%s)", (_MIGRATOR_LOCK,)
+        ).fetchone()[0]:
             if time.monotonic() > deadline:
-                raise SchemaVersionError("another `nrd db migrate` has held the database for "
-                                         f"{MIGRATOR_WAIT_SECONDS:.0f}s: let it finish first")
+                raise SchemaVersionError(
+                    "another `nrd db migrate` has held the database for "
+                    f"{MIGRATOR_WAIT_SECONDS:.0f}s: let it finish first"
+                )
             if not waited:
                 say("waiting for another migration to finish")
                 waited = True

@@ -82,6 +82,7 @@ def retry_lost_connections(func: F) -> F:
     """Retries a statement whose connection failed (after a server restart the pool's
     connections are dead, and each is found so on use), as the library's own ``retry``
     does, but never one that passed a bound: the library would wait ten times as long."""
+
     @functools.wraps(func)
     def retrying(*args: Any, **kwargs: Any) -> Any:
         for attempt in range(1, ATTEMPTS + 1):
@@ -125,26 +126,37 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
         self.channel_name = channel_for(self.datastore.schema, self.events_table_name)
         schema = Identifier(self.datastore.schema)
         function = Identifier(f"{self.events_table_name}_insert_locked")
-        self.sql_create_statements.append(SQL(
-            "CREATE OR REPLACE FUNCTION {schema}.{function}(ids uuid[], versions bigint[], "
-            "topics text[], states bytea[], read_ids uuid[], read_versions bigint[]) "
-            "RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ BEGIN "
-            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
-            "FOR i IN 1 .. coalesce(array_length(read_ids, 1), 0) LOOP "
-            "IF EXISTS (SELECT FROM {schema}.{table} WHERE originator_id = read_ids[i] "
-            "AND originator_version > read_versions[i]) THEN "
-            "RAISE unique_violation USING MESSAGE = {moved_on}; END IF; END LOOP; "
-            "NOTIFY {channel}; "
-            "RETURN QUERY INSERT INTO {schema}.{table} "
-            "(originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
-            "END $body$").format(
-                schema=schema, function=function, table=Identifier(self.events_table_name),
-                channel=Identifier(self.channel_name), moved_on=Literal(MOVED_ON)))
-        self._insert_locked = SQL(
-            "SELECT id FROM {schema}.{function}(%b::uuid[], %b::bigint[], %b::text[], "
-            "%b::bytea[], %b::uuid[], %b::bigint[]) AS id").format(
-                schema=schema, function=function).as_string()
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}(ids uuid[], versions bigint[], "
+                "topics text[], states bytea[], read_ids uuid[], read_versions bigint[]) "
+                "RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ BEGIN "
+                "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+                "FOR i IN 1 .. coalesce(array_length(read_ids, 1), 0) LOOP "
+                "IF EXISTS (SELECT FROM {schema}.{table} WHERE originator_id = read_ids[i] "
+                "AND originator_version > read_versions[i]) THEN "
+                "RAISE unique_violation USING MESSAGE = {moved_on}; END IF; END LOOP; "
+                "NOTIFY {channel}; "
+                "RETURN QUERY INSERT INTO {schema}.{table} "
+                "(originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
+                "END $body$"
+            ).format(
+                schema=schema,
+                function=function,
+                table=Identifier(self.events_table_name),
+                channel=Identifier(self.channel_name),
+                moved_on=Literal(MOVED_ON),
+            )
+        )
+        self._insert_locked = (
+            SQL(
+                "SELECT id FROM {schema}.{function}(%b::uuid[], %b::bigint[], %b::text[], "
+                "%b::bytea[], %b::uuid[], %b::bigint[]) AS id"
+            )
+            .format(schema=schema, function=function)
+            .as_string()
+        )
         # The library composes its select statement anew on every load; these are its very
         # statements, composed once per shape.
         self._selects: dict[tuple[bool, bool, bool, bool], str] = {}
@@ -167,12 +179,17 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
         if level != "read committed":
             raise ConfigurationError(
                 f"the event store needs PostgreSQL's default_transaction_isolation to be "
-                f"'read committed' (it is {level!r}): reset it for this database and role")
+                f"'read committed' (it is {level!r}): reset it for this database and role"
+            )
 
     @retry_lost_connections
-    def insert_events(self, stored_events: Sequence[StoredEvent], *,
-                      relied_on: Mapping[UUID, int] | None = None,
-                      **kwargs: Any) -> Sequence[int] | None:
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        relied_on: Mapping[UUID, int] | None = None,
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
         if any(value is not None for value in kwargs.values()):
             if relied_on:
                 raise NotImplementedError("a tracked write checks no versions read")
@@ -182,10 +199,14 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
         if not stored_events:
             return []
         relied = relied_upon(relied_on, stored_events)
-        columns = (UUIDs(_uuid(e.originator_id) for e in stored_events),
-                   Int8s(e.originator_version for e in stored_events),
-                   Texts(e.topic for e in stored_events), Byteas(e.state for e in stored_events),
-                   UUIDs(relied), Int8s(relied.values()))
+        columns = (
+            UUIDs(_uuid(e.originator_id) for e in stored_events),
+            Int8s(e.originator_version for e in stored_events),
+            Texts(e.topic for e in stored_events),
+            Byteas(e.state for e in stored_events),
+            UUIDs(relied),
+            Int8s(relied.values()),
+        )
         # A version already taken, or one read that has moved on, raises the library's
         # IntegrityError (get_connection maps it), and the statement's transaction is rolled
         # back whole.
@@ -194,9 +215,15 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
             return [row["id"] for row in cursor.fetchall()]
 
     @retry_lost_connections
-    def select_events(self, originator_id: UUID | str, *, gt: int | None = None,
-                      lte: int | None = None, desc: bool = False,
-                      limit: int | None = None) -> Sequence[StoredEvent]:
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
         shape = (gt is not None, lte is not None, desc, limit is not None)
         statement = self._selects.get(shape)
         if statement is None:
@@ -205,25 +232,41 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                 composed += SQL(" AND originator_version > %s")
             if lte is not None:
                 composed += SQL(" AND originator_version <= %s")
-            composed += SQL(" ORDER BY originator_version DESC" if desc
-                            else " ORDER BY originator_version ASC")
+            composed += SQL(
+                " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC"
+            )
             if limit is not None:
                 composed += SQL(" LIMIT %s")
             statement = self._selects.setdefault(shape, composed.as_string())
         params = [originator_id, *(p for p in (gt, lte, limit) if p is not None)]
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             cursor.execute(statement, params, prepare=True)
-            return [StoredEvent(originator_id=row["originator_id"],
-                                originator_version=row["originator_version"],
-                                topic=row["topic"], state=bytes(row["state"]))
-                    for row in cursor.fetchall()]
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in cursor.fetchall()
+            ]
 
     @retry_lost_connections
-    def select_notifications(self, start: int | None, limit: int, stop: int | None = None,
-                             topics: Sequence[str] = (), *, inclusive_of_start: bool = True,
-                             ) -> Sequence[Notification]:
-        return cast(Sequence[Notification], _select_notifications(
-            self, start, limit, stop, topics, inclusive_of_start=inclusive_of_start))
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        return cast(
+            Sequence[Notification],
+            _select_notifications(
+                self, start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+            ),
+        )
 
     @retry_lost_connections
     def max_notification_id(self) -> int | None:
@@ -237,35 +280,58 @@ class BinarySnapshotRecorder(PostgresAggregateRecorder):
         super().__init__(*args, **kwargs)
         schema, table = Identifier(self.datastore.schema), Identifier(self.events_table_name)
         # Altered only when not yet so: the ALTER locks the table, and every start runs this.
-        self.sql_create_statements.append(SQL(
-            "DO $body$ BEGIN "
-            "IF 'lz4' = ANY((SELECT enumvals FROM pg_settings "
-            "WHERE name = 'default_toast_compression')::text[]) "
-            "AND (SELECT attcompression FROM pg_attribute WHERE attname = 'state' "
-            "AND attrelid = format('%I.%I', {schema_name}, {table_name})::regclass) <> 'l' THEN "
-            "ALTER TABLE {schema}.{table} ALTER COLUMN state SET COMPRESSION lz4; "
-            "END IF; END $body$").format(
-                schema=schema, table=table, schema_name=Literal(self.datastore.schema),
-                table_name=Literal(self.events_table_name)))
+        self.sql_create_statements.append(
+            SQL(
+                "DO $body$ BEGIN "
+                "IF 'lz4' = ANY((SELECT enumvals FROM pg_settings "
+                "WHERE name = 'default_toast_compression')::text[]) "
+                "AND (SELECT attcompression FROM pg_attribute WHERE attname = 'state' "
+                "AND attrelid = format('%I.%I', {schema_name}, {table_name})::regclass) <> 'l' THEN "
+                "ALTER TABLE {schema}.{table} ALTER COLUMN state SET COMPRESSION lz4; "
+                "END IF; END $body$"
+            ).format(
+                schema=schema,
+                table=table,
+                schema_name=Literal(self.datastore.schema),
+                table_name=Literal(self.events_table_name),
+            )
+        )
         self._qualified = SQL("{schema}.{table}").format(schema=schema, table=table).as_string()
 
     @retry_lost_connections
-    def insert_events(self, stored_events: Sequence[StoredEvent],
-                      **kwargs: Any) -> Sequence[int] | None:
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
         return cast(Sequence[int] | None, _insert_snapshots(self, stored_events, **kwargs))
 
     @retry_lost_connections
-    def select_events(self, originator_id: UUID | str, *, gt: int | None = None,
-                      lte: int | None = None, desc: bool = False,
-                      limit: int | None = None) -> Sequence[StoredEvent]:
-        return cast(Sequence[StoredEvent], _select_snapshots(
-            self, originator_id, gt=gt, lte=lte, desc=desc, limit=limit))
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        return cast(
+            Sequence[StoredEvent],
+            _select_snapshots(self, originator_id, gt=gt, lte=lte, desc=desc, limit=limit),
+        )
 
-    def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
-                              **_: Any) -> None:
-        insert_rows(curs, self._qualified, SNAPSHOT_COLUMNS, (UUIDs, Int8s, Texts, Byteas),
-                    [(_uuid(e.originator_id), e.originator_version, e.topic, e.state)
-                     for e in stored_events])
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        insert_rows(
+            curs,
+            self._qualified,
+            SNAPSHOT_COLUMNS,
+            (UUIDs, Int8s, Texts, Byteas),
+            [
+                (_uuid(e.originator_id), e.originator_version, e.topic, e.state)
+                for e in stored_events
+            ],
+        )
 
 
 class EventStorePool(BoundedPool, LibraryConnectionPool[Any]):
@@ -292,23 +358,31 @@ class PostgresFactory(LibraryPostgresFactory):
         library_pool = self.datastore.pool
         self.datastore.pool = EventStorePool(
             kwargs={**{k: v for k, v in params.items() if v}, "row_factory": dict_row},
-            min_size=1, max_size=library_pool.max_size, open=False, name="nrd-events",
+            min_size=1,
+            max_size=library_pool.max_size,
+            open=False,
+            name="nrd-events",
             configure=self.datastore.after_connect_func(),
             timeout=float(self.env.get("NRD_POSTGRES_POOL_TIMEOUT") or library_pool.timeout),
-            max_lifetime=library_pool.max_lifetime)
+            max_lifetime=library_pool.max_lifetime,
+        )
 
 
 def _uuid(value: UUID | str) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
-def relied_upon(relied_on: Mapping[UUID, int] | None,
-                stored_events: Sequence[StoredEvent]) -> dict[UUID, int]:
+def relied_upon(
+    relied_on: Mapping[UUID, int] | None, stored_events: Sequence[StoredEvent]
+) -> dict[UUID, int]:
     """The versions a write relied on, but for the records it writes: the versions it takes
     are checked by the events table's key."""
     written = {e.originator_id for e in stored_events}
-    return {aggregate_id: version for aggregate_id, version in (relied_on or {}).items()
-            if aggregate_id not in written}
+    return {
+        aggregate_id: version
+        for aggregate_id, version in (relied_on or {}).items()
+        if aggregate_id not in written
+    }
 
 
 class CheckedSQLiteRecorder(SQLiteApplicationRecorder):
@@ -320,11 +394,14 @@ class CheckedSQLiteRecorder(SQLiteApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The library's own table name, as in its own statements.
-        self._moved_on = (f"SELECT 1 FROM {self.events_table_name} "  # noqa: S608
-                          "WHERE originator_id = ? AND originator_version > ? LIMIT 1")
+        self._moved_on = (
+            f"SELECT 1 FROM {self.events_table_name} "  # noqa: S608
+            "WHERE originator_id = ? AND originator_version > ? LIMIT 1"
+        )
 
-    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
-                       **kwargs: Any) -> Sequence[int] | None:
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
         relied_on = relied_upon(kwargs.pop("relied_on", None), stored_events)
         returning = super()._insert_events(c, stored_events, **kwargs)
         for aggregate_id, version in relied_on.items():

@@ -76,8 +76,9 @@ class SQLiteViewStore:
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -223,7 +224,8 @@ _OLDER_SESSIONS = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
     "AND pid <> pg_backend_pid() "
     "AND ((backend_xmin IS NOT NULL AND age(backend_xmin) >= age(%s::text::xid)) "
-    "OR (backend_xid IS NOT NULL AND age(backend_xid) >= age(%s::text::xid)))")
+    "OR (backend_xid IS NOT NULL AND age(backend_xid) >= age(%s::text::xid)))"
+)
 
 
 def _compress_with_lz4(conn: psycopg.Connection[Any]) -> None:
@@ -232,9 +234,11 @@ def _compress_with_lz4(conn: psycopg.Connection[Any]) -> None:
     with pglz, the default, compressing it was most of what PostgreSQL spent on the case
     rows, and lz4 does it in far less time (see bench/README.md, case_commands.py). A server
     without lz4 (or older than 14, without the setting) keeps its default."""
-    conn.execute("SELECT set_config('default_toast_compression', 'lz4', false) "
-                 "FROM pg_settings WHERE name = 'default_toast_compression' "
-                 "AND 'lz4' = ANY(enumvals)")
+    conn.execute(
+        "SELECT set_config('default_toast_compression', 'lz4', false) "
+        "FROM pg_settings WHERE name = 'default_toast_compression' "
+        "AND 'lz4' = ANY(enumvals)"
+    )
 
 
 class PoolExhausted(PoolTimeout):
@@ -281,19 +285,25 @@ def with_search_path(params: dict[str, str], schema: str) -> dict[str, str]:
 class PostgresViewStore:
     dialect = "postgres"
 
-    def __init__(self, params: dict[str, str], schema: str = "", pool_size: int = 10,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self, params: dict[str, str], schema: str = "", pool_size: int = 10, timeout: float = 30.0
+    ) -> None:
         """``pool_size``: the most connections it opens; ``timeout``: how long a caller waits
         for one before ``PoolTimeout`` (or ``PoolExhausted``)."""
-        kwargs: dict[str, Any] = {k: v for k, v in with_search_path(params, schema).items()
-                                  if v}
+        kwargs: dict[str, Any] = {k: v for k, v in with_search_path(params, schema).items() if v}
         # Autocommit: a read is its statements alone, with no BEGIN and COMMIT round trips
         # around them (read committed gave each statement its own snapshot anyway);
         # ``transaction`` and ``snapshot`` open their transactions explicitly.
         kwargs["autocommit"] = True
-        self._pool = BoundedPool(kwargs=kwargs, min_size=1, max_size=pool_size, open=True,
-                                 name="nrd-views", configure=_compress_with_lz4,
-                                 timeout=timeout)
+        self._pool = BoundedPool(
+            kwargs=kwargs,
+            min_size=1,
+            max_size=pool_size,
+            open=True,
+            name="nrd-views",
+            configure=_compress_with_lz4,
+            timeout=timeout,
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:

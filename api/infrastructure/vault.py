@@ -51,26 +51,33 @@ def parse_master_key(text: str) -> bytes:
     if len(key) != KEY_BYTES:
         raise MasterKeyError(
             "NRD_MASTER_KEY must be 32 random bytes in base64; make one with: "
-            "python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'")
+            "python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
+        )
     return key
 
 
 def load_or_create_master_key(path: Path) -> bytes:
     """The embedded default keeps its master key in the data folder."""
-    return parse_master_key(read_or_create_secret(
-        path, lambda: base64.b64encode(os.urandom(KEY_BYTES)).decode()))
+    return parse_master_key(
+        read_or_create_secret(path, lambda: base64.b64encode(os.urandom(KEY_BYTES)).decode())
+    )
 
 
 def create_key_tables(cursor: Cursor, dialect: str) -> None:
     """The key table and its bookkeeping (made by a schema migration step: ``migrations.py``)."""
     blob = "BYTEA" if dialect == "postgres" else "BLOB"
-    cursor.execute(f"CREATE TABLE IF NOT EXISTS case_keys (case_id TEXT PRIMARY KEY, "
-                   f"wrapped {blob} NOT NULL)")
+    cursor.execute(
+        f"CREATE TABLE IF NOT EXISTS case_keys (case_id TEXT PRIMARY KEY, wrapped {blob} NOT NULL)"
+    )
     # Erasures under way, and a scrub of deleted keys still to finish.
-    cursor.execute("CREATE TABLE IF NOT EXISTS key_erasures (case_id TEXT PRIMARY KEY, "
-                   "at DOUBLE PRECISION NOT NULL)")
-    cursor.execute("CREATE TABLE IF NOT EXISTS key_scrubs (name TEXT PRIMARY KEY, "
-                   "at DOUBLE PRECISION NOT NULL)")
+    cursor.execute(
+        "CREATE TABLE IF NOT EXISTS key_erasures (case_id TEXT PRIMARY KEY, "
+        "at DOUBLE PRECISION NOT NULL)"
+    )
+    cursor.execute(
+        "CREATE TABLE IF NOT EXISTS key_scrubs (name TEXT PRIMARY KEY, "
+        "at DOUBLE PRECISION NOT NULL)"
+    )
 
 
 # What one remembered data key holds in memory: its id, when it was read, and the cipher
@@ -81,15 +88,21 @@ KEY_ENTRY_BYTES = 1700
 class EnvelopeVault:
     """Implements ``domain.vault.Vault``."""
 
-    def __init__(self, master_key: bytes, store: ViewStore, cache_bytes: int = 2 * MIB,
-                 keeps_keys: bool = True) -> None:
+    def __init__(
+        self,
+        master_key: bytes,
+        store: ViewStore,
+        cache_bytes: int = 2 * MIB,
+        keeps_keys: bool = True,
+    ) -> None:
         self._master = AESGCM(master_key)
         self._master_key = master_key
         self._lookup_key = hmac.new(master_key, b"nrd phone lookup v1", hashlib.sha256).digest()
         self._digest_key = self.derived_key(b"nrd idempotency fingerprint v1")
         self._store = store
         self._cache: BoundedCache[UUID, tuple[float, AESGCM]] = BoundedCache(
-            cache_bytes, size_of=lambda _key, _entry: KEY_ENTRY_BYTES)
+            cache_bytes, size_of=lambda _key, _entry: KEY_ENTRY_BYTES
+        )
         self._keeps_keys = keeps_keys
 
     def keeping_no_keys(self) -> EnvelopeVault:
@@ -103,9 +116,14 @@ class EnvelopeVault:
         nonce = os.urandom(NONCE_BYTES)
         wrapped = nonce + self._master.encrypt(nonce, data_key, case_id.bytes)
         with self._store.transaction() as cursor:
-            made = cursor.execute("INSERT INTO case_keys (case_id, wrapped) VALUES (%s, %s) "
-                                  "ON CONFLICT (case_id) DO NOTHING",
-                                  (str(case_id), wrapped)).rowcount == 1
+            made = (
+                cursor.execute(
+                    "INSERT INTO case_keys (case_id, wrapped) VALUES (%s, %s) "
+                    "ON CONFLICT (case_id) DO NOTHING",
+                    (str(case_id), wrapped),
+                ).rowcount
+                == 1
+            )
         if made:  # the new case's data is sealed next: no need to read the key back
             self._remember(case_id, time.monotonic(), AESGCM(data_key))
 
@@ -113,8 +131,11 @@ class EnvelopeVault:
         """Records the intent to destroy the key before the erasure event is saved, so a crash
         between the event and the key's destruction is finished by ``finish_erasures``."""
         with self._store.transaction() as cursor:
-            cursor.execute("INSERT INTO key_erasures (case_id, at) VALUES (%s, %s) "
-                           "ON CONFLICT (case_id) DO NOTHING", (str(case_id), time.time()))
+            cursor.execute(
+                "INSERT INTO key_erasures (case_id, at) VALUES (%s, %s) "
+                "ON CONFLICT (case_id) DO NOTHING",
+                (str(case_id), time.time()),
+            )
 
     def cancel_erasure(self, case_id: UUID) -> None:
         with self._store.transaction() as cursor:
@@ -129,13 +150,17 @@ class EnvelopeVault:
         with self._store.transaction() as cursor:
             cursor.execute("DELETE FROM case_keys WHERE case_id = %s", (str(case_id),))
             cursor.execute("DELETE FROM key_erasures WHERE case_id = %s", (str(case_id),))
-            cursor.execute("INSERT INTO key_scrubs (name, at) VALUES ('case_keys', %s) "
-                           "ON CONFLICT (name) DO UPDATE SET at = excluded.at", (time.time(),))
+            cursor.execute(
+                "INSERT INTO key_scrubs (name, at) VALUES ('case_keys', %s) "
+                "ON CONFLICT (name) DO UPDATE SET at = excluded.at",
+                (time.time(),),
+            )
         self._cache.pop(case_id)
         self._finish_scrub(scrub_timeout)
 
-    def finish_erasures(self, is_erased: Callable[[UUID], bool], scrub_timeout: float = 1.0,
-                        grace: float = 60.0) -> None:
+    def finish_erasures(
+        self, is_erased: Callable[[UUID], bool], scrub_timeout: float = 1.0, grace: float = 60.0
+    ) -> None:
         """Destroys the keys of erasures a crash interrupted (their event is saved), forgets
         intents whose erasure never happened (after ``grace`` seconds), finishes a scrub."""
         with self._store.read() as cursor:
@@ -159,13 +184,15 @@ class EnvelopeVault:
             log.warning("a destroyed case key awaits its scrub: older transactions are open")
             return
         with self._store.transaction() as cursor:  # unless another destruction came since
-            cursor.execute("DELETE FROM key_scrubs WHERE name = 'case_keys' AND at <= %s",
-                           (row[0],))
+            cursor.execute(
+                "DELETE FROM key_scrubs WHERE name = 'case_keys' AND at <= %s", (row[0],)
+            )
 
     def has_key(self, case_id: UUID) -> bool:
         with self._store.read() as cursor:
-            row = cursor.execute("SELECT 1 FROM case_keys WHERE case_id = %s",
-                                 (str(case_id),)).fetchone()
+            row = cursor.execute(
+                "SELECT 1 FROM case_keys WHERE case_id = %s", (str(case_id),)
+            ).fetchone()
         return row is not None
 
     def seal(self, case_id: UUID, data: dict[str, Any]) -> str:
@@ -177,10 +204,10 @@ class EnvelopeVault:
         plain = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
         return base64.b64encode(nonce + key.encrypt(nonce, plain, case_id.bytes)).decode()
 
-    def open(self, case_id: UUID, sealed: str, *,
-             for_decision: bool = False) -> dict[str, Any] | None:
-        key = self._key(case_id, DECISION_KEY_CACHE_SECONDS if for_decision
-                        else KEY_CACHE_SECONDS)
+    def open(
+        self, case_id: UUID, sealed: str, *, for_decision: bool = False
+    ) -> dict[str, Any] | None:
+        key = self._key(case_id, DECISION_KEY_CACHE_SECONDS if for_decision else KEY_CACHE_SECONDS)
         if key is None:
             return None
         raw = base64.b64decode(sealed)
@@ -210,17 +237,21 @@ class EnvelopeVault:
         if cached is not None and now - cached[0] < max_age:
             return cached[1]
         with self._store.read() as cursor:
-            row = cursor.execute("SELECT wrapped FROM case_keys WHERE case_id = %s",
-                                 (str(case_id),)).fetchone()
+            row = cursor.execute(
+                "SELECT wrapped FROM case_keys WHERE case_id = %s", (str(case_id),)
+            ).fetchone()
         if row is None:
             return None
         wrapped = bytes(row[0])
         try:
-            data_key = self._master.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
-                                            case_id.bytes)
+            data_key = self._master.decrypt(
+                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], case_id.bytes
+            )
         except InvalidTag:
-            raise MasterKeyError("the master key does not open this store's case keys: "
-                                 "is NRD_MASTER_KEY the one the store was made with?") from None
+            raise MasterKeyError(
+                "the master key does not open this store's case keys: "
+                "is NRD_MASTER_KEY the one the store was made with?"
+            ) from None
         key = AESGCM(data_key)
         self._remember(case_id, now, key)
         return key

@@ -26,17 +26,25 @@ class AccessLogged:
 
     context_value: Context
 
-    def revealed(self, object_type: GraphQLObjectType, source: Any,
-                 field_names: Iterable[str]) -> None:
+    def revealed(
+        self, object_type: GraphQLObjectType, source: Any, field_names: Iterable[str]
+    ) -> None:
         """Notes the fields of ``source``, an object of ``object_type``, being completed."""
         if object_type.name in CONFIDENTIAL:
             self.context_value.reads.note(object_type.name, source, field_names)
 
-    def execute_field(self, parent_type: GraphQLObjectType, source: Any,
-                      field_details_list: Any, path: Any, position_context: Any) -> Any:
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
         self.revealed(parent_type, source, (field_details_list[0].node.name.value,))
         return super().execute_field(  # type: ignore[misc]
-            parent_type, source, field_details_list, path, position_context)
+            parent_type, source, field_details_list, path, position_context
+        )
 
 
 class AccessLogUnwritten(Exception):
@@ -55,8 +63,9 @@ async def write(context: Context) -> None:
         return
     system = context.system
     try:
-        await anyio.to_thread.run_sync(system.access.record, context.reader(), context.reads,
-                                       limiter=system.limiter)
+        await anyio.to_thread.run_sync(
+            system.access.record, context.reader(), context.reads, limiter=system.limiter
+        )
     except Exception as error:
         fault = classify(error)
         raise AccessLogUnwritten(fault.retry_after if fault else 1) from error

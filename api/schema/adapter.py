@@ -70,23 +70,34 @@ class FastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
     object it completes fails rather than pass unlogged.
     """
 
-    def revealed(self, object_type: GraphQLObjectType, source: Any,
-                 field_names: Iterable[str]) -> None:
+    def revealed(
+        self, object_type: GraphQLObjectType, source: Any, field_names: Iterable[str]
+    ) -> None:
         raise NotImplementedError("compose the executor with api.schema.access_log.AccessLogged")
 
-    def execute_field(self, parent_type: GraphQLObjectType, source: Any,
-                      field_details_list: Any, path: Any, position_context: Any) -> Any:
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
         name = field_details_list[0].node.name.value
         field_def = self.schema.get_field(parent_type, name)
         get: Callable[[Any], Any] | None = getattr(field_def, "nrd_get", None)
         if get is not None:
             try:
-                return self._complete(field_def.type, field_details_list,  # type: ignore[union-attr]
-                                      get(source))
+                return self._complete(
+                    field_def.type,  # type: ignore[union-attr]
+                    field_details_list,
+                    get(source),
+                )
             except _General:
                 pass
-        return super().execute_field(parent_type, source, field_details_list, path,
-                                     position_context)
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
 
     def _complete(self, field_type: Any, field_details_list: Any, value: Any) -> Any:
         non_null = is_non_null_type(field_type)
@@ -110,8 +121,9 @@ class FastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if deferred:
             raise _General
         # Names generated only if the hook reads them (for a confidential type).
-        self.revealed(field_type, value, (details[0].node.name.value
-                                          for details in grouped.values()))
+        self.revealed(
+            field_type, value, (details[0].node.name.value for details in grouped.values())
+        )
         result: dict[str, Any] = {}
         for key, details in grouped.items():
             name = details[0].node.name.value
@@ -152,8 +164,7 @@ def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
     return schema._schema
 
 
-def document_of(info: Info[Any, Any]
-                ) -> tuple[list[FieldNode], dict[str, FragmentDefinitionNode]]:
+def document_of(info: Info[Any, Any]) -> tuple[list[FieldNode], dict[str, FragmentDefinitionNode]]:
     """The document's nodes of this field, and its fragments by name."""
     raw = info._raw_info
     return list(raw.field_nodes), raw.fragments

@@ -22,18 +22,24 @@ from api.schema.directory import DirectoryMutations, DirectoryQueries
 from api.schema.protocols import ProtocolMutations, ProtocolQueries
 
 
-@strawberry.type(description=(
-    "Everything nrd answers. What each role may read is decided field by field: a field your "
-    "role may never read is refused like one that does not exist, and a record it may not see "
-    "answers as a missing one."))
+@strawberry.type(
+    description=(
+        "Everything nrd answers. What each role may read is decided field by field: a field your "
+        "role may never read is refused like one that does not exist, and a record it may not see "
+        "answers as a missing one."
+    )
+)
 class Query(DirectoryQueries, ProtocolQueries, CaseQueries, AuditQueries):
     pass
 
 
-@strawberry.type(description=(
-    "Every command. Each takes an idempotency key: sent again, it writes nothing and returns "
-    "its first result. Each is recorded as an event saying who acted, in which role, and why "
-    "where a reason is required."))
+@strawberry.type(
+    description=(
+        "Every command. Each takes an idempotency key: sent again, it writes nothing and returns "
+        "its first result. Each is recorded as an event saying who acted, in which role, and why "
+        "where a reason is required."
+    )
+)
 class Mutation(DirectoryMutations, ProtocolMutations, CaseMutations, AuditMutations):
     pass
 
@@ -48,24 +54,37 @@ class ExecutionContext(AccessLogged, FastPathExecutionContext):
     executor, so each confidential field is noted whichever path completes it."""
 
     @classmethod
-    def build(cls, schema: Any, document: Any, root_value: Any = None,
-              context_value: Any = None, raw_variable_values: Any = None,
-              *args: Any, **kwargs: Any) -> Any:
+    def build(
+        cls,
+        schema: Any,
+        document: Any,
+        root_value: Any = None,
+        context_value: Any = None,
+        raw_variable_values: Any = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
         """Refuses, once the variables coerce and before anything runs, a filter the role may
         not use named in them: the same moment, and so the same answer, as a field that does
         not exist (the validation rules refuse one named in the document)."""
-        built = super().build(schema, document, root_value, context_value, raw_variable_values,
-                              *args, **kwargs)
+        built = super().build(
+            schema, document, root_value, context_value, raw_variable_values, *args, **kwargs
+        )
         if isinstance(built, list):
             return built
         refused = context_value.system.gate.refused_variables(
-            built.operation, raw_variable_values or {}, context_value.role)
+            built.operation, raw_variable_values or {}, context_value.role
+        )
         return refused or built
 
 
 def build_schema(extensions: list[Any]) -> Schema:
-    schema = Schema(query=Query, mutation=Mutation, extensions=extensions,
-                    execution_context_class=ExecutionContext)
+    schema = Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        execution_context_class=ExecutionContext,
+    )
     resolve_plain_fields_directly(schema)
     return schema
 

@@ -19,8 +19,9 @@ from strawberry.types.enum import has_enum_definition
 from api.schema.adapter import describe_values
 
 
-def describe(enum: type[Enum], description: str, values: dict[str, str],
-             name: str | None = None) -> None:
+def describe(
+    enum: type[Enum], description: str, values: dict[str, str], name: str | None = None
+) -> None:
     """Registers ``enum`` as a GraphQL enum with its description and one for every value."""
     strawberry.enum(enum, name=name, description=description)
     if not has_enum_definition(enum):
@@ -28,30 +29,35 @@ def describe(enum: type[Enum], description: str, values: dict[str, str],
     members = {value.name for value in enum.__strawberry_definition__.values}
     described = set(values)
     if members != described:
-        raise ValueError(f"{enum.__name__}: describe exactly its values; missing "
-                         f"{sorted(members - described)}, unknown {sorted(described - members)}")
+        raise ValueError(
+            f"{enum.__name__}: describe exactly its values; missing "
+            f"{sorted(members - described)}, unknown {sorted(described - members)}"
+        )
     describe_values(enum, values)
 
 
 # -- the directory ----------------------------------------------------------------------------
 
 ORGANIZATION_KIND = (
-    "What kind of member of the directory an organization is.", {
+    "What kind of member of the directory an organization is.",
+    {
         "DIRECT_SERVICE_PROVIDER": "Responds to victims and survivors with in-person services "
-                                   "and supports: a referral for emergency, short-term or "
-                                   "long-term social or legal needs.",
+        "and supports: a referral for emergency, short-term or "
+        "long-term social or legal needs.",
         "INDIRECT_SERVICE_PROVIDER": "A referral for people who want to get involved in "
-                                     "anti-trafficking work, volunteer, find information, or "
-                                     "obtain training or technical assistance.",
+        "anti-trafficking work, volunteer, find information, or "
+        "obtain training or technical assistance.",
         "LAW_ENFORCEMENT_AGENCY": "A police service or other agency that receives the "
-                                  "hotline's reports under a reporting protocol.",
+        "hotline's reports under a reporting protocol.",
         "GOVERNMENT_BODY": "A government department or agency.",
         "COALITION_OR_NETWORK": "A coalition or network of organizations.",
         "OTHER_ALLIED_ORGANIZATION": "Another organization allied in referrals or reporting.",
-    })
+    },
+)
 
 FOCUS_AREA = (
-    "An area of work an organization focuses on.", {
+    "An area of work an organization focuses on.",
+    {
         "HUMAN_TRAFFICKING": "Human trafficking, sexual or labour.",
         "SEXUAL_ASSAULT": "Sexual assault.",
         "DOMESTIC_VIOLENCE": "Domestic and intimate-partner violence.",
@@ -61,23 +67,29 @@ FOCUS_AREA = (
         "IMMIGRATION_AND_REFUGEE": "Immigration and refugee supports.",
         "HEALTH_CARE": "Health care.",
         "OTHER": "Another related area.",
-    })
+    },
+)
 
 SERVICE_CATEGORY = (
-    "How long a service supports a person.", {
+    "How long a service supports a person.",
+    {
         "EMERGENCY": "Immediate help in a crisis (emergency shelter, crisis lines).",
         "SHORT_TERM_TRANSITIONAL": "Short-term or transitional support.",
         "LONG_TERM": "Long-term support.",
-    })
+    },
+)
 
 SERVICE_NATURE = (
-    "Whether a service is social or legal.", {
+    "Whether a service is social or legal.",
+    {
         "SOCIAL": "A social service (shelter, counselling, health, income, ...).",
         "LEGAL": "A legal service (advice, representation, immigration status, ...).",
-    })
+    },
+)
 
 POPULATION = (
-    "A group of people an organization serves.", {
+    "A group of people an organization serves.",
+    {
         "ADULTS": "Adults.",
         "YOUTH": "Youth.",
         "CHILDREN": "Children.",
@@ -90,103 +102,123 @@ POPULATION = (
         "PEOPLE_WITH_DISABILITIES": "People with disabilities.",
         "FAMILIES": "Families.",
         "ALL": "Everyone.",
-    })
+    },
+)
 
 CRITERION = (
     "One of the seven minimum criteria for inclusion, as the organization attests it (the "
-    "hotline cannot verify every detail itself).", {
+    "hotline cannot verify every detail itself).",
+    {
         "SURVIVOR_CENTRED_RESPONSE": "Provides an appropriate, victim- and survivor-centred "
-                                     "response.",
+        "response.",
         "TRAUMA_INFORMED_QUALIFIED_STAFF": "Delivers social or legal services through "
-                                           "trauma-informed practices, by qualified staff.",
+        "trauma-informed practices, by qualified staff.",
         "INCLUSIVE_NON_DISCRIMINATORY": "Keeps inclusive, non-discriminatory practices in "
-                                        "staffing and services.",
+        "staffing and services.",
         "CLIENT_SAFETY": "Assures the safety of its clients.",
         "DATA_PROTECTION": "Protects client data (confidentiality, privacy, data security and "
-                           "mandatory reporting policies).",
+        "mandatory reporting policies).",
         "GOOD_STANDING_COLLABORATIVE": "Is in good standing in its field and works "
-                                       "collaboratively with other service providers.",
+        "collaboratively with other service providers.",
         "REGIONAL_BEST_PRACTICES": "Follows the guiding principles and best practices of its "
-                                   "region.",
-    })
+        "region.",
+    },
+)
 
 ORGANIZATION_STATUS = (
-    "Where an organization stands in the inclusion lifecycle.", {
+    "Where an organization stands in the inclusion lifecycle.",
+    {
         "SUBMITTED": "Applied; the review has not started.",
         "UNDER_REVIEW": "Hotline staff are reviewing the application.",
         "INFORMATION_REQUESTED": "Staff asked the organization for more information.",
         "INFORMATION_PROVIDED": "The organization answered; the review can resume.",
         "INCLUDED": "In the directory (and in the public one if it opted in). Inclusion is "
-                    "not endorsement.",
+        "not endorsement.",
         "DECLINED": "The application was declined.",
         "REMOVED": "Removed from the directory by a supervisor.",
-    })
+    },
+)
 
 REMOVAL_REASON = (
-    "Why a supervisor removed an organization from the directory.", {
+    "Why a supervisor removed an organization from the directory.",
+    {
         "MISCONDUCT_ALLEGATION": "An allegation of misconduct (one must be on record).",
         "UNREACHABLE": "The point of contact could not be reached after several attempts.",
         "NO_LONGER_MEETS_CRITERIA": "The organization no longer meets the criteria.",
         "ORGANIZATION_REQUEST": "The organization asked to be removed.",
         "OTHER": "Another reason, given in the note.",
-    })
+    },
+)
 
 CONTACT_OUTCOME = (
-    "What came of an attempt to reach an organization's point of contact.", {
+    "What came of an attempt to reach an organization's point of contact.",
+    {
         "REACHED": "Reached: the count of failed attempts starts again from zero.",
         "NO_ANSWER": "No answer.",
         "LEFT_MESSAGE": "A message was left.",
         "NO_REPLY_TO_EMAIL": "An email went unanswered.",
         "WRONG_CONTACT_DETAILS": "The contact details on record are wrong.",
-    })
+    },
+)
 
 # -- cases ------------------------------------------------------------------------------------
 
 CHANNEL = (
-    "How a caller reached the hotline.", {
+    "How a caller reached the hotline.",
+    {
         "CALL": "A phone call.",
         "TEXT": "A text message.",
         "CHAT": "A web chat.",
         "EMAIL": "An email.",
         "WEB_FORM": "The web form.",
-    })
+    },
+)
 
 CALLER_RELATIONSHIP = (
-    "Who the caller is to the situation.", {
+    "Who the caller is to the situation.",
+    {
         "VICTIM_OR_SURVIVOR": "A victim or survivor.",
         "FAMILY_OR_FRIEND": "A family member or friend.",
         "COMMUNITY_MEMBER": "A member of the community.",
         "SERVICE_PROVIDER": "A service provider.",
         "OTHER": "Someone else.",
         "ANONYMOUS": "The caller did not say.",
-    })
+    },
+)
 
 TRISTATE = (
-    "Yes, no, or not known.", {
+    "Yes, no, or not known.",
+    {
         "YES": "Yes.",
         "NO": "No.",
         "UNKNOWN": "Not known.",
-    })
+    },
+)
 
 SITUATION_TYPE = (
-    "The kind of situation a case is about.", {
+    "The kind of situation a case is about.",
+    {
         "SEX_TRAFFICKING": "Potential sex trafficking.",
         "LABOUR_TRAFFICKING": "Potential labour trafficking.",
         "BOTH": "Potential sex and labour trafficking.",
         "UNKNOWN": "Not known yet.",
         "NOT_TRAFFICKING": "Not a trafficking situation.",
-    })
+    },
+)
 
 URGENCY = (
-    "How soon a case needs action.", {
+    "How soon a case needs action.",
+    {
         "LOW": "Low.",
         "MEDIUM": "Medium.",
         "HIGH": "High.",
         "IMMINENT_HARM": "The caller or others are in imminent danger.",
-    })
+    },
+)
 
 NEED = (
-    "A need a caller has, and a referral is for.", {
+    "A need a caller has, and a referral is for.",
+    {
         "EMERGENCY": "Emergency help.",
         "SHORT_TERM_TRANSITIONAL": "Short-term or transitional support.",
         "LONG_TERM": "Long-term support.",
@@ -196,34 +228,41 @@ NEED = (
         "IMMIGRATION": "Immigration help.",
         "INCOME": "Income support.",
         "OTHER": "Another need.",
-    })
+    },
+)
 
 CONSENT_SCOPE = (
-    "What a caller's consent allows.", {
+    "What a caller's consent allows.",
+    {
         "SHARE_WITH_ORGANIZATION": "Sharing information with one named organization.",
         "REPORT_TO_LAW_ENFORCEMENT": "Reporting to law enforcement (one agency, or any when "
-                                     "none is named).",
+        "none is named).",
         "FOLLOW_UP_CONTACT": "The hotline contacting the caller again.",
-        "NON_IDENTIFYING_STATISTICS": "Counting the case in the de-identified public "
-                                      "statistics.",
-    })
+        "NON_IDENTIFYING_STATISTICS": "Counting the case in the de-identified public statistics.",
+    },
+)
 
 CONSENT_GIVER = (
-    "Who gave a consent.", {
+    "Who gave a consent.",
+    {
         "CALLER": "The caller.",
         "GUARDIAN": "The caller's parent or guardian.",
-    })
+    },
+)
 
 CONSENT_METHOD = (
-    "How a consent was given.", {
+    "How a consent was given.",
+    {
         "VERBAL": "Spoken, on a call.",
         "WRITTEN": "In writing.",
         "CHAT": "In a chat or text conversation.",
-    })
+    },
+)
 
 DISCLOSABLE_FIELD = (
     "A piece of a case that can leave the hotline in a disclosure. The first four are the "
-    "caller's personal data.", {
+    "caller's personal data.",
+    {
         "CALLER_NAME": "The caller's name.",
         "CALLER_PHONE": "The caller's phone number.",
         "CALLER_EMAIL": "The caller's email address.",
@@ -236,27 +275,32 @@ DISCLOSABLE_FIELD = (
         "NEEDS": "The caller's needs (a referral sends those it is for).",
         "INDICATORS": "The trafficking indicators recorded.",
         "BRIEF": "The brief written for this recipient.",
-    })
+    },
+)
 
 RECIPIENT_KIND = (
-    "Who information left the hotline to.", {
+    "Who information left the hotline to.",
+    {
         "ORGANIZATION": "An organization of the directory, with a referral.",
         "LAW_ENFORCEMENT": "A law-enforcement agency, with a supervisor's report.",
         "EMERGENCY_SERVICES": "Emergency services (911, or the territory's number).",
-    })
+    },
+)
 
 DISCLOSURE_EXCEPTION = (
     "The exceptions under which information may leave without the caller's consent: a "
-    "supervisor authorizes each one with a written justification.", {
+    "supervisor authorizes each one with a written justification.",
+    {
         "SUSPECTED_ABUSE_OF_A_MINOR": "Suspected abuse of a minor (the hotline is a mandatory "
-                                      "reporter).",
+        "reporter).",
         "IMMINENT_HARM": "Potential imminent harm to the caller or others.",
         "LEGAL_OBLIGATION": "The law requires the hotline to report.",
-    })
+    },
+)
 
 INDICATOR = (
-    "A common indicator of trafficking. Any detail belongs in the case's notes, which are "
-    "sealed.", {
+    "A common indicator of trafficking. Any detail belongs in the case's notes, which are sealed.",
+    {
         "RECRUITMENT_DECEPTION": "Deceived about the work or conditions when recruited.",
         "DEBT_BONDAGE": "Held by a debt that cannot be paid off.",
         "DOCUMENTS_CONFISCATED": "Identity or travel documents taken away.",
@@ -268,30 +312,37 @@ INDICATOR = (
         "ISOLATION": "Kept isolated.",
         "MINOR_IN_COMMERCIAL_SEX": "A minor in commercial sex.",
         "OTHER": "Another indicator.",
-    })
+    },
+)
 
 REFERRAL_MODE = (
     "How a referral was made. The hotline never promises that an organization will accept "
-    "the caller.", {
+    "the caller.",
+    {
         "WARM_TRANSFER": "The caller was transferred live, with a brief to the organization.",
         "PHONE": "The referral was relayed by phone.",
         "CHAT": "The referral was relayed by chat.",
         "EMAIL": "The referral was relayed by email.",
-    })
+    },
+)
 
 REFERRAL_OUTCOME_KIND = (
-    "What an organization reports became of a referral to it.", {
+    "What an organization reports became of a referral to it.",
+    {
         "CONTACTED": "The organization and the caller were in contact.",
         "ACCEPTED": "The organization accepted the caller for services.",
         "DECLINED": "The organization declined (its own eligibility decision).",
         "SERVICES_PROVIDED": "Services were provided.",
         "UNABLE_TO_REACH": "The organization could not reach the caller.",
-    })
+    },
+)
 
 STATISTICS_DIMENSION = (
-    "What public statistics count cases by.", {
+    "What public statistics count cases by.",
+    {
         "MONTH": "The month a case was opened (YYYY-MM).",
         "PROVINCE": "The province or territory (ISO 3166-2:CA code).",
         "SITUATION_TYPE": "The kind of situation.",
         "NEED": "Each need recorded (a case with several counts under each).",
-    })
+    },
+)

@@ -31,11 +31,13 @@ class Caller:
     client: TestClient
     token: str | None
 
-    def post(self, query: str, variables: dict[str, Any] | None = None,
-             **extra: Any) -> Any:
+    def post(self, query: str, variables: dict[str, Any] | None = None, **extra: Any) -> Any:
         headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
-        return self.client.post("/graphql", json={"query": query, "variables": variables or {},
-                                                  **extra}, headers=headers)
+        return self.client.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}, **extra},
+            headers=headers,
+        )
 
     def gql(self, query: str, variables: dict[str, Any] | None = None, **extra: Any) -> Any:
         response = self.post(query, variables, **extra)
@@ -48,30 +50,50 @@ def as_role(system: System, client: TestClient) -> Any:
     def make(role: str, org: UUID | str | None = None, user: str | None = None) -> Caller:
         if role == "public":
             return Caller(client, None)
-        token = system.auth.issue(role, user or f"fictional-{role}-1",
-                                  None if org is None else str(org))
+        token = system.auth.issue(
+            role, user or f"fictional-{role}-1", None if org is None else str(org)
+        )
         return Caller(client, token)
+
     return make
 
 
-def fictional_profile(name: str = "Example Harbour Shelter", province: str = "CA-ON",
-                      **changes: Any) -> dict[str, Any]:
+def fictional_profile(
+    name: str = "Example Harbour Shelter", province: str = "CA-ON", **changes: Any
+) -> dict[str, Any]:
     profile: dict[str, Any] = {
         "kind": "DIRECT_SERVICE_PROVIDER",
-        "nameEn": name, "nameFr": f"{name} (fr)",
+        "nameEn": name,
+        "nameFr": f"{name} (fr)",
         "descriptionEn": "Emergency shelter for survivors (fictional)",
         "descriptionFr": "Hébergement d'urgence pour survivantes (fictif)",
-        "services": [{"nameEn": "Shelter", "nameFr": "Hébergement", "category": "EMERGENCY",
-                      "natures": ["SOCIAL"]}],
-        "focusAreas": ["HUMAN_TRAFFICKING"], "populations": ["WOMEN"], "languages": ["en", "fr"],
+        "services": [
+            {
+                "nameEn": "Shelter",
+                "nameFr": "Hébergement",
+                "category": "EMERGENCY",
+                "natures": ["SOCIAL"],
+            }
+        ],
+        "focusAreas": ["HUMAN_TRAFFICKING"],
+        "populations": ["WOMEN"],
+        "languages": ["en", "fr"],
         "regions": [{"province": province, "municipality": "Fictionville"}],
-        "hours": "24/7", "intakeProcess": "Call the fictional intake line",
+        "hours": "24/7",
+        "intakeProcess": "Call the fictional intake line",
         "referralProtocol": "Warm transfer to the fictional coordinator",
         "publicContact": {"phone": "+1 555 010 0000", "email": "info@example.org"},
-        "pointOfContact": {"name": "Fictional Coordinator", "phone": "+1 555 020 0000",
-                           "email": "coordinator@example.org"},
-        "location": {"province": province, "municipality": "Fictionville",
-                     "address": "1 Example Street", "confidential": False},
+        "pointOfContact": {
+            "name": "Fictional Coordinator",
+            "phone": "+1 555 020 0000",
+            "email": "coordinator@example.org",
+        },
+        "location": {
+            "province": province,
+            "municipality": "Fictionville",
+            "address": "1 Example Street",
+            "confidential": False,
+        },
     }
     profile.update(changes)
     return profile
@@ -80,9 +102,16 @@ def fictional_profile(name: str = "Example Harbour Shelter", province: str = "CA
 _counter = [0]
 
 
-def seed(system: System, name: str = "Example Harbour Shelter", *, province: str = "CA-ON",
-         included: bool = True, listed: bool = True, confidential: bool = False,
-         **changes: Any) -> UUID:
+def seed(
+    system: System,
+    name: str = "Example Harbour Shelter",
+    *,
+    province: str = "CA-ON",
+    included: bool = True,
+    listed: bool = True,
+    confidential: bool = False,
+    **changes: Any,
+) -> UUID:
     """Writes an organization through the real commands, then brings the read models up."""
     _counter[0] += 1
     key = f"seed-{_counter[0]:06d}"

@@ -40,36 +40,58 @@ class GeneralOnly(AccessLogged, StrawberryGraphQLCoreExecutionContext):
 
 
 def a_case(staff: Caller) -> str:
-    body = staff.gql(OPEN, {"key": "fictional-hook-case", "input": {
-        "channel": "CALL", "language": "en", "relationship": "VICTIM_OR_SURVIVOR",
-        "caller": {"name": "Ysolde Fictional-Caller"}}})
+    body = staff.gql(
+        OPEN,
+        {
+            "key": "fictional-hook-case",
+            "input": {
+                "channel": "CALL",
+                "language": "en",
+                "relationship": "VICTIM_OR_SURVIVOR",
+                "caller": {"name": "Ysolde Fictional-Caller"},
+            },
+        },
+    )
     assert "errors" not in body, body
     return str(body["data"]["openCase"]["caseId"])
 
 
 def logged_fields(system: System, case: str, request_id: str) -> list[Iterable[str]]:
-    return [entry["fields"] for entry in system.access.entries(record_id=case)
-            if entry["requestId"] == request_id and entry["recordType"] == "Case"]
+    return [
+        entry["fields"]
+        for entry in system.access.entries(record_id=case)
+        if entry["requestId"] == request_id and entry["recordType"] == "Case"
+    ]
 
 
-@pytest.mark.parametrize(("executor", "document", "fast_completes_the_case"), [
-    (Watched, PAGE, True),
-    (Watched, BY_ID, False),
-    (GeneralOnly, PAGE, False),
-    (GeneralOnly, BY_ID, False),
-], ids=["fast path, a page", "general path, by id", "no fast path, a page",
-        "no fast path, by id"])
+@pytest.mark.parametrize(
+    ("executor", "document", "fast_completes_the_case"),
+    [
+        (Watched, PAGE, True),
+        (Watched, BY_ID, False),
+        (GeneralOnly, PAGE, False),
+        (GeneralOnly, BY_ID, False),
+    ],
+    ids=["fast path, a page", "general path, by id", "no fast path, a page", "no fast path, by id"],
+)
 def test_a_read_of_an_existing_case_is_logged_whichever_path_completes_it(
-        system: System, as_role: Any, monkeypatch: pytest.MonkeyPatch, executor: type[Any],
-        document: str, fast_completes_the_case: bool) -> None:
+    system: System,
+    as_role: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    executor: type[Any],
+    document: str,
+    fast_completes_the_case: bool,
+) -> None:
     staff = as_role("staff", user="fictional-staff-7")
     case = a_case(staff)
     monkeypatch.setattr(system.schema, "execution_context_class", executor)
     Watched.fast = []
 
-    response = staff.client.post("/graphql", json={"query": document, "variables": {"id": case}},
-                                 headers={"authorization": f"Bearer {staff.token}",
-                                          "x-request-id": "fictional-hook-read"})
+    response = staff.client.post(
+        "/graphql",
+        json={"query": document, "variables": {"id": case}},
+        headers={"authorization": f"Bearer {staff.token}", "x-request-id": "fictional-hook-read"},
+    )
 
     assert response.status_code == 200, response.text
     assert "errors" not in response.json(), response.text
@@ -77,8 +99,9 @@ def test_a_read_of_an_existing_case_is_logged_whichever_path_completes_it(
     assert logged_fields(system, case, "fictional-hook-read") == [["callerName"]]
 
 
-def test_the_fast_path_refuses_to_run_without_the_hook(system: System, as_role: Any,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_fast_path_refuses_to_run_without_the_hook(
+    system: System, as_role: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A fast path composed without the hook fails the request rather than answer unlogged."""
 
     staff = as_role("staff", user="fictional-staff-7")

@@ -57,8 +57,9 @@ Nrd = Callable[..., Run]
 
 
 @pytest.fixture
-def nrd(settings: Settings, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Nrd:
+def nrd(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Nrd:
     """Runs ``nrd audit ...`` as an operator would, against this test's store."""
     nrd_environment(monkeypatch, settings)
     monkeypatch.setenv("NRD_AUDIT_SIGNING_KEY", SIGNING_KEY)
@@ -68,6 +69,7 @@ def nrd(settings: Settings, monkeypatch: pytest.MonkeyPatch,
         code = cli.main(["audit", *argv, "--data-dir", str(settings.data_dir)])
         captured = capsys.readouterr()
         return Run(code, captured.out, captured.err)
+
     return run
 
 
@@ -110,18 +112,26 @@ def head_of(system: System) -> int:
 def everything_stored(system: System, tmp_path: Path) -> dict[str, Any]:
     """What a command could have written: files (and their bytes, but for the databases'),
     the log, the chain, the tracking positions and the access log."""
-    files = {str(path.relative_to(tmp_path)): (b"" if ".sqlite" in path.name
-                                               else path.read_bytes())
-             for path in sorted(tmp_path.rglob("*")) if path.is_file()}
+    files = {
+        str(path.relative_to(tmp_path)): (b"" if ".sqlite" in path.name else path.read_bytes())
+        for path in sorted(tmp_path.rglob("*"))
+        if path.is_file()
+    }
     with system.store.read() as cursor:
         chain = cursor.execute("SELECT position, hash FROM event_chain ORDER BY position")
         links = [tuple(row) for row in chain.fetchall()]
-        tracking = cursor.execute("SELECT name, position FROM projection_tracking "
-                                  "ORDER BY name").fetchall()
+        tracking = cursor.execute(
+            "SELECT name, position FROM projection_tracking ORDER BY name"
+        ).fetchall()
     with system.access.store.read() as cursor:
         reads = cursor.execute("SELECT COUNT(*) FROM access_log").fetchone()[0]
-    return {"files": files, "log": head_of(system), "chain": links,
-            "tracking": [tuple(row) for row in tracking], "reads": int(reads)}
+    return {
+        "files": files,
+        "log": head_of(system),
+        "chain": links,
+        "tracking": [tuple(row) for row in tracking],
+        "reads": int(reads),
+    }
 
 
 def lines_of(text: str) -> list[dict[str, Any]]:
@@ -136,8 +146,13 @@ def last_read(system: System) -> dict[str, Any]:
 
 # -- head and verify ---------------------------------------------------------------------------
 
+
 def test_a_head_exported_to_a_file_verifies_the_untouched_log(
-    system: System, history: History, nrd: Nrd, outside: Path, settings: Settings,
+    system: System,
+    history: History,
+    nrd: Nrd,
+    outside: Path,
+    settings: Settings,
 ) -> None:
     head_file = outside / "head-fictional.json"
 
@@ -151,7 +166,10 @@ def test_a_head_exported_to_a_file_verifies_the_untouched_log(
     chained = chain_head(system.store)
     assert chained is not None
     assert (body["format"], body["position"], body["hash"]) == (
-        "nrd-chain-head/1", head, chained.hash)
+        "nrd-chain-head/1",
+        head,
+        chained.hash,
+    )
     key = signing_key(settings.with_changes(audit_signing_key=SIGNING_KEY))
     assert load_heads([head_file], key.public_key())[0] == chained
 
@@ -160,11 +178,16 @@ def test_a_head_exported_to_a_file_verifies_the_untouched_log(
     assert verified.code == 0, verified.out + verified.err
     assert verified.out.strip() == (
         f"intact: {head} events; the stored chain covers positions up to {head}; "
-        "1 exported head(s) matched")
+        "1 exported head(s) matched"
+    )
 
 
 def test_a_head_printed_to_the_terminal_is_signed_json_usable_as_a_head_file(
-    system: System, history: History, nrd: Nrd, outside: Path, settings: Settings,
+    system: System,
+    history: History,
+    nrd: Nrd,
+    outside: Path,
+    settings: Settings,
 ) -> None:
     printed = nrd("head")
 
@@ -173,15 +196,20 @@ def test_a_head_printed_to_the_terminal_is_signed_json_usable_as_a_head_file(
     assert set(body) == {"format", "position", "hash", "at", "publicKey", "signature"}
     assert body["position"] == head_of(system)
     public = signing_key(settings.with_changes(audit_signing_key=SIGNING_KEY)).public_key()
-    assert body["publicKey"] == base64.b64encode(
-        public.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+    assert (
+        body["publicKey"]
+        == base64.b64encode(public.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+    )
     kept = outside / "head-from-the-terminal.json"
     kept.write_text(printed.out)
     assert load_heads([kept], public) == [chain_head(system.store)]
 
 
 def test_a_head_taken_before_later_honest_writes_still_verifies(
-    system: System, history: History, nrd: Nrd, outside: Path,
+    system: System,
+    history: History,
+    nrd: Nrd,
+    outside: Path,
 ) -> None:
     earlier = outside / "head-earlier.json"
     assert nrd("head", "--output", str(earlier)).code == 0
@@ -197,15 +225,23 @@ def test_a_head_taken_before_later_honest_writes_still_verifies(
 
 
 def test_an_edited_event_makes_verify_exit_1_naming_its_position(
-    system: System, history: History, nrd: Nrd, outside: Path, settings: Settings,
+    system: System,
+    history: History,
+    nrd: Nrd,
+    outside: Path,
+    settings: Settings,
 ) -> None:
     head_file = outside / "head-fictional.json"
     assert nrd("head", "--output", str(head_file)).code == 0
     # Who recorded the caller's consent is rewritten in the stored event.
-    [granted] = [n.id for n in system.app.recorder.select_notifications(start=1, limit=1000)
-                 if n.topic.endswith("Case.ConsentGranted")]
-    Intruder(settings).edit(granted, b'"actor_id":"fictional-staff-1"',
-                            b'"actor_id":"fictional-staff-9"')
+    [granted] = [
+        n.id
+        for n in system.app.recorder.select_notifications(start=1, limit=1000)
+        if n.topic.endswith("Case.ConsentGranted")
+    ]
+    Intruder(settings).edit(
+        granted, b'"actor_id":"fictional-staff-1"', b'"actor_id":"fictional-staff-9"'
+    )
 
     with_head = nrd("verify", "--head", str(head_file))
     without = nrd("verify")
@@ -216,11 +252,17 @@ def test_an_edited_event_makes_verify_exit_1_naming_its_position(
         assert "intact" not in run.out
 
 
-@pytest.mark.parametrize("kind", ["missing", "not json", "not a head", "position changed",
-                                  "signed by another store"])
+@pytest.mark.parametrize(
+    "kind", ["missing", "not json", "not a head", "position changed", "signed by another store"]
+)
 def test_an_unusable_head_file_is_refused_by_name_with_exit_2_and_nothing_written(
-    system: System, history: History, nrd: Nrd, outside: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, kind: str,
+    system: System,
+    history: History,
+    nrd: Nrd,
+    outside: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
 ) -> None:
     good = outside / "head-good.json"
     assert nrd("head", "--output", str(good)).code == 0
@@ -243,17 +285,24 @@ def test_an_unusable_head_file_is_refused_by_name_with_exit_2_and_nothing_writte
 
     assert refused.code == 2, refused.out + refused.err
     assert f"nrd audit verify: {bad}: " in refused.err
-    expected = {"missing": "no such head file", "not json": "not readable JSON",
-                "not a head": "not a head file of format",
-                "position changed": "signature does not match",
-                "signed by another store": "signature does not match"}[kind]
+    expected = {
+        "missing": "no such head file",
+        "not json": "not readable JSON",
+        "not a head": "not a head file of format",
+        "position changed": "signature does not match",
+        "signed by another store": "signature does not match",
+    }[kind]
     assert expected in refused.err
     assert refused.out == ""
     assert everything_stored(system, tmp_path) == before
 
 
 def test_without_a_signing_key_sqlite_keeps_one_in_the_data_folder_and_postgres_refuses(
-    system: System, history: History, nrd: Nrd, outside: Path, settings: Settings,
+    system: System,
+    history: History,
+    nrd: Nrd,
+    outside: Path,
+    settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("NRD_AUDIT_SIGNING_KEY")
@@ -275,6 +324,7 @@ def test_without_a_signing_key_sqlite_keeps_one_in_the_data_folder_and_postgres_
 
 # -- export ------------------------------------------------------------------------------------
 
+
 def sealed_values(system: System) -> dict[int, dict[str, str]]:
     """Each stored event's sealed values, by position, as the log holds them."""
     found: dict[int, dict[str, str]] = {}
@@ -287,7 +337,10 @@ def sealed_values(system: System) -> dict[int, dict[str, str]]:
 
 
 def test_an_export_streams_every_event_in_log_order_with_sealed_values_masked(
-    system: System, history: History, nrd: Nrd, outside: Path,
+    system: System,
+    history: History,
+    nrd: Nrd,
+    outside: Path,
 ) -> None:
     printed = nrd("export")
 
@@ -305,7 +358,11 @@ def test_an_export_streams_every_event_in_log_order_with_sealed_values_masked(
     assert CALLER_NAME not in printed.out
     read = last_read(system)
     assert (read["recordType"], read["recordId"], read["role"], read["fields"]) == (
-        "AuditExport", "all", "operator", ["events"])
+        "AuditExport",
+        "all",
+        "operator",
+        ["events"],
+    )
 
     to_file = outside / "export-fictional.ndjson"
     written = nrd("export", "--output", str(to_file))
@@ -318,7 +375,9 @@ def test_an_export_streams_every_event_in_log_order_with_sealed_values_masked(
 
 
 def test_an_export_of_one_record_holds_its_events_only_in_version_order(
-    system: System, history: History, nrd: Nrd,
+    system: System,
+    history: History,
+    nrd: Nrd,
 ) -> None:
     printed = nrd("export", "--record", str(history.case))
 
@@ -332,11 +391,16 @@ def test_an_export_of_one_record_holds_its_events_only_in_version_order(
     assert CALLER_NAME not in printed.out
     read = last_read(system)
     assert (read["recordType"], read["recordId"], read["caseId"]) == (
-        "AuditExport", str(history.case), str(history.case))
+        "AuditExport",
+        str(history.case),
+        str(history.case),
+    )
 
 
 def test_an_export_since_and_until_a_moment_splits_the_history_there(
-    system: System, history: History, nrd: Nrd,
+    system: System,
+    history: History,
+    nrd: Nrd,
 ) -> None:
     moment = history.midpoint.isoformat()
 
@@ -349,14 +413,29 @@ def test_an_export_since_and_until_a_moment_splits_the_history_there(
     assert [e["position"] for e in before + after] == list(range(1, head_of(system) + 1))
     assert {e["type"] for e in before} >= {"Organization.InclusionApproved", "Case.Opened"}
     assert {e["type"] for e in after} >= {"Case.ConsentGranted", "Case.ReferralMade"}
-    just_the_case = lines_of(nrd("export", "--record", str(history.case), "--since", moment,
-                                 "--until", datetime.now(UTC).isoformat()).out)
+    just_the_case = lines_of(
+        nrd(
+            "export",
+            "--record",
+            str(history.case),
+            "--since",
+            moment,
+            "--until",
+            datetime.now(UTC).isoformat(),
+        ).out
+    )
     assert [e["type"] for e in just_the_case] == [
-        "Case.ConsentGranted", "Case.InformationDisclosed", "Case.ReferralMade"]
+        "Case.ConsentGranted",
+        "Case.InformationDisclosed",
+        "Case.ReferralMade",
+    ]
 
 
 def test_an_export_to_an_existing_file_is_refused_and_the_file_left_alone(
-    system: System, history: History, nrd: Nrd, outside: Path,
+    system: System,
+    history: History,
+    nrd: Nrd,
+    outside: Path,
 ) -> None:
     kept = outside / "export-fictional.ndjson"
     kept.write_text("fictional: an earlier export\n")
@@ -370,7 +449,10 @@ def test_an_export_to_an_existing_file_is_refused_and_the_file_left_alone(
 
 
 def test_an_interrupted_export_resumes_to_exactly_the_bytes_of_an_uninterrupted_one(
-    system: System, history: History, nrd: Nrd, outside: Path,
+    system: System,
+    history: History,
+    nrd: Nrd,
+    outside: Path,
 ) -> None:
     whole = outside / "export-whole.ndjson"
     assert nrd("export", "--output", str(whole)).code == 0
@@ -407,7 +489,10 @@ class InterruptedTerminal(io.StringIO):
 
 
 def test_an_export_stopped_with_ctrl_c_leaves_only_complete_lines_under_the_partial_name(
-    system: System, history: History, nrd: Nrd, outside: Path,
+    system: System,
+    history: History,
+    nrd: Nrd,
+    outside: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     whole = outside / "export-whole.ndjson"
@@ -434,7 +519,10 @@ def test_an_export_stopped_with_ctrl_c_leaves_only_complete_lines_under_the_part
 
 
 def test_resuming_an_export_that_was_never_started_is_refused(
-    system: System, history: History, nrd: Nrd, outside: Path,
+    system: System,
+    history: History,
+    nrd: Nrd,
+    outside: Path,
 ) -> None:
     target = outside / "export-fictional.ndjson"
 
@@ -447,8 +535,11 @@ def test_resuming_an_export_that_was_never_started_is_refused(
 
 # -- replay --------------------------------------------------------------------------------------
 
+
 def test_replay_prints_a_record_as_it_stood_at_a_version_and_at_a_moment(
-    system: System, history: History, nrd: Nrd,
+    system: System,
+    history: History,
+    nrd: Nrd,
 ) -> None:
     applied = nrd("replay", str(history.shelter), "--version", "1")
     at_midpoint = nrd("replay", str(history.shelter), "--at", history.midpoint.isoformat())
@@ -458,11 +549,17 @@ def test_replay_prints_a_record_as_it_stood_at_a_version_and_at_a_moment(
         assert run.code == 0, run.err
     first = json.loads(applied.out)
     assert (first["recordId"], first["recordType"], first["version"]) == (
-        str(history.shelter), "Organization", 1)
+        str(history.shelter),
+        "Organization",
+        1,
+    )
     assert first["state"]["status"] == "SUBMITTED"
     then = json.loads(at_midpoint.out)
     assert (then["version"], then["state"]["status"], then["state"]["public_listing"]) == (
-        3, "INCLUDED", True)
+        3,
+        "INCLUDED",
+        True,
+    )
     case = json.loads(case_then.out)
     assert (case["recordType"], case["version"], case["state"]["consents"]) == ("Case", 1, {})
     assert case["state"]["sealed_personal"] == "[sealed]"
@@ -471,11 +568,14 @@ def test_replay_prints_a_record_as_it_stood_at_a_version_and_at_a_moment(
     assert [(r["recordType"], r["recordId"], r["caseId"]) for r in reads] == [
         ("RecordAsOf", str(history.case), str(history.case)),
         ("RecordAsOf", str(history.shelter), None),
-        ("RecordAsOf", str(history.shelter), None)]
+        ("RecordAsOf", str(history.shelter), None),
+    ]
 
 
 def test_replay_of_a_record_that_did_not_exist_then_exits_1_and_records_no_read(
-    system: System, history: History, nrd: Nrd,
+    system: System,
+    history: History,
+    nrd: Nrd,
 ) -> None:
     nowhere = nrd("replay", str(uuid4()), "--version", "1")
     not_yet = nrd("replay", str(history.shelter), "--at", "2000-01-01")
@@ -488,9 +588,11 @@ def test_replay_of_a_record_that_did_not_exist_then_exits_1_and_records_no_read(
     assert system.access.entries(user_id=OPERATOR) == []
 
 
-
 def test_a_read_at_the_terminal_is_logged_under_the_real_account_whatever_user_says(
-    system: System, history: History, nrd: Nrd, monkeypatch: pytest.MonkeyPatch,
+    system: System,
+    history: History,
+    nrd: Nrd,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("USER", "fictional-compliance-officer")
     monkeypatch.setenv("LOGNAME", "fictional-compliance-officer")
@@ -498,12 +600,15 @@ def test_a_read_at_the_terminal_is_logged_under_the_real_account_whatever_user_s
     assert nrd("replay", str(history.shelter), "--version", "1").code == 0
 
     assert [r["userId"] for r in system.access.entries(record_id=str(history.shelter))] == [
-        OPERATOR]
+        OPERATOR
+    ]
     assert system.access.entries(user_id="cli:fictional-compliance-officer") == []
 
 
 def test_an_export_or_head_to_a_folder_that_does_not_exist_says_so_and_exits_2(
-    nrd: Nrd, history: History, outside: Path,
+    nrd: Nrd,
+    history: History,
+    outside: Path,
 ) -> None:
     missing = outside / "no-such-folder" / "export.ndjson"
 

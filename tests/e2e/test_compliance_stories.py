@@ -48,9 +48,16 @@ REPORT = """mutation($key: String!, $id: ID!, $protocol: ID!, $factors: ReportFa
     factors: $factors, fields: [LOCATION, URGENCY, CALLER_NAME], exception: IMMINENT_HARM,
     justification: "Imminent danger described on the call (fictional)") {
     case { reports { id } } } }"""
-FACTORS = {"urgency": "high", "imminentHarm": "yes", "minorInvolved": "no",
-           "indicatorsPresent": "several", "callersWishes": "agrees", "levelOfDetail": "enough",
-           "applicableLaw": "fictional act", "localProtocol": "fictional protocol"}
+FACTORS = {
+    "urgency": "high",
+    "imminentHarm": "yes",
+    "minorInvolved": "no",
+    "indicatorsPresent": "several",
+    "callersWishes": "agrees",
+    "levelOfDetail": "enough",
+    "applicableLaw": "fictional act",
+    "localProtocol": "fictional protocol",
+}
 
 HOLD = """mutation($key: String!, $case: ID!, $reason: String!) {
   placeLegalHold(idempotencyKey: $key, caseId: $case, reason: $reason) {
@@ -101,18 +108,21 @@ def error_code(body: Any) -> str:
     return str(body["errors"][0]["extensions"]["code"])
 
 
-def sent(caller: Caller, request_id: str, query: str,
-         variables: dict[str, Any] | None = None) -> Any:
+def sent(
+    caller: Caller, request_id: str, query: str, variables: dict[str, Any] | None = None
+) -> Any:
     """The response to a query sent with its own X-Request-Id."""
     headers = {"x-request-id": request_id}
     if caller.token:
         headers["authorization"] = f"Bearer {caller.token}"
-    return caller.client.post("/graphql", json={"query": query, "variables": variables or {}},
-                              headers=headers)
+    return caller.client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
 
 
-def read(caller: Caller, request_id: str, query: str,
-         variables: dict[str, Any] | None = None) -> Any:
+def read(
+    caller: Caller, request_id: str, query: str, variables: dict[str, Any] | None = None
+) -> Any:
     response = sent(caller, request_id, query, variables)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -124,25 +134,44 @@ def events_written(system: System) -> int:
     return system.app.recorder.max_notification_id() or 0
 
 
-def access_log(compliance: Caller, record: str | None = None, user: str | None = None,
-               **paging: Any) -> Any:
+def access_log(
+    compliance: Caller, record: str | None = None, user: str | None = None, **paging: Any
+) -> Any:
     return ok(compliance, ACCESS, {"record": record, "user": user, **paging})["accessLog"]
 
 
-def entries_of(compliance: Caller, request_id: str, record: str | None = None,
-               user: str | None = None) -> list[dict[str, Any]]:
+def entries_of(
+    compliance: Caller, request_id: str, record: str | None = None, user: str | None = None
+) -> list[dict[str, Any]]:
     """The access log's entries for one request, as compliance reads them."""
     items = access_log(compliance, record, user)["items"]
     return [item for item in items if item["requestId"] == request_id]
 
 
-def entry(system: System, *, user: str, role: str, request: str, record_type: str,
-          record: str, case: str | None, fields: list[str],
-          org: str | None = None) -> dict[str, Any]:
+def entry(
+    system: System,
+    *,
+    user: str,
+    role: str,
+    request: str,
+    record_type: str,
+    record: str,
+    case: str | None,
+    fields: list[str],
+    org: str | None = None,
+) -> dict[str, Any]:
     """An access-log entry as it should read (its time is checked apart)."""
-    return {"userId": user, "role": role, "organizationId": org, "requestId": request,
-            "recordType": record_type, "recordId": record, "caseId": case, "fields": fields,
-            "policyVersion": system.policy.version}
+    return {
+        "userId": user,
+        "role": role,
+        "organizationId": org,
+        "requestId": request,
+        "recordType": record_type,
+        "recordId": record,
+        "caseId": case,
+        "fields": fields,
+        "policyVersion": system.policy.version,
+    }
 
 
 def timeless(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -150,20 +179,36 @@ def timeless(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def open_case(staff: Caller, request_id: str | None = None) -> str:
-    variables = {"key": key(), "input": {
-        "channel": "CALL", "language": "en", "relationship": "VICTIM_OR_SURVIVOR",
-        "caller": {"name": NAME, "phone": PHONE, "email": EMAIL}, "notes": NOTES,
-        "details": {"province": "CA-ON", "urgency": "HIGH", "needs": ["SHELTER"],
-                    "situationType": "LABOUR_TRAFFICKING", "minorInvolved": "NO"}}}
-    data = (ok(staff, OPEN, variables) if request_id is None
-            else read(staff, request_id, OPEN, variables))
+    variables = {
+        "key": key(),
+        "input": {
+            "channel": "CALL",
+            "language": "en",
+            "relationship": "VICTIM_OR_SURVIVOR",
+            "caller": {"name": NAME, "phone": PHONE, "email": EMAIL},
+            "notes": NOTES,
+            "details": {
+                "province": "CA-ON",
+                "urgency": "HIGH",
+                "needs": ["SHELTER"],
+                "situationType": "LABOUR_TRAFFICKING",
+                "minorInvolved": "NO",
+            },
+        },
+    }
+    data = (
+        ok(staff, OPEN, variables)
+        if request_id is None
+        else read(staff, request_id, OPEN, variables)
+    )
     return str(data["openCase"]["caseId"])
 
 
 def refer(staff: Caller, case: str, org: str) -> str:
     ok(staff, CONSENT, {"key": key(), "id": case, "to": org})
-    referrals = ok(staff, REFER, {"key": key(), "id": case, "org": org, "brief": BRIEF}
-                   )["referCase"]["case"]["referrals"]
+    referrals = ok(staff, REFER, {"key": key(), "id": case, "org": org, "brief": BRIEF})[
+        "referCase"
+    ]["case"]["referrals"]
     return str(referrals[-1]["id"])
 
 
@@ -187,35 +232,52 @@ def referred_case(system: System, as_role: Any) -> Referred:
 
 # -- the access log: who read which fields -------------------------------------------------------
 
+
 def test_a_staff_members_read_of_a_case_is_logged_with_exactly_the_fields_selected(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     staff = as_role("staff", user="fictional-staff-7")
     compliance = as_role("compliance", user="fictional-compliance-1")
     case = open_case(staff)
     before = datetime.now(UTC)
-    read(staff, "req-staff-read-0001",
-         "query($id: ID!) { case(id: $id) { id callerName province urgency } }", {"id": case})
+    read(
+        staff,
+        "req-staff-read-0001",
+        "query($id: ID!) { case(id: $id) { id callerName province urgency } }",
+        {"id": case},
+    )
     # Durable before the response: the row is in the store the moment the answer arrives.
     stored = system.access.entries(record_id=case)
     assert [(row["requestId"], row["fields"]) for row in stored] == [
-        ("req-staff-read-0001", ["callerName", "province", "urgency"])]
+        ("req-staff-read-0001", ["callerName", "province", "urgency"])
+    ]
 
     [item] = access_log(compliance, case)["items"]
-    assert timeless([item]) == [entry(
-        system, user="fictional-staff-7", role="staff", request="req-staff-read-0001",
-        record_type="Case", record=case, case=case,
-        fields=["callerName", "province", "urgency"])]
+    assert timeless([item]) == [
+        entry(
+            system,
+            user="fictional-staff-7",
+            role="staff",
+            request="req-staff-read-0001",
+            record_type="Case",
+            record=case,
+            case=case,
+            fields=["callerName", "province", "urgency"],
+        )
+    ]
     assert before <= parse_moment(item["at"]) <= datetime.now(UTC)
 
 
 @pytest.mark.parametrize("given", ["req id with spaces", "r" * 65, "req;drop"])
 def test_a_request_id_that_is_not_short_and_plain_is_replaced_in_the_log_and_the_events(
-        system: System, as_role: Any, given: str) -> None:
+    system: System, as_role: Any, given: str
+) -> None:
     staff = as_role("staff", user="fictional-staff-7")
     case = open_case(staff, given)
     read(staff, given, "query($id: ID!) { case(id: $id) { urgency } }", {"id": case})
-    [logged] = [e for e in access_log(as_role("compliance"), case)["items"]
-                if e["recordType"] == "Case"]
+    [logged] = [
+        e for e in access_log(as_role("compliance"), case)["items"] if e["recordType"] == "Case"
+    ]
     [opened] = ok(as_role("supervisor"), AUDIT, {"id": case})["auditTrail"]["items"]
     for request_id in (logged["requestId"], opened["requestId"]):
         assert request_id != given and len(request_id) == 32
@@ -224,25 +286,47 @@ def test_a_request_id_that_is_not_short_and_plain_is_replaced_in_the_log_and_the
 
 
 def test_aliases_fragments_and_nested_paths_are_logged_under_the_schema_names(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     staff = as_role("staff", user="fictional-staff-7")
     compliance = as_role("compliance")
     case = open_case(staff)
-    read(staff, "req-shapes-0001", """query($id: ID!) {
+    read(
+        staff,
+        "req-shapes-0001",
+        """query($id: ID!) {
       a: case(id: $id) { who: callerName }
       b: case(id: $id) { ...Reach }
     } fragment Reach on Case { phone: callerPhone ... on Case { secret: notes } }""",
-         {"id": case})
-    read(staff, "req-shapes-0002", """{ cases(first: 5) { items { __typename id
-      ... on Case { mail: callerEmail referrals { id } legalHold { reason } } } } }""")
-    read(staff, "req-shapes-0003", "query($id: ID!) { case(id: $id) { id __typename } }",
-         {"id": case})
-    read(staff, "req-shapes-0004", """query($id: ID!, $yes: Boolean!) {
+        {"id": case},
+    )
+    read(
+        staff,
+        "req-shapes-0002",
+        """{ cases(first: 5) { items { __typename id
+      ... on Case { mail: callerEmail referrals { id } legalHold { reason } } } } }""",
+    )
+    read(
+        staff,
+        "req-shapes-0003",
+        "query($id: ID!) { case(id: $id) { id __typename } }",
+        {"id": case},
+    )
+    read(
+        staff,
+        "req-shapes-0004",
+        """query($id: ID!, $yes: Boolean!) {
       case(id: $id) { callerName @include(if: $yes) assessment @skip(if: $yes) } }""",
-         {"id": case, "yes": True})
-    read(staff, "req-shapes-0005", """mutation($key: String!, $id: ID!) {
+        {"id": case, "yes": True},
+    )
+    read(
+        staff,
+        "req-shapes-0005",
+        """mutation($key: String!, $id: ID!) {
       updateCase(idempotencyKey: $key, id: $id, details: {urgency: MEDIUM}) {
-        caseId case { urgency } } }""", {"key": key(), "id": case})
+        caseId case { urgency } } }""",
+        {"key": key(), "id": case},
+    )
 
     def logged(request_id: str) -> list[list[str]]:
         return [e["fields"] for e in entries_of(compliance, request_id, case)]
@@ -257,72 +341,120 @@ def test_aliases_fragments_and_nested_paths_are_logged_under_the_schema_names(
     # The log answers for the record however its id is written.
     shouting = access_log(compliance, case.upper())["items"]
     assert [e["requestId"] for e in shouting if e["recordType"] == "Case"] == [
-        "req-shapes-0005", "req-shapes-0004", "req-shapes-0003", "req-shapes-0002",
-        "req-shapes-0001"]
+        "req-shapes-0005",
+        "req-shapes-0004",
+        "req-shapes-0003",
+        "req-shapes-0002",
+        "req-shapes-0001",
+    ]
 
 
 def test_a_partners_read_of_its_referral_is_logged_under_the_case(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     world = referred_case(system, as_role)
     partner = as_role("partner", world.shelter, user="fictional-partner-1")
     compliance = as_role("compliance")
     inbox = read(partner, "req-partner-0001", INBOX)["referralInbox"]
-    assert inbox == [{"id": world.referral, "disclosed": {
-        "callerName": NAME, "callerPhone": PHONE, "brief": BRIEF}}]
-    read(partner, "req-partner-0002", """query($id: ID!) { referral(id: $id) {
+    assert inbox == [
+        {
+            "id": world.referral,
+            "disclosed": {"callerName": NAME, "callerPhone": PHONE, "brief": BRIEF},
+        }
+    ]
+    read(
+        partner,
+        "req-partner-0002",
+        """query($id: ID!) { referral(id: $id) {
       d: disclosed { ...Copy } } } fragment Copy on DisclosedCopy { needs }""",
-         {"id": world.referral})
+        {"id": world.referral},
+    )
 
     by_case = entries_of(compliance, "req-partner-0001", world.case)
     by_referral = entries_of(compliance, "req-partner-0001", world.referral)
-    expected = [entry(system, user="fictional-partner-1", role="partner", org=world.shelter,
-                      request="req-partner-0001", record_type=record_type,
-                      record=world.referral, case=world.case, fields=fields)
-                for record_type, fields in (
-                    ("DisclosedCopy", ["brief", "callerName", "callerPhone"]),
-                    ("ReferralInboxItem", ["disclosed"]))]
+    expected = [
+        entry(
+            system,
+            user="fictional-partner-1",
+            role="partner",
+            org=world.shelter,
+            request="req-partner-0001",
+            record_type=record_type,
+            record=world.referral,
+            case=world.case,
+            fields=fields,
+        )
+        for record_type, fields in (
+            ("DisclosedCopy", ["brief", "callerName", "callerPhone"]),
+            ("ReferralInboxItem", ["disclosed"]),
+        )
+    ]
     assert sorted(timeless(by_case), key=lambda e: e["recordType"]) == expected
     assert sorted(timeless(by_referral), key=lambda e: e["recordType"]) == expected
-    assert sorted(e["fields"] for e in entries_of(compliance, "req-partner-0002",
-                                                  world.case)) == [["disclosed"], ["needs"]]
+    assert sorted(e["fields"] for e in entries_of(compliance, "req-partner-0002", world.case)) == [
+        ["disclosed"],
+        ["needs"],
+    ]
 
     # The neighbour's empty inbox read no record, but its emptiness tells something too:
     # the search is logged, with no record answering it.
     neighbour = as_role("partner", world.neighbour, user="fictional-partner-2")
     assert read(neighbour, "req-partner-0003", INBOX) == {"referralInbox": []}
-    assert [(e["requestId"], e["recordType"], e["recordId"], e["fields"]) for e in access_log(
-        compliance, user="fictional-partner-2")["items"]] == [
-        ("req-partner-0003", "Search", "Query.referralInbox", [])]
+    assert [
+        (e["requestId"], e["recordType"], e["recordId"], e["fields"])
+        for e in access_log(compliance, user="fictional-partner-2")["items"]
+    ] == [("req-partner-0003", "Search", "Query.referralInbox", [])]
 
 
 def test_a_liaisons_read_of_its_report_is_logged_under_the_case(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     agency = str(seed(system, "Example Regional Police", kind="LAW_ENFORCEMENT_AGENCY"))
     with acting_as(Actor("fictional-staff-9", "staff", request_id="protocol")):
         protocol = system.app.establish_reporting_protocol(
-            key(), UUID(agency), "CA-ON", None,
-            [{"name": "Fictional Detective", "phone": "+1 555 030 0009"}]).id
+            key(),
+            UUID(agency),
+            "CA-ON",
+            None,
+            [{"name": "Fictional Detective", "phone": "+1 555 030 0009"}],
+        ).id
     system.projector.catch_up()
     case = open_case(as_role("staff"))
-    reports = ok(as_role("supervisor"), REPORT, {"key": key(), "id": case,
-                                                 "protocol": str(protocol), "factors": FACTORS}
-                 )["reportToLawEnforcement"]["case"]["reports"]
+    reports = ok(
+        as_role("supervisor"),
+        REPORT,
+        {"key": key(), "id": case, "protocol": str(protocol), "factors": FACTORS},
+    )["reportToLawEnforcement"]["case"]["reports"]
     liaison = as_role("law_enforcement", agency, user="fictional-liaison-1")
-    inbox = read(liaison, "req-liaison-0001",
-                 "{ reportInbox { id disclosed { callerName urgency } } }")["reportInbox"]
-    assert inbox == [{"id": reports[0]["id"],
-                      "disclosed": {"callerName": NAME, "urgency": "HIGH"}}]
+    inbox = read(
+        liaison, "req-liaison-0001", "{ reportInbox { id disclosed { callerName urgency } } }"
+    )["reportInbox"]
+    assert inbox == [{"id": reports[0]["id"], "disclosed": {"callerName": NAME, "urgency": "HIGH"}}]
     logged = entries_of(as_role("compliance"), "req-liaison-0001", case)
-    assert sorted(timeless(logged), key=lambda e: e["recordType"]) == [entry(
-        system, user="fictional-liaison-1", role="law_enforcement", org=agency,
-        request="req-liaison-0001", record_type=record_type, record=reports[0]["id"],
-        case=case, fields=fields) for record_type, fields in (
+    assert sorted(timeless(logged), key=lambda e: e["recordType"]) == [
+        entry(
+            system,
+            user="fictional-liaison-1",
+            role="law_enforcement",
+            org=agency,
+            request="req-liaison-0001",
+            record_type=record_type,
+            record=reports[0]["id"],
+            case=case,
+            fields=fields,
+        )
+        for record_type, fields in (
             ("DisclosedCopy", ["callerName", "urgency"]),
-            ("ReportInboxItem", ["disclosed"]))]
+            ("ReportInboxItem", ["disclosed"]),
+        )
+    ]
 
     # Once the caller's data is erased, the agency's copy can no longer be opened.
-    ok(as_role("supervisor"), ERASE, {"key": key(), "case": case,
-                                      "reason": "The caller asked (fictional)"})
+    ok(
+        as_role("supervisor"),
+        ERASE,
+        {"key": key(), "case": case, "reason": "The caller asked (fictional)"},
+    )
     after = ok(liaison, "{ reportInbox { id disclosed { callerName urgency } } }")
     assert after == {"reportInbox": [{"id": reports[0]["id"], "disclosed": None}]}
 
@@ -331,26 +463,35 @@ def test_reading_the_access_log_is_itself_logged(system: System, as_role: Any) -
     staff = as_role("staff", user="fictional-staff-7")
     compliance = as_role("compliance", user="fictional-compliance-1")
     case = open_case(staff)
-    read(staff, "req-staff-read-0002", "query($id: ID!) { case(id: $id) { notes } }",
-         {"id": case})
+    read(staff, "req-staff-read-0002", "query($id: ID!) { case(id: $id) { notes } }", {"id": case})
     first = read(compliance, "req-compliance-0001", ACCESS, {"record": case})
     assert [e["requestId"] for e in first["accessLog"]["items"]] == ["req-staff-read-0002"]
 
     again = access_log(compliance, case)["items"]
-    assert timeless(again[:1]) == [entry(
-        system, user="fictional-compliance-1", role="compliance",
-        request="req-compliance-0001", record_type="AccessLog", record=case, case=None,
-        fields=["accessLog"])]
+    assert timeless(again[:1]) == [
+        entry(
+            system,
+            user="fictional-compliance-1",
+            role="compliance",
+            request="req-compliance-0001",
+            record_type="AccessLog",
+            record=case,
+            case=None,
+            fields=["accessLog"],
+        )
+    ]
     assert [e["requestId"] for e in again[1:]] == ["req-staff-read-0002"]
 
     read(compliance, "req-compliance-0002", ACCESS, {"user": "fictional-staff-7"})
     by_user = entries_of(compliance, "req-compliance-0002", user="fictional-compliance-1")
     assert [(e["recordType"], e["recordId"]) for e in by_user] == [
-        ("AccessLog", "user:fictional-staff-7")]
+        ("AccessLog", "user:fictional-staff-7")
+    ]
 
 
 def test_the_access_log_of_one_user_lists_only_that_users_reads(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     ada = as_role("staff", user="fictional-staff-ada")
     bo = as_role("supervisor", user="fictional-supervisor-bo")
     compliance = as_role("compliance")
@@ -362,21 +503,29 @@ def test_the_access_log_of_one_user_lists_only_that_users_reads(
     ada_reads = access_log(compliance, user="fictional-staff-ada")
     assert ada_reads["pageInfo"]["hasNextPage"] is False
     assert [(e["requestId"], e["recordId"], e["fields"]) for e in ada_reads["items"]] == [
-        ("req-ada-0002", second, ["urgency"]), ("req-ada-0001", first, ["callerName"])]
+        ("req-ada-0002", second, ["urgency"]),
+        ("req-ada-0001", first, ["callerName"]),
+    ]
     bo_reads = access_log(compliance, user="fictional-supervisor-bo")["items"]
     assert [(e["role"], e["requestId"], e["fields"]) for e in bo_reads] == [
-        ("supervisor", "req-bo-0001", ["callerPhone"])]
+        ("supervisor", "req-bo-0001", ["callerPhone"])
+    ]
     assert access_log(compliance, user="fictional-nobody") == EMPTY_PAGE
 
 
 def test_the_access_log_pages_newest_first_without_gaps_or_repeats(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     staff = as_role("staff", user="fictional-staff-7")
     compliance = as_role("compliance")
     case = open_case(staff)
     for n in range(1, 6):
-        read(staff, f"req-page-{n:04d}", "query($id: ID!) { case(id: $id) { callerName } }",
-             {"id": case})
+        read(
+            staff,
+            f"req-page-{n:04d}",
+            "query($id: ID!) { case(id: $id) { callerName } }",
+            {"id": case},
+        )
     pages, after = [], None
     while True:
         page = access_log(compliance, case, first=2, after=after)
@@ -386,13 +535,18 @@ def test_the_access_log_pages_newest_first_without_gaps_or_repeats(
         if not more:
             break
     # Compliance's own reads of the log are newer than the cursor: they never slip in.
-    assert pages == [(["req-page-0005", "req-page-0004"], True),
-                     (["req-page-0003", "req-page-0002"], True),
-                     (["req-page-0001"], False)]
+    assert pages == [
+        (["req-page-0005", "req-page-0004"], True),
+        (["req-page-0003", "req-page-0002"], True),
+        (["req-page-0001"], False),
+    ]
     assert access_log(compliance, case, first=2, after=after) == EMPTY_PAGE
 
-    for wrong in ({"first": 0}, {"first": system.settings.max_page_size + 1},
-                  {"after": "not-a-cursor"}):
+    for wrong in (
+        {"first": 0},
+        {"first": system.settings.max_page_size + 1},
+        {"after": "not-a-cursor"},
+    ):
         body = compliance.gql(ACCESS, {"record": case, **wrong})
         assert error_code(body) == "INVALID_INPUT", wrong
     for both_or_neither in ({"record": case, "user": "fictional-staff-7"}, {}):
@@ -401,10 +555,10 @@ def test_the_access_log_pages_newest_first_without_gaps_or_repeats(
 
 @pytest.mark.parametrize("role", [*OUTSIDERS, "staff", "supervisor"])
 def test_only_compliance_reads_the_access_log_and_everyone_else_sees_nothing_there(
-        system: System, as_role: Any, role: str) -> None:
+    system: System, as_role: Any, role: str
+) -> None:
     world = referred_case(system, as_role)
-    read(as_role("partner", world.shelter, user="fictional-partner-1"), "req-partner-0001",
-         INBOX)
+    read(as_role("partner", world.shelter, user="fictional-partner-1"), "req-partner-0001", INBOX)
     org = world.shelter if role in ("partner", "law_enforcement") else None
     asker = as_role(role, org, user=f"fictional-{role}-asker")
     answers = {}
@@ -424,14 +578,21 @@ def test_only_compliance_reads_the_access_log_and_everyone_else_sees_nothing_the
 
 
 def test_the_internal_directory_and_protocol_contacts_are_logged_but_the_public_directory_is_not(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     shelter = str(seed(system, "Example Harbour Refuge"))
     other = str(seed(system, "Example Other Refuge"))
     agency = str(seed(system, "Example Regional Police", kind="LAW_ENFORCEMENT_AGENCY"))
     with acting_as(Actor("fictional-staff-9", "staff", request_id="protocol")):
-        protocol = str(system.app.establish_reporting_protocol(
-            key(), UUID(agency), "CA-ON", None,
-            [{"name": "Fictional Detective", "phone": "+1 555 030 0009"}]).id)
+        protocol = str(
+            system.app.establish_reporting_protocol(
+                key(),
+                UUID(agency),
+                "CA-ON",
+                None,
+                [{"name": "Fictional Detective", "phone": "+1 555 030 0009"}],
+            ).id
+        )
     system.projector.catch_up()
     compliance = as_role("compliance")
     staff = as_role("staff", user="fictional-staff-7")
@@ -440,94 +601,150 @@ def test_the_internal_directory_and_protocol_contacts_are_logged_but_the_public_
     public = as_role("public")
     org = "query($id: ID!) { organization(id: $id) { nameEn %s } }"
 
-    read(staff, "req-dir-staff", org % "pointOfContact { name } location { address }",
-         {"id": shelter})
+    read(
+        staff,
+        "req-dir-staff",
+        org % "pointOfContact { name } location { address }",
+        {"id": shelter},
+    )
     read(staff, "req-dir-staff-name", org % "", {"id": shelter})
     read(partner, "req-dir-own", org % "poc: pointOfContact { phone }", {"id": shelter})
     read(partner, "req-dir-other", org % "location { province }", {"id": other})
     read(public, "req-dir-public", org % "location { address province }", {"id": shelter})
-    read(public, "req-dir-public-list",
-         "{ directory(first: 10) { edges { node { id location { address } } } } }")
-    read(staff, "req-protocol-staff", """query($id: ID!) { reportingProtocol(id: $id) {
-      province contacts { name } revisions { revision } } }""", {"id": protocol})
+    read(
+        public,
+        "req-dir-public-list",
+        "{ directory(first: 10) { edges { node { id location { address } } } } }",
+    )
+    read(
+        staff,
+        "req-protocol-staff",
+        """query($id: ID!) { reportingProtocol(id: $id) {
+      province contacts { name } revisions { revision } } }""",
+        {"id": protocol},
+    )
     read(liaison, "req-protocol-own", "{ reportingProtocols { contacts { phone } } }")
-    read(staff, "req-protocol-agency", """query($id: ID!) { reportingProtocol(id: $id) {
-      agency { pointOfContact { email } } } }""", {"id": protocol})
-    read(staff, "req-dir-list", "{ directory(first: 10) { edges { node { id location { "
-         "municipality } } } } }")
+    read(
+        staff,
+        "req-protocol-agency",
+        """query($id: ID!) { reportingProtocol(id: $id) {
+      agency { pointOfContact { email } } } }""",
+        {"id": protocol},
+    )
+    read(
+        staff,
+        "req-dir-list",
+        "{ directory(first: 10) { edges { node { id location { municipality } } } } }",
+    )
 
     def logged(record: str) -> list[tuple[str, str, str | None, list[str]]]:
-        return [(e["requestId"], e["role"], e["organizationId"], e["fields"])
-                for e in access_log(compliance, record)["items"]
-                if e["recordType"] != "AccessLog"]
+        return [
+            (e["requestId"], e["role"], e["organizationId"], e["fields"])
+            for e in access_log(compliance, record)["items"]
+            if e["recordType"] != "AccessLog"
+        ]
 
     assert logged(shelter) == [
         ("req-dir-list", "staff", None, ["location"]),
         ("req-dir-own", "partner", shelter, ["pointOfContact"]),
-        ("req-dir-staff", "staff", None, ["location", "pointOfContact"])]
+        ("req-dir-staff", "staff", None, ["location", "pointOfContact"]),
+    ]
     # The partner read another's public copy: only the staff member's listing is logged.
     assert logged(other) == [("req-dir-list", "staff", None, ["location"])]
-    assert logged(agency) == [("req-dir-list", "staff", None, ["location"]),
-                              ("req-protocol-agency", "staff", None, ["pointOfContact"])]
+    assert logged(agency) == [
+        ("req-dir-list", "staff", None, ["location"]),
+        ("req-protocol-agency", "staff", None, ["pointOfContact"]),
+    ]
     assert logged(protocol) == [
         ("req-protocol-own", "law_enforcement", agency, ["contacts"]),
-        ("req-protocol-staff", "staff", None, ["contacts", "revisions"])]
+        ("req-protocol-staff", "staff", None, ["contacts", "revisions"]),
+    ]
 
 
 def test_a_pending_profile_updates_contact_and_location_are_logged_like_the_profiles_own(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     shelter = str(seed(system, "Example Harbour Refuge"))
     partner = as_role("partner", shelter, user="fictional-partner-1")
     profile = fictional_profile(
         "Example Harbour Refuge",
         pointOfContact={"name": "Fictional New Coordinator", "phone": "+1 555 020 0099"},
-        location={"province": "CA-ON", "municipality": "Fictionville",
-                  "address": "99 Hidden Example Lane", "confidential": True})
-    ok(partner, """mutation($key: String!, $id: ID!, $p: ProfileInput!) {
+        location={
+            "province": "CA-ON",
+            "municipality": "Fictionville",
+            "address": "99 Hidden Example Lane",
+            "confidential": True,
+        },
+    )
+    ok(
+        partner,
+        """mutation($key: String!, $id: ID!, $p: ProfileInput!) {
       submitProfileUpdate(idempotencyKey: $key, id: $id, profile: $p) { version } }""",
-       {"key": key(), "id": shelter, "p": profile})
+        {"key": key(), "id": shelter, "p": profile},
+    )
     staff = as_role("staff", user="fictional-staff-7")
-    pending = read(staff, "req-pending-0001", """query($id: ID!) { organization(id: $id) {
+    pending = read(
+        staff,
+        "req-pending-0001",
+        """query($id: ID!) { organization(id: $id) {
       pendingProfileUpdate { profile { pointOfContact { name } location { address } } } } }""",
-                   {"id": shelter})["organization"]["pendingProfileUpdate"]["profile"]
-    assert pending == {"pointOfContact": {"name": "Fictional New Coordinator"},
-                       "location": {"address": "99 Hidden Example Lane"}}
+        {"id": shelter},
+    )["organization"]["pendingProfileUpdate"]["profile"]
+    assert pending == {
+        "pointOfContact": {"name": "Fictional New Coordinator"},
+        "location": {"address": "99 Hidden Example Lane"},
+    }
     # The same kind of contact and the same confidential address as pointOfContact and
     # location: a read of them is a confidential read, and must be in the log.
     logged = entries_of(as_role("compliance"), "req-pending-0001", shelter)
     assert [(e["recordType"], e["userId"]) for e in logged] == [
-        ("Organization", "fictional-staff-7")], logged
+        ("Organization", "fictional-staff-7")
+    ], logged
 
 
 # -- the access log must be written, or nothing is answered --------------------------------------
+
 
 def drop_the_access_log(system: System) -> None:
     with system.access.store.transaction() as cursor:
         cursor.execute("DROP TABLE access_log")
 
 
-UNAVAILABLE = {"errors": [{"message": "the access log could not be written, so nothing was "
-                                      "returned; try again",
-                           "extensions": {"code": "ACCESS_LOG_UNAVAILABLE"}}]}
+UNAVAILABLE = {
+    "errors": [
+        {
+            "message": "the access log could not be written, so nothing was returned; try again",
+            "extensions": {"code": "ACCESS_LOG_UNAVAILABLE"},
+        }
+    ]
+}
 
 
 def test_when_the_access_log_cannot_be_written_no_confidential_data_is_sent(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     world = referred_case(system, as_role)
     staff = as_role("staff")
     partner = as_role("partner", world.shelter)
     drop_the_access_log(system)
 
     for caller, query, variables in (
-            (staff, CASE, {"id": world.case}),
-            (staff, "{ cases { items { callerPhone } } }", {}),
-            (partner, INBOX, {}),
-            (partner, "query($id: ID!) { referral(id: $id) { disclosed { brief } } }",
-             {"id": world.referral}),
-            (as_role("supervisor"), AUDIT, {"id": world.case}),
-            (as_role("compliance"), AS_OF, {"id": world.case, "version": 1}),
-            (staff, "query($id: ID!) { organization(id: $id) { pointOfContact { name } } }",
-             {"id": world.shelter})):
+        (staff, CASE, {"id": world.case}),
+        (staff, "{ cases { items { callerPhone } } }", {}),
+        (partner, INBOX, {}),
+        (
+            partner,
+            "query($id: ID!) { referral(id: $id) { disclosed { brief } } }",
+            {"id": world.referral},
+        ),
+        (as_role("supervisor"), AUDIT, {"id": world.case}),
+        (as_role("compliance"), AS_OF, {"id": world.case, "version": 1}),
+        (
+            staff,
+            "query($id: ID!) { organization(id: $id) { pointOfContact { name } } }",
+            {"id": world.shelter},
+        ),
+    ):
         response = caller.post(query, variables)
         assert response.status_code == 503, (query, response.text)
         assert response.json() == UNAVAILABLE, query
@@ -538,13 +755,17 @@ def test_when_the_access_log_cannot_be_written_no_confidential_data_is_sent(
     response = staff.post("query($id: ID!) { case(id: $id) { id } }", {"id": world.case})
     assert (response.status_code, response.json()) == (503, UNAVAILABLE)
     # Reads of nothing confidential need no log entry, and still answer.
-    public = ok(as_role("public"), "query($id: ID!) { organization(id: $id) { nameEn } }",
-                {"id": world.shelter})
+    public = ok(
+        as_role("public"),
+        "query($id: ID!) { organization(id: $id) { nameEn } }",
+        {"id": world.shelter},
+    )
     assert public == {"organization": {"nameEn": "Example Harbour Refuge"}}
 
 
 def test_when_the_access_log_cannot_be_written_compliance_cannot_read_it_either(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     case = open_case(as_role("staff"))
     drop_the_access_log(system)
     response = as_role("compliance").post(ACCESS, {"record": case})
@@ -554,6 +775,7 @@ def test_when_the_access_log_cannot_be_written_compliance_cannot_read_it_either(
 
 # -- audit trails and replays ----------------------------------------------------------------------
 
+
 def case_with_a_history(system: System, as_role: Any) -> tuple[str, str]:
     """A case opened, consented and referred by one staff member (each from a request of its
     own), then held by a supervisor with a reason. Returns (case, shelter)."""
@@ -561,30 +783,43 @@ def case_with_a_history(system: System, as_role: Any) -> tuple[str, str]:
     staff = as_role("staff", user="fictional-staff-7")
     case = open_case(staff, "req-open-0001")
     read(staff, "req-consent-0001", CONSENT, {"key": key(), "id": case, "to": shelter})
-    read(staff, "req-refer-0001", REFER, {"key": key(), "id": case, "org": shelter,
-                                          "brief": BRIEF})
-    read(as_role("supervisor", user="fictional-supervisor-1"), "req-hold-0001", HOLD,
-         {"key": key(), "case": case, "reason": "Fictional court order 42 preserves it"})
+    read(staff, "req-refer-0001", REFER, {"key": key(), "id": case, "org": shelter, "brief": BRIEF})
+    read(
+        as_role("supervisor", user="fictional-supervisor-1"),
+        "req-hold-0001",
+        HOLD,
+        {"key": key(), "case": case, "reason": "Fictional court order 42 preserves it"},
+    )
     return case, shelter
 
 
 @pytest.mark.parametrize("role", ["compliance", "supervisor"])
 def test_an_audit_trail_shows_who_did_what_and_why_and_never_what_the_caller_said(
-        system: System, as_role: Any, role: str) -> None:
+    system: System, as_role: Any, role: str
+) -> None:
     case, shelter = case_with_a_history(system, as_role)
     response = as_role(role).post(AUDIT, {"id": case})
     assert response.status_code == 200
     trail = response.json()["data"]["auditTrail"]
     assert trail["pageInfo"] == {"hasNextPage": False, "endCursor": trail["pageInfo"]["endCursor"]}
-    who = [(e["version"], e["type"], e["actorId"], e["actorRole"], e["requestId"], e["reason"])
-           for e in trail["items"]]
+    who = [
+        (e["version"], e["type"], e["actorId"], e["actorRole"], e["requestId"], e["reason"])
+        for e in trail["items"]
+    ]
     assert who == [
         (1, "Case.Opened", "fictional-staff-7", "staff", "req-open-0001", None),
         (2, "Case.ConsentGranted", "fictional-staff-7", "staff", "req-consent-0001", None),
         (3, "Case.InformationDisclosed", "fictional-staff-7", "staff", "req-refer-0001", None),
         (4, "Case.ReferralMade", "fictional-staff-7", "staff", "req-refer-0001", None),
-        (5, "Case.LegalHoldPlaced", "fictional-supervisor-1", "supervisor", "req-hold-0001",
-         "Fictional court order 42 preserves it")]
+        (
+            5,
+            "Case.LegalHoldPlaced",
+            "fictional-supervisor-1",
+            "supervisor",
+            "req-hold-0001",
+            "Fictional court order 42 preserves it",
+        ),
+    ]
     assert {(e["recordId"], e["recordType"]) for e in trail["items"]} == {(case, "Case")}
     opened, _, disclosed, referred, _ = (e["data"] for e in trail["items"])
     assert opened["sealed_personal"] == "[sealed]"
@@ -598,7 +833,8 @@ def test_an_audit_trail_shows_who_did_what_and_why_and_never_what_the_caller_sai
 
 
 def test_an_audit_trail_narrows_by_time_actor_and_event_type_and_pages(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     case, _ = case_with_a_history(system, as_role)
     compliance = as_role("compliance")
 
@@ -606,8 +842,7 @@ def test_an_audit_trail_narrows_by_time_actor_and_event_type_and_pages(
         trail = ok(compliance, AUDIT, {"id": case, **variables})["auditTrail"]
         return [e["version"] for e in trail["items"]]
 
-    at = {e["version"]: e["at"] for e in ok(compliance, AUDIT, {"id": case})
-          ["auditTrail"]["items"]}
+    at = {e["version"]: e["at"] for e in ok(compliance, AUDIT, {"id": case})["auditTrail"]["items"]}
     assert versions(filter={"actorId": "fictional-supervisor-1"}) == [5]
     assert versions(filter={"eventTypes": ["Case.ConsentGranted", "Case.ReferralMade"]}) == [2, 4]
     assert versions(filter={"since": at[3]}) == [3, 4, 5]
@@ -615,8 +850,11 @@ def test_an_audit_trail_narrows_by_time_actor_and_event_type_and_pages(
     elsewhere = parse_moment(at[3]).astimezone(timezone(timedelta(hours=-5))).isoformat()
     assert versions(filter={"since": elsewhere}) == [3, 4, 5]
     assert versions(filter={"until": at[3]}) == [1, 2]  # until is exclusive
-    assert versions(filter={"since": at[2], "until": at[5],
-                            "actorId": "fictional-staff-7"}) == [2, 3, 4]
+    assert versions(filter={"since": at[2], "until": at[5], "actorId": "fictional-staff-7"}) == [
+        2,
+        3,
+        4,
+    ]
     assert versions(filter={"actorId": "fictional-nobody"}) == []
 
     pages, after = [], None
@@ -627,13 +865,27 @@ def test_an_audit_trail_narrows_by_time_actor_and_event_type_and_pages(
         if not trail["pageInfo"]["hasNextPage"]:
             break
     assert pages == [[1, 2], [3, 4], [5]]
-    filtered = ok(compliance, AUDIT, {"id": case, "first": 1, "filter": {
-        "eventTypes": ["Case.ConsentGranted", "Case.LegalHoldPlaced"]}})["auditTrail"]
+    filtered = ok(
+        compliance,
+        AUDIT,
+        {
+            "id": case,
+            "first": 1,
+            "filter": {"eventTypes": ["Case.ConsentGranted", "Case.LegalHoldPlaced"]},
+        },
+    )["auditTrail"]
     assert [e["version"] for e in filtered["items"]] == [2]
     assert filtered["pageInfo"]["hasNextPage"] is True
-    rest = ok(compliance, AUDIT, {"id": case, "first": 1, "after": filtered["pageInfo"]
-                                  ["endCursor"], "filter": {"eventTypes": [
-                                      "Case.ConsentGranted", "Case.LegalHoldPlaced"]}})
+    rest = ok(
+        compliance,
+        AUDIT,
+        {
+            "id": case,
+            "first": 1,
+            "after": filtered["pageInfo"]["endCursor"],
+            "filter": {"eventTypes": ["Case.ConsentGranted", "Case.LegalHoldPlaced"]},
+        },
+    )
     assert [e["version"] for e in rest["auditTrail"]["items"]] == [5]
     assert rest["auditTrail"]["pageInfo"]["hasNextPage"] is False
 
@@ -641,12 +893,12 @@ def test_an_audit_trail_narrows_by_time_actor_and_event_type_and_pages(
         assert error_code(compliance.gql(AUDIT, {"id": case, **wrong})) == "INVALID_INPUT"
 
 
-def test_an_organizations_audit_trail_shows_its_inclusion(
-        system: System, as_role: Any) -> None:
+def test_an_organizations_audit_trail_shows_its_inclusion(system: System, as_role: Any) -> None:
     shelter = str(seed(system, "Example Harbour Refuge"))
     trail = ok(as_role("supervisor"), AUDIT, {"id": shelter})["auditTrail"]["items"]
     assert [(e["recordType"], e["actorId"], e["actorRole"]) for e in trail] == [
-        ("Organization", "fictional-seeder", "staff")] * len(trail)
+        ("Organization", "fictional-seeder", "staff")
+    ] * len(trail)
     assert trail[-1]["reason"] == "seeded"
     assert ok(as_role("compliance"), AUDIT, {"id": MISSING}) == {"auditTrail": EMPTY_PAGE}
 
@@ -654,15 +906,19 @@ def test_an_organizations_audit_trail_shows_its_inclusion(
 def test_a_record_replays_to_a_version_and_to_a_moment(system: System, as_role: Any) -> None:
     case, _ = case_with_a_history(system, as_role)
     compliance = as_role("compliance")
-    at = {e["version"]: e["at"] for e in ok(compliance, AUDIT, {"id": case})
-          ["auditTrail"]["items"]}
+    at = {e["version"]: e["at"] for e in ok(compliance, AUDIT, {"id": case})["auditTrail"]["items"]}
 
     def replay(**variables: Any) -> Any:
         return ok(compliance, AS_OF, {"id": case, **variables})["recordAsOf"]
 
     first = replay(version=1)
     assert {k: first[k] for k in ("recordId", "recordType", "version", "createdAt", "at")} == {
-        "recordId": case, "recordType": "Case", "version": 1, "createdAt": at[1], "at": at[1]}
+        "recordId": case,
+        "recordType": "Case",
+        "version": 1,
+        "createdAt": at[1],
+        "at": at[1],
+    }
     assert first["state"]["sealed_personal"] == "[sealed]"
     assert first["state"]["consents"] == {} and first["state"]["legal_hold"] is None
 
@@ -688,53 +944,100 @@ def test_a_record_replays_to_a_version_and_to_a_moment(system: System, as_role: 
         assert secret not in text, secret
 
 
-def test_audit_trail_and_replay_reads_are_themselves_logged(
-        system: System, as_role: Any) -> None:
+def test_audit_trail_and_replay_reads_are_themselves_logged(system: System, as_role: Any) -> None:
     case = open_case(as_role("staff"))
     supervisor = as_role("supervisor", user="fictional-supervisor-1")
     compliance = as_role("compliance", user="fictional-compliance-1")
-    read(supervisor, "req-audit-0001", "query($id: ID!) { auditTrail(recordId: $id) { "
-         "items { type actorId reason } } }", {"id": case})
-    read(compliance, "req-replay-0001", "query($id: ID!) { recordAsOf(recordId: $id, "
-         "version: 1) { version state } }", {"id": case})
-    read(compliance, "req-audit-0003", """query($id: ID!) { t: auditTrail(recordId: $id) {
+    read(
+        supervisor,
+        "req-audit-0001",
+        "query($id: ID!) { auditTrail(recordId: $id) { items { type actorId reason } } }",
+        {"id": case},
+    )
+    read(
+        compliance,
+        "req-replay-0001",
+        "query($id: ID!) { recordAsOf(recordId: $id, version: 1) { version state } }",
+        {"id": case},
+    )
+    read(
+        compliance,
+        "req-audit-0003",
+        """query($id: ID!) { t: auditTrail(recordId: $id) {
       items { ...Who } } r: recordAsOf(recordId: $id, at: "2999-01-01") { s: state } }
-      fragment Who on AuditEvent { by: actorRole ... on AuditEvent { data } }""", {"id": case})
+      fragment Who on AuditEvent { by: actorRole ... on AuditEvent { data } }""",
+        {"id": case},
+    )
     # An empty page reads nothing: nothing to log.
-    read(supervisor, "req-audit-0002", "query($id: ID!) { auditTrail(recordId: $id, "
-         "filter: {actorId: \"fictional-nobody\"}) { items { type } } }", {"id": case})
+    read(
+        supervisor,
+        "req-audit-0002",
+        "query($id: ID!) { auditTrail(recordId: $id, "
+        'filter: {actorId: "fictional-nobody"}) { items { type } } }',
+        {"id": case},
+    )
 
-    logged = [e for e in access_log(compliance, case)["items"]
-              if e["recordType"] != "AccessLog"]
+    logged = [e for e in access_log(compliance, case)["items"] if e["recordType"] != "AccessLog"]
     assert timeless(logged) == [
         # One request, two records read: an entry for each (newest first, as they were
         # written).
-        entry(system, user="fictional-compliance-1", role="compliance",
-              request="req-audit-0003", record_type="RecordAsOf", record=case, case=case,
-              fields=["state"]),
-        entry(system, user="fictional-compliance-1", role="compliance",
-              request="req-audit-0003", record_type="AuditTrail", record=case, case=case,
-              fields=["actorRole", "data"]),
-        entry(system, user="fictional-compliance-1", role="compliance",
-              request="req-replay-0001", record_type="RecordAsOf", record=case, case=case,
-              fields=["state", "version"]),
-        entry(system, user="fictional-supervisor-1", role="supervisor",
-              request="req-audit-0001", record_type="AuditTrail", record=case, case=case,
-              fields=["actorId", "reason", "type"])]
+        entry(
+            system,
+            user="fictional-compliance-1",
+            role="compliance",
+            request="req-audit-0003",
+            record_type="RecordAsOf",
+            record=case,
+            case=case,
+            fields=["state"],
+        ),
+        entry(
+            system,
+            user="fictional-compliance-1",
+            role="compliance",
+            request="req-audit-0003",
+            record_type="AuditTrail",
+            record=case,
+            case=case,
+            fields=["actorRole", "data"],
+        ),
+        entry(
+            system,
+            user="fictional-compliance-1",
+            role="compliance",
+            request="req-replay-0001",
+            record_type="RecordAsOf",
+            record=case,
+            case=case,
+            fields=["state", "version"],
+        ),
+        entry(
+            system,
+            user="fictional-supervisor-1",
+            role="supervisor",
+            request="req-audit-0001",
+            record_type="AuditTrail",
+            record=case,
+            case=case,
+            fields=["actorId", "reason", "type"],
+        ),
+    ]
 
 
 @pytest.mark.parametrize("role", [*OUTSIDERS, "staff"])
 def test_roles_without_an_audit_scope_get_what_a_missing_record_gets(
-        system: System, as_role: Any, role: str) -> None:
+    system: System, as_role: Any, role: str
+) -> None:
     world = referred_case(system, as_role)
     org = world.shelter if role in ("partner", "law_enforcement") else None
     asker = as_role(role, org, user=f"fictional-{role}-asker")
     now = datetime.now(UTC).isoformat()
     for record in (world.case, world.shelter, world.referral):
         for query, variables, nothing in (
-                (AUDIT, {}, {"auditTrail": EMPTY_PAGE}),
-                (AS_OF, {"version": 1}, {"recordAsOf": None}),
-                (AS_OF, {"at": now}, {"recordAsOf": None})):
+            (AUDIT, {}, {"auditTrail": EMPTY_PAGE}),
+            (AS_OF, {"version": 1}, {"recordAsOf": None}),
+            (AS_OF, {"at": now}, {"recordAsOf": None}),
+        ):
             exists = asker.post(query, {"id": record, **variables})
             absent = asker.post(query, {"id": MISSING, **variables})
             assert exists.status_code == absent.status_code == 200
@@ -747,18 +1050,26 @@ def test_roles_without_an_audit_scope_get_what_a_missing_record_gets(
 
 
 def test_the_public_directory_as_it_stood_omits_what_was_listed_later(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     early = str(seed(system, "Example Early Refuge", confidential=True))
     unlisted = str(seed(system, "Example Unlisted Refuge", listed=False))
     seed(system, "Example Pending Refuge", included=False)
     between = datetime.now(UTC)
     late = str(seed(system, "Example Late Refuge"))
-    ok(as_role("staff"), """mutation($key: String!, $id: ID!) {
+    ok(
+        as_role("staff"),
+        """mutation($key: String!, $id: ID!) {
       setPublicListing(idempotencyKey: $key, id: $id, listed: true) { version } }""",
-       {"key": key(), "id": unlisted})
-    ok(as_role("supervisor"), """mutation($key: String!, $id: ID!) {
+        {"key": key(), "id": unlisted},
+    )
+    ok(
+        as_role("supervisor"),
+        """mutation($key: String!, $id: ID!) {
       removeOrganization(idempotencyKey: $key, id: $id, reason: ORGANIZATION_REQUEST) {
-        version } }""", {"key": key(), "id": early})
+        version } }""",
+        {"key": key(), "id": early},
+    )
     compliance, supervisor = as_role("compliance"), as_role("supervisor")
 
     then = ok(compliance, DIRECTORY_AS_OF, {"at": between.isoformat()})["publicDirectoryAsOf"]
@@ -770,31 +1081,37 @@ def test_the_public_directory_as_it_stood_omits_what_was_listed_later(
     assert listed["location"] == {"province": "CA-ON", "municipality": "Fictionville"}
     assert "pointOfContact" not in listed
 
-    now = ok(supervisor, DIRECTORY_AS_OF, {"at": datetime.now(UTC).isoformat()}
-             )["publicDirectoryAsOf"]
+    now = ok(supervisor, DIRECTORY_AS_OF, {"at": datetime.now(UTC).isoformat()})[
+        "publicDirectoryAsOf"
+    ]
     assert [(o["id"], o["nameEn"]) for o in now["organizations"]] == [
-        (late, "Example Late Refuge"), (unlisted, "Example Unlisted Refuge")]
+        (late, "Example Late Refuge"),
+        (unlisted, "Example Unlisted Refuge"),
+    ]
     assert now["count"] == 2
     assert now["organizations"][0]["location"]["address"] == "1 Example Street"
     text = json.dumps([then, now])
     for private in ("Fictional Coordinator", "coordinator@example.org", "+1 555 020 0000"):
         assert private not in text
 
-    assert ok(compliance, DIRECTORY_AS_OF, {"at": "2001-01-01"}) == {"publicDirectoryAsOf": {
-        "at": "2001-01-01T00:00:00+00:00", "count": 0, "organizations": []}}
+    assert ok(compliance, DIRECTORY_AS_OF, {"at": "2001-01-01"}) == {
+        "publicDirectoryAsOf": {"at": "2001-01-01T00:00:00+00:00", "count": 0, "organizations": []}
+    }
 
 
 @pytest.mark.parametrize("role", ["compliance", "public"])
 def test_a_moment_that_is_not_iso_8601_is_refused_as_invalid_input(
-        system: System, as_role: Any, role: str) -> None:
+    system: System, as_role: Any, role: str
+) -> None:
     case = open_case(as_role("staff"))
     asker = as_role(role)
     for query, variables in (
-            (AS_OF, {"id": case, "at": "last tuesday"}),
-            (AS_OF, {"id": case, "at": "2026-13-45"}),
-            (DIRECTORY_AS_OF, {"at": "yesterday"}),
-            (AUDIT, {"id": case, "filter": {"since": "soon"}}),
-            (AUDIT, {"id": case, "filter": {"until": "31/01/2026"}})):
+        (AS_OF, {"id": case, "at": "last tuesday"}),
+        (AS_OF, {"id": case, "at": "2026-13-45"}),
+        (DIRECTORY_AS_OF, {"at": "yesterday"}),
+        (AUDIT, {"id": case, "filter": {"since": "soon"}}),
+        (AUDIT, {"id": case, "filter": {"until": "31/01/2026"}}),
+    ):
         body = asker.gql(query, variables)
         assert error_code(body) == "INVALID_INPUT", (query, variables)
         assert "ISO 8601" in body["errors"][0]["message"]
@@ -802,14 +1119,16 @@ def test_a_moment_that_is_not_iso_8601_is_refused_as_invalid_input(
 
 @pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
 def test_a_moment_at_the_edge_of_the_calendar_is_answered_or_refused_never_an_internal_error(
-        system: System, as_role: Any, moment: str) -> None:
+    system: System, as_role: Any, moment: str
+) -> None:
     case = open_case(as_role("staff"))
     compliance = as_role("compliance")
     for query, variables in (
-            (AS_OF, {"id": case, "at": moment}),
-            (DIRECTORY_AS_OF, {"at": moment}),
-            (AUDIT, {"id": case, "filter": {"since": moment}}),
-            (AUDIT, {"id": case, "filter": {"until": moment}})):
+        (AS_OF, {"id": case, "at": moment}),
+        (DIRECTORY_AS_OF, {"at": moment}),
+        (AUDIT, {"id": case, "filter": {"since": moment}}),
+        (AUDIT, {"id": case, "filter": {"until": moment}}),
+    ):
         body = compliance.gql(query, variables)
         codes = [e["extensions"]["code"] for e in body.get("errors", [])]
         assert codes in ([], ["INVALID_INPUT"]), (query, variables, body)
@@ -817,17 +1136,19 @@ def test_a_moment_at_the_edge_of_the_calendar_is_answered_or_refused_never_an_in
 
 # -- legal holds and erasure -----------------------------------------------------------------------
 
-def test_a_legal_hold_blocks_erasure_until_it_is_released(
-        system: System, as_role: Any) -> None:
+
+def test_a_legal_hold_blocks_erasure_until_it_is_released(system: System, as_role: Any) -> None:
     staff = as_role("staff")
     supervisor = as_role("supervisor", user="fictional-supervisor-1")
     case = open_case(staff)
     hold_key = key()
-    placed = ok(supervisor, HOLD, {"key": hold_key, "case": case,
-                                   "reason": "Fictional court order 42"})["placeLegalHold"]
+    placed = ok(
+        supervisor, HOLD, {"key": hold_key, "case": case, "reason": "Fictional court order 42"}
+    )["placeLegalHold"]
     assert placed == {"recordId": case, "version": 2, "replayed": False}
-    again = ok(supervisor, HOLD, {"key": hold_key, "case": case,
-                                  "reason": "Fictional court order 42"})["placeLegalHold"]
+    again = ok(
+        supervisor, HOLD, {"key": hold_key, "case": case, "reason": "Fictional court order 42"}
+    )["placeLegalHold"]
     assert again == {"recordId": case, "version": 2, "replayed": True}
 
     seen = ok(staff, CASE, {"id": case})["case"]
@@ -837,36 +1158,46 @@ def test_a_legal_hold_blocks_erasure_until_it_is_released(
     assert seen["callerName"] == NAME and seen["personalDataErasedAt"] is None
 
     written = events_written(system)
-    refused = supervisor.gql(ERASE, {"key": key(), "case": case,
-                                     "reason": "The caller asked (fictional)"})
+    refused = supervisor.gql(
+        ERASE, {"key": key(), "case": case, "reason": "The caller asked (fictional)"}
+    )
     assert error_code(refused) == "LEGAL_HOLD"
     assert "legal hold" in refused["errors"][0]["message"]
     assert events_written(system) == written
     assert ok(staff, CASE, {"id": case})["case"]["callerName"] == NAME  # the key survives
 
-    released = ok(supervisor, RELEASE, {"key": key(), "case": case,
-                                        "reason": "The order lapsed (fictional)"})
+    released = ok(
+        supervisor, RELEASE, {"key": key(), "case": case, "reason": "The order lapsed (fictional)"}
+    )
     assert released["releaseLegalHold"] == {"recordId": case, "version": 3, "replayed": False}
     assert ok(staff, CASE, {"id": case})["case"]["legalHold"] is None
-    erased = ok(supervisor, ERASE, {"key": key(), "case": case,
-                                    "reason": "The caller asked (fictional)"})
+    erased = ok(
+        supervisor, ERASE, {"key": key(), "case": case, "reason": "The caller asked (fictional)"}
+    )
     assert erased["eraseCallerData"] == {"recordId": case, "version": 4, "replayed": False}
-    assert error_code(supervisor.gql(RELEASE, {"key": key(), "case": case,
-                                               "reason": "again"})) == "LEGAL_HOLD"
+    assert (
+        error_code(supervisor.gql(RELEASE, {"key": key(), "case": case, "reason": "again"}))
+        == "LEGAL_HOLD"
+    )
 
 
 def test_an_erasure_runs_even_while_every_command_thread_is_busy(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     # An erasure waits for its scrub: it runs on the store threads, so a slow one never
     # holds up other commands, and busy command threads never hold it up.
     staff, supervisor = as_role("staff"), as_role("supervisor", user="fictional-supervisor-1")
     case = open_case(staff)
     release = threading.Event()
-    busy = [system.commands.submit(release.wait, 10)
-            for _ in range(system.settings.command_threads)]
+    busy = [
+        system.commands.submit(release.wait, 10) for _ in range(system.settings.command_threads)
+    ]
     try:
-        erased = ok(supervisor, ERASE, {"key": key(), "case": case,
-                                        "reason": "The caller asked (fictional)"})
+        erased = ok(
+            supervisor,
+            ERASE,
+            {"key": key(), "case": case, "reason": "The caller asked (fictional)"},
+        )
         assert erased["eraseCallerData"]["recordId"] == case
         assert not any(task.done() for task in busy)
     finally:
@@ -874,7 +1205,8 @@ def test_an_erasure_runs_even_while_every_command_thread_is_busy(
 
 
 def test_after_erasure_the_callers_data_cannot_be_read_anywhere(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     world = referred_case(system, as_role)
     staff = as_role("staff")
     supervisor = as_role("supervisor", user="fictional-supervisor-1")
@@ -888,36 +1220,59 @@ def test_after_erasure_the_callers_data_cannot_be_read_anywhere(
 
     seen = ok(staff, CASE, {"id": world.case})["case"]
     assert {k: seen[k] for k in ("callerName", "callerPhone", "callerEmail", "notes")} == {
-        "callerName": None, "callerPhone": None, "callerEmail": None, "notes": None}
+        "callerName": None,
+        "callerPhone": None,
+        "callerEmail": None,
+        "notes": None,
+    }
     assert seen["province"] == "CA-ON"
     assert parse_moment(seen["personalDataErasedAt"]) <= datetime.now(UTC)
     assert ok(partner, INBOX) == {"referralInbox": [{"id": world.referral, "disclosed": None}]}
-    assert ok(partner, "query($id: ID!) { referral(id: $id) { disclosed { brief } } }",
-              {"id": world.referral}) == {"referral": {"disclosed": None}}
-    by_phone = ok(staff, "query($p: String!) { cases(filter: {callerPhone: $p}) { items { id } "
-                         "} }", {"p": PHONE})
+    assert ok(
+        partner,
+        "query($id: ID!) { referral(id: $id) { disclosed { brief } } }",
+        {"id": world.referral},
+    ) == {"referral": {"disclosed": None}}
+    by_phone = ok(
+        staff,
+        "query($p: String!) { cases(filter: {callerPhone: $p}) { items { id } } }",
+        {"p": PHONE},
+    )
     assert by_phone == {"cases": {"items": []}}
 
     compliance = as_role("compliance")
     trail = compliance.post(AUDIT, {"id": world.case})
     last = trail.json()["data"]["auditTrail"]["items"][-1]
     assert (last["type"], last["actorId"], last["reason"]) == (
-        "Case.PersonalDataErased", "fictional-supervisor-1", "The caller asked (fictional)")
+        "Case.PersonalDataErased",
+        "fictional-supervisor-1",
+        "The caller asked (fictional)",
+    )
     replays = [compliance.post(AS_OF, {"id": world.case, "version": v}) for v in range(1, 6)]
     ledger = compliance.post("{ disclosureLedger { items { caseId fields policyVersion } } }")
     assert ledger.json()["data"]["disclosureLedger"]["items"] == [
-        {"caseId": world.case, "fields": ["CALLER_NAME", "CALLER_PHONE", "BRIEF", "NEEDS"],
-         "policyVersion": system.policy.version}]
-    everything = [trail.text, ledger.text, *(r.text for r in replays),
-                  staff.post(CASE, {"id": world.case}).text, partner.post(INBOX).text]
+        {
+            "caseId": world.case,
+            "fields": ["CALLER_NAME", "CALLER_PHONE", "BRIEF", "NEEDS"],
+            "policyVersion": system.policy.version,
+        }
+    ]
+    everything = [
+        trail.text,
+        ledger.text,
+        *(r.text for r in replays),
+        staff.post(CASE, {"id": world.case}).text,
+        partner.post(INBOX).text,
+    ]
     for text in everything:
         for secret in (*SECRETS, BRIEF):
             assert secret not in text, secret
 
 
 @pytest.mark.parametrize("reason", ["", "   "])
-def test_erasure_and_holds_without_a_reason_are_refused(system: System, as_role: Any,
-                                                        reason: str) -> None:
+def test_erasure_and_holds_without_a_reason_are_refused(
+    system: System, as_role: Any, reason: str
+) -> None:
     case = open_case(as_role("staff"))
     supervisor = as_role("supervisor")
     written = events_written(system)
@@ -933,13 +1288,17 @@ def test_erasure_and_holds_without_a_reason_are_refused(system: System, as_role:
 
 @pytest.mark.parametrize("role", [*OUTSIDERS, "staff", "compliance"])
 def test_only_a_supervisor_holds_releases_or_erases(
-        system: System, as_role: Any, role: str) -> None:
+    system: System, as_role: Any, role: str
+) -> None:
     case = open_case(as_role("staff"))
     org = str(uuid4()) if role in ("partner", "law_enforcement") else None
     asker = as_role(role, org)
     written = events_written(system)
-    for mutation, name in ((HOLD, "placeLegalHold"), (RELEASE, "releaseLegalHold"),
-                           (ERASE, "eraseCallerData")):
+    for mutation, name in (
+        (HOLD, "placeLegalHold"),
+        (RELEASE, "releaseLegalHold"),
+        (ERASE, "eraseCallerData"),
+    ):
         there = asker.post(mutation, {"key": key(), "case": case, "reason": "fictional"})
         absent = asker.post(mutation, {"key": key(), "case": MISSING, "reason": "fictional"})
         assert there.status_code == absent.status_code == 200
@@ -947,32 +1306,44 @@ def test_only_a_supervisor_holds_releases_or_erases(
         assert body["data"] is None
         if role in ("staff", "compliance"):
             assert body["errors"][0]["extensions"]["code"] == "NOT_AVAILABLE"
-            assert f"Mutation.{name} is not available to the {role} role" in (
-                body["errors"][0]["message"])
+            assert (
+                f"Mutation.{name} is not available to the {role} role"
+                in (body["errors"][0]["message"])
+            )
         else:
-            assert body == {"data": None, "errors": [{
-                "message": "The query is not valid for this API.",
-                "extensions": {"code": "INVALID_QUERY"}}]}
+            assert body == {
+                "data": None,
+                "errors": [
+                    {
+                        "message": "The query is not valid for this API.",
+                        "extensions": {"code": "INVALID_QUERY"},
+                    }
+                ],
+            }
         assert there.content == absent.content
     assert events_written(system) == written
     assert ok(as_role("staff"), CASE, {"id": case})["case"]["callerName"] == NAME
 
-    missing = as_role("supervisor").gql(HOLD, {"key": key(), "case": MISSING,
-                                               "reason": "fictional"})
+    missing = as_role("supervisor").gql(
+        HOLD, {"key": key(), "case": MISSING, "reason": "fictional"}
+    )
     assert error_code(missing) == "NOT_FOUND"
 
 
 def test_every_disclosure_in_the_ledger_names_the_policy_version_in_force(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     world = referred_case(system, as_role)
     for role in ("compliance", "supervisor", "staff"):
-        items = ok(as_role(role), "{ disclosureLedger { items { caseId policyVersion } } }"
-                   )["disclosureLedger"]["items"]
+        items = ok(as_role(role), "{ disclosureLedger { items { caseId policyVersion } } }")[
+            "disclosureLedger"
+        ]["items"]
         assert items == [{"caseId": world.case, "policyVersion": system.policy.version}], role
 
 
 def test_the_ledger_an_inbox_without_its_copy_and_oversight_records_are_logged_reads(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     world = referred_case(system, as_role)
     compliance = as_role("compliance", user="fictional-compliance-3")
     partner = as_role("partner", world.shelter, user="fictional-partner-3")
@@ -980,19 +1351,31 @@ def test_the_ledger_an_inbox_without_its_copy_and_oversight_records_are_logged_r
 
     read(compliance, "req-ledger-0001", "{ disclosureLedger { items { caseId justification } } }")
     read(partner, "req-inbox-0001", "{ referralInbox { needs outcomes { note } } }")
-    read(supervisor, "req-oversight-0001",
-         "query($id: ID!) { organization(id: $id) { misconductAllegations { summary } "
-         "history { note } } }", {"id": world.shelter})
+    read(
+        supervisor,
+        "req-oversight-0001",
+        "query($id: ID!) { organization(id: $id) { misconductAllegations { summary } "
+        "history { note } } }",
+        {"id": world.shelter},
+    )
 
     [ledger] = entries_of(compliance, "req-ledger-0001", world.case)
     assert (ledger["recordType"], ledger["caseId"], ledger["fields"]) == (
-        "LedgerEntry", world.case, ["caseId", "justification"])
+        "LedgerEntry",
+        world.case,
+        ["caseId", "justification"],
+    )
     [inbox] = entries_of(compliance, "req-inbox-0001", world.case)
     assert (inbox["recordType"], inbox["recordId"], inbox["fields"]) == (
-        "ReferralInboxItem", world.referral, ["needs", "outcomes"])
+        "ReferralInboxItem",
+        world.referral,
+        ["needs", "outcomes"],
+    )
     [oversight] = entries_of(compliance, "req-oversight-0001", world.shelter)
     assert (oversight["recordType"], oversight["fields"]) == (
-        "Organization", ["history", "misconductAllegations"])
+        "Organization",
+        ["history", "misconductAllegations"],
+    )
 
 
 def test_an_access_log_question_about_an_unusable_user_id_is_refused(as_role: Any) -> None:
@@ -1003,12 +1386,17 @@ def test_an_access_log_question_about_an_unusable_user_id_is_refused(as_role: An
 
 
 def test_a_supervisors_decision_reads_as_written_until_the_callers_data_is_erased(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     staff, supervisor = as_role("staff"), as_role("supervisor")
     case = open_case(staff)
-    ok(supervisor, """mutation($key: String!, $id: ID!) { recordSupervisorDecision(
+    ok(
+        supervisor,
+        """mutation($key: String!, $id: ID!) { recordSupervisorDecision(
         idempotencyKey: $key, id: $id, decision: "Fictional: Ottoline goes to a shelter")
-        { caseId } }""", {"key": key(), "id": case})
+        { caseId } }""",
+        {"key": key(), "id": case},
+    )
     read_decision = """query($id: ID!) { case(id: $id) { consultations { decision } } }"""
 
     before = ok(staff, read_decision, {"id": case})["case"]["consultations"]

@@ -24,13 +24,41 @@ from tests.e2e.conftest import fictional_profile, seed
 
 # -- the policy, written out independently of policies/policy.csv ------------------------------
 
-PUBLIC = ("id", "kind", "nameEn", "nameFr", "descriptionEn", "descriptionFr", "services",
-          "focusAreas", "populations", "languages", "regions", "hours", "intakeProcess",
-          "publicContact", "location")
-INTERNAL = ("status", "publiclyListed", "pointOfContact", "referralProtocol", "criteria",
-            "lastConfirmedAt", "reviewDueAt", "failedContactAttempts", "flaggedUnreachable",
-            "contactAttempts", "pendingProfileUpdate", "removalRequested", "history", "version",
-            "createdAt", "updatedAt")
+PUBLIC = (
+    "id",
+    "kind",
+    "nameEn",
+    "nameFr",
+    "descriptionEn",
+    "descriptionFr",
+    "services",
+    "focusAreas",
+    "populations",
+    "languages",
+    "regions",
+    "hours",
+    "intakeProcess",
+    "publicContact",
+    "location",
+)
+INTERNAL = (
+    "status",
+    "publiclyListed",
+    "pointOfContact",
+    "referralProtocol",
+    "criteria",
+    "lastConfirmedAt",
+    "reviewDueAt",
+    "failedContactAttempts",
+    "flaggedUnreachable",
+    "contactAttempts",
+    "pendingProfileUpdate",
+    "removalRequested",
+    "history",
+    "version",
+    "createdAt",
+    "updatedAt",
+)
 # A misconduct allegation moves version and updatedAt without a history entry, so a partner
 # reading them on its own record could infer one: they are the hotline's only.
 PARTNER_INTERNAL = tuple(f for f in INTERNAL if f not in ("version", "updatedAt"))
@@ -45,7 +73,7 @@ SUBFIELDS = {
     "pointOfContact": "{ name title phone email afterHoursPhone }",
     "contactAttempts": "{ at outcome note }",
     "pendingProfileUpdate": "{ submittedAt profile { nameEn location { address postalCode } "
-                            "pointOfContact { name } } }",
+    "pointOfContact { name } } }",
     "history": "{ at what status actorRole note }",
     "misconductAllegations": "{ at summary recordedBy }",
     "removal": "{ at reason note removedBy }",
@@ -105,14 +133,33 @@ def hidden_address(name: str) -> str:
 
 
 def confidential_location(name: str, province: str = "CA-ON") -> dict[str, Any]:
-    return {"province": province, "municipality": "Fictionville",
-            "address": hidden_address(name), "postalCode": "A1A 1A1", "confidential": True}
+    return {
+        "province": province,
+        "municipality": "Fictionville",
+        "address": hidden_address(name),
+        "postalCode": "A1A 1A1",
+        "confidential": True,
+    }
 
 
-def place(system: System, name: str, *, included: bool = True, listed: bool = True,
-          under_review: bool = False, **changes: Any) -> str:
-    org = seed(system, name, included=included, listed=listed, confidential=True,
-               location=confidential_location(name), **changes)
+def place(
+    system: System,
+    name: str,
+    *,
+    included: bool = True,
+    listed: bool = True,
+    under_review: bool = False,
+    **changes: Any,
+) -> str:
+    org = seed(
+        system,
+        name,
+        included=included,
+        listed=listed,
+        confidential=True,
+        location=confidential_location(name),
+        **changes,
+    )
     if under_review:
         with acting_as(SUPERVISOR):
             system.app.start_review(f"fictional-{uuid4()}", org)
@@ -126,8 +173,9 @@ def enrich(system: System, org: str) -> None:
     update = fictional_profile("Example Pending Name", pointOfContact={"name": "Fictional Pending"})
     update["location"] = confidential_location("pending " + org)
     with acting_as(SUPERVISOR):
-        system.app.record_contact_attempt(f"fictional-{uuid4()}", org_id, ContactOutcome.REACHED,
-                                          "fictional call")
+        system.app.record_contact_attempt(
+            f"fictional-{uuid4()}", org_id, ContactOutcome.REACHED, "fictional call"
+        )
         system.app.submit_profile_update(f"fictional-{uuid4()}", org_id, update)
         system.app.record_misconduct_allegation(f"fictional-{uuid4()}", org_id, ALLEGATION)
     system.projector.catch_up()
@@ -146,10 +194,12 @@ def build_world(system: System, rich: bool = True) -> World:
     ids = {
         "listed": place(system, "Example Listed Shelter"),
         "unlisted": place(system, "Example Unlisted Shelter", listed=False),
-        "under-review": place(system, "Example Reviewed Shelter", included=False,
-                              under_review=True),
-        "own": place(system, "Example Own Shelter", included=False, listed=False,
-                     under_review=True),
+        "under-review": place(
+            system, "Example Reviewed Shelter", included=False, under_review=True
+        ),
+        "own": place(
+            system, "Example Own Shelter", included=False, listed=False, under_review=True
+        ),
         "missing": str(uuid4()),
         "malformed": "not-an-organization-id",
     }
@@ -182,9 +232,11 @@ def events_written(system: System) -> int:
 
 # -- 1. every role, every kind of record -------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", sorted(VIEWERS))
 def test_each_role_sees_exactly_the_fields_the_policy_grants_on_each_record(
-        system: System, as_role: Any, name: str) -> None:
+    system: System, as_role: Any, name: str
+) -> None:
     viewer = VIEWERS[name]
     world = build_world(system)
     caller = caller_for(as_role, world, viewer)
@@ -200,22 +252,24 @@ def test_each_role_sees_exactly_the_fields_the_policy_grants_on_each_record(
         non_null = {field for field, value in found.items() if value is not None}
         assert non_null == expected, (
             f"{name} on {target}: unexpected {sorted(non_null - expected)}, "
-            f"missing {sorted(expected - non_null)}")
+            f"missing {sorted(expected - non_null)}"
+        )
         sees_internal = "status" in expected
         assert (found["location"]["address"] is not None) == sees_internal, (name, target)
         assert (found["location"]["postalCode"] is not None) == sees_internal, (name, target)
 
 
 @pytest.mark.parametrize("name", sorted(VIEWERS))
-def test_the_hidden_address_is_the_real_one_where_it_shows(system: System, as_role: Any,
-                                                           name: str) -> None:
+def test_the_hidden_address_is_the_real_one_where_it_shows(
+    system: System, as_role: Any, name: str
+) -> None:
     viewer = VIEWERS[name]
     world = build_world(system, rich=False)
     caller = caller_for(as_role, world, viewer)
-    for target, shelter in (("listed", "Example Listed Shelter"),
-                            ("own", "Example Own Shelter")):
-        found = caller.gql(organization_query(("nameEn", "location")),
-                           {"id": world.id(target)})["data"]["organization"]
+    for target, shelter in (("listed", "Example Listed Shelter"), ("own", "Example Own Shelter")):
+        found = caller.gql(organization_query(("nameEn", "location")), {"id": world.id(target)})[
+            "data"
+        ]["organization"]
         internal = viewer.hotline or (viewer.organization == "own" and target == "own")
         if found is None:
             assert target == "own" and not internal
@@ -229,8 +283,9 @@ def test_the_hidden_address_is_the_real_one_where_it_shows(system: System, as_ro
 
 
 @pytest.mark.parametrize("name", OUTSIDERS)
-def test_not_yours_answers_byte_for_byte_like_does_not_exist(system: System, as_role: Any,
-                                                             name: str) -> None:
+def test_not_yours_answers_byte_for_byte_like_does_not_exist(
+    system: System, as_role: Any, name: str
+) -> None:
     viewer = VIEWERS[name]
     world = build_world(system, rich=False)
     caller = caller_for(as_role, world, viewer)
@@ -246,57 +301,77 @@ def test_not_yours_answers_byte_for_byte_like_does_not_exist(system: System, as_
     hidden = ["unlisted", "under-review"] + ([] if viewer.organization == "own" else ["own"])
     for target in hidden:
         assert raw(world.id(target)) == nothing, target
-    for malformed in ("not-an-organization-id", "", "' OR 1=1 --", "0" * 36,
-                      "00000000-0000-4000-8000-00000000000g", world.id("listed") + "0"):
+    for malformed in (
+        "not-an-organization-id",
+        "",
+        "' OR 1=1 --",
+        "0" * 36,
+        "00000000-0000-4000-8000-00000000000g",
+        world.id("listed") + "0",
+    ):
         assert raw(malformed) == nothing, malformed
 
 
 # -- 2. oversight fields ------------------------------------------------------------------------
 
+
 def removed_organization(system: System) -> str:
     org = place(system, "Example Removed Shelter")
     with acting_as(SUPERVISOR):
         system.app.record_misconduct_allegation(key(), UUID(org), ALLEGATION)
-        system.app.remove_organization(key(), UUID(org), RemovalReason.MISCONDUCT_ALLEGATION,
-                                       REMOVAL_NOTE)
+        system.app.remove_organization(
+            key(), UUID(org), RemovalReason.MISCONDUCT_ALLEGATION, REMOVAL_NOTE
+        )
     system.projector.catch_up()
     return org
 
 
-OVERSIGHT_QUERY = ("query($id: ID!) { organization(id: $id) { status "
-                   "misconductAllegations { summary recordedBy } "
-                   "removal { reason note removedBy } } }")
+OVERSIGHT_QUERY = (
+    "query($id: ID!) { organization(id: $id) { status "
+    "misconductAllegations { summary recordedBy } "
+    "removal { reason note removedBy } } }"
+)
 
 
 @pytest.mark.parametrize("role", ["supervisor", "compliance"])
 def test_removal_and_allegations_reach_supervisors_and_compliance(
-        system: System, as_role: Any, role: str) -> None:
+    system: System, as_role: Any, role: str
+) -> None:
     org = removed_organization(system)
     found = as_role(role).gql(OVERSIGHT_QUERY, {"id": org})["data"]["organization"]
     assert found == {
         "status": "REMOVED",
-        "misconductAllegations": [{"summary": ALLEGATION,
-                                   "recordedBy": "fictional-supervisor-1"}],
-        "removal": {"reason": "MISCONDUCT_ALLEGATION", "note": REMOVAL_NOTE,
-                    "removedBy": "fictional-supervisor-1"}}
+        "misconductAllegations": [{"summary": ALLEGATION, "recordedBy": "fictional-supervisor-1"}],
+        "removal": {
+            "reason": "MISCONDUCT_ALLEGATION",
+            "note": REMOVAL_NOTE,
+            "removedBy": "fictional-supervisor-1",
+        },
+    }
 
 
 def _oversight_shapes(field: str) -> tuple[str, ...]:
-    return (f"query($id: ID!) {{ organization(id: $id) {{ {selection([field])} }} }}",
-            f"query($id: ID!) {{ organization(id: $id) {{ ...O }} }} "
-            f"fragment O on Organization {{ x: {selection([field])} }}",
-            f"{{ directory {{ edges {{ node {{ ... on Organization "
-            f"{{ {selection([field])} }} }} }} }} }}")
+    return (
+        f"query($id: ID!) {{ organization(id: $id) {{ {selection([field])} }} }}",
+        f"query($id: ID!) {{ organization(id: $id) {{ ...O }} }} "
+        f"fragment O on Organization {{ x: {selection([field])} }}",
+        f"{{ directory {{ edges {{ node {{ ... on Organization "
+        f"{{ {selection([field])} }} }} }} }} }}",
+    )
 
 
-@pytest.mark.parametrize("name", ["public", "partner-own", "partner-other", "law_enforcement",
-                                  "staff"])
+@pytest.mark.parametrize(
+    "name", ["public", "partner-own", "partner-other", "law_enforcement", "staff"]
+)
 def test_a_document_selecting_oversight_fields_is_refused_below_oversight(
-        system: System, as_role: Any, name: str) -> None:
+    system: System, as_role: Any, name: str
+) -> None:
     org = removed_organization(system)
     viewer = VIEWERS[name]
-    caller = as_role(viewer.role, org if viewer.organization == "own" else
-                     (str(uuid4()) if viewer.organization else None))
+    caller = as_role(
+        viewer.role,
+        org if viewer.organization == "own" else (str(uuid4()) if viewer.organization else None),
+    )
     for shape in _oversight_shapes("misconductAllegations") + _oversight_shapes("removal"):
         response = caller.post(shape, {"id": org})
         body = response.json()
@@ -308,7 +383,8 @@ def test_a_document_selecting_oversight_fields_is_refused_below_oversight(
 
 @pytest.mark.parametrize("name", ["partner-own", "staff"])
 def test_removal_details_do_not_leak_through_history_or_status(
-        system: System, as_role: Any, name: str) -> None:
+    system: System, as_role: Any, name: str
+) -> None:
     org = removed_organization(system)
     viewer = VIEWERS[name]
     caller = as_role(viewer.role, org if viewer.organization == "own" else None)
@@ -339,18 +415,31 @@ class Agencies:
 
 def agencies(system: System) -> Agencies:
     """Two fictional police services, each with a protocol; the first has a hidden address."""
-    location = {"province": "CA-ON", "municipality": "Fictionville", "address": AGENCY_ADDRESS,
-                "postalCode": AGENCY_POSTAL, "confidential": True}
-    mine = seed(system, AGENCY, kind="LAW_ENFORCEMENT_AGENCY", confidential=True,
-                location=location)
-    theirs = seed(system, "Example Valley Police Service", province="CA-QC",
-                  kind="LAW_ENFORCEMENT_AGENCY", confidential=True,
-                  location=confidential_location("valley", "CA-QC"))
+    location = {
+        "province": "CA-ON",
+        "municipality": "Fictionville",
+        "address": AGENCY_ADDRESS,
+        "postalCode": AGENCY_POSTAL,
+        "confidential": True,
+    }
+    mine = seed(system, AGENCY, kind="LAW_ENFORCEMENT_AGENCY", confidential=True, location=location)
+    theirs = seed(
+        system,
+        "Example Valley Police Service",
+        province="CA-QC",
+        kind="LAW_ENFORCEMENT_AGENCY",
+        confidential=True,
+        location=confidential_location("valley", "CA-QC"),
+    )
     with acting_as(SUPERVISOR):
         mine_p = system.app.establish_reporting_protocol(key(), mine, "CA-ON", None, CONTACTS)
         theirs_p = system.app.establish_reporting_protocol(
-            key(), theirs, "CA-QC", None, [{"name": "Cst. Fictional Sample",
-                                            "email": "ht-unit@example.org"}])
+            key(),
+            theirs,
+            "CA-QC",
+            None,
+            [{"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"}],
+        )
     system.projector.catch_up()
     return Agencies(str(mine), str(theirs), str(mine_p.id), str(theirs_p.id))
 
@@ -359,35 +448,35 @@ LOCATION = "location { province municipality address postalCode confidential }"
 ADDRESS_PROBES = {
     "direct": f"query($id: ID!) {{ organization(id: $id) {{ nameEn {LOCATION} }} }}",
     "aliases": "query($id: ID!) { o: organization(id: $id) { n: nameEn "
-               "l: location { a: address p: postalCode } } }",
+    "l: location { a: address p: postalCode } } }",
     "named fragment": f"query($id: ID!) {{ organization(id: $id) {{ ...Where }} }} "
-                      f"fragment Where on Organization {{ nameEn {LOCATION} }}",
+    f"fragment Where on Organization {{ nameEn {LOCATION} }}",
     "nested fragments": "query($id: ID!) { organization(id: $id) { ...Outer } } "
-                        "fragment Outer on Organization { nameEn location { ...Inner } } "
-                        "fragment Inner on Location { address postalCode }",
+    "fragment Outer on Organization { nameEn location { ...Inner } } "
+    "fragment Inner on Location { address postalCode }",
     "inline fragments": "query($id: ID!) { organization(id: $id) { ... on Organization "
-                        "{ __typename nameEn location { ... on Location "
-                        "{ __typename address postalCode } } } } }",
+    "{ __typename nameEn location { ... on Location "
+    "{ __typename address postalCode } } } } }",
     "typename everywhere": "query($id: ID!) { __typename organization(id: $id) { __typename "
-                           "nameEn location { __typename address postalCode } } }",
+    "nameEn location { __typename address postalCode } } }",
     "same field twice": "query($id: ID!) { a: organization(id: $id) { nameEn location "
-                        "{ address } } b: organization(id: $id) { location { postalCode } } }",
+    "{ address } } b: organization(id: $id) { location { postalCode } } }",
     "search by name": f"query($name: String) {{ directory(search: $name) {{ edges {{ node "
-                      f"{{ nameEn {LOCATION} }} }} }} }}",
+    f"{{ nameEn {LOCATION} }} }} }} }}",
     "search, fragments": "query($provinces: [String!]) { directory(filter: "
-                         "{ provinces: $provinces }) { ...Page } } "
-                         "fragment Page on DirectoryConnection { edges { node { ...N } } } "
-                         f"fragment N on Organization {{ nameEn {LOCATION} }}",
+    "{ provinces: $provinces }) { ...Page } } "
+    "fragment Page on DirectoryConnection { edges { node { ...N } } } "
+    f"fragment N on Organization {{ nameEn {LOCATION} }}",
 }
 PROBE_VALUES = {"name": "Harbour Police", "provinces": ["CA-ON"]}
 PROTOCOL_PROBES = {
     "protocol agency": f"query($p: ID!) {{ reportingProtocol(id: $p) {{ agency "
-                       f"{{ nameEn {LOCATION} }} }} }}",
+    f"{{ nameEn {LOCATION} }} }} }}",
     "protocols agency": f"{{ reportingProtocols {{ agency {{ nameEn {LOCATION} }} }} }}",
     "protocol agency, fragments": "query($p: ID!) { reportingProtocol(id: $p) { ...P } } "
-                                  "fragment P on ReportingProtocol { agency { ...A } } "
-                                  "fragment A on Organization { nameEn ... on Organization "
-                                  "{ x: location { y: address z: postalCode } } }",
+    "fragment P on ReportingProtocol { agency { ...A } } "
+    "fragment A on Organization { nameEn ... on Organization "
+    "{ x: location { y: address z: postalCode } } }",
 }
 
 
@@ -408,21 +497,25 @@ ADDRESS_OUTSIDERS = {
 
 
 @pytest.mark.parametrize("name", sorted(ADDRESS_OUTSIDERS))
-def test_a_confidential_address_never_reaches_an_outsider(system: System, as_role: Any,
-                                                          name: str) -> None:
+def test_a_confidential_address_never_reaches_an_outsider(
+    system: System, as_role: Any, name: str
+) -> None:
     found = agencies(system)
     role, whose = ADDRESS_OUTSIDERS[name]
     caller = as_role(role, {"mine": found.mine, "theirs": found.theirs}.get(whose))
     for probe, document in ADDRESS_PROBES.items():
-        assert_no_address(caller.post(document, PROBE_VALUES | {"id": found.mine}),
-                          f"{name}: {probe}")
-    hidden_search = caller.gql("query($s: String) { directory(search: $s) { totalCount } }",
-                               {"s": "Fictional Quiet Lane"})
+        assert_no_address(
+            caller.post(document, PROBE_VALUES | {"id": found.mine}), f"{name}: {probe}"
+        )
+    hidden_search = caller.gql(
+        "query($s: String) { directory(search: $s) { totalCount } }", {"s": "Fictional Quiet Lane"}
+    )
     assert hidden_search == {"data": {"directory": {"totalCount": 0}}}
 
 
 def test_a_liaison_never_reads_its_own_agencys_hidden_address_through_a_protocol(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     found = agencies(system)
     liaison = as_role("law_enforcement", found.mine)
     for probe, document in PROTOCOL_PROBES.items():
@@ -430,8 +523,9 @@ def test_a_liaison_never_reads_its_own_agencys_hidden_address_through_a_protocol
 
 
 @pytest.mark.parametrize("role", ["staff", "supervisor"])
-def test_the_same_probes_do_show_the_address_to_the_hotline(system: System, as_role: Any,
-                                                            role: str) -> None:
+def test_the_same_probes_do_show_the_address_to_the_hotline(
+    system: System, as_role: Any, role: str
+) -> None:
     """The control: every probe above reaches the address when the role may read it."""
     found = agencies(system)
     caller = as_role(role)
@@ -443,27 +537,35 @@ def test_the_same_probes_do_show_the_address_to_the_hotline(system: System, as_r
 
 
 PUBLIC_VIEW = f"query($id: ID!) {{ organization(id: $id) {{ nameEn {LOCATION} }} }}"
-PUBLIC_SEARCH = (f"query($s: String!) {{ directory(search: $s) {{ totalCount edges {{ node "
-                 f"{{ nameEn {LOCATION} }} }} }} }}")
+PUBLIC_SEARCH = (
+    f"query($s: String!) {{ directory(search: $s) {{ totalCount edges {{ node "
+    f"{{ nameEn {LOCATION} }} }} }} }}"
+)
 
 
-def test_an_address_made_confidential_leaves_the_public_copy_at_once(system: System,
-                                                                     as_role: Any) -> None:
+def test_an_address_made_confidential_leaves_the_public_copy_at_once(
+    system: System, as_role: Any
+) -> None:
     org = seed(system, "Example Moving Shelter")  # an open address, public by consent
     public, partner = as_role("public"), as_role("partner", org)
     assert "1 Example Street" in public.post(PUBLIC_VIEW, {"id": str(org)}).text
     hidden = fictional_profile("Example Moving Shelter")
     hidden["location"] = confidential_location("moving")
-    partner.gql(partner_mutation("submitProfileUpdate"),
-                {"key": key(), "id": str(org), "profile": hidden})
+    partner.gql(
+        partner_mutation("submitProfileUpdate"), {"key": key(), "id": str(org), "profile": hidden}
+    )
     # Until staff accept the update, the pending address is internal too.
     assert hidden_address("moving") not in public.post(PUBLIC_VIEW, {"id": str(org)}).text
     accepted = as_role("staff").gql(
         "mutation($key: String!, $id: ID!) { acceptProfileUpdate(idempotencyKey: $key, id: $id) "
-        "{ version } }", {"key": key(), "id": str(org)})
+        "{ version } }",
+        {"key": key(), "id": str(org)},
+    )
     assert "errors" not in accepted
-    for response in (public.post(PUBLIC_VIEW, {"id": str(org)}),
-                     public.post(PUBLIC_SEARCH, {"s": "Example Moving"})):
+    for response in (
+        public.post(PUBLIC_VIEW, {"id": str(org)}),
+        public.post(PUBLIC_SEARCH, {"s": "Example Moving"}),
+    ):
         assert "Example Moving Shelter" in response.text
         assert hidden_address("moving") not in response.text
         assert "1 Example Street" not in response.text
@@ -471,20 +573,23 @@ def test_an_address_made_confidential_leaves_the_public_copy_at_once(system: Sys
 
 
 @pytest.mark.parametrize("how", ["withdrawn consent", "removal"])
-def test_a_record_leaves_the_public_directory_at_once(system: System, as_role: Any,
-                                                      how: str) -> None:
+def test_a_record_leaves_the_public_directory_at_once(
+    system: System, as_role: Any, how: str
+) -> None:
     org = place(system, "Example Leaving Shelter")
     public = as_role("public")
     absent = public.post(PUBLIC_VIEW, {"id": str(uuid4())}).content
     assert public.post(PUBLIC_VIEW, {"id": org}).content != absent
     if how == "withdrawn consent":
-        done = as_role("partner", org).gql(partner_mutation("setPublicListing"),
-                                           {"key": key(), "id": org, "listed": False})
+        done = as_role("partner", org).gql(
+            partner_mutation("setPublicListing"), {"key": key(), "id": org, "listed": False}
+        )
     else:
         done = as_role("supervisor").gql(
             "mutation($key: String!, $id: ID!, $reason: RemovalReason!) { removeOrganization("
             "idempotencyKey: $key, id: $id, reason: $reason) { version } }",
-            {"key": key(), "id": org, "reason": "UNREACHABLE"})
+            {"key": key(), "id": org, "reason": "UNREACHABLE"},
+        )
     assert "errors" not in done, done
     assert public.post(PUBLIC_VIEW, {"id": org}).content == absent
     search = public.gql(PUBLIC_SEARCH, {"s": "Example Leaving"})
@@ -492,6 +597,7 @@ def test_a_record_leaves_the_public_directory_at_once(system: System, as_role: A
 
 
 # -- 4. aliases, fragments and edges reach what the direct path reaches -------------------------
+
 
 def _alias_back(value: Any, names: dict[str, str]) -> Any:
     if isinstance(value, dict):
@@ -507,25 +613,35 @@ def _shapes(fields: tuple[str, ...]) -> dict[str, tuple[str, dict[str, str]]]:
     back = {f"c_{name}": name for name in fields}
     return {
         "aliases": (f"query($id: ID!) {{ organization(id: $id) {{ {aliased} }} }}", back),
-        "named fragment": (f"query($id: ID!) {{ organization(id: $id) {{ ...F }} }} "
-                           f"fragment F on Organization {{ {selection(fields)} }}", {}),
-        "nested fragments": (f"query($id: ID!) {{ organization(id: $id) {{ ...G }} }} "
-                             f"fragment G on Organization {{ ... on Organization {{ ...F }} }} "
-                             f"fragment F on Organization {{ {selection(fields)} }}", {}),
-        "inline fragment": (f"query($id: ID!) {{ organization(id: $id) {{ ... on Organization "
-                            f"{{ {selection(fields)} }} }} }}", {}),
+        "named fragment": (
+            f"query($id: ID!) {{ organization(id: $id) {{ ...F }} }} "
+            f"fragment F on Organization {{ {selection(fields)} }}",
+            {},
+        ),
+        "nested fragments": (
+            f"query($id: ID!) {{ organization(id: $id) {{ ...G }} }} "
+            f"fragment G on Organization {{ ... on Organization {{ ...F }} }} "
+            f"fragment F on Organization {{ {selection(fields)} }}",
+            {},
+        ),
+        "inline fragment": (
+            f"query($id: ID!) {{ organization(id: $id) {{ ... on Organization "
+            f"{{ {selection(fields)} }} }} }}",
+            {},
+        ),
     }
 
 
 @pytest.mark.parametrize("name", sorted(VIEWERS))
 def test_aliases_and_fragments_reach_exactly_what_the_direct_path_reaches(
-        system: System, as_role: Any, name: str) -> None:
+    system: System, as_role: Any, name: str
+) -> None:
     viewer = VIEWERS[name]
     world = build_world(system)
     caller = caller_for(as_role, world, viewer)
     confidential = (*(f for f in viewer.selectable if f in CONFIDENTIAL), "location")
     # At most a dozen aliases a document, under the alias limit.
-    groups = [confidential[i:i + 12] for i in range(0, len(confidential), 12)]
+    groups = [confidential[i : i + 12] for i in range(0, len(confidential), 12)]
     for target in ("listed", "unlisted", "own", "missing"):
         for fields in groups:
             variables = {"id": world.id(target)}
@@ -536,25 +652,32 @@ def test_aliases_and_fragments_reach_exactly_what_the_direct_path_reaches(
                 body = caller.gql(document, variables)
                 assert "errors" not in body, (shape, body)
                 assert _alias_back(body["data"]["organization"], back) == direct, (
-                    f"{name} on {target} through {shape}")
+                    f"{name} on {target} through {shape}"
+                )
 
 
 @pytest.mark.parametrize("name", sorted(VIEWERS))
-def test_a_search_edge_shows_no_more_than_the_record_itself(system: System, as_role: Any,
-                                                            name: str) -> None:
+def test_a_search_edge_shows_no_more_than_the_record_itself(
+    system: System, as_role: Any, name: str
+) -> None:
     viewer = VIEWERS[name]
     world = build_world(system)
     caller = caller_for(as_role, world, viewer)
     fields = viewer.selectable
     for target in ("listed", "unlisted", "under-review", "own"):
-        record = caller.gql(organization_query(fields),
-                            {"id": world.id(target)})["data"]["organization"]
+        record = caller.gql(organization_query(fields), {"id": world.id(target)})["data"][
+            "organization"
+        ]
         search = caller.gql(
             f"query($s: String!) {{ directory(search: $s) {{ edges {{ node "
             f"{{ {selection(fields)} }} }} }} }}",
-            {"s": f"Example {'Reviewed' if target == 'under-review' else target.title()}"})
-        nodes = [e["node"] for e in search["data"]["directory"]["edges"]
-                 if e["node"]["id"] == world.id(target)]
+            {"s": f"Example {'Reviewed' if target == 'under-review' else target.title()}"},
+        )
+        nodes = [
+            e["node"]
+            for e in search["data"]["directory"]["edges"]
+            if e["node"]["id"] == world.id(target)
+        ]
         if record is None:
             assert nodes == [], f"{name} found {target} by search but not by id"
         elif nodes:
@@ -574,14 +697,17 @@ RESTRICTED_FILTERS: dict[str, tuple[str, list[Any]]] = {
 
 def filter_query(name: str) -> str:
     type_name = RESTRICTED_FILTERS[name][0]
-    return (f"query($v: {type_name}) {{ directory(filter: {{ {name}: $v }}) "
-            f"{{ totalCount edges {{ node {{ id }} }} }} }}")
+    return (
+        f"query($v: {type_name}) {{ directory(filter: {{ {name}: $v }}) "
+        f"{{ totalCount edges {{ node {{ id }} }} }} }}"
+    )
 
 
 @pytest.mark.parametrize("role", ["public", "partner", "law_enforcement"])
 @pytest.mark.parametrize("name", sorted(RESTRICTED_FILTERS))
 def test_a_filter_on_a_field_the_role_cannot_read_is_refused_not_ignored(
-        system: System, as_role: Any, role: str, name: str) -> None:
+    system: System, as_role: Any, role: str, name: str
+) -> None:
     place(system, "Example Filtered Shelter")
     caller = as_role(role, str(uuid4()) if role != "public" else None)
     bodies = set()
@@ -595,8 +721,9 @@ def test_a_filter_on_a_field_the_role_cannot_read_is_refused_not_ignored(
         assert name not in error["message"]
         bodies.add(response.content)
     # ... and the refusal reads as the answer to a filter that does not exist.
-    bodies.add(caller.post(filter_query(name).replace(f"{name}:", f"{name}Zq:"),
-                           {"v": None}).content)
+    bodies.add(
+        caller.post(filter_query(name).replace(f"{name}:", f"{name}Zq:"), {"v": None}).content
+    )
     assert len(bodies) == 1, "the refusal must not depend on the value, nor on the name"
     unfiltered = caller.gql("{ directory { totalCount } }")
     assert unfiltered["data"]["directory"]["totalCount"] == 1
@@ -623,19 +750,24 @@ def test_the_hotline_filters_on_status_and_reachability(system: System, as_role:
     assert ids("reviewDue", True) == set()  # everything was confirmed moments ago
 
 
-def test_hidden_records_leave_no_trace_in_public_totals_or_facets(system: System,
-                                                                   as_role: Any) -> None:
+def test_hidden_records_leave_no_trace_in_public_totals_or_facets(
+    system: System, as_role: Any
+) -> None:
     place(system, "Example Listed Shelter")
-    query = ("query($p: [String!]) { directory(filter: { provinces: $p }) { totalCount "
-             "facets { name values { value count } } edges { cursor node { id } } "
-             "pageInfo { hasNextPage endCursor } } }")
+    query = (
+        "query($p: [String!]) { directory(filter: { provinces: $p }) { totalCount "
+        "facets { name values { value count } } edges { cursor node { id } } "
+        "pageInfo { hasNextPage endCursor } } }"
+    )
     ontario = {"p": ["CA-ON"]}
-    callers = [as_role("public"), as_role("partner", str(uuid4())),
-               as_role("law_enforcement", str(uuid4()))]
+    callers = [
+        as_role("public"),
+        as_role("partner", str(uuid4())),
+        as_role("law_enforcement", str(uuid4())),
+    ]
     before = [c.post(query, ontario).content for c in callers]
     place(system, "Example Unlisted Shelter", listed=False, populations=["MEN"])
-    place(system, "Example Reviewed Shelter", included=False, under_review=True,
-          languages=["iu"])
+    place(system, "Example Reviewed Shelter", included=False, under_review=True, languages=["iu"])
     place(system, "Example Submitted Shelter", included=False)
     after = [c.post(query, ontario).content for c in callers]
     assert after == before
@@ -648,31 +780,41 @@ def test_hidden_records_leave_no_trace_in_public_totals_or_facets(system: System
 
 PARTNER_MUTATIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "setPublicListing": ("$listed: Boolean!", "listed: $listed", {"listed": True}),
-    "submitProfileUpdate": ("$profile: ProfileInput!", "profile: $profile",
-                            {"profile": fictional_profile("Example Hijacked Name")}),
-    "provideInformation": ("$answers: String!", "answers: $answers",
-                           {"answers": "fictional answers"}),
+    "submitProfileUpdate": (
+        "$profile: ProfileInput!",
+        "profile: $profile",
+        {"profile": fictional_profile("Example Hijacked Name")},
+    ),
+    "provideInformation": (
+        "$answers: String!",
+        "answers: $answers",
+        {"answers": "fictional answers"},
+    ),
     "requestRemoval": ("$note: String!", "note: $note", {"note": "fictional request"}),
 }
 
 
 def partner_mutation(name: str) -> str:
     params, args, _ = PARTNER_MUTATIONS[name]
-    return (f"mutation($key: String!, $id: ID!, {params}) {{ {name}(idempotencyKey: $key, "
-            f"id: $id, {args}) {{ organizationId version organization {{ id nameEn }} }} }}")
+    return (
+        f"mutation($key: String!, $id: ID!, {params}) {{ {name}(idempotencyKey: $key, "
+        f"id: $id, {args}) {{ organizationId version organization {{ id nameEn }} }} }}"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(PARTNER_MUTATIONS))
 def test_a_partner_cannot_change_another_organization_and_cannot_tell_it_exists(
-        system: System, as_role: Any, name: str) -> None:
+    system: System, as_role: Any, name: str
+) -> None:
     world = build_world(system, rich=False)
     partner = as_role("partner", world.id("own"))
     variables = PARTNER_MUTATIONS[name][2]
     before = events_written(system)
     bodies = {}
     for target in ("listed", "unlisted", "under-review", "missing", "malformed"):
-        response = partner.post(partner_mutation(name),
-                                {"key": key(), "id": world.id(target), **variables})
+        response = partner.post(
+            partner_mutation(name), {"key": key(), "id": world.id(target), **variables}
+        )
         assert response.status_code == 200
         bodies[target] = response.content
     assert events_written(system) == before
@@ -682,8 +824,9 @@ def test_a_partner_cannot_change_another_organization_and_cannot_tell_it_exists(
     [error] = body["errors"]
     assert error["extensions"]["code"] == "NOT_FOUND"
     assert "path" not in error and "locations" not in error
-    listed = as_role("staff").gql(organization_query(("nameEn", "publiclyListed", "version")),
-                                  {"id": world.id("listed")})["data"]["organization"]
+    listed = as_role("staff").gql(
+        organization_query(("nameEn", "publiclyListed", "version")), {"id": world.id("listed")}
+    )["data"]["organization"]
     assert listed["nameEn"] == "Example Listed Shelter"
 
 
@@ -691,32 +834,43 @@ def test_a_partner_does_change_its_own_organization(system: System, as_role: Any
     """The control for the test above: the same documents work on the partner's own record."""
     world = build_world(system, rich=False)
     partner = as_role("partner", world.id("own"))
-    listed = partner.gql(partner_mutation("setPublicListing"),
-                         {"key": key(), "id": world.id("own"), "listed": True})
+    listed = partner.gql(
+        partner_mutation("setPublicListing"), {"key": key(), "id": world.id("own"), "listed": True}
+    )
     assert listed["data"]["setPublicListing"]["organizationId"] == world.id("own")
-    updated = partner.gql(partner_mutation("submitProfileUpdate"),
-                          {"key": key(), "id": world.id("own"),
-                           **PARTNER_MUTATIONS["submitProfileUpdate"][2]})
-    assert updated["data"]["submitProfileUpdate"]["version"] > (
-        listed["data"]["setPublicListing"]["version"])
-    mine = partner.gql(organization_query(("publiclyListed", "pendingProfileUpdate")),
-                       {"id": world.id("own")})["data"]["organization"]
+    updated = partner.gql(
+        partner_mutation("submitProfileUpdate"),
+        {"key": key(), "id": world.id("own"), **PARTNER_MUTATIONS["submitProfileUpdate"][2]},
+    )
+    assert (
+        updated["data"]["submitProfileUpdate"]["version"]
+        > (listed["data"]["setPublicListing"]["version"])
+    )
+    mine = partner.gql(
+        organization_query(("publiclyListed", "pendingProfileUpdate")), {"id": world.id("own")}
+    )["data"]["organization"]
     assert mine["publiclyListed"] is True
     assert mine["pendingProfileUpdate"]["profile"]["nameEn"] == "Example Hijacked Name"
 
 
 # -- 7. a law-enforcement liaison and the reporting protocols -----------------------------------
 
-PROTOCOL = ("query($p: ID!) { reportingProtocol(id: $p) { id agencyId province "
-            "contacts { name phone email } revisions { revision actorRole } } }")
+PROTOCOL = (
+    "query($p: ID!) { reportingProtocol(id: $p) { id agencyId province "
+    "contacts { name phone email } revisions { revision actorRole } } }"
+)
 PROTOCOLS = "query($prov: String) { reportingProtocols(province: $prov) { id agencyId } }"
-REVISE = ("mutation($key: String!, $p: ID!, $contacts: [ProtocolContactInput!]!) { "
-          "reviseProtocolContacts(idempotencyKey: $key, id: $p, contacts: $contacts) "
-          "{ protocolId version protocol { contacts { name } } } }")
-ESTABLISH = ("mutation($key: String!, $a: ID!, $province: String!, "
-             "$contacts: [ProtocolContactInput!]!) { establishReportingProtocol("
-             "idempotencyKey: $key, agencyId: $a, province: $province, contacts: $contacts) "
-             "{ protocolId } }")
+REVISE = (
+    "mutation($key: String!, $p: ID!, $contacts: [ProtocolContactInput!]!) { "
+    "reviseProtocolContacts(idempotencyKey: $key, id: $p, contacts: $contacts) "
+    "{ protocolId version protocol { contacts { name } } } }"
+)
+ESTABLISH = (
+    "mutation($key: String!, $a: ID!, $province: String!, "
+    "$contacts: [ProtocolContactInput!]!) { establishReportingProtocol("
+    "idempotencyKey: $key, agencyId: $a, province: $province, contacts: $contacts) "
+    "{ protocolId } }"
+)
 NEW_CONTACTS = [{"name": "Cst. Fictional Newcomer", "phone": "+1 555 010 0199"}]
 
 
@@ -731,13 +885,13 @@ def test_a_liaison_lists_only_its_own_agencys_protocols(system: System, as_role:
     assert {p["id"] for p in everyone} == {found.my_protocol, found.their_protocol}
 
 
-def test_another_agencys_protocol_answers_like_a_missing_one(system: System,
-                                                             as_role: Any) -> None:
+def test_another_agencys_protocol_answers_like_a_missing_one(system: System, as_role: Any) -> None:
     found = agencies(system)
     liaison = as_role("law_enforcement", found.mine)
     own = liaison.gql(PROTOCOL, {"p": found.my_protocol})["data"]["reportingProtocol"]
-    assert own["contacts"] == [{"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142",
-                                "email": None}]
+    assert own["contacts"] == [
+        {"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142", "email": None}
+    ]
     nothing = liaison.post(PROTOCOL, {"p": str(uuid4())}).content
     assert json.loads(nothing) == {"data": {"reportingProtocol": None}}
     for other in (found.their_protocol, found.theirs, found.mine, "not-a-protocol-id"):
@@ -747,44 +901,55 @@ def test_another_agencys_protocol_answers_like_a_missing_one(system: System,
 def test_a_liaison_revises_only_its_own_agencys_contacts(system: System, as_role: Any) -> None:
     found = agencies(system)
     liaison = as_role("law_enforcement", found.mine)
-    revised = liaison.gql(REVISE, {"key": key(), "p": found.my_protocol,
-                                   "contacts": NEW_CONTACTS})
+    revised = liaison.gql(REVISE, {"key": key(), "p": found.my_protocol, "contacts": NEW_CONTACTS})
     assert revised["data"]["reviseProtocolContacts"]["protocol"]["contacts"] == [
-        {"name": "Cst. Fictional Newcomer"}]
+        {"name": "Cst. Fictional Newcomer"}
+    ]
 
     before = events_written(system)
-    bodies = {other: liaison.post(REVISE, {"key": key(), "p": other,
-                                           "contacts": NEW_CONTACTS}).content
-              for other in (found.their_protocol, str(uuid4()), found.theirs, "not-an-id")}
+    bodies = {
+        other: liaison.post(REVISE, {"key": key(), "p": other, "contacts": NEW_CONTACTS}).content
+        for other in (found.their_protocol, str(uuid4()), found.theirs, "not-an-id")
+    }
     assert events_written(system) == before
     assert len(set(bodies.values())) == 1, bodies
     error = json.loads(next(iter(bodies.values())))["errors"][0]
     assert error["extensions"]["code"] == "NOT_FOUND"
     theirs = as_role("staff").gql(PROTOCOL, {"p": found.their_protocol})
     assert theirs["data"]["reportingProtocol"]["contacts"] == [
-        {"name": "Cst. Fictional Sample", "phone": None, "email": "ht-unit@example.org"}]
+        {"name": "Cst. Fictional Sample", "phone": None, "email": "ht-unit@example.org"}
+    ]
 
 
-def test_a_liaison_cannot_establish_a_protocol_for_another_agency(system: System,
-                                                                  as_role: Any) -> None:
+def test_a_liaison_cannot_establish_a_protocol_for_another_agency(
+    system: System, as_role: Any
+) -> None:
     found = agencies(system)
     liaison = as_role("law_enforcement", found.mine)
     before = events_written(system)
-    bodies = {other: liaison.post(ESTABLISH, {"key": key(), "a": other, "province": "CA-MB",
-                                              "contacts": NEW_CONTACTS}).content
-              for other in (found.theirs, str(uuid4()), "not-an-id")}
+    bodies = {
+        other: liaison.post(
+            ESTABLISH, {"key": key(), "a": other, "province": "CA-MB", "contacts": NEW_CONTACTS}
+        ).content
+        for other in (found.theirs, str(uuid4()), "not-an-id")
+    }
     assert events_written(system) == before
     assert len(set(bodies.values())) == 1, bodies
-    own = liaison.gql(ESTABLISH, {"key": key(), "a": found.mine, "province": "CA-MB",
-                                  "contacts": NEW_CONTACTS})
+    own = liaison.gql(
+        ESTABLISH, {"key": key(), "a": found.mine, "province": "CA-MB", "contacts": NEW_CONTACTS}
+    )
     assert own["data"]["establishReportingProtocol"]["protocolId"]
     assert events_written(system) > before
 
 
 @pytest.mark.parametrize("field", ["version", "updatedAt"])
 def test_a_partner_cannot_read_the_version_or_update_time_of_its_own_record(
-        system: System, as_role: Any, field: str) -> None:
+    system: System, as_role: Any, field: str
+) -> None:
     world = build_world(system, rich=False)
-    body = caller_for(as_role, world, VIEWERS["partner-own"]).post(
-        organization_query(("nameEn", field)), {"id": world.id("own")}).json()
+    body = (
+        caller_for(as_role, world, VIEWERS["partner-own"])
+        .post(organization_query(("nameEn", field)), {"id": world.id("own")})
+        .json()
+    )
     assert body["data"] is None and body["errors"]

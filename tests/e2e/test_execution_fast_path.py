@@ -43,8 +43,14 @@ def _run(system: System, document: str, context_class: type[Any]) -> Any:
     context = Context(Principal("fictional-staff-1", "staff"), system, "fast-path-test")
 
     async def go() -> Any:
-        result = execute(system.schema._schema, system.gate.parsed(document), None, context,
-                         {"yes": True, "no": False}, executor_class=context_class)
+        result = execute(
+            system.schema._schema,
+            system.gate.parsed(document),
+            None,
+            context,
+            {"yes": True, "no": False},
+            executor_class=context_class,
+        )
         return await result if asyncio.iscoroutine(result) else result
 
     outcome = asyncio.run(go())
@@ -52,8 +58,7 @@ def _run(system: System, document: str, context_class: type[Any]) -> Any:
 
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTS))
-def test_the_fast_path_and_the_general_path_give_the_same_answer(system: System,
-                                                                    name: str) -> None:
+def test_the_fast_path_and_the_general_path_give_the_same_answer(system: System, name: str) -> None:
     seed(system, "Example Fast Shelter", confidential=True)
     seed(system, "Example Slow Clinic", province="CA-QC")
     seed(system, "Example Pending Network", included=False)

@@ -32,15 +32,23 @@ PATIENCE = 60
 
 
 def application(key: str) -> dict[str, Any]:
-    return {"key": key, "input": {"profile": fictional_profile("Example Fault Shelter"),
-                                  "criteria": ALL_CRITERIA, "publicListing": True}}
+    return {
+        "key": key,
+        "input": {
+            "profile": fictional_profile("Example Fault Shelter"),
+            "criteria": ALL_CRITERIA,
+            "publicListing": True,
+        },
+    }
 
 
-def post(client: TestClient, token: str | None, query: str,
-         variables: dict[str, Any] | None = None) -> Any:
+def post(
+    client: TestClient, token: str | None, query: str, variables: dict[str, Any] | None = None
+) -> Any:
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    return client.post("/graphql", json={"query": query, "variables": variables or {}},
-                       headers=headers)
+    return client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
 
 
 def answered_while(action: Any) -> Any:
@@ -92,15 +100,19 @@ def events_table_locked(settings: Settings) -> Iterator[Any]:
 
 
 def test_a_write_blocked_by_a_lock_answers_a_retryable_error_and_writes_nothing(
-        settings: Settings) -> None:
-    with a_system(settings, lock_timeout_ms=200) as system, \
-            TestClient(create_app(system, run_projections=False)) as client:
+    settings: Settings,
+) -> None:
+    with (
+        a_system(settings, lock_timeout_ms=200) as system,
+        TestClient(create_app(system, run_projections=False)) as client,
+    ):
         token = system.auth.issue("staff", "fictional-staff-1")
         head = system.projector.head()
 
         with events_table_locked(settings) as still_locked:
-            response = answered_while(lambda: post(client, token, APPLY,
-                                                   application("fault-lock-0001")))
+            response = answered_while(
+                lambda: post(client, token, APPLY, application("fault-lock-0001"))
+            )
             assert still_locked()
 
         assert_retryable(response, "STORE_TIMEOUT")
@@ -114,10 +126,13 @@ def test_a_write_blocked_by_a_lock_answers_a_retryable_error_and_writes_nothing(
 
 
 def test_reads_of_the_read_models_go_on_while_the_events_table_is_locked(
-        settings: Settings) -> None:
-    with a_system(settings, lock_timeout_ms=200) as system, \
-            TestClient(create_app(system, run_projections=False)) as client, \
-            events_table_locked(settings):
+    settings: Settings,
+) -> None:
+    with (
+        a_system(settings, lock_timeout_ms=200) as system,
+        TestClient(create_app(system, run_projections=False)) as client,
+        events_table_locked(settings),
+    ):
         response = answered_while(lambda: post(client, None, DIRECTORY))
 
     assert response.status_code == 200, response.text
@@ -125,10 +140,13 @@ def test_reads_of_the_read_models_go_on_while_the_events_table_is_locked(
 
 
 def test_a_write_whose_read_models_cannot_catch_up_says_so_and_its_retry_writes_nothing(
-        settings: Settings) -> None:
+    settings: Settings,
+) -> None:
     # No projection worker runs: the directory never applies the write.
-    with a_system(settings, inline_projections=False, projection_wait=0.05) as system, \
-            TestClient(create_app(system, run_projections=False)) as client:
+    with (
+        a_system(settings, inline_projections=False, projection_wait=0.05) as system,
+        TestClient(create_app(system, run_projections=False)) as client,
+    ):
         token = system.auth.issue("staff", "fictional-staff-1")
         head = system.projector.head()
 
@@ -144,11 +162,24 @@ def test_a_write_whose_read_models_cannot_catch_up_says_so_and_its_retry_writes_
 
 
 def test_a_read_that_cannot_wait_for_the_read_models_says_so(settings: Settings) -> None:
-    with a_system(settings, inline_projections=False, projection_wait=0.05) as system, \
-            TestClient(create_app(system, run_projections=False)) as client:
+    with (
+        a_system(settings, inline_projections=False, projection_wait=0.05) as system,
+        TestClient(create_app(system, run_projections=False)) as client,
+    ):
         token = system.auth.issue("staff", "fictional-staff-1")
-        opened = post(client, token, OPEN, {"key": "fault-behind-case-01", "input": {
-            "channel": "CALL", "language": "en", "relationship": "VICTIM_OR_SURVIVOR"}})
+        opened = post(
+            client,
+            token,
+            OPEN,
+            {
+                "key": "fault-behind-case-01",
+                "input": {
+                    "channel": "CALL",
+                    "language": "en",
+                    "relationship": "VICTIM_OR_SURVIVOR",
+                },
+            },
+        )
         assert opened.status_code == 200, opened.text
 
         response = post(client, token, CASES)
@@ -159,18 +190,36 @@ def test_a_read_that_cannot_wait_for_the_read_models_says_so(settings: Settings)
 
 
 def test_a_request_partly_answered_keeps_its_data_beside_the_retryable_error(
-        settings: Settings) -> None:
-    with a_system(settings, inline_projections=False, projection_wait=0.05) as system, \
-            TestClient(create_app(system, run_projections=False)) as client:
+    settings: Settings,
+) -> None:
+    with (
+        a_system(settings, inline_projections=False, projection_wait=0.05) as system,
+        TestClient(create_app(system, run_projections=False)) as client,
+    ):
         token = system.auth.issue("staff", "fictional-staff-1")
-        opened = post(client, token, OPEN, {"key": "fault-partial-case-1", "input": {
-            "channel": "CALL", "language": "en", "relationship": "VICTIM_OR_SURVIVOR"}})
+        opened = post(
+            client,
+            token,
+            OPEN,
+            {
+                "key": "fault-partial-case-1",
+                "input": {
+                    "channel": "CALL",
+                    "language": "en",
+                    "relationship": "VICTIM_OR_SURVIVOR",
+                },
+            },
+        )
         assert opened.status_code == 200, opened.text
 
         case_id = opened.json()["data"]["openCase"]["caseId"]
 
-        response = post(client, token, "query($id: ID!) { " + DIRECTORY[1:-1]
-                        + " case(id: $id) { id } }", {"id": case_id})
+        response = post(
+            client,
+            token,
+            "query($id: ID!) { " + DIRECTORY[1:-1] + " case(id: $id) { id } }",
+            {"id": case_id},
+        )
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -180,10 +229,13 @@ def test_a_request_partly_answered_keeps_its_data_beside_the_retryable_error(
 
 @pytest.mark.postgres
 def test_a_read_that_finds_every_connection_busy_answers_a_retryable_error(
-        pg_settings: Settings) -> None:
+    pg_settings: Settings,
+) -> None:
     # Three connections: the read models' pool has one, and the test holds it.
-    with a_system(pg_settings, max_connections=3, pool_timeout=0.2) as system, \
-            TestClient(create_app(system, run_projections=False)) as client:
+    with (
+        a_system(pg_settings, max_connections=3, pool_timeout=0.2) as system,
+        TestClient(create_app(system, run_projections=False)) as client,
+    ):
         with system.store.read():
             response = answered_while(lambda: post(client, None, DIRECTORY))
 
@@ -193,15 +245,19 @@ def test_a_read_that_finds_every_connection_busy_answers_a_retryable_error(
 
 @pytest.mark.postgres
 def test_a_database_that_stops_taking_connections_answers_a_retryable_error(
-        limited_role: tuple[str, Settings]) -> None:
+    limited_role: tuple[str, Settings],
+) -> None:
     role, settings = limited_role
-    with a_system(settings) as system, \
-            TestClient(create_app(system, run_projections=False)) as client:
+    with (
+        a_system(settings) as system,
+        TestClient(create_app(system, run_projections=False)) as client,
+    ):
         assert post(client, None, DIRECTORY).status_code == 200
         with psycopg.connect(PG_URL, autocommit=True) as admin:
             admin.execute(f"ALTER ROLE {role} NOLOGIN")
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE usename = %s", (role,))
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
+            )
 
         response = answered_while(lambda: post(client, None, DIRECTORY))
 

@@ -26,8 +26,10 @@ HTML = {"accept": "text/html,application/xhtml+xml"}
 
 @pytest.fixture
 def graphiql(system: System) -> Iterator[TestClient]:
-    with a_system(system.settings, graphiql=True) as on, \
-            TestClient(create_app(on, run_projections=False)) as client:
+    with (
+        a_system(system.settings, graphiql=True) as on,
+        TestClient(create_app(on, run_projections=False)) as client,
+    ):
         yield client
 
 
@@ -96,13 +98,16 @@ def test_the_page_has_no_inline_code_and_no_other_host(graphiql: TestClient) -> 
     assert not re.search(r"https?:|//", response.text.replace("<!doctype html>", ""))
 
 
-def test_every_file_the_page_references_is_served_from_the_package(
-        graphiql: TestClient) -> None:
+def test_every_file_the_page_references_is_served_from_the_package(graphiql: TestClient) -> None:
     _, parsed = page(graphiql)
     served = [r for r in parsed.references if r != "data:,"]
-    assert {"graphiql/graphiql.min.js", "graphiql/react.production.min.js",
-            "graphiql/react-dom.production.min.js", "graphiql/nrd-graphiql.js",
-            "graphiql/graphiql.min.css"} <= set(served)
+    assert {
+        "graphiql/graphiql.min.js",
+        "graphiql/react.production.min.js",
+        "graphiql/react-dom.production.min.js",
+        "graphiql/nrd-graphiql.js",
+        "graphiql/graphiql.min.css",
+    } <= set(served)
     for reference in served:
         response = graphiql.get(f"/{reference}")
         assert response.status_code == 200, reference
@@ -129,9 +134,17 @@ def test_the_licences_are_served_beside_the_code(graphiql: TestClient) -> None:
     assert "codemirror" in bundled.text
 
 
-@pytest.mark.parametrize("path", ["/graphiql/VENDOR.md", "/graphiql/index.html",
-                                  "/graphiql/../app.py", "/graphiql/%2e%2e/app.py",
-                                  "/graphiql/", "/graphiql/nope.js"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/graphiql/VENDOR.md",
+        "/graphiql/index.html",
+        "/graphiql/../app.py",
+        "/graphiql/%2e%2e/app.py",
+        "/graphiql/",
+        "/graphiql/nope.js",
+    ],
+)
 def test_nothing_else_is_served_under_graphiql(graphiql: TestClient, path: str) -> None:
     assert graphiql.get(path).status_code == 404
 
@@ -154,10 +167,19 @@ def test_the_bootstrap_keeps_nothing_in_the_browser() -> None:
 
 def test_the_vendored_files_are_the_ones_vendor_md_names() -> None:
     """A vendored build changes only with its recorded checksum (VENDOR.md says how)."""
-    recorded = dict(re.findall(r"^\| `([\w.-]+)` \| `([0-9a-f]{64})` \|$",
-                               (GRAPHIQL / "VENDOR.md").read_text(), re.MULTILINE))
-    assert set(recorded) == {"graphiql.min.js", "graphiql.min.css", "react.production.min.js",
-                             "react-dom.production.min.js"}
+    recorded = dict(
+        re.findall(
+            r"^\| `([\w.-]+)` \| `([0-9a-f]{64})` \|$",
+            (GRAPHIQL / "VENDOR.md").read_text(),
+            re.MULTILINE,
+        )
+    )
+    assert set(recorded) == {
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+        "react-dom.production.min.js",
+    }
     for name, digest in recorded.items():
         assert hashlib.sha256((GRAPHIQL / name).read_bytes()).hexdigest() == digest, name
 

@@ -46,8 +46,13 @@ def _node_modules() -> None:
     npm = shutil.which("npm")
     if npm is None or NODE is None:
         pytest.fail("the GraphQL over HTTP audit needs Node.js 18+ and npm on the PATH")
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"],  # noqa: S603 - fixed arguments
-                   cwd=AUDIT, check=True, timeout=NPM_CI_SECONDS, stdin=subprocess.DEVNULL)
+    subprocess.run(  # noqa: S603 - fixed arguments
+        [npm, "ci", "--no-audit", "--no-fund"],
+        cwd=AUDIT,
+        check=True,
+        timeout=NPM_CI_SECONDS,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _free_port() -> int:
@@ -70,20 +75,36 @@ def _healthy(port: int) -> bool:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("NRD_", "OTEL_"))}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("NRD_", "OTEL_"))}
     env["NRD_JWT_SECRET"] = SECRET
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--data-dir", str(tmp_path / "data")],
-        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + START_SECONDS
         while True:
             if process.poll() is not None:
-                pytest.fail(f"nrd serve exited with {process.returncode}: "
-                            f"{(tmp_path / 'server.log').read_text()[-2000:]}")
+                pytest.fail(
+                    f"nrd serve exited with {process.returncode}: "
+                    f"{(tmp_path / 'server.log').read_text()[-2000:]}"
+                )
             if _healthy(port):
                 break
             if time.monotonic() > deadline:
@@ -106,15 +127,23 @@ def test_the_graphql_over_http_audit_finds_nothing_unexplained(server: str) -> N
     token = Authenticator(SECRET, "nrd").issue("staff", "fictional-auditor", None)
     env = {**os.environ, "NRD_AUDIT_TOKEN": token}
     assert NODE is not None
-    run = subprocess.run([NODE, "audit.mjs", server],  # noqa: S603 - fixed script, our URL
-                         cwd=AUDIT, env=env, check=False, capture_output=True, text=True,
-                         timeout=AUDIT_SECONDS, stdin=subprocess.DEVNULL)
+    run = subprocess.run(  # noqa: S603 - fixed script, our URL
+        [NODE, "audit.mjs", server],
+        cwd=AUDIT,
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=AUDIT_SECONDS,
+        stdin=subprocess.DEVNULL,
+    )
     assert run.returncode == 0, run.stderr
     results = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
     assert len(results) > 50, run.stdout  # the suite ran, not a stub
     failures = [r for r in results if r["status"] == "error"]
-    unexplained = [r for r in results if r["status"] in ("warn", "notice")
-                   and r["id"] not in ALLOWED]
+    unexplained = [
+        r for r in results if r["status"] in ("warn", "notice") and r["id"] not in ALLOWED
+    ]
     now_passing = sorted(set(ALLOWED) - {r["id"] for r in results if r["status"] != "ok"})
     assert not failures, failures
     assert not unexplained, unexplained

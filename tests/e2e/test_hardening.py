@@ -25,8 +25,12 @@ LIMITS = Limits()
 UNTRUSTED = ["public", "partner", "law_enforcement"]
 TRUSTED = ["staff", "supervisor", "compliance"]
 A_PARTNER = "0c0ffee0-0000-4000-8000-00000000f1c7"
-GENERIC = {"data": None, "errors": [{"message": "The query is not valid for this API.",
-                                     "extensions": {"code": "INVALID_QUERY"}}]}
+GENERIC = {
+    "data": None,
+    "errors": [
+        {"message": "The query is not valid for this API.", "extensions": {"code": "INVALID_QUERY"}}
+    ],
+}
 
 
 def caller(as_role: Any, role: str) -> Any:
@@ -40,8 +44,9 @@ def events_written(system: System) -> int:
 def too_complex(body: dict[str, Any], what: str) -> str:
     """The refusal's message, once it is certain the document did not run."""
     assert body["data"] is None, body
-    messages = [e["message"] for e in body["errors"]
-                if e["extensions"]["code"] == "QUERY_TOO_COMPLEX"]
+    messages = [
+        e["message"] for e in body["errors"] if e["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    ]
     assert messages, body
     assert any(what in m for m in messages), messages
     return next(str(m) for m in messages if what in m)
@@ -52,6 +57,7 @@ def application_input(name: str = "Example Batch Shelter") -> dict[str, Any]:
 
 
 # -- documents built to measure --------------------------------------------------------------
+
 
 def introspection_of_depth(depth: int) -> str:
     """A valid staff document exactly ``depth`` fields deep (__schema, types, fields, type, ...)."""
@@ -82,6 +88,7 @@ def fragment_tree(leaves: int, *fan_outs: int) -> str:
 
 # -- depth -----------------------------------------------------------------------------------
 
+
 def test_a_document_at_the_depth_limit_runs(as_role: Any) -> None:
     body = as_role("staff").gql(introspection_of_depth(LIMITS.max_depth))
     assert "errors" not in body
@@ -90,8 +97,10 @@ def test_a_document_at_the_depth_limit_runs(as_role: Any) -> None:
 
 # Seven deep: no path outside introspection goes past ten in this schema, so the tests that
 # need a document over the depth limit lower the limit to meet it.
-SEVEN_DEEP = ("{ directory { edges { node { pendingProfileUpdate { profile { location "
-              "{ province } } } } } } }")
+SEVEN_DEEP = (
+    "{ directory { edges { node { pendingProfileUpdate { profile { location "
+    "{ province } } } } } } }"
+)
 SEVEN_DEEP_IN_FRAGMENTS = """
 { directory { ...Edges } }
 fragment Edges on DirectoryConnection { edges { node { ...Pending } } }
@@ -101,18 +110,23 @@ fragment Where on Profile { location { province } }
 """
 
 
-@pytest.mark.parametrize("document", [SEVEN_DEEP, SEVEN_DEEP_IN_FRAGMENTS],
-                         ids=["plain", "through nested fragments"])
+@pytest.mark.parametrize(
+    "document", [SEVEN_DEEP, SEVEN_DEEP_IN_FRAGMENTS], ids=["plain", "through nested fragments"]
+)
 def test_a_document_deeper_than_the_limit_is_refused(system: System, document: str) -> None:
-    with a_system(system.settings, max_depth=6) as shallow, \
-            TestClient(create_app(shallow, run_projections=False)) as client:
+    with (
+        a_system(system.settings, max_depth=6) as shallow,
+        TestClient(create_app(shallow, run_projections=False)) as client,
+    ):
         token = shallow.auth.issue("staff", "fictional-staff-1", None)
-        refused = client.post("/graphql", json={"query": document},
-                              headers={"authorization": f"Bearer {token}"}).json()
+        refused = client.post(
+            "/graphql", json={"query": document}, headers={"authorization": f"Bearer {token}"}
+        ).json()
         assert "depth 7" in too_complex(refused, "depth")
         six_deep = document.replace("location { province }", "nameEn")
-        runs = client.post("/graphql", json={"query": six_deep},
-                           headers={"authorization": f"Bearer {token}"}).json()
+        runs = client.post(
+            "/graphql", json={"query": six_deep}, headers={"authorization": f"Bearer {token}"}
+        ).json()
         assert runs == {"data": {"directory": {"edges": []}}}
 
 
@@ -125,8 +139,12 @@ def test_an_untrusted_caller_still_learns_which_limit_it_broke(as_role: Any, rol
 # -- introspection's own bounds --------------------------------------------------------------
 
 STANDARD_INTROSPECTION = get_introspection_query(
-    descriptions=True, specified_by_url=True, directive_is_repeatable=True,
-    schema_description=True, input_value_deprecation=True)
+    descriptions=True,
+    specified_by_url=True,
+    directive_is_repeatable=True,
+    schema_description=True,
+    input_value_deprecation=True,
+)
 
 
 @pytest.mark.parametrize("role", TRUSTED)
@@ -140,7 +158,8 @@ def test_the_standard_introspection_query_runs_for_the_hotline(as_role: Any, rol
 
 @pytest.mark.parametrize("role", UNTRUSTED)
 def test_the_standard_introspection_query_is_refused_outside_the_hotline(
-        as_role: Any, role: str) -> None:
+    as_role: Any, role: str
+) -> None:
     response = caller(as_role, role).post(STANDARD_INTROSPECTION)
     assert response.status_code == 200
     assert response.json() == GENERIC
@@ -172,9 +191,9 @@ def test_introspection_depth_counts_through_nested_fragments(as_role: Any) -> No
 
 THRICE_EXPANDED = {
     "plain": "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }",
-    "through a fragment": "{ __type(name: \"Organization\") { fields { type { ...More } } } } "
-                          "fragment More on __Type { fields { type { ofType { fields { name } } } "
-                          "} }",
+    "through a fragment": '{ __type(name: "Organization") { fields { type { ...More } } } } '
+    "fragment More on __Type { fields { type { ofType { fields { name } } } "
+    "} }",
 }
 
 
@@ -194,6 +213,7 @@ def test_a_type_expanded_three_times_over_is_refused(as_role: Any, shape: str) -
 
 # -- aliases ---------------------------------------------------------------------------------
 
+
 def test_a_document_at_the_alias_limit_runs(as_role: Any) -> None:
     body = as_role("public").gql(f"{{ {aliases(LIMITS.max_aliases)} }}")
     assert body == {"data": {f"a{i}": "Query" for i in range(LIMITS.max_aliases)}}
@@ -205,45 +225,53 @@ def test_one_alias_too_many_is_refused(as_role: Any) -> None:
 
 
 def test_a_fragment_with_four_aliases_spread_five_times_is_refused(as_role: Any) -> None:
-    document = ("{ ...Four ...Four ...Four ...Four ...Four } "
-                f"fragment Four on Query {{ {aliases(4)} }}")
+    document = (
+        f"{{ ...Four ...Four ...Four ...Four ...Four }} fragment Four on Query {{ {aliases(4)} }}"
+    )
     assert "aliases 20" in too_complex(as_role("public").gql(document), "aliases")
 
 
 def test_aliases_count_through_nested_fragments(as_role: Any) -> None:
-    document = (f"{{ ...Twice ...Twice ...Twice }} "
-                f"fragment Twice on Query {{ ...Four ...Four }} "
-                f"fragment Four on Query {{ {aliases(4)} }}")
+    document = (
+        f"{{ ...Twice ...Twice ...Twice }} "
+        f"fragment Twice on Query {{ ...Four ...Four }} "
+        f"fragment Four on Query {{ {aliases(4)} }}"
+    )
     assert "aliases 24" in too_complex(as_role("public").gql(document), "aliases")
 
 
 def test_aliases_count_through_inline_fragments(as_role: Any) -> None:
-    document = ("{ " + " ".join(f"... on Query {{ {aliases(4, f'i{n}_')} }}" for n in range(4))
-                + " }")
+    document = (
+        "{ " + " ".join(f"... on Query {{ {aliases(4, f'i{n}_')} }}" for n in range(4)) + " }"
+    )
     assert "aliases 16" in too_complex(as_role("public").gql(document), "aliases")
 
 
 def test_a_batch_of_aliased_mutations_over_the_limit_writes_nothing(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     """BatchQL's trick: one request, many aliased mutations. Refused whole, before any runs."""
     count = LIMITS.max_aliases + 1
     params = ", ".join(f"$k{i}: String!" for i in range(count))
-    calls = " ".join(f"m{i}: applyForInclusion(idempotencyKey: $k{i}, input: $input) "
-                     "{ organizationId }" for i in range(count))
+    calls = " ".join(
+        f"m{i}: applyForInclusion(idempotencyKey: $k{i}, input: $input) {{ organizationId }}"
+        for i in range(count)
+    )
     variables: dict[str, Any] = {f"k{i}": f"fictional-batch-{i:04d}" for i in range(count)}
     variables["input"] = application_input()
     before = events_written(system)
-    body = as_role("public").gql(f"mutation Batch({params}, $input: ApplicationInput!) "
-                                 f"{{ {calls} }}", variables)
+    body = as_role("public").gql(
+        f"mutation Batch({params}, $input: ApplicationInput!) {{ {calls} }}", variables
+    )
     too_complex(body, "aliases")
     assert events_written(system) == before
 
 
 # -- selected fields (duplication) -----------------------------------------------------------
 
+
 def test_duplicated_fields_over_the_limit_are_refused(as_role: Any) -> None:
-    body = as_role("public").gql(
-        "{ " + " ".join(["__typename"] * (LIMITS.max_fields + 1)) + " }")
+    body = as_role("public").gql("{ " + " ".join(["__typename"] * (LIMITS.max_fields + 1)) + " }")
     assert f"selected fields {LIMITS.max_fields + 1}" in too_complex(body, "selected fields")
 
 
@@ -261,18 +289,41 @@ def test_graphql_cops_field_duplication_probe_is_refused(as_role: Any, role: str
 
 # -- directives ------------------------------------------------------------------------------
 
+
 def test_a_document_at_the_directive_limit_runs(as_role: Any) -> None:
-    node = ["id", "kind", "nameEn", "nameFr", "descriptionEn", "descriptionFr", "hours",
-            "intakeProcess", "languages", "focusAreas", "populations", "regions"]  # last: nests
+    node = [
+        "id",
+        "kind",
+        "nameEn",
+        "nameFr",
+        "descriptionEn",
+        "descriptionFr",
+        "hours",
+        "intakeProcess",
+        "languages",
+        "focusAreas",
+        "populations",
+        "regions",
+    ]  # last: nests
     on = "@include(if: $on)"
-    document = (f"query($on: Boolean!) {{ directory {on} {{ totalCount {on} "
-                f"pageInfo {on} {{ hasNextPage {on} endCursor {on} }} "
-                f"edges {on} {{ cursor {on} node {on} {{ "
-                + " ".join(f"{name} {on}" for name in node) + " { province } } } } }")
+    document = (
+        f"query($on: Boolean!) {{ directory {on} {{ totalCount {on} "
+        f"pageInfo {on} {{ hasNextPage {on} endCursor {on} }} "
+        f"edges {on} {{ cursor {on} node {on} {{ "
+        + " ".join(f"{name} {on}" for name in node)
+        + " { province } } } } }"
+    )
     assert document.count("@include") == LIMITS.max_directives
     body = as_role("public").gql(document, {"on": True})
-    assert body == {"data": {"directory": {
-        "totalCount": 0, "pageInfo": {"hasNextPage": False, "endCursor": None}, "edges": []}}}
+    assert body == {
+        "data": {
+            "directory": {
+                "totalCount": 0,
+                "pageInfo": {"hasNextPage": False, "endCursor": None},
+                "edges": [],
+            }
+        }
+    }
 
 
 def test_graphql_cops_directive_overloading_is_refused(as_role: Any) -> None:
@@ -281,13 +332,15 @@ def test_graphql_cops_directive_overloading_is_refused(as_role: Any) -> None:
 
 
 def test_one_directive_too_many_is_refused(as_role: Any) -> None:
-    document = ("{ " + " ".join(["__typename @include(if: true)"] * (LIMITS.max_directives + 1))
-                + " }")
+    document = (
+        "{ " + " ".join(["__typename @include(if: true)"] * (LIMITS.max_directives + 1)) + " }"
+    )
     body = as_role("public").gql(document)
     assert f"directives {LIMITS.max_directives + 1}" in too_complex(body, "directives")
 
 
 # -- tokens ----------------------------------------------------------------------------------
+
 
 def test_a_document_just_under_the_token_limit_runs(as_role: Any) -> None:
     provinces = ", ".join(['"CA-ON"'] * (LIMITS.max_tokens - 40))
@@ -296,13 +349,15 @@ def test_a_document_just_under_the_token_limit_runs(as_role: Any) -> None:
 
 
 def test_a_document_over_the_token_limit_is_refused_before_execution(
-        system: System, as_role: Any) -> None:
+    system: System, as_role: Any
+) -> None:
     before = events_written(system)
     selection = " ".join(["organizationId"] * LIMITS.max_tokens)
     body = as_role("public").gql(
         "mutation Big($key: String!, $input: ApplicationInput!) { "
         f"applyForInclusion(idempotencyKey: $key, input: $input) {{ {selection} }} }}",
-        {"key": "fictional-big-0001", "input": application_input()})
+        {"key": "fictional-big-0001", "input": application_input()},
+    )
     assert body["data"] is None
     assert body["errors"]
     assert events_written(system) == before
@@ -322,16 +377,19 @@ OVER_LIMIT_MUTATIONS = {
         f"mutation Apply($key: String!, $input: ApplicationInput!) "
         f"{{ {APPLY_CALL} {{ organizationId }} }} "
         f"query Deep {introspection_of_depth(LIMITS.max_introspection_depth + 1)}",
-        "depth"),
+        "depth",
+    ),
     "aliases": (
         f"mutation Apply($key: String!, $input: ApplicationInput!) {{ {APPLY_CALL} "
         f"{{ {' '.join(f'v{i}: version' for i in range(LIMITS.max_aliases + 1))} }} }}",
-        "aliases"),
+        "aliases",
+    ),
     "aliases in fragments": (
         f"mutation Apply($key: String!, $input: ApplicationInput!) {{ {APPLY_CALL} "
         "{ ...Six ...Six ...Six } } "
         f"fragment Six on OrganizationResult {{ {' '.join(f'v{i}: version' for i in range(6))} }}",
-        "aliases"),
+        "aliases",
+    ),
     "selected fields": (
         f"mutation Apply($key: String!, $input: ApplicationInput!) {{ {APPLY_CALL} "
         "{ ...R3 } } "
@@ -339,23 +397,28 @@ OVER_LIMIT_MUTATIONS = {
         "fragment R1 on OrganizationResult { " + " ".join(["...R0"] * 10) + " } "
         "fragment R2 on OrganizationResult { " + " ".join(["...R1"] * 10) + " } "
         "fragment R3 on OrganizationResult { ...R2 ...R2 }",
-        "selected fields"),
+        "selected fields",
+    ),
     "directives": (
         f"mutation Apply($key: String!, $input: ApplicationInput!) {{ {APPLY_CALL} "
         "{ " + " ".join(["version @include(if: true)"] * (LIMITS.max_directives + 1)) + " } }",
-        "directives"),
+        "directives",
+    ),
 }
 
 
 @pytest.mark.parametrize("limit", sorted(OVER_LIMIT_MUTATIONS))
 @pytest.mark.parametrize("role", ["public", "staff"])
-def test_an_over_limit_mutation_writes_no_event(system: System, as_role: Any, limit: str,
-                                                role: str) -> None:
+def test_an_over_limit_mutation_writes_no_event(
+    system: System, as_role: Any, limit: str, role: str
+) -> None:
     document, what = OVER_LIMIT_MUTATIONS[limit]
     before = events_written(system)
-    body = as_role(role).gql(document, {"key": f"fictional-{uuid4()}",
-                                        "input": application_input()},
-                             operationName="Apply")
+    body = as_role(role).gql(
+        document,
+        {"key": f"fictional-{uuid4()}", "input": application_input()},
+        operationName="Apply",
+    )
     too_complex(body, what)
     assert events_written(system) == before
 
@@ -366,13 +429,13 @@ def test_the_same_mutation_within_the_limits_writes(system: System, as_role: Any
     body = as_role("public").gql(
         f"mutation Apply($key: String!, $input: ApplicationInput!) {{ {APPLY_CALL} "
         "{ organizationId version } }",
-        {"key": str(uuid4()), "input": application_input()})
+        {"key": str(uuid4()), "input": application_input()},
+    )
     assert body["data"]["applyForInclusion"]["version"] >= 1
     assert events_written(system) > before
 
 
-def test_a_long_list_argument_is_refused_past_the_page_size(
-        system: System, as_role: Any) -> None:
+def test_a_long_list_argument_is_refused_past_the_page_size(system: System, as_role: Any) -> None:
     limit = system.settings.max_page_size
     query = "query($n: Int!) { directory(first: $n) { totalCount } }"
     assert as_role("public").gql(query, {"n": limit})["data"]["directory"]["totalCount"] == 0
@@ -389,7 +452,7 @@ INTROSPECTIONS = {
     "__type": '{ __type(name: "Organization") { name fields { name } } }',
     "aliased": "{ s: __schema { queryType { name } } }",
     "in a fragment": "{ ...S } fragment S on Query { __schema { queryType { name } } }",
-    "in an inline fragment": "{ ... on Query { __type(name: \"Location\") { name } } }",
+    "in an inline fragment": '{ ... on Query { __type(name: "Location") { name } } }',
     "beside a legal field": "{ directory { totalCount } __schema { queryType { name } } }",
 }
 
@@ -419,27 +482,29 @@ def test_typename_is_not_introspection(system: System, as_role: Any, role: str) 
     org = seed(system, "Example Typename House")
     body = caller(as_role, role).gql(
         "query($id: ID!) { __typename organization(id: $id) { __typename nameEn } }",
-        {"id": str(org)})
-    assert body == {"data": {"__typename": "Query", "organization": {
-        "__typename": "Organization", "nameEn": "Example Typename House"}}}
+        {"id": str(org)},
+    )
+    assert body == {
+        "data": {
+            "__typename": "Query",
+            "organization": {"__typename": "Organization", "nameEn": "Example Typename House"},
+        }
+    }
 
 
 # -- what errors say -----------------------------------------------------------------------------
 
 INVALID_DOCUMENTS = {
     "misspelled field": "query($id: ID!) { organization(id: $id) { nmeEn } }",
-    "misspelled root field": "{ organisation(id: \"x\") { nameEn } }",
+    "misspelled root field": '{ organisation(id: "x") { nameEn } }',
     "oversight field": "query($id: ID!) { organization(id: $id) { misconductAllegations "
-                       "{ summary } } }",
+    "{ summary } } }",
     "removal details": "query($id: ID!) { organization(id: $id) { removal { note } } }",
     "unknown argument": "{ directory(frist: 3) { totalCount } }",
-    "literal of the wrong type": "{ directory(first: \"many\") { totalCount } }",
-    "misspelled enum literal":
-        "{ directory(filter: { kinds: [DIRECT_SERVICE] }) { totalCount } }",
-    "unknown type condition":
-        "query($id: ID!) { organization(id: $id) { ...F } } fragment F on Organisation { id }",
-    "wrong type condition":
-        "query($id: ID!) { organization(id: $id) { ...F } } fragment F on Location { address }",
+    "literal of the wrong type": '{ directory(first: "many") { totalCount } }',
+    "misspelled enum literal": "{ directory(filter: { kinds: [DIRECT_SERVICE] }) { totalCount } }",
+    "unknown type condition": "query($id: ID!) { organization(id: $id) { ...F } } fragment F on Organisation { id }",
+    "wrong type condition": "query($id: ID!) { organization(id: $id) { ...F } } fragment F on Location { address }",
     "unknown variable type": "query($id: OrgId!) { organization(id: $id) { nameEn } }",
     "missing selection": "query($id: ID!) { organization(id: $id) }",
     "syntax error": "query($id: ID!) { organization(id: $id) { nameEn ",
@@ -448,8 +513,7 @@ INVALID_DOCUMENTS = {
 REFUSED_TO = {
     "public": {
         "internal field": "query($id: ID!) { organization(id: $id) { status } }",
-        "nested internal field":
-            "query($id: ID!) { organization(id: $id) { pointOfContact { name } } }",
+        "nested internal field": "query($id: ID!) { organization(id: $id) { pointOfContact { name } } }",
         "protocols": "{ reportingProtocols { contacts { name } } }",
     },
     "partner": {
@@ -458,13 +522,26 @@ REFUSED_TO = {
     },
     "law_enforcement": {
         "internal field": "query($id: ID!) { organization(id: $id) { history { note } } }",
-        "nested internal field":
-            "query($id: ID!) { organization(id: $id) { pendingProfileUpdate { submittedAt } } }",
+        "nested internal field": "query($id: ID!) { organization(id: $id) { pendingProfileUpdate { submittedAt } } }",
     },
 }
-SCHEMA_WORDS = ("Organization", "Organisation", "nameEn", "nmeEn", "Did you mean", "status",
-                "pointOfContact", "misconduct", "DirectoryFilter", "OrganizationKind",
-                "DIRECT_SERVICE", "Location", "reportingProtocol", "frist", "OrgId")
+SCHEMA_WORDS = (
+    "Organization",
+    "Organisation",
+    "nameEn",
+    "nmeEn",
+    "Did you mean",
+    "status",
+    "pointOfContact",
+    "misconduct",
+    "DirectoryFilter",
+    "OrganizationKind",
+    "DIRECT_SERVICE",
+    "Location",
+    "reportingProtocol",
+    "frist",
+    "OrgId",
+)
 
 
 def assert_generic(response: Any, case: str) -> None:
@@ -476,43 +553,52 @@ def assert_generic(response: Any, case: str) -> None:
 
 @pytest.mark.parametrize("role", UNTRUSTED)
 def test_an_invalid_document_gets_one_generic_answer_outside_the_hotline(
-        as_role: Any, role: str) -> None:
+    as_role: Any, role: str
+) -> None:
     for case, document in INVALID_DOCUMENTS.items():
         assert_generic(caller(as_role, role).post(document, {"id": str(uuid4())}), case)
 
 
 @pytest.mark.parametrize("role", sorted(REFUSED_TO))
 def test_a_field_the_role_may_never_read_gets_the_same_generic_answer(
-        as_role: Any, role: str) -> None:
+    as_role: Any, role: str
+) -> None:
     for case, document in REFUSED_TO[role].items():
         assert_generic(caller(as_role, role).post(document, {"id": str(uuid4())}), case)
 
 
 @pytest.mark.parametrize("operation_name", ["Nope", ""])
 def test_an_unknown_operation_name_is_refused_not_a_server_error(
-        system: System, operation_name: str) -> None:
-    with TestClient(create_app(system, run_projections=False),
-                    raise_server_exceptions=False) as client:
-        response = client.post("/graphql", json={
-            "query": "query Count { directory { totalCount } }",
-            "operationName": operation_name})
+    system: System, operation_name: str
+) -> None:
+    with TestClient(
+        create_app(system, run_projections=False), raise_server_exceptions=False
+    ) as client:
+        response = client.post(
+            "/graphql",
+            json={
+                "query": "query Count { directory { totalCount } }",
+                "operationName": operation_name,
+            },
+        )
     assert response.status_code < 500
 
 
 @pytest.mark.parametrize("role", UNTRUSTED)
 def test_a_misspelled_field_gives_an_untrusted_caller_no_hint(as_role: Any, role: str) -> None:
     response = caller(as_role, role).post(
-        "query($id: ID!) { organization(id: $id) { nmeEn } }", {"id": str(uuid4())})
+        "query($id: ID!) { organization(id: $id) { nmeEn } }", {"id": str(uuid4())}
+    )
     text = response.text
     for hint in ("locations", "path", "Did you mean", "nameEn", "nmeEn", "Organization"):
         assert hint not in text
 
 
 @pytest.mark.parametrize("role", TRUSTED)
-def test_a_misspelled_field_gives_the_hotline_a_helpful_message(as_role: Any,
-                                                                 role: str) -> None:
-    body = as_role(role).gql("query($id: ID!) {\n  organization(id: $id) { nmeEn }\n}",
-                             {"id": str(uuid4())})
+def test_a_misspelled_field_gives_the_hotline_a_helpful_message(as_role: Any, role: str) -> None:
+    body = as_role(role).gql(
+        "query($id: ID!) {\n  organization(id: $id) { nmeEn }\n}", {"id": str(uuid4())}
+    )
     assert body["data"] is None
     [first, *_] = body["errors"]
     assert "Cannot query field 'nmeEn' on type 'Organization'" in first["message"]
@@ -523,21 +609,27 @@ def test_a_misspelled_field_gives_the_hotline_a_helpful_message(as_role: Any,
 def test_the_hotline_is_told_which_field_its_role_may_not_read(as_role: Any) -> None:
     body = as_role("staff").gql(
         "query($id: ID!) { organization(id: $id) { misconductAllegations { summary } } }",
-        {"id": str(uuid4())})
+        {"id": str(uuid4())},
+    )
     codes = {e["extensions"]["code"] for e in body["errors"]}
     assert "NOT_AVAILABLE" in codes
-    assert any("Organization.misconductAllegations is not available to the staff role"
-               in e["message"] for e in body["errors"])
+    assert any(
+        "Organization.misconductAllegations is not available to the staff role" in e["message"]
+        for e in body["errors"]
+    )
 
 
 @pytest.mark.parametrize("role", ["public", "law_enforcement"])
 def test_many_refused_fields_answer_like_one(as_role: Any, role: str) -> None:
     """A count of errors would tell a prober how many of its guesses were real fields."""
-    one = caller(as_role, role).post("query($id: ID!) { organization(id: $id) { status } }",
-                                     {"id": str(uuid4())})
+    one = caller(as_role, role).post(
+        "query($id: ID!) { organization(id: $id) { status } }", {"id": str(uuid4())}
+    )
     many = caller(as_role, role).post(
         "query($id: ID!) { organization(id: $id) { status history { note } removal { note } "
-        "nmeEn bogus misconductAllegations { summary } } }", {"id": str(uuid4())})
+        "nmeEn bogus misconductAllegations { summary } } }",
+        {"id": str(uuid4())},
+    )
     assert one.content == many.content
 
 
@@ -560,7 +652,8 @@ class ExplodingDirectory:
 def test_an_unexpected_failure_is_masked(system: System, as_role: Any, role: str) -> None:
     system.directory = ExplodingDirectory()  # type: ignore[assignment]
     response = caller(as_role, role).post(
-        "query($id: ID!) { organization(id: $id) { nameEn } }", {"id": str(uuid4())})
+        "query($id: ID!) { organization(id: $id) { nameEn } }", {"id": str(uuid4())}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["data"] == {"organization": None}
@@ -579,16 +672,20 @@ def test_an_unexpected_failure_is_masked(system: System, as_role: Any, role: str
 def test_a_failure_in_a_search_is_masked(system: System, as_role: Any) -> None:
     system.directory = ExplodingDirectory()  # type: ignore[assignment]
     response = as_role("public").post("{ directory { totalCount } }")
-    assert response.json() == {"data": None, "errors": [
-        {"message": "Unexpected error.", "extensions": {"code": "INTERNAL"}}]}
+    assert response.json() == {
+        "data": None,
+        "errors": [{"message": "Unexpected error.", "extensions": {"code": "INTERNAL"}}],
+    }
 
 
 def test_an_unexpected_failure_is_logged_by_type_only(
-        system: System, as_role: Any, caplog: pytest.LogCaptureFixture) -> None:
+    system: System, as_role: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     system.directory = ExplodingDirectory()  # type: ignore[assignment]
     with caplog.at_level(logging.DEBUG):
-        as_role("public").post("query($id: ID!) { organization(id: $id) { nameEn } }",
-                               {"id": str(uuid4())})
+        as_role("public").post(
+            "query($id: ID!) { organization(id: $id) { nameEn } }", {"id": str(uuid4())}
+        )
     assert "RuntimeError" in caplog.text
     assert SECRET_DETAIL not in caplog.text
 
@@ -598,10 +695,12 @@ A_CALLERS_WORDS = "Jane Fictional-Doe, +1 555 010 9999"
 
 @pytest.mark.parametrize("role", ["public", "staff"])
 def test_a_mistyped_variable_never_puts_its_value_in_the_logs(
-        as_role: Any, caplog: pytest.LogCaptureFixture, role: str) -> None:
+    as_role: Any, caplog: pytest.LogCaptureFixture, role: str
+) -> None:
     with caplog.at_level(logging.DEBUG):
-        body = as_role(role).gql("query($n: Int!) { directory(first: $n) { totalCount } }",
-                                 {"n": A_CALLERS_WORDS})
+        body = as_role(role).gql(
+            "query($n: Int!) { directory(first: $n) { totalCount } }", {"n": A_CALLERS_WORDS}
+        )
     assert body["data"] is None
     assert A_CALLERS_WORDS not in caplog.text
 
@@ -609,37 +708,44 @@ def test_a_mistyped_variable_never_puts_its_value_in_the_logs(
 def test_a_mistyped_variable_tells_the_hotline_which_variable(as_role: Any) -> None:
     body = as_role("staff").gql(
         "query($k: [OrganizationKind!]) { directory(filter: { kinds: $k }) { totalCount } }",
-        {"k": ["DIRECT_SERVICE"]})
+        {"k": ["DIRECT_SERVICE"]},
+    )
     [error] = body["errors"]
     assert error["extensions"]["code"] != "INTERNAL"
     assert "$k" in error["message"]
 
 
-@pytest.mark.parametrize("variables", [{"n": A_CALLERS_WORDS},
-                                       {"n": 1, "s": {"name": A_CALLERS_WORDS}}])
+@pytest.mark.parametrize(
+    "variables", [{"n": A_CALLERS_WORDS}, {"n": 1, "s": {"name": A_CALLERS_WORDS}}]
+)
 def test_a_mistyped_variable_is_not_quoted_back_to_the_hotline(
-        as_role: Any, variables: dict[str, Any]) -> None:
+    as_role: Any, variables: dict[str, Any]
+) -> None:
     response = as_role("staff").post(
-        "query($n: Int!, $s: String) { directory(first: $n, search: $s) { totalCount } }",
-        variables)
+        "query($n: Int!, $s: String) { directory(first: $n, search: $s) { totalCount } }", variables
+    )
     [error] = response.json()["errors"]
     assert "Jane" not in response.text
     assert "$n" in error["message"] or "$s" in error["message"]
 
 
 @pytest.mark.parametrize("role", UNTRUSTED)
-def test_a_mistyped_variable_teaches_an_untrusted_caller_nothing(as_role: Any,
-                                                                 role: str) -> None:
+def test_a_mistyped_variable_teaches_an_untrusted_caller_nothing(as_role: Any, role: str) -> None:
     response = caller(as_role, role).post(
         "query($k: [OrganizationKind!]) { directory(filter: { kinds: $k }) { totalCount } }",
-        {"k": ["DIRECT_SERVICE"]})
-    for hint in ("Did you mean", "DIRECT_SERVICE_PROVIDER", "OrganizationKind", "locations",
-                 "path"):
+        {"k": ["DIRECT_SERVICE"]},
+    )
+    for hint in (
+        "Did you mean",
+        "DIRECT_SERVICE_PROVIDER",
+        "OrganizationKind",
+        "locations",
+        "path",
+    ):
         assert hint not in response.text
 
 
-def test_parsed_and_validated_documents_are_remembered_within_their_bytes(
-        system: System) -> None:
+def test_parsed_and_validated_documents_are_remembered_within_their_bytes(system: System) -> None:
     gate = DocumentGate(system.schema, system.policy, LIMITS, cache_bytes=200_000)
     for n in range(60):  # a caller chooses each document's size: a count bounds nothing
         document = "{ " + " ".join(f"a{n}x{i}: __typename" for i in range(12)) + " }"

@@ -47,21 +47,23 @@ def a_damaged_case(system: System, settings: Settings) -> tuple[UUID, int]:
     position = position_of(system, case_id, 2)
     intruder = Intruder(settings)
     with intruder.transaction() as run:
-        run(f"UPDATE {intruder.table} SET state = %s WHERE {intruder.id} = %s",
-            (b"\x00 fictional damage", position))
+        run(
+            f"UPDATE {intruder.table} SET state = %s WHERE {intruder.id} = %s",
+            (b"\x00 fictional damage", position),
+        )
     return case_id, position
 
 
 def test_readyz_says_ready_once_every_read_model_is_current(
-        system: System, client: TestClient) -> None:
+    system: System, client: TestClient
+) -> None:
     a_case(system)
     system.projector.catch_up()
 
     assert ready(client) == (200, {"status": "ready"})
 
 
-def test_readyz_says_behind_past_the_bound_of_events(
-        system: System, client: TestClient) -> None:
+def test_readyz_says_behind_past_the_bound_of_events(system: System, client: TestClient) -> None:
     system.settings = system.settings.with_changes(ready_max_lag=0)
     system.projector.catch_up()
     a_case(system)  # written behind: nobody applies it
@@ -74,12 +76,15 @@ def test_readyz_says_behind_past_the_bound_of_events(
 
 
 def test_readyz_says_behind_when_a_read_model_has_not_moved_for_longer_than_the_bound(
-        system: System, client: TestClient) -> None:
+    system: System, client: TestClient
+) -> None:
     system.projector.catch_up()
     a_case(system)
     with system.store.transaction() as cursor:  # its worker stopped a while ago
-        cursor.execute("UPDATE projection_tracking SET moved_at = %s WHERE name = 'cases'",
-                       (time.time() - 120,))
+        cursor.execute(
+            "UPDATE projection_tracking SET moved_at = %s WHERE name = 'cases'",
+            (time.time() - 120,),
+        )
 
     status, body = ready(client)
 
@@ -90,7 +95,8 @@ def test_readyz_says_behind_when_a_read_model_has_not_moved_for_longer_than_the_
 
 
 def test_readyz_says_quarantined_with_no_value_and_compliance_reads_what(
-        system: System, settings: Settings, client: TestClient, as_role: object) -> None:
+    system: System, settings: Settings, client: TestClient, as_role: object
+) -> None:
     case_id, position = a_damaged_case(system, settings)
     system.projector.catch_up()
 
@@ -100,14 +106,21 @@ def test_readyz_says_quarantined_with_no_value_and_compliance_reads_what(
 
     compliance: Caller = as_role("compliance")  # type: ignore[operator]
     [event] = compliance.gql(QUARANTINED)["data"]["quarantinedEvents"]
-    assert {k: event[k] for k in ("position", "readModel", "recordId", "version", "stage",
-                                  "attempts")} == {
-        "position": position, "readModel": "cases", "recordId": str(case_id), "version": 2,
-        "stage": "decode", "attempts": 1}
+    assert {
+        k: event[k] for k in ("position", "readModel", "recordId", "version", "stage", "attempts")
+    } == {
+        "position": position,
+        "readModel": "cases",
+        "recordId": str(case_id),
+        "version": 2,
+        "stage": "decode",
+        "attempts": 1,
+    }
     assert event["error"] == "MapperDeserialisationError (from JSONDecodeError)"
     logged = system.access.entries(record_id=str(case_id))
     assert [(e["recordType"], e["fields"], e["role"]) for e in logged] == [
-        ("QuarantinedEvent", ["recordId"], "compliance")]
+        ("QuarantinedEvent", ["recordId"], "compliance")
+    ]
     for role in ("staff", "supervisor", "partner", "public"):
         org = uuid4() if role == "partner" else None
         caller: Caller = as_role(role, org)  # type: ignore[operator]
@@ -115,7 +128,8 @@ def test_readyz_says_quarantined_with_no_value_and_compliance_reads_what(
 
 
 def test_a_command_on_a_case_whose_events_cannot_be_read_is_refused_by_name(
-        system: System, settings: Settings) -> None:
+    system: System, settings: Settings
+) -> None:
     case_id, _ = a_damaged_case(system, settings)
     with a_system(settings) as fresh, TestClient(create_app(fresh, run_projections=False)) as c:
         staff = Caller(c, fresh.auth.issue("staff", "fictional-staff-1"))
@@ -127,14 +141,17 @@ def test_a_command_on_a_case_whose_events_cannot_be_read_is_refused_by_name(
 
 
 def test_readyz_and_healthz_say_unavailable_when_the_store_cannot_be_reached(
-        system: System, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    system: System, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def unreachable() -> int:
         raise OperationalError("fictional: connection refused")
 
     monkeypatch.setattr(system.projector, "head", unreachable)
 
-    assert ready(client) == (503, {"status": "unavailable",
-                                   "reasons": ["the store cannot be reached"]})
+    assert ready(client) == (
+        503,
+        {"status": "unavailable", "reasons": ["the store cannot be reached"]},
+    )
     assert client.get("/healthz").status_code == 503
 
 
@@ -145,7 +162,8 @@ def pg_client(pg_system: System) -> Iterator[TestClient]:
 
 
 def test_healthz_and_readyz_ride_out_pooled_connections_that_died(
-        pg_system: System, pg_client: TestClient) -> None:
+    pg_system: System, pg_client: TestClient
+) -> None:
     """An operator's pg_terminate_backend (or a restart) kills the pool's idle connections;
     the next check finds one dead, replaces them and asks again."""
     pg_system.projector.catch_up()

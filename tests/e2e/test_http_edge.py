@@ -31,10 +31,17 @@ COUNT = "query { directory { totalCount } }"
 
 
 def application(key: str = "6d0f3c1e-0000-4000-8000-0000000e0001") -> dict[str, Any]:
-    return {"query": APPLY, "variables": {
-        "key": key,
-        "input": {"profile": fictional_profile("Example Edge Shelter"),
-                  "criteria": ALL_CRITERIA, "publicListing": True}}}
+    return {
+        "query": APPLY,
+        "variables": {
+            "key": key,
+            "input": {
+                "profile": fictional_profile("Example Edge Shelter"),
+                "criteria": ALL_CRITERIA,
+                "publicListing": True,
+            },
+        },
+    }
 
 
 def events_written(system: System) -> int:
@@ -43,8 +50,13 @@ def events_written(system: System) -> int:
 
 def token_for(system: System, claims: dict[str, Any], secret: str | None = None) -> str:
     now = int(time.time())
-    base: dict[str, Any] = {"sub": "fictional-user-1", "role": "staff", "iss": "nrd",
-                            "iat": now, "exp": now + 600}
+    base: dict[str, Any] = {
+        "sub": "fictional-user-1",
+        "role": "staff",
+        "iss": "nrd",
+        "iat": now,
+        "exp": now + 600,
+    }
     key = secret or system.settings.jwt_secret
     assert key is not None
     return jwt.encode({**base, **claims}, key, algorithm="HS256")
@@ -62,6 +74,7 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
 
 # -- the one way in ----------------------------------------------------------------------------
 
+
 def test_a_json_post_runs_the_mutation(system: System, client: TestClient) -> None:
     """The control for every refusal below: the same document, sent properly, writes."""
     before = events_written(system)
@@ -74,8 +87,9 @@ def test_a_json_post_runs_the_mutation(system: System, client: TestClient) -> No
 def test_a_get_is_refused_and_never_executes(system: System, client: TestClient) -> None:
     before = events_written(system)
     payload = application()
-    query_string = urlencode({"query": payload["query"],
-                              "variables": json.dumps(payload["variables"])})
+    query_string = urlencode(
+        {"query": payload["query"], "variables": json.dumps(payload["variables"])}
+    )
     for url in ("/graphql", f"/graphql?{query_string}"):
         for accept in ("application/json", "text/html"):
             response = client.get(url, headers={"accept": accept})
@@ -90,8 +104,9 @@ def test_a_get_never_executes_even_with_graphiql_on(system: System) -> None:
         with TestClient(create_app(with_graphiql, run_projections=False)) as client:
             before = events_written(with_graphiql)
             payload = application()
-            query_string = urlencode({"query": payload["query"],
-                                      "variables": json.dumps(payload["variables"])})
+            query_string = urlencode(
+                {"query": payload["query"], "variables": json.dumps(payload["variables"])}
+            )
             page = client.get(f"/graphql?{query_string}", headers={"accept": "text/html"})
             assert "Example Edge Shelter" not in page.text  # a static page, never a result
             as_json = client.get(f"/graphql?{query_string}")
@@ -101,13 +116,21 @@ def test_a_get_never_executes_even_with_graphiql_on(system: System) -> None:
         with_graphiql.close()
 
 
-NOT_JSON = ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
-            "multipart/form-data; boundary=fictional", "application/graphql",
-            "application/jsonp", "application/json-seq", None]
+NOT_JSON = [
+    "text/plain",
+    "text/plain;charset=UTF-8",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=fictional",
+    "application/graphql",
+    "application/jsonp",
+    "application/json-seq",
+    None,
+]
 
 
 def test_a_body_that_is_not_json_is_refused_and_writes_nothing(
-        system: System, client: TestClient) -> None:
+    system: System, client: TestClient
+) -> None:
     """What a cross-site form or beacon can send without a preflight never runs."""
     before = events_written(system)
     body = json.dumps(application()).encode()
@@ -120,18 +143,23 @@ def test_a_body_that_is_not_json_is_refused_and_writes_nothing(
 
 
 def test_a_form_encoded_query_is_refused_and_writes_nothing(
-        system: System, client: TestClient) -> None:
+    system: System, client: TestClient
+) -> None:
     before = events_written(system)
     payload = application()
-    response = client.post("/graphql", data={"query": payload["query"],
-                                             "variables": json.dumps(payload["variables"])})
+    response = client.post(
+        "/graphql", data={"query": payload["query"], "variables": json.dumps(payload["variables"])}
+    )
     assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
     assert events_written(system) == before
 
 
 def test_json_with_a_charset_is_accepted(client: TestClient) -> None:
-    response = client.post("/graphql", content=json.dumps({"query": COUNT}).encode(),
-                           headers={"content-type": "Application/JSON; charset=utf-8"})
+    response = client.post(
+        "/graphql",
+        content=json.dumps({"query": COUNT}).encode(),
+        headers={"content-type": "Application/JSON; charset=utf-8"},
+    )
     assert response.status_code == 200, response.text
     assert response.json() == {"data": {"directory": {"totalCount": 0}}}
 
@@ -160,25 +188,27 @@ MALFORMED = [
 
 def test_a_malformed_body_is_a_clear_400(client: TestClient) -> None:
     for body, said in MALFORMED:
-        response = client.post("/graphql", content=body,
-                               headers={"content-type": "application/json"})
+        response = client.post(
+            "/graphql", content=body, headers={"content-type": "application/json"}
+        )
         error = assert_error(response, 400, "BAD_REQUEST")
         assert said in error["message"], body
 
 
 def test_a_mutation_with_variables_that_are_not_an_object_writes_nothing(
-        system: System, client: TestClient) -> None:
+    system: System, client: TestClient
+) -> None:
     before = events_written(system)
     payload = application()
     body = json.dumps({"query": payload["query"], "variables": [payload["variables"]]})
-    response = client.post("/graphql", content=body.encode(),
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/graphql", content=body.encode(), headers={"content-type": "application/json"}
+    )
     assert_error(response, 400, "BAD_REQUEST")
     assert events_written(system) == before
 
 
-def test_an_oversized_body_is_a_413_and_writes_nothing(
-        system: System, client: TestClient) -> None:
+def test_an_oversized_body_is_a_413_and_writes_nothing(system: System, client: TestClient) -> None:
     before = events_written(system)
     payload = application()
     payload["query"] = payload["query"] + "#" + "x" * MAX_BODY
@@ -192,13 +222,15 @@ def test_a_body_just_under_the_limit_is_read(client: TestClient) -> None:
     body = json.dumps({"query": COUNT + " #"})
     body = body[:-2] + "x" * (MAX_BODY - len(body) - 1) + body[-2:]
     assert len(body.encode()) < MAX_BODY
-    response = client.post("/graphql", content=body.encode(),
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/graphql", content=body.encode(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 200, response.text[:200]
 
 
-def _post_streamed(system: System, chunks: int, chunk_size: int,
-                   declared_length: int | None) -> tuple[int, int]:
+def _post_streamed(
+    system: System, chunks: int, chunk_size: int, declared_length: int | None
+) -> tuple[int, int]:
     """Drives the ASGI app with a hand-written client; returns (status, chunks it pulled)."""
     app = create_app(system, run_projections=False)
     pulled = 0
@@ -215,10 +247,20 @@ def _post_streamed(system: System, chunks: int, chunk_size: int,
     headers = [(b"content-type", b"application/json")]
     if declared_length is not None:
         headers.append((b"content-length", str(declared_length).encode()))
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": "/graphql", "raw_path": b"/graphql",
-             "root_path": "", "query_string": b"", "headers": headers,
-             "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
     anyio.run(app, scope, receive, send)  # type: ignore[arg-type]
     return messages[0]["status"], pulled
 
@@ -240,19 +282,23 @@ def test_a_chunked_oversized_body_stops_being_read_at_the_limit(system: System) 
 
 # -- tokens --------------------------------------------------------------------------------------
 
+
 def _bad_authorizations(system: System) -> dict[str, str]:
     other_key = Authenticator("another-fictional-signing-key-" + "y" * 16)
     now = int(time.time())
-    unsigned = jwt.encode({"sub": "fictional-user-1", "role": "supervisor", "iss": "nrd",
-                           "exp": now + 600}, key="", algorithm="none")
+    unsigned = jwt.encode(
+        {"sub": "fictional-user-1", "role": "supervisor", "iss": "nrd", "exp": now + 600},
+        key="",
+        algorithm="none",
+    )
     return {
         "not a jwt": "Bearer not-a-token",
         "truncated": "Bearer " + system.auth.issue("staff", "fictional-staff-1")[:-6],
         "expired": "Bearer " + token_for(system, {"iat": now - 7200, "exp": now - 3600}),
-        "living past the longest lifetime": "Bearer " + token_for(
-            system, {"exp": now + 300 * 365 * 24 * 3600}),
-        "control characters in the user id": "Bearer " + token_for(
-            system, {"sub": "fictional-staff-1\nforged log line"}),
+        "living past the longest lifetime": "Bearer "
+        + token_for(system, {"exp": now + 300 * 365 * 24 * 3600}),
+        "control characters in the user id": "Bearer "
+        + token_for(system, {"sub": "fictional-staff-1\nforged log line"}),
         "wrong key": "Bearer " + other_key.issue("supervisor", "fictional-supervisor-1"),
         "alg none": f"Bearer {unsigned}",
         "wrong issuer": "Bearer " + token_for(system, {"iss": "someone-else"}),
@@ -260,8 +306,8 @@ def _bad_authorizations(system: System) -> dict[str, str]:
         "unknown role": "Bearer " + token_for(system, {"role": "administrator"}),
         "public role": "Bearer " + token_for(system, {"role": "public"}),
         "partner without org": "Bearer " + token_for(system, {"role": "partner"}),
-        "liaison with a bad org": "Bearer " + token_for(
-            system, {"role": "law_enforcement", "org": "fictional-agency"}),
+        "liaison with a bad org": "Bearer "
+        + token_for(system, {"role": "law_enforcement", "org": "fictional-agency"}),
         "empty bearer": "Bearer ",
         "basic scheme": "Basic ZmljdGlvbmFsOnVzZXI=",
         "bare token": system.auth.issue("staff", "fictional-staff-1"),
@@ -269,12 +315,14 @@ def _bad_authorizations(system: System) -> dict[str, str]:
 
 
 def test_every_bad_token_is_a_401_that_says_why_and_is_not_treated_as_public(
-        system: System, client: TestClient) -> None:
+    system: System, client: TestClient
+) -> None:
     anonymous = client.post("/graphql", json={"query": COUNT})
     assert anonymous.json() == {"data": {"directory": {"totalCount": 0}}}  # it would work
     for case, authorization in _bad_authorizations(system).items():
-        response = client.post("/graphql", json={"query": COUNT},
-                               headers={"authorization": authorization})
+        response = client.post(
+            "/graphql", json={"query": COUNT}, headers={"authorization": authorization}
+        )
         error = assert_error(response, 401, "UNAUTHENTICATED")
         assert response.headers["www-authenticate"] == "Bearer", case
         token = authorization.partition(" ")[2]
@@ -286,17 +334,20 @@ def test_every_bad_token_is_a_401_that_says_why_and_is_not_treated_as_public(
 def test_an_expired_token_says_it_has_expired(system: System, client: TestClient) -> None:
     now = int(time.time())
     expired = token_for(system, {"iat": now - 7200, "exp": now - 3600})
-    response = client.post("/graphql", json={"query": COUNT},
-                           headers={"authorization": f"Bearer {expired}"})
+    response = client.post(
+        "/graphql", json={"query": COUNT}, headers={"authorization": f"Bearer {expired}"}
+    )
     assert "expired" in assert_error(response, 401, "UNAUTHENTICATED")["message"]
 
 
 def test_a_mutation_with_a_bad_token_writes_nothing(system: System, client: TestClient) -> None:
     before = events_written(system)
     forged = Authenticator("another-fictional-signing-key-" + "y" * 16).issue(
-        "supervisor", "fictional-supervisor-1")
-    response = client.post("/graphql", json=application(),
-                           headers={"authorization": f"Bearer {forged}"})
+        "supervisor", "fictional-supervisor-1"
+    )
+    response = client.post(
+        "/graphql", json=application(), headers={"authorization": f"Bearer {forged}"}
+    )
     assert_error(response, 401, "UNAUTHENTICATED")
     assert events_written(system) == before
 
@@ -304,7 +355,8 @@ def test_a_mutation_with_a_bad_token_writes_nothing(system: System, client: Test
 @pytest.mark.parametrize("role", ["partner", "law_enforcement"])
 @pytest.mark.parametrize("organization", [None, "", "fictional-organization", "1234"])
 def test_an_organization_role_cannot_be_issued_without_an_organization(
-        role: str, organization: str | None) -> None:
+    role: str, organization: str | None
+) -> None:
     authenticator = Authenticator("fictional-signing-key-" + "z" * 24)
     with pytest.raises(TokenError, match="organization"):
         authenticator.issue(role, "fictional-user-1", organization)
@@ -328,15 +380,21 @@ def test_an_issued_token_round_trips_to_its_principal() -> None:
     authenticator = Authenticator("fictional-signing-key-" + "z" * 24)
     org = "6f1c1a52-0000-4000-8000-00000000f1c7"
     principal = authenticator.principal(
-        "Bearer " + authenticator.issue("partner", "fictional-partner-1", org))
+        "Bearer " + authenticator.issue("partner", "fictional-partner-1", org)
+    )
     assert (principal.role, principal.user_id, principal.organization_id) == (
-        "partner", "fictional-partner-1", org)
+        "partner",
+        "fictional-partner-1",
+        org,
+    )
     staff = authenticator.principal(
-        "Bearer " + authenticator.issue("staff", "fictional-staff-1", org))
+        "Bearer " + authenticator.issue("staff", "fictional-staff-1", org)
+    )
     assert staff.organization_id is None  # only organization roles carry one
 
 
 # -- health --------------------------------------------------------------------------------------
+
 
 def test_health_is_ok(client: TestClient) -> None:
     response = client.get("/healthz")

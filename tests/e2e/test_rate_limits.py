@@ -44,9 +44,18 @@ def test_a_burst_of_lookups_is_refused_for_that_user_only(as_role: Any) -> None:
 
 def test_an_emergency_call_is_never_rate_limited(as_role: Any) -> None:
     supervisor = as_role("supervisor", user="fictional-supervisor-1")
-    case = supervisor.gql(OPEN, {"key": str(uuid4()), "input": {
-        "channel": "CALL", "language": "en", "relationship": "ANONYMOUS",
-        "details": {"province": "CA-ON"}}})["data"]["openCase"]["caseId"]
+    case = supervisor.gql(
+        OPEN,
+        {
+            "key": str(uuid4()),
+            "input": {
+                "channel": "CALL",
+                "language": "en",
+                "relationship": "ANONYMOUS",
+                "details": {"province": "CA-ON"},
+            },
+        },
+    )["data"]["openCase"]["caseId"]
 
     answers = [supervisor.gql(EMERGENCY, {"key": str(uuid4()), "id": case}) for _ in range(5)]
 

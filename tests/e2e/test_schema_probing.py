@@ -35,8 +35,10 @@ from api.wiring import System, build_system
 
 UNTRUSTED = ["public", "partner", "law_enforcement"]
 AN_ORGANIZATION = "0c0ffee0-0000-4000-8000-00000000f1c7"
-GENERIC = (b'{"data":null,"errors":[{"message":"The query is not valid for this API.",'
-           b'"extensions":{"code":"INVALID_QUERY"}}]}')
+GENERIC = (
+    b'{"data":null,"errors":[{"message":"The query is not valid for this API.",'
+    b'"extensions":{"code":"INVALID_QUERY"}}]}'
+)
 INVENTED = "Zq"  # appended to a real name; no name of the schema ends so
 
 
@@ -82,41 +84,57 @@ def document_pairs(system: System) -> Iterator[Pair]:
     """(what, real, invented): documents with their variables, differing in one name."""
     types = names(system)
     for name in types:
-        yield (f"variable type {name}", (f"query($v: {name}) {{ __typename }}", {}),
-               (f"query($v: {invented(name)}) {{ __typename }}", {}))
-        yield (f"fragment on {name}",
-               (f"fragment F on {name} {{ __typename }} {{ __typename }}", {}),
-               (f"fragment F on {invented(name)} {{ __typename }} {{ __typename }}", {}))
+        yield (
+            f"variable type {name}",
+            (f"query($v: {name}) {{ __typename }}", {}),
+            (f"query($v: {invented(name)}) {{ __typename }}", {}),
+        )
+        yield (
+            f"fragment on {name}",
+            (f"fragment F on {name} {{ __typename }} {{ __typename }}", {}),
+            (f"fragment F on {invented(name)} {{ __typename }} {{ __typename }}", {}),
+        )
     for name, t in types.items():
         if isinstance(t, GraphQLEnumType):
             for value in t.values:
-                yield (f"enum value {name}.{value}",
-                       (f"query($v: {name} = {value}) {{ __typename }}", {}),
-                       (f"query($v: {name} = {invented(value)}) {{ __typename }}", {}))
+                yield (
+                    f"enum value {name}.{value}",
+                    (f"query($v: {name} = {value}) {{ __typename }}", {}),
+                    (f"query($v: {name} = {invented(value)}) {{ __typename }}", {}),
+                )
         elif isinstance(t, GraphQLInputObjectType):
             for field in t.fields:
-                yield (f"input field {name}.{field}",
-                       (f"query($v: {name} = {{{field}: null}}) {{ __typename }}", {}),
-                       (f"query($v: {name} = {{{invented(field)}: null}}) {{ __typename }}",
-                        {}))
+                yield (
+                    f"input field {name}.{field}",
+                    (f"query($v: {name} = {{{field}: null}}) {{ __typename }}", {}),
+                    (f"query($v: {name} = {{{invented(field)}: null}}) {{ __typename }}", {}),
+                )
         elif isinstance(t, GraphQLObjectType):
             for field in t.fields:
-                yield (f"field {name}.{field}",
-                       (f"fragment F on {name} {{ {field} }} {{ __typename }}", {}),
-                       (f"fragment F on {name} {{ {invented(field)} }} {{ __typename }}", {}))
+                yield (
+                    f"field {name}.{field}",
+                    (f"fragment F on {name} {{ {field} }} {{ __typename }}", {}),
+                    (f"fragment F on {name} {{ {invented(field)} }} {{ __typename }}", {}),
+                )
     for directive in system.schema._schema.directives:
-        yield (f"directive @{directive.name}", (f"{{ __typename @{directive.name} }}", {}),
-               (f"{{ __typename @{invented(directive.name)} }}", {}))
+        yield (
+            f"directive @{directive.name}",
+            (f"{{ __typename @{directive.name} }}", {}),
+            (f"{{ __typename @{invented(directive.name)} }}", {}),
+        )
 
 
 def filter_pairs(system: System, role: str) -> Iterator[Pair]:
     """Each filter the role may not use, named in the document and in the variables, with a
     null, a real value and (for an enum) an invented value, against an invented filter."""
     schema = system.schema._schema
-    roots = {"DirectoryFilter": ("directory", "totalCount"),
-             "CaseFilter": ("cases", "items { id }")}
+    roots = {
+        "DirectoryFilter": ("directory", "totalCount"),
+        "CaseFilter": ("cases", "items { id }"),
+    }
     assert set(roots) == set(POLICED_INPUTS)
     for input_name, (root, selection) in roots.items():
+
         def literal(field: str, value: str, root: str = root, selection: str = selection) -> str:
             return f"{{ {root}(filter: {{ {field}: {value} }}) {{ {selection} }} }}"
 
@@ -129,17 +147,29 @@ def filter_pairs(system: System, role: str) -> Iterator[Pair]:
             value = a_value(definition.type)
             what = f"filter {input_name}.{field}"
             for given in ("null", value):
-                yield (f"{what} = {given}", (literal(field, given), {}),
-                       (literal(invented(field), given), {}))
+                yield (
+                    f"{what} = {given}",
+                    (literal(field, given), {}),
+                    (literal(invented(field), given), {}),
+                )
                 raw = _json_value(given)
-                yield (f"{what} = ${given}", (variable, {"f": {field: raw}}),
-                       (variable, {"f": {invented(field): raw}}))
+                yield (
+                    f"{what} = ${given}",
+                    (variable, {"f": {field: raw}}),
+                    (variable, {"f": {invented(field): raw}}),
+                )
             if value.strip("[]").isupper():
                 wrong = value.replace(value.strip("[]"), invented(value.strip("[]")))
-                yield (f"{what} = {wrong}", (literal(field, value), {}),
-                       (literal(field, wrong), {}))
-                yield (f"{what} = ${wrong}", (variable, {"f": {field: _json_value(value)}}),
-                       (variable, {"f": {field: _json_value(wrong)}}))
+                yield (
+                    f"{what} = {wrong}",
+                    (literal(field, value), {}),
+                    (literal(field, wrong), {}),
+                )
+                yield (
+                    f"{what} = ${wrong}",
+                    (variable, {"f": {field: _json_value(value)}}),
+                    (variable, {"f": {field: _json_value(wrong)}}),
+                )
 
 
 def _json_value(literal: str) -> Any:
@@ -155,20 +185,24 @@ def _json_value(literal: str) -> Any:
 Answer = tuple[int, list[tuple[str, str]], bytes]
 
 
-def answers(app: Starlette, token: str | None,
-            documents: list[tuple[str, dict[str, Any]]]) -> list[Answer]:
+def answers(
+    app: Starlette, token: str | None, documents: list[tuple[str, dict[str, Any]]]
+) -> list[Answer]:
     """Each document's whole answer, in order, over HTTP to the app in this process."""
     headers = {"authorization": f"Bearer {token}"} if token else {}
 
     async def ask() -> list[Answer]:
-        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app),
-                                      base_url="http://nrd.test") as client:
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://nrd.test"
+        ) as client:
             found = []
             for query, variables in documents:
-                response = await client.post("/graphql", headers=headers,
-                                             json={"query": query, "variables": variables})
-                found.append((response.status_code, sorted(response.headers.items()),
-                              response.content))
+                response = await client.post(
+                    "/graphql", headers=headers, json={"query": query, "variables": variables}
+                )
+                found.append(
+                    (response.status_code, sorted(response.headers.items()), response.content)
+                )
             return found
 
     return asyncio.run(ask())
@@ -180,8 +214,9 @@ def token_for(system: System, role: str) -> str | None:
     return system.auth.issue(role, f"fictional-{role}-prober", AN_ORGANIZATION)
 
 
-def differing(app: Starlette, token: str | None, pairs: list[Pair]) -> list[tuple[str, bytes,
-                                                                                   bytes]]:
+def differing(
+    app: Starlette, token: str | None, pairs: list[Pair]
+) -> list[tuple[str, bytes, bytes]]:
     documents = [document for _, real, made_up in pairs for document in (real, made_up)]
     got = answers(app, token, documents)
     found = []
@@ -194,41 +229,59 @@ def differing(app: Starlette, token: str | None, pairs: list[Pair]) -> list[tupl
 
 @pytest.mark.parametrize("turn", range(len(UNTRUSTED)))
 def test_documents_differing_in_one_name_get_byte_identical_answers(
-        probe: tuple[System, Starlette], turn: int) -> None:
+    probe: tuple[System, Starlette], turn: int
+) -> None:
     system, app = probe
     role = UNTRUSTED[turn]
     every = list(document_pairs(system))
     assert len(every) > 700  # every name of the schema is there
-    mine = every[turn::len(UNTRUSTED)]
+    mine = every[turn :: len(UNTRUSTED)]
     assert differing(app, token_for(system, role), mine) == []
 
 
 @pytest.mark.parametrize("role", UNTRUSTED)
 def test_a_filter_the_role_may_not_use_answers_as_one_that_does_not_exist(
-        probe: tuple[System, Starlette], role: str) -> None:
+    probe: tuple[System, Starlette], role: str
+) -> None:
     system, app = probe
     pairs = list(filter_pairs(system, role))
     assert len(pairs) >= 18
     assert differing(app, token_for(system, role), pairs) == []
     # The finding's own probe: `statuses` is real, `statusez` is not.
-    real, made_up = answers(app, token_for(system, role), [
-        ("{ directory(filter: {statuses: [INCLUDED]}) { totalCount } }", {}),
-        ("{ directory(filter: {statusez: [INCLUDED]}) { totalCount } }", {})])
+    real, made_up = answers(
+        app,
+        token_for(system, role),
+        [
+            ("{ directory(filter: {statuses: [INCLUDED]}) { totalCount } }", {}),
+            ("{ directory(filter: {statusez: [INCLUDED]}) { totalCount } }", {}),
+        ],
+    )
     assert real == made_up
     assert real[2] == GENERIC
 
 
 @pytest.mark.parametrize("role", ["staff", "supervisor", "compliance"])
 def test_the_hotline_is_still_told_which_name_is_wrong(
-        probe: tuple[System, Starlette], role: str) -> None:
+    probe: tuple[System, Starlette], role: str
+) -> None:
     system, app = probe
-    unknown, refused = answers(app, system.auth.issue(role, f"fictional-{role}-1"), [
-        ("query($f: Kase) { __typename }", {}),
-        ("{ directory(filter: {reviewDue: true}) { totalCount } "
-         "cases(filter: {callerPhone: null}) { items { id } } }", {})])
+    unknown, refused = answers(
+        app,
+        system.auth.issue(role, f"fictional-{role}-1"),
+        [
+            ("query($f: Kase) { __typename }", {}),
+            (
+                "{ directory(filter: {reviewDue: true}) { totalCount } "
+                "cases(filter: {callerPhone: null}) { items { id } } }",
+                {},
+            ),
+        ],
+    )
     assert b"Unknown type 'Kase'" in unknown[2]
     if role == "compliance":
-        assert b"CaseFilter.callerPhone is not available to the compliance role as a filter" in (
-            refused[2])
+        assert (
+            b"CaseFilter.callerPhone is not available to the compliance role as a filter"
+            in (refused[2])
+        )
     else:
         assert refused[2].startswith(b'{"data":{"directory"'), refused

@@ -44,7 +44,8 @@ def test_several_processes_starting_on_an_empty_store_all_come_up(settings: Sett
 
 
 def test_with_a_separate_worker_a_mutation_still_answers_with_its_own_effect(
-        settings: Settings) -> None:
+    settings: Settings,
+) -> None:
     worker_settings = settings.with_changes(inline_projections=True)
     server_settings = settings.with_changes(inline_projections=False)
     worker, server = build_system(worker_settings), build_system(server_settings)
@@ -56,10 +57,17 @@ def test_with_a_separate_worker_a_mutation_still_answers_with_its_own_effect(
         with TestClient(create_app(server, run_projections=False)) as client:
             variables: dict[str, Any] = {
                 "key": "worker-apply-01",
-                "input": {"profile": fictional_profile("Example Worker Shelter"),
-                          "criteria": ALL_CRITERIA, "publicListing": True}}
-            response = client.post("/graphql", json={"query": APPLY, "variables": variables},
-                                   headers={"authorization": f"Bearer {staff}"}).json()
+                "input": {
+                    "profile": fictional_profile("Example Worker Shelter"),
+                    "criteria": ALL_CRITERIA,
+                    "publicListing": True,
+                },
+            }
+            response = client.post(
+                "/graphql",
+                json={"query": APPLY, "variables": variables},
+                headers={"authorization": f"Bearer {staff}"},
+            ).json()
         result = response["data"]["applyForInclusion"]
         assert result["organization"] == {"status": "SUBMITTED"}
         # The read model the answer was read from had applied the command; the others (the
@@ -72,8 +80,9 @@ def test_with_a_separate_worker_a_mutation_still_answers_with_its_own_effect(
         server.close()
 
 
-def test_settling_the_collector_freezes_the_startup_heap_and_collects_young_objects_less_often(
-) -> None:
+def test_settling_the_collector_freezes_the_startup_heap_and_collects_young_objects_less_often() -> (
+    None
+):
     before = gc.get_threshold()
     try:
         settle_collector()
@@ -98,10 +107,14 @@ print(sorted({os.sched_getscheduler(int(t)) for t in os.listdir("/proc/self/task
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policy")
-def test_a_settled_process_schedules_its_threads_and_those_it_starts_later_as_batch_work(
-) -> None:
-    ran = subprocess.run([sys.executable, "-c", BATCH_SCHEDULING],  # noqa: S603 - fixed script
-                         capture_output=True, text=True, timeout=60, check=True)
+def test_a_settled_process_schedules_its_threads_and_those_it_starts_later_as_batch_work() -> None:
+    ran = subprocess.run(  # noqa: S603 - fixed script
+        [sys.executable, "-c", BATCH_SCHEDULING],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
 
     started_later, every_thread = ran.stdout.split("\n")[:2]
     assert int(started_later) == os.SCHED_BATCH
@@ -110,7 +123,9 @@ def test_a_settled_process_schedules_its_threads_and_those_it_starts_later_as_ba
 
 @pytest.mark.parametrize("command", [["serve", "--port", "0"], ["projections", "run"]])
 def test_the_long_running_commands_settle_the_process_once_the_system_is_built(
-    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     steps: list[str] = []
     monkeypatch.setattr(wiring, "settle_process", lambda: steps.append("settled"))

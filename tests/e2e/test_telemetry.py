@@ -19,8 +19,14 @@ from api.wiring import System, build_system
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile
 
 # Distinctive fictional values: if any shows up in telemetry, it leaked.
-SECRETS = ["Quokkavale Fictional Refuge", "Refuge fictif Quokkavale", "quokka-7731@example.org",
-           "+1 555 017 7731", "77 Quokka Lane", "Zephyrine Fictional-Coordinator"]
+SECRETS = [
+    "Quokkavale Fictional Refuge",
+    "Refuge fictif Quokkavale",
+    "quokka-7731@example.org",
+    "+1 555 017 7731",
+    "77 Quokka Lane",
+    "Zephyrine Fictional-Coordinator",
+]
 
 APPLY = """mutation Apply($key: String!, $input: ApplicationInput!) {
   applyForInclusion(idempotencyKey: $key, input: $input) { organizationId version }
@@ -45,8 +51,10 @@ def _variables(key: str) -> dict[str, object]:
     profile["publicContact"] = {"email": SECRETS[2], "phone": SECRETS[3]}
     profile["location"]["address"] = SECRETS[4]
     profile["pointOfContact"] = {"name": SECRETS[5], "email": SECRETS[2]}
-    return {"key": key, "input": {"profile": profile, "criteria": ALL_CRITERIA,
-                                  "publicListing": True}}
+    return {
+        "key": key,
+        "input": {"profile": profile, "criteria": ALL_CRITERIA, "publicListing": True},
+    }
 
 
 def _telemetry_text(exporter: InMemorySpanExporter) -> str:
@@ -64,14 +72,17 @@ def _telemetry_text(exporter: InMemorySpanExporter) -> str:
 def apply_as_staff(system: System, key: str) -> None:
     staff = system.auth.issue("staff", "fictional-staff-1")
     with TestClient(create_app(system, run_projections=False)) as client:
-        response = client.post("/graphql", json={"query": APPLY, "operationName": "Apply",
-                                                 "variables": _variables(key)},
-                               headers={"authorization": f"Bearer {staff}"})
+        response = client.post(
+            "/graphql",
+            json={"query": APPLY, "operationName": "Apply", "variables": _variables(key)},
+            headers={"authorization": f"Bearer {staff}"},
+        )
     assert response.status_code == 200 and "errors" not in response.json()
 
 
 def test_a_mutation_leaves_spans_for_http_graphql_and_the_store_without_any_input_value(
-        traced: tuple[System, InMemorySpanExporter], caplog: pytest.LogCaptureFixture) -> None:
+    traced: tuple[System, InMemorySpanExporter], caplog: pytest.LogCaptureFixture
+) -> None:
     system, exporter = traced
     caplog.set_level(logging.DEBUG)
     apply_as_staff(system, "telemetry-key-1")
@@ -86,7 +97,8 @@ def test_a_mutation_leaves_spans_for_http_graphql_and_the_store_without_any_inpu
 
 
 def test_a_mutations_store_work_on_the_command_threads_stays_in_its_requests_trace(
-        traced: tuple[System, InMemorySpanExporter]) -> None:
+    traced: tuple[System, InMemorySpanExporter],
+) -> None:
     system, exporter = traced
     apply_as_staff(system, "telemetry-key-4")
 
@@ -102,7 +114,8 @@ def test_a_mutations_store_work_on_the_command_threads_stays_in_its_requests_tra
 
 
 def test_failed_and_invalid_mutations_leave_no_input_value_in_telemetry_or_logs(
-        traced: tuple[System, InMemorySpanExporter], caplog: pytest.LogCaptureFixture) -> None:
+    traced: tuple[System, InMemorySpanExporter], caplog: pytest.LogCaptureFixture
+) -> None:
     system, exporter = traced
     caplog.set_level(logging.DEBUG)
     bad = _variables("telemetry-key-2")
@@ -121,7 +134,8 @@ def test_failed_and_invalid_mutations_leave_no_input_value_in_telemetry_or_logs(
 
 
 def test_spans_name_the_operation_by_its_type_and_never_carry_the_query_text(
-        traced: tuple[System, InMemorySpanExporter]) -> None:
+    traced: tuple[System, InMemorySpanExporter],
+) -> None:
     system, exporter = traced
     query = 'query FindShelters { directory(search: "Quokkavale") { totalCount } }'
     with TestClient(create_app(system, run_projections=False)) as client:
@@ -140,7 +154,8 @@ A_CALLERS_WORDS = "op Jane Doe +1 555 010 9999"
 
 
 def test_no_text_a_caller_chose_names_a_span_or_reaches_a_log_line(
-        traced: tuple[System, InMemorySpanExporter], caplog: pytest.LogCaptureFixture) -> None:
+    traced: tuple[System, InMemorySpanExporter], caplog: pytest.LogCaptureFixture
+) -> None:
     system, exporter = traced
     caplog.set_level(logging.DEBUG)
     staff = system.auth.issue("staff", "fictional-staff-1")
@@ -150,14 +165,21 @@ def test_no_text_a_caller_chose_names_a_span_or_reaches_a_log_line(
         # A valid document whose own operation names a caller, sent by staff and by the public.
         named = "query JaneDoe5550109999 { directory { totalCount } }"
         for headers in ({"authorization": f"Bearer {staff}"}, {}):
-            client.post("/graphql", json={"query": named, "operationName": "JaneDoe5550109999"},
-                        headers={**headers, "x-request-id": "Jane.Doe-555-010-9999"})
+            client.post(
+                "/graphql",
+                json={"query": named, "operationName": "JaneDoe5550109999"},
+                headers={**headers, "x-request-id": "Jane.Doe-555-010-9999"},
+            )
         client.post("/graphql", json={"query": "mutation JaneDoe { __typename }"})
         # An HTTP method is any token a client likes.
         client.request("JANEDOE", "/graphql")
     spans = exporter.get_finished_spans()
-    assert {s.name for s in spans} >= {"graphql query", "graphql operation", "POST /graphql",
-                                       "_OTHER /graphql"}
+    assert {s.name for s in spans} >= {
+        "graphql query",
+        "graphql operation",
+        "POST /graphql",
+        "_OTHER /graphql",
+    }
     server_logs = [r.getMessage() for r in caplog.records if not r.name.startswith("httpx")]
     text = _telemetry_text(exporter) + "\n" + "\n".join(server_logs)  # not the test client's
     for words in ("Jane", "JANE", "9999", "Doe"):
@@ -165,13 +187,15 @@ def test_no_text_a_caller_chose_names_a_span_or_reaches_a_log_line(
 
 
 def test_an_operation_the_server_knows_keeps_its_name(
-        traced: tuple[System, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch) -> None:
+    traced: tuple[System, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
     system, exporter = traced
     monkeypatch.setattr("api.telemetry.KNOWN_OPERATIONS", frozenset({"PublicDirectoryPage"}))
     with TestClient(create_app(system, run_projections=False)) as client:
         for name in ("PublicDirectoryPage", "SomethingElse"):
-            client.post("/graphql", json={
-                "query": f"query {name} {{ directory {{ totalCount }} }}"})
+            client.post(
+                "/graphql", json={"query": f"query {name} {{ directory {{ totalCount }} }}"}
+            )
     names = sorted(s.name for s in exporter.get_finished_spans() if s.name.startswith("graphql"))
     assert names == ["graphql PublicDirectoryPage", "graphql query"]
 
@@ -182,15 +206,17 @@ class ExplodingAuth:
 
 
 def test_a_failure_is_traced_by_its_type_never_its_message(
-        traced: tuple[System, InMemorySpanExporter]) -> None:
+    traced: tuple[System, InMemorySpanExporter],
+) -> None:
     """OpenTelemetry records an exception's message and traceback by default; a database error
     quotes the value it refused."""
     system, exporter = traced
     with pytest.raises(ValueError), store_span(system.tracer, "event_store.save", "sqlite"):
         raise ValueError(f"Key (name)=({A_CALLERS_WORDS}) already exists")
     system.__dict__["auth"] = ExplodingAuth()  # System.auth is built on first use
-    with TestClient(create_app(system, run_projections=False),
-                    raise_server_exceptions=False) as client:
+    with TestClient(
+        create_app(system, run_projections=False), raise_server_exceptions=False
+    ) as client:
         assert client.post("/graphql", json={"query": "{ __typename }"}).status_code == 500
     failed = {s.name: s for s in exporter.get_finished_spans()}
     assert failed["event_store.save"].status.description == "ValueError"

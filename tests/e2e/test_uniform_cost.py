@@ -26,8 +26,10 @@ PROTOCOL = "query($id: ID!) { reportingProtocol(id: $id) { id province contacts 
 ORGANIZATION = "query($id: ID!) { organization(id: $id) { id nameEn } }"
 REFERRAL = "query($id: ID!) { referral(id: $id) { id fields disclosed { callerName } } }"
 REPORT = "query($id: ID!) { report(id: $id) { id fields disclosed { callerName } } }"
-REVISE = ("mutation($id: ID!) { reviseProtocolContacts(idempotencyKey: \"fictional-revise-1\", "
-          "id: $id, contacts: [{name: \"Cst. Fictional Newcomer\"}]) { protocolId } }")
+REVISE = (
+    'mutation($id: ID!) { reviseProtocolContacts(idempotencyKey: "fictional-revise-1", '
+    'id: $id, contacts: [{name: "Cst. Fictional Newcomer"}]) { protocolId } }'
+)
 
 
 @dataclass
@@ -102,7 +104,8 @@ def reads(system: System) -> Reads:
     app.events.recorder = RecordingRecorder(app.events.recorder, "events", noted)  # type: ignore[assignment]
     if app.snapshots is not None:
         app.snapshots.recorder = RecordingRecorder(  # type: ignore[assignment]
-            app.snapshots.recorder, "snapshots", noted)
+            app.snapshots.recorder, "snapshots", noted
+        )
     return noted
 
 
@@ -111,8 +114,9 @@ def access_entries(system: System) -> int:
         return int(cursor.execute("SELECT COUNT(*) FROM access_log").fetchone()[0])
 
 
-def work(system: System, reads: Reads, caller: Caller, query: str,
-         record_id: str) -> tuple[list[tuple[str, int]], int, bytes]:
+def work(
+    system: System, reads: Reads, caller: Caller, query: str, record_id: str
+) -> tuple[list[tuple[str, int]], int, bytes]:
     """What one request did: its reads, how many access-log entries it wrote, its answer."""
     reads.seen.clear()
     logged = access_entries(system)
@@ -120,8 +124,9 @@ def work(system: System, reads: Reads, caller: Caller, query: str,
     return list(reads.seen), access_entries(system) - logged, answer
 
 
-def assert_same_work(system: System, reads: Reads, caller: Caller, query: str,
-                     not_yours: str) -> None:
+def assert_same_work(
+    system: System, reads: Reads, caller: Caller, query: str, not_yours: str
+) -> None:
     missing = work(system, reads, caller, query, str(uuid4()))
     another = work(system, reads, caller, query, not_yours)
     assert another == missing
@@ -136,8 +141,12 @@ def their_protocol(system: System, world: World) -> UUID:
     """A protocol of the other agency's (the world's agency has one of its own)."""
     with acting_as(Actor("fictional-staff-9", "staff", request_id="uniform")):
         theirs: UUID = system.app.establish_reporting_protocol(
-            key(), UUID(world.orgs["other_agency"]), "CA-QC", None,
-            [{"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"}]).id
+            key(),
+            UUID(world.orgs["other_agency"]),
+            "CA-QC",
+            None,
+            [{"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"}],
+        ).id
     system.projector.catch_up()
     return theirs
 
@@ -178,8 +187,9 @@ def test_a_report_to_another_agency_is_asked_for_with_the_same_reads_as_a_missin
     assert_same_work(system, reads, other_liaison, REPORT, world.report)
 
 
-@pytest.mark.parametrize("hidden", [{"listed": False}, {"included": False}],
-                         ids=["included, not listed", "not included"])
+@pytest.mark.parametrize(
+    "hidden", [{"listed": False}, {"included": False}], ids=["included, not listed", "not included"]
+)
 def test_an_organization_the_caller_may_not_see_is_asked_for_with_the_same_reads_as_a_missing_one(
     system: System, as_role: Any, reads: Reads, hidden: dict[str, Any]
 ) -> None:
@@ -203,20 +213,26 @@ def plan(system: System, sql: str, params: tuple[Any, ...]) -> str:
     return " ".join(str(cell) for row in rows for cell in row)
 
 
-@pytest.mark.parametrize(("query", "index"), [
-    (PROTOCOL, "reporting_protocols_owned"), (REFERRAL, "referral_inbox_owned"),
-    (REPORT, "report_inbox_owned")], ids=["reportingProtocol", "referral", "report"])
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (PROTOCOL, "reporting_protocols_owned"),
+        (REFERRAL, "referral_inbox_owned"),
+        (REPORT, "report_inbox_owned"),
+    ],
+    ids=["reportingProtocol", "referral", "report"],
+)
 def test_a_lookup_by_owner_and_id_probes_one_index_and_no_row(
     system: System, as_role: Any, world: World, reads: Reads, query: str, index: str
 ) -> None:
     """The owner and the id are looked up together: another's record is found in no index
     entry, so its row is never read (looked up by id alone, it would be, to compare owners)."""
-    caller = caller_for(as_role, world, "partner-other" if "referral(" in query
-                        else "law_enforcement-other")
+    caller = caller_for(
+        as_role, world, "partner-other" if "referral(" in query else "law_enforcement-other"
+    )
     reads.statements.clear()
     caller.post(query, {"id": str(uuid4())})
-    lookups = [(sql, params) for sql, params in reads.statements if index.rsplit("_", 1)[0]
-               in sql]
+    lookups = [(sql, params) for sql, params in reads.statements if index.rsplit("_", 1)[0] in sql]
 
     assert len(lookups) == 1, reads.statements
     assert index in plan(system, *lookups[0])

@@ -41,12 +41,14 @@ from tests.helpers import a_key
 
 STAFF_ID = "fictional-staff-7"
 SUPERVISOR_ID = "fictional-supervisor-3"
-CALLER = {"name": "Wrenna Thistlewood-Fictional", "phone": "+1 555 010 0177",
-          "email": "wrenna.thistlewood@example.org",
-          "notes": "Fictional notes: waits by the Gorseberry Laundromat."}
+CALLER = {
+    "name": "Wrenna Thistlewood-Fictional",
+    "phone": "+1 555 010 0177",
+    "email": "wrenna.thistlewood@example.org",
+    "notes": "Fictional notes: waits by the Gorseberry Laundromat.",
+}
 # Every way the caller's data could show up in clear, in any case.
-CALLER_TRACES = [*CALLER.values(), "Wrenna", "Thistlewood", "5550100177", "010 0177",
-                 "Gorseberry"]
+CALLER_TRACES = [*CALLER.values(), "Wrenna", "Thistlewood", "5550100177", "010 0177", "Gorseberry"]
 BRIEF = "Fictional brief: needs a safe bed tonight."
 SERGEANT = {"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142"}
 CONSTABLE = {"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"}
@@ -71,10 +73,14 @@ def a_moment() -> datetime:
 
 def open_a_case(system: System, request_id: str = "req-audit-open") -> UUID:
     with acting_as(staff(request_id)):
-        return system.app.open_case(a_key(), Channel.CALL, "en",
-                                    CallerRelationship.VICTIM_OR_SURVIVOR, CALLER,
-                                    {"province": "CA-ON", "urgency": "HIGH",
-                                     "needs": ["SHELTER"]}).id
+        return system.app.open_case(
+            a_key(),
+            Channel.CALL,
+            "en",
+            CallerRelationship.VICTIM_OR_SURVIVOR,
+            CALLER,
+            {"province": "CA-ON", "urgency": "HIGH", "needs": ["SHELTER"]},
+        ).id
 
 
 def update(system: System, case_id: UUID, actor: Actor, **details: Any) -> None:
@@ -82,38 +88,67 @@ def update(system: System, case_id: UUID, actor: Actor, **details: Any) -> None:
         system.app.update_case(a_key(), case_id, details)
 
 
-def grant(system: System, case_id: UUID, recipient: UUID | None,
-          scope: ConsentScope = ConsentScope.SHARE_WITH_ORGANIZATION,
-          expires_at: datetime | None = None) -> UUID:
+def grant(
+    system: System,
+    case_id: UUID,
+    recipient: UUID | None,
+    scope: ConsentScope = ConsentScope.SHARE_WITH_ORGANIZATION,
+    expires_at: datetime | None = None,
+) -> UUID:
     """Grants a consent as staff; returns its id."""
     with acting_as(staff("req-audit-consent")):
-        system.app.grant_consent(a_key(), case_id, scope, recipient, ConsentGiver.CALLER,
-                                 ConsentMethod.VERBAL, expires_at)
+        system.app.grant_consent(
+            a_key(),
+            case_id,
+            scope,
+            recipient,
+            ConsentGiver.CALLER,
+            ConsentMethod.VERBAL,
+            expires_at,
+        )
     case: Case = system.app.repository.get(case_id)
     return UUID(list(case.consents)[-1])
 
 
 def refer_with_caller_details(system: System, case_id: UUID, shelter: UUID) -> None:
     with acting_as(staff("req-audit-refer")):
-        system.app.refer(a_key(), case_id, shelter, ReferralMode.WARM_TRANSFER, [Need.SHELTER],
-                         [DisclosableField.CALLER_NAME, DisclosableField.CALLER_PHONE,
-                          DisclosableField.CALLER_EMAIL], BRIEF)
+        system.app.refer(
+            a_key(),
+            case_id,
+            shelter,
+            ReferralMode.WARM_TRANSFER,
+            [Need.SHELTER],
+            [
+                DisclosableField.CALLER_NAME,
+                DisclosableField.CALLER_PHONE,
+                DisclosableField.CALLER_EMAIL,
+            ],
+            BRIEF,
+        )
 
 
-def history(system: System, record: UUID, where: HistoryFilter = EVERYTHING,
-            first: int = 10_000, after_version: int = 0) -> list[dict[str, Any]]:
+def history(
+    system: System,
+    record: UUID,
+    where: HistoryFilter = EVERYTHING,
+    first: int = 10_000,
+    after_version: int = 0,
+) -> list[dict[str, Any]]:
     return system.audit.history(record, where, first, after_version)
 
 
 def who_and_why(entries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [(e["version"], e["type"], e["actorId"], e["actorRole"], e["requestId"], e["reason"])
-            for e in entries]
+    return [
+        (e["version"], e["type"], e["actorId"], e["actorRole"], e["requestId"], e["reason"])
+        for e in entries
+    ]
 
 
 def masked(aggregate: Any) -> dict[str, Any]:
     """An aggregate's own attributes (not the library's private ones), sealed values masked."""
     masked_state: dict[str, Any] = plain(
-        {k: v for k, v in vars(aggregate).items() if not k.startswith("_")})
+        {k: v for k, v in vars(aggregate).items() if not k.startswith("_")}
+    )
     return masked_state
 
 
@@ -131,8 +166,10 @@ def public_directory_now(system: System) -> list[dict[str, Any]]:
 
 
 def log_positions(system: System) -> list[tuple[int, str, int]]:
-    return [(n.id, str(n.originator_id), n.originator_version)
-            for n in system.app.recorder.select_notifications(start=1, limit=100_000)]
+    return [
+        (n.id, str(n.originator_id), n.originator_version)
+        for n in system.app.recorder.select_notifications(start=1, limit=100_000)
+    ]
 
 
 def matches_the_events(system: System, record: UUID, entries: list[dict[str, Any]]) -> None:
@@ -140,10 +177,12 @@ def matches_the_events(system: System, record: UUID, entries: list[dict[str, Any
     events: list[Any] = list(system.app.events.get(record))
     assert [(e["recordId"], e["version"], e["type"], e["at"]) for e in entries] == [
         (str(record), ev.originator_version, type(ev).__qualname__, iso(ev.timestamp))
-        for ev in events]
+        for ev in events
+    ]
 
 
 # -- who, when, why, from which request --------------------------------------------------------
+
 
 def test_every_event_of_a_case_says_who_acted_in_which_role_when_why_and_from_which_request(
     system: System,
@@ -156,9 +195,14 @@ def test_every_event_of_a_case_says_who_acted_in_which_role_when_why_and_from_wh
     with acting_as(supervisor("req-audit-consult")):
         system.app.consult_supervisor(a_key(), case_id, "Fictional decision: a warm transfer.")
     with acting_as(supervisor("req-audit-emergency")):
-        system.app.contact_emergency_services(a_key(), case_id, [DisclosableField.LOCATION], "",
-                                              Exception_.IMMINENT_HARM,
-                                              "Fictional: a threat tonight.")
+        system.app.contact_emergency_services(
+            a_key(),
+            case_id,
+            [DisclosableField.LOCATION],
+            "",
+            Exception_.IMMINENT_HARM,
+            "Fictional: a threat tonight.",
+        )
     with acting_as(staff("req-audit-close")):
         system.app.close_case(a_key(), case_id, "Fictional: the caller is safe.")
     with acting_as(supervisor("req-audit-reopen")):
@@ -178,12 +222,16 @@ def test_every_event_of_a_case_says_who_acted_in_which_role_when_why_and_from_wh
         (4, "Case.ReferralMade", STAFF_ID, "staff", "req-audit-refer", None),
         # Staff-written free text on a case is sealed with its key: the audit shows that a
         # reason was given, masked like the caller's data (an erasure takes it too).
-        (5, "Case.SupervisorConsulted", SUPERVISOR_ID, "supervisor", "req-audit-consult",
-         MASK),
-        (6, "Case.InformationDisclosed", SUPERVISOR_ID, "supervisor", "req-audit-emergency",
-         MASK),
-        (7, "Case.EmergencyServicesContacted", SUPERVISOR_ID, "supervisor",
-         "req-audit-emergency", None),
+        (5, "Case.SupervisorConsulted", SUPERVISOR_ID, "supervisor", "req-audit-consult", MASK),
+        (6, "Case.InformationDisclosed", SUPERVISOR_ID, "supervisor", "req-audit-emergency", MASK),
+        (
+            7,
+            "Case.EmergencyServicesContacted",
+            SUPERVISOR_ID,
+            "supervisor",
+            "req-audit-emergency",
+            None,
+        ),
         (8, "Case.Closed", STAFF_ID, "staff", "req-audit-close", MASK),
         (9, "Case.Reopened", SUPERVISOR_ID, "supervisor", "req-audit-reopen", MASK),
         (10, "Case.ConsentWithdrawn", STAFF_ID, "staff", "req-audit-withdraw", None),
@@ -193,9 +241,14 @@ def test_every_event_of_a_case_says_who_acted_in_which_role_when_why_and_from_wh
     assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
     granted, disclosed = entries[1]["data"], entries[2]["data"]
     assert (granted["consent_id"], granted["scope"], granted["recipient_id"]) == (
-        str(consent_id), "SHARE_WITH_ORGANIZATION", str(shelter))
+        str(consent_id),
+        "SHARE_WITH_ORGANIZATION",
+        str(shelter),
+    )
     assert (disclosed["recipient_id"], disclosed["fields"]) == (
-        str(shelter), ["CALLER_NAME", "CALLER_PHONE", "CALLER_EMAIL", "BRIEF", "NEEDS"])
+        str(shelter),
+        ["CALLER_NAME", "CALLER_PHONE", "CALLER_EMAIL", "BRIEF", "NEEDS"],
+    )
     assert entries[6]["data"]["number"] == "911"
     assert not {"actor_id", "actor_role", "request_id"} & set(entries[0]["data"])
 
@@ -205,10 +258,12 @@ def test_every_event_of_an_organization_says_who_when_and_why_it_was_declined_re
 ) -> None:
     app = system.app
     with acting_as(staff("req-org-apply")):
-        included = app.apply_for_inclusion(a_key(), fictional_profile("Example Alder Shelter"),
-                                           ALL_CRITERIA, True).id
-        declined = app.apply_for_inclusion(a_key(), fictional_profile("Example Fir Outreach"),
-                                           ALL_CRITERIA, True).id
+        included = app.apply_for_inclusion(
+            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True
+        ).id
+        declined = app.apply_for_inclusion(
+            a_key(), fictional_profile("Example Fir Outreach"), ALL_CRITERIA, True
+        ).id
     with acting_as(staff("req-org-review")):
         app.start_review(a_key(), included)
         app.start_review(a_key(), declined)
@@ -225,8 +280,12 @@ def test_every_event_of_an_organization_says_who_when_and_why_it_was_declined_re
     with acting_as(supervisor("req-org-allegation")):
         app.record_misconduct_allegation(a_key(), included, "Fictional allegation summary.")
     with acting_as(supervisor("req-org-remove")):
-        app.remove_organization(a_key(), included, RemovalReason.MISCONDUCT_ALLEGATION,
-                                "Fictional: removed pending an inquiry.")
+        app.remove_organization(
+            a_key(),
+            included,
+            RemovalReason.MISCONDUCT_ALLEGATION,
+            "Fictional: removed pending an inquiry.",
+        )
     with acting_as(supervisor("req-org-reinstate")):
         app.reinstate_organization(a_key(), included, "Fictional: the allegation was unfounded.")
 
@@ -239,38 +298,84 @@ def test_every_event_of_an_organization_says_who_when_and_why_it_was_declined_re
     assert who_and_why(entries) == [
         (1, "Organization.ApplicationSubmitted", STAFF_ID, "staff", "req-org-apply", None),
         (2, "Organization.ReviewStarted", STAFF_ID, "staff", "req-org-review", None),
-        (3, "Organization.MoreInformationRequested", STAFF_ID, "staff", "req-org-questions",
-         "Fictional: who staffs the nights?"),
-        (4, "Organization.InformationProvided", "fictional-partner-4", "partner",
-         "req-org-answers", "Fictional: two coordinators."),
+        (
+            3,
+            "Organization.MoreInformationRequested",
+            STAFF_ID,
+            "staff",
+            "req-org-questions",
+            "Fictional: who staffs the nights?",
+        ),
+        (
+            4,
+            "Organization.InformationProvided",
+            "fictional-partner-4",
+            "partner",
+            "req-org-answers",
+            "Fictional: two coordinators.",
+        ),
         (5, "Organization.ReviewStarted", STAFF_ID, "staff", "req-org-review-again", None),
-        (6, "Organization.InclusionApproved", SUPERVISOR_ID, "supervisor", "req-org-approve",
-         "Fictional: every criterion attested."),
-        (7, "Organization.MisconductAllegationRecorded", SUPERVISOR_ID, "supervisor",
-         "req-org-allegation", "Fictional allegation summary."),
-        (8, "Organization.Removed", SUPERVISOR_ID, "supervisor", "req-org-remove",
-         "MISCONDUCT_ALLEGATION"),
-        (9, "Organization.Reinstated", SUPERVISOR_ID, "supervisor", "req-org-reinstate",
-         "Fictional: the allegation was unfounded."),
+        (
+            6,
+            "Organization.InclusionApproved",
+            SUPERVISOR_ID,
+            "supervisor",
+            "req-org-approve",
+            "Fictional: every criterion attested.",
+        ),
+        (
+            7,
+            "Organization.MisconductAllegationRecorded",
+            SUPERVISOR_ID,
+            "supervisor",
+            "req-org-allegation",
+            "Fictional allegation summary.",
+        ),
+        (
+            8,
+            "Organization.Removed",
+            SUPERVISOR_ID,
+            "supervisor",
+            "req-org-remove",
+            "MISCONDUCT_ALLEGATION",
+        ),
+        (
+            9,
+            "Organization.Reinstated",
+            SUPERVISOR_ID,
+            "supervisor",
+            "req-org-reinstate",
+            "Fictional: the allegation was unfounded.",
+        ),
     ]
-    assert entries[7]["data"] == {"reason": "MISCONDUCT_ALLEGATION",
-                                  "note": "Fictional: removed pending an inquiry."}
+    assert entries[7]["data"] == {
+        "reason": "MISCONDUCT_ALLEGATION",
+        "note": "Fictional: removed pending an inquiry.",
+    }
     assert who_and_why(declined_entries) == [
         (1, "Organization.ApplicationSubmitted", STAFF_ID, "staff", "req-org-apply", None),
         (2, "Organization.ReviewStarted", STAFF_ID, "staff", "req-org-review", None),
-        (3, "Organization.InclusionDeclined", SUPERVISOR_ID, "supervisor", "req-org-decline",
-         "Fictional: no safety policy on file."),
+        (
+            3,
+            "Organization.InclusionDeclined",
+            SUPERVISOR_ID,
+            "supervisor",
+            "req-org-decline",
+            "Fictional: no safety policy on file.",
+        ),
     ]
 
 
 def test_every_revision_of_a_reporting_protocol_says_who_when_and_why(system: System) -> None:
     agency = seed(system, "Example Harbour Police Service", kind="LAW_ENFORCEMENT_AGENCY")
     with acting_as(staff("req-protocol-establish")):
-        protocol = system.app.establish_reporting_protocol(a_key(), agency, "CA-ON", None,
-                                                           [SERGEANT]).id
+        protocol = system.app.establish_reporting_protocol(
+            a_key(), agency, "CA-ON", None, [SERGEANT]
+        ).id
     with acting_as(supervisor("req-protocol-revise")):
-        system.app.revise_protocol_contacts(a_key(), protocol, [CONSTABLE],
-                                            "Fictional: a new unit lead.")
+        system.app.revise_protocol_contacts(
+            a_key(), protocol, [CONSTABLE], "Fictional: a new unit lead."
+        )
 
     entries = history(system, protocol)
 
@@ -278,30 +383,39 @@ def test_every_revision_of_a_reporting_protocol_says_who_when_and_why(system: Sy
     matches_the_events(system, protocol, entries)
     assert who_and_why(entries) == [
         (1, "ReportingProtocol.Established", STAFF_ID, "staff", "req-protocol-establish", None),
-        (2, "ReportingProtocol.ContactsRevised", SUPERVISOR_ID, "supervisor",
-         "req-protocol-revise", "Fictional: a new unit lead."),
+        (
+            2,
+            "ReportingProtocol.ContactsRevised",
+            SUPERVISOR_ID,
+            "supervisor",
+            "req-protocol-revise",
+            "Fictional: a new unit lead.",
+        ),
     ]
     assert (entries[0]["data"]["agency_id"], entries[0]["data"]["contacts"]) == (
-        str(agency), [SERGEANT])
+        str(agency),
+        [SERGEANT],
+    )
     assert entries[1]["data"]["contacts"] == [CONSTABLE]
 
 
 # -- filters and pages -------------------------------------------------------------------------
 
+
 def test_the_history_filters_by_time_range_actor_and_event_type_alone_and_together(
     system: System,
 ) -> None:
     before = a_moment()
-    case_id = open_a_case(system)                                          # v1 staff
-    update(system, case_id, staff("req-1"), urgency="MEDIUM")              # v2 staff
+    case_id = open_a_case(system)  # v1 staff
+    update(system, case_id, staff("req-1"), urgency="MEDIUM")  # v2 staff
     t1 = a_moment()
     with acting_as(supervisor("req-2")):
         system.app.consult_supervisor(a_key(), case_id, "Fictional decision.")  # v3 supervisor
-    update(system, case_id, supervisor("req-3"), urgency="HIGH")           # v4 supervisor
-    update(system, case_id, staff("req-4"), municipality="Fictionville")   # v5 staff
+    update(system, case_id, supervisor("req-3"), urgency="HIGH")  # v4 supervisor
+    update(system, case_id, staff("req-4"), municipality="Fictionville")  # v5 staff
     t2 = a_moment()
     with acting_as(staff("req-5")):
-        system.app.close_case(a_key(), case_id, "Fictional: resolved.")     # v6 staff
+        system.app.close_case(a_key(), case_id, "Fictional: resolved.")  # v6 staff
     with acting_as(supervisor("req-6")):
         system.app.reopen_case(a_key(), case_id, "Fictional: called back.")  # v7 supervisor
     after = a_moment()
@@ -342,7 +456,8 @@ def test_the_history_filters_by_time_range_actor_and_event_type_alone_and_togeth
 
 @pytest.mark.parametrize("page_size", [1, 4, 7, 50])
 def test_paging_through_a_history_returns_every_event_exactly_once(
-    system: System, page_size: int,
+    system: System,
+    page_size: int,
 ) -> None:
     case_id = open_a_case(system)
     for n in range(14):
@@ -363,6 +478,7 @@ def test_paging_through_a_history_returns_every_event_exactly_once(
 
 # -- what the audit never shows ----------------------------------------------------------------
 
+
 def test_no_caller_personal_data_appears_in_any_history_replay_or_export(system: System) -> None:
     shelter = seed(system, "Example Harbour Shelter")
     case_id = open_a_case(system)
@@ -373,15 +489,20 @@ def test_no_caller_personal_data_appears_in_any_history_replay_or_export(system:
     with acting_as(supervisor("req-audit-erase")):
         system.app.erase_personal_data(a_key(), case_id, "Fictional: the caller asked.")
     events: list[Any] = list(system.app.events.get(case_id))
-    sealed = [events[0].sealed_personal,
-              *(e.sealed_copy for e in events if hasattr(e, "sealed_copy"))]
+    sealed = [
+        events[0].sealed_personal,
+        *(e.sealed_copy for e in events if hasattr(e, "sealed_copy")),
+    ]
 
     entries = history(system, case_id)
     states = [system.audit.state_as_of(case_id, version=v) for v in range(1, len(events) + 1)]
     exported = list(system.audit.export())
-    shown = {"history": json.dumps(entries), "states": json.dumps(states),
-             "export": json.dumps(exported),
-             "export of the case": json.dumps(list(system.audit.export(record_id=case_id)))}
+    shown = {
+        "history": json.dumps(entries),
+        "states": json.dumps(states),
+        "export": json.dumps(exported),
+        "export of the case": json.dumps(list(system.audit.export(record_id=case_id))),
+    }
 
     for where, text in shown.items():
         for trace in CALLER_TRACES:
@@ -401,12 +522,17 @@ def test_no_caller_personal_data_appears_in_any_history_replay_or_export(system:
 
 def test_an_unknown_id_and_an_idempotency_record_have_no_history(system: System) -> None:
     with acting_as(staff("req-audit-apply")):
-        org = system.app.apply_for_inclusion("fictional-audit-key-0001",
-                                             fictional_profile("Example Alder Shelter"),
-                                             ALL_CRITERIA, False).id
-    [bookkeeping] = [UUID(str(n.originator_id))
-                     for n in system.app.recorder.select_notifications(start=1, limit=100)
-                     if n.topic.endswith(IdempotencyRecord.Recorded.__qualname__)]
+        org = system.app.apply_for_inclusion(
+            "fictional-audit-key-0001",
+            fictional_profile("Example Alder Shelter"),
+            ALL_CRITERIA,
+            False,
+        ).id
+    [bookkeeping] = [
+        UUID(str(n.originator_id))
+        for n in system.app.recorder.select_notifications(start=1, limit=100)
+        if n.topic.endswith(IdempotencyRecord.Recorded.__qualname__)
+    ]
     assert system.app.recorder.select_events(bookkeeping, limit=1)  # it is in the log
     now = datetime.now(UTC)
 
@@ -421,6 +547,7 @@ def test_an_unknown_id_and_an_idempotency_record_have_no_history(system: System)
 
 # -- replay ------------------------------------------------------------------------------------
 
+
 def test_replay_to_each_version_equals_the_record_loaded_at_that_version(system: System) -> None:
     shelter = seed(system, "Example Harbour Shelter")
     agency = seed(system, "Example Harbour Police Service", kind="LAW_ENFORCEMENT_AGENCY")
@@ -430,23 +557,32 @@ def test_replay_to_each_version_equals_the_record_loaded_at_that_version(system:
     with acting_as(staff("req-audit-close")):
         system.app.close_case(a_key(), case_id, "Fictional: the caller is safe.")
     with acting_as(staff("req-audit-protocol")):
-        protocol = system.app.establish_reporting_protocol(a_key(), agency, "CA-ON", None,
-                                                           [SERGEANT]).id
+        protocol = system.app.establish_reporting_protocol(
+            a_key(), agency, "CA-ON", None, [SERGEANT]
+        ).id
         system.app.revise_protocol_contacts(a_key(), protocol, [CONSTABLE], "Fictional note.")
         system.app.set_public_listing(a_key(), shelter, False)
         system.app.submit_profile_update(
-            a_key(), shelter, fictional_profile("Example Harbour Shelter", hours="Fictional"))
+            a_key(), shelter, fictional_profile("Example Harbour Shelter", hours="Fictional")
+        )
         system.app.accept_profile_update(a_key(), shelter)
 
-    for record, kind in ((case_id, "Case"), (shelter, "Organization"),
-                         (protocol, "ReportingProtocol")):
+    for record, kind in (
+        (case_id, "Case"),
+        (shelter, "Organization"),
+        (protocol, "ReportingProtocol"),
+    ):
         last = len(list(system.app.events.get(record)))
         for version in range(1, last + 1):
             loaded: Any = system.app.repository.get(record, version=version)
             assert system.audit.state_as_of(record, version=version) == {
-                "recordId": str(record), "recordType": kind, "version": version,
-                "createdAt": iso(loaded.created_on), "at": iso(loaded.modified_on),
-                "state": masked(loaded)}, f"{kind} at version {version}"
+                "recordId": str(record),
+                "recordType": kind,
+                "version": version,
+                "createdAt": iso(loaded.created_on),
+                "at": iso(loaded.modified_on),
+                "state": masked(loaded),
+            }, f"{kind} at version {version}"
         # A version it never reached, or none at all, did not exist.
         assert system.audit.state_as_of(record, version=last + 1) is None
         assert system.audit.state_as_of(record, version=last + 500) is None
@@ -477,8 +613,9 @@ def test_replay_of_a_long_case_through_its_snapshots_equals_folding_its_events_a
             with acting_as(supervisor(f"req-long-{n}")):
                 system.app.consult_supervisor(a_key(), case_id, f"Fictional decision {n}.")
         else:
-            update(system, case_id, actor, urgency=urgencies[n % 4],
-                   municipality=f"Fictionville-{n}")
+            update(
+                system, case_id, actor, urgency=urgencies[n % 4], municipality=f"Fictionville-{n}"
+            )
     last = len(list(system.app.events.get(case_id)))
     assert last == 115
     assert system.app.snapshots is not None
@@ -489,7 +626,10 @@ def test_replay_of_a_long_case_through_its_snapshots_equals_folding_its_events_a
         replayed = system.audit.state_as_of(case_id, version=version)
         assert replayed is not None
         assert (replayed["version"], replayed["createdAt"], replayed["at"]) == (
-            version, iso(by_events.created_on), iso(by_events.modified_on))
+            version,
+            iso(by_events.created_on),
+            iso(by_events.modified_on),
+        )
         assert replayed["state"] == masked(by_events), f"version {version}"
     middle = system.audit.state_as_of(case_id, version=75)
     assert middle is not None
@@ -501,8 +641,9 @@ def test_replay_by_moment_picks_the_last_version_at_or_before_it(system: System)
     app = system.app
     before = a_moment()
     with acting_as(staff("req-moment-apply")):
-        org = app.apply_for_inclusion(a_key(), fictional_profile("Example Alder Shelter"),
-                                      ALL_CRITERIA, True).id
+        org = app.apply_for_inclusion(
+            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True
+        ).id
     after_one = a_moment()
     with acting_as(staff("req-moment-review")):
         app.start_review(a_key(), org)
@@ -525,14 +666,13 @@ def test_replay_by_moment_picks_the_last_version_at_or_before_it(system: System)
     assert as_of_one is not None
     assert as_of_three is not None
     assert (as_of_one["version"], as_of_one["state"]["status"]) == (1, "SUBMITTED")
-    assert (as_of_three["version"], as_of_three["state"]["status"]) == (
-        3, "INFORMATION_REQUESTED")
+    assert (as_of_three["version"], as_of_three["state"]["status"]) == (3, "INFORMATION_REQUESTED")
     assert as_of_three == system.audit.state_as_of(org, version=3)
-    assert system.audit.state_as_of(org, moment=second) == system.audit.state_as_of(org,
-                                                                                  version=2)
+    assert system.audit.state_as_of(org, moment=second) == system.audit.state_as_of(org, version=2)
 
 
 # -- the public directory on a past date -------------------------------------------------------
+
 
 def test_the_public_directory_as_of_a_date_is_the_one_the_public_saw_then(
     system: System,
@@ -542,8 +682,9 @@ def test_the_public_directory_as_of_a_date_is_the_one_the_public_saw_then(
     start = a_moment()
 
     def included(name: str, listed: bool = True, **changes: Any) -> UUID:
-        org_id = app.apply_for_inclusion(a_key(), fictional_profile(name, **changes),
-                                         ALL_CRITERIA, listed).id
+        org_id = app.apply_for_inclusion(
+            a_key(), fictional_profile(name, **changes), ALL_CRITERIA, listed
+        ).id
         app.start_review(a_key(), org_id)
         app.approve_inclusion(a_key(), org_id, "Fictional approval.")
         return org_id
@@ -551,24 +692,36 @@ def test_the_public_directory_as_of_a_date_is_the_one_the_public_saw_then(
     with acting_as(staff("req-directory-before")):
         alder = included("Example Alder Shelter", descriptionEn="Fictional: the old text")
         birch = included("Example Birch Centre")
-        cedar = app.apply_for_inclusion(a_key(), fictional_profile("Example Cedar Clinic"),
-                                        ALL_CRITERIA, True).id
-        dogwood = included("Example Dogwood House", location={
-            "province": "CA-ON", "municipality": "Fictionville", "address": hidden_address,
-            "confidential": True})
+        cedar = app.apply_for_inclusion(
+            a_key(), fictional_profile("Example Cedar Clinic"), ALL_CRITERIA, True
+        ).id
+        dogwood = included(
+            "Example Dogwood House",
+            location={
+                "province": "CA-ON",
+                "municipality": "Fictionville",
+                "address": hidden_address,
+                "confidential": True,
+            },
+        )
         elm = included("Example Elm Refuge", listed=False)
-        fir = app.apply_for_inclusion(a_key(), fictional_profile("Example Fir Outreach"),
-                                      ALL_CRITERIA, True).id
+        fir = app.apply_for_inclusion(
+            a_key(), fictional_profile("Example Fir Outreach"), ALL_CRITERIA, True
+        ).id
         app.start_review(a_key(), fir)
         app.decline_inclusion(a_key(), fir, "Fictional: criteria not met.")
     seen_then = public_directory_now(system)
     moment = a_moment()
     with acting_as(staff("req-directory-after")):
-        app.submit_profile_update(a_key(), alder, fictional_profile(
-            "Example Alder Shelter", descriptionEn="Fictional: the new text"))
+        app.submit_profile_update(
+            a_key(),
+            alder,
+            fictional_profile("Example Alder Shelter", descriptionEn="Fictional: the new text"),
+        )
         app.accept_profile_update(a_key(), alder)
-        app.remove_organization(a_key(), birch, RemovalReason.ORGANIZATION_REQUEST,
-                                "Fictional: closing down.")
+        app.remove_organization(
+            a_key(), birch, RemovalReason.ORGANIZATION_REQUEST, "Fictional: closing down."
+        )
         app.start_review(a_key(), cedar)
         app.approve_inclusion(a_key(), cedar, "Fictional approval.")
         app.set_public_listing(a_key(), elm, True)
@@ -579,8 +732,10 @@ def test_the_public_directory_as_of_a_date_is_the_one_the_public_saw_then(
 
     assert then == seen_then
     assert [(d["id"], d["nameEn"]) for d in then] == [
-        (str(alder), "Example Alder Shelter"), (str(birch), "Example Birch Centre"),
-        (str(dogwood), "Example Dogwood House")]
+        (str(alder), "Example Alder Shelter"),
+        (str(birch), "Example Birch Centre"),
+        (str(dogwood), "Example Dogwood House"),
+    ]
     assert then[0]["descriptionEn"] == "Fictional: the old text"
     assert then[2]["location"] == {"province": "CA-ON", "municipality": "Fictionville"}
     assert now == seen_now
@@ -594,6 +749,7 @@ def test_the_public_directory_as_of_a_date_is_the_one_the_public_saw_then(
 
 # -- export ------------------------------------------------------------------------------------
 
+
 def test_the_export_holds_the_whole_log_in_order_and_resumes_exactly_where_it_stopped(
     system: System,
 ) -> None:
@@ -605,17 +761,20 @@ def test_the_export_holds_the_whole_log_in_order_and_resumes_exactly_where_it_st
         system.app.close_case(a_key(), case_id, "Fictional: resolved.")
     t2 = a_moment()
     with acting_as(staff("req-export-protocol")):
-        protocol = system.app.establish_reporting_protocol(a_key(), agency, "CA-ON", None,
-                                                           [SERGEANT]).id
+        protocol = system.app.establish_reporting_protocol(
+            a_key(), agency, "CA-ON", None, [SERGEANT]
+        ).id
     head = system.app.recorder.max_notification_id()
     progress: list[tuple[int, int]] = []
 
-    everything = list(system.audit.export(progress=lambda done, total: progress.append(
-        (done, total))))
+    everything = list(
+        system.audit.export(progress=lambda done, total: progress.append((done, total)))
+    )
 
     # Everything, in log order, each event once, at its own position.
     assert [(e["position"], e["recordId"], e["version"]) for e in everything] == (
-        log_positions(system))
+        log_positions(system)
+    )
     positions = [e["position"] for e in everything]
     assert positions == sorted(set(positions))
     assert positions[-1] == head
@@ -632,14 +791,18 @@ def test_the_export_holds_the_whole_log_in_order_and_resumes_exactly_where_it_st
     assert in_range == [e for e in everything if iso(t1) <= e["at"] < iso(t2)]
     records = {str(agency), str(case_id), str(protocol)}
     assert [(e["recordId"], e["version"]) for e in in_range if e["recordId"] in records] == [
-        (str(case_id), 1), (str(case_id), 2), (str(case_id), 3)]
+        (str(case_id), 1),
+        (str(case_id), 2),
+        (str(case_id), 3),
+    ]
     assert list(system.audit.export(record_id=case_id, since=t2)) == []
     # Resuming after any position yields exactly the rest.
     for stopped in (0, 1, len(everything) // 2, len(everything) - 1, len(everything)):
         after = everything[stopped - 1]["position"] if stopped else 0
         assert list(system.audit.export(after_position=after)) == everything[stopped:]
         assert list(system.audit.export(after_position=after, record_id=case_id)) == [
-            e for e in only_case if e["position"] > after]
+            e for e in only_case if e["position"] > after
+        ]
 
 
 def test_a_record_longer_than_one_read_batch_is_exported_paged_and_folded_whole(
@@ -648,8 +811,9 @@ def test_a_record_longer_than_one_read_batch_is_exported_paged_and_folded_whole(
     """Over a thousand events (the read batch): saved in one write, the quickest honest way."""
     app = system.app
     with acting_as(staff("req-batch")):
-        org_id = app.apply_for_inclusion(a_key(), fictional_profile("Example Alder Shelter"),
-                                         ALL_CRITERIA, True).id
+        org_id = app.apply_for_inclusion(
+            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True
+        ).id
         app.start_review(a_key(), org_id)
         app.approve_inclusion(a_key(), org_id, "Fictional approval.")
         org: Organization = app.repository.get(org_id)
@@ -659,8 +823,11 @@ def test_a_record_longer_than_one_read_batch_is_exported_paged_and_folded_whole(
     moment = a_moment()
     with acting_as(supervisor("req-batch-review")):
         app.confirm_review(a_key(), org_id, "Fictional yearly check.")
-        app.submit_profile_update(a_key(), org_id, fictional_profile(
-            "Example Alder Shelter", descriptionEn="Fictional: the new text"))
+        app.submit_profile_update(
+            a_key(),
+            org_id,
+            fictional_profile("Example Alder Shelter", descriptionEn="Fictional: the new text"),
+        )
         app.accept_profile_update(a_key(), org_id)
     last = len(list(app.events.get(org_id)))
     assert last == 3 + 1100 + 3
@@ -672,15 +839,19 @@ def test_a_record_longer_than_one_read_batch_is_exported_paged_and_folded_whole(
     assert [e["version"] for e in entries] == list(range(1, last + 1))
     assert [e["version"] for e in of_the_org] == list(range(1, last + 1))
     assert [(e["position"], e["recordId"], e["version"]) for e in exported] == (
-        log_positions(system))
-    assert history(system, org_id, HistoryFilter(types=frozenset(
-        {"Organization.ReviewConfirmed"})), 10) == [entries[1103]]
+        log_positions(system)
+    )
+    assert history(
+        system, org_id, HistoryFilter(types=frozenset({"Organization.ReviewConfirmed"})), 10
+    ) == [entries[1103]]
     assert history(system, org_id, EVERYTHING, 2, 1100) == entries[1100:1102]
     assert system.audit.version_at(org_id, moment) == 1103
     [then] = system.audit.public_directory_as_of(moment)
     [now] = system.audit.public_directory_as_of(datetime.now(UTC))
     assert (then["descriptionEn"], now["descriptionEn"]) == (
-        "Emergency shelter for survivors (fictional)", "Fictional: the new text")
+        "Emergency shelter for survivors (fictional)",
+        "Fictional: the new text",
+    )
     at_1050 = system.audit.state_as_of(org_id, version=1050)
     assert at_1050 is not None
     assert at_1050["state"] == masked(folded(system, org_id, 1050))
@@ -688,15 +859,20 @@ def test_a_record_longer_than_one_read_batch_is_exported_paged_and_folded_whole(
 
 # -- moments -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "moment"), [
-    ("2026-01-31", datetime(2026, 1, 31, tzinfo=UTC)),
-    ("2026-01-31T12:00:00Z", datetime(2026, 1, 31, 12, tzinfo=UTC)),
-    ("2026-01-31T12:00:00", datetime(2026, 1, 31, 12, tzinfo=UTC)),
-    ("2026-01-31T08:00:00-04:00", datetime(2026, 1, 31, 12, tzinfo=UTC)),
-    (" 2026-01-31T12:00:00.250000+00:00 ", datetime(2026, 1, 31, 12, 0, 0, 250000, tzinfo=UTC)),
-])
+
+@pytest.mark.parametrize(
+    ("text", "moment"),
+    [
+        ("2026-01-31", datetime(2026, 1, 31, tzinfo=UTC)),
+        ("2026-01-31T12:00:00Z", datetime(2026, 1, 31, 12, tzinfo=UTC)),
+        ("2026-01-31T12:00:00", datetime(2026, 1, 31, 12, tzinfo=UTC)),
+        ("2026-01-31T08:00:00-04:00", datetime(2026, 1, 31, 12, tzinfo=UTC)),
+        (" 2026-01-31T12:00:00.250000+00:00 ", datetime(2026, 1, 31, 12, 0, 0, 250000, tzinfo=UTC)),
+    ],
+)
 def test_a_moment_is_an_iso_date_or_instant_and_without_a_zone_it_is_utc(
-    text: str, moment: datetime,
+    text: str,
+    moment: datetime,
 ) -> None:
     parsed = parse_moment(text)
 
@@ -704,8 +880,16 @@ def test_a_moment_is_an_iso_date_or_instant_and_without_a_zone_it_is_utc(
     assert parsed.tzinfo is not None
 
 
-@pytest.mark.parametrize("text", ["last-tuesday-fictional", "2026-13-45", "2026-01-31T25:00",
-                                  "<script>fictional()</script>", "Wrenna Thistlewood"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "last-tuesday-fictional",
+        "2026-13-45",
+        "2026-01-31T25:00",
+        "<script>fictional()</script>",
+        "Wrenna Thistlewood",
+    ],
+)
 def test_a_moment_that_is_not_iso_is_refused_without_echoing_it(text: str) -> None:
     with pytest.raises(ValueError, match="ISO 8601") as refused:
         parse_moment(text)

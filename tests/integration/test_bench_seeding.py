@@ -47,6 +47,7 @@ def common() -> Any:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, System]]:
     """Two empty stores of one kind: one seeded through the commands, one in bulk."""
+
     def settings(name: str) -> Iterator[Settings]:
         if request.param == "sqlite":
             yield Settings(data_dir=tmp_path / name, jwt_secret="test-secret-" + "x" * 32)
@@ -55,8 +56,7 @@ def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[
 
     made = {name: settings(name) for name in ("commands", "bulk")}
     try:
-        with (a_system(next(made["commands"])) as commands,
-              a_system(next(made["bulk"])) as bulk):
+        with a_system(next(made["commands"])) as commands, a_system(next(made["bulk"])) as bulk:
             yield {"commands": commands, "bulk": bulk}
     finally:
         for generator in made.values():
@@ -66,8 +66,10 @@ def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[
 def _names(store: ViewStore) -> dict[str, str]:
     """Each organization's id -> its English name (unique per seeded index)."""
     with store.read() as cursor:
-        return {row[0]: load_doc(row[1])["nameEn"]
-                for row in cursor.execute(f"SELECT id, doc FROM {INTERNAL}").fetchall()}
+        return {
+            row[0]: load_doc(row[1])["nameEn"]
+            for row in cursor.execute(f"SELECT id, doc FROM {INTERNAL}").fetchall()
+        }
 
 
 def _plain(value: Any, names: dict[str, str], key: str = "") -> Any:
@@ -96,7 +98,7 @@ def directory_tables(system: System) -> dict[str, list[Any]]:
     search = ", search::text" if store.dialect == "postgres" else ""
     queries = {
         INTERNAL: f"SELECT id, kind, sort_key, status, last_confirmed_at IS NULL, "
-                  f"flagged_unreachable, doc{search} FROM {INTERNAL}",
+        f"flagged_unreachable, doc{search} FROM {INTERNAL}",
         PUBLIC: f"SELECT id, kind, sort_key, doc{search} FROM {PUBLIC}",
         "directory_state": "SELECT id, version, topic FROM directory_state",
     }
@@ -105,9 +107,12 @@ def directory_tables(system: System) -> dict[str, list[Any]]:
         if store.dialect == "sqlite":
             queries[f"{scope}_fts"] = f"SELECT id, body FROM {scope}_fts"
     with store.read() as cursor:
-        return {table: sorted((_plain(list(row), names) for row in
-                               cursor.execute(sql).fetchall()), key=repr)
-                for table, sql in queries.items()}
+        return {
+            table: sorted(
+                (_plain(list(row), names) for row in cursor.execute(sql).fetchall()), key=repr
+            )
+            for table, sql in queries.items()
+        }
 
 
 def events_by_organization(system: System) -> dict[str, list[Any]]:
@@ -116,10 +121,17 @@ def events_by_organization(system: System) -> dict[str, list[Any]]:
     found = {}
     for org_id, name in names.items():
         events = system.app.events.get(UUID(org_id))
-        found[name] = [(type(e).__qualname__, e.originator_version,
-                        _plain({k: v for k, v in vars(e).items()
-                                if k not in ("originator_id", "timestamp")}, names))
-                       for e in events]
+        found[name] = [
+            (
+                type(e).__qualname__,
+                e.originator_version,
+                _plain(
+                    {k: v for k, v in vars(e).items() if k not in ("originator_id", "timestamp")},
+                    names,
+                ),
+            )
+            for e in events
+        ]
     return found
 
 
@@ -130,13 +142,16 @@ def idempotency_records(system: System) -> list[Any]:
     names = _names(system.store)
     records: list[Any] = []
     for index in range(COUNT):
-        for step, operation, inputs in (("apply", "applyForInclusion", None),
-                                        ("review", "startReview", {}),
-                                        ("approve", "approveInclusion", {"note": NOTE})):
+        for step, operation, inputs in (
+            ("apply", "applyForInclusion", None),
+            ("review", "startReview", {}),
+            ("approve", "approveInclusion", {"note": NOTE}),
+        ):
             try:
                 key = f"{TAG}-{index}-{step}"
                 record: IdempotencyRecord = system.app.repository.get(
-                    record_id(STAFF_IDENTITY, key))
+                    record_id(STAFF_IDENTITY, key)
+                )
             except AggregateNotFoundError:  # the seed stops at review for index % 10 == 9
                 records.append((index, step, None))
                 continue
@@ -144,13 +159,13 @@ def idempotency_records(system: System) -> list[Any]:
             if inputs is not None:
                 expected = fingerprint(operation, {"id": UUID(record.result["id"]), **inputs})
                 digest = "as the command computes it" if digest == expected.digest else digest
-            records.append((index, step, record.operation, digest,
-                            _plain(record.result, names)))
+            records.append((index, step, record.operation, digest, _plain(record.result, names)))
     return records
 
 
 def test_the_bulk_seed_writes_what_the_commands_write_on_both_stores(
-    common: Any, two_stores: dict[str, System],
+    common: Any,
+    two_stores: dict[str, System],
 ) -> None:
     common.seed(two_stores["commands"], COUNT, threads=1, tag=TAG)
     common.seed_bulk(two_stores["bulk"], COUNT, tag=TAG, batch=7)  # several transactions

@@ -62,13 +62,23 @@ from tests.helpers import a_key
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-cases-1")
 SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-cases-2")
 SERGEANT = {"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142"}
-CALLER = {"name": "Fictional Caller Example", "phone": "+1 555 010 0101",
-          "email": "caller@example.org", "notes": "Fictional notes."}
+CALLER = {
+    "name": "Fictional Caller Example",
+    "phone": "+1 555 010 0101",
+    "email": "caller@example.org",
+    "notes": "Fictional notes.",
+}
 BRIEF = "Fictional brief: needs a safe bed tonight."
-ALL_FACTORS = {"urgency": "HIGH", "imminentHarm": "no", "minorInvolved": "UNKNOWN",
-               "indicatorsPresent": "fictional indicators", "callersWishes": "wants a report",
-               "levelOfDetail": "brief", "applicableLaw": "fictional statute",
-               "localProtocol": "fictional protocol"}
+ALL_FACTORS = {
+    "urgency": "HIGH",
+    "imminentHarm": "no",
+    "minorInvolved": "UNKNOWN",
+    "indicatorsPresent": "fictional indicators",
+    "callersWishes": "wants a report",
+    "levelOfDetail": "brief",
+    "applicableLaw": "fictional statute",
+    "localProtocol": "fictional protocol",
+}
 
 
 def written(system: System) -> int:
@@ -82,21 +92,43 @@ def nothing_written(system: System) -> Iterator[None]:
     assert written(system) == before
 
 
-def a_case(system: System, personal: dict[str, Any] | None = None, *, province: str = "CA-ON",
-           needs: tuple[str, ...] = ("SHELTER", "LEGAL"), **details: Any) -> UUID:
+def a_case(
+    system: System,
+    personal: dict[str, Any] | None = None,
+    *,
+    province: str = "CA-ON",
+    needs: tuple[str, ...] = ("SHELTER", "LEGAL"),
+    **details: Any,
+) -> UUID:
     with acting_as(STAFF):
         return system.app.open_case(
-            a_key(), Channel.CALL, "en", CallerRelationship.VICTIM_OR_SURVIVOR,
+            a_key(),
+            Channel.CALL,
+            "en",
+            CallerRelationship.VICTIM_OR_SURVIVOR,
             CALLER if personal is None else personal,
-            {"province": province, "needs": list(needs), "urgency": "HIGH", **details}).id
+            {"province": province, "needs": list(needs), "urgency": "HIGH", **details},
+        ).id
 
 
-def consent(system: System, case_id: UUID, scope: ConsentScope, recipient: UUID | None = None,
-            expires_at: datetime | None = None) -> UUID:
+def consent(
+    system: System,
+    case_id: UUID,
+    scope: ConsentScope,
+    recipient: UUID | None = None,
+    expires_at: datetime | None = None,
+) -> UUID:
     """Grants a consent; returns its id."""
     with acting_as(STAFF):
-        system.app.grant_consent(a_key(), case_id, scope, recipient, ConsentGiver.CALLER,
-                                 ConsentMethod.VERBAL, expires_at)
+        system.app.grant_consent(
+            a_key(),
+            case_id,
+            scope,
+            recipient,
+            ConsentGiver.CALLER,
+            ConsentMethod.VERBAL,
+            expires_at,
+        )
     case: Case = system.app.repository.get(case_id)
     return UUID(list(case.consents)[-1])
 
@@ -109,31 +141,58 @@ def a_case_consented_to_a_shelter(system: System) -> tuple[UUID, UUID]:
     return shelter, case_id
 
 
-def refer(system: System, case_id: UUID, org: UUID,
-          fields: tuple[DisclosableField, ...] = (DisclosableField.CALLER_NAME,
-                                                  DisclosableField.NEEDS,
-                                                  DisclosableField.BRIEF),
-          **kwargs: Any) -> None:
+def refer(
+    system: System,
+    case_id: UUID,
+    org: UUID,
+    fields: tuple[DisclosableField, ...] = (
+        DisclosableField.CALLER_NAME,
+        DisclosableField.NEEDS,
+        DisclosableField.BRIEF,
+    ),
+    **kwargs: Any,
+) -> None:
     with acting_as(kwargs.pop("actor", STAFF)):
-        system.app.refer(a_key(), case_id, org, ReferralMode.WARM_TRANSFER, [Need.SHELTER],
-                         list(fields), kwargs.pop("brief", BRIEF), **kwargs)
+        system.app.refer(
+            a_key(),
+            case_id,
+            org,
+            ReferralMode.WARM_TRANSFER,
+            [Need.SHELTER],
+            list(fields),
+            kwargs.pop("brief", BRIEF),
+            **kwargs,
+        )
 
 
-def an_agency_with_a_protocol(system: System,
-                              name: str = "Example Harbour Police Service") -> tuple[UUID, UUID]:
+def an_agency_with_a_protocol(
+    system: System, name: str = "Example Harbour Police Service"
+) -> tuple[UUID, UUID]:
     agency = seed(system, name, kind="LAW_ENFORCEMENT_AGENCY")
     with acting_as(STAFF):
-        protocol = system.app.establish_reporting_protocol(a_key(), agency, "CA-ON", None,
-                                                           [SERGEANT]).id
+        protocol = system.app.establish_reporting_protocol(
+            a_key(), agency, "CA-ON", None, [SERGEANT]
+        ).id
     return agency, protocol
 
 
-def report(system: System, case_id: UUID, protocol: UUID, *, actor: Actor = SUPERVISOR,
-           factors: dict[str, str] = ALL_FACTORS) -> None:
+def report(
+    system: System,
+    case_id: UUID,
+    protocol: UUID,
+    *,
+    actor: Actor = SUPERVISOR,
+    factors: dict[str, str] = ALL_FACTORS,
+) -> None:
     with acting_as(actor):
         system.app.report_to_law_enforcement(
-            a_key(), case_id, protocol, factors,
-            [DisclosableField.LOCATION, DisclosableField.BRIEF], BRIEF)
+            a_key(),
+            case_id,
+            protocol,
+            factors,
+            [DisclosableField.LOCATION, DisclosableField.BRIEF],
+            BRIEF,
+        )
 
 
 def inbox(system: System, table: str, owner: UUID) -> list[dict[str, Any]]:
@@ -148,6 +207,7 @@ def ledger(system: System) -> list[dict[str, Any]]:
 
 # -- referral: exactly what was disclosed ------------------------------------------------------
 
+
 def test_a_referral_holds_a_sealed_copy_of_exactly_the_disclosed_fields(system: System) -> None:
     shelter = seed(system, "Example Harbour Shelter")
     clinic = seed(system, "Example Valley Clinic")
@@ -157,19 +217,29 @@ def test_a_referral_holds_a_sealed_copy_of_exactly_the_disclosed_fields(system: 
     refer(system, case_id, shelter)
 
     [item] = inbox(system, "referral_inbox", shelter)
-    assert set(item) == {"id", "caseId", "mode", "needs", "at", "sealedCopy", "fields",
-                         "outcomes"}
+    assert set(item) == {"id", "caseId", "mode", "needs", "at", "sealedCopy", "fields", "outcomes"}
     assert (item["caseId"], item["mode"], item["needs"], item["fields"]) == (
-        str(case_id), "WARM_TRANSFER", ["SHELTER"], ["CALLER_NAME", "NEEDS", "BRIEF"])
+        str(case_id),
+        "WARM_TRANSFER",
+        ["SHELTER"],
+        ["CALLER_NAME", "NEEDS", "BRIEF"],
+    )
     assert system.vault.open(case_id, item["sealedCopy"]) == {
         # The needs disclosed are the referral's (the case also lists LEGAL): the partner's
         # inbox shows exactly what was disclosed, nothing more.
-        "CALLER_NAME": "Fictional Caller Example", "NEEDS": ["SHELTER"], "BRIEF": BRIEF}
+        "CALLER_NAME": "Fictional Caller Example",
+        "NEEDS": ["SHELTER"],
+        "BRIEF": BRIEF,
+    }
     assert "Fictional Caller Example" not in str(item)
     assert inbox(system, "referral_inbox", clinic) == []
     [entry] = ledger(system)
     assert (entry["recipientKind"], entry["recipientId"], entry["fields"], entry["byRole"]) == (
-        "ORGANIZATION", str(shelter), ["CALLER_NAME", "NEEDS", "BRIEF"], "staff")
+        "ORGANIZATION",
+        str(shelter),
+        ["CALLER_NAME", "NEEDS", "BRIEF"],
+        "staff",
+    )
     assert entry["consentId"] is not None and entry["exception"] is None
     assert "sealedCopy" not in entry and "Fictional Caller Example" not in str(entry)
 
@@ -185,14 +255,23 @@ def test_the_receiving_organization_reports_an_outcome_and_another_cannot(
     [item] = inbox(system, "referral_inbox", shelter)
     referral = UUID(item["id"])
 
-    with acting_as(Actor("fictional-partner-2", "partner", str(clinic))), \
-            nothing_written(system), pytest.raises(UnknownReferral, match="referral not found"):
-        system.app.report_referral_outcome(a_key(), case_id, referral, str(clinic),
-                                           ReferralOutcomeKind.ACCEPTED, "")
+    with (
+        acting_as(Actor("fictional-partner-2", "partner", str(clinic))),
+        nothing_written(system),
+        pytest.raises(UnknownReferral, match="referral not found"),
+    ):
+        system.app.report_referral_outcome(
+            a_key(), case_id, referral, str(clinic), ReferralOutcomeKind.ACCEPTED, ""
+        )
     with acting_as(Actor("fictional-partner-1", "partner", str(shelter))):
-        system.app.report_referral_outcome(a_key(), case_id, referral, str(shelter),
-                                           ReferralOutcomeKind.ACCEPTED,
-                                           "Fictional: intake booked.")
+        system.app.report_referral_outcome(
+            a_key(),
+            case_id,
+            referral,
+            str(shelter),
+            ReferralOutcomeKind.ACCEPTED,
+            "Fictional: intake booked.",
+        )
 
     [item] = inbox(system, "referral_inbox", shelter)
     [outcome] = item["outcomes"]
@@ -203,7 +282,8 @@ def test_the_receiving_organization_reports_an_outcome_and_another_cannot(
 
 @pytest.mark.parametrize("status", ["submitted", "under-review", "declined", "removed"])
 def test_a_referral_to_an_organization_that_is_not_included_is_refused(
-    system: System, status: str,
+    system: System,
+    status: str,
 ) -> None:
     org = seed(system, "Example Harbour Shelter", included=status == "removed")
     with acting_as(STAFF):
@@ -213,13 +293,16 @@ def test_a_referral_to_an_organization_that_is_not_included_is_refused(
             system.app.start_review(a_key(), org)
             system.app.decline_inclusion(a_key(), org, "Fictional: criteria not met.")
         elif status == "removed":
-            system.app.remove_organization(a_key(), org, RemovalReason.ORGANIZATION_REQUEST,
-                                           "Fictional: closing down.")
+            system.app.remove_organization(
+                a_key(), org, RemovalReason.ORGANIZATION_REQUEST, "Fictional: closing down."
+            )
     case_id = a_case(system)
     consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, org)
 
-    with nothing_written(system), pytest.raises(OrganizationNotAvailable,
-                                                match="only to included organizations"):
+    with (
+        nothing_written(system),
+        pytest.raises(OrganizationNotAvailable, match="only to included organizations"),
+    ):
         refer(system, case_id, org)
 
     assert inbox(system, "referral_inbox", org) == []
@@ -234,6 +317,7 @@ def test_a_referral_to_an_organization_that_does_not_exist_is_refused(system: Sy
 
 
 # -- consent and its basis ---------------------------------------------------------------------
+
 
 def test_a_consent_for_an_organization_that_does_not_exist_is_refused(system: System) -> None:
     case_id = a_case(system)
@@ -255,8 +339,7 @@ def test_a_disclosure_without_a_basis_is_refused_and_nothing_is_written(system: 
     consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, clinic)
     consent(system, case_id, ConsentScope.FOLLOW_UP_CONTACT)
 
-    with nothing_written(system), pytest.raises(ConsentRequired,
-                                                match="SHARE_WITH_ORGANIZATION"):
+    with nothing_written(system), pytest.raises(ConsentRequired, match="SHARE_WITH_ORGANIZATION"):
         refer(system, case_id, shelter)
 
     assert inbox(system, "referral_inbox", shelter) == []
@@ -270,17 +353,30 @@ def test_an_exception_by_staff_is_refused_and_by_a_supervisor_is_recorded(
     case_id = a_case(system)
 
     with nothing_written(system), pytest.raises(SupervisorRequired):
-        refer(system, case_id, shelter, exception=Exception_.IMMINENT_HARM,
-              justification="Fictional: a threat tonight.")
-    refer(system, case_id, shelter, actor=SUPERVISOR, exception=Exception_.IMMINENT_HARM,
-          justification="Fictional: a threat tonight.")
+        refer(
+            system,
+            case_id,
+            shelter,
+            exception=Exception_.IMMINENT_HARM,
+            justification="Fictional: a threat tonight.",
+        )
+    refer(
+        system,
+        case_id,
+        shelter,
+        actor=SUPERVISOR,
+        exception=Exception_.IMMINENT_HARM,
+        justification="Fictional: a threat tonight.",
+    )
 
     [entry] = ledger(system)
     assert (entry["consentId"], entry["exception"], entry["by"]) == (
-        None, "IMMINENT_HARM", "fictional-supervisor-1")
+        None,
+        "IMMINENT_HARM",
+        "fictional-supervisor-1",
+    )
     assert entry["justification"].startswith(SEALED_TEXT)
-    assert system.app.open_text(case_id, entry["justification"]) == (
-        "Fictional: a threat tonight.")
+    assert system.app.open_text(case_id, entry["justification"]) == ("Fictional: a threat tonight.")
 
 
 def test_a_withdrawn_consent_used_again_is_refused_and_the_earlier_disclosure_stays(
@@ -308,10 +404,20 @@ def test_an_expired_consent_is_refused_and_an_unexpired_one_still_covers(
     clinic = seed(system, "Example Valley Clinic")
     case_id = a_case(system)
     now = datetime.now(UTC)
-    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter,
-            expires_at=now + timedelta(milliseconds=300))
-    consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, clinic,
-            expires_at=now + timedelta(days=1))
+    consent(
+        system,
+        case_id,
+        ConsentScope.SHARE_WITH_ORGANIZATION,
+        shelter,
+        expires_at=now + timedelta(milliseconds=300),
+    )
+    consent(
+        system,
+        case_id,
+        ConsentScope.SHARE_WITH_ORGANIZATION,
+        clinic,
+        expires_at=now + timedelta(days=1),
+    )
     time.sleep(0.4)  # the first consent has now expired
 
     with nothing_written(system), pytest.raises(ConsentRequired, match="unexpired"):
@@ -329,8 +435,9 @@ def test_a_referral_that_discloses_no_fields_sends_nothing_without_a_basis(
 
     try:
         with acting_as(STAFF):
-            system.app.refer(a_key(), case_id, shelter, ReferralMode.PHONE,
-                             [Need.IMMIGRATION], [], BRIEF)
+            system.app.refer(
+                a_key(), case_id, shelter, ReferralMode.PHONE, [Need.IMMIGRATION], [], BRIEF
+            )
     except ConsentRequired:
         pass
 
@@ -340,6 +447,7 @@ def test_a_referral_that_discloses_no_fields_sends_nothing_without_a_basis(
 
 
 # -- report to law enforcement -----------------------------------------------------------------
+
 
 def test_a_supervisor_reports_under_a_protocol_and_only_that_agency_receives_it(
     system: System,
@@ -354,22 +462,27 @@ def test_a_supervisor_reports_under_a_protocol_and_only_that_agency_receives_it(
     [item] = inbox(system, "report_inbox", agency)
     assert (item["caseId"], item["fields"]) == (str(case_id), ["LOCATION", "BRIEF"])
     assert system.vault.open(case_id, item["sealedCopy"]) == {
-        "LOCATION": {"province": "CA-ON", "municipality": "Fictionville"}, "BRIEF": BRIEF}
+        "LOCATION": {"province": "CA-ON", "municipality": "Fictionville"},
+        "BRIEF": BRIEF,
+    }
     assert inbox(system, "report_inbox", other_agency) == []
     case: Case = system.app.repository.get(case_id)
     [made] = case.reports.values()
     assert (made["agencyId"], made["protocolId"], made["by"]) == (
-        str(agency), str(protocol), "fictional-supervisor-1")
+        str(agency),
+        str(protocol),
+        "fictional-supervisor-1",
+    )
     assert {k: system.app.open_text(case_id, v) for k, v in made["factors"].items()} == (
-        ALL_FACTORS)
+        ALL_FACTORS
+    )
 
 
 def test_a_report_must_record_every_factor_weighed(system: System) -> None:
     agency, protocol = an_agency_with_a_protocol(system)
     case_id = a_case(system)
     consent(system, case_id, ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency)
-    partial = {k: v for k, v in ALL_FACTORS.items() if k not in ("callersWishes",
-                                                                 "applicableLaw")}
+    partial = {k: v for k, v in ALL_FACTORS.items() if k not in ("callersWishes", "applicableLaw")}
 
     with nothing_written(system), pytest.raises(InvalidInput) as raised:
         report(system, case_id, protocol, factors=partial)
@@ -392,12 +505,18 @@ def test_staff_cannot_report_to_law_enforcement(system: System) -> None:
 
 # -- emergency services ------------------------------------------------------------------------
 
+
 def contact_emergency_services(system: System, case_id: UUID) -> str:
     """Calls emergency services for the case; returns the number recorded."""
     with acting_as(SUPERVISOR):
         system.app.contact_emergency_services(
-            a_key(), case_id, [DisclosableField.LOCATION], "", Exception_.IMMINENT_HARM,
-            "Fictional: the caller reports a threat tonight.")
+            a_key(),
+            case_id,
+            [DisclosableField.LOCATION],
+            "",
+            Exception_.IMMINENT_HARM,
+            "Fictional: the caller reports a threat tonight.",
+        )
     case: Case = system.app.repository.get(case_id)
     number: str = case.emergencies[-1]["number"]
     return number
@@ -413,8 +532,7 @@ def test_emergency_services_are_911_in_the_provinces_and_yukon(system: System) -
 def test_nunavut_without_a_configured_number_is_refused(system: System) -> None:
     case_id = a_case(system, province="CA-NU")
 
-    with nothing_written(system), pytest.raises(NoEmergencyNumber,
-                                                match="NRD_EMERGENCY_NUMBERS"):
+    with nothing_written(system), pytest.raises(NoEmergencyNumber, match="NRD_EMERGENCY_NUMBERS"):
         contact_emergency_services(system, case_id)
 
 
@@ -422,7 +540,8 @@ def test_a_territory_uses_its_configured_emergency_number(settings: Settings) ->
     system = build_system(settings.with_changes(emergency_numbers={"CA-NU": "fictional-000"}))
     try:
         assert contact_emergency_services(system, a_case(system, province="CA-NU")) == (
-            "fictional-000")
+            "fictional-000"
+        )
         with pytest.raises(NoEmergencyNumber):
             contact_emergency_services(system, a_case(system, province="CA-NT"))
     finally:
@@ -438,8 +557,10 @@ def test_two_staff_updating_one_case_at_once_lose_nothing(system: System) -> Non
     case_id = a_case(system)
     start_together = threading.Barrier(2)
     failures: list[BaseException] = []
-    changes = [[{"urgency": u} for u in ("LOW", "MEDIUM", "IMMINENT_HARM")],
-               [{"municipality": f"Fictionville-{n}"} for n in range(UPDATES_EACH)]]
+    changes = [
+        [{"urgency": u} for u in ("LOW", "MEDIUM", "IMMINENT_HARM")],
+        [{"municipality": f"Fictionville-{n}"} for n in range(UPDATES_EACH)],
+    ]
 
     def one_member(n: int) -> None:
         with acting_as(Actor(f"fictional-staff-{n}", "staff", request_id=f"req-thread-{n}")):
@@ -460,18 +581,26 @@ def test_two_staff_updating_one_case_at_once_lose_nothing(system: System) -> Non
     events: list[Any] = list(system.app.events.get(case_id))
     assert [e.originator_version for e in events] == list(range(1, 2 + 2 * UPDATES_EACH))
     assert sorted(e.actor_id for e in events[1:]) == (
-        ["fictional-staff-0"] * UPDATES_EACH + ["fictional-staff-1"] * UPDATES_EACH)
+        ["fictional-staff-0"] * UPDATES_EACH + ["fictional-staff-1"] * UPDATES_EACH
+    )
     case: Case = system.app.repository.get(case_id)
     assert (case.details["urgency"], case.details["municipality"]) == (
-        "IMMINENT_HARM", f"Fictionville-{UPDATES_EACH - 1}")
+        "IMMINENT_HARM",
+        f"Fictionville-{UPDATES_EACH - 1}",
+    )
 
 
 def test_replaying_open_case_with_its_key_writes_nothing(system: System) -> None:
     def open_it(personal: dict[str, Any]) -> Any:
         with acting_as(STAFF):
-            return system.app.open_case("fictional-open-key-1", Channel.TEXT, "en",
-                                        CallerRelationship.ANONYMOUS, personal,
-                                        {"province": "CA-ON"})
+            return system.app.open_case(
+                "fictional-open-key-1",
+                Channel.TEXT,
+                "en",
+                CallerRelationship.ANONYMOUS,
+                personal,
+                {"province": "CA-ON"},
+            )
 
     first = open_it(CALLER)
 
@@ -492,17 +621,23 @@ def test_replaying_open_case_with_its_key_writes_nothing(system: System) -> None
 
 # -- read models: statistics and repeat callers ------------------------------------------------
 
+
 def test_statistics_count_only_consenting_cases_and_suppress_small_counts(
     system: System,
 ) -> None:
     for province, count in (("CA-ON", 3), ("CA-BC", 2), ("CA-QC", 1)):
         for _ in range(count):
-            consent(system, a_case(system, province=province),
-                    ConsentScope.NON_IDENTIFYING_STATISTICS)
+            consent(
+                system, a_case(system, province=province), ConsentScope.NON_IDENTIFYING_STATISTICS
+            )
     a_case(system, province="CA-ON")  # no consent at all
     consent(system, a_case(system, province="CA-ON"), ConsentScope.FOLLOW_UP_CONTACT)
-    consent(system, a_case(system, province="CA-ON"), ConsentScope.NON_IDENTIFYING_STATISTICS,
-            expires_at=datetime.now(UTC) + timedelta(milliseconds=300))
+    consent(
+        system,
+        a_case(system, province="CA-ON"),
+        ConsentScope.NON_IDENTIFYING_STATISTICS,
+        expires_at=datetime.now(UTC) + timedelta(milliseconds=300),
+    )
     withdrawn_case = a_case(system, province="CA-ON")
     consent_id = consent(system, withdrawn_case, ConsentScope.NON_IDENTIFYING_STATISTICS)
     with acting_as(STAFF):
@@ -537,8 +672,7 @@ def test_a_small_count_cannot_be_recovered_by_subtracting_across_dimensions(
     """Ten consenting cases in Ontario, one in Nunavut, one in Yukon: the month's total must
     not give away the two territories' single cases (12 - 10 = 2)."""
     for province in ["CA-ON"] * 10 + ["CA-NU", "CA-YT"]:
-        consent(system, a_case(system, province=province),
-                ConsentScope.NON_IDENTIFYING_STATISTICS)
+        consent(system, a_case(system, province=province), ConsentScope.NON_IDENTIFYING_STATISTICS)
     system.projector.catch_up()
     by_province = dict(system.cases.statistics("province", NEXT_MONTH(), 5))
     [(_, month_total)] = system.cases.statistics("month", NEXT_MONTH(), 5)
@@ -556,7 +690,8 @@ def test_a_repeat_caller_is_found_by_their_phone_written_differently(system: Sys
     system.projector.catch_up()
 
     found = system.cases.search(
-        CaseFilter(phone_lookup=system.vault.lookup_key("555.010.0001")), 50, None)
+        CaseFilter(phone_lookup=system.vault.lookup_key("555.010.0001")), 50, None
+    )
 
     assert sorted(doc["id"] for doc in found) == sorted([str(first), str(again)])
     with system.store.read() as cursor:
@@ -572,21 +707,31 @@ def test_a_case_projected_again_keeps_its_repeat_caller_digest(system: System) -
         system.projector.catch_up()
 
     found = system.cases.search(
-        CaseFilter(phone_lookup=system.vault.lookup_key("555 010 0001")), 50, None)
+        CaseFilter(phone_lookup=system.vault.lookup_key("555 010 0001")), 50, None
+    )
 
     assert [doc["id"] for doc in found] == [str(case_id)]
 
 
-CASE_TABLES = {"cases": "id", "case_needs": "case_id, need", "referral_inbox": "id",
-               "report_inbox": "id", "disclosure_ledger": "id"}
+CASE_TABLES = {
+    "cases": "id",
+    "case_needs": "case_id, need",
+    "referral_inbox": "id",
+    "report_inbox": "id",
+    "disclosure_ledger": "id",
+}
 
 
 def case_rows(system: System) -> dict[str, list[tuple[Any, ...]]]:
     system.projector.catch_up()
     with system.store.read() as cursor:
-        return {table: [tuple(row) for row in cursor.execute(
-            f"SELECT * FROM {table} ORDER BY {order}").fetchall()]
-            for table, order in CASE_TABLES.items()}
+        return {
+            table: [
+                tuple(row)
+                for row in cursor.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+            ]
+            for table, order in CASE_TABLES.items()
+        }
 
 
 def test_rows_written_event_by_event_are_the_rows_a_rebuild_writes_at_once(
@@ -605,19 +750,29 @@ def test_rows_written_event_by_event_are_the_rows_a_rebuild_writes_at_once(
         case: Case = system.app.repository.get(kept)
         first = next(r["id"] for r in case.referrals.values() if r["disclosureId"] is not None)
         with acting_as(partner):
-            system.app.report_referral_outcome(a_key(), kept, UUID(first), str(shelter),
-                                               ReferralOutcomeKind.ACCEPTED, "Fictional: booked.")
+            system.app.report_referral_outcome(
+                a_key(),
+                kept,
+                UUID(first),
+                str(shelter),
+                ReferralOutcomeKind.ACCEPTED,
+                "Fictional: booked.",
+            )
 
     def supervisor(command: Callable[[str], object]) -> Callable[[], None]:
         def run() -> None:
             with acting_as(SUPERVISOR):
                 command(a_key())
+
         return run
 
     def withdraw_statistics(key: str) -> None:
         case: Case = system.app.repository.get(kept)
-        consent_id = next(UUID(c) for c, v in case.consents.items()
-                          if v["scope"] == ConsentScope.NON_IDENTIFYING_STATISTICS)
+        consent_id = next(
+            UUID(c)
+            for c, v in case.consents.items()
+            if v["scope"] == ConsentScope.NON_IDENTIFYING_STATISTICS
+        )
         system.app.withdraw_consent(key, kept, consent_id)
 
     app = system.app
@@ -650,7 +805,9 @@ def test_rows_written_event_by_event_are_the_rows_a_rebuild_writes_at_once(
     assert len(followed["referral_inbox"]) == 2 and len(followed["report_inbox"]) == 1
     assert len(followed["disclosure_ledger"]) == 3
     assert sorted(row[1] for row in followed["case_needs"] if row[0] == str(kept)) == [
-        "HEALTH", "LEGAL"]
+        "HEALTH",
+        "LEGAL",
+    ]
     inboxes = {row[2]: json.loads(row[4]) for row in followed["referral_inbox"]}
     assert [o["outcome"] for o in inboxes[str(kept)]["outcomes"]] == ["ACCEPTED"]
     assert inboxes[str(erased)]["sealedCopy"] == ""
@@ -686,13 +843,25 @@ def test_a_rebuild_in_small_batches_keeps_no_instants_between_batches_and_equals
 
 # -- no plain text at rest ---------------------------------------------------------------------
 
-SECRET_CALLER = {"name": "Zephyrine Quillfeather", "phone": "+1 (555) 010-0199",
-                 "email": "zquillfeather@example.org",
-                 "otherContact": "Signal handle fictional-marigold-owl",
-                 "notes": "Meets at the Lanternwick Diner after dark (fictional)",
-                 "assessment": "Fictional assessment: Brambleworth risk"}
-SECRETS = [*SECRET_CALLER.values(), "Zephyrine", "Quillfeather", "zquillfeather",
-           "5550100199", "010-0199", "marigold-owl", "Lanternwick", "Brambleworth"]
+SECRET_CALLER = {
+    "name": "Zephyrine Quillfeather",
+    "phone": "+1 (555) 010-0199",
+    "email": "zquillfeather@example.org",
+    "otherContact": "Signal handle fictional-marigold-owl",
+    "notes": "Meets at the Lanternwick Diner after dark (fictional)",
+    "assessment": "Fictional assessment: Brambleworth risk",
+}
+SECRETS = [
+    *SECRET_CALLER.values(),
+    "Zephyrine",
+    "Quillfeather",
+    "zquillfeather",
+    "5550100199",
+    "010-0199",
+    "marigold-owl",
+    "Lanternwick",
+    "Brambleworth",
+]
 # Structured details are not personal data and are stored as given: finding one proves the
 # scan reads where the data is.
 VISIBLE = "Fictionville-Scanmark"
@@ -702,9 +871,16 @@ def write_a_secret_case(system: System) -> None:
     shelter = seed(system, "Example Harbour Shelter")
     case_id = a_case(system, SECRET_CALLER, municipality=VISIBLE)
     consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
-    refer(system, case_id, shelter, fields=(DisclosableField.CALLER_NAME,
-                                            DisclosableField.CALLER_PHONE,
-                                            DisclosableField.CALLER_EMAIL))
+    refer(
+        system,
+        case_id,
+        shelter,
+        fields=(
+            DisclosableField.CALLER_NAME,
+            DisclosableField.CALLER_PHONE,
+            DisclosableField.CALLER_EMAIL,
+        ),
+    )
     with acting_as(STAFF):
         system.app.update_case(a_key(), case_id, {"urgency": "IMMINENT_HARM"})
     system.projector.catch_up()
@@ -721,9 +897,13 @@ def postgres_bytes(settings: Settings) -> dict[str, bytes]:
     assert settings.database_url is not None
     found: dict[str, bytes] = {}
     with psycopg.connect(settings.database_url) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-            (schema,)).fetchall()]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (schema,),
+            ).fetchall()
+        ]
         assert {"cases", "referral_inbox", "disclosure_ledger", "case_keys"} <= set(tables)
         for table in tables:
             parts: list[bytes] = []
@@ -742,12 +922,12 @@ def postgres_bytes(settings: Settings) -> dict[str, bytes]:
 
 
 def test_no_caller_personal_data_sits_in_plain_text_in_any_database(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     write_a_secret_case(system)
 
-    stored = (postgres_bytes(settings) if settings.uses_postgres
-              else sqlite_bytes(settings.data_dir))
+    stored = postgres_bytes(settings) if settings.uses_postgres else sqlite_bytes(settings.data_dir)
 
     everything = b"\n".join(stored.values())
     assert VISIBLE.encode() in everything  # the scan does see what is stored in clear
@@ -764,32 +944,46 @@ def test_a_consent_that_has_already_expired_is_refused_and_nothing_is_written(
     shelter = seed(system, "Example Harbour Shelter")
     case_id = a_case(system)
     with nothing_written(system), pytest.raises(InvalidInput, match="expiresAt is already past"):
-        consent(system, case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter,
-                expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        consent(
+            system,
+            case_id,
+            ConsentScope.SHARE_WITH_ORGANIZATION,
+            shelter,
+            expires_at=datetime.now(UTC) - timedelta(minutes=1),
+        )
 
 
-def test_an_open_case_fingerprint_can_be_computed_only_with_the_vaults_key(
-        system: System) -> None:
+def test_an_open_case_fingerprint_can_be_computed_only_with_the_vaults_key(system: System) -> None:
     """A stored fingerprint confirms a guessed caller only to someone holding the master key:
     its sealed text is digested under a key derived from it."""
     personal = {"name": "Fictional Ada", "phone": "5550101"}
     with acting_as(STAFF):
-        system.app.open_case("fictional-open-key-2", Channel.TEXT, "en",
-                             CallerRelationship.ANONYMOUS, personal, {"province": "CA-ON"})
+        system.app.open_case(
+            "fictional-open-key-2",
+            Channel.TEXT,
+            "en",
+            CallerRelationship.ANONYMOUS,
+            personal,
+            {"province": "CA-ON"},
+        )
     identity = "\x1f".join([STAFF.role, STAFF.organization_id or "", STAFF.user_id])
     record: IdempotencyRecord = system.app.repository.get(
-        record_id(identity, "fictional-open-key-2"))
-    inputs = {"channel": "TEXT", "language": "en", "relationship": "ANONYMOUS",
-              "details": {"province": "CA-ON"},
-              "personal": {k: Sealed(v) for k, v in personal.items()}}
+        record_id(identity, "fictional-open-key-2")
+    )
+    inputs = {
+        "channel": "TEXT",
+        "language": "en",
+        "relationship": "ANONYMOUS",
+        "details": {"province": "CA-ON"},
+        "personal": {k: Sealed(v) for k, v in personal.items()},
+    }
     elsewhere = SQLiteViewStore(system.settings.data_dir / "another-keys.sqlite")
     try:
         another_key = EnvelopeVault(b"\x02" * 32, elsewhere).keyed_digest
     finally:
         elsewhere.close()
 
-    assert record.fingerprint == fingerprint("openCase", inputs,
-                                             system.vault.keyed_digest).digest
+    assert record.fingerprint == fingerprint("openCase", inputs, system.vault.keyed_digest).digest
     assert record.fingerprint != fingerprint("openCase", inputs, another_key).digest
     for unkeyed in (str, lambda text: hashlib.sha256(text.encode()).hexdigest()):
         assert record.fingerprint != fingerprint("openCase", inputs, unkeyed).digest
@@ -798,8 +992,7 @@ def test_an_open_case_fingerprint_can_be_computed_only_with_the_vaults_key(
     assert "Fictional Ada" not in json.dumps(record.fingerprint)
 
 
-def test_a_repeated_key_with_other_free_text_of_the_same_length_is_refused(
-        system: System) -> None:
+def test_a_repeated_key_with_other_free_text_of_the_same_length_is_refused(system: System) -> None:
     """The finding: fingerprints kept sealed text by its length, so a repeat with other text
     of the same length replayed the first result instead of being refused."""
     shelter, case_id = a_case_consented_to_a_shelter(system)
@@ -810,32 +1003,51 @@ def test_a_repeated_key_with_other_free_text_of_the_same_length_is_refused(
         with nothing_written(system), pytest.raises(IdempotencyKeyReused):
             system.app.close_case(close_key, case_id, "Fictional: moved away")
         system.app.reopen_case(a_key(), case_id, "Fictional: called back")
-        system.app.refer(refer_key, case_id, shelter, ReferralMode.WARM_TRANSFER, [Need.SHELTER],
-                         [DisclosableField.CALLER_NAME], "Fictional brief: a bed tonight")
+        system.app.refer(
+            refer_key,
+            case_id,
+            shelter,
+            ReferralMode.WARM_TRANSFER,
+            [Need.SHELTER],
+            [DisclosableField.CALLER_NAME],
+            "Fictional brief: a bed tonight",
+        )
         with nothing_written(system), pytest.raises(IdempotencyKeyReused):
-            system.app.refer(refer_key, case_id, shelter, ReferralMode.WARM_TRANSFER,
-                             [Need.SHELTER], [DisclosableField.CALLER_NAME],
-                             "Fictional brief: a cot tonight")
+            system.app.refer(
+                refer_key,
+                case_id,
+                shelter,
+                ReferralMode.WARM_TRANSFER,
+                [Need.SHELTER],
+                [DisclosableField.CALLER_NAME],
+                "Fictional brief: a cot tonight",
+            )
 
 
 def test_a_key_recorded_before_fingerprints_were_keyed_still_replays_its_request(
-        system: System) -> None:
+    system: System,
+) -> None:
     """Records saved by earlier code hold the digest of sealed text by its length: a repeat
     of the same request still returns the first result, and a longer text is still refused."""
     case_id = a_case(system)
     identity = "\x1f".join([STAFF.role, STAFF.organization_id or "", STAFF.user_id])
     reason = "Fictional: referred on"
-    earlier = hashlib.sha256(json.dumps(
-        ["closeCase", {"id": case_id, "reason": len(reason)}], sort_keys=True,
-        default=str).encode()).hexdigest()
+    earlier = hashlib.sha256(
+        json.dumps(
+            ["closeCase", {"id": case_id, "reason": len(reason)}], sort_keys=True, default=str
+        ).encode()
+    ).hexdigest()
     with acting_as(STAFF):
-        system.app.save(IdempotencyRecord.record(record_id(identity, "fictional-earlier-key"),
-                                                 "closeCase", earlier,
-                                                 {"id": str(case_id), "version": 1}))
+        system.app.save(
+            IdempotencyRecord.record(
+                record_id(identity, "fictional-earlier-key"),
+                "closeCase",
+                earlier,
+                {"id": str(case_id), "version": 1},
+            )
+        )
         with nothing_written(system):
             again = system.app.close_case("fictional-earlier-key", case_id, reason)
             with pytest.raises(IdempotencyKeyReused):
                 system.app.close_case("fictional-earlier-key", case_id, reason + " later")
     assert (again.id, again.version, again.replayed) == (case_id, 1, True)
-
-

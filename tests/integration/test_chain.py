@@ -31,6 +31,7 @@ from tests.integration.test_projections import STAFF, a_busy_directory, an_appli
 
 # -- someone with database access --------------------------------------------------------
 
+
 class Intruder:
     """Works on the stored events with plain SQL, as a database administrator could."""
 
@@ -48,8 +49,9 @@ class Intruder:
             with psycopg.connect(self.settings.database_url or "", options=options) as conn:
                 yield lambda sql, params=(): conn.execute(sql, params)
             return
-        lite = sqlite3.connect(self.settings.data_dir / "events.sqlite", timeout=10,
-                               isolation_level=None)
+        lite = sqlite3.connect(
+            self.settings.data_dir / "events.sqlite", timeout=10, isolation_level=None
+        )
         try:
             lite.execute("BEGIN IMMEDIATE")
             yield lambda sql, params=(): lite.execute(sql.replace("%s", "?"), tuple(params))
@@ -59,16 +61,19 @@ class Intruder:
 
     def state(self, position: int) -> bytes:
         with self.transaction() as run:
-            row = run(f"SELECT state FROM {self.table} WHERE {self.id} = %s",
-                      (position,)).fetchone()
+            row = run(
+                f"SELECT state FROM {self.table} WHERE {self.id} = %s", (position,)
+            ).fetchone()
         return bytes(row[0])
 
     def edit(self, position: int, old: bytes, new: bytes) -> None:
         state = self.state(position)
         assert old in state
         with self.transaction() as run:
-            run(f"UPDATE {self.table} SET state = %s WHERE {self.id} = %s",
-                (state.replace(old, new), position))
+            run(
+                f"UPDATE {self.table} SET state = %s WHERE {self.id} = %s",
+                (state.replace(old, new), position),
+            )
 
     def delete(self, position: int) -> None:
         with self.transaction() as run:
@@ -88,13 +93,15 @@ def rewrite_the_chain(store: ViewStore, links: Sequence[tuple[int, str]], positi
     """Replaces the stored links and the chain's tracking position, as an intruder could."""
     with store.transaction() as cursor:
         cursor.execute("DELETE FROM event_chain")
-        cursor.executemany("INSERT INTO event_chain (position, hash) VALUES (%s, %s)",
-                           list(links))
-        cursor.execute("UPDATE projection_tracking SET position = %s WHERE name = %s",
-                       (position, ChainProjection.name))
+        cursor.executemany("INSERT INTO event_chain (position, hash) VALUES (%s, %s)", list(links))
+        cursor.execute(
+            "UPDATE projection_tracking SET position = %s WHERE name = %s",
+            (position, ChainProjection.name),
+        )
 
 
 # -- looking at the chain -----------------------------------------------------------------
+
 
 def stored_links(store: ViewStore) -> list[tuple[int, str]]:
     with store.read() as cursor:
@@ -117,8 +124,11 @@ def head_of(system: System) -> int:
 
 def position_of(system: System, record: UUID, event: str) -> int:
     """Where the record's event of this type sits in the log."""
-    [position] = [n.id for n in system.app.recorder.select_notifications(start=1, limit=100_000)
-                  if n.originator_id == record and n.topic.endswith(f".{event}")]
+    [position] = [
+        n.id
+        for n in system.app.recorder.select_notifications(start=1, limit=100_000)
+        if n.originator_id == record and n.topic.endswith(f".{event}")
+    ]
     return position
 
 
@@ -148,8 +158,10 @@ def busy(system: System) -> dict[str, UUID]:
 
 # -- following the log -----------------------------------------------------------------------
 
+
 def test_the_chain_links_every_event_in_log_order_and_verifies_intact(
-    system: System, busy: dict[str, UUID],
+    system: System,
+    busy: dict[str, UUID],
 ) -> None:
     links = stored_links(system.store)
 
@@ -160,11 +172,15 @@ def test_the_chain_links_every_event_in_log_order_and_verifies_intact(
     result = checked(system)
     assert result.intact and result.finding is None
     assert (result.events, result.chained_to, result.heads_checked) == (
-        head_of(system), head_of(system), 0)
+        head_of(system),
+        head_of(system),
+        0,
+    )
 
 
 def test_a_rebuild_of_the_read_models_keeps_the_chain_as_it_was(
-    system: System, busy: dict[str, UUID],
+    system: System,
+    busy: dict[str, UUID],
 ) -> None:
     before = stored_links(system.store)
     position = system.projector.positions()["chain"]
@@ -177,7 +193,9 @@ def test_a_rebuild_of_the_read_models_keeps_the_chain_as_it_was(
 
 
 def test_a_rebuild_after_an_edit_does_not_make_the_chain_vouch_for_it(
-    system: System, settings: Settings, busy: dict[str, UUID],
+    system: System,
+    settings: Settings,
+    busy: dict[str, UUID],
 ) -> None:
     approval = position_of(system, busy["harbour"], "InclusionApproved")
     Intruder(settings).edit(approval, b"Fictional approval.", b"Fictional approvaL.")
@@ -190,7 +208,9 @@ def test_a_rebuild_after_an_edit_does_not_make_the_chain_vouch_for_it(
 
 
 def test_after_a_restart_the_chain_continues_from_its_last_link(
-    settings: Settings, system: System, busy: dict[str, UUID],
+    settings: Settings,
+    system: System,
+    busy: dict[str, UUID],
 ) -> None:
     before = stored_links(system.store)
     system.close()
@@ -214,15 +234,20 @@ def test_after_a_restart_the_chain_continues_from_its_last_link(
 
 # -- tampering, one kind at a time ----------------------------------------------------------
 
+
 def test_an_edited_event_is_found_at_its_own_position(
-    system: System, settings: Settings, busy: dict[str, UUID],
+    system: System,
+    settings: Settings,
+    busy: dict[str, UUID],
 ) -> None:
     # Who approved the harbour shelter's inclusion is rewritten, bytes of the same length.
     approval = position_of(system, busy["harbour"], "InclusionApproved")
-    Intruder(settings).edit(approval, b'"actor_id":"fictional-staff-7"',
-                            b'"actor_id":"fictional-staff-8"')
-    [entry] = system.audit.history(busy["harbour"], HistoryFilter(types=frozenset(
-        {"Organization.InclusionApproved"})), first=5)
+    Intruder(settings).edit(
+        approval, b'"actor_id":"fictional-staff-7"', b'"actor_id":"fictional-staff-8"'
+    )
+    [entry] = system.audit.history(
+        busy["harbour"], HistoryFilter(types=frozenset({"Organization.InclusionApproved"})), first=5
+    )
     assert entry["actorId"] == "fictional-staff-8"  # the application reads the forgery
 
     result = checked(system)
@@ -234,7 +259,9 @@ def test_an_edited_event_is_found_at_its_own_position(
 
 
 def test_an_event_deleted_from_the_middle_is_found_at_its_position(
-    system: System, settings: Settings, busy: dict[str, UUID],
+    system: System,
+    settings: Settings,
+    busy: dict[str, UUID],
 ) -> None:
     # An allegation of misconduct disappears from the removed hostel's history.
     allegation = position_of(system, busy["removed"], "MisconductAllegationRecorded")
@@ -249,7 +276,9 @@ def test_an_event_deleted_from_the_middle_is_found_at_its_position(
 
 
 def test_an_event_deleted_with_its_link_is_still_caught_where_the_log_resumes(
-    system: System, settings: Settings, busy: dict[str, UUID],
+    system: System,
+    settings: Settings,
+    busy: dict[str, UUID],
 ) -> None:
     allegation = position_of(system, busy["removed"], "MisconductAllegationRecorded")
     Intruder(settings).delete(allegation)
@@ -264,7 +293,9 @@ def test_an_event_deleted_with_its_link_is_still_caught_where_the_log_resumes(
 
 
 def test_an_event_inserted_in_the_middle_is_found_at_its_position(
-    system: System, settings: Settings, busy: dict[str, UUID],
+    system: System,
+    settings: Settings,
+    busy: dict[str, UUID],
 ) -> None:
     # An allegation is slipped into the declined centre's history, every later event moved
     # one position on to make room.
@@ -274,14 +305,19 @@ def test_an_event_inserted_in_the_middle_is_found_at_its_position(
     assert inserted < head_of(system)
     with intruder.transaction() as run:
         table, id_ = intruder.table, intruder.id
-        [declined] = run(f"SELECT DISTINCT originator_id FROM {table} WHERE {id_} = %s",
-                         (inserted - 1,)).fetchone()
-        topic, state = run(f"SELECT topic, state FROM {table} WHERE {id_} = %s",
-                           (allegation,)).fetchone()
+        [declined] = run(
+            f"SELECT DISTINCT originator_id FROM {table} WHERE {id_} = %s", (inserted - 1,)
+        ).fetchone()
+        topic, state = run(
+            f"SELECT topic, state FROM {table} WHERE {id_} = %s", (allegation,)
+        ).fetchone()
         run(f"UPDATE {table} SET {id_} = -({id_} + 1) WHERE {id_} >= %s", (inserted,))
         run(f"UPDATE {table} SET {id_} = -{id_} WHERE {id_} < 0")
-        run(f"INSERT INTO {table} ({id_}, originator_id, originator_version, topic, state) "
-            "VALUES (%s, %s, %s, %s, %s)", (inserted, declined, 4, topic, state))
+        run(
+            f"INSERT INTO {table} ({id_}, originator_id, originator_version, topic, state) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (inserted, declined, 4, topic, state),
+        )
     forged: Organization = system.app.repository.get(busy["declined"])
     assert forged.version == 4
 
@@ -292,7 +328,9 @@ def test_an_event_inserted_in_the_middle_is_found_at_its_position(
 
 
 def test_two_events_swapped_in_the_log_are_found_at_the_earlier_position(
-    system: System, settings: Settings, busy: dict[str, UUID],
+    system: System,
+    settings: Settings,
+    busy: dict[str, UUID],
 ) -> None:
     # The haven's removal and reinstatement change places: it now reads as removed.
     removal = position_of(system, busy["reinstated"], "Removed")
@@ -310,7 +348,9 @@ def test_two_events_swapped_in_the_log_are_found_at_the_earlier_position(
 
 
 def test_two_events_swapped_by_content_are_found_at_the_earlier_position(
-    system: System, settings: Settings, busy: dict[str, UUID],
+    system: System,
+    settings: Settings,
+    busy: dict[str, UUID],
 ) -> None:
     # The same swap done the other way: each row keeps its position and takes the other's
     # record, version, topic and state.
@@ -319,13 +359,19 @@ def test_two_events_swapped_by_content_are_found_at_the_earlier_position(
     second = position_of(system, busy["clinic"], "InformationProvided")
     with intruder.transaction() as run:
         columns = "originator_id, originator_version, topic, state"
-        rows = {position: run(f"SELECT {columns} FROM {intruder.table} "
-                              f"WHERE {intruder.id} = %s", (position,)).fetchone()
-                for position in (first, second)}
+        rows = {
+            position: run(
+                f"SELECT {columns} FROM {intruder.table} WHERE {intruder.id} = %s", (position,)
+            ).fetchone()
+            for position in (first, second)
+        }
         run(f"DELETE FROM {intruder.table} WHERE {intruder.id} IN (%s, %s)", (first, second))
         for position, other in ((first, second), (second, first)):
-            run(f"INSERT INTO {intruder.table} ({intruder.id}, {columns}) "
-                "VALUES (%s, %s, %s, %s, %s)", (position, *rows[other]))
+            run(
+                f"INSERT INTO {intruder.table} ({intruder.id}, {columns}) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (position, *rows[other]),
+            )
 
     result = checked(system)
 
@@ -334,7 +380,9 @@ def test_two_events_swapped_by_content_are_found_at_the_earlier_position(
 
 
 def test_a_truncated_tail_is_found_at_the_first_missing_position(
-    system: System, settings: Settings, busy: dict[str, UUID],
+    system: System,
+    settings: Settings,
+    busy: dict[str, UUID],
 ) -> None:
     head = head_of(system)
     kept = head - 5
@@ -349,7 +397,9 @@ def test_a_truncated_tail_is_found_at_the_first_missing_position(
 
 
 def test_a_tail_deleted_with_its_links_but_not_the_tracking_is_found_truncated(
-    system: System, settings: Settings, busy: dict[str, UUID],
+    system: System,
+    settings: Settings,
+    busy: dict[str, UUID],
 ) -> None:
     kept = head_of(system) - 4
     Intruder(settings).delete_after(kept)
@@ -364,7 +414,9 @@ def test_a_tail_deleted_with_its_links_but_not_the_tracking_is_found_truncated(
 
 
 def test_the_chain_refuses_to_grow_from_a_cut_tail(
-    system: System, settings: Settings, busy: dict[str, UUID],
+    system: System,
+    settings: Settings,
+    busy: dict[str, UUID],
 ) -> None:
     kept = head_of(system) - 4
     with system.store.transaction() as cursor:
@@ -380,8 +432,11 @@ def test_the_chain_refuses_to_grow_from_a_cut_tail(
 
 # -- an intruder who also rewrites the chain -----------------------------------------------
 
+
 def test_a_tail_truncated_with_its_links_and_tracking_is_caught_by_an_exported_head(
-    system: System, settings: Settings, busy: dict[str, UUID],
+    system: System,
+    settings: Settings,
+    busy: dict[str, UUID],
 ) -> None:
     head = exported_head(system)
     kept = head.position - 6
@@ -397,7 +452,9 @@ def test_a_tail_truncated_with_its_links_and_tracking_is_caught_by_an_exported_h
 
 
 def test_an_edit_with_the_whole_chain_recomputed_is_caught_by_an_earlier_head(
-    system: System, settings: Settings, busy: dict[str, UUID],
+    system: System,
+    settings: Settings,
+    busy: dict[str, UUID],
 ) -> None:
     approval = position_of(system, busy["harbour"], "InclusionApproved")
     before_the_approval = Head(*stored_links(system.store)[approval - 2])
@@ -417,7 +474,8 @@ def test_an_edit_with_the_whole_chain_recomputed_is_caught_by_an_earlier_head(
 
 
 def test_a_head_exported_before_later_honest_writes_still_verifies(
-    system: System, busy: dict[str, UUID],
+    system: System,
+    busy: dict[str, UUID],
 ) -> None:
     earlier = exported_head(system)
     more_applicants(system, 4)
@@ -432,7 +490,8 @@ def test_a_head_exported_before_later_honest_writes_still_verifies(
 
 
 def test_a_head_whose_hash_is_not_the_chains_is_reported_at_its_position(
-    system: System, busy: dict[str, UUID],
+    system: System,
+    busy: dict[str, UUID],
 ) -> None:
     head = exported_head(system)
     # A head from another store, or altered in transit.
@@ -447,15 +506,19 @@ def test_a_head_whose_hash_is_not_the_chains_is_reported_at_its_position(
 
 # -- exactly once -------------------------------------------------------------------------------
 
+
 def test_two_projectors_catching_up_at_once_write_one_link_per_event(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     a_busy_directory(system.app)
     more_applicants(system, 10, "Fictional Backlog Shelter")
     another_process = build_system(settings)
     try:
-        projectors = [Projector(s.app, s.store, [ChainProjection()], batch_size=3)
-                      for s in (system, another_process)]
+        projectors = [
+            Projector(s.app, s.store, [ChainProjection()], batch_size=3)
+            for s in (system, another_process)
+        ]
         start = threading.Barrier(2)
 
         def catch_up(projector: Projector) -> int:
@@ -471,4 +534,3 @@ def test_two_projectors_catching_up_at_once_write_one_link_per_event(
         assert checked(another_process).intact
     finally:
         another_process.close()
-

@@ -26,32 +26,39 @@ pytestmark = pytest.mark.postgres
 
 def sessions(role: str) -> int:
     with psycopg.connect(PG_URL, autocommit=True) as admin:
-        row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s",
-                            (role,)).fetchone()
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (role,)
+        ).fetchone()
     return int(row[0]) if row else 0
 
 
 def test_a_process_never_holds_more_connections_than_its_setting_under_load(
-        pg_settings: Settings) -> None:
+    pg_settings: Settings,
+) -> None:
     name = f"nrd-test-{uuid4().hex[:12]}"
-    settings = pg_settings.with_changes(max_connections=5, application_name=name,
-                                        inline_projections=True, threads=16)
+    settings = pg_settings.with_changes(
+        max_connections=5, application_name=name, inline_projections=True, threads=16
+    )
     seen: list[int] = []
     stop = threading.Event()
 
     def sample() -> None:
         with psycopg.connect(PG_URL, autocommit=True) as admin:
             while not stop.is_set():
-                row = admin.execute("SELECT count(*) FROM pg_stat_activity "
-                                    "WHERE application_name = %s", (name,)).fetchone()
+                row = admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)
+                ).fetchone()
                 seen.append(int(row[0]) if row else 0)
 
     def load(system: System, n: int) -> None:
         with acting_as(Actor(f"fictional-staff-{n}", "staff", request_id=f"load-{n}")):
             for i in range(6):
                 org = system.app.apply_for_inclusion(
-                    f"load-{n:02d}-{i:02d}-apply", fictional_profile(f"Example Load {n} {i}"),
-                    ALL_CRITERIA, True).id
+                    f"load-{n:02d}-{i:02d}-apply",
+                    fictional_profile(f"Example Load {n} {i}"),
+                    ALL_CRITERIA,
+                    True,
+                ).id
                 system.app.start_review(f"load-{n:02d}-{i:02d}-review", org)
                 system.directory.search(*search_arguments(system))
                 system.projector.positions()
@@ -61,8 +68,9 @@ def test_a_process_never_holds_more_connections_than_its_setting_under_load(
     try:
         with a_system(settings) as system:
             worker_stop = threading.Event()
-            worker = threading.Thread(target=system.follow_log, args=(worker_stop, 0.01),
-                                      daemon=True)
+            worker = threading.Thread(
+                target=system.follow_log, args=(worker_stop, 0.01), daemon=True
+            )
             worker.start()  # its listener is the connection held alone
             seed(system, "Example Load Partner")
             with ThreadPoolExecutor(16) as pool:
@@ -82,6 +90,7 @@ def search_arguments(system: System) -> tuple[str, DirectoryQuery, bool, bool]:
 
 
 # -- starting ------------------------------------------------------------------------------------
+
 
 def held(url: str, count: int) -> list[psycopg.Connection[tuple[object, ...]]]:
     return [psycopg.connect(url, autocommit=True) for _ in range(count)]
@@ -113,13 +122,15 @@ def retries() -> Iterator[Retries]:
 
 
 def test_a_start_refused_for_too_many_connections_tries_again_and_comes_up(
-        limited_role: tuple[str, Settings], retries: Retries) -> None:
+    limited_role: tuple[str, Settings], retries: Retries
+) -> None:
     _, settings = limited_role
     blockers = held(settings.database_url or "", 3)
     started: list[System] = []
     starting = threading.Thread(
         target=lambda: started.append(build_system(settings.with_changes(connect_timeout=60))),
-        daemon=True)
+        daemon=True,
+    )
     starting.start()
     try:
         assert retries.logged.wait(30), "the start did not report a retry"
@@ -138,7 +149,8 @@ def test_a_start_refused_for_too_many_connections_tries_again_and_comes_up(
 
 
 def test_a_start_that_cannot_connect_in_time_gives_up_saying_why_and_leaves_nothing_open(
-        limited_role: tuple[str, Settings]) -> None:
+    limited_role: tuple[str, Settings],
+) -> None:
     role, settings = limited_role
     # Two of the three are taken: the start gets its first connections, not all it needs.
     blockers = held(settings.database_url or "", 2)
@@ -158,12 +170,17 @@ def test_a_start_that_cannot_connect_in_time_gives_up_saying_why_and_leaves_noth
 
 
 def test_a_scrub_that_finds_its_table_locked_past_the_bound_is_left_for_later(
-        pg_settings: Settings) -> None:
+    pg_settings: Settings,
+) -> None:
     # The lock timeout bounds VACUUM FULL's wait for the key table's lock; the worker
     # finishes an incomplete scrub later, as it does when older transactions are open.
-    with a_system(pg_settings, lock_timeout_ms=200) as system, \
-            psycopg.connect(PG_URL, options=f"-c search_path={pg_settings.database_schema}",
-                            ) as holder:
+    with (
+        a_system(pg_settings, lock_timeout_ms=200) as system,
+        psycopg.connect(
+            PG_URL,
+            options=f"-c search_path={pg_settings.database_schema}",
+        ) as holder,
+    ):
         holder.execute("LOCK TABLE case_keys IN ACCESS SHARE MODE")  # no snapshot kept
         with pytest.raises(ScrubIncomplete):
             system.keys.scrub("case_keys", timeout=5)

@@ -86,8 +86,11 @@ def event_names(app: DirectoryUseCases, aggregate_id: UUID) -> list[str]:
 
 def idempotency_records(app: DirectoryUseCases) -> int:
     topic_suffix = IdempotencyRecord.Recorded.__qualname__
-    return sum(1 for n in app.recorder.select_notifications(start=1, limit=1000)
-               if n.topic.endswith(topic_suffix))
+    return sum(
+        1
+        for n in app.recorder.select_notifications(start=1, limit=1000)
+        if n.topic.endswith(topic_suffix)
+    )
 
 
 def an_applicant(app: DirectoryUseCases, profile: dict[str, Any] = SHELTER) -> UUID:
@@ -102,6 +105,7 @@ def an_included(app: DirectoryUseCases, profile: dict[str, Any] = SHELTER) -> UU
 
 
 # -- the lifecycle, end to end through the application -------------------------------------
+
 
 def test_an_organization_goes_from_application_to_reinstatement_through_the_application(
     app: DirectoryUseCases, staff: Actor
@@ -129,17 +133,28 @@ def test_an_organization_goes_from_application_to_reinstatement_through_the_appl
     positions = [o.position for o in outcomes]
     assert positions == sorted(set(positions))
     assert event_names(app, first.id) == [
-        "ApplicationSubmitted", "ReviewStarted", "MoreInformationRequested",
-        "InformationProvided", "ReviewStarted", "InclusionApproved", "ProfileUpdateSubmitted",
-        "ProfileUpdateAccepted", "PublicListingConsentGiven", "ReviewConfirmed",
-        "ContactAttemptRecorded", "MisconductAllegationRecorded", "Removed", "Reinstated",
+        "ApplicationSubmitted",
+        "ReviewStarted",
+        "MoreInformationRequested",
+        "InformationProvided",
+        "ReviewStarted",
+        "InclusionApproved",
+        "ProfileUpdateSubmitted",
+        "ProfileUpdateAccepted",
+        "PublicListingConsentGiven",
+        "ReviewConfirmed",
+        "ContactAttemptRecorded",
+        "MisconductAllegationRecorded",
+        "Removed",
+        "Reinstated",
     ]
     org: Organization = app.repository.get(first.id)
     assert org.state is Status.INCLUDED
     assert org.profile["hours"] == "Fictional hours"
     assert org.public_listing is True
     assert {e.actor_id for e in app.events.get(first.id)} == {  # type: ignore[attr-defined]
-        staff.user_id}
+        staff.user_id
+    }
 
 
 def test_a_protocol_is_established_for_a_police_service_and_revised(
@@ -147,14 +162,17 @@ def test_a_protocol_is_established_for_a_police_service_and_revised(
 ) -> None:
     police = an_included(app, POLICE)
 
-    established = app.establish_reporting_protocol(a_key(), police, "CA-NS", "Example Harbour",
-                                                   [SERGEANT])
-    revised = app.revise_protocol_contacts(a_key(), established.id, [CONSTABLE],
-                                           "Fictional: new unit lead.")
+    established = app.establish_reporting_protocol(
+        a_key(), police, "CA-NS", "Example Harbour", [SERGEANT]
+    )
+    revised = app.revise_protocol_contacts(
+        a_key(), established.id, [CONSTABLE], "Fictional: new unit lead."
+    )
 
     assert established.id.version == 4  # random: nothing about it can be computed
     assert established.id != ReportingProtocol.legacy_id_for(
-        police, {"province": "CA-NS", "municipality": "Example Harbour"})
+        police, {"province": "CA-NS", "municipality": "Example Harbour"}
+    )
     assert (established.version, revised.version) == (1, 2)
     assert app.protocol_agency(established.id) == police
     protocol: ReportingProtocol = app.repository.get(established.id)
@@ -162,6 +180,7 @@ def test_a_protocol_is_established_for_a_police_service_and_revised(
 
 
 # -- idempotency ---------------------------------------------------------------------------
+
 
 def test_a_repeated_key_returns_the_first_outcome_and_writes_nothing(
     app: DirectoryUseCases, staff: Actor
@@ -203,8 +222,9 @@ def test_the_same_key_with_different_input_is_refused_and_writes_nothing(
     with pytest.raises(IdempotencyKeyReused):
         app.apply_for_inclusion(key, SHELTER, list(ALL_CRITERIA), True)
     with pytest.raises(IdempotencyKeyReused):
-        app.apply_for_inclusion(key, {**SHELTER, "nameEn": "Example Valley Centre"},
-                                list(ALL_CRITERIA), False)
+        app.apply_for_inclusion(
+            key, {**SHELTER, "nameEn": "Example Valley Centre"}, list(ALL_CRITERIA), False
+        )
     assert written(app) == before
 
 
@@ -254,12 +274,14 @@ def test_an_invalid_key_is_refused_and_writes_nothing(
 
 # -- refusals write nothing ----------------------------------------------------------------
 
+
 def test_an_unknown_province_is_refused_as_invalid_input_and_writes_nothing(
     app: DirectoryUseCases, staff: Actor
 ) -> None:
     with pytest.raises(InvalidInput) as refused:
-        app.apply_for_inclusion(a_key(), {**SHELTER, "regions": [{"province": "CA-XX"}]},
-                                list(ALL_CRITERIA), False)
+        app.apply_for_inclusion(
+            a_key(), {**SHELTER, "regions": [{"province": "CA-XX"}]}, list(ALL_CRITERIA), False
+        )
 
     assert "regions[0].province" in str(refused.value)
     assert written(app) == 0
@@ -326,13 +348,13 @@ def test_a_second_protocol_for_the_same_agency_and_jurisdiction_is_refused(
     app: DirectoryUseCases, staff: Actor
 ) -> None:
     police = an_included(app, POLICE)
-    first = app.establish_reporting_protocol(a_key(), police, "CA-NS", "Example Harbour",
-                                             [SERGEANT])
+    first = app.establish_reporting_protocol(
+        a_key(), police, "CA-NS", "Example Harbour", [SERGEANT]
+    )
     before = written(app)
 
     with pytest.raises(ProtocolExists):
-        app.establish_reporting_protocol(a_key(), police, "CA-NS", "EXAMPLE HARBOUR",
-                                         [CONSTABLE])
+        app.establish_reporting_protocol(a_key(), police, "CA-NS", "EXAMPLE HARBOUR", [CONSTABLE])
     assert written(app) == before
     assert versions(app, first.id) == [1]
 
@@ -360,7 +382,8 @@ def record_reached_from_many_threads(
                 for retry in range(client_retries + 1):
                     try:
                         outcome = app.record_contact_attempt(
-                            key, org_id, ContactOutcome.REACHED, f"thread {n} attempt {attempt}")
+                            key, org_id, ContactOutcome.REACHED, f"thread {n} attempt {attempt}"
+                        )
                     except ConcurrentUpdate as error:
                         if retry == client_retries:
                             with lock:

@@ -56,29 +56,58 @@ from tests.e2e.conftest import seed
 from tests.helpers import a_key
 from tests.integration.test_case_application import nothing_written, written
 
-STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-erasure-1",
-              policy_version="fictional-policy-v3")
-SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-erasure-2",
-                   policy_version="fictional-policy-v3")
-CALLER = {"name": "Wilhelmina Ottersby-Fictitious", "phone": "+1 (555) 010-0177",
-          "email": "w.ottersby@example.org", "otherContact": "Signal handle fictional-heron-lamp",
-          "notes": "Fictional: meets at the Quillmere Laundromat"}
+STAFF = Actor(
+    "fictional-staff-1",
+    "staff",
+    request_id="req-fictional-erasure-1",
+    policy_version="fictional-policy-v3",
+)
+SUPERVISOR = Actor(
+    "fictional-supervisor-1",
+    "supervisor",
+    request_id="req-fictional-erasure-2",
+    policy_version="fictional-policy-v3",
+)
+CALLER = {
+    "name": "Wilhelmina Ottersby-Fictitious",
+    "phone": "+1 (555) 010-0177",
+    "email": "w.ottersby@example.org",
+    "otherContact": "Signal handle fictional-heron-lamp",
+    "notes": "Fictional: meets at the Quillmere Laundromat",
+}
 BRIEF = "Fictional brief: needs a safe bed near Brackenfold tonight."
-PLAIN = [*CALLER.values(), BRIEF, "Wilhelmina", "Ottersby", "w.ottersby", "5550100177",
-         "010-0177", "heron-lamp", "Quillmere", "Brackenfold"]
+PLAIN = [
+    *CALLER.values(),
+    BRIEF,
+    "Wilhelmina",
+    "Ottersby",
+    "w.ottersby",
+    "5550100177",
+    "010-0177",
+    "heron-lamp",
+    "Quillmere",
+    "Brackenfold",
+]
 # Structured details are not personal data and stay in clear: finding this one proves a scan
 # reads where the data is.
 VISIBLE = "Fictionville-Erasemark"
 SERGEANT = {"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142"}
-ALL_FACTORS = {"urgency": "HIGH", "imminentHarm": "no", "minorInvolved": "UNKNOWN",
-               "indicatorsPresent": "fictional indicators", "callersWishes": "wants a report",
-               "levelOfDetail": "brief", "applicableLaw": "fictional statute",
-               "localProtocol": "fictional protocol"}
+ALL_FACTORS = {
+    "urgency": "HIGH",
+    "imminentHarm": "no",
+    "minorInvolved": "UNKNOWN",
+    "indicatorsPresent": "fictional indicators",
+    "callersWishes": "wants a report",
+    "levelOfDetail": "brief",
+    "applicableLaw": "fictional statute",
+    "localProtocol": "fictional protocol",
+}
 ERASE = "Fictional: the caller asked for their data to be erased."
 HOLD = "Fictional: a court order preserves this case."
 
 
 # -- given: a case shared with a shelter and reported to the police ----------------------------
+
 
 @dataclass(frozen=True)
 class SharedCase:
@@ -91,16 +120,18 @@ class SharedCase:
 
 def wrapped_key(system: System, case_id: UUID) -> bytes | None:
     with system.keys.read() as cursor:
-        row = cursor.execute("SELECT wrapped FROM case_keys WHERE case_id = %s",
-                             (str(case_id),)).fetchone()
+        row = cursor.execute(
+            "SELECT wrapped FROM case_keys WHERE case_id = %s", (str(case_id),)
+        ).fetchone()
     return None if row is None else bytes(row[0])
 
 
 def put_back(system: System, case_id: UUID, wrapped: bytes) -> None:
     """What a crash between the erasure event and the key's destruction leaves behind."""
     with system.keys.transaction() as cursor:
-        cursor.execute("INSERT INTO case_keys (case_id, wrapped) VALUES (%s, %s)",
-                       (str(case_id), wrapped))
+        cursor.execute(
+            "INSERT INTO case_keys (case_id, wrapped) VALUES (%s, %s)", (str(case_id), wrapped)
+        )
     assert system.vault.has_key(case_id)
 
 
@@ -124,23 +155,46 @@ def a_shared_case(system: System) -> SharedCase:
     shelter = seed(system, "Example Harbour Shelter")
     agency = seed(system, "Example Harbour Police Service", kind="LAW_ENFORCEMENT_AGENCY")
     with acting_as(STAFF):
-        protocol = system.app.establish_reporting_protocol(a_key(), agency, "CA-ON", None,
-                                                           [SERGEANT]).id
+        protocol = system.app.establish_reporting_protocol(
+            a_key(), agency, "CA-ON", None, [SERGEANT]
+        ).id
         case_id = system.app.open_case(
-            a_key(), Channel.CALL, "en", CallerRelationship.VICTIM_OR_SURVIVOR, CALLER,
-            {"province": "CA-ON", "municipality": VISIBLE, "needs": ["SHELTER"],
-             "urgency": "HIGH"}).id
-        for scope, recipient in ((ConsentScope.SHARE_WITH_ORGANIZATION, shelter),
-                                 (ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency)):
-            system.app.grant_consent(a_key(), case_id, scope, recipient, ConsentGiver.CALLER,
-                                     ConsentMethod.VERBAL, None)
-        system.app.refer(a_key(), case_id, shelter, ReferralMode.WARM_TRANSFER, [Need.SHELTER],
-                         [DisclosableField.CALLER_NAME, DisclosableField.CALLER_PHONE,
-                          DisclosableField.CALLER_EMAIL], BRIEF)
+            a_key(),
+            Channel.CALL,
+            "en",
+            CallerRelationship.VICTIM_OR_SURVIVOR,
+            CALLER,
+            {"province": "CA-ON", "municipality": VISIBLE, "needs": ["SHELTER"], "urgency": "HIGH"},
+        ).id
+        for scope, recipient in (
+            (ConsentScope.SHARE_WITH_ORGANIZATION, shelter),
+            (ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency),
+        ):
+            system.app.grant_consent(
+                a_key(), case_id, scope, recipient, ConsentGiver.CALLER, ConsentMethod.VERBAL, None
+            )
+        system.app.refer(
+            a_key(),
+            case_id,
+            shelter,
+            ReferralMode.WARM_TRANSFER,
+            [Need.SHELTER],
+            [
+                DisclosableField.CALLER_NAME,
+                DisclosableField.CALLER_PHONE,
+                DisclosableField.CALLER_EMAIL,
+            ],
+            BRIEF,
+        )
     with acting_as(SUPERVISOR):
         system.app.report_to_law_enforcement(
-            a_key(), case_id, protocol, ALL_FACTORS,
-            [DisclosableField.CALLER_NAME, DisclosableField.LOCATION], BRIEF)
+            a_key(),
+            case_id,
+            protocol,
+            ALL_FACTORS,
+            [DisclosableField.CALLER_NAME, DisclosableField.LOCATION],
+            BRIEF,
+        )
     system.app.take_snapshot(case_id)  # a snapshot from before the erasure, with ciphertext
     system.projector.catch_up()
     wrapped = wrapped_key(system, case_id)
@@ -152,13 +206,20 @@ def a_shared_case(system: System) -> SharedCase:
     return SharedCase(case_id, shelter, agency, wrapped, sealed)
 
 
-def erase(system: System, case_id: UUID, *, key: str | None = None, reason: str = ERASE,
-          actor: Actor = SUPERVISOR) -> Outcome:
+def erase(
+    system: System,
+    case_id: UUID,
+    *,
+    key: str | None = None,
+    reason: str = ERASE,
+    actor: Actor = SUPERVISOR,
+) -> Outcome:
     with acting_as(actor):
         return system.app.erase_personal_data(key or a_key(), case_id, reason)
 
 
 # -- then: where data might remain ---------------------------------------------------------------
+
 
 def readable_in(value: Any, shared: SharedCase) -> list[str]:
     """Plain personal values, or sealed values of the case, found in a (nested) value."""
@@ -176,12 +237,18 @@ def postgres_tables(settings: Settings) -> dict[str, bytes]:
     assert settings.database_url is not None
     found: dict[str, bytes] = {}
     with psycopg.connect(settings.database_url) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-            (schema,)).fetchall()]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (schema,),
+            ).fetchall()
+        ]
         for table in tables:
-            parts = [as_text.encode() for (as_text,) in conn.execute(
-                f'SELECT t::text FROM "{schema}"."{table}" t')]
+            parts = [
+                as_text.encode()
+                for (as_text,) in conn.execute(f'SELECT t::text FROM "{schema}"."{table}" t')
+            ]
             for row in conn.execute(f'SELECT * FROM "{schema}"."{table}"'):
                 for value in row:
                     if isinstance(value, bytes | memoryview):
@@ -189,8 +256,15 @@ def postgres_tables(settings: Settings) -> dict[str, bytes]:
                     else:
                         parts.append(str(value).encode())
             found[table] = b"\n".join(parts)
-    assert {"nrd_events", "nrd_snapshots", "cases", "cases_state", "referral_inbox",
-            "report_inbox", "case_keys"} <= set(found)
+    assert {
+        "nrd_events",
+        "nrd_snapshots",
+        "cases",
+        "cases_state",
+        "referral_inbox",
+        "report_inbox",
+        "case_keys",
+    } <= set(found)
     return found
 
 
@@ -207,8 +281,10 @@ def case_keys_file(settings: Settings) -> tuple[str, bytes]:
     assert settings.database_url is not None
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         conn.execute("CHECKPOINT")
-        path = conn.execute("SELECT pg_relation_filepath(%s::regclass)",
-                            (f'"{settings.database_schema}".case_keys',)).fetchone()
+        path = conn.execute(
+            "SELECT pg_relation_filepath(%s::regclass)",
+            (f'"{settings.database_schema}".case_keys',),
+        ).fetchone()
         assert path is not None and path[0]
         data = conn.execute("SELECT pg_read_binary_file(%s)", (path[0],)).fetchone()
         assert data is not None
@@ -237,15 +313,18 @@ def the_key_is_gone(system: System, settings: Settings, shared: SharedCase) -> N
     assert not system.vault.has_key(shared.case_id)
     assert wrapped_key(system, shared.case_id) is None
     assert [system.vault.open(shared.case_id, value) for value in shared.sealed] == (
-        [None] * len(shared.sealed))
+        [None] * len(shared.sealed)
+    )
     for where, data in where_keys_rest(settings).items():
         assert shared.wrapped not in data, f"the destroyed key is still in {where}"
 
 
 # -- erasure: nothing opens again ------------------------------------------------------------
 
+
 def test_erasure_destroys_the_case_key_so_no_sealed_copy_opens_again(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     shared = a_shared_case(system)
 
@@ -256,10 +335,14 @@ def test_erasure_destroys_the_case_key_so_no_sealed_copy_opens_again(
     assert still_in_the_events == shared.sealed  # the events stay; only the key went
     # Another process, with nothing cached: it reads the key table and finds no key.
     another_process = EnvelopeVault(
-        parse_master_key(settings.master_key) if settings.master_key
-        else load_or_create_master_key(settings.data_dir / "master-key"), system.keys)
+        parse_master_key(settings.master_key)
+        if settings.master_key
+        else load_or_create_master_key(settings.data_dir / "master-key"),
+        system.keys,
+    )
     assert [another_process.open(shared.case_id, value) for value in still_in_the_events] == (
-        [None] * len(still_in_the_events))
+        [None] * len(still_in_the_events)
+    )
 
 
 def test_an_erased_case_and_its_new_snapshot_hold_no_ciphertext_and_still_load(
@@ -284,10 +367,12 @@ def test_an_erased_case_and_its_new_snapshot_hold_no_ciphertext_and_still_load(
 
 # -- the read models ---------------------------------------------------------------------------
 
+
 def phone_lookup(system: System, case_id: UUID) -> str | None:
     with system.store.read() as cursor:
-        row = cursor.execute("SELECT phone_lookup FROM cases WHERE id = %s",
-                             (str(case_id),)).fetchone()
+        row = cursor.execute(
+            "SELECT phone_lookup FROM cases WHERE id = %s", (str(case_id),)
+        ).fetchone()
     assert row is not None
     value: str | None = row[0]
     return value
@@ -295,8 +380,9 @@ def phone_lookup(system: System, case_id: UUID) -> str | None:
 
 def projected_state(system: System, case_id: UUID) -> dict[str, Any]:
     with system.store.read() as cursor:
-        row = cursor.execute("SELECT state FROM cases_state WHERE id = %s",
-                             (str(case_id),)).fetchone()
+        row = cursor.execute(
+            "SELECT state FROM cases_state WHERE id = %s", (str(case_id),)
+        ).fetchone()
     assert row is not None
     return json.loads(bytes(row[0]))  # type: ignore[no-any-return]
 
@@ -320,20 +406,22 @@ def test_after_erasure_the_read_models_hold_nothing_readable_and_show_the_case_e
     assert doc["erasedAt"] is not None
     assert readable_in(doc, shared) == []
     # The rest of the case stays readable.
-    assert (doc["details"]["municipality"], doc["open"], doc["channel"]) == (
-        VISIBLE, True, "CALL")
+    assert (doc["details"]["municipality"], doc["open"], doc["channel"]) == (VISIBLE, True, "CALL")
     assert len(doc["consents"]) == 2 and len(doc["referrals"]) == len(doc["reports"]) == 1
     assert sorted(d["fields"] for d in doc["disclosures"]) == [
         ["CALLER_NAME", "CALLER_PHONE", "CALLER_EMAIL", "BRIEF", "NEEDS"],
-        ["CALLER_NAME", "LOCATION"]]
+        ["CALLER_NAME", "LOCATION"],
+    ]
     assert {d["policyVersion"] for d in doc["disclosures"]} == {"fictional-policy-v3"}
     assert phone_lookup(system, shared.case_id) is None
     [referral] = system.cases.inbox("referral_inbox", str(shared.shelter), 10)
     [report] = system.cases.inbox("report_inbox", str(shared.agency), 10)
     assert (referral["sealedCopy"], report["sealedCopy"]) == ("", "")
     assert (referral["fields"], referral["needs"], report["fields"]) == (
-        ["CALLER_NAME", "CALLER_PHONE", "CALLER_EMAIL", "BRIEF", "NEEDS"], ["SHELTER"],
-        ["CALLER_NAME", "LOCATION"])
+        ["CALLER_NAME", "CALLER_PHONE", "CALLER_EMAIL", "BRIEF", "NEEDS"],
+        ["SHELTER"],
+        ["CALLER_NAME", "LOCATION"],
+    )
     assert readable_in([referral, report], shared) == []
     assert len(system.cases.ledger(10, None)) == 2
     assert readable_in(projected_state(system, shared.case_id), shared) == []
@@ -347,13 +435,28 @@ def test_an_erased_case_refuses_a_disclosure_but_a_relayed_referral_and_updates_
 
     with acting_as(STAFF):
         with nothing_written(system), pytest.raises(DataErased):
-            system.app.refer(a_key(), shared.case_id, shared.shelter, ReferralMode.PHONE,
-                             [Need.LEGAL], [DisclosableField.CALLER_NAME], "")
+            system.app.refer(
+                a_key(),
+                shared.case_id,
+                shared.shelter,
+                ReferralMode.PHONE,
+                [Need.LEGAL],
+                [DisclosableField.CALLER_NAME],
+                "",
+            )
         with nothing_written(system), pytest.raises(DataErased):
-            system.app.refer(a_key(), shared.case_id, shared.shelter, ReferralMode.PHONE,
-                             [Need.LEGAL], [DisclosableField.LOCATION], "")
-        system.app.refer(a_key(), shared.case_id, shared.shelter, ReferralMode.PHONE,
-                         [Need.LEGAL], [], "")
+            system.app.refer(
+                a_key(),
+                shared.case_id,
+                shared.shelter,
+                ReferralMode.PHONE,
+                [Need.LEGAL],
+                [DisclosableField.LOCATION],
+                "",
+            )
+        system.app.refer(
+            a_key(), shared.case_id, shared.shelter, ReferralMode.PHONE, [Need.LEGAL], [], ""
+        )
         system.app.update_case(a_key(), shared.case_id, {"urgency": "LOW"})
     system.projector.catch_up()
 
@@ -371,17 +474,32 @@ def test_a_process_still_holding_the_key_of_a_case_another_process_erased_disclo
 ) -> None:
     shared = a_shared_case(system)
     with acting_as(STAFF):  # this process now holds the case and its key
-        system.app.refer(a_key(), shared.case_id, shared.shelter, ReferralMode.PHONE,
-                         [Need.LEGAL], [DisclosableField.CALLER_NAME], "")
+        system.app.refer(
+            a_key(),
+            shared.case_id,
+            shared.shelter,
+            ReferralMode.PHONE,
+            [Need.LEGAL],
+            [DisclosableField.CALLER_NAME],
+            "",
+        )
     with a_system(system.settings) as other:
         erase(other, shared.case_id)
 
     with nothing_written(system), acting_as(STAFF), pytest.raises(DataErased):
-        system.app.refer(a_key(), shared.case_id, shared.shelter, ReferralMode.PHONE,
-                         [Need.LEGAL], [DisclosableField.CALLER_NAME], "")
+        system.app.refer(
+            a_key(),
+            shared.case_id,
+            shared.shelter,
+            ReferralMode.PHONE,
+            [Need.LEGAL],
+            [DisclosableField.CALLER_NAME],
+            "",
+        )
 
 
 # -- the audit trail and the hash chain ------------------------------------------------------
+
 
 def test_the_audit_shows_only_sealed_markers_and_the_chain_still_verifies(
     system: System,
@@ -396,14 +514,24 @@ def test_the_audit_shows_only_sealed_markers_and_the_chain_still_verifies(
     entries = list(AuditTrail(system.app).export())
     assert readable_in(entries, shared) == []
     mine = [e for e in entries if e["recordId"] == str(shared.case_id)]
-    sealed = [(e["type"], k, v) for e in mine for k, v in e["data"].items()
-              if k in ("sealed_personal", "sealed_copy")]
-    assert sealed == [("Case.Opened", "sealed_personal", MASK),
-                      ("Case.InformationDisclosed", "sealed_copy", MASK),  # to the shelter
-                      ("Case.InformationDisclosed", "sealed_copy", MASK)]  # to the police
+    sealed = [
+        (e["type"], k, v)
+        for e in mine
+        for k, v in e["data"].items()
+        if k in ("sealed_personal", "sealed_copy")
+    ]
+    assert sealed == [
+        ("Case.Opened", "sealed_personal", MASK),
+        ("Case.InformationDisclosed", "sealed_copy", MASK),  # to the shelter
+        ("Case.InformationDisclosed", "sealed_copy", MASK),
+    ]  # to the police
     last = mine[-1]
     assert (last["type"], last["reason"], last["data"], last["actorRole"]) == (
-        "Case.PersonalDataErased", ERASE, {"reason": ERASE}, "supervisor")
+        "Case.PersonalDataErased",
+        ERASE,
+        {"reason": ERASE},
+        "supervisor",
+    )
     as_erased = system.audit.state_as_of(shared.case_id)
     as_before = system.audit.state_as_of(shared.case_id, version=erasure.version - 1)
     assert as_erased is not None and as_before is not None
@@ -420,8 +548,10 @@ def test_the_audit_shows_only_sealed_markers_and_the_chain_still_verifies(
 
 # -- at rest: nothing plain, no byte of the key ------------------------------------------------
 
+
 def test_no_personal_data_and_no_byte_of_the_destroyed_key_remain_in_any_database(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     shared = a_shared_case(system)
     rests = where_keys_rest(settings)
@@ -448,8 +578,7 @@ def another_request_reading(settings: Settings, system: System) -> Iterator[None
     """Another request, on another thread, part-way through a consistent read (the stores' own
     ``snapshot()``) when the key is destroyed; it finishes a moment later. It reads what shares
     the key table's database: on PostgreSQL the case list, on SQLite the key file itself."""
-    store, table = ((system.store, "cases") if settings.uses_postgres
-                    else (system.keys, "case_keys"))
+    store, table = (system.store, "cases") if settings.uses_postgres else (system.keys, "case_keys")
     reading, failures = threading.Event(), list[BaseException]()
 
     def read() -> None:
@@ -477,7 +606,8 @@ READ_SECONDS = 0.3
 
 
 def test_erasure_leaves_no_byte_of_the_key_even_while_another_request_is_reading(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     shared = a_shared_case(system)
 
@@ -489,8 +619,10 @@ def test_erasure_leaves_no_byte_of_the_key_even_while_another_request_is_reading
 
 # -- refusals write nothing and destroy nothing ------------------------------------------------
 
+
 def test_a_legal_hold_blocks_erasure_until_it_is_released(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     shared = a_shared_case(system)
     with acting_as(SUPERVISOR):
@@ -504,12 +636,12 @@ def test_a_legal_hold_blocks_erasure_until_it_is_released(
     system.projector.catch_up()
     doc = system.cases.get(str(shared.case_id))
     assert doc is not None and doc["erasedAt"] is None and doc["legalHold"] is not None
-    assert (doc["legalHold"]["reason"], doc["legalHold"]["by"]) == (
-        HOLD, "fictional-supervisor-1")
+    assert (doc["legalHold"]["reason"], doc["legalHold"]["by"]) == (HOLD, "fictional-supervisor-1")
 
     with acting_as(SUPERVISOR):
-        system.app.release_legal_hold(a_key(), shared.case_id,
-                                      "Fictional: the court order was lifted.")
+        system.app.release_legal_hold(
+            a_key(), shared.case_id, "Fictional: the court order was lifted."
+        )
     erase(system, shared.case_id)
 
     the_key_is_gone(system, settings, shared)
@@ -523,7 +655,8 @@ REFUSALS: dict[str, tuple[Actor, str, type[DomainError]]] = {
 
 @pytest.mark.parametrize("refusal", REFUSALS.values(), ids=REFUSALS.keys())
 def test_a_refused_erasure_writes_nothing_and_keeps_the_key(
-    system: System, refusal: tuple[Actor, str, type[DomainError]],
+    system: System,
+    refusal: tuple[Actor, str, type[DomainError]],
 ) -> None:
     actor, reason, error = refusal
     shared = a_shared_case(system)
@@ -539,8 +672,10 @@ def test_a_refused_erasure_writes_nothing_and_keeps_the_key(
 
 # -- a crash between the event and the key's destruction ---------------------------------------
 
+
 def test_repeating_an_erasure_with_its_key_destroys_a_key_left_behind(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     shared = a_shared_case(system)
     first = erase(system, shared.case_id, key="fictional-erasure-key-1")
@@ -555,7 +690,8 @@ def test_repeating_an_erasure_with_its_key_destroys_a_key_left_behind(
 
 
 def test_the_case_projection_destroys_a_key_left_behind_by_an_erased_case(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     shared = a_shared_case(system)
     erase(system, shared.case_id)
@@ -573,12 +709,20 @@ def recorded_without_destroying_the_key(system: System, case_id: UUID) -> None:
     and the event, but the key still in its table."""
     system.vault.begin_erasure(case_id)
     with acting_as(SUPERVISOR):
-        system.app._change(a_key(), "erasePersonalData", case_id, {"reason": ERASE}, Case,
-                           lambda c: c.erase_personal_data(ERASE), what="case")
+        system.app._change(
+            a_key(),
+            "erasePersonalData",
+            case_id,
+            {"reason": ERASE},
+            Case,
+            lambda c: c.erase_personal_data(ERASE),
+            what="case",
+        )
 
 
 def test_an_erasure_cut_short_after_its_event_is_finished_when_the_system_starts_again(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     shared = a_shared_case(system)
     recorded_without_destroying_the_key(system, shared.case_id)
@@ -593,7 +737,8 @@ def test_an_erasure_cut_short_after_its_event_is_finished_when_the_system_starts
 
 
 def test_the_projection_worker_finishes_an_erasure_cut_short(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     shared = a_shared_case(system)
     recorded_without_destroying_the_key(system, shared.case_id)
@@ -634,7 +779,8 @@ STAFF_TEXT = {
 
 
 def test_staff_written_free_text_is_sealed_and_an_erasure_takes_it_too(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     shared = a_shared_case(system)
     with acting_as(SUPERVISOR):
@@ -642,26 +788,40 @@ def test_staff_written_free_text_is_sealed_and_an_erasure_takes_it_too(
     case: Case = system.app.repository.get(shared.case_id)
     [referral] = case.referrals.values()
     with acting_as(Actor("fictional-partner-1", "partner", referral["organizationId"])):
-        system.app.report_referral_outcome(a_key(), shared.case_id, UUID(referral["id"]),
-                                           referral["organizationId"],
-                                           ReferralOutcomeKind.ACCEPTED, STAFF_TEXT["note"])
+        system.app.report_referral_outcome(
+            a_key(),
+            shared.case_id,
+            UUID(referral["id"]),
+            referral["organizationId"],
+            ReferralOutcomeKind.ACCEPTED,
+            STAFF_TEXT["note"],
+        )
     with acting_as(STAFF):
         system.app.close_case(a_key(), shared.case_id, STAFF_TEXT["close"])
     system.projector.catch_up()
     stored = everything_stored(settings)
-    assert not [(where, text) for where, data in stored.items() for text in STAFF_TEXT.values()
-                if text.encode() in data]  # never in clear, even before the erasure
+    assert not [
+        (where, text)
+        for where, data in stored.items()
+        for text in STAFF_TEXT.values()
+        if text.encode() in data
+    ]  # never in clear, even before the erasure
     case = system.app.repository.get(shared.case_id)
-    assert system.app.open_text(shared.case_id, case.consultations[0]["decision"]) == (
-        STAFF_TEXT["decision"])
+    assert (
+        system.app.open_text(shared.case_id, case.consultations[0]["decision"])
+        == (STAFF_TEXT["decision"])
+    )
 
     erase(system, shared.case_id)
 
     erased: Case = system.app.repository.get(shared.case_id)
-    texts = [erased.consultations[0]["decision"], erased.history[-1]["note"],
-             *[o["note"] for r in erased.referrals.values() for o in r["outcomes"]],
-             *[f for r in erased.reports.values() for f in r["factors"].values()],
-             *[d["justification"] for d in erased.disclosures.values() if d["justification"]]]
+    texts = [
+        erased.consultations[0]["decision"],
+        erased.history[-1]["note"],
+        *[o["note"] for r in erased.referrals.values() for o in r["outcomes"]],
+        *[f for r in erased.reports.values() for f in r["factors"].values()],
+        *[d["justification"] for d in erased.disclosures.values() if d["justification"]],
+    ]
     assert texts and {system.app.open_text(shared.case_id, t) for t in texts} == {ERASED_TEXT}
     exported = json.dumps(list(system.audit.export()))
     assert not [text for text in STAFF_TEXT.values() if text in exported]

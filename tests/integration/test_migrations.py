@@ -37,52 +37,67 @@ def fresh(tmp_path: Path) -> Iterator[Settings]:
     with psycopg.connect(PG_URL, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
-            yield Settings(data_dir=tmp_path, database_url=PG_URL, database_schema=schema,
-                           jwt_secret="test-secret-" + "x" * 32, max_connections=4,
-                           master_key=TEST_MASTER_KEY)
+            yield Settings(
+                data_dir=tmp_path,
+                database_url=PG_URL,
+                database_schema=schema,
+                jwt_secret="test-secret-" + "x" * 32,
+                max_connections=4,
+                master_key=TEST_MASTER_KEY,
+            )
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def sql(settings: Settings, statement: str) -> list[tuple[object, ...]]:
-    with psycopg.connect(PG_URL, autocommit=True,
-                         options=f"-c search_path={settings.database_schema}") as conn:
+    with psycopg.connect(
+        PG_URL, autocommit=True, options=f"-c search_path={settings.database_schema}"
+    ) as conn:
         cursor = conn.execute(statement)
         return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
 
 
 def catalogue(settings: Settings) -> list[tuple[object, ...]]:
     """Every table, column, index and function of the schema."""
-    return sql(settings, f"""
+    return sql(
+        settings,
+        f"""
         SELECT 'column', table_name, column_name, data_type FROM information_schema.columns
         WHERE table_schema = '{settings.database_schema}'
         UNION ALL SELECT 'index', tablename, indexname, indexdef FROM pg_indexes
         WHERE schemaname = '{settings.database_schema}'
         UNION ALL SELECT 'function', p.proname, pg_get_function_arguments(p.oid), ''
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname = '{settings.database_schema}' ORDER BY 1, 2, 3, 4""")
+        WHERE n.nspname = '{settings.database_schema}' ORDER BY 1, 2, 3, 4""",
+    )
 
 
 def test_a_fresh_database_is_refused_until_it_is_migrated(fresh: Settings) -> None:
     with pytest.raises(SchemaVersionError, match=r"no nrd schema yet .* run `nrd db migrate`"):
         build_system(fresh)
-    assert sql(fresh, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()") \
-        == [(0,)]  # the refusal created nothing
+    assert sql(fresh, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()") == [
+        (0,)
+    ]  # the refusal created nothing
 
     assert migrate_database(fresh) == (0, SCHEMA_VERSION)
 
     build_system(fresh).close()
     assert sql(fresh, f"SELECT version FROM {MIGRATIONS_TABLE} ORDER BY version") == [
-        (v,) for v in range(1, SCHEMA_VERSION + 1)]
+        (v,) for v in range(1, SCHEMA_VERSION + 1)
+    ]
 
 
 def test_a_database_at_an_older_version_is_refused_and_migrate_brings_it_up(
-        fresh: Settings) -> None:
+    fresh: Settings,
+) -> None:
     migrate_database(fresh)
     sql(fresh, f"DELETE FROM {MIGRATIONS_TABLE} WHERE version = {SCHEMA_VERSION}")
 
-    with pytest.raises(SchemaVersionError, match=rf"at version {SCHEMA_VERSION - 1}, and this "
-                                                 rf"nrd needs version {SCHEMA_VERSION}"):
+    with pytest.raises(
+        SchemaVersionError,
+        match=rf"at version {SCHEMA_VERSION - 1}, and this "
+        rf"nrd needs version {SCHEMA_VERSION}",
+    ):
         build_system(fresh)
     assert migrate_database(fresh) == (SCHEMA_VERSION - 1, SCHEMA_VERSION)
     build_system(fresh).close()
@@ -108,26 +123,34 @@ FACET_STATISTICS = ("directory_internal_facets_pairs", "directory_public_facets_
 
 def statistics(settings: Settings) -> dict[str, bool]:
     """The schema's statistics objects: name -> whether ANALYZE has gathered them."""
-    rows = sql(settings, f"""
+    rows = sql(
+        settings,
+        f"""
         SELECT s.stxname, EXISTS (SELECT 1 FROM pg_statistic_ext_data d WHERE d.stxoid = s.oid
                                   AND d.stxdmcv IS NOT NULL)
         FROM pg_statistic_ext s WHERE s.stxnamespace = '{settings.database_schema}'::regnamespace
-        ORDER BY 1""")
+        ORDER BY 1""",
+    )
     return {str(name): bool(gathered) for name, gathered in rows}
 
 
 def test_a_database_at_version_3_gets_the_facet_statistics_gathered(fresh: Settings) -> None:
     migrate_database(fresh)
-    sql(fresh, "INSERT INTO directory_public_facets (id, facet, value) VALUES "
-               "('fictional-1', 'province', 'CA-ON'), ('fictional-1', 'language', 'fr')")
+    sql(
+        fresh,
+        "INSERT INTO directory_public_facets (id, facet, value) VALUES "
+        "('fictional-1', 'province', 'CA-ON'), ('fictional-1', 'language', 'fr')",
+    )
     for name in FACET_STATISTICS:
         sql(fresh, f"DROP STATISTICS {name}")
     sql(fresh, f"DELETE FROM {MIGRATIONS_TABLE} WHERE version >= 4")
 
     assert migrate_database(fresh) == (3, SCHEMA_VERSION)
 
-    assert statistics(fresh) == {"directory_internal_facets_pairs": False,  # no rows yet
-                                 "directory_public_facets_pairs": True}
+    assert statistics(fresh) == {
+        "directory_internal_facets_pairs": False,  # no rows yet
+        "directory_public_facets_pairs": True,
+    }
 
 
 def insert_function(settings: Settings) -> str:
@@ -136,7 +159,8 @@ def insert_function(settings: Settings) -> str:
 
 
 def test_a_database_at_version_4_gets_inserts_that_notify_its_own_schema_channel(
-        fresh: Settings) -> None:
+    fresh: Settings,
+) -> None:
     migrate_database(fresh)
     own = channel_for(str(fresh.database_schema), "nrd_events")
     assert own != "nrd_events"
@@ -158,7 +182,8 @@ def test_a_database_at_version_4_gets_inserts_that_notify_its_own_schema_channel
 
 
 def test_an_embedded_store_at_version_3_gets_its_full_text_rows_linked_by_rowid(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     settings = Settings(data_dir=tmp_path, jwt_secret="test-secret-" + "x" * 32)
     with a_system(settings) as system:
         a_directory(system)
@@ -171,14 +196,19 @@ def test_an_embedded_store_at_version_3_gets_its_full_text_rows_linked_by_rowid(
     with a_system(settings) as system:  # the embedded store migrates itself
         assert unlinked_full_text(system) == 0
         assert search(system, text="shelters", facets={"province": ["CA-ON"]}) == [
-            "Aurora Youth Shelter"]
+            "Aurora Youth Shelter"
+        ]
 
 
 def test_a_database_at_a_newer_version_is_refused_by_processes_and_by_migrate(
-        fresh: Settings) -> None:
+    fresh: Settings,
+) -> None:
     migrate_database(fresh)
-    sql(fresh, f"INSERT INTO {MIGRATIONS_TABLE} VALUES ({SCHEMA_VERSION + 1}, "
-               "'a later release', '2031-01-01')")
+    sql(
+        fresh,
+        f"INSERT INTO {MIGRATIONS_TABLE} VALUES ({SCHEMA_VERSION + 1}, "
+        "'a later release', '2031-01-01')",
+    )
     before = catalogue(fresh)
 
     with pytest.raises(SchemaVersionError, match=rf"version {SCHEMA_VERSION + 1}, newer than"):
@@ -201,28 +231,36 @@ def made_before_versioning(settings: Settings) -> None:
     """The schema as processes made it at start before migrations were versioned: no version
     table, no quarantine, the tracking table with its two first columns."""
     migrate_database(settings)
-    sql(settings, f"DROP TABLE {MIGRATIONS_TABLE}; DROP TABLE projection_quarantine; "
-                  "ALTER TABLE projection_tracking DROP COLUMN moved_at, "
-                  "DROP COLUMN quarantined, DROP COLUMN failure; "
-                  "DELETE FROM projection_tracking WHERE name = 'topics'")
+    sql(
+        settings,
+        f"DROP TABLE {MIGRATIONS_TABLE}; DROP TABLE projection_quarantine; "
+        "ALTER TABLE projection_tracking DROP COLUMN moved_at, "
+        "DROP COLUMN quarantined, DROP COLUMN failure; "
+        "DELETE FROM projection_tracking WHERE name = 'topics'",
+    )
 
 
-def test_a_database_made_before_versioning_is_migrated_keeping_its_rows(
-        fresh: Settings) -> None:
+def test_a_database_made_before_versioning_is_migrated_keeping_its_rows(fresh: Settings) -> None:
     made_before_versioning(fresh)
     sql(fresh, "UPDATE projection_tracking SET position = 7")
 
     assert migrate_database(fresh) == (0, SCHEMA_VERSION)
 
-    assert sql(fresh, "SELECT name, position, quarantined FROM projection_tracking "
-                      "ORDER BY name") == [
-        ("cases", 7, 0), ("chain", 7, 0), ("directory", 7, 0), ("protocols", 7, 0),
-        ("topics", 0, 0)]
+    assert sql(
+        fresh, "SELECT name, position, quarantined FROM projection_tracking ORDER BY name"
+    ) == [
+        ("cases", 7, 0),
+        ("chain", 7, 0),
+        ("directory", 7, 0),
+        ("protocols", 7, 0),
+        ("topics", 0, 0),
+    ]
     build_system(fresh).close()
 
 
 def test_migrating_while_a_batch_holds_the_read_model_tables_neither_waits_nor_deadlocks(
-        fresh: Settings) -> None:
+    fresh: Settings,
+) -> None:
     """An older worker's batch is under way (rows written, not yet committed) while the
     migration runs. A migration that sent CREATE INDEX IF NOT EXISTS for indexes already there
     would lock those tables: it would wait for the batch, holding locks the batch needs next
@@ -230,8 +268,15 @@ def test_migrating_while_a_batch_holds_the_read_model_tables_neither_waits_nor_d
     made_before_versioning(fresh)
     with psycopg.connect(PG_URL, options=f"-c search_path={fresh.database_schema}") as batch:
         batch.execute("SET lock_timeout = '5s'")
-        for table in ("referral_inbox", "report_inbox", "disclosure_ledger", "case_needs",
-                      "directory_internal", "access_log", "case_keys"):
+        for table in (
+            "referral_inbox",
+            "report_inbox",
+            "disclosure_ledger",
+            "case_needs",
+            "directory_internal",
+            "access_log",
+            "case_keys",
+        ):
             batch.execute(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE")
         with ThreadPoolExecutor(1) as pool:
             migration = pool.submit(migrate_database, fresh)
@@ -255,8 +300,8 @@ def test_two_migrators_at_once_apply_each_step_once(fresh: Settings) -> None:
 
 
 def test_nrd_db_migrate_reports_progress_and_the_worker_refuses_an_unmigrated_database(
-        fresh: Settings, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fresh: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     nrd_environment(monkeypatch, fresh)
 
     assert cli.main(["projections", "run"]) == 2
@@ -273,17 +318,19 @@ def test_nrd_db_migrate_reports_progress_and_the_worker_refuses_an_unmigrated_da
     assert f"the schema is at version {SCHEMA_VERSION}: nothing to do" in capsys.readouterr().out
 
 
-def test_the_embedded_store_migrates_itself_and_refuses_a_newer_schema(
-        tmp_path: Path) -> None:
+def test_the_embedded_store_migrates_itself_and_refuses_a_newer_schema(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, jwt_secret="test-secret-" + "x" * 32)
     build_system(settings).close()
     system = build_system(settings)  # a second start finds nothing to do
     try:
         with system.store.transaction() as cursor:
-            assert cursor.execute(f"SELECT max(version) FROM {MIGRATIONS_TABLE}").fetchone() \
-                == (SCHEMA_VERSION,)
-            cursor.execute(f"INSERT INTO {MIGRATIONS_TABLE} VALUES (%s, %s, %s)",
-                           (SCHEMA_VERSION + 1, "a later release", "2031-01-01"))
+            assert cursor.execute(f"SELECT max(version) FROM {MIGRATIONS_TABLE}").fetchone() == (
+                SCHEMA_VERSION,
+            )
+            cursor.execute(
+                f"INSERT INTO {MIGRATIONS_TABLE} VALUES (%s, %s, %s)",
+                (SCHEMA_VERSION + 1, "a later release", "2031-01-01"),
+            )
     finally:
         system.close()
     with pytest.raises(SchemaVersionError, match="newer than this nrd knows"):

@@ -26,20 +26,35 @@ from tests.integration.test_case_application import a_case, consent, refer
 
 # The read models' own tables (their folded states aside: those are stored at versions that
 # depend on how batches fell), and what they hold back.
-READ_MODEL_TABLES = ("directory_internal", "directory_public", "directory_internal_facets",
-                     "directory_public_facets", "reporting_protocols", "cases", "case_needs",
-                     "referral_inbox", "report_inbox", "disclosure_ledger",
-                     "projection_quarantine", "event_chain")
+READ_MODEL_TABLES = (
+    "directory_internal",
+    "directory_public",
+    "directory_internal_facets",
+    "directory_public_facets",
+    "reporting_protocols",
+    "cases",
+    "case_needs",
+    "referral_inbox",
+    "report_inbox",
+    "disclosure_ledger",
+    "projection_quarantine",
+    "event_chain",
+)
 
 
 def read_model_rows(system: System) -> dict[str, set[tuple[Any, ...]]]:
     """Every row of every read model, as sets, and every position."""
     with system.store.read() as cursor:
-        rows = {table: {tuple(map(str, row)) for row in cursor.execute(
-                    f"SELECT * FROM {table}").fetchall()}
-                for table in READ_MODEL_TABLES}
-        rows["positions"] = {tuple(map(str, row)) for row in cursor.execute(
-            "SELECT name, position FROM projection_tracking").fetchall()}
+        rows = {
+            table: {
+                tuple(map(str, row)) for row in cursor.execute(f"SELECT * FROM {table}").fetchall()
+            }
+            for table in READ_MODEL_TABLES
+        }
+        rows["positions"] = {
+            tuple(map(str, row))
+            for row in cursor.execute("SELECT name, position FROM projection_tracking").fetchall()
+        }
     return rows
 
 
@@ -94,7 +109,8 @@ KILLS = ("locked:5", "processed:5", "state-stored:1", "tracked:5", "committed:5"
 
 @pytest.mark.timeout(600)
 def test_a_worker_killed_at_any_point_of_a_batch_resumes_and_equals_a_rebuild(
-        settings: Settings, system: System, tmp_path: Path) -> None:
+    settings: Settings, system: System, tmp_path: Path
+) -> None:
     load, env, log = Load(system), nrd_environment(settings), tmp_path / "worker.log"
     for fault in KILLS:
         load.chunk()
@@ -109,7 +125,8 @@ def test_a_worker_killed_at_any_point_of_a_batch_resumes_and_equals_a_rebuild(
 
 @pytest.mark.timeout(600)
 def test_a_worker_whose_connection_is_cut_at_any_point_carries_on_by_itself(
-        pg_settings: Settings, pg_system: System, tmp_path: Path) -> None:
+    pg_settings: Settings, pg_system: System, tmp_path: Path
+) -> None:
     load, env, log = Load(pg_system), nrd_environment(pg_settings), tmp_path / "worker.log"
     for fault in ("processed:5", "state-stored:1", "tracked:5", "listening:1"):
         load.chunk()
@@ -123,11 +140,16 @@ def test_a_worker_whose_connection_is_cut_at_any_point_carries_on_by_itself(
 @pytest.mark.timeout(600)
 @pytest.mark.postgres
 def test_a_worker_rides_out_postgresql_restarting_in_a_batch_while_listening_and_at_start(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     with PrivateCluster() as cluster:
-        settings = Settings(data_dir=tmp_path, database_url=cluster.url,
-                            jwt_secret="test-secret-" + "x" * 32, max_connections=4,
-                            master_key="AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
+        settings = Settings(
+            data_dir=tmp_path,
+            database_url=cluster.url,
+            jwt_secret="test-secret-" + "x" * 32,
+            max_connections=4,
+            master_key="AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        )
         migrate_database(settings)
         env, log = nrd_environment(settings), tmp_path / "worker.log"
 

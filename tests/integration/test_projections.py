@@ -45,21 +45,35 @@ from tests.helpers import a_key
 STAFF = Actor("fictional-staff-7", "staff", request_id="req-fictional-projections")
 SERGEANT = {"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142"}
 CONSTABLE = {"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"}
-PUBLIC_KEYS = {"id", "kind", "nameEn", "nameFr", "descriptionEn", "descriptionFr", "services",
-               "focusAreas", "populations", "languages", "regions", "hours", "intakeProcess",
-               "publicContact", "location"}
+PUBLIC_KEYS = {
+    "id",
+    "kind",
+    "nameEn",
+    "nameFr",
+    "descriptionEn",
+    "descriptionFr",
+    "services",
+    "focusAreas",
+    "populations",
+    "languages",
+    "regions",
+    "hours",
+    "intakeProcess",
+    "publicContact",
+    "location",
+}
 
 
 # -- a directory with some history -----------------------------------------------------------
 
-def an_applicant(app: DirectoryUseCases, name: str, listed: bool = True,
-                 **changes: Any) -> UUID:
-    return app.apply_for_inclusion(a_key(), fictional_profile(name, **changes),
-                                   list(ALL_CRITERIA), listed).id
+
+def an_applicant(app: DirectoryUseCases, name: str, listed: bool = True, **changes: Any) -> UUID:
+    return app.apply_for_inclusion(
+        a_key(), fictional_profile(name, **changes), list(ALL_CRITERIA), listed
+    ).id
 
 
-def an_included(app: DirectoryUseCases, name: str, listed: bool = True,
-                **changes: Any) -> UUID:
+def an_included(app: DirectoryUseCases, name: str, listed: bool = True, **changes: Any) -> UUID:
     org = an_applicant(app, name, listed, **changes)
     app.start_review(a_key(), org)
     app.approve_inclusion(a_key(), org, "Fictional approval.")
@@ -70,8 +84,11 @@ def a_busy_directory(app: DirectoryUseCases) -> dict[str, UUID]:
     """Every kind of directory change, written through the commands; nothing projected yet."""
     with acting_as(STAFF):
         harbour = an_included(app, "Example Harbour Shelter")
-        app.submit_profile_update(a_key(), harbour, fictional_profile(
-            "Example Harbour Shelter", hours="Fictional hours: 8 to 20"))
+        app.submit_profile_update(
+            a_key(),
+            harbour,
+            fictional_profile("Example Harbour Shelter", hours="Fictional hours: 8 to 20"),
+        )
         app.accept_profile_update(a_key(), harbour)
         app.set_public_listing(a_key(), harbour, False)
         app.set_public_listing(a_key(), harbour, True)
@@ -104,41 +121,60 @@ def a_busy_directory(app: DirectoryUseCases) -> dict[str, UUID]:
         app.remove_organization(a_key(), reinstated, RemovalReason.UNREACHABLE, "")
         app.reinstate_organization(a_key(), reinstated, "Fictional: reached them again.")
 
-        agency = an_included(app, "Example Harbour Police Service", listed=False,
-                             kind="LAW_ENFORCEMENT_AGENCY", services=[])
-        protocol = app.establish_reporting_protocol(a_key(), agency, "CA-ON", "Fictionville",
-                                                    [SERGEANT]).id
-        app.revise_protocol_contacts(a_key(), protocol, [SERGEANT, CONSTABLE],
-                                     "Fictional: a second contact joins the rota.")
-    return {"harbour": harbour, "clinic": clinic, "declined": declined, "waiting": waiting,
-            "unreachable": unreachable, "removed": removed, "reinstated": reinstated,
-            "agency": agency, "protocol": protocol}
+        agency = an_included(
+            app,
+            "Example Harbour Police Service",
+            listed=False,
+            kind="LAW_ENFORCEMENT_AGENCY",
+            services=[],
+        )
+        protocol = app.establish_reporting_protocol(
+            a_key(), agency, "CA-ON", "Fictionville", [SERGEANT]
+        ).id
+        app.revise_protocol_contacts(
+            a_key(), protocol, [SERGEANT, CONSTABLE], "Fictional: a second contact joins the rota."
+        )
+    return {
+        "harbour": harbour,
+        "clinic": clinic,
+        "declined": declined,
+        "waiting": waiting,
+        "unreachable": unreachable,
+        "removed": removed,
+        "reinstated": reinstated,
+        "agency": agency,
+        "protocol": protocol,
+    }
 
 
 # -- looking at the read models --------------------------------------------------------------
+
 
 def read_models(store: ViewStore) -> dict[str, list[tuple[Any, ...]]]:
     """Every read-model row, tracking positions included, in a deterministic order."""
     search = ", search::text" if store.dialect == "postgres" else ""
     queries = {
         INTERNAL: f"SELECT id, kind, sort_key, status, last_confirmed_at, flagged_unreachable, "
-                  f"doc{search} FROM {INTERNAL} ORDER BY id",
+        f"doc{search} FROM {INTERNAL} ORDER BY id",
         PUBLIC: f"SELECT id, kind, sort_key, doc{search} FROM {PUBLIC} ORDER BY id",
         "reporting_protocols": "SELECT id, agency_id, province, doc FROM reporting_protocols "
-                               "ORDER BY id",
+        "ORDER BY id",
         # The stored state's bytes hold the snapshot's own timestamp; its version must agree.
         "directory_state": "SELECT id, version, topic FROM directory_state ORDER BY id",
         "protocols_state": "SELECT id, version, topic FROM protocols_state ORDER BY id",
         "projection_tracking": "SELECT name, position FROM projection_tracking ORDER BY name",
     }
     for scope in (INTERNAL, PUBLIC):
-        queries[f"{scope}_facets"] = (f"SELECT id, facet, value FROM {scope}_facets "
-                                      "ORDER BY id, facet, value")
+        queries[f"{scope}_facets"] = (
+            f"SELECT id, facet, value FROM {scope}_facets ORDER BY id, facet, value"
+        )
         if store.dialect == "sqlite":
             queries[f"{scope}_fts"] = f"SELECT id, body FROM {scope}_fts ORDER BY id, body"
     with store.read() as cursor:
-        return {table: [tuple(row) for row in cursor.execute(sql).fetchall()]
-                for table, sql in queries.items()}
+        return {
+            table: [tuple(row) for row in cursor.execute(sql).fetchall()]
+            for table, sql in queries.items()
+        }
 
 
 def ids_in(store: ViewStore, table: str) -> list[str]:
@@ -152,33 +188,42 @@ def projected_topics(projector: Projector) -> list[str]:
 
 def projected_events(projector: Projector) -> int:
     """How many events in the whole log some projection handles."""
-    return len(projector.app.recorder.select_notifications(
-        start=1, limit=100_000, topics=projected_topics(projector)))
+    return len(
+        projector.app.recorder.select_notifications(
+            start=1, limit=100_000, topics=projected_topics(projector)
+        )
+    )
 
 
 def pending_events(projector: Projector) -> int:
     """How many events each projection has yet to apply, from its own tracking position."""
     positions = projector.positions()
-    return sum(len(projector.app.recorder.select_notifications(
-        start=positions[p.name] + 1, limit=100_000, topics=p.topics))
-        for p in projector.projections)
+    return sum(
+        len(
+            projector.app.recorder.select_notifications(
+                start=positions[p.name] + 1, limit=100_000, topics=p.topics
+            )
+        )
+        for p in projector.projections
+    )
 
 
 def the_projections(system: System) -> list[Any]:
     """Fresh instances of every projection the system runs."""
+
     def fresh(p: Any) -> Any:
         if isinstance(p, ChainProjection | TopicCheck):
             return type(p)()
         if isinstance(p, CaseProjection):
             assert p.history is not None  # the case projection stores its state behind
-            return CaseProjection(system.app.mapper, system.store.dialect, system.vault,
-                                  p.history)
+            return CaseProjection(system.app.mapper, system.store.dialect, system.vault, p.history)
         return type(p)(system.app.mapper, system.store.dialect)
 
     return [fresh(p) for p in system.projector.projections]
 
 
 # -- rebuild -----------------------------------------------------------------------------------
+
 
 def test_a_rebuild_from_the_log_gives_every_row_that_following_the_log_gave(
     system: System,
@@ -193,12 +238,17 @@ def test_a_rebuild_from_the_log_gives_every_row_that_following_the_log_gave(
     assert read_models(system.store) == followed
     assert len(followed[INTERNAL]) == 8
     assert sorted(row[0] for row in followed[PUBLIC]) == sorted(
-        str(ids[name]) for name in ("harbour", "unreachable", "reinstated"))
+        str(ids[name]) for name in ("harbour", "unreachable", "reinstated")
+    )
     assert [row[0] for row in followed["reporting_protocols"]] == [str(ids["protocol"])]
     head = system.projector.head()
     assert followed["projection_tracking"] == [
-        ("cases", head), ("chain", head), ("directory", head), ("protocols", head),
-        ("topics", head)]
+        ("cases", head),
+        ("chain", head),
+        ("directory", head),
+        ("protocols", head),
+        ("topics", head),
+    ]
 
 
 def test_a_batch_of_events_a_projection_has_already_folded_in_writes_nothing(
@@ -206,8 +256,14 @@ def test_a_batch_of_events_a_projection_has_already_folded_in_writes_nothing(
 ) -> None:
     ids = a_busy_directory(system.app)
     with acting_as(Actor("fictional-staff-1", "staff")):
-        case_id = system.app.open_case(a_key(), Channel.CALL, "en", CallerRelationship.ANONYMOUS,
-                                       {}, {"province": "CA-ON", "needs": ["SHELTER"]}).id
+        case_id = system.app.open_case(
+            a_key(),
+            Channel.CALL,
+            "en",
+            CallerRelationship.ANONYMOUS,
+            {},
+            {"province": "CA-ON", "needs": ["SHELTER"]},
+        ).id
     system.projector.catch_up()
     before = read_models(system.store), case_tables(system.store)
     again = {DirectoryProjection: ids["harbour"], CaseProjection: case_id}
@@ -223,11 +279,18 @@ def test_a_batch_of_events_a_projection_has_already_folded_in_writes_nothing(
 
 # -- the case projection's state, stored behind and kept in memory ------------------------------
 
+
 def a_case_with_follow_ups(system: System, follow_ups: int) -> UUID:
     """A case, then ``follow_ups`` consents, each applied in a batch of its own."""
     with acting_as(STAFF):
-        case_id = system.app.open_case(a_key(), Channel.CALL, "en", CallerRelationship.ANONYMOUS,
-                                       {}, {"province": "CA-ON", "needs": ["SHELTER"]}).id
+        case_id = system.app.open_case(
+            a_key(),
+            Channel.CALL,
+            "en",
+            CallerRelationship.ANONYMOUS,
+            {},
+            {"province": "CA-ON", "needs": ["SHELTER"]},
+        ).id
     system.projector.catch_up()
     for _ in range(follow_ups):
         a_follow_up_consent(system, case_id)
@@ -237,14 +300,22 @@ def a_case_with_follow_ups(system: System, follow_ups: int) -> UUID:
 
 def a_follow_up_consent(system: System, case_id: UUID) -> None:
     with acting_as(STAFF):
-        system.app.grant_consent(a_key(), case_id, ConsentScope.FOLLOW_UP_CONTACT, None,
-                                 ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
+        system.app.grant_consent(
+            a_key(),
+            case_id,
+            ConsentScope.FOLLOW_UP_CONTACT,
+            None,
+            ConsentGiver.CALLER,
+            ConsentMethod.VERBAL,
+            None,
+        )
 
 
 def stored_state_version(system: System, case_id: UUID) -> int:
     with system.store.read() as cursor:
-        row = cursor.execute("SELECT version FROM cases_state WHERE id = %s",
-                             (str(case_id),)).fetchone()
+        row = cursor.execute(
+            "SELECT version FROM cases_state WHERE id = %s", (str(case_id),)
+        ).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -282,15 +353,15 @@ def test_another_process_folds_a_case_stored_behind_from_the_event_store(
 
 
 def test_a_failed_batch_leaves_nothing_of_what_it_folded_in_the_projections_memory(
-    system: System, monkeypatch: pytest.MonkeyPatch,
+    system: System,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     case_id = a_case_with_follow_ups(system, 1)
     cases = next(p for p in system.projector.projections if isinstance(p, CaseProjection))
     write = cases.write
     failures: list[int] = []
 
-    def fails_once_after_writing(cursor: Cursor, aggregates: list[Any],
-                                 applied: Any) -> None:
+    def fails_once_after_writing(cursor: Cursor, aggregates: list[Any], applied: Any) -> None:
         write(cursor, aggregates, applied)
         if not failures:
             failures.append(1)
@@ -312,21 +383,29 @@ def test_a_projection_storing_its_state_behind_needs_the_event_history(
     system: System,
 ) -> None:
     with pytest.raises(ValueError, match="history"):
-        CaseProjection(system.app.mapper, system.store.dialect, system.vault,
-                       None)  # type: ignore[arg-type]
+        CaseProjection(system.app.mapper, system.store.dialect, system.vault, None)  # type: ignore[arg-type]
 
 
 def case_tables(store: ViewStore) -> dict[str, list[tuple[Any, ...]]]:
     with store.read() as cursor:
-        return {table: [tuple(row) for row in cursor.execute(
-            f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()]
-            for table in ("cases", "case_needs", "disclosure_ledger")}
+        return {
+            table: [
+                tuple(row)
+                for row in cursor.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+            ]
+            for table in ("cases", "case_needs", "disclosure_ledger")
+        }
 
 
 def nrd_environment(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     """The environment an operator would give ``nrd`` for this store."""
-    for name in ("NRD_DATABASE_URL", "NRD_DATABASE_SCHEMA", "NRD_DATA_DIR",
-                 "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    for name in (
+        "NRD_DATABASE_URL",
+        "NRD_DATABASE_SCHEMA",
+        "NRD_DATA_DIR",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
     monkeypatch.setenv("NRD_JWT_SECRET", settings.jwt_secret or "")
@@ -345,7 +424,9 @@ def damage_the_read_models(store: ViewStore) -> None:
 
 
 def test_nrd_projections_rebuild_restores_damaged_read_models_and_reports_progress(
-    system: System, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    system: System,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     a_busy_directory(system.app)
@@ -368,7 +449,9 @@ def test_nrd_projections_rebuild_restores_damaged_read_models_and_reports_progre
 
 
 def test_nrd_projections_status_says_behind_by_its_exit_code_until_the_read_models_are_current(
-    system: System, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    system: System,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     a_busy_directory(system.app)  # written; nothing applied yet
@@ -381,8 +464,7 @@ def test_nrd_projections_status_says_behind_by_its_exit_code_until_the_read_mode
     assert f"directory: 0/{head} ({head} behind)" in behind
     assert f"directory: {head} events behind (bound 0)" in behind
     assert cli.main(["projections", "status", "--max-lag", str(head)]) == 1  # never moved
-    assert f"directory: {head} events behind and never moved (bound 30s)" in \
-        capsys.readouterr().out
+    assert f"directory: {head} events behind and never moved (bound 30s)" in capsys.readouterr().out
 
     system.projector.catch_up()
 
@@ -391,7 +473,9 @@ def test_nrd_projections_status_says_behind_by_its_exit_code_until_the_read_mode
 
 
 def test_nrd_projections_rebuild_takes_the_data_folder_from_the_data_dir_flag(
-    system: System, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    system: System,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     a_busy_directory(system.app)
@@ -409,6 +493,7 @@ def test_nrd_projections_rebuild_takes_the_data_folder_from_the_data_dir_flag(
 
 
 # -- a crash, a failed batch ---------------------------------------------------------------
+
 
 def test_events_written_before_a_crash_are_projected_by_the_restarted_projector(
     settings: Settings,
@@ -458,7 +543,8 @@ class CrashesAtTheNthEvent(DirectoryProjection):
     def process(self, cursor: Cursor, events: Sequence[DomainEventProtocol[Any]]) -> None:
         super().process(cursor, events[: self.n - 1])
         self.rows_seen_before_the_crash = int(
-            cursor.execute(f"SELECT COUNT(*) FROM {INTERNAL}").fetchone()[0])
+            cursor.execute(f"SELECT COUNT(*) FROM {INTERNAL}").fetchone()[0]
+        )
         raise ProjectionCrashed(f"fictional failure at event {self.n} of {len(events)}")
 
 
@@ -493,8 +579,10 @@ def test_a_batch_that_fails_midway_leaves_rows_and_position_as_they_were(
 
 # -- concurrency ----------------------------------------------------------------------------
 
+
 def test_two_projectors_catching_up_at_once_apply_every_event_exactly_once(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     a_busy_directory(system.app)
     with acting_as(STAFF):
@@ -502,8 +590,10 @@ def test_two_projectors_catching_up_at_once_apply_every_event_exactly_once(
             an_applicant(system.app, f"Fictional Backlog Shelter {n:02d}")
     another_process = build_system(settings)
     try:
-        projectors = [Projector(s.app, s.store, the_projections(s), batch_size=3)
-                      for s in (system, another_process)]
+        projectors = [
+            Projector(s.app, s.store, the_projections(s), batch_size=3)
+            for s in (system, another_process)
+        ]
         start = threading.Barrier(2)
 
         def catch_up(projector: Projector) -> int:
@@ -518,8 +608,13 @@ def test_two_projectors_catching_up_at_once_apply_every_event_exactly_once(
         everything = len(system.app.recorder.select_notifications(start=1, limit=100_000))
         assert sum(applied) == projected_events(system.projector) + 2 * everything
         head = system.projector.head()
-        assert system.projector.positions() == {"directory": head, "protocols": head,
-                                                "cases": head, "chain": head, "topics": head}
+        assert system.projector.positions() == {
+            "directory": head,
+            "protocols": head,
+            "cases": head,
+            "chain": head,
+            "topics": head,
+        }
         together = read_models(system.store)
         system.projector.rebuild()
         assert read_models(system.store) == together
@@ -546,11 +641,15 @@ def test_a_projector_tailing_four_concurrent_writers_never_skips_an_event(
     def write(writer: int) -> list[UUID]:
         actor = Actor(f"fictional-writer-{writer}", "staff", request_id=f"req-writer-{writer}")
         with acting_as(actor):
-            return [system.app.apply_for_inclusion(
-                        f"fictional-writer-{writer}-{n:04d}",
-                        fictional_profile(f"Fictional Writer {writer} Shelter {n:02d}"),
-                        list(ALL_CRITERIA), True).id
-                    for n in range(writes_each)]
+            return [
+                system.app.apply_for_inclusion(
+                    f"fictional-writer-{writer}-{n:04d}",
+                    fictional_profile(f"Fictional Writer {writer} Shelter {n:02d}"),
+                    list(ALL_CRITERIA),
+                    True,
+                ).id
+                for n in range(writes_each)
+            ]
 
     with ThreadPoolExecutor(5) as pool:
         follower = pool.submit(follow)
@@ -571,6 +670,7 @@ def test_a_projector_tailing_four_concurrent_writers_never_skips_an_event(
 
 # -- the public directory -----------------------------------------------------------------
 
+
 def public_text(store: ViewStore) -> str:
     """Everything stored in the public tables, as one string to search for leaks."""
     tables = [f"SELECT doc FROM {PUBLIC}", f"SELECT value FROM {PUBLIC}_facets"]
@@ -583,23 +683,41 @@ def public_text(store: ViewStore) -> str:
 
 
 def public_rows_for(store: ViewStore, org: UUID) -> int:
-    tables = [PUBLIC, f"{PUBLIC}_facets"] + ([f"{PUBLIC}_fts"] if store.dialect == "sqlite"
-                                             else [])
+    tables = [PUBLIC, f"{PUBLIC}_facets"] + ([f"{PUBLIC}_fts"] if store.dialect == "sqlite" else [])
     with store.read() as cursor:
-        return sum(int(cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE id = %s",
-                                      (str(org),)).fetchone()[0]) for table in tables)
+        return sum(
+            int(
+                cursor.execute(
+                    f"SELECT COUNT(*) FROM {table} WHERE id = %s", (str(org),)
+                ).fetchone()[0]
+            )
+            for table in tables
+        )
 
 
 def test_the_public_directory_holds_only_included_listed_organizations_and_public_fields(
     system: System,
 ) -> None:
-    hidden_location = {"province": "CA-ON", "municipality": "Fictionville",
-                       "address": "12 Fictional Hidden Lane", "postalCode": "K1A 0B1"}
-    shelter = seed(system, "Example Harbour Shelter", confidential=True,
-                   location=dict(hidden_location))
-    clinic = seed(system, "Sample Legal Clinic", province="CA-QC",
-                  location={**hidden_location, "province": "CA-QC",
-                            "address": "3 Sample Open Street", "postalCode": "H2X 1Y4"})
+    hidden_location = {
+        "province": "CA-ON",
+        "municipality": "Fictionville",
+        "address": "12 Fictional Hidden Lane",
+        "postalCode": "K1A 0B1",
+    }
+    shelter = seed(
+        system, "Example Harbour Shelter", confidential=True, location=dict(hidden_location)
+    )
+    clinic = seed(
+        system,
+        "Sample Legal Clinic",
+        province="CA-QC",
+        location={
+            **hidden_location,
+            "province": "CA-QC",
+            "address": "3 Sample Open Street",
+            "postalCode": "H2X 1Y4",
+        },
+    )
     seed(system, "Example Unlisted Hostel", listed=False)
     seed(system, "Sample Applicant Outreach", included=False)
     declined = seed(system, "Placeholder Declined Centre", included=False)
@@ -616,8 +734,15 @@ def test_the_public_directory_holds_only_included_listed_organizations_and_publi
     assert shelter_doc["location"] == {"province": "CA-ON", "municipality": "Fictionville"}
     assert clinic_doc["location"]["address"] == "3 Sample Open Street"
     leaked = public_text(system.store)
-    for secret in ("Hidden Lane", "K1A 0B1", "coordinator@example.org", "Fictional Coordinator",
-                   "Warm transfer", "INCLUDED", "criteria"):
+    for secret in (
+        "Hidden Lane",
+        "K1A 0B1",
+        "coordinator@example.org",
+        "Fictional Coordinator",
+        "Warm transfer",
+        "INCLUDED",
+        "criteria",
+    ):
         assert secret not in leaked
     internal = system.directory.get(INTERNAL, str(shelter))
     assert internal is not None and internal["location"]["address"] == "12 Fictional Hidden Lane"
@@ -637,18 +762,26 @@ def test_removing_or_opting_out_deletes_the_public_row_and_reinstating_or_opting
         system.projector.catch_up()
         return set(ids_in(system.store, PUBLIC))
 
-    assert after(lambda: system.app.remove_organization(
-        a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST, "")) == {str(clinic)}
+    assert after(
+        lambda: system.app.remove_organization(
+            a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST, ""
+        )
+    ) == {str(clinic)}
     assert public_rows_for(system.store, shelter) == 0
     assert after(lambda: system.app.set_public_listing(a_key(), clinic, False)) == set()
     assert public_rows_for(system.store, clinic) == 0
     assert system.directory.get(INTERNAL, str(clinic)) is not None
 
-    assert after(lambda: system.app.reinstate_organization(
-        a_key(), shelter, "Fictional: asked to come back.")) == {str(shelter)}
+    assert after(
+        lambda: system.app.reinstate_organization(
+            a_key(), shelter, "Fictional: asked to come back."
+        )
+    ) == {str(shelter)}
     assert public_rows_for(system.store, shelter) == listed_rows
     assert after(lambda: system.app.set_public_listing(a_key(), clinic, True)) == {
-        str(shelter), str(clinic)}
+        str(shelter),
+        str(clinic),
+    }
 
 
 def test_a_pending_profile_update_reaches_the_public_directory_only_once_accepted(
@@ -656,8 +789,11 @@ def test_a_pending_profile_update_reaches_the_public_directory_only_once_accepte
 ) -> None:
     shelter = seed(system, "Example Harbour Shelter")
     with acting_as(STAFF):
-        system.app.submit_profile_update(a_key(), shelter, fictional_profile(
-            "Example Harbour Shelter", hours="Fictional hours: weekdays"))
+        system.app.submit_profile_update(
+            a_key(),
+            shelter,
+            fictional_profile("Example Harbour Shelter", hours="Fictional hours: weekdays"),
+        )
     system.projector.catch_up()
     public = system.directory.get(PUBLIC, str(shelter))
     assert public is not None and public["hours"] == "24/7"
@@ -672,6 +808,7 @@ def test_a_pending_profile_update_reaches_the_public_directory_only_once_accepte
 
 # -- regressions (each failed on the first commit of the read models) ------------------------
 
+
 def test_a_worker_that_caught_up_lets_a_command_wait_for_its_own_write(
     settings: Settings,
 ) -> None:
@@ -679,7 +816,8 @@ def test_a_worker_that_caught_up_lets_a_command_wait_for_its_own_write(
     try:
         with acting_as(STAFF):
             outcome = worker_fed.app.apply_for_inclusion(
-                a_key(), fictional_profile("Example Harbour Shelter"), list(ALL_CRITERIA), True)
+                a_key(), fictional_profile("Example Harbour Shelter"), list(ALL_CRITERIA), True
+            )
         worker_fed.projector.catch_up()  # the projection worker's pass
 
         assert worker_fed.directory.get(INTERNAL, str(outcome.id)) is not None
@@ -695,8 +833,9 @@ def test_an_application_holding_a_nul_character_does_not_stall_the_directory(
     applicant = Actor("fictional-applicant", "public", request_id="req-fictional-nul")
     # Refusing it as invalid input is as good as projecting it.
     with acting_as(applicant), contextlib.suppress(InvalidInput):
-        system.app.apply_for_inclusion(a_key(), fictional_profile("Fictional\x00Shelter"),
-                                       list(ALL_CRITERIA), True)
+        system.app.apply_for_inclusion(
+            a_key(), fictional_profile("Fictional\x00Shelter"), list(ALL_CRITERIA), True
+        )
 
     later = seed(system, "Example Later Shelter")
 
@@ -709,28 +848,48 @@ def test_insert_rows_writes_every_row_with_its_nulls_and_updates_on_conflict(
     with system.store.transaction() as cursor:
         cursor.execute("CREATE TABLE fictional_rows (id TEXT PRIMARY KEY, n INTEGER, note TEXT)")
         insert_rows(cursor, "fictional_rows", ("id", "n", "note"), (Texts, Int8s, Texts), [])
-        insert_rows(cursor, "fictional_rows", ("id", "n", "note"), (Texts, Int8s, Texts),
-                    [("a", 1, "first"), ("b", None, None), ("c", 3, "third")])
-        insert_rows(cursor, "fictional_rows", ("id", "n", "note"), (Texts, Int8s, Texts),
-                    [("a", 10, "again"), ("d", 4, None)],
-                    "ON CONFLICT (id) DO UPDATE SET n = excluded.n, note = excluded.note")
+        insert_rows(
+            cursor,
+            "fictional_rows",
+            ("id", "n", "note"),
+            (Texts, Int8s, Texts),
+            [("a", 1, "first"), ("b", None, None), ("c", 3, "third")],
+        )
+        insert_rows(
+            cursor,
+            "fictional_rows",
+            ("id", "n", "note"),
+            (Texts, Int8s, Texts),
+            [("a", 10, "again"), ("d", 4, None)],
+            "ON CONFLICT (id) DO UPDATE SET n = excluded.n, note = excluded.note",
+        )
         rows = cursor.execute("SELECT id, n, note FROM fictional_rows ORDER BY id").fetchall()
 
     assert [tuple(row) for row in rows] == [
-        ("a", 10, "again"), ("b", None, None), ("c", 3, "third"), ("d", 4, None)]
+        ("a", 10, "again"),
+        ("b", None, None),
+        ("c", 3, "third"),
+        ("d", 4, None),
+    ]
 
 
 @pytest.mark.postgres
 def test_read_model_documents_are_compressed_with_lz4_on_postgresql(pg_system: System) -> None:
     with pg_system.store.transaction() as cursor:
         supported = cursor.execute(
-            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-            "WHERE name = 'default_toast_compression'").fetchone()[0]
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).fetchone()[0]
         assert supported, "this server was built without lz4: the test cannot tell"
         cursor.execute("CREATE TABLE fictional_docs (id TEXT PRIMARY KEY, doc TEXT)")
-        insert_rows(cursor, "fictional_docs", ("id", "doc"), (Texts, Texts),
-                    [("a", '{"note": "Fictional: a long case note."}' * 400)])
-        method = cursor.execute("SELECT pg_column_compression(doc) FROM fictional_docs"
-                                ).fetchone()[0]
+        insert_rows(
+            cursor,
+            "fictional_docs",
+            ("id", "doc"),
+            (Texts, Texts),
+            [("a", '{"note": "Fictional: a long case note."}' * 400)],
+        )
+        method = cursor.execute("SELECT pg_column_compression(doc) FROM fictional_docs").fetchone()[
+            0
+        ]
 
     assert method == "lz4"

@@ -51,17 +51,18 @@ def established(system: System, police: UUID) -> list[tuple[UUID, str | None]]:
         if notification.topic.endswith("ReportingProtocol.Established"):
             event = system.app.mapper.to_domain_event(notification)
             if event.agency_id == police:  # type: ignore[attr-defined]
-                found.append((event.originator_id,
-                              event.jurisdiction.get("municipality")))  # type: ignore[attr-defined]
+                found.append((event.originator_id, event.jurisdiction.get("municipality")))  # type: ignore[attr-defined]
     return found
 
 
-def race(systems: list[System], act: Callable[[System, int], Outcome]
-         ) -> list[list[Outcome | BaseException]]:
+def race(
+    systems: list[System], act: Callable[[System, int], Outcome]
+) -> list[list[Outcome | BaseException]]:
     """Each system runs ``act`` for every jurisdiction, on its own thread, all at once:
     results[jurisdiction][system]."""
     results: list[list[Outcome | BaseException]] = [
-        [RuntimeError("not run")] * len(systems) for _ in range(JURISDICTIONS)]
+        [RuntimeError("not run")] * len(systems) for _ in range(JURISDICTIONS)
+    ]
     start = threading.Barrier(len(systems))
 
     def run(n: int, system: System) -> None:
@@ -86,8 +87,12 @@ def test_two_processes_establishing_one_protocol_at_once_store_it_once(system: S
     police = a_police_service(system)
 
     with a_system(system.settings) as other:
-        results = race([system, other], lambda s, j: s.app.establish_reporting_protocol(
-            a_key(), police, "CA-NS", f"Example Town {j}", [SERGEANT]))
+        results = race(
+            [system, other],
+            lambda s, j: s.app.establish_reporting_protocol(
+                a_key(), police, "CA-NS", f"Example Town {j}", [SERGEANT]
+            ),
+        )
 
     for j, outcomes in enumerate(results):
         won = [o for o in outcomes if isinstance(o, Outcome)]
@@ -96,14 +101,14 @@ def test_two_processes_establishing_one_protocol_at_once_store_it_once(system: S
         assert [type(e) for e in lost] == [ProtocolExists], (j, outcomes)
     stored = established(system, police)
     assert sorted(m or "" for _, m in stored) == sorted(
-        f"Example Town {j}" for j in range(JURISDICTIONS))
-    assert {i for i, _ in stored} == {o.id for row in results for o in row
-                                      if isinstance(o, Outcome)}
+        f"Example Town {j}" for j in range(JURISDICTIONS)
+    )
+    assert {i for i, _ in stored} == {
+        o.id for row in results for o in row if isinstance(o, Outcome)
+    }
 
 
-def test_one_request_repeated_by_two_processes_at_once_is_established_once(
-    system: System
-) -> None:
+def test_one_request_repeated_by_two_processes_at_once_is_established_once(system: System) -> None:
     police = a_police_service(system)
     keys = [a_key() for _ in range(JURISDICTIONS)]
 
@@ -112,7 +117,8 @@ def test_one_request_repeated_by_two_processes_at_once_is_established_once(
         def act(s: System, j: int) -> Outcome:
             with acting_as(STAFF):
                 return s.app.establish_reporting_protocol(
-                    keys[j], police, "CA-NS", f"Example Town {j}", [SERGEANT])
+                    keys[j], police, "CA-NS", f"Example Town {j}", [SERGEANT]
+                )
 
         results = race([system, other], act)
 
@@ -130,25 +136,26 @@ def test_a_protocol_id_is_random_and_its_claim_id_is_keyed(system: System) -> No
     jurisdiction = {"province": "CA-NS", "municipality": "Example Harbour"}
     with acting_as(STAFF):
         outcome = system.app.establish_reporting_protocol(
-            a_key(), police, "CA-NS", "Example Harbour", [SERGEANT])
+            a_key(), police, "CA-NS", "Example Harbour", [SERGEANT]
+        )
 
     assert outcome.id.version == 4
     assert outcome.id != ReportingProtocol.legacy_id_for(police, jurisdiction)
     claim_key = system.vault.derived_key(b"nrd jurisdiction claims v1")
     claim: JurisdictionClaim = system.app.repository.get(
-        JurisdictionClaim.id_for(claim_key, police, jurisdiction))
+        JurisdictionClaim.id_for(claim_key, police, jurisdiction)
+    )
     assert claim.protocol_id == outcome.id
     # Saved in the protocol's own write, one notification after the other.
     assert claim.id not in {outcome.id, police}
 
 
-def store_a_legacy_protocol(system: System, police: UUID,
-                            jurisdiction: dict[str, str]) -> UUID:
+def store_a_legacy_protocol(system: System, police: UUID, jurisdiction: dict[str, str]) -> UUID:
     """A protocol as the earlier code stored it: at its deterministic id, with no claim."""
     with acting_as(STAFF):
         protocol = ReportingProtocol.establish(
-            ReportingProtocol.legacy_id_for(police, jurisdiction), police, jurisdiction,
-            [SERGEANT])
+            ReportingProtocol.legacy_id_for(police, jurisdiction), police, jurisdiction, [SERGEANT]
+        )
         system.app.save(protocol)
     system.projector.catch_up()
     return protocol.id
@@ -156,15 +163,18 @@ def store_a_legacy_protocol(system: System, police: UUID,
 
 def test_a_protocol_stored_with_its_old_id_keeps_it_and_still_counts(system: System) -> None:
     police = a_police_service(system)
-    old = store_a_legacy_protocol(system, police,
-                                  {"province": "CA-NS", "municipality": "Example Harbour"})
+    old = store_a_legacy_protocol(
+        system, police, {"province": "CA-NS", "municipality": "Example Harbour"}
+    )
 
     with acting_as(STAFF):
-        revised = system.app.revise_protocol_contacts(a_key(), old, [CONSTABLE],
-                                                      "Fictional: new unit lead.")
+        revised = system.app.revise_protocol_contacts(
+            a_key(), old, [CONSTABLE], "Fictional: new unit lead."
+        )
         with pytest.raises(ProtocolExists):
-            system.app.establish_reporting_protocol(a_key(), police, "CA-NS",
-                                                    "EXAMPLE HARBOUR", [CONSTABLE])
+            system.app.establish_reporting_protocol(
+                a_key(), police, "CA-NS", "EXAMPLE HARBOUR", [CONSTABLE]
+            )
     system.projector.catch_up()
 
     assert (revised.id, revised.version) == (old, 2)
@@ -193,20 +203,22 @@ class RacedByAnOlderProcess(DirectoryUseCases):
 
 
 def test_an_older_process_storing_the_old_protocol_meanwhile_refuses_the_new_one(
-    system: System
+    system: System,
 ) -> None:
     """During an upgrade, a process still on the earlier code stores the protocol at its old
     id after this command looked and before it wrote: the write is refused, and the command,
     going round again, finds the protocol."""
     police = a_police_service(system)
     jurisdiction = {"province": "CA-NS", "municipality": "Example Harbour"}
-    app = RacedByAnOlderProcess(env=system.settings.event_store_env(),
-                                claim_key=b"fictional claim key for the tests")
+    app = RacedByAnOlderProcess(
+        env=system.settings.event_store_env(), claim_key=b"fictional claim key for the tests"
+    )
     app.older, app.older_agency, app.jurisdiction = system, police, jurisdiction
     try:
         with acting_as(STAFF), pytest.raises(ProtocolExists):
-            app.establish_reporting_protocol(a_key(), police, "CA-NS", "Example Harbour",
-                                             [CONSTABLE])
+            app.establish_reporting_protocol(
+                a_key(), police, "CA-NS", "Example Harbour", [CONSTABLE]
+            )
     finally:
         app.close()
 

@@ -41,8 +41,11 @@ UNKNOWN_TOPIC = "domain.case:Case.ConsentRenegotiated"
 
 def position_of(system: System, case_id: UUID, version: int) -> int:
     notifications = system.app.recorder.select_notifications(start=1, limit=100_000)
-    return next(n.id for n in notifications
-                if n.originator_id == case_id and n.originator_version == version)
+    return next(
+        n.id
+        for n in notifications
+        if n.originator_id == case_id and n.originator_version == version
+    )
 
 
 def case_doc(system: System, case_id: UUID) -> CaseDoc:
@@ -52,8 +55,10 @@ def case_doc(system: System, case_id: UUID) -> CaseDoc:
 
 
 def quarantined(system: System) -> list[tuple[str, int, str, str, str]]:
-    return [(q.projection, q.position, q.record_id, q.stage, q.error)
-            for q in system.projector.quarantined()]
+    return [
+        (q.projection, q.position, q.record_id, q.stage, q.error)
+        for q in system.projector.quarantined()
+    ]
 
 
 def held_counts(system: System) -> dict[str, int]:
@@ -68,8 +73,12 @@ def equals_a_rebuild(system: System) -> None:
     assert read_model_rows(system) == followed
 
 
-def run_nrd(monkeypatch: pytest.MonkeyPatch, settings: Settings,
-            capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+def run_nrd(
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+) -> tuple[int, str]:
     nrd_environment(monkeypatch, settings)
     monkeypatch.setenv("NRD_DATA_DIR", str(settings.data_dir))
     code = cli.main(list(args))
@@ -92,25 +101,38 @@ def two_cases(system: System) -> tuple[UUID, UUID, UUID]:
 
 # -- an event that cannot be decoded --------------------------------------------------------
 
+
 def test_an_undecodable_event_is_quarantined_and_every_other_case_goes_on(
-        system: System, settings: Settings, two_cases: tuple[UUID, UUID, UUID],
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    system: System,
+    settings: Settings,
+    two_cases: tuple[UUID, UUID, UUID],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     shelter, damaged, sound = two_cases
     intruder = Intruder(settings)
     position = position_of(system, damaged, 2)
     original = intruder.state(position)
     with intruder.transaction() as run:
-        run(f"UPDATE {intruder.table} SET state = %s WHERE {intruder.id} = %s",
-            (b"\x00 fictional damage", position))
+        run(
+            f"UPDATE {intruder.table} SET state = %s WHERE {intruder.id} = %s",
+            (b"\x00 fictional damage", position),
+        )
     refer(system, sound, shelter)  # written after the damage: applied all the same
 
     system.projector.catch_up()
 
     held = position_of(system, damaged, 3)
     assert quarantined(system) == [
-        ("cases", position, str(damaged), "decode", "MapperDeserialisationError (from "
-                                                    "JSONDecodeError)"),
-        ("cases", held, str(damaged), "held", "an earlier event of this record is quarantined")]
+        (
+            "cases",
+            position,
+            str(damaged),
+            "decode",
+            "MapperDeserialisationError (from JSONDecodeError)",
+        ),
+        ("cases", held, str(damaged), "held", "an earlier event of this record is quarantined"),
+    ]
     assert held_counts(system) == {"cases": 2}
     assert case_doc(system, damaged)["version"] == 1  # as far as it can be read
     assert case_doc(system, sound)["version"] == 5  # a referral: a disclosure and the referral
@@ -124,8 +146,10 @@ def test_an_undecodable_event_is_quarantined_and_every_other_case_goes_on(
 
     code, output = run_nrd(monkeypatch, settings, capsys, "projections", "status")
     assert code == 3, output
-    assert f"{position} cases {damaged} v2 domain.case:Case.ConsentGranted decode: " \
-           "MapperDeserialisationError" in output
+    assert (
+        f"{position} cases {damaged} v2 domain.case:Case.ConsentGranted decode: "
+        "MapperDeserialisationError" in output
+    )
     assert "cases: 2 event(s) quarantined" in output
 
     # Retried before the fix: still quarantined, the attempt counted.
@@ -134,8 +158,9 @@ def test_an_undecodable_event_is_quarantined_and_every_other_case_goes_on(
     assert [q.attempts for q in system.projector.quarantined()] == [2, 1]
 
     with intruder.transaction() as run:  # the operator restores the row from a backup
-        run(f"UPDATE {intruder.table} SET state = %s WHERE {intruder.id} = %s",
-            (original, position))
+        run(
+            f"UPDATE {intruder.table} SET state = %s WHERE {intruder.id} = %s", (original, position)
+        )
     code, output = run_nrd(monkeypatch, settings, capsys, "projections", "retry")
     assert code == 0, output
     assert "applied 2 quarantined event(s); 0 remain" in output
@@ -147,38 +172,53 @@ def test_an_undecodable_event_is_quarantined_and_every_other_case_goes_on(
 
 
 def test_a_rebuild_over_a_damaged_event_swaps_in_every_other_record_and_quarantines_it(
-        system: System, settings: Settings, two_cases: tuple[UUID, UUID, UUID],
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    system: System,
+    settings: Settings,
+    two_cases: tuple[UUID, UUID, UUID],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     shelter, damaged, sound = two_cases
     system.projector.catch_up()
     intruder = Intruder(settings)
     position = position_of(system, damaged, 3)
     with intruder.transaction() as run:
-        run(f"UPDATE {intruder.table} SET state = %s WHERE {intruder.id} = %s",
-            (b"{not json", position))
+        run(
+            f"UPDATE {intruder.table} SET state = %s WHERE {intruder.id} = %s",
+            (b"{not json", position),
+        )
 
     code, output = run_nrd(monkeypatch, settings, capsys, "projections", "rebuild")
 
     assert code == 0, output
     assert [(q.projection, q.position, q.stage) for q in system.projector.quarantined()] == [
-        ("cases", position, "decode")]
+        ("cases", position, "decode")
+    ]
     assert case_doc(system, damaged)["version"] == 2
     assert case_doc(system, sound)["version"] == 3
-    assert [item["caseId"] for item in system.cases.inbox("referral_inbox", str(shelter),
-                                                          10)] == []  # none was referred
+    assert [
+        item["caseId"] for item in system.cases.inbox("referral_inbox", str(shelter), 10)
+    ] == []  # none was referred
 
 
 # -- an event whose topic this version does not know ----------------------------------------
 
+
 def test_an_event_of_an_unknown_topic_is_quarantined_not_skipped(
-        system: System, settings: Settings, two_cases: tuple[UUID, UUID, UUID],
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    system: System,
+    settings: Settings,
+    two_cases: tuple[UUID, UUID, UUID],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     _, damaged, sound = two_cases
     intruder = Intruder(settings)
     position = position_of(system, damaged, 2)
     with intruder.transaction() as run:
-        run(f"UPDATE {intruder.table} SET topic = %s WHERE {intruder.id} = %s",
-            (UNKNOWN_TOPIC, position))
+        run(
+            f"UPDATE {intruder.table} SET topic = %s WHERE {intruder.id} = %s",
+            (UNKNOWN_TOPIC, position),
+        )
 
     system.projector.catch_up()
 
@@ -186,13 +226,16 @@ def test_an_event_of_an_unknown_topic_is_quarantined_not_skipped(
     assert quarantined(system) == [
         ("topics", position, str(damaged), "apply", "UnknownTopic"),
         # The case's next event cannot be folded without the one before it.
-        ("cases", after, str(damaged), "apply", "TopicError (from AttributeError)")]
+        ("cases", after, str(damaged), "apply", "TopicError (from AttributeError)"),
+    ]
     assert case_doc(system, sound)["version"] == 3
     assert case_doc(system, damaged)["version"] == 1
 
     with intruder.transaction() as run:  # this version learns it, or the row is restored
-        run(f"UPDATE {intruder.table} SET topic = %s WHERE {intruder.id} = %s",
-            ("domain.case:Case.ConsentGranted", position))
+        run(
+            f"UPDATE {intruder.table} SET topic = %s WHERE {intruder.id} = %s",
+            ("domain.case:Case.ConsentGranted", position),
+        )
     code, output = run_nrd(monkeypatch, settings, capsys, "projections", "retry")
     assert code == 0, output
     assert quarantined(system) == []
@@ -203,8 +246,12 @@ def test_an_event_of_an_unknown_topic_is_quarantined_not_skipped(
 def test_the_topic_check_never_imports_a_module_outside_the_project() -> None:
     check = TopicCheck()
     check.check("domain.case:Case.ConsentGranted")
-    for foreign in ("json.decoder:JSONDecoder", "antigravity:fly", "domain.case",
-                    "domain.case:Case.NoSuchEvent"):
+    for foreign in (
+        "json.decoder:JSONDecoder",
+        "antigravity:fly",
+        "domain.case",
+        "domain.case:Case.NoSuchEvent",
+    ):
         with pytest.raises(UnknownTopic):
             check.check(foreign)
     assert "antigravity" not in sys.modules
@@ -212,16 +259,18 @@ def test_the_topic_check_never_imports_a_module_outside_the_project() -> None:
 
 # -- an event that fails to apply ------------------------------------------------------------
 
+
 def test_an_event_a_read_model_fails_to_apply_is_found_in_its_batch_and_quarantined_alone(
-        system: System, two_cases: tuple[UUID, UUID, UUID],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    system: System, two_cases: tuple[UUID, UUID, UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
     shelter, failing, sound = two_cases
     for _ in range(3):
         refer(system, sound, shelter)
     write = CaseProjection.write
 
-    def fails_on_one_case(self: CaseProjection, cursor: Cursor, cases: list[Case],
-                          applied: Any) -> None:
+    def fails_on_one_case(
+        self: CaseProjection, cursor: Cursor, cases: list[Case], applied: Any
+    ) -> None:
         if any(case.id == failing and case.version == 3 for case in cases):
             raise ValueError("fictional bug in deriving the rows")
         write(self, cursor, cases, applied)
@@ -230,8 +279,9 @@ def test_an_event_a_read_model_fails_to_apply_is_found_in_its_batch_and_quaranti
     system.projector.catch_up()
 
     # Exactly the event that fails, and nothing else, is kept aside.
-    assert quarantined(system) == [("cases", position_of(system, failing, 3), str(failing),
-                                    "apply", "ValueError")]
+    assert quarantined(system) == [
+        ("cases", position_of(system, failing, 3), str(failing), "apply", "ValueError")
+    ]
     assert case_doc(system, failing)["version"] == 2
     assert case_doc(system, sound)["version"] == 9  # three referrals: six events
 
@@ -242,13 +292,14 @@ def test_an_event_a_read_model_fails_to_apply_is_found_in_its_batch_and_quaranti
 
 
 def test_a_record_whose_event_is_quarantined_holds_back_events_written_after_it(
-        system: System, two_cases: tuple[UUID, UUID, UUID],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    system: System, two_cases: tuple[UUID, UUID, UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
     shelter, failing, _ = two_cases
     write = CaseProjection.write
 
-    def fails_on_version_3(self: CaseProjection, cursor: Cursor, cases: list[Case],
-                           applied: Any) -> None:
+    def fails_on_version_3(
+        self: CaseProjection, cursor: Cursor, cases: list[Case], applied: Any
+    ) -> None:
         if any(case.id == failing and case.version == 3 for case in cases):
             raise ValueError("fictional bug in deriving the rows")
         write(self, cursor, cases, applied)
@@ -259,8 +310,10 @@ def test_a_record_whose_event_is_quarantined_holds_back_events_written_after_it(
     system.projector.catch_up()
 
     assert [(q.position, q.stage) for q in system.projector.quarantined()] == [
-        (position_of(system, failing, 3), "apply"), (position_of(system, failing, 4), "held"),
-        (position_of(system, failing, 5), "held")]
+        (position_of(system, failing, 3), "apply"),
+        (position_of(system, failing, 4), "held"),
+        (position_of(system, failing, 5), "held"),
+    ]
     monkeypatch.setattr(CaseProjection, "write", write)
     result = system.projector.retry()
     assert (result.applied, result.remaining) == (3, 0)
@@ -270,19 +323,25 @@ def test_a_record_whose_event_is_quarantined_holds_back_events_written_after_it(
 
 # -- rebuilds ---------------------------------------------------------------------------------
 
+
 class ConnectionLost(OperationalError):
     """The database went away mid-rebuild."""
 
 
 def test_a_rebuild_that_fails_leaves_the_live_read_models_as_they_were(
-        system: System, settings: Settings, two_cases: tuple[UUID, UUID, UUID],
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    system: System,
+    settings: Settings,
+    two_cases: tuple[UUID, UUID, UUID],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     system.projector.catch_up()
     live = read_model_rows(system)
     process = CaseProjection.process
 
-    def fails_midway(self: CaseProjection, cursor: Cursor,
-                     events: Sequence[DomainEventProtocol[Any]]) -> None:
+    def fails_midway(
+        self: CaseProjection, cursor: Cursor, events: Sequence[DomainEventProtocol[Any]]
+    ) -> None:
         process(self, cursor, events[:3])
         raise ConnectionLost("fictional: the database went away mid-rebuild")
 
@@ -296,7 +355,8 @@ def test_a_rebuild_that_fails_leaves_the_live_read_models_as_they_were(
 
 
 def test_a_rebuild_swaps_in_whole_while_commands_write_and_a_worker_follows(
-        system: System, settings: Settings, two_cases: tuple[UUID, UUID, UUID]) -> None:
+    system: System, settings: Settings, two_cases: tuple[UUID, UUID, UUID]
+) -> None:
     shelter, _, _ = two_cases
     stop, failures = threading.Event(), []
 
@@ -328,9 +388,14 @@ def test_a_rebuild_swaps_in_whole_while_commands_write_and_a_worker_follows(
 
 # -- the operator's check ---------------------------------------------------------------------
 
+
 def test_nrd_projections_check_names_what_differs_from_a_rebuild_and_no_value(
-        system: System, settings: Settings, two_cases: tuple[UUID, UUID, UUID],
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    system: System,
+    settings: Settings,
+    two_cases: tuple[UUID, UUID, UUID],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     shelter, first, second = two_cases
     refer(system, first, shelter)
     system.projector.catch_up()
@@ -341,10 +406,14 @@ def test_nrd_projections_check_names_what_differs_from_a_rebuild_and_no_value(
     referral = system.cases.inbox("referral_inbox", str(shelter), 10)[0]["id"]
     with system.store.transaction() as cursor:
         cursor.execute("DELETE FROM referral_inbox WHERE id = %s", (referral,))
-        cursor.execute("UPDATE cases SET doc = %s WHERE id = %s",
-                       ('{"fictional": "Tampered Example"}', str(second)))
-        cursor.execute("INSERT INTO case_needs (case_id, need) VALUES (%s, %s)",
-                       ("fictional-extra-case", "SHELTER"))
+        cursor.execute(
+            "UPDATE cases SET doc = %s WHERE id = %s",
+            ('{"fictional": "Tampered Example"}', str(second)),
+        )
+        cursor.execute(
+            "INSERT INTO case_needs (case_id, need) VALUES (%s, %s)",
+            ("fictional-extra-case", "SHELTER"),
+        )
     code, output = run_nrd(monkeypatch, settings, capsys, "projections", "check")
 
     assert code == 1, output

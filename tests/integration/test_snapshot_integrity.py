@@ -8,7 +8,6 @@ events since); the loads below therefore go through another, freshly started sys
 restarted process would, and the running one is checked too.
 """
 
-
 from __future__ import annotations
 
 import json
@@ -43,14 +42,14 @@ def raw_sql(settings: Settings) -> Iterator[Callable[..., Any]]:
     if settings.uses_postgres:
         options = f"-c search_path={settings.database_schema}"
         with psycopg.connect(settings.database_url or "", options=options) as conn:
-            yield lambda sql, params=(): conn.execute(sql.replace("TABLE", "nrd_snapshots"),
-                                                      params)
+            yield lambda sql, params=(): conn.execute(sql.replace("TABLE", "nrd_snapshots"), params)
         return
     lite = sqlite3.connect(settings.data_dir / "events.sqlite", isolation_level=None)
     try:
         lite.execute("BEGIN IMMEDIATE")
         yield lambda sql, params=(): lite.execute(
-            sql.replace("TABLE", "stored_snapshots").replace("%s", "?"), tuple(params))
+            sql.replace("TABLE", "stored_snapshots").replace("%s", "?"), tuple(params)
+        )
         lite.execute("COMMIT")
     finally:
         lite.close()
@@ -58,8 +57,9 @@ def raw_sql(settings: Settings) -> Iterator[Callable[..., Any]]:
 
 def a_held_case_with_a_snapshot(system: System) -> UUID:
     with acting_as(STAFF):
-        case_id = system.app.open_case(a_key(), Channel.CALL, "en",
-                                       CallerRelationship.ANONYMOUS, {}, {"province": "CA-ON"}).id
+        case_id = system.app.open_case(
+            a_key(), Channel.CALL, "en", CallerRelationship.ANONYMOUS, {}, {"province": "CA-ON"}
+        ).id
     with acting_as(SUPERVISOR):
         system.app.place_legal_hold(a_key(), case_id, "Fictional: a court order preserves it.")
     with acting_as(STAFF):
@@ -70,9 +70,11 @@ def a_held_case_with_a_snapshot(system: System) -> UUID:
 
 def stored_snapshot(settings: Settings, case_id: UUID) -> tuple[int, bytes]:
     with raw_sql(settings) as run:
-        rows = run("SELECT originator_version, state FROM TABLE WHERE originator_id = %s "
-                   "ORDER BY originator_version",
-                   (case_id if settings.uses_postgres else case_id.hex,)).fetchall()
+        rows = run(
+            "SELECT originator_version, state FROM TABLE WHERE originator_id = %s "
+            "ORDER BY originator_version",
+            (case_id if settings.uses_postgres else case_id.hex,),
+        ).fetchall()
     assert rows, "the application took no snapshot"
     return int(rows[-1][0]), bytes(rows[-1][1])
 
@@ -88,16 +90,22 @@ def test_an_untouched_snapshot_loads_and_equals_the_events_folded(system: System
 
 
 def test_a_snapshot_edited_to_lift_a_legal_hold_is_refused_and_nothing_is_erased(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     case_id = a_held_case_with_a_snapshot(system)
     version, state = stored_snapshot(settings, case_id)
     tag, body = state[:32], json.loads(state[32:])
     body["state"]["legal_hold"] = None
     with raw_sql(settings) as run:
-        run("UPDATE TABLE SET state = %s WHERE originator_id = %s AND originator_version = %s",
-            (tag + json.dumps(body).encode(),
-             case_id if settings.uses_postgres else case_id.hex, version))
+        run(
+            "UPDATE TABLE SET state = %s WHERE originator_id = %s AND originator_version = %s",
+            (
+                tag + json.dumps(body).encode(),
+                case_id if settings.uses_postgres else case_id.hex,
+                version,
+            ),
+        )
 
     with a_system(settings) as fresh:
         with acting_as(SUPERVISOR), pytest.raises(SnapshotTampered):
@@ -115,14 +123,17 @@ def test_a_snapshot_edited_to_lift_a_legal_hold_is_refused_and_nothing_is_erased
 
 
 def test_a_snapshot_moved_to_another_record_is_refused(
-    system: System, settings: Settings,
+    system: System,
+    settings: Settings,
 ) -> None:
     held = a_held_case_with_a_snapshot(system)
     other = a_held_case_with_a_snapshot(system)
     version, state = stored_snapshot(settings, held)
     with raw_sql(settings) as run:
-        run("UPDATE TABLE SET state = %s WHERE originator_id = %s AND originator_version = %s",
-            (state, other if settings.uses_postgres else other.hex, version))
+        run(
+            "UPDATE TABLE SET state = %s WHERE originator_id = %s AND originator_version = %s",
+            (state, other if settings.uses_postgres else other.hex, version),
+        )
 
     with a_system(settings) as fresh, pytest.raises(SnapshotTampered):
         fresh.app.repository.get(other)
@@ -169,29 +180,52 @@ def test_a_save_that_passes_the_interval_snapshots_the_state_it_ended_at(
 
 @pytest.mark.postgres
 def test_postgresql_writes_snapshots_as_binary_arrays_compressed_with_lz4(
-    pg_system: System, pg_settings: Settings,
+    pg_system: System,
+    pg_settings: Settings,
 ) -> None:
     assert pg_system.app.snapshots is not None
     recorder = pg_system.app.snapshots.recorder
     assert isinstance(recorder, BinarySnapshotRecorder)
     every_byte = bytes(range(256)) * 40  # past the size PostgreSQL compresses at
     first, second = uuid4(), uuid4()
-    recorder.insert_events([
-        StoredEvent(originator_id=first, originator_version=50,
-                    topic="tests.fictional:Snapshot", state=every_byte),
-        StoredEvent(originator_id=str(second), originator_version=7,
-                    topic="tests.fictional:Snapshot", state=b"\x00\\x'\"")])
+    recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=first,
+                originator_version=50,
+                topic="tests.fictional:Snapshot",
+                state=every_byte,
+            ),
+            StoredEvent(
+                originator_id=str(second),
+                originator_version=7,
+                topic="tests.fictional:Snapshot",
+                state=b"\x00\\x'\"",
+            ),
+        ]
+    )
 
     assert [(s.originator_version, s.topic, s.state) for s in recorder.select_events(first)] == [
-        (50, "tests.fictional:Snapshot", every_byte)]
+        (50, "tests.fictional:Snapshot", every_byte)
+    ]
     assert [s.state for s in recorder.select_events(second)] == [b"\x00\\x'\""]
     with pytest.raises(IntegrityError):  # one snapshot per version, as the library's
-        recorder.insert_events([StoredEvent(originator_id=first, originator_version=50,
-                                            topic="tests.fictional:Snapshot", state=b"{}")])
+        recorder.insert_events(
+            [
+                StoredEvent(
+                    originator_id=first,
+                    originator_version=50,
+                    topic="tests.fictional:Snapshot",
+                    state=b"{}",
+                )
+            ]
+        )
     with raw_sql(pg_settings) as run:
-        supported = run("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-                        "WHERE name = 'default_toast_compression'").fetchone()[0]
+        supported = run(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).fetchone()[0]
         assert supported, "this server was built without lz4: the test cannot tell"
-        method = run("SELECT pg_column_compression(state) FROM TABLE WHERE originator_id = %s",
-                     (first,)).fetchone()[0]
+        method = run(
+            "SELECT pg_column_compression(state) FROM TABLE WHERE originator_id = %s", (first,)
+        ).fetchone()[0]
     assert method == "lz4"

@@ -73,7 +73,12 @@ def following(system: System, interval: float = 30.0) -> Iterator[None]:
 
 
 CALL: tuple[Channel, str, CallerRelationship, dict[str, str], dict[str, str]] = (
-    Channel.CALL, "en", CallerRelationship.ANONYMOUS, {}, {"province": "CA-ON"})
+    Channel.CALL,
+    "en",
+    CallerRelationship.ANONYMOUS,
+    {},
+    {"province": "CA-ON"},
+)
 
 
 def copying(system: System) -> CopyingRepository:
@@ -104,11 +109,16 @@ def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
 
 
 def stored(version: int, originator: UUID) -> StoredEvent:
-    return StoredEvent(originator_id=originator, originator_version=version,
-                       topic="tests.fictional:Event", state=b'{"fictional": true}')
+    return StoredEvent(
+        originator_id=originator,
+        originator_version=version,
+        topic="tests.fictional:Event",
+        state=b'{"fictional": true}',
+    )
 
 
 # -- PostgreSQL: one statement, the table lock inside it ------------------------------------------
+
 
 @pytest.mark.postgres
 def test_postgres_writes_through_the_locked_insert(pg_system: System) -> None:
@@ -122,8 +132,12 @@ def test_the_locked_insert_stores_ids_given_as_text_and_checks_versions_read_of_
     recorder = pg_system.app.recorder
     first, second = uuid4(), uuid4()
     recorder.insert_events([stored(1, first)])
-    as_text = StoredEvent(originator_id=str(second), originator_version=1,
-                          topic="tests.fictional:Event", state=b'{"fictional": true}')
+    as_text = StoredEvent(
+        originator_id=str(second),
+        originator_version=1,
+        topic="tests.fictional:Event",
+        state=b'{"fictional": true}',
+    )
 
     recorder.insert_events([as_text], relied_on={first: 1})
     recorder.insert_events([stored(2, first)])
@@ -135,7 +149,8 @@ def test_the_locked_insert_stores_ids_given_as_text_and_checks_versions_read_of_
 
 @pytest.mark.postgres
 def test_the_event_store_refuses_to_start_unless_statements_read_what_committed_before_them(
-    pg_settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    pg_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The check of versions relied on reads after the lock; a snapshot older than the lock
     # (REPEATABLE READ) would miss a write that came between.
@@ -176,7 +191,8 @@ def test_notification_ids_come_back_in_the_order_the_events_were_given(
     assert ids is not None and ids == sorted(ids) and len(set(ids)) == 4
     logged = pg_system.app.recorder.select_notifications(start=ids[0], limit=10)
     assert [(n.id, n.originator_id, n.originator_version) for n in logged] == [
-        (i, e.originator_id, e.originator_version) for i, e in zip(ids, events, strict=True)]
+        (i, e.originator_id, e.originator_version) for i, e in zip(ids, events, strict=True)
+    ]
 
 
 def test_a_version_already_taken_writes_nothing_of_the_whole_write(system: System) -> None:
@@ -193,29 +209,53 @@ def test_a_version_already_taken_writes_nothing_of_the_whole_write(system: Syste
 
 # -- idempotency ------------------------------------------------------------------------------
 
+
 def test_a_repeated_referral_returns_its_first_result_after_the_organization_was_removed(
     system: System,
 ) -> None:
     shelter, case_id = a_case_consented_to_a_shelter(system)
     key = a_key()
     with acting_as(STAFF):
-        first = system.app.refer(key, case_id, shelter, ReferralMode.WARM_TRANSFER,
-                                 [Need.SHELTER], [DisclosableField.CALLER_NAME], BRIEF)
+        first = system.app.refer(
+            key,
+            case_id,
+            shelter,
+            ReferralMode.WARM_TRANSFER,
+            [Need.SHELTER],
+            [DisclosableField.CALLER_NAME],
+            BRIEF,
+        )
     with acting_as(SUPERVISOR):
-        system.app.remove_organization(a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST,
-                                       "Fictional: asked to leave.")
+        system.app.remove_organization(
+            a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST, "Fictional: asked to leave."
+        )
 
     with nothing_written(system), acting_as(STAFF):
-        again = system.app.refer(key, case_id, shelter, ReferralMode.WARM_TRANSFER,
-                                 [Need.SHELTER], [DisclosableField.CALLER_NAME], BRIEF)
+        again = system.app.refer(
+            key,
+            case_id,
+            shelter,
+            ReferralMode.WARM_TRANSFER,
+            [Need.SHELTER],
+            [DisclosableField.CALLER_NAME],
+            BRIEF,
+        )
         with pytest.raises(OrganizationNotAvailable):  # a new referral is refused
-            system.app.refer(a_key(), case_id, shelter, ReferralMode.WARM_TRANSFER,
-                             [Need.SHELTER], [DisclosableField.CALLER_NAME], BRIEF)
+            system.app.refer(
+                a_key(),
+                case_id,
+                shelter,
+                ReferralMode.WARM_TRANSFER,
+                [Need.SHELTER],
+                [DisclosableField.CALLER_NAME],
+                BRIEF,
+            )
 
     assert again.replayed and (again.id, again.version) == (first.id, first.version)
 
 
 # -- a decision on stale cached state never reaches the store ------------------------------------
+
 
 def test_a_process_holding_a_case_in_its_cache_decides_on_what_another_process_wrote(
     system: System,
@@ -258,8 +298,9 @@ def test_a_refusal_that_changed_nothing_keeps_the_cached_case(system: System) ->
 
 def removed_by_another_process(system: System, organization: UUID) -> None:
     with a_system(system.settings) as other, acting_as(SUPERVISOR):
-        other.app.remove_organization(a_key(), organization, RemovalReason.ORGANIZATION_REQUEST,
-                                      "Fictional: asked to leave.")
+        other.app.remove_organization(
+            a_key(), organization, RemovalReason.ORGANIZATION_REQUEST, "Fictional: asked to leave."
+        )
 
 
 def test_a_referral_relying_on_a_cached_organization_another_process_removed_writes_nothing(
@@ -278,8 +319,12 @@ def test_a_refusal_on_a_cached_organization_is_made_again_on_what_another_proces
 ) -> None:
     shelter, case_id = a_case_consented_to_a_shelter(system)
     with acting_as(SUPERVISOR):
-        system.app.remove_organization(a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST,
-                                       "Fictional: asked to leave for a while.")
+        system.app.remove_organization(
+            a_key(),
+            shelter,
+            RemovalReason.ORGANIZATION_REQUEST,
+            "Fictional: asked to leave for a while.",
+        )
     with pytest.raises(OrganizationNotAvailable):  # this process now holds it, removed
         refer(system, case_id, shelter)
     with a_system(system.settings) as other, acting_as(SUPERVISOR):
@@ -322,7 +367,8 @@ def test_a_command_that_changes_nothing_on_a_stale_cached_record_decides_again(
 
 
 def test_a_command_on_cached_records_reads_nothing_from_the_event_store_before_writing(
-    system: System, monkeypatch: pytest.MonkeyPatch,
+    system: System,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(write_path_module, "TRUST_SECONDS", 60.0)  # however slow this machine
     shelter, case_id = a_case_consented_to_a_shelter(system)
@@ -342,7 +388,8 @@ def test_a_command_on_cached_records_reads_nothing_from_the_event_store_before_w
 
 
 def test_a_cached_case_not_known_current_for_a_moment_is_brought_up_to_date_before_deciding(
-    system: System, monkeypatch: pytest.MonkeyPatch,
+    system: System,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     shelter, case_id = a_case_consented_to_a_shelter(system)
     refer(system, case_id, shelter)  # cached, and known current as of this save
@@ -369,7 +416,8 @@ def test_a_cached_case_not_known_current_for_a_moment_is_brought_up_to_date_befo
 
 
 def test_only_the_moments_within_trust_are_remembered(
-    system: System, monkeypatch: pytest.MonkeyPatch,
+    system: System,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     repository = copying(system)
     first = a_case(system)
@@ -383,7 +431,8 @@ def test_only_the_moments_within_trust_are_remembered(
 
 
 def test_a_case_command_checks_the_cached_organization_without_copying_it(
-    system: System, monkeypatch: pytest.MonkeyPatch,
+    system: System,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     shelter, case_id = a_case_consented_to_a_shelter(system)
     refer(system, case_id, shelter)  # the case and the organization are cached now
@@ -396,8 +445,15 @@ def test_a_case_command_checks_the_cached_organization_without_copying_it(
 
     monkeypatch.setattr(write_path_module, "_copy", counting)
     with acting_as(STAFF):  # the commands alone: the helper reads the case back
-        system.app.grant_consent(a_key(), case_id, ConsentScope.SHARE_WITH_ORGANIZATION,
-                                 shelter, ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
+        system.app.grant_consent(
+            a_key(),
+            case_id,
+            ConsentScope.SHARE_WITH_ORGANIZATION,
+            shelter,
+            ConsentGiver.CALLER,
+            ConsentMethod.VERBAL,
+            None,
+        )
     refer(system, case_id, shelter)
 
     assert copied == []
@@ -425,8 +481,10 @@ def test_a_check_of_an_organization_waits_for_a_command_changing_it_in_place(
     thread = threading.Thread(target=command, daemon=True)
     thread.start()
     assert changing.wait(5)
-    reader = threading.Thread(target=lambda: seen.append(
-        repository.read(shelter, lambda o: (o.status, o.version))), daemon=True)
+    reader = threading.Thread(
+        target=lambda: seen.append(repository.read(shelter, lambda o: (o.status, o.version))),
+        daemon=True,
+    )
     reader.start()
     reader.join(timeout=0.2)
     assert reader.is_alive() and seen == []  # waiting for the command's lock
@@ -450,7 +508,8 @@ def test_a_check_inside_a_decision_notes_the_version_it_read(system: System) -> 
 
 @pytest.mark.parametrize("moved_on", [False, True])
 def test_a_write_relying_on_a_version_that_has_moved_on_writes_nothing_of_it(
-    system: System, moved_on: bool,
+    system: System,
+    moved_on: bool,
 ) -> None:
     relied, written = uuid4(), uuid4()
     recorder = system.app.recorder
@@ -518,9 +577,16 @@ def test_a_cached_case_is_never_folded_into_while_it_is_being_copied(system: Sys
 
 def grant_then(system: System, case_id: UUID, then: Callable[[Case], None]) -> None:
     """A command whose decision grants a consent to the cached case, then does ``then``."""
+
     def decide(case: Case) -> None:
-        case.grant_consent(uuid4(), ConsentScope.FOLLOW_UP_CONTACT, None, ConsentGiver.CALLER,
-                           ConsentMethod.VERBAL, None)
+        case.grant_consent(
+            uuid4(),
+            ConsentScope.FOLLOW_UP_CONTACT,
+            None,
+            ConsentGiver.CALLER,
+            ConsentMethod.VERBAL,
+            None,
+        )
         then(case)
 
     with acting_as(STAFF):
@@ -604,8 +670,10 @@ def test_two_commands_naming_each_others_case_never_wait_on_each_other(system: S
             assert holding[1 - n].wait(5)
             read.append(repository.get(other).version)
 
-    threads = [threading.Thread(target=command, args=(first, second, 0), daemon=True),
-               threading.Thread(target=command, args=(second, first, 1), daemon=True)]
+    threads = [
+        threading.Thread(target=command, args=(first, second, 0), daemon=True),
+        threading.Thread(target=command, args=(second, first, 1), daemon=True),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -620,17 +688,39 @@ def test_a_case_named_as_the_organization_of_another_case_is_not_found(system: S
     first, second = a_case(system), a_case(system)
     with nothing_written(system), acting_as(STAFF):
         with pytest.raises(NotFound, match="organization not found"):
-            system.app.refer(a_key(), first, second, ReferralMode.WARM_TRANSFER,
-                             [Need.SHELTER], [DisclosableField.CALLER_NAME], BRIEF)
+            system.app.refer(
+                a_key(),
+                first,
+                second,
+                ReferralMode.WARM_TRANSFER,
+                [Need.SHELTER],
+                [DisclosableField.CALLER_NAME],
+                BRIEF,
+            )
         with pytest.raises(NotFound, match="organization not found"):
-            system.app.refer(a_key(), first, first, ReferralMode.WARM_TRANSFER,
-                             [Need.SHELTER], [DisclosableField.CALLER_NAME], BRIEF)
+            system.app.refer(
+                a_key(),
+                first,
+                first,
+                ReferralMode.WARM_TRANSFER,
+                [Need.SHELTER],
+                [DisclosableField.CALLER_NAME],
+                BRIEF,
+            )
         with pytest.raises(NotFound, match="organization not found"):
-            system.app.grant_consent(a_key(), first, ConsentScope.SHARE_WITH_ORGANIZATION,
-                                     first, ConsentGiver.CALLER, ConsentMethod.VERBAL, None)
+            system.app.grant_consent(
+                a_key(),
+                first,
+                ConsentScope.SHARE_WITH_ORGANIZATION,
+                first,
+                ConsentGiver.CALLER,
+                ConsentMethod.VERBAL,
+                None,
+            )
 
 
 # -- case read models written behind, read back at once --------------------------------------------
+
 
 def position(system: System, name: str) -> int:
     return system.projector.positions()[name]
@@ -653,7 +743,8 @@ def test_an_organization_command_is_applied_before_it_answers(system: System) ->
     shelter = seed(system, "Example Harbour Shelter")
     with acting_as(SUPERVISOR):
         outcome = system.app.remove_organization(
-            a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST, "Fictional: asked to leave.")
+            a_key(), shelter, RemovalReason.ORGANIZATION_REQUEST, "Fictional: asked to leave."
+        )
     system.read_your_writes(outcome.position, outcome.topics)
 
     # Who may read what changed: in force for every process once the command has answered.
@@ -741,6 +832,7 @@ def test_an_api_process_without_projections_waits_for_the_worker_to_read_its_own
 
 # -- caches bounded by their bytes ---------------------------------------------------------------
 
+
 def test_the_cached_and_folded_cases_stay_within_nrd_cache_mb(settings: Settings) -> None:
     small = settings.with_changes(cache_mb=1)
     with a_system(small) as system:
@@ -767,7 +859,8 @@ CALLER_A, CALLER_B = "staff\x1f\x1ffictional-staff-a", "staff\x1f\x1ffictional-s
 
 
 def test_a_process_applying_its_own_read_models_reads_every_write_it_acknowledged(
-        system: System) -> None:
+    system: System,
+) -> None:
     system.projector.catch_up()
     with acting_as(STAFF):
         theirs = system.app.open_case(a_key(), *CALL)
@@ -778,7 +871,8 @@ def test_a_process_applying_its_own_read_models_reads_every_write_it_acknowledge
 
 
 def test_with_a_worker_a_caller_reads_its_own_case_write_among_others_writes(
-        settings: Settings) -> None:
+    settings: Settings,
+) -> None:
     with a_system(settings, inline_projections=False) as api, a_system(settings) as worker:
         worker.projector.catch_up()
         with following(worker, interval=0.05):
@@ -794,7 +888,8 @@ def test_with_a_worker_a_caller_reads_its_own_case_write_among_others_writes(
 
 
 def test_an_api_process_waits_for_the_worker_only_for_the_readers_own_writes(
-        settings: Settings) -> None:
+    settings: Settings,
+) -> None:
     with a_system(settings, inline_projections=False, projection_wait=0.3) as api:
         with acting_as(STAFF):
             theirs = api.app.open_case(a_key(), *CALL)
@@ -816,7 +911,8 @@ def test_an_api_process_waits_for_the_worker_only_for_the_readers_own_writes(
 
 
 def test_callers_owed_positions_are_bounded_and_a_forgotten_one_is_still_waited_for(
-        system: System, monkeypatch: pytest.MonkeyPatch) -> None:
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(runner, "MAX_OWED_CALLERS", 3)
     projector = system.projector
     projector.catch_up()
@@ -850,8 +946,7 @@ def test_callers_whose_writes_are_applied_are_forgotten(system: System) -> None:
 def assert_woken_by_a_write(listener: LogListener, system: System) -> None:
     """A wait already under way when another connection writes a case ends, woken."""
     woken: list[bool] = []
-    waiter = threading.Thread(
-        target=lambda: woken.append(listener.wait(5.0, threading.Event())))
+    waiter = threading.Thread(target=lambda: woken.append(listener.wait(5.0, threading.Event())))
     waiter.start()
     time.sleep(0.2)
     a_case(system)
@@ -863,8 +958,10 @@ def assert_woken_by_a_write(listener: LogListener, system: System) -> None:
 def test_a_listener_whose_connection_dropped_listens_again_and_is_woken(
     pg_system: System,
 ) -> None:
-    listener = LogListener(pg_system.settings.postgres_params(),
-                            cast(LockedInsertRecorder, pg_system.app.recorder).channel_name)
+    listener = LogListener(
+        pg_system.settings.postgres_params(),
+        cast(LockedInsertRecorder, pg_system.app.recorder).channel_name,
+    )
     try:
         listener.start()
         assert listener._conn is not None
@@ -883,8 +980,10 @@ def test_a_listener_whose_connection_dropped_listens_again_and_is_woken(
 
 @pytest.mark.postgres
 def test_a_paused_listener_hears_nothing_and_hears_again_once_resumed(pg_system: System) -> None:
-    listener = LogListener(pg_system.settings.postgres_params(),
-                            cast(LockedInsertRecorder, pg_system.app.recorder).channel_name)
+    listener = LogListener(
+        pg_system.settings.postgres_params(),
+        cast(LockedInsertRecorder, pg_system.app.recorder).channel_name,
+    )
     nobody = threading.Event()
     try:
         listener.start()
@@ -942,9 +1041,24 @@ def test_a_busy_worker_stops_listening_and_looks_again_before_it_waits_once_idle
     system.projector.run_forever(stop, interval=30.0, gather=0.0, listener=listener)
 
     assert listener.log == [
-        "pass 2", "wait", "pass 1", "wait", "pass 4", "pause", "pass 3", "pause",
+        "pass 2",
+        "wait",
+        "pass 1",
+        "wait",
+        "pass 4",
+        "pause",
+        "pass 3",
+        "pause",
         # idle again: listening, but a write while paused sent nothing, so one more look
-        "pass 0", "resume", "pass 0", "wait", "pass 1", "wait", "pass 0", "wait"]
+        "pass 0",
+        "resume",
+        "pass 0",
+        "wait",
+        "pass 1",
+        "wait",
+        "pass 0",
+        "wait",
+    ]
 
 
 @pytest.mark.postgres

@@ -27,8 +27,11 @@ def reachable_types(schema: Any) -> set[str]:
         if current.name in seen:
             continue
         seen.add(current.name)
-        stack += [named for field in current.fields.values()
-                  if isinstance(named := get_named_type(field.type), GraphQLObjectType)]
+        stack += [
+            named
+            for field in current.fields.values()
+            if isinstance(named := get_named_type(field.type), GraphQLObjectType)
+        ]
     return seen
 
 

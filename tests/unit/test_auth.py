@@ -71,26 +71,41 @@ def test_the_tokens_remembered_are_bounded_by_their_bytes_too() -> None:
 
 # -- how long a token may live -------------------------------------------------------------------
 
+
 def signed(claims: dict[str, object]) -> str:
     now = int(time.time())
-    return jwt.encode({"sub": "fictional-staff-1", "role": "staff", "iss": "nrd", "iat": now,
-                       "exp": now + 3600, **claims}, SECRET, algorithm="HS256")
+    return jwt.encode(
+        {
+            "sub": "fictional-staff-1",
+            "role": "staff",
+            "iss": "nrd",
+            "iat": now,
+            "exp": now + 3600,
+            **claims,
+        },
+        SECRET,
+        algorithm="HS256",
+    )
 
 
 def test_a_token_living_three_hundred_years_is_refused() -> None:
     now = int(time.time())
-    no_issue_time = jwt.encode({"sub": "fictional-staff-1", "role": "staff", "iss": "nrd",
-                                "exp": now + 13 * 3600}, SECRET, algorithm="HS256")
-    for token in (signed({"exp": now + 300 * 365 * 24 * 3600}),
-                  signed({"exp": now + 13 * 3600}),
-                  signed({"iat": now - 3600, "exp": now + 12 * 3600}),
-                  no_issue_time):  # counted from now
+    no_issue_time = jwt.encode(
+        {"sub": "fictional-staff-1", "role": "staff", "iss": "nrd", "exp": now + 13 * 3600},
+        SECRET,
+        algorithm="HS256",
+    )
+    for token in (
+        signed({"exp": now + 300 * 365 * 24 * 3600}),
+        signed({"exp": now + 13 * 3600}),
+        signed({"iat": now - 3600, "exp": now + 12 * 3600}),
+        no_issue_time,
+    ):  # counted from now
         with pytest.raises(TokenError, match="at most 12 hours"):
             Authenticator(SECRET).principal(f"Bearer {token}")
 
 
-def test_a_token_living_the_longest_lifetime_is_accepted_and_the_lifetime_is_configurable(
-) -> None:
+def test_a_token_living_the_longest_lifetime_is_accepted_and_the_lifetime_is_configurable() -> None:
     now = int(time.time())
     twelve = signed({"iat": now, "exp": now + 12 * 3600})
     assert Authenticator(SECRET).principal(f"Bearer {twelve}").role == "staff"
@@ -107,13 +122,22 @@ def test_a_token_is_issued_only_for_a_lifetime_within_the_longest(hours: float) 
 
 def test_a_token_is_issued_for_the_longest_lifetime_by_default() -> None:
     auth = Authenticator(SECRET, max_hours=3)
-    claims = jwt.decode(auth.issue("staff", "fictional-staff-1"), SECRET, algorithms=["HS256"],
-                        issuer="nrd")
+    claims = jwt.decode(
+        auth.issue("staff", "fictional-staff-1"), SECRET, algorithms=["HS256"], issuer="nrd"
+    )
     assert claims["exp"] - claims["iat"] == 3 * 3600
 
 
-@pytest.mark.parametrize("user", ["fictional\nstaff", "fictional\x1fstaff", "fictional\x00",
-                                  "fictional\u2028staff", "fictional\x1b[31mstaff"])
+@pytest.mark.parametrize(
+    "user",
+    [
+        "fictional\nstaff",
+        "fictional\x1fstaff",
+        "fictional\x00",
+        "fictional\u2028staff",
+        "fictional\x1b[31mstaff",
+    ],
+)
 def test_a_user_id_with_control_characters_is_neither_issued_nor_accepted(user: str) -> None:
     with pytest.raises(TokenError, match="printable"):
         Authenticator(SECRET).issue("staff", user)

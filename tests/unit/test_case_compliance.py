@@ -53,10 +53,15 @@ from tests.unit.test_case import (
 )
 
 REPORT_DISCLOSURE = UUID("00000000-0000-4000-8000-0000000000f3")
-STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-1",
-              policy_version="fictional-policy-v7")
-SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-2",
-                   policy_version="fictional-policy-v7")
+STAFF = Actor(
+    "fictional-staff-1", "staff", request_id="req-fictional-1", policy_version="fictional-policy-v7"
+)
+SUPERVISOR = Actor(
+    "fictional-supervisor-1",
+    "supervisor",
+    request_id="req-fictional-2",
+    policy_version="fictional-policy-v7",
+)
 PARTNER = Actor("fictional-partner-1", "partner", str(HARBOUR_SHELTER), "req-fictional-3")
 # Stand-ins for ciphertext (SEALED_PERSONAL too): the aggregate never sees more than these.
 SEALED_COPY = "sealed-fictional-copy-for-the-shelter"
@@ -69,26 +74,42 @@ BLANK = ["", "   \n\t "]
 
 # -- given ---------------------------------------------------------------------------------
 
+
 def consented(scope: str, recipient: UUID | None) -> Fact:
-    return happened(Case.ConsentGranted, consent_id=str(CONSENT), scope=scope,
-                    recipient_id=None if recipient is None else str(recipient),
-                    given_by="CALLER", method="VERBAL", expires_at=None)
+    return happened(
+        Case.ConsentGranted,
+        consent_id=str(CONSENT),
+        scope=scope,
+        recipient_id=None if recipient is None else str(recipient),
+        given_by="CALLER",
+        method="VERBAL",
+        expires_at=None,
+    )
 
 
 def disclosed(disclosure: UUID, kind: str, recipient: UUID, sealed_copy: str) -> Fact:
-    return happened(Case.InformationDisclosed, disclosure_id=str(disclosure),
-                    recipient_kind=kind, recipient_id=str(recipient),
-                    fields=["CALLER_NAME", "CALLER_PHONE"], consent_id=str(CONSENT),
-                    exception=None, justification="", sealed_copy=sealed_copy,
-                    policy_version="fictional-policy-v6")
-
+    return happened(
+        Case.InformationDisclosed,
+        disclosure_id=str(disclosure),
+        recipient_kind=kind,
+        recipient_id=str(recipient),
+        fields=["CALLER_NAME", "CALLER_PHONE"],
+        consent_id=str(CONSENT),
+        exception=None,
+        justification="",
+        sealed_copy=sealed_copy,
+        policy_version="fictional-policy-v6",
+    )
 
 
 def a_case_shared_with_the_shelter_and_the_police() -> list[Fact]:
-    return [opened(), consented("SHARE_WITH_ORGANIZATION", HARBOUR_SHELTER),
-            disclosed(EARLIER_DISCLOSURE, "ORGANIZATION", HARBOUR_SHELTER, SEALED_COPY),
-            referred_to_shelter(),
-            disclosed(REPORT_DISCLOSURE, "LAW_ENFORCEMENT", HARBOUR_POLICE, SEALED_REPORT_COPY)]
+    return [
+        opened(),
+        consented("SHARE_WITH_ORGANIZATION", HARBOUR_SHELTER),
+        disclosed(EARLIER_DISCLOSURE, "ORGANIZATION", HARBOUR_SHELTER, SEALED_COPY),
+        referred_to_shelter(),
+        disclosed(REPORT_DISCLOSURE, "LAW_ENFORCEMENT", HARBOUR_POLICE, SEALED_REPORT_COPY),
+    ]
 
 
 def held() -> Fact:
@@ -101,7 +122,6 @@ def released() -> Fact:
 
 def erased() -> Fact:
     return happened(Case.PersonalDataErased, reason=ERASE)
-
 
 
 def strings_in(value: Any) -> Iterator[str]:
@@ -133,6 +153,7 @@ def supervisor_actor() -> Actor:
 
 # -- legal hold ----------------------------------------------------------------------------
 
+
 def test_a_supervisor_places_a_legal_hold_with_a_reason(supervisor: Actor) -> None:
     case = given(opened())
 
@@ -141,9 +162,15 @@ def test_a_supervisor_places_a_legal_hold_with_a_reason(supervisor: Actor) -> No
     [event] = then(case)
     assert type(event) is Case.LegalHoldPlaced
     assert (event.reason, event.actor_id, event.actor_role) == (
-        HOLD, "fictional-supervisor-1", "supervisor")
-    assert case.legal_hold == {"at": event.timestamp, "by": "fictional-supervisor-1",
-                               "reason": HOLD}
+        HOLD,
+        "fictional-supervisor-1",
+        "supervisor",
+    )
+    assert case.legal_hold == {
+        "at": event.timestamp,
+        "by": "fictional-supervisor-1",
+        "reason": HOLD,
+    }
 
 
 @pytest.mark.parametrize("actor", [STAFF, PARTNER], ids=["staff", "partner"])
@@ -151,8 +178,7 @@ def test_only_a_supervisor_places_a_legal_hold(actor: Actor) -> None:
     case = given(opened())
 
     with acting_as(actor):
-        refused(case, SupervisorRequired, lambda: case.place_legal_hold(HOLD),
-                match="supervisor")
+        refused(case, SupervisorRequired, lambda: case.place_legal_hold(HOLD), match="supervisor")
     assert case.legal_hold is None
 
 
@@ -167,8 +193,12 @@ def test_a_legal_hold_needs_a_reason(supervisor: Actor, reason: str) -> None:
 def test_a_legal_hold_cannot_be_placed_twice(supervisor: Actor) -> None:
     case = given(opened(), held())
 
-    refused(case, LegalHold, lambda: case.place_legal_hold("Fictional: a second order."),
-            match="already")
+    refused(
+        case,
+        LegalHold,
+        lambda: case.place_legal_hold("Fictional: a second order."),
+        match="already",
+    )
     assert case.legal_hold is not None and case.legal_hold["reason"] == HOLD
 
 
@@ -196,8 +226,9 @@ def test_only_a_supervisor_releases_a_legal_hold(actor: Actor) -> None:
     case = given(opened(), held())
 
     with acting_as(actor):
-        refused(case, SupervisorRequired, lambda: case.release_legal_hold(RELEASE),
-                match="supervisor")
+        refused(
+            case, SupervisorRequired, lambda: case.release_legal_hold(RELEASE), match="supervisor"
+        )
     assert case.legal_hold is not None
 
 
@@ -209,8 +240,9 @@ def test_releasing_a_legal_hold_needs_a_reason(supervisor: Actor, reason: str) -
     assert case.legal_hold is not None
 
 
-@pytest.mark.parametrize("history", [[opened()], [opened(), held(), released()]],
-                         ids=["never-held", "already-released"])
+@pytest.mark.parametrize(
+    "history", [[opened()], [opened(), held(), released()]], ids=["never-held", "already-released"]
+)
 def test_there_is_no_legal_hold_to_release(supervisor: Actor, history: list[Fact]) -> None:
     case = given(*history)
 
@@ -228,6 +260,7 @@ def test_a_released_legal_hold_can_be_placed_again(supervisor: Actor) -> None:
 
 # -- erasure -------------------------------------------------------------------------------
 
+
 def test_a_supervisor_erases_a_callers_personal_data_with_a_reason(supervisor: Actor) -> None:
     case = given(*a_case_shared_with_the_shelter_and_the_police())
 
@@ -236,11 +269,17 @@ def test_a_supervisor_erases_a_callers_personal_data_with_a_reason(supervisor: A
     [event] = then(case)
     assert type(event) is Case.PersonalDataErased
     assert (event.reason, event.actor_id, event.actor_role, event.request_id) == (
-        ERASE, "fictional-supervisor-1", "supervisor", "req-fictional-2")
+        ERASE,
+        "fictional-supervisor-1",
+        "supervisor",
+        "req-fictional-2",
+    )
     assert case.erased_at == event.timestamp
     assert case.sealed_personal == ""
     assert {d["id"]: d["sealedCopy"] for d in case.disclosures.values()} == {
-        str(EARLIER_DISCLOSURE): "", str(REPORT_DISCLOSURE): ""}
+        str(EARLIER_DISCLOSURE): "",
+        str(REPORT_DISCLOSURE): "",
+    }
 
 
 def test_the_erasure_event_holds_the_reason_and_no_data(supervisor: Actor) -> None:
@@ -249,8 +288,15 @@ def test_the_erasure_event_holds_the_reason_and_no_data(supervisor: Actor) -> No
     case.erase_personal_data(ERASE)
 
     [event] = then(case)
-    assert set(vars(event)) == {"originator_id", "originator_version", "timestamp",
-                                "actor_id", "actor_role", "request_id", "reason"}
+    assert set(vars(event)) == {
+        "originator_id",
+        "originator_version",
+        "timestamp",
+        "actor_id",
+        "actor_role",
+        "request_id",
+        "reason",
+    }
     assert ciphertext_in(vars(event)) == []
 
 
@@ -272,7 +318,10 @@ def test_a_snapshot_of_an_erased_case_holds_no_ciphertext_and_loads(supervisor: 
     restored = snapshot.mutate(None)
     assert isinstance(restored, Case)
     assert (restored.erased_at, restored.sealed_personal, restored.version) == (
-        case.erased_at, "", case.version)
+        case.erased_at,
+        "",
+        case.version,
+    )
     assert list(restored.referrals) == [str(REFERRAL)]
 
 
@@ -281,10 +330,14 @@ def test_the_rest_of_an_erased_case_stays_as_it_was(supervisor: Actor) -> None:
     case = given(*a_case_shared_with_the_shelter_and_the_police(), erased())
 
     assert (case.details, case.consents, case.referrals, case.open) == (
-        before.details, before.consents, before.referrals, before.open)
-    assert [{k: v for k, v in d.items() if k != "sealedCopy"}
-            for d in case.disclosures.values()] == [
-        {k: v for k, v in d.items() if k != "sealedCopy"} for d in before.disclosures.values()]
+        before.details,
+        before.consents,
+        before.referrals,
+        before.open,
+    )
+    assert [
+        {k: v for k, v in d.items() if k != "sealedCopy"} for d in case.disclosures.values()
+    ] == [{k: v for k, v in d.items() if k != "sealedCopy"} for d in before.disclosures.values()]
 
 
 @pytest.mark.parametrize("actor", [STAFF, PARTNER], ids=["staff", "partner"])
@@ -292,8 +345,9 @@ def test_only_a_supervisor_erases_personal_data(actor: Actor) -> None:
     case = given(opened())
 
     with acting_as(actor):
-        refused(case, SupervisorRequired, lambda: case.erase_personal_data(ERASE),
-                match="supervisor")
+        refused(
+            case, SupervisorRequired, lambda: case.erase_personal_data(ERASE), match="supervisor"
+        )
     assert (case.erased_at, case.sealed_personal) == (None, SEALED_PERSONAL)
 
 
@@ -326,8 +380,12 @@ def test_a_released_legal_hold_no_longer_blocks_erasure(supervisor: Actor) -> No
 def test_personal_data_cannot_be_erased_twice(supervisor: Actor) -> None:
     case = given(opened(), erased())
 
-    refused(case, AlreadyErased, lambda: case.erase_personal_data("Fictional: once more."),
-            match="already erased")
+    refused(
+        case,
+        AlreadyErased,
+        lambda: case.erase_personal_data("Fictional: once more."),
+        match="already erased",
+    )
 
 
 def test_a_closed_case_can_be_erased(supervisor: Actor) -> None:
@@ -341,14 +399,30 @@ def test_a_closed_case_can_be_erased(supervisor: Actor) -> None:
 
 # -- after erasure -------------------------------------------------------------------------
 
-WHAT_MIGHT_LEAVE: dict[str, tuple[Actor, RecipientKind, UUID | None, list[DisclosableField],
-                                  Exception_ | None]] = {
-    "caller-data-on-consent": (STAFF, RecipientKind.ORGANIZATION, HARBOUR_SHELTER,
-                               [DisclosableField.CALLER_NAME], None),
-    "details-only-on-consent": (STAFF, RecipientKind.ORGANIZATION, HARBOUR_SHELTER,
-                                [DisclosableField.LOCATION, DisclosableField.NEEDS], None),
-    "under-an-exception": (SUPERVISOR, RecipientKind.EMERGENCY_SERVICES, None,
-                           [DisclosableField.CALLER_PHONE], Exception_.IMMINENT_HARM),
+WHAT_MIGHT_LEAVE: dict[
+    str, tuple[Actor, RecipientKind, UUID | None, list[DisclosableField], Exception_ | None]
+] = {
+    "caller-data-on-consent": (
+        STAFF,
+        RecipientKind.ORGANIZATION,
+        HARBOUR_SHELTER,
+        [DisclosableField.CALLER_NAME],
+        None,
+    ),
+    "details-only-on-consent": (
+        STAFF,
+        RecipientKind.ORGANIZATION,
+        HARBOUR_SHELTER,
+        [DisclosableField.LOCATION, DisclosableField.NEEDS],
+        None,
+    ),
+    "under-an-exception": (
+        SUPERVISOR,
+        RecipientKind.EMERGENCY_SERVICES,
+        None,
+        [DisclosableField.CALLER_PHONE],
+        Exception_.IMMINENT_HARM,
+    ),
 }
 
 
@@ -360,9 +434,21 @@ def test_nothing_more_can_be_disclosed_from_an_erased_case(
     case = given(opened(), consented("SHARE_WITH_ORGANIZATION", HARBOUR_SHELTER), erased())
 
     with acting_as(actor):
-        refused(case, DataErased, lambda: case.disclose(
-            DISCLOSURE, kind, recipient, fields, exception, "Fictional: a threat tonight.",
-            SEALED_COPY, NOW), match="erased")
+        refused(
+            case,
+            DataErased,
+            lambda: case.disclose(
+                DISCLOSURE,
+                kind,
+                recipient,
+                fields,
+                exception,
+                "Fictional: a threat tonight.",
+                SEALED_COPY,
+                NOW,
+            ),
+            match="erased",
+        )
     assert case.disclosures == {}
 
 
@@ -388,11 +474,20 @@ def test_an_erased_case_can_still_be_worked_and_closed(staff: Actor) -> None:
 
 # -- the policy version of a disclosure ------------------------------------------------------
 
+
 def test_a_disclosure_records_the_policy_version_of_the_acting_user(staff: Actor) -> None:
     case = given(opened(), consented("SHARE_WITH_ORGANIZATION", HARBOUR_SHELTER))
 
-    case.disclose(DISCLOSURE, RecipientKind.ORGANIZATION, HARBOUR_SHELTER,
-                  [DisclosableField.CALLER_NAME], None, "", SEALED_COPY, NOW)
+    case.disclose(
+        DISCLOSURE,
+        RecipientKind.ORGANIZATION,
+        HARBOUR_SHELTER,
+        [DisclosableField.CALLER_NAME],
+        None,
+        "",
+        SEALED_COPY,
+        NOW,
+    )
 
     [event] = then(case)
     assert event.policy_version == "fictional-policy-v7"
@@ -403,8 +498,16 @@ def test_a_disclosure_by_a_user_without_a_policy_version_records_none() -> None:
     case = given(opened(), consented("SHARE_WITH_ORGANIZATION", HARBOUR_SHELTER))
 
     with acting_as(Actor("fictional-staff-2", "staff")):
-        case.disclose(DISCLOSURE, RecipientKind.ORGANIZATION, HARBOUR_SHELTER,
-                      [DisclosableField.CALLER_NAME], None, "", SEALED_COPY, NOW)
+        case.disclose(
+            DISCLOSURE,
+            RecipientKind.ORGANIZATION,
+            HARBOUR_SHELTER,
+            [DisclosableField.CALLER_NAME],
+            None,
+            "",
+            SEALED_COPY,
+            NOW,
+        )
 
     [event] = then(case)
     assert event.policy_version == ""
@@ -420,27 +523,36 @@ class NoVault:
 @pytest.fixture
 def app() -> Iterator[CaseUseCases]:
     """The hotline's application on the in-memory store: its own mapper and transcoder."""
-    application = CaseUseCases({"PERSISTENCE_MODULE": "eventsourcing.popo"},
-                               vault=cast(Vault, NoVault()))
+    application = CaseUseCases(
+        {"PERSISTENCE_MODULE": "eventsourcing.popo"}, vault=cast(Vault, NoVault())
+    )
     yield application
     application.close()
 
 
-def stored(app: CaseUseCases, fact: Fact, version: int, *, drop: tuple[str, ...] = ()
-           ) -> StoredEvent:
+def stored(
+    app: CaseUseCases, fact: Fact, version: int, *, drop: tuple[str, ...] = ()
+) -> StoredEvent:
     """The fact as the store holds it, minus the named keys of its encoded state."""
     event_class, fields = fact
-    event = event_class(originator_id=CASE_ID, originator_version=version,
-                        timestamp=LONG_AGO + timedelta(days=version), **EARLIER_STAFF,
-                        **fields)
+    event = event_class(
+        originator_id=CASE_ID,
+        originator_version=version,
+        timestamp=LONG_AGO + timedelta(days=version),
+        **EARLIER_STAFF,
+        **fields,
+    )
     current = app.mapper.to_stored_event(event)
     assert app.mapper.cipher is None and app.mapper.compressor is None
     state = app.mapper.transcoder.decode(current.state)
     for key in drop:
         del state[key]
-    return StoredEvent(originator_id=current.originator_id,
-                       originator_version=current.originator_version, topic=current.topic,
-                       state=app.mapper.transcoder.encode(state))
+    return StoredEvent(
+        originator_id=current.originator_id,
+        originator_version=current.originator_version,
+        topic=current.topic,
+        state=app.mapper.transcoder.encode(state),
+    )
 
 
 def test_a_disclosure_is_stored_as_version_2_with_its_policy_version(app: CaseUseCases) -> None:
@@ -452,8 +564,12 @@ def test_a_disclosure_is_stored_as_version_2_with_its_policy_version(app: CaseUs
 
 
 def test_a_disclosure_stored_before_policy_versions_loads_with_none(app: CaseUseCases) -> None:
-    old = stored(app, disclosed(EARLIER_DISCLOSURE, "ORGANIZATION", HARBOUR_SHELTER,
-                                SEALED_COPY), 2, drop=("policy_version", "class_version"))
+    old = stored(
+        app,
+        disclosed(EARLIER_DISCLOSURE, "ORGANIZATION", HARBOUR_SHELTER, SEALED_COPY),
+        2,
+        drop=("policy_version", "class_version"),
+    )
     assert b"policy_version" not in old.state and b"class_version" not in old.state
     app.recorder.insert_events([stored(app, opened(), 1), old])
 
@@ -462,7 +578,10 @@ def test_a_disclosure_stored_before_policy_versions_loads_with_none(app: CaseUse
     disclosure = case.disclosures[str(EARLIER_DISCLOSURE)]
     assert disclosure["policyVersion"] == ""
     assert (disclosure["fields"], disclosure["sealedCopy"], disclosure["consentId"]) == (
-        ["CALLER_NAME", "CALLER_PHONE"], SEALED_COPY, str(CONSENT))
+        ["CALLER_NAME", "CALLER_PHONE"],
+        SEALED_COPY,
+        str(CONSENT),
+    )
     [event] = app.events.get(CASE_ID, gt=1)
     assert isinstance(event, Case.InformationDisclosed)
     assert event.policy_version == ""

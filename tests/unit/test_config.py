@@ -9,8 +9,9 @@ import pytest
 from api.config import CACHE_SHARES, ConfigurationError, Settings
 
 
-@pytest.mark.parametrize("key", ["POSTGRES_ENABLE_DB_FUNCTIONS",
-                                 "NRD_POSTGRES_ENABLE_DB_FUNCTIONS"])
+@pytest.mark.parametrize(
+    "key", ["POSTGRES_ENABLE_DB_FUNCTIONS", "NRD_POSTGRES_ENABLE_DB_FUNCTIONS"]
+)
 @pytest.mark.parametrize("value", ["y", "yes", "true", "1", "on"])
 def test_startup_is_refused_when_the_lockless_insert_path_is_enabled(key: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=key):
@@ -26,7 +27,10 @@ def test_the_event_store_never_enables_database_functions() -> None:
     env = settings.event_store_env()
     assert env["POSTGRES_ENABLE_DB_FUNCTIONS"] == "n"
     assert (env["POSTGRES_HOST"], env["POSTGRES_DBNAME"], env["POSTGRES_USER"]) == (
-        "db", "nrd", "nrd")
+        "db",
+        "nrd",
+        "nrd",
+    )
 
 
 def test_sqlite_is_the_embedded_default_under_the_data_folder(tmp_path: Path) -> None:
@@ -36,42 +40,60 @@ def test_sqlite_is_the_embedded_default_under_the_data_folder(tmp_path: Path) ->
     assert Path(env["SQLITE_DBNAME"]) == tmp_path / "fictional" / "events.sqlite"
 
 
-@pytest.mark.parametrize("env,names", [
-    ({"NRD_DATABASE_URL": "mysql://x"}, "NRD_DATABASE_URL"),
-    ({"NRD_MAX_PAGE_SIZE": "lots"}, "NRD_MAX_PAGE_SIZE"),
-    ({"NRD_MAX_PAGE_SIZE": "0"}, "NRD_MAX_PAGE_SIZE"),
-    ({"NRD_UNREACHABLE_AFTER": "-1"}, "NRD_UNREACHABLE_AFTER"),
-    ({"NRD_COMMAND_THREADS": "0"}, "NRD_COMMAND_THREADS"),
-    ({"NRD_TOKEN_MAX_HOURS": "0"}, "NRD_TOKEN_MAX_HOURS"),
-    ({"NRD_TOKEN_MAX_HOURS": "2628000"}, "NRD_TOKEN_MAX_HOURS"),
-    ({"NRD_DATABASE_SCHEMA": "Robert'); DROP"}, "NRD_DATABASE_SCHEMA"),
-    ({"NRD_MAX_CONNECTIONS": "2"}, "NRD_MAX_CONNECTIONS"),
-    ({"NRD_POOL_SIZE": "10"}, "NRD_MAX_CONNECTIONS"),
-    ({"NRD_LOCK_TIMEOUT_MS": "0"}, "NRD_LOCK_TIMEOUT_MS"),
-    ({"NRD_LOCK_TIMEOUT_MS": "9000", "NRD_STATEMENT_TIMEOUT_MS": "5000"},
-     "NRD_STATEMENT_TIMEOUT_MS"),
-    ({"NRD_POOL_TIMEOUT_SECONDS": "0"}, "NRD_POOL_TIMEOUT_SECONDS"),
-    ({"NRD_CONNECT_TIMEOUT_SECONDS": "-1"}, "NRD_CONNECT_TIMEOUT_SECONDS"),
-    ({"NRD_APPLICATION_NAME": "nrd api; drop"}, "NRD_APPLICATION_NAME"),
-])
+@pytest.mark.parametrize(
+    "env,names",
+    [
+        ({"NRD_DATABASE_URL": "mysql://x"}, "NRD_DATABASE_URL"),
+        ({"NRD_MAX_PAGE_SIZE": "lots"}, "NRD_MAX_PAGE_SIZE"),
+        ({"NRD_MAX_PAGE_SIZE": "0"}, "NRD_MAX_PAGE_SIZE"),
+        ({"NRD_UNREACHABLE_AFTER": "-1"}, "NRD_UNREACHABLE_AFTER"),
+        ({"NRD_COMMAND_THREADS": "0"}, "NRD_COMMAND_THREADS"),
+        ({"NRD_TOKEN_MAX_HOURS": "0"}, "NRD_TOKEN_MAX_HOURS"),
+        ({"NRD_TOKEN_MAX_HOURS": "2628000"}, "NRD_TOKEN_MAX_HOURS"),
+        ({"NRD_DATABASE_SCHEMA": "Robert'); DROP"}, "NRD_DATABASE_SCHEMA"),
+        ({"NRD_MAX_CONNECTIONS": "2"}, "NRD_MAX_CONNECTIONS"),
+        ({"NRD_POOL_SIZE": "10"}, "NRD_MAX_CONNECTIONS"),
+        ({"NRD_LOCK_TIMEOUT_MS": "0"}, "NRD_LOCK_TIMEOUT_MS"),
+        (
+            {"NRD_LOCK_TIMEOUT_MS": "9000", "NRD_STATEMENT_TIMEOUT_MS": "5000"},
+            "NRD_STATEMENT_TIMEOUT_MS",
+        ),
+        ({"NRD_POOL_TIMEOUT_SECONDS": "0"}, "NRD_POOL_TIMEOUT_SECONDS"),
+        ({"NRD_CONNECT_TIMEOUT_SECONDS": "-1"}, "NRD_CONNECT_TIMEOUT_SECONDS"),
+        ({"NRD_APPLICATION_NAME": "nrd api; drop"}, "NRD_APPLICATION_NAME"),
+    ],
+)
 def test_bad_configuration_names_the_variable(env: dict[str, str], names: str) -> None:
     with pytest.raises(ConfigurationError, match=names):
         Settings.from_env(env)
 
 
 def test_configured_limits_are_read() -> None:
-    settings = Settings.from_env({"NRD_MAX_PAGE_SIZE": "25", "NRD_REVIEW_INTERVAL_DAYS": "30",
-                                  "NRD_UNREACHABLE_AFTER": "5", "NRD_GRAPHIQL": "on",
-                                  "NRD_COMMAND_THREADS": "3", "NRD_TOKEN_MAX_HOURS": "8"})
-    assert (settings.max_page_size, settings.review_interval_days, settings.unreachable_after,
-            settings.graphiql, settings.command_threads, settings.token_max_hours) == (
-        25, 30, 5, True, 3, 8)
+    settings = Settings.from_env(
+        {
+            "NRD_MAX_PAGE_SIZE": "25",
+            "NRD_REVIEW_INTERVAL_DAYS": "30",
+            "NRD_UNREACHABLE_AFTER": "5",
+            "NRD_GRAPHIQL": "on",
+            "NRD_COMMAND_THREADS": "3",
+            "NRD_TOKEN_MAX_HOURS": "8",
+        }
+    )
+    assert (
+        settings.max_page_size,
+        settings.review_interval_days,
+        settings.unreachable_after,
+        settings.graphiql,
+        settings.command_threads,
+        settings.token_max_hours,
+    ) == (25, 30, 5, True, 3, 8)
     assert Settings.from_env({}).token_max_hours == 12
 
 
 def test_one_setting_bounds_every_connection_a_process_opens() -> None:
-    settings = Settings.from_env({"NRD_DATABASE_URL": "postgresql://nrd:pw@db:5432/nrd",
-                                  "NRD_MAX_CONNECTIONS": "12"})
+    settings = Settings.from_env(
+        {"NRD_DATABASE_URL": "postgresql://nrd:pw@db:5432/nrd", "NRD_MAX_CONNECTIONS": "12"}
+    )
     events, views = settings.connection_shares()
     # One more is held alone: the start-up lock while starting, then a worker's listener.
     assert events + views + 1 == 12 and min(events, views) >= 1
@@ -80,10 +102,14 @@ def test_one_setting_bounds_every_connection_a_process_opens() -> None:
 
 
 def test_every_connection_is_named_after_the_process_and_bounded() -> None:
-    settings = Settings.from_env({"NRD_DATABASE_URL": "postgresql://nrd:pw@db:5432/nrd",
-                                  "NRD_APPLICATION_NAME": "nrd-api",
-                                  "NRD_LOCK_TIMEOUT_MS": "1500",
-                                  "NRD_STATEMENT_TIMEOUT_MS": "20000"})
+    settings = Settings.from_env(
+        {
+            "NRD_DATABASE_URL": "postgresql://nrd:pw@db:5432/nrd",
+            "NRD_APPLICATION_NAME": "nrd-api",
+            "NRD_LOCK_TIMEOUT_MS": "1500",
+            "NRD_STATEMENT_TIMEOUT_MS": "20000",
+        }
+    )
     params = settings.postgres_params()
     assert params["application_name"] == "nrd-api"
     assert "-c lock_timeout=1500" in params["options"]
@@ -91,7 +117,8 @@ def test_every_connection_is_named_after_the_process_and_bounded() -> None:
 
 
 def test_sqlite_waits_for_a_lock_as_long_as_the_lock_timeout_in_whole_seconds(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     settings = Settings.from_env({"NRD_DATA_DIR": str(tmp_path), "NRD_LOCK_TIMEOUT_MS": "1500"})
     assert settings.event_store_env()["SQLITE_LOCK_TIMEOUT"] == "2"
 
@@ -102,7 +129,8 @@ def test_nrd_cache_mb_divides_among_the_caches_and_is_bounded() -> None:
     assert settings.cache_bytes("aggregates") == int(32 * 0.45 * 1024 * 1024)
     assert sum(settings.cache_bytes(c) for c in CACHE_SHARES) <= 32 * 1024 * 1024
     assert settings.event_store_env()["AGGREGATE_CACHE_BYTES"] == str(
-        settings.cache_bytes("aggregates"))
+        settings.cache_bytes("aggregates")
+    )
     for wrong in ("0", "-1", "lots"):
         with pytest.raises(ConfigurationError, match="NRD_CACHE_MB"):
             Settings.from_env({"NRD_CACHE_MB": wrong})

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENTS = sorted([ROOT / "README.md", ROOT / "bench" / "README.md",
-                    *(ROOT / "docs").glob("*.md")])
+DOCUMENTS = sorted(
+    [ROOT / "README.md", ROOT / "bench" / "README.md", *(ROOT / "docs").glob("*.md")]
+)
 
 # A path with at least one folder and a file extension, not part of a longer path, an
 # absolute path or an address (``/proc/PID/stat``, ``https://host/x.md`` are not ours).

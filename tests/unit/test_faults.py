@@ -49,36 +49,48 @@ def wrapped(cause: BaseException, wrapper: type[Exception] = OperationalError) -
         return error
 
 
-@pytest.mark.parametrize("error,code", [
-    (wrapped(psycopg.errors.LockNotAvailable("lock timeout on a fictional table")),
-     "STORE_TIMEOUT"),
-    (wrapped(psycopg.errors.QueryCanceled("statement timeout")), "STORE_TIMEOUT"),
-    (psycopg.errors.LockNotAvailable("a read model's lock"), "STORE_TIMEOUT"),
-    (wrapped(sqlite3.OperationalError("database is locked")), "STORE_TIMEOUT"),
-    (sqlite3.OperationalError("database is locked"), "STORE_TIMEOUT"),
-    (wrapped(PoolExhausted("couldn't get a connection after 5.00 sec")), "STORE_BUSY"),
-    (PoolExhausted("couldn't get a connection after 5.00 sec"), "STORE_BUSY"),
-    (StoreBusy(), "STORE_BUSY"),
-    (ConnectionUnavailableError("the SQLite event store's pool timed out"), "STORE_BUSY"),
-    (wrapped(PoolTimeout("couldn't get a connection after 5.00 sec")), "STORE_UNAVAILABLE"),
-    (wrapped(psycopg.errors.AdminShutdown("terminating connection")), "STORE_UNAVAILABLE"),
-    (wrapped(psycopg.errors.TooManyConnections("too many clients")), "STORE_UNAVAILABLE"),
-    (wrapped(psycopg.OperationalError("connection refused"), InterfaceError),
-     "STORE_UNAVAILABLE"),
-    (psycopg.OperationalError("server closed the connection"), "STORE_UNAVAILABLE"),
-    (ReadModelBehind(), "READ_MODEL_BEHIND"),
-])
+@pytest.mark.parametrize(
+    "error,code",
+    [
+        (
+            wrapped(psycopg.errors.LockNotAvailable("lock timeout on a fictional table")),
+            "STORE_TIMEOUT",
+        ),
+        (wrapped(psycopg.errors.QueryCanceled("statement timeout")), "STORE_TIMEOUT"),
+        (psycopg.errors.LockNotAvailable("a read model's lock"), "STORE_TIMEOUT"),
+        (wrapped(sqlite3.OperationalError("database is locked")), "STORE_TIMEOUT"),
+        (sqlite3.OperationalError("database is locked"), "STORE_TIMEOUT"),
+        (wrapped(PoolExhausted("couldn't get a connection after 5.00 sec")), "STORE_BUSY"),
+        (PoolExhausted("couldn't get a connection after 5.00 sec"), "STORE_BUSY"),
+        (StoreBusy(), "STORE_BUSY"),
+        (ConnectionUnavailableError("the SQLite event store's pool timed out"), "STORE_BUSY"),
+        (wrapped(PoolTimeout("couldn't get a connection after 5.00 sec")), "STORE_UNAVAILABLE"),
+        (wrapped(psycopg.errors.AdminShutdown("terminating connection")), "STORE_UNAVAILABLE"),
+        (wrapped(psycopg.errors.TooManyConnections("too many clients")), "STORE_UNAVAILABLE"),
+        (
+            wrapped(psycopg.OperationalError("connection refused"), InterfaceError),
+            "STORE_UNAVAILABLE",
+        ),
+        (psycopg.OperationalError("server closed the connection"), "STORE_UNAVAILABLE"),
+        (ReadModelBehind(), "READ_MODEL_BEHIND"),
+    ],
+)
 def test_each_failure_a_retry_can_cure_has_its_name(error: Exception, code: str) -> None:
     fault = classify(error)
 
     assert fault is not None and fault.code == code
 
 
-@pytest.mark.parametrize("error", [
-    ValueError("a fictional bug"), TimeoutError("plain"), KeyError("x"),
-    wrapped(psycopg.errors.UniqueViolation("taken"), IntegrityError),
-    wrapped(psycopg.errors.UndefinedTable("no such table"), ProgrammingError),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        ValueError("a fictional bug"),
+        TimeoutError("plain"),
+        KeyError("x"),
+        wrapped(psycopg.errors.UniqueViolation("taken"), IntegrityError),
+        wrapped(psycopg.errors.UndefinedTable("no such table"), ProgrammingError),
+    ],
+)
 def test_anything_else_is_not_called_retryable(error: Exception) -> None:
     assert classify(error) is None
 
@@ -107,11 +119,13 @@ def test_an_operator_learns_the_kind_of_failure_and_postgresqls_code_not_its_tex
 
     assert cause_name(wrapped(cause)) == "TooManyConnections 53300"
     refused = psycopg.OperationalError(
-        'connection failed: FATAL:  too many connections for role "fictional_role"')
+        'connection failed: FATAL:  too many connections for role "fictional_role"'
+    )
     assert cause_name(wrapped(refused)) == "OperationalError: too many connections"
 
 
 # -- the store's retry --------------------------------------------------------------------------
+
 
 def failing(*errors: Exception) -> tuple[list[int], object]:
     calls: list[int] = []
@@ -127,19 +141,26 @@ def failing(*errors: Exception) -> tuple[list[int], object]:
 
 
 def test_a_lock_or_pool_timeout_is_not_tried_again() -> None:
-    for cause in (psycopg.errors.LockNotAvailable("x"), psycopg.errors.QueryCanceled("x"),
-                  PoolTimeout("x"), PoolExhausted("x")):
+    for cause in (
+        psycopg.errors.LockNotAvailable("x"),
+        psycopg.errors.QueryCanceled("x"),
+        PoolTimeout("x"),
+        PoolExhausted("x"),
+    ):
         calls, statement = failing(wrapped(cause))
         with pytest.raises(OperationalError):
             statement()  # type: ignore[operator]
         assert len(calls) == 1
 
 
-def test_a_statement_whose_connection_died_is_tried_again(monkeypatch: pytest.MonkeyPatch,
-                                                          ) -> None:
+def test_a_statement_whose_connection_died_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(recorder, "RETRY_WAIT", 0)
-    calls, statement = failing(wrapped(psycopg.errors.AdminShutdown("x")),
-                               wrapped(psycopg.OperationalError("x"), InterfaceError))
+    calls, statement = failing(
+        wrapped(psycopg.errors.AdminShutdown("x")),
+        wrapped(psycopg.OperationalError("x"), InterfaceError),
+    )
 
     assert statement() == "done"  # type: ignore[operator]
     assert len(calls) == 3
@@ -148,17 +169,19 @@ def test_a_statement_whose_connection_died_is_tried_again(monkeypatch: pytest.Mo
 def test_the_library_methods_used_without_their_retry_still_carry_it_undecorated() -> None:
     # api.infrastructure.recorders calls them undecorated (functools.wraps keeps __wrapped__);
     # if the library stops decorating them so, this says where.
-    for method in (PostgresApplicationRecorder.select_notifications,
-                   PostgresApplicationRecorder.max_notification_id,
-                   PostgresAggregateRecorder.insert_events,
-                   PostgresAggregateRecorder.select_events):
+    for method in (
+        PostgresApplicationRecorder.select_notifications,
+        PostgresApplicationRecorder.max_notification_id,
+        PostgresAggregateRecorder.insert_events,
+        PostgresAggregateRecorder.select_events,
+    ):
         assert callable(getattr(method, "__wrapped__", None)), method.__qualname__
 
 
 # -- the command threads --------------------------------------------------------------------
 
-def test_a_command_that_waited_for_a_thread_past_the_bound_is_refused_before_it_starts(
-) -> None:
+
+def test_a_command_that_waited_for_a_thread_past_the_bound_is_refused_before_it_starts() -> None:
     threads = CommandThreads(1, queue_bound=0.1)
     started, release = threading.Event(), threading.Event()
     ran: list[str] = []

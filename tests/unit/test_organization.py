@@ -28,17 +28,26 @@ from domain.organization import (
 from tests.helpers import STAFF, SUPERVISOR, Fact, happened, replayed
 
 HARBOUR_SHELTER = UUID("00000000-0000-4000-8000-0000000000a1")
-PROFILE: dict[str, Any] = {"kind": "DIRECT_SERVICE_PROVIDER", "nameEn": "Example Harbour Shelter",
-                           "nameFr": "Refuge Exemple du Port"}
+PROFILE: dict[str, Any] = {
+    "kind": "DIRECT_SERVICE_PROVIDER",
+    "nameEn": "Example Harbour Shelter",
+    "nameFr": "Refuge Exemple du Port",
+}
 UPDATED_PROFILE: dict[str, Any] = {**PROFILE, "hours": "Every day, 08:00 to 20:00 (fictional)"}
 UNREACHABLE_AFTER = 3
 
 
 # -- given ---------------------------------------------------------------------------------
 
+
 def submitted(criteria: tuple[str, ...] = ALL_CRITERIA, public_listing: bool = False) -> Fact:
-    return happened(Organization.ApplicationSubmitted, originator_topic=get_topic(Organization),
-                    profile=PROFILE, criteria=list(criteria), public_listing=public_listing)
+    return happened(
+        Organization.ApplicationSubmitted,
+        originator_topic=get_topic(Organization),
+        profile=PROFILE,
+        criteria=list(criteria),
+        public_listing=public_listing,
+    )
 
 
 def under_review(criteria: tuple[str, ...] = ALL_CRITERIA) -> list[Fact]:
@@ -46,14 +55,24 @@ def under_review(criteria: tuple[str, ...] = ALL_CRITERIA) -> list[Fact]:
 
 
 def information_requested() -> list[Fact]:
-    return [*under_review(), happened(Organization.MoreInformationRequested,
-                                      questions="Who supervises the fictional night shift?")]
+    return [
+        *under_review(),
+        happened(
+            Organization.MoreInformationRequested,
+            questions="Who supervises the fictional night shift?",
+        ),
+    ]
 
 
 def information_provided() -> list[Fact]:
-    return [*information_requested(), happened(Organization.InformationProvided,
-                                               answers="A fictional coordinator.",
-                                               criteria=list(ALL_CRITERIA))]
+    return [
+        *information_requested(),
+        happened(
+            Organization.InformationProvided,
+            answers="A fictional coordinator.",
+            criteria=list(ALL_CRITERIA),
+        ),
+    ]
 
 
 def included() -> list[Fact]:
@@ -100,9 +119,11 @@ def other_than(*statuses: Status) -> list[Status]:
 
 # -- application submitted -----------------------------------------------------------------
 
+
 def test_a_submitted_application_starts_the_history_as_submitted(staff: Actor) -> None:
-    org = Organization.submit_application(id=HARBOUR_SHELTER, profile=PROFILE,
-                                          criteria=list(ALL_CRITERIA), public_listing=True)
+    org = Organization.submit_application(
+        id=HARBOUR_SHELTER, profile=PROFILE, criteria=list(ALL_CRITERIA), public_listing=True
+    )
 
     assert then(org) == [Organization.ApplicationSubmitted]
     assert org.state is Status.SUBMITTED
@@ -115,14 +136,17 @@ def test_a_submitted_application_starts_the_history_as_submitted(staff: Actor) -
 
 def test_every_event_is_stamped_with_the_acting_user_role_and_request() -> None:
     with acting_as(STAFF):
-        org = Organization.submit_application(id=HARBOUR_SHELTER, profile=PROFILE,
-                                              criteria=list(ALL_CRITERIA), public_listing=False)
+        org = Organization.submit_application(
+            id=HARBOUR_SHELTER, profile=PROFILE, criteria=list(ALL_CRITERIA), public_listing=False
+        )
         org.start_review()
     with acting_as(SUPERVISOR):
         org.approve_inclusion("Fictional approval note.")
 
-    stamps = [(e.actor_id, e.actor_role, e.request_id)  # type: ignore[attr-defined]
-              for e in org.collect_events()]
+    stamps = [
+        (e.actor_id, e.actor_role, e.request_id)  # type: ignore[attr-defined]
+        for e in org.collect_events()
+    ]
 
     assert stamps == [
         ("fictional-staff-1", "staff", "req-fictional-1"),
@@ -137,12 +161,14 @@ def test_an_event_triggered_outside_acting_as_raises_no_actor() -> None:
     with pytest.raises(NoActor):
         org.start_review()
     with pytest.raises(NoActor):
-        Organization.submit_application(id=HARBOUR_SHELTER, profile=PROFILE, criteria=[],
-                                        public_listing=False)
+        Organization.submit_application(
+            id=HARBOUR_SHELTER, profile=PROFILE, criteria=[], public_listing=False
+        )
     assert then(org) == []
 
 
 # -- review --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("status", [Status.SUBMITTED, Status.INFORMATION_PROVIDED])
 def test_a_review_starts_from_a_submitted_application_or_provided_information(
@@ -195,8 +221,10 @@ def test_more_information_cannot_be_requested_unless_under_review(
 
 
 def test_provided_information_keeps_the_criteria_when_none_are_given(staff: Actor) -> None:
-    org = given(*under_review(criteria=ALL_CRITERIA[:5]),
-                happened(Organization.MoreInformationRequested, questions="Fictional?"))
+    org = given(
+        *under_review(criteria=ALL_CRITERIA[:5]),
+        happened(Organization.MoreInformationRequested, questions="Fictional?"),
+    )
 
     org.provide_information("Fictional answers.", None)
 
@@ -208,15 +236,20 @@ def test_provided_information_keeps_the_criteria_when_none_are_given(staff: Acto
 def test_provided_information_may_attest_further_criteria_then_approval_follows(
     staff: Actor,
 ) -> None:
-    org = given(*under_review(criteria=ALL_CRITERIA[:5]),
-                happened(Organization.MoreInformationRequested, questions="Fictional?"))
+    org = given(
+        *under_review(criteria=ALL_CRITERIA[:5]),
+        happened(Organization.MoreInformationRequested, questions="Fictional?"),
+    )
 
     org.provide_information("We now attest all seven (fictional).", list(ALL_CRITERIA))
     org.start_review()
     org.approve_inclusion("")
 
-    assert then(org) == [Organization.InformationProvided, Organization.ReviewStarted,
-                         Organization.InclusionApproved]
+    assert then(org) == [
+        Organization.InformationProvided,
+        Organization.ReviewStarted,
+        Organization.InclusionApproved,
+    ]
     assert org.state is Status.INCLUDED
 
 
@@ -240,6 +273,7 @@ def test_provided_information_needs_answers(staff: Actor) -> None:
 
 
 # -- approval and decline ------------------------------------------------------------------
+
 
 def test_approval_under_review_with_all_seven_criteria_includes_the_organization(
     staff: Actor,
@@ -265,8 +299,7 @@ def test_approval_is_refused_unless_under_review(staff: Actor, status: Status) -
 
 
 def test_approval_without_every_criterion_names_the_missing_ones(staff: Actor) -> None:
-    attested = tuple(c for c in ALL_CRITERIA
-                     if c not in ("CLIENT_SAFETY", "DATA_PROTECTION"))
+    attested = tuple(c for c in ALL_CRITERIA if c not in ("CLIENT_SAFETY", "DATA_PROTECTION"))
     org = given(*under_review(criteria=attested))
 
     with pytest.raises(CriteriaNotAttested) as refused:
@@ -301,8 +334,7 @@ def test_declining_needs_a_reason(staff: Actor) -> None:
     assert then(org) == []
 
 
-@pytest.mark.parametrize("status",
-                         other_than(Status.UNDER_REVIEW, Status.INFORMATION_REQUESTED))
+@pytest.mark.parametrize("status", other_than(Status.UNDER_REVIEW, Status.INFORMATION_REQUESTED))
 def test_inclusion_cannot_be_declined_from_any_other_status(staff: Actor, status: Status) -> None:
     org = an_organization(status)
 
@@ -313,9 +345,9 @@ def test_inclusion_cannot_be_declined_from_any_other_status(staff: Actor, status
 
 # -- profile updates -----------------------------------------------------------------------
 
+
 def test_an_accepted_profile_update_replaces_the_profile(staff: Actor) -> None:
-    org = given(*included(), happened(Organization.ProfileUpdateSubmitted,
-                                      profile=UPDATED_PROFILE))
+    org = given(*included(), happened(Organization.ProfileUpdateSubmitted, profile=UPDATED_PROFILE))
     assert org.profile == PROFILE
     assert org.pending_update is not None
 
@@ -341,8 +373,7 @@ def test_a_submitted_profile_update_waits_for_a_decision(staff: Actor) -> None:
 
 
 def test_a_rejected_profile_update_keeps_the_profile_and_says_why(staff: Actor) -> None:
-    org = given(*included(), happened(Organization.ProfileUpdateSubmitted,
-                                      profile=UPDATED_PROFILE))
+    org = given(*included(), happened(Organization.ProfileUpdateSubmitted, profile=UPDATED_PROFILE))
 
     org.reject_profile_update("Fictional: the hours could not be confirmed.")
 
@@ -354,8 +385,7 @@ def test_a_rejected_profile_update_keeps_the_profile_and_says_why(staff: Actor) 
 
 
 def test_rejecting_a_profile_update_needs_a_reason(staff: Actor) -> None:
-    org = given(*included(), happened(Organization.ProfileUpdateSubmitted,
-                                      profile=UPDATED_PROFILE))
+    org = given(*included(), happened(Organization.ProfileUpdateSubmitted, profile=UPDATED_PROFILE))
 
     with pytest.raises(ReasonRequired):
         org.reject_profile_update(" ")
@@ -363,9 +393,11 @@ def test_rejecting_a_profile_update_needs_a_reason(staff: Actor) -> None:
 
 
 def test_without_a_pending_update_there_is_nothing_to_accept_or_reject(staff: Actor) -> None:
-    org = given(*included(),
-                happened(Organization.ProfileUpdateSubmitted, profile=UPDATED_PROFILE),
-                happened(Organization.ProfileUpdateAccepted))
+    org = given(
+        *included(),
+        happened(Organization.ProfileUpdateSubmitted, profile=UPDATED_PROFILE),
+        happened(Organization.ProfileUpdateAccepted),
+    )
 
     with pytest.raises(NoPendingProfileUpdate):
         org.accept_profile_update()
@@ -387,6 +419,7 @@ def test_a_declined_or_removed_organization_cannot_submit_a_profile_update(
 
 # -- public listing ------------------------------------------------------------------------
 
+
 def test_opting_in_and_out_of_the_public_listing_records_consent(staff: Actor) -> None:
     org = an_organization(Status.INCLUDED)
 
@@ -395,10 +428,14 @@ def test_opting_in_and_out_of_the_public_listing_records_consent(staff: Actor) -
     assert org.set_public_listing(False) is True
     assert org.public_listing is False
 
-    assert then(org) == [Organization.PublicListingConsentGiven,
-                         Organization.PublicListingConsentWithdrawn]
-    assert [h["what"] for h in org.history[-2:]] == ["PUBLIC_LISTING_OPTED_IN",
-                                                     "PUBLIC_LISTING_OPTED_OUT"]
+    assert then(org) == [
+        Organization.PublicListingConsentGiven,
+        Organization.PublicListingConsentWithdrawn,
+    ]
+    assert [h["what"] for h in org.history[-2:]] == [
+        "PUBLIC_LISTING_OPTED_IN",
+        "PUBLIC_LISTING_OPTED_OUT",
+    ]
 
 
 @pytest.mark.parametrize("listed", [True, False])
@@ -414,6 +451,7 @@ def test_asking_for_the_public_listing_as_it_already_stands_records_nothing(
 
 # -- periodic review and contact attempts --------------------------------------------------
 
+
 def test_a_confirmed_periodic_review_moves_last_confirmed_forward(staff: Actor) -> None:
     org = an_organization(Status.INCLUDED)
     approved_at = org.last_confirmed_at
@@ -426,7 +464,9 @@ def test_a_confirmed_periodic_review_moves_last_confirmed_forward(staff: Actor) 
     assert org.last_confirmed_at == events[0].timestamp
     assert org.last_confirmed_at > approved_at
     assert (org.history[-1]["what"], org.history[-1]["note"]) == (
-        "PERIODIC_REVIEW_CONFIRMED", "Fictional annual check.")
+        "PERIODIC_REVIEW_CONFIRMED",
+        "Fictional annual check.",
+    )
 
 
 @pytest.mark.parametrize("status", other_than(Status.INCLUDED))
@@ -448,8 +488,9 @@ def test_reaching_the_contact_resets_the_count_of_failed_attempts(staff: Actor) 
     org = given(*included(), failed_attempt(), failed_attempt())
     assert org.failed_contact_attempts == 2
 
-    org.record_contact_attempt(ContactOutcome.REACHED, "Fictional call went well.",
-                               UNREACHABLE_AFTER)
+    org.record_contact_attempt(
+        ContactOutcome.REACHED, "Fictional call went well.", UNREACHABLE_AFTER
+    )
     org.record_contact_attempt(ContactOutcome.NO_ANSWER, "", UNREACHABLE_AFTER)
     org.record_contact_attempt(ContactOutcome.LEFT_MESSAGE, "", UNREACHABLE_AFTER)
 
@@ -457,7 +498,12 @@ def test_reaching_the_contact_resets_the_count_of_failed_attempts(staff: Actor) 
     assert org.failed_contact_attempts == 2
     assert org.flagged_unreachable is False
     assert [a["outcome"] for a in org.contact_attempts] == [
-        "NO_ANSWER", "NO_ANSWER", "REACHED", "NO_ANSWER", "LEFT_MESSAGE"]
+        "NO_ANSWER",
+        "NO_ANSWER",
+        "REACHED",
+        "NO_ANSWER",
+        "LEFT_MESSAGE",
+    ]
 
 
 def test_consecutive_failed_attempts_flag_the_organization_unreachable_exactly_once(
@@ -471,8 +517,10 @@ def test_consecutive_failed_attempts_flag_the_organization_unreachable_exactly_o
 
     events = org.collect_events()
     assert [type(e) for e in events] == [
-        Organization.ContactAttemptRecorded, Organization.FlaggedUnreachable,
-        Organization.ContactAttemptRecorded, Organization.ContactAttemptRecorded,
+        Organization.ContactAttemptRecorded,
+        Organization.FlaggedUnreachable,
+        Organization.ContactAttemptRecorded,
+        Organization.ContactAttemptRecorded,
     ]
     assert events[1].failed_attempts == UNREACHABLE_AFTER  # type: ignore[attr-defined]
     assert org.flagged_unreachable is True
@@ -480,8 +528,13 @@ def test_consecutive_failed_attempts_flag_the_organization_unreachable_exactly_o
 
 
 def test_an_organization_reached_again_is_no_longer_flagged_unreachable(staff: Actor) -> None:
-    org = given(*included(), failed_attempt(), failed_attempt(), failed_attempt(),
-                happened(Organization.FlaggedUnreachable, failed_attempts=3))
+    org = given(
+        *included(),
+        failed_attempt(),
+        failed_attempt(),
+        failed_attempt(),
+        happened(Organization.FlaggedUnreachable, failed_attempts=3),
+    )
 
     org.record_contact_attempt(ContactOutcome.REACHED, "", UNREACHABLE_AFTER)
 
@@ -503,6 +556,7 @@ def test_no_contact_attempt_is_recorded_for_a_declined_or_removed_organization(
 
 # -- misconduct, removal, reinstatement ----------------------------------------------------
 
+
 def test_a_misconduct_allegation_is_recorded_but_never_enters_the_history(
     supervisor: Actor,
 ) -> None:
@@ -513,7 +567,8 @@ def test_a_misconduct_allegation_is_recorded_but_never_enters_the_history(
 
     assert then(org) == [Organization.MisconductAllegationRecorded]
     assert [(a["summary"], a["recordedBy"]) for a in org.allegations] == [
-        ("Fictional allegation about a fictional volunteer.", "fictional-supervisor-1")]
+        ("Fictional allegation about a fictional volunteer.", "fictional-supervisor-1")
+    ]
     assert org.history == history_before
     assert "allegation" not in repr(org.history).lower()
 
@@ -536,8 +591,10 @@ def test_removal_for_misconduct_needs_a_recorded_allegation(supervisor: Actor) -
 
 
 def test_removal_for_misconduct_keeps_its_details_out_of_the_history(supervisor: Actor) -> None:
-    org = given(*included(), happened(Organization.MisconductAllegationRecorded,
-                                      summary="Fictional allegation."))
+    org = given(
+        *included(),
+        happened(Organization.MisconductAllegationRecorded, summary="Fictional allegation."),
+    )
 
     org.remove(RemovalReason.MISCONDUCT_ALLEGATION, "Fictional confidential removal note.")
 
@@ -545,8 +602,10 @@ def test_removal_for_misconduct_keeps_its_details_out_of_the_history(supervisor:
     assert org.state is Status.REMOVED
     assert org.removal is not None
     assert (org.removal["reason"], org.removal["note"], org.removal["removedBy"]) == (
-        "MISCONDUCT_ALLEGATION", "Fictional confidential removal note.",
-        "fictional-supervisor-1")
+        "MISCONDUCT_ALLEGATION",
+        "Fictional confidential removal note.",
+        "fictional-supervisor-1",
+    )
     assert (org.history[-1]["what"], org.history[-1]["note"]) == ("REMOVED", "")
     assert "MISCONDUCT" not in repr(org.history)
     assert "confidential" not in repr(org.history)
@@ -560,11 +619,15 @@ def test_removal_for_another_reason_needs_a_note(supervisor: Actor) -> None:
     assert then(org) == []
 
 
-@pytest.mark.parametrize("reason", [RemovalReason.UNREACHABLE,
-                                    RemovalReason.NO_LONGER_MEETS_CRITERIA,
-                                    RemovalReason.ORGANIZATION_REQUEST])
-def test_removal_for_a_named_reason_needs_no_note(supervisor: Actor,
-                                                  reason: RemovalReason) -> None:
+@pytest.mark.parametrize(
+    "reason",
+    [
+        RemovalReason.UNREACHABLE,
+        RemovalReason.NO_LONGER_MEETS_CRITERIA,
+        RemovalReason.ORGANIZATION_REQUEST,
+    ],
+)
+def test_removal_for_a_named_reason_needs_no_note(supervisor: Actor, reason: RemovalReason) -> None:
     org = an_organization(Status.INCLUDED)
 
     org.remove(reason, "")
@@ -595,9 +658,14 @@ def test_a_removal_request_is_noted_while_included(staff: Actor) -> None:
 
 
 def test_reinstatement_includes_a_removed_organization_afresh(supervisor: Actor) -> None:
-    org = given(*included(), failed_attempt(), failed_attempt(), failed_attempt(),
-                happened(Organization.FlaggedUnreachable, failed_attempts=3),
-                happened(Organization.Removed, reason="UNREACHABLE", note=""))
+    org = given(
+        *included(),
+        failed_attempt(),
+        failed_attempt(),
+        failed_attempt(),
+        happened(Organization.FlaggedUnreachable, failed_attempts=3),
+        happened(Organization.Removed, reason="UNREACHABLE", note=""),
+    )
 
     org.reinstate("  Fictional: the new contact answered.  ")
 

@@ -33,9 +33,10 @@ def test_the_established_contact_list_is_revision_one(liaison: Actor) -> None:
 
     assert [type(e) for e in protocol.collect_events()] == [ReportingProtocol.Established]
     assert protocol.contacts == [SERGEANT]
-    assert [(r["revision"], r["note"], r["actorId"], r["actorRole"], r["contacts"])
-            for r in protocol.revisions] == [
-        (1, "established", "fictional-liaison-1", "staff", [SERGEANT])]
+    assert [
+        (r["revision"], r["note"], r["actorId"], r["actorRole"], r["contacts"])
+        for r in protocol.revisions
+    ] == [(1, "established", "fictional-liaison-1", "staff", [SERGEANT])]
 
 
 def test_a_revision_replaces_the_list_and_keeps_the_earlier_one_with_its_author(
@@ -47,13 +48,22 @@ def test_a_revision_replaces_the_list_and_keeps_the_earlier_one_with_its_author(
         protocol.revise_contacts([CONSTABLE], "  Fictional: the sergeant moved units.  ")
 
     assert [type(e) for e in protocol.collect_events()] == [
-        ReportingProtocol.Established, ReportingProtocol.ContactsRevised]
+        ReportingProtocol.Established,
+        ReportingProtocol.ContactsRevised,
+    ]
     assert protocol.contacts == [CONSTABLE]
-    assert [(r["revision"], r["actorId"], r["actorRole"], r["note"], r["contacts"])
-            for r in protocol.revisions] == [
+    assert [
+        (r["revision"], r["actorId"], r["actorRole"], r["note"], r["contacts"])
+        for r in protocol.revisions
+    ] == [
         (1, "fictional-liaison-1", "staff", "established", [SERGEANT]),
-        (2, "fictional-supervisor-1", "supervisor", "Fictional: the sergeant moved units.",
-         [CONSTABLE]),
+        (
+            2,
+            "fictional-supervisor-1",
+            "supervisor",
+            "Fictional: the sergeant moved units.",
+            [CONSTABLE],
+        ),
     ]
 
 
@@ -81,10 +91,13 @@ def test_the_legacy_id_is_the_one_protocols_were_given_before_ids_were_random() 
     # Stored protocols keep these ids, and a new protocol must still find them: the value is
     # the one the earlier code gave this agency and jurisdiction.
     assert ReportingProtocol.legacy_id_for(HARBOUR_POLICE, HARBOUR) == UUID(
-        "86999183-599e-5863-8763-7556772bc1fa")
-    assert ReportingProtocol.legacy_id_for(HARBOUR_POLICE, HARBOUR) == \
-        ReportingProtocol.legacy_id_for(HARBOUR_POLICE, {"province": "CA-NS",
-                                                         "municipality": "EXAMPLE harbour"})
+        "86999183-599e-5863-8763-7556772bc1fa"
+    )
+    assert ReportingProtocol.legacy_id_for(
+        HARBOUR_POLICE, HARBOUR
+    ) == ReportingProtocol.legacy_id_for(
+        HARBOUR_POLICE, {"province": "CA-NS", "municipality": "EXAMPLE harbour"}
+    )
 
 
 def test_a_claim_names_the_protocol_it_was_made_for(liaison: Actor) -> None:
@@ -98,15 +111,19 @@ def test_a_claim_names_the_protocol_it_was_made_for(liaison: Actor) -> None:
 
 
 def test_the_claim_id_is_the_same_for_the_same_agency_and_jurisdiction() -> None:
-    assert JurisdictionClaim.id_for(SERVER_KEY, HARBOUR_POLICE, HARBOUR) == \
-        JurisdictionClaim.id_for(SERVER_KEY, HARBOUR_POLICE,
-                                 {"province": "CA-NS", "municipality": "Example Harbour"})
+    assert JurisdictionClaim.id_for(
+        SERVER_KEY, HARBOUR_POLICE, HARBOUR
+    ) == JurisdictionClaim.id_for(
+        SERVER_KEY, HARBOUR_POLICE, {"province": "CA-NS", "municipality": "Example Harbour"}
+    )
 
 
 def test_the_claim_id_ignores_the_case_of_the_municipality() -> None:
-    assert JurisdictionClaim.id_for(SERVER_KEY, HARBOUR_POLICE, HARBOUR) == \
-        JurisdictionClaim.id_for(SERVER_KEY, HARBOUR_POLICE,
-                                 {"province": "CA-NS", "municipality": "EXAMPLE harbour"})
+    assert JurisdictionClaim.id_for(
+        SERVER_KEY, HARBOUR_POLICE, HARBOUR
+    ) == JurisdictionClaim.id_for(
+        SERVER_KEY, HARBOUR_POLICE, {"province": "CA-NS", "municipality": "EXAMPLE harbour"}
+    )
 
 
 def test_the_claim_id_cannot_be_computed_without_the_server_key() -> None:
@@ -116,14 +133,18 @@ def test_the_claim_id_cannot_be_computed_without_the_server_key() -> None:
     assert claim_id != ReportingProtocol.legacy_id_for(HARBOUR_POLICE, HARBOUR)
 
 
-@pytest.mark.parametrize(("agency", "jurisdiction"), [
-    (VALLEY_POLICE, HARBOUR),
-    (HARBOUR_POLICE, {"province": "CA-NB", "municipality": "Example Harbour"}),
-    (HARBOUR_POLICE, {"province": "CA-NS", "municipality": "Example Valley"}),
-    (HARBOUR_POLICE, {"province": "CA-NS"}),
-])
+@pytest.mark.parametrize(
+    ("agency", "jurisdiction"),
+    [
+        (VALLEY_POLICE, HARBOUR),
+        (HARBOUR_POLICE, {"province": "CA-NB", "municipality": "Example Harbour"}),
+        (HARBOUR_POLICE, {"province": "CA-NS", "municipality": "Example Valley"}),
+        (HARBOUR_POLICE, {"province": "CA-NS"}),
+    ],
+)
 def test_another_agency_or_jurisdiction_has_another_claim_id(
     agency: UUID, jurisdiction: dict[str, str]
 ) -> None:
-    assert JurisdictionClaim.id_for(SERVER_KEY, agency, jurisdiction) != \
-        JurisdictionClaim.id_for(SERVER_KEY, HARBOUR_POLICE, HARBOUR)
+    assert JurisdictionClaim.id_for(SERVER_KEY, agency, jurisdiction) != JurisdictionClaim.id_for(
+        SERVER_KEY, HARBOUR_POLICE, HARBOUR
+    )

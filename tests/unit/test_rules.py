@@ -31,14 +31,17 @@ def test_a_record_confirmed_at_the_cutoff_is_due_and_one_confirmed_after_it_is_n
 def test_counts_under_the_threshold_are_suppressed_and_the_others_rounded() -> None:
     counts = [("CA-ON", 12), ("CA-QC", 4), ("CA-BC", 7), ("CA-NS", 2)]
     assert suppress_small_counts(counts) == [
-        ("CA-ON", 10), ("CA-QC", None), ("CA-BC", 5), ("CA-NS", None)]
+        ("CA-ON", 10),
+        ("CA-QC", None),
+        ("CA-BC", 5),
+        ("CA-NS", None),
+    ]
 
 
 def test_a_lone_small_count_takes_the_smallest_other_with_it() -> None:
     """Otherwise the total less the published counts would tell the small one."""
     counts = [("2025-01", 40), ("2025-02", 3), ("2025-03", 9)]
-    assert suppress_small_counts(counts) == [("2025-01", 40), ("2025-02", None),
-                                             ("2025-03", None)]
+    assert suppress_small_counts(counts) == [("2025-01", 40), ("2025-02", None), ("2025-03", None)]
 
 
 def test_a_count_at_the_threshold_is_published_and_never_rounded_below_it() -> None:

@@ -40,14 +40,23 @@ def undescribed(schema: GraphQLSchema) -> list[str]:
             for field_name, field in graphql_type.fields.items():
                 if not field.description:
                     missing.append(f"{name}.{field_name}")
-                missing += [f"{name}.{field_name}({arg})" for arg, value in field.args.items()
-                            if not value.description]
+                missing += [
+                    f"{name}.{field_name}({arg})"
+                    for arg, value in field.args.items()
+                    if not value.description
+                ]
         elif isinstance(graphql_type, GraphQLInputObjectType):
-            missing += [f"{name}.{field_name}" for field_name, field in graphql_type.fields.items()
-                        if not field.description]
+            missing += [
+                f"{name}.{field_name}"
+                for field_name, field in graphql_type.fields.items()
+                if not field.description
+            ]
         elif isinstance(graphql_type, GraphQLEnumType):
-            missing += [f"{name}.{value_name}" for value_name, value in graphql_type.values.items()
-                        if not value.description]
+            missing += [
+                f"{name}.{value_name}"
+                for value_name, value in graphql_type.values.items()
+                if not value.description
+            ]
     return missing
 
 
@@ -76,8 +85,15 @@ class Undescribed:
 def test_the_walk_finds_what_lacks_a_description() -> None:
     """The control for the test above: a schema with gaps is caught at every kind of place."""
     missing = set(undescribed(strawberry.Schema(query=Undescribed)._schema))
-    assert missing == {"Undescribed", "Undescribed.shade", "Undescribed.shade(where)",
-                       "Undescribed.shade(colour)", "Where", "Where.near", "Colour.RED"}
+    assert missing == {
+        "Undescribed",
+        "Undescribed.shade",
+        "Undescribed.shade(where)",
+        "Undescribed.shade(colour)",
+        "Where",
+        "Where.near",
+        "Colour.RED",
+    }
 
 
 def test_the_committed_schema_is_the_one_the_code_builds() -> None:

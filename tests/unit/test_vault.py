@@ -35,8 +35,12 @@ MASTER = bytes([1]) * KEY_BYTES
 OTHER_MASTER = bytes([2]) * KEY_BYTES
 CASE_A = UUID("00000000-0000-4000-8000-00000000ca5a")
 CASE_B = UUID("00000000-0000-4000-8000-00000000ca5b")
-PERSONAL = {"name": "Fictional Caller Zephyrine", "phone": "+1 555 010 0199",
-            "email": "zephyrine@example.org", "notes": "Fictional notes: prefers text."}
+PERSONAL = {
+    "name": "Fictional Caller Zephyrine",
+    "phone": "+1 555 010 0199",
+    "email": "zephyrine@example.org",
+    "notes": "Fictional notes: prefers text.",
+}
 
 
 def key_store(path: Path) -> SQLiteViewStore:
@@ -61,8 +65,9 @@ def vault(store: SQLiteViewStore) -> EnvelopeVault:
 
 def wrapped_key(store: SQLiteViewStore, case_id: UUID) -> bytes | None:
     with store.read() as cursor:
-        row = cursor.execute("SELECT wrapped FROM case_keys WHERE case_id = %s",
-                             (str(case_id),)).fetchone()
+        row = cursor.execute(
+            "SELECT wrapped FROM case_keys WHERE case_id = %s", (str(case_id),)
+        ).fetchone()
     return None if row is None else bytes(row[0])
 
 
@@ -119,8 +124,7 @@ def test_a_case_without_a_key_opens_nothing_and_seals_nothing(vault: EnvelopeVau
         vault.seal(CASE_B, PERSONAL)
 
 
-def test_creating_a_key_twice_keeps_the_first(vault: EnvelopeVault,
-                                             store: SQLiteViewStore) -> None:
+def test_creating_a_key_twice_keeps_the_first(vault: EnvelopeVault, store: SQLiteViewStore) -> None:
     vault.create_key(CASE_A)
     first = wrapped_key(store, CASE_A)
     sealed = vault.seal(CASE_A, PERSONAL)
@@ -131,8 +135,9 @@ def test_creating_a_key_twice_keeps_the_first(vault: EnvelopeVault,
     assert EnvelopeVault(MASTER, store).open(CASE_A, sealed) == PERSONAL
 
 
-def test_after_the_key_is_destroyed_nothing_opens(vault: EnvelopeVault,
-                                                 store: SQLiteViewStore) -> None:
+def test_after_the_key_is_destroyed_nothing_opens(
+    vault: EnvelopeVault, store: SQLiteViewStore
+) -> None:
     vault.create_key(CASE_A)
     vault.create_key(CASE_B)
     sealed_a, sealed_b = vault.seal(CASE_A, PERSONAL), vault.seal(CASE_B, PERSONAL)
@@ -163,7 +168,9 @@ def sealed_then_erased_elsewhere(vault: EnvelopeVault, store: SQLiteViewStore) -
 
 
 def test_a_key_another_process_destroyed_stops_opening_for_reads_within_seconds(
-    vault: EnvelopeVault, store: SQLiteViewStore, monkeypatch: pytest.MonkeyPatch,
+    vault: EnvelopeVault,
+    store: SQLiteViewStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = Clock(monkeypatch)
     sealed = sealed_then_erased_elsewhere(vault, store)
@@ -175,7 +182,9 @@ def test_a_key_another_process_destroyed_stops_opening_for_reads_within_seconds(
 
 
 def test_a_decision_trusts_a_cached_key_longer_and_then_asks_again(
-    vault: EnvelopeVault, store: SQLiteViewStore, monkeypatch: pytest.MonkeyPatch,
+    vault: EnvelopeVault,
+    store: SQLiteViewStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A decision's write is refused if the case changed since it was read, as an erasure
     # changes it: what it sealed with a key destroyed meanwhile is never kept.
@@ -192,7 +201,9 @@ def test_a_decision_trusts_a_cached_key_longer_and_then_asks_again(
 
 
 def test_a_vault_keeping_no_keys_opens_as_the_vault_does_and_asks_for_the_key_each_time(
-    vault: EnvelopeVault, store: SQLiteViewStore, monkeypatch: pytest.MonkeyPatch,
+    vault: EnvelopeVault,
+    store: SQLiteViewStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # What a rebuild opens with: each case once, so a kept key would only take memory.
     clock = Clock(monkeypatch)
@@ -209,7 +220,9 @@ def test_a_vault_keeping_no_keys_opens_as_the_vault_does_and_asks_for_the_key_ea
 
 
 def test_a_new_cases_data_is_sealed_without_reading_its_key_back(
-    vault: EnvelopeVault, store: SQLiteViewStore, monkeypatch: pytest.MonkeyPatch,
+    vault: EnvelopeVault,
+    store: SQLiteViewStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     vault.create_key(CASE_A)
     monkeypatch.setattr(store, "read", None)  # any read of the key table fails
@@ -221,7 +234,8 @@ def test_a_new_cases_data_is_sealed_without_reading_its_key_back(
 
 
 def test_a_key_made_again_is_not_cached_in_place_of_the_first(
-    vault: EnvelopeVault, store: SQLiteViewStore,
+    vault: EnvelopeVault,
+    store: SQLiteViewStore,
 ) -> None:
     EnvelopeVault(MASTER, store).create_key(CASE_A)  # another process made it first
 
@@ -232,7 +246,8 @@ def test_a_key_made_again_is_not_cached_in_place_of_the_first(
 
 
 def test_a_fresh_vault_on_the_same_table_opens_what_another_sealed(
-    vault: EnvelopeVault, store: SQLiteViewStore,
+    vault: EnvelopeVault,
+    store: SQLiteViewStore,
 ) -> None:
     vault.create_key(CASE_A)
     sealed = vault.seal(CASE_A, PERSONAL)
@@ -241,7 +256,8 @@ def test_a_fresh_vault_on_the_same_table_opens_what_another_sealed(
 
 
 def test_the_table_holds_the_data_key_wrapped_never_the_data_key(
-    vault: EnvelopeVault, store: SQLiteViewStore,
+    vault: EnvelopeVault,
+    store: SQLiteViewStore,
 ) -> None:
     vault.create_key(CASE_A)
     sealed = base64.b64decode(vault.seal(CASE_A, PERSONAL))
@@ -249,8 +265,7 @@ def test_the_table_holds_the_data_key_wrapped_never_the_data_key(
     assert wrapped is not None
 
     # Unwrapping by hand with the master key gives the key that opens the data ...
-    data_key = AESGCM(MASTER).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
-                                      CASE_A.bytes)
+    data_key = AESGCM(MASTER).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], CASE_A.bytes)
     assert len(data_key) == KEY_BYTES
     assert AESGCM(data_key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], CASE_A.bytes)
     # ... and that key appears nowhere in the table's value.
@@ -258,8 +273,7 @@ def test_the_table_holds_the_data_key_wrapped_never_the_data_key(
     assert len(wrapped) == NONCE_BYTES + KEY_BYTES + 16  # nonce, encrypted key, GCM tag
 
 
-def test_a_wrapped_key_is_bound_to_its_case(vault: EnvelopeVault,
-                                            store: SQLiteViewStore) -> None:
+def test_a_wrapped_key_is_bound_to_its_case(vault: EnvelopeVault, store: SQLiteViewStore) -> None:
     vault.create_key(CASE_A)
     wrapped = wrapped_key(store, CASE_A)
     assert wrapped is not None
@@ -267,14 +281,16 @@ def test_a_wrapped_key_is_bound_to_its_case(vault: EnvelopeVault,
     with pytest.raises(InvalidTag):
         AESGCM(MASTER).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], CASE_B.bytes)
     with pytest.raises(InvalidTag):
-        AESGCM(OTHER_MASTER).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
-                                     CASE_A.bytes)
+        AESGCM(OTHER_MASTER).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], CASE_A.bytes)
 
 
-@pytest.mark.parametrize("written", ["+1 (555) 010-0001", "555 010 0001", "555.010.0001",
-                                     "1-555-010-0001", "(555)0100001"])
+@pytest.mark.parametrize(
+    "written",
+    ["+1 (555) 010-0001", "555 010 0001", "555.010.0001", "1-555-010-0001", "(555)0100001"],
+)
 def test_a_phone_number_written_differently_has_one_lookup_key(
-    vault: EnvelopeVault, written: str,
+    vault: EnvelopeVault,
+    written: str,
 ) -> None:
     assert vault.lookup_key(written) == vault.lookup_key("555 010 0001")
 
@@ -283,8 +299,7 @@ def test_different_phone_numbers_have_different_lookup_keys(vault: EnvelopeVault
     assert vault.lookup_key("555 010 0001") != vault.lookup_key("555 010 0002")
 
 
-def test_the_lookup_key_is_keyed_and_holds_no_digits(vault: EnvelopeVault,
-                                                     tmp_path: Path) -> None:
+def test_the_lookup_key_is_keyed_and_holds_no_digits(vault: EnvelopeVault, tmp_path: Path) -> None:
     other_store = key_store(tmp_path / "other-keys.sqlite")
     try:
         other = EnvelopeVault(OTHER_MASTER, other_store)
@@ -297,9 +312,17 @@ def test_the_lookup_key_is_keyed_and_holds_no_digits(vault: EnvelopeVault,
         other_store.close()
 
 
-@pytest.mark.parametrize("text", ["", "not base64 at all!", base64.b64encode(b"short").decode(),
-                                  base64.b64encode(bytes(33)).decode(), "AQEB" * 11 + "$"],
-                         ids=["empty", "not-base64", "too-short", "too-long", "bad-character"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "not base64 at all!",
+        base64.b64encode(b"short").decode(),
+        base64.b64encode(bytes(33)).decode(),
+        "AQEB" * 11 + "$",
+    ],
+    ids=["empty", "not-base64", "too-short", "too-long", "bad-character"],
+)
 def test_a_malformed_master_key_is_refused_with_instructions(text: str) -> None:
     with pytest.raises(MasterKeyError) as raised:
         parse_master_key(text)
@@ -326,8 +349,9 @@ def test_the_embedded_master_key_is_made_once_and_readable_only_by_its_owner(
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_a_vault_with_the_wrong_master_key_says_so(vault: EnvelopeVault,
-                                                   store: SQLiteViewStore) -> None:
+def test_a_vault_with_the_wrong_master_key_says_so(
+    vault: EnvelopeVault, store: SQLiteViewStore
+) -> None:
     vault.create_key(CASE_A)
     sealed = vault.seal(CASE_A, PERSONAL)
     with pytest.raises(MasterKeyError, match="NRD_MASTER_KEY"):

@@ -60,8 +60,7 @@ def test_an_unknown_location_province_is_refused() -> None:
 def test_an_unknown_language_code_is_refused(code: str) -> None:
     problems = problems_with(a_profile(languages=["en", code]))
 
-    assert problems == [
-        f"languages: {code!r} is not an ISO 639-1 or ISO 639-3 language code"]
+    assert problems == [f"languages: {code!r} is not an ISO 639-1 or ISO 639-3 language code"]
 
 
 @pytest.mark.parametrize("code", ["fr", "en", "iu", "mic", "iku", "cre", "oji"])
@@ -97,8 +96,9 @@ def test_a_malformed_email_is_refused(email: str) -> None:
 
 @pytest.mark.parametrize("phone", ["call us", "555-CALL", "+1 555 010 0199 press 2"])
 def test_a_malformed_phone_number_is_refused(phone: str) -> None:
-    problems = problems_with(a_profile(pointOfContact={"name": "Fictional Person",
-                                                       "afterHoursPhone": phone}))
+    problems = problems_with(
+        a_profile(pointOfContact={"name": "Fictional Person", "afterHoursPhone": phone})
+    )
 
     assert problems == ["pointOfContact.afterHoursPhone is not a phone number"]
 
@@ -112,8 +112,7 @@ def test_common_phone_number_shapes_are_accepted(phone: str) -> None:
 
 @pytest.mark.parametrize("postal_code", ["12345", "B0J-1Z0", "BB0 1Z0", "B0J 1Z"])
 def test_a_malformed_postal_code_is_refused(postal_code: str) -> None:
-    problems = problems_with(a_profile(location={"province": "CA-NS",
-                                                 "postalCode": postal_code}))
+    problems = problems_with(a_profile(location={"province": "CA-NS", "postalCode": postal_code}))
 
     assert problems == ["location.postalCode is not a Canadian postal code"]
 
@@ -134,18 +133,26 @@ def test_text_longer_than_its_limit_is_refused(key: str, limit: int) -> None:
 
 
 def test_one_invalid_input_lists_every_problem_at_once() -> None:
-    problems = problems_with({
-        "kind": "SHELTER",
-        "nameEn": "",
-        "nameFr": "Refuge Exemple du Port",
-        "languages": ["fr", "xx"],
-        "regions": [{"province": "QC"}],
-        "publicContact": {"email": "not-an-email", "phone": "call us"},
-        "location": {"province": "CA-QC", "postalCode": "12345"},
-        "services": [{"nameEn": "Fictional drop-in", "nameFr": "Accueil fictif",
-                      "category": "SOMETIMES", "natures": []}],
-        "focusAreas": ["GARDENING"],
-    })
+    problems = problems_with(
+        {
+            "kind": "SHELTER",
+            "nameEn": "",
+            "nameFr": "Refuge Exemple du Port",
+            "languages": ["fr", "xx"],
+            "regions": [{"province": "QC"}],
+            "publicContact": {"email": "not-an-email", "phone": "call us"},
+            "location": {"province": "CA-QC", "postalCode": "12345"},
+            "services": [
+                {
+                    "nameEn": "Fictional drop-in",
+                    "nameFr": "Accueil fictif",
+                    "category": "SOMETIMES",
+                    "natures": [],
+                }
+            ],
+            "focusAreas": ["GARDENING"],
+        }
+    )
 
     expected_fragments = [
         "kind: unknown value 'SHELTER'",
@@ -172,36 +179,46 @@ def test_the_error_message_joins_every_problem() -> None:
 
 
 def test_a_profile_is_normalised_stripped_lower_cased_and_deduplicated() -> None:
-    profile = parse_profile(a_profile(
-        nameEn="  Example Harbour Shelter  ",
-        languages=["FR", " fr ", "Mic", "en"],
-        focusAreas=["HUMAN_TRAFFICKING", "HUMAN_TRAFFICKING", "HOMELESS_YOUTH"],
-        regions=[{"province": "CA-NS", "municipality": " Example Harbour "},
-                 {"province": "CA-NS", "municipality": "Example Harbour"},
-                 {"province": "CA-NB"}],
-    ))
+    profile = parse_profile(
+        a_profile(
+            nameEn="  Example Harbour Shelter  ",
+            languages=["FR", " fr ", "Mic", "en"],
+            focusAreas=["HUMAN_TRAFFICKING", "HUMAN_TRAFFICKING", "HOMELESS_YOUTH"],
+            regions=[
+                {"province": "CA-NS", "municipality": " Example Harbour "},
+                {"province": "CA-NS", "municipality": "Example Harbour"},
+                {"province": "CA-NB"},
+            ],
+        )
+    )
 
     assert profile["nameEn"] == "Example Harbour Shelter"
     assert profile["languages"] == ["fr", "mic", "en"]
     assert profile["focusAreas"] == ["HUMAN_TRAFFICKING", "HOMELESS_YOUTH"]
-    assert profile["regions"] == [{"province": "CA-NS", "municipality": "Example Harbour"},
-                                  {"province": "CA-NB"}]
+    assert profile["regions"] == [
+        {"province": "CA-NS", "municipality": "Example Harbour"},
+        {"province": "CA-NB"},
+    ]
 
 
 def test_empty_contact_fields_are_dropped() -> None:
-    profile = parse_profile(a_profile(publicContact={"phone": " ", "email": "intake@example.org",
-                                                     "website": ""}))
+    profile = parse_profile(
+        a_profile(publicContact={"phone": " ", "email": "intake@example.org", "website": ""})
+    )
 
     assert profile["publicContact"] == {"email": "intake@example.org"}
 
 
 # -- reporting protocol contacts and jurisdictions ----------------------------------------
 
+
 def test_a_contact_list_is_accepted_and_stripped() -> None:
-    contacts = parse_contacts([
-        {"name": " Sgt. Fictional Example ", "role": "HT unit", "phone": "+1 555 010 0142"},
-        {"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"},
-    ])
+    contacts = parse_contacts(
+        [
+            {"name": " Sgt. Fictional Example ", "role": "HT unit", "phone": "+1 555 010 0142"},
+            {"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"},
+        ]
+    )
 
     assert contacts == [
         {"name": "Sgt. Fictional Example", "role": "HT unit", "phone": "+1 555 010 0142"},
@@ -209,8 +226,9 @@ def test_a_contact_list_is_accepted_and_stripped() -> None:
     ]
 
 
-@pytest.mark.parametrize("contacts", [None, "Sgt. Fictional Example", {"name": "x"},
-                                      [{"name": "Fictional"}] * 51])
+@pytest.mark.parametrize(
+    "contacts", [None, "Sgt. Fictional Example", {"name": "x"}, [{"name": "Fictional"}] * 51]
+)
 def test_contacts_that_are_not_a_short_list_are_refused(contacts: Any) -> None:
     with pytest.raises(InvalidInput) as refused:
         parse_contacts(contacts)
@@ -220,12 +238,14 @@ def test_contacts_that_are_not_a_short_list_are_refused(contacts: Any) -> None:
 
 def test_every_contact_needs_a_name_and_a_phone_or_an_email_all_reported_together() -> None:
     with pytest.raises(InvalidInput) as refused:
-        parse_contacts([
-            {"phone": "+1 555 010 0142"},
-            {"name": "Sgt. Fictional Example"},
-            {"name": "Cst. Fictional Sample", "email": "not-an-email"},
-            "Cst. Fictional Third",
-        ])
+        parse_contacts(
+            [
+                {"phone": "+1 555 010 0142"},
+                {"name": "Sgt. Fictional Example"},
+                {"name": "Cst. Fictional Sample", "email": "not-an-email"},
+                "Cst. Fictional Third",
+            ]
+        )
 
     assert refused.value.problems == [
         "contacts[0].name must not be empty",
@@ -239,7 +259,9 @@ def test_every_contact_needs_a_name_and_a_phone_or_an_email_all_reported_togethe
 
 def test_a_jurisdiction_is_a_province_and_an_optional_stripped_municipality() -> None:
     assert parse_jurisdiction("CA-NS", "  Example Harbour ") == {
-        "province": "CA-NS", "municipality": "Example Harbour"}
+        "province": "CA-NS",
+        "municipality": "Example Harbour",
+    }
     assert parse_jurisdiction("CA-NS", "   ") == {"province": "CA-NS"}
     assert parse_jurisdiction("CA-NS", None) == {"province": "CA-NS"}
 
@@ -251,4 +273,5 @@ def test_a_jurisdiction_in_an_unknown_province_is_refused(province: str | None) 
 
     assert len(refused.value.problems) == 1
     assert refused.value.problems[0].startswith(
-        f"jurisdiction.province: unknown province or territory code {province!r}")
+        f"jurisdiction.province: unknown province or territory code {province!r}"
+    )

@@ -24,20 +24,41 @@ from domain.case import (
     Urgency,
 )
 
-__all__ = ["CallerRelationship", "Channel", "ConsentGiver", "ConsentMethod", "ConsentScope",
-           "DisclosableField", "Exception_", "Indicator", "Need", "RecipientKind", "ReferralMode",
-           "ReferralOutcomeKind", "SituationType", "StatisticsDimension", "Tristate", "Urgency"]
+__all__ = [
+    "CallerRelationship",
+    "Channel",
+    "ConsentGiver",
+    "ConsentMethod",
+    "ConsentScope",
+    "DisclosableField",
+    "Exception_",
+    "Indicator",
+    "Need",
+    "RecipientKind",
+    "ReferralMode",
+    "ReferralOutcomeKind",
+    "SituationType",
+    "StatisticsDimension",
+    "Tristate",
+    "Urgency",
+]
 
 for _enum, (_description, _values) in (
-        (Channel, vocabulary.CHANNEL), (CallerRelationship, vocabulary.CALLER_RELATIONSHIP),
-        (Tristate, vocabulary.TRISTATE), (SituationType, vocabulary.SITUATION_TYPE),
-        (Urgency, vocabulary.URGENCY), (Need, vocabulary.NEED),
-        (ConsentScope, vocabulary.CONSENT_SCOPE), (ConsentGiver, vocabulary.CONSENT_GIVER),
-        (ConsentMethod, vocabulary.CONSENT_METHOD),
-        (DisclosableField, vocabulary.DISCLOSABLE_FIELD),
-        (RecipientKind, vocabulary.RECIPIENT_KIND), (Indicator, vocabulary.INDICATOR),
-        (ReferralMode, vocabulary.REFERRAL_MODE),
-        (ReferralOutcomeKind, vocabulary.REFERRAL_OUTCOME_KIND)):
+    (Channel, vocabulary.CHANNEL),
+    (CallerRelationship, vocabulary.CALLER_RELATIONSHIP),
+    (Tristate, vocabulary.TRISTATE),
+    (SituationType, vocabulary.SITUATION_TYPE),
+    (Urgency, vocabulary.URGENCY),
+    (Need, vocabulary.NEED),
+    (ConsentScope, vocabulary.CONSENT_SCOPE),
+    (ConsentGiver, vocabulary.CONSENT_GIVER),
+    (ConsentMethod, vocabulary.CONSENT_METHOD),
+    (DisclosableField, vocabulary.DISCLOSABLE_FIELD),
+    (RecipientKind, vocabulary.RECIPIENT_KIND),
+    (Indicator, vocabulary.INDICATOR),
+    (ReferralMode, vocabulary.REFERRAL_MODE),
+    (ReferralOutcomeKind, vocabulary.REFERRAL_OUTCOME_KIND),
+):
     vocabulary.describe(_enum, _description, _values)
 vocabulary.describe(Exception_, *vocabulary.DISCLOSURE_EXCEPTION, name="DisclosureException")
 

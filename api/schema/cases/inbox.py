@@ -29,38 +29,67 @@ from projections.directory import INTERNAL
 T = TypeVar("T")
 
 
-@strawberry.type(description=(
-    "Exactly what was disclosed to you with a referral or report; every other field is null. "
-    "Read by the partner or agency it was disclosed to, and every read is in the access log."))
+@strawberry.type(
+    description=(
+        "Exactly what was disclosed to you with a referral or report; every other field is null. "
+        "Read by the partner or agency it was disclosed to, and every read is in the access log."
+    )
+)
 class DisclosedCopy:
     caller_name: str | None = strawberry.field(
-        default=None, description="The caller's name. Null when it was not disclosed.")
+        default=None, description="The caller's name. Null when it was not disclosed."
+    )
     caller_phone: str | None = strawberry.field(
-        default=None, description="The caller's phone number. Null when it was not disclosed.")
+        default=None, description="The caller's phone number. Null when it was not disclosed."
+    )
     caller_email: str | None = strawberry.field(
-        default=None, description="The caller's email address. Null when it was not disclosed.")
-    caller_other_contact: str | None = strawberry.field(default=None, description=(
-        "Another way to reach the caller. Null when it was not disclosed."))
-    province: str | None = strawberry.field(default=None, description=(
-        "The province or territory of the case (ISO 3166-2:CA code). Null when it was not "
-        "disclosed."))
+        default=None, description="The caller's email address. Null when it was not disclosed."
+    )
+    caller_other_contact: str | None = strawberry.field(
+        default=None,
+        description=("Another way to reach the caller. Null when it was not disclosed."),
+    )
+    province: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The province or territory of the case (ISO 3166-2:CA code). Null when it was not "
+            "disclosed."
+        ),
+    )
     municipality: str | None = strawberry.field(
-        default=None, description="The municipality of the case. Null when it was not disclosed.")
-    language: str | None = strawberry.field(default=None, description=(
-        "The caller's language (ISO 639-1 or 639-3 code). Null when it was not disclosed."))
-    minor_involved: Tristate | None = strawberry.field(default=None, description=(
-        "Whether a minor is or may be involved. Null when it was not disclosed."))
+        default=None, description="The municipality of the case. Null when it was not disclosed."
+    )
+    language: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The caller's language (ISO 639-1 or 639-3 code). Null when it was not disclosed."
+        ),
+    )
+    minor_involved: Tristate | None = strawberry.field(
+        default=None,
+        description=("Whether a minor is or may be involved. Null when it was not disclosed."),
+    )
     situation_type: SituationType | None = strawberry.field(
-        default=None, description="The kind of situation. Null when it was not disclosed.")
+        default=None, description="The kind of situation. Null when it was not disclosed."
+    )
     urgency: Urgency | None = strawberry.field(
-        default=None, description="How urgent the case is. Null when it was not disclosed.")
-    needs: list[Need] | None = strawberry.field(default=None, description=(
-        "The needs the referral is for (a report: the caller's needs). Null when it was not "
-        "disclosed."))
-    indicators: list[Indicator] | None = strawberry.field(default=None, description=(
-        "The trafficking indicators recorded. Null when it was not disclosed."))
-    brief: str | None = strawberry.field(default=None, description=(
-        "The brief the hotline wrote for you. Null when it was not disclosed."))
+        default=None, description="How urgent the case is. Null when it was not disclosed."
+    )
+    needs: list[Need] | None = strawberry.field(
+        default=None,
+        description=(
+            "The needs the referral is for (a report: the caller's needs). Null when it was not "
+            "disclosed."
+        ),
+    )
+    indicators: list[Indicator] | None = strawberry.field(
+        default=None,
+        description=("The trafficking indicators recorded. Null when it was not disclosed."),
+    )
+    brief: str | None = strawberry.field(
+        default=None,
+        description=("The brief the hotline wrote for you. Null when it was not disclosed."),
+    )
     # Which item (referral or report) of which case this copy was disclosed with.
     _item: strawberry.Private[tuple[str, str] | None] = None
 
@@ -77,46 +106,66 @@ def _copy(ctx: Context, case_id: str, item: dict[str, Any]) -> DisclosedCopy | N
     location = copy.get("LOCATION") or {}
     return DisclosedCopy(
         _item=(item["id"], case_id),
-        caller_name=copy.get("CALLER_NAME"), caller_phone=copy.get("CALLER_PHONE"),
+        caller_name=copy.get("CALLER_NAME"),
+        caller_phone=copy.get("CALLER_PHONE"),
         caller_email=copy.get("CALLER_EMAIL"),
         caller_other_contact=copy.get("CALLER_OTHER_CONTACT"),
-        province=location.get("province"), municipality=location.get("municipality"),
-        language=copy.get("LANGUAGE"), minor_involved=copy.get("MINOR_INVOLVED"),
-        situation_type=copy.get("SITUATION_TYPE"), urgency=copy.get("URGENCY"),
-        needs=copy.get("NEEDS"), indicators=copy.get("INDICATORS"), brief=copy.get("BRIEF"))
+        province=location.get("province"),
+        municipality=location.get("municipality"),
+        language=copy.get("LANGUAGE"),
+        minor_involved=copy.get("MINOR_INVOLVED"),
+        situation_type=copy.get("SITUATION_TYPE"),
+        urgency=copy.get("URGENCY"),
+        needs=copy.get("NEEDS"),
+        indicators=copy.get("INDICATORS"),
+        brief=copy.get("BRIEF"),
+    )
 
 
-@strawberry.type(description=(
-    "A referral addressed to your organization: read by its partners only, and only what was "
-    "disclosed."))
+@strawberry.type(
+    description=(
+        "A referral addressed to your organization: read by its partners only, and only what was "
+        "disclosed."
+    )
+)
 class ReferralInboxItem:
     id: strawberry.ID = strawberry.field(description="The referral's id.")
     mode: ReferralMode = strawberry.field(description="How the referral was made.")
     needs: list[Need] = strawberry.field(description="The needs it is for.")
     at: str = strawberry.field(description="When it was made (ISO 8601, UTC).")
     fields: list[DisclosableField] = strawberry.field(
-        description="Which fields were disclosed to you with it.")
-    disclosed: DisclosedCopy | None = strawberry.field(description=(
-        "What was disclosed to you; null when nothing was sent, or once the caller's data was "
-        "erased."))
+        description="Which fields were disclosed to you with it."
+    )
+    disclosed: DisclosedCopy | None = strawberry.field(
+        description=(
+            "What was disclosed to you; null when nothing was sent, or once the caller's data was "
+            "erased."
+        )
+    )
     outcomes: list[ReferralOutcome] = strawberry.field(
-        description="The outcomes your organization has reported, oldest first.")
+        description="The outcomes your organization has reported, oldest first."
+    )
     _case_id: strawberry.Private[str] = ""
 
     def access_key(self) -> tuple[str, str, str | None]:
         return "ReferralInboxItem", str(self.id), self._case_id
 
 
-@strawberry.type(description=(
-    "A report addressed to your agency: read by its law-enforcement liaisons only, and only "
-    "what was disclosed."))
+@strawberry.type(
+    description=(
+        "A report addressed to your agency: read by its law-enforcement liaisons only, and only "
+        "what was disclosed."
+    )
+)
 class ReportInboxItem:
     id: strawberry.ID = strawberry.field(description="The report's id.")
     at: str = strawberry.field(description="When it was made (ISO 8601, UTC).")
     fields: list[DisclosableField] = strawberry.field(
-        description="Which fields were disclosed to you with it.")
+        description="Which fields were disclosed to you with it."
+    )
     disclosed: DisclosedCopy | None = strawberry.field(
-        description="What was disclosed to you; null once the caller's data was erased.")
+        description="What was disclosed to you; null once the caller's data was erased."
+    )
     _case_id: strawberry.Private[str] = ""
 
     def access_key(self) -> tuple[str, str, str | None]:
@@ -124,27 +173,41 @@ class ReportInboxItem:
 
 
 def referral_item(ctx: Context, item: dict[str, Any]) -> ReferralInboxItem:
-    return ReferralInboxItem(id=item["id"], mode=item["mode"], needs=item["needs"],
-                             at=item["at"], fields=item["fields"],
-                             disclosed=_copy(ctx, item["caseId"], item),
-                             outcomes=[outcome_of(o, opener(ctx, item["caseId"]))
-                                       for o in item["outcomes"]],
-                             _case_id=item["caseId"])
+    return ReferralInboxItem(
+        id=item["id"],
+        mode=item["mode"],
+        needs=item["needs"],
+        at=item["at"],
+        fields=item["fields"],
+        disclosed=_copy(ctx, item["caseId"], item),
+        outcomes=[outcome_of(o, opener(ctx, item["caseId"])) for o in item["outcomes"]],
+        _case_id=item["caseId"],
+    )
 
 
 def report_item(ctx: Context, item: dict[str, Any]) -> ReportInboxItem:
-    return ReportInboxItem(id=item["id"], at=item["at"], fields=item["fields"],
-                           disclosed=_copy(ctx, item["caseId"], item), _case_id=item["caseId"])
+    return ReportInboxItem(
+        id=item["id"],
+        at=item["at"],
+        fields=item["fields"],
+        disclosed=_copy(ctx, item["caseId"], item),
+        _case_id=item["caseId"],
+    )
 
 
-@strawberry.type(description=(
-    "What reporting a referral's outcome did; a repeated key returns the first result."))
+@strawberry.type(
+    description=(
+        "What reporting a referral's outcome did; a repeated key returns the first result."
+    )
+)
 class ReferralOutcomeResult:
     referral_id: strawberry.ID = strawberry.field(description="The referral's id.")
     replayed: bool = strawberry.field(
-        description="True when the idempotency key had been used: nothing was written again.")
+        description="True when the idempotency key had been used: nothing was written again."
+    )
     referral: ReferralInboxItem | None = strawberry.field(
-        description="The referral as your inbox now shows it.")
+        description="The referral as your inbox now shows it."
+    )
 
 
 async def still_included(ctx: Context, organization_id: str) -> bool:
@@ -156,8 +219,9 @@ async def still_included(ctx: Context, organization_id: str) -> bool:
 _INBOX_TYPES = {"referral_inbox": "ReferralInboxItem", "report_inbox": "ReportInboxItem"}
 
 
-async def inbox(ctx: Context, table: str, first: int,
-                 build: Callable[[Context, dict[str, Any]], T]) -> list[T]:
+async def inbox(
+    ctx: Context, table: str, first: int, build: Callable[[Context, dict[str, Any]], T]
+) -> list[T]:
     """The caller's own inbox: only items addressed to its organization, newest first."""
     check_page(first, ctx.system.settings.max_page_size)
     owner = ctx.principal.organization_id
@@ -165,13 +229,17 @@ async def inbox(ctx: Context, table: str, first: int,
         return []
     items = await ctx.run(ctx.cases.inbox, table, owner, first)
     # Whether anything was addressed to the caller is confidential, an empty inbox too.
-    ctx.reads.searched(f"Query.{camel(table)}", (),
-                       ((_INBOX_TYPES[table], item["id"], item["caseId"]) for item in items))
+    ctx.reads.searched(
+        f"Query.{camel(table)}",
+        (),
+        ((_INBOX_TYPES[table], item["id"], item["caseId"]) for item in items),
+    )
     return await ctx.run(lambda: [build(ctx, item) for item in items])
 
 
-async def one_item(ctx: Context, table: str, item_id: str,
-               build: Callable[[Context, dict[str, Any]], T]) -> T | None:
+async def one_item(
+    ctx: Context, table: str, item_id: str, build: Callable[[Context, dict[str, Any]], T]
+) -> T | None:
     found = await find_inbox_item(ctx, table, item_id)
     return None if found is None else await ctx.run(build, ctx, found)
 

@@ -43,8 +43,12 @@ async def _case_result(info: Info[Context, None], outcome: Outcome) -> CaseResul
     if "case" in selected(info):  # the case's read model, only when asked for
         doc = await ctx.run(ctx.cases.get, str(outcome.id))
         case = None if doc is None else await ctx.run(build_case, ctx, doc, selected(info, "case"))
-    return CaseResult(case_id=strawberry.ID(str(outcome.id)), version=outcome.version,
-                      replayed=outcome.replayed, case=case)
+    return CaseResult(
+        case_id=strawberry.ID(str(outcome.id)),
+        version=outcome.version,
+        replayed=outcome.replayed,
+        case=case,
+    )
 
 
 def _case_id(ctx: Context, coordinate: str, case_id: str) -> UUID:
@@ -69,189 +73,323 @@ def _required_id(value: strawberry.ID, name: str) -> UUID:
 @strawberry.type
 class CaseMutations:
     @strawberry.mutation(description="Open a case (staff and supervisors).")
-    async def open_case(self, info: Info[Context, None], idempotency_key: IdempotencyKey,
-                        input: Annotated[OpenCaseInput, strawberry.argument(
-                            description="The new case.")]) -> CaseResult:
+    async def open_case(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        input: Annotated[OpenCaseInput, strawberry.argument(description="The new case.")],
+    ) -> CaseResult:
         ctx = info.context
         ctx.authorize("Mutation.openCase", None, "case")
-        personal = {**to_plain(input.caller or CallerInput()), "notes": input.notes,
-                    "assessment": input.assessment}
+        personal = {
+            **to_plain(input.caller or CallerInput()),
+            "notes": input.notes,
+            "assessment": input.assessment,
+        }
         details = to_plain(input.details or CaseDetailsInput())
-        outcome = await ctx.command(lambda: ctx.system.app.open_case(
-            idempotency_key, input.channel, input.language, input.relationship, personal,
-            details))
+        outcome = await ctx.command(
+            lambda: ctx.system.app.open_case(
+                idempotency_key,
+                input.channel,
+                input.language,
+                input.relationship,
+                personal,
+                details,
+            )
+        )
         return await _case_result(info, outcome)
 
     @strawberry.mutation(description="Update an open case's details (staff and supervisors).")
-    async def update_case(self, info: Info[Context, None], idempotency_key: IdempotencyKey,
-                          id: CaseId, details: Annotated[CaseDetailsInput, strawberry.argument(
-                              description="The details that change.")]) -> CaseResult:
+    async def update_case(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        details: Annotated[
+            CaseDetailsInput, strawberry.argument(description="The details that change.")
+        ],
+    ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.updateCase", str(id))
-        outcome = await ctx.command(lambda: ctx.system.app.update_case(
-            idempotency_key, case_id, to_plain(details)))
+        outcome = await ctx.command(
+            lambda: ctx.system.app.update_case(idempotency_key, case_id, to_plain(details))
+        )
         return await _case_result(info, outcome)
 
-    @strawberry.mutation(description=(
-        "Record a supervisor's decision on a potential trafficking case (supervisors)."))
-    async def record_supervisor_decision(self, info: Info[Context, None],
-                                         idempotency_key: IdempotencyKey, id: CaseId,
-                                         decision: Annotated[str, strawberry.argument(
-                                             description="The decision, in their words.")],
-                                         ) -> CaseResult:
+    @strawberry.mutation(
+        description=(
+            "Record a supervisor's decision on a potential trafficking case (supervisors)."
+        )
+    )
+    async def record_supervisor_decision(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        decision: Annotated[str, strawberry.argument(description="The decision, in their words.")],
+    ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.recordSupervisorDecision", str(id))
-        outcome = await ctx.command(lambda: ctx.system.app.consult_supervisor(
-            idempotency_key, case_id, decision))
+        outcome = await ctx.command(
+            lambda: ctx.system.app.consult_supervisor(idempotency_key, case_id, decision)
+        )
         return await _case_result(info, outcome)
 
     @strawberry.mutation(description="Record a caller's consent (staff and supervisors).")
-    async def grant_consent(self, info: Info[Context, None], idempotency_key: IdempotencyKey,
-                            id: CaseId,
-                            scope: Annotated[ConsentScope, strawberry.argument(
-                                description="What the consent allows.")],
-                            given_by: Annotated[ConsentGiver, strawberry.argument(
-                                description="Who gave it.")],
-                            method: Annotated[ConsentMethod, strawberry.argument(
-                                description="How it was given.")],
-                            recipient_id: Annotated[strawberry.ID | None, strawberry.argument(
-                                description=("The organization it names (required to share "
-                                             "with one), or the one agency a report may go "
-                                             "to."))] = None,
-                            expires_at: Annotated[str | None, strawberry.argument(
-                                description=("When it lapses (ISO 8601, in the future); "
-                                             "omitted, it stands until withdrawn."))] = None,
-                            ) -> CaseResult:
+    async def grant_consent(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        scope: Annotated[ConsentScope, strawberry.argument(description="What the consent allows.")],
+        given_by: Annotated[ConsentGiver, strawberry.argument(description="Who gave it.")],
+        method: Annotated[ConsentMethod, strawberry.argument(description="How it was given.")],
+        recipient_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description=(
+                    "The organization it names (required to share "
+                    "with one), or the one agency a report may go "
+                    "to."
+                )
+            ),
+        ] = None,
+        expires_at: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "When it lapses (ISO 8601, in the future); omitted, it stands until withdrawn."
+                )
+            ),
+        ] = None,
+    ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.grantConsent", str(id))
         recipient = _optional_id(recipient_id, "recipientId")
         expiry = instant(expires_at, "expiresAt")
-        moment = None if expiry is None else datetime.strptime(
-            expiry, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-        outcome = await ctx.command(lambda: ctx.system.app.grant_consent(
-            idempotency_key, case_id, scope, recipient, given_by, method, moment))
+        moment = (
+            None
+            if expiry is None
+            else datetime.strptime(expiry, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        )
+        outcome = await ctx.command(
+            lambda: ctx.system.app.grant_consent(
+                idempotency_key, case_id, scope, recipient, given_by, method, moment
+            )
+        )
         return await _case_result(info, outcome)
 
-    @strawberry.mutation(description=(
-        "Withdraw a consent: it stops future disclosures; past ones stay on record (staff and "
-        "supervisors)."))
-    async def withdraw_consent(self, info: Info[Context, None],
-                               idempotency_key: IdempotencyKey, id: CaseId,
-                               consent_id: Annotated[strawberry.ID, strawberry.argument(
-                                   description="The consent's id.")]) -> CaseResult:
+    @strawberry.mutation(
+        description=(
+            "Withdraw a consent: it stops future disclosures; past ones stay on record (staff and "
+            "supervisors)."
+        )
+    )
+    async def withdraw_consent(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        consent_id: Annotated[strawberry.ID, strawberry.argument(description="The consent's id.")],
+    ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.withdrawConsent", str(id))
         consent = _required_id(consent_id, "consentId")
-        outcome = await ctx.command(lambda: ctx.system.app.withdraw_consent(
-            idempotency_key, case_id, consent))
+        outcome = await ctx.command(
+            lambda: ctx.system.app.withdraw_consent(idempotency_key, case_id, consent)
+        )
         return await _case_result(info, outcome)
 
-    @strawberry.mutation(description="Refers the caller to an included organization, with a "
-                                     "brief disclosed under a consent or an exception (staff "
-                                     "and supervisors; an exception, supervisors only).")
-    async def refer_case(self, info: Info[Context, None], idempotency_key: IdempotencyKey,
-                         id: CaseId,
-                         organization_id: Annotated[strawberry.ID, strawberry.argument(
-                             description=("The organization: included, and not a "
-                                          "law-enforcement agency."))],
-                         mode: Annotated[ReferralMode, strawberry.argument(
-                             description="How the referral is made.")],
-                         needs: Annotated[list[Need], strawberry.argument(
-                             description="The needs it is for.")],
-                         fields: Annotated[list[DisclosableField] | None, strawberry.argument(
-                             description=("The fields to disclose to the organization (NEEDS, "
-                                          "and BRIEF with a brief, are added). Omitted with no "
-                                          "brief, nothing is sent: a referral relayed to the "
-                                          "caller."))] = None,
-                         brief: Brief = "", exception: Basis = None,
-                         justification: Justification = "") -> CaseResult:
+    @strawberry.mutation(
+        description="Refers the caller to an included organization, with a "
+        "brief disclosed under a consent or an exception (staff "
+        "and supervisors; an exception, supervisors only)."
+    )
+    async def refer_case(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        organization_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description=("The organization: included, and not a law-enforcement agency.")
+            ),
+        ],
+        mode: Annotated[ReferralMode, strawberry.argument(description="How the referral is made.")],
+        needs: Annotated[list[Need], strawberry.argument(description="The needs it is for.")],
+        fields: Annotated[
+            list[DisclosableField] | None,
+            strawberry.argument(
+                description=(
+                    "The fields to disclose to the organization (NEEDS, "
+                    "and BRIEF with a brief, are added). Omitted with no "
+                    "brief, nothing is sent: a referral relayed to the "
+                    "caller."
+                )
+            ),
+        ] = None,
+        brief: Brief = "",
+        exception: Basis = None,
+        justification: Justification = "",
+    ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.referCase", str(id))
         ctx.rate_limit("disclosure")
         organization = _required_id(organization_id, "organizationId")
-        outcome = await ctx.command(lambda: ctx.system.app.refer(
-            idempotency_key, case_id, organization, mode, needs, fields or [], brief,
-            exception, justification))
+        outcome = await ctx.command(
+            lambda: ctx.system.app.refer(
+                idempotency_key,
+                case_id,
+                organization,
+                mode,
+                needs,
+                fields or [],
+                brief,
+                exception,
+                justification,
+            )
+        )
         return await _case_result(info, outcome)
 
-    @strawberry.mutation(description=(
-        "Report the case to a law-enforcement agency under its reporting protocol, with the "
-        "factors weighed (supervisors)."))
+    @strawberry.mutation(
+        description=(
+            "Report the case to a law-enforcement agency under its reporting protocol, with the "
+            "factors weighed (supervisors)."
+        )
+    )
     async def report_to_law_enforcement(
-        self, info: Info[Context, None], idempotency_key: IdempotencyKey, id: CaseId,
-        protocol_id: Annotated[strawberry.ID, strawberry.argument(description=(
-            "The reporting protocol to report under: its agency receives the report."))],
-        factors: Annotated[ReportFactorsInput, strawberry.argument(
-            description="The factors weighed.")],
-        fields: Annotated[list[DisclosableField], strawberry.argument(
-            description="The fields to disclose to the agency.")],
-        brief: Brief = "", exception: Basis = None, justification: Justification = "",
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        protocol_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description=(
+                    "The reporting protocol to report under: its agency receives the report."
+                )
+            ),
+        ],
+        factors: Annotated[
+            ReportFactorsInput, strawberry.argument(description="The factors weighed.")
+        ],
+        fields: Annotated[
+            list[DisclosableField],
+            strawberry.argument(description="The fields to disclose to the agency."),
+        ],
+        brief: Brief = "",
+        exception: Basis = None,
+        justification: Justification = "",
     ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.reportToLawEnforcement", str(id))
         ctx.rate_limit("disclosure")
         protocol = _required_id(protocol_id, "protocolId")
-        outcome = await ctx.command(lambda: ctx.system.app.report_to_law_enforcement(
-            idempotency_key, case_id, protocol, to_plain(factors), fields, brief, exception,
-            justification))
+        outcome = await ctx.command(
+            lambda: ctx.system.app.report_to_law_enforcement(
+                idempotency_key,
+                case_id,
+                protocol,
+                to_plain(factors),
+                fields,
+                brief,
+                exception,
+                justification,
+            )
+        )
         return await _case_result(info, outcome)
 
-    @strawberry.mutation(description=(
-        "Record a call to emergency services for the case's province or territory: 911, or "
-        "the configured number in the Northwest Territories and Nunavut (staff and "
-        "supervisors). Anything disclosed needs a supervisor's exception."))
+    @strawberry.mutation(
+        description=(
+            "Record a call to emergency services for the case's province or territory: 911, or "
+            "the configured number in the Northwest Territories and Nunavut (staff and "
+            "supervisors). Anything disclosed needs a supervisor's exception."
+        )
+    )
     async def contact_emergency_services(
-        self, info: Info[Context, None], idempotency_key: IdempotencyKey, id: CaseId,
-        fields: Annotated[list[DisclosableField] | None, strawberry.argument(
-            description="The fields disclosed to emergency services, if any.")] = None,
-        brief: Brief = "", exception: Basis = None, justification: Justification = "",
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        fields: Annotated[
+            list[DisclosableField] | None,
+            strawberry.argument(description="The fields disclosed to emergency services, if any."),
+        ] = None,
+        brief: Brief = "",
+        exception: Basis = None,
+        justification: Justification = "",
     ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.contactEmergencyServices", str(id))
-        outcome = await ctx.command(lambda: ctx.system.app.contact_emergency_services(
-            idempotency_key, case_id, fields or [], brief, exception, justification))
+        outcome = await ctx.command(
+            lambda: ctx.system.app.contact_emergency_services(
+                idempotency_key, case_id, fields or [], brief, exception, justification
+            )
+        )
         return await _case_result(info, outcome)
 
     @strawberry.mutation(description="Close an open case (staff and supervisors).")
-    async def close_case(self, info: Info[Context, None], idempotency_key: IdempotencyKey,
-                         id: CaseId, reason: Annotated[str, strawberry.argument(
-                             description="Why it is closed.")]) -> CaseResult:
+    async def close_case(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        reason: Annotated[str, strawberry.argument(description="Why it is closed.")],
+    ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.closeCase", str(id))
-        outcome = await ctx.command(lambda: ctx.system.app.close_case(
-            idempotency_key, case_id, reason))
+        outcome = await ctx.command(
+            lambda: ctx.system.app.close_case(idempotency_key, case_id, reason)
+        )
         return await _case_result(info, outcome)
 
     @strawberry.mutation(description="Reopen a closed case (staff and supervisors).")
-    async def reopen_case(self, info: Info[Context, None], idempotency_key: IdempotencyKey,
-                          id: CaseId, reason: Annotated[str, strawberry.argument(
-                              description="Why it is reopened.")]) -> CaseResult:
+    async def reopen_case(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        reason: Annotated[str, strawberry.argument(description="Why it is reopened.")],
+    ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.reopenCase", str(id))
-        outcome = await ctx.command(lambda: ctx.system.app.reopen_case(
-            idempotency_key, case_id, reason))
+        outcome = await ctx.command(
+            lambda: ctx.system.app.reopen_case(idempotency_key, case_id, reason)
+        )
         return await _case_result(info, outcome)
 
     @strawberry.mutation(description="A partner reports what became of a referral to it.")
-    async def report_referral_outcome(self, info: Info[Context, None],
-                                      idempotency_key: IdempotencyKey,
-                                      referral_id: Annotated[strawberry.ID, strawberry.argument(
-                                          description="The referral's id.")],
-                                      outcome: Annotated[ReferralOutcomeKind, strawberry.argument(
-                                          description="What became of it.")],
-                                      note: Annotated[str, strawberry.argument(
-                                          description="A note for the hotline.")] = "",
-                                      ) -> ReferralOutcomeResult:
+    async def report_referral_outcome(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        referral_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The referral's id.")
+        ],
+        outcome: Annotated[
+            ReferralOutcomeKind, strawberry.argument(description="What became of it.")
+        ],
+        note: Annotated[str, strawberry.argument(description="A note for the hotline.")] = "",
+    ) -> ReferralOutcomeResult:
         ctx = info.context
         found = await find_inbox_item(ctx, "referral_inbox", str(referral_id))
-        ctx.authorize("Mutation.reportReferralOutcome",
-                      ctx.principal.organization_id if found else None, "referral")
+        ctx.authorize(
+            "Mutation.reportReferralOutcome",
+            ctx.principal.organization_id if found else None,
+            "referral",
+        )
         if found is None:
             raise NotFound("referral not found")
         org = str(ctx.principal.organization_id)
-        result = await ctx.command(lambda: ctx.system.app.report_referral_outcome(
-            idempotency_key, UUID(found["caseId"]), UUID(found["id"]), org, outcome, note))
+        result = await ctx.command(
+            lambda: ctx.system.app.report_referral_outcome(
+                idempotency_key, UUID(found["caseId"]), UUID(found["id"]), org, outcome, note
+            )
+        )
         again = await find_inbox_item(ctx, "referral_inbox", found["id"])
         return ReferralOutcomeResult(
-            referral_id=strawberry.ID(found["id"]), replayed=result.replayed,
-            referral=None if again is None else await ctx.run(referral_item, ctx, again))
+            referral_id=strawberry.ID(found["id"]),
+            replayed=result.replayed,
+            referral=None if again is None else await ctx.run(referral_item, ctx, again),
+        )

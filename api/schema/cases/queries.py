@@ -42,13 +42,21 @@ def _cursor(at: str, item_id: str) -> str:
 
 @strawberry.type
 class CaseQueries:
-    @strawberry.field(description=(
-        "Cases, newest first: hotline staff and supervisors only (no other role may ask). "
-        "Every case read is in the access log."))
-    async def cases(self, info: Info[Context, None],
-                    filter: Annotated[CaseFilter | None, strawberry.argument(
-                        description="Narrows the cases.")] = None,
-                    first: First = 20, after: After = None) -> CasePage:
+    @strawberry.field(
+        description=(
+            "Cases, newest first: hotline staff and supervisors only (no other role may ask). "
+            "Every case read is in the access log."
+        )
+    )
+    async def cases(
+        self,
+        info: Info[Context, None],
+        filter: Annotated[
+            CaseFilter | None, strawberry.argument(description="Narrows the cases.")
+        ] = None,
+        first: First = 20,
+        after: After = None,
+    ) -> CasePage:
         ctx = info.context
         check_page(first, ctx.system.settings.max_page_size)
         f = filter or CaseFilter()
@@ -57,73 +65,104 @@ class CaseQueries:
         if f.caller_phone:
             ctx.rate_limit("lookup")  # finding callers by number, one guess at a time
         lookup = ctx.system.vault.lookup_key(f.caller_phone) if f.caller_phone else None
-        query = Filter(open=f.open, urgencies=[u.value for u in f.urgencies or []],
-                       provinces=f.provinces or [],
-                       situation_types=[s.value for s in f.situation_types or []],
-                       assigned_to=f.assigned_to,
-                       opened_after=instant(f.opened_after, "openedAfter"),
-                       opened_before=instant(f.opened_before, "openedBefore"),
-                       phone_lookup=lookup)
+        query = Filter(
+            open=f.open,
+            urgencies=[u.value for u in f.urgencies or []],
+            provinces=f.provinces or [],
+            situation_types=[s.value for s in f.situation_types or []],
+            assigned_to=f.assigned_to,
+            opened_after=instant(f.opened_after, "openedAfter"),
+            opened_before=instant(f.opened_before, "openedBefore"),
+            phone_lookup=lookup,
+        )
         docs = await ctx.run(ctx.cases.search, query, first + 1, parse_after(after))
         # Whether any case matches is itself confidential, an empty answer too.
-        ctx.reads.searched("Query.cases", (camel(k) for k, v in vars(f).items() if v is not None),
-                           (("Case", doc["id"], doc["id"]) for doc in docs[:first]))
+        ctx.reads.searched(
+            "Query.cases",
+            (camel(k) for k, v in vars(f).items() if v is not None),
+            (("Case", doc["id"], doc["id"]) for doc in docs[:first]),
+        )
         wanted = selected(info, "items")
         # One thread hop for the page: opening sealed data is blocking store work.
         items = await ctx.run(lambda: [build_case(ctx, doc, wanted) for doc in docs[:first]])
         last = docs[len(items) - 1] if items else None
         end = _cursor(last["openedAt"], last["id"]) if last else None
-        return CasePage(items=items, page_info=PageInfo(has_next_page=len(docs) > first,
-                                                        end_cursor=end))
+        return CasePage(
+            items=items, page_info=PageInfo(has_next_page=len(docs) > first, end_cursor=end)
+        )
 
-    @strawberry.field(description=(
-        "One case, or null: hotline staff and supervisors only. The read is in the access "
-        "log."))
+    @strawberry.field(
+        description=(
+            "One case, or null: hotline staff and supervisors only. The read is in the access log."
+        )
+    )
     async def case(self, info: Info[Context, None], id: CaseId) -> Case | None:
         ctx = info.context
         clean = parse_id(str(id))
         doc = None if clean is None else await ctx.run(ctx.cases.get, clean)
         return None if doc is None else await ctx.run(build_case, ctx, doc, selected(info))
 
-    @strawberry.field(description=(
-        "Referrals addressed to your organization, newest first (partners; empty once the "
-        "organization is no longer included)."))
-    async def referral_inbox(self, info: Info[Context, None],
-                             first: First = 20) -> list[ReferralInboxItem]:
+    @strawberry.field(
+        description=(
+            "Referrals addressed to your organization, newest first (partners; empty once the "
+            "organization is no longer included)."
+        )
+    )
+    async def referral_inbox(
+        self, info: Info[Context, None], first: First = 20
+    ) -> list[ReferralInboxItem]:
         return await inbox(info.context, "referral_inbox", first, referral_item)
 
-    @strawberry.field(description=(
-        "One referral addressed to your organization, or null: one addressed elsewhere answers "
-        "as one that does not exist."))
-    async def referral(self, info: Info[Context, None],
-                       id: Annotated[strawberry.ID, strawberry.argument(
-                           description="The referral's id.")]) -> ReferralInboxItem | None:
+    @strawberry.field(
+        description=(
+            "One referral addressed to your organization, or null: one addressed elsewhere answers "
+            "as one that does not exist."
+        )
+    )
+    async def referral(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The referral's id.")],
+    ) -> ReferralInboxItem | None:
         return await one_item(info.context, "referral_inbox", str(id), referral_item)
 
-    @strawberry.field(description=(
-        "Reports addressed to your agency, newest first (law-enforcement liaisons)."))
-    async def report_inbox(self, info: Info[Context, None],
-                           first: First = 20) -> list[ReportInboxItem]:
+    @strawberry.field(
+        description=("Reports addressed to your agency, newest first (law-enforcement liaisons).")
+    )
+    async def report_inbox(
+        self, info: Info[Context, None], first: First = 20
+    ) -> list[ReportInboxItem]:
         return await inbox(info.context, "report_inbox", first, report_item)
 
-    @strawberry.field(description=(
-        "One report addressed to your agency, or null: one addressed elsewhere answers as one "
-        "that does not exist."))
-    async def report(self, info: Info[Context, None],
-                     id: Annotated[strawberry.ID, strawberry.argument(
-                         description="The report's id.")]) -> ReportInboxItem | None:
+    @strawberry.field(
+        description=(
+            "One report addressed to your agency, or null: one addressed elsewhere answers as one "
+            "that does not exist."
+        )
+    )
+    async def report(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The report's id.")],
+    ) -> ReportInboxItem | None:
         return await one_item(info.context, "report_inbox", str(id), report_item)
 
-    @strawberry.field(description="Every disclosure, newest first: who, to whom, which fields, "
-                                  "on which basis. Never the values. Staff, supervisors and "
-                                  "compliance officers.")
-    async def disclosure_ledger(self, info: Info[Context, None], first: First = 20,
-                                after: After = None) -> LedgerPage:
+    @strawberry.field(
+        description="Every disclosure, newest first: who, to whom, which fields, "
+        "on which basis. Never the values. Staff, supervisors and "
+        "compliance officers."
+    )
+    async def disclosure_ledger(
+        self, info: Info[Context, None], first: First = 20, after: After = None
+    ) -> LedgerPage:
         ctx = info.context
         check_page(first, ctx.system.settings.max_page_size)
         entries = await ctx.run(ctx.cases.ledger, first + 1, parse_after(after))
-        ctx.reads.searched("Query.disclosureLedger", (),
-                           (("LedgerEntry", e["id"], e["caseId"]) for e in entries[:first]))
+        ctx.reads.searched(
+            "Query.disclosureLedger",
+            (),
+            (("LedgerEntry", e["id"], e["caseId"]) for e in entries[:first]),
+        )
         # A justification is free text staff wrote on the case: it opens for those who may
         # read the case's own disclosures, and reads as the audit trail shows it to the others
         # (compliance): masked, since it can hold the caller's personal data.
@@ -132,24 +171,37 @@ class CaseQueries:
         def entry(e: dict[str, Any]) -> LedgerEntry:
             text = e["justification"]
             opened: dict[str, Any] = {
-                **e, "justification": ctx.system.app.open_text(UUID(e["caseId"]), text)
-                if opens else plain(text)}
+                **e,
+                "justification": ctx.system.app.open_text(UUID(e["caseId"]), text)
+                if opens
+                else plain(text),
+            }
             return LedgerEntry(**{snake(k): v for k, v in opened.items()})
 
         items = await ctx.run(lambda: [entry(e) for e in entries[:first]])
         last = entries[len(items) - 1] if items else None
         end = _cursor(last["at"], last["id"]) if last else None
-        return LedgerPage(items=items, page_info=PageInfo(has_next_page=len(entries) > first,
-                                                          end_cursor=end))
+        return LedgerPage(
+            items=items, page_info=PageInfo(has_next_page=len(entries) > first, end_cursor=end)
+        )
 
-    @strawberry.field(description="De-identified counts of cases that consented to statistics, "
-                                  "opened in completed months, by one dimension; small counts "
-                                  "are suppressed and the others rounded. Everyone.")
-    async def statistics(self, info: Info[Context, None],
-                         dimension: Annotated[StatisticsDimension, strawberry.argument(
-                             description="What to count the cases by.")],
-                         ) -> list[StatisticsCell]:
+    @strawberry.field(
+        description="De-identified counts of cases that consented to statistics, "
+        "opened in completed months, by one dimension; small counts "
+        "are suppressed and the others rounded. Everyone."
+    )
+    async def statistics(
+        self,
+        info: Info[Context, None],
+        dimension: Annotated[
+            StatisticsDimension, strawberry.argument(description="What to count the cases by.")
+        ],
+    ) -> list[StatisticsCell]:
         ctx = info.context
-        cells = await ctx.run(ctx.cases.statistics, dimension.value,
-                              datetime.now(UTC), ctx.system.settings.statistics_threshold)
+        cells = await ctx.run(
+            ctx.cases.statistics,
+            dimension.value,
+            datetime.now(UTC),
+            ctx.system.settings.statistics_threshold,
+        )
         return [StatisticsCell(value=v, count=n) for v, n in cells]

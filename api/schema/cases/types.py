@@ -31,22 +31,28 @@ from api.schema.cases.enums import (
 from api.schema.common import PageInfo
 
 
-@strawberry.type(description=(
-    "A caller's consent: explicit, scoped, recorded with who gave it and how, and "
-    "withdrawable (a withdrawal stops future disclosures; past ones stay on record)."))
+@strawberry.type(
+    description=(
+        "A caller's consent: explicit, scoped, recorded with who gave it and how, and "
+        "withdrawable (a withdrawal stops future disclosures; past ones stay on record)."
+    )
+)
 class Consent:
     id: strawberry.ID = strawberry.field(description="The consent's id.")
     scope: ConsentScope = strawberry.field(description="What the consent allows.")
     recipient_id: strawberry.ID | None = strawberry.field(
-        description="The organization or agency it names; null when it names none.")
+        description="The organization or agency it names; null when it names none."
+    )
     given_by: ConsentGiver = strawberry.field(description="Who gave it.")
     method: ConsentMethod = strawberry.field(description="How it was given.")
     expires_at: str | None = strawberry.field(
-        description="When it lapses (ISO 8601, UTC); null if it does not.")
+        description="When it lapses (ISO 8601, UTC); null if it does not."
+    )
     recorded_by: str = strawberry.field(description="The user id of whoever recorded it.")
     granted_at: str = strawberry.field(description="When it was recorded (ISO 8601, UTC).")
     withdrawn_at: str | None = strawberry.field(
-        description="When it was withdrawn (ISO 8601, UTC); null while it stands.")
+        description="When it was withdrawn (ISO 8601, UTC); null while it stands."
+    )
 
 
 @strawberry.type(description="A record of information leaving the hotline: names, not values.")
@@ -54,15 +60,20 @@ class Disclosure:
     id: strawberry.ID = strawberry.field(description="The disclosure's id.")
     recipient_kind: RecipientKind = strawberry.field(description="Who the information went to.")
     recipient_id: strawberry.ID | None = strawberry.field(
-        description="The organization or agency it went to (null for emergency services).")
+        description="The organization or agency it went to (null for emergency services)."
+    )
     fields: list[DisclosableField] = strawberry.field(
-        description="Which fields left (their names, never their values).")
+        description="Which fields left (their names, never their values)."
+    )
     consent_id: strawberry.ID | None = strawberry.field(
-        description="The consent it relied on; null under an exception.")
+        description="The consent it relied on; null under an exception."
+    )
     exception: Exception_ | None = strawberry.field(
-        description="The exception a supervisor authorized; null under a consent.")
+        description="The exception a supervisor authorized; null under a consent."
+    )
     justification: str = strawberry.field(
-        description="The supervisor's written justification for an exception.")
+        description="The supervisor's written justification for an exception."
+    )
     at: str = strawberry.field(description="When it was recorded (ISO 8601, UTC).")
     by: str = strawberry.field(description="The user id of whoever disclosed.")
     by_role: str = strawberry.field(description="Their role.")
@@ -79,46 +90,62 @@ class ReferralOutcome:
 class CaseReferral:
     id: strawberry.ID = strawberry.field(description="The referral's id.")
     organization_id: strawberry.ID = strawberry.field(
-        description="The organization the caller was referred to.")
+        description="The organization the caller was referred to."
+    )
     mode: ReferralMode = strawberry.field(description="How the referral was made.")
     needs: list[Need] = strawberry.field(description="The needs it is for.")
-    disclosure_id: strawberry.ID | None = strawberry.field(description=(
-        "The disclosure that went with it; null when nothing was sent (a referral relayed to the "
-        "caller)."))
+    disclosure_id: strawberry.ID | None = strawberry.field(
+        description=(
+            "The disclosure that went with it; null when nothing was sent (a referral relayed to the "
+            "caller)."
+        )
+    )
     at: str = strawberry.field(description="When it was made (ISO 8601, UTC).")
     outcomes: list[ReferralOutcome] = strawberry.field(
-        description="What the organization has reported since, oldest first.")
+        description="What the organization has reported since, oldest first."
+    )
 
 
 @strawberry.type(description="The factors a supervisor weighed in reporting to law enforcement.")
 class ReportFactors:
-    urgency: str = strawberry.field(
-        description="The urgency, as weighed (the supervisor's words).")
+    urgency: str = strawberry.field(description="The urgency, as weighed (the supervisor's words).")
     imminent_harm: str = strawberry.field(
-        description="Imminent harm to the caller or others (the supervisor's words).")
+        description="Imminent harm to the caller or others (the supervisor's words)."
+    )
     minor_involved: str = strawberry.field(
-        description="Whether a minor is involved (the supervisor's words).")
+        description="Whether a minor is involved (the supervisor's words)."
+    )
     indicators_present: str = strawberry.field(
-        description="The trafficking indicators present (the supervisor's words).")
+        description="The trafficking indicators present (the supervisor's words)."
+    )
     callers_wishes: str = strawberry.field(
-        description="The caller's wishes (the supervisor's words).")
+        description="The caller's wishes (the supervisor's words)."
+    )
     level_of_detail: str = strawberry.field(
-        description="The level of detail available (the supervisor's words).")
+        description="The level of detail available (the supervisor's words)."
+    )
     applicable_law: str = strawberry.field(
-        description="The law that applies (the supervisor's words).")
+        description="The law that applies (the supervisor's words)."
+    )
     local_protocol: str = strawberry.field(
-        description="The local reporting protocol (the supervisor's words).")
+        description="The local reporting protocol (the supervisor's words)."
+    )
 
 
-@strawberry.type(description=(
-    "A supervisor's report of the case to a law-enforcement agency, under the agency's "
-    "reporting protocol."))
+@strawberry.type(
+    description=(
+        "A supervisor's report of the case to a law-enforcement agency, under the agency's "
+        "reporting protocol."
+    )
+)
 class CaseReport:
     id: strawberry.ID = strawberry.field(description="The report's id.")
     agency_id: strawberry.ID = strawberry.field(
-        description="The law-enforcement agency reported to.")
+        description="The law-enforcement agency reported to."
+    )
     protocol_id: strawberry.ID = strawberry.field(
-        description="The reporting protocol it went under.")
+        description="The reporting protocol it went under."
+    )
     factors: ReportFactors = strawberry.field(description="The factors the supervisor weighed.")
     disclosure_id: strawberry.ID = strawberry.field(description="The disclosure that went with it.")
     at: str = strawberry.field(description="When it was made (ISO 8601, UTC).")
@@ -128,13 +155,17 @@ class CaseReport:
 @strawberry.type(description="A call to emergency services about the case.")
 class EmergencyCall:
     at: str = strawberry.field(
-        description="When emergency services were contacted (ISO 8601, UTC).")
+        description="When emergency services were contacted (ISO 8601, UTC)."
+    )
     province: str = strawberry.field(
-        description="The province or territory of the case (ISO 3166-2:CA code).")
+        description="The province or territory of the case (ISO 3166-2:CA code)."
+    )
     number: str = strawberry.field(
-        description="The number called: 911, or the territory's configured number.")
+        description="The number called: 911, or the territory's configured number."
+    )
     disclosure_id: strawberry.ID | None = strawberry.field(
-        description="The disclosure that went with it; null when nothing was disclosed.")
+        description="The disclosure that went with it; null when nothing was disclosed."
+    )
 
 
 @strawberry.type(description="A supervisor's decision on a potential trafficking case.")
@@ -151,12 +182,25 @@ class CaseHistoryEntry:
     note: str = strawberry.field(description="The reason given.")
 
 
-_PERSONAL = {"callerName": "name", "callerPhone": "phone", "callerEmail": "email",
-             "callerOtherContact": "otherContact", "notes": "notes", "assessment": "assessment"}
-_DETAILS = {"province": "province", "municipality": "municipality",
-            "minorInvolved": "minorInvolved", "situationType": "situationType",
-            "urgency": "urgency", "imminentHarm": "imminentHarm", "needs": "needs",
-            "indicators": "indicators", "assignedTo": "assignedTo"}
+_PERSONAL = {
+    "callerName": "name",
+    "callerPhone": "phone",
+    "callerEmail": "email",
+    "callerOtherContact": "otherContact",
+    "notes": "notes",
+    "assessment": "assessment",
+}
+_DETAILS = {
+    "province": "province",
+    "municipality": "municipality",
+    "minorInvolved": "minorInvolved",
+    "situationType": "situationType",
+    "urgency": "urgency",
+    "imminentHarm": "imminentHarm",
+    "needs": "needs",
+    "indicators": "indicators",
+    "assignedTo": "assignedTo",
+}
 
 
 @strawberry.type(description="A legal hold: while it stands, the caller's data cannot be erased.")
@@ -166,113 +210,212 @@ class LegalHoldView:
     reason: str = strawberry.field(description="Why it was placed.")
 
 
-@strawberry.type(description=(
-    "A hotline case. Caller personal data is opened only when asked for. Read by hotline staff "
-    "and supervisors only: no other role can find a case by any attribute, and every read of "
-    "its fields is in the access log."))
+@strawberry.type(
+    description=(
+        "A hotline case. Caller personal data is opened only when asked for. Read by hotline staff "
+        "and supervisors only: no other role can find a case by any attribute, and every read of "
+        "its fields is in the access log."
+    )
+)
 class Case:
     id: strawberry.ID = strawberry.field(
-        description="The case's id (random: it says nothing about the case).")
+        description="The case's id (random: it says nothing about the case)."
+    )
     version: int | None = strawberry.field(
-        default=None, description="The case's version: the number of events recorded on it.")
+        default=None, description="The case's version: the number of events recorded on it."
+    )
     open: bool | None = strawberry.field(default=None, description="Whether the case is open.")
     channel: Channel | None = strawberry.field(
-        default=None, description="How the caller reached the hotline.")
+        default=None, description="How the caller reached the hotline."
+    )
     language: str | None = strawberry.field(
-        default=None, description="The caller's language (ISO 639-1 or 639-3 code).")
+        default=None, description="The caller's language (ISO 639-1 or 639-3 code)."
+    )
     relationship: CallerRelationship | None = strawberry.field(
-        default=None, description="Who the caller is to the situation.")
-    has_personal_data: bool | None = strawberry.field(default=None, description=(
-        "Whether the caller gave any personal data (name, phone, email or another contact)."))
-    caller_name: str | None = strawberry.field(default=None, description=(
-        "The caller's name. Caller personal data: sealed with the case's key, opened only when "
-        "selected, every read logged; null once erased."))
-    caller_phone: str | None = strawberry.field(default=None, description=(
-        "The caller's phone number. Caller personal data: sealed with the case's key, opened only "
-        "when selected, every read logged; null once erased."))
-    caller_email: str | None = strawberry.field(default=None, description=(
-        "The caller's email address. Caller personal data: sealed with the case's key, opened "
-        "only when selected, every read logged; null once erased."))
-    caller_other_contact: str | None = strawberry.field(default=None, description=(
-        "Another way to reach the caller. Caller personal data: sealed with the case's key, "
-        "opened only when selected, every read logged; null once erased."))
-    notes: str | None = strawberry.field(default=None, description=(
-        "Staff's notes on the case: sealed with the case's key like personal data, every read "
-        "logged; null once erased."))
-    assessment: str | None = strawberry.field(default=None, description=(
-        "Staff's assessment of the situation: sealed with the case's key like personal data, "
-        "every read logged; null once erased."))
+        default=None, description="Who the caller is to the situation."
+    )
+    has_personal_data: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "Whether the caller gave any personal data (name, phone, email or another contact)."
+        ),
+    )
+    caller_name: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The caller's name. Caller personal data: sealed with the case's key, opened only when "
+            "selected, every read logged; null once erased."
+        ),
+    )
+    caller_phone: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The caller's phone number. Caller personal data: sealed with the case's key, opened only "
+            "when selected, every read logged; null once erased."
+        ),
+    )
+    caller_email: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The caller's email address. Caller personal data: sealed with the case's key, opened "
+            "only when selected, every read logged; null once erased."
+        ),
+    )
+    caller_other_contact: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Another way to reach the caller. Caller personal data: sealed with the case's key, "
+            "opened only when selected, every read logged; null once erased."
+        ),
+    )
+    notes: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Staff's notes on the case: sealed with the case's key like personal data, every read "
+            "logged; null once erased."
+        ),
+    )
+    assessment: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Staff's assessment of the situation: sealed with the case's key like personal data, "
+            "every read logged; null once erased."
+        ),
+    )
     province: str | None = strawberry.field(
-        default=None, description="The province or territory of the case (ISO 3166-2:CA code).")
+        default=None, description="The province or territory of the case (ISO 3166-2:CA code)."
+    )
     municipality: str | None = strawberry.field(
-        default=None, description="The municipality of the case.")
+        default=None, description="The municipality of the case."
+    )
     minor_involved: Tristate | None = strawberry.field(
-        default=None, description="Whether a minor is or may be involved.")
+        default=None, description="Whether a minor is or may be involved."
+    )
     situation_type: SituationType | None = strawberry.field(
-        default=None, description="The kind of situation.")
+        default=None, description="The kind of situation."
+    )
     urgency: Urgency | None = strawberry.field(default=None, description="How urgent the case is.")
     imminent_harm: bool | None = strawberry.field(
-        default=None, description="Whether the caller or others are in imminent danger.")
+        default=None, description="Whether the caller or others are in imminent danger."
+    )
     needs: list[Need] | None = strawberry.field(default=None, description="The caller's needs.")
     indicators: list[Indicator] | None = strawberry.field(
-        default=None, description="The trafficking indicators recorded.")
+        default=None, description="The trafficking indicators recorded."
+    )
     assigned_to: str | None = strawberry.field(
-        default=None, description="The user id of the staff member the case is assigned to.")
+        default=None, description="The user id of the staff member the case is assigned to."
+    )
     opened_at: str | None = strawberry.field(
-        default=None, description="When the case was opened (ISO 8601, UTC).")
+        default=None, description="When the case was opened (ISO 8601, UTC)."
+    )
     updated_at: str | None = strawberry.field(
-        default=None, description="When the case last changed (ISO 8601, UTC).")
+        default=None, description="When the case last changed (ISO 8601, UTC)."
+    )
     consultations: list[Consultation] | None = strawberry.field(
-        default=None, description="Supervisors' decisions on the case, oldest first.")
+        default=None, description="Supervisors' decisions on the case, oldest first."
+    )
     consents: list[Consent] | None = strawberry.field(
-        default=None, description="The caller's consents, withdrawn ones included.")
+        default=None, description="The caller's consents, withdrawn ones included."
+    )
     disclosures: list[Disclosure] | None = strawberry.field(
-        default=None, description="Every time information about the case left the hotline.")
+        default=None, description="Every time information about the case left the hotline."
+    )
     referrals: list[CaseReferral] | None = strawberry.field(
-        default=None, description="The referrals made.")
+        default=None, description="The referrals made."
+    )
     reports: list[CaseReport] | None = strawberry.field(
-        default=None, description="The reports to law enforcement.")
+        default=None, description="The reports to law enforcement."
+    )
     emergencies: list[EmergencyCall] | None = strawberry.field(
-        default=None, description="The calls to emergency services.")
+        default=None, description="The calls to emergency services."
+    )
     history: list[CaseHistoryEntry] | None = strawberry.field(
-        default=None, description="When the case was closed and reopened, and why.")
-    legal_hold: LegalHoldView | None = strawberry.field(default=None, description=(
-        "The legal hold standing on the case, if any: while it stands the caller's data cannot be "
-        "erased."))
-    personal_data_erased_at: str | None = strawberry.field(default=None, description=(
-        "When the caller's personal data was erased (ISO 8601, UTC); null if it was not."))
+        default=None, description="When the case was closed and reopened, and why."
+    )
+    legal_hold: LegalHoldView | None = strawberry.field(
+        default=None,
+        description=(
+            "The legal hold standing on the case, if any: while it stands the caller's data cannot be "
+            "erased."
+        ),
+    )
+    personal_data_erased_at: str | None = strawberry.field(
+        default=None,
+        description=(
+            "When the caller's personal data was erased (ISO 8601, UTC); null if it was not."
+        ),
+    )
 
     def access_key(self) -> tuple[str, str, str | None]:
         return "Case", str(self.id), str(self.id)
 
 
-_PLAIN = ("version", "open", "channel", "language", "relationship", "hasPersonalData",
-          "openedAt", "updatedAt")
+_PLAIN = (
+    "version",
+    "open",
+    "channel",
+    "language",
+    "relationship",
+    "hasPersonalData",
+    "openedAt",
+    "updatedAt",
+)
 
 # The nested parts of a case: GraphQL name -> how to build it from the document, with ``text``
 # opening the staff-written free text sealed with the case's key.
 _NESTED: dict[str, Callable[[dict[str, Any], Callable[[str], str]], Any]] = {
     "consultations": lambda doc, text: [
         Consultation(at=c["at"], supervisor_id=c["supervisorId"], decision=text(c["decision"]))
-        for c in doc["consultations"]],
-    "consents": lambda doc, _: [Consent(
-        id=c["id"], scope=c["scope"], recipient_id=c["recipientId"], given_by=c["givenBy"],
-        method=c["method"], expires_at=c["expiresAt"], recorded_by=c["recordedBy"],
-        granted_at=c["grantedAt"], withdrawn_at=c["withdrawnAt"]) for c in doc["consents"]],
+        for c in doc["consultations"]
+    ],
+    "consents": lambda doc, _: [
+        Consent(
+            id=c["id"],
+            scope=c["scope"],
+            recipient_id=c["recipientId"],
+            given_by=c["givenBy"],
+            method=c["method"],
+            expires_at=c["expiresAt"],
+            recorded_by=c["recordedBy"],
+            granted_at=c["grantedAt"],
+            withdrawn_at=c["withdrawnAt"],
+        )
+        for c in doc["consents"]
+    ],
     "disclosures": lambda doc, text: [_disclosure(d, text) for d in doc["disclosures"]],
-    "referrals": lambda doc, text: [CaseReferral(
-        id=r["id"], organization_id=r["organizationId"], mode=r["mode"], needs=r["needs"],
-        disclosure_id=r["disclosureId"], at=r["at"],
-        outcomes=[outcome_of(o, text) for o in r["outcomes"]]) for r in doc["referrals"]],
-    "reports": lambda doc, text: [CaseReport(
-        id=r["id"], agency_id=r["agencyId"], protocol_id=r["protocolId"],
-        factors=ReportFactors(**{snake(k): text(v) for k, v in r["factors"].items()}),
-        disclosure_id=r["disclosureId"], at=r["at"], by=r["by"]) for r in doc["reports"]],
+    "referrals": lambda doc, text: [
+        CaseReferral(
+            id=r["id"],
+            organization_id=r["organizationId"],
+            mode=r["mode"],
+            needs=r["needs"],
+            disclosure_id=r["disclosureId"],
+            at=r["at"],
+            outcomes=[outcome_of(o, text) for o in r["outcomes"]],
+        )
+        for r in doc["referrals"]
+    ],
+    "reports": lambda doc, text: [
+        CaseReport(
+            id=r["id"],
+            agency_id=r["agencyId"],
+            protocol_id=r["protocolId"],
+            factors=ReportFactors(**{snake(k): text(v) for k, v in r["factors"].items()}),
+            disclosure_id=r["disclosureId"],
+            at=r["at"],
+            by=r["by"],
+        )
+        for r in doc["reports"]
+    ],
     "emergencies": lambda doc, _: [
-        EmergencyCall(at=e["at"], province=e["province"], number=e["number"],
-                      disclosure_id=e["disclosureId"]) for e in doc["emergencies"]],
-    "history": lambda doc, text: [CaseHistoryEntry(**{**h, "note": text(h["note"])})
-                                  for h in doc["history"]],
+        EmergencyCall(
+            at=e["at"], province=e["province"], number=e["number"], disclosure_id=e["disclosureId"]
+        )
+        for e in doc["emergencies"]
+    ],
+    "history": lambda doc, text: [
+        CaseHistoryEntry(**{**h, "note": text(h["note"])}) for h in doc["history"]
+    ],
     "legalHold": lambda doc, _: doc.get("legalHold") and LegalHoldView(**doc["legalHold"]),
     "personalDataErasedAt": lambda doc, _: doc.get("erasedAt"),
 }
@@ -299,41 +442,63 @@ def build_case(ctx: Context, doc: dict[str, Any], wanted: set[str]) -> Case:
     values |= {name: doc[name] for name in _PLAIN}
     text = opener(ctx, doc["id"])
     values |= {name: build(doc, text) for name, build in _NESTED.items() if name in visible}
-    return Case(id=strawberry.ID(doc["id"]),
-                **{snake(name): value for name, value in values.items() if name in visible})
+    return Case(
+        id=strawberry.ID(doc["id"]),
+        **{snake(name): value for name, value in values.items() if name in visible},
+    )
 
 
 def _disclosure(d: dict[str, Any], text: Callable[[str], str]) -> Disclosure:
-    return Disclosure(id=d["id"], recipient_kind=d["recipientKind"], recipient_id=d["recipientId"],
-                      fields=d["fields"], consent_id=d["consentId"], exception=d["exception"],
-                      justification=text(d["justification"]), at=d["at"], by=d["by"],
-                      by_role=d["byRole"])
+    return Disclosure(
+        id=d["id"],
+        recipient_kind=d["recipientKind"],
+        recipient_id=d["recipientId"],
+        fields=d["fields"],
+        consent_id=d["consentId"],
+        exception=d["exception"],
+        justification=text(d["justification"]),
+        at=d["at"],
+        by=d["by"],
+        by_role=d["byRole"],
+    )
 
 
-@strawberry.type(description=(
-    "An entry of the disclosure ledger: who disclosed which fields of which case to whom, "
-    "when and on what basis; never the values. Read by staff, supervisors and compliance "
-    "officers."))
+@strawberry.type(
+    description=(
+        "An entry of the disclosure ledger: who disclosed which fields of which case to whom, "
+        "when and on what basis; never the values. Read by staff, supervisors and compliance "
+        "officers."
+    )
+)
 class LedgerEntry:
     id: strawberry.ID = strawberry.field(description="The disclosure's id.")
     case_id: strawberry.ID = strawberry.field(description="The case it was made from.")
     recipient_kind: RecipientKind = strawberry.field(description="Who the information went to.")
     recipient_id: strawberry.ID | None = strawberry.field(
-        description="The organization or agency it went to (null for emergency services).")
+        description="The organization or agency it went to (null for emergency services)."
+    )
     fields: list[DisclosableField] = strawberry.field(
-        description="Which fields left (their names, never their values).")
+        description="Which fields left (their names, never their values)."
+    )
     consent_id: strawberry.ID | None = strawberry.field(
-        description="The consent it relied on; null under an exception.")
+        description="The consent it relied on; null under an exception."
+    )
     exception: Exception_ | None = strawberry.field(
-        description="The exception a supervisor authorized; null under a consent.")
+        description="The exception a supervisor authorized; null under a consent."
+    )
     justification: str = strawberry.field(
-        description="The supervisor's written justification for an exception.")
+        description="The supervisor's written justification for an exception."
+    )
     at: str = strawberry.field(description="When it was recorded (ISO 8601, UTC).")
     by: str = strawberry.field(description="The user id of whoever disclosed.")
     by_role: str = strawberry.field(description="Their role.")
-    policy_version: str | None = strawberry.field(default=None, description=(
-        "The confidentiality policy in force (a hash of its files); null for disclosures recorded "
-        "before versions were kept."))
+    policy_version: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The confidentiality policy in force (a hash of its files); null for disclosures recorded "
+            "before versions were kept."
+        ),
+    )
 
     def access_key(self) -> tuple[str, str, str | None]:
         return "LedgerEntry", str(self.id), str(self.case_id)
@@ -343,32 +508,42 @@ class LedgerEntry:
 class CasePage:
     items: list[Case] = strawberry.field(description="This page of cases, newest first.")
     page_info: PageInfo = strawberry.field(
-        description="Whether more cases follow, and where this page ends.")
+        description="Whether more cases follow, and where this page ends."
+    )
 
 
 @strawberry.type(description="A page of the disclosure ledger.")
 class LedgerPage:
     items: list[LedgerEntry] = strawberry.field(
-        description="This page of disclosures, newest first.")
+        description="This page of disclosures, newest first."
+    )
     page_info: PageInfo = strawberry.field(
-        description="Whether more follow, and where this page ends.")
+        description="Whether more follow, and where this page ends."
+    )
 
 
-@strawberry.type(description="A count of cases that consented to statistics; null when too "
-                             "small to publish.")
+@strawberry.type(
+    description="A count of cases that consented to statistics; null when too small to publish."
+)
 class StatisticsCell:
     value: str = strawberry.field(
-        description="The value counted (a month, a province code, an enum value).")
-    count: int | None = strawberry.field(description=(
-        "How many consenting cases, rounded to a multiple of the publication threshold; null when "
-        "too small to publish."))
+        description="The value counted (a month, a province code, an enum value)."
+    )
+    count: int | None = strawberry.field(
+        description=(
+            "How many consenting cases, rounded to a multiple of the publication threshold; null when "
+            "too small to publish."
+        )
+    )
 
 
 @strawberry.type(description="What a case command did; a repeated key returns the first result.")
 class CaseResult:
     case_id: strawberry.ID = strawberry.field(
-        description="The id of the case the command acted on.")
+        description="The id of the case the command acted on."
+    )
     version: int = strawberry.field(description="The case's version after the command.")
     replayed: bool = strawberry.field(
-        description="True when the idempotency key had been used: nothing was written again.")
+        description="True when the idempotency key had been used: nothing was written again."
+    )
     case: Case | None = strawberry.field(description="The case after the command.")

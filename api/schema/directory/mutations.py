@@ -18,8 +18,12 @@ from domain.base import NotFound
 from domain.write_path import Outcome
 
 
-async def _run(info: Info[Context, None], coordinate: str, org_id: str | None,
-               command: Callable[[UUID], Outcome]) -> OrganizationResult:
+async def _run(
+    info: Info[Context, None],
+    coordinate: str,
+    org_id: str | None,
+    command: Callable[[UUID], Outcome],
+) -> OrganizationResult:
     ctx = info.context
     clean = parse_id(org_id) if org_id is not None else None
     ctx.authorize(coordinate, clean, "organization")
@@ -30,209 +34,359 @@ async def _run(info: Info[Context, None], coordinate: str, org_id: str | None,
     organization = None
     if found is not None:
         organization = Organization.from_doc(found[0], found[1], review_interval(ctx))
-    return OrganizationResult(organization_id=strawberry.ID(str(outcome.id)),
-                              version=outcome.version, replayed=outcome.replayed,
-                              organization=organization)
+    return OrganizationResult(
+        organization_id=strawberry.ID(str(outcome.id)),
+        version=outcome.version,
+        replayed=outcome.replayed,
+        organization=organization,
+    )
 
 
 @strawberry.type
 class DirectoryMutations:
-    @strawberry.mutation(description=(
-        "Apply for inclusion in the directory (the public form). Anyone may apply; staff and "
-        "supervisors may apply on an organization's behalf."))
-    async def apply_for_inclusion(self, info: Info[Context, None],
-                                  idempotency_key: IdempotencyKey,
-                                  input: Annotated[ApplicationInput, strawberry.argument(
-                                      description="The application.")]) -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Apply for inclusion in the directory (the public form). Anyone may apply; staff and "
+            "supervisors may apply on an organization's behalf."
+        )
+    )
+    async def apply_for_inclusion(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        input: Annotated[ApplicationInput, strawberry.argument(description="The application.")],
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.applyForInclusion", None,
-                          lambda _: app.apply_for_inclusion(
-                              idempotency_key, to_plain(input.profile),
-                              [c.value for c in input.criteria], input.public_listing))
+        return await _run(
+            info,
+            "Mutation.applyForInclusion",
+            None,
+            lambda _: app.apply_for_inclusion(
+                idempotency_key,
+                to_plain(input.profile),
+                [c.value for c in input.criteria],
+                input.public_listing,
+            ),
+        )
 
-    @strawberry.mutation(description=(
-        "Start reviewing an application, new or with the information asked for (staff and "
-        "supervisors)."))
-    async def start_review(self, info: Info[Context, None], idempotency_key: IdempotencyKey,
-                           id: OrganizationId) -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Start reviewing an application, new or with the information asked for (staff and "
+            "supervisors)."
+        )
+    )
+    async def start_review(
+        self, info: Info[Context, None], idempotency_key: IdempotencyKey, id: OrganizationId
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.startReview", id,
-                          lambda org: app.start_review(idempotency_key, org))
+        return await _run(
+            info, "Mutation.startReview", id, lambda org: app.start_review(idempotency_key, org)
+        )
 
-    @strawberry.mutation(description=(
-        "Ask an organization under review for more information (staff and supervisors)."))
-    async def request_more_information(self, info: Info[Context, None],
-                                       idempotency_key: IdempotencyKey, id: OrganizationId,
-                                       questions: Annotated[str, strawberry.argument(
-                                           description="What the organization is asked.")],
-                                       ) -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Ask an organization under review for more information (staff and supervisors)."
+        )
+    )
+    async def request_more_information(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        questions: Annotated[
+            str, strawberry.argument(description="What the organization is asked.")
+        ],
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.requestMoreInformation", id,
-                          lambda org: app.request_more_information(idempotency_key, org,
-                                                                   questions))
+        return await _run(
+            info,
+            "Mutation.requestMoreInformation",
+            id,
+            lambda org: app.request_more_information(idempotency_key, org, questions),
+        )
 
-    @strawberry.mutation(description=(
-        "Answer a request for more information: a partner for its own organization, or staff "
-        "and supervisors on its behalf."))
-    async def provide_information(self, info: Info[Context, None],
-                                  idempotency_key: IdempotencyKey, id: OrganizationId,
-                                  answers: Annotated[str, strawberry.argument(
-                                      description="The answers to the questions asked.")],
-                                  criteria: Annotated[list[Criterion] | None, strawberry.argument(
-                                      description=("The criteria attested, when they change; "
-                                                   "omitted, they stay as they were."))] = None,
-                                  ) -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Answer a request for more information: a partner for its own organization, or staff "
+            "and supervisors on its behalf."
+        )
+    )
+    async def provide_information(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        answers: Annotated[
+            str, strawberry.argument(description="The answers to the questions asked.")
+        ],
+        criteria: Annotated[
+            list[Criterion] | None,
+            strawberry.argument(
+                description=(
+                    "The criteria attested, when they change; omitted, they stay as they were."
+                )
+            ),
+        ] = None,
+    ) -> OrganizationResult:
         app = info.context.system.app
         attested = None if criteria is None else [c.value for c in criteria]
-        return await _run(info, "Mutation.provideInformation", id,
-                          lambda org: app.provide_information(idempotency_key, org, answers,
-                                                              attested))
+        return await _run(
+            info,
+            "Mutation.provideInformation",
+            id,
+            lambda org: app.provide_information(idempotency_key, org, answers, attested),
+        )
 
-    @strawberry.mutation(description=(
-        "Include an organization under review in the directory: it must attest all seven "
-        "criteria (staff and supervisors)."))
-    async def approve_inclusion(self, info: Info[Context, None],
-                                idempotency_key: IdempotencyKey, id: OrganizationId,
-                                note: Annotated[str, strawberry.argument(
-                                    description="A note for the history.")] = "",
-                                ) -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Include an organization under review in the directory: it must attest all seven "
+            "criteria (staff and supervisors)."
+        )
+    )
+    async def approve_inclusion(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        note: Annotated[str, strawberry.argument(description="A note for the history.")] = "",
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.approveInclusion", id,
-                          lambda org: app.approve_inclusion(idempotency_key, org, note))
+        return await _run(
+            info,
+            "Mutation.approveInclusion",
+            id,
+            lambda org: app.approve_inclusion(idempotency_key, org, note),
+        )
 
-    @strawberry.mutation(description=(
-        "Decline an application under review or awaiting information (staff and "
-        "supervisors)."))
-    async def decline_inclusion(self, info: Info[Context, None],
-                                idempotency_key: IdempotencyKey, id: OrganizationId,
-                                reason: Annotated[str, strawberry.argument(
-                                    description="Why it is declined.")],
-                                ) -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Decline an application under review or awaiting information (staff and supervisors)."
+        )
+    )
+    async def decline_inclusion(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        reason: Annotated[str, strawberry.argument(description="Why it is declined.")],
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.declineInclusion", id,
-                          lambda org: app.decline_inclusion(idempotency_key, org, reason))
+        return await _run(
+            info,
+            "Mutation.declineInclusion",
+            id,
+            lambda org: app.decline_inclusion(idempotency_key, org, reason),
+        )
 
-    @strawberry.mutation(description=(
-        "Submit a new profile for staff to accept or reject: a partner for its own "
-        "organization, or staff and supervisors."))
-    async def submit_profile_update(self, info: Info[Context, None],
-                                    idempotency_key: IdempotencyKey, id: OrganizationId,
-                                    profile: Annotated[ProfileInput, strawberry.argument(
-                                        description="The whole profile as it should read.")],
-                                    ) -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Submit a new profile for staff to accept or reject: a partner for its own "
+            "organization, or staff and supervisors."
+        )
+    )
+    async def submit_profile_update(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        profile: Annotated[
+            ProfileInput, strawberry.argument(description="The whole profile as it should read.")
+        ],
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.submitProfileUpdate", id,
-                          lambda org: app.submit_profile_update(idempotency_key, org,
-                                                                to_plain(profile)))
+        return await _run(
+            info,
+            "Mutation.submitProfileUpdate",
+            id,
+            lambda org: app.submit_profile_update(idempotency_key, org, to_plain(profile)),
+        )
 
-    @strawberry.mutation(description=(
-        "Accept the pending profile update: it becomes the profile (staff and supervisors)."))
-    async def accept_profile_update(self, info: Info[Context, None],
-                                    idempotency_key: IdempotencyKey,
-                                    id: OrganizationId) -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Accept the pending profile update: it becomes the profile (staff and supervisors)."
+        )
+    )
+    async def accept_profile_update(
+        self, info: Info[Context, None], idempotency_key: IdempotencyKey, id: OrganizationId
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.acceptProfileUpdate", id,
-                          lambda org: app.accept_profile_update(idempotency_key, org))
+        return await _run(
+            info,
+            "Mutation.acceptProfileUpdate",
+            id,
+            lambda org: app.accept_profile_update(idempotency_key, org),
+        )
 
-    @strawberry.mutation(description=(
-        "Reject the pending profile update: the profile stays as it was (staff and "
-        "supervisors)."))
-    async def reject_profile_update(self, info: Info[Context, None],
-                                    idempotency_key: IdempotencyKey, id: OrganizationId,
-                                    reason: Annotated[str, strawberry.argument(
-                                        description="Why it is rejected.")],
-                                    ) -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Reject the pending profile update: the profile stays as it was (staff and "
+            "supervisors)."
+        )
+    )
+    async def reject_profile_update(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        reason: Annotated[str, strawberry.argument(description="Why it is rejected.")],
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.rejectProfileUpdate", id,
-                          lambda org: app.reject_profile_update(idempotency_key, org, reason))
+        return await _run(
+            info,
+            "Mutation.rejectProfileUpdate",
+            id,
+            lambda org: app.reject_profile_update(idempotency_key, org, reason),
+        )
 
-    @strawberry.mutation(description=(
-        "Opt in to, or out of, the public directory listing: a partner for its own "
-        "organization, or staff and supervisors."))
-    async def set_public_listing(self, info: Info[Context, None],
-                                 idempotency_key: IdempotencyKey, id: OrganizationId,
-                                 listed: Annotated[bool, strawberry.argument(
-                                     description="True to appear in the public directory.")],
-                                 ) -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Opt in to, or out of, the public directory listing: a partner for its own "
+            "organization, or staff and supervisors."
+        )
+    )
+    async def set_public_listing(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        listed: Annotated[
+            bool, strawberry.argument(description="True to appear in the public directory.")
+        ],
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.setPublicListing", id,
-                          lambda org: app.set_public_listing(idempotency_key, org, listed))
+        return await _run(
+            info,
+            "Mutation.setPublicListing",
+            id,
+            lambda org: app.set_public_listing(idempotency_key, org, listed),
+        )
 
-    @strawberry.mutation(description=(
-        "Record that the periodic review confirmed an included organization's record (staff "
-        "and supervisors)."))
-    async def confirm_review(self, info: Info[Context, None],
-                             idempotency_key: IdempotencyKey, id: OrganizationId,
-                             note: Annotated[str, strawberry.argument(
-                                 description="A note for the history.")] = "",
-                             ) -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Record that the periodic review confirmed an included organization's record (staff "
+            "and supervisors)."
+        )
+    )
+    async def confirm_review(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        note: Annotated[str, strawberry.argument(description="A note for the history.")] = "",
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.confirmReview", id,
-                          lambda org: app.confirm_review(idempotency_key, org, note))
+        return await _run(
+            info,
+            "Mutation.confirmReview",
+            id,
+            lambda org: app.confirm_review(idempotency_key, org, note),
+        )
 
-    @strawberry.mutation(description=(
-        "Record an attempt to reach an organization's point of contact; after "
-        "NRD_UNREACHABLE_AFTER failed ones in a row it is flagged unreachable (staff and "
-        "supervisors)."))
-    async def record_contact_attempt(self, info: Info[Context, None],
-                                     idempotency_key: IdempotencyKey, id: OrganizationId,
-                                     outcome: Annotated[ContactOutcome, strawberry.argument(
-                                         description="What came of the attempt.")],
-                                     note: Annotated[str, strawberry.argument(
-                                         description="A note on the attempt.")] = "",
-                                     ) -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Record an attempt to reach an organization's point of contact; after "
+            "NRD_UNREACHABLE_AFTER failed ones in a row it is flagged unreachable (staff and "
+            "supervisors)."
+        )
+    )
+    async def record_contact_attempt(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        outcome: Annotated[
+            ContactOutcome, strawberry.argument(description="What came of the attempt.")
+        ],
+        note: Annotated[str, strawberry.argument(description="A note on the attempt.")] = "",
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.recordContactAttempt", id,
-                          lambda org: app.record_contact_attempt(
-                              idempotency_key, org, outcome, note))
+        return await _run(
+            info,
+            "Mutation.recordContactAttempt",
+            id,
+            lambda org: app.record_contact_attempt(idempotency_key, org, outcome, note),
+        )
 
-    @strawberry.mutation(description=(
-        "Record an allegation of misconduct against an organization (supervisors)."))
-    async def record_misconduct_allegation(self, info: Info[Context, None],
-                                           idempotency_key: IdempotencyKey,
-                                           id: OrganizationId,
-                                           summary: Annotated[str, strawberry.argument(
-                                               description="A summary of the allegation.")],
-                                           ) -> OrganizationResult:
+    @strawberry.mutation(
+        description=("Record an allegation of misconduct against an organization (supervisors).")
+    )
+    async def record_misconduct_allegation(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        summary: Annotated[str, strawberry.argument(description="A summary of the allegation.")],
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.recordMisconductAllegation", id,
-                          lambda org: app.record_misconduct_allegation(idempotency_key, org,
-                                                                       summary))
+        return await _run(
+            info,
+            "Mutation.recordMisconductAllegation",
+            id,
+            lambda org: app.record_misconduct_allegation(idempotency_key, org, summary),
+        )
 
-    @strawberry.mutation(description=(
-        "Ask for an included organization to be removed from the directory: a partner for "
-        "its own, or staff and supervisors on its behalf."))
-    async def request_removal(self, info: Info[Context, None],
-                              idempotency_key: IdempotencyKey, id: OrganizationId,
-                              note: Annotated[str, strawberry.argument(
-                                  description="A note for the history.")] = "",
-                              ) -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Ask for an included organization to be removed from the directory: a partner for "
+            "its own, or staff and supervisors on its behalf."
+        )
+    )
+    async def request_removal(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        note: Annotated[str, strawberry.argument(description="A note for the history.")] = "",
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.requestRemoval", id,
-                          lambda org: app.request_removal(idempotency_key, org, note))
+        return await _run(
+            info,
+            "Mutation.requestRemoval",
+            id,
+            lambda org: app.request_removal(idempotency_key, org, note),
+        )
 
-    @strawberry.mutation(description=(
-        "Remove an included organization from the directory (supervisors). A removal for "
-        "misconduct needs an allegation on record."))
-    async def remove_organization(self, info: Info[Context, None],
-                                  idempotency_key: IdempotencyKey, id: OrganizationId,
-                                  reason: Annotated[RemovalReason, strawberry.argument(
-                                      description="Why it is removed.")],
-                                  note: Annotated[str, strawberry.argument(description=(
-                                      "A note on the removal; required when the reason is "
-                                      "OTHER."))] = "") -> OrganizationResult:
+    @strawberry.mutation(
+        description=(
+            "Remove an included organization from the directory (supervisors). A removal for "
+            "misconduct needs an allegation on record."
+        )
+    )
+    async def remove_organization(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        reason: Annotated[RemovalReason, strawberry.argument(description="Why it is removed.")],
+        note: Annotated[
+            str,
+            strawberry.argument(
+                description=("A note on the removal; required when the reason is OTHER.")
+            ),
+        ] = "",
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.removeOrganization", id,
-                          lambda org: app.remove_organization(
-                              idempotency_key, org, reason, note))
+        return await _run(
+            info,
+            "Mutation.removeOrganization",
+            id,
+            lambda org: app.remove_organization(idempotency_key, org, reason, note),
+        )
 
-    @strawberry.mutation(description=(
-        "Reinstate a removed organization in the directory (supervisors)."))
-    async def reinstate_organization(self, info: Info[Context, None],
-                                     idempotency_key: IdempotencyKey, id: OrganizationId,
-                                     reason: Annotated[str, strawberry.argument(
-                                         description="Why it is reinstated.")],
-                                     ) -> OrganizationResult:
+    @strawberry.mutation(
+        description=("Reinstate a removed organization in the directory (supervisors).")
+    )
+    async def reinstate_organization(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        reason: Annotated[str, strawberry.argument(description="Why it is reinstated.")],
+    ) -> OrganizationResult:
         app = info.context.system.app
-        return await _run(info, "Mutation.reinstateOrganization", id,
-                          lambda org: app.reinstate_organization(idempotency_key, org, reason))
+        return await _run(
+            info,
+            "Mutation.reinstateOrganization",
+            id,
+            lambda org: app.reinstate_organization(idempotency_key, org, reason),
+        )

@@ -21,13 +21,20 @@ from domain.vocabulary import parse_codes
 from projections.aggregates import iso
 from projections.directory import DirectoryQuery, encode_cursor, sort_key
 
-_FACET_OF_FILTER = {"provinces": "province", "service_categories": "serviceCategory",
-                    "service_natures": "serviceNature", "focus_areas": "focusArea",
-                    "populations": "population", "languages": "language", "kinds": "kind"}
+_FACET_OF_FILTER = {
+    "provinces": "province",
+    "service_categories": "serviceCategory",
+    "service_natures": "serviceNature",
+    "focus_areas": "focusArea",
+    "populations": "population",
+    "languages": "language",
+    "kinds": "kind",
+}
 
 
-def _query(ctx: Context, search: str | None, filter: DirectoryFilter | None,
-           first: int, after: str | None) -> DirectoryQuery:
+def _query(
+    ctx: Context, search: str | None, filter: DirectoryFilter | None, first: int, after: str | None
+) -> DirectoryQuery:
     problems = []
     limit = ctx.system.settings.max_page_size
     if not 1 <= first <= limit:
@@ -52,25 +59,41 @@ def _query(ctx: Context, search: str | None, filter: DirectoryFilter | None,
     if extra.get("review_due"):
         cutoff = iso(review_cutoff(datetime.now(UTC), review_interval(ctx)))
     return DirectoryQuery(
-        text=search or "", facets=facets,
+        text=search or "",
+        facets=facets,
         statuses=[to_plain(s) for s in extra.get("statuses") or []],
-        review_due_before=cutoff, flagged_unreachable=extra.get("flagged_unreachable"),
-        first=first, after=after,
+        review_due_before=cutoff,
+        flagged_unreachable=extra.get("flagged_unreachable"),
+        first=first,
+        after=after,
     )
 
 
 @strawberry.type
 class DirectoryQueries:
-    @strawberry.field(description="Search the directory your role may read: the internal one "
-                                  "for the hotline's roles (staff, supervisors, compliance), "
-                                  "the public one for everyone else.")
-    async def directory(self, info: Info[Context, None],
-                        search: Annotated[str | None, strawberry.argument(description=(
-                            "Words to find in names, descriptions and services, in English "
-                            "or French (up to 200 characters)."))] = None,
-                        filter: Annotated[DirectoryFilter | None, strawberry.argument(
-                            description="Narrows the results.")] = None,
-                        first: First = 20, after: After = None) -> DirectoryConnection:
+    @strawberry.field(
+        description="Search the directory your role may read: the internal one "
+        "for the hotline's roles (staff, supervisors, compliance), "
+        "the public one for everyone else."
+    )
+    async def directory(
+        self,
+        info: Info[Context, None],
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "Words to find in names, descriptions and services, in English "
+                    "or French (up to 200 characters)."
+                )
+            ),
+        ] = None,
+        filter: Annotated[
+            DirectoryFilter | None, strawberry.argument(description="Narrows the results.")
+        ] = None,
+        first: First = 20,
+        after: After = None,
+    ) -> DirectoryConnection:
         ctx = info.context
         query = _query(ctx, search, filter, first, after)
         # Counting and faceting cost a query each: run them only when they are asked for;
@@ -80,20 +103,31 @@ class DirectoryQueries:
         fields = visible & selected(info, "edges", "node")
         with_cursor = "cursor" in selected(info, "edges")
         interval = review_interval(ctx)
-        edges = [DirectoryEdge(
-            cursor=encode_cursor(sort_key(doc["nameEn"]), doc["id"]) if with_cursor else "",
-            node=Organization.from_doc(doc, fields, interval)) for doc in page.docs]
-        facets = [Facet(name=name, values=[FacetValue(value=v, count=c)
-                                           for v, c in values.items()])
-                  for name, values in sorted(page.facets.items())]
+        edges = [
+            DirectoryEdge(
+                cursor=encode_cursor(sort_key(doc["nameEn"]), doc["id"]) if with_cursor else "",
+                node=Organization.from_doc(doc, fields, interval),
+            )
+            for doc in page.docs
+        ]
+        facets = [
+            Facet(name=name, values=[FacetValue(value=v, count=c) for v, c in values.items()])
+            for name, values in sorted(page.facets.items())
+        ]
         return DirectoryConnection(
-            edges=edges, total_count=page.total, facets=facets,
-            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor))
+            edges=edges,
+            total_count=page.total,
+            facets=facets,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+        )
 
-    @strawberry.field(description="One organization, or null when it does not exist or your "
-                                  "role may not see it (the two answers are the same).")
-    async def organization(self, info: Info[Context, None],
-                           id: OrganizationId) -> Organization | None:
+    @strawberry.field(
+        description="One organization, or null when it does not exist or your "
+        "role may not see it (the two answers are the same)."
+    )
+    async def organization(
+        self, info: Info[Context, None], id: OrganizationId
+    ) -> Organization | None:
         found = await info.context.organization(str(id))
         if found is None:
             return None

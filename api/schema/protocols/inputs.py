@@ -16,4 +16,5 @@ class ProtocolContactInput:
     phone: str | None = strawberry.field(default=None, description="Their phone number.")
     email: str | None = strawberry.field(default=None, description="Their email address.")
     availability: str | None = strawberry.field(
-        default=None, description="When they can be reached.")
+        default=None, description="When they can be reached."
+    )
