@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 
 from domain.base import AuditedAggregate, DomainError, clean_text, require_reason
@@ -69,6 +69,35 @@ class AllegationRequired(DomainError):
 ALL_CRITERIA = tuple(c.value for c in Criterion)
 
 
+# The organization's state, item by item (the keys are the read models' too). Plain dicts at
+# run time, so stored states load as they always did; typed, so a misspelt key is an error.
+class ContactAttempt(TypedDict):
+    at: datetime
+    outcome: str
+    note: str
+
+
+class Allegation(TypedDict):
+    at: datetime
+    summary: str
+    recordedBy: str
+
+
+class Removal(TypedDict):
+    at: datetime
+    reason: str
+    note: str
+    removedBy: str
+
+
+class StatusStep(TypedDict):
+    at: datetime
+    what: str
+    status: str
+    actorRole: str
+    note: str
+
+
 class Organization(AuditedAggregate):
     class ApplicationSubmitted(AuditedAggregate.Created):
         profile: dict[str, Any]
@@ -87,11 +116,11 @@ class Organization(AuditedAggregate):
         self.last_confirmed_at: datetime | None = None
         self.failed_contact_attempts = 0
         self.flagged_unreachable = False
-        self.contact_attempts: list[dict[str, Any]] = []
-        self.allegations: list[dict[str, Any]] = []
-        self.removal: dict[str, Any] | None = None
+        self.contact_attempts: list[ContactAttempt] = []
+        self.allegations: list[Allegation] = []
+        self.removal: Removal | None = None
         self.removal_requested = False
-        self.history: list[dict[str, Any]] = []
+        self.history: list[StatusStep] = []
 
     @classmethod
     def submit_application(
