@@ -226,17 +226,10 @@ def env_for(url: str, schema: str, **settings: str) -> dict[str, str]:
 
 
 def fresh_schema(url: str, schema: str) -> None:
-    """An empty ``schema`` migrated as production does before it starts anything
-    (``nrd db migrate``): processes refuse a schema nobody migrated."""
+    """An empty ``schema``, migrated as production does before it starts anything:
+    processes refuse a schema nobody migrated."""
     common.recreate_schema(url, schema)
-    subprocess.run(
-        [sys.executable, "-m", "api.cli", "db", "migrate"],
-        env=env_for(url, schema),
-        cwd=common.REPO,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    common.settings_for(schema, url)  # migrates it
 
 
 def sessions(url: str, application_name: str) -> int:
