@@ -31,7 +31,7 @@ from projections.directory import link_full_text
 from projections.runner import QUARANTINE_DDL, TRACKING_HEALTH_COLUMNS, Projector
 from projections.sql import Cursor, Params, ViewStore
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MIGRATIONS_TABLE = "nrd_schema_migrations"
 MIGRATIONS_DDL = (
     f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, "
@@ -125,6 +125,12 @@ def _channel_per_schema(target: Target, cursors: Cursors) -> None:
     target.create_event_store()
 
 
+def _hotline_rules(target: Target, cursors: Cursors) -> None:
+    # The read models' statements again (what earlier steps made is skipped): the tables the
+    # hotline's own rules added (contacts, work queues, supervisor requests, answer-back).
+    target.projector.create_tables(cursors.views)
+
+
 STEPS = (
     Step(
         1,
@@ -155,6 +161,12 @@ STEPS = (
         "the event store's inserts notify a channel of its own schema, so stores in other "
         "schemas of the database wake none of its workers",
         _channel_per_schema,
+    ),
+    Step(
+        6,
+        "the hotline's own rules: contacts, work queues, supervisor requests and what "
+        "partners and liaisons answer",
+        _hotline_rules,
     ),
 )
 assert [step.version for step in STEPS] == list(range(1, SCHEMA_VERSION + 1))
