@@ -203,7 +203,9 @@ def load_demo(
 
 
 def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
-    """Two fictional cases: one referred to the demo partner, one reported to the demo agency."""
+    """Three fictional cases: one referred to the demo partner, one reported to the demo agency
+    (each after a supervisor's decision), and a potential trafficking case waiting for a
+    supervisor (an open request)."""
     staff = Actor("demo-staff", "staff", request_id="demo")
     supervisor = Actor("demo-supervisor", "supervisor", request_id="demo")
     with acting_as(staff):
@@ -243,6 +245,19 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
             ConsentMethod.VERBAL,
             None,
         )
+        app.request_supervisor(
+            "demo-case-1-request",
+            referred,
+            "Labour trafficking described (fictional demo): may we refer to the partner tonight?",
+        )
+    with acting_as(supervisor):
+        app.consult_supervisor(
+            "demo-case-1-decision",
+            referred,
+            "Refer to the demo partner with the caller's consent; no report (fictional demo).",
+            "Warm transfer tonight; follow up in a week (fictional demo).",
+        )
+    with acting_as(staff):
         app.refer(
             "demo-case-1-referral",
             referred,
@@ -267,7 +282,10 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
         ).id
     with acting_as(supervisor):
         app.consult_supervisor(
-            "demo-case-2-decision", reported, "Report under the local protocol (fictional demo)."
+            "demo-case-2-decision",
+            reported,
+            "Report under the local protocol (fictional demo).",
+            "Report to the demo agency now; call the caller back (fictional demo).",
         )
         app.report_to_law_enforcement(
             "demo-case-2-report",
@@ -278,4 +296,24 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
             "Fictional demo brief.",
             Exception_.IMMINENT_HARM,
             "Imminent harm described by a fictional community member.",
+        )
+    with acting_as(staff):
+        waiting = app.open_case(
+            "demo-case-3",
+            Channel.TEXT,
+            "en",
+            CallerRelationship.FAMILY_OR_FRIEND,
+            {"notes": "Demo notes: a fictional friend worried about a fictional cousin."},
+            {
+                "province": "CA-MB",
+                "urgency": "MEDIUM",
+                "situationType": "UNKNOWN",
+                "indicators": ["DOCUMENTS_CONFISCATED", "DEBT_BONDAGE"],
+                "minorInvolved": "NO",
+            },
+        ).id
+        app.request_supervisor(
+            "demo-case-3-request",
+            waiting,
+            "Possible labour trafficking (fictional demo): refer to a legal clinic, or report?",
         )

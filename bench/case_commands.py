@@ -87,6 +87,7 @@ def seed(system: Any, cases: int, threads: int) -> tuple[str, list[str], float]:
     indexes = iter(range(cases))
     errors: list[BaseException] = []
     progress = common.Progress("opening cases", cases)
+    supervisor = Actor("bench-supervisor-0", "supervisor", request_id="bench-seed")
 
     def worker(n: int) -> None:
         with acting_as(Actor(f"bench-staff-{n}", "staff", request_id=f"bench-seed-{n}")):
@@ -116,6 +117,15 @@ def seed(system: Any, cases: int, threads: int) -> tuple[str, list[str], float]:
                             "municipality": "Fictionville",
                         },
                     )
+                    # A potential trafficking case: nothing leaves before a supervisor's
+                    # decision (recorded here, outside what is measured).
+                    with acting_as(supervisor):
+                        app.consult_supervisor(
+                            f"bench-decision-{uuid4()}",
+                            outcome.id,
+                            "Fictional: refer with consent.",
+                            "Fictional: a warm transfer.",
+                        )
                 except BaseException as error:
                     errors.append(error)
                     return

@@ -159,6 +159,14 @@ def _case(app: Any, index: int) -> UUID:
     return case
 
 
+def _decide(app: Any, case: UUID, decision: str = "Refer (fictional bench).") -> None:
+    """A potential trafficking case needs a supervisor's decision before anything leaves."""
+    from domain.base import Actor, acting_as
+
+    with acting_as(Actor("fictional-timing-supervisor", "supervisor", request_id="timing")):
+        app.consult_supervisor(f"timing-decision-{uuid4()}", case, decision, "Fictional: go ahead.")
+
+
 def _refer(app: Any, index: int, partner: UUID) -> None:
     from domain.case import (
         ConsentGiver,
@@ -170,6 +178,7 @@ def _refer(app: Any, index: int, partner: UUID) -> None:
     )
 
     case = _case(app, index)
+    _decide(app, case)
     app.grant_consent(
         f"timing-consent-{uuid4()}",
         case,
@@ -198,7 +207,10 @@ def _report(app: Any, supervisor: Any, index: int, protocol: UUID) -> None:
     case = _case(app, index)
     with acting_as(supervisor):
         app.consult_supervisor(
-            f"timing-decision-{uuid4()}", case, "Report under the local protocol (fictional bench)."
+            f"timing-decision-{uuid4()}",
+            case,
+            "Report under the local protocol (fictional bench).",
+            "Fictional: report now.",
         )
         app.report_to_law_enforcement(
             f"timing-report-{uuid4()}",

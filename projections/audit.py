@@ -29,7 +29,16 @@ RECORD_TYPES = frozenset({"Case", "Organization", "ReportingProtocol"})
 SEALED = frozenset({"sealed_personal", "sealedPersonal", "sealed_copy", "sealedCopy"})
 MASK = "[sealed]"
 # Where an event keeps the reason its command required (the first one present).
-REASON_FIELDS = ("reason", "justification", "decision", "note", "summary", "questions", "answers")
+REASON_FIELDS = (
+    "reason",
+    "justification",
+    "decision",
+    "question",
+    "note",
+    "summary",
+    "questions",
+    "answers",
+)
 _ENVELOPE = frozenset(
     {"originator_id", "originator_version", "timestamp", "actor_id", "actor_role", "request_id"}
 )

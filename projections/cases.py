@@ -39,10 +39,30 @@ CASE_COLUMNS = (
     "doc",
 )
 # The rows a case has besides its own, each set named by the case's id.
-ITEM_TABLES = ("case_needs", "referral_inbox", "report_inbox", "disclosure_ledger")
+ITEM_TABLES = (
+    "case_needs",
+    "referral_inbox",
+    "report_inbox",
+    "disclosure_ledger",
+    "supervisor_requests",
+)
+# A supervisor request as the open-requests read model keeps it: whose case, when, by whom,
+# answered or not (``answered_at`` null while open), and the question, sealed with the case key.
+REQUEST_COLUMNS = (
+    "id",
+    "case_id",
+    "requested_at",
+    "requested_by",
+    "answered_at",
+    "answered_by",
+    "question",
+)
 TABLES = ("cases", *ITEM_TABLES)
-# The events that add or change one inbox or ledger row, and the attribute naming it.
+# The events that add or change inbox, ledger or request rows, and the attribute naming them
+# (one id, or a list of ids).
 ITEM_EVENTS: dict[type[Any], tuple[str, str]] = {
+    Case.SupervisorRequested: ("supervisor_requests", "supervisor_request_id"),
+    Case.SupervisorConsulted: ("supervisor_requests", "answers"),
     Case.InformationDisclosed: ("disclosure_ledger", "disclosure_id"),
     Case.ReferralMade: ("referral_inbox", "referral_id"),
     Case.ReferralOutcomeReported: ("referral_inbox", "referral_id"),
@@ -53,7 +73,6 @@ ITEM_EVENTS: dict[type[Any], tuple[str, str]] = {
 # has all of the case's rows written again.
 CASE_ROW_EVENTS: frozenset[type[Any]] = frozenset(
     {
-        Case.SupervisorConsulted,
         Case.ConsentGranted,
         Case.ConsentWithdrawn,
         Case.EmergencyServicesContacted,
@@ -74,7 +93,8 @@ def _touched(events: Sequence[DomainEventProtocol[Any]]) -> Items | None:
         kind = type(event)
         if kind in ITEM_EVENTS:
             table, attribute = ITEM_EVENTS[kind]
-            items[table].add(getattr(event, attribute))
+            named = getattr(event, attribute)
+            items[table].update(named if isinstance(named, list) else [named])
         elif kind not in CASE_ROW_EVENTS:
             return None
     return items
@@ -100,6 +120,8 @@ class CaseDoc(TypedDict):
     openedAt: str | None
     updatedAt: str | None
     consultations: list[dict[str, Any]]
+    supervisorRequests: list[dict[str, Any]]
+    supervisorDecisionRequired: bool
     consents: list[dict[str, Any]]
     disclosures: list[dict[str, Any]]
     referrals: list[dict[str, Any]]
@@ -126,7 +148,17 @@ def case_doc(case: Case) -> CaseDoc:
         "details": case.details,
         "openedAt": iso(case.created_on),
         "updatedAt": iso(case.modified_on),
-        "consultations": at(case.consultations),
+        "consultations": [
+            {
+                **c,
+                "at": iso(c["at"]),
+                "nextSteps": c.get("nextSteps", ""),
+                "answers": c.get("answers", []),
+            }
+            for c in case.consultations
+        ],
+        "supervisorRequests": [request_doc(r) for r in case.supervisor_requests.values()],
+        "supervisorDecisionRequired": case.supervisor_decision_required,
         "consents": [
             {
                 **c,
@@ -149,6 +181,14 @@ def case_doc(case: Case) -> CaseDoc:
         "history": at(case.history),
         "legalHold": case.legal_hold and {**case.legal_hold, "at": iso(case.legal_hold["at"])},
         "erasedAt": iso(case.erased_at),
+    }
+
+
+def request_doc(request: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        **request,
+        "at": iso(request["at"]),
+        "answeredAt": iso(request["answeredAt"]),
     }
 
 
@@ -223,6 +263,15 @@ class CaseProjection(AggregateProjection):
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS disclosure_ledger_at ON disclosure_ledger (at, id)"
         )
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS supervisor_requests (id TEXT PRIMARY KEY, "
+            "case_id TEXT NOT NULL, requested_at TEXT NOT NULL, requested_by TEXT NOT NULL, "
+            "answered_at TEXT, answered_by TEXT, question TEXT NOT NULL)"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS supervisor_requests_at "
+            "ON supervisor_requests (requested_at, id)"
+        )
 
     def drop_tables(self, cursor: Cursor) -> None:
         for table in (*TABLES, self.state_table):
@@ -257,7 +306,7 @@ class CaseProjection(AggregateProjection):
             marks = ", ".join(["%s"] * len(whole))
             for table in ITEM_TABLES:
                 cursor.execute(f"DELETE FROM {table} WHERE case_id IN ({marks})", whole)
-        rows, needs, referrals, reports, ledger = [], [], [], [], []
+        rows, needs, referrals, reports, ledger, requests = [], [], [], [], [], []
         for case in cases:
             doc = case_doc(case)
             details = case.details
@@ -331,6 +380,19 @@ class CaseProjection(AggregateProjection):
                 entry = {k: v for k, v in disclosure.items() if k != "sealedCopy"}
                 entry["at"] = iso(disclosure["at"])
                 ledger.append((disclosure["id"], doc["id"], entry["at"], dump_doc(entry)))
+            for request in case.supervisor_requests.values():
+                if _wanted(items, "supervisor_requests", request["id"]):
+                    requests.append(
+                        (
+                            request["id"],
+                            doc["id"],
+                            iso(request["at"]),
+                            request["by"],
+                            iso(request["answeredAt"]),
+                            request["answeredBy"],
+                            request["question"],
+                        )
+                    )
         # One row per case, referral, report and disclosure: no key twice in one statement.
         insert_rows(
             cursor,
@@ -358,6 +420,15 @@ class CaseProjection(AggregateProjection):
             [Texts] * 4,
             ledger,
             "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+        )
+        insert_rows(
+            cursor,
+            "supervisor_requests",
+            REQUEST_COLUMNS,
+            [Texts] * len(REQUEST_COLUMNS),
+            requests,
+            "ON CONFLICT (id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in REQUEST_COLUMNS[1:]),
         )
 
     def must_store(self, aggregate: Any, events: Sequence[DomainEventProtocol[Any]]) -> bool:
@@ -496,6 +567,31 @@ class CaseQueries:
                 [*params, first],
             ).fetchall()
         return [{**load_doc(doc), "caseId": case_id} for case_id, doc in rows]
+
+    def supervisor_requests(
+        self, answered: bool | None, first: int, after: tuple[str, str] | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Supervisor requests, oldest first (the longest waiting first), open ones only unless
+        ``answered`` says otherwise; with how many match in all."""
+        clauses: list[str] = []
+        if answered is not None:
+            clauses.append("answered_at IS NOT NULL" if answered else "answered_at IS NULL")
+        where = " AND ".join(clauses) or "TRUE"
+        page, params = where, list[Any]()
+        if after is not None:
+            page += " AND (requested_at > %s OR (requested_at = %s AND id > %s))"
+            params = [after[0], after[0], after[1]]
+        with self._read() as cursor:
+            rows = cursor.execute(
+                f"SELECT {', '.join(REQUEST_COLUMNS)} FROM supervisor_requests WHERE {page} "
+                "ORDER BY requested_at, id LIMIT %s",
+                [*params, first],
+            ).fetchall()
+            total = cursor.execute(
+                f"SELECT COUNT(*) FROM supervisor_requests WHERE {where}"
+            ).fetchone()[0]
+        keys = ("id", "caseId", "at", "by", "answeredAt", "answeredBy", "question")
+        return [dict(zip(keys, row, strict=True)) for row in rows], int(total)
 
     def statistics(
         self, dimension: str, now: datetime, threshold: int

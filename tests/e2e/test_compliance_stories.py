@@ -1393,7 +1393,8 @@ def test_a_supervisors_decision_reads_as_written_until_the_callers_data_is_erase
     ok(
         supervisor,
         """mutation($key: String!, $id: ID!) { recordSupervisorDecision(
-        idempotencyKey: $key, id: $id, decision: "Fictional: Ottoline goes to a shelter")
+        idempotencyKey: $key, id: $id, decision: "Fictional: Ottoline goes to a shelter",
+        nextSteps: "Fictional: a warm transfer")
         { caseId } }""",
         {"key": key(), "id": case},
     )

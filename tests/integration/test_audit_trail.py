@@ -193,7 +193,9 @@ def test_every_event_of_a_case_says_who_acted_in_which_role_when_why_and_from_wh
     consent_id = grant(system, case_id, shelter)
     refer_with_caller_details(system, case_id, shelter)
     with acting_as(supervisor("req-audit-consult")):
-        system.app.consult_supervisor(a_key(), case_id, "Fictional decision: a warm transfer.")
+        system.app.consult_supervisor(
+            a_key(), case_id, "Fictional decision: a warm transfer.", "Fictional: transfer."
+        )
     with acting_as(supervisor("req-audit-emergency")):
         system.app.contact_emergency_services(
             a_key(),
@@ -410,7 +412,9 @@ def test_the_history_filters_by_time_range_actor_and_event_type_alone_and_togeth
     update(system, case_id, staff("req-1"), urgency="MEDIUM")  # v2 staff
     t1 = a_moment()
     with acting_as(supervisor("req-2")):
-        system.app.consult_supervisor(a_key(), case_id, "Fictional decision.")  # v3 supervisor
+        system.app.consult_supervisor(
+            a_key(), case_id, "Fictional decision.", "Go."
+        )  # v3 supervisor
     update(system, case_id, supervisor("req-3"), urgency="HIGH")  # v4 supervisor
     update(system, case_id, staff("req-4"), municipality="Fictionville")  # v5 staff
     t2 = a_moment()
@@ -611,7 +615,7 @@ def test_replay_of_a_long_case_through_its_snapshots_equals_folding_its_events_a
                 system.app.reopen_case(a_key(), case_id, f"Fictional reopening {n}.")
         elif n in (52, 101):
             with acting_as(supervisor(f"req-long-{n}")):
-                system.app.consult_supervisor(a_key(), case_id, f"Fictional decision {n}.")
+                system.app.consult_supervisor(a_key(), case_id, f"Fictional decision {n}.", "Go.")
         else:
             update(
                 system, case_id, actor, urgency=urgencies[n % 4], municipality=f"Fictionville-{n}"

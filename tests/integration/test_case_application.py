@@ -786,7 +786,7 @@ def test_rows_written_event_by_event_are_the_rows_a_rebuild_writes_at_once(
         lambda: consent(system, kept, ConsentScope.NON_IDENTIFYING_STATISTICS),
         outcome,
         supervisor(withdraw_statistics),
-        supervisor(lambda key: app.consult_supervisor(key, kept, "Fictional: go ahead.")),
+        supervisor(lambda key: app.consult_supervisor(key, kept, "Fictional: go ahead.", "Go.")),
         supervisor(lambda key: app.place_legal_hold(key, kept, "Fictional: court order.")),
         supervisor(lambda key: app.release_legal_hold(key, kept, "Fictional: order lifted.")),
         supervisor(lambda key: app.close_case(key, kept, "Fictional: resolved.")),

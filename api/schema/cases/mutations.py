@@ -118,7 +118,35 @@ class CaseMutations:
 
     @strawberry.mutation(
         description=(
-            "Record a supervisor's decision on a potential trafficking case (supervisors)."
+            "Ask a supervisor into an open case with a question (staff and supervisors). A case "
+            "that references potential trafficking needs a supervisor's decision before anything "
+            "leaves or it closes."
+        )
+    )
+    async def request_supervisor(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        question: Annotated[
+            str,
+            strawberry.argument(
+                description="What the supervisor is asked, in your words (sealed, like notes)."
+            ),
+        ],
+    ) -> CaseResult:
+        ctx = info.context
+        case_id = _case_id(ctx, "Mutation.requestSupervisor", str(id))
+        outcome = await ctx.command(
+            lambda: ctx.system.app.request_supervisor(idempotency_key, case_id, question)
+        )
+        return await _case_result(info, outcome)
+
+    @strawberry.mutation(
+        description=(
+            "Record a supervisor's decision on a case and the next steps (supervisors): it "
+            "answers the case's open supervisor requests, and stands until the case's situation "
+            "type or indicators change."
         )
     )
     async def record_supervisor_decision(
@@ -127,11 +155,16 @@ class CaseMutations:
         idempotency_key: IdempotencyKey,
         id: CaseId,
         decision: Annotated[str, strawberry.argument(description="The decision, in their words.")],
+        next_steps: Annotated[
+            str, strawberry.argument(description="The next steps, in their words.")
+        ],
     ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.recordSupervisorDecision", str(id))
         outcome = await ctx.command(
-            lambda: ctx.system.app.consult_supervisor(idempotency_key, case_id, decision)
+            lambda: ctx.system.app.consult_supervisor(
+                idempotency_key, case_id, decision, next_steps
+            )
         )
         return await _case_result(info, outcome)
 
