@@ -125,3 +125,19 @@ def seed(
             app.approve_inclusion(f"{key}-i", org, "seeded")
     system.projector.catch_up()
     return org
+
+
+def supervisor_decides(
+    system: System,
+    case: UUID | str,
+    decision: str = "Fictional: go ahead as planned, with the caller's consent",
+) -> None:
+    """A supervisor's decision on a case that references potential trafficking, through the
+    real command: nothing leaves such a case, and it does not close, before one (seed 000)."""
+    _counter[0] += 1
+    key = f"decision-{_counter[0]:06d}"
+    with acting_as(Actor("fictional-seeder-supervisor", "supervisor", request_id=key)):
+        system.app.consult_supervisor(
+            key, UUID(str(case)), decision, "Fictional: the next steps as planned"
+        )
+    system.projector.catch_up()

@@ -31,7 +31,7 @@ from api.app import create_app
 from api.config import Settings
 from api.wiring import System, build_system
 from domain.base import Actor, acting_as
-from tests.e2e.conftest import Caller, seed
+from tests.e2e.conftest import Caller, seed, supervisor_decides
 
 # Distinctive fictional caller data: wherever one of these shows up unbidden, it leaked.
 NAME = "Quillon Fictional-Caller"
@@ -185,6 +185,7 @@ def build_world(system: System, as_role: Any) -> World:
     system.projector.catch_up()
     staff = as_role("staff", user="fictional-staff-1")
     case = open_case(staff)
+    supervisor_decides(system, case)  # a potential trafficking case: the decision comes first
     grant(staff, case, "SHARE_WITH_ORGANIZATION", orgs["shelter"])
     grant(staff, case, "NON_IDENTIFYING_STATISTICS")
     referral = refer(staff, case, orgs["shelter"], REFERRAL_FIELDS)
@@ -727,6 +728,7 @@ def test_a_withdrawn_consent_stops_a_new_disclosure_and_the_earlier_one_stays_on
     staff = as_role("staff")
     shelter = str(seed(system, "Example Harbour Refuge"))
     case = open_case(staff)
+    supervisor_decides(system, case)
     consent = grant(staff, case, "SHARE_WITH_ORGANIZATION", shelter)
     first = refer(staff, case, shelter, ["CALLER_NAME", "BRIEF"])
     withdrawn = ok(staff, WITHDRAW, {"key": key(), "id": case, "consent": consent})
@@ -954,6 +956,7 @@ def test_a_callers_data_reaches_no_span_and_no_log_line(
     with TestClient(create_app(system, run_projections=False)) as client:
         staff = Caller(client, token)
         case = open_case(staff)
+        supervisor_decides(system, case)
         grant(staff, case, "SHARE_WITH_ORGANIZATION", shelter)
         refer(staff, case, shelter, ["CALLER_NAME", "CALLER_PHONE", "CALLER_EMAIL", "BRIEF"])
         failures = [
