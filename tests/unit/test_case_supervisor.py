@@ -395,7 +395,8 @@ def test_a_case_state_stored_before_supervisor_requests_loads(app: CaseUseCases)
         state=state,
     )
 
-    loaded: Case = old.mutate(None)
+    loaded = old.mutate(None)
+    assert isinstance(loaded, Case)
 
     assert loaded.supervisor_requests == {} and loaded.trafficking_facts_version == 0
     assert loaded.standing_decision() is not None  # a decision on record stands
