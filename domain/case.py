@@ -849,8 +849,8 @@ class Case(AuditedAggregate):
         ):
             self.trigger_event(self.MandatoryReportFlagged)
             # A report already made settles it at once (made before the facts called for it).
-            for report in (self.child_protection or {}).values():
-                self._decide(MandatoryReportDecision.REPORTED_TO_CHILD_PROTECTION, report["id"])
+            for made in (self.child_protection or {}).values():
+                self._decide(MandatoryReportDecision.REPORTED_TO_CHILD_PROTECTION, made["id"])
             for report in self.reports.values():
                 if self._covers_the_minor(self.disclosures[report["disclosureId"]]):
                     self._decide(MandatoryReportDecision.REPORTED_TO_LAW_ENFORCEMENT, report["id"])

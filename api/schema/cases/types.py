@@ -479,7 +479,12 @@ _NESTED: dict[str, Callable[[dict[str, Any], Callable[[str], str]], Any]] = {
     "mandatoryReport": lambda doc, text: _mandatory_report(doc.get("mandatoryReport"), text),
     "childProtectionReports": lambda doc, text: [
         ChildProtectionReport(
-            **{snake(k): text(v) if k == "jurisdictionOverride" else v for k, v in r.items()}
+            id=strawberry.ID(r["id"]),
+            authority_id=strawberry.ID(r["authorityId"]),
+            disclosure_id=strawberry.ID(r["disclosureId"]),
+            jurisdiction_override=text(r["jurisdictionOverride"]),
+            at=r["at"],
+            by=r["by"],
         )
         for r in doc.get("childProtectionReports") or []
     ],
