@@ -131,6 +131,13 @@ def test_a_minors_case_closes_only_after_a_supervisor_reports_to_child_protectio
     closed = staff.gql(CLOSE, {"key": "minor-close-0002", "id": case})
     assert closed["data"]["closeCase"]["case"] == {"open": False}
 
+    # The queue's answers are in the access log: it told the supervisor the case exists.
+    logged = as_role("compliance").gql(
+        "query($id: ID!) { accessLog(recordId: $id, first: 50) { items { role recordType } } }",
+        {"id": case},
+    )["data"]["accessLog"]["items"]
+    assert {"role": "supervisor", "recordType": "MandatoryReportTask"} in logged
+
 
 def test_an_authority_outside_the_case_place_receives_it_with_a_written_override(
     system: System, as_role: Any
@@ -173,6 +180,10 @@ def test_a_supervisor_records_in_writing_that_no_report_is_required(
         "justification": "The caller is 24, confirmed (fictional)",
         "decidedBy": "fictional-supervisor-1",
     }
+    trail = supervisor.gql(
+        "query($id: ID!) { auditTrail(recordId: $id) { items { type reason } } }", {"id": case}
+    )["data"]["auditTrail"]["items"]
+    assert [i["reason"] for i in trail if "MandatoryReportDecided" in i["type"]] == ["[sealed]"]
     again = supervisor.gql(NO_REPORT, {"key": "minor-none-04", "id": case, "why": "again"})
     assert again["errors"][0]["extensions"]["code"] == "NO_MANDATORY_REPORT_PENDING"
     closed = staff.gql(CLOSE, {"key": "minor-close-0003", "id": case})
