@@ -33,6 +33,7 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "ReportInboxItem": None,
     "LedgerEntry": None,
     "SupervisorRequest": None,
+    "MandatoryReportTask": None,
     # The internal directory's contacts, locations, notes and oversight records, also as
     # proposed in a pending profile update (a public copy has no access key: never logged).
     "Organization": frozenset(
@@ -65,6 +66,7 @@ NOT_LOGGED: dict[str, str] = {
             "CasePage",
             "LedgerPage",
             "SupervisorRequestPage",
+            "MandatoryReportPage",
             "DirectoryConnection",
             "DirectoryEdge",
             "PageInfo",
@@ -81,6 +83,8 @@ NOT_LOGGED: dict[str, str] = {
             "Disclosure",
             "EmergencyCall",
             "LegalHoldView",
+            "ChildProtectionReport",
+            "MandatoryReportView",
             "ReportFactors",
             "ReferralOutcome",
         ),

@@ -199,13 +199,32 @@ def load_demo(
         ).id
     ids["agency"] = agency
     ids["protocol"] = protocol
+    ids["child_protection"] = _child_protection_authority(app, seed, rng)
     return ids
 
 
+def _child_protection_authority(app: DirectoryUseCases, seed: int, rng: random.Random) -> UUID:
+    """A child-protection authority for Ontario: a public body, so no service criteria."""
+    profile = demo_profile(998, "CA-ON", rng)
+    profile.update(
+        {
+            "kind": "CHILD_PROTECTION_AUTHORITY",
+            "nameEn": "Example Children's Aid Society of Ontario — fictional",
+            "nameFr": "Société d'aide à l'enfance exemple de l'Ontario — fictif",
+            "regions": [{"province": "CA-ON"}],
+        }
+    )
+    with acting_as(Actor("demo-staff", "staff", request_id="demo")):
+        authority = app.apply_for_inclusion(f"demo-cpa-{seed}", profile, [], False).id
+        app.start_review(f"demo-cpa-review-{seed}", authority)
+        app.approve_inclusion(f"demo-cpa-approve-{seed}", authority, "A statutory body")
+    return authority
+
+
 def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
-    """Three fictional cases: one referred to the demo partner, one reported to the demo agency
-    (each after a supervisor's decision), and a potential trafficking case waiting for a
-    supervisor (an open request)."""
+    """Fictional cases: one referred to the demo partner, one reported to the demo agency (each
+    after a supervisor's decision), a minor's case waiting for its mandatory-report decision,
+    and a potential trafficking case waiting for a supervisor (an open request)."""
     staff = Actor("demo-staff", "staff", request_id="demo")
     supervisor = Actor("demo-supervisor", "supervisor", request_id="demo")
     with acting_as(staff):
@@ -297,9 +316,46 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
             Exception_.IMMINENT_HARM,
             "Imminent harm described by a fictional community member.",
         )
-    with acting_as(staff):
-        waiting = app.open_case(
+    _minors_case(app)
+    _waiting_for_a_supervisor(app)
+
+
+def _minors_case(app: CaseUseCases) -> None:
+    """A fifteen-year-old in the sex trade, by chat: flagged, waiting for a supervisor to report
+    (``reportToChildProtection`` to the demo authority) or to decide that none is required."""
+    with acting_as(Actor("demo-staff", "staff", request_id="demo")):
+        minor = app.open_case(
             "demo-case-3",
+            Channel.CHAT,
+            "en",
+            CallerRelationship.VICTIM_OR_SURVIVOR,
+            {"name": "Fictional Young Caller Three"},
+            {
+                "province": "CA-ON",
+                "municipality": "Toronto",
+                "urgency": "HIGH",
+                "situationType": "SEX_TRAFFICKING",
+                "minorInvolved": "YES",
+                "indicators": ["MINOR_IN_COMMERCIAL_SEX", "MOVEMENT_CONTROLLED"],
+            },
+        ).id
+        app.grant_consent(
+            "demo-case-3-follow-up",
+            minor,
+            ConsentScope.FOLLOW_UP_CONTACT,
+            None,
+            ConsentGiver.MINOR,
+            ConsentMethod.CHAT,
+            None,
+        )
+
+
+def _waiting_for_a_supervisor(app: CaseUseCases) -> None:
+    """Possible labour trafficking, by text: staff asked a supervisor whether to refer or report;
+    nothing leaves the case, and it cannot close, until a supervisor decides."""
+    with acting_as(Actor("demo-staff", "staff", request_id="demo")):
+        waiting = app.open_case(
+            "demo-case-4",
             Channel.TEXT,
             "en",
             CallerRelationship.FAMILY_OR_FRIEND,
@@ -313,7 +369,7 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
             },
         ).id
         app.request_supervisor(
-            "demo-case-3-request",
+            "demo-case-4-request",
             waiting,
             "Possible labour trafficking (fictional demo): refer to a legal clinic, or report?",
         )
