@@ -155,9 +155,7 @@ def test_a_callback_after_the_follow_up_consent_expired_is_refused() -> None:
 def test_a_callback_with_follow_up_consent_is_recorded() -> None:
     case = a_case(consented(ConsentScope.FOLLOW_UP_CONTACT))
 
-    contact = record(
-        direction=Direction.OUTBOUND, case=case, disposition=Disposition.CASE_UPDATED
-    )
+    contact = record(direction=Direction.OUTBOUND, case=case, disposition=Disposition.CASE_UPDATED)
 
     assert (contact.direction, contact.case_id) == ("OUTBOUND", str(CASE_ID))
 
