@@ -148,3 +148,20 @@ def test_attaching_twice_names_the_error_and_writes_nothing(system: System) -> N
     contact, other = a_contact(system, case_id=case_id), a_case(system)
     with nothing_written(system), acting_as(STAFF), pytest.raises(ContactAlreadyAttached):
         system.app.attach_contact(a_key(), contact, other)
+
+
+def test_a_rebuild_gives_the_contacts_that_following_the_log_gave(system: System) -> None:
+    case_id = a_case(system)
+    a_contact(system, case_id=case_id)
+    with acting_as(STAFF):
+        system.app.attach_contact(a_key(), a_contact(system, province="CA-NU"), case_id)
+    system.projector.catch_up()
+
+    def rows() -> list[Any]:
+        with system.store.read() as cursor:
+            return list(cursor.execute("SELECT * FROM contacts ORDER BY id").fetchall())
+
+    followed = rows()
+    system.projector.rebuild()
+    assert rows() == followed
+    assert len(followed) == 2
