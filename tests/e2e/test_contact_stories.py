@@ -33,6 +33,8 @@ CONTACTS = """query($unattached: Boolean) { contacts(unattached: $unattached) {
 ONE = "query($id: ID!) { contact(id: $id) { id channel disposition caseId } }"
 ACCESS = """query($record: ID, $user: String) { accessLog(recordId: $record, userId: $user) {
   items { role recordType recordId caseId fields } } }"""
+AUDIT = """query($id: ID!) { auditTrail(recordId: $id) {
+  items { type actorId actorRole data } } }"""
 STATISTICS = (
     "query($d: ContactStatisticsDimension!) { contactStatistics(dimension: $d) { value count } }"
 )
@@ -158,6 +160,13 @@ def test_a_second_call_is_attached_to_the_caller_s_case_and_the_case_lists_its_c
     )
     assert attached["attachContactToCase"]["contact"]["caseId"] == case
     assert attached["attachContactToCase"]["contact"]["attachedAt"]
+
+    history = ok(as_role("supervisor"), AUDIT, {"id": chat["contactId"]})["auditTrail"]["items"]
+    assert [(e["type"], e["actorRole"]) for e in history] == [
+        ("Contact.Recorded", "staff"),
+        ("Contact.AttachedToCase", "staff"),
+    ]
+    assert history[1]["data"]["case_id"] == case
 
     listed = ok(staff, CASE_CONTACTS, {"id": case})["case"]["contacts"]
     assert [(c["id"], c["channel"]) for c in listed] == [
