@@ -32,6 +32,8 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "ReferralInboxItem": None,
     "ReportInboxItem": None,
     "LedgerEntry": None,
+    # A case's emergency number tells that the case exists, and where it is.
+    "EmergencyNumber": None,
     # The internal directory's contacts, locations, notes and oversight records, also as
     # proposed in a pending profile update (a public copy has no access key: never logged).
     "Organization": frozenset(
@@ -80,6 +82,7 @@ NOT_LOGGED: dict[str, str] = {
             "EmergencyCall",
             "LegalHoldView",
             "ReportFactors",
+            "ReportFacts",
             "ReferralOutcome",
         ),
         "only inside a case or an inbox item, whose field is logged",
@@ -111,6 +114,7 @@ NOT_LOGGED: dict[str, str] = {
     **dict.fromkeys(
         (
             "CaseResult",
+            "EmergencyContactResult",
             "OrganizationResult",
             "ProtocolResult",
             "ReferralOutcomeResult",

@@ -11,6 +11,7 @@ from domain.case import (
     Channel,
     ConsentGiver,
     ConsentMethod,
+    ConsentOnRecord,
     ConsentScope,
     DisclosableField,
     Exception_,
@@ -23,17 +24,20 @@ from domain.case import (
     Tristate,
     Urgency,
 )
+from domain.emergency import NumberSource
 
 __all__ = [
     "CallerRelationship",
     "Channel",
     "ConsentGiver",
     "ConsentMethod",
+    "ConsentOnRecord",
     "ConsentScope",
     "DisclosableField",
     "Exception_",
     "Indicator",
     "Need",
+    "NumberSource",
     "RecipientKind",
     "ReferralMode",
     "ReferralOutcomeKind",
@@ -58,9 +62,11 @@ for _enum, (_description, _values) in (
     (Indicator, vocabulary.INDICATOR),
     (ReferralMode, vocabulary.REFERRAL_MODE),
     (ReferralOutcomeKind, vocabulary.REFERRAL_OUTCOME_KIND),
+    (ConsentOnRecord, vocabulary.CONSENT_ON_RECORD),
 ):
     vocabulary.describe(_enum, _description, _values)
 vocabulary.describe(Exception_, *vocabulary.DISCLOSURE_EXCEPTION, name="DisclosureException")
+vocabulary.describe(NumberSource, *vocabulary.EMERGENCY_NUMBER_SOURCE, name="EmergencyNumberSource")
 
 
 class StatisticsDimension(StrEnum):
