@@ -93,7 +93,7 @@ def a_case(
     system: System,
     personal: dict[str, Any] | None = None,
     *,
-    province: str = "CA-ON",
+    province: str | None = "CA-ON",
     needs: tuple[str, ...] = ("SHELTER", "LEGAL"),
     **details: Any,
 ) -> UUID:
