@@ -34,6 +34,7 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "LedgerEntry": None,
     # A case's emergency number tells that the case exists, and where it is.
     "EmergencyNumber": None,
+    "MandatoryReportTask": None,
     # The internal directory's contacts, locations, notes and oversight records, also as
     # proposed in a pending profile update (a public copy has no access key: never logged).
     "Organization": frozenset(
@@ -65,6 +66,7 @@ NOT_LOGGED: dict[str, str] = {
             "AuditPage",
             "CasePage",
             "LedgerPage",
+            "MandatoryReportPage",
             "DirectoryConnection",
             "DirectoryEdge",
             "PageInfo",
@@ -81,6 +83,8 @@ NOT_LOGGED: dict[str, str] = {
             "Disclosure",
             "EmergencyCall",
             "LegalHoldView",
+            "ChildProtectionReport",
+            "MandatoryReportView",
             "ReportFactors",
             "ReportFacts",
             "ReferralOutcome",

@@ -39,7 +39,6 @@ from domain.case import (
     DisclosableField,
     Exception_,
     Need,
-    OutsideJurisdiction,
     ReferralMode,
     ReferralOutcomeKind,
     SupervisorRequired,
@@ -53,6 +52,7 @@ from domain.idempotency import (
     fingerprint,
     record_id,
 )
+from domain.mandatory_report import OutsideJurisdiction
 from domain.organization import RemovalReason
 from domain.vault import SEALED_TEXT
 from projections.aggregates import iso

@@ -18,9 +18,10 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from domain.base import Actor, InvalidInput
-from domain.case import Case, ConsentScope, OutsideJurisdiction
+from domain.case import Case, ConsentScope
 from domain.cases import CaseUseCases
 from domain.emergency import EmergencyNumber, EmergencyNumbers, NumberSource
+from domain.mandatory_report import OutsideJurisdiction
 from domain.reporting_protocol import covers, place_key
 from domain.vault import Vault
 from tests.helpers import Fact, happened, refused

@@ -25,6 +25,7 @@ from domain.case import (
     Urgency,
 )
 from domain.emergency import NumberSource
+from domain.mandatory_report import MandatoryReportDecision
 
 __all__ = [
     "CallerRelationship",
@@ -36,6 +37,7 @@ __all__ = [
     "DisclosableField",
     "Exception_",
     "Indicator",
+    "MandatoryReportDecision",
     "Need",
     "NumberSource",
     "RecipientKind",
@@ -63,6 +65,7 @@ for _enum, (_description, _values) in (
     (ReferralMode, vocabulary.REFERRAL_MODE),
     (ReferralOutcomeKind, vocabulary.REFERRAL_OUTCOME_KIND),
     (ConsentOnRecord, vocabulary.CONSENT_ON_RECORD),
+    (MandatoryReportDecision, vocabulary.MANDATORY_REPORT_DECISION),
 ):
     vocabulary.describe(_enum, _description, _values)
 vocabulary.describe(Exception_, *vocabulary.DISCLOSURE_EXCEPTION, name="DisclosureException")
