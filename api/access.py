@@ -34,6 +34,8 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "LedgerEntry": None,
     # A case's emergency number tells that the case exists, and where it is.
     "EmergencyNumber": None,
+    # Whether someone contacted the hotline, and when, is the caller's secret too.
+    "Contact": None,
     "MandatoryReportTask": None,
     # The internal directory's contacts, locations, notes and oversight records, also as
     # proposed in a pending profile update (a public copy has no access key: never logged).
@@ -65,6 +67,7 @@ NOT_LOGGED: dict[str, str] = {
             "AccessPage",
             "AuditPage",
             "CasePage",
+            "ContactPage",
             "LedgerPage",
             "MandatoryReportPage",
             "DirectoryConnection",
@@ -112,13 +115,14 @@ NOT_LOGGED: dict[str, str] = {
         "only inside a reporting protocol, whose field is logged",
     ),
     **dict.fromkeys(
-        ("Facet", "FacetValue", "StatisticsCell", "DirectoryAsOf"),
+        ("Facet", "FacetValue", "StatisticsCell", "ContactStatisticsCell", "DirectoryAsOf"),
         "public: the public directory's facets, de-identified counts",
     ),
     **dict.fromkeys(
         (
             "CaseResult",
             "EmergencyContactResult",
+            "ContactResult",
             "OrganizationResult",
             "ProtocolResult",
             "ReferralOutcomeResult",
