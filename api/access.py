@@ -33,6 +33,8 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "ReportInboxItem": None,
     "LedgerEntry": None,
     "SupervisorRequest": None,
+    # A case's emergency number tells that the case exists, and where it is.
+    "EmergencyNumber": None,
     # Whether someone contacted the hotline, and when, is the caller's secret too.
     "Contact": None,
     "MandatoryReportTask": None,
@@ -89,6 +91,7 @@ NOT_LOGGED: dict[str, str] = {
             "ChildProtectionReport",
             "MandatoryReportView",
             "ReportFactors",
+            "ReportFacts",
             "ReferralOutcome",
         ),
         "only inside a case or an inbox item, whose field is logged",
@@ -120,6 +123,7 @@ NOT_LOGGED: dict[str, str] = {
     **dict.fromkeys(
         (
             "CaseResult",
+            "EmergencyContactResult",
             "ContactResult",
             "OrganizationResult",
             "ProtocolResult",

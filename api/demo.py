@@ -225,9 +225,11 @@ def _child_protection_authority(app: DirectoryUseCases, seed: int, rng: random.R
 
 
 def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
-    """Fictional cases: one referred to the demo partner, one reported to the demo agency (each
-    after a supervisor's decision), a minor's case waiting for its mandatory-report decision,
-    and a potential trafficking case waiting for a supervisor (an open request)."""
+    """Fictional cases: one referred to the demo partner, one reported to the demo agency
+    under its Toronto protocol (each after a supervisor's decision), a minor's case waiting for
+    its mandatory-report decision, one in Nunavut whose emergency call was recorded with no
+    number configured, and a potential trafficking case waiting for a supervisor (an open
+    request)."""
     staff = Actor("demo-staff", "staff", request_id="demo")
     supervisor = Actor("demo-supervisor", "supervisor", request_id="demo")
     with acting_as(staff):
@@ -297,11 +299,23 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
             {},
             {
                 "province": "CA-ON",
+                "municipality": "Toronto",  # the demo protocol's jurisdiction
                 "urgency": "IMMINENT_HARM",
                 "situationType": "SEX_TRAFFICKING",
                 "minorInvolved": "UNKNOWN",
             },
         ).id
+        # An emergency in Nunavut: the demo configures no number there, so the call is
+        # recorded with the number unknown (``emergencyNumber`` says why).
+        remote = app.open_case(
+            "demo-case-nunavut",
+            Channel.CALL,
+            "iu",
+            CallerRelationship.FAMILY_OR_FRIEND,
+            {},
+            {"province": "CA-NU", "municipality": "Iqaluit", "urgency": "IMMINENT_HARM"},
+        ).id
+        app.contact_emergency_services("demo-case-nunavut-emergency", remote, [], "", None, "")
     with acting_as(supervisor):
         app.consult_supervisor(
             "demo-case-2-decision",

@@ -33,20 +33,17 @@ from domain.case import (
 from domain.cases import CaseUseCases
 from tests.helpers import Fact, happened, refused
 from tests.unit.test_case import (
-    ALL_FACTORS,
     CASE_ID,
     DISCLOSURE,
-    EARLIER_DISCLOSURE,
-    HARBOUR_POLICE,
-    HARBOUR_PROTOCOL,
     HARBOUR_SHELTER,
+    ON_911,
     REFERRAL,
-    REPORT,
     SEALED_PERSONAL,
     closed,
     consented,
     given,
     kinds,
+    report,
     then,
     to_shelter,
 )
@@ -93,10 +90,6 @@ def decided(*answers: UUID) -> Fact:
 
 def updated(**details: Any) -> Fact:
     return happened(Case.DetailsUpdated, details=details)
-
-
-def report(case: Case) -> None:
-    case.report(REPORT, HARBOUR_POLICE, HARBOUR_PROTOCOL, ALL_FACTORS, EARLIER_DISCLOSURE)
 
 
 # What sends information out or ends the case: each needs a standing decision.
@@ -292,7 +285,7 @@ def test_an_emergency_call_never_waits_for_the_decision(supervisor: Actor) -> No
         "sealed-fictional-copy",
         case.created_on,
     )
-    case.contact_emergency_services("CA-ON", "911", DISCLOSURE)
+    case.contact_emergency_services(ON_911, DISCLOSURE)
 
     assert kinds(case) == [Case.InformationDisclosed, Case.EmergencyServicesContacted]
     assert case.supervisor_decision_required is True  # the decision still follows
