@@ -12,11 +12,13 @@ from domain.case import (
     ConsentGiver,
     ConsentMethod,
     ConsentScope,
+    DeclineReason,
     DisclosableField,
     Exception_,
     Indicator,
     Need,
     RecipientKind,
+    ReferralAnswerKind,
     ReferralMode,
     ReferralOutcomeKind,
     SituationType,
@@ -30,11 +32,13 @@ __all__ = [
     "ConsentGiver",
     "ConsentMethod",
     "ConsentScope",
+    "DeclineReason",
     "DisclosableField",
     "Exception_",
     "Indicator",
     "Need",
     "RecipientKind",
+    "ReferralAnswerKind",
     "ReferralMode",
     "ReferralOutcomeKind",
     "SituationType",
@@ -60,6 +64,8 @@ for _enum, (_description, _values) in (
     (ReferralOutcomeKind, vocabulary.REFERRAL_OUTCOME_KIND),
 ):
     vocabulary.describe(_enum, _description, _values)
+vocabulary.describe(ReferralAnswerKind, *vocabulary.REFERRAL_ANSWER, name="ReferralAnswerKind")
+vocabulary.describe(DeclineReason, *vocabulary.DECLINE_REASON)
 vocabulary.describe(Exception_, *vocabulary.DISCLOSURE_EXCEPTION, name="DisclosureException")
 
 
