@@ -103,14 +103,14 @@ def _withdrawn(case: Case, disclosure: Disclosure) -> bool:
 
 
 def _held(case: Case, disclosure: Disclosure) -> dict[str, Any]:
-    """What an inbox item keeps of the disclosure it came with: the fields' names, and the
-    sealed copy while the consent behind it stands. Once that consent is withdrawn the
-    recipient is told so, and nothing more: the copy is no longer kept for it to open."""
-    withdrawn = _withdrawn(case, disclosure)
+    """What an inbox item keeps of the disclosure it came with: the sealed copy, the fields'
+    names, and whether the consent behind it has been withdrawn since. A withdrawal stops
+    future disclosures; what the recipient already holds it still holds (only an erasure takes
+    that), and it is told of the withdrawal, and nothing more: not why, not when."""
     return {
-        "sealedCopy": "" if withdrawn else disclosure["sealedCopy"],
+        "sealedCopy": disclosure["sealedCopy"],
         "fields": disclosure["fields"],
-        "consentWithdrawn": withdrawn,
+        "consentWithdrawn": _withdrawn(case, disclosure),
     }
 
 

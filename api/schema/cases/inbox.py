@@ -146,8 +146,8 @@ class ReferralInboxItem:
     )
     disclosed: DisclosedCopy | None = strawberry.field(
         description=(
-            "What was disclosed to you; null when nothing was sent, once the caller's data was "
-            "erased, or once the consent it was disclosed under was withdrawn."
+            "What was disclosed to you; null when nothing was sent, or once the caller's data was "
+            "erased."
         )
     )
     outcomes: list[ReferralOutcome] = strawberry.field(
@@ -160,8 +160,8 @@ class ReferralInboxItem:
     consent_withdrawn: bool = strawberry.field(
         default=False,
         description=(
-            "True once the consent this was disclosed under has been withdrawn: the disclosed "
-            "copy is then no longer shown, and nothing more is said."
+            "True once the consent this was disclosed under has been withdrawn (nothing more is "
+            "said): handle what you hold accordingly; nothing more will be disclosed under it."
         ),
     )
     _case_id: strawberry.Private[str] = ""
@@ -183,10 +183,7 @@ class ReportInboxItem:
         description="Which fields were disclosed to you with it."
     )
     disclosed: DisclosedCopy | None = strawberry.field(
-        description=(
-            "What was disclosed to you; null once the caller's data was erased, or the consent "
-            "it was disclosed under withdrawn."
-        )
+        description=("What was disclosed to you; null once the caller's data was erased.")
     )
     acknowledgement: ReportAcknowledgement | None = strawberry.field(
         default=None,
@@ -195,8 +192,8 @@ class ReportInboxItem:
     consent_withdrawn: bool = strawberry.field(
         default=False,
         description=(
-            "True once the consent this was disclosed under has been withdrawn: the disclosed "
-            "copy is then no longer shown, and nothing more is said."
+            "True once the consent this was disclosed under has been withdrawn (nothing more is "
+            "said): handle what you hold accordingly; nothing more will be disclosed under it."
         ),
     )
     _case_id: strawberry.Private[str] = ""

@@ -215,8 +215,8 @@ class CaseMutations:
 
     @strawberry.mutation(
         description=(
-            "Withdraw a consent: it stops future disclosures; past ones stay on record (staff and "
-            "supervisors)."
+            "Withdraw a consent: it stops future disclosures; past ones stay on record, and their "
+            "recipients are told it was withdrawn (staff and supervisors)."
         )
     )
     async def withdraw_consent(
