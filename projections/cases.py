@@ -3,7 +3,8 @@ report inbox, the disclosure ledger, and de-identified counts.
 
 Personal data stays sealed here as in the events; the repeat-caller lookup is a keyed digest
 of the phone number, never the number. Inboxes hold only what was disclosed (sealed), the
-needs, the mode and the date: never the case.
+needs, the mode and the date, the recipient's own answer or acknowledgement, and whether the
+consent behind the disclosure was withdrawn: never the case.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from api.demo import load_demo, load_demo_cases
 from api.wiring import System
 from domain.base import Actor, acting_as
-from domain.case import DisclosableField
+from domain.case import Case, DisclosableField
 from domain.cases import REPORT_FACTORS
 from tests.e2e.conftest import Caller, seed
 
@@ -43,6 +44,27 @@ ON_THE_CASE = """query($id: ID!) { case(id: $id) {
 
 def events_written(system: System) -> int:
     return system.app.recorder.max_notification_id() or 0
+
+
+def inbox_rows(system: System) -> list[tuple[Any, ...]]:
+    """Every inbox row as the read models hold it."""
+    with system.store.read() as cursor:
+        return [
+            tuple(row)
+            for sql in (
+                "SELECT id, case_id, doc FROM referral_inbox ORDER BY id",
+                "SELECT id, case_id, doc FROM report_inbox ORDER BY id",
+            )
+            for row in cursor.execute(sql).fetchall()
+        ]
+
+
+def rebuilt_alike(system: System) -> None:
+    """Following the log event by event left the inboxes as a rebuild from zero makes them."""
+    system.projector.catch_up()
+    followed = inbox_rows(system)
+    system.projector.rebuild()
+    assert inbox_rows(system) == followed
 
 
 def code(body: Any) -> str:
@@ -106,8 +128,8 @@ def reported(system: System, staff: Caller, agency: UUID, key: str) -> tuple[str
             "Fictional brief for the agency",
         )
     system.projector.catch_up()
-    report = system.app.repository.get(UUID(case)).reports
-    return case, consent_id, next(iter(report))
+    stored: Case = system.app.repository.get(UUID(case))
+    return case, consent_id, next(iter(stored.reports))
 
 
 # -- partners ------------------------------------------------------------------------------------
@@ -236,6 +258,7 @@ def test_a_withdrawn_consent_is_shown_to_the_partner_and_nothing_more(
         ANSWER, {"key": "ab-withdraw-a", "id": item["id"], "answer": "DECLINED", "reason": "OTHER"}
     )
     assert body["data"]["answerReferral"]["referral"]["answer"]["reason"] == "OTHER"
+    rebuilt_alike(system)
 
 
 # -- liaisons ------------------------------------------------------------------------------------
@@ -345,3 +368,32 @@ def test_a_withdrawn_consent_is_shown_to_the_liaison_and_nothing_more(
         "consentWithdrawn": True,
         "disclosed": {"brief": "Fictional brief for the agency"},
     }
+    liaison.gql(ACKNOWLEDGE, {"key": "ab-ack-withdraw-a", "id": item["id"], "file": "FIC-9"})
+    rebuilt_alike(system)
+
+
+# -- the demo ------------------------------------------------------------------------------------
+
+
+def test_the_demo_has_referrals_answered_and_awaiting_and_reports_acknowledged_and_not(
+    system: System, as_role: Any
+) -> None:
+    ids = load_demo(system.app, count=3)
+    load_demo_cases(system.app, ids)
+    system.projector.catch_up()
+
+    referrals = as_role("partner", ids["partner"]).gql(REFERRAL_INBOX)["data"]["referralInbox"]
+    assert sorted(str(r["answer"]) for r in referrals) == [
+        "None",
+        str({"answer": "ACCEPTED", "reason": None}),
+        str({"answer": "DECLINED", "reason": "NOT_ELIGIBLE"}),
+    ]
+    reports = as_role("law_enforcement", ids["agency"]).gql(REPORT_INBOX)["data"]["reportInbox"]
+    assert sorted((r["acknowledgement"] is None, r["consentWithdrawn"]) for r in reports) == [
+        (False, False),
+        (True, True),
+    ]
+    # Loaded again, it writes nothing: every command has a fixed key.
+    before = events_written(system)
+    load_demo_cases(system.app, ids)
+    assert events_written(system) == before
