@@ -296,6 +296,13 @@ def test_a_liaison_acknowledges_a_report_and_staff_and_compliance_see_it(
             "Fictional Detective",
             "FIC-2026-0042",
         )
+    # Each read of the acknowledgement is in the access log: the liaison's, on its inbox item.
+    logged = {
+        (entry["recordType"], field)
+        for entry in system.access.entries(user_id="fictional-liaison-8", first=50)
+        for field in entry["fields"]
+    }
+    assert ("ReportInboxItem", "acknowledgement") in logged
     # Compliance reads no case; the audit trail shows who acknowledged, the values masked.
     trail = as_role("compliance").gql(
         "query($id: ID!) { auditTrail(recordId: $id) { items { type actorRole data } } }",
