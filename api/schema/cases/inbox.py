@@ -183,7 +183,7 @@ class ReportInboxItem:
         description="Which fields were disclosed to you with it."
     )
     disclosed: DisclosedCopy | None = strawberry.field(
-        description=("What was disclosed to you; null once the caller's data was erased.")
+        description="What was disclosed to you; null once the caller's data was erased."
     )
     acknowledgement: ReportAcknowledgement | None = strawberry.field(
         default=None,
@@ -233,7 +233,7 @@ def report_item(ctx: Context, item: dict[str, Any]) -> ReportInboxItem:
 
 
 @strawberry.type(
-    description=("What acknowledging a report did; a repeated key returns the first result.")
+    description="What acknowledging a report did; a repeated key returns the first result."
 )
 class ReportAcknowledgementResult:
     report_id: strawberry.ID = strawberry.field(description="The report's id.")
