@@ -10,7 +10,7 @@ from uuid import UUID
 from api.demo import load_demo, load_demo_cases
 from api.wiring import System
 from domain.base import Actor, acting_as
-from domain.case import Case, DisclosableField
+from domain.case import Case, DisclosableField, Exception_
 from domain.cases import REPORT_FACTORS
 from tests.e2e.conftest import Caller, seed
 
@@ -404,3 +404,43 @@ def test_the_demo_has_referrals_answered_and_awaiting_and_reports_acknowledged_a
     before = events_written(system)
     load_demo_cases(system.app, ids)
     assert events_written(system) == before
+
+
+def test_only_the_items_disclosed_under_the_withdrawn_consent_are_flagged(
+    system: System, as_role: Any
+) -> None:
+    staff = as_role("staff")
+    shelter = seed(system, "Example Answering Shelter")
+    agency = seed(system, "Example Answering Police", kind="LAW_ENFORCEMENT_AGENCY")
+    case, first_consent, first = referred(system, staff, shelter, "ab-only")
+    staff.gql(WITHDRAW, {"key": "ab-only-w1", "id": case, "consent": first_consent})
+    second_consent = consent(staff, case, "SHARE_WITH_ORGANIZATION", shelter, "ab-only-c2")
+    body = staff.gql(REFER, {"key": "ab-only-r2", "id": case, "org": str(shelter)})
+    second = str(body["data"]["referCase"]["case"]["referrals"][-1]["id"])
+    # A report under an exception rests on no consent: no withdrawal touches it.
+    with acting_as(Actor("fictional-supervisor-7", "supervisor")):
+        protocol = system.app.establish_reporting_protocol(
+            "ab-only-protocol", agency, "CA-ON", None, [{"name": "Fictional", "phone": "+1 555"}]
+        ).id
+        system.app.report_to_law_enforcement(
+            "ab-only-report",
+            UUID(case),
+            protocol,
+            {factor: "fictional" for factor in REPORT_FACTORS},
+            [DisclosableField.BRIEF],
+            "Fictional brief",
+            Exception_.IMMINENT_HARM,
+            "Fictional imminent harm",
+        )
+    partner = as_role("partner", shelter)
+
+    def flags() -> dict[str, bool]:
+        inbox = partner.gql(REFERRAL_INBOX)["data"]["referralInbox"]
+        return {item["id"]: item["consentWithdrawn"] for item in inbox}
+
+    assert flags() == {first: True, second: False}
+    staff.gql(WITHDRAW, {"key": "ab-only-w2", "id": case, "consent": second_consent})
+    assert flags() == {first: True, second: True}
+    [report] = as_role("law_enforcement", agency).gql(REPORT_INBOX)["data"]["reportInbox"]
+    assert report["consentWithdrawn"] is False
+    rebuilt_alike(system)
