@@ -25,6 +25,7 @@ from domain.case import (
     Tristate,
     Urgency,
 )
+from domain.mandatory_report import MandatoryReportDecision
 
 __all__ = [
     "CallerRelationship",
@@ -36,6 +37,7 @@ __all__ = [
     "DisclosableField",
     "Exception_",
     "Indicator",
+    "MandatoryReportDecision",
     "Need",
     "RecipientKind",
     "ReferralAnswerKind",
@@ -62,6 +64,7 @@ for _enum, (_description, _values) in (
     (Indicator, vocabulary.INDICATOR),
     (ReferralMode, vocabulary.REFERRAL_MODE),
     (ReferralOutcomeKind, vocabulary.REFERRAL_OUTCOME_KIND),
+    (MandatoryReportDecision, vocabulary.MANDATORY_REPORT_DECISION),
 ):
     vocabulary.describe(_enum, _description, _values)
 vocabulary.describe(ReferralAnswerKind, *vocabulary.REFERRAL_ANSWER, name="ReferralAnswerKind")
