@@ -32,6 +32,8 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "ReferralInboxItem": None,
     "ReportInboxItem": None,
     "LedgerEntry": None,
+    # A case's emergency number tells that the case exists, and where it is.
+    "EmergencyNumber": None,
     # Whether someone contacted the hotline, and when, is the caller's secret too.
     "Contact": None,
     "MandatoryReportTask": None,
@@ -88,6 +90,7 @@ NOT_LOGGED: dict[str, str] = {
             "MandatoryReportView",
             "ReportFactors",
             "ReferralAnswer",
+            "ReportFacts",
             "ReferralOutcome",
             "ReportAcknowledgement",
         ),
@@ -120,6 +123,7 @@ NOT_LOGGED: dict[str, str] = {
     **dict.fromkeys(
         (
             "CaseResult",
+            "EmergencyContactResult",
             "ContactResult",
             "OrganizationResult",
             "ProtocolResult",

@@ -11,6 +11,7 @@ from domain.case import (
     Channel,
     ConsentGiver,
     ConsentMethod,
+    ConsentOnRecord,
     ConsentScope,
     DeclineReason,
     DisclosableField,
@@ -25,6 +26,7 @@ from domain.case import (
     Tristate,
     Urgency,
 )
+from domain.emergency import NumberSource
 from domain.mandatory_report import MandatoryReportDecision
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "Channel",
     "ConsentGiver",
     "ConsentMethod",
+    "ConsentOnRecord",
     "ConsentScope",
     "DeclineReason",
     "DisclosableField",
@@ -39,6 +42,7 @@ __all__ = [
     "Indicator",
     "MandatoryReportDecision",
     "Need",
+    "NumberSource",
     "RecipientKind",
     "ReferralAnswerKind",
     "ReferralMode",
@@ -64,12 +68,14 @@ for _enum, (_description, _values) in (
     (Indicator, vocabulary.INDICATOR),
     (ReferralMode, vocabulary.REFERRAL_MODE),
     (ReferralOutcomeKind, vocabulary.REFERRAL_OUTCOME_KIND),
+    (ConsentOnRecord, vocabulary.CONSENT_ON_RECORD),
     (MandatoryReportDecision, vocabulary.MANDATORY_REPORT_DECISION),
 ):
     vocabulary.describe(_enum, _description, _values)
 vocabulary.describe(ReferralAnswerKind, *vocabulary.REFERRAL_ANSWER, name="ReferralAnswerKind")
 vocabulary.describe(DeclineReason, *vocabulary.DECLINE_REASON)
 vocabulary.describe(Exception_, *vocabulary.DISCLOSURE_EXCEPTION, name="DisclosureException")
+vocabulary.describe(NumberSource, *vocabulary.EMERGENCY_NUMBER_SOURCE, name="EmergencyNumberSource")
 
 
 class StatisticsDimension(StrEnum):
