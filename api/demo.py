@@ -169,7 +169,6 @@ def load_demo(
             f"demo-agency-{seed}", agency_profile, ALL_CRITERIA, False
         ).id
         app.start_review(f"demo-agency-review-{seed}", agency)
-        app.approve_inclusion(f"demo-agency-approve-{seed}", agency, "Demo approval")
         app.record_contact_attempt(
             f"demo-agency-contact-{seed}",
             agency,
@@ -197,6 +196,8 @@ def load_demo(
                 },
             ],
         ).id
+        # An agency is included on its request and the protocol established for it.
+        app.include_agency(f"demo-agency-approve-{seed}", agency, "Demo approval", protocol)
     ids["agency"] = agency
     ids["protocol"] = protocol
     return ids

@@ -143,7 +143,6 @@ def _partners(app: Any) -> Partners:
                     f"bench-org-{uuid4()}", profile, ALL_CRITERIA, kind != "LAW_ENFORCEMENT_AGENCY"
                 ).id
                 app.start_review(f"bench-org-{uuid4()}", org)
-                app.approve_inclusion(f"bench-org-{uuid4()}", org, "Bench approval (fictional)")
                 if kind == "LAW_ENFORCEMENT_AGENCY":
                     protocols[province] = app.establish_reporting_protocol(
                         f"bench-protocol-{uuid4()}",
@@ -152,7 +151,14 @@ def _partners(app: Any) -> Partners:
                         None,
                         [{"name": "Sgt. Fictional Bench", "phone": "+1 555 010 0142"}],
                     ).id
+                    # An agency is included on the protocol established for it.
+                    app.include_agency(
+                        f"bench-org-{uuid4()}", org, "Bench approval", protocols[province]
+                    )
                 else:
+                    app.approve_inclusion(
+                        f"bench-org-{uuid4()}", org, "Bench approval (fictional)"
+                    )
                     shelters[province] = org
     return Partners(shelters, protocols)
 

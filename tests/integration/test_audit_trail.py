@@ -37,7 +37,7 @@ from projections.aggregates import iso
 from projections.audit import MASK, HistoryFilter, parse_moment, plain
 from projections.directory import PUBLIC, DirectoryQuery
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile, seed
-from tests.helpers import a_key
+from tests.helpers import AGREEMENT, a_key
 
 STAFF_ID = "fictional-staff-7"
 SUPERVISOR_ID = "fictional-supervisor-3"
@@ -341,7 +341,7 @@ def test_every_event_of_an_organization_says_who_when_and_why_it_was_declined_re
         ),
         (
             9,
-            "Organization.Reinstated",
+            "Organization.ReinstatedForReview",
             SUPERVISOR_ID,
             "supervisor",
             "req-org-reinstate",
@@ -561,7 +561,7 @@ def test_replay_to_each_version_equals_the_record_loaded_at_that_version(system:
             a_key(), agency, "CA-ON", None, [SERGEANT]
         ).id
         system.app.revise_protocol_contacts(a_key(), protocol, [CONSTABLE], "Fictional note.")
-        system.app.set_public_listing(a_key(), shelter, False)
+        system.app.set_public_listing(a_key(), shelter, False, AGREEMENT)
         system.app.submit_profile_update(
             a_key(), shelter, fictional_profile("Example Harbour Shelter", hours="Fictional")
         )
@@ -724,7 +724,7 @@ def test_the_public_directory_as_of_a_date_is_the_one_the_public_saw_then(
         )
         app.start_review(a_key(), cedar)
         app.approve_inclusion(a_key(), cedar, "Fictional approval.")
-        app.set_public_listing(a_key(), elm, True)
+        app.set_public_listing(a_key(), elm, True, AGREEMENT)
     seen_now = public_directory_now(system)
 
     then = system.audit.public_directory_as_of(moment)

@@ -24,10 +24,18 @@ from domain.organization import (
     Organization,
     RemovalReason,
     Status,
+    WrittenAgreementRequired,
 )
-from tests.helpers import STAFF, SUPERVISOR, Fact, happened, replayed
+from tests.helpers import AGREEMENT, STAFF, SUPERVISOR, Fact, happened, refused, replayed
 
 HARBOUR_SHELTER = UUID("00000000-0000-4000-8000-0000000000a1")
+# A user of the shelter itself.
+HARBOUR_PARTNER = Actor(
+    "fictional-partner-1",
+    "partner",
+    organization_id=str(HARBOUR_SHELTER),
+    request_id="req-fictional-3",
+)
 PROFILE: dict[str, Any] = {
     "kind": "DIRECT_SERVICE_PROVIDER",
     "nameEn": "Example Harbour Shelter",
@@ -420,13 +428,14 @@ def test_a_declined_or_removed_organization_cannot_submit_a_profile_update(
 # -- public listing ------------------------------------------------------------------------
 
 
-def test_opting_in_and_out_of_the_public_listing_records_consent(staff: Actor) -> None:
+def test_the_organization_itself_opts_in_and_out_of_the_public_listing() -> None:
     org = an_organization(Status.INCLUDED)
 
-    assert org.set_public_listing(True) is True
-    assert org.public_listing is True
-    assert org.set_public_listing(False) is True
-    assert org.public_listing is False
+    with acting_as(HARBOUR_PARTNER):
+        assert org.set_public_listing(True) is True
+        assert org.public_listing is True
+        assert org.set_public_listing(False) is True
+        assert org.public_listing is False
 
     assert then(org) == [
         Organization.PublicListingConsentGiven,
@@ -436,6 +445,50 @@ def test_opting_in_and_out_of_the_public_listing_records_consent(staff: Actor) -
         "PUBLIC_LISTING_OPTED_IN",
         "PUBLIC_LISTING_OPTED_OUT",
     ]
+    assert {h["actorRole"] for h in org.history[-2:]} == {"partner"}
+
+
+@pytest.mark.parametrize("agreement", ["", "   "])
+def test_staff_cannot_opt_an_organization_in_without_its_written_agreement(
+    staff: Actor, agreement: str
+) -> None:
+    org = an_organization(Status.INCLUDED)
+
+    refused(
+        org,
+        WrittenAgreementRequired,
+        lambda: org.set_public_listing(True, agreement),
+        match="written agreement",
+    )
+    assert org.public_listing is False
+
+
+def test_staff_record_the_organizations_written_agreement_to_be_listed(staff: Actor) -> None:
+    org = an_organization(Status.INCLUDED)
+
+    assert org.set_public_listing(True, f"  {AGREEMENT}  ") is True
+    assert org.set_public_listing(False, "Fictional: its email asking off, ref. NRD-0002.") is True
+
+    events = org.collect_events()
+    assert [type(e) for e in events] == [
+        Organization.PublicListingAgreementRecorded,
+        Organization.PublicListingAgreementRecorded,
+    ]
+    assert [(e.listed, e.agreement) for e in events] == [  # type: ignore[attr-defined]
+        (True, AGREEMENT),
+        (False, "Fictional: its email asking off, ref. NRD-0002."),
+    ]
+    assert [(h["what"], h["note"]) for h in org.history[-2:]] == [
+        ("PUBLIC_LISTING_OPTED_IN", AGREEMENT),
+        ("PUBLIC_LISTING_OPTED_OUT", "Fictional: its email asking off, ref. NRD-0002."),
+    ]
+    assert org.public_listing is False
+
+
+def test_a_supervisor_too_needs_the_written_agreement(supervisor: Actor) -> None:
+    org = an_organization(Status.INCLUDED)
+
+    refused(org, WrittenAgreementRequired, lambda: org.set_public_listing(True))
 
 
 @pytest.mark.parametrize("listed", [True, False])
@@ -444,7 +497,7 @@ def test_asking_for_the_public_listing_as_it_already_stands_records_nothing(
 ) -> None:
     org = given(submitted(public_listing=listed))
 
-    assert org.set_public_listing(listed) is False
+    assert org.set_public_listing(listed, AGREEMENT) is False
     assert then(org) == []
     assert org.public_listing is listed
 
@@ -657,7 +710,7 @@ def test_a_removal_request_is_noted_while_included(staff: Actor) -> None:
     assert org.history[-1]["what"] == "REMOVAL_REQUESTED"
 
 
-def test_reinstatement_includes_a_removed_organization_afresh(supervisor: Actor) -> None:
+def test_reinstatement_returns_a_removed_organization_to_review(supervisor: Actor) -> None:
     org = given(
         *included(),
         failed_attempt(),
@@ -666,17 +719,49 @@ def test_reinstatement_includes_a_removed_organization_afresh(supervisor: Actor)
         happened(Organization.FlaggedUnreachable, failed_attempts=3),
         happened(Organization.Removed, reason="UNREACHABLE", note=""),
     )
+    confirmed_before = org.last_confirmed_at
 
     org.reinstate("  Fictional: the new contact answered.  ")
 
     events = org.collect_events()
-    assert [type(e) for e in events] == [Organization.Reinstated]
+    assert [type(e) for e in events] == [Organization.ReinstatedForReview]
     assert events[0].reason == "Fictional: the new contact answered."  # type: ignore[attr-defined]
-    assert org.state is Status.INCLUDED
+    assert org.state is Status.UNDER_REVIEW
     assert org.removal is None
     assert org.flagged_unreachable is False
     assert org.failed_contact_attempts == 0
-    assert org.last_confirmed_at == events[0].timestamp
+    assert org.last_confirmed_at == confirmed_before  # not confirmed until a new decision
+
+    # The normal inclusion decision returns it to the directory.
+    org.approve_inclusion("Fictional: reviewed again.")
+    approval = org.collect_events()
+    assert [type(e) for e in approval] == [Organization.InclusionApproved]
+    assert org.state is Status.INCLUDED
+    assert org.last_confirmed_at == approval[0].timestamp
+    assert [h["status"] for h in org.history[-3:]] == ["REMOVED", "UNDER_REVIEW", "INCLUDED"]
+
+
+def test_a_reinstatement_recorded_under_the_old_rule_still_replays_to_included() -> None:
+    org = given(
+        *removed(),
+        happened(Organization.Reinstated, reason="Fictional: the allegation was unfounded."),
+    )
+
+    assert org.state is Status.INCLUDED
+    assert org.removal is None
+    assert org.last_confirmed_at == org.modified_on
+    assert org.history[-1]["status"] == "INCLUDED"
+
+
+def test_a_reinstatement_stored_under_the_old_rule_loads_from_its_stored_shape() -> None:
+    """The old event's topic and fields, as the store holds them, still make an event."""
+    from eventsourcing.utils import resolve_topic
+
+    topic = "domain.organization:Organization.Reinstated"
+    event_class = resolve_topic(topic)
+    assert event_class is Organization.Reinstated
+    org = given(*removed(), happened(event_class, reason="Fictional: back."))
+    assert org.state is Status.INCLUDED
 
 
 def test_reinstatement_needs_a_reason(supervisor: Actor) -> None:

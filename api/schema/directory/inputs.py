@@ -207,3 +207,11 @@ class DirectoryFilter:
             "any other role is refused."
         ),
     )
+    possible_duplicate: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "Only applications flagged as possible duplicates that staff have not decided on "
+            "(true), or every other organization (false). The hotline's roles only: any other "
+            "role is refused."
+        ),
+    )
