@@ -176,7 +176,13 @@ def test_unreachable_after_three_attempts_is_flagged_and_a_supervisor_removes_it
         command("reinstateOrganization", "reason: String!"),
         {"key": "story-reinstate", "id": str(org), "reason": "reached again"},
     )
-    assert reinstated["data"]["reinstateOrganization"]["organization"]["status"] == "INCLUDED"
+    # Reinstated, it is reviewed again; the inclusion decision returns it to the directory.
+    assert reinstated["data"]["reinstateOrganization"]["organization"]["status"] == "UNDER_REVIEW"
+    approved = staff.gql(
+        command("approveInclusion", "note: String!"),
+        {"key": "story-approve-again", "id": str(org), "note": "reviewed again"},
+    )
+    assert approved["data"]["approveInclusion"]["organization"]["status"] == "INCLUDED"
 
 
 def _error(response: dict[str, Any]) -> dict[str, Any]:
