@@ -14,15 +14,19 @@ from eventsourcing.utils import get_topic
 
 from domain.base import Actor, NoActor, ReasonRequired, acting_as
 from domain.organization import (
+    AGENCY_KINDS,
     ALL_CRITERIA,
     AllegationRequired,
     ContactOutcome,
     CriteriaNotAttested,
     IllegalTransition,
     NoPendingProfileUpdate,
+    NotADuplicate,
+    NotAnAgency,
     NotUnderReview,
     Organization,
     RemovalReason,
+    ReportingProtocolRequired,
     Status,
     WrittenAgreementRequired,
 )
@@ -780,3 +784,162 @@ def test_only_a_removed_organization_can_be_reinstated(supervisor: Actor, status
     with pytest.raises(IllegalTransition):
         org.reinstate("Fictional reason.")
     assert then(org) == []
+
+
+# -- an agency's own path ------------------------------------------------------------------
+
+POLICE_PROFILE: dict[str, Any] = {
+    "kind": "LAW_ENFORCEMENT_AGENCY",
+    "nameEn": "Example Harbour Police Service",
+    "nameFr": "Service de police Exemple du Port",
+}
+HARBOUR_PROTOCOL = UUID("00000000-0000-4000-8000-0000000000b1")
+OTHER_AGENCY = UUID("00000000-0000-4000-8000-0000000000a2")
+
+
+def an_agency_under_review() -> Organization:
+    return given(
+        happened(
+            Organization.ApplicationSubmitted,
+            originator_topic=get_topic(Organization),
+            profile=POLICE_PROFILE,
+            criteria=[],  # an agency attests none of the service providers' criteria
+            public_listing=False,
+        ),
+        happened(Organization.ReviewStarted),
+    )
+
+
+def test_an_agency_is_included_on_a_protocol_established_for_it(staff: Actor) -> None:
+    org = an_agency_under_review()
+
+    org.include_agency("  Fictional: protocol agreed.  ", HARBOUR_PROTOCOL, HARBOUR_SHELTER)
+
+    events = org.collect_events()
+    assert [type(e) for e in events] == [Organization.AgencyIncluded]
+    assert events[0].protocol_id == str(HARBOUR_PROTOCOL)  # type: ignore[attr-defined]
+    assert events[0].note == "Fictional: protocol agreed."  # type: ignore[attr-defined]
+    assert org.state is Status.INCLUDED
+    assert org.last_confirmed_at == events[0].timestamp
+    assert org.criteria == []
+
+
+def test_an_agency_is_not_included_on_the_criteria(staff: Actor) -> None:
+    org = an_agency_under_review()
+
+    refused(org, ReportingProtocolRequired, lambda: org.approve_inclusion(""))
+    assert org.state is Status.UNDER_REVIEW
+
+
+def test_an_agency_is_not_included_on_another_agencys_protocol(staff: Actor) -> None:
+    org = an_agency_under_review()
+
+    refused(
+        org,
+        ReportingProtocolRequired,
+        lambda: org.include_agency("", HARBOUR_PROTOCOL, OTHER_AGENCY),
+    )
+
+
+def test_a_service_provider_is_not_included_on_a_protocol(staff: Actor) -> None:
+    org = an_organization(Status.UNDER_REVIEW)
+
+    refused(org, NotAnAgency, lambda: org.include_agency("", HARBOUR_PROTOCOL, HARBOUR_SHELTER))
+
+
+@pytest.mark.parametrize("status", other_than(Status.UNDER_REVIEW))
+def test_an_agency_is_included_only_from_review(staff: Actor, status: Status) -> None:
+    org = an_organization(status)
+
+    with pytest.raises(NotUnderReview):
+        org.include_agency("", HARBOUR_PROTOCOL, HARBOUR_SHELTER)
+    assert then(org) == []
+
+
+def test_the_kinds_on_the_agency_path_are_defined_once() -> None:
+    assert frozenset({"LAW_ENFORCEMENT_AGENCY"}) == AGENCY_KINDS
+
+
+# -- possible duplicates -------------------------------------------------------------------
+
+HARBOUR_ORIGINAL = UUID("00000000-0000-4000-8000-0000000000a0")
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        Status.SUBMITTED,
+        Status.UNDER_REVIEW,
+        Status.INFORMATION_REQUESTED,
+        Status.INFORMATION_PROVIDED,
+    ],
+)
+def test_staff_dismiss_a_possible_duplicate_with_a_reason(staff: Actor, status: Status) -> None:
+    org = an_organization(status)
+    history_before = list(org.history)
+
+    org.dismiss_possible_duplicate("  Fictional: a shelter of the same name elsewhere.  ")
+
+    events = org.collect_events()
+    assert [type(e) for e in events] == [Organization.PossibleDuplicateDismissed]
+    assert events[0].note == "Fictional: a shelter of the same name elsewhere."  # type: ignore[attr-defined]
+    assert org.duplicate_flag_dismissed is True
+    assert org.state is status
+    # Nothing of it reaches the history a partner reads.
+    assert org.history == history_before
+
+
+def test_dismissing_a_possible_duplicate_needs_a_reason(staff: Actor) -> None:
+    org = an_organization(Status.SUBMITTED)
+
+    refused(org, ReasonRequired, lambda: org.dismiss_possible_duplicate("  "))
+    assert org.duplicate_flag_dismissed is False
+
+
+def test_an_application_is_declined_as_a_duplicate_of_an_existing_organization(
+    staff: Actor,
+) -> None:
+    org = an_organization(Status.SUBMITTED)
+
+    org.decline_as_duplicate(HARBOUR_ORIGINAL, "Fictional: sent twice.")
+
+    events = org.collect_events()
+    assert [type(e) for e in events] == [Organization.DeclinedAsDuplicate]
+    assert events[0].duplicate_of == str(HARBOUR_ORIGINAL)  # type: ignore[attr-defined]
+    assert org.state is Status.DECLINED
+    assert org.duplicate_of == str(HARBOUR_ORIGINAL)
+    # The history says declined; which organization it duplicates is the hotline's to read.
+    assert org.history[-1]["status"] == "DECLINED"
+    assert str(HARBOUR_ORIGINAL) not in org.history[-1]["note"]
+
+
+def test_an_application_is_not_a_duplicate_of_itself(staff: Actor) -> None:
+    org = an_organization(Status.SUBMITTED)
+
+    refused(org, NotADuplicate, lambda: org.decline_as_duplicate(HARBOUR_SHELTER, ""))
+
+
+@pytest.mark.parametrize("status", [Status.INCLUDED, Status.DECLINED, Status.REMOVED])
+def test_a_decided_organization_is_not_declined_as_a_duplicate(
+    staff: Actor, status: Status
+) -> None:
+    org = an_organization(status)
+
+    for command in (
+        lambda: org.decline_as_duplicate(HARBOUR_ORIGINAL, ""),
+        lambda: org.dismiss_possible_duplicate("Fictional reason."),
+    ):
+        with pytest.raises(IllegalTransition):
+            command()
+    assert then(org) == []
+
+
+def test_a_state_saved_before_duplicates_were_flagged_reads_as_unflagged() -> None:
+    org = an_organization(Status.SUBMITTED)
+    state = dict(vars(org))
+    state.pop("duplicate_flag_dismissed", None)
+    state.pop("duplicate_of", None)
+    old = object.__new__(Organization)
+    old.__dict__.update(state)
+
+    assert (old.duplicate_flag_dismissed, old.duplicate_of) == (False, None)
