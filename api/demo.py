@@ -8,9 +8,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain.base import Actor, acting_as
+from domain.base import ANONYMOUS_ROLE, Actor, acting_as
 from domain.case import (
     CallerRelationship,
     Channel,
@@ -130,6 +130,7 @@ def load_demo(
     provinces = list(PROVINCES)
     ids: dict[str, UUID] = {}
     staff = Actor("demo-staff", "staff", request_id="demo")
+    partner_profile: dict[str, Any] = {}
     for index in range(count):
         province = provinces[index % len(provinces)]
         profile = demo_profile(index, province, rng)
@@ -154,6 +155,7 @@ def load_demo(
             ids["confidential"] = org
         if index == 1:
             ids["partner"] = org
+            partner_profile = profile
         if progress is not None:
             progress(index + 1, count)
     agency_profile = demo_profile(999, "CA-ON", rng)
@@ -200,6 +202,13 @@ def load_demo(
         app.include_agency(f"demo-agency-approve-{seed}", agency, "Demo approval", protocol)
     ids["agency"] = agency
     ids["protocol"] = protocol
+    # The partner's form sent again through the public form, its name typed another way: the
+    # internal directory flags it to staff as a possible duplicate, with a link to the partner.
+    again = {**partner_profile, "nameEn": str(partner_profile["nameEn"]).upper() + "!"}
+    with acting_as(Actor("demo-public", ANONYMOUS_ROLE, request_id="demo")):
+        ids["possible_duplicate"] = app.apply_for_inclusion(
+            str(uuid5(NAMESPACE_URL, f"nrd-demo-duplicate-{seed}")), again, ALL_CRITERIA, True
+        ).id
     return ids
 
 

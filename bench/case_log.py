@@ -156,9 +156,7 @@ def _partners(app: Any) -> Partners:
                         f"bench-org-{uuid4()}", org, "Bench approval", protocols[province]
                     )
                 else:
-                    app.approve_inclusion(
-                        f"bench-org-{uuid4()}", org, "Bench approval (fictional)"
-                    )
+                    app.approve_inclusion(f"bench-org-{uuid4()}", org, "Bench approval (fictional)")
                     shelters[province] = org
     return Partners(shelters, protocols)
 

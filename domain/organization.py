@@ -258,8 +258,7 @@ class Organization(AuditedAggregate):
             )
         if protocol_agency_id != self.id:
             raise ReportingProtocolRequired(
-                "cannot include the agency: the reporting protocol named is not established "
-                "for it"
+                "cannot include the agency: the reporting protocol named is not established for it"
             )
         self.trigger_event(
             self.AgencyIncluded, note=clean_text(note, "the note"), protocol_id=str(protocol_id)
@@ -349,9 +348,7 @@ class Organization(AuditedAggregate):
                 self.PublicListingAgreementRecorded, listed=listed, agreement=agreement
             )
         else:
-            event = (
-                self.PublicListingConsentGiven if listed else self.PublicListingConsentWithdrawn
-            )
+            event = self.PublicListingConsentGiven if listed else self.PublicListingConsentWithdrawn
             self.trigger_event(event)
         return True
 

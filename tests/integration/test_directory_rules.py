@@ -13,7 +13,7 @@ from eventsourcing.persistence import StoredEvent
 from api.wiring import System
 from domain.base import Actor, acting_as
 from domain.organization import ALL_CRITERIA, Organization, RemovalReason, Status
-from projections.directory import DUPLICATES, INTERNAL, PUBLIC, match_keys
+from projections.directory import INTERNAL, PUBLIC, match_keys
 from tests.e2e.conftest import fictional_profile, seed
 from tests.helpers import a_key
 from tests.integration.test_projections import ids_in, read_models
@@ -82,8 +82,8 @@ def test_an_organization_reinstated_under_the_old_rule_stays_included(system: Sy
 def flags(system: System) -> list[tuple[str, str, str, str | None]]:
     with system.store.read() as cursor:
         rows = cursor.execute(
-            f"SELECT application_id, organization_id, matched_on, resolution FROM {DUPLICATES} "
-            "ORDER BY application_id, organization_id"
+            "SELECT application_id, organization_id, matched_on, resolution "
+            "FROM directory_possible_duplicates ORDER BY application_id, organization_id"
         ).fetchall()
     return [tuple(row) for row in rows]
 
