@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -23,7 +24,9 @@ from domain.case import (
     ReferralMode,
 )
 from domain.cases import REPORT_FACTORS, CaseUseCases
+from domain.contact import Direction, Disposition
 from domain.directory import DirectoryUseCases
+from domain.hotline import Hotline
 from domain.organization import ContactOutcome
 from domain.vocabulary import PROVINCES, Criterion, FocusArea, Population, ServiceCategory
 
@@ -202,6 +205,7 @@ def load_demo(
         app.include_agency(f"demo-agency-approve-{seed}", agency, "Demo approval", protocol)
     ids["agency"] = agency
     ids["protocol"] = protocol
+    ids["child_protection"] = _child_protection_authority(app, seed, rng)
     # The partner's form sent again through the public form, its name typed another way: the
     # internal directory flags it to staff as a possible duplicate, with a link to the partner.
     again = {**partner_profile, "nameEn": str(partner_profile["nameEn"]).upper() + "!"}
@@ -212,8 +216,27 @@ def load_demo(
     return ids
 
 
+def _child_protection_authority(app: DirectoryUseCases, seed: int, rng: random.Random) -> UUID:
+    """A child-protection authority for Ontario: a public body, so no service criteria."""
+    profile = demo_profile(998, "CA-ON", rng)
+    profile.update(
+        {
+            "kind": "CHILD_PROTECTION_AUTHORITY",
+            "nameEn": "Example Children's Aid Society of Ontario — fictional",
+            "nameFr": "Société d'aide à l'enfance exemple de l'Ontario — fictif",
+            "regions": [{"province": "CA-ON"}],
+        }
+    )
+    with acting_as(Actor("demo-staff", "staff", request_id="demo")):
+        authority = app.apply_for_inclusion(f"demo-cpa-{seed}", profile, [], False).id
+        app.start_review(f"demo-cpa-review-{seed}", authority)
+        app.approve_inclusion(f"demo-cpa-approve-{seed}", authority, "A statutory body")
+    return authority
+
+
 def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
-    """Two fictional cases: one referred to the demo partner, one reported to the demo agency."""
+    """Fictional cases: one referred to the demo partner, one reported to the demo agency, and
+    a minor's case waiting for its mandatory-report decision."""
     staff = Actor("demo-staff", "staff", request_id="demo")
     supervisor = Actor("demo-supervisor", "supervisor", request_id="demo")
     with acting_as(staff):
@@ -289,3 +312,116 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
             Exception_.IMMINENT_HARM,
             "Imminent harm described by a fictional community member.",
         )
+    _minors_case(app)
+
+
+def _minors_case(app: CaseUseCases) -> None:
+    """A fifteen-year-old in the sex trade, by chat: flagged, waiting for a supervisor to report
+    (``reportToChildProtection`` to the demo authority) or to decide that none is required."""
+    with acting_as(Actor("demo-staff", "staff", request_id="demo")):
+        minor = app.open_case(
+            "demo-case-3",
+            Channel.CHAT,
+            "en",
+            CallerRelationship.VICTIM_OR_SURVIVOR,
+            {"name": "Fictional Young Caller Three"},
+            {
+                "province": "CA-ON",
+                "municipality": "Toronto",
+                "urgency": "HIGH",
+                "situationType": "SEX_TRAFFICKING",
+                "minorInvolved": "YES",
+                "indicators": ["MINOR_IN_COMMERCIAL_SEX", "MOVEMENT_CONTROLLED"],
+            },
+        ).id
+        app.grant_consent(
+            "demo-case-3-follow-up",
+            minor,
+            ConsentScope.FOLLOW_UP_CONTACT,
+            None,
+            ConsentGiver.MINOR,
+            ConsentMethod.CHAT,
+            None,
+        )
+
+
+# Demo contacts start at fixed moments, so that loading the demo again (same keys, same
+# requests) writes nothing; a completed month of them shows in the public contact statistics.
+_CONTACTS_MONTH = datetime(2025, 10, 1, 9, 0, tzinfo=UTC)
+_CONTACTS_DAY = datetime(2025, 11, 14, 21, 0, tzinfo=UTC)
+
+
+def load_demo_contacts(app: Hotline) -> None:
+    """Contacts with and without cases: a hang-up, an information-only chat, a test call, a
+    caller's three contacts on one case (the text attached after, a callback on consent), and a
+    month of contacts for the public counts."""
+    staff = Actor("demo-staff", "staff", request_id="demo")
+    at = _CONTACTS_DAY
+
+    def contact(key: str, minutes: int, **facts: Any) -> UUID:
+        values: dict[str, Any] = {
+            "channel": Channel.CALL,
+            "direction": Direction.INBOUND,
+            "duration_seconds": 300,
+            "language": "en",
+            "disposition": Disposition.INFORMATION_ONLY,
+            **facts,
+        }
+        return app.record_contact(
+            f"demo-contact-{key}",
+            values["channel"],
+            values["direction"],
+            at + timedelta(minutes=minutes),
+            values["duration_seconds"],
+            values["language"],
+            values["disposition"],
+            values.get("province"),
+            values.get("case_id"),
+        ).id
+
+    with acting_as(staff):
+        contact("hang-up", 0, duration_seconds=4, language=None, disposition=Disposition.HANG_UP)
+        contact("information", 15, channel=Channel.CHAT, language="fr", province="CA-QC")
+        contact("test", 30, duration_seconds=20, disposition=Disposition.TEST_OR_PRANK)
+        case = app.open_case(
+            "demo-contact-case",
+            Channel.CALL,
+            "oj",
+            CallerRelationship.VICTIM_OR_SURVIVOR,
+            {"notes": "Demo notes: a fictional caller who called back by text."},
+            {"province": "CA-MB", "urgency": "MEDIUM", "needs": ["SHELTER"]},
+        ).id
+        contact("case-first", 45, language="oj", case_id=case, disposition=Disposition.CASE_OPENED)
+        text = contact(
+            "case-text",
+            90,
+            channel=Channel.TEXT,
+            language="oj",
+            disposition=Disposition.CASE_UPDATED,
+        )
+        app.attach_contact("demo-contact-case-attach", text, case)
+        app.grant_consent(
+            "demo-contact-case-follow-up",
+            case,
+            ConsentScope.FOLLOW_UP_CONTACT,
+            None,
+            ConsentGiver.CALLER,
+            ConsentMethod.VERBAL,
+            None,
+        )
+        contact(
+            "case-callback",
+            120,
+            direction=Direction.OUTBOUND,
+            language="oj",
+            case_id=case,
+            disposition=Disposition.CASE_UPDATED,
+        )
+        # A month of contacts for the public counts: small ones suppressed there.
+        at = _CONTACTS_MONTH
+        for n, (channel, province) in enumerate(
+            [(Channel.CALL, "CA-ON")] * 12
+            + [(Channel.TEXT, "CA-BC")] * 6
+            + [(Channel.EMAIL, "CA-NU")]
+        ):
+            contact(f"month-{n}", n * 97, channel=channel, province=province)

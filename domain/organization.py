@@ -93,6 +93,9 @@ class NotADuplicate(DomainError):
 
 
 ALL_CRITERIA = tuple(c.value for c in Criterion)
+# A child-protection authority is a public body that receives mandatory reports under its
+# statutory mandate: the service providers' criteria are not its to attest.
+_NO_CRITERIA = frozenset({OrganizationKind.CHILD_PROTECTION_AUTHORITY.value})
 
 # Kinds included through an agency's own path: the agency's request (its application, or staff
 # recording it) and a reporting protocol established for it, not the service providers' seven
@@ -231,7 +234,8 @@ class Organization(AuditedAggregate):
                 "cannot approve inclusion: an agency is included on a reporting protocol "
                 "established for it; name that protocol"
             )
-        missing = [c for c in ALL_CRITERIA if c not in self.criteria]
+        required = () if self.profile.get("kind") in _NO_CRITERIA else ALL_CRITERIA
+        missing = [c for c in required if c not in self.criteria]
         if missing:
             raise CriteriaNotAttested(
                 "cannot approve inclusion: the organization has not attested " + ", ".join(missing)
