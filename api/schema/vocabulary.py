@@ -198,6 +198,27 @@ TRISTATE = (
     },
 )
 
+CONSENT_ON_RECORD = (
+    "The caller's consent to a report to the agency, as the case held it when reported.",
+    {
+        "ACTIVE": "An active, unexpired consent covered the agency.",
+        "WITHDRAWN": "The caller had withdrawn the consent that covered the agency.",
+        "EXPIRED": "The consent that covered the agency had lapsed.",
+        "NONE": "The caller had given no consent to report to the agency.",
+    },
+)
+
+EMERGENCY_NUMBER_SOURCE = (
+    "Where an emergency number comes from, or why it is unknown.",
+    {
+        "NINE_ONE_ONE": "911: a province, or Yukon.",
+        "COMMUNITY": "The configured number for the case's community (NRD_EMERGENCY_NUMBERS).",
+        "TERRITORY": "The configured number for the territory (NRD_EMERGENCY_NUMBERS).",
+        "NOT_CONFIGURED": "Unknown: no number is configured for the territory.",
+        "PROVINCE_UNKNOWN": "Unknown: the case's province or territory is not recorded yet.",
+    },
+)
+
 SITUATION_TYPE = (
     "The kind of situation a case is about.",
     {
@@ -342,6 +363,24 @@ REFERRAL_OUTCOME_KIND = (
         "DECLINED": "The organization declined (its own eligibility decision).",
         "SERVICES_PROVIDED": "Services were provided.",
         "UNABLE_TO_REACH": "The organization could not reach the caller.",
+    },
+)
+
+REFERRAL_ANSWER = (
+    "A partner's answer to a referral addressed to it, given once, before its own intake.",
+    {
+        "ACCEPTED": "The organization will take the referral to its intake.",
+        "DECLINED": "The organization declines the referral (a reason says why).",
+    },
+)
+
+DECLINE_REASON = (
+    "Why an organization declined a referral.",
+    {
+        "NO_CAPACITY": "No capacity to take the caller now.",
+        "NOT_ELIGIBLE": "The caller does not meet the organization's eligibility requirements.",
+        "OUTSIDE_SERVICE_AREA": "The caller is outside the organization's service area.",
+        "OTHER": "Another reason (the note may say which).",
     },
 )
 

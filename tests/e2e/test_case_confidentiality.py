@@ -50,10 +50,6 @@ INVALID_DOCUMENT = {
     ],
 }
 FACTORS = {
-    "urgency": "high",
-    "imminentHarm": "yes",
-    "minorInvolved": "no",
-    "indicatorsPresent": "several",
     "callersWishes": "agrees",
     "levelOfDetail": "enough",
     "applicableLaw": "fictional act",
@@ -395,11 +391,13 @@ OUTSIDER_ROOTS = {
         "Query.referralInbox": {"first"},
         "Query.referral": {"id"},
         "Mutation.reportReferralOutcome": {"idempotencyKey", "referralId", "outcome", "note"},
+        "Mutation.answerReferral": {"idempotencyKey", "referralId", "answer", "reason", "note"},
     },
     "law_enforcement": {
         "Query.statistics": {"dimension"},
         "Query.reportInbox": {"first"},
         "Query.report": {"id"},
+        "Mutation.acknowledgeReport": {"idempotencyKey", "reportId", "contactName", "fileNumber"},
     },
 }
 

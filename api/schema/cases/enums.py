@@ -11,18 +11,22 @@ from domain.case import (
     Channel,
     ConsentGiver,
     ConsentMethod,
+    ConsentOnRecord,
     ConsentScope,
+    DeclineReason,
     DisclosableField,
     Exception_,
     Indicator,
     Need,
     RecipientKind,
+    ReferralAnswerKind,
     ReferralMode,
     ReferralOutcomeKind,
     SituationType,
     Tristate,
     Urgency,
 )
+from domain.emergency import NumberSource
 from domain.mandatory_report import MandatoryReportDecision
 
 __all__ = [
@@ -30,13 +34,17 @@ __all__ = [
     "Channel",
     "ConsentGiver",
     "ConsentMethod",
+    "ConsentOnRecord",
     "ConsentScope",
+    "DeclineReason",
     "DisclosableField",
     "Exception_",
     "Indicator",
     "MandatoryReportDecision",
     "Need",
+    "NumberSource",
     "RecipientKind",
+    "ReferralAnswerKind",
     "ReferralMode",
     "ReferralOutcomeKind",
     "SituationType",
@@ -60,10 +68,14 @@ for _enum, (_description, _values) in (
     (Indicator, vocabulary.INDICATOR),
     (ReferralMode, vocabulary.REFERRAL_MODE),
     (ReferralOutcomeKind, vocabulary.REFERRAL_OUTCOME_KIND),
+    (ConsentOnRecord, vocabulary.CONSENT_ON_RECORD),
     (MandatoryReportDecision, vocabulary.MANDATORY_REPORT_DECISION),
 ):
     vocabulary.describe(_enum, _description, _values)
+vocabulary.describe(ReferralAnswerKind, *vocabulary.REFERRAL_ANSWER, name="ReferralAnswerKind")
+vocabulary.describe(DeclineReason, *vocabulary.DECLINE_REASON)
 vocabulary.describe(Exception_, *vocabulary.DISCLOSURE_EXCEPTION, name="DisclosureException")
+vocabulary.describe(NumberSource, *vocabulary.EMERGENCY_NUMBER_SOURCE, name="EmergencyNumberSource")
 
 
 class StatisticsDimension(StrEnum):

@@ -1,9 +1,11 @@
-"""Case commands and a partner's report of a referral's outcome."""
+"""Case commands, and the recipients' own: a partner's answer to a referral and report of its
+outcome, a liaison's acknowledgement of a report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -14,12 +16,20 @@ from api.schema.cases.enums import (
     ConsentGiver,
     ConsentMethod,
     ConsentScope,
+    DeclineReason,
     DisclosableField,
     Need,
+    ReferralAnswerKind,
     ReferralMode,
     ReferralOutcomeKind,
 )
-from api.schema.cases.inbox import ReferralOutcomeResult, find_inbox_item, referral_item
+from api.schema.cases.inbox import (
+    ReferralOutcomeResult,
+    ReportAcknowledgementResult,
+    find_inbox_item,
+    referral_item,
+    report_item,
+)
 from api.schema.cases.inputs import (
     Basis,
     Brief,
@@ -31,18 +41,28 @@ from api.schema.cases.inputs import (
     ReportFactorsInput,
     instant,
 )
-from api.schema.cases.types import CaseResult, build_case
+from api.schema.cases.types import (
+    Case,
+    CaseResult,
+    EmergencyContactResult,
+    build_case,
+    emergency_number,
+)
 from api.schema.common import IdempotencyKey, selected, to_plain
 from domain.base import InvalidInput, NotFound
 from domain.write_path import Outcome
 
 
-async def _case_result(info: Info[Context, None], outcome: Outcome) -> CaseResult:
+async def _case_of(info: Info[Context, None], outcome: Outcome) -> Case | None:
     ctx = info.context
-    case = None
-    if "case" in selected(info):  # the case's read model, only when asked for
-        doc = await ctx.run(ctx.cases.get, str(outcome.id))
-        case = None if doc is None else await ctx.run(build_case, ctx, doc, selected(info, "case"))
+    if "case" not in selected(info):  # the case's read model, only when asked for
+        return None
+    doc = await ctx.run(ctx.cases.get, str(outcome.id))
+    return None if doc is None else await ctx.run(build_case, ctx, doc, selected(info, "case"))
+
+
+async def _case_result(info: Info[Context, None], outcome: Outcome) -> CaseResult:
+    case = await _case_of(info, outcome)
     return CaseResult(
         case_id=strawberry.ID(str(outcome.id)),
         version=outcome.version,
@@ -68,6 +88,30 @@ def _required_id(value: strawberry.ID, name: str) -> UUID:
     if clean is None:
         raise InvalidInput([f"{name} must be an id"])
     return UUID(clean)
+
+
+async def _addressed(
+    ctx: Context, table: str, coordinate: str, item_id: str, what: str
+) -> dict[str, Any]:
+    """The inbox item addressed to the caller's own organization that a recipient's command
+    acts on; another's is refused exactly as a missing one."""
+    found = await find_inbox_item(ctx, table, item_id)
+    ctx.authorize(coordinate, ctx.principal.organization_id if found else None, what)
+    if found is None:
+        raise NotFound(f"{what} not found")
+    return found
+
+
+async def _referral_result(
+    ctx: Context, found: dict[str, Any], command: Callable[[], Outcome]
+) -> ReferralOutcomeResult:
+    result = await ctx.command(command)
+    again = await find_inbox_item(ctx, "referral_inbox", found["id"])
+    return ReferralOutcomeResult(
+        referral_id=strawberry.ID(found["id"]),
+        replayed=result.replayed,
+        referral=None if again is None else await ctx.run(referral_item, ctx, again),
+    )
 
 
 @strawberry.type
@@ -181,8 +225,8 @@ class CaseMutations:
 
     @strawberry.mutation(
         description=(
-            "Withdraw a consent: it stops future disclosures; past ones stay on record (staff and "
-            "supervisors)."
+            "Withdraw a consent: it stops future disclosures; past ones stay on record, and their "
+            "recipients are told it was withdrawn (staff and supervisors)."
         )
     )
     async def withdraw_consent(
@@ -255,7 +299,10 @@ class CaseMutations:
     @strawberry.mutation(
         description=(
             "Report the case to a law-enforcement agency under its reporting protocol, with the "
-            "factors weighed (supervisors)."
+            "factors weighed (supervisors). The protocol's jurisdiction must cover the case's "
+            "province (and municipality, for a municipal protocol): anything else, a case with "
+            "no province yet included, is OUTSIDE_JURISDICTION unless jurisdictionOverride "
+            "justifies it. The facts the case holds are filled in from it."
         )
     )
     async def report_to_law_enforcement(
@@ -272,7 +319,8 @@ class CaseMutations:
             ),
         ],
         factors: Annotated[
-            ReportFactorsInput, strawberry.argument(description="The factors weighed.")
+            ReportFactorsInput,
+            strawberry.argument(description="The judgement factors weighed, none empty."),
         ],
         fields: Annotated[
             list[DisclosableField],
@@ -281,6 +329,16 @@ class CaseMutations:
         brief: Brief = "",
         exception: Basis = None,
         justification: Justification = "",
+        jurisdiction_override: Annotated[
+            str,
+            strawberry.argument(
+                description=(
+                    "Why the report goes under a protocol whose jurisdiction does not cover the "
+                    "case's (the caller is elsewhere, a national unit, ...): sealed with the "
+                    "case's key, shown with the report. Only when it does not cover it."
+                )
+            ),
+        ] = "",
     ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.reportToLawEnforcement", str(id))
@@ -296,6 +354,7 @@ class CaseMutations:
                 brief,
                 exception,
                 justification,
+                jurisdiction_override,
             )
         )
         return await _case_result(info, outcome)
@@ -386,8 +445,10 @@ class CaseMutations:
     @strawberry.mutation(
         description=(
             "Record a call to emergency services for the case's province or territory: 911, or "
-            "the configured number in the Northwest Territories and Nunavut (staff and "
-            "supervisors). Anything disclosed needs a supervisor's exception."
+            "the configured number in the Northwest Territories and Nunavut, by community where "
+            "one is configured (staff and supervisors). Never refused for want of a number: "
+            "with none known it is recorded as unknown, with a warning. Anything disclosed "
+            "needs a supervisor's exception."
         )
     )
     async def contact_emergency_services(
@@ -402,7 +463,7 @@ class CaseMutations:
         brief: Brief = "",
         exception: Basis = None,
         justification: Justification = "",
-    ) -> CaseResult:
+    ) -> EmergencyContactResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.contactEmergencyServices", str(id))
         outcome = await ctx.command(
@@ -410,7 +471,16 @@ class CaseMutations:
                 idempotency_key, case_id, fields or [], brief, exception, justification
             )
         )
-        return await _case_result(info, outcome)
+        # The number this call recorded: the case as that command left it (a repeat too).
+        found = await ctx.run(ctx.system.app.emergency_call, case_id, outcome.version)
+        return EmergencyContactResult(
+            case_id=strawberry.ID(str(outcome.id)),
+            version=outcome.version,
+            replayed=outcome.replayed,
+            case=await _case_of(info, outcome),
+            emergency_number=emergency_number(str(case_id), found),
+            warning=found.warning,
+        )
 
     @strawberry.mutation(description="Close an open case (staff and supervisors).")
     async def close_case(
@@ -456,23 +526,90 @@ class CaseMutations:
         note: Annotated[str, strawberry.argument(description="A note for the hotline.")] = "",
     ) -> ReferralOutcomeResult:
         ctx = info.context
-        found = await find_inbox_item(ctx, "referral_inbox", str(referral_id))
-        ctx.authorize(
-            "Mutation.reportReferralOutcome",
-            ctx.principal.organization_id if found else None,
-            "referral",
+        found = await _addressed(
+            ctx, "referral_inbox", "Mutation.reportReferralOutcome", str(referral_id), "referral"
         )
-        if found is None:
-            raise NotFound("referral not found")
         org = str(ctx.principal.organization_id)
-        result = await ctx.command(
+        return await _referral_result(
+            ctx,
+            found,
             lambda: ctx.system.app.report_referral_outcome(
                 idempotency_key, UUID(found["caseId"]), UUID(found["id"]), org, outcome, note
+            ),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "A partner accepts or declines a referral addressed to its organization, once, before "
+            "its own intake; declining gives a reason."
+        )
+    )
+    async def answer_referral(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        referral_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The referral's id.")
+        ],
+        answer: Annotated[
+            ReferralAnswerKind, strawberry.argument(description="Accepted or declined.")
+        ],
+        reason: Annotated[
+            DeclineReason | None,
+            strawberry.argument(description="Why it is declined (required to decline)."),
+        ] = None,
+        note: Annotated[
+            str, strawberry.argument(description="A note for the hotline (optional).")
+        ] = "",
+    ) -> ReferralOutcomeResult:
+        ctx = info.context
+        found = await _addressed(
+            ctx, "referral_inbox", "Mutation.answerReferral", str(referral_id), "referral"
+        )
+        return await _referral_result(
+            ctx,
+            found,
+            lambda: ctx.system.app.answer_referral(
+                idempotency_key, UUID(found["caseId"]), UUID(found["id"]), answer, reason, note
+            ),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "A law-enforcement liaison acknowledges a report addressed to its agency, once, with "
+            "who handles it and the agency's file number if it gives them."
+        )
+    )
+    async def acknowledge_report(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        report_id: Annotated[strawberry.ID, strawberry.argument(description="The report's id.")],
+        contact_name: Annotated[
+            str,
+            strawberry.argument(
+                description="Who at the agency handles it (optional; up to 200 characters)."
+            ),
+        ] = "",
+        file_number: Annotated[
+            str,
+            strawberry.argument(
+                description="The agency's file number (optional; up to 100 characters)."
+            ),
+        ] = "",
+    ) -> ReportAcknowledgementResult:
+        ctx = info.context
+        found = await _addressed(
+            ctx, "report_inbox", "Mutation.acknowledgeReport", str(report_id), "report"
+        )
+        result = await ctx.command(
+            lambda: ctx.system.app.acknowledge_report(
+                idempotency_key, UUID(found["caseId"]), UUID(found["id"]), contact_name, file_number
             )
         )
-        again = await find_inbox_item(ctx, "referral_inbox", found["id"])
-        return ReferralOutcomeResult(
-            referral_id=strawberry.ID(found["id"]),
+        again = await find_inbox_item(ctx, "report_inbox", found["id"])
+        return ReportAcknowledgementResult(
+            report_id=strawberry.ID(found["id"]),
             replayed=result.replayed,
-            referral=None if again is None else await ctx.run(referral_item, ctx, again),
+            report=None if again is None else await ctx.run(report_item, ctx, again),
         )
