@@ -146,7 +146,11 @@ def load_demo(
         with acting_as(staff):
             listed = index % 5 != 4  # every fifth one stays out of the public directory
             org = app.apply_for_inclusion(
-                f"demo-apply-{seed}-{index}", profile, ALL_CRITERIA, listed
+                f"demo-apply-{seed}-{index}",
+                profile,
+                ALL_CRITERIA,
+                listed,
+                "Demo: the organization's signed listing form (fictional)",
             ).id
             app.start_review(f"demo-review-{seed}-{index}", org)
             if index % 9 == 8:

@@ -136,7 +136,11 @@ def _partners(app: Any) -> Partners:
             for kind in ("DIRECT_SERVICE_PROVIDER", "LAW_ENFORCEMENT_AGENCY"):
                 profile = {**demo_profile(n, province, rng), "kind": kind}
                 org = app.apply_for_inclusion(
-                    f"bench-org-{uuid4()}", profile, ALL_CRITERIA, kind != "LAW_ENFORCEMENT_AGENCY"
+                    f"bench-org-{uuid4()}",
+                    profile,
+                    ALL_CRITERIA,
+                    kind != "LAW_ENFORCEMENT_AGENCY",
+                    "Bench: the organization's signed listing form (fictional)",
                 ).id
                 app.start_review(f"bench-org-{uuid4()}", org)
                 if kind == "LAW_ENFORCEMENT_AGENCY":

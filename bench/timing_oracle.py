@@ -131,7 +131,11 @@ def _organization(
     from api.demo import ALL_CRITERIA
 
     org: UUID = app.apply_for_inclusion(
-        f"timing-apply-{uuid4()}", _profile(index, kind, name), ALL_CRITERIA, listed
+        f"timing-apply-{uuid4()}",
+        _profile(index, kind, name),
+        ALL_CRITERIA,
+        listed,
+        "Bench: the organization's signed listing form (fictional)",
     ).id
     app.start_review(f"timing-review-{uuid4()}", org)
     if include:

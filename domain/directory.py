@@ -54,6 +54,7 @@ class DirectoryUseCases(WritePath):
         profile: dict[str, Any],
         criteria: list[str],
         public_listing: bool,
+        listing_agreement: str = "",
     ) -> Outcome:
         """The application, as the organization (or staff on its behalf) sent it. Whether it
         looks like an organization already known is the read model's to flag, for staff
@@ -61,12 +62,19 @@ class DirectoryUseCases(WritePath):
         clean = parse_profile(profile)
         attested = parse_criteria(criteria)
         new_id = uuid4()
+        inputs = {"profile": clean, "criteria": attested, "publicListing": public_listing}
+        if listing_agreement:  # only when given: a request made before repeats as it was
+            inputs["listingAgreement"] = listing_agreement
         return self._run(
             key,
             "applyForInclusion",
-            {"profile": clean, "criteria": attested, "publicListing": public_listing},
+            inputs,
             lambda _new: Organization.submit_application(
-                id=new_id, profile=clean, criteria=attested, public_listing=public_listing
+                id=new_id,
+                profile=clean,
+                criteria=attested,
+                public_listing=public_listing,
+                listing_agreement=listing_agreement,
             ),
         )
 

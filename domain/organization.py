@@ -142,9 +142,16 @@ class Organization(AuditedAggregate):
     duplicate_of: str | None = None
 
     class ApplicationSubmitted(AuditedAggregate.Created):
+        class_version = 2  # v2 keeps the written agreement staff recorded for the listing
+
         profile: dict[str, Any]
         criteria: list[str]
         public_listing: bool
+        listing_agreement: str = ""  # none when the organization applied itself
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["listing_agreement"] = ""  # sent before staff recorded agreements
 
         def apply(self, org: Organization) -> None:
             org._log(self, Status.SUBMITTED.value)
@@ -172,13 +179,20 @@ class Organization(AuditedAggregate):
         profile: dict[str, Any],
         criteria: list[str],
         public_listing: bool,
+        listing_agreement: str = "",
     ) -> Organization:
+        """Staff applying on an organization's behalf list it publicly only on its written
+        agreement (``listing_agreement``), kept in the event."""
+        agreement = clean_text(listing_agreement, "the written agreement")
+        if public_listing and not agreement and current_actor().role in ON_BEHALF_ROLES:
+            raise WrittenAgreementRequired(_AGREEMENT_NEEDED)
         org: Organization = cls._create(
             cls.ApplicationSubmitted,
             id=id,
             profile=profile,
             criteria=criteria,
             public_listing=public_listing,
+            listing_agreement=agreement,
         )
         return org
 

@@ -102,6 +102,7 @@ def fictional_profile(
 
 _counter = [0]
 SEED_DETACHMENT = "Fictional Seed Detachment"
+SEED_LISTING_AGREEMENT = "Fictional: the seeded organization's signed form."
 SEED_CONTACT = {"name": "Sgt. Fictional Seed", "phone": "+1 555 010 0199"}
 
 
@@ -122,7 +123,10 @@ def seed(
     profile["location"]["confidential"] = confidential
     app = system.app
     with acting_as(Actor("fictional-seeder", "staff", request_id=key)):
-        org = app.apply_for_inclusion(f"{key}-a", profile, ALL_CRITERIA, listed).id
+        # The organization's form, its listing consent in it, as staff record it.
+        org = app.apply_for_inclusion(
+            f"{key}-a", profile, ALL_CRITERIA, listed, SEED_LISTING_AGREEMENT
+        ).id
         if included:
             app.start_review(f"{key}-r", org)
             if profile["kind"] in AGENCY_KINDS:

@@ -10,7 +10,7 @@ from uuid import uuid4
 
 from api.wiring import System
 from tests.e2e.conftest import fictional_profile, seed
-from tests.e2e.test_directory_stories import application, command, events
+from tests.e2e.test_directory_stories import APPLY, application, command, events
 
 AGREEMENT = "Fictional: the shelter's signed listing form, ref. NRD-0042."
 LISTING = command("setPublicListing", "listed: Boolean!, agreement: String!", "version")
@@ -313,3 +313,28 @@ def test_staff_dismiss_a_flag_or_decline_the_application_as_a_duplicate(
     assert duplicate["duplicateOf"] == known
     assert {d["resolution"] for d in duplicate["possibleDuplicates"]} == {"DECLINED_AS_DUPLICATE"}
     assert staff.gql(FLAGGED)["data"]["directory"]["edges"] == []
+
+
+def test_staff_applying_for_an_organization_list_it_only_on_its_written_agreement(
+    system: System, as_role: Any
+) -> None:
+    staff = as_role("staff")
+    before = events(system)
+
+    refused = staff.gql(
+        APPLY, {"key": "rules-behalf-01", "input": application("Example Emailed Form Shelter")}
+    )
+
+    assert error_code(refused) == "WRITTEN_AGREEMENT_REQUIRED"
+    assert events(system) == before
+    recorded = staff.gql(
+        APPLY,
+        {
+            "key": "rules-behalf-02",
+            "input": {
+                **application("Example Emailed Form Shelter"),
+                "listingAgreement": AGREEMENT,
+            },
+        },
+    )
+    assert recorded["data"]["applyForInclusion"]["version"] == 1

@@ -270,5 +270,6 @@ def test_an_anonymous_caller_must_use_a_random_uuid_as_its_idempotency_key(
     assert refused["errors"][0]["extensions"]["code"] == "INVALID_IDEMPOTENCY_KEY"
     assert "UUID" in refused["errors"][0]["message"]
     assert events(system) == before
-    staff = as_role("staff").gql(APPLY, {"key": "my-application-1", "input": application()})
+    on_behalf = {**application(), "listingAgreement": "Fictional: the shelter's signed form."}
+    staff = as_role("staff").gql(APPLY, {"key": "my-application-1", "input": on_behalf})
     assert staff["data"]["applyForInclusion"]["organizationId"]

@@ -259,10 +259,10 @@ def test_every_event_of_an_organization_says_who_when_and_why_it_was_declined_re
     app = system.app
     with acting_as(staff("req-org-apply")):
         included = app.apply_for_inclusion(
-            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True
+            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True, AGREEMENT
         ).id
         declined = app.apply_for_inclusion(
-            a_key(), fictional_profile("Example Fir Outreach"), ALL_CRITERIA, True
+            a_key(), fictional_profile("Example Fir Outreach"), ALL_CRITERIA, True, AGREEMENT
         ).id
     with acting_as(staff("req-org-review")):
         app.start_review(a_key(), included)
@@ -642,7 +642,7 @@ def test_replay_by_moment_picks_the_last_version_at_or_before_it(system: System)
     before = a_moment()
     with acting_as(staff("req-moment-apply")):
         org = app.apply_for_inclusion(
-            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True
+            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True, AGREEMENT
         ).id
     after_one = a_moment()
     with acting_as(staff("req-moment-review")):
@@ -683,7 +683,7 @@ def test_the_public_directory_as_of_a_date_is_the_one_the_public_saw_then(
 
     def included(name: str, listed: bool = True, **changes: Any) -> UUID:
         org_id = app.apply_for_inclusion(
-            a_key(), fictional_profile(name, **changes), ALL_CRITERIA, listed
+            a_key(), fictional_profile(name, **changes), ALL_CRITERIA, listed, AGREEMENT
         ).id
         app.start_review(a_key(), org_id)
         app.approve_inclusion(a_key(), org_id, "Fictional approval.")
@@ -693,7 +693,7 @@ def test_the_public_directory_as_of_a_date_is_the_one_the_public_saw_then(
         alder = included("Example Alder Shelter", descriptionEn="Fictional: the old text")
         birch = included("Example Birch Centre")
         cedar = app.apply_for_inclusion(
-            a_key(), fictional_profile("Example Cedar Clinic"), ALL_CRITERIA, True
+            a_key(), fictional_profile("Example Cedar Clinic"), ALL_CRITERIA, True, AGREEMENT
         ).id
         dogwood = included(
             "Example Dogwood House",
@@ -706,7 +706,7 @@ def test_the_public_directory_as_of_a_date_is_the_one_the_public_saw_then(
         )
         elm = included("Example Elm Refuge", listed=False)
         fir = app.apply_for_inclusion(
-            a_key(), fictional_profile("Example Fir Outreach"), ALL_CRITERIA, True
+            a_key(), fictional_profile("Example Fir Outreach"), ALL_CRITERIA, True, AGREEMENT
         ).id
         app.start_review(a_key(), fir)
         app.decline_inclusion(a_key(), fir, "Fictional: criteria not met.")
@@ -812,7 +812,7 @@ def test_a_record_longer_than_one_read_batch_is_exported_paged_and_folded_whole(
     app = system.app
     with acting_as(staff("req-batch")):
         org_id = app.apply_for_inclusion(
-            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True
+            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True, AGREEMENT
         ).id
         app.start_review(a_key(), org_id)
         app.approve_inclusion(a_key(), org_id, "Fictional approval.")

@@ -26,7 +26,7 @@ from domain.organization import (
 )
 from domain.reporting_protocol import NotALawEnforcementAgency, ProtocolExists, ReportingProtocol
 from domain.write_path import ConcurrentUpdate, Outcome
-from tests.helpers import a_key
+from tests.helpers import AGREEMENT, a_key
 
 SHELTER: dict[str, Any] = {
     "kind": "DIRECT_SERVICE_PROVIDER",
@@ -233,7 +233,7 @@ def test_the_same_key_with_different_input_is_refused_and_writes_nothing(
     before = written(app)
 
     with pytest.raises(IdempotencyKeyReused):
-        app.apply_for_inclusion(key, SHELTER, list(ALL_CRITERIA), True)
+        app.apply_for_inclusion(key, SHELTER, list(ALL_CRITERIA), True, AGREEMENT)
     with pytest.raises(IdempotencyKeyReused):
         app.apply_for_inclusion(
             key, {**SHELTER, "nameEn": "Example Valley Centre"}, list(ALL_CRITERIA), False

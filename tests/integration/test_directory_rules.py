@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import StoredEvent
 
@@ -164,3 +164,32 @@ def test_a_decision_closes_a_flag_and_a_rebuild_finds_the_same_flags(system: Sys
     system.projector.rebuild()
     assert flags(system) == before
     assert read_models(system.store) == followed
+
+
+def test_an_application_stored_before_agreements_were_kept_loads_with_none(
+    system: System,
+) -> None:
+    with acting_as(STAFF):
+        org_id = system.app.apply_for_inclusion(
+            a_key(), fictional_profile("Example Older Form"), list(ALL_CRITERIA), True, "ref."
+        ).id
+    [stored] = system.app.recorder.select_events(org_id)
+    transcoder = system.app.mapper.transcoder
+    state = transcoder.decode(stored.state)
+    assert (state["class_version"], state["listing_agreement"]) == (2, "ref.")
+    del state["class_version"], state["listing_agreement"]  # the first version's shape
+    older = uuid4()
+    state["originator_id"] = older
+    old = StoredEvent(
+        originator_id=older,
+        originator_version=1,
+        topic=stored.topic,
+        state=transcoder.encode(state),
+    )
+    system.app.recorder.insert_events([old])
+
+    org: Organization = system.app.repository.get(older)
+
+    assert org.public_listing is True
+    [event] = system.app.events.get(older)
+    assert event.listing_agreement == ""  # type: ignore[attr-defined]

@@ -69,7 +69,7 @@ PUBLIC_KEYS = {
 
 def an_applicant(app: DirectoryUseCases, name: str, listed: bool = True, **changes: Any) -> UUID:
     return app.apply_for_inclusion(
-        a_key(), fictional_profile(name, **changes), list(ALL_CRITERIA), listed
+        a_key(), fictional_profile(name, **changes), list(ALL_CRITERIA), listed, AGREEMENT
     ).id
 
 
@@ -653,6 +653,7 @@ def test_a_projector_tailing_four_concurrent_writers_never_skips_an_event(
                     fictional_profile(f"Fictional Writer {writer} Shelter {n:02d}"),
                     list(ALL_CRITERIA),
                     True,
+                    AGREEMENT,
                 ).id
                 for n in range(writes_each)
             ]
@@ -829,7 +830,11 @@ def test_a_worker_that_caught_up_lets_a_command_wait_for_its_own_write(
     try:
         with acting_as(STAFF):
             outcome = worker_fed.app.apply_for_inclusion(
-                a_key(), fictional_profile("Example Harbour Shelter"), list(ALL_CRITERIA), True
+                a_key(),
+                fictional_profile("Example Harbour Shelter"),
+                list(ALL_CRITERIA),
+                True,
+                AGREEMENT,
             )
         worker_fed.projector.catch_up()  # the projection worker's pass
 
@@ -847,7 +852,7 @@ def test_an_application_holding_a_nul_character_does_not_stall_the_directory(
     # Refusing it as invalid input is as good as projecting it.
     with acting_as(applicant), contextlib.suppress(InvalidInput):
         system.app.apply_for_inclusion(
-            a_key(), fictional_profile("Fictional\x00Shelter"), list(ALL_CRITERIA), True
+            a_key(), fictional_profile("Fictional\x00Shelter"), list(ALL_CRITERIA), True, AGREEMENT
         )
 
     later = seed(system, "Example Later Shelter")

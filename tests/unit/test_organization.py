@@ -134,7 +134,11 @@ def other_than(*statuses: Status) -> list[Status]:
 
 def test_a_submitted_application_starts_the_history_as_submitted(staff: Actor) -> None:
     org = Organization.submit_application(
-        id=HARBOUR_SHELTER, profile=PROFILE, criteria=list(ALL_CRITERIA), public_listing=True
+        id=HARBOUR_SHELTER,
+        profile=PROFILE,
+        criteria=list(ALL_CRITERIA),
+        public_listing=True,
+        listing_agreement=AGREEMENT,
     )
 
     assert then(org) == [Organization.ApplicationSubmitted]
@@ -941,3 +945,43 @@ def test_a_state_saved_before_duplicates_were_flagged_reads_as_unflagged() -> No
     old.__dict__.update(state)
 
     assert (old.duplicate_flag_dismissed, old.duplicate_of) == (False, None)
+
+
+# -- applying on an organization's behalf --------------------------------------------------
+
+
+def test_staff_applying_on_behalf_list_it_only_on_its_written_agreement(staff: Actor) -> None:
+    with pytest.raises(WrittenAgreementRequired):
+        Organization.submit_application(
+            id=HARBOUR_SHELTER, profile=PROFILE, criteria=list(ALL_CRITERIA), public_listing=True
+        )
+
+    org = Organization.submit_application(
+        id=HARBOUR_SHELTER,
+        profile=PROFILE,
+        criteria=list(ALL_CRITERIA),
+        public_listing=True,
+        listing_agreement=f" {AGREEMENT} ",
+    )
+
+    [event] = org.collect_events()
+    assert event.listing_agreement == AGREEMENT  # type: ignore[attr-defined]
+    assert org.public_listing is True
+
+
+def test_staff_applying_unlisted_need_no_agreement(staff: Actor) -> None:
+    org = Organization.submit_application(
+        id=HARBOUR_SHELTER, profile=PROFILE, criteria=list(ALL_CRITERIA), public_listing=False
+    )
+    assert org.public_listing is False
+
+
+def test_the_organization_applying_itself_consents_on_its_own_form() -> None:
+    public = Actor("anonymous", "public", request_id="req-fictional-4")
+    with acting_as(public):
+        org = Organization.submit_application(
+            id=HARBOUR_SHELTER, profile=PROFILE, criteria=list(ALL_CRITERIA), public_listing=True
+        )
+    [event] = org.collect_events()
+    assert event.listing_agreement == ""  # type: ignore[attr-defined]
+    assert org.public_listing is True

@@ -155,6 +155,14 @@ class ApplicationInput:
     public_listing: bool = strawberry.field(
         description="Consent to appear in the public directory once included"
     )
+    listing_agreement: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Staff and supervisors applying on an organization's behalf: its written agreement "
+            "to the public listing (a reference and a note), required of them when "
+            "publicListing is true."
+        ),
+    )
 
 
 @strawberry.input(description="Filters combine with AND; values within one filter with OR.")

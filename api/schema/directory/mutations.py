@@ -66,6 +66,7 @@ class DirectoryMutations:
                 to_plain(input.profile),
                 [c.value for c in input.criteria],
                 input.public_listing,
+                input.listing_agreement or "",
             ),
         )
 
