@@ -9,9 +9,9 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain.base import Actor, acting_as
+from domain.base import ANONYMOUS_ROLE, Actor, acting_as
 from domain.case import (
     CallerRelationship,
     Case,
@@ -136,6 +136,7 @@ def load_demo(
     provinces = list(PROVINCES)
     ids: dict[str, UUID] = {}
     staff = Actor("demo-staff", "staff", request_id="demo")
+    partner_profile: dict[str, Any] = {}
     for index in range(count):
         province = provinces[index % len(provinces)]
         profile = demo_profile(index, province, rng)
@@ -145,7 +146,11 @@ def load_demo(
         with acting_as(staff):
             listed = index % 5 != 4  # every fifth one stays out of the public directory
             org = app.apply_for_inclusion(
-                f"demo-apply-{seed}-{index}", profile, ALL_CRITERIA, listed
+                f"demo-apply-{seed}-{index}",
+                profile,
+                ALL_CRITERIA,
+                listed,
+                "Demo: the organization's signed listing form (fictional)",
             ).id
             app.start_review(f"demo-review-{seed}-{index}", org)
             if index % 9 == 8:
@@ -160,6 +165,7 @@ def load_demo(
             ids["confidential"] = org
         if index == 1:
             ids["partner"] = org
+            partner_profile = profile
         if progress is not None:
             progress(index + 1, count)
     agency_profile = demo_profile(999, "CA-ON", rng)
@@ -175,7 +181,6 @@ def load_demo(
             f"demo-agency-{seed}", agency_profile, ALL_CRITERIA, False
         ).id
         app.start_review(f"demo-agency-review-{seed}", agency)
-        app.approve_inclusion(f"demo-agency-approve-{seed}", agency, "Demo approval")
         app.record_contact_attempt(
             f"demo-agency-contact-{seed}",
             agency,
@@ -203,9 +208,18 @@ def load_demo(
                 },
             ],
         ).id
+        # An agency is included on its request and the protocol established for it.
+        app.include_agency(f"demo-agency-approve-{seed}", agency, "Demo approval", protocol)
     ids["agency"] = agency
     ids["protocol"] = protocol
     ids["child_protection"] = _child_protection_authority(app, seed, rng)
+    # The partner's form sent again through the public form, its name typed another way: the
+    # internal directory flags it to staff as a possible duplicate, with a link to the partner.
+    again = {**partner_profile, "nameEn": str(partner_profile["nameEn"]).upper() + "!"}
+    with acting_as(Actor("demo-public", ANONYMOUS_ROLE, request_id="demo")):
+        ids["possible_duplicate"] = app.apply_for_inclusion(
+            str(uuid5(NAMESPACE_URL, f"nrd-demo-duplicate-{seed}")), again, ALL_CRITERIA, True
+        ).id
     return ids
 
 

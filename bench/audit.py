@@ -382,6 +382,7 @@ def generate_log(system: Any, target: int, batch_events: int = 1000) -> dict[str
                     ),
                     criteria=parse_criteria(ALL_CRITERIA),
                     public_listing=index % 5 != 4,
+                    listing_agreement="Bench: the organization's signed form (fictional)",
                 )
                 pending.append(org)
                 done(org, "applyForInclusion", 1)
@@ -848,7 +849,11 @@ def build_read_case(system: Any) -> UUID:
     app = system.app
     with acting_as(staff_actor(system, "reads")):
         org = app.apply_for_inclusion(
-            key(), demo_profile(0, "CA-ON", random.Random(3)), ALL_CRITERIA, True
+            key(),
+            demo_profile(0, "CA-ON", random.Random(3)),
+            ALL_CRITERIA,
+            True,
+            "Bench: the organization's signed listing form (fictional)",
         ).id
         app.start_review(key(), org)
         app.approve_inclusion(key(), org, "Bench approval (fictional)")

@@ -78,7 +78,13 @@ def seed(system: Any, cases: int, threads: int) -> tuple[str, list[str], float]:
     app = system.app
     with acting_as(Actor("bench-staff-0", "staff", request_id="bench-seed")):
         profile = demo_profile(0, "CA-ON", random.Random(7))
-        org = app.apply_for_inclusion(f"bench-org-{uuid4()}", profile, ALL_CRITERIA, True).id
+        org = app.apply_for_inclusion(
+            f"bench-org-{uuid4()}",
+            profile,
+            ALL_CRITERIA,
+            True,
+            "Bench: the organization's signed listing form (fictional)",
+        ).id
         app.start_review(f"bench-org-{uuid4()}", org)
         app.approve_inclusion(f"bench-org-{uuid4()}", org, "Bench approval (fictional)")
     provinces = sorted(PROVINCES)

@@ -136,10 +136,13 @@ def _partners(app: Any) -> Partners:
             for kind in ("DIRECT_SERVICE_PROVIDER", "LAW_ENFORCEMENT_AGENCY"):
                 profile = {**demo_profile(n, province, rng), "kind": kind}
                 org = app.apply_for_inclusion(
-                    f"bench-org-{uuid4()}", profile, ALL_CRITERIA, kind != "LAW_ENFORCEMENT_AGENCY"
+                    f"bench-org-{uuid4()}",
+                    profile,
+                    ALL_CRITERIA,
+                    kind != "LAW_ENFORCEMENT_AGENCY",
+                    "Bench: the organization's signed listing form (fictional)",
                 ).id
                 app.start_review(f"bench-org-{uuid4()}", org)
-                app.approve_inclusion(f"bench-org-{uuid4()}", org, "Bench approval (fictional)")
                 if kind == "LAW_ENFORCEMENT_AGENCY":
                     protocols[province] = app.establish_reporting_protocol(
                         f"bench-protocol-{uuid4()}",
@@ -148,7 +151,12 @@ def _partners(app: Any) -> Partners:
                         None,
                         [{"name": "Sgt. Fictional Bench", "phone": "+1 555 010 0142"}],
                     ).id
+                    # An agency is included on the protocol established for it.
+                    app.include_agency(
+                        f"bench-org-{uuid4()}", org, "Bench approval", protocols[province]
+                    )
                 else:
+                    app.approve_inclusion(f"bench-org-{uuid4()}", org, "Bench approval (fictional)")
                     shelters[province] = org
     return Partners(shelters, protocols)
 

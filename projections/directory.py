@@ -9,6 +9,7 @@ address). Public reads touch the public tables only, so no filter bug can leak a
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import unicodedata
@@ -26,6 +27,10 @@ from projections.sql import Cursor, ViewStore, dump_doc, load_doc
 INTERNAL = "directory_internal"
 PUBLIC = "directory_public"
 SCOPES = (INTERNAL, PUBLIC)
+# Possible duplicates: each organization's match keys, and each application flagged, with the
+# organizations it looks like (internal: the hotline's roles only).
+MATCH_KEYS = "directory_match_keys"
+DUPLICATES = "directory_possible_duplicates"
 
 PUBLIC_FIELDS = (
     "kind",
@@ -63,6 +68,60 @@ def sort_key(name: str) -> str:
     return fold(name)
 
 
+# -- possible duplicates ----------------------------------------------------------------------
+
+NAME = "NAME"
+POSTAL_CODE_AND_EMAIL = "POSTAL_CODE_AND_EMAIL"
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _normalized_name(name: str) -> str:
+    """A name as applications are compared: folded, punctuation and spacing ignored."""
+    return " ".join(_NOT_WORD.sub(" ", fold(name)).split())
+
+
+def match_keys(profile: Mapping[str, Any]) -> dict[str, str]:
+    """What makes two organizations look alike, as digests (the table holds no contact
+    details of its own) -> what matched: either name, or a postal code with an email."""
+    keys: dict[str, str] = {}
+    for name in (profile.get("nameEn"), profile.get("nameFr")):
+        if name and (normal := _normalized_name(name)):
+            keys[_digest("name", normal)] = NAME
+    postal = "".join(((profile.get("location") or {}).get("postalCode") or "").upper().split())
+    if postal:
+        for contact in ("publicContact", "pointOfContact"):
+            email = ((profile.get(contact) or {}).get("email") or "").strip().casefold()
+            if email:
+                keys[_digest("postal-email", f"{postal}|{email}")] = POSTAL_CODE_AND_EMAIL
+    return keys
+
+
+def _digest(kind: str, text: str) -> str:
+    return hashlib.sha256(f"{kind}\x1f{text}".encode()).hexdigest()
+
+
+def duplicate_resolution(org: Organization) -> str | None:
+    """What became of an application's flag: None while staff have not decided."""
+    if org.duplicate_of is not None:
+        return "DECLINED_AS_DUPLICATE"
+    if org.duplicate_flag_dismissed:
+        return "DISMISSED"
+    if org.status in _UNDECIDED:
+        return None
+    return "DECIDED"
+
+
+_UNDECIDED = frozenset(
+    s.value
+    for s in (
+        Status.SUBMITTED,
+        Status.UNDER_REVIEW,
+        Status.INFORMATION_REQUESTED,
+        Status.INFORMATION_PROVIDED,
+    )
+)
+
+
 def internal_doc(org: Organization) -> dict[str, Any]:
     profile = org.profile
     return {
@@ -88,6 +147,7 @@ def internal_doc(org: Organization) -> dict[str, Any]:
         "removal": None if org.removal is None else {**org.removal, "at": iso(org.removal["at"])},
         "removalRequested": org.removal_requested,
         "history": [{**h, "at": iso(h["at"])} for h in org.history],
+        "duplicateOf": org.duplicate_of,
     }
 
 
@@ -176,11 +236,30 @@ class DirectoryProjection(AggregateProjection):
                     f"CREATE VIRTUAL TABLE IF NOT EXISTS {scope}_fts USING fts5(id UNINDEXED, "
                     "body, tokenize = 'porter unicode61 remove_diacritics 2')"
                 )
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {MATCH_KEYS} (id TEXT NOT NULL, match_key TEXT NOT NULL, "
+            "PRIMARY KEY (id, match_key))"
+        )
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {MATCH_KEYS}_key ON {MATCH_KEYS} (match_key, id)"
+        )
+        # One row per application and organization it looks like; resolution NULL while open.
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {DUPLICATES} (application_id TEXT NOT NULL, "
+            "organization_id TEXT NOT NULL, matched_on TEXT NOT NULL, flagged_at TEXT NOT NULL, "
+            "resolution TEXT, PRIMARY KEY (application_id, organization_id))"
+        )
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {DUPLICATES}_open "
+            f"ON {DUPLICATES} (resolution, flagged_at, application_id)"
+        )
 
     def drop_tables(self, cursor: Cursor) -> None:
         for scope in SCOPES:
             for table in (f"{scope}_facets", f"{scope}_fts", scope):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        for table in (MATCH_KEYS, DUPLICATES):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
 
     def write(
@@ -189,9 +268,11 @@ class DirectoryProjection(AggregateProjection):
         orgs: list[Organization],
         applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]],
     ) -> None:
+        flags = self._flag_duplicates(cursor, orgs, applied)
         internal, public = [], []
         for org in orgs:
             doc = internal_doc(org)
+            doc["possibleDuplicates"] = flags.get(str(org.id), [])
             internal.append(
                 (doc, (org.status, doc["lastConfirmedAt"], int(org.flagged_unreachable)))
             )
@@ -201,6 +282,71 @@ class DirectoryProjection(AggregateProjection):
         ids = [str(org.id) for org in orgs]
         self._replace(cursor, INTERNAL, ids, internal)
         self._replace(cursor, PUBLIC, ids, public)
+
+    def _flag_duplicates(
+        self,
+        cursor: Cursor,
+        orgs: list[Organization],
+        applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]],
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Keeps each organization's match keys, flags each new application that shares one
+        with an organization already known (in log order: the second of two identical
+        applications is flagged, with a link to the first), and returns the flags of these
+        organizations, for their documents."""
+        ids = [str(org.id) for org in orgs]
+        marks = ", ".join(["%s"] * len(ids))
+        for org in orgs:
+            # One by one: an organization later in the batch keeps its keys until its turn,
+            # so an application earlier in the batch still finds it.
+            keys = match_keys(org.profile)
+            submitted = any(
+                isinstance(e, Organization.ApplicationSubmitted) for e in applied[org.id]
+            )
+            if submitted and keys:
+                self._flag(cursor, org, keys)
+            cursor.execute(f"DELETE FROM {MATCH_KEYS} WHERE id = %s", (str(org.id),))
+            cursor.executemany(
+                f"INSERT INTO {MATCH_KEYS} (id, match_key) VALUES (%s, %s)",
+                [(str(org.id), key) for key in sorted(keys)],
+            )
+            cursor.execute(
+                f"UPDATE {DUPLICATES} SET resolution = %s WHERE application_id = %s",
+                (duplicate_resolution(org), str(org.id)),
+            )
+        rows = cursor.execute(
+            f"SELECT application_id, organization_id, matched_on, flagged_at, resolution "
+            f"FROM {DUPLICATES} WHERE application_id IN ({marks}) "
+            "ORDER BY application_id, flagged_at, organization_id",
+            ids,
+        ).fetchall()
+        flags: dict[str, list[dict[str, Any]]] = {}
+        for application, organization, matched, at, resolution in rows:
+            flags.setdefault(application, []).append(
+                {
+                    "organizationId": organization,
+                    "matchedOn": matched.split(","),
+                    "flaggedAt": at,
+                    "resolution": resolution,
+                }
+            )
+        return flags
+
+    def _flag(self, cursor: Cursor, org: Organization, keys: dict[str, str]) -> None:
+        marks = ", ".join(["%s"] * len(keys))
+        found: dict[str, set[str]] = {}
+        for other, key in cursor.execute(
+            f"SELECT id, match_key FROM {MATCH_KEYS} WHERE match_key IN ({marks}) AND id <> %s",
+            [*keys, str(org.id)],
+        ).fetchall():
+            found.setdefault(other, set()).add(keys[key])
+        cursor.executemany(
+            f"INSERT INTO {DUPLICATES} (application_id, organization_id, matched_on, flagged_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [
+                (str(org.id), other, ",".join(sorted(matched)), iso(org.created_on))
+                for other, matched in sorted(found.items())
+            ],
+        )
 
     def _replace(
         self,
@@ -280,6 +426,7 @@ class DirectoryQuery:
     statuses: Sequence[str] = ()
     review_due_before: str | None = None
     flagged_unreachable: bool | None = None
+    possible_duplicate: bool | None = None
     first: int = 20
     after: str | None = None
 
@@ -324,6 +471,32 @@ def _known(scope: str) -> None:
 class DirectoryQueries:
     def __init__(self, store: ViewStore) -> None:
         self.store = store
+
+    def possible_duplicates(
+        self, first: int = 20, after: tuple[str, str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Open flags, oldest first: each application with an organization it looks like.
+        ``after``: the (flaggedAt, applicationId, organizationId) of the last row seen."""
+        where, params = "resolution IS NULL", []
+        if after is not None:
+            where += " AND (flagged_at, application_id, organization_id) > (%s, %s, %s)"
+            params = list(after)
+        with self.store.read() as cursor:
+            rows = cursor.execute(
+                f"SELECT application_id, organization_id, matched_on, flagged_at "
+                f"FROM {DUPLICATES} WHERE {where} "
+                "ORDER BY flagged_at, application_id, organization_id LIMIT %s",
+                [*params, first],
+            ).fetchall()
+        return [
+            {
+                "applicationId": r[0],
+                "organizationId": r[1],
+                "matchedOn": r[2].split(","),
+                "flaggedAt": r[3],
+            }
+            for r in rows
+        ]
 
     def get(self, scope: str, org_id: str) -> dict[str, Any] | None:
         _known(scope)
@@ -552,6 +725,16 @@ class DirectoryQueries:
             if query.flagged_unreachable is not None:
                 filters.append(
                     Filter.plain("flagged_unreachable = %s", [int(query.flagged_unreachable)])
+                )
+            if query.possible_duplicate is not None:
+                # Applications with an open flag (true), or every other organization (false).
+                negated = "" if query.possible_duplicate else "NOT "
+                filters.append(
+                    Filter.plain(
+                        f"{negated}EXISTS (SELECT 1 FROM {DUPLICATES} d WHERE "
+                        f"d.application_id = {INTERNAL}.id AND d.resolution IS NULL)",
+                        [],
+                    )
                 )
         return filters
 

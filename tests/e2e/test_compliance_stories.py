@@ -1078,7 +1078,8 @@ def test_the_public_directory_as_it_stood_omits_what_was_listed_later(
     ok(
         as_role("staff"),
         """mutation($key: String!, $id: ID!) {
-      setPublicListing(idempotencyKey: $key, id: $id, listed: true) { version } }""",
+      setPublicListing(idempotencyKey: $key, id: $id, listed: true,
+        agreement: "Fictional: the refuge's signed listing form.") { version } }""",
         {"key": key(), "id": unlisted},
     )
     ok(

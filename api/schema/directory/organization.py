@@ -155,6 +155,33 @@ class Removal:
     removed_by: str = strawberry.field(description="The user id of the supervisor who removed it.")
 
 
+@strawberry.type(
+    description=(
+        "An existing organization an application looks like: flagged for staff to decide, never "
+        "merged. The hotline's roles only."
+    )
+)
+class PossibleDuplicate:
+    organization_id: strawberry.ID = strawberry.field(
+        description="The existing organization the application looks like."
+    )
+    matched_on: list[str] = strawberry.field(
+        description=(
+            "What matched: NAME (the same name, letter case, accents and punctuation aside), "
+            "POSTAL_CODE_AND_EMAIL (the same postal code with the same email address)."
+        )
+    )
+    flagged_at: str = strawberry.field(
+        description="When the application was flagged (ISO 8601, UTC)."
+    )
+    resolution: str | None = strawberry.field(
+        description=(
+            "Null while staff have not decided; DISMISSED (not a duplicate), "
+            "DECLINED_AS_DUPLICATE, or DECIDED (the application was decided otherwise)."
+        )
+    )
+
+
 @strawberry.type(description="A profile as submitted, before staff accept it.")
 class Profile:
     kind: OrganizationKind = strawberry.field(
@@ -342,6 +369,19 @@ _BUILT: dict[str, tuple[str, Callable[[Any, int], Any]]] = {
             for a in v
         ],
     ),
+    "possibleDuplicates": (
+        "possibleDuplicates",
+        lambda v, _: [
+            PossibleDuplicate(
+                organization_id=strawberry.ID(d["organizationId"]),
+                matched_on=d["matchedOn"],
+                flagged_at=d["flaggedAt"],
+                resolution=d["resolution"],
+            )
+            for d in v
+        ],
+    ),
+    "duplicateOf": ("duplicateOf", lambda v, _: v and strawberry.ID(v)),
     "removal": (
         "removal",
         lambda v, _: (
@@ -523,6 +563,20 @@ class Organization:
         default=None,
         description=(
             "Why and by whom it was removed. Read by supervisors and compliance officers only."
+        ),
+    )
+    possible_duplicates: list[PossibleDuplicate] | None = strawberry.field(
+        default=None,
+        description=(
+            "Existing organizations this application looks like (name, or postal code and "
+            "email), for staff to dismiss or decline as a duplicate. Read by the hotline only."
+        ),
+    )
+    duplicate_of: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The organization this application was declined as a duplicate of. Read by the "
+            "hotline only."
         ),
     )
     # Built from the internal directory: its contacts and locations are confidential reads.
