@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -283,7 +283,7 @@ class DocumentGate:
         policed = [
             f"{name}.{field}"
             for name in POLICED_INPUTS
-            for field in core_schema.type_map[name].fields
+            for field in cast(GraphQLInputObjectType, core_schema.type_map[name]).fields
         ]
         self._filterable = {
             role: frozenset(c for c in policed if policy.allows(role, c, "filter"))

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -108,6 +108,32 @@ class CaseDoc(TypedDict):
     history: list[dict[str, Any]]
     legalHold: dict[str, Any] | None
     erasedAt: str | None
+
+
+class OutcomeDoc(TypedDict):
+    at: str
+    outcome: str
+    note: str
+
+
+class InboxDoc(TypedDict):
+    """An item of an inbox as its row keeps it (``referral_inbox.doc``, ``report_inbox.doc``):
+    what was disclosed with it (sealed with the case's key) and when, never the case."""
+
+    id: str
+    at: str
+    sealedCopy: str
+    fields: list[str]
+    # A referral's only.
+    mode: NotRequired[str]
+    needs: NotRequired[list[str]]
+    outcomes: NotRequired[list[OutcomeDoc]]
+
+
+class InboxItem(InboxDoc):
+    """An item of an inbox as read: its row's document and the case it came from."""
+
+    caseId: str
 
 
 def case_doc(case: Case) -> CaseDoc:
@@ -284,45 +310,41 @@ class CaseProjection(AggregateProjection):
                 if not _wanted(items, "referral_inbox", referral["id"]):
                     continue
                 disclosure = case.disclosures[referral["disclosureId"]]
+                referred: InboxDoc = {
+                    "id": referral["id"],
+                    "mode": referral["mode"],
+                    "needs": referral["needs"],
+                    "at": iso(referral["at"]),
+                    "sealedCopy": disclosure["sealedCopy"],
+                    "fields": disclosure["fields"],
+                    "outcomes": [{**o, "at": iso(o["at"])} for o in referral["outcomes"]],
+                }
                 referrals.append(
                     (
                         referral["id"],
                         referral["organizationId"],
                         doc["id"],
                         iso(referral["at"]),
-                        dump_doc(
-                            {
-                                "id": referral["id"],
-                                "mode": referral["mode"],
-                                "needs": referral["needs"],
-                                "at": iso(referral["at"]),
-                                "sealedCopy": disclosure["sealedCopy"],
-                                "fields": disclosure["fields"],
-                                "outcomes": [
-                                    {**o, "at": iso(o["at"])} for o in referral["outcomes"]
-                                ],
-                            }
-                        ),
+                        dump_doc(referred),
                     )
                 )
             for report in case.reports.values():
                 if not _wanted(items, "report_inbox", report["id"]):
                     continue
                 disclosure = case.disclosures[report["disclosureId"]]
+                reported: InboxDoc = {
+                    "id": report["id"],
+                    "at": iso(report["at"]),
+                    "sealedCopy": disclosure["sealedCopy"],
+                    "fields": disclosure["fields"],
+                }
                 reports.append(
                     (
                         report["id"],
                         report["agencyId"],
                         doc["id"],
                         iso(report["at"]),
-                        dump_doc(
-                            {
-                                "id": report["id"],
-                                "at": iso(report["at"]),
-                                "sealedCopy": disclosure["sealedCopy"],
-                                "fields": disclosure["fields"],
-                            }
-                        ),
+                        dump_doc(reported),
                     )
                 )
             for disclosure in case.disclosures.values():
@@ -461,7 +483,7 @@ class CaseQueries:
             rows = cursor.execute(sql, [*params, first]).fetchall()
         return [load_doc(r[0]) for r in rows]
 
-    def inbox(self, table: str, owner: str, first: int) -> list[dict[str, Any]]:
+    def inbox(self, table: str, owner: str, first: int) -> list[InboxItem]:
         column = INBOX_OWNER[table]
         with self._read() as cursor:
             rows = cursor.execute(
@@ -469,9 +491,9 @@ class CaseQueries:
                 "ORDER BY at DESC, id DESC LIMIT %s",
                 (owner, first),
             ).fetchall()
-        return [{**load_doc(doc), "caseId": case_id} for case_id, doc in rows]
+        return [cast(InboxItem, {**load_doc(doc), "caseId": case_id}) for case_id, doc in rows]
 
-    def inbox_item(self, table: str, item_id: str, owner: str) -> tuple[str, dict[str, Any]] | None:
+    def inbox_item(self, table: str, item_id: str, owner: str) -> tuple[str, InboxDoc] | None:
         """(case id, item) for one referral or report addressed to ``owner``, or None. The
         addressee and the id are looked up together, in one index: another's item is not
         touched, just as a missing one is not there (by id, then compared, its row would be
@@ -482,7 +504,7 @@ class CaseQueries:
                 f"SELECT case_id, doc FROM {table} WHERE {column} || ' ' || id = %s",
                 (f"{owner} {item_id}",),
             ).fetchone()
-        return None if row is None else (row[0], load_doc(row[1]))
+        return None if row is None else (row[0], cast(InboxDoc, load_doc(row[1])))
 
     def ledger(self, first: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
         clause, params = "TRUE", list[Any]()

@@ -6,7 +6,7 @@ elsewhere answers exactly as a missing one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 import strawberry
@@ -24,6 +24,7 @@ from api.schema.cases.enums import (
 from api.schema.cases.inputs import check_page
 from api.schema.cases.types import ReferralOutcome, opener, outcome_of
 from domain.organization import Status
+from projections.cases import InboxItem
 from projections.directory import INTERNAL
 
 T = TypeVar("T")
@@ -97,7 +98,7 @@ class DisclosedCopy:
         return None if self._item is None else ("DisclosedCopy", self._item[0], self._item[1])
 
 
-def _copy(ctx: Context, case_id: str, item: dict[str, Any]) -> DisclosedCopy | None:
+def _copy(ctx: Context, case_id: str, item: InboxItem) -> DisclosedCopy | None:
     if not item.get("sealedCopy"):
         return None  # nothing was sent, or the case's personal data was erased
     copy = ctx.system.app.open_sealed(UUID(case_id), item["sealedCopy"])
@@ -172,24 +173,24 @@ class ReportInboxItem:
         return "ReportInboxItem", str(self.id), self._case_id
 
 
-def referral_item(ctx: Context, item: dict[str, Any]) -> ReferralInboxItem:
+def referral_item(ctx: Context, item: InboxItem) -> ReferralInboxItem:
     return ReferralInboxItem(
-        id=item["id"],
-        mode=item["mode"],
-        needs=item["needs"],
+        id=strawberry.ID(item["id"]),
+        mode=ReferralMode(item["mode"]),
+        needs=[Need(need) for need in item["needs"]],
         at=item["at"],
-        fields=item["fields"],
+        fields=[DisclosableField(name) for name in item["fields"]],
         disclosed=_copy(ctx, item["caseId"], item),
         outcomes=[outcome_of(o, opener(ctx, item["caseId"])) for o in item["outcomes"]],
         _case_id=item["caseId"],
     )
 
 
-def report_item(ctx: Context, item: dict[str, Any]) -> ReportInboxItem:
+def report_item(ctx: Context, item: InboxItem) -> ReportInboxItem:
     return ReportInboxItem(
-        id=item["id"],
+        id=strawberry.ID(item["id"]),
         at=item["at"],
-        fields=item["fields"],
+        fields=[DisclosableField(name) for name in item["fields"]],
         disclosed=_copy(ctx, item["caseId"], item),
         _case_id=item["caseId"],
     )
@@ -220,7 +221,7 @@ _INBOX_TYPES = {"referral_inbox": "ReferralInboxItem", "report_inbox": "ReportIn
 
 
 async def inbox(
-    ctx: Context, table: str, first: int, build: Callable[[Context, dict[str, Any]], T]
+    ctx: Context, table: str, first: int, build: Callable[[Context, InboxItem], T]
 ) -> list[T]:
     """The caller's own inbox: only items addressed to its organization, newest first."""
     check_page(first, ctx.system.settings.max_page_size)
@@ -238,13 +239,13 @@ async def inbox(
 
 
 async def one_item(
-    ctx: Context, table: str, item_id: str, build: Callable[[Context, dict[str, Any]], T]
+    ctx: Context, table: str, item_id: str, build: Callable[[Context, InboxItem], T]
 ) -> T | None:
     found = await find_inbox_item(ctx, table, item_id)
     return None if found is None else await ctx.run(build, ctx, found)
 
 
-async def find_inbox_item(ctx: Context, table: str, item_id: str) -> dict[str, Any] | None:
+async def find_inbox_item(ctx: Context, table: str, item_id: str) -> InboxItem | None:
     """The item if it is addressed to the caller's organization; otherwise None, exactly as
     for an item that does not exist."""
     clean = parse_id(item_id)

@@ -4,7 +4,7 @@ and the results of case commands: GraphQL types, built from read-model documents
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -426,7 +426,7 @@ def opener(ctx: Context, case_id: str) -> Callable[[str], str]:
     return lambda value: ctx.system.app.open_text(case, value)
 
 
-def outcome_of(o: dict[str, Any], text: Callable[[str], str]) -> ReferralOutcome:
+def outcome_of(o: Mapping[str, Any], text: Callable[[str], str]) -> ReferralOutcome:
     return ReferralOutcome(at=o["at"], outcome=o["outcome"], note=text(o["note"]))
 
 
