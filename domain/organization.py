@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import TypedDict
 from uuid import UUID
 
 from domain.base import AuditedAggregate, DomainError, clean_text, require_reason
-from domain.vocabulary import Criterion
+from domain.vocabulary import Criterion, Profile
 
 
 class Status(StrEnum):
@@ -98,21 +98,26 @@ class StatusStep(TypedDict):
     note: str
 
 
+class PendingUpdate(TypedDict):
+    profile: Profile
+    submittedAt: datetime
+
+
 class Organization(AuditedAggregate):
     class ApplicationSubmitted(AuditedAggregate.Created):
-        profile: dict[str, Any]
+        profile: Profile
         criteria: list[str]
         public_listing: bool
 
         def apply(self, org: Organization) -> None:
             org._log(self, Status.SUBMITTED.value)
 
-    def __init__(self, profile: dict[str, Any], criteria: list[str], public_listing: bool) -> None:
+    def __init__(self, profile: Profile, criteria: list[str], public_listing: bool) -> None:
         self.profile = profile
         self.criteria = criteria
         self.public_listing = public_listing
         self.status = Status.SUBMITTED.value  # plain text in state: snapshots stay JSON
-        self.pending_update: dict[str, Any] | None = None
+        self.pending_update: PendingUpdate | None = None
         self.last_confirmed_at: datetime | None = None
         self.failed_contact_attempts = 0
         self.flagged_unreachable = False
@@ -127,7 +132,7 @@ class Organization(AuditedAggregate):
         cls,
         *,
         id: UUID,
-        profile: dict[str, Any],
+        profile: Profile,
         criteria: list[str],
         public_listing: bool,
     ) -> Organization:
@@ -208,12 +213,12 @@ class Organization(AuditedAggregate):
     # -- keeping the record current ------------------------------------------------------
 
     class ProfileUpdateSubmitted(AuditedAggregate.Event):
-        profile: dict[str, Any]
+        profile: Profile
 
         def apply(self, org: Organization) -> None:
             org.pending_update = {"profile": self.profile, "submittedAt": self.timestamp}
 
-    def submit_profile_update(self, profile: dict[str, Any]) -> None:
+    def submit_profile_update(self, profile: Profile) -> None:
         self._require("submit a profile update", *_ACTIVE)
         self.trigger_event(self.ProfileUpdateSubmitted, profile=profile)
 

@@ -25,15 +25,16 @@ from domain.organization import (
     RemovalReason,
     Status,
 )
+from domain.vocabulary import Profile
 from tests.helpers import STAFF, SUPERVISOR, Fact, happened, replayed
 
 HARBOUR_SHELTER = UUID("00000000-0000-4000-8000-0000000000a1")
-PROFILE: dict[str, Any] = {
+PROFILE: Profile = {
     "kind": "DIRECT_SERVICE_PROVIDER",
     "nameEn": "Example Harbour Shelter",
     "nameFr": "Refuge Exemple du Port",
 }
-UPDATED_PROFILE: dict[str, Any] = {**PROFILE, "hours": "Every day, 08:00 to 20:00 (fictional)"}
+UPDATED_PROFILE: Profile = {**PROFILE, "hours": "Every day, 08:00 to 20:00 (fictional)"}
 UNREACHABLE_AFTER = 3
 
 

@@ -214,7 +214,7 @@ class ReferralOutcomeResult:
 async def still_included(ctx: Context, organization_id: str) -> bool:
     """An organization removed (or otherwise no longer included) reads nothing more."""
     doc = await ctx.run(ctx.system.directory.get, INTERNAL, organization_id)
-    return doc is not None and doc["status"] == Status.INCLUDED.value
+    return doc is not None and doc.get("status") == Status.INCLUDED.value
 
 
 _INBOX_TYPES = {"referral_inbox": "ReferralInboxItem", "report_inbox": "ReportInboxItem"}
