@@ -32,6 +32,7 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "ReferralInboxItem": None,
     "ReportInboxItem": None,
     "LedgerEntry": None,
+    "MandatoryReportTask": None,
     # The internal directory's contacts, locations, notes and oversight records, also as
     # proposed in a pending profile update (a public copy has no access key: never logged).
     "Organization": frozenset(
@@ -63,6 +64,7 @@ NOT_LOGGED: dict[str, str] = {
             "AuditPage",
             "CasePage",
             "LedgerPage",
+            "MandatoryReportPage",
             "DirectoryConnection",
             "DirectoryEdge",
             "PageInfo",
@@ -79,6 +81,8 @@ NOT_LOGGED: dict[str, str] = {
             "Disclosure",
             "EmergencyCall",
             "LegalHoldView",
+            "ChildProtectionReport",
+            "MandatoryReportView",
             "ReportFactors",
             "ReferralOutcome",
         ),
