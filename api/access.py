@@ -32,6 +32,8 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "ReferralInboxItem": None,
     "ReportInboxItem": None,
     "LedgerEntry": None,
+    # Whether someone contacted the hotline, and when, is the caller's secret too.
+    "Contact": None,
     "MandatoryReportTask": None,
     # The internal directory's contacts, locations, notes and oversight records, also as
     # proposed in a pending profile update (a public copy has no access key: never logged).
@@ -63,6 +65,7 @@ NOT_LOGGED: dict[str, str] = {
             "AccessPage",
             "AuditPage",
             "CasePage",
+            "ContactPage",
             "LedgerPage",
             "MandatoryReportPage",
             "DirectoryConnection",
@@ -109,12 +112,13 @@ NOT_LOGGED: dict[str, str] = {
         "only inside a reporting protocol, whose field is logged",
     ),
     **dict.fromkeys(
-        ("Facet", "FacetValue", "StatisticsCell", "DirectoryAsOf"),
+        ("Facet", "FacetValue", "StatisticsCell", "ContactStatisticsCell", "DirectoryAsOf"),
         "public: the public directory's facets, de-identified counts",
     ),
     **dict.fromkeys(
         (
             "CaseResult",
+            "ContactResult",
             "OrganizationResult",
             "ProtocolResult",
             "ReferralOutcomeResult",

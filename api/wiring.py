@@ -44,6 +44,7 @@ from projections.aggregates import History
 from projections.audit import AuditTrail
 from projections.cases import CaseProjection, CaseQueries
 from projections.chain import ChainProjection
+from projections.contacts import ContactProjection, ContactQueries
 from projections.directory import DirectoryProjection, DirectoryQueries
 from projections.protocols import ProtocolProjection, ProtocolQueries
 from projections.runner import Projection, Projector
@@ -102,6 +103,7 @@ class System:
     access: AccessLog
     audit: AuditTrail
     cases: CaseQueries
+    contacts: ContactQueries
     projector: Projector
     directory: DirectoryQueries
     protocols: ProtocolQueries
@@ -301,6 +303,7 @@ def _projections(
         DirectoryProjection(app.mapper, dialect),
         ProtocolProjection(app.mapper, dialect),
         CaseProjection(app.mapper, dialect, vault, _history(app), cache_bytes),
+        ContactProjection(app.mapper, dialect),
     ]
 
 
@@ -486,6 +489,7 @@ def _build_system(settings: Settings, tracer_provider: TracerProvider | None) ->
         access=access,
         audit=AuditTrail(app),
         cases=CaseQueries(store, _settler(settings, projector)),
+        contacts=ContactQueries(store, _settler(settings, projector)),
         projector=projector,
         directory=DirectoryQueries(store),
         protocols=ProtocolQueries(store),
