@@ -32,6 +32,8 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "ReferralInboxItem": None,
     "ReportInboxItem": None,
     "LedgerEntry": None,
+    # A case's emergency number tells that the case exists, and where it is.
+    "EmergencyNumber": None,
     # Whether someone contacted the hotline, and when, is the caller's secret too.
     "Contact": None,
     "MandatoryReportTask": None,
@@ -87,6 +89,7 @@ NOT_LOGGED: dict[str, str] = {
             "ChildProtectionReport",
             "MandatoryReportView",
             "ReportFactors",
+            "ReportFacts",
             "ReferralOutcome",
         ),
         "only inside a case or an inbox item, whose field is logged",
@@ -118,6 +121,7 @@ NOT_LOGGED: dict[str, str] = {
     **dict.fromkeys(
         (
             "CaseResult",
+            "EmergencyContactResult",
             "ContactResult",
             "OrganizationResult",
             "ProtocolResult",
