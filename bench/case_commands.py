@@ -715,20 +715,22 @@ class PolicySwitch:
     def __init__(self, system: Any) -> None:
         from graphql import validate
 
+        from api.schema.adapter import graphql_schema
+
+        core_schema = graphql_schema(system.schema)
         self.system = system
         self.real_policy = system.policy
-        self.open_policy = AllowEverything(system.policy, system.schema._schema)
+        self.open_policy = AllowEverything(system.policy, core_schema)
         gate = system.gate
         self.real_validated = gate.validated
         without = {
             role: tuple(r for r in rules if r.__name__ != "FieldPolicyRule")
             for role, rules in gate._rules.items()
         }
-        graphql_schema = system.schema._schema
 
         @lru_cache(maxsize=1024)  # cached like the real gate, so both sides pay the same
         def validated(query: str, role: str) -> tuple[Any, ...]:
-            return tuple(validate(graphql_schema, gate.parsed(query), without[role]))
+            return tuple(validate(core_schema, gate.parsed(query), without[role]))
 
         self.open_validated = validated
 

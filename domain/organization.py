@@ -23,7 +23,7 @@ from domain.base import (
     current_actor,
     require_reason,
 )
-from domain.vocabulary import Criterion, OrganizationKind
+from domain.vocabulary import Criterion, OrganizationKind, Profile
 
 
 class Status(StrEnum):
@@ -136,6 +136,11 @@ class StatusStep(TypedDict):
     note: str
 
 
+class PendingUpdate(TypedDict):
+    profile: Profile
+    submittedAt: datetime
+
+
 class Organization(AuditedAggregate):
     # Defaults for states saved before these existed (snapshots, projection state).
     duplicate_flag_dismissed: bool = False
@@ -144,7 +149,7 @@ class Organization(AuditedAggregate):
     class ApplicationSubmitted(AuditedAggregate.Created):
         class_version = 2  # v2 keeps the written agreement staff recorded for the listing
 
-        profile: dict[str, Any]
+        profile: Profile
         criteria: list[str]
         public_listing: bool
         listing_agreement: str = ""  # none when the organization applied itself
@@ -156,12 +161,12 @@ class Organization(AuditedAggregate):
         def apply(self, org: Organization) -> None:
             org._log(self, Status.SUBMITTED.value)
 
-    def __init__(self, profile: dict[str, Any], criteria: list[str], public_listing: bool) -> None:
+    def __init__(self, profile: Profile, criteria: list[str], public_listing: bool) -> None:
         self.profile = profile
         self.criteria = criteria
         self.public_listing = public_listing
         self.status = Status.SUBMITTED.value  # plain text in state: snapshots stay JSON
-        self.pending_update: dict[str, Any] | None = None
+        self.pending_update: PendingUpdate | None = None
         self.last_confirmed_at: datetime | None = None
         self.failed_contact_attempts = 0
         self.flagged_unreachable = False
@@ -176,7 +181,7 @@ class Organization(AuditedAggregate):
         cls,
         *,
         id: UUID,
-        profile: dict[str, Any],
+        profile: Profile,
         criteria: list[str],
         public_listing: bool,
         listing_agreement: str = "",
@@ -296,12 +301,12 @@ class Organization(AuditedAggregate):
     # -- keeping the record current ------------------------------------------------------
 
     class ProfileUpdateSubmitted(AuditedAggregate.Event):
-        profile: dict[str, Any]
+        profile: Profile
 
         def apply(self, org: Organization) -> None:
             org.pending_update = {"profile": self.profile, "submittedAt": self.timestamp}
 
-    def submit_profile_update(self, profile: dict[str, Any]) -> None:
+    def submit_profile_update(self, profile: Profile) -> None:
         self._require("submit a profile update", *_ACTIVE)
         self.trigger_event(self.ProfileUpdateSubmitted, profile=profile)
 

@@ -22,7 +22,7 @@ from eventsourcing.persistence import Notification
 from domain.organization import Organization
 from domain.vault import SEALED_TEXT
 from projections.aggregates import event_topics, iso
-from projections.directory import public_doc, sort_key
+from projections.directory import PublicDoc, public_doc, sort_key
 
 # What the audit answers for: records, not the idempotency bookkeeping beside them.
 RECORD_TYPES = frozenset({"Case", "Contact", "Organization", "ReportingProtocol"})
@@ -195,7 +195,7 @@ class AuditTrail:
             "state": plain(state),
         }
 
-    def public_directory_as_of(self, moment: datetime) -> list[dict[str, Any]]:
+    def public_directory_as_of(self, moment: datetime) -> list[PublicDoc]:
         """The public directory as it stood at ``moment``, folded from the log up to it."""
         organizations: dict[UUID, Any] = {}
         passed: set[UUID] = set()  # an aggregate's later events come after its earlier ones

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -125,7 +125,13 @@ def _withdrawn(case: Case, disclosure: Disclosure) -> bool:
     return consent is not None and case.consents[consent]["withdrawnAt"] is not None
 
 
-def _held(case: Case, disclosure: Disclosure) -> dict[str, Any]:
+class Held(TypedDict):
+    sealedCopy: str
+    fields: list[str]
+    consentWithdrawn: bool
+
+
+def _held(case: Case, disclosure: Disclosure) -> Held:
     """What an inbox item keeps of the disclosure it came with: the sealed copy, the fields'
     names, and whether the consent behind it has been withdrawn since. A withdrawal stops
     future disclosures; what the recipient already holds it still holds (only an erasure takes
@@ -169,6 +175,37 @@ class CaseDoc(TypedDict):
     erasedAt: str | None
     mandatoryReport: dict[str, Any] | None
     childProtectionReports: list[dict[str, Any]]
+
+
+class OutcomeDoc(TypedDict):
+    at: str
+    outcome: str
+    note: str
+
+
+class InboxDoc(TypedDict):
+    """An item of an inbox as its row keeps it (``referral_inbox.doc``, ``report_inbox.doc``):
+    what was disclosed with it (sealed with the case's key) and when, never the case."""
+
+    id: str
+    at: str
+    sealedCopy: str
+    fields: list[str]
+    # Rows written before a key existed lack it.
+    consentWithdrawn: NotRequired[bool]
+    # A referral's only.
+    mode: NotRequired[str]
+    needs: NotRequired[list[str]]
+    outcomes: NotRequired[list[OutcomeDoc]]
+    answer: NotRequired[AnswerDoc | None]
+    # A report's only.
+    acknowledgement: NotRequired[AcknowledgementDoc | None]
+
+
+class InboxItem(InboxDoc):
+    """An item of an inbox as read: its row's document and the case it came from."""
+
+    caseId: str
 
 
 def case_doc(case: Case) -> CaseDoc:
@@ -250,11 +287,26 @@ def request_doc(request: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def answer_doc(answer: ReferralAnswer | None) -> dict[str, Any] | None:
+class AnswerDoc(TypedDict):
+    at: str
+    by: str
+    answer: str
+    reason: str | None
+    note: str
+
+
+class AcknowledgementDoc(TypedDict):
+    at: str
+    by: str
+    contactName: str
+    fileNumber: str
+
+
+def answer_doc(answer: ReferralAnswer | None) -> AnswerDoc | None:
     return None if answer is None else {**answer, "at": iso(answer["at"])}
 
 
-def acknowledgement_doc(acknowledgement: ReportAcknowledgement | None) -> dict[str, Any] | None:
+def acknowledgement_doc(acknowledgement: ReportAcknowledgement | None) -> AcknowledgementDoc | None:
     return (
         None if acknowledgement is None else {**acknowledgement, "at": iso(acknowledgement["at"])}
     )
@@ -413,48 +465,46 @@ class CaseProjection(AggregateProjection):
                     continue  # relayed to the caller: nothing was sent to the organization
                 if not _wanted(items, "referral_inbox", referral["id"]):
                     continue
-                disclosure = case.disclosures[referral["disclosureId"]]
+                held = _held(case, case.disclosures[referral["disclosureId"]])
+                referred: InboxDoc = {
+                    "id": referral["id"],
+                    "mode": referral["mode"],
+                    "needs": referral["needs"],
+                    "at": iso(referral["at"]),
+                    "sealedCopy": held["sealedCopy"],
+                    "fields": held["fields"],
+                    "consentWithdrawn": held["consentWithdrawn"],
+                    "outcomes": [{**o, "at": iso(o["at"])} for o in referral["outcomes"]],
+                    "answer": answer_doc(referral.get("answer")),
+                }
                 referrals.append(
                     (
                         referral["id"],
                         referral["organizationId"],
                         doc["id"],
                         iso(referral["at"]),
-                        dump_doc(
-                            {
-                                "id": referral["id"],
-                                "mode": referral["mode"],
-                                "needs": referral["needs"],
-                                "at": iso(referral["at"]),
-                                **_held(case, disclosure),
-                                "outcomes": [
-                                    {**o, "at": iso(o["at"])} for o in referral["outcomes"]
-                                ],
-                                "answer": answer_doc(referral.get("answer")),
-                            }
-                        ),
+                        dump_doc(referred),
                     )
                 )
             for report in case.reports.values():
                 if not _wanted(items, "report_inbox", report["id"]):
                     continue
-                disclosure = case.disclosures[report["disclosureId"]]
+                held = _held(case, case.disclosures[report["disclosureId"]])
+                reported: InboxDoc = {
+                    "id": report["id"],
+                    "at": iso(report["at"]),
+                    "sealedCopy": held["sealedCopy"],
+                    "fields": held["fields"],
+                    "consentWithdrawn": held["consentWithdrawn"],
+                    "acknowledgement": acknowledgement_doc(report.get("acknowledgement")),
+                }
                 reports.append(
                     (
                         report["id"],
                         report["agencyId"],
                         doc["id"],
                         iso(report["at"]),
-                        dump_doc(
-                            {
-                                "id": report["id"],
-                                "at": iso(report["at"]),
-                                **_held(case, disclosure),
-                                "acknowledgement": acknowledgement_doc(
-                                    report.get("acknowledgement")
-                                ),
-                            }
-                        ),
+                        dump_doc(reported),
                     )
                 )
             for disclosure in case.disclosures.values():
@@ -624,7 +674,7 @@ class CaseQueries:
             rows = cursor.execute(sql, [*params, first]).fetchall()
         return [load_doc(r[0]) for r in rows]
 
-    def inbox(self, table: str, owner: str, first: int) -> list[dict[str, Any]]:
+    def inbox(self, table: str, owner: str, first: int) -> list[InboxItem]:
         column = INBOX_OWNER[table]
         with self._read() as cursor:
             rows = cursor.execute(
@@ -632,9 +682,9 @@ class CaseQueries:
                 "ORDER BY at DESC, id DESC LIMIT %s",
                 (owner, first),
             ).fetchall()
-        return [{**load_doc(doc), "caseId": case_id} for case_id, doc in rows]
+        return [cast(InboxItem, {**load_doc(doc), "caseId": case_id}) for case_id, doc in rows]
 
-    def inbox_item(self, table: str, item_id: str, owner: str) -> tuple[str, dict[str, Any]] | None:
+    def inbox_item(self, table: str, item_id: str, owner: str) -> tuple[str, InboxDoc] | None:
         """(case id, item) for one referral or report addressed to ``owner``, or None. The
         addressee and the id are looked up together, in one index: another's item is not
         touched, just as a missing one is not there (by id, then compared, its row would be
@@ -645,7 +695,7 @@ class CaseQueries:
                 f"SELECT case_id, doc FROM {table} WHERE {column} || ' ' || id = %s",
                 (f"{owner} {item_id}",),
             ).fetchone()
-        return None if row is None else (row[0], load_doc(row[1]))
+        return None if row is None else (row[0], cast(InboxDoc, load_doc(row[1])))
 
     def ledger(self, first: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
         clause, params = "TRUE", list[Any]()

@@ -15,12 +15,13 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, cast
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
 from domain.organization import Organization, Status
+from domain.vocabulary import Contact, Location, Profile, Region, Service
 from projections.aggregates import AggregateProjection, iso
 from projections.sql import Cursor, ViewStore, dump_doc, load_doc
 
@@ -32,21 +33,93 @@ SCOPES = (INTERNAL, PUBLIC)
 MATCH_KEYS = "directory_match_keys"
 DUPLICATES = "directory_possible_duplicates"
 
-PUBLIC_FIELDS = (
-    "kind",
-    "nameEn",
-    "nameFr",
-    "descriptionEn",
-    "descriptionFr",
-    "services",
-    "focusAreas",
-    "populations",
-    "languages",
-    "regions",
-    "hours",
-    "intakeProcess",
-    "publicContact",
-)
+
+# The documents the two directories keep (``doc``): plain dicts, typed so that a misspelt key
+# is an error. The internal one is the whole profile with the record's state, its instants as
+# text; the public one only the public fields and, of a confidential location, the province
+# and municipality.
+class ContactAttemptDoc(TypedDict):
+    at: str
+    outcome: str
+    note: str
+
+
+class AllegationDoc(TypedDict):
+    at: str
+    summary: str
+    recordedBy: str
+
+
+class RemovalDoc(TypedDict):
+    at: str
+    reason: str
+    note: str
+    removedBy: str
+
+
+class StatusStepDoc(TypedDict):
+    at: str
+    what: str
+    status: str
+    actorRole: str
+    note: str
+
+
+class PendingUpdateDoc(TypedDict):
+    profile: Profile
+    submittedAt: str
+
+
+class InternalDoc(Profile):
+    id: str
+    version: int
+    status: str
+    publicListing: bool
+    criteria: list[str]
+    lastConfirmedAt: str | None
+    createdAt: str | None
+    updatedAt: str | None
+    failedContactAttempts: int
+    flaggedUnreachable: bool
+    contactAttempts: list[ContactAttemptDoc]
+    pendingUpdate: PendingUpdateDoc | None
+    allegations: list[AllegationDoc]
+    removal: RemovalDoc | None
+    removalRequested: bool
+    history: list[StatusStepDoc]
+    duplicateOf: str | None
+    possibleDuplicates: list[dict[str, Any]]  # the batch that writes the row fills it
+
+
+class PublicDoc(TypedDict):
+    """Each public field of the profile (null where it has none), then the id and location."""
+
+    kind: str
+    nameEn: str
+    nameFr: str
+    descriptionEn: str | None
+    descriptionFr: str | None
+    services: list[Service] | None
+    focusAreas: list[str] | None
+    populations: list[str] | None
+    languages: list[str] | None
+    regions: list[Region] | None
+    hours: str | None
+    intakeProcess: str | None
+    publicContact: Contact | None
+    id: str
+    location: Location | PublicLocation | None
+
+
+class PublicLocation(TypedDict):
+    """A confidential location as the public directory shows it."""
+
+    province: str | None
+    municipality: str | None
+
+
+OrganizationDoc = InternalDoc | PublicDoc
+PUBLIC_FIELDS = tuple(key for key in PublicDoc.__annotations__ if key not in ("id", "location"))
 FACETS = (
     "province",
     "serviceCategory",
@@ -122,7 +195,7 @@ _UNDECIDED = frozenset(
 )
 
 
-def internal_doc(org: Organization) -> dict[str, Any]:
+def internal_doc(org: Organization) -> InternalDoc:
     profile = org.profile
     return {
         **profile,
@@ -148,28 +221,29 @@ def internal_doc(org: Organization) -> dict[str, Any]:
         "removalRequested": org.removal_requested,
         "history": [{**h, "at": iso(h["at"])} for h in org.history],
         "duplicateOf": org.duplicate_of,
+        "possibleDuplicates": [],
     }
 
 
-def public_doc(org: Organization) -> dict[str, Any] | None:
+def public_doc(org: Organization) -> PublicDoc | None:
     if org.status != Status.INCLUDED.value or not org.public_listing:
         return None
-    doc = {key: org.profile.get(key) for key in PUBLIC_FIELDS}
+    doc = cast(PublicDoc, {key: org.profile.get(key) for key in PUBLIC_FIELDS})
     doc["id"] = str(org.id)
-    location = org.profile.get("location") or {}
+    location: Location = org.profile.get("location") or {}
     if location.get("confidential"):
         doc["location"] = {
             "province": location.get("province"),
             "municipality": location.get("municipality"),
         }
     elif location:
-        doc["location"] = {k: v for k, v in location.items() if k != "confidential"}
+        doc["location"] = cast(Location, {k: v for k, v in location.items() if k != "confidential"})
     else:
         doc["location"] = None
     return doc
 
 
-def _facet_rows(doc: dict[str, Any]) -> set[tuple[str, str]]:
+def _facet_rows(doc: OrganizationDoc) -> set[tuple[str, str]]:
     rows = {("kind", doc["kind"])}
     rows |= {("province", r["province"]) for r in doc.get("regions") or []}
     rows |= {("serviceCategory", s["category"]) for s in doc.get("services") or []}
@@ -180,10 +254,14 @@ def _facet_rows(doc: dict[str, Any]) -> set[tuple[str, str]]:
     return rows
 
 
-def _search_text(doc: dict[str, Any], lang: str) -> str:
-    suffix = "En" if lang == "en" else "Fr"
-    parts = [doc.get(f"name{suffix}") or "", doc.get(f"description{suffix}") or ""]
-    parts += [s.get(f"name{suffix}", "") for s in doc.get("services") or []]
+def _search_text(doc: OrganizationDoc, lang: str) -> str:
+    services = doc.get("services") or []
+    if lang == "en":
+        parts = [doc.get("nameEn") or "", doc.get("descriptionEn") or ""]
+        parts += [s["nameEn"] for s in services]
+    else:
+        parts = [doc.get("nameFr") or "", doc.get("descriptionFr") or ""]
+        parts += [s["nameFr"] for s in services]
     parts += [r.get("municipality", "") for r in doc.get("regions") or []]
     return " ".join(p for p in parts if p)
 
@@ -269,7 +347,8 @@ class DirectoryProjection(AggregateProjection):
         applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]],
     ) -> None:
         flags = self._flag_duplicates(cursor, orgs, applied)
-        internal, public = [], []
+        internal: list[tuple[OrganizationDoc, tuple[Any, ...]]] = []
+        public: list[tuple[OrganizationDoc, tuple[Any, ...]]] = []
         for org in orgs:
             doc = internal_doc(org)
             doc["possibleDuplicates"] = flags.get(str(org.id), [])
@@ -353,7 +432,7 @@ class DirectoryProjection(AggregateProjection):
         cursor: Cursor,
         scope: str,
         ids: list[str],
-        docs: list[tuple[dict[str, Any], tuple[Any, ...]]],
+        docs: Sequence[tuple[OrganizationDoc, tuple[Any, ...]]],
     ) -> None:
         """Deletes these organizations' rows in ``scope`` and writes the given ones, each
         statement once for the whole batch."""
@@ -433,7 +512,7 @@ class DirectoryQuery:
 
 @dataclass(frozen=True)
 class DirectoryPage:
-    docs: list[dict[str, Any]]
+    docs: list[OrganizationDoc]
     total: int
     facets: dict[str, dict[str, int]]
     end_cursor: str | None
@@ -498,13 +577,13 @@ class DirectoryQueries:
             for r in rows
         ]
 
-    def get(self, scope: str, org_id: str) -> dict[str, Any] | None:
+    def get(self, scope: str, org_id: str) -> OrganizationDoc | None:
         _known(scope)
         with self.store.read() as cursor:
             row = cursor.execute(f"SELECT doc FROM {scope} WHERE id = %s", (org_id,)).fetchone()
         return None if row is None else load_doc(row[0])
 
-    def get_many(self, scope: str, org_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def get_many(self, scope: str, org_ids: Sequence[str]) -> dict[str, OrganizationDoc]:
         _known(scope)
         if not org_ids:
             return {}

@@ -29,6 +29,7 @@ from starlette.testclient import TestClient
 import api.schema.cases.queries
 from api.app import create_app
 from api.config import Settings
+from api.schema.adapter import graphql_schema
 from api.wiring import System, build_system
 from domain.base import Actor, acting_as
 from tests.e2e.conftest import Caller, seed, supervisor_decides
@@ -406,7 +407,7 @@ OUTSIDER_ROOTS = {
 def reachable(system: System, role: str) -> dict[str, tuple[set[str], set[str]]]:
     """Per root field the role may select: (object types it reaches through fields the role
     may select, its argument names)."""
-    schema = system.schema._schema
+    schema = graphql_schema(system.schema)
     selectable = system.policy.selectable(role)
     found: dict[str, tuple[set[str], set[str]]] = {}
     for root in (schema.query_type, schema.mutation_type):

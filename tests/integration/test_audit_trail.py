@@ -35,7 +35,7 @@ from domain.idempotency import IdempotencyRecord
 from domain.organization import ContactOutcome, Organization, RemovalReason
 from projections.aggregates import iso
 from projections.audit import MASK, HistoryFilter, parse_moment, plain
-from projections.directory import PUBLIC, DirectoryQuery
+from projections.directory import PUBLIC, DirectoryQuery, OrganizationDoc
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile, seed
 from tests.helpers import AGREEMENT, a_key
 
@@ -160,7 +160,7 @@ def folded(system: System, record: UUID, version: int) -> Any:
     return aggregate
 
 
-def public_directory_now(system: System) -> list[dict[str, Any]]:
+def public_directory_now(system: System) -> list[OrganizationDoc]:
     system.projector.catch_up()
     return system.directory.search(PUBLIC, DirectoryQuery(first=100), with_facets=False).docs
 

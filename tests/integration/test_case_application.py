@@ -56,7 +56,7 @@ from domain.mandatory_report import OutsideJurisdiction
 from domain.organization import RemovalReason
 from domain.vault import SEALED_TEXT
 from projections.aggregates import iso
-from projections.cases import CaseFilter
+from projections.cases import CaseFilter, InboxItem
 from tests.e2e.conftest import seed
 from tests.helpers import a_key
 
@@ -197,7 +197,7 @@ def report(
         )
 
 
-def inbox(system: System, table: str, owner: UUID) -> list[dict[str, Any]]:
+def inbox(system: System, table: str, owner: UUID) -> list[InboxItem]:
     system.projector.catch_up()
     return system.cases.inbox(table, str(owner), 50)
 

@@ -5,7 +5,7 @@ organization, in log order, the same after a rebuild."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import StoredEvent
@@ -13,7 +13,7 @@ from eventsourcing.persistence import StoredEvent
 from api.wiring import System
 from domain.base import Actor, acting_as
 from domain.organization import ALL_CRITERIA, Organization, RemovalReason, Status
-from projections.directory import INTERNAL, PUBLIC, match_keys
+from projections.directory import INTERNAL, PUBLIC, InternalDoc, match_keys
 from tests.e2e.conftest import fictional_profile, seed
 from tests.helpers import a_key
 from tests.integration.test_projections import ids_in, read_models
@@ -72,7 +72,7 @@ def test_an_organization_reinstated_under_the_old_rule_stays_included(system: Sy
     [event] = system.app.events.get(org_id, gt=removed.version)
     assert type(event) is Organization.Reinstated
     assert str(org_id) in ids_in(system.store, PUBLIC)
-    internal = system.directory.get(INTERNAL, str(org_id))
+    internal = cast(InternalDoc | None, system.directory.get(INTERNAL, str(org_id)))
     assert internal is not None and internal["status"] == "INCLUDED"
 
 
@@ -155,7 +155,7 @@ def test_a_decision_closes_a_flag_and_a_rebuild_finds_the_same_flags(system: Sys
     assert resolutions[(str(duplicate), str(known))] == "DECLINED_AS_DUPLICATE"
     assert resolutions[(str(reviewed), str(known))] == "DECIDED"
     assert system.directory.possible_duplicates() == []
-    doc = system.directory.get(INTERNAL, str(duplicate))
+    doc = cast(InternalDoc | None, system.directory.get(INTERNAL, str(duplicate)))
     assert doc is not None and doc["duplicateOf"] == str(known)
     assert {d["resolution"] for d in doc["possibleDuplicates"]} == {"DECLINED_AS_DUPLICATE"}
 

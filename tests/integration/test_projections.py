@@ -734,8 +734,8 @@ def test_the_public_directory_holds_only_included_listed_organizations_and_publi
     system.projector.catch_up()
 
     assert ids_in(system.store, PUBLIC) == sorted([str(shelter), str(clinic)])
-    shelter_doc = system.directory.get(PUBLIC, str(shelter))
-    clinic_doc = system.directory.get(PUBLIC, str(clinic))
+    shelter_doc: Any = system.directory.get(PUBLIC, str(shelter))
+    clinic_doc: Any = system.directory.get(PUBLIC, str(clinic))
     assert shelter_doc is not None and clinic_doc is not None
     assert set(shelter_doc) == set(clinic_doc) == PUBLIC_KEYS
     assert shelter_doc["location"] == {"province": "CA-ON", "municipality": "Fictionville"}
@@ -751,7 +751,7 @@ def test_the_public_directory_holds_only_included_listed_organizations_and_publi
         "criteria",
     ):
         assert secret not in leaked
-    internal = system.directory.get(INTERNAL, str(shelter))
+    internal: Any = system.directory.get(INTERNAL, str(shelter))
     assert internal is not None and internal["location"]["address"] == "12 Fictional Hidden Lane"
 
 

@@ -30,6 +30,7 @@ from domain.organization import (
     Status,
     WrittenAgreementRequired,
 )
+from domain.vocabulary import Profile
 from tests.helpers import AGREEMENT, STAFF, SUPERVISOR, Fact, happened, refused, replayed
 
 HARBOUR_SHELTER = UUID("00000000-0000-4000-8000-0000000000a1")
@@ -40,12 +41,12 @@ HARBOUR_PARTNER = Actor(
     organization_id=str(HARBOUR_SHELTER),
     request_id="req-fictional-3",
 )
-PROFILE: dict[str, Any] = {
+PROFILE: Profile = {
     "kind": "DIRECT_SERVICE_PROVIDER",
     "nameEn": "Example Harbour Shelter",
     "nameFr": "Refuge Exemple du Port",
 }
-UPDATED_PROFILE: dict[str, Any] = {**PROFILE, "hours": "Every day, 08:00 to 20:00 (fictional)"}
+UPDATED_PROFILE: Profile = {**PROFILE, "hours": "Every day, 08:00 to 20:00 (fictional)"}
 UNREACHABLE_AFTER = 3
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -51,6 +51,7 @@ from api.schema.cases.types import (
 from api.schema.common import IdempotencyKey, selected, to_plain
 from domain.base import InvalidInput, NotFound
 from domain.write_path import Outcome
+from projections.cases import InboxItem
 
 
 async def _case_of(info: Info[Context, None], outcome: Outcome) -> Case | None:
@@ -92,7 +93,7 @@ def _required_id(value: strawberry.ID, name: str) -> UUID:
 
 async def _addressed(
     ctx: Context, table: str, coordinate: str, item_id: str, what: str
-) -> dict[str, Any]:
+) -> InboxItem:
     """The inbox item addressed to the caller's own organization that a recipient's command
     acts on; another's is refused exactly as a missing one."""
     found = await find_inbox_item(ctx, table, item_id)
@@ -103,7 +104,7 @@ async def _addressed(
 
 
 async def _referral_result(
-    ctx: Context, found: dict[str, Any], command: Callable[[], Outcome]
+    ctx: Context, found: InboxItem, command: Callable[[], Outcome]
 ) -> ReferralOutcomeResult:
     result = await ctx.command(command)
     again = await find_inbox_item(ctx, "referral_inbox", found["id"])

@@ -4,7 +4,7 @@ and the results of case commands: GraphQL types, built from read-model documents
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -122,7 +122,7 @@ class ReportAcknowledgement:
     )
 
 
-def answer_of(doc: dict[str, Any] | None, text: Callable[[str], str]) -> ReferralAnswer | None:
+def answer_of(doc: Mapping[str, Any] | None, text: Callable[[str], str]) -> ReferralAnswer | None:
     if doc is None:
         return None
     return ReferralAnswer(
@@ -135,7 +135,7 @@ def answer_of(doc: dict[str, Any] | None, text: Callable[[str], str]) -> Referra
 
 
 def acknowledgement_of(
-    doc: dict[str, Any] | None, text: Callable[[str], str]
+    doc: Mapping[str, Any] | None, text: Callable[[str], str]
 ) -> ReportAcknowledgement | None:
     if doc is None:
         return None
@@ -767,7 +767,7 @@ def opener(ctx: Context, case_id: str) -> Callable[[str], str]:
     return lambda value: ctx.system.app.open_text(case, value)
 
 
-def outcome_of(o: dict[str, Any], text: Callable[[str], str]) -> ReferralOutcome:
+def outcome_of(o: Mapping[str, Any], text: Callable[[str], str]) -> ReferralOutcome:
     return ReferralOutcome(at=o["at"], outcome=o["outcome"], note=text(o["note"]))
 
 

@@ -6,7 +6,7 @@ field stays null. The caller's relation to the record was decided before (``Cont
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -587,7 +587,7 @@ class Organization:
 
     @classmethod
     def from_doc(
-        cls, doc: dict[str, Any], visible: frozenset[str] | set[str], review_interval_days: int
+        cls, doc: Mapping[str, Any], visible: frozenset[str] | set[str], review_interval_days: int
     ) -> Organization:
         """Only ``visible`` fields are set: those the policy lets this caller read here (and,
         where the resolver knows, those the query selects); every other field stays null."""
