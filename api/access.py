@@ -53,6 +53,9 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
         }
     ),
     "ReportingProtocol": frozenset({"contacts", "revisions"}),
+    # What an applicant was asked, read with its tracking code: logged as a read of its
+    # organization's record (the code is nowhere in the entry).
+    "ApplicationStatus": frozenset({"informationRequests"}),
     "AuditEvent": None,
     "AuditState": None,
     # Which record a read model holds back tells that the record exists.
@@ -118,6 +121,7 @@ NOT_LOGGED: dict[str, str] = {
         ("ProtocolContact", "ProtocolRevision"),
         "only inside a reporting protocol, whose field is logged",
     ),
+    "InformationRequest": "only inside an application's status, whose field is logged",
     **dict.fromkeys(
         ("Facet", "FacetValue", "StatisticsCell", "ContactStatisticsCell", "DirectoryAsOf"),
         "public: the public directory's facets, de-identified counts",
@@ -128,6 +132,7 @@ NOT_LOGGED: dict[str, str] = {
             "EmergencyContactResult",
             "ContactResult",
             "OrganizationResult",
+            "ApplicationResult",
             "ProtocolResult",
             "ReferralOutcomeResult",
             "ReportAcknowledgementResult",

@@ -1,5 +1,5 @@
 """Rate limits per principal on the sensitive operations: repeat-caller lookups, disclosures,
-and the compliance replays that read much of the log.
+the compliance replays that read much of the log, and applicants' tracking codes (guesses).
 
 A token bucket per (principal, operation) in each API process: ``per_minute`` requests a
 minute on average, as a burst of up to that many. With several processes behind a load
@@ -13,7 +13,7 @@ import time
 
 from domain.base import DomainError
 
-OPERATIONS = ("lookup", "disclosure", "replay")
+OPERATIONS = ("lookup", "disclosure", "replay", "tracking")
 _MAX_BUCKETS = 100_000
 
 

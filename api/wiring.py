@@ -70,6 +70,7 @@ class TracedApplication(Hotline):
                 emergency_numbers=settings.emergency_numbers,
                 unreachable_after=settings.unreachable_after,
                 claim_key=vault.derived_key(b"nrd jurisdiction claims v1"),
+                tracking_key=vault.derived_key(b"nrd application tracking codes v1"),
             )
         except BaseException:
             # A start that failed (the database unreachable) closes the pool it opened, or

@@ -12,6 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID, uuid4
 
+from domain.application_tracking import (
+    UNKNOWN_CODE,
+    ApplicationTracking,
+    ApplicationView,
+    UnknownTrackingCode,
+    application_view,
+)
+from domain.base import NotFound
 from domain.jurisdiction_claim import JurisdictionClaim
 from domain.organization import ContactOutcome, Organization, RemovalReason
 from domain.reporting_protocol import NotALawEnforcementAgency, ProtocolExists, ReportingProtocol
@@ -38,13 +46,16 @@ class DirectoryUseCases(WritePath):
         *,
         unreachable_after: int = UNREACHABLE_AFTER,
         claim_key: bytes | None = None,
+        tracking_key: bytes | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(env, **kwargs)
         self.unreachable_after = unreachable_after
-        # The key of jurisdiction claims' ids: the same in every process on one store, and
-        # never stored with it (the composition root derives it from the master key).
+        # The keys of jurisdiction claims' and tracking codes' ids: the same in every process
+        # on one store, and never stored with it (the composition root derives them from the
+        # master key).
         self._claim_key = claim_key
+        self._tracking_key = tracking_key
 
     # -- inclusion ---------------------------------------------------------------------
 
@@ -59,24 +70,99 @@ class DirectoryUseCases(WritePath):
         """The application, as the organization (or staff on its behalf) sent it. Whether it
         looks like an organization already known is the read model's to flag, for staff
         alone: nothing here looks, so the applicant's answer cannot tell."""
+        return self._apply(key, profile, criteria, public_listing, listing_agreement, None)
+
+    def apply_for_inclusion_tracked(
+        self,
+        key: str,
+        profile: dict[str, Any],
+        criteria: list[str],
+        public_listing: bool,
+        listing_agreement: str = "",
+    ) -> tuple[Outcome, str | None]:
+        """The application with a tracking code saved in the same write: the outcome, and the
+        code, shown this once (None when the key repeats an earlier request: the code was
+        that request's to show, and is kept nowhere)."""
+        code = ApplicationTracking.new_code()
+        tracking_id = self._tracking_id(code)
+        outcome = self._apply(
+            key, profile, criteria, public_listing, listing_agreement, tracking_id
+        )
+        # A lost acknowledgement of this very write also answers as a repeat: the code is
+        # this request's if its record was saved.
+        if outcome.replayed and self._absent(tracking_id):
+            return outcome, None
+        return outcome, code
+
+    def _apply(
+        self,
+        key: str,
+        profile: dict[str, Any],
+        criteria: list[str],
+        public_listing: bool,
+        listing_agreement: str,
+        tracking_id: UUID | None,
+    ) -> Outcome:
         clean = parse_profile(profile)
         attested = parse_criteria(criteria)
         new_id = uuid4()
         inputs = {"profile": clean, "criteria": attested, "publicListing": public_listing}
         if listing_agreement:  # only when given: a request made before repeats as it was
             inputs["listingAgreement"] = listing_agreement
-        return self._run(
-            key,
-            "applyForInclusion",
-            inputs,
-            lambda _new: Organization.submit_application(
+
+        def submit(_new: object) -> Organization | tuple[Organization, ApplicationTracking]:
+            org = Organization.submit_application(
                 id=new_id,
                 profile=clean,
                 criteria=attested,
                 public_listing=public_listing,
                 listing_agreement=listing_agreement,
-            ),
+            )
+            if tracking_id is None:
+                return org
+            return org, ApplicationTracking.issue(tracking_id, org.id)
+
+        return self._run(key, "applyForInclusion", inputs, submit)
+
+    # -- the applicant, with its tracking code -----------------------------------------
+
+    def application_status(self, code: str) -> ApplicationView:
+        """Where the application the code tracks stands, as the applicant sees it."""
+        return self._read(self._tracked(code), Organization, "organization", application_view)
+
+    def provide_application_information(
+        self, key: str, code: str, answers: str, criteria: list[str] | None
+    ) -> Outcome:
+        """The applicant answers a request for more information with its tracking code (the
+        code enters no event and no fingerprint: the organization it tracks does)."""
+        org_id = self._tracked(code)
+        attested = None if criteria is None else parse_criteria(criteria)
+        return self._change(
+            key,
+            "provideApplicationInformation",
+            org_id,
+            {"answers": answers, "criteria": attested},
+            Organization,
+            lambda o: o.provide_information(answers, attested),
         )
+
+    def _tracking_id(self, code: str) -> UUID:
+        if self._tracking_key is None:
+            raise RuntimeError("this application was built without a tracking_key")
+        return ApplicationTracking.id_for(self._tracking_key, code)
+
+    def _tracked(self, code: str) -> UUID:
+        """The organization the code tracks. Every code is looked up the same way, well
+        formed or not, and every one that tracks nothing gets the same refusal."""
+        try:
+            return self._read(
+                self._tracking_id(code),
+                ApplicationTracking,
+                "application",
+                lambda t: t.organization_id,
+            )
+        except NotFound:
+            raise UnknownTrackingCode(UNKNOWN_CODE) from None
 
     def start_review(self, key: str, org_id: UUID) -> Outcome:
         return self._change(

@@ -5,8 +5,8 @@ All are mixins of equal rank over the write path (``domain/write_path.py``), non
 another: they share the event store, the aggregate cache and the notification log, so a
 referral checks the organization it goes to under the same locks, and the log's hash chain
 covers everything. Each mixin takes its own settings and passes the rest on, so ``Hotline`` takes
-them all: ``vault`` and ``emergency_numbers`` (cases), ``unreachable_after`` and ``claim_key``
-(the directory); the contacts' take none.
+them all: ``vault`` and ``emergency_numbers`` (cases), ``unreachable_after``, ``claim_key`` and
+``tracking_key`` (the directory); the contacts' take none.
 """
 
 from __future__ import annotations

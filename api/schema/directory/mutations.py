@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from api.context import Context, parse_id
 from api.schema.common import ContactOutcome, Criterion, IdempotencyKey, RemovalReason, to_plain
+from api.schema.directory.applicant import ApplicationResult, ApplicationStatus, TrackingCode
 from api.schema.directory.inputs import ApplicationInput, OrganizationId, ProfileInput
 from api.schema.directory.organization import Organization, review_interval
 from api.schema.directory.types import OrganizationResult
@@ -47,7 +48,8 @@ class DirectoryMutations:
     @strawberry.mutation(
         description=(
             "Apply for inclusion in the directory (the public form). Anyone may apply; staff and "
-            "supervisors may apply on an organization's behalf."
+            "supervisors may apply on an organization's behalf. The answer shows the "
+            "application's tracking code, once."
         )
     )
     async def apply_for_inclusion(
@@ -55,20 +57,66 @@ class DirectoryMutations:
         info: Info[Context, None],
         idempotency_key: IdempotencyKey,
         input: Annotated[ApplicationInput, strawberry.argument(description="The application.")],
-    ) -> OrganizationResult:
+    ) -> ApplicationResult:
         app = info.context.system.app
-        return await _run(
-            info,
-            "Mutation.applyForInclusion",
-            None,
-            lambda _: app.apply_for_inclusion(
+        codes: list[str | None] = []
+
+        def apply(_: UUID) -> Outcome:
+            outcome, code = app.apply_for_inclusion_tracked(
                 idempotency_key,
                 to_plain(input.profile),
                 [c.value for c in input.criteria],
                 input.public_listing,
                 input.listing_agreement or "",
-            ),
+            )
+            codes.append(code)
+            return outcome
+
+        result = await _run(info, "Mutation.applyForInclusion", None, apply)
+        return ApplicationResult(
+            organization_id=result.organization_id,
+            version=result.version,
+            replayed=result.replayed,
+            organization=result.organization,
+            tracking_code=codes[-1],
         )
+
+    @strawberry.mutation(
+        description=(
+            "Answer a request for more information about your application with its tracking "
+            "code, no account needed. A code that tracks no application gets "
+            "UNKNOWN_TRACKING_CODE, whatever it is."
+        )
+    )
+    async def provide_application_information(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        tracking_code: TrackingCode,
+        answers: Annotated[
+            str, strawberry.argument(description="The answers to the questions asked.")
+        ],
+        criteria: Annotated[
+            list[Criterion] | None,
+            strawberry.argument(
+                description=(
+                    "The criteria attested, when they change; omitted, they stay as they were."
+                )
+            ),
+        ] = None,
+    ) -> ApplicationStatus:
+        ctx = info.context
+        ctx.authorize("Mutation.provideApplicationInformation", None, "application")
+        ctx.rate_limit("tracking")
+        app = ctx.system.app
+        attested = None if criteria is None else [c.value for c in criteria]
+        await ctx.command(
+            lambda: app.provide_application_information(
+                idempotency_key, tracking_code, answers, attested
+            )
+        )
+        view = await ctx.run(app.application_status, tracking_code)
+        return ApplicationStatus.from_view(view)
 
     @strawberry.mutation(
         description=(

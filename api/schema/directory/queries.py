@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.schema.common import After, First, PageInfo, selected, to_plain
+from api.schema.directory.applicant import ApplicationStatus, TrackingCode
 from api.schema.directory.inputs import MAX_SEARCH_LENGTH, DirectoryFilter, OrganizationId
 from api.schema.directory.organization import Organization, review_interval
 from api.schema.directory.types import DirectoryConnection, DirectoryEdge, Facet, FacetValue
@@ -134,3 +135,18 @@ class DirectoryQueries:
             return None
         doc, visible = found
         return Organization.from_doc(doc, visible & selected(info), review_interval(info.context))
+
+    @strawberry.field(
+        description=(
+            "Where your application stands, with the tracking code its answer showed, no "
+            "account needed. A code that tracks no application gets UNKNOWN_TRACKING_CODE, "
+            "whatever it is."
+        )
+    )
+    async def application_status(
+        self, info: Info[Context, None], tracking_code: TrackingCode
+    ) -> ApplicationStatus:
+        ctx = info.context
+        ctx.rate_limit("tracking")
+        view = await ctx.run(ctx.system.app.application_status, tracking_code)
+        return ApplicationStatus.from_view(view)
