@@ -46,9 +46,7 @@ class InformationRequest:
 class ApplicationStatus:
     status: OrganizationStatus = strawberry.field(description="Where the application stands.")
     submitted_at: str = strawberry.field(description="When it was submitted (ISO 8601, UTC).")
-    updated_at: str = strawberry.field(
-        description="When its status last changed (ISO 8601, UTC)."
-    )
+    updated_at: str = strawberry.field(description="When its status last changed (ISO 8601, UTC).")
     information_requests: list[InformationRequest] = strawberry.field(
         description=(
             "The requests for more information, oldest first: answer the one waiting with "
