@@ -45,7 +45,9 @@ def test_an_application_and_its_tracking_record_are_saved_in_one_write(
         )
 
     assert code is not None
-    tracking: ApplicationTracking = app.repository.get(ApplicationTracking.id_for(TRACKING_KEY, code))
+    tracking: ApplicationTracking = app.repository.get(
+        ApplicationTracking.id_for(TRACKING_KEY, code)
+    )
     assert tracking.organization_id == outcome.id
     assert code.encode() not in stored(app)
     assert app.application_status(code).status is Status.SUBMITTED
