@@ -289,3 +289,10 @@ def test_the_code_never_reaches_a_span_or_a_log_line(
         for s in spans
     )
     assert code not in text and code[::-1] not in text
+
+
+def test_the_answer_that_shows_the_code_is_never_cached(as_role: Any) -> None:
+    answer = as_role("public").post(APPLY, {"key": str(uuid4()), "input": application()})
+
+    assert answer.json()["data"]["applyForInclusion"]["trackingCode"]
+    assert answer.headers["cache-control"] == "no-store"
