@@ -2,7 +2,7 @@
 application and answers a request for more information.
 
 The code is random (``new_code``), shown once in the answer to the application, and never
-stored: a ``ApplicationTracking`` record is saved in the application's own write at an id
+stored: an ``ApplicationTracking`` record is saved in the application's own write at an id
 computed from the code under a server key (``id_for``), and holds only the organization it
 tracks. Nobody without the key can compute the id of a guessed code, so the store alone cannot
 tell which application a code would open; and every code that tracks nothing, well formed or
