@@ -149,7 +149,8 @@ class DirectoryUseCases(WritePath):
     def _tracking_id(self, code: str) -> UUID:
         if self._tracking_key is None:
             raise RuntimeError("this application was built without a tracking_key")
-        return ApplicationTracking.id_for(self._tracking_key, code)
+        # Spaces around a pasted code are not part of it.
+        return ApplicationTracking.id_for(self._tracking_key, code.strip())
 
     def _tracked(self, code: str) -> UUID:
         """The organization the code tracks. Every code is looked up the same way, well

@@ -13,6 +13,7 @@ from domain.application_tracking import ApplicationTracking, UnknownTrackingCode
 from domain.base import Actor, acting_as
 from domain.directory import DirectoryUseCases
 from domain.organization import ALL_CRITERIA, IllegalTransition, Status
+from domain.write_path import Outcome
 from tests.helpers import STAFF, a_key
 
 TRACKING_KEY = b"fictional tracking key for the tests"
@@ -89,6 +90,32 @@ def test_the_applicant_answers_what_staff_asked_with_its_code(app: DirectoryUseC
     assert view.status is Status.INFORMATION_PROVIDED
     assert view.requests[0].questions == "Fictional: your weekend hours?"
     assert view.requests[0].answered_at is not None
+
+
+class LostAcknowledgement(DirectoryUseCases):
+    """Saves the application, then answers as a repeat of it: what a write whose commit
+    acknowledgement was lost looks like to the command (the library's retry finds it done)."""
+
+    name = DirectoryUseCases.name  # the same tables
+
+    def _apply(self, *args: Any) -> Outcome:
+        super()._apply(*args)
+        return super()._apply(*args)
+
+
+def test_a_lost_acknowledgement_of_the_application_still_shows_its_code(
+    settings: Settings,
+) -> None:
+    app = LostAcknowledgement(env=settings.event_store_env(), tracking_key=TRACKING_KEY)
+    try:
+        with acting_as(APPLICANT):
+            outcome, code = app.apply_for_inclusion_tracked(
+                "6d0f3c1e-0000-4000-8000-0000000000a8", SHELTER, list(ALL_CRITERIA), False
+            )
+        assert outcome.replayed and code is not None
+        assert app.application_status(f" {code}\n").organization_id == outcome.id
+    finally:
+        app.close()
 
 
 @pytest.mark.parametrize("guess", ["", "not-a-code", "x" * 500, "6d0f3c1e"])
