@@ -245,7 +245,8 @@ class MembershipUseCases(WritePath):
             key,
             "issueServiceToken",
             account_id,
-            {"token": token_id, "minutes": minutes},
+            # Not the token's id, which is new with each request: a repeat is the same request.
+            {"minutes": minutes},
             ServiceAccount,
             lambda a: a.issue_token(token_id, expires_at),
             what="service account",
