@@ -157,7 +157,8 @@ class ServiceAccountProjection(AggregateProjection):
         )
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS service_tokens (token_id TEXT PRIMARY KEY, "
-            "account_id TEXT NOT NULL, expires_at TEXT NOT NULL, revoked INTEGER NOT NULL)"
+            "account_id TEXT NOT NULL, organization_id TEXT, expires_at TEXT NOT NULL, "
+            "revoked INTEGER NOT NULL)"
         )
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS service_tokens_account ON service_tokens (account_id)"
@@ -194,13 +195,14 @@ class ServiceAccountProjection(AggregateProjection):
                     (doc["id"], doc["createdAt"], dump_doc(doc)),
                 )
             cursor.executemany(
-                "INSERT INTO service_tokens (token_id, account_id, expires_at, revoked) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (token_id) DO UPDATE SET "
+                "INSERT INTO service_tokens (token_id, account_id, organization_id, expires_at, "
+                "revoked) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (token_id) DO UPDATE SET "
                 "revoked = excluded.revoked",
                 [
                     (
                         token_id,
                         str(account.id),
+                        account.organization_id,
                         iso(token["expires_at"]),
                         int(token["revoked"]),
                     )
@@ -231,14 +233,17 @@ class MemberQueries:
             ).fetchone()
         return None if row is None else (cast(MemberDoc, load_doc(row[0])), row[1])
 
-    def by_identity(self, issuer: str, subject: str) -> str | None:
+    def by_identity(self, issuer: str, subject: str) -> tuple[str, str] | None:
+        """The membership this provider identity took up, and its status: one not revoked
+        before any revoked one (a person invited again after a revocation), newest first."""
         with self.store.read() as cursor:
             row = cursor.execute(
-                "SELECT id FROM members WHERE issuer = %s AND subject = %s "
-                "ORDER BY invited_at DESC LIMIT 1",
+                "SELECT id, status FROM members WHERE issuer = %s AND subject = %s "
+                "ORDER BY CASE WHEN status = 'REVOKED' THEN 1 ELSE 0 END, invited_at DESC, id DESC "
+                "LIMIT 1",
                 (issuer, subject),
             ).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else (str(row[0]), str(row[1]))
 
     def invited(self, email_digest: str) -> str | None:
         """The newest invitation to this address not yet taken up, if any."""
@@ -307,12 +312,17 @@ class MemberQueries:
         ]
 
     def token_revoked(self, token_id: str) -> bool:
-        """Whether nrd refuses this service token: revoked, or never recorded."""
+        """Whether nrd refuses this service token: revoked, never recorded, or its
+        organization's (for a partner or liaison integration) no longer included."""
         with self.store.read() as cursor:
             row = cursor.execute(
-                "SELECT revoked FROM service_tokens WHERE token_id = %s", (token_id,)
+                f"SELECT t.revoked, t.organization_id, d.status FROM service_tokens t "
+                f"LEFT JOIN {INTERNAL} d ON d.id = t.organization_id WHERE t.token_id = %s",
+                (token_id,),
             ).fetchone()
-        return row is None or bool(row[0])
+        if row is None or bool(row[0]):
+            return True
+        return row[1] is not None and not organization_active(row[2])
 
     def token_used(self, token_id: str, at: str) -> None:
         with self.store.transaction() as cursor:

@@ -70,8 +70,10 @@ class RecordedMembers:
         self, issuer: str, subject: str, email: str | None, email_verified: bool
     ) -> Member | None:
         known = self._queries.by_identity(issuer, subject)
-        if known is not None:
-            return self.current(known)
+        if known is not None and known[1] != MembershipStatus.REVOKED.value:
+            return self.current(known[0])
+        # Never seen, or seen only under a revoked membership: a new invitation may be
+        # waiting for this address.
         if not email or not email_verified:
             return None
         try:

@@ -218,6 +218,52 @@ def test_an_organization_removed_ends_its_members_standing_at_once(
     assert system.members.on_sign_in(ISSUER, "s-p", None, False) is None
 
 
+def test_an_organization_removed_ends_its_integrations_tokens_at_once(
+    system: System, as_role: Any, client: Any
+) -> None:
+    harbour = seed(system, "Example Harbour Shelter")
+    supervisor = as_role("supervisor")
+    account_id = ok(
+        supervisor,
+        CREATE_ACCOUNT,
+        {
+            "key": "fictional-k1",
+            "input": {
+                "name": "Fictional bridge",
+                "role": "PARTNER",
+                "organizationId": str(harbour),
+            },
+        },
+    )["createServiceAccount"]["serviceAccountId"]
+    issued = ok(supervisor, ISSUE, {"key": "fictional-k2", "id": account_id})["issueServiceToken"]
+    integration = Caller(client, issued["token"])
+    ok(integration, DIRECTORY)
+
+    with acting_as(Actor("fictional-supervisor-1", "supervisor", request_id="r")):
+        outcome = system.app.remove_organization(
+            "k-remove", harbour, RemovalReason.ORGANIZATION_REQUEST, "Fictional: closed"
+        )
+    system.read_your_writes(outcome.position, outcome.topics)
+
+    assert integration.post(DIRECTORY).status_code == 401
+
+
+def test_a_person_revoked_and_invited_again_signs_in_to_the_new_membership(
+    system: System, as_role: Any
+) -> None:
+    supervisor = as_role("supervisor")
+    first = invite(supervisor, "k1", "advocate.three@example.org", "STAFF")["memberId"]
+    signed_in(system, "advocate.three@example.org", "s-3")
+    ok(supervisor, REVOKE, {"key": "fictional-k2", "id": first})
+    assert system.members.on_sign_in(ISSUER, "s-3", "advocate.three@example.org", True) is None
+
+    second = invite(supervisor, "k3", "advocate.three@example.org", "COMPLIANCE")["memberId"]
+    member = system.members.on_sign_in(ISSUER, "s-3", "advocate.three@example.org", True)
+    assert member is not None and (member.member_id, member.role) == (second, "compliance")
+    assert system.members.on_sign_in(ISSUER, "s-3", None, False) == member
+    assert system.members.current(first) is None
+
+
 def test_an_invitation_for_an_organization_not_included_is_refused(
     system: System, as_role: Any
 ) -> None:

@@ -48,7 +48,7 @@ def test_a_rebuild_gives_the_memberships_and_tokens_following_the_log_gave(
     system.projector.rebuild()
     assert {t: rows(system, t) for t in followed} == followed
     assert len(followed["members"]) == 2
-    assert [bool(r[3]) for r in followed["service_tokens"]] == [True, False]
+    assert [bool(r[4]) for r in followed["service_tokens"]] == [True, False]
 
 
 def test_an_invitation_refused_writes_nothing(system: System) -> None:
