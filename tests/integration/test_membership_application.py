@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import pytest
 
+from api.infrastructure.aside import AsideRebuilder
 from api.wiring import System
 from domain.base import Actor, acting_as
 from domain.membership import InvitationRefused, MemberRole
@@ -41,8 +42,9 @@ def test_a_rebuild_gives_the_memberships_and_tokens_following_the_log_gave(
     system.memberships.token_used("fictional-token-2", "2030-01-01T00:00:00.000000Z")
 
     followed = {t: rows(system, t) for t in ("members", "service_accounts", "service_tokens")}
-    assert system.projector.rebuilder is not None
-    report = system.projector.rebuilder.check(system.projector)
+    rebuilder = system.projector.rebuilder
+    assert isinstance(rebuilder, AsideRebuilder)
+    report = rebuilder.check(system.projector)
     assert report.differences == []
 
     system.projector.rebuild()
