@@ -30,6 +30,8 @@ from domain.service_account import ServiceAccount
 from domain.write_path import Outcome, WritePath
 
 SUPERVISOR = MemberRole.SUPERVISOR.value
+# Who keeps the directory, and so invites an organization's contact once it is included.
+KEEPERS = frozenset({MemberRole.STAFF.value, SUPERVISOR})
 
 
 def role_for_kind(kind: str) -> MemberRole:
@@ -87,6 +89,35 @@ class MembershipUseCases(WritePath):
             "days": days,
         }
         return self._run(key, "inviteMember", inputs, invite)
+
+    def invite_organization_administrator(
+        self, key: str, organization_id: UUID, email: str, days: int = INVITATION_DAYS
+    ) -> Outcome:
+        """The invitation that follows an organization's inclusion: its designated contact,
+        as its administrator, in the role its kind holds. Staff who keep the directory make
+        it as well as supervisors (the inclusion was their decision); for an organization
+        not included it is refused."""
+        address = parse_email(email)
+        digest = self.member_email_digest(address)
+        org = str(organization_id)
+        membership_id = uuid4()
+
+        def invite(_new: object) -> Membership:
+            if current_actor().role not in KEEPERS:
+                raise InvitationRefused("only the hotline's staff invite an organization's contact")
+            role = self._organization_role(org)
+            return Membership.invite(
+                membership_id,
+                address,
+                digest,
+                role,
+                org,
+                True,
+                datetime.now(UTC) + timedelta(days=days),
+            )
+
+        inputs = {"email": digest, "organization": org, "days": days}
+        return self._run(key, "inviteOrganizationAdministrator", inputs, invite)
 
     def bind_member(self, key: str, membership_id: UUID, issuer: str, subject: str) -> Outcome:
         """The first sign-in with the invited address (the session layer's, acting as the
@@ -198,8 +229,8 @@ class MembershipUseCases(WritePath):
         except NotFound:
             return False
 
-    def _organization_takes(self, role: MemberRole, organization_id: str) -> None:
-        """The organization is included, and its people hold this role."""
+    def _organization_role(self, organization_id: str) -> MemberRole:
+        """The role an included organization's people hold; refused when not included."""
         try:
             status, kind = self._read(
                 UUID(organization_id),
@@ -211,10 +242,13 @@ class MembershipUseCases(WritePath):
             raise InvitationRefused("the organization is not included in the directory") from None
         if status != Status.INCLUDED.value:
             raise InvitationRefused("the organization is not included in the directory")
-        if role_for_kind(kind) is not role:
-            raise InvitationRefused(
-                f"this organization's people hold the role {role_for_kind(kind).value}"
-            )
+        return role_for_kind(kind)
+
+    def _organization_takes(self, role: MemberRole, organization_id: str) -> None:
+        """The organization is included, and its people hold this role."""
+        kind_role = self._organization_role(organization_id)
+        if kind_role is not role:
+            raise InvitationRefused(f"this organization's people hold the role {kind_role.value}")
 
     # -- service accounts ------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from api.infrastructure.aside import AsideRebuilder
 from api.wiring import System
 from domain.base import Actor, acting_as
 from domain.membership import InvitationRefused, MemberRole
+from tests.e2e.conftest import seed
 from tests.helpers import STAFF, SUPERVISOR, a_key
 from tests.integration.test_case_application import nothing_written
 
@@ -57,3 +58,29 @@ def test_an_invitation_refused_writes_nothing(system: System) -> None:
     for actor in (STAFF, Actor("fictional-partner-1", "partner", str(uuid4()))):
         with nothing_written(system), acting_as(actor), pytest.raises(InvitationRefused):
             system.app.invite_member(a_key(), "fictional@example.org", MemberRole.STAFF)
+
+
+def test_an_included_organization_s_contact_is_invited_as_its_administrator(
+    system: System,
+) -> None:
+    harbour = seed(system, "Example Harbour Shelter")
+    agency = seed(system, "Example Police Service", kind="LAW_ENFORCEMENT_AGENCY")
+    applicant = seed(system, "Example Applicant Shelter", included=False)
+    with acting_as(STAFF):
+        partner = system.app.invite_organization_administrator(
+            a_key(), harbour, "contact@harbour.example.org"
+        )
+        liaison = system.app.invite_organization_administrator(
+            a_key(), agency, "contact@police.example.org"
+        )
+    system.projector.catch_up()
+    docs = [system.memberships.get(str(o.id)) for o in (partner, liaison)]
+    assert [(d["role"], d["organizationId"], d["administrator"]) for d in docs if d] == [
+        ("partner", str(harbour), True),
+        ("law_enforcement", str(agency), True),
+    ]
+    with nothing_written(system), acting_as(STAFF), pytest.raises(InvitationRefused):
+        system.app.invite_organization_administrator(a_key(), applicant, "c@example.org")
+    outsider = Actor("fictional-partner-1", "partner", str(harbour))
+    with nothing_written(system), acting_as(outsider), pytest.raises(InvitationRefused):
+        system.app.invite_organization_administrator(a_key(), harbour, "c@example.org")
