@@ -59,11 +59,14 @@ class Authenticator:
         cache_bytes: int = MIB,
         revoked: Callable[[str], bool] | None = None,
         used: Callable[[str], None] | None = None,
+        service_tokens_only: bool = False,
     ) -> None:
         """``revoked`` says whether a service token (by its id) is refused; it is asked at
         every request that carries one, after the signature cache, so a revocation holds at
         the next request. ``used`` records a service token's use, at most once a minute
-        (``SERVICE_TOKEN_USE_EVERY_SECONDS``) per token."""
+        (``SERVICE_TOKEN_USE_EVERY_SECONDS``) per token. ``service_tokens_only`` (production)
+        refuses every bearer token but a service account's: a development token (``nrd
+        token``) signed with the same key is not accepted there."""
         if len(secret) < 32:
             raise ValueError("the token signing key must be at least 32 characters")
         self._secret = secret
@@ -74,6 +77,7 @@ class Authenticator:
         )
         self._revoked = revoked
         self._used = used
+        self._service_tokens_only = service_tokens_only
         # Service token id -> when its use was last recorded (monotonic), oldest first.
         self._use_noted: OrderedDict[str, float] = OrderedDict()
         self._use_lock = threading.Lock()
@@ -128,6 +132,10 @@ class Authenticator:
         """A service token not revoked (asked every time: a revocation holds at once)."""
         token_id = principal.token_id
         if token_id is None:
+            if self._service_tokens_only:
+                raise TokenError(
+                    "this server accepts only service accounts' bearer tokens: people sign in"
+                )
             return principal
         if self._revoked is not None and self._revoked(token_id):
             raise TokenError("the bearer token has been revoked")

@@ -235,6 +235,15 @@ class Settings:
                 "NRD_LOCK_TIMEOUT_MS (a statement's time includes its "
                 "wait for locks)"
             )
+        token_hours = _int(env, "NRD_TOKEN_MAX_HOURS", 12, 1, 720)
+        service_minutes = _int(
+            env, "NRD_SERVICE_TOKEN_MAX_MINUTES", SERVICE_TOKEN_MAX_MINUTES, 1, 720
+        )
+        if service_minutes > token_hours * 60:
+            raise ConfigurationError(
+                "NRD_SERVICE_TOKEN_MAX_MINUTES must be at most NRD_TOKEN_MAX_HOURS in minutes "
+                "(a service token is a bearer token)"
+            )
         environment = env.get("NRD_ENVIRONMENT") or DEVELOPMENT
         if environment not in ENVIRONMENTS:
             raise ConfigurationError("NRD_ENVIRONMENT must be development or production")
@@ -263,11 +272,9 @@ class Settings:
             threads=_int(env, "NRD_THREADS", 16, 1, 256),
             command_threads=_int(env, "NRD_COMMAND_THREADS", 2, 1, 64),
             rate_limit_per_minute=_int(env, "NRD_RATE_LIMIT_PER_MINUTE", 120, 1, 1_000_000),
-            token_max_hours=_int(env, "NRD_TOKEN_MAX_HOURS", 12, 1, 720),
+            token_max_hours=token_hours,
             environment=environment,
-            service_token_max_minutes=_int(
-                env, "NRD_SERVICE_TOKEN_MAX_MINUTES", SERVICE_TOKEN_MAX_MINUTES, 1, 720
-            ),
+            service_token_max_minutes=service_minutes,
             max_connections=_int(env, "NRD_MAX_CONNECTIONS", 10, MIN_CONNECTIONS, 1000),
             pool_timeout=_int(env, "NRD_POOL_TIMEOUT_SECONDS", 5, 1, 300),
             lock_timeout_ms=lock_ms,

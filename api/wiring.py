@@ -133,6 +133,7 @@ class System:
             self.settings.cache_bytes("tokens"),
             revoked=self.memberships.token_revoked,
             used=self._token_used,
+            service_tokens_only=self.settings.production,
         )
 
     def _token_used(self, token_id: str) -> None:

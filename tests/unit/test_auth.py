@@ -174,3 +174,11 @@ def test_a_token_without_an_id_is_not_asked_about() -> None:
     auth = Authenticator(SECRET, revoked=never)
     token = auth.issue("staff", "fictional-staff-1")
     assert auth.principal(f"Bearer {token}").token_id is None
+
+
+def test_production_accepts_only_service_tokens() -> None:
+    auth = Authenticator(SECRET, revoked=lambda _: False, service_tokens_only=True)
+    with pytest.raises(TokenError, match="people sign in"):
+        auth.principal(f"Bearer {auth.issue('supervisor', 'fictional-supervisor-1')}")
+    service = auth.issue("staff", "fictional-integration-1", token_id="fictional-token-1")
+    assert auth.principal(f"Bearer {service}").role == "staff"

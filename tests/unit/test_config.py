@@ -199,3 +199,8 @@ def test_a_service_token_lives_an_hour_at_most_by_default() -> None:
     assert (
         Settings.from_env({"NRD_SERVICE_TOKEN_MAX_MINUTES": "15"}).service_token_max_minutes == 15
     )
+
+
+def test_a_service_token_may_not_outlive_any_bearer_token() -> None:
+    with pytest.raises(ConfigurationError, match="NRD_SERVICE_TOKEN_MAX_MINUTES"):
+        Settings.from_env({"NRD_TOKEN_MAX_HOURS": "1", "NRD_SERVICE_TOKEN_MAX_MINUTES": "90"})
