@@ -136,7 +136,6 @@ class MembershipUseCases(WritePath):
         self, key: str, membership_id: UUID, role: MemberRole, administrator: bool, reason: str
     ) -> Outcome:
         def change(m: Membership) -> None:
-            self._may_manage(m)
             if current_actor().role != SUPERVISOR and role in HOTLINE_ROLES:
                 raise InvitationRefused("only a supervisor grants a hotline role")
             m.change_role(role, administrator, reason)
