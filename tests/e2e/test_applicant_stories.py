@@ -296,3 +296,40 @@ def test_the_answer_that_shows_the_code_is_never_cached(as_role: Any) -> None:
 
     assert answer.json()["data"]["applyForInclusion"]["trackingCode"]
     assert answer.headers["cache-control"] == "no-store"
+
+
+MEMBERS = """query($org: ID) { members(organizationId: $org) {
+  items { email role administrator status organizationId invitedBy } } }"""
+APPROVE = """mutation($key: String!, $id: ID!) {
+  approveInclusion(idempotencyKey: $key, id: $id) { organization { status } } }"""
+
+
+def test_once_included_the_applicants_contact_is_invited_as_its_administrator(
+    system: System, as_role: Any
+) -> None:
+    public, staff = as_role("public"), as_role("staff", user="fictional-staff-7")
+    org, code = apply(public, "Example Included Applicant Shelter")
+    ask(system, as_role, org)
+    public.gql(ANSWER, {"key": str(uuid4()), "code": code, "answers": ANSWERS})
+    staff.gql(REVIEW, {"key": "applicant-review-3", "id": org})
+
+    approved = staff.gql(APPROVE, {"key": "applicant-approve-1", "id": org})
+    assert approved["data"]["approveInclusion"]["organization"]["status"] == "INCLUDED"
+
+    members = as_role("supervisor").gql(MEMBERS, {"org": org})["data"]["members"]["items"]
+    assert members == [
+        {
+            "email": "coordinator@example.org",
+            "role": "PARTNER",
+            "administrator": True,
+            "status": "INVITED",
+            "organizationId": org,
+            "invitedBy": "fictional-staff-7",
+        }
+    ]
+    contact = system.members.on_sign_in(
+        "https://id.example.org/realms/fictional", "fictional-1", "coordinator@example.org", True
+    )
+    assert contact is not None and contact.organization_id == org
+    status = public.gql(STATUS, {"code": code})["data"]["applicationStatus"]
+    assert status["status"] == "INCLUDED"
