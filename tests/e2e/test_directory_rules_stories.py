@@ -284,6 +284,8 @@ def test_staff_dismiss_a_flag_or_decline_the_application_as_a_duplicate(
     namesake_id = namesake["data"]["applyForInclusion"]["organizationId"]
     copy_id = copy["data"]["applyForInclusion"]["organizationId"]
 
+    # A duplicate is declined after review, as any application is.
+    staff.gql(command("startReview"), {"key": "rules-review-c", "id": copy_id})
     before = events(system)
     unexplained = staff.gql(
         command("dismissPossibleDuplicate", "note: String!"),

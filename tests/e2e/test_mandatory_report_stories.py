@@ -254,7 +254,11 @@ def test_a_child_protection_authority_is_included_without_service_criteria_and_i
     with acting_as(Actor("fictional-staff-9", "staff")):
         found = system.app.apply_for_inclusion("minor-apply-1", profile, [], False).id
         system.app.start_review("minor-review-1", found)
-        system.app.approve_inclusion("minor-approve-1", found, "A statutory body (fictional)")
+    # A public body: a supervisor includes it on a written verification, not staff's approval.
+    with acting_as(Actor("fictional-supervisor-9", "supervisor")):
+        system.app.include_public_body(
+            "minor-approve-1", found, "A statutory body (fictional): checked in the provincial list"
+        )
     system.projector.catch_up()
     shown = staff.gql(
         "query($id: ID!) { organization(id: $id) { status kind } }", {"id": str(found)}
