@@ -6,6 +6,7 @@ the API, so each new event can be checked for who acted.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -22,18 +23,18 @@ from domain.organization import (
     ContactOutcome,
     CriteriaNotAttested,
     IllegalTransition,
+    KindChangeNotAllowed,
     NoPendingProfileUpdate,
     NotADuplicate,
     NotAnAgency,
-    KindChangeNotAllowed,
     NotAPublicBody,
     NotUnderReview,
     Organization,
-    SupervisorOnly,
-    VerificationRequired,
     RemovalReason,
     ReportingProtocolRequired,
     Status,
+    SupervisorOnly,
+    VerificationRequired,
     WrittenAgreementRequired,
 )
 from domain.vocabulary import Profile
@@ -998,19 +999,19 @@ def test_only_the_public_applicant_or_the_organizations_own_partner_opt_in_unagr
     """An allow-list: any role not the organization itself (a future one too) records the
     organization's written agreement."""
     for role in ("partner", "law_enforcement", "compliance", "auditor"):
-        with acting_as(Actor("fictional-user", role, request_id="req-fictional-5")):
-            with pytest.raises(WrittenAgreementRequired):
-                Organization.submit_application(
-                    id=HARBOUR_SHELTER,
-                    profile=PROFILE,
-                    criteria=list(ALL_CRITERIA),
-                    public_listing=True,
-                )
+        actor = Actor("fictional-user", role, request_id="req-fictional-5")
+        with acting_as(actor), pytest.raises(WrittenAgreementRequired):
+            Organization.submit_application(
+                id=HARBOUR_SHELTER,
+                profile=PROFILE,
+                criteria=list(ALL_CRITERIA),
+                public_listing=True,
+            )
     other_partner = Actor("fictional-partner-9", "partner", organization_id=str(HARBOUR_ORIGINAL))
     for actor in (other_partner, Actor("fictional-user", "auditor")):
         org = an_organization(Status.INCLUDED)
         with acting_as(actor):
-            refused(org, WrittenAgreementRequired, lambda: org.set_public_listing(True))
+            refused(org, WrittenAgreementRequired, partial(org.set_public_listing, True))
 
 
 # -- a profile update keeps the kind -------------------------------------------------------
@@ -1116,7 +1117,7 @@ def test_a_service_provider_or_agency_is_not_included_as_a_public_body(
     supervisor: Actor,
 ) -> None:
     for org in (an_organization(Status.UNDER_REVIEW), an_agency_under_review()):
-        refused(org, NotAPublicBody, lambda: org.include_public_body(VERIFICATION))
+        refused(org, NotAPublicBody, partial(org.include_public_body, VERIFICATION))
 
 
 @pytest.mark.parametrize("status", other_than(Status.UNDER_REVIEW))
