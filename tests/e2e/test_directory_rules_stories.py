@@ -381,7 +381,7 @@ def test_a_kind_change_submitted_before_the_rule_is_not_accepted(
     org = seed(system, "Example Older Update Shelter")
     # An update of the kind stored before the rule: written as it was then, unchecked.
     with acting_as(Actor("fictional-partner-7", "partner", organization_id=str(org))):
-        stored = system.app.repository.get(org)
+        stored: Organization = system.app.repository.get(org)
         changed = {**stored.profile, "kind": "LAW_ENFORCEMENT_AGENCY"}
         stored.trigger_event(Organization.ProfileUpdateSubmitted, profile=changed)
         system.app.save(stored)
