@@ -171,6 +171,26 @@ def test_every_wrong_code_costs_the_same_reads_and_no_access_log_entry(
         assert work(guess) == first
 
 
+def test_every_wrong_code_costs_an_answer_the_same_reads_and_writes_nothing(
+    system: System, as_role: Any, reads: Reads
+) -> None:
+    public = as_role("public")
+    org, _code = apply(public)
+    ask(system, as_role, org)
+    written = events(system)
+
+    def work(guess: str) -> tuple[list[tuple[str, int]], bytes]:
+        reads.seen.clear()
+        variables = {"key": str(uuid4()), "code": guess, "answers": ANSWERS}
+        return list(reads.seen), bytes(public.post(ANSWER, variables).content)
+
+    first = work(ApplicationTracking.new_code())
+    assert first[0]
+    for guess in (ApplicationTracking.new_code(), "not-a-code", "", "x" * 300):
+        assert work(guess) == first
+    assert events(system) == written
+
+
 def test_reading_what_was_asked_is_in_the_organizations_access_log(
     system: System, as_role: Any
 ) -> None:
