@@ -86,6 +86,7 @@ def test_the_applicant_answers_what_staff_asked_with_its_code(app: DirectoryUseC
         )
 
     assert answered.id == outcome.id
+    assert code.encode() not in stored(app)  # nor in the answer's idempotency record
     view = app.application_status(code)
     assert view.status is Status.INFORMATION_PROVIDED
     assert view.requests[0].questions == "Fictional: your weekend hours?"
