@@ -32,6 +32,8 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "ReferralInboxItem": None,
     "ReportInboxItem": None,
     "LedgerEntry": None,
+    # A queued item can tell that a case, referral or report exists.
+    "WorkItem": None,
     # The internal directory's contacts, locations, notes and oversight records, also as
     # proposed in a pending profile update (a public copy has no access key: never logged).
     "Organization": frozenset(
@@ -63,6 +65,7 @@ NOT_LOGGED: dict[str, str] = {
             "AuditPage",
             "CasePage",
             "LedgerPage",
+            "WorkQueuePage",
             "DirectoryConnection",
             "DirectoryEdge",
             "PageInfo",
@@ -115,10 +118,12 @@ NOT_LOGGED: dict[str, str] = {
             "ProtocolResult",
             "ReferralOutcomeResult",
             "RecordResult",
+            "WorkItemResult",
         ),
         "a command's ids and version; the record inside is logged by its type",
     ),
     "AccessEntry": "the accessLog query logs each read of the access log itself",
+    "WorkQueueSummary": "counts only; the workQueues query logs a search entry",
 }
 # Named in no entry: the record's id and type are the entry's own record id and type.
 _NOT_CONFIDENTIAL = frozenset({"id", "__typename"})

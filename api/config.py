@@ -11,7 +11,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from domain.rules import REVIEW_INTERVAL_DAYS, STATISTICS_THRESHOLD, UNREACHABLE_AFTER
+from domain.queues import Delays
+from domain.rules import (
+    FOLLOW_UP_DAYS,
+    INFORMATION_ANSWER_DAYS,
+    PROTOCOL_REVISION_DAYS,
+    REFERRAL_OUTCOME_DAYS,
+    REVIEW_INTERVAL_DAYS,
+    STATISTICS_THRESHOLD,
+    UNREACHABLE_AFTER,
+)
 
 _TRUE = {"y", "yes", "t", "true", "on", "1"}
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -128,6 +137,11 @@ class Settings:
     inline_projections: bool = True
     review_interval_days: int = REVIEW_INTERVAL_DAYS
     unreachable_after: int = UNREACHABLE_AFTER
+    # Work queues: days from an item's cause to its due date (domain/queues.py).
+    follow_up_days: int = FOLLOW_UP_DAYS
+    referral_outcome_days: int = REFERRAL_OUTCOME_DAYS
+    information_answer_days: int = INFORMATION_ANSWER_DAYS
+    protocol_revision_days: int = PROTOCOL_REVISION_DAYS
     max_page_size: int = 50
     max_depth: int = 10
     max_aliases: int = 15
@@ -152,6 +166,17 @@ class Settings:
     # ``domain.bounded.deep_size``.
     cache_mb: int = 16
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def delays(self) -> Delays:
+        """The work queues' days from an item's cause to its due date."""
+        return Delays(
+            follow_up_days=self.follow_up_days,
+            referral_outcome_days=self.referral_outcome_days,
+            review_interval_days=self.review_interval_days,
+            information_answer_days=self.information_answer_days,
+            protocol_revision_days=self.protocol_revision_days,
+        )
 
     @property
     def uses_postgres(self) -> bool:
@@ -205,6 +230,16 @@ class Settings:
                 env, "NRD_REVIEW_INTERVAL_DAYS", REVIEW_INTERVAL_DAYS, 1, 3650
             ),
             unreachable_after=_int(env, "NRD_UNREACHABLE_AFTER", UNREACHABLE_AFTER, 1, 100),
+            follow_up_days=_int(env, "NRD_FOLLOW_UP_DAYS", FOLLOW_UP_DAYS, 0, 3650),
+            referral_outcome_days=_int(
+                env, "NRD_REFERRAL_OUTCOME_DAYS", REFERRAL_OUTCOME_DAYS, 0, 3650
+            ),
+            information_answer_days=_int(
+                env, "NRD_INFORMATION_ANSWER_DAYS", INFORMATION_ANSWER_DAYS, 0, 3650
+            ),
+            protocol_revision_days=_int(
+                env, "NRD_PROTOCOL_REVISION_DAYS", PROTOCOL_REVISION_DAYS, 0, 3650
+            ),
             max_page_size=_int(env, "NRD_MAX_PAGE_SIZE", 50, 1, 500),
             max_depth=_int(env, "NRD_MAX_DEPTH", 10, 2, 50),
             max_aliases=_int(env, "NRD_MAX_ALIASES", 15, 0, 500),

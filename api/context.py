@@ -23,6 +23,7 @@ from domain.base import Actor, InvalidInput, NotFound, acting_as
 from domain.write_path import Outcome
 from projections.cases import CaseQueries
 from projections.directory import INTERNAL, PUBLIC, DirectoryPage, DirectoryQuery
+from projections.queues import WorkQueries
 
 if TYPE_CHECKING:
     from api.wiring import System
@@ -65,6 +66,11 @@ class Context:
         """The case read models, read for this caller: a read waits for this caller's own
         writes to reach them, never for other callers'."""
         return self.system.cases.for_caller(self.caller)
+
+    @property
+    def work(self) -> WorkQueries:
+        """The work queues' read models, read for this caller (as ``cases``)."""
+        return self.system.work.for_caller(self.caller)
 
     def rate_limit(self, operation: str) -> None:
         """Refuses a sensitive operation asked too often by this principal."""

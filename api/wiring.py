@@ -46,6 +46,7 @@ from projections.cases import CaseProjection, CaseQueries
 from projections.chain import ChainProjection
 from projections.directory import DirectoryProjection, DirectoryQueries
 from projections.protocols import ProtocolProjection, ProtocolQueries
+from projections.queues import WorkQueries, queue_projections
 from projections.runner import Projection, Projector
 from projections.sql import ViewStore
 from projections.topics import TopicCheck
@@ -105,6 +106,7 @@ class System:
     projector: Projector
     directory: DirectoryQueries
     protocols: ProtocolQueries
+    work: WorkQueries
     policy: FieldPolicy
     schema: Schema
     gate: DocumentGate
@@ -301,6 +303,7 @@ def _projections(
         DirectoryProjection(app.mapper, dialect),
         ProtocolProjection(app.mapper, dialect),
         CaseProjection(app.mapper, dialect, vault, _history(app), cache_bytes),
+        *queue_projections(app.mapper, dialect, _history(app)),
     ]
 
 
@@ -489,6 +492,7 @@ def _build_system(settings: Settings, tracer_provider: TracerProvider | None) ->
         projector=projector,
         directory=DirectoryQueries(store),
         protocols=ProtocolQueries(store),
+        work=WorkQueries(store, settings.delays, _settler(settings, projector)),
         policy=policy,
         schema=schema,
         gate=gate,

@@ -16,11 +16,12 @@ from domain.case import Case
 from domain.cases import CaseUseCases
 from domain.directory import DirectoryUseCases
 from domain.organization import Organization
+from domain.work_items import WorkUseCases
 from domain.write_path import WritePath
 
 
-class Hotline(DirectoryUseCases, CaseUseCases):
-    """The directory's use cases and the cases', on one write path."""
+class Hotline(DirectoryUseCases, CaseUseCases, WorkUseCases):
+    """The directory's use cases, the cases' and the work queues', on one write path."""
 
     name = WritePath.name
     # A snapshot every 50 events bounds what a load or a point-in-time replay must fold.

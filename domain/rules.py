@@ -51,3 +51,15 @@ def suppress_small_counts(
 
 def _rounded(count: int, base: int) -> int:
     return max(base, base * round(count / base))
+
+
+# Work queues (domain/queues.py): days from an item's cause to its due date.
+# A caller who agreed to follow-up contact is called back this many days after agreeing.
+FOLLOW_UP_DAYS = 7
+# A referral without an outcome this many days after it was made is overdue.
+REFERRAL_OUTCOME_DAYS = 14
+# An organization asked for more information is chased this many days later.
+INFORMATION_ANSWER_DAYS = 14
+# A reporting protocol records when its contacts were revised, not when they were confirmed:
+# one not revised for this many days is due for its agency to check.
+PROTOCOL_REVISION_DAYS = 180

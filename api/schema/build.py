@@ -20,6 +20,7 @@ from api.schema.audit import AuditMutations, AuditQueries
 from api.schema.cases import CaseMutations, CaseQueries
 from api.schema.directory import DirectoryMutations, DirectoryQueries
 from api.schema.protocols import ProtocolMutations, ProtocolQueries
+from api.schema.queues import QueueMutations, QueueQueries
 
 
 @strawberry.type(
@@ -29,7 +30,7 @@ from api.schema.protocols import ProtocolMutations, ProtocolQueries
         "answers as a missing one."
     )
 )
-class Query(DirectoryQueries, ProtocolQueries, CaseQueries, AuditQueries):
+class Query(DirectoryQueries, ProtocolQueries, CaseQueries, QueueQueries, AuditQueries):
     pass
 
 
@@ -40,7 +41,9 @@ class Query(DirectoryQueries, ProtocolQueries, CaseQueries, AuditQueries):
         "where a reason is required."
     )
 )
-class Mutation(DirectoryMutations, ProtocolMutations, CaseMutations, AuditMutations):
+class Mutation(
+    DirectoryMutations, ProtocolMutations, CaseMutations, QueueMutations, AuditMutations
+):
     pass
 
 

@@ -1,0 +1,282 @@
+"""The work queues' read model: each record's queued items (``domain/queues.py``), with who took
+each up and whether it was done (``domain/work.py``).
+
+Each kind of record has its own item table, written by a projection that folds that record and
+rewrites all of its items with each batch that touches it: an item whose cause went away is
+simply not written again. A queue is read in due order, straight from an index on (queue,
+owner, since): an item is due a queue's number of days after its cause arose (``since``), read
+from the settings when the queue is read, so "due" needs no background job and a changed
+setting needs no rebuild. Completed items are left out by a join with the work items' table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+
+from domain.case import Case
+from domain.organization import Organization
+from domain.queues import (
+    CASE_SOURCES,
+    ORGANIZATION_SOURCES,
+    PROTOCOL_SOURCES,
+    Delays,
+    Queue,
+    QueueName,
+    Source,
+    items_of,
+)
+from domain.reporting_protocol import ReportingProtocol
+from domain.work import WorkItem, item_id
+from projections.aggregates import AggregateProjection, History, iso
+from projections.runner import Projection
+from projections.sql import Cursor, Int8s, Texts, ViewStore, insert_rows
+
+ITEM_COLUMNS = ("id", "queue", "owner", "subject_id", "record_id", "since")
+STATE_TABLE = "work_item_state"
+
+
+class _QueueItems(AggregateProjection):
+    """Rewrites the items of each record a batch touched (its rows found by ``record_id``)."""
+
+    write_behind = True
+    table: ClassVar[str]
+    sources: ClassVar[tuple[Source[Any], ...]]
+
+    def create_tables(self, cursor: Cursor) -> None:
+        self.create_state_table(cursor)
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.table} (id TEXT PRIMARY KEY, queue TEXT NOT NULL, "
+            "owner TEXT NOT NULL, subject_id TEXT NOT NULL, record_id TEXT NOT NULL, "
+            "since TEXT NOT NULL)"
+        )
+        # One owner's queue in due order, and a whole queue (every owner's) in due order.
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {self.table}_owned "
+            f"ON {self.table} (queue, owner, since, id)"
+        )
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {self.table}_due ON {self.table} (queue, since, id)"
+        )
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {self.table}_record ON {self.table} (record_id)"
+        )
+
+    def drop_tables(self, cursor: Cursor) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+        cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
+
+    def write(
+        self,
+        cursor: Cursor,
+        records: list[Any],
+        applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]],
+    ) -> None:
+        ids = [str(record.id) for record in records]
+        marks = ", ".join(["%s"] * len(ids))
+        cursor.execute(f"DELETE FROM {self.table} WHERE record_id IN ({marks})", ids)
+        rows: dict[str, tuple[str, ...]] = {}
+        for record in records:
+            for item in items_of(self.sources, record, str(record.id)):
+                since = iso(item.since) or ""
+                key = str(item_id(item.queue, item.subject_id, since))
+                rows[key] = (key, item.queue, item.owner, item.subject_id, item.record_id, since)
+        insert_rows(cursor, self.table, ITEM_COLUMNS, [Texts] * 6, list(rows.values()))
+
+
+class CaseQueueProjection(_QueueItems):
+    name = "case_queues"
+    aggregate_class = Case
+    table = "case_work"
+    sources = CASE_SOURCES
+    # As the case projection: recent cases kept folded in memory, the state stored every 50.
+    cache_size = 2_000
+    state_every = 50
+
+    def must_store(self, aggregate: Any, events: Sequence[DomainEventProtocol[Any]]) -> bool:
+        return any(isinstance(e, Case.Opened | Case.PersonalDataErased) for e in events)
+
+
+class OrganizationQueueProjection(_QueueItems):
+    name = "organization_queues"
+    aggregate_class = Organization
+    table = "organization_work"
+    sources = ORGANIZATION_SOURCES
+
+
+class ProtocolQueueProjection(_QueueItems):
+    name = "protocol_queues"
+    aggregate_class = ReportingProtocol
+    table = "protocol_work"
+    sources = PROTOCOL_SOURCES
+
+
+class WorkItemProjection(AggregateProjection):
+    """Who took each item up, and whether it was done."""
+
+    name = "work_items"
+    aggregate_class = WorkItem
+    write_behind = True
+
+    def create_tables(self, cursor: Cursor) -> None:
+        self.create_state_table(cursor)
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (id TEXT PRIMARY KEY, "
+            "assigned_to TEXT, completed INTEGER NOT NULL)"
+        )
+
+    def drop_tables(self, cursor: Cursor) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS {STATE_TABLE}")
+        cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
+
+    def write(
+        self,
+        cursor: Cursor,
+        items: list[WorkItem],
+        applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]],
+    ) -> None:
+        insert_rows(
+            cursor,
+            STATE_TABLE,
+            ("id", "assigned_to", "completed"),
+            (Texts, Texts, Int8s),
+            [(str(i.id), i.assigned_to, int(i.completed)) for i in items],
+            "ON CONFLICT (id) DO UPDATE SET assigned_to = excluded.assigned_to, "
+            "completed = excluded.completed",
+        )
+
+
+def queue_projections(mapper: Any, dialect: str, history: History) -> list[Projection]:
+    return [
+        CaseQueueProjection(mapper, dialect, history),
+        OrganizationQueueProjection(mapper, dialect),
+        ProtocolQueueProjection(mapper, dialect),
+        WorkItemProjection(mapper, dialect),
+    ]
+
+
+# Which table holds each queue's items (table names reach SQL only from here).
+TABLE_OF: dict[QueueName, str] = {
+    source.queue.name: projection.table
+    for projection in (CaseQueueProjection, OrganizationQueueProjection, ProtocolQueueProjection)
+    for source in projection.sources
+}
+
+
+@dataclass(frozen=True)
+class QueuedItem:
+    id: str
+    queue: QueueName
+    owner: str
+    subject_id: str
+    record_id: str
+    since: str
+    due_at: str
+    assigned_to: str | None
+
+
+class WorkQueries:
+    """The queues' queries. Their read models are written behind the commands, so every query
+    first lets ``settle`` apply what the reading caller's own commands wrote in this process."""
+
+    def __init__(
+        self,
+        store: ViewStore,
+        delays: Delays,
+        settle: Callable[[str | None], None] = lambda _caller: None,
+        caller: str | None = None,
+    ) -> None:
+        self.store = store
+        self.delays = delays
+        self._settle = settle
+        self._caller = caller
+
+    def for_caller(self, caller: str) -> WorkQueries:
+        return WorkQueries(self.store, self.delays, self._settle, caller)
+
+    @contextmanager
+    def _read(self) -> Iterator[Cursor]:
+        self._settle(self._caller)
+        with self.store.read() as cursor:
+            yield cursor
+
+    def _where(self, queue: Queue, owner: str | None, now: datetime) -> tuple[str, list[Any]]:
+        clauses, params = ["w.queue = %s"], list[Any]([queue.name.value])
+        if owner is not None:
+            clauses.append("w.owner = %s")
+            params.append(owner)
+        if queue.listed_when_due:
+            clauses.append("w.since <= %s")
+            params.append(self._cutoff(queue, now))
+        clauses.append(
+            f"NOT EXISTS (SELECT 1 FROM {STATE_TABLE} s WHERE s.id = w.id AND s.completed = 1)"
+        )
+        return " AND ".join(clauses), params
+
+    def _cutoff(self, queue: Queue, now: datetime) -> str:
+        """An item whose cause arose at or before this is due at ``now``."""
+        return iso(now - timedelta(days=queue.days(self.delays))) or ""
+
+    def page(
+        self,
+        queue: Queue,
+        owner: str | None,
+        now: datetime,
+        first: int,
+        after: tuple[str, str] | None = None,
+    ) -> list[QueuedItem]:
+        """Open items of ``queue`` (``owner``'s only, unless None), the soonest due first."""
+        where, params = self._where(queue, owner, now)
+        if after is not None:
+            where += " AND (w.since > %s OR (w.since = %s AND w.id > %s))"
+            params += [after[0], after[0], after[1]]
+        sql = (
+            "SELECT w.id, w.owner, w.subject_id, w.record_id, w.since, "
+            f"(SELECT s.assigned_to FROM {STATE_TABLE} s WHERE s.id = w.id) "
+            f"FROM {TABLE_OF[queue.name]} w WHERE {where} ORDER BY w.since, w.id LIMIT %s"
+        )
+        with self._read() as cursor:
+            rows = cursor.execute(sql, [*params, first]).fetchall()
+        return [self._item(queue, row) for row in rows]
+
+    def get(self, queue: Queue, owner: str | None, item: str, now: datetime) -> QueuedItem | None:
+        """One open item of ``queue`` by id (``owner``'s only, unless None), or None."""
+        where, params = self._where(queue, owner, now)
+        sql = (
+            "SELECT w.id, w.owner, w.subject_id, w.record_id, w.since, "
+            f"(SELECT s.assigned_to FROM {STATE_TABLE} s WHERE s.id = w.id) "
+            f"FROM {TABLE_OF[queue.name]} w WHERE w.id = %s AND {where}"
+        )
+        with self._read() as cursor:
+            row = cursor.execute(sql, [item, *params]).fetchone()
+        return None if row is None else self._item(queue, row)
+
+    def count(self, queue: Queue, owner: str | None, now: datetime) -> tuple[int, int]:
+        """(open items listed now, of which overdue) in ``queue``."""
+        where, params = self._where(queue, owner, now)
+        sql = (
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN w.since <= %s THEN 1 ELSE 0 END), 0) "
+            f"FROM {TABLE_OF[queue.name]} w WHERE {where}"
+        )
+        with self._read() as cursor:
+            total, overdue = cursor.execute(sql, [self._cutoff(queue, now), *params]).fetchone()
+        return int(total), int(overdue)
+
+    def _item(self, queue: Queue, row: Sequence[Any]) -> QueuedItem:
+        since = datetime.fromisoformat(row[4])
+        return QueuedItem(
+            id=row[0],
+            queue=queue.name,
+            owner=row[1],
+            subject_id=row[2],
+            record_id=row[3],
+            since=row[4],
+            due_at=iso(since + timedelta(days=queue.days(self.delays))) or "",
+            assigned_to=row[5],
+        )
