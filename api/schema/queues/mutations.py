@@ -10,7 +10,7 @@ from strawberry.types import Info
 from api.context import Context, parse_id
 from api.schema.common import IdempotencyKey
 from api.schema.queues.queries import QueueArgument
-from api.schema.queues.types import WorkItemResult, now, queue_scope, work_item
+from api.schema.queues.types import WorkItemResult, now, queue_scope, readable, work_item
 from domain.base import NotFound
 from domain.queues import QUEUES, QueueName
 from projections.queues import QueuedItem
@@ -22,10 +22,10 @@ async def _find(ctx: Context, coordinate: str, queue_name: QueueName, item: str)
     """The open item if the caller's queue holds it; otherwise not found, exactly as for an
     item that does not exist."""
     queue = QUEUES[queue_name]
-    readable, owner = queue_scope(ctx, queue)
+    allowed, owner = await readable(ctx, queue)
     clean = parse_id(str(item))
     found = None
-    if readable and clean is not None:
+    if allowed and clean is not None:
         found = await ctx.run(ctx.work.get, queue, owner, clean, now())
     ctx.authorize(coordinate, found.owner if found else None, "work item")
     if found is None:

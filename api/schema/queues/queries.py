@@ -15,7 +15,7 @@ from api.schema.queues.types import (
     WorkQueueSummary,
     encode_cursor,
     now,
-    queue_scope,
+    readable,
     visible_queues,
     work_item,
 )
@@ -44,11 +44,9 @@ class QueueQueries:
         check_page(first, ctx.system.settings.max_page_size)
         cursor = parse_after(after)
         which = QUEUES[queue]
-        readable, owner = queue_scope(ctx, which)
+        allowed, owner = await readable(ctx, which)
         at = now()
-        found = (
-            await ctx.run(ctx.work.page, which, owner, at, first + 1, cursor) if readable else []
-        )
+        found = await ctx.run(ctx.work.page, which, owner, at, first + 1, cursor) if allowed else []
         page = found[:first]
         # Whether anything is queued can tell that a case, referral or report exists.
         ctx.reads.searched(
@@ -72,7 +70,7 @@ class QueueQueries:
         ctx = info.context
         at = now()
         summaries = []
-        for queue, owner in visible_queues(ctx):
+        for queue, owner in await visible_queues(ctx):
             count, overdue = await ctx.run(ctx.work.count, queue, owner, at)
             summaries.append(WorkQueueSummary(queue=queue.name, count=count, overdue=overdue))
         ctx.reads.searched("Query.workQueues", (), ())

@@ -10,6 +10,7 @@ import strawberry
 
 from api.context import Context
 from api.schema import vocabulary
+from api.schema.cases.inbox import still_included
 from api.schema.common import PageInfo
 from domain.queues import HOTLINE, QUEUES, Queue, QueueName, SubjectKind
 from projections.aggregates import iso
@@ -57,6 +58,10 @@ vocabulary.describe(
 )
 
 
+# Items about a case's referral or report: their case's id is the hotline's alone.
+CASE_ITEMS = frozenset({SubjectKind.REFERRAL, SubjectKind.REPORT})
+
+
 def queue_scope(ctx: Context, queue: Queue) -> tuple[bool, str | None]:
     """Whether the caller reads ``queue``, and whose items: every owner's (None) or its own
     organization's only. The policy's ``WorkQueue.<NAME>`` scope lines decide."""
@@ -69,13 +74,18 @@ def queue_scope(ctx: Context, queue: Queue) -> tuple[bool, str | None]:
     return False, None
 
 
-def visible_queues(ctx: Context) -> list[tuple[Queue, str | None]]:
-    return [
-        (queue, owner)
-        for queue in QUEUES.values()
-        for readable, owner in [queue_scope(ctx, queue)]
-        if readable
-    ]
+async def readable(ctx: Context, queue: Queue) -> tuple[bool, str | None]:
+    """``queue_scope``; and a partner or agency no longer included reads no referral or report
+    through a queue, as it reads none through its inbox."""
+    allowed, owner = queue_scope(ctx, queue)
+    if allowed and owner is not None and queue.subject_kind in CASE_ITEMS:
+        allowed = await still_included(ctx, owner)
+    return allowed, owner
+
+
+async def visible_queues(ctx: Context) -> list[tuple[Queue, str | None]]:
+    scopes = [(queue, await readable(ctx, queue)) for queue in QUEUES.values()]
+    return [(queue, owner) for queue, (allowed, owner) in scopes if allowed]
 
 
 def now() -> datetime:
@@ -120,9 +130,7 @@ class WorkItem:
 
 def work_item(item: QueuedItem, at: datetime) -> WorkItem:
     queue = QUEUES[item.queue]
-    case = (
-        item.record_id if queue.subject_kind in (SubjectKind.REFERRAL, SubjectKind.REPORT) else None
-    )
+    case = item.record_id if queue.subject_kind in CASE_ITEMS else None
     if queue.subject_kind is SubjectKind.CASE:
         case = item.subject_id
     return WorkItem(
