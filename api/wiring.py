@@ -46,7 +46,7 @@ from projections.cases import CaseProjection, CaseQueries
 from projections.chain import ChainProjection
 from projections.directory import DirectoryProjection, DirectoryQueries
 from projections.protocols import ProtocolProjection, ProtocolQueries
-from projections.queues import WorkQueries, queue_projections
+from projections.queues import WorkItemProjection, WorkQueries
 from projections.runner import Projection, Projector
 from projections.sql import ViewStore
 from projections.topics import TopicCheck
@@ -303,7 +303,7 @@ def _projections(
         DirectoryProjection(app.mapper, dialect),
         ProtocolProjection(app.mapper, dialect),
         CaseProjection(app.mapper, dialect, vault, _history(app), cache_bytes),
-        *queue_projections(app.mapper, dialect, _history(app)),
+        WorkItemProjection(app.mapper, dialect),
     ]
 
 

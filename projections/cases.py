@@ -22,6 +22,7 @@ from domain.case import Case
 from domain.rules import suppress_small_counts
 from domain.vault import Vault
 from projections.aggregates import AggregateProjection, History, iso
+from projections.queues import CASE_WORK, create_item_table, write_items
 from projections.sql import Cursor, Int8s, Texts, ViewStore, dump_doc, insert_rows, load_doc
 
 # Each inbox and the column naming whose it is. Table names reach SQL only from here.
@@ -223,9 +224,10 @@ class CaseProjection(AggregateProjection):
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS disclosure_ledger_at ON disclosure_ledger (at, id)"
         )
+        create_item_table(cursor, CASE_WORK)  # the work queues' items (projections/queues.py)
 
     def drop_tables(self, cursor: Cursor) -> None:
-        for table in (*TABLES, self.state_table):
+        for table in (*TABLES, CASE_WORK, self.state_table):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
     def write(
@@ -359,6 +361,7 @@ class CaseProjection(AggregateProjection):
             ledger,
             "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
         )
+        write_items(cursor, CASE_WORK, cases)
 
     def must_store(self, aggregate: Any, events: Sequence[DomainEventProtocol[Any]]) -> bool:
         """A new case's state, and the state after new details or an erasure (which empties

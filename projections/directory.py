@@ -21,6 +21,7 @@ from eventsourcing.domain import DomainEventProtocol
 
 from domain.organization import Organization, Status
 from projections.aggregates import AggregateProjection, iso
+from projections.queues import ORGANIZATION_WORK, create_item_table, write_items
 from projections.sql import Cursor, ViewStore, dump_doc, load_doc
 
 INTERNAL = "directory_internal"
@@ -134,6 +135,7 @@ class DirectoryProjection(AggregateProjection):
 
     def create_tables(self, cursor: Cursor) -> None:
         self.create_state_table(cursor)
+        create_item_table(cursor, ORGANIZATION_WORK)  # the work queues' (projections/queues.py)
         pg = self.dialect == "postgres"
         collate = ' COLLATE "C"' if pg else ""
         for scope in SCOPES:
@@ -181,6 +183,7 @@ class DirectoryProjection(AggregateProjection):
         for scope in SCOPES:
             for table in (f"{scope}_facets", f"{scope}_fts", scope):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"DROP TABLE IF EXISTS {ORGANIZATION_WORK}")
         cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
 
     def write(
@@ -201,6 +204,7 @@ class DirectoryProjection(AggregateProjection):
         ids = [str(org.id) for org in orgs]
         self._replace(cursor, INTERNAL, ids, internal)
         self._replace(cursor, PUBLIC, ids, public)
+        write_items(cursor, ORGANIZATION_WORK, orgs)
 
     def _replace(
         self,

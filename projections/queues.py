@@ -1,9 +1,10 @@
 """The work queues' read model: each record's queued items (``domain/queues.py``), with who took
 each up and whether it was done (``domain/work.py``).
 
-Each kind of record has its own item table, written by a projection that folds that record and
-rewrites all of its items with each batch that touches it: an item whose cause went away is
-simply not written again. A queue is read in due order, straight from an index on (queue,
+Each kind of record has its own item table, written by the read model that already folds that
+record (cases, directory, protocols: ``write_items``), which rewrites all of a record's items
+with each batch that touches it: an item whose cause went away is simply not written again, and
+no record is folded twice. A queue is read in due order, straight from an index on (queue,
 owner, since): an item is due a queue's number of days after its cause arose (``since``), read
 from the settings when the queue is read, so "due" needs no background job and a changed
 setting needs no rebuild. Completed items are left out by a join with the work items' table.
@@ -15,13 +16,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
-from domain.case import Case
-from domain.organization import Organization
 from domain.queues import (
     CASE_SOURCES,
     ORGANIZATION_SOURCES,
@@ -32,89 +31,50 @@ from domain.queues import (
     Source,
     items_of,
 )
-from domain.reporting_protocol import ReportingProtocol
 from domain.work import WorkItem, item_id
-from projections.aggregates import AggregateProjection, History, iso
-from projections.runner import Projection
+from projections.aggregates import AggregateProjection, iso
 from projections.sql import Cursor, Int8s, Texts, ViewStore, insert_rows
 
 ITEM_COLUMNS = ("id", "queue", "owner", "subject_id", "record_id", "since")
 STATE_TABLE = "work_item_state"
 
 
-class _QueueItems(AggregateProjection):
-    """Rewrites the items of each record a batch touched (its rows found by ``record_id``)."""
-
-    write_behind = True
-    table: ClassVar[str]
-    sources: ClassVar[tuple[Source[Any], ...]]
-
-    def create_tables(self, cursor: Cursor) -> None:
-        self.create_state_table(cursor)
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.table} (id TEXT PRIMARY KEY, queue TEXT NOT NULL, "
-            "owner TEXT NOT NULL, subject_id TEXT NOT NULL, record_id TEXT NOT NULL, "
-            "since TEXT NOT NULL)"
-        )
-        # One owner's queue in due order, and a whole queue (every owner's) in due order.
-        cursor.execute(
-            f"CREATE INDEX IF NOT EXISTS {self.table}_owned "
-            f"ON {self.table} (queue, owner, since, id)"
-        )
-        cursor.execute(
-            f"CREATE INDEX IF NOT EXISTS {self.table}_due ON {self.table} (queue, since, id)"
-        )
-        cursor.execute(
-            f"CREATE INDEX IF NOT EXISTS {self.table}_record ON {self.table} (record_id)"
-        )
-
-    def drop_tables(self, cursor: Cursor) -> None:
-        cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
-        cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
-
-    def write(
-        self,
-        cursor: Cursor,
-        records: list[Any],
-        applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]],
-    ) -> None:
-        ids = [str(record.id) for record in records]
-        marks = ", ".join(["%s"] * len(ids))
-        cursor.execute(f"DELETE FROM {self.table} WHERE record_id IN ({marks})", ids)
-        rows: dict[str, tuple[str, ...]] = {}
-        for record in records:
-            for item in items_of(self.sources, record, str(record.id)):
-                since = iso(item.since) or ""
-                key = str(item_id(item.queue, item.subject_id, since))
-                rows[key] = (key, item.queue, item.owner, item.subject_id, item.record_id, since)
-        insert_rows(cursor, self.table, ITEM_COLUMNS, [Texts] * 6, list(rows.values()))
+# Each kind of record's items, in a table of the read model that folds that record.
+CASE_WORK, ORGANIZATION_WORK, PROTOCOL_WORK = "case_work", "organization_work", "protocol_work"
+SOURCES_OF: dict[str, tuple[Source[Any], ...]] = {
+    CASE_WORK: CASE_SOURCES,
+    ORGANIZATION_WORK: ORGANIZATION_SOURCES,
+    PROTOCOL_WORK: PROTOCOL_SOURCES,
+}
 
 
-class CaseQueueProjection(_QueueItems):
-    name = "case_queues"
-    aggregate_class = Case
-    table = "case_work"
-    sources = CASE_SOURCES
-    # As the case projection: recent cases kept folded in memory, the state stored every 50.
-    cache_size = 2_000
-    state_every = 50
-
-    def must_store(self, aggregate: Any, events: Sequence[DomainEventProtocol[Any]]) -> bool:
-        return any(isinstance(e, Case.Opened | Case.PersonalDataErased) for e in events)
-
-
-class OrganizationQueueProjection(_QueueItems):
-    name = "organization_queues"
-    aggregate_class = Organization
-    table = "organization_work"
-    sources = ORGANIZATION_SOURCES
+def create_item_table(cursor: Cursor, table: str) -> None:
+    cursor.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, queue TEXT NOT NULL, "
+        "owner TEXT NOT NULL, subject_id TEXT NOT NULL, record_id TEXT NOT NULL, "
+        "since TEXT NOT NULL)"
+    )
+    # One owner's queue in due order, and a whole queue (every owner's) in due order.
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_owned ON {table} (queue, owner, since, id)")
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_due ON {table} (queue, since, id)")
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_record ON {table} (record_id)")
 
 
-class ProtocolQueueProjection(_QueueItems):
-    name = "protocol_queues"
-    aggregate_class = ReportingProtocol
-    table = "protocol_work"
-    sources = PROTOCOL_SOURCES
+def write_items(cursor: Cursor, table: str, records: Sequence[Any]) -> None:
+    """Rewrites every item of these records (one batch's worth), each by all of its kind's
+    sources: an item whose cause went away is simply not written again."""
+    ids = [str(record.id) for record in records]
+    if not ids:
+        return
+    marks = ", ".join(["%s"] * len(ids))
+    cursor.execute(f"DELETE FROM {table} WHERE record_id IN ({marks})", ids)
+    rows: dict[str, tuple[str, ...]] = {}
+    for record in records:
+        for item in items_of(SOURCES_OF[table], record, str(record.id)):
+            since = iso(item.since) or ""
+            key = str(item_id(item.queue, item.subject_id, since))
+            rows[key] = (key, item.queue, item.owner, item.subject_id, item.record_id, since)
+    insert_rows(cursor, table, ITEM_COLUMNS, [Texts] * 6, list(rows.values()))
 
 
 class WorkItemProjection(AggregateProjection):
@@ -152,20 +112,9 @@ class WorkItemProjection(AggregateProjection):
         )
 
 
-def queue_projections(mapper: Any, dialect: str, history: History) -> list[Projection]:
-    return [
-        CaseQueueProjection(mapper, dialect, history),
-        OrganizationQueueProjection(mapper, dialect),
-        ProtocolQueueProjection(mapper, dialect),
-        WorkItemProjection(mapper, dialect),
-    ]
-
-
 # Which table holds each queue's items (table names reach SQL only from here).
 TABLE_OF: dict[QueueName, str] = {
-    source.queue.name: projection.table
-    for projection in (CaseQueueProjection, OrganizationQueueProjection, ProtocolQueueProjection)
-    for source in projection.sources
+    source.queue.name: table for table, sources in SOURCES_OF.items() for source in sources
 }
 
 

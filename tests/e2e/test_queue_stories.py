@@ -10,6 +10,7 @@ from uuid import UUID
 import pytest
 
 from api.config import Settings
+from api.demo import load_demo, load_demo_cases, load_demo_work
 from api.wiring import System
 from domain.base import Actor, acting_as
 from tests.conftest import a_system
@@ -306,3 +307,22 @@ FACTORS = {
     "applicableLaw": "fictional",
     "localProtocol": "ok",
 }
+
+
+def test_the_demo_gives_every_role_that_has_queues_work_in_them(
+    system: System, as_role: Any
+) -> None:
+    ids = load_demo(system.app, count=10)
+    load_demo_cases(system.app, ids)
+    load_demo_work(system.app, ids)
+    system.projector.catch_up()
+
+    def listed(caller: Caller) -> set[str]:
+        return {queue for queue, (count, _) in counts(caller).items() if count}
+
+    staff = as_role("staff")
+    assert {"APPLICATIONS_TO_REVIEW", "UNREACHABLE_ORGANIZATIONS"} <= listed(staff)
+    assert items(staff, "APPLICATIONS_TO_REVIEW")[0]["assignedTo"] == "demo-staff"
+    assert "REPORTS_TO_ACKNOWLEDGE" in listed(as_role("supervisor"))
+    assert listed(as_role("partner", ids["partner"])) == {"REFERRALS_TO_ANSWER"}
+    assert listed(as_role("law_enforcement", ids["agency"])) == {"REPORTS_TO_ACKNOWLEDGE"}

@@ -248,6 +248,7 @@ def test_a_rebuild_from_the_log_gives_every_row_that_following_the_log_gave(
         ("directory", head),
         ("protocols", head),
         ("topics", head),
+        ("work_items", head),
     ]
 
 
@@ -612,6 +613,7 @@ def test_two_projectors_catching_up_at_once_apply_every_event_exactly_once(
             "directory": head,
             "protocols": head,
             "cases": head,
+            "work_items": head,
             "chain": head,
             "topics": head,
         }
