@@ -58,6 +58,9 @@ def create_item_table(cursor: Cursor, table: str) -> None:
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_owned ON {table} (queue, owner, since, id)")
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_due ON {table} (queue, since, id)")
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_record ON {table} (record_id)")
+    # One owner's item by id probes this alone (``WorkQueries.get``): another's item is not
+    # touched, just as a missing one is not there.
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_owned_id ON {table} ((owner || ' ' || id))")
 
 
 def write_items(cursor: Cursor, table: str, records: Sequence[Any]) -> None:
@@ -195,15 +198,19 @@ class WorkQueries:
         return [self._item(queue, row) for row in rows]
 
     def get(self, queue: Queue, owner: str | None, item: str, now: datetime) -> QueuedItem | None:
-        """One open item of ``queue`` by id (``owner``'s only, unless None), or None."""
-        where, params = self._where(queue, owner, now)
+        """One open item of ``queue`` by id (``owner``'s only, unless None), or None. An
+        owner's item is looked up with its owner, in one index (as an inbox item is)."""
+        where, params = self._where(queue, None, now)
+        key, value = (
+            ("w.id", item) if owner is None else ("w.owner || ' ' || w.id", f"{owner} {item}")
+        )
         sql = (
             "SELECT w.id, w.owner, w.subject_id, w.record_id, w.since, "
             f"(SELECT s.assigned_to FROM {STATE_TABLE} s WHERE s.id = w.id) "
-            f"FROM {TABLE_OF[queue.name]} w WHERE w.id = %s AND {where}"
+            f"FROM {TABLE_OF[queue.name]} w WHERE {key} = %s AND {where}"
         )
         with self._read() as cursor:
-            row = cursor.execute(sql, [item, *params]).fetchone()
+            row = cursor.execute(sql, [value, *params]).fetchone()
         return None if row is None else self._item(queue, row)
 
     def count(self, queue: Queue, owner: str | None, now: datetime) -> tuple[int, int]:
