@@ -34,6 +34,7 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "LedgerEntry": None,
     # A queued item can tell that a case, referral or report exists.
     "WorkItem": None,
+    "MandatoryReportTask": None,
     # The internal directory's contacts, locations, notes and oversight records, also as
     # proposed in a pending profile update (a public copy has no access key: never logged).
     "Organization": frozenset(
@@ -66,6 +67,7 @@ NOT_LOGGED: dict[str, str] = {
             "CasePage",
             "LedgerPage",
             "WorkQueuePage",
+            "MandatoryReportPage",
             "DirectoryConnection",
             "DirectoryEdge",
             "PageInfo",
@@ -82,6 +84,8 @@ NOT_LOGGED: dict[str, str] = {
             "Disclosure",
             "EmergencyCall",
             "LegalHoldView",
+            "ChildProtectionReport",
+            "MandatoryReportView",
             "ReportFactors",
             "ReferralOutcome",
         ),

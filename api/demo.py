@@ -204,11 +204,31 @@ def load_demo(
         ).id
     ids["agency"] = agency
     ids["protocol"] = protocol
+    ids["child_protection"] = _child_protection_authority(app, seed, rng)
     return ids
 
 
+def _child_protection_authority(app: DirectoryUseCases, seed: int, rng: random.Random) -> UUID:
+    """A child-protection authority for Ontario: a public body, so no service criteria."""
+    profile = demo_profile(998, "CA-ON", rng)
+    profile.update(
+        {
+            "kind": "CHILD_PROTECTION_AUTHORITY",
+            "nameEn": "Example Children's Aid Society of Ontario — fictional",
+            "nameFr": "Société d'aide à l'enfance exemple de l'Ontario — fictif",
+            "regions": [{"province": "CA-ON"}],
+        }
+    )
+    with acting_as(Actor("demo-staff", "staff", request_id="demo")):
+        authority = app.apply_for_inclusion(f"demo-cpa-{seed}", profile, [], False).id
+        app.start_review(f"demo-cpa-review-{seed}", authority)
+        app.approve_inclusion(f"demo-cpa-approve-{seed}", authority, "A statutory body")
+    return authority
+
+
 def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
-    """Two fictional cases: one referred to the demo partner, one reported to the demo agency."""
+    """Fictional cases: one referred to the demo partner, one reported to the demo agency, and
+    a minor's case waiting for its mandatory-report decision."""
     staff = Actor("demo-staff", "staff", request_id="demo")
     supervisor = Actor("demo-supervisor", "supervisor", request_id="demo")
     with acting_as(staff):
@@ -283,6 +303,37 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
             "Fictional demo brief.",
             Exception_.IMMINENT_HARM,
             "Imminent harm described by a fictional community member.",
+        )
+    _minors_case(app)
+
+
+def _minors_case(app: CaseUseCases) -> None:
+    """A fifteen-year-old in the sex trade, by chat: flagged, waiting for a supervisor to report
+    (``reportToChildProtection`` to the demo authority) or to decide that none is required."""
+    with acting_as(Actor("demo-staff", "staff", request_id="demo")):
+        minor = app.open_case(
+            "demo-case-3",
+            Channel.CHAT,
+            "en",
+            CallerRelationship.VICTIM_OR_SURVIVOR,
+            {"name": "Fictional Young Caller Three"},
+            {
+                "province": "CA-ON",
+                "municipality": "Toronto",
+                "urgency": "HIGH",
+                "situationType": "SEX_TRAFFICKING",
+                "minorInvolved": "YES",
+                "indicators": ["MINOR_IN_COMMERCIAL_SEX", "MOVEMENT_CONTROLLED"],
+            },
+        ).id
+        app.grant_consent(
+            "demo-case-3-follow-up",
+            minor,
+            ConsentScope.FOLLOW_UP_CONTACT,
+            None,
+            ConsentGiver.MINOR,
+            ConsentMethod.CHAT,
+            None,
         )
 
 

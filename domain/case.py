@@ -15,6 +15,16 @@ from typing import Any, TypedDict
 from uuid import UUID
 
 from domain.base import AuditedAggregate, DomainError, clean_text, current_actor
+from domain.mandatory_report import (
+    MandatoryReportDecision,
+    MandatoryReportDecisionRequired,
+    MinorConsentInsufficient,
+    NoMandatoryReportPending,
+    NoMinorInvolved,
+    OutsideJurisdiction,
+    calls_for_decision,
+    minor_possible,
+)
 
 
 class Channel(StrEnum):
@@ -109,6 +119,7 @@ class ConsentScope(StrEnum):
 class ConsentGiver(StrEnum):
     CALLER = "CALLER"
     GUARDIAN = "GUARDIAN"
+    MINOR = "MINOR"  # the minor concerned, themselves: see domain/mandatory_report.py
 
 
 class ConsentMethod(StrEnum):
@@ -129,6 +140,7 @@ class RecipientKind(StrEnum):
     ORGANIZATION = "ORGANIZATION"
     LAW_ENFORCEMENT = "LAW_ENFORCEMENT"
     EMERGENCY_SERVICES = "EMERGENCY_SERVICES"
+    CHILD_PROTECTION_AUTHORITY = "CHILD_PROTECTION_AUTHORITY"
 
 
 class DisclosableField(StrEnum):
@@ -256,6 +268,24 @@ class Report(TypedDict):
     by: str
 
 
+class ChildProtectionReport(TypedDict):
+    id: str
+    authorityId: str
+    disclosureId: str
+    jurisdictionOverride: str
+    at: datetime
+    by: str
+
+
+class MandatoryReport(TypedDict):
+    flaggedAt: datetime
+    decision: str | None
+    decidedAt: datetime | None
+    decidedBy: str | None
+    reportId: str | None
+    justification: str
+
+
 class Emergency(TypedDict):
     at: datetime
     province: str | None
@@ -292,6 +322,8 @@ class Case(AuditedAggregate):
     # Defaults for states saved before these existed (snapshots, projection state).
     legal_hold: Hold | None = None
     erased_at: datetime | None = None
+    mandatory_report: MandatoryReport | None = None
+    child_protection: dict[str, ChildProtectionReport] | None = None
 
     class Opened(AuditedAggregate.Created):
         channel: str
@@ -326,6 +358,8 @@ class Case(AuditedAggregate):
         self.history: list[HistoryEntry] = []
         self.legal_hold = None
         self.erased_at = None
+        self.mandatory_report = None
+        self.child_protection = None
 
     @classmethod
     def open_case(
@@ -349,6 +383,7 @@ class Case(AuditedAggregate):
             has_personal_data=has_personal_data,
             details=details,
         )
+        case._flag_if_needed()
         return case
 
     # -- the case itself -----------------------------------------------------------------
@@ -362,6 +397,7 @@ class Case(AuditedAggregate):
     def update_details(self, details: dict[str, Any]) -> None:
         self._require_open()
         self.trigger_event(self.DetailsUpdated, details=details)
+        self._flag_if_needed()
 
     class SupervisorConsulted(AuditedAggregate.Event):
         decision: str
@@ -424,6 +460,7 @@ class Case(AuditedAggregate):
             method=method.value,
             expires_at=expires_at,
         )
+        self._flag_if_needed()
 
     class ConsentWithdrawn(AuditedAggregate.Event):
         consent_id: str
@@ -440,10 +477,17 @@ class Case(AuditedAggregate):
         self.trigger_event(self.ConsentWithdrawn, consent_id=str(consent_id))
 
     def active_consent(
-        self, scope: ConsentScope, recipient_id: str | None, now: datetime
+        self,
+        scope: ConsentScope,
+        recipient_id: str | None,
+        now: datetime,
+        *,
+        not_by_a_minor: bool = False,
     ) -> Consent | None:
         for consent in self.consents.values():
             if consent["scope"] != scope.value or consent["withdrawnAt"] is not None:
+                continue
+            if not_by_a_minor and consent["givenBy"] == ConsentGiver.MINOR.value:
                 continue
             if consent["expiresAt"] is not None and consent["expiresAt"] <= now:
                 continue
@@ -511,13 +555,22 @@ class Case(AuditedAggregate):
                 "harm, suspected abuse of a minor, legal obligation) that a supervisor "
                 "authorizes with a written justification"
             )
+        if (
+            recipient_kind is RecipientKind.CHILD_PROTECTION_AUTHORITY
+            and exception is not Exception_.SUSPECTED_ABUSE_OF_A_MINOR
+        ):
+            raise ConsentRequired(
+                "information goes to a child-protection authority only under the "
+                "SUSPECTED_ABUSE_OF_A_MINOR exception, which a supervisor authorizes with a "
+                "written justification"
+            )
         if exception is None:
             scope = (
                 ConsentScope.SHARE_WITH_ORGANIZATION
                 if recipient_kind is RecipientKind.ORGANIZATION
                 else ConsentScope.REPORT_TO_LAW_ENFORCEMENT
             )
-            consent = self.active_consent(scope, recipient, now)
+            consent = self._consent_for(scope, recipient, fields, now)
             if consent is None:
                 raise ConsentRequired(
                     f"no active, unexpired consent ({scope.value}) covers this recipient; "
@@ -642,6 +695,9 @@ class Case(AuditedAggregate):
             factors={k: seal(v) if v else "" for k, v in factors.items()},
             disclosure_id=str(disclosure_id),
         )
+        disclosure = self.disclosures.get(str(disclosure_id))
+        if disclosure is not None and self._covers_the_minor(disclosure):
+            self._decide(MandatoryReportDecision.REPORTED_TO_LAW_ENFORCEMENT, str(report_id))
 
     class EmergencyServicesContacted(AuditedAggregate.Event):
         province: str
@@ -669,6 +725,189 @@ class Case(AuditedAggregate):
             disclosure_id=None if disclosure_id is None else str(disclosure_id),
         )
 
+    # -- mandatory reporting (domain/mandatory_report.py) --------------------------------
+
+    class MandatoryReportFlagged(AuditedAggregate.Event):
+        """A minor is or may be involved in a case that references abuse or trafficking: a
+        supervisor must record a report, or why none is required, before the case closes."""
+
+        def apply(self, case: Case) -> None:
+            case.mandatory_report = {
+                "flaggedAt": self.timestamp,
+                "decision": None,
+                "decidedAt": None,
+                "decidedBy": None,
+                "reportId": None,
+                "justification": "",
+            }
+
+    class MandatoryReportDecided(AuditedAggregate.Event):
+        decision: str
+        report_id: str | None
+        justification: str
+
+        def apply(self, case: Case) -> None:
+            assert case.mandatory_report is not None
+            case.mandatory_report = {
+                **case.mandatory_report,
+                "decision": self.decision,
+                "decidedAt": self.timestamp,
+                "decidedBy": self.actor_id,
+                "reportId": self.report_id,
+                "justification": self.justification,
+            }
+
+    class ReportedToChildProtection(AuditedAggregate.Event):
+        report_id: str
+        authority_id: str
+        disclosure_id: str
+        jurisdiction_override: str
+
+        def apply(self, case: Case) -> None:
+            case.child_protection = {
+                **(case.child_protection or {}),
+                self.report_id: {
+                    "id": self.report_id,
+                    "authorityId": self.authority_id,
+                    "disclosureId": self.disclosure_id,
+                    "jurisdictionOverride": self.jurisdiction_override,
+                    "at": self.timestamp,
+                    "by": self.actor_id,
+                },
+            }
+
+    @property
+    def awaits_mandatory_report_decision(self) -> bool:
+        return self.mandatory_report is not None and self.mandatory_report["decision"] is None
+
+    def check_child_protection_report(self, covered: bool, override: str) -> str:
+        """Whether a supervisor may report this case to a child-protection authority whose
+        jurisdiction does (``covered``) or does not cover it; returns the cleaned override."""
+        self._require_open()
+        _require_supervisor("a report to a child-protection authority")
+        if not minor_possible(self.details, self._minor_consented()):
+            raise NoMinorInvolved(
+                "a child-protection authority receives reports about minors: record that a "
+                "minor is or may be involved (minorInvolved YES or UNKNOWN) first"
+            )
+        override = clean_text(override, "a jurisdiction override")
+        if not covered and not override:
+            raise OutsideJurisdiction(
+                "this authority's jurisdiction does not cover the case's province or "
+                "municipality: choose the authority for the case's place (set the case's "
+                "province and municipality first), or write why this one must receive it "
+                "(jurisdictionOverride)"
+            )
+        return override
+
+    def report_to_child_protection(
+        self,
+        report_id: UUID,
+        authority_id: UUID,
+        disclosure_id: UUID,
+        covered: bool,
+        override: str,
+        seal: Seal = _as_is,
+    ) -> None:
+        """Records the report whose disclosure (under SUSPECTED_ABUSE_OF_A_MINOR) was just
+        recorded; it settles the mandatory-report decision if one is awaited."""
+        override = self.check_child_protection_report(covered, override)
+        disclosure = self.disclosures.get(str(disclosure_id))
+        if disclosure is None or disclosure["recipientId"] != str(authority_id):
+            raise ConsentRequired("a report goes with its disclosure to the same authority")
+        self.trigger_event(
+            self.ReportedToChildProtection,
+            report_id=str(report_id),
+            authority_id=str(authority_id),
+            disclosure_id=str(disclosure_id),
+            jurisdiction_override=seal(override) if override else "",
+        )
+        self._decide(MandatoryReportDecision.REPORTED_TO_CHILD_PROTECTION, str(report_id))
+
+    def decide_no_mandatory_report(self, justification: str, seal: Seal = _as_is) -> None:
+        """A supervisor's written decision that no report is required."""
+        self._require_open()
+        _require_supervisor("deciding that no mandatory report is required")
+        if not self.awaits_mandatory_report_decision:
+            raise NoMandatoryReportPending(
+                "this case awaits no mandatory-report decision (none was flagged, or one "
+                "is already recorded)"
+            )
+        justification = clean_text(
+            justification, "a decision that no report is required", required=True
+        )
+        self.trigger_event(
+            self.MandatoryReportDecided,
+            decision=MandatoryReportDecision.NO_REPORT_REQUIRED.value,
+            report_id=None,
+            justification=seal(justification),
+        )
+
+    def _flag_if_needed(self) -> None:
+        if self.mandatory_report is None and calls_for_decision(
+            self.details, self._minor_consented()
+        ):
+            self.trigger_event(self.MandatoryReportFlagged)
+            # A report already made settles it at once (made before the facts called for it).
+            for made in (self.child_protection or {}).values():
+                self._decide(MandatoryReportDecision.REPORTED_TO_CHILD_PROTECTION, made["id"])
+            for report in self.reports.values():
+                if self._covers_the_minor(self.disclosures[report["disclosureId"]]):
+                    self._decide(MandatoryReportDecision.REPORTED_TO_LAW_ENFORCEMENT, report["id"])
+
+    def _decide(self, decision: MandatoryReportDecision, report_id: str) -> None:
+        if self.awaits_mandatory_report_decision:
+            self.trigger_event(
+                self.MandatoryReportDecided,
+                decision=decision.value,
+                report_id=report_id,
+                justification="",
+            )
+
+    @staticmethod
+    def _covers_the_minor(disclosure: Disclosure) -> bool:
+        """A report to law enforcement is the mandatory report when made under the
+        SUSPECTED_ABUSE_OF_A_MINOR exception, or when it tells the agency a minor is
+        involved (MINOR_INVOLVED among its fields)."""
+        return (
+            disclosure["exception"] == Exception_.SUSPECTED_ABUSE_OF_A_MINOR.value
+            or DisclosableField.MINOR_INVOLVED.value in disclosure["fields"]
+        )
+
+    def _minor_consented(self) -> bool:
+        return any(c["givenBy"] == ConsentGiver.MINOR.value for c in self.consents.values())
+
+    def _consent_for(
+        self,
+        scope: ConsentScope,
+        recipient: str | None,
+        fields: list[DisclosableField],
+        now: datetime,
+    ) -> Consent | None:
+        """The consent a disclosure rests on. A minor's own consent does not alone authorize
+        sending their personal data to law enforcement: that is a supervisor's report under
+        the SUSPECTED_ABUSE_OF_A_MINOR exception (or a guardian's consent)."""
+        if scope is not ConsentScope.REPORT_TO_LAW_ENFORCEMENT or not PERSONAL_FIELDS & set(fields):
+            return self.active_consent(scope, recipient, now)
+        consent = self.active_consent(scope, recipient, now, not_by_a_minor=True)
+        if consent is None and self.active_consent(scope, recipient, now) is not None:
+            raise MinorConsentInsufficient(
+                "a minor's own consent does not alone authorize sending their personal data "
+                "to law enforcement: leave the caller's personal data out, or a supervisor "
+                "reports under the SUSPECTED_ABUSE_OF_A_MINOR exception with a written "
+                "justification"
+            )
+        return consent
+
+    def _require_mandatory_report_decided(self) -> None:
+        if self.awaits_mandatory_report_decision:
+            raise MandatoryReportDecisionRequired(
+                "a minor is or may be involved in this case: before it closes, a supervisor "
+                "records a report (reportToLawEnforcement under SUSPECTED_ABUSE_OF_A_MINOR or "
+                "disclosing MINOR_INVOLVED, or reportToChildProtection) or a written decision "
+                "that none is required (decideNoMandatoryReport)"
+            )
+
     # -- closing ---------------------------------------------------------------------------
 
     class Closed(AuditedAggregate.Event):
@@ -680,6 +919,7 @@ class Case(AuditedAggregate):
 
     def close(self, reason: str, seal: Seal = _as_is) -> None:
         self._require_open()
+        self._require_mandatory_report_decided()
         self.trigger_event(
             self.Closed, reason=seal(clean_text(reason, "closing a case", required=True))
         )

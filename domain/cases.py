@@ -40,6 +40,7 @@ from domain.case import (
     Urgency,
 )
 from domain.idempotency import Sealed
+from domain.mandatory_report import covers
 from domain.organization import Organization, Status
 from domain.reporting_protocol import ReportingProtocol
 from domain.vault import ERASED_TEXT, SEALED_TEXT, Vault
@@ -81,10 +82,17 @@ class Standing:
     kind: str
     state: Status
     status: str
+    regions: tuple[tuple[str, str], ...] = ()  # (province, municipality or "")
 
     @classmethod
     def of(cls, organization: Organization) -> Standing:
-        return cls(str(organization.profile["kind"]), organization.state, str(organization.status))
+        regions = tuple(
+            (str(r.get("province", "")), str(r.get("municipality", "")))
+            for r in organization.profile.get("regions") or []
+        )
+        return cls(
+            str(organization.profile["kind"]), organization.state, str(organization.status), regions
+        )
 
 
 def _now() -> datetime:
@@ -544,6 +552,75 @@ class CaseUseCases(WritePath):
             what="case",
         )
 
+    def report_to_child_protection(
+        self,
+        key: str,
+        case_id: UUID,
+        authority_id: UUID,
+        fields: list[DisclosableField],
+        brief: str,
+        justification: str,
+        jurisdiction_override: str = "",
+    ) -> Outcome:
+        """A supervisor's report to a child-protection authority: a disclosure under the
+        SUSPECTED_ABUSE_OF_A_MINOR exception, and the report that settles the case's
+        mandatory-report decision."""
+        report_id, disclosure_id = uuid4(), uuid4()
+        brief = clean_text(brief, "brief")
+
+        def decide(case: Case) -> None:
+            authority = self._child_protection_authority(authority_id)
+            covered = covers(
+                ({"province": p, "municipality": m} for p, m in authority.regions),
+                case.details.get("province"),
+                case.details.get("municipality"),
+            )
+            case.check_child_protection_report(covered, jurisdiction_override)
+            self._disclose(
+                case,
+                disclosure_id,
+                RecipientKind.CHILD_PROTECTION_AUTHORITY,
+                authority_id,
+                fields,
+                brief,
+                Exception_.SUSPECTED_ABUSE_OF_A_MINOR,
+                justification,
+            )
+            case.report_to_child_protection(
+                report_id,
+                authority_id,
+                disclosure_id,
+                covered,
+                jurisdiction_override,
+                self._sealer(case),
+            )
+
+        return self._change(
+            key,
+            "reportToChildProtection",
+            case_id,
+            {
+                "authority": authority_id,
+                "fields": [f.value for f in fields],
+                "brief": _sealed({"brief": brief}),
+                **_sealed({"justification": justification, "override": jurisdiction_override}),
+            },
+            Case,
+            decide,
+            what="case",
+        )
+
+    def decide_no_mandatory_report(self, key: str, case_id: UUID, justification: str) -> Outcome:
+        return self._change(
+            key,
+            "decideNoMandatoryReport",
+            case_id,
+            _sealed({"justification": justification}),
+            Case,
+            lambda c: c.decide_no_mandatory_report(justification, self._sealer(c)),
+            what="case",
+        )
+
     def contact_emergency_services(
         self,
         key: str,
@@ -684,6 +761,11 @@ class CaseUseCases(WritePath):
                 f"{what} do not go to a law-enforcement agency: a supervisor reports to it "
                 "under its reporting protocol"
             )
+        if organization.kind == OrganizationKind.CHILD_PROTECTION_AUTHORITY.value:
+            raise OrganizationNotAvailable(
+                f"{what} do not go to a child-protection authority: a supervisor reports to "
+                "it (reportToChildProtection)"
+            )
         if must_be_included and organization.state is not Status.INCLUDED:
             raise OrganizationNotAvailable(
                 f"{what} go only to included organizations; this one is {organization.status}"
@@ -695,6 +777,17 @@ class CaseUseCases(WritePath):
         if agency.kind != OrganizationKind.LAW_ENFORCEMENT_AGENCY.value:
             raise NotFound("law-enforcement agency not found")
         return agency
+
+    def _child_protection_authority(self, authority_id: UUID) -> Standing:
+        """An included child-protection authority (any other organization looks missing)."""
+        authority = self._organization(authority_id)
+        if authority.kind != OrganizationKind.CHILD_PROTECTION_AUTHORITY.value:
+            raise NotFound("child-protection authority not found")
+        if authority.state is not Status.INCLUDED:
+            raise OrganizationNotAvailable(
+                f"reports go only to included authorities; this one is {authority.status}"
+            )
+        return authority
 
     def _emergency_number(self, province: Any) -> str:
         if province in NINE_ONE_ONE:

@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 from uuid import UUID
 
 from domain.base import AuditedAggregate, DomainError, clean_text, require_reason
-from domain.vocabulary import Criterion
+from domain.vocabulary import Criterion, OrganizationKind
 
 
 class Status(StrEnum):
@@ -67,6 +67,9 @@ class AllegationRequired(DomainError):
 
 
 ALL_CRITERIA = tuple(c.value for c in Criterion)
+# A child-protection authority is a public body that receives mandatory reports under its
+# statutory mandate: the service providers' criteria are not its to attest.
+_NO_CRITERIA = frozenset({OrganizationKind.CHILD_PROTECTION_AUTHORITY.value})
 
 
 # The organization's state, item by item (the keys are the read models' too). Plain dicts at
@@ -187,7 +190,8 @@ class Organization(AuditedAggregate):
 
     def approve_inclusion(self, note: str) -> None:
         self._require_under_review("approve inclusion")
-        missing = [c for c in ALL_CRITERIA if c not in self.criteria]
+        required = () if self.profile.get("kind") in _NO_CRITERIA else ALL_CRITERIA
+        missing = [c for c in required if c not in self.criteria]
         if missing:
             raise CriteriaNotAttested(
                 "cannot approve inclusion: the organization has not attested " + ", ".join(missing)

@@ -35,6 +35,7 @@ HOTLINE = ""
 
 class QueueName(StrEnum):
     FOLLOW_UPS = "FOLLOW_UPS"
+    MANDATORY_REPORT_DECISIONS = "MANDATORY_REPORT_DECISIONS"
     REFERRALS_WITHOUT_OUTCOME = "REFERRALS_WITHOUT_OUTCOME"
     APPLICATIONS_TO_REVIEW = "APPLICATIONS_TO_REVIEW"
     REVIEWS_DUE = "REVIEWS_DUE"
@@ -116,6 +117,14 @@ def _follow_up(case: Case) -> Found:
         yield str(case.id), HOTLINE, max(granted)
 
 
+def _mandatory_report_decision(case: Case) -> Found:
+    """A case flagged as the hotline's to report (domain/mandatory_report.py), waiting for a
+    supervisor's report or written decision that none is required."""
+    flag = case.mandatory_report
+    if flag is not None and flag["decision"] is None:
+        yield str(case.id), HOTLINE, flag["flaggedAt"]
+
+
 def _referral_without_outcome(case: Case) -> Found:
     for referral in case.referrals.values():
         if not referral["outcomes"]:
@@ -136,6 +145,9 @@ def _report_to_acknowledge(case: Case) -> Found:
 
 
 CASE_SOURCES: tuple[Source[Case], ...] = (
+    Source(
+        Queue(QueueName.MANDATORY_REPORT_DECISIONS, SubjectKind.CASE), _mandatory_report_decision
+    ),
     Source(
         Queue(QueueName.FOLLOW_UPS, SubjectKind.CASE, "follow_up_days", listed_when_due=True),
         _follow_up,

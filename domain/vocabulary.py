@@ -22,6 +22,9 @@ class OrganizationKind(StrEnum):
     GOVERNMENT_BODY = "GOVERNMENT_BODY"
     COALITION_OR_NETWORK = "COALITION_OR_NETWORK"
     OTHER_ALLIED_ORGANIZATION = "OTHER_ALLIED_ORGANIZATION"
+    # A public body mandated to receive reports of suspected abuse of a minor; its jurisdiction
+    # is its profile's regions (a province, or a municipality in it).
+    CHILD_PROTECTION_AUTHORITY = "CHILD_PROTECTION_AUTHORITY"
 
 
 class FocusArea(StrEnum):
@@ -220,6 +223,8 @@ def parse_profile(data: dict[str, Any]) -> dict[str, Any]:
         p, data.get("pointOfContact"), "pointOfContact", POINT_OF_CONTACT_FIELDS
     )
     profile["location"] = _location(p, data.get("location"))
+    if kind == OrganizationKind.CHILD_PROTECTION_AUTHORITY.value and not profile["regions"]:
+        p.add("regions: a child-protection authority names its jurisdiction (at least one region)")
     p.raise_if_any()
     return profile
 

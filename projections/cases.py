@@ -41,7 +41,9 @@ CASE_COLUMNS = (
 )
 # The rows a case has besides its own, each set named by the case's id.
 ITEM_TABLES = ("case_needs", "referral_inbox", "report_inbox", "disclosure_ledger")
-TABLES = ("cases", *ITEM_TABLES)
+# Cases flagged for a mandatory-report decision: one row each, from the flag on (a work queue).
+MANDATORY_REPORTS = "mandatory_report_queue"
+TABLES = ("cases", *ITEM_TABLES, MANDATORY_REPORTS)
 # The events that add or change one inbox or ledger row, and the attribute naming it.
 ITEM_EVENTS: dict[type[Any], tuple[str, str]] = {
     Case.InformationDisclosed: ("disclosure_ledger", "disclosure_id"),
@@ -109,6 +111,8 @@ class CaseDoc(TypedDict):
     history: list[dict[str, Any]]
     legalHold: dict[str, Any] | None
     erasedAt: str | None
+    mandatoryReport: dict[str, Any] | None
+    childProtectionReports: list[dict[str, Any]]
 
 
 def case_doc(case: Case) -> CaseDoc:
@@ -150,6 +154,13 @@ def case_doc(case: Case) -> CaseDoc:
         "history": at(case.history),
         "legalHold": case.legal_hold and {**case.legal_hold, "at": iso(case.legal_hold["at"])},
         "erasedAt": iso(case.erased_at),
+        "mandatoryReport": case.mandatory_report
+        and {
+            **case.mandatory_report,
+            "flaggedAt": iso(case.mandatory_report["flaggedAt"]),
+            "decidedAt": iso(case.mandatory_report["decidedAt"]),
+        },
+        "childProtectionReports": at(list((case.child_protection or {}).values())),
     }
 
 
@@ -224,6 +235,14 @@ class CaseProjection(AggregateProjection):
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS disclosure_ledger_at ON disclosure_ledger (at, id)"
         )
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {MANDATORY_REPORTS} (case_id TEXT PRIMARY KEY, "
+            "flagged_at TEXT NOT NULL, decided INTEGER NOT NULL, decided_at TEXT)"
+        )
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {MANDATORY_REPORTS}_waiting "
+            f"ON {MANDATORY_REPORTS} (decided, flagged_at, case_id)"
+        )
         create_item_table(cursor, CASE_WORK)  # the work queues' items (projections/queues.py)
 
     def drop_tables(self, cursor: Cursor) -> None:
@@ -260,9 +279,14 @@ class CaseProjection(AggregateProjection):
             for table in ITEM_TABLES:
                 cursor.execute(f"DELETE FROM {table} WHERE case_id IN ({marks})", whole)
         rows, needs, referrals, reports, ledger = [], [], [], [], []
+        flags: list[tuple[Any, ...]] = []
         for case in cases:
             doc = case_doc(case)
             details = case.details
+            flag = doc["mandatoryReport"]
+            if flag is not None:
+                decided = flag["decision"] is not None
+                flags.append((doc["id"], flag["flaggedAt"], int(decided), flag["decidedAt"]))
             rows.append(
                 (
                     doc["id"],
@@ -360,6 +384,15 @@ class CaseProjection(AggregateProjection):
             [Texts] * 4,
             ledger,
             "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+        )
+        insert_rows(
+            cursor,
+            MANDATORY_REPORTS,
+            ("case_id", "flagged_at", "decided", "decided_at"),
+            (Texts, Texts, Int8s, Texts),
+            flags,
+            "ON CONFLICT (case_id) DO UPDATE SET decided = excluded.decided, "
+            "decided_at = excluded.decided_at",
         )
         write_items(cursor, CASE_WORK, cases)
 
@@ -499,6 +532,37 @@ class CaseQueries:
                 [*params, first],
             ).fetchall()
         return [{**load_doc(doc), "caseId": case_id} for case_id, doc in rows]
+
+    def mandatory_reports(
+        self, decided: bool | None, first: int, after: tuple[str, str] | None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """The count and a page of cases flagged for a mandatory-report decision, oldest flag
+        first (the longest waiting on top); ``decided`` narrows to decided or awaiting ones."""
+        clauses, params = ["TRUE"], list[Any]()
+        if decided is not None:
+            clauses.append("decided = %s")
+            params.append(int(decided))
+        where = " AND ".join(clauses)
+        page = list(params)
+        if after is not None:
+            where_page = f"{where} AND (flagged_at > %s OR (flagged_at = %s AND case_id > %s))"
+            page += [after[0], after[0], after[1]]
+        else:
+            where_page = where
+        with self._read() as cursor:
+            (count,) = cursor.execute(
+                f"SELECT COUNT(*) FROM {MANDATORY_REPORTS} WHERE {where}", params
+            ).fetchone()
+            rows = cursor.execute(
+                f"SELECT case_id, flagged_at, decided, decided_at FROM {MANDATORY_REPORTS} "
+                f"WHERE {where_page} ORDER BY flagged_at, case_id LIMIT %s",
+                [*page, first],
+            ).fetchall()
+        items = [
+            {"caseId": c, "flaggedAt": f, "decided": bool(d), "decidedAt": at}
+            for c, f, d, at in rows
+        ]
+        return int(count), items
 
     def statistics(
         self, dimension: str, now: datetime, threshold: int

@@ -52,6 +52,9 @@ ORGANIZATION_KIND = (
         "GOVERNMENT_BODY": "A government department or agency.",
         "COALITION_OR_NETWORK": "A coalition or network of organizations.",
         "OTHER_ALLIED_ORGANIZATION": "Another organization allied in referrals or reporting.",
+        "CHILD_PROTECTION_AUTHORITY": "A public body that receives reports of suspected abuse "
+        "of a minor, for its jurisdiction (its regions); it attests no service-provider "
+        "criteria.",
     },
 )
 
@@ -247,6 +250,9 @@ CONSENT_GIVER = (
     {
         "CALLER": "The caller.",
         "GUARDIAN": "The caller's parent or guardian.",
+        "MINOR": "The minor concerned, themselves: it may authorize follow-up contact, "
+        "statistics and sharing with a service provider, but not alone a report of their "
+        "personal data to law enforcement.",
     },
 )
 
@@ -284,6 +290,8 @@ RECIPIENT_KIND = (
         "ORGANIZATION": "An organization of the directory, with a referral.",
         "LAW_ENFORCEMENT": "A law-enforcement agency, with a supervisor's report.",
         "EMERGENCY_SERVICES": "Emergency services (911, or the territory's number).",
+        "CHILD_PROTECTION_AUTHORITY": "A child-protection authority, with a supervisor's "
+        "report under the suspected-abuse-of-a-minor exception.",
     },
 )
 
@@ -344,5 +352,15 @@ STATISTICS_DIMENSION = (
         "PROVINCE": "The province or territory (ISO 3166-2:CA code).",
         "SITUATION_TYPE": "The kind of situation.",
         "NEED": "Each need recorded (a case with several counts under each).",
+    },
+)
+
+MANDATORY_REPORT_DECISION = (
+    "What a supervisor recorded on a case flagged for a mandatory-report decision.",
+    {
+        "REPORTED_TO_LAW_ENFORCEMENT": "Reported to law enforcement under the "
+        "suspected-abuse-of-a-minor exception, or telling the agency a minor is involved.",
+        "REPORTED_TO_CHILD_PROTECTION": "Reported to a child-protection authority.",
+        "NO_REPORT_REQUIRED": "No report is required, with a written justification.",
     },
 )

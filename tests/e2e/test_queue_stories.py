@@ -16,6 +16,7 @@ from domain.base import Actor, acting_as
 from tests.conftest import a_system
 from tests.e2e.conftest import Caller, seed
 from tests.e2e.test_case_stories import CONSENT, REFER, open_case
+from tests.e2e.test_mandatory_report_stories import NO_REPORT, open_minors_case
 
 QUEUE = """query($queue: WorkQueueName!, $after: String) {
   workQueue(queue: $queue, first: 5, after: $after) {
@@ -326,3 +327,26 @@ def test_the_demo_gives_every_role_that_has_queues_work_in_them(
     assert "REPORTS_TO_ACKNOWLEDGE" in listed(as_role("supervisor"))
     assert listed(as_role("partner", ids["partner"])) == {"REFERRALS_TO_ANSWER"}
     assert listed(as_role("law_enforcement", ids["agency"])) == {"REPORTS_TO_ACKNOWLEDGE"}
+
+
+def test_a_supervisor_sees_a_minors_case_waiting_for_its_mandatory_report_decision(
+    system: System, as_role: Any
+) -> None:
+    staff, supervisor = as_role("staff"), as_role("supervisor")
+    case = open_minors_case(
+        staff, "queue-minor-open", minorInvolved="UNKNOWN", indicators=["DEBT_BONDAGE"]
+    )
+
+    [item] = items(supervisor, "MANDATORY_REPORT_DECISIONS")
+    assert (item["kind"], item["subjectId"], item["caseId"]) == ("CASE", case, case)
+    assert item["overdue"] is True  # due at once
+    assert counts(supervisor)["MANDATORY_REPORT_DECISIONS"] == (1, 1)
+    # The decision is a supervisor's: staff have no such queue.
+    assert "MANDATORY_REPORT_DECISIONS" not in counts(staff)
+    assert items(staff, "MANDATORY_REPORT_DECISIONS") == []
+
+    supervisor.gql(
+        NO_REPORT,
+        {"key": "queue-minor-none", "id": case, "why": "The caller is 24, confirmed (fictional)"},
+    )
+    assert items(supervisor, "MANDATORY_REPORT_DECISIONS") == []

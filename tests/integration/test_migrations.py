@@ -118,6 +118,21 @@ def test_a_database_at_version_2_gets_the_owner_and_id_indexes(fresh: Settings) 
     assert set(OWNED_INDEXES) <= found
 
 
+def test_a_database_at_version_5_gets_the_mandatory_report_queue(fresh: Settings) -> None:
+    migrate_database(fresh)
+    sql(fresh, "DROP TABLE mandatory_report_queue")
+    sql(fresh, f"DELETE FROM {MIGRATIONS_TABLE} WHERE version >= 6")
+
+    assert migrate_database(fresh) == (5, SCHEMA_VERSION)
+
+    found = {(row[1], row[2]) for row in catalogue(fresh) if row[0] in ("column", "index")}
+    assert {
+        ("mandatory_report_queue", "case_id"),
+        ("mandatory_report_queue", "decided"),
+        ("mandatory_report_queue", "mandatory_report_queue_waiting"),
+    } <= found
+
+
 FACET_STATISTICS = ("directory_internal_facets_pairs", "directory_public_facets_pairs")
 
 

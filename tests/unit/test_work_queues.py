@@ -284,3 +284,18 @@ def test_an_assignment_names_someone(assignee: str) -> None:
     item = opened_item()
     with acting_as(STAFF):
         refused(item, InvalidInput, lambda: item.assign(assignee))
+
+
+def test_a_case_flagged_for_a_mandatory_report_waits_for_a_supervisors_decision() -> None:
+    flagged = happened(Case.MandatoryReportFlagged)
+    decided = happened(
+        Case.MandatoryReportDecided,
+        decision="NO_REPORT_REQUIRED",
+        report_id=None,
+        justification="Fictional: the caller is an adult, confirmed.",
+    )
+
+    items = case_items(opened(), flagged)
+    assert queues(items) == [("MANDATORY_REPORT_DECISIONS", str(CASE_ID), HOTLINE)]
+    assert items[0].since == day(2)
+    assert case_items(opened(), flagged, decided) == []

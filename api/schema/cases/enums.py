@@ -23,6 +23,7 @@ from domain.case import (
     Tristate,
     Urgency,
 )
+from domain.mandatory_report import MandatoryReportDecision
 
 __all__ = [
     "CallerRelationship",
@@ -33,6 +34,7 @@ __all__ = [
     "DisclosableField",
     "Exception_",
     "Indicator",
+    "MandatoryReportDecision",
     "Need",
     "RecipientKind",
     "ReferralMode",
@@ -58,6 +60,7 @@ for _enum, (_description, _values) in (
     (Indicator, vocabulary.INDICATOR),
     (ReferralMode, vocabulary.REFERRAL_MODE),
     (ReferralOutcomeKind, vocabulary.REFERRAL_OUTCOME_KIND),
+    (MandatoryReportDecision, vocabulary.MANDATORY_REPORT_DECISION),
 ):
     vocabulary.describe(_enum, _description, _values)
 vocabulary.describe(Exception_, *vocabulary.DISCLOSURE_EXCEPTION, name="DisclosureException")

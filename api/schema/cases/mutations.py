@@ -302,6 +302,89 @@ class CaseMutations:
 
     @strawberry.mutation(
         description=(
+            "Report the case to a child-protection authority, under the "
+            "SUSPECTED_ABUSE_OF_A_MINOR exception: it settles the case's mandatory-report "
+            "decision (supervisors)."
+        )
+    )
+    async def report_to_child_protection(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        authority_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description=(
+                    "The child-protection authority: included, and covering the case's "
+                    "province (and municipality, for a municipal one)."
+                )
+            ),
+        ],
+        fields: Annotated[
+            list[DisclosableField],
+            strawberry.argument(description="The fields to disclose to the authority."),
+        ],
+        justification: Annotated[
+            str,
+            strawberry.argument(
+                description="The written justification of the exception (required)."
+            ),
+        ],
+        brief: Brief = "",
+        jurisdiction_override: Annotated[
+            str,
+            strawberry.argument(
+                description=(
+                    "Why an authority whose jurisdiction does not cover the case must receive "
+                    "it; required only then."
+                )
+            ),
+        ] = "",
+    ) -> CaseResult:
+        ctx = info.context
+        case_id = _case_id(ctx, "Mutation.reportToChildProtection", str(id))
+        ctx.rate_limit("disclosure")
+        authority = _required_id(authority_id, "authorityId")
+        outcome = await ctx.command(
+            lambda: ctx.system.app.report_to_child_protection(
+                idempotency_key,
+                case_id,
+                authority,
+                fields,
+                brief,
+                justification,
+                jurisdiction_override,
+            )
+        )
+        return await _case_result(info, outcome)
+
+    @strawberry.mutation(
+        description=(
+            "Record that no mandatory report is required for a flagged case, with a written "
+            "justification (supervisors)."
+        )
+    )
+    async def decide_no_mandatory_report(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        justification: Annotated[
+            str, strawberry.argument(description="Why no report is required, in writing.")
+        ],
+    ) -> CaseResult:
+        ctx = info.context
+        case_id = _case_id(ctx, "Mutation.decideNoMandatoryReport", str(id))
+        outcome = await ctx.command(
+            lambda: ctx.system.app.decide_no_mandatory_report(
+                idempotency_key, case_id, justification
+            )
+        )
+        return await _case_result(info, outcome)
+
+    @strawberry.mutation(
+        description=(
             "Record a call to emergency services for the case's province or territory: 911, or "
             "the configured number in the Northwest Territories and Nunavut (staff and "
             "supervisors). Anything disclosed needs a supervisor's exception."

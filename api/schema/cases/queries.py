@@ -27,6 +27,8 @@ from api.schema.cases.types import (
     CasePage,
     LedgerEntry,
     LedgerPage,
+    MandatoryReportPage,
+    MandatoryReportTask,
     StatisticsCell,
     build_case,
 )
@@ -183,6 +185,44 @@ class CaseQueries:
         end = _cursor(last["at"], last["id"]) if last else None
         return LedgerPage(
             items=items, page_info=PageInfo(has_next_page=len(entries) > first, end_cursor=end)
+        )
+
+    @strawberry.field(
+        description=(
+            "Cases flagged for a mandatory-report decision, the longest waiting first, with "
+            "their count (supervisors). Every case listed is in the access log."
+        )
+    )
+    async def mandatory_report_queue(
+        self,
+        info: Info[Context, None],
+        decided: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="false (the default): those awaiting a decision; true: decided; "
+                "null: all."
+            ),
+        ] = False,
+        first: First = 20,
+        after: After = None,
+    ) -> MandatoryReportPage:
+        ctx = info.context
+        check_page(first, ctx.system.settings.max_page_size)
+        count, rows = await ctx.run(
+            ctx.cases.mandatory_reports, decided, first + 1, parse_after(after)
+        )
+        ctx.reads.searched(
+            "Query.mandatoryReportQueue",
+            () if decided is None else ("decided",),
+            (("MandatoryReportTask", r["caseId"], r["caseId"]) for r in rows[:first]),
+        )
+        items = [MandatoryReportTask(**{snake(k): v for k, v in r.items()}) for r in rows[:first]]
+        last = rows[len(items) - 1] if items else None
+        end = _cursor(last["flaggedAt"], last["caseId"]) if last else None
+        return MandatoryReportPage(
+            total_count=count,
+            items=items,
+            page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=end),
         )
 
     @strawberry.field(

@@ -20,6 +20,7 @@ from api.schema.cases.enums import (
     DisclosableField,
     Exception_,
     Indicator,
+    MandatoryReportDecision,
     Need,
     RecipientKind,
     ReferralMode,
@@ -173,6 +174,54 @@ class Consultation:
     at: str = strawberry.field(description="When the decision was recorded (ISO 8601, UTC).")
     supervisor_id: str = strawberry.field(description="The user id of the supervisor.")
     decision: str = strawberry.field(description="The supervisor's decision, in their words.")
+
+
+@strawberry.type(
+    description=(
+        "The case's mandatory-report decision: a minor is or may be involved in a case that "
+        "references abuse or trafficking, so the case closes only once a supervisor records a "
+        "report or why none is required."
+    )
+)
+class MandatoryReportView:
+    flagged_at: str = strawberry.field(description="When the case was flagged (ISO 8601, UTC).")
+    decision: MandatoryReportDecision | None = strawberry.field(
+        description="What the supervisor recorded; null while the decision is awaited."
+    )
+    decided_at: str | None = strawberry.field(
+        description="When it was recorded (ISO 8601, UTC); null while awaited."
+    )
+    decided_by: str | None = strawberry.field(
+        description="The user id of the supervisor who recorded it."
+    )
+    report_id: strawberry.ID | None = strawberry.field(
+        description="The report that settled it (in reports or childProtectionReports)."
+    )
+    justification: str = strawberry.field(
+        description="Why no report is required, in the supervisor's words (empty for a report)."
+    )
+
+
+@strawberry.type(
+    description=(
+        "A supervisor's report of the case to a child-protection authority, under the "
+        "suspected-abuse-of-a-minor exception."
+    )
+)
+class ChildProtectionReport:
+    id: strawberry.ID = strawberry.field(description="The report's id.")
+    authority_id: strawberry.ID = strawberry.field(
+        description="The child-protection authority reported to."
+    )
+    disclosure_id: strawberry.ID = strawberry.field(description="The disclosure that went with it.")
+    jurisdiction_override: str = strawberry.field(
+        description=(
+            "Why an authority whose jurisdiction does not cover the case was chosen (the "
+            "supervisor's words); empty when it covers the case."
+        )
+    )
+    at: str = strawberry.field(description="When it was made (ISO 8601, UTC).")
+    by: str = strawberry.field(description="The user id of the supervisor who reported.")
 
 
 @strawberry.type(description="A closing or reopening of the case.")
@@ -345,6 +394,15 @@ class Case:
             "When the caller's personal data was erased (ISO 8601, UTC); null if it was not."
         ),
     )
+    mandatory_report: MandatoryReportView | None = strawberry.field(
+        default=None,
+        description=(
+            "The mandatory-report decision the case was flagged for; null when it was not."
+        ),
+    )
+    child_protection_reports: list[ChildProtectionReport] | None = strawberry.field(
+        default=None, description="The reports to child-protection authorities."
+    )
 
     def access_key(self) -> tuple[str, str, str | None]:
         return "Case", str(self.id), str(self.id)
@@ -418,7 +476,34 @@ _NESTED: dict[str, Callable[[dict[str, Any], Callable[[str], str]], Any]] = {
     ],
     "legalHold": lambda doc, _: doc.get("legalHold") and LegalHoldView(**doc["legalHold"]),
     "personalDataErasedAt": lambda doc, _: doc.get("erasedAt"),
+    "mandatoryReport": lambda doc, text: _mandatory_report(doc.get("mandatoryReport"), text),
+    "childProtectionReports": lambda doc, text: [
+        ChildProtectionReport(
+            id=strawberry.ID(r["id"]),
+            authority_id=strawberry.ID(r["authorityId"]),
+            disclosure_id=strawberry.ID(r["disclosureId"]),
+            jurisdiction_override=text(r["jurisdictionOverride"]),
+            at=r["at"],
+            by=r["by"],
+        )
+        for r in doc.get("childProtectionReports") or []
+    ],
 }
+
+
+def _mandatory_report(
+    flag: dict[str, Any] | None, text: Callable[[str], str]
+) -> MandatoryReportView | None:
+    if flag is None:
+        return None
+    return MandatoryReportView(
+        flagged_at=flag["flaggedAt"],
+        decision=flag["decision"],
+        decided_at=flag["decidedAt"],
+        decided_by=flag["decidedBy"],
+        report_id=flag["reportId"],
+        justification=text(flag["justification"]) if flag["justification"] else "",
+    )
 
 
 def opener(ctx: Context, case_id: str) -> Callable[[str], str]:
@@ -509,6 +594,34 @@ class CasePage:
     items: list[Case] = strawberry.field(description="This page of cases, newest first.")
     page_info: PageInfo = strawberry.field(
         description="Whether more cases follow, and where this page ends."
+    )
+
+
+@strawberry.type(
+    description=(
+        "A case flagged for a mandatory-report decision, as the supervisors' queue lists it."
+    )
+)
+class MandatoryReportTask:
+    case_id: strawberry.ID = strawberry.field(description="The flagged case.")
+    flagged_at: str = strawberry.field(description="When it was flagged (ISO 8601, UTC).")
+    decided: bool = strawberry.field(description="Whether a supervisor has recorded the decision.")
+    decided_at: str | None = strawberry.field(
+        description="When the decision was recorded (ISO 8601, UTC); null while awaited."
+    )
+
+    def access_key(self) -> tuple[str, str, str | None]:
+        return "MandatoryReportTask", str(self.case_id), str(self.case_id)
+
+
+@strawberry.type(description="A page of cases flagged for a mandatory-report decision.")
+class MandatoryReportPage:
+    total_count: int = strawberry.field(description="How many cases match, on every page.")
+    items: list[MandatoryReportTask] = strawberry.field(
+        description="This page, the longest waiting first."
+    )
+    page_info: PageInfo = strawberry.field(
+        description="Whether more follow, and where this page ends."
     )
 
 

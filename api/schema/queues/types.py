@@ -22,6 +22,9 @@ vocabulary.describe(
     {
         "FOLLOW_UPS": "Open cases whose caller agreed to be contacted again: due "
         "NRD_FOLLOW_UP_DAYS after the latest such consent. Listed once due.",
+        "MANDATORY_REPORT_DECISIONS": "Cases flagged because a minor is or may be involved in "
+        "abuse or trafficking, waiting for a supervisor's report or written decision that none "
+        "is required (supervisors).",
         "REFERRALS_WITHOUT_OUTCOME": "Referrals with no outcome reported "
         "NRD_REFERRAL_OUTCOME_DAYS after they were made. Listed once due.",
         "APPLICATIONS_TO_REVIEW": "Applications for inclusion, and answers to requests for "
