@@ -34,6 +34,8 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "LedgerEntry": None,
     # A queued item can tell that a case, referral or report exists.
     "WorkItem": None,
+    # Whether someone contacted the hotline, and when, is the caller's secret too.
+    "Contact": None,
     "MandatoryReportTask": None,
     # The internal directory's contacts, locations, notes and oversight records, also as
     # proposed in a pending profile update (a public copy has no access key: never logged).
@@ -65,6 +67,7 @@ NOT_LOGGED: dict[str, str] = {
             "AccessPage",
             "AuditPage",
             "CasePage",
+            "ContactPage",
             "LedgerPage",
             "WorkQueuePage",
             "MandatoryReportPage",
@@ -112,12 +115,13 @@ NOT_LOGGED: dict[str, str] = {
         "only inside a reporting protocol, whose field is logged",
     ),
     **dict.fromkeys(
-        ("Facet", "FacetValue", "StatisticsCell", "DirectoryAsOf"),
+        ("Facet", "FacetValue", "StatisticsCell", "ContactStatisticsCell", "DirectoryAsOf"),
         "public: the public directory's facets, de-identified counts",
     ),
     **dict.fromkeys(
         (
             "CaseResult",
+            "ContactResult",
             "OrganizationResult",
             "ProtocolResult",
             "ReferralOutcomeResult",

@@ -76,7 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _load_demo(system: object) -> None:
-    from api.demo import load_demo, load_demo_cases, load_demo_work
+    from api.demo import load_demo, load_demo_cases, load_demo_contacts, load_demo_work
 
     app = system.app  # type: ignore[attr-defined]
 
@@ -88,6 +88,7 @@ def _load_demo(system: object) -> None:
     # The demo's commands carry fixed idempotency keys: loading it again writes nothing.
     ids = load_demo(app, progress=progress)
     load_demo_cases(app, ids)
+    load_demo_contacts(app)
     load_demo_work(app, ids)
     print(file=sys.stderr)
     system.projector.catch_up()  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from api.auth import Principal
 from domain.base import Actor, InvalidInput, NotFound, acting_as
 from domain.write_path import Outcome
 from projections.cases import CaseQueries
+from projections.contacts import ContactQueries
 from projections.directory import INTERNAL, PUBLIC, DirectoryPage, DirectoryQuery
 from projections.queues import WorkQueries
 
@@ -71,6 +72,11 @@ class Context:
     def work(self) -> WorkQueries:
         """The work queues' read models, read for this caller (as ``cases``)."""
         return self.system.work.for_caller(self.caller)
+
+    @property
+    def contacts(self) -> ContactQueries:
+        """The contacts read model, read for this caller (as ``cases``)."""
+        return self.system.contacts.for_caller(self.caller)
 
     def rate_limit(self, operation: str) -> None:
         """Refuses a sensitive operation asked too often by this principal."""

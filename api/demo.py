@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,7 @@ from domain.case import (
     ReferralMode,
 )
 from domain.cases import REPORT_FACTORS, CaseUseCases
+from domain.contact import Direction, Disposition
 from domain.directory import DirectoryUseCases
 from domain.hotline import Hotline
 from domain.organization import ContactOutcome, Organization
@@ -365,3 +367,85 @@ def load_demo_work(app: Hotline, ids: dict[str, UUID]) -> None:
             item.owner,
             "demo-staff",
         )
+
+
+# Demo contacts start at fixed moments, so that loading the demo again (same keys, same
+# requests) writes nothing; a completed month of them shows in the public contact statistics.
+_CONTACTS_MONTH = datetime(2025, 10, 1, 9, 0, tzinfo=UTC)
+_CONTACTS_DAY = datetime(2025, 11, 14, 21, 0, tzinfo=UTC)
+
+
+def load_demo_contacts(app: Hotline) -> None:
+    """Contacts with and without cases: a hang-up, an information-only chat, a test call, a
+    caller's three contacts on one case (the text attached after, a callback on consent), and a
+    month of contacts for the public counts."""
+    staff = Actor("demo-staff", "staff", request_id="demo")
+    at = _CONTACTS_DAY
+
+    def contact(key: str, minutes: int, **facts: Any) -> UUID:
+        values: dict[str, Any] = {
+            "channel": Channel.CALL,
+            "direction": Direction.INBOUND,
+            "duration_seconds": 300,
+            "language": "en",
+            "disposition": Disposition.INFORMATION_ONLY,
+            **facts,
+        }
+        return app.record_contact(
+            f"demo-contact-{key}",
+            values["channel"],
+            values["direction"],
+            at + timedelta(minutes=minutes),
+            values["duration_seconds"],
+            values["language"],
+            values["disposition"],
+            values.get("province"),
+            values.get("case_id"),
+        ).id
+
+    with acting_as(staff):
+        contact("hang-up", 0, duration_seconds=4, language=None, disposition=Disposition.HANG_UP)
+        contact("information", 15, channel=Channel.CHAT, language="fr", province="CA-QC")
+        contact("test", 30, duration_seconds=20, disposition=Disposition.TEST_OR_PRANK)
+        case = app.open_case(
+            "demo-contact-case",
+            Channel.CALL,
+            "oj",
+            CallerRelationship.VICTIM_OR_SURVIVOR,
+            {"notes": "Demo notes: a fictional caller who called back by text."},
+            {"province": "CA-MB", "urgency": "MEDIUM", "needs": ["SHELTER"]},
+        ).id
+        contact("case-first", 45, language="oj", case_id=case, disposition=Disposition.CASE_OPENED)
+        text = contact(
+            "case-text",
+            90,
+            channel=Channel.TEXT,
+            language="oj",
+            disposition=Disposition.CASE_UPDATED,
+        )
+        app.attach_contact("demo-contact-case-attach", text, case)
+        app.grant_consent(
+            "demo-contact-case-follow-up",
+            case,
+            ConsentScope.FOLLOW_UP_CONTACT,
+            None,
+            ConsentGiver.CALLER,
+            ConsentMethod.VERBAL,
+            None,
+        )
+        contact(
+            "case-callback",
+            120,
+            direction=Direction.OUTBOUND,
+            language="oj",
+            case_id=case,
+            disposition=Disposition.CASE_UPDATED,
+        )
+        # A month of contacts for the public counts: small ones suppressed there.
+        at = _CONTACTS_MONTH
+        for n, (channel, province) in enumerate(
+            [(Channel.CALL, "CA-ON")] * 12
+            + [(Channel.TEXT, "CA-BC")] * 6
+            + [(Channel.EMAIL, "CA-NU")]
+        ):
+            contact(f"month-{n}", n * 97, channel=channel, province=province)

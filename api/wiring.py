@@ -44,6 +44,7 @@ from projections.aggregates import History
 from projections.audit import AuditTrail
 from projections.cases import CaseProjection, CaseQueries
 from projections.chain import ChainProjection
+from projections.contacts import ContactProjection, ContactQueries
 from projections.directory import DirectoryProjection, DirectoryQueries
 from projections.protocols import ProtocolProjection, ProtocolQueries
 from projections.queues import WorkItemProjection, WorkQueries
@@ -103,6 +104,7 @@ class System:
     access: AccessLog
     audit: AuditTrail
     cases: CaseQueries
+    contacts: ContactQueries
     projector: Projector
     directory: DirectoryQueries
     protocols: ProtocolQueries
@@ -304,6 +306,7 @@ def _projections(
         ProtocolProjection(app.mapper, dialect),
         CaseProjection(app.mapper, dialect, vault, _history(app), cache_bytes),
         WorkItemProjection(app.mapper, dialect),
+        ContactProjection(app.mapper, dialect),
     ]
 
 
@@ -489,6 +492,7 @@ def _build_system(settings: Settings, tracer_provider: TracerProvider | None) ->
         access=access,
         audit=AuditTrail(app),
         cases=CaseQueries(store, _settler(settings, projector)),
+        contacts=ContactQueries(store, _settler(settings, projector)),
         projector=projector,
         directory=DirectoryQueries(store),
         protocols=ProtocolQueries(store),

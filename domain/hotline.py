@@ -1,11 +1,12 @@
-"""The hotline's one application: the directory's use cases and the cases', over one store.
+"""The hotline's one application: the directory's, the cases' and the contacts' use cases, over
+one store.
 
-Both are mixins of equal rank over the write path (``domain/write_path.py``), neither built on
-the other: they share the event store, the aggregate cache and the notification log, so a
+All are mixins of equal rank over the write path (``domain/write_path.py``), none built on
+another: they share the event store, the aggregate cache and the notification log, so a
 referral checks the organization it goes to under the same locks, and the log's hash chain
 covers everything. Each mixin takes its own settings and passes the rest on, so ``Hotline`` takes
 them all: ``vault`` and ``emergency_numbers`` (cases), ``unreachable_after`` and ``claim_key``
-(the directory).
+(the directory); the contacts' take none.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from typing import Any, ClassVar
 
 from domain.case import Case
 from domain.cases import CaseUseCases
+from domain.contacts import ContactUseCases
 from domain.directory import DirectoryUseCases
 from domain.organization import Organization
 from domain.work_items import WorkUseCases
 from domain.write_path import WritePath
 
 
-class Hotline(DirectoryUseCases, CaseUseCases, WorkUseCases):
-    """The directory's use cases, the cases' and the work queues', on one write path."""
+class Hotline(DirectoryUseCases, CaseUseCases, ContactUseCases, WorkUseCases):
+    """The directory's use cases, the cases', the contacts' and the work queues', on one write
+    path."""
 
     name = WritePath.name
     # A snapshot every 50 events bounds what a load or a point-in-time replay must fold.

@@ -107,7 +107,8 @@ class Source(Generic[A]):
 
 def _follow_up(case: Case) -> Found:
     """An open case whose caller agreed to be contacted again: due some days after the latest
-    such consent still in force (the hotline calls back)."""
+    such consent still in force (the hotline calls back). A contact on the case after it
+    settles it (read with the contacts: ``projections/queues.py``)."""
     granted = [
         c["grantedAt"]
         for c in case.consents.values()

@@ -25,7 +25,7 @@ from projections.aggregates import event_topics, iso
 from projections.directory import public_doc, sort_key
 
 # What the audit answers for: records, not the idempotency bookkeeping beside them.
-RECORD_TYPES = frozenset({"Case", "Organization", "ReportingProtocol"})
+RECORD_TYPES = frozenset({"Case", "Contact", "Organization", "ReportingProtocol"})
 SEALED = frozenset({"sealed_personal", "sealedPersonal", "sealed_copy", "sealedCopy"})
 MASK = "[sealed]"
 # Where an event keeps the reason its command required (the first one present).

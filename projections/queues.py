@@ -121,6 +121,15 @@ TABLE_OF: dict[QueueName, str] = {
 }
 
 
+# What settles an item besides its own record, read from another read model when the queue is
+# read: a follow-up is done once the case has a contact (a callback, or the caller calling
+# again) started after the consent (the contacts read model, projections/contacts.py).
+SETTLED_ELSEWHERE: dict[QueueName, str] = {
+    QueueName.FOLLOW_UPS: "NOT EXISTS (SELECT 1 FROM contacts c "
+    "WHERE c.case_id = w.subject_id AND c.started_at > w.since)",
+}
+
+
 @dataclass(frozen=True)
 class QueuedItem:
     id: str
@@ -169,6 +178,8 @@ class WorkQueries:
         clauses.append(
             f"NOT EXISTS (SELECT 1 FROM {STATE_TABLE} s WHERE s.id = w.id AND s.completed = 1)"
         )
+        if queue.name in SETTLED_ELSEWHERE:
+            clauses.append(SETTLED_ELSEWHERE[queue.name])
         return " AND ".join(clauses), params
 
     def _cutoff(self, queue: Queue, now: datetime) -> str:

@@ -18,6 +18,7 @@ from api.schema.adapter import (
 )
 from api.schema.audit import AuditMutations, AuditQueries
 from api.schema.cases import CaseMutations, CaseQueries
+from api.schema.contacts import ContactMutations, ContactQueries
 from api.schema.directory import DirectoryMutations, DirectoryQueries
 from api.schema.protocols import ProtocolMutations, ProtocolQueries
 from api.schema.queues import QueueMutations, QueueQueries
@@ -30,7 +31,9 @@ from api.schema.queues import QueueMutations, QueueQueries
         "answers as a missing one."
     )
 )
-class Query(DirectoryQueries, ProtocolQueries, CaseQueries, QueueQueries, AuditQueries):
+class Query(
+    DirectoryQueries, ProtocolQueries, CaseQueries, ContactQueries, QueueQueries, AuditQueries
+):
     pass
 
 
@@ -42,7 +45,12 @@ class Query(DirectoryQueries, ProtocolQueries, CaseQueries, QueueQueries, AuditQ
     )
 )
 class Mutation(
-    DirectoryMutations, ProtocolMutations, CaseMutations, QueueMutations, AuditMutations
+    DirectoryMutations,
+    ProtocolMutations,
+    CaseMutations,
+    ContactMutations,
+    QueueMutations,
+    AuditMutations,
 ):
     pass
 

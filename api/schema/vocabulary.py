@@ -355,6 +355,40 @@ STATISTICS_DIMENSION = (
     },
 )
 
+# -- contacts ---------------------------------------------------------------------------------
+
+CONTACT_DIRECTION = (
+    "Which way a contact went.",
+    {
+        "INBOUND": "Someone reached the hotline.",
+        "OUTBOUND": "The hotline reached a caller back (needs their follow-up consent).",
+    },
+)
+
+CONTACT_DISPOSITION = (
+    "What came of a contact.",
+    {
+        "INFORMATION_ONLY": "Information given; nothing more needed.",
+        "REFERRAL_GIVEN": "A referral given (recorded on a case when one was made there).",
+        "CASE_OPENED": "A case was opened.",
+        "CASE_UPDATED": "An existing case was updated.",
+        "TRANSFERRED": "Transferred (a warm transfer, emergency services, another line).",
+        "DISCONNECTED": "The line dropped before the contact ended.",
+        "HANG_UP": "The caller hung up, or nobody spoke.",
+        "TEST_OR_PRANK": "A test or a prank: left out of the statistics.",
+    },
+)
+
+CONTACT_STATISTICS_DIMENSION = (
+    "What public statistics count contacts by.",
+    {
+        "MONTH": "The month a contact started (YYYY-MM).",
+        "CHANNEL": "How the hotline was reached.",
+        "PROVINCE": "The province or territory: its case's when it has one, else its own "
+        "(ISO 3166-2:CA code).",
+    },
+)
+
 MANDATORY_REPORT_DECISION = (
     "What a supervisor recorded on a case flagged for a mandatory-report decision.",
     {

@@ -4,6 +4,7 @@ queue (completion, or its cause going away by itself)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +17,7 @@ from domain.base import Actor, acting_as
 from tests.conftest import a_system
 from tests.e2e.conftest import Caller, seed
 from tests.e2e.test_case_stories import CONSENT, REFER, open_case
+from tests.e2e.test_contact_stories import RECORD, contact, minutes_ago
 from tests.e2e.test_mandatory_report_stories import NO_REPORT, open_minors_case
 
 QUEUE = """query($queue: WorkQueueName!, $after: String) {
@@ -350,3 +352,25 @@ def test_a_supervisor_sees_a_minors_case_waiting_for_its_mandatory_report_decisi
         {"key": "queue-minor-none", "id": case, "why": "The caller is 24, confirmed (fictional)"},
     )
     assert items(supervisor, "MANDATORY_REPORT_DECISIONS") == []
+
+
+@due_at_once
+def test_a_callback_after_the_follow_up_consent_settles_the_follow_up(
+    system: System, as_role: Any
+) -> None:
+    staff = as_role("staff")
+    case = open_case(staff, "queue-callback-open")
+    staff.gql(CONSENT, {"key": "queue-callback-consent", "id": case, "scope": "FOLLOW_UP_CONTACT"})
+    earlier = contact(caseId=case, startedAt=minutes_ago(30))  # before the consent
+    assert "errors" not in staff.gql(RECORD, {"key": "queue-callback-0", "input": earlier})
+    assert [i["subjectId"] for i in items(staff, "FOLLOW_UPS")] == [case]
+
+    callback = contact(
+        direction="OUTBOUND",
+        caseId=case,
+        disposition="CASE_UPDATED",
+        startedAt=datetime.now(UTC).isoformat(),
+    )
+    assert "errors" not in staff.gql(RECORD, {"key": "queue-callback-1", "input": callback})
+
+    assert items(staff, "FOLLOW_UPS") == []

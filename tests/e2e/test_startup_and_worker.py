@@ -36,7 +36,14 @@ def test_several_processes_starting_on_an_empty_store_all_come_up(settings: Sett
     with ThreadPoolExecutor(4) as pool:
         systems = list(pool.map(start, range(4)))
     try:
-        empty = {"chain": 0, "topics": 0, "directory": 0, "protocols": 0, "cases": 0}
+        empty = {
+            "chain": 0,
+            "topics": 0,
+            "directory": 0,
+            "protocols": 0,
+            "cases": 0,
+            "contacts": 0,
+        }
         assert all(s.projector.positions() == empty for s in systems)
     finally:
         for started in systems:

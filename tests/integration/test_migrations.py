@@ -266,6 +266,7 @@ def test_a_database_made_before_versioning_is_migrated_keeping_its_rows(fresh: S
     ) == [
         ("cases", 7, 0),
         ("chain", 7, 0),
+        ("contacts", 7, 0),
         ("directory", 7, 0),
         ("protocols", 7, 0),
         ("topics", 0, 0),

@@ -245,6 +245,7 @@ def test_a_rebuild_from_the_log_gives_every_row_that_following_the_log_gave(
     assert followed["projection_tracking"] == [
         ("cases", head),
         ("chain", head),
+        ("contacts", head),
         ("directory", head),
         ("protocols", head),
         ("topics", head),
@@ -614,6 +615,7 @@ def test_two_projectors_catching_up_at_once_apply_every_event_exactly_once(
             "protocols": head,
             "cases": head,
             "work_items": head,
+            "contacts": head,
             "chain": head,
             "topics": head,
         }

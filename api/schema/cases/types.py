@@ -30,6 +30,7 @@ from api.schema.cases.enums import (
     Urgency,
 )
 from api.schema.common import PageInfo
+from api.schema.contacts.types import Contact, build_contact
 
 
 @strawberry.type(
@@ -394,6 +395,9 @@ class Case:
             "When the caller's personal data was erased (ISO 8601, UTC); null if it was not."
         ),
     )
+    contacts: list[Contact] | None = strawberry.field(
+        default=None, description="The contacts with the hotline about the case, oldest first."
+    )
     mandatory_report: MandatoryReportView | None = strawberry.field(
         default=None,
         description=(
@@ -527,6 +531,8 @@ def build_case(ctx: Context, doc: dict[str, Any], wanted: set[str]) -> Case:
     values |= {name: doc[name] for name in _PLAIN}
     text = opener(ctx, doc["id"])
     values |= {name: build(doc, text) for name, build in _NESTED.items() if name in visible}
+    if "contacts" in visible:  # the contacts' own read model
+        values["contacts"] = [build_contact(c) for c in ctx.contacts.of_case(doc["id"])]
     return Case(
         id=strawberry.ID(doc["id"]),
         **{snake(name): value for name, value in values.items() if name in visible},
