@@ -34,6 +34,8 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "LedgerEntry": None,
     # A queued item can tell that a case, referral or report exists.
     "WorkItem": None,
+    # A case's emergency number tells that the case exists, and where it is.
+    "EmergencyNumber": None,
     # Whether someone contacted the hotline, and when, is the caller's secret too.
     "Contact": None,
     "MandatoryReportTask": None,
@@ -90,6 +92,7 @@ NOT_LOGGED: dict[str, str] = {
             "ChildProtectionReport",
             "MandatoryReportView",
             "ReportFactors",
+            "ReportFacts",
             "ReferralOutcome",
         ),
         "only inside a case or an inbox item, whose field is logged",
@@ -121,6 +124,7 @@ NOT_LOGGED: dict[str, str] = {
     **dict.fromkeys(
         (
             "CaseResult",
+            "EmergencyContactResult",
             "ContactResult",
             "OrganizationResult",
             "ProtocolResult",

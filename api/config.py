@@ -9,8 +9,10 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
+from domain.emergency import NINE_ONE_ONE, WITHOUT_911, table_key
 from domain.queues import Delays
 from domain.rules import (
     FOLLOW_UP_DAYS,
@@ -73,8 +75,10 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
 
 
 def _emergency_numbers(path: str | None) -> dict[str, str]:
-    """The configured emergency numbers of the territories without 911 (a JSON object from
-    ISO 3166-2:CA code to number; see deploy/emergency-numbers.example.json)."""
+    """The configured emergency numbers of the territories without 911: a JSON object from a
+    territory's ISO 3166-2:CA code (``CA-NU``), or a code and a community (``CA-NU:Iqaluit``),
+    to a number; see deploy/emergency-numbers.example.json. A community's entry is used for
+    cases in that community, the territory's for the others."""
     if not path:
         return {}
     try:
@@ -83,15 +87,42 @@ def _emergency_numbers(path: str | None) -> dict[str, str]:
         raise ConfigurationError(
             f"NRD_EMERGENCY_NUMBERS: cannot read {path}: {type(error).__name__}"
         ) from None
-    if not isinstance(table, dict) or not all(
-        isinstance(k, str) and k.startswith("CA-") and isinstance(v, str) and v.strip()
-        for k, v in table.items()
-    ):
+    if not isinstance(table, dict):
         raise ConfigurationError(
-            "NRD_EMERGENCY_NUMBERS must hold a JSON object mapping "
-            'province codes to numbers, e.g. {"CA-NU": "..."}'
+            "NRD_EMERGENCY_NUMBERS must hold a JSON object mapping territory codes (or "
+            'a code and a community) to numbers, e.g. {"CA-NU": "...", "CA-NU:Iqaluit": "..."}'
         )
-    return {k: v.strip() for k, v in table.items()}
+    problems = [_emergency_entry_problem(key, value) for key, value in table.items()]
+    if any(problems):
+        raise ConfigurationError(
+            "NRD_EMERGENCY_NUMBERS: " + "; ".join(p for p in problems if p) + " (keys are "
+            f"{' or '.join(WITHOUT_911)}, optionally followed by ':' and a community; values "
+            "are numbers: digits, spaces, +, -, parentheses)"
+        )
+    return {
+        table_key(*(part.strip() for part in key.split(":", 1))): value.strip()
+        for key, value in table.items()
+    }
+
+
+_EMERGENCY_NUMBER = re.compile(r"^\+?[0-9][0-9 ()\-.]{0,29}$")
+
+
+def _emergency_entry_problem(key: Any, value: Any) -> str | None:
+    """What is wrong with one entry of the table, or None (the message names the key, which
+    is configuration, never case data)."""
+    if not isinstance(key, str):
+        return "a key is not text"
+    province, colon, community = (part.strip() for part in key.partition(":"))
+    if province in NINE_ONE_ONE:
+        return f"{key!r}: {province} uses 911, which needs no entry"
+    if province not in WITHOUT_911:
+        return f"{key!r} does not start with the code of a territory without 911"
+    if colon and (not community or len(community) > 200 or not community.isprintable()):
+        return f"{key!r}: the community after ':' is empty or not a plain name"
+    if not isinstance(value, str) or not _EMERGENCY_NUMBER.match(value.strip()):
+        return f"{key!r}: the number is missing or not a phone number"
+    return None
 
 
 def read_or_create_secret(path: Path, make: Callable[[], str]) -> str:

@@ -229,8 +229,9 @@ def _child_protection_authority(app: DirectoryUseCases, seed: int, rng: random.R
 
 
 def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
-    """Fictional cases: one referred to the demo partner, one reported to the demo agency, and
-    a minor's case waiting for its mandatory-report decision."""
+    """Fictional cases: one referred to the demo partner, one reported to the demo agency
+    under its Toronto protocol, a minor's case waiting for its mandatory-report decision, and
+    one in Nunavut whose emergency call was recorded with no number configured."""
     staff = Actor("demo-staff", "staff", request_id="demo")
     supervisor = Actor("demo-supervisor", "supervisor", request_id="demo")
     with acting_as(staff):
@@ -287,11 +288,23 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
             {},
             {
                 "province": "CA-ON",
+                "municipality": "Toronto",  # the demo protocol's jurisdiction
                 "urgency": "IMMINENT_HARM",
                 "situationType": "SEX_TRAFFICKING",
                 "minorInvolved": "UNKNOWN",
             },
         ).id
+        # An emergency in Nunavut: the demo configures no number there, so the call is
+        # recorded with the number unknown (``emergencyNumber`` says why).
+        remote = app.open_case(
+            "demo-case-nunavut",
+            Channel.CALL,
+            "iu",
+            CallerRelationship.FAMILY_OR_FRIEND,
+            {},
+            {"province": "CA-NU", "municipality": "Iqaluit", "urgency": "IMMINENT_HARM"},
+        ).id
+        app.contact_emergency_services("demo-case-nunavut-emergency", remote, [], "", None, "")
     with acting_as(supervisor):
         app.consult_supervisor(
             "demo-case-2-decision", reported, "Report under the local protocol (fictional demo)."

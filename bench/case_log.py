@@ -29,10 +29,6 @@ import common
 CASE_SEED_VERSION = "1"  # bump when the seeded cases change shape
 SQLITE_ROOT = common.RESULTS / "data"
 FACTORS = {
-    "urgency": "HIGH",
-    "imminentHarm": "no",
-    "minorInvolved": "NO",
-    "indicatorsPresent": "fictional indicators",
     "callersWishes": "wants a report",
     "levelOfDetail": "brief",
     "applicableLaw": "fictional statute",

@@ -139,7 +139,7 @@ def _organization(
     return org
 
 
-def _case(app: Any, index: int) -> UUID:
+def _case(app: Any, index: int, municipality: str | None = None) -> UUID:
     from domain.case import CallerRelationship, Channel
 
     case: UUID = app.open_case(
@@ -154,6 +154,7 @@ def _case(app: Any, index: int) -> UUID:
             "needs": ["SHELTER"],
             "situationType": "LABOUR_TRAFFICKING",
             "minorInvolved": "NO",
+            **({"municipality": municipality} if municipality else {}),
         },
     ).id
     return case
@@ -190,12 +191,13 @@ def _refer(app: Any, index: int, partner: UUID) -> None:
     )
 
 
-def _report(app: Any, supervisor: Any, index: int, protocol: UUID) -> None:
+def _report(app: Any, supervisor: Any, index: int, protocol: UUID, municipality: str) -> None:
+    """A report under ``protocol``, whose jurisdiction is ``municipality`` (the case's)."""
     from domain.base import acting_as
     from domain.case import DisclosableField, Exception_
     from domain.cases import REPORT_FACTORS
 
-    case = _case(app, index)
+    case = _case(app, index, municipality)
     with acting_as(supervisor):
         app.consult_supervisor(
             f"timing-decision-{uuid4()}", case, "Report under the local protocol (fictional bench)."
@@ -268,10 +270,10 @@ def seed(system: Any) -> Seeded:
             _refer(app, 100 + n, partner)
             step()
         for n in range(TARGETS):
-            _report(app, supervisor, 200 + n, their_protocols[n])
+            _report(app, supervisor, 200 + n, their_protocols[n], f"Fictional Town {n}")
             step()
         for n in range(3):
-            _report(app, supervisor, 300 + n, my_protocol)
+            _report(app, supervisor, 300 + n, my_protocol, "Fictional Town")
             step()
     progress.finish()
     common.catch_up(system)

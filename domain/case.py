@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 from uuid import UUID
 
-from domain.base import AuditedAggregate, DomainError, clean_text, current_actor
+from domain.base import AuditedAggregate, DomainError, InvalidInput, clean_text, current_actor
+from domain.emergency import EmergencyNumber
 from domain.mandatory_report import (
     MandatoryReportDecision,
     MandatoryReportDecisionRequired,
@@ -25,6 +26,7 @@ from domain.mandatory_report import (
     calls_for_decision,
     minor_possible,
 )
+from domain.reporting_protocol import covers
 
 
 class Channel(StrEnum):
@@ -160,6 +162,21 @@ class DisclosableField(StrEnum):
     BRIEF = "BRIEF"
 
 
+# The factors a supervisor weighs in a report that are judgement, in their words (sealed). The
+# facts the case holds (urgency and imminent harm, a minor involved, the indicators present,
+# the consent on record) are filled in from the case: ``Case.report_facts``.
+JUDGEMENT_FACTORS = ("callersWishes", "levelOfDetail", "applicableLaw", "localProtocol")
+
+
+class ConsentOnRecord(StrEnum):
+    """The caller's consent to a report to this agency, as the case holds it when reported."""
+
+    ACTIVE = "ACTIVE"
+    WITHDRAWN = "WITHDRAWN"
+    EXPIRED = "EXPIRED"
+    NONE = "NONE"
+
+
 PERSONAL_FIELDS = frozenset(
     {
         DisclosableField.CALLER_NAME,
@@ -258,11 +275,26 @@ class Referral(TypedDict):
     outcomes: list[ReferralOutcome]
 
 
+class ReportFacts(TypedDict):
+    urgency: str | None
+    imminentHarm: bool | None
+    minorInvolved: str
+    indicators: list[str]
+    consent: str
+    consentId: str | None
+
+
 class Report(TypedDict):
     id: str
     agencyId: str
     protocolId: str
+    # The judgement factors, sealed; reports recorded before the facts were filled in from
+    # the case hold all eight factors here, in the supervisor's words, and no facts.
     factors: dict[str, Any]
+    facts: NotRequired[ReportFacts | None]
+    # A supervisor's justification (sealed) for reporting under a protocol whose
+    # jurisdiction does not cover the case; "" when it does.
+    jurisdictionOverride: NotRequired[str]
     disclosureId: str
     at: datetime
     by: str
@@ -289,7 +321,9 @@ class MandatoryReport(TypedDict):
 class Emergency(TypedDict):
     at: datetime
     province: str | None
-    number: str
+    number: str | None  # None: no number known for the place when the call was recorded
+    numberSource: NotRequired[str]
+    community: NotRequired[str | None]
     disclosureId: str | None
 
 
@@ -311,6 +345,27 @@ Seal = Callable[[str], str]
 
 def _as_is(text: str) -> str:
     return text
+
+
+def judgement_factors(factors: dict[str, Any]) -> dict[str, str]:
+    """The judgement factors of a report: each one given, none empty, no other."""
+    problems = [
+        f"factors.{k}: not a judgement factor" for k in factors if k not in JUDGEMENT_FACTORS
+    ]
+    clean: dict[str, str] = {}
+    for name in JUDGEMENT_FACTORS:
+        value = factors.get(name)
+        try:
+            text = clean_text(str(value or ""), f"factors.{name}", limit=1000)
+        except InvalidInput as error:
+            problems += error.problems
+            continue
+        if not text:
+            problems.append(f"factors.{name}: required, and not empty")
+        clean[name] = text
+    if problems:
+        raise InvalidInput(problems)
+    return clean
 
 
 def _require_supervisor(what: str) -> None:
@@ -659,11 +714,22 @@ class Case(AuditedAggregate):
         )
 
     class ReportedToLawEnforcement(AuditedAggregate.Event):
+        class_version = 2  # v2: the facts from the case, and a jurisdiction override
+
         report_id: str
         agency_id: str
         protocol_id: str
         factors: dict[str, Any]
+        facts: ReportFacts | None
+        jurisdiction_override: str
         disclosure_id: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Recorded before the facts were filled in from the case (the eight factors were
+            # all the supervisor's words) and before reports were held to the jurisdiction.
+            state["facts"] = None
+            state["jurisdiction_override"] = ""
 
         def apply(self, case: Case) -> None:
             case.reports[self.report_id] = {
@@ -671,6 +737,8 @@ class Case(AuditedAggregate):
                 "agencyId": self.agency_id,
                 "protocolId": self.protocol_id,
                 "factors": self.factors,
+                "facts": self.facts,
+                "jurisdictionOverride": self.jurisdiction_override,
                 "disclosureId": self.disclosure_id,
                 "at": self.timestamp,
                 "by": self.actor_id,
@@ -684,25 +752,101 @@ class Case(AuditedAggregate):
         factors: dict[str, Any],
         disclosure_id: UUID,
         seal: Seal = _as_is,
+        *,
+        jurisdiction: dict[str, str],
+        override: str = "",
+        now: datetime,
     ) -> None:
+        """A supervisor's report under a protocol for ``jurisdiction``: the judgement factors
+        in their words, the facts as the case holds them."""
         self._require_open()
         _require_supervisor("a report to law enforcement")
+        judgement = judgement_factors(factors)
+        override = self.check_jurisdiction(jurisdiction, override)
         self.trigger_event(
             self.ReportedToLawEnforcement,
             report_id=str(report_id),
             agency_id=str(agency_id),
             protocol_id=str(protocol_id),
-            factors={k: seal(v) if v else "" for k, v in factors.items()},
+            factors={k: seal(v) for k, v in judgement.items()},
+            facts=self.report_facts(str(agency_id), now),
+            jurisdiction_override=seal(override) if override else "",
             disclosure_id=str(disclosure_id),
         )
         disclosure = self.disclosures.get(str(disclosure_id))
         if disclosure is not None and self._covers_the_minor(disclosure):
             self._decide(MandatoryReportDecision.REPORTED_TO_LAW_ENFORCEMENT, str(report_id))
 
+    def check_jurisdiction(self, jurisdiction: dict[str, str], override: str) -> str:
+        """The override to record ("" when the protocol's jurisdiction covers the case's
+        province, and municipality for a municipal protocol). Anything else, a case with no
+        province yet included, goes only by a supervisor's override with a justification."""
+        override = clean_text(override, "jurisdictionOverride")
+        if covers(jurisdiction, self.details.get("province"), self.details.get("municipality")):
+            if override:
+                raise InvalidInput(
+                    [
+                        "jurisdictionOverride: the protocol covers the case's jurisdiction; "
+                        "no override is needed"
+                    ]
+                )
+            return ""
+        if not override:
+            where = (
+                "the case has no province or territory recorded yet"
+                if self.details.get("province") is None
+                else "the protocol's jurisdiction does not cover the case's province or "
+                "territory (or, for a municipal protocol, its municipality)"
+            )
+            raise OutsideJurisdiction(
+                f"a report goes under a protocol of the case's own jurisdiction: {where}; "
+                "use that jurisdiction's protocol, record the case's place, or a supervisor "
+                "may override with a written justification (jurisdictionOverride)"
+            )
+        _require_supervisor("a report outside the case's jurisdiction")
+        return override
+
+    def report_facts(self, agency_id: str, now: datetime) -> ReportFacts:
+        """What the case holds of the factors weighed in a report, as it stands ``now``."""
+        details = self.details
+        consent = self.active_consent(ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency_id, now)
+        state = ConsentOnRecord.NONE if consent is None else ConsentOnRecord.ACTIVE
+        if consent is None:
+            for c in self.consents.values():
+                if c["scope"] != ConsentScope.REPORT_TO_LAW_ENFORCEMENT.value:
+                    continue
+                if c["recipientId"] not in (None, agency_id):
+                    continue
+                if c["withdrawnAt"] is not None:
+                    state = ConsentOnRecord.WITHDRAWN
+                elif state is ConsentOnRecord.NONE:
+                    state = ConsentOnRecord.EXPIRED
+        return {
+            "urgency": details.get("urgency"),
+            "imminentHarm": details.get("imminentHarm"),
+            "minorInvolved": details.get("minorInvolved", Tristate.UNKNOWN.value),
+            "indicators": list(details.get("indicators", [])),
+            "consent": state.value,
+            "consentId": None if consent is None else consent["id"],
+        }
+
     class EmergencyServicesContacted(AuditedAggregate.Event):
-        province: str
-        number: str
+        class_version = 2  # v2: the number may be unknown, and says where it came from
+
+        province: str | None
+        number: str | None
+        number_source: str
+        community: str | None
         disclosure_id: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # v1 always had a number (the call was refused without one), and kept the province
+            # as text: an unknown one could only have been written as "None".
+            if state.get("province") in ("None", ""):
+                state["province"] = None
+            state["number_source"] = "NINE_ONE_ONE" if state["number"] == "911" else "TERRITORY"
+            state["community"] = None
 
         def apply(self, case: Case) -> None:
             case.emergencies.append(
@@ -710,18 +854,24 @@ class Case(AuditedAggregate):
                     "at": self.timestamp,
                     "province": self.province,
                     "number": self.number,
+                    "numberSource": self.number_source,
+                    "community": self.community,
                     "disclosureId": self.disclosure_id,
                 }
             )
 
     def contact_emergency_services(
-        self, province: str, number: str, disclosure_id: UUID | None
+        self, number: EmergencyNumber, disclosure_id: UUID | None
     ) -> None:
+        """Records the call, never refused for want of a number: an unknown one is recorded
+        as unknown (the application warns)."""
         self._require_open()
         self.trigger_event(
             self.EmergencyServicesContacted,
-            province=province,
-            number=number,
+            province=number.province,
+            number=number.number,
+            number_source=number.source.value,
+            community=number.community,
             disclosure_id=None if disclosure_id is None else str(disclosure_id),
         )
 

@@ -20,6 +20,7 @@ from uuid import UUID, uuid4
 
 from domain.base import DomainError, InvalidInput, NotFound, clean_text
 from domain.case import (
+    JUDGEMENT_FACTORS,
     PERSONAL_FIELDS,
     CallerRelationship,
     Case,
@@ -38,7 +39,9 @@ from domain.case import (
     SituationType,
     Tristate,
     Urgency,
+    judgement_factors,
 )
+from domain.emergency import EmergencyNumber, EmergencyNumbers, NumberSource
 from domain.idempotency import Sealed
 from domain.mandatory_report import covers
 from domain.organization import Organization, Status
@@ -51,28 +54,14 @@ from domain.vocabulary import (
 )
 from domain.write_path import Outcome, WritePath
 
-# 911 in the provinces and Yukon; the Northwest Territories and Nunavut from configuration.
-NINE_ONE_ONE = frozenset(PROVINCES) - {"CA-NT", "CA-NU"}
-REPORT_FACTORS = (
-    "urgency",
-    "imminentHarm",
-    "minorInvolved",
-    "indicatorsPresent",
-    "callersWishes",
-    "levelOfDetail",
-    "applicableLaw",
-    "localProtocol",
-)
+# What a report's input gives: the judgement factors (the facts come from the case).
+REPORT_FACTORS = JUDGEMENT_FACTORS
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{3,30}$")
 
 
 class OrganizationNotAvailable(DomainError):
     code = "ORGANIZATION_NOT_AVAILABLE"
-
-
-class NoEmergencyNumber(DomainError):
-    code = "NO_EMERGENCY_NUMBER"
 
 
 @dataclass(frozen=True)
@@ -208,7 +197,7 @@ class CaseUseCases(WritePath):
     ) -> None:
         super().__init__(env, keyed_digest=self._keyed_digest_of, **kwargs)
         self.vault = vault
-        self.emergency_numbers = dict(emergency_numbers or {})
+        self.emergency_numbers = EmergencyNumbers(emergency_numbers or {})
 
     def _keyed_digest_of(self, text: str) -> str:
         """Sealed text in a fingerprint, digested with the vault's key (asked when needed)."""
@@ -502,8 +491,13 @@ class CaseUseCases(WritePath):
         brief: str,
         exception: Exception_ | None = None,
         justification: str = "",
+        jurisdiction_override: str = "",
     ) -> Outcome:
-        clean_factors = self._factors(factors)
+        """A supervisor's report under ``protocol_id``, whose jurisdiction must cover the
+        case's (else ``jurisdiction_override`` says why not); ``factors`` are the judgement
+        factors only: the facts are the case's."""
+        clean_factors = judgement_factors(dict(factors))
+        override = clean_text(jurisdiction_override, "jurisdictionOverride")
         report_id, disclosure_id = uuid4(), uuid4()
         brief = clean_text(brief, "brief")
 
@@ -516,6 +510,9 @@ class CaseUseCases(WritePath):
                 raise OrganizationNotAvailable(
                     f"reports go only to included agencies; this one is {agency.status}"
                 )
+            # Before anything is disclosed: a report outside the case's jurisdiction sends
+            # nothing without a supervisor's override.
+            case.check_jurisdiction(protocol.jurisdiction, override)
             self._disclose(
                 case,
                 disclosure_id,
@@ -533,6 +530,9 @@ class CaseUseCases(WritePath):
                 clean_factors,
                 disclosure_id,
                 self._sealer(case),
+                jurisdiction=protocol.jurisdiction,
+                override=override,
+                now=_now(),
             )
 
         return self._change(
@@ -542,6 +542,7 @@ class CaseUseCases(WritePath):
             {
                 "protocol": protocol_id,
                 "factors": _sealed(clean_factors),
+                **({"override": Sealed(override)} if override else {}),
                 "fields": [f.value for f in fields],
                 "brief": _sealed({"brief": brief}),
                 "exception": exception and exception.value,
@@ -634,8 +635,7 @@ class CaseUseCases(WritePath):
         brief = clean_text(brief, "brief")
 
         def decide(case: Case) -> None:
-            province = case.details.get("province")
-            number = self._emergency_number(province)
+            number = self.emergency_number_for(case)
             disclosed = None
             if fields:
                 self._disclose(
@@ -649,7 +649,7 @@ class CaseUseCases(WritePath):
                     justification,
                 )
                 disclosed = disclosure_id
-            case.contact_emergency_services(str(province), number, disclosed)
+            case.contact_emergency_services(number, disclosed)
 
         return self._change(
             key,
@@ -667,6 +667,28 @@ class CaseUseCases(WritePath):
         )
 
     # -- reads the API needs ---------------------------------------------------------------
+
+    def emergency_number_for(self, case: Case) -> EmergencyNumber:
+        """The number emergency services answer on for the case's place, or why it is
+        unknown."""
+        return self.emergency_numbers.for_place(
+            case.details.get("province"), case.details.get("municipality")
+        )
+
+    def emergency_number(self, case_id: UUID) -> EmergencyNumber:
+        """The number for a case, before the call is made."""
+        return self._read(case_id, Case, "case", self.emergency_number_for)
+
+    def emergency_call(self, case_id: UUID, version: int) -> EmergencyNumber:
+        """The number a ``contactEmergencyServices`` recorded (the case at that version)."""
+        case: Case = self.repository.get(case_id, version=version)
+        call = case.emergencies[-1]
+        return EmergencyNumber(
+            call["province"],
+            call["number"],
+            NumberSource(call.get("numberSource", NumberSource.NINE_ONE_ONE.value)),
+            call.get("community"),
+        )
 
     def open_sealed(self, case_id: UUID, sealed: str) -> dict[str, Any] | None:
         return self.vault.open(case_id, sealed)
@@ -788,27 +810,3 @@ class CaseUseCases(WritePath):
                 f"reports go only to included authorities; this one is {authority.status}"
             )
         return authority
-
-    def _emergency_number(self, province: Any) -> str:
-        if province in NINE_ONE_ONE:
-            return "911"
-        number = self.emergency_numbers.get(str(province))
-        if not number:
-            where = province or "an unknown province or territory"
-            raise NoEmergencyNumber(
-                f"no emergency number is configured for {where}: set the case's province, or "
-                "configure NRD_EMERGENCY_NUMBERS for the Northwest Territories and Nunavut"
-            )
-        return number
-
-    def _factors(self, factors: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(factors) - set(REPORT_FACTORS))
-        missing = [f for f in REPORT_FACTORS if f not in factors]
-        if unknown or missing:
-            raise InvalidInput(
-                [
-                    f"factors: record every factor weighed ({', '.join(missing)} "
-                    f"missing; {', '.join(unknown) or 'none'} unknown)"
-                ]
-            )
-        return {k: clean_text(str(v), f"factors.{k}", limit=1000) for k, v in factors.items()}

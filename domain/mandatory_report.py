@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from domain.base import DomainError
+from domain.reporting_protocol import place_key
 
 # minorInvolved values that make a minor's involvement possible: YES, and UNKNOWN recorded
 # explicitly (a caller who cannot say whether the person is a minor); do least harm, a
@@ -79,14 +80,15 @@ def calls_for_decision(details: Mapping[str, Any], minor_consented: bool = False
 def covers(regions: Iterable[Mapping[str, str]], province: Any, municipality: Any) -> bool:
     """Whether an authority's jurisdiction (its profile's regions) covers a case's place: a
     region without a municipality covers its whole province; one with a municipality covers
-    that municipality (compared without case), not a case whose municipality is unknown."""
+    that municipality (compared as law-enforcement protocols' are: without case, accents or
+    punctuation), not a case whose municipality is unknown."""
     if not province:
         return False
-    place = str(municipality or "").strip().casefold()
+    place = place_key(str(municipality or ""))
     for region in regions:
         if region.get("province") != province:
             continue
-        named = str(region.get("municipality") or "").strip().casefold()
+        named = place_key(str(region.get("municipality") or ""))
         if not named or named == place:
             return True
     return False

@@ -9,6 +9,7 @@ saved with it.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -24,6 +25,24 @@ def jurisdiction_key(agency_id: UUID, jurisdiction: dict[str, str]) -> str:
     return "|".join(
         [str(agency_id), jurisdiction["province"], jurisdiction.get("municipality", "").casefold()]
     )
+
+
+def place_key(name: str) -> str:
+    """A municipality's name as places are compared: case, accents and punctuation aside
+    ("Montréal", "MONTREAL" and "montreal" are one place; "Saint-Jean" is "Saint Jean"). Wider
+    than ``jurisdiction_key``, which must stay as it is: claims' ids are computed from it."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return " ".join("".join(c if c.isalnum() else " " for c in bare).split())
+
+
+def covers(jurisdiction: dict[str, str], province: str | None, municipality: str | None) -> bool:
+    """Whether a protocol's jurisdiction covers a place: the same province or territory, and,
+    for a municipal protocol, the same municipality. An unknown province is covered by none."""
+    if province is None or jurisdiction["province"] != province:
+        return False
+    place = jurisdiction.get("municipality")
+    return not place or (municipality is not None and place_key(place) == place_key(municipality))
 
 
 class ProtocolExists(DomainError):

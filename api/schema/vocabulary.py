@@ -198,6 +198,27 @@ TRISTATE = (
     },
 )
 
+CONSENT_ON_RECORD = (
+    "The caller's consent to a report to the agency, as the case held it when reported.",
+    {
+        "ACTIVE": "An active, unexpired consent covered the agency.",
+        "WITHDRAWN": "The caller had withdrawn the consent that covered the agency.",
+        "EXPIRED": "The consent that covered the agency had lapsed.",
+        "NONE": "The caller had given no consent to report to the agency.",
+    },
+)
+
+EMERGENCY_NUMBER_SOURCE = (
+    "Where an emergency number comes from, or why it is unknown.",
+    {
+        "NINE_ONE_ONE": "911: a province, or Yukon.",
+        "COMMUNITY": "The configured number for the case's community (NRD_EMERGENCY_NUMBERS).",
+        "TERRITORY": "The configured number for the territory (NRD_EMERGENCY_NUMBERS).",
+        "NOT_CONFIGURED": "Unknown: no number is configured for the territory.",
+        "PROVINCE_UNKNOWN": "Unknown: the case's province or territory is not recorded yet.",
+    },
+)
+
 SITUATION_TYPE = (
     "The kind of situation a case is about.",
     {

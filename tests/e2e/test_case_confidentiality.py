@@ -50,10 +50,6 @@ INVALID_DOCUMENT = {
     ],
 }
 FACTORS = {
-    "urgency": "high",
-    "imminentHarm": "yes",
-    "minorInvolved": "no",
-    "indicatorsPresent": "several",
     "callersWishes": "agrees",
     "levelOfDetail": "enough",
     "applicableLaw": "fictional act",

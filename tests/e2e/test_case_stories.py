@@ -160,10 +160,6 @@ def test_a_supervisor_reports_to_the_agency_under_its_protocol(
         fields: [LOCATION, URGENCY], exception: IMMINENT_HARM,
         justification: "Imminent danger described (fictional)") { case { reports { id } } } }"""
     factors = {
-        "urgency": "high",
-        "imminentHarm": "yes",
-        "minorInvolved": "no",
-        "indicatorsPresent": "several",
         "callersWishes": "agrees",
         "levelOfDetail": "enough",
         "applicableLaw": "fictional",

@@ -49,10 +49,6 @@ REPORT = """mutation($key: String!, $id: ID!, $protocol: ID!, $factors: ReportFa
     justification: "Imminent danger described on the call (fictional)") {
     case { reports { id } } } }"""
 FACTORS = {
-    "urgency": "high",
-    "imminentHarm": "yes",
-    "minorInvolved": "no",
-    "indicatorsPresent": "several",
     "callersWishes": "agrees",
     "levelOfDetail": "enough",
     "applicableLaw": "fictional act",

@@ -18,10 +18,6 @@ from tests.e2e.conftest import Caller, seed
 PHONE = "+1 555 016 4410"  # fictional, and the number that called
 NEVER_CALLED = "+1 555 016 9902"  # fictional, and a number that never did
 FACTORS = {
-    "urgency": "high",
-    "imminentHarm": "yes",
-    "minorInvolved": "no",
-    "indicatorsPresent": "several",
     "callersWishes": "agrees",
     "levelOfDetail": "enough",
     "applicableLaw": "fictional act",

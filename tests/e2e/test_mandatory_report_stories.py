@@ -213,10 +213,6 @@ def test_a_minors_own_consent_does_not_send_their_data_to_police_but_the_excepti
         case { mandatoryReport { decision } } } }"""
     factors = dict.fromkeys(
         (
-            "urgency",
-            "imminentHarm",
-            "minorInvolved",
-            "indicatorsPresent",
             "callersWishes",
             "levelOfDetail",
             "applicableLaw",

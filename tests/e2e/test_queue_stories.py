@@ -301,10 +301,6 @@ def test_compliance_officers_have_no_queue(system: System, as_role: Any) -> None
 
 
 FACTORS = {
-    "urgency": "high",
-    "imminentHarm": "yes",
-    "minorInvolved": "no",
-    "indicatorsPresent": "several",
     "callersWishes": "agrees",
     "levelOfDetail": "enough",
     "applicableLaw": "fictional",

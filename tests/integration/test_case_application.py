@@ -44,7 +44,7 @@ from domain.case import (
     SupervisorRequired,
     UnknownReferral,
 )
-from domain.cases import NoEmergencyNumber, OrganizationNotAvailable
+from domain.cases import OrganizationNotAvailable
 from domain.idempotency import (
     IdempotencyKeyReused,
     IdempotencyRecord,
@@ -52,6 +52,7 @@ from domain.idempotency import (
     fingerprint,
     record_id,
 )
+from domain.mandatory_report import OutsideJurisdiction
 from domain.organization import RemovalReason
 from domain.vault import SEALED_TEXT
 from projections.aggregates import iso
@@ -70,10 +71,6 @@ CALLER = {
 }
 BRIEF = "Fictional brief: needs a safe bed tonight."
 ALL_FACTORS = {
-    "urgency": "HIGH",
-    "imminentHarm": "no",
-    "minorInvolved": "UNKNOWN",
-    "indicatorsPresent": "fictional indicators",
     "callersWishes": "wants a report",
     "levelOfDetail": "brief",
     "applicableLaw": "fictional statute",
@@ -96,7 +93,7 @@ def a_case(
     system: System,
     personal: dict[str, Any] | None = None,
     *,
-    province: str = "CA-ON",
+    province: str | None = "CA-ON",
     needs: tuple[str, ...] = ("SHELTER", "LEGAL"),
     **details: Any,
 ) -> UUID:
@@ -166,12 +163,15 @@ def refer(
 
 
 def an_agency_with_a_protocol(
-    system: System, name: str = "Example Harbour Police Service"
+    system: System,
+    name: str = "Example Harbour Police Service",
+    province: str = "CA-ON",
+    municipality: str | None = None,
 ) -> tuple[UUID, UUID]:
     agency = seed(system, name, kind="LAW_ENFORCEMENT_AGENCY")
     with acting_as(STAFF):
         protocol = system.app.establish_reporting_protocol(
-            a_key(), agency, "CA-ON", None, [SERGEANT]
+            a_key(), agency, province, municipality, [SERGEANT]
         ).id
     return agency, protocol
 
@@ -183,6 +183,7 @@ def report(
     *,
     actor: Actor = SUPERVISOR,
     factors: dict[str, str] = ALL_FACTORS,
+    override: str = "",
 ) -> None:
     with acting_as(actor):
         system.app.report_to_law_enforcement(
@@ -192,6 +193,7 @@ def report(
             factors,
             [DisclosableField.LOCATION, DisclosableField.BRIEF],
             BRIEF,
+            jurisdiction_override=override,
         )
 
 
@@ -476,6 +478,65 @@ def test_a_supervisor_reports_under_a_protocol_and_only_that_agency_receives_it(
     assert {k: system.app.open_text(case_id, v) for k, v in made["factors"].items()} == (
         ALL_FACTORS
     )
+    # The facts are the case's own, as it held them.
+    assert made.get("facts") == {
+        "urgency": "HIGH",
+        "imminentHarm": None,
+        "minorInvolved": "UNKNOWN",
+        "indicators": [],
+        "consent": "ACTIVE",
+        "consentId": next(iter(case.consents)),
+    }
+    assert made.get("jurisdictionOverride") == ""
+
+
+def test_a_report_outside_the_case_jurisdiction_is_refused_and_nothing_leaves(
+    system: System,
+) -> None:
+    agency, toronto = an_agency_with_a_protocol(
+        system, "Example Toronto Police Service", municipality="Toronto"
+    )
+    quebec = a_case(system, province="CA-QC", municipality="Montréal")
+    nowhere = a_case(system, province=None)
+    for case_id in (quebec, nowhere):
+        consent(system, case_id, ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency)
+
+        with nothing_written(system), pytest.raises(OutsideJurisdiction):
+            report(system, case_id, toronto)
+
+    assert inbox(system, "report_inbox", agency) == []
+    assert ledger(system) == []
+
+
+def test_a_supervisor_reports_outside_the_jurisdiction_with_an_override(system: System) -> None:
+    agency, toronto = an_agency_with_a_protocol(
+        system, "Example Toronto Police Service", municipality="Toronto"
+    )
+    case_id = a_case(system, province="CA-QC")
+    consent(system, case_id, ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency)
+    why = "Fictional: the caller is staying in Toronto; its unit leads this file."
+
+    report(system, case_id, toronto, override=why)
+
+    [item] = inbox(system, "report_inbox", agency)
+    assert item["caseId"] == str(case_id)
+    case: Case = system.app.repository.get(case_id)
+    [made] = case.reports.values()
+    sealed = made.get("jurisdictionOverride", "")
+    assert sealed.startswith(SEALED_TEXT) and why not in sealed
+    assert system.app.open_text(case_id, sealed) == why
+
+
+def test_a_case_in_toronto_is_reported_under_the_toronto_protocol(system: System) -> None:
+    agency, toronto = an_agency_with_a_protocol(
+        system, "Example Toronto Police Service", municipality="Toronto"
+    )
+    case_id = a_case(system, municipality="TORONTO")
+    consent(system, case_id, ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency)
+
+    report(system, case_id, toronto)
+
+    assert len(inbox(system, "report_inbox", agency)) == 1
 
 
 def test_a_report_must_record_every_factor_weighed(system: System) -> None:
@@ -506,8 +567,8 @@ def test_staff_cannot_report_to_law_enforcement(system: System) -> None:
 # -- emergency services ------------------------------------------------------------------------
 
 
-def contact_emergency_services(system: System, case_id: UUID) -> str:
-    """Calls emergency services for the case; returns the number recorded."""
+def contact_emergency_services(system: System, case_id: UUID) -> str | None:
+    """Calls emergency services for the case; returns the number recorded (None: unknown)."""
     with acting_as(SUPERVISOR):
         system.app.contact_emergency_services(
             a_key(),
@@ -518,8 +579,7 @@ def contact_emergency_services(system: System, case_id: UUID) -> str:
             "Fictional: the caller reports a threat tonight.",
         )
     case: Case = system.app.repository.get(case_id)
-    number: str = case.emergencies[-1]["number"]
-    return number
+    return case.emergencies[-1]["number"]
 
 
 def test_emergency_services_are_911_in_the_provinces_and_yukon(system: System) -> None:
@@ -529,21 +589,40 @@ def test_emergency_services_are_911_in_the_provinces_and_yukon(system: System) -
     assert [e["recipientKind"] for e in ledger(system)] == ["EMERGENCY_SERVICES"] * 2
 
 
-def test_nunavut_without_a_configured_number_is_refused(system: System) -> None:
+def test_nunavut_without_a_configured_number_is_recorded_with_the_number_unknown(
+    system: System,
+) -> None:
     case_id = a_case(system, province="CA-NU")
 
-    with nothing_written(system), pytest.raises(NoEmergencyNumber, match="NRD_EMERGENCY_NUMBERS"):
-        contact_emergency_services(system, case_id)
+    assert contact_emergency_services(system, case_id) is None
+
+    case: Case = system.app.repository.get(case_id)
+    assert case.emergencies[-1].get("numberSource") == "NOT_CONFIGURED"
+    assert [e["recipientKind"] for e in ledger(system)] == ["EMERGENCY_SERVICES"]
+
+
+def test_a_case_with_no_province_yet_is_recorded_with_the_number_unknown(system: System) -> None:
+    case_id = a_case(system, province=None)
+
+    assert contact_emergency_services(system, case_id) is None
+
+    case: Case = system.app.repository.get(case_id)
+    assert (case.emergencies[-1]["province"], case.emergencies[-1].get("numberSource")) == (
+        None,
+        "PROVINCE_UNKNOWN",
+    )
 
 
 def test_a_territory_uses_its_configured_emergency_number(settings: Settings) -> None:
-    system = build_system(settings.with_changes(emergency_numbers={"CA-NU": "fictional-000"}))
+    system = build_system(
+        settings.with_changes(emergency_numbers={"CA-NU": "555-0100", "CA-NU:Iqaluit": "555-0111"})
+    )
     try:
-        assert contact_emergency_services(system, a_case(system, province="CA-NU")) == (
-            "fictional-000"
-        )
-        with pytest.raises(NoEmergencyNumber):
-            contact_emergency_services(system, a_case(system, province="CA-NT"))
+        assert contact_emergency_services(system, a_case(system, province="CA-NU")) == ("555-0100")
+        in_iqaluit = a_case(system, province="CA-NU", municipality="iqaluit")
+        assert system.app.emergency_number(in_iqaluit).number == "555-0111"
+        assert contact_emergency_services(system, in_iqaluit) == "555-0111"
+        assert contact_emergency_services(system, a_case(system, province="CA-NT")) is None
     finally:
         system.close()
 

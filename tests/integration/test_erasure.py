@@ -93,10 +93,6 @@ PLAIN = [
 VISIBLE = "Fictionville-Erasemark"
 SERGEANT = {"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142"}
 ALL_FACTORS = {
-    "urgency": "HIGH",
-    "imminentHarm": "no",
-    "minorInvolved": "UNKNOWN",
-    "indicatorsPresent": "fictional indicators",
     "callersWishes": "wants a report",
     "levelOfDetail": "brief",
     "applicableLaw": "fictional statute",

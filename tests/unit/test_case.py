@@ -34,6 +34,7 @@ from domain.case import (
     UnknownConsent,
     UnknownReferral,
 )
+from domain.emergency import EmergencyNumber, NumberSource
 from tests.helpers import (
     STAFF,
     Fact,
@@ -59,16 +60,17 @@ NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 PARTNER = Actor("fictional-partner-1", "partner", str(HARBOUR_SHELTER), "req-fictional-3")
 SEALED_PERSONAL = "sealed-fictional-personal-data"
 SEALED_COPY = "sealed-fictional-copy"
+# The judgement factors: the facts (urgency, imminent harm, a minor, indicators, consent) are
+# the case's own.
 ALL_FACTORS = {
-    "urgency": "HIGH",
-    "imminentHarm": "no",
-    "minorInvolved": "UNKNOWN",
-    "indicatorsPresent": "fictional indicators",
     "callersWishes": "wants a report",
     "levelOfDetail": "brief",
     "applicableLaw": "fictional statute",
     "localProtocol": "fictional protocol",
 }
+ON_911 = EmergencyNumber("CA-ON", "911", NumberSource.NINE_ONE_ONE)
+# The jurisdiction of the Harbour police's protocol: the case's own province.
+ONTARIO = {"province": "CA-ON"}
 
 
 # -- given ---------------------------------------------------------------------------------
@@ -171,6 +173,27 @@ def disclose(
 ) -> None:
     case.disclose(
         DISCLOSURE, kind, recipient, list(fields), exception, justification, SEALED_COPY, now
+    )
+
+
+def report(
+    case: Case,
+    *,
+    factors: dict[str, Any] = ALL_FACTORS,
+    jurisdiction: dict[str, str] = ONTARIO,
+    override: str = "",
+    now: datetime = NOW,
+) -> None:
+    """A supervisor's report to the Harbour police under its protocol (for ``jurisdiction``)."""
+    case.report(
+        REPORT,
+        HARBOUR_POLICE,
+        HARBOUR_PROTOCOL,
+        factors,
+        EARLIER_DISCLOSURE,
+        jurisdiction=jurisdiction,
+        override=override,
+        now=now,
     )
 
 
@@ -725,7 +748,7 @@ def test_a_supervisor_reports_to_law_enforcement_with_the_factors_weighed(
 ) -> None:
     case = a_case_disclosed_to_the_police()
 
-    case.report(REPORT, HARBOUR_POLICE, HARBOUR_PROTOCOL, ALL_FACTORS, EARLIER_DISCLOSURE)
+    report(case)
 
     [event] = then(case)
     assert type(event) is Case.ReportedToLawEnforcement
@@ -735,6 +758,15 @@ def test_a_supervisor_reports_to_law_enforcement_with_the_factors_weighed(
         ALL_FACTORS,
         str(EARLIER_DISCLOSURE),
     )
+    assert event.facts == {
+        "urgency": "HIGH",
+        "imminentHarm": None,
+        "minorInvolved": "UNKNOWN",
+        "indicators": [],
+        "consent": "ACTIVE",
+        "consentId": str(CONSENT),
+    }
+    assert event.jurisdiction_override == ""
     assert case.reports[str(REPORT)]["by"] == "fictional-supervisor-1"
 
 
@@ -746,9 +778,7 @@ def test_only_a_supervisor_reports_to_law_enforcement(actor: Actor) -> None:
         refused(
             case,
             SupervisorRequired,
-            lambda: case.report(
-                REPORT, HARBOUR_POLICE, HARBOUR_PROTOCOL, ALL_FACTORS, EARLIER_DISCLOSURE
-            ),
+            lambda: report(case),
             match="supervisor",
         )
     assert case.reports == {}
@@ -757,11 +787,12 @@ def test_only_a_supervisor_reports_to_law_enforcement(actor: Actor) -> None:
 def test_contacting_emergency_services_records_the_number_called(staff: Actor) -> None:
     case = given(opened())
 
-    case.contact_emergency_services("CA-ON", "911", None)
+    case.contact_emergency_services(ON_911, None)
 
     [event] = then(case)
     assert type(event) is Case.EmergencyServicesContacted
     assert (event.province, event.number, event.disclosure_id) == ("CA-ON", "911", None)
+    assert (event.number_source, event.community) == ("NINE_ONE_ONE", None)
 
 
 # -- closing and reopening -----------------------------------------------------------------
@@ -793,10 +824,8 @@ COMMANDS_ON_AN_OPEN_CASE: dict[str, Callable[[Case], object]] = {
         c, exception=Exception_.IMMINENT_HARM, justification="Fictional."
     ),
     "refer": lambda c: c.refer(REFERRAL, HARBOUR_SHELTER, "PHONE", [Need.SHELTER], None),
-    "report": lambda c: c.report(
-        REPORT, HARBOUR_POLICE, HARBOUR_PROTOCOL, ALL_FACTORS, EARLIER_DISCLOSURE
-    ),
-    "emergency": lambda c: c.contact_emergency_services("CA-ON", "911", None),
+    "report": lambda c: report(c),
+    "emergency": lambda c: c.contact_emergency_services(ON_911, None),
     "close": lambda c: c.close("Fictional: again."),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,53 @@ def test_nrd_cache_mb_divides_among_the_caches_and_is_bounded() -> None:
     for wrong in ("0", "-1", "lots"):
         with pytest.raises(ConfigurationError, match="NRD_CACHE_MB"):
             Settings.from_env({"NRD_CACHE_MB": wrong})
+
+
+def emergency_table(tmp_path: Path, table: object) -> dict[str, str]:
+    path = tmp_path / "emergency-numbers.json"
+    path.write_text(json.dumps(table))
+    return dict(Settings.from_env({"NRD_EMERGENCY_NUMBERS": str(path)}).emergency_numbers)
+
+
+def test_emergency_numbers_by_territory_as_before(tmp_path: Path) -> None:
+    assert emergency_table(tmp_path, {"CA-NU": " 555-0100 ", "CA-NT": "+1 (555) 010-0101"}) == {
+        "CA-NU": "555-0100",
+        "CA-NT": "+1 (555) 010-0101",
+    }
+
+
+def test_emergency_numbers_by_community(tmp_path: Path) -> None:
+    table = {"CA-NU": "555-0100", "CA-NU : Iqaluit ": "555-0111", "CA-NT:Fictional Bay": "555-0122"}
+
+    assert emergency_table(tmp_path, table) == {
+        "CA-NU": "555-0100",
+        "CA-NU:Iqaluit": "555-0111",
+        "CA-NT:Fictional Bay": "555-0122",
+    }
+
+
+@pytest.mark.parametrize(
+    ("table", "names"),
+    [
+        (["CA-NU", "555-0100"], "JSON object"),
+        ({"CA-ON": "555-0100"}, "CA-ON uses 911"),
+        ({"CA-YT:Whitehorse": "555-0100"}, "CA-YT uses 911"),
+        ({"Nunavut": "555-0100"}, "territory without 911"),
+        ({"CA-NU:": "555-0100"}, "community after ':' is empty"),
+        ({"CA-NU": ""}, "not a phone number"),
+        ({"CA-NU": "call the RCMP"}, "not a phone number"),
+        ({"CA-NU": 5550100}, "not a phone number"),
+    ],
+)
+def test_a_malformed_emergency_table_stops_the_start(
+    tmp_path: Path, table: object, names: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="NRD_EMERGENCY_NUMBERS") as raised:
+        emergency_table(tmp_path, table)
+
+    assert names in str(raised.value)
+
+
+def test_an_unreadable_emergency_table_stops_the_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="NRD_EMERGENCY_NUMBERS: cannot read"):
+        Settings.from_env({"NRD_EMERGENCY_NUMBERS": str(tmp_path / "missing.json")})

@@ -55,7 +55,10 @@ MINOR_IN_SEX_TRADE = {
     "situationType": "SEX_TRAFFICKING",
     "indicators": ["MINOR_IN_COMMERCIAL_SEX"],
 }
-FACTORS = {"minorInvolved": "yes, fifteen (fictional)"}
+# The judgement factors (the facts, a minor involved among them, are the case's own).
+FACTORS = dict.fromkeys(
+    ("callersWishes", "levelOfDetail", "applicableLaw", "localProtocol"), "fictional"
+)
 
 
 # -- given ---------------------------------------------------------------------------------
@@ -352,7 +355,15 @@ def report_to_police(
         "sealed-fictional-copy",
         case.modified_on,
     )
-    case.report(REPORT, AGENCY, PROTOCOL, FACTORS, DISCLOSURE)
+    case.report(
+        REPORT,
+        AGENCY,
+        PROTOCOL,
+        FACTORS,
+        DISCLOSURE,
+        jurisdiction={"province": "CA-MB"},
+        now=case.modified_on,
+    )
 
 
 @pytest.mark.parametrize(
@@ -385,7 +396,8 @@ def test_a_report_to_law_enforcement_silent_on_the_minor_leaves_the_decision_ope
 def test_a_report_made_before_the_flag_settles_it_as_the_flag_is_raised(
     supervisor: Actor,
 ) -> None:
-    case = given(opened(situationType="SEX_TRAFFICKING"))
+    # In the protocol's province: a report goes under its own jurisdiction's protocol.
+    case = given(opened(province="CA-MB", situationType="SEX_TRAFFICKING"))
     report_to_police(case, Exception_.LEGAL_OBLIGATION, [DisclosableField.MINOR_INVOLVED])
     case.update_details({"minorInvolved": "UNKNOWN"})
     assert kinds(case)[-3:] == [

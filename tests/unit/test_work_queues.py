@@ -137,6 +137,8 @@ def test_a_report_waits_for_its_agencys_acknowledgement() -> None:
         agency_id=str(HARBOUR_POLICE),
         protocol_id=str(HARBOUR_PROTOCOL),
         factors={},
+        facts=None,
+        jurisdiction_override="",
         disclosure_id=str(UUID(int=9)),
     )
 

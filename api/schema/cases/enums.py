@@ -11,6 +11,7 @@ from domain.case import (
     Channel,
     ConsentGiver,
     ConsentMethod,
+    ConsentOnRecord,
     ConsentScope,
     DisclosableField,
     Exception_,
@@ -23,6 +24,7 @@ from domain.case import (
     Tristate,
     Urgency,
 )
+from domain.emergency import NumberSource
 from domain.mandatory_report import MandatoryReportDecision
 
 __all__ = [
@@ -30,12 +32,14 @@ __all__ = [
     "Channel",
     "ConsentGiver",
     "ConsentMethod",
+    "ConsentOnRecord",
     "ConsentScope",
     "DisclosableField",
     "Exception_",
     "Indicator",
     "MandatoryReportDecision",
     "Need",
+    "NumberSource",
     "RecipientKind",
     "ReferralMode",
     "ReferralOutcomeKind",
@@ -60,10 +64,12 @@ for _enum, (_description, _values) in (
     (Indicator, vocabulary.INDICATOR),
     (ReferralMode, vocabulary.REFERRAL_MODE),
     (ReferralOutcomeKind, vocabulary.REFERRAL_OUTCOME_KIND),
+    (ConsentOnRecord, vocabulary.CONSENT_ON_RECORD),
     (MandatoryReportDecision, vocabulary.MANDATORY_REPORT_DECISION),
 ):
     vocabulary.describe(_enum, _description, _values)
 vocabulary.describe(Exception_, *vocabulary.DISCLOSURE_EXCEPTION, name="DisclosureException")
+vocabulary.describe(NumberSource, *vocabulary.EMERGENCY_NUMBER_SOURCE, name="EmergencyNumberSource")
 
 
 class StatisticsDimension(StrEnum):

@@ -163,19 +163,23 @@ class CaseFilter:
 
 @strawberry.input(
     description=(
-        "The factors weighed in reporting to law enforcement: every one is required, in the "
-        "supervisor's words (sealed with the case's key)."
+        "The factors a supervisor weighs in reporting to law enforcement that are judgement: "
+        "each required and not empty, in the supervisor's words (sealed with the case's key). "
+        "The facts the case holds (urgency and imminent harm, a minor involved, the indicators "
+        "present, the consent on record) are filled in from the case."
     )
 )
 class ReportFactorsInput:
-    urgency: str = strawberry.field(description="The urgency, as weighed.")
-    imminent_harm: str = strawberry.field(description="Imminent harm to the caller or others.")
-    minor_involved: str = strawberry.field(description="Whether a minor is involved.")
-    indicators_present: str = strawberry.field(description="The trafficking indicators present.")
-    callers_wishes: str = strawberry.field(description="The caller's wishes.")
-    level_of_detail: str = strawberry.field(description="The level of detail available.")
-    applicable_law: str = strawberry.field(description="The law that applies.")
-    local_protocol: str = strawberry.field(description="The local reporting protocol.")
+    callers_wishes: str = strawberry.field(description="The caller's wishes, if known.")
+    level_of_detail: str = strawberry.field(
+        description="The level of detail and reportable information provided."
+    )
+    applicable_law: str = strawberry.field(
+        description="The federal, provincial or territorial law that applies."
+    )
+    local_protocol: str = strawberry.field(
+        description="The local reporting protocol in the jurisdiction, as applied."
+    )
 
 
 def check_page(first: int, limit: int) -> None:

@@ -31,18 +31,28 @@ from api.schema.cases.inputs import (
     ReportFactorsInput,
     instant,
 )
-from api.schema.cases.types import CaseResult, build_case
+from api.schema.cases.types import (
+    Case,
+    CaseResult,
+    EmergencyContactResult,
+    build_case,
+    emergency_number,
+)
 from api.schema.common import IdempotencyKey, selected, to_plain
 from domain.base import InvalidInput, NotFound
 from domain.write_path import Outcome
 
 
-async def _case_result(info: Info[Context, None], outcome: Outcome) -> CaseResult:
+async def _case_of(info: Info[Context, None], outcome: Outcome) -> Case | None:
     ctx = info.context
-    case = None
-    if "case" in selected(info):  # the case's read model, only when asked for
-        doc = await ctx.run(ctx.cases.get, str(outcome.id))
-        case = None if doc is None else await ctx.run(build_case, ctx, doc, selected(info, "case"))
+    if "case" not in selected(info):  # the case's read model, only when asked for
+        return None
+    doc = await ctx.run(ctx.cases.get, str(outcome.id))
+    return None if doc is None else await ctx.run(build_case, ctx, doc, selected(info, "case"))
+
+
+async def _case_result(info: Info[Context, None], outcome: Outcome) -> CaseResult:
+    case = await _case_of(info, outcome)
     return CaseResult(
         case_id=strawberry.ID(str(outcome.id)),
         version=outcome.version,
@@ -255,7 +265,10 @@ class CaseMutations:
     @strawberry.mutation(
         description=(
             "Report the case to a law-enforcement agency under its reporting protocol, with the "
-            "factors weighed (supervisors)."
+            "factors weighed (supervisors). The protocol's jurisdiction must cover the case's "
+            "province (and municipality, for a municipal protocol): anything else, a case with "
+            "no province yet included, is OUTSIDE_JURISDICTION unless jurisdictionOverride "
+            "justifies it. The facts the case holds are filled in from it."
         )
     )
     async def report_to_law_enforcement(
@@ -272,7 +285,8 @@ class CaseMutations:
             ),
         ],
         factors: Annotated[
-            ReportFactorsInput, strawberry.argument(description="The factors weighed.")
+            ReportFactorsInput,
+            strawberry.argument(description="The judgement factors weighed, none empty."),
         ],
         fields: Annotated[
             list[DisclosableField],
@@ -281,6 +295,16 @@ class CaseMutations:
         brief: Brief = "",
         exception: Basis = None,
         justification: Justification = "",
+        jurisdiction_override: Annotated[
+            str,
+            strawberry.argument(
+                description=(
+                    "Why the report goes under a protocol whose jurisdiction does not cover the "
+                    "case's (the caller is elsewhere, a national unit, ...): sealed with the "
+                    "case's key, shown with the report. Only when it does not cover it."
+                )
+            ),
+        ] = "",
     ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.reportToLawEnforcement", str(id))
@@ -296,6 +320,7 @@ class CaseMutations:
                 brief,
                 exception,
                 justification,
+                jurisdiction_override,
             )
         )
         return await _case_result(info, outcome)
@@ -386,8 +411,10 @@ class CaseMutations:
     @strawberry.mutation(
         description=(
             "Record a call to emergency services for the case's province or territory: 911, or "
-            "the configured number in the Northwest Territories and Nunavut (staff and "
-            "supervisors). Anything disclosed needs a supervisor's exception."
+            "the configured number in the Northwest Territories and Nunavut, by community where "
+            "one is configured (staff and supervisors). Never refused for want of a number: "
+            "with none known it is recorded as unknown, with a warning. Anything disclosed "
+            "needs a supervisor's exception."
         )
     )
     async def contact_emergency_services(
@@ -402,7 +429,7 @@ class CaseMutations:
         brief: Brief = "",
         exception: Basis = None,
         justification: Justification = "",
-    ) -> CaseResult:
+    ) -> EmergencyContactResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.contactEmergencyServices", str(id))
         outcome = await ctx.command(
@@ -410,7 +437,16 @@ class CaseMutations:
                 idempotency_key, case_id, fields or [], brief, exception, justification
             )
         )
-        return await _case_result(info, outcome)
+        # The number this call recorded: the case as that command left it (a repeat too).
+        found = await ctx.run(ctx.system.app.emergency_call, case_id, outcome.version)
+        return EmergencyContactResult(
+            case_id=strawberry.ID(str(outcome.id)),
+            version=outcome.version,
+            replayed=outcome.replayed,
+            case=await _case_of(info, outcome),
+            emergency_number=emergency_number(str(case_id), found),
+            warning=found.warning,
+        )
 
     @strawberry.mutation(description="Close an open case (staff and supervisors).")
     async def close_case(

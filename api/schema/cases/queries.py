@@ -25,14 +25,17 @@ from api.schema.cases.inputs import CaseFilter, CaseId, check_page, instant, par
 from api.schema.cases.types import (
     Case,
     CasePage,
+    EmergencyNumber,
     LedgerEntry,
     LedgerPage,
     MandatoryReportPage,
     MandatoryReportTask,
     StatisticsCell,
     build_case,
+    emergency_number,
 )
 from api.schema.common import After, First, PageInfo, selected
+from domain.base import NotFound
 from domain.vocabulary import parse_codes
 from projections.audit import plain
 from projections.cases import CaseFilter as Filter
@@ -103,6 +106,26 @@ class CaseQueries:
         clean = parse_id(str(id))
         doc = None if clean is None else await ctx.run(ctx.cases.get, clean)
         return None if doc is None else await ctx.run(build_case, ctx, doc, selected(info))
+
+    @strawberry.field(
+        description=(
+            "The number emergency services answer on for a case's place, before the call is "
+            "made, or why it is unknown; null for no such case. Staff and supervisors; the read "
+            "is in the access log."
+        )
+    )
+    async def emergency_number(
+        self, info: Info[Context, None], case_id: CaseId
+    ) -> EmergencyNumber | None:
+        ctx = info.context
+        clean = parse_id(str(case_id))
+        if clean is None:
+            return None
+        try:
+            found = await ctx.run(ctx.system.app.emergency_number, UUID(clean))
+        except NotFound:
+            return None
+        return emergency_number(clean, found)
 
     @strawberry.field(
         description=(

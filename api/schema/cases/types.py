@@ -16,12 +16,14 @@ from api.schema.cases.enums import (
     Channel,
     ConsentGiver,
     ConsentMethod,
+    ConsentOnRecord,
     ConsentScope,
     DisclosableField,
     Exception_,
     Indicator,
     MandatoryReportDecision,
     Need,
+    NumberSource,
     RecipientKind,
     ReferralMode,
     ReferralOutcomeKind,
@@ -108,17 +110,33 @@ class CaseReferral:
     )
 
 
+_RETYPED = (
+    "On reports recorded before the facts were filled in from the case, the supervisor's "
+    "words; null since: read the report's facts."
+)
+
+
 @strawberry.type(description="The factors a supervisor weighed in reporting to law enforcement.")
 class ReportFactors:
-    urgency: str = strawberry.field(description="The urgency, as weighed (the supervisor's words).")
-    imminent_harm: str = strawberry.field(
-        description="Imminent harm to the caller or others (the supervisor's words)."
+    urgency: str | None = strawberry.field(
+        default=None,
+        description="The urgency, as weighed.",
+        deprecation_reason=_RETYPED,
     )
-    minor_involved: str = strawberry.field(
-        description="Whether a minor is involved (the supervisor's words)."
+    imminent_harm: str | None = strawberry.field(
+        default=None,
+        description="Imminent harm to the caller or others.",
+        deprecation_reason=_RETYPED,
     )
-    indicators_present: str = strawberry.field(
-        description="The trafficking indicators present (the supervisor's words)."
+    minor_involved: str | None = strawberry.field(
+        default=None,
+        description="Whether a minor is involved.",
+        deprecation_reason=_RETYPED,
+    )
+    indicators_present: str | None = strawberry.field(
+        default=None,
+        description="The trafficking indicators present.",
+        deprecation_reason=_RETYPED,
     )
     callers_wishes: str = strawberry.field(
         description="The caller's wishes (the supervisor's words)."
@@ -131,6 +149,30 @@ class ReportFactors:
     )
     local_protocol: str = strawberry.field(
         description="The local reporting protocol (the supervisor's words)."
+    )
+
+
+@strawberry.type(
+    description="The facts the case held when it was reported, filled in from the case."
+)
+class ReportFacts:
+    urgency: Urgency | None = strawberry.field(
+        description="The case's urgency; null when none was recorded."
+    )
+    imminent_harm: bool | None = strawberry.field(
+        description="Whether the caller or others were in imminent danger; null if not recorded."
+    )
+    minor_involved: Tristate = strawberry.field(
+        description="Whether a minor is or may be involved (UNKNOWN when not recorded)."
+    )
+    indicators: list[Indicator] = strawberry.field(
+        description="The trafficking indicators recorded on the case."
+    )
+    consent: ConsentOnRecord = strawberry.field(
+        description="The caller's consent to report to this agency, as on record."
+    )
+    consent_id: strawberry.ID | None = strawberry.field(
+        description="The active consent that covered the agency; null when none did."
     )
 
 
@@ -149,6 +191,18 @@ class CaseReport:
         description="The reporting protocol it went under."
     )
     factors: ReportFactors = strawberry.field(description="The factors the supervisor weighed.")
+    facts: ReportFacts | None = strawberry.field(
+        description=(
+            "The facts the case held, filled in from it; null on reports recorded before they "
+            "were (their factors hold the supervisor's words)."
+        )
+    )
+    jurisdiction_override: str | None = strawberry.field(
+        description=(
+            "The supervisor's justification for reporting under a protocol whose jurisdiction "
+            "does not cover the case's; null when it does."
+        )
+    )
     disclosure_id: strawberry.ID = strawberry.field(description="The disclosure that went with it.")
     at: str = strawberry.field(description="When it was made (ISO 8601, UTC).")
     by: str = strawberry.field(description="The user id of the supervisor who reported.")
@@ -159,14 +213,67 @@ class EmergencyCall:
     at: str = strawberry.field(
         description="When emergency services were contacted (ISO 8601, UTC)."
     )
-    province: str = strawberry.field(
-        description="The province or territory of the case (ISO 3166-2:CA code)."
+    province: str | None = strawberry.field(
+        description=(
+            "The province or territory of the case (ISO 3166-2:CA code); null when it was not "
+            "recorded yet."
+        )
     )
-    number: str = strawberry.field(
-        description="The number called: 911, or the territory's configured number."
+    number: str | None = strawberry.field(
+        description=(
+            "The number for the place: 911, or the territory's or community's configured number; "
+            "null when none was known (numberSource says why)."
+        )
+    )
+    number_source: NumberSource = strawberry.field(
+        description="Where the number came from, or why it was unknown."
+    )
+    community: str | None = strawberry.field(
+        description="The community whose configured entry gave the number, if one did."
     )
     disclosure_id: strawberry.ID | None = strawberry.field(
         description="The disclosure that went with it; null when nothing was disclosed."
+    )
+
+
+@strawberry.type(
+    description=(
+        "The number emergency services answer on for a case's place, or why it is unknown: 911 "
+        "in the provinces and Yukon, the configured table in the Northwest Territories and "
+        "Nunavut. Read by staff and supervisors; every read is in the access log."
+    )
+)
+class EmergencyNumber:
+    case_id: strawberry.ID = strawberry.field(description="The case.")
+    province: str | None = strawberry.field(
+        description="The case's province or territory; null when not recorded yet."
+    )
+    number: str | None = strawberry.field(
+        description="The number to call; null when none is known (see warning)."
+    )
+    source: NumberSource = strawberry.field(
+        description="Where the number comes from, or why it is unknown."
+    )
+    community: str | None = strawberry.field(
+        description="The community whose configured entry gives the number, if one does."
+    )
+    warning: str | None = strawberry.field(
+        description="What to know when the number is unknown; null when it is known."
+    )
+
+    def access_key(self) -> tuple[str, str, str | None]:
+        return "EmergencyNumber", str(self.case_id), str(self.case_id)
+
+
+def emergency_number(case_id: str, found: Any) -> EmergencyNumber:
+    """The GraphQL answer for a domain ``EmergencyNumber``."""
+    return EmergencyNumber(
+        case_id=strawberry.ID(case_id),
+        province=found.province,
+        number=found.number,
+        source=found.source,
+        community=found.community,
+        warning=found.warning,
     )
 
 
@@ -457,21 +564,17 @@ _NESTED: dict[str, Callable[[dict[str, Any], Callable[[str], str]], Any]] = {
         )
         for r in doc["referrals"]
     ],
-    "reports": lambda doc, text: [
-        CaseReport(
-            id=r["id"],
-            agency_id=r["agencyId"],
-            protocol_id=r["protocolId"],
-            factors=ReportFactors(**{snake(k): text(v) for k, v in r["factors"].items()}),
-            disclosure_id=r["disclosureId"],
-            at=r["at"],
-            by=r["by"],
-        )
-        for r in doc["reports"]
-    ],
+    "reports": lambda doc, text: [_report(r, text) for r in doc["reports"]],
     "emergencies": lambda doc, _: [
         EmergencyCall(
-            at=e["at"], province=e["province"], number=e["number"], disclosure_id=e["disclosureId"]
+            at=e["at"],
+            # Recorded before an unknown province could be: "None" stood for it.
+            province=None if e["province"] in (None, "None", "") else e["province"],
+            number=e["number"],
+            number_source=e.get("numberSource")
+            or (NumberSource.NINE_ONE_ONE if e["number"] == "911" else NumberSource.TERRITORY),
+            community=e.get("community"),
+            disclosure_id=e["disclosureId"],
         )
         for e in doc["emergencies"]
     ],
@@ -536,6 +639,31 @@ def build_case(ctx: Context, doc: dict[str, Any], wanted: set[str]) -> Case:
     return Case(
         id=strawberry.ID(doc["id"]),
         **{snake(name): value for name, value in values.items() if name in visible},
+    )
+
+
+def _report(r: dict[str, Any], text: Callable[[str], str]) -> CaseReport:
+    facts = r.get("facts")  # none on reports recorded before the facts were filled in
+    override = r.get("jurisdictionOverride")
+    return CaseReport(
+        id=r["id"],
+        agency_id=r["agencyId"],
+        protocol_id=r["protocolId"],
+        factors=ReportFactors(**{snake(k): text(v) for k, v in r["factors"].items()}),
+        facts=None
+        if facts is None
+        else ReportFacts(
+            urgency=facts["urgency"],
+            imminent_harm=facts["imminentHarm"],
+            minor_involved=facts["minorInvolved"],
+            indicators=facts["indicators"],
+            consent=facts["consent"],
+            consent_id=facts["consentId"],
+        ),
+        jurisdiction_override=text(override) if override else None,
+        disclosure_id=r["disclosureId"],
+        at=r["at"],
+        by=r["by"],
     )
 
 
@@ -666,3 +794,29 @@ class CaseResult:
         description="True when the idempotency key had been used: nothing was written again."
     )
     case: Case | None = strawberry.field(description="The case after the command.")
+
+
+@strawberry.type(
+    description=(
+        "What a call to emergency services recorded: never refused for want of a number; a "
+        "repeated key returns the first result."
+    )
+)
+class EmergencyContactResult:
+    case_id: strawberry.ID = strawberry.field(
+        description="The id of the case the command acted on."
+    )
+    version: int = strawberry.field(description="The case's version after the command.")
+    replayed: bool = strawberry.field(
+        description="True when the idempotency key had been used: nothing was written again."
+    )
+    case: Case | None = strawberry.field(description="The case after the command.")
+    emergency_number: EmergencyNumber = strawberry.field(
+        description="The number recorded with the call, or why it was unknown."
+    )
+    warning: str | None = strawberry.field(
+        description=(
+            "Set when the number was unknown (no number configured for the territory, or no "
+            "province recorded yet): the call is recorded all the same."
+        )
+    )
