@@ -14,13 +14,16 @@ from uuid import UUID
 from domain.base import Actor, acting_as
 from domain.case import (
     CallerRelationship,
+    Case,
     Channel,
     ConsentGiver,
     ConsentMethod,
     ConsentScope,
+    DeclineReason,
     DisclosableField,
     Exception_,
     Need,
+    ReferralAnswerKind,
     ReferralMode,
 )
 from domain.cases import REPORT_FACTORS, CaseUseCases
@@ -320,6 +323,7 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
             "Imminent harm described by a fictional community member.",
         )
     _minors_case(app)
+    load_demo_answers(app, ids, referred, reported)
 
 
 def _minors_case(app: CaseUseCases) -> None:
@@ -462,3 +466,97 @@ def load_demo_contacts(app: Hotline) -> None:
             + [(Channel.EMAIL, "CA-NU")]
         ):
             contact(f"month-{n}", n * 97, channel=channel, province=province)
+
+
+def load_demo_answers(
+    app: CaseUseCases, ids: dict[str, UUID], referred: UUID, reported: UUID
+) -> None:
+    """What the recipients answered: the partner accepted the first referral and has a second
+    to answer; the agency acknowledged the first report and has a second, whose consent the
+    caller has since withdrawn, to acknowledge. A declined referral shows its reason."""
+    staff = Actor("demo-staff", "staff", request_id="demo")
+    supervisor = Actor("demo-supervisor", "supervisor", request_id="demo")
+    partner = Actor("demo-partner", "partner", str(ids["partner"]), request_id="demo")
+    liaison = Actor(
+        "demo-law_enforcement", "law_enforcement", str(ids["agency"]), request_id="demo"
+    )
+    with acting_as(staff):
+        for key, needs in (
+            ("demo-case-1-referral-2", [Need.LEGAL]),
+            ("demo-case-1-referral-3", [Need.HEALTH]),
+        ):
+            app.refer(
+                key,
+                referred,
+                ids["partner"],
+                ReferralMode.PHONE,
+                needs,
+                [DisclosableField.NEEDS, DisclosableField.BRIEF],
+                "Fictional demo brief: asks about a work permit.",
+            )
+        withdrawn = app.open_case(
+            "demo-case-4",
+            Channel.TEXT,
+            "en",
+            CallerRelationship.VICTIM_OR_SURVIVOR,
+            {},
+            {
+                "province": "CA-ON",
+                "municipality": "Toronto",
+                "urgency": "MEDIUM",
+                "situationType": "LABOUR_TRAFFICKING",
+                "minorInvolved": "NO",
+            },
+        ).id
+        app.grant_consent(
+            "demo-case-4-consent",
+            withdrawn,
+            ConsentScope.REPORT_TO_LAW_ENFORCEMENT,
+            ids["agency"],
+            ConsentGiver.CALLER,
+            ConsentMethod.CHAT,
+            None,
+        )
+    with acting_as(supervisor):
+        app.consult_supervisor(
+            "demo-case-4-decision", withdrawn, "Report with the caller's consent (fictional demo)."
+        )
+        app.report_to_law_enforcement(
+            "demo-case-4-report",
+            withdrawn,
+            ids["protocol"],
+            {factor: "fictional demo assessment" for factor in REPORT_FACTORS},
+            [DisclosableField.LOCATION, DisclosableField.BRIEF],
+            "Fictional demo brief: wages withheld at a fictional farm.",
+        )
+    cases: dict[UUID, Case] = {c: app.repository.get(c) for c in (withdrawn, referred, reported)}
+    with acting_as(staff):
+        consent = next(iter(cases[withdrawn].consents))
+        app.withdraw_consent("demo-case-4-withdrawal", withdrawn, UUID(consent))
+    first, _, third = cases[referred].referrals
+    report = next(iter(cases[reported].reports))
+    with acting_as(partner):
+        app.answer_referral(
+            "demo-case-1-answer",
+            referred,
+            UUID(first),
+            ReferralAnswerKind.ACCEPTED,
+            None,
+            "Intake booked for tomorrow morning (fictional).",
+        )
+        app.answer_referral(
+            "demo-case-1-answer-3",
+            referred,
+            UUID(third),
+            ReferralAnswerKind.DECLINED,
+            DeclineReason.NOT_ELIGIBLE,
+            "We serve youth only (fictional).",
+        )
+    with acting_as(liaison):
+        app.acknowledge_report(
+            "demo-case-2-acknowledgement",
+            reported,
+            UUID(report),
+            "Fictional Detective One",
+            "FIC-DEMO-0001",
+        )

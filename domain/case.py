@@ -14,7 +14,14 @@ from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
 from uuid import UUID
 
-from domain.base import AuditedAggregate, DomainError, InvalidInput, clean_text, current_actor
+from domain.base import (
+    AuditedAggregate,
+    DomainError,
+    InvalidInput,
+    ReasonRequired,
+    clean_text,
+    current_actor,
+)
 from domain.emergency import EmergencyNumber
 from domain.mandatory_report import (
     MandatoryReportDecision,
@@ -109,6 +116,20 @@ class ReferralOutcomeKind(StrEnum):
     DECLINED = "DECLINED"
     SERVICES_PROVIDED = "SERVICES_PROVIDED"
     UNABLE_TO_REACH = "UNABLE_TO_REACH"
+
+
+class ReferralAnswerKind(StrEnum):
+    """A partner's answer to a referral, before its own intake."""
+
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"
+
+
+class DeclineReason(StrEnum):
+    NO_CAPACITY = "NO_CAPACITY"
+    NOT_ELIGIBLE = "NOT_ELIGIBLE"
+    OUTSIDE_SERVICE_AREA = "OUTSIDE_SERVICE_AREA"
+    OTHER = "OTHER"
 
 
 class ConsentScope(StrEnum):
@@ -215,6 +236,18 @@ class LegalHold(DomainError):
     code = "LEGAL_HOLD"
 
 
+class ReferralAlreadyAnswered(DomainError):
+    code = "REFERRAL_ALREADY_ANSWERED"
+
+
+class ReportAlreadyAcknowledged(DomainError):
+    code = "REPORT_ALREADY_ACKNOWLEDGED"
+
+
+class UnknownReport(DomainError):
+    code = "UNKNOWN_REPORT"
+
+
 class AlreadyErased(DomainError):
     code = "ALREADY_ERASED"
 
@@ -265,6 +298,14 @@ class ReferralOutcome(TypedDict):
     note: str
 
 
+class ReferralAnswer(TypedDict):
+    at: datetime
+    by: str
+    answer: str
+    reason: str | None
+    note: str
+
+
 class Referral(TypedDict):
     id: str
     organizationId: str
@@ -273,6 +314,15 @@ class Referral(TypedDict):
     disclosureId: str | None
     at: datetime
     outcomes: list[ReferralOutcome]
+    # The partner's answer, once given (absent from states saved before answers existed).
+    answer: NotRequired[ReferralAnswer | None]
+
+
+class ReportAcknowledgement(TypedDict):
+    at: datetime
+    by: str
+    contactName: str
+    fileNumber: str
 
 
 class ReportFacts(TypedDict):
@@ -298,6 +348,8 @@ class Report(TypedDict):
     disclosureId: str
     at: datetime
     by: str
+    # The agency's acknowledgement, once given (absent from states saved before them).
+    acknowledgement: NotRequired[ReportAcknowledgement | None]
 
 
 class ChildProtectionReport(TypedDict):
@@ -338,6 +390,10 @@ class Hold(TypedDict):
     by: str
     reason: str
 
+
+# The longest name of the person handling a report, and file number, an agency may record.
+MAX_CONTACT_NAME = 200
+MAX_FILE_NUMBER = 100
 
 # Seals staff-written free text with the case's key (the application's; as is in scenarios).
 Seal = Callable[[str], str]
@@ -1142,6 +1198,100 @@ class Case(AuditedAggregate):
         if self.erased_at is not None:
             raise AlreadyErased("this case's personal data was already erased")
         self.trigger_event(self.PersonalDataErased, reason=reason)
+
+    # -- answers from the recipients ----------------------------------------------------
+    # A partner answers a referral to its own organization, and a liaison acknowledges a
+    # report to its own agency: whose it is comes from the acting user's organization, and
+    # another's item is refused exactly as a missing one. Neither needs the case open (a
+    # recipient is not told whether it is), and neither discloses anything.
+
+    class ReferralAnswered(AuditedAggregate.Event):
+        referral_id: str
+        answer: str
+        reason: str | None
+        note: str
+
+        def apply(self, case: Case) -> None:
+            case.referrals[self.referral_id]["answer"] = {
+                "at": self.timestamp,
+                "by": self.actor_id,
+                "answer": self.answer,
+                "reason": self.reason,
+                "note": self.note,
+            }
+
+    def answer_referral(
+        self,
+        referral_id: UUID,
+        answer: ReferralAnswerKind,
+        reason: DeclineReason | None,
+        note: str,
+        seal: Seal = _as_is,
+    ) -> None:
+        """The addressed partner accepts or declines, once, before its own intake."""
+        referral = self.referrals.get(str(referral_id))
+        organization = current_actor().organization_id
+        if referral is None or organization is None or referral["organizationId"] != organization:
+            raise UnknownReferral("referral not found")
+        if answer is ReferralAnswerKind.DECLINED and reason is None:
+            raise ReasonRequired("declining a referral needs a reason")
+        if answer is ReferralAnswerKind.ACCEPTED and reason is not None:
+            raise InvalidInput(["reason: only a referral declined gives a reason"])
+        note = clean_text(note, "the note")
+        if referral.get("answer") is not None:
+            raise ReferralAlreadyAnswered(
+                "this referral was already answered; report what became of it as an outcome"
+            )
+        self.trigger_event(
+            self.ReferralAnswered,
+            referral_id=str(referral_id),
+            answer=answer.value,
+            reason=None if reason is None else reason.value,
+            note=seal(note) if note else "",
+        )
+
+    class ReportAcknowledged(AuditedAggregate.Event):
+        report_id: str
+        contact_name: str
+        file_number: str
+
+        def apply(self, case: Case) -> None:
+            case.reports[self.report_id]["acknowledgement"] = {
+                "at": self.timestamp,
+                "by": self.actor_id,
+                "contactName": self.contact_name,
+                "fileNumber": self.file_number,
+            }
+
+    def acknowledge_report(
+        self, report_id: UUID, contact_name: str, file_number: str, seal: Seal = _as_is
+    ) -> None:
+        """The addressed agency acknowledges a report, once, with who handles it and its file
+        number if it gives them (sealed: a name is personal data)."""
+        report = self.reports.get(str(report_id))
+        agency = current_actor().organization_id
+        if report is None or agency is None or report["agencyId"] != agency:
+            raise UnknownReport("report not found")
+        problems = []
+        cleaned = {}
+        for what, value, limit in (
+            ("contactName", contact_name, MAX_CONTACT_NAME),
+            ("fileNumber", file_number, MAX_FILE_NUMBER),
+        ):
+            try:
+                cleaned[what] = clean_text(value, what, limit=limit)
+            except InvalidInput as error:
+                problems += error.problems
+        if problems:
+            raise InvalidInput(problems)
+        if report.get("acknowledgement") is not None:
+            raise ReportAlreadyAcknowledged("this report was already acknowledged")
+        self.trigger_event(
+            self.ReportAcknowledged,
+            report_id=str(report_id),
+            contact_name=seal(cleaned["contactName"]) if cleaned["contactName"] else "",
+            file_number=seal(cleaned["fileNumber"]) if cleaned["fileNumber"] else "",
+        )
 
     def _require_open(self) -> None:
         if not self.open:

@@ -29,11 +29,13 @@ from domain.case import (
     ConsentMethod,
     ConsentScope,
     DataErased,
+    DeclineReason,
     DisclosableField,
     Exception_,
     Indicator,
     Need,
     RecipientKind,
+    ReferralAnswerKind,
     ReferralMode,
     ReferralOutcomeKind,
     SituationType,
@@ -479,6 +481,46 @@ class CaseUseCases(WritePath):
                 referral_id, organization_id, outcome.value, note, self._sealer(c)
             ),
             what="referral",
+        )
+
+    def answer_referral(
+        self,
+        key: str,
+        case_id: UUID,
+        referral_id: UUID,
+        answer: ReferralAnswerKind,
+        reason: DeclineReason | None,
+        note: str,
+    ) -> Outcome:
+        return self._change(
+            key,
+            "answerReferral",
+            case_id,
+            {
+                "referral": referral_id,
+                "answer": answer.value,
+                "reason": reason and reason.value,
+                **_sealed({"note": note}),
+            },
+            Case,
+            lambda c: c.answer_referral(referral_id, answer, reason, note, self._sealer(c)),
+            what="referral",
+        )
+
+    def acknowledge_report(
+        self, key: str, case_id: UUID, report_id: UUID, contact_name: str, file_number: str
+    ) -> Outcome:
+        return self._change(
+            key,
+            "acknowledgeReport",
+            case_id,
+            {
+                "report": report_id,
+                **_sealed({"contactName": contact_name, "fileNumber": file_number}),
+            },
+            Case,
+            lambda c: c.acknowledge_report(report_id, contact_name, file_number, self._sealer(c)),
+            what="report",
         )
 
     def report_to_law_enforcement(

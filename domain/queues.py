@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from domain.case import Case, ConsentScope
+from domain.case import Case, ConsentScope, ReferralAnswerKind
 from domain.organization import Organization, Status
 from domain.reporting_protocol import ReportingProtocol
 from domain.rules import (
@@ -37,6 +37,7 @@ class QueueName(StrEnum):
     FOLLOW_UPS = "FOLLOW_UPS"
     MANDATORY_REPORT_DECISIONS = "MANDATORY_REPORT_DECISIONS"
     REFERRALS_WITHOUT_OUTCOME = "REFERRALS_WITHOUT_OUTCOME"
+    REFERRALS_DECLINED = "REFERRALS_DECLINED"
     APPLICATIONS_TO_REVIEW = "APPLICATIONS_TO_REVIEW"
     REVIEWS_DUE = "REVIEWS_DUE"
     UNREACHABLE_ORGANIZATIONS = "UNREACHABLE_ORGANIZATIONS"
@@ -127,22 +128,43 @@ def _mandatory_report_decision(case: Case) -> Found:
 
 
 def _referral_without_outcome(case: Case) -> Found:
+    """A referral with no outcome reported (one declined is in ``REFERRALS_DECLINED``)."""
     for referral in case.referrals.values():
-        if not referral["outcomes"]:
+        answer = referral.get("answer")
+        declined = answer is not None and answer["answer"] == ReferralAnswerKind.DECLINED.value
+        if not referral["outcomes"] and not declined:
             yield referral["id"], HOTLINE, referral["at"]
 
 
 def _referral_to_answer(case: Case) -> Found:
-    """A referral sent to a partner (in its inbox) that it has not answered yet."""
+    """A referral sent to a partner (in its inbox) that it has neither accepted nor declined,
+    nor reported an outcome for."""
     for referral in case.referrals.values():
-        if referral["disclosureId"] is not None and not referral["outcomes"]:
+        if (
+            referral["disclosureId"] is not None
+            and referral.get("answer") is None
+            and not referral["outcomes"]
+        ):
             yield referral["id"], referral["organizationId"], referral["at"]
 
 
+def _referral_declined(case: Case) -> Found:
+    """A referral the partner declined, on an open case with no referral made since: the
+    caller needs another organization."""
+    for referral in case.referrals.values():
+        answer = referral.get("answer")
+        if answer is None or answer["answer"] != ReferralAnswerKind.DECLINED.value:
+            continue
+        later = any(r["at"] > answer["at"] for r in case.referrals.values())
+        if case.open and not later:
+            yield referral["id"], HOTLINE, answer["at"]
+
+
 def _report_to_acknowledge(case: Case) -> Found:
-    """A report sent to an agency: its liaison acknowledges it (by completing the item)."""
+    """A report sent to an agency that its liaison has not acknowledged yet."""
     for report in case.reports.values():
-        yield report["id"], report["agencyId"], report["at"]
+        if report.get("acknowledgement") is None:
+            yield report["id"], report["agencyId"], report["at"]
 
 
 CASE_SOURCES: tuple[Source[Case], ...] = (
@@ -162,6 +184,7 @@ CASE_SOURCES: tuple[Source[Case], ...] = (
         ),
         _referral_without_outcome,
     ),
+    Source(Queue(QueueName.REFERRALS_DECLINED, SubjectKind.REFERRAL), _referral_declined),
     Source(
         Queue(QueueName.REFERRALS_TO_ANSWER, SubjectKind.REFERRAL, "referral_outcome_days"),
         _referral_to_answer,

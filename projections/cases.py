@@ -3,7 +3,8 @@ report inbox, the disclosure ledger, and de-identified counts.
 
 Personal data stays sealed here as in the events; the repeat-caller lookup is a keyed digest
 of the phone number, never the number. Inboxes hold only what was disclosed (sealed), the
-needs, the mode and the date: never the case.
+needs, the mode and the date, the recipient's own answer or acknowledgement, and whether the
+consent behind the disclosure was withdrawn: never the case.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.utils import get_topic
 
-from domain.case import Case
+from domain.case import Case, Disclosure, ReferralAnswer, ReportAcknowledgement
 from domain.rules import suppress_small_counts
 from domain.vault import Vault
 from projections.aggregates import AggregateProjection, History, iso
@@ -50,6 +51,8 @@ ITEM_EVENTS: dict[type[Any], tuple[str, str]] = {
     Case.ReferralMade: ("referral_inbox", "referral_id"),
     Case.ReferralOutcomeReported: ("referral_inbox", "referral_id"),
     Case.ReportedToLawEnforcement: ("report_inbox", "report_id"),
+    Case.ReferralAnswered: ("referral_inbox", "referral_id"),
+    Case.ReportAcknowledged: ("report_inbox", "report_id"),
 }
 # The events that change nothing but the case's own row. Any event in neither set (a new case,
 # new details and needs, an erasure that empties every sealed copy, or an event added later)
@@ -58,7 +61,6 @@ CASE_ROW_EVENTS: frozenset[type[Any]] = frozenset(
     {
         Case.SupervisorConsulted,
         Case.ConsentGranted,
-        Case.ConsentWithdrawn,
         Case.EmergencyServicesContacted,
         Case.Closed,
         Case.Reopened,
@@ -69,7 +71,7 @@ CASE_ROW_EVENTS: frozenset[type[Any]] = frozenset(
 Items = dict[str, set[str]]
 
 
-def _touched(events: Sequence[DomainEventProtocol[Any]]) -> Items | None:
+def _touched(case: Case, events: Sequence[DomainEventProtocol[Any]]) -> Items | None:
     """The inbox and ledger rows these events add or change, by table; None when they may
     change any of the case's rows."""
     items: Items = {table: set() for table in ITEM_TABLES}
@@ -78,9 +80,42 @@ def _touched(events: Sequence[DomainEventProtocol[Any]]) -> Items | None:
         if kind in ITEM_EVENTS:
             table, attribute = ITEM_EVENTS[kind]
             items[table].add(getattr(event, attribute))
+        elif kind is Case.ConsentWithdrawn:
+            # The inbox items disclosed under the consent: their recipients are told.
+            consent = cast(Case.ConsentWithdrawn, event).consent_id
+            for table, held in (("referral_inbox", case.referrals), ("report_inbox", case.reports)):
+                items[table] |= {
+                    item_id
+                    for item_id, item in held.items()
+                    if _consent_of(case, item["disclosureId"]) == consent
+                }
         elif kind not in CASE_ROW_EVENTS:
             return None
     return items
+
+
+def _consent_of(case: Case, disclosure_id: str | None) -> str | None:
+    disclosure = None if disclosure_id is None else case.disclosures.get(disclosure_id)
+    return None if disclosure is None else disclosure["consentId"]
+
+
+def _withdrawn(case: Case, disclosure: Disclosure) -> bool:
+    """Whether the consent a disclosure rested on has been withdrawn since (never, for one
+    made under an exception)."""
+    consent = disclosure["consentId"]
+    return consent is not None and case.consents[consent]["withdrawnAt"] is not None
+
+
+def _held(case: Case, disclosure: Disclosure) -> dict[str, Any]:
+    """What an inbox item keeps of the disclosure it came with: the sealed copy, the fields'
+    names, and whether the consent behind it has been withdrawn since. A withdrawal stops
+    future disclosures; what the recipient already holds it still holds (only an erasure takes
+    that), and it is told of the withdrawal, and nothing more: not why, not when."""
+    return {
+        "sealedCopy": disclosure["sealedCopy"],
+        "fields": disclosure["fields"],
+        "consentWithdrawn": _withdrawn(case, disclosure),
+    }
 
 
 def _wanted(items: Items | None, table: str, item_id: str) -> bool:
@@ -146,10 +181,22 @@ def case_doc(case: Case) -> CaseDoc:
             for d in case.disclosures.values()
         ],
         "referrals": [
-            {**r, "at": iso(r["at"]), "outcomes": at(r["outcomes"])}
+            {
+                **r,
+                "at": iso(r["at"]),
+                "outcomes": at(r["outcomes"]),
+                "answer": answer_doc(r.get("answer")),
+            }
             for r in case.referrals.values()
         ],
-        "reports": [{**r, "at": iso(r["at"])} for r in case.reports.values()],
+        "reports": [
+            {
+                **r,
+                "at": iso(r["at"]),
+                "acknowledgement": acknowledgement_doc(r.get("acknowledgement")),
+            }
+            for r in case.reports.values()
+        ],
         "emergencies": at(case.emergencies),
         "history": at(case.history),
         "legalHold": case.legal_hold and {**case.legal_hold, "at": iso(case.legal_hold["at"])},
@@ -162,6 +209,16 @@ def case_doc(case: Case) -> CaseDoc:
         },
         "childProtectionReports": at(list((case.child_protection or {}).values())),
     }
+
+
+def answer_doc(answer: ReferralAnswer | None) -> dict[str, Any] | None:
+    return None if answer is None else {**answer, "at": iso(answer["at"])}
+
+
+def acknowledgement_doc(acknowledgement: ReportAcknowledgement | None) -> dict[str, Any] | None:
+    return (
+        None if acknowledgement is None else {**acknowledgement, "at": iso(acknowledgement["at"])}
+    )
 
 
 def _statistics_until(case: Case) -> str | None:
@@ -263,7 +320,7 @@ class CaseProjection(AggregateProjection):
         # (the scrub waits for older transactions, this batch's own among them).
         self._erased = [case.id for case in cases if case.erased_at is not None]
         ids = [str(case.id) for case in cases]
-        touched = {str(case.id): _touched(applied.get(case.id, [])) for case in cases}
+        touched = {str(case.id): _touched(case, applied.get(case.id, [])) for case in cases}
         whole = [case_id for case_id, items in touched.items() if items is None]
         # A case's repeat-caller digest is computed once: the caller's data is sealed when the
         # case opens and only ever erased after, so a row already written keeps its digest
@@ -322,11 +379,11 @@ class CaseProjection(AggregateProjection):
                                 "mode": referral["mode"],
                                 "needs": referral["needs"],
                                 "at": iso(referral["at"]),
-                                "sealedCopy": disclosure["sealedCopy"],
-                                "fields": disclosure["fields"],
+                                **_held(case, disclosure),
                                 "outcomes": [
                                     {**o, "at": iso(o["at"])} for o in referral["outcomes"]
                                 ],
+                                "answer": answer_doc(referral.get("answer")),
                             }
                         ),
                     )
@@ -345,8 +402,10 @@ class CaseProjection(AggregateProjection):
                             {
                                 "id": report["id"],
                                 "at": iso(report["at"]),
-                                "sealedCopy": disclosure["sealedCopy"],
-                                "fields": disclosure["fields"],
+                                **_held(case, disclosure),
+                                "acknowledgement": acknowledgement_doc(
+                                    report.get("acknowledgement")
+                                ),
                             }
                         ),
                     )
@@ -399,7 +458,7 @@ class CaseProjection(AggregateProjection):
     def must_store(self, aggregate: Any, events: Sequence[DomainEventProtocol[Any]]) -> bool:
         """A new case's state, and the state after new details or an erasure (which empties
         its sealed data), are stored at once."""
-        return _touched(events) is None
+        return _touched(aggregate, events) is None
 
     def after_commit(self) -> None:
         super().after_commit()

@@ -366,6 +366,24 @@ REFERRAL_OUTCOME_KIND = (
     },
 )
 
+REFERRAL_ANSWER = (
+    "A partner's answer to a referral addressed to it, given once, before its own intake.",
+    {
+        "ACCEPTED": "The organization will take the referral to its intake.",
+        "DECLINED": "The organization declines the referral (a reason says why).",
+    },
+)
+
+DECLINE_REASON = (
+    "Why an organization declined a referral.",
+    {
+        "NO_CAPACITY": "No capacity to take the caller now.",
+        "NOT_ELIGIBLE": "The caller does not meet the organization's eligibility requirements.",
+        "OUTSIDE_SERVICE_AREA": "The caller is outside the organization's service area.",
+        "OTHER": "Another reason (the note may say which).",
+    },
+)
+
 STATISTICS_DIMENSION = (
     "What public statistics count cases by.",
     {

@@ -391,11 +391,13 @@ OUTSIDER_ROOTS = {
         "Query.referralInbox": {"first"},
         "Query.referral": {"id"},
         "Mutation.reportReferralOutcome": {"idempotencyKey", "referralId", "outcome", "note"},
+        "Mutation.answerReferral": {"idempotencyKey", "referralId", "answer", "reason", "note"},
     },
     "law_enforcement": {
         "Query.statistics": {"dimension"},
         "Query.reportInbox": {"first"},
         "Query.report": {"id"},
+        "Mutation.acknowledgeReport": {"idempotencyKey", "reportId", "contactName", "fileNumber"},
     },
 }
 

@@ -16,6 +16,7 @@ from api.wiring import System
 from domain.base import Actor, acting_as
 from tests.conftest import a_system
 from tests.e2e.conftest import Caller, seed
+from tests.e2e.test_answer_back_stories import ACKNOWLEDGE, ANSWER
 from tests.e2e.test_case_stories import CONSENT, REFER, open_case
 from tests.e2e.test_contact_stories import RECORD, contact, minutes_ago
 from tests.e2e.test_mandatory_report_stories import NO_REPORT, open_minors_case
@@ -287,10 +288,8 @@ def test_a_liaison_acknowledges_its_agencys_reports_and_sees_its_protocols_due(
     [seen] = items(supervisor, "REPORTS_TO_ACKNOWLEDGE")
     assert (seen["caseId"], seen["organizationId"]) == (case, str(agency))
 
-    acknowledged = liaison.gql(
-        COMPLETE, {"key": "queue-ack-1", "queue": "REPORTS_TO_ACKNOWLEDGE", "id": item["id"]}
-    )
-    assert acknowledged["data"]["completeWorkItem"]["item"] is None
+    # The liaison acknowledges the report: the item leaves by itself.
+    assert "errors" not in liaison.gql(ACKNOWLEDGE, {"key": "queue-ack-1", "id": report_id})
     assert items(liaison, "REPORTS_TO_ACKNOWLEDGE", OUTSIDE_QUEUE) == []
     assert items(supervisor, "REPORTS_TO_ACKNOWLEDGE") == []
 
@@ -370,3 +369,36 @@ def test_a_callback_after_the_follow_up_consent_settles_the_follow_up(
     assert "errors" not in staff.gql(RECORD, {"key": "queue-callback-1", "input": callback})
 
     assert items(staff, "FOLLOW_UPS") == []
+
+
+@due_at_once
+def test_a_partner_declines_and_the_hotline_is_asked_to_refer_elsewhere(
+    system: System, as_role: Any
+) -> None:
+    staff = as_role("staff")
+    shelter = seed(system, "Example Full Shelter")
+    case, referral = referred_case(system, staff, shelter, "queue-decline")
+    partner = as_role("partner", shelter)
+    assert [i["subjectId"] for i in items(partner, "REFERRALS_TO_ANSWER", OUTSIDE_QUEUE)] == [
+        referral
+    ]
+
+    declined = partner.gql(
+        ANSWER, {"key": "queue-decline-1", "id": referral, "answer": "DECLINED",
+                 "reason": "NO_CAPACITY"},
+    )  # fmt: skip
+    assert "errors" not in declined
+
+    assert items(partner, "REFERRALS_TO_ANSWER", OUTSIDE_QUEUE) == []
+    assert items(staff, "REFERRALS_WITHOUT_OUTCOME") == []
+    [item] = items(staff, "REFERRALS_DECLINED")
+    assert (item["subjectId"], item["caseId"]) == (referral, case)
+    # Referred elsewhere: the declined referral leaves by itself.
+    other = seed(system, "Example Second Shelter")
+    staff.gql(
+        CONSENT,
+        {"key": "queue-decline-c", "id": case, "scope": "SHARE_WITH_ORGANIZATION",
+         "to": str(other)},
+    )  # fmt: skip
+    staff.gql(REFER, {"key": "queue-decline-r", "id": case, "org": str(other), "fields": ["BRIEF"]})
+    assert items(staff, "REFERRALS_DECLINED") == []

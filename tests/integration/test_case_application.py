@@ -219,7 +219,19 @@ def test_a_referral_holds_a_sealed_copy_of_exactly_the_disclosed_fields(system: 
     refer(system, case_id, shelter)
 
     [item] = inbox(system, "referral_inbox", shelter)
-    assert set(item) == {"id", "caseId", "mode", "needs", "at", "sealedCopy", "fields", "outcomes"}
+    assert set(item) == {
+        "id",
+        "caseId",
+        "mode",
+        "needs",
+        "at",
+        "sealedCopy",
+        "fields",
+        "outcomes",
+        # The partner's own answer, and whether the consent behind the copy was withdrawn.
+        "answer",
+        "consentWithdrawn",
+    }
     assert (item["caseId"], item["mode"], item["needs"], item["fields"]) == (
         str(case_id),
         "WARM_TRANSFER",

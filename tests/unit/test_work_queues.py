@@ -130,6 +130,48 @@ def test_a_referral_with_an_outcome_leaves_both_queues_by_itself() -> None:
     )
 
 
+def answered(answer: str, reason: str | None = None) -> object:
+    return happened(
+        Case.ReferralAnswered, referral_id=str(REFERRAL), answer=answer, reason=reason, note=""
+    )
+
+
+def sent_to_shelter() -> list[object]:
+    return [
+        opened(),
+        consented(ConsentScope.SHARE_WITH_ORGANIZATION, HARBOUR_SHELTER),
+        disclosed_to_shelter(),
+        referred_to_shelter(),
+    ]
+
+
+def test_an_accepted_referral_leaves_the_partners_queue_and_waits_for_its_outcome() -> None:
+    assert queues(case_items(*sent_to_shelter(), answered("ACCEPTED"))) == [
+        ("REFERRALS_WITHOUT_OUTCOME", str(REFERRAL), HOTLINE)
+    ]
+
+
+def test_a_declined_referral_asks_the_hotline_for_another_organization() -> None:
+    items = case_items(*sent_to_shelter(), answered("DECLINED", "NO_CAPACITY"))
+
+    assert queues(items) == [("REFERRALS_DECLINED", str(REFERRAL), HOTLINE)]
+    assert items[0].since == day(5)
+    # Another referral since, or a closed case, settles it.
+    again = happened(
+        Case.ReferralMade,
+        referral_id=str(UUID(int=11)),
+        organization_id=str(HARBOUR_POLICE),
+        mode="PHONE",
+        needs=["SHELTER"],
+        disclosure_id=None,
+    )
+    declined = answered("DECLINED", "NO_CAPACITY")
+    assert "REFERRALS_DECLINED" not in [
+        i.queue.value for i in case_items(*sent_to_shelter(), declined, again)
+    ]
+    assert case_items(*sent_to_shelter(), declined, closed()) == []
+
+
 def test_a_report_waits_for_its_agencys_acknowledgement() -> None:
     report = happened(
         Case.ReportedToLawEnforcement,
@@ -145,6 +187,10 @@ def test_a_report_waits_for_its_agencys_acknowledgement() -> None:
     assert queues(case_items(opened(), report)) == [
         ("REPORTS_TO_ACKNOWLEDGE", str(REPORT), str(HARBOUR_POLICE))
     ]
+    acknowledged = happened(
+        Case.ReportAcknowledged, report_id=str(REPORT), contact_name="", file_number=""
+    )
+    assert case_items(opened(), report, acknowledged) == []
 
 
 # -- organizations -------------------------------------------------------------------------

@@ -13,11 +13,13 @@ from domain.case import (
     ConsentMethod,
     ConsentOnRecord,
     ConsentScope,
+    DeclineReason,
     DisclosableField,
     Exception_,
     Indicator,
     Need,
     RecipientKind,
+    ReferralAnswerKind,
     ReferralMode,
     ReferralOutcomeKind,
     SituationType,
@@ -34,6 +36,7 @@ __all__ = [
     "ConsentMethod",
     "ConsentOnRecord",
     "ConsentScope",
+    "DeclineReason",
     "DisclosableField",
     "Exception_",
     "Indicator",
@@ -41,6 +44,7 @@ __all__ = [
     "Need",
     "NumberSource",
     "RecipientKind",
+    "ReferralAnswerKind",
     "ReferralMode",
     "ReferralOutcomeKind",
     "SituationType",
@@ -68,6 +72,8 @@ for _enum, (_description, _values) in (
     (MandatoryReportDecision, vocabulary.MANDATORY_REPORT_DECISION),
 ):
     vocabulary.describe(_enum, _description, _values)
+vocabulary.describe(ReferralAnswerKind, *vocabulary.REFERRAL_ANSWER, name="ReferralAnswerKind")
+vocabulary.describe(DeclineReason, *vocabulary.DECLINE_REASON)
 vocabulary.describe(Exception_, *vocabulary.DISCLOSURE_EXCEPTION, name="DisclosureException")
 vocabulary.describe(NumberSource, *vocabulary.EMERGENCY_NUMBER_SOURCE, name="EmergencyNumberSource")
 

@@ -22,7 +22,15 @@ from api.schema.cases.enums import (
     Urgency,
 )
 from api.schema.cases.inputs import check_page
-from api.schema.cases.types import ReferralOutcome, opener, outcome_of
+from api.schema.cases.types import (
+    ReferralAnswer,
+    ReferralOutcome,
+    ReportAcknowledgement,
+    acknowledgement_of,
+    answer_of,
+    opener,
+    outcome_of,
+)
 from domain.organization import Status
 from projections.directory import INTERNAL
 
@@ -145,6 +153,17 @@ class ReferralInboxItem:
     outcomes: list[ReferralOutcome] = strawberry.field(
         description="The outcomes your organization has reported, oldest first."
     )
+    answer: ReferralAnswer | None = strawberry.field(
+        default=None,
+        description="Your organization's answer (answerReferral); null while unanswered.",
+    )
+    consent_withdrawn: bool = strawberry.field(
+        default=False,
+        description=(
+            "True once the consent this was disclosed under has been withdrawn (nothing more is "
+            "said): handle what you hold accordingly; nothing more will be disclosed under it."
+        ),
+    )
     _case_id: strawberry.Private[str] = ""
 
     def access_key(self) -> tuple[str, str, str | None]:
@@ -166,6 +185,17 @@ class ReportInboxItem:
     disclosed: DisclosedCopy | None = strawberry.field(
         description="What was disclosed to you; null once the caller's data was erased."
     )
+    acknowledgement: ReportAcknowledgement | None = strawberry.field(
+        default=None,
+        description="Your agency's acknowledgement (acknowledgeReport); null until given.",
+    )
+    consent_withdrawn: bool = strawberry.field(
+        default=False,
+        description=(
+            "True once the consent this was disclosed under has been withdrawn (nothing more is "
+            "said): handle what you hold accordingly; nothing more will be disclosed under it."
+        ),
+    )
     _case_id: strawberry.Private[str] = ""
 
     def access_key(self) -> tuple[str, str, str | None]:
@@ -173,6 +203,7 @@ class ReportInboxItem:
 
 
 def referral_item(ctx: Context, item: dict[str, Any]) -> ReferralInboxItem:
+    text = opener(ctx, item["caseId"])
     return ReferralInboxItem(
         id=item["id"],
         mode=item["mode"],
@@ -180,7 +211,9 @@ def referral_item(ctx: Context, item: dict[str, Any]) -> ReferralInboxItem:
         at=item["at"],
         fields=item["fields"],
         disclosed=_copy(ctx, item["caseId"], item),
-        outcomes=[outcome_of(o, opener(ctx, item["caseId"])) for o in item["outcomes"]],
+        outcomes=[outcome_of(o, text) for o in item["outcomes"]],
+        answer=answer_of(item.get("answer"), text),
+        consent_withdrawn=bool(item.get("consentWithdrawn")),
         _case_id=item["caseId"],
     )
 
@@ -191,13 +224,31 @@ def report_item(ctx: Context, item: dict[str, Any]) -> ReportInboxItem:
         at=item["at"],
         fields=item["fields"],
         disclosed=_copy(ctx, item["caseId"], item),
+        acknowledgement=acknowledgement_of(
+            item.get("acknowledgement"), opener(ctx, item["caseId"])
+        ),
+        consent_withdrawn=bool(item.get("consentWithdrawn")),
         _case_id=item["caseId"],
     )
 
 
 @strawberry.type(
+    description="What acknowledging a report did; a repeated key returns the first result."
+)
+class ReportAcknowledgementResult:
+    report_id: strawberry.ID = strawberry.field(description="The report's id.")
+    replayed: bool = strawberry.field(
+        description="True when the idempotency key had been used: nothing was written again."
+    )
+    report: ReportInboxItem | None = strawberry.field(
+        description="The report as your inbox now shows it."
+    )
+
+
+@strawberry.type(
     description=(
-        "What reporting a referral's outcome did; a repeated key returns the first result."
+        "What answering a referral, or reporting its outcome, did; a repeated key returns the "
+        "first result."
     )
 )
 class ReferralOutcomeResult:

@@ -1,9 +1,11 @@
-"""Case commands and a partner's report of a referral's outcome."""
+"""Case commands, and the recipients' own: a partner's answer to a referral and report of its
+outcome, a liaison's acknowledgement of a report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -14,12 +16,20 @@ from api.schema.cases.enums import (
     ConsentGiver,
     ConsentMethod,
     ConsentScope,
+    DeclineReason,
     DisclosableField,
     Need,
+    ReferralAnswerKind,
     ReferralMode,
     ReferralOutcomeKind,
 )
-from api.schema.cases.inbox import ReferralOutcomeResult, find_inbox_item, referral_item
+from api.schema.cases.inbox import (
+    ReferralOutcomeResult,
+    ReportAcknowledgementResult,
+    find_inbox_item,
+    referral_item,
+    report_item,
+)
 from api.schema.cases.inputs import (
     Basis,
     Brief,
@@ -78,6 +88,30 @@ def _required_id(value: strawberry.ID, name: str) -> UUID:
     if clean is None:
         raise InvalidInput([f"{name} must be an id"])
     return UUID(clean)
+
+
+async def _addressed(
+    ctx: Context, table: str, coordinate: str, item_id: str, what: str
+) -> dict[str, Any]:
+    """The inbox item addressed to the caller's own organization that a recipient's command
+    acts on; another's is refused exactly as a missing one."""
+    found = await find_inbox_item(ctx, table, item_id)
+    ctx.authorize(coordinate, ctx.principal.organization_id if found else None, what)
+    if found is None:
+        raise NotFound(f"{what} not found")
+    return found
+
+
+async def _referral_result(
+    ctx: Context, found: dict[str, Any], command: Callable[[], Outcome]
+) -> ReferralOutcomeResult:
+    result = await ctx.command(command)
+    again = await find_inbox_item(ctx, "referral_inbox", found["id"])
+    return ReferralOutcomeResult(
+        referral_id=strawberry.ID(found["id"]),
+        replayed=result.replayed,
+        referral=None if again is None else await ctx.run(referral_item, ctx, again),
+    )
 
 
 @strawberry.type
@@ -191,8 +225,8 @@ class CaseMutations:
 
     @strawberry.mutation(
         description=(
-            "Withdraw a consent: it stops future disclosures; past ones stay on record (staff and "
-            "supervisors)."
+            "Withdraw a consent: it stops future disclosures; past ones stay on record, and their "
+            "recipients are told it was withdrawn (staff and supervisors)."
         )
     )
     async def withdraw_consent(
@@ -492,23 +526,90 @@ class CaseMutations:
         note: Annotated[str, strawberry.argument(description="A note for the hotline.")] = "",
     ) -> ReferralOutcomeResult:
         ctx = info.context
-        found = await find_inbox_item(ctx, "referral_inbox", str(referral_id))
-        ctx.authorize(
-            "Mutation.reportReferralOutcome",
-            ctx.principal.organization_id if found else None,
-            "referral",
+        found = await _addressed(
+            ctx, "referral_inbox", "Mutation.reportReferralOutcome", str(referral_id), "referral"
         )
-        if found is None:
-            raise NotFound("referral not found")
         org = str(ctx.principal.organization_id)
-        result = await ctx.command(
+        return await _referral_result(
+            ctx,
+            found,
             lambda: ctx.system.app.report_referral_outcome(
                 idempotency_key, UUID(found["caseId"]), UUID(found["id"]), org, outcome, note
+            ),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "A partner accepts or declines a referral addressed to its organization, once, before "
+            "its own intake; declining gives a reason."
+        )
+    )
+    async def answer_referral(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        referral_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The referral's id.")
+        ],
+        answer: Annotated[
+            ReferralAnswerKind, strawberry.argument(description="Accepted or declined.")
+        ],
+        reason: Annotated[
+            DeclineReason | None,
+            strawberry.argument(description="Why it is declined (required to decline)."),
+        ] = None,
+        note: Annotated[
+            str, strawberry.argument(description="A note for the hotline (optional).")
+        ] = "",
+    ) -> ReferralOutcomeResult:
+        ctx = info.context
+        found = await _addressed(
+            ctx, "referral_inbox", "Mutation.answerReferral", str(referral_id), "referral"
+        )
+        return await _referral_result(
+            ctx,
+            found,
+            lambda: ctx.system.app.answer_referral(
+                idempotency_key, UUID(found["caseId"]), UUID(found["id"]), answer, reason, note
+            ),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "A law-enforcement liaison acknowledges a report addressed to its agency, once, with "
+            "who handles it and the agency's file number if it gives them."
+        )
+    )
+    async def acknowledge_report(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        report_id: Annotated[strawberry.ID, strawberry.argument(description="The report's id.")],
+        contact_name: Annotated[
+            str,
+            strawberry.argument(
+                description="Who at the agency handles it (optional; up to 200 characters)."
+            ),
+        ] = "",
+        file_number: Annotated[
+            str,
+            strawberry.argument(
+                description="The agency's file number (optional; up to 100 characters)."
+            ),
+        ] = "",
+    ) -> ReportAcknowledgementResult:
+        ctx = info.context
+        found = await _addressed(
+            ctx, "report_inbox", "Mutation.acknowledgeReport", str(report_id), "report"
+        )
+        result = await ctx.command(
+            lambda: ctx.system.app.acknowledge_report(
+                idempotency_key, UUID(found["caseId"]), UUID(found["id"]), contact_name, file_number
             )
         )
-        again = await find_inbox_item(ctx, "referral_inbox", found["id"])
-        return ReferralOutcomeResult(
-            referral_id=strawberry.ID(found["id"]),
+        again = await find_inbox_item(ctx, "report_inbox", found["id"])
+        return ReportAcknowledgementResult(
+            report_id=strawberry.ID(found["id"]),
             replayed=result.replayed,
-            referral=None if again is None else await ctx.run(referral_item, ctx, again),
+            report=None if again is None else await ctx.run(report_item, ctx, again),
         )

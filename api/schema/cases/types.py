@@ -18,6 +18,7 @@ from api.schema.cases.enums import (
     ConsentMethod,
     ConsentOnRecord,
     ConsentScope,
+    DeclineReason,
     DisclosableField,
     Exception_,
     Indicator,
@@ -25,6 +26,7 @@ from api.schema.cases.enums import (
     Need,
     NumberSource,
     RecipientKind,
+    ReferralAnswerKind,
     ReferralMode,
     ReferralOutcomeKind,
     SituationType,
@@ -90,6 +92,61 @@ class ReferralOutcome:
     note: str = strawberry.field(description="The organization's note.")
 
 
+@strawberry.type(
+    description="An organization's answer to a referral addressed to it, before its own intake."
+)
+class ReferralAnswer:
+    at: str = strawberry.field(description="When the organization answered (ISO 8601, UTC).")
+    by: str = strawberry.field(description="The user id of the partner who answered.")
+    answer: ReferralAnswerKind = strawberry.field(description="Accepted or declined.")
+    reason: DeclineReason | None = strawberry.field(
+        description="Why it was declined; null when accepted."
+    )
+    note: str = strawberry.field(description="The organization's note, if it wrote one.")
+
+
+@strawberry.type(
+    description=(
+        "An agency's acknowledgement of a report addressed to it, and what it recorded of its "
+        "handling."
+    )
+)
+class ReportAcknowledgement:
+    at: str = strawberry.field(description="When the agency acknowledged it (ISO 8601, UTC).")
+    by: str = strawberry.field(description="The user id of the liaison who acknowledged it.")
+    contact_name: str = strawberry.field(
+        description="Who at the agency handles the report; empty when not given."
+    )
+    file_number: str = strawberry.field(
+        description="The agency's file number for it; empty when not given."
+    )
+
+
+def answer_of(doc: dict[str, Any] | None, text: Callable[[str], str]) -> ReferralAnswer | None:
+    if doc is None:
+        return None
+    return ReferralAnswer(
+        at=doc["at"],
+        by=doc["by"],
+        answer=doc["answer"],
+        reason=doc["reason"],
+        note=text(doc["note"]),
+    )
+
+
+def acknowledgement_of(
+    doc: dict[str, Any] | None, text: Callable[[str], str]
+) -> ReportAcknowledgement | None:
+    if doc is None:
+        return None
+    return ReportAcknowledgement(
+        at=doc["at"],
+        by=doc["by"],
+        contact_name=text(doc["contactName"]),
+        file_number=text(doc["fileNumber"]),
+    )
+
+
 @strawberry.type(description="A referral of the caller to an organization of the directory.")
 class CaseReferral:
     id: strawberry.ID = strawberry.field(description="The referral's id.")
@@ -107,6 +164,10 @@ class CaseReferral:
     at: str = strawberry.field(description="When it was made (ISO 8601, UTC).")
     outcomes: list[ReferralOutcome] = strawberry.field(
         description="What the organization has reported since, oldest first."
+    )
+    answer: ReferralAnswer | None = strawberry.field(
+        default=None,
+        description="The organization's answer; null while it has not answered.",
     )
 
 
@@ -206,6 +267,10 @@ class CaseReport:
     disclosure_id: strawberry.ID = strawberry.field(description="The disclosure that went with it.")
     at: str = strawberry.field(description="When it was made (ISO 8601, UTC).")
     by: str = strawberry.field(description="The user id of the supervisor who reported.")
+    acknowledgement: ReportAcknowledgement | None = strawberry.field(
+        default=None,
+        description="The agency's acknowledgement; null while it has not acknowledged it.",
+    )
 
 
 @strawberry.type(description="A call to emergency services about the case.")
@@ -561,6 +626,7 @@ _NESTED: dict[str, Callable[[dict[str, Any], Callable[[str], str]], Any]] = {
             disclosure_id=r["disclosureId"],
             at=r["at"],
             outcomes=[outcome_of(o, text) for o in r["outcomes"]],
+            answer=answer_of(r.get("answer"), text),
         )
         for r in doc["referrals"]
     ],
@@ -664,6 +730,7 @@ def _report(r: dict[str, Any], text: Callable[[str], str]) -> CaseReport:
         disclosure_id=r["disclosureId"],
         at=r["at"],
         by=r["by"],
+        acknowledgement=acknowledgement_of(r.get("acknowledgement"), text),
     )
 
 

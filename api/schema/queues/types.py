@@ -27,6 +27,8 @@ vocabulary.describe(
         "is required (supervisors).",
         "REFERRALS_WITHOUT_OUTCOME": "Referrals with no outcome reported "
         "NRD_REFERRAL_OUTCOME_DAYS after they were made. Listed once due.",
+        "REFERRALS_DECLINED": "Referrals a partner declined, on open cases with no referral "
+        "made since: the caller needs another organization.",
         "APPLICATIONS_TO_REVIEW": "Applications for inclusion, and answers to requests for "
         "information, waiting for a review.",
         "REVIEWS_DUE": "Included organizations whose periodic review is due "
@@ -38,12 +40,13 @@ vocabulary.describe(
         "PROTOCOLS_TO_REVISE": "Reporting protocols whose contacts were not revised within "
         "NRD_PROTOCOL_REVISION_DAYS (a protocol records revisions, not confirmations). Listed "
         "once due.",
-        "REFERRALS_TO_ANSWER": "Referrals sent to a partner that it has not reported an outcome "
-        "for: due NRD_REFERRAL_OUTCOME_DAYS after they were made.",
+        "REFERRALS_TO_ANSWER": "Referrals sent to a partner that it has neither accepted nor "
+        "declined (answerReferral) nor reported an outcome for: due NRD_REFERRAL_OUTCOME_DAYS "
+        "after they were made.",
         "INFORMATION_REQUESTED": "A partner's own organization, asked for more information: "
         "due NRD_INFORMATION_ANSWER_DAYS after the request.",
         "REPORTS_TO_ACKNOWLEDGE": "Reports sent to an agency that its liaison has not "
-        "acknowledged yet.",
+        "acknowledged yet (acknowledgeReport).",
     },
     name="WorkQueueName",
 )
