@@ -26,6 +26,7 @@ from domain.queues import (
     ORGANIZATION_SOURCES,
     PROTOCOL_SOURCES,
     Delays,
+    Item,
     Queue,
     QueueName,
     Source,
@@ -63,20 +64,23 @@ def create_item_table(cursor: Cursor, table: str) -> None:
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_owned_id ON {table} ((owner || ' ' || id))")
 
 
-def write_items(cursor: Cursor, table: str, records: Sequence[Any]) -> None:
+def write_items(
+    cursor: Cursor, table: str, records: Sequence[Any], extra: Sequence[Item] = ()
+) -> None:
     """Rewrites every item of these records (one batch's worth), each by all of its kind's
-    sources: an item whose cause went away is simply not written again."""
+    sources, with ``extra`` items the read model found itself (of these records only): an item
+    whose cause went away is simply not written again."""
     ids = [str(record.id) for record in records]
     if not ids:
         return
     marks = ", ".join(["%s"] * len(ids))
     cursor.execute(f"DELETE FROM {table} WHERE record_id IN ({marks})", ids)
     rows: dict[str, tuple[str, ...]] = {}
-    for record in records:
-        for item in items_of(SOURCES_OF[table], record, str(record.id)):
-            since = iso(item.since) or ""
-            key = str(item_id(item.queue, item.subject_id, since))
-            rows[key] = (key, item.queue, item.owner, item.subject_id, item.record_id, since)
+    found = [i for r in records for i in items_of(SOURCES_OF[table], r, str(r.id))]
+    for item in [*found, *extra]:
+        since = iso(item.since) or ""
+        key = str(item_id(item.queue, item.subject_id, since))
+        rows[key] = (key, item.queue, item.owner, item.subject_id, item.record_id, since)
     insert_rows(cursor, table, ITEM_COLUMNS, [Texts] * 6, list(rows.values()))
 
 
