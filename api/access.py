@@ -34,6 +34,7 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "LedgerEntry": None,
     # A queued item can tell that a case, referral or report exists.
     "WorkItem": None,
+    "SupervisorRequest": None,
     # A case's emergency number tells that the case exists, and where it is.
     "EmergencyNumber": None,
     # Whether someone contacted the hotline, and when, is the caller's secret too.
@@ -72,6 +73,7 @@ NOT_LOGGED: dict[str, str] = {
             "ContactPage",
             "LedgerPage",
             "WorkQueuePage",
+            "SupervisorRequestPage",
             "MandatoryReportPage",
             "DirectoryConnection",
             "DirectoryEdge",

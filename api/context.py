@@ -23,7 +23,13 @@ from domain.base import Actor, InvalidInput, NotFound, acting_as
 from domain.write_path import Outcome
 from projections.cases import CaseQueries
 from projections.contacts import ContactQueries
-from projections.directory import INTERNAL, PUBLIC, DirectoryPage, DirectoryQuery
+from projections.directory import (
+    INTERNAL,
+    PUBLIC,
+    DirectoryPage,
+    DirectoryQuery,
+    OrganizationDoc,
+)
 from projections.queues import WorkQueries
 
 if TYPE_CHECKING:
@@ -115,7 +121,7 @@ class Context:
             return PUBLIC
         return None
 
-    async def organization(self, org_id: str) -> tuple[dict[str, Any], frozenset[str]] | None:
+    async def organization(self, org_id: str) -> tuple[OrganizationDoc, frozenset[str]] | None:
         clean = parse_id(org_id)
         if clean is None:
             return None

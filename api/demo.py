@@ -9,9 +9,9 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain.base import Actor, acting_as
+from domain.base import ANONYMOUS_ROLE, Actor, acting_as
 from domain.case import (
     CallerRelationship,
     Case,
@@ -138,6 +138,7 @@ def load_demo(
     provinces = list(PROVINCES)
     ids: dict[str, UUID] = {}
     staff = Actor("demo-staff", "staff", request_id="demo")
+    partner_profile: dict[str, Any] = {}
     for index in range(count):
         province = provinces[index % len(provinces)]
         profile = demo_profile(index, province, rng)
@@ -147,7 +148,11 @@ def load_demo(
         with acting_as(staff):
             listed = index % 5 != 4  # every fifth one stays out of the public directory
             org = app.apply_for_inclusion(
-                f"demo-apply-{seed}-{index}", profile, ALL_CRITERIA, listed
+                f"demo-apply-{seed}-{index}",
+                profile,
+                ALL_CRITERIA,
+                listed,
+                "Demo: the organization's signed listing form (fictional)",
             ).id
             app.start_review(f"demo-review-{seed}-{index}", org)
             if index % 9 == 8:
@@ -162,6 +167,7 @@ def load_demo(
             ids["confidential"] = org
         if index == 1:
             ids["partner"] = org
+            partner_profile = profile
         if index == 2:
             ids["unreachable"] = org
         if progress is not None:
@@ -179,7 +185,6 @@ def load_demo(
             f"demo-agency-{seed}", agency_profile, ALL_CRITERIA, False
         ).id
         app.start_review(f"demo-agency-review-{seed}", agency)
-        app.approve_inclusion(f"demo-agency-approve-{seed}", agency, "Demo approval")
         app.record_contact_attempt(
             f"demo-agency-contact-{seed}",
             agency,
@@ -207,9 +212,18 @@ def load_demo(
                 },
             ],
         ).id
+        # An agency is included on its request and the protocol established for it.
+        app.include_agency(f"demo-agency-approve-{seed}", agency, "Demo approval", protocol)
     ids["agency"] = agency
     ids["protocol"] = protocol
     ids["child_protection"] = _child_protection_authority(app, seed, rng)
+    # The partner's form sent again through the public form, its name typed another way: the
+    # internal directory flags it to staff as a possible duplicate, with a link to the partner.
+    again = {**partner_profile, "nameEn": str(partner_profile["nameEn"]).upper() + "!"}
+    with acting_as(Actor("demo-public", ANONYMOUS_ROLE, request_id="demo")):
+        ids["possible_duplicate"] = app.apply_for_inclusion(
+            str(uuid5(NAMESPACE_URL, f"nrd-demo-duplicate-{seed}")), again, ALL_CRITERIA, True
+        ).id
     return ids
 
 
@@ -233,8 +247,10 @@ def _child_protection_authority(app: DirectoryUseCases, seed: int, rng: random.R
 
 def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
     """Fictional cases: one referred to the demo partner, one reported to the demo agency
-    under its Toronto protocol, a minor's case waiting for its mandatory-report decision, and
-    one in Nunavut whose emergency call was recorded with no number configured."""
+    under its Toronto protocol (each after a supervisor's decision), a minor's case waiting for
+    its mandatory-report decision, one in Nunavut whose emergency call was recorded with no
+    number configured, and a potential trafficking case waiting for a supervisor (an open
+    request)."""
     staff = Actor("demo-staff", "staff", request_id="demo")
     supervisor = Actor("demo-supervisor", "supervisor", request_id="demo")
     with acting_as(staff):
@@ -274,6 +290,19 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
             ConsentMethod.VERBAL,
             None,
         )
+        app.request_supervisor(
+            "demo-case-1-request",
+            referred,
+            "Labour trafficking described (fictional demo): may we refer to the partner tonight?",
+        )
+    with acting_as(supervisor):
+        app.consult_supervisor(
+            "demo-case-1-decision",
+            referred,
+            "Refer to the demo partner with the caller's consent; no report (fictional demo).",
+            "Warm transfer tonight; follow up in a week (fictional demo).",
+        )
+    with acting_as(staff):
         app.refer(
             "demo-case-1-referral",
             referred,
@@ -310,7 +339,10 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
         app.contact_emergency_services("demo-case-nunavut-emergency", remote, [], "", None, "")
     with acting_as(supervisor):
         app.consult_supervisor(
-            "demo-case-2-decision", reported, "Report under the local protocol (fictional demo)."
+            "demo-case-2-decision",
+            reported,
+            "Report under the local protocol (fictional demo).",
+            "Report to the demo agency now; call the caller back (fictional demo).",
         )
         app.report_to_law_enforcement(
             "demo-case-2-report",
@@ -324,6 +356,7 @@ def load_demo_cases(app: CaseUseCases, ids: dict[str, UUID]) -> None:
         )
     _minors_case(app)
     load_demo_answers(app, ids, referred, reported)
+    _waiting_for_a_supervisor(app)
 
 
 def _minors_case(app: CaseUseCases) -> None:
@@ -353,6 +386,31 @@ def _minors_case(app: CaseUseCases) -> None:
             ConsentGiver.MINOR,
             ConsentMethod.CHAT,
             None,
+        )
+
+
+def _waiting_for_a_supervisor(app: CaseUseCases) -> None:
+    """Possible labour trafficking, by text: staff asked a supervisor whether to refer or report;
+    nothing leaves the case, and it cannot close, until a supervisor decides."""
+    with acting_as(Actor("demo-staff", "staff", request_id="demo")):
+        waiting = app.open_case(
+            "demo-case-waiting",
+            Channel.TEXT,
+            "en",
+            CallerRelationship.FAMILY_OR_FRIEND,
+            {"notes": "Demo notes: a fictional friend worried about a fictional cousin."},
+            {
+                "province": "CA-MB",
+                "urgency": "MEDIUM",
+                "situationType": "UNKNOWN",
+                "indicators": ["DOCUMENTS_CONFISCATED", "DEBT_BONDAGE"],
+                "minorInvolved": "NO",
+            },
+        ).id
+        app.request_supervisor(
+            "demo-case-waiting-request",
+            waiting,
+            "Possible labour trafficking (fictional demo): refer to a legal clinic, or report?",
         )
 
 
@@ -519,7 +577,10 @@ def load_demo_answers(
         )
     with acting_as(supervisor):
         app.consult_supervisor(
-            "demo-case-4-decision", withdrawn, "Report with the caller's consent (fictional demo)."
+            "demo-case-4-decision",
+            withdrawn,
+            "Report with the caller's consent (fictional demo).",
+            "Report to the demo agency under its Toronto protocol (fictional demo).",
         )
         app.report_to_law_enforcement(
             "demo-case-4-report",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -36,6 +36,7 @@ from graphql import (
 from graphql.language import DirectiveNode
 from strawberry.extensions import SchemaExtension
 
+from api.schema.adapter import graphql_schema
 from domain.bounded import MIB, BoundedCache
 from policies import ROLES, STAFF_ROLES, FieldPolicy
 
@@ -278,11 +279,11 @@ class DocumentGate:
     ) -> None:
         self.limits = limits
         shared = (*specified_rules, limits_rule(limits))
-        graphql_schema = schema._schema
+        core_schema = graphql_schema(schema)
         policed = [
             f"{name}.{field}"
             for name in POLICED_INPUTS
-            for field in graphql_schema.type_map[name].fields
+            for field in cast(GraphQLInputObjectType, core_schema.type_map[name]).fields
         ]
         self._filterable = {
             role: frozenset(c for c in policed if policy.allows(role, c, "filter"))
@@ -297,7 +298,7 @@ class DocumentGate:
             )
             for role in ROLES
         }
-        self._schema = graphql_schema
+        self._core_schema = core_schema
         self._parsed: BoundedCache[str, DocumentNode] = BoundedCache(cache_bytes // 2, cache_size)
         self._validated: BoundedCache[tuple[str, str], tuple[GraphQLError, ...]] = BoundedCache(
             cache_bytes // 2, cache_size * 2
@@ -317,7 +318,7 @@ class DocumentGate:
             # not computing them halves the cost of a prober's invalid document.
             errors = tuple(
                 validate(
-                    self._schema,
+                    self._core_schema,
                     self.parsed(query),
                     self._rules[role],
                     hide_suggestions=role not in STAFF_ROLES,
@@ -330,7 +331,9 @@ class DocumentGate:
         self, operation: OperationDefinitionNode, raw: dict[str, Any], role: str
     ) -> list[GraphQLError]:
         """Filters the role may not use, named in the variables (checked once they coerce)."""
-        return refused_filter_variables(self._schema, operation, raw, self._filterable[role], role)
+        return refused_filter_variables(
+            self._core_schema, operation, raw, self._filterable[role], role
+        )
 
 
 class GateExtension(SchemaExtension):

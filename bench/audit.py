@@ -113,12 +113,12 @@ def reset_peak_rss() -> bool:
         return False
 
 
-def staff_actor(system: Any, tag: str) -> Any:
+def staff_actor(system: Any, tag: str, role: str = "staff") -> Any:
     from domain.base import Actor
 
     return Actor(
         f"bench-audit-{tag}",
-        "staff",
+        role,
         request_id=f"bench-audit-{tag}",
         policy_version=system.policy.version,
     )
@@ -369,7 +369,7 @@ def generate_log(system: Any, target: int, batch_events: int = 1000) -> dict[str
         return target - int(counts["events"]) - buffered[0]
 
     org_ids: list[UUID] = []
-    per_org, per_case = 6, 13
+    per_org, per_case = 6, 15
     with acting_as(staff_actor(system, "log")):
         n = 0
         while remaining() >= per_org + per_case:
@@ -382,6 +382,7 @@ def generate_log(system: Any, target: int, batch_events: int = 1000) -> dict[str
                     ),
                     criteria=parse_criteria(ALL_CRITERIA),
                     public_listing=index % 5 != 4,
+                    listing_agreement="Bench: the organization's signed form (fictional)",
                 )
                 pending.append(org)
                 done(org, "applyForInclusion", 1)
@@ -427,6 +428,10 @@ def generate_log(system: Any, target: int, batch_events: int = 1000) -> dict[str
                 None,
             )
             done(case, "grantConsent", 1)
+            # A potential trafficking case: nothing leaves before a supervisor's decision.
+            with acting_as(staff_actor(system, "log-supervisor", "supervisor")):
+                case.consult_supervisor("Refer with consent (fictional)", "Warm transfer")
+            done(case, "consultSupervisor", 1)
             referral_id, disclosure_id = uuid4(), uuid4()
             fields = [
                 DisclosableField.CALLER_NAME,
@@ -844,7 +849,11 @@ def build_read_case(system: Any) -> UUID:
     app = system.app
     with acting_as(staff_actor(system, "reads")):
         org = app.apply_for_inclusion(
-            key(), demo_profile(0, "CA-ON", random.Random(3)), ALL_CRITERIA, True
+            key(),
+            demo_profile(0, "CA-ON", random.Random(3)),
+            ALL_CRITERIA,
+            True,
+            "Bench: the organization's signed listing form (fictional)",
         ).id
         app.start_review(key(), org)
         app.approve_inclusion(key(), org, "Bench approval (fictional)")
@@ -886,6 +895,9 @@ def build_read_case(system: Any) -> UUID:
             ConsentMethod.VERBAL,
             None,
         )
+    with acting_as(staff_actor(system, "reads-supervisor", "supervisor")):
+        app.consult_supervisor(key(), case_id, "Refer with consent (fictional)", "Warm transfer")
+    with acting_as(staff_actor(system, "reads")):
         app.refer(
             key(),
             case_id,

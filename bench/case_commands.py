@@ -78,7 +78,13 @@ def seed(system: Any, cases: int, threads: int) -> tuple[str, list[str], float]:
     app = system.app
     with acting_as(Actor("bench-staff-0", "staff", request_id="bench-seed")):
         profile = demo_profile(0, "CA-ON", random.Random(7))
-        org = app.apply_for_inclusion(f"bench-org-{uuid4()}", profile, ALL_CRITERIA, True).id
+        org = app.apply_for_inclusion(
+            f"bench-org-{uuid4()}",
+            profile,
+            ALL_CRITERIA,
+            True,
+            "Bench: the organization's signed listing form (fictional)",
+        ).id
         app.start_review(f"bench-org-{uuid4()}", org)
         app.approve_inclusion(f"bench-org-{uuid4()}", org, "Bench approval (fictional)")
     provinces = sorted(PROVINCES)
@@ -87,6 +93,7 @@ def seed(system: Any, cases: int, threads: int) -> tuple[str, list[str], float]:
     indexes = iter(range(cases))
     errors: list[BaseException] = []
     progress = common.Progress("opening cases", cases)
+    supervisor = Actor("bench-supervisor-0", "supervisor", request_id="bench-seed")
 
     def worker(n: int) -> None:
         with acting_as(Actor(f"bench-staff-{n}", "staff", request_id=f"bench-seed-{n}")):
@@ -116,6 +123,15 @@ def seed(system: Any, cases: int, threads: int) -> tuple[str, list[str], float]:
                             "municipality": "Fictionville",
                         },
                     )
+                    # A potential trafficking case: nothing leaves before a supervisor's
+                    # decision (recorded here, outside what is measured).
+                    with acting_as(supervisor):
+                        app.consult_supervisor(
+                            f"bench-decision-{uuid4()}",
+                            outcome.id,
+                            "Fictional: refer with consent.",
+                            "Fictional: a warm transfer.",
+                        )
                 except BaseException as error:
                     errors.append(error)
                     return
@@ -699,20 +715,22 @@ class PolicySwitch:
     def __init__(self, system: Any) -> None:
         from graphql import validate
 
+        from api.schema.adapter import graphql_schema
+
+        core_schema = graphql_schema(system.schema)
         self.system = system
         self.real_policy = system.policy
-        self.open_policy = AllowEverything(system.policy, system.schema._schema)
+        self.open_policy = AllowEverything(system.policy, core_schema)
         gate = system.gate
         self.real_validated = gate.validated
         without = {
             role: tuple(r for r in rules if r.__name__ != "FieldPolicyRule")
             for role, rules in gate._rules.items()
         }
-        graphql_schema = system.schema._schema
 
         @lru_cache(maxsize=1024)  # cached like the real gate, so both sides pay the same
         def validated(query: str, role: str) -> tuple[Any, ...]:
-            return tuple(validate(graphql_schema, gate.parsed(query), without[role]))
+            return tuple(validate(core_schema, gate.parsed(query), without[role]))
 
         self.open_validated = validated
 

@@ -3,9 +3,9 @@
 Each case is opened (personal data sealed with its key) and worked the way the hotline works
 one: a consent to share with a shelter, a warm-transfer referral disclosing the caller's name,
 the needs and a brief, the shelter's outcome, a consent to report, a supervisor's report to the
-agency under the case's provincial protocol, a consent to statistics; every third case a
-supervisor's consultation, every fifth closed. With each command's idempotency record that is
-about 17 events a case. Thirteen shelters and thirteen agencies (one protocol per province)
+agency under the case's provincial protocol, a consent to statistics; a supervisor's decision
+first (the cases reference potential trafficking: nothing leaves without one), every fifth
+closed. With each command's idempotency record that is about 18 events a case. Thirteen shelters and thirteen agencies (one protocol per province)
 come first.
 
 A finished log is marked (PostgreSQL: ``<schema>.bench_meta``; SQLite: ``bench_meta.json`` in
@@ -26,7 +26,7 @@ from uuid import UUID, uuid4
 
 import common
 
-CASE_SEED_VERSION = "1"  # bump when the seeded cases change shape
+CASE_SEED_VERSION = "2"  # bump when the seeded cases change shape
 SQLITE_ROOT = common.RESULTS / "data"
 FACTORS = {
     "callersWishes": "wants a report",
@@ -136,10 +136,13 @@ def _partners(app: Any) -> Partners:
             for kind in ("DIRECT_SERVICE_PROVIDER", "LAW_ENFORCEMENT_AGENCY"):
                 profile = {**demo_profile(n, province, rng), "kind": kind}
                 org = app.apply_for_inclusion(
-                    f"bench-org-{uuid4()}", profile, ALL_CRITERIA, kind != "LAW_ENFORCEMENT_AGENCY"
+                    f"bench-org-{uuid4()}",
+                    profile,
+                    ALL_CRITERIA,
+                    kind != "LAW_ENFORCEMENT_AGENCY",
+                    "Bench: the organization's signed listing form (fictional)",
                 ).id
                 app.start_review(f"bench-org-{uuid4()}", org)
-                app.approve_inclusion(f"bench-org-{uuid4()}", org, "Bench approval (fictional)")
                 if kind == "LAW_ENFORCEMENT_AGENCY":
                     protocols[province] = app.establish_reporting_protocol(
                         f"bench-protocol-{uuid4()}",
@@ -148,7 +151,12 @@ def _partners(app: Any) -> Partners:
                         None,
                         [{"name": "Sgt. Fictional Bench", "phone": "+1 555 010 0142"}],
                     ).id
+                    # An agency is included on the protocol established for it.
+                    app.include_agency(
+                        f"bench-org-{uuid4()}", org, "Bench approval", protocols[province]
+                    )
                 else:
+                    app.approve_inclusion(f"bench-org-{uuid4()}", org, "Bench approval (fictional)")
                     shelters[province] = org
     return Partners(shelters, protocols)
 
@@ -200,6 +208,11 @@ def work_case(app: Any, index: int, partners: Partners, staff: Any, supervisor: 
                 "municipality": "Fictionville",
             },
         ).id
+    with acting_as(supervisor):  # a potential trafficking case: the decision comes first
+        app.consult_supervisor(
+            key(), case_id, "Fictional: refer with consent, then report.", "Fictional: refer."
+        )
+    with acting_as(staff):
         consent(case_id, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
         app.refer(
             key(),
@@ -222,7 +235,7 @@ def work_case(app: Any, index: int, partners: Partners, staff: Any, supervisor: 
             ReferralOutcomeKind.ACCEPTED,
             "Fictional: booked.",
         )
-    commands = 6
+    commands = 7
     with acting_as(supervisor):
         app.report_to_law_enforcement(
             key(),
@@ -233,9 +246,6 @@ def work_case(app: Any, index: int, partners: Partners, staff: Any, supervisor: 
             BRIEF,
         )
         commands += 1
-        if index % 3 == 0:
-            app.consult_supervisor(key(), case_id, "Fictional: go ahead.")
-            commands += 1
         if index % 5 == 0:
             app.close_case(key(), case_id, "Fictional: resolved.")
             commands += 1

@@ -340,6 +340,8 @@ def _mark_seeded(url: str, schema: str, count: int, seconds: float) -> None:
 
 
 APPROVAL_NOTE = "Bench approval (fictional)"
+# Staff record an organization's written agreement to its public listing with its application.
+LISTING_AGREEMENT = "Bench: the organization's signed listing form (fictional)"
 
 
 def _plan(index: int, rng: random.Random) -> tuple[dict[str, Any], bool, bool]:
@@ -364,7 +366,9 @@ def _seed_one(app: Any, index: int, rng: random.Random, tag: str) -> int:
     from api.demo import ALL_CRITERIA
 
     profile, listed, approved = _plan(index, rng)
-    org = app.apply_for_inclusion(f"{tag}-{index}-apply", profile, ALL_CRITERIA, listed).id
+    org = app.apply_for_inclusion(
+        f"{tag}-{index}-apply", profile, ALL_CRITERIA, listed, LISTING_AGREEMENT
+    ).id
     app.start_review(f"{tag}-{index}-review", org)
     if approved:
         app.approve_inclusion(f"{tag}-{index}-approve", org, APPROVAL_NOTE)
@@ -418,12 +422,21 @@ def seed_bulk(
             profile, listed, approved = _plan(index, rng)
             clean, attested = parse_profile(profile), parse_criteria(ALL_CRITERIA)
             org = Organization.submit_application(
-                id=uuid4(), profile=clean, criteria=attested, public_listing=listed
+                id=uuid4(),
+                profile=clean,
+                criteria=attested,
+                public_listing=listed,
+                listing_agreement=LISTING_AGREEMENT,
             )
             recorded(
                 f"{tag}-{index}-apply",
                 "applyForInclusion",
-                {"profile": clean, "criteria": attested, "publicListing": listed},
+                {
+                    "profile": clean,
+                    "criteria": attested,
+                    "publicListing": listed,
+                    "listingAgreement": LISTING_AGREEMENT,
+                },
                 org,
             )
             org.start_review()

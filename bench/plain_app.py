@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import anyio
@@ -35,7 +35,7 @@ from projections.directory import PUBLIC, DirectoryQueries, DirectoryQuery
 from projections.sql import ViewStore
 
 
-def node(doc: dict[str, Any]) -> dict[str, Any]:
+def node(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The fields the benchmark's GraphQL document selects, named as GraphQL names them."""
     return {
         "id": doc["id"],

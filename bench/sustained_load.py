@@ -55,6 +55,9 @@ REFER = """mutation($key: String!, $id: ID!, $org: ID!) {
     case { id version } } }"""
 LIST = """query($filter: CaseFilter, $first: Int!) {
   cases(filter: $filter, first: $first) { items { id province urgency needs open } } }"""
+DECIDE = """mutation($key: String!, $id: ID!) {
+  recordSupervisorDecision(idempotencyKey: $key, id: $id, decision: "Fictional: refer",
+                           nextSteps: "Fictional: a warm transfer") { version } }"""
 BY_ID = """query($id: ID!) { case(id: $id) { id province urgency needs callerName
   referrals { id organizationId } consents { id scope } } }"""
 
@@ -87,6 +90,9 @@ class Load:
     stop: threading.Event = field(default_factory=threading.Event)
     numbers: Any = field(default_factory=itertools.count)
     first_error: str = ""
+    # A potential trafficking case needs a supervisor's decision before its referral: each
+    # case opened gets one, from this supervisor, as part of opening it.
+    supervisor_token: str = ""
 
     def post(self, kind: str, query: str, variables: dict[str, Any], token: str) -> Any:
         url = self.apis[next(self.numbers) % len(self.apis)]
@@ -131,7 +137,16 @@ class Load:
             },
             token,
         )
-        return None if data is None else str(data["openCase"]["caseId"])
+        if data is None:
+            return None
+        case = str(data["openCase"]["caseId"])
+        decided = self.post(
+            "write",
+            DECIDE,
+            {"key": f"decide-{rng.getrandbits(64):016x}", "id": case},
+            self.supervisor_token,
+        )
+        return None if decided is None else case
 
     def pick(self, rng: random.Random) -> tuple[int, str, int] | None:
         with self.lock:
@@ -328,6 +343,7 @@ def run(args: argparse.Namespace) -> int:
                 return 1
         pids = dict(zip(names, [pid(a) for a in (*apis, worker)], strict=True))
         load = Load([a.url for a in apis], shelters, args.cases, args.commands_per_case)
+        load.supervisor_token = auth.issue("supervisor", "fictional-bench-supervisor")
         clients = [
             threading.Thread(
                 target=writer,

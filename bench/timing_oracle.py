@@ -131,7 +131,11 @@ def _organization(
     from api.demo import ALL_CRITERIA
 
     org: UUID = app.apply_for_inclusion(
-        f"timing-apply-{uuid4()}", _profile(index, kind, name), ALL_CRITERIA, listed
+        f"timing-apply-{uuid4()}",
+        _profile(index, kind, name),
+        ALL_CRITERIA,
+        listed,
+        "Bench: the organization's signed listing form (fictional)",
     ).id
     app.start_review(f"timing-review-{uuid4()}", org)
     if include:
@@ -160,6 +164,14 @@ def _case(app: Any, index: int, municipality: str | None = None) -> UUID:
     return case
 
 
+def _decide(app: Any, case: UUID, decision: str = "Refer (fictional bench).") -> None:
+    """A potential trafficking case needs a supervisor's decision before anything leaves."""
+    from domain.base import Actor, acting_as
+
+    with acting_as(Actor("fictional-timing-supervisor", "supervisor", request_id="timing")):
+        app.consult_supervisor(f"timing-decision-{uuid4()}", case, decision, "Fictional: go ahead.")
+
+
 def _refer(app: Any, index: int, partner: UUID) -> None:
     from domain.case import (
         ConsentGiver,
@@ -171,6 +183,7 @@ def _refer(app: Any, index: int, partner: UUID) -> None:
     )
 
     case = _case(app, index)
+    _decide(app, case)
     app.grant_consent(
         f"timing-consent-{uuid4()}",
         case,
@@ -200,7 +213,10 @@ def _report(app: Any, supervisor: Any, index: int, protocol: UUID, municipality:
     case = _case(app, index, municipality)
     with acting_as(supervisor):
         app.consult_supervisor(
-            f"timing-decision-{uuid4()}", case, "Report under the local protocol (fictional bench)."
+            f"timing-decision-{uuid4()}",
+            case,
+            "Report under the local protocol (fictional bench).",
+            "Fictional: report now.",
         )
         app.report_to_law_enforcement(
             f"timing-report-{uuid4()}",
@@ -234,14 +250,20 @@ def seed(system: Any) -> Seeded:
         progress.update(done)
 
     with acting_as(staff):
-        mine = _organization(app, 0, police, "Example Bench Police Service", listed=False)
-        theirs = _organization(app, 1, police, "Example Other Police Service", listed=False)
+        # Agencies are included on a protocol established for them (below).
+        mine = _organization(
+            app, 0, police, "Example Bench Police Service", listed=False, include=False
+        )
+        theirs = _organization(
+            app, 1, police, "Example Other Police Service", listed=False, include=False
+        )
         partner = _organization(app, 2, provider, "Example Bench Shelter", listed=True)
         other = _organization(app, 3, provider, "Example Other Shelter", listed=True)
         step()
         my_protocol = app.establish_reporting_protocol(
             f"timing-protocol-{uuid4()}", mine, "CA-ON", "Fictional Town", CONTACTS
         ).id
+        app.include_agency(f"timing-approve-{uuid4()}", mine, "Bench approval", my_protocol)
         their_protocols = []
         for n in range(TARGETS):
             their_protocols.append(
@@ -250,6 +272,9 @@ def seed(system: Any) -> Seeded:
                 ).id
             )
             step()
+        app.include_agency(
+            f"timing-approve-{uuid4()}", theirs, "Bench approval", their_protocols[0]
+        )
         unseen = []  # included but not listed, or still in review: not in the public directory
         for n in range(TARGETS):
             unseen.append(

@@ -8,7 +8,7 @@ values as they were; that copy is all a recipient can ever read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
@@ -256,6 +256,37 @@ class DataErased(DomainError):
     code = "PERSONAL_DATA_ERASED"
 
 
+class SupervisorDecisionRequired(DomainError):
+    code = "SUPERVISOR_DECISION_REQUIRED"
+
+
+# The situation types that do not rule trafficking out. UNKNOWN is among them: the seed brings a
+# supervisor in when a caller references a *potential* case of trafficking, and a situation staff
+# cannot yet tell apart from trafficking is one. A case with no situation type recorded yet (and no
+# indicator) references nothing so far.
+TRAFFICKING_SITUATIONS = frozenset(
+    {
+        SituationType.SEX_TRAFFICKING.value,
+        SituationType.LABOUR_TRAFFICKING.value,
+        SituationType.BOTH.value,
+        SituationType.UNKNOWN.value,
+    }
+)
+
+
+def references_potential_trafficking(details: Mapping[str, Any]) -> bool:
+    """Whether a case with these details references a potential case of human trafficking
+    (seed 000: "a hotline supervisor will be brought into the discussion to determine the
+    next steps"): a situation type other than NOT_TRAFFICKING, or any trafficking indicator."""
+    return details.get("situationType") in TRAFFICKING_SITUATIONS or bool(details.get("indicators"))
+
+
+def trafficking_facts(details: Mapping[str, Any]) -> tuple[Any, tuple[str, ...]]:
+    """The facts a supervisor's decision on a potential trafficking case is taken on: when they
+    change, a decision recorded before no longer stands."""
+    return details.get("situationType"), tuple(sorted(details.get("indicators") or ()))
+
+
 # The case's state, item by item: what each event leaves in it (the keys are the read
 # models' too). Plain dicts at run time, so stored states load as they always did; typed, so
 # a misspelt key is a type error.
@@ -263,6 +294,19 @@ class Consultation(TypedDict):
     at: datetime
     supervisorId: str
     decision: str
+    # Added with supervisor requests (absent from states stored before: read with ``.get``).
+    nextSteps: str
+    answers: list[str]
+    version: int
+
+
+class SupervisorRequest(TypedDict):
+    id: str
+    at: datetime
+    by: str
+    question: str
+    answeredAt: datetime | None
+    answeredBy: str | None
 
 
 class Consent(TypedDict):
@@ -433,6 +477,17 @@ class Case(AuditedAggregate):
     # Defaults for states saved before these existed (snapshots, projection state).
     legal_hold: Hold | None = None
     erased_at: datetime | None = None
+    # v2 keeps supervisor requests and when the facts a supervisor decides on last changed.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A state stored before (a snapshot, a read model's state): no request was possible
+        then, and the facts are taken as they were from the start, so a decision on record
+        stands until they change."""
+        state["supervisor_requests"] = {}
+        state["trafficking_facts_version"] = 0
+
     mandatory_report: MandatoryReport | None = None
     child_protection: dict[str, ChildProtectionReport] | None = None
 
@@ -469,6 +524,10 @@ class Case(AuditedAggregate):
         self.history: list[HistoryEntry] = []
         self.legal_hold = None
         self.erased_at = None
+        self.supervisor_requests: dict[str, SupervisorRequest] = {}
+        # The version at which the facts a supervisor decides on (situation type, indicators)
+        # last changed: a decision recorded at or before it no longer stands.
+        self.trafficking_facts_version = 1 if references_potential_trafficking(details) else 0
         self.mandatory_report = None
         self.child_protection = None
 
@@ -503,27 +562,125 @@ class Case(AuditedAggregate):
         details: dict[str, Any]
 
         def apply(self, case: Case) -> None:
+            before = trafficking_facts(case.details)
             case.details = {**case.details, **self.details}
+            if trafficking_facts(case.details) != before:
+                case.trafficking_facts_version = self.originator_version
 
     def update_details(self, details: dict[str, Any]) -> None:
         self._require_open()
         self.trigger_event(self.DetailsUpdated, details=details)
         self._flag_if_needed()
 
+    @property
+    def references_potential_trafficking(self) -> bool:
+        return references_potential_trafficking(self.details)
+
+    def standing_decision(self) -> Consultation | None:
+        """The latest supervisor's decision taken on the case's current trafficking facts, or
+        None. A decision recorded before the case referenced trafficking, or before its
+        situation type or indicators last changed, was taken on other facts: it no longer
+        stands, and a supervisor decides again."""
+        if not self.consultations:
+            return None
+        latest = self.consultations[-1]  # if the latest does not stand, no earlier one does
+        return latest if latest.get("version", 1) > self.trafficking_facts_version else None
+
+    @property
+    def supervisor_decision_required(self) -> bool:
+        """Whether the case references potential trafficking with no standing decision."""
+        return self.references_potential_trafficking and self.standing_decision() is None
+
+    def require_supervisor_decision(self, what: str) -> None:
+        """Seed 000: a potential trafficking case brings a supervisor in "to determine the next
+        steps". Nothing leaves (a disclosing referral, another disclosure, a report) and the
+        case does not close until a supervisor's decision on its current facts is on record.
+        An emergency call never waits for it: safety first, the decision follows."""
+        if self.supervisor_decision_required:
+            raise SupervisorDecisionRequired(
+                f"{what} needs a supervisor's decision first: this case references potential "
+                "trafficking (its situation type or indicators) and no decision taken on its "
+                "current facts is on record; request a supervisor (requestSupervisor) and "
+                "let them record their decision (recordSupervisorDecision). A decision taken "
+                "before the situation type or indicators last changed no longer stands. "
+                "Emergency services can be contacted meanwhile"
+            )
+
+    class SupervisorRequested(AuditedAggregate.Event):
+        supervisor_request_id: str  # ``request_id`` is the HTTP request's, on every event
+        question: str
+
+        def apply(self, case: Case) -> None:
+            case.supervisor_requests = {
+                **case.supervisor_requests,
+                self.supervisor_request_id: {
+                    "id": self.supervisor_request_id,
+                    "at": self.timestamp,
+                    "by": self.actor_id,
+                    "question": self.question,
+                    "answeredAt": None,
+                    "answeredBy": None,
+                },
+            }
+
+    def request_supervisor(self, request_id: UUID, question: str, seal: Seal = _as_is) -> None:
+        """Staff bring a supervisor into the case with their question."""
+        self._require_open()
+        question = clean_text(question, "the question", required=True)
+        self.trigger_event(
+            self.SupervisorRequested,
+            supervisor_request_id=str(request_id),
+            question=seal(question),
+        )
+
+    def open_supervisor_requests(self) -> list[SupervisorRequest]:
+        return [r for r in self.supervisor_requests.values() if r["answeredAt"] is None]
+
     class SupervisorConsulted(AuditedAggregate.Event):
+        class_version = 2  # v2 records the next steps and the requests the decision answers
+
         decision: str
+        next_steps: str
+        answers: list[str]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["next_steps"] = ""  # recorded before next steps were kept apart
+            state["answers"] = []  # and before staff could request a supervisor
 
         def apply(self, case: Case) -> None:
             case.consultations.append(
-                {"at": self.timestamp, "supervisorId": self.actor_id, "decision": self.decision}
+                {
+                    "at": self.timestamp,
+                    "supervisorId": self.actor_id,
+                    "decision": self.decision,
+                    "nextSteps": self.next_steps,
+                    "answers": self.answers,
+                    "version": self.originator_version,
+                }
             )
+            requests = dict(case.supervisor_requests)
+            for request_id in self.answers:
+                requests[request_id] = {
+                    **requests[request_id],
+                    "answeredAt": self.timestamp,
+                    "answeredBy": self.actor_id,
+                }
+            case.supervisor_requests = requests
 
-    def consult_supervisor(self, decision: str, seal: Seal = _as_is) -> None:
-        """A case that references potential trafficking brings a supervisor in: record it."""
+    def consult_supervisor(self, decision: str, next_steps: str, seal: Seal = _as_is) -> None:
+        """A supervisor's decision on the case: what was decided and the next steps. It answers
+        every open request on the case; a supervisor may also decide with none open."""
         self._require_open()
         _require_supervisor("recording a supervisor's decision")
         decision = clean_text(decision, "the decision", required=True)
-        self.trigger_event(self.SupervisorConsulted, decision=seal(decision))
+        next_steps = clean_text(next_steps, "the next steps", required=True)
+        self.trigger_event(
+            self.SupervisorConsulted,
+            decision=seal(decision),
+            next_steps=seal(next_steps),
+            answers=[r["id"] for r in self.open_supervisor_requests()],
+        )
 
     # -- consent -------------------------------------------------------------------------
 
@@ -658,6 +815,8 @@ class Case(AuditedAggregate):
         if not fields:
             raise ConsentRequired("a disclosure names the fields that leave")
         self.require_not_erased()
+        if recipient_kind is not RecipientKind.EMERGENCY_SERVICES:  # never held back
+            self.require_supervisor_decision("information leaving the hotline")
         recipient = None if recipient_id is None else str(recipient_id)
         consent_id = None
         if exception is None and recipient_kind is RecipientKind.EMERGENCY_SERVICES:
@@ -817,6 +976,7 @@ class Case(AuditedAggregate):
         in their words, the facts as the case holds them."""
         self._require_open()
         _require_supervisor("a report to law enforcement")
+        self.require_supervisor_decision("a report to law enforcement")
         judgement = judgement_factors(factors)
         override = self.check_jurisdiction(jurisdiction, override)
         self.trigger_event(
@@ -1125,6 +1285,7 @@ class Case(AuditedAggregate):
 
     def close(self, reason: str, seal: Seal = _as_is) -> None:
         self._require_open()
+        self.require_supervisor_decision("closing the case")
         self._require_mandatory_report_decided()
         self.trigger_event(
             self.Closed, reason=seal(clean_text(reason, "closing a case", required=True))

@@ -256,14 +256,30 @@ class CaseUseCases(WritePath):
             what="case",
         )
 
-    def consult_supervisor(self, key: str, case_id: UUID, decision: str) -> Outcome:
+    def request_supervisor(self, key: str, case_id: UUID, question: str) -> Outcome:
+        """Staff bring a supervisor into the case with their question (sealed: free text)."""
+        request_id = uuid4()
+        return self._change(
+            key,
+            "requestSupervisor",
+            case_id,
+            _sealed({"question": question}),
+            Case,
+            lambda c: c.request_supervisor(request_id, question, self._sealer(c)),
+            what="case",
+        )
+
+    def consult_supervisor(
+        self, key: str, case_id: UUID, decision: str, next_steps: str
+    ) -> Outcome:
+        """A supervisor's decision and the next steps; it answers the case's open requests."""
         return self._change(
             key,
             "consultSupervisor",
             case_id,
-            _sealed({"decision": decision}),
+            _sealed({"decision": decision, "nextSteps": next_steps}),
             Case,
-            lambda c: c.consult_supervisor(decision, self._sealer(c)),
+            lambda c: c.consult_supervisor(decision, next_steps, self._sealer(c)),
             what="case",
         )
 
@@ -751,6 +767,8 @@ class CaseUseCases(WritePath):
     ) -> None:
         """Seals a copy of exactly the disclosed values (for a referral, the needs it is for)."""
         case.require_not_erased()
+        if kind is not RecipientKind.EMERGENCY_SERVICES:  # checked before the data is opened
+            case.require_supervisor_decision("information leaving the hotline")
         copy: dict[str, Any] = {}
         if PERSONAL_FIELDS & set(fields):
             personal = self.vault.open(case.id, case.sealed_personal, for_decision=True)

@@ -49,17 +49,32 @@ class DirectoryUseCases(WritePath):
     # -- inclusion ---------------------------------------------------------------------
 
     def apply_for_inclusion(
-        self, key: str, profile: dict[str, Any], criteria: list[str], public_listing: bool
+        self,
+        key: str,
+        profile: dict[str, Any],
+        criteria: list[str],
+        public_listing: bool,
+        listing_agreement: str = "",
     ) -> Outcome:
+        """The application, as the organization (or staff on its behalf) sent it. Whether it
+        looks like an organization already known is the read model's to flag, for staff
+        alone: nothing here looks, so the applicant's answer cannot tell."""
         clean = parse_profile(profile)
         attested = parse_criteria(criteria)
         new_id = uuid4()
+        inputs = {"profile": clean, "criteria": attested, "publicListing": public_listing}
+        if listing_agreement:  # only when given: a request made before repeats as it was
+            inputs["listingAgreement"] = listing_agreement
         return self._run(
             key,
             "applyForInclusion",
-            {"profile": clean, "criteria": attested, "publicListing": public_listing},
+            inputs,
             lambda _new: Organization.submit_application(
-                id=new_id, profile=clean, criteria=attested, public_listing=public_listing
+                id=new_id,
+                profile=clean,
+                criteria=attested,
+                public_listing=public_listing,
+                listing_agreement=listing_agreement,
             ),
         )
 
@@ -99,6 +114,22 @@ class DirectoryUseCases(WritePath):
             {"note": note},
             Organization,
             lambda o: o.approve_inclusion(note),
+        )
+
+    def include_agency(self, key: str, org_id: UUID, note: str, protocol_id: UUID) -> Outcome:
+        def include(org: Organization) -> None:
+            agency = self._read(
+                protocol_id, ReportingProtocol, "reporting protocol", lambda p: p.agency_id
+            )
+            org.include_agency(note, protocol_id, agency)
+
+        return self._change(
+            key,
+            "includeAgency",
+            org_id,
+            {"note": note, "protocol": protocol_id},
+            Organization,
+            include,
         )
 
     def decline_inclusion(self, key: str, org_id: UUID, reason: str) -> Outcome:
@@ -144,14 +175,46 @@ class DirectoryUseCases(WritePath):
             lambda o: o.reject_profile_update(reason),
         )
 
-    def set_public_listing(self, key: str, org_id: UUID, listed: bool) -> Outcome:
+    def set_public_listing(
+        self, key: str, org_id: UUID, listed: bool, agreement: str = ""
+    ) -> Outcome:
         return self._change(
             key,
             "setPublicListing",
             org_id,
-            {"listed": listed},
+            # Only when given, so a request made before agreements were asked repeats as it was.
+            {"listed": listed, **({"agreement": agreement} if agreement else {})},
             Organization,
-            lambda o: o.set_public_listing(listed),
+            lambda o: o.set_public_listing(listed, agreement),
+        )
+
+    # -- possible duplicates -----------------------------------------------------------
+
+    def dismiss_possible_duplicate(self, key: str, org_id: UUID, note: str) -> Outcome:
+        return self._change(
+            key,
+            "dismissPossibleDuplicate",
+            org_id,
+            {"note": note},
+            Organization,
+            lambda o: o.dismiss_possible_duplicate(note),
+        )
+
+    def decline_as_duplicate(
+        self, key: str, org_id: UUID, duplicate_of: UUID, note: str
+    ) -> Outcome:
+        def decline(org: Organization) -> None:
+            if duplicate_of != org_id:  # the organization itself is refused by name
+                self._read(duplicate_of, Organization, "organization", lambda o: o.id)
+            org.decline_as_duplicate(duplicate_of, note)
+
+        return self._change(
+            key,
+            "declineAsDuplicate",
+            org_id,
+            {"duplicateOf": duplicate_of, "note": note},
+            Organization,
+            decline,
         )
 
     def confirm_review(self, key: str, org_id: UUID, note: str) -> Outcome:

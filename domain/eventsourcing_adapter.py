@@ -1,8 +1,9 @@
 """Every private member of the eventsourcing library this project uses, in one place.
 
 The write path (``domain/write_path.py``) needs three things the library does but does not
-offer publicly; each is wrapped here behind a public name of ours, so an upgrade of the library
-has one module to check (``pyproject.toml`` bounds the version).
+offer publicly, and the PostgreSQL recorder a fourth; each is wrapped here behind a public name
+of ours, so an upgrade of the library has one module to check (``pyproject.toml`` bounds the
+version).
 
 ``Repository._reconstruct_aggregate`` (in ``AdaptedRepository.load``)
     Loads an aggregate from its snapshot and the events since, without the repository's cache.
@@ -27,14 +28,30 @@ has one module to check (``pyproject.toml`` bounds the version).
     just saved, where the library loads and folds it again from the store. The public ``save``
     offers no hook between its steps, and ``_take_snapshots`` is where the library decides
     which snapshots to take.
+
+``__wrapped__`` of a recorder method the library decorates with its ``retry`` (``unretried``)
+    The library retries every ``OperationalError`` ten times, a lock or a pool timeout among
+    them, so a caller that passed a bound would wait ten times as long. The PostgreSQL event
+    recorder (``api/infrastructure/recorders.py``) calls the library's query of the
+    notification log without that retry, inside its own. Nothing public reaches the undecorated
+    method, and writing the query again would copy the library's statement.
+
+Two members with a leading underscore are used elsewhere, because the library documents them
+for subclasses: ``Aggregate._create`` (its domain docs: a custom creation method constructs the
+aggregate with it; ``domain/base.py`` and each aggregate's creation method) and an application
+recorder's ``_insert_events`` (its examples of searchable content and timestamps extend it to
+write more in the events' transaction; ``CheckedSQLiteRecorder`` checks the versions a decision
+read there). ``tests/unit/test_architecture.py`` fails on any other private member of the
+library, of strawberry or of graphql-core used outside this module and
+``api/schema/adapter.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent, Repository
@@ -98,3 +115,9 @@ class AdaptedApplication(Application[UUID]):
                 continue
             snapshot_class: Any = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
             self.snapshots.put([snapshot_class.take(aggregate)])
+
+
+def unretried(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The library's method without its ``retry`` decorator (which keeps the method as
+    ``__wrapped__``, by functools.wraps). Failing here means the library changed."""
+    return cast(Callable[..., Any], method.__wrapped__)  # type: ignore[attr-defined]

@@ -1,8 +1,12 @@
 """An organization in the National Referral Directory and its inclusion lifecycle.
 
 application submitted -> under review -> (more information requested -> information provided
--> under review) -> included | declined; included -> removed -> reinstated (included).
-Inclusion is not endorsement: it records what the organization attested, and the review.
+-> under review) -> included | declined; included -> removed -> reinstated (under review again,
+included only by a new decision). Inclusion is not endorsement: it records what the organization
+attested, and the review. A service provider is included on the seven criteria it attests; a
+law-enforcement agency on its own request and a reporting protocol established for it
+(``AGENCY_KINDS``). Only the organization itself opts into the public listing, or staff
+recording its written agreement.
 """
 
 from __future__ import annotations
@@ -12,8 +16,14 @@ from enum import StrEnum
 from typing import Any, TypedDict
 from uuid import UUID
 
-from domain.base import AuditedAggregate, DomainError, clean_text, require_reason
-from domain.vocabulary import Criterion, OrganizationKind
+from domain.base import (
+    AuditedAggregate,
+    DomainError,
+    clean_text,
+    current_actor,
+    require_reason,
+)
+from domain.vocabulary import Criterion, OrganizationKind, Profile
 
 
 class Status(StrEnum):
@@ -66,10 +76,35 @@ class AllegationRequired(DomainError):
     code = "ALLEGATION_REQUIRED"
 
 
+class WrittenAgreementRequired(DomainError):
+    code = "WRITTEN_AGREEMENT_REQUIRED"
+
+
+class ReportingProtocolRequired(DomainError):
+    code = "REPORTING_PROTOCOL_REQUIRED"
+
+
+class NotAnAgency(DomainError):
+    code = "NOT_AN_AGENCY"
+
+
+class NotADuplicate(DomainError):
+    code = "NOT_A_DUPLICATE"
+
+
 ALL_CRITERIA = tuple(c.value for c in Criterion)
 # A child-protection authority is a public body that receives mandatory reports under its
 # statutory mandate: the service providers' criteria are not its to attest.
 _NO_CRITERIA = frozenset({OrganizationKind.CHILD_PROTECTION_AUTHORITY.value})
+
+# Kinds included through an agency's own path: the agency's request (its application, or staff
+# recording it) and a reporting protocol established for it, not the service providers' seven
+# criteria. A public body that receives the hotline's reports joins this set.
+AGENCY_KINDS = frozenset({OrganizationKind.LAW_ENFORCEMENT_AGENCY.value})
+
+# Roles that act on an organization's behalf, not as the organization itself: the public
+# listing is the organization's to choose, so these record its written agreement.
+ON_BEHALF_ROLES = frozenset({"staff", "supervisor"})
 
 
 # The organization's state, item by item (the keys are the read models' too). Plain dicts at
@@ -101,21 +136,37 @@ class StatusStep(TypedDict):
     note: str
 
 
+class PendingUpdate(TypedDict):
+    profile: Profile
+    submittedAt: datetime
+
+
 class Organization(AuditedAggregate):
+    # Defaults for states saved before these existed (snapshots, projection state).
+    duplicate_flag_dismissed: bool = False
+    duplicate_of: str | None = None
+
     class ApplicationSubmitted(AuditedAggregate.Created):
-        profile: dict[str, Any]
+        class_version = 2  # v2 keeps the written agreement staff recorded for the listing
+
+        profile: Profile
         criteria: list[str]
         public_listing: bool
+        listing_agreement: str = ""  # none when the organization applied itself
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["listing_agreement"] = ""  # sent before staff recorded agreements
 
         def apply(self, org: Organization) -> None:
             org._log(self, Status.SUBMITTED.value)
 
-    def __init__(self, profile: dict[str, Any], criteria: list[str], public_listing: bool) -> None:
+    def __init__(self, profile: Profile, criteria: list[str], public_listing: bool) -> None:
         self.profile = profile
         self.criteria = criteria
         self.public_listing = public_listing
         self.status = Status.SUBMITTED.value  # plain text in state: snapshots stay JSON
-        self.pending_update: dict[str, Any] | None = None
+        self.pending_update: PendingUpdate | None = None
         self.last_confirmed_at: datetime | None = None
         self.failed_contact_attempts = 0
         self.flagged_unreachable = False
@@ -130,16 +181,23 @@ class Organization(AuditedAggregate):
         cls,
         *,
         id: UUID,
-        profile: dict[str, Any],
+        profile: Profile,
         criteria: list[str],
         public_listing: bool,
+        listing_agreement: str = "",
     ) -> Organization:
+        """Staff applying on an organization's behalf list it publicly only on its written
+        agreement (``listing_agreement``), kept in the event."""
+        agreement = clean_text(listing_agreement, "the written agreement")
+        if public_listing and not agreement and current_actor().role in ON_BEHALF_ROLES:
+            raise WrittenAgreementRequired(_AGREEMENT_NEEDED)
         org: Organization = cls._create(
             cls.ApplicationSubmitted,
             id=id,
             profile=profile,
             criteria=criteria,
             public_listing=public_listing,
+            listing_agreement=agreement,
         )
         return org
 
@@ -190,6 +248,11 @@ class Organization(AuditedAggregate):
 
     def approve_inclusion(self, note: str) -> None:
         self._require_under_review("approve inclusion")
+        if self.profile["kind"] in AGENCY_KINDS:
+            raise ReportingProtocolRequired(
+                "cannot approve inclusion: an agency is included on a reporting protocol "
+                "established for it; name that protocol"
+            )
         required = () if self.profile.get("kind") in _NO_CRITERIA else ALL_CRITERIA
         missing = [c for c in required if c not in self.criteria]
         if missing:
@@ -197,6 +260,32 @@ class Organization(AuditedAggregate):
                 "cannot approve inclusion: the organization has not attested " + ", ".join(missing)
             )
         self.trigger_event(self.InclusionApproved, note=clean_text(note, "the note"))
+
+    class AgencyIncluded(AuditedAggregate.Event):
+        """An agency included on its request and a reporting protocol established for it."""
+
+        note: str
+        protocol_id: str
+
+        def apply(self, org: Organization) -> None:
+            org.last_confirmed_at = self.timestamp
+            org._step(self, Status.INCLUDED, note=self.note)
+
+    def include_agency(self, note: str, protocol_id: UUID, protocol_agency_id: UUID) -> None:
+        """``protocol_agency_id``: the agency the named protocol belongs to."""
+        self._require_under_review("include the agency")
+        if self.profile["kind"] not in AGENCY_KINDS:
+            raise NotAnAgency(
+                "cannot include on a reporting protocol: the organization is not an agency; "
+                "it is included on the criteria it attests"
+            )
+        if protocol_agency_id != self.id:
+            raise ReportingProtocolRequired(
+                "cannot include the agency: the reporting protocol named is not established for it"
+            )
+        self.trigger_event(
+            self.AgencyIncluded, note=clean_text(note, "the note"), protocol_id=str(protocol_id)
+        )
 
     class InclusionDeclined(AuditedAggregate.Event):
         reason: str
@@ -212,12 +301,12 @@ class Organization(AuditedAggregate):
     # -- keeping the record current ------------------------------------------------------
 
     class ProfileUpdateSubmitted(AuditedAggregate.Event):
-        profile: dict[str, Any]
+        profile: Profile
 
         def apply(self, org: Organization) -> None:
             org.pending_update = {"profile": self.profile, "submittedAt": self.timestamp}
 
-    def submit_profile_update(self, profile: dict[str, Any]) -> None:
+    def submit_profile_update(self, profile: Profile) -> None:
         self._require("submit a profile update", *_ACTIVE)
         self.trigger_event(self.ProfileUpdateSubmitted, profile=profile)
 
@@ -255,12 +344,35 @@ class Organization(AuditedAggregate):
             org.public_listing = False
             org._log(self, "PUBLIC_LISTING_OPTED_OUT")
 
-    def set_public_listing(self, listed: bool) -> bool:
-        """Returns False when the consent already stands as asked: nothing to record."""
+    class PublicListingAgreementRecorded(AuditedAggregate.Event):
+        """Staff recorded the organization's written agreement to be listed publicly, or its
+        written request not to be."""
+
+        listed: bool
+        agreement: str
+
+        def apply(self, org: Organization) -> None:
+            org.public_listing = self.listed
+            what = "PUBLIC_LISTING_OPTED_IN" if self.listed else "PUBLIC_LISTING_OPTED_OUT"
+            org._log(self, what, note=self.agreement)
+
+    def set_public_listing(self, listed: bool, agreement: str = "") -> bool:
+        """The organization itself chooses; staff and supervisors record its written
+        agreement (``agreement``, required of them). Returns False when the consent already
+        stands as asked: nothing to record."""
+        agreement = clean_text(agreement, "the written agreement")
+        on_behalf = current_actor().role in ON_BEHALF_ROLES
+        if on_behalf and not agreement:
+            raise WrittenAgreementRequired(_AGREEMENT_NEEDED)
         if listed == self.public_listing:
             return False
-        event = self.PublicListingConsentGiven if listed else self.PublicListingConsentWithdrawn
-        self.trigger_event(event)
+        if on_behalf:
+            self.trigger_event(
+                self.PublicListingAgreementRecorded, listed=listed, agreement=agreement
+            )
+        else:
+            event = self.PublicListingConsentGiven if listed else self.PublicListingConsentWithdrawn
+            self.trigger_event(event)
         return True
 
     class ReviewConfirmed(AuditedAggregate.Event):
@@ -357,20 +469,70 @@ class Organization(AuditedAggregate):
         self.trigger_event(self.Removed, reason=reason.value, note=note)
 
     class Reinstated(AuditedAggregate.Event):
+        """Recorded before reinstatement went through review: it included the organization
+        again at once, and replays so. No command records it any more."""
+
         reason: str
 
         def apply(self, org: Organization) -> None:
-            org.removal = None
-            org.removal_requested = False
-            org.failed_contact_attempts = 0
-            org.flagged_unreachable = False
+            org._clear_removal()
             org.last_confirmed_at = self.timestamp
             org._step(self, Status.INCLUDED)
+
+    class ReinstatedForReview(AuditedAggregate.Event):
+        """The removal lifted: the organization is under review again, and a new inclusion
+        decision returns it to the directory."""
+
+        reason: str
+
+        def apply(self, org: Organization) -> None:
+            org._clear_removal()
+            org._step(self, Status.UNDER_REVIEW)
 
     def reinstate(self, reason: str) -> None:
         self._require("reinstate the organization", Status.REMOVED)
         reason = require_reason(reason, "a reinstatement")
-        self.trigger_event(self.Reinstated, reason=reason)
+        self.trigger_event(self.ReinstatedForReview, reason=reason)
+
+    def _clear_removal(self) -> None:
+        self.removal = None
+        self.removal_requested = False
+        self.failed_contact_attempts = 0
+        self.flagged_unreachable = False
+
+    # -- possible duplicates (the read model flags them; staff decide) -------------------
+    # Nothing of this enters the history: a partner reads its own, and must not learn from
+    # it that a similar organization exists.
+
+    class PossibleDuplicateDismissed(AuditedAggregate.Event):
+        note: str
+
+        def apply(self, org: Organization) -> None:
+            org.duplicate_flag_dismissed = True
+
+    def dismiss_possible_duplicate(self, note: str) -> None:
+        self._require("dismiss a possible duplicate", *_PENDING)
+        note = require_reason(note, "dismissing a possible duplicate")
+        self.trigger_event(self.PossibleDuplicateDismissed, note=note)
+
+    class DeclinedAsDuplicate(AuditedAggregate.Event):
+        duplicate_of: str
+        note: str
+
+        def apply(self, org: Organization) -> None:
+            org.duplicate_of = self.duplicate_of
+            org._step(self, Status.DECLINED)
+
+    def decline_as_duplicate(self, duplicate_of: UUID, note: str) -> None:
+        """``duplicate_of``: an existing organization (the caller checked it exists)."""
+        self._require("decline as a duplicate", *_PENDING)
+        if duplicate_of == self.id:
+            raise NotADuplicate("an application cannot be a duplicate of itself")
+        self.trigger_event(
+            self.DeclinedAsDuplicate,
+            duplicate_of=str(duplicate_of),
+            note=clean_text(note, "the note"),
+        )
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -405,6 +567,19 @@ class Organization(AuditedAggregate):
             }
         )
 
+
+_AGREEMENT_NEEDED = (
+    "only the organization itself opts in to or out of the public listing; on its behalf, "
+    "record its written agreement (a reference and a note)"
+)
+
+# An application not decided yet.
+_PENDING = (
+    Status.SUBMITTED,
+    Status.UNDER_REVIEW,
+    Status.INFORMATION_REQUESTED,
+    Status.INFORMATION_PROVIDED,
+)
 
 _ACTIVE = (
     Status.SUBMITTED,

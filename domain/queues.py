@@ -34,11 +34,13 @@ HOTLINE = ""
 
 
 class QueueName(StrEnum):
+    SUPERVISOR_REQUESTS = "SUPERVISOR_REQUESTS"
     FOLLOW_UPS = "FOLLOW_UPS"
     MANDATORY_REPORT_DECISIONS = "MANDATORY_REPORT_DECISIONS"
     REFERRALS_WITHOUT_OUTCOME = "REFERRALS_WITHOUT_OUTCOME"
     REFERRALS_DECLINED = "REFERRALS_DECLINED"
     APPLICATIONS_TO_REVIEW = "APPLICATIONS_TO_REVIEW"
+    POSSIBLE_DUPLICATES = "POSSIBLE_DUPLICATES"
     REVIEWS_DUE = "REVIEWS_DUE"
     UNREACHABLE_ORGANIZATIONS = "UNREACHABLE_ORGANIZATIONS"
     INFORMATION_REQUESTS_UNANSWERED = "INFORMATION_REQUESTS_UNANSWERED"
@@ -119,6 +121,14 @@ def _follow_up(case: Case) -> Found:
         yield str(case.id), HOTLINE, max(granted)
 
 
+def _supervisor_request(case: Case) -> Found:
+    """Staff asked a supervisor about the case: waiting since the oldest request a decision has
+    not answered yet (a decision answers every open request)."""
+    waiting = [r["at"] for r in case.open_supervisor_requests()]
+    if waiting:
+        yield str(case.id), HOTLINE, min(waiting)
+
+
 def _mandatory_report_decision(case: Case) -> Found:
     """A case flagged as the hotline's to report (domain/mandatory_report.py), waiting for a
     supervisor's report or written decision that none is required."""
@@ -168,6 +178,7 @@ def _report_to_acknowledge(case: Case) -> Found:
 
 
 CASE_SOURCES: tuple[Source[Case], ...] = (
+    Source(Queue(QueueName.SUPERVISOR_REQUESTS, SubjectKind.CASE), _supervisor_request),
     Source(
         Queue(QueueName.MANDATORY_REPORT_DECISIONS, SubjectKind.CASE), _mandatory_report_decision
     ),
@@ -277,12 +288,20 @@ PROTOCOL_SOURCES: tuple[Source[ReportingProtocol], ...] = (
     ),
 )
 
+# Queues whose items a read model finds itself, across records, rather than a record's own
+# state: possible duplicate applications (projections/directory.py), kept with the
+# organizations' items.
+FOUND_BY_READ_MODELS: tuple[Queue, ...] = (
+    Queue(QueueName.POSSIBLE_DUPLICATES, SubjectKind.ORGANIZATION),
+)
+
 QUEUES: dict[QueueName, Queue] = {
     queue.name: queue
     for queue in (
         *(s.queue for s in CASE_SOURCES),
         *(s.queue for s in ORGANIZATION_SOURCES),
         *(s.queue for s in PROTOCOL_SOURCES),
+        *FOUND_BY_READ_MODELS,
     )
 }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Any, NotRequired, Required, TypedDict, cast
 
 import pycountry
 
@@ -191,11 +191,66 @@ def _contact(p: _Problems, data: Any, where: str, fields: tuple[str, ...]) -> di
     return {k: v for k, v in result.items() if v}
 
 
+# An organization's profile as ``parse_profile`` gives it and its events keep it: plain dicts at
+# run time, typed so that a misspelt key is an error. Profiles stored before a key existed lack
+# it, so only the kind and the names are sure to be there.
+class Service(TypedDict):
+    nameEn: str
+    nameFr: str
+    category: str
+    natures: list[str]
+
+
+class Region(TypedDict):
+    province: str
+    municipality: NotRequired[str]
+
+
+class Contact(TypedDict, total=False):
+    """How the public reaches it (``PUBLIC_CONTACT_FIELDS``), or the hotline's point of
+    contact there (``POINT_OF_CONTACT_FIELDS``): only the fields given."""
+
+    name: str
+    title: str
+    phone: str
+    tollFree: str
+    email: str
+    website: str
+    afterHoursPhone: str
+
+
+class Location(TypedDict, total=False):
+    province: str
+    municipality: str
+    address: str
+    postalCode: str
+    confidential: bool
+
+
+class Profile(TypedDict, total=False):
+    kind: Required[str]
+    nameEn: Required[str]
+    nameFr: Required[str]
+    descriptionEn: str
+    descriptionFr: str
+    hours: str
+    intakeProcess: str
+    referralProtocol: str
+    focusAreas: list[str]
+    populations: list[str]
+    services: list[Service]
+    languages: list[str]
+    regions: list[Region]
+    publicContact: Contact
+    pointOfContact: Contact
+    location: Location
+
+
 PUBLIC_CONTACT_FIELDS = ("phone", "tollFree", "email", "website")
 POINT_OF_CONTACT_FIELDS = ("name", "title", "phone", "email", "afterHoursPhone")
 
 
-def parse_profile(data: dict[str, Any]) -> dict[str, Any]:
+def parse_profile(data: dict[str, Any]) -> Profile:
     """Validates and normalizes a profile; raises ``InvalidInput`` naming every problem."""
     p = _Problems()
     profile: dict[str, Any] = {}
@@ -226,7 +281,7 @@ def parse_profile(data: dict[str, Any]) -> dict[str, Any]:
     if kind == OrganizationKind.CHILD_PROTECTION_AUTHORITY.value and not profile["regions"]:
         p.add("regions: a child-protection authority names its jurisdiction (at least one region)")
     p.raise_if_any()
-    return profile
+    return cast(Profile, profile)
 
 
 def _services(p: _Problems, values: Any) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol, cast, overload
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEventProtocol, Snapshot
@@ -39,10 +39,18 @@ def event_topics(aggregate_class: type[Aggregate]) -> list[str]:
     )
 
 
-# Each entry (an instant and its text) is small and of one size, so a count bounds the
-# memory; a rebuild forgets them after each batch (see bench/README.md, rebuild.py).
-@lru_cache(maxsize=1 << 13)
-def iso(moment: datetime | None) -> str | None:
+class _Iso(Protocol):
+    """``iso``'s type: text for an instant, None for none."""
+
+    @overload
+    def __call__(self, moment: datetime) -> str: ...
+    @overload
+    def __call__(self, moment: datetime | None) -> str | None: ...
+    def cache_clear(self) -> None: ...
+    def cache_info(self) -> Any: ...
+
+
+def _iso(moment: datetime | None) -> str | None:
     """One text form for instants on both stores, so they compare and sort the same.
     Remembered: a case's row is rebuilt whole with each batch that touches it, its earlier
     instants with it (equal instants give equal texts, whatever their time zone)."""
@@ -51,6 +59,11 @@ def iso(moment: datetime | None) -> str | None:
     utc = moment.astimezone(UTC)
     # %Y does not pad years before 1000, and these texts compare as text.
     return f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S.%fZ")
+
+
+# Each entry (an instant and its text) is small and of one size, so a count bounds the
+# memory; a rebuild forgets them after each batch (see bench/README.md, rebuild.py).
+iso = cast(_Iso, lru_cache(maxsize=1 << 13)(_iso))
 
 
 # An aggregate's events after one version, up to and including another, from the event store.

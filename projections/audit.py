@@ -22,14 +22,23 @@ from eventsourcing.persistence import Notification
 from domain.organization import Organization
 from domain.vault import SEALED_TEXT
 from projections.aggregates import event_topics, iso
-from projections.directory import public_doc, sort_key
+from projections.directory import PublicDoc, public_doc, sort_key
 
 # What the audit answers for: records, not the idempotency bookkeeping beside them.
 RECORD_TYPES = frozenset({"Case", "Contact", "Organization", "ReportingProtocol"})
 SEALED = frozenset({"sealed_personal", "sealedPersonal", "sealed_copy", "sealedCopy"})
 MASK = "[sealed]"
 # Where an event keeps the reason its command required (the first one present).
-REASON_FIELDS = ("reason", "justification", "decision", "note", "summary", "questions", "answers")
+REASON_FIELDS = (
+    "reason",
+    "justification",
+    "decision",
+    "question",
+    "note",
+    "summary",
+    "questions",
+    "answers",
+)
 _ENVELOPE = frozenset(
     {"originator_id", "originator_version", "timestamp", "actor_id", "actor_role", "request_id"}
 )
@@ -186,7 +195,7 @@ class AuditTrail:
             "state": plain(state),
         }
 
-    def public_directory_as_of(self, moment: datetime) -> list[dict[str, Any]]:
+    def public_directory_as_of(self, moment: datetime) -> list[PublicDoc]:
         """The public directory as it stood at ``moment``, folded from the log up to it."""
         organizations: dict[UUID, Any] = {}
         passed: set[UUID] = set()  # an aggregate's later events come after its earlier ones

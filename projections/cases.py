@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -41,12 +41,32 @@ CASE_COLUMNS = (
     "doc",
 )
 # The rows a case has besides its own, each set named by the case's id.
-ITEM_TABLES = ("case_needs", "referral_inbox", "report_inbox", "disclosure_ledger")
+ITEM_TABLES = (
+    "case_needs",
+    "referral_inbox",
+    "report_inbox",
+    "disclosure_ledger",
+    "supervisor_requests",
+)
+# A supervisor request as the open-requests read model keeps it: whose case, when, by whom,
+# answered or not (``answered_at`` null while open), and the question, sealed with the case key.
+REQUEST_COLUMNS = (
+    "id",
+    "case_id",
+    "requested_at",
+    "requested_by",
+    "answered_at",
+    "answered_by",
+    "question",
+)
 # Cases flagged for a mandatory-report decision: one row each, from the flag on (a work queue).
 MANDATORY_REPORTS = "mandatory_report_queue"
 TABLES = ("cases", *ITEM_TABLES, MANDATORY_REPORTS)
-# The events that add or change one inbox or ledger row, and the attribute naming it.
+# The events that add or change inbox, ledger or request rows, and the attribute naming them
+# (one id, or a list of ids).
 ITEM_EVENTS: dict[type[Any], tuple[str, str]] = {
+    Case.SupervisorRequested: ("supervisor_requests", "supervisor_request_id"),
+    Case.SupervisorConsulted: ("supervisor_requests", "answers"),
     Case.InformationDisclosed: ("disclosure_ledger", "disclosure_id"),
     Case.ReferralMade: ("referral_inbox", "referral_id"),
     Case.ReferralOutcomeReported: ("referral_inbox", "referral_id"),
@@ -59,7 +79,6 @@ ITEM_EVENTS: dict[type[Any], tuple[str, str]] = {
 # has all of the case's rows written again.
 CASE_ROW_EVENTS: frozenset[type[Any]] = frozenset(
     {
-        Case.SupervisorConsulted,
         Case.ConsentGranted,
         Case.EmergencyServicesContacted,
         Case.Closed,
@@ -79,7 +98,8 @@ def _touched(case: Case, events: Sequence[DomainEventProtocol[Any]]) -> Items | 
         kind = type(event)
         if kind in ITEM_EVENTS:
             table, attribute = ITEM_EVENTS[kind]
-            items[table].add(getattr(event, attribute))
+            named = getattr(event, attribute)
+            items[table].update(named if isinstance(named, list) else [named])
         elif kind is Case.ConsentWithdrawn:
             # The inbox items disclosed under the consent: their recipients are told.
             consent = cast(Case.ConsentWithdrawn, event).consent_id
@@ -106,7 +126,13 @@ def _withdrawn(case: Case, disclosure: Disclosure) -> bool:
     return consent is not None and case.consents[consent]["withdrawnAt"] is not None
 
 
-def _held(case: Case, disclosure: Disclosure) -> dict[str, Any]:
+class Held(TypedDict):
+    sealedCopy: str
+    fields: list[str]
+    consentWithdrawn: bool
+
+
+def _held(case: Case, disclosure: Disclosure) -> Held:
     """What an inbox item keeps of the disclosure it came with: the sealed copy, the fields'
     names, and whether the consent behind it has been withdrawn since. A withdrawal stops
     future disclosures; what the recipient already holds it still holds (only an erasure takes
@@ -138,6 +164,8 @@ class CaseDoc(TypedDict):
     openedAt: str | None
     updatedAt: str | None
     consultations: list[dict[str, Any]]
+    supervisorRequests: list[dict[str, Any]]
+    supervisorDecisionRequired: bool
     consents: list[dict[str, Any]]
     disclosures: list[dict[str, Any]]
     referrals: list[dict[str, Any]]
@@ -148,6 +176,37 @@ class CaseDoc(TypedDict):
     erasedAt: str | None
     mandatoryReport: dict[str, Any] | None
     childProtectionReports: list[dict[str, Any]]
+
+
+class OutcomeDoc(TypedDict):
+    at: str
+    outcome: str
+    note: str
+
+
+class InboxDoc(TypedDict):
+    """An item of an inbox as its row keeps it (``referral_inbox.doc``, ``report_inbox.doc``):
+    what was disclosed with it (sealed with the case's key) and when, never the case."""
+
+    id: str
+    at: str
+    sealedCopy: str
+    fields: list[str]
+    # Rows written before a key existed lack it.
+    consentWithdrawn: NotRequired[bool]
+    # A referral's only.
+    mode: NotRequired[str]
+    needs: NotRequired[list[str]]
+    outcomes: NotRequired[list[OutcomeDoc]]
+    answer: NotRequired[AnswerDoc | None]
+    # A report's only.
+    acknowledgement: NotRequired[AcknowledgementDoc | None]
+
+
+class InboxItem(InboxDoc):
+    """An item of an inbox as read: its row's document and the case it came from."""
+
+    caseId: str
 
 
 def case_doc(case: Case) -> CaseDoc:
@@ -166,7 +225,17 @@ def case_doc(case: Case) -> CaseDoc:
         "details": case.details,
         "openedAt": iso(case.created_on),
         "updatedAt": iso(case.modified_on),
-        "consultations": at(case.consultations),
+        "consultations": [
+            {
+                **c,
+                "at": iso(c["at"]),
+                "nextSteps": c.get("nextSteps", ""),
+                "answers": c.get("answers", []),
+            }
+            for c in case.consultations
+        ],
+        "supervisorRequests": [request_doc(r) for r in case.supervisor_requests.values()],
+        "supervisorDecisionRequired": case.supervisor_decision_required,
         "consents": [
             {
                 **c,
@@ -211,11 +280,34 @@ def case_doc(case: Case) -> CaseDoc:
     }
 
 
-def answer_doc(answer: ReferralAnswer | None) -> dict[str, Any] | None:
+def request_doc(request: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        **request,
+        "at": iso(request["at"]),
+        "answeredAt": iso(request["answeredAt"]),
+    }
+
+
+class AnswerDoc(TypedDict):
+    at: str
+    by: str
+    answer: str
+    reason: str | None
+    note: str
+
+
+class AcknowledgementDoc(TypedDict):
+    at: str
+    by: str
+    contactName: str
+    fileNumber: str
+
+
+def answer_doc(answer: ReferralAnswer | None) -> AnswerDoc | None:
     return None if answer is None else {**answer, "at": iso(answer["at"])}
 
 
-def acknowledgement_doc(acknowledgement: ReportAcknowledgement | None) -> dict[str, Any] | None:
+def acknowledgement_doc(acknowledgement: ReportAcknowledgement | None) -> AcknowledgementDoc | None:
     return (
         None if acknowledgement is None else {**acknowledgement, "at": iso(acknowledgement["at"])}
     )
@@ -293,6 +385,15 @@ class CaseProjection(AggregateProjection):
             "CREATE INDEX IF NOT EXISTS disclosure_ledger_at ON disclosure_ledger (at, id)"
         )
         cursor.execute(
+            "CREATE TABLE IF NOT EXISTS supervisor_requests (id TEXT PRIMARY KEY, "
+            "case_id TEXT NOT NULL, requested_at TEXT NOT NULL, requested_by TEXT NOT NULL, "
+            "answered_at TEXT, answered_by TEXT, question TEXT NOT NULL)"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS supervisor_requests_at "
+            "ON supervisor_requests (requested_at, id)"
+        )
+        cursor.execute(
             f"CREATE TABLE IF NOT EXISTS {MANDATORY_REPORTS} (case_id TEXT PRIMARY KEY, "
             "flagged_at TEXT NOT NULL, decided INTEGER NOT NULL, decided_at TEXT)"
         )
@@ -335,7 +436,7 @@ class CaseProjection(AggregateProjection):
             marks = ", ".join(["%s"] * len(whole))
             for table in ITEM_TABLES:
                 cursor.execute(f"DELETE FROM {table} WHERE case_id IN ({marks})", whole)
-        rows, needs, referrals, reports, ledger = [], [], [], [], []
+        rows, needs, referrals, reports, ledger, requests = [], [], [], [], [], []
         flags: list[tuple[Any, ...]] = []
         for case in cases:
             doc = case_doc(case)
@@ -366,48 +467,46 @@ class CaseProjection(AggregateProjection):
                     continue  # relayed to the caller: nothing was sent to the organization
                 if not _wanted(items, "referral_inbox", referral["id"]):
                     continue
-                disclosure = case.disclosures[referral["disclosureId"]]
+                held = _held(case, case.disclosures[referral["disclosureId"]])
+                referred: InboxDoc = {
+                    "id": referral["id"],
+                    "mode": referral["mode"],
+                    "needs": referral["needs"],
+                    "at": iso(referral["at"]),
+                    "sealedCopy": held["sealedCopy"],
+                    "fields": held["fields"],
+                    "consentWithdrawn": held["consentWithdrawn"],
+                    "outcomes": [{**o, "at": iso(o["at"])} for o in referral["outcomes"]],
+                    "answer": answer_doc(referral.get("answer")),
+                }
                 referrals.append(
                     (
                         referral["id"],
                         referral["organizationId"],
                         doc["id"],
                         iso(referral["at"]),
-                        dump_doc(
-                            {
-                                "id": referral["id"],
-                                "mode": referral["mode"],
-                                "needs": referral["needs"],
-                                "at": iso(referral["at"]),
-                                **_held(case, disclosure),
-                                "outcomes": [
-                                    {**o, "at": iso(o["at"])} for o in referral["outcomes"]
-                                ],
-                                "answer": answer_doc(referral.get("answer")),
-                            }
-                        ),
+                        dump_doc(referred),
                     )
                 )
             for report in case.reports.values():
                 if not _wanted(items, "report_inbox", report["id"]):
                     continue
-                disclosure = case.disclosures[report["disclosureId"]]
+                held = _held(case, case.disclosures[report["disclosureId"]])
+                reported: InboxDoc = {
+                    "id": report["id"],
+                    "at": iso(report["at"]),
+                    "sealedCopy": held["sealedCopy"],
+                    "fields": held["fields"],
+                    "consentWithdrawn": held["consentWithdrawn"],
+                    "acknowledgement": acknowledgement_doc(report.get("acknowledgement")),
+                }
                 reports.append(
                     (
                         report["id"],
                         report["agencyId"],
                         doc["id"],
                         iso(report["at"]),
-                        dump_doc(
-                            {
-                                "id": report["id"],
-                                "at": iso(report["at"]),
-                                **_held(case, disclosure),
-                                "acknowledgement": acknowledgement_doc(
-                                    report.get("acknowledgement")
-                                ),
-                            }
-                        ),
+                        dump_doc(reported),
                     )
                 )
             for disclosure in case.disclosures.values():
@@ -416,6 +515,19 @@ class CaseProjection(AggregateProjection):
                 entry = {k: v for k, v in disclosure.items() if k != "sealedCopy"}
                 entry["at"] = iso(disclosure["at"])
                 ledger.append((disclosure["id"], doc["id"], entry["at"], dump_doc(entry)))
+            for request in case.supervisor_requests.values():
+                if _wanted(items, "supervisor_requests", request["id"]):
+                    requests.append(
+                        (
+                            request["id"],
+                            doc["id"],
+                            iso(request["at"]),
+                            request["by"],
+                            iso(request["answeredAt"]),
+                            request["answeredBy"],
+                            request["question"],
+                        )
+                    )
         # One row per case, referral, report and disclosure: no key twice in one statement.
         insert_rows(
             cursor,
@@ -443,6 +555,15 @@ class CaseProjection(AggregateProjection):
             [Texts] * 4,
             ledger,
             "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+        )
+        insert_rows(
+            cursor,
+            "supervisor_requests",
+            REQUEST_COLUMNS,
+            [Texts] * len(REQUEST_COLUMNS),
+            requests,
+            "ON CONFLICT (id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in REQUEST_COLUMNS[1:]),
         )
         insert_rows(
             cursor,
@@ -556,7 +677,7 @@ class CaseQueries:
             rows = cursor.execute(sql, [*params, first]).fetchall()
         return [load_doc(r[0]) for r in rows]
 
-    def inbox(self, table: str, owner: str, first: int) -> list[dict[str, Any]]:
+    def inbox(self, table: str, owner: str, first: int) -> list[InboxItem]:
         column = INBOX_OWNER[table]
         with self._read() as cursor:
             rows = cursor.execute(
@@ -564,9 +685,9 @@ class CaseQueries:
                 "ORDER BY at DESC, id DESC LIMIT %s",
                 (owner, first),
             ).fetchall()
-        return [{**load_doc(doc), "caseId": case_id} for case_id, doc in rows]
+        return [cast(InboxItem, {**load_doc(doc), "caseId": case_id}) for case_id, doc in rows]
 
-    def inbox_item(self, table: str, item_id: str, owner: str) -> tuple[str, dict[str, Any]] | None:
+    def inbox_item(self, table: str, item_id: str, owner: str) -> tuple[str, InboxDoc] | None:
         """(case id, item) for one referral or report addressed to ``owner``, or None. The
         addressee and the id are looked up together, in one index: another's item is not
         touched, just as a missing one is not there (by id, then compared, its row would be
@@ -577,7 +698,7 @@ class CaseQueries:
                 f"SELECT case_id, doc FROM {table} WHERE {column} || ' ' || id = %s",
                 (f"{owner} {item_id}",),
             ).fetchone()
-        return None if row is None else (row[0], load_doc(row[1]))
+        return None if row is None else (row[0], cast(InboxDoc, load_doc(row[1])))
 
     def ledger(self, first: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
         clause, params = "TRUE", list[Any]()
@@ -591,6 +712,31 @@ class CaseQueries:
                 [*params, first],
             ).fetchall()
         return [{**load_doc(doc), "caseId": case_id} for case_id, doc in rows]
+
+    def supervisor_requests(
+        self, answered: bool | None, first: int, after: tuple[str, str] | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Supervisor requests, oldest first (the longest waiting first), open ones only unless
+        ``answered`` says otherwise; with how many match in all."""
+        clauses: list[str] = []
+        if answered is not None:
+            clauses.append("answered_at IS NOT NULL" if answered else "answered_at IS NULL")
+        where = " AND ".join(clauses) or "TRUE"
+        page, params = where, list[Any]()
+        if after is not None:
+            page += " AND (requested_at > %s OR (requested_at = %s AND id > %s))"
+            params = [after[0], after[0], after[1]]
+        with self._read() as cursor:
+            rows = cursor.execute(
+                f"SELECT {', '.join(REQUEST_COLUMNS)} FROM supervisor_requests WHERE {page} "
+                "ORDER BY requested_at, id LIMIT %s",
+                [*params, first],
+            ).fetchall()
+            total = cursor.execute(
+                f"SELECT COUNT(*) FROM supervisor_requests WHERE {where}"
+            ).fetchone()[0]
+        keys = ("id", "caseId", "at", "by", "answeredAt", "answeredBy", "question")
+        return [dict(zip(keys, row, strict=True)) for row in rows], int(total)
 
     def mandatory_reports(
         self, decided: bool | None, first: int, after: tuple[str, str] | None

@@ -9,40 +9,123 @@ address). Public reads touch the public tables only, so no filter bug can leak a
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, cast
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
 from domain.organization import Organization, Status
+from domain.vocabulary import Contact, Location, Profile, Region, Service
 from projections.aggregates import AggregateProjection, iso
-from projections.queues import ORGANIZATION_WORK, create_item_table, write_items
+from projections.queues import (
+    ORGANIZATION_WORK,
+    create_item_table,
+    duplicate_items,
+    write_items,
+)
 from projections.sql import Cursor, ViewStore, dump_doc, load_doc
 
 INTERNAL = "directory_internal"
 PUBLIC = "directory_public"
 SCOPES = (INTERNAL, PUBLIC)
+# Possible duplicates: each organization's match keys, and each application flagged, with the
+# organizations it looks like (internal: the hotline's roles only).
+MATCH_KEYS = "directory_match_keys"
+DUPLICATES = "directory_possible_duplicates"
 
-PUBLIC_FIELDS = (
-    "kind",
-    "nameEn",
-    "nameFr",
-    "descriptionEn",
-    "descriptionFr",
-    "services",
-    "focusAreas",
-    "populations",
-    "languages",
-    "regions",
-    "hours",
-    "intakeProcess",
-    "publicContact",
-)
+
+# The documents the two directories keep (``doc``): plain dicts, typed so that a misspelt key
+# is an error. The internal one is the whole profile with the record's state, its instants as
+# text; the public one only the public fields and, of a confidential location, the province
+# and municipality.
+class ContactAttemptDoc(TypedDict):
+    at: str
+    outcome: str
+    note: str
+
+
+class AllegationDoc(TypedDict):
+    at: str
+    summary: str
+    recordedBy: str
+
+
+class RemovalDoc(TypedDict):
+    at: str
+    reason: str
+    note: str
+    removedBy: str
+
+
+class StatusStepDoc(TypedDict):
+    at: str
+    what: str
+    status: str
+    actorRole: str
+    note: str
+
+
+class PendingUpdateDoc(TypedDict):
+    profile: Profile
+    submittedAt: str
+
+
+class InternalDoc(Profile):
+    id: str
+    version: int
+    status: str
+    publicListing: bool
+    criteria: list[str]
+    lastConfirmedAt: str | None
+    createdAt: str | None
+    updatedAt: str | None
+    failedContactAttempts: int
+    flaggedUnreachable: bool
+    contactAttempts: list[ContactAttemptDoc]
+    pendingUpdate: PendingUpdateDoc | None
+    allegations: list[AllegationDoc]
+    removal: RemovalDoc | None
+    removalRequested: bool
+    history: list[StatusStepDoc]
+    duplicateOf: str | None
+    possibleDuplicates: list[dict[str, Any]]  # the batch that writes the row fills it
+
+
+class PublicDoc(TypedDict):
+    """Each public field of the profile (null where it has none), then the id and location."""
+
+    kind: str
+    nameEn: str
+    nameFr: str
+    descriptionEn: str | None
+    descriptionFr: str | None
+    services: list[Service] | None
+    focusAreas: list[str] | None
+    populations: list[str] | None
+    languages: list[str] | None
+    regions: list[Region] | None
+    hours: str | None
+    intakeProcess: str | None
+    publicContact: Contact | None
+    id: str
+    location: Location | PublicLocation | None
+
+
+class PublicLocation(TypedDict):
+    """A confidential location as the public directory shows it."""
+
+    province: str | None
+    municipality: str | None
+
+
+OrganizationDoc = InternalDoc | PublicDoc
+PUBLIC_FIELDS = tuple(key for key in PublicDoc.__annotations__ if key not in ("id", "location"))
 FACETS = (
     "province",
     "serviceCategory",
@@ -64,7 +147,61 @@ def sort_key(name: str) -> str:
     return fold(name)
 
 
-def internal_doc(org: Organization) -> dict[str, Any]:
+# -- possible duplicates ----------------------------------------------------------------------
+
+NAME = "NAME"
+POSTAL_CODE_AND_EMAIL = "POSTAL_CODE_AND_EMAIL"
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _normalized_name(name: str) -> str:
+    """A name as applications are compared: folded, punctuation and spacing ignored."""
+    return " ".join(_NOT_WORD.sub(" ", fold(name)).split())
+
+
+def match_keys(profile: Mapping[str, Any]) -> dict[str, str]:
+    """What makes two organizations look alike, as digests (the table holds no contact
+    details of its own) -> what matched: either name, or a postal code with an email."""
+    keys: dict[str, str] = {}
+    for name in (profile.get("nameEn"), profile.get("nameFr")):
+        if name and (normal := _normalized_name(name)):
+            keys[_digest("name", normal)] = NAME
+    postal = "".join(((profile.get("location") or {}).get("postalCode") or "").upper().split())
+    if postal:
+        for contact in ("publicContact", "pointOfContact"):
+            email = ((profile.get(contact) or {}).get("email") or "").strip().casefold()
+            if email:
+                keys[_digest("postal-email", f"{postal}|{email}")] = POSTAL_CODE_AND_EMAIL
+    return keys
+
+
+def _digest(kind: str, text: str) -> str:
+    return hashlib.sha256(f"{kind}\x1f{text}".encode()).hexdigest()
+
+
+def duplicate_resolution(org: Organization) -> str | None:
+    """What became of an application's flag: None while staff have not decided."""
+    if org.duplicate_of is not None:
+        return "DECLINED_AS_DUPLICATE"
+    if org.duplicate_flag_dismissed:
+        return "DISMISSED"
+    if org.status in _UNDECIDED:
+        return None
+    return "DECIDED"
+
+
+_UNDECIDED = frozenset(
+    s.value
+    for s in (
+        Status.SUBMITTED,
+        Status.UNDER_REVIEW,
+        Status.INFORMATION_REQUESTED,
+        Status.INFORMATION_PROVIDED,
+    )
+)
+
+
+def internal_doc(org: Organization) -> InternalDoc:
     profile = org.profile
     return {
         **profile,
@@ -89,28 +226,30 @@ def internal_doc(org: Organization) -> dict[str, Any]:
         "removal": None if org.removal is None else {**org.removal, "at": iso(org.removal["at"])},
         "removalRequested": org.removal_requested,
         "history": [{**h, "at": iso(h["at"])} for h in org.history],
+        "duplicateOf": org.duplicate_of,
+        "possibleDuplicates": [],
     }
 
 
-def public_doc(org: Organization) -> dict[str, Any] | None:
+def public_doc(org: Organization) -> PublicDoc | None:
     if org.status != Status.INCLUDED.value or not org.public_listing:
         return None
-    doc = {key: org.profile.get(key) for key in PUBLIC_FIELDS}
+    doc = cast(PublicDoc, {key: org.profile.get(key) for key in PUBLIC_FIELDS})
     doc["id"] = str(org.id)
-    location = org.profile.get("location") or {}
+    location: Location = org.profile.get("location") or {}
     if location.get("confidential"):
         doc["location"] = {
             "province": location.get("province"),
             "municipality": location.get("municipality"),
         }
     elif location:
-        doc["location"] = {k: v for k, v in location.items() if k != "confidential"}
+        doc["location"] = cast(Location, {k: v for k, v in location.items() if k != "confidential"})
     else:
         doc["location"] = None
     return doc
 
 
-def _facet_rows(doc: dict[str, Any]) -> set[tuple[str, str]]:
+def _facet_rows(doc: OrganizationDoc) -> set[tuple[str, str]]:
     rows = {("kind", doc["kind"])}
     rows |= {("province", r["province"]) for r in doc.get("regions") or []}
     rows |= {("serviceCategory", s["category"]) for s in doc.get("services") or []}
@@ -121,10 +260,14 @@ def _facet_rows(doc: dict[str, Any]) -> set[tuple[str, str]]:
     return rows
 
 
-def _search_text(doc: dict[str, Any], lang: str) -> str:
-    suffix = "En" if lang == "en" else "Fr"
-    parts = [doc.get(f"name{suffix}") or "", doc.get(f"description{suffix}") or ""]
-    parts += [s.get(f"name{suffix}", "") for s in doc.get("services") or []]
+def _search_text(doc: OrganizationDoc, lang: str) -> str:
+    services = doc.get("services") or []
+    if lang == "en":
+        parts = [doc.get("nameEn") or "", doc.get("descriptionEn") or ""]
+        parts += [s["nameEn"] for s in services]
+    else:
+        parts = [doc.get("nameFr") or "", doc.get("descriptionFr") or ""]
+        parts += [s["nameFr"] for s in services]
     parts += [r.get("municipality", "") for r in doc.get("regions") or []]
     return " ".join(p for p in parts if p)
 
@@ -178,11 +321,30 @@ class DirectoryProjection(AggregateProjection):
                     f"CREATE VIRTUAL TABLE IF NOT EXISTS {scope}_fts USING fts5(id UNINDEXED, "
                     "body, tokenize = 'porter unicode61 remove_diacritics 2')"
                 )
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {MATCH_KEYS} (id TEXT NOT NULL, match_key TEXT NOT NULL, "
+            "PRIMARY KEY (id, match_key))"
+        )
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {MATCH_KEYS}_key ON {MATCH_KEYS} (match_key, id)"
+        )
+        # One row per application and organization it looks like; resolution NULL while open.
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {DUPLICATES} (application_id TEXT NOT NULL, "
+            "organization_id TEXT NOT NULL, matched_on TEXT NOT NULL, flagged_at TEXT NOT NULL, "
+            "resolution TEXT, PRIMARY KEY (application_id, organization_id))"
+        )
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {DUPLICATES}_open "
+            f"ON {DUPLICATES} (resolution, flagged_at, application_id)"
+        )
 
     def drop_tables(self, cursor: Cursor) -> None:
         for scope in SCOPES:
             for table in (f"{scope}_facets", f"{scope}_fts", scope):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        for table in (MATCH_KEYS, DUPLICATES):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"DROP TABLE IF EXISTS {ORGANIZATION_WORK}")
         cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
 
@@ -192,9 +354,12 @@ class DirectoryProjection(AggregateProjection):
         orgs: list[Organization],
         applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]],
     ) -> None:
-        internal, public = [], []
+        flags = self._flag_duplicates(cursor, orgs, applied)
+        internal: list[tuple[OrganizationDoc, tuple[Any, ...]]] = []
+        public: list[tuple[OrganizationDoc, tuple[Any, ...]]] = []
         for org in orgs:
             doc = internal_doc(org)
+            doc["possibleDuplicates"] = flags.get(str(org.id), [])
             internal.append(
                 (doc, (org.status, doc["lastConfirmedAt"], int(org.flagged_unreachable)))
             )
@@ -204,14 +369,79 @@ class DirectoryProjection(AggregateProjection):
         ids = [str(org.id) for org in orgs]
         self._replace(cursor, INTERNAL, ids, internal)
         self._replace(cursor, PUBLIC, ids, public)
-        write_items(cursor, ORGANIZATION_WORK, orgs)
+        write_items(cursor, ORGANIZATION_WORK, orgs, duplicate_items(flags))
+
+    def _flag_duplicates(
+        self,
+        cursor: Cursor,
+        orgs: list[Organization],
+        applied: Mapping[UUID, Sequence[DomainEventProtocol[Any]]],
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Keeps each organization's match keys, flags each new application that shares one
+        with an organization already known (in log order: the second of two identical
+        applications is flagged, with a link to the first), and returns the flags of these
+        organizations, for their documents."""
+        ids = [str(org.id) for org in orgs]
+        marks = ", ".join(["%s"] * len(ids))
+        for org in orgs:
+            # One by one: an organization later in the batch keeps its keys until its turn,
+            # so an application earlier in the batch still finds it.
+            keys = match_keys(org.profile)
+            submitted = any(
+                isinstance(e, Organization.ApplicationSubmitted) for e in applied[org.id]
+            )
+            if submitted and keys:
+                self._flag(cursor, org, keys)
+            cursor.execute(f"DELETE FROM {MATCH_KEYS} WHERE id = %s", (str(org.id),))
+            cursor.executemany(
+                f"INSERT INTO {MATCH_KEYS} (id, match_key) VALUES (%s, %s)",
+                [(str(org.id), key) for key in sorted(keys)],
+            )
+            cursor.execute(
+                f"UPDATE {DUPLICATES} SET resolution = %s WHERE application_id = %s",
+                (duplicate_resolution(org), str(org.id)),
+            )
+        rows = cursor.execute(
+            f"SELECT application_id, organization_id, matched_on, flagged_at, resolution "
+            f"FROM {DUPLICATES} WHERE application_id IN ({marks}) "
+            "ORDER BY application_id, flagged_at, organization_id",
+            ids,
+        ).fetchall()
+        flags: dict[str, list[dict[str, Any]]] = {}
+        for application, organization, matched, at, resolution in rows:
+            flags.setdefault(application, []).append(
+                {
+                    "organizationId": organization,
+                    "matchedOn": matched.split(","),
+                    "flaggedAt": at,
+                    "resolution": resolution,
+                }
+            )
+        return flags
+
+    def _flag(self, cursor: Cursor, org: Organization, keys: dict[str, str]) -> None:
+        marks = ", ".join(["%s"] * len(keys))
+        found: dict[str, set[str]] = {}
+        for other, key in cursor.execute(
+            f"SELECT id, match_key FROM {MATCH_KEYS} WHERE match_key IN ({marks}) AND id <> %s",
+            [*keys, str(org.id)],
+        ).fetchall():
+            found.setdefault(other, set()).add(keys[key])
+        cursor.executemany(
+            f"INSERT INTO {DUPLICATES} (application_id, organization_id, matched_on, flagged_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [
+                (str(org.id), other, ",".join(sorted(matched)), iso(org.created_on))
+                for other, matched in sorted(found.items())
+            ],
+        )
 
     def _replace(
         self,
         cursor: Cursor,
         scope: str,
         ids: list[str],
-        docs: list[tuple[dict[str, Any], tuple[Any, ...]]],
+        docs: Sequence[tuple[OrganizationDoc, tuple[Any, ...]]],
     ) -> None:
         """Deletes these organizations' rows in ``scope`` and writes the given ones, each
         statement once for the whole batch."""
@@ -284,13 +514,14 @@ class DirectoryQuery:
     statuses: Sequence[str] = ()
     review_due_before: str | None = None
     flagged_unreachable: bool | None = None
+    possible_duplicate: bool | None = None
     first: int = 20
     after: str | None = None
 
 
 @dataclass(frozen=True)
 class DirectoryPage:
-    docs: list[dict[str, Any]]
+    docs: list[OrganizationDoc]
     total: int
     facets: dict[str, dict[str, int]]
     end_cursor: str | None
@@ -329,13 +560,39 @@ class DirectoryQueries:
     def __init__(self, store: ViewStore) -> None:
         self.store = store
 
-    def get(self, scope: str, org_id: str) -> dict[str, Any] | None:
+    def possible_duplicates(
+        self, first: int = 20, after: tuple[str, str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Open flags, oldest first: each application with an organization it looks like.
+        ``after``: the (flaggedAt, applicationId, organizationId) of the last row seen."""
+        where, params = "resolution IS NULL", []
+        if after is not None:
+            where += " AND (flagged_at, application_id, organization_id) > (%s, %s, %s)"
+            params = list(after)
+        with self.store.read() as cursor:
+            rows = cursor.execute(
+                f"SELECT application_id, organization_id, matched_on, flagged_at "
+                f"FROM {DUPLICATES} WHERE {where} "
+                "ORDER BY flagged_at, application_id, organization_id LIMIT %s",
+                [*params, first],
+            ).fetchall()
+        return [
+            {
+                "applicationId": r[0],
+                "organizationId": r[1],
+                "matchedOn": r[2].split(","),
+                "flaggedAt": r[3],
+            }
+            for r in rows
+        ]
+
+    def get(self, scope: str, org_id: str) -> OrganizationDoc | None:
         _known(scope)
         with self.store.read() as cursor:
             row = cursor.execute(f"SELECT doc FROM {scope} WHERE id = %s", (org_id,)).fetchone()
         return None if row is None else load_doc(row[0])
 
-    def get_many(self, scope: str, org_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def get_many(self, scope: str, org_ids: Sequence[str]) -> dict[str, OrganizationDoc]:
         _known(scope)
         if not org_ids:
             return {}
@@ -556,6 +813,16 @@ class DirectoryQueries:
             if query.flagged_unreachable is not None:
                 filters.append(
                     Filter.plain("flagged_unreachable = %s", [int(query.flagged_unreachable)])
+                )
+            if query.possible_duplicate is not None:
+                # Applications with an open flag (true), or every other organization (false).
+                negated = "" if query.possible_duplicate else "NOT "
+                filters.append(
+                    Filter.plain(
+                        f"{negated}EXISTS (SELECT 1 FROM {DUPLICATES} d WHERE "
+                        f"d.application_id = {INTERNAL}.id AND d.resolution IS NULL)",
+                        [],
+                    )
                 )
         return filters
 

@@ -23,6 +23,7 @@ from eventsourcing.domain import DomainEventProtocol
 
 from domain.queues import (
     CASE_SOURCES,
+    HOTLINE,
     ORGANIZATION_SOURCES,
     PROTOCOL_SOURCES,
     Delays,
@@ -62,6 +63,20 @@ def create_item_table(cursor: Cursor, table: str) -> None:
     # One owner's item by id probes this alone (``WorkQueries.get``): another's item is not
     # touched, just as a missing one is not there.
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_owned_id ON {table} ((owner || ' ' || id))")
+
+
+def duplicate_items(flags: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Item]:
+    """An application the directory flagged as looking like a known organization, while staff
+    have not decided (projections/directory.py): due at once, since its oldest open flag."""
+    items = []
+    for application, found in flags.items():
+        open_flags = [f["flaggedAt"] for f in found if f["resolution"] is None]
+        if open_flags:
+            since = datetime.fromisoformat(min(open_flags))
+            items.append(
+                Item(QueueName.POSSIBLE_DUPLICATES, application, HOTLINE, since, application)
+            )
+    return items
 
 
 def write_items(
@@ -121,7 +136,8 @@ class WorkItemProjection(AggregateProjection):
 
 # Which table holds each queue's items (table names reach SQL only from here).
 TABLE_OF: dict[QueueName, str] = {
-    source.queue.name: table for table, sources in SOURCES_OF.items() for source in sources
+    **{source.queue.name: table for table, sources in SOURCES_OF.items() for source in sources},
+    QueueName.POSSIBLE_DUPLICATES: ORGANIZATION_WORK,
 }
 
 

@@ -16,6 +16,9 @@ from domain.base import Actor, DomainError
 STAFF = Actor("fictional-staff-1", "staff", request_id="req-fictional-1")
 SUPERVISOR = Actor("fictional-supervisor-1", "supervisor", request_id="req-fictional-2")
 
+# The organization's written agreement to its public listing, as staff record it.
+AGREEMENT = "Fictional: the organization's signed listing form, ref. NRD-0001."
+
 # Who recorded the past events a scenario starts from, and when its first day was.
 EARLIER_STAFF = {
     "actor_id": "fictional-staff-0",

@@ -25,7 +25,8 @@ referral and disclosure so far, and encoding it held up the writing thread. Here
 go as binary arrays too, and the state column is compressed with lz4 where the server has it
 (the insert's time is mostly PostgreSQL compressing, and lz4 is much faster at it than pglz;
 figures in bench/README.md, case_commands.py). ``PostgresFactory`` gives the application both
-recorders.
+recorders. They override the library's public recorder methods only; the one private use (its
+query of the notification log without its retry) goes through ``domain/eventsourcing_adapter``.
 """
 
 from __future__ import annotations
@@ -53,14 +54,14 @@ from eventsourcing.postgres import (
 from eventsourcing.postgres import PostgresFactory as LibraryPostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import EnvType
-from psycopg import Cursor
 from psycopg.errors import LockNotAvailable, QueryCanceled
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier, Literal
 from psycopg_pool import PoolTimeout
 
 from api.config import ConfigurationError
 from api.infrastructure.stores import BoundedPool
+from domain.eventsourcing_adapter import unretried
 from projections.sql import Byteas, Int8s, Texts, UUIDs, insert_rows
 
 MOVED_ON = "a record the decision read has changed since"
@@ -97,17 +98,9 @@ def retry_lost_connections(func: F) -> F:
     return cast(F, retrying)
 
 
-def _unretried(method: Callable[..., Any]) -> Callable[..., Any]:
-    """The library's method without its ``retry`` decorator (which keeps the method as
-    ``__wrapped__``, by functools.wraps): the library retries every OperationalError, a lock
-    or a pool timeout among them, ten times. Failing here means the library changed."""
-    return cast(Callable[..., Any], method.__wrapped__)  # type: ignore[attr-defined]
-
-
-_select_notifications = _unretried(PostgresApplicationRecorder.select_notifications)
-_max_notification_id = _unretried(PostgresApplicationRecorder.max_notification_id)
-_insert_snapshots = _unretried(PostgresAggregateRecorder.insert_events)
-_select_snapshots = _unretried(PostgresAggregateRecorder.select_events)
+# The library retries every OperationalError, a lock or a pool timeout among them, ten times:
+# its query of the notification log is called without that retry, inside ours.
+_select_notifications = unretried(PostgresApplicationRecorder.select_notifications)
 
 
 def channel_for(schema: str, table: str) -> str:
@@ -120,7 +113,54 @@ def channel_for(schema: str, table: str) -> str:
     return f"{table[:30]}_{hashlib.sha256(name.encode()).hexdigest()[:24]}"
 
 
-class LockedInsertRecorder(PostgresApplicationRecorder):
+class ComposedOnceSelects(PostgresAggregateRecorder):
+    """The library's select of a record's events (or snapshots), retried as above."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The library composes its select statement anew on every load; these are its very
+        # statements, composed once per shape.
+        self._selects: dict[tuple[bool, bool, bool, bool], str] = {}
+
+    @retry_lost_connections
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        statement = self._selects.get(shape)
+        if statement is None:
+            composed = self.select_events_statement
+            if gt is not None:
+                composed += SQL(" AND originator_version > %s")
+            if lte is not None:
+                composed += SQL(" AND originator_version <= %s")
+            composed += SQL(
+                " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC"
+            )
+            if limit is not None:
+                composed += SQL(" LIMIT %s")
+            statement = self._selects.setdefault(shape, composed.as_string())
+        params = [originator_id, *(p for p in (gt, lte, limit) if p is not None)]
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(statement, params, prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in cursor.fetchall()
+            ]
+
+
+class LockedInsertRecorder(ComposedOnceSelects, PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.channel_name = channel_for(self.datastore.schema, self.events_table_name)
@@ -157,9 +197,6 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
             .format(schema=schema, function=function)
             .as_string()
         )
-        # The library composes its select statement anew on every load; these are its very
-        # statements, composed once per shape.
-        self._selects: dict[tuple[bool, bool, bool, bool], str] = {}
 
     def create_table(self) -> None:
         super().create_table()
@@ -215,43 +252,6 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
             return [row["id"] for row in cursor.fetchall()]
 
     @retry_lost_connections
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        *,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> Sequence[StoredEvent]:
-        shape = (gt is not None, lte is not None, desc, limit is not None)
-        statement = self._selects.get(shape)
-        if statement is None:
-            composed = self.select_events_statement
-            if gt is not None:
-                composed += SQL(" AND originator_version > %s")
-            if lte is not None:
-                composed += SQL(" AND originator_version <= %s")
-            composed += SQL(
-                " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC"
-            )
-            if limit is not None:
-                composed += SQL(" LIMIT %s")
-            statement = self._selects.setdefault(shape, composed.as_string())
-        params = [originator_id, *(p for p in (gt, lte, limit) if p is not None)]
-        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
-            cursor.execute(statement, params, prepare=True)
-            return [
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-                for row in cursor.fetchall()
-            ]
-
-    @retry_lost_connections
     def select_notifications(
         self,
         start: int | None,
@@ -270,10 +270,13 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
 
     @retry_lost_connections
     def max_notification_id(self) -> int | None:
-        return cast(int | None, _max_notification_id(self))
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(self.max_notification_id_statement)
+            row = cursor.fetchone()
+        return None if row is None else cast(int | None, row["max"])
 
 
-class BinarySnapshotRecorder(PostgresAggregateRecorder):
+class BinarySnapshotRecorder(ComposedOnceSelects):
     """The library's snapshot recorder, inserting the columns as binary arrays."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -299,39 +302,20 @@ class BinarySnapshotRecorder(PostgresAggregateRecorder):
         self._qualified = SQL("{schema}.{table}").format(schema=schema, table=table).as_string()
 
     @retry_lost_connections
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        return cast(Sequence[int] | None, _insert_snapshots(self, stored_events, **kwargs))
-
-    @retry_lost_connections
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        *,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> Sequence[StoredEvent]:
-        return cast(
-            Sequence[StoredEvent],
-            _select_snapshots(self, originator_id, gt=gt, lte=lte, desc=desc, limit=limit),
-        )
-
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> None:
-        insert_rows(
-            curs,
-            self._qualified,
-            SNAPSHOT_COLUMNS,
-            (UUIDs, Int8s, Texts, Byteas),
-            [
-                (_uuid(e.originator_id), e.originator_version, e.topic, e.state)
-                for e in stored_events
-            ],
-        )
+    def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> None:
+        if not stored_events:
+            return
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            insert_rows(
+                cursor,
+                self._qualified,
+                SNAPSHOT_COLUMNS,
+                (UUIDs, Int8s, Texts, Byteas),
+                [
+                    (_uuid(e.originator_id), e.originator_version, e.topic, e.state)
+                    for e in stored_events
+                ],
+            )
 
 
 class EventStorePool(BoundedPool, LibraryConnectionPool[Any]):

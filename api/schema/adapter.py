@@ -14,7 +14,9 @@ Each use, and why there is no public way:
   builds its own Info; no setting turns that off for a field that only reads an attribute. It is
   reached through ``Schema.schema_converter.type_map`` (no public listing of the converted types).
 - ``Schema._schema``: the graphql-core schema strawberry built. strawberry offers no public
-  accessor; the policy's coordinates and the tests read types and fields from it.
+  accessor (``as_str``, ``get_type_by_name`` and ``introspect`` answer with strawberry's own
+  definitions or text); the document gate validates against it, and the policy's coordinates,
+  the tests and the benchmarks read types and fields from it, all through ``graphql_schema``.
 - ``Info._raw_info``: graphql-core's resolve info, for the field nodes and fragments of the
   document. ``Info.selected_fields`` is the public way, but it converts the whole selection tree
   on every request.

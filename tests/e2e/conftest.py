@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.wiring import System
 from domain.base import Actor, acting_as
+from domain.organization import AGENCY_KINDS
 from domain.vocabulary import Criterion
 
 ALL_CRITERIA = [c.value for c in Criterion]
@@ -100,6 +101,9 @@ def fictional_profile(
 
 
 _counter = [0]
+SEED_DETACHMENT = "Fictional Seed Detachment"
+SEED_LISTING_AGREEMENT = "Fictional: the seeded organization's signed form."
+SEED_CONTACT = {"name": "Sgt. Fictional Seed", "phone": "+1 555 010 0199"}
 
 
 def seed(
@@ -119,9 +123,36 @@ def seed(
     profile["location"]["confidential"] = confidential
     app = system.app
     with acting_as(Actor("fictional-seeder", "staff", request_id=key)):
-        org = app.apply_for_inclusion(f"{key}-a", profile, ALL_CRITERIA, listed).id
+        # The organization's form, its listing consent in it, as staff record it.
+        org = app.apply_for_inclusion(
+            f"{key}-a", profile, ALL_CRITERIA, listed, SEED_LISTING_AGREEMENT
+        ).id
         if included:
             app.start_review(f"{key}-r", org)
-            app.approve_inclusion(f"{key}-i", org, "seeded")
+            if profile["kind"] in AGENCY_KINDS:
+                # An agency is included on a protocol established for it (in a place of its
+                # own, out of the way of the protocols tests establish).
+                protocol = app.establish_reporting_protocol(
+                    f"{key}-p", org, province, SEED_DETACHMENT, [SEED_CONTACT]
+                )
+                app.include_agency(f"{key}-i", org, "seeded", protocol.id)
+            else:
+                app.approve_inclusion(f"{key}-i", org, "seeded")
     system.projector.catch_up()
     return org
+
+
+def supervisor_decides(
+    system: System,
+    case: UUID | str,
+    decision: str = "Fictional: go ahead as planned, with the caller's consent",
+) -> None:
+    """A supervisor's decision on a case that references potential trafficking, through the
+    real command: nothing leaves such a case, and it does not close, before one (seed 000)."""
+    _counter[0] += 1
+    key = f"decision-{_counter[0]:06d}"
+    with acting_as(Actor("fictional-seeder-supervisor", "supervisor", request_id=key)):
+        system.app.consult_supervisor(
+            key, UUID(str(case)), decision, "Fictional: the next steps as planned"
+        )
+    system.projector.catch_up()

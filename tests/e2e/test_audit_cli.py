@@ -34,7 +34,7 @@ from projections.aggregates import iso
 from projections.audit import SEALED
 from projections.chain import chain_head
 from tests.e2e.conftest import seed
-from tests.helpers import a_key
+from tests.helpers import AGREEMENT, a_key
 from tests.integration.test_case_application import STAFF, a_case, consent, refer
 from tests.integration.test_chain import Intruder
 from tests.integration.test_projections import nrd_environment
@@ -92,7 +92,7 @@ def history(system: System) -> History:
     consent(system, case, ConsentScope.SHARE_WITH_ORGANIZATION, shelter)
     refer(system, case, shelter)
     with acting_as(STAFF):
-        system.app.set_public_listing(a_key(), shelter, False)
+        system.app.set_public_listing(a_key(), shelter, False, AGREEMENT)
     system.projector.catch_up()
     return History(shelter, case, midpoint)
 

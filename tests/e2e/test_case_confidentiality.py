@@ -29,9 +29,10 @@ from starlette.testclient import TestClient
 import api.schema.cases.queries
 from api.app import create_app
 from api.config import Settings
+from api.schema.adapter import graphql_schema
 from api.wiring import System, build_system
 from domain.base import Actor, acting_as
-from tests.e2e.conftest import Caller, seed
+from tests.e2e.conftest import Caller, seed, supervisor_decides
 
 # Distinctive fictional caller data: wherever one of these shows up unbidden, it leaked.
 NAME = "Quillon Fictional-Caller"
@@ -181,6 +182,7 @@ def build_world(system: System, as_role: Any) -> World:
     system.projector.catch_up()
     staff = as_role("staff", user="fictional-staff-1")
     case = open_case(staff)
+    supervisor_decides(system, case)  # a potential trafficking case: the decision comes first
     grant(staff, case, "SHARE_WITH_ORGANIZATION", orgs["shelter"])
     grant(staff, case, "NON_IDENTIFYING_STATISTICS")
     referral = refer(staff, case, orgs["shelter"], REFERRAL_FIELDS)
@@ -405,7 +407,7 @@ OUTSIDER_ROOTS = {
 def reachable(system: System, role: str) -> dict[str, tuple[set[str], set[str]]]:
     """Per root field the role may select: (object types it reaches through fields the role
     may select, its argument names)."""
-    schema = system.schema._schema
+    schema = graphql_schema(system.schema)
     selectable = system.policy.selectable(role)
     found: dict[str, tuple[set[str], set[str]]] = {}
     for root in (schema.query_type, schema.mutation_type):
@@ -725,6 +727,7 @@ def test_a_withdrawn_consent_stops_a_new_disclosure_and_the_earlier_one_stays_on
     staff = as_role("staff")
     shelter = str(seed(system, "Example Harbour Refuge"))
     case = open_case(staff)
+    supervisor_decides(system, case)
     consent = grant(staff, case, "SHARE_WITH_ORGANIZATION", shelter)
     first = refer(staff, case, shelter, ["CALLER_NAME", "BRIEF"])
     withdrawn = ok(staff, WITHDRAW, {"key": key(), "id": case, "consent": consent})
@@ -952,6 +955,7 @@ def test_a_callers_data_reaches_no_span_and_no_log_line(
     with TestClient(create_app(system, run_projections=False)) as client:
         staff = Caller(client, token)
         case = open_case(staff)
+        supervisor_decides(system, case)
         grant(staff, case, "SHARE_WITH_ORGANIZATION", shelter)
         refer(staff, case, shelter, ["CALLER_NAME", "CALLER_PHONE", "CALLER_EMAIL", "BRIEF"])
         failures = [

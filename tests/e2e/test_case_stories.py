@@ -7,7 +7,7 @@ from uuid import UUID
 
 from api.wiring import System
 from domain.base import Actor, acting_as
-from tests.e2e.conftest import seed
+from tests.e2e.conftest import seed, supervisor_decides
 
 OPEN = """mutation($key: String!, $input: OpenCaseInput!) {
   openCase(idempotencyKey: $key, input: $input) { caseId case { callerName province urgency } } }"""
@@ -61,6 +61,7 @@ def test_a_consented_referral_reaches_the_partner_with_exactly_what_was_disclose
     shelter = seed(system, "Example Refuge Partner")
     other = seed(system, "Example Other Partner")
     case = open_case(staff)
+    supervisor_decides(system, case)  # a potential trafficking case: the decision comes first
     refused = staff.gql(
         REFER,
         {
@@ -111,6 +112,7 @@ def test_nobody_outside_the_hotline_can_find_a_case_and_foreign_referrals_look_m
     staff = as_role("staff")
     shelter, other = seed(system, "Example Refuge Partner"), seed(system, "Example Other")
     case = open_case(staff)
+    supervisor_decides(system, case)
     staff.gql(
         CONSENT,
         {
@@ -155,6 +157,7 @@ def test_a_supervisor_reports_to_the_agency_under_its_protocol(
         ).id
     system.projector.catch_up()
     case = open_case(staff)
+    supervisor_decides(system, case)
     report = """mutation($key: String!, $id: ID!, $p: ID!, $f: ReportFactorsInput!) {
       reportToLawEnforcement(idempotencyKey: $key, id: $id, protocolId: $p, factors: $f,
         fields: [LOCATION, URGENCY], exception: IMMINENT_HARM,

@@ -21,7 +21,7 @@ import pytest
 from api.wiring import System
 from domain.base import Actor, acting_as
 from projections.audit import parse_moment
-from tests.e2e.conftest import Caller, fictional_profile, seed
+from tests.e2e.conftest import Caller, fictional_profile, seed, supervisor_decides
 
 # Distinctive fictional caller data: wherever one of these shows up unbidden, it leaked.
 NAME = "Ottoline Fictional-Caller"
@@ -55,6 +55,10 @@ FACTORS = {
     "localProtocol": "fictional protocol",
 }
 
+DECIDE = """mutation($key: String!, $id: ID!) {
+  recordSupervisorDecision(idempotencyKey: $key, id: $id,
+    decision: "Fictional: Ottoline goes to a shelter", nextSteps: "Fictional: a warm transfer") {
+    version } }"""
 HOLD = """mutation($key: String!, $case: ID!, $reason: String!) {
   placeLegalHold(idempotencyKey: $key, caseId: $case, reason: $reason) {
     recordId version replayed } }"""
@@ -223,6 +227,7 @@ def referred_case(system: System, as_role: Any) -> Referred:
     neighbour = str(seed(system, "Example Neighbour Refuge"))
     staff = as_role("staff", user="fictional-staff-1")
     case = open_case(staff)
+    supervisor_decides(system, case)  # a potential trafficking case: the decision comes first
     return Referred(case, refer(staff, case, shelter), shelter, neighbour)
 
 
@@ -416,6 +421,7 @@ def test_a_liaisons_read_of_its_report_is_logged_under_the_case(
         ).id
     system.projector.catch_up()
     case = open_case(as_role("staff"))
+    supervisor_decides(system, case)
     reports = ok(
         as_role("supervisor"),
         REPORT,
@@ -774,11 +780,18 @@ def test_when_the_access_log_cannot_be_written_compliance_cannot_read_it_either(
 
 def case_with_a_history(system: System, as_role: Any) -> tuple[str, str]:
     """A case opened, consented and referred by one staff member (each from a request of its
-    own), then held by a supervisor with a reason. Returns (case, shelter)."""
+    own) after a supervisor's decision (the case references potential trafficking), then held
+    by another supervisor with a reason. Returns (case, shelter)."""
     shelter = str(seed(system, "Example Harbour Refuge"))
     staff = as_role("staff", user="fictional-staff-7")
     case = open_case(staff, "req-open-0001")
     read(staff, "req-consent-0001", CONSENT, {"key": key(), "id": case, "to": shelter})
+    read(
+        as_role("supervisor", user="fictional-supervisor-2"),
+        "req-decide-0001",
+        DECIDE,
+        {"key": key(), "id": case},
+    )
     read(staff, "req-refer-0001", REFER, {"key": key(), "id": case, "org": shelter, "brief": BRIEF})
     read(
         as_role("supervisor", user="fictional-supervisor-1"),
@@ -805,10 +818,18 @@ def test_an_audit_trail_shows_who_did_what_and_why_and_never_what_the_caller_sai
     assert who == [
         (1, "Case.Opened", "fictional-staff-7", "staff", "req-open-0001", None),
         (2, "Case.ConsentGranted", "fictional-staff-7", "staff", "req-consent-0001", None),
-        (3, "Case.InformationDisclosed", "fictional-staff-7", "staff", "req-refer-0001", None),
-        (4, "Case.ReferralMade", "fictional-staff-7", "staff", "req-refer-0001", None),
         (
-            5,
+            3,
+            "Case.SupervisorConsulted",
+            "fictional-supervisor-2",
+            "supervisor",
+            "req-decide-0001",
+            "[sealed]",
+        ),
+        (4, "Case.InformationDisclosed", "fictional-staff-7", "staff", "req-refer-0001", None),
+        (5, "Case.ReferralMade", "fictional-staff-7", "staff", "req-refer-0001", None),
+        (
+            6,
             "Case.LegalHoldPlaced",
             "fictional-supervisor-1",
             "supervisor",
@@ -817,8 +838,9 @@ def test_an_audit_trail_shows_who_did_what_and_why_and_never_what_the_caller_sai
         ),
     ]
     assert {(e["recordId"], e["recordType"]) for e in trail["items"]} == {(case, "Case")}
-    opened, _, disclosed, referred, _ = (e["data"] for e in trail["items"])
+    opened, _, decided, disclosed, referred, _ = (e["data"] for e in trail["items"])
     assert opened["sealed_personal"] == "[sealed]"
+    assert decided["decision"] == decided["next_steps"] == "[sealed]"
     assert opened["details"]["province"] == "CA-ON"
     assert disclosed["sealed_copy"] == "[sealed]"
     assert disclosed["fields"] == ["CALLER_NAME", "CALLER_PHONE", "BRIEF", "NEEDS"]
@@ -839,17 +861,17 @@ def test_an_audit_trail_narrows_by_time_actor_and_event_type_and_pages(
         return [e["version"] for e in trail["items"]]
 
     at = {e["version"]: e["at"] for e in ok(compliance, AUDIT, {"id": case})["auditTrail"]["items"]}
-    assert versions(filter={"actorId": "fictional-supervisor-1"}) == [5]
-    assert versions(filter={"eventTypes": ["Case.ConsentGranted", "Case.ReferralMade"]}) == [2, 4]
-    assert versions(filter={"since": at[3]}) == [3, 4, 5]
+    assert versions(filter={"actorId": "fictional-supervisor-1"}) == [6]
+    assert versions(filter={"eventTypes": ["Case.ConsentGranted", "Case.ReferralMade"]}) == [2, 5]
+    assert versions(filter={"since": at[4]}) == [4, 5, 6]
     # The same instant written in another zone narrows the same way.
-    elsewhere = parse_moment(at[3]).astimezone(timezone(timedelta(hours=-5))).isoformat()
-    assert versions(filter={"since": elsewhere}) == [3, 4, 5]
-    assert versions(filter={"until": at[3]}) == [1, 2]  # until is exclusive
-    assert versions(filter={"since": at[2], "until": at[5], "actorId": "fictional-staff-7"}) == [
+    elsewhere = parse_moment(at[4]).astimezone(timezone(timedelta(hours=-5))).isoformat()
+    assert versions(filter={"since": elsewhere}) == [4, 5, 6]
+    assert versions(filter={"until": at[4]}) == [1, 2, 3]  # until is exclusive
+    assert versions(filter={"since": at[2], "until": at[6], "actorId": "fictional-staff-7"}) == [
         2,
-        3,
         4,
+        5,
     ]
     assert versions(filter={"actorId": "fictional-nobody"}) == []
 
@@ -860,7 +882,7 @@ def test_an_audit_trail_narrows_by_time_actor_and_event_type_and_pages(
         after = trail["pageInfo"]["endCursor"]
         if not trail["pageInfo"]["hasNextPage"]:
             break
-    assert pages == [[1, 2], [3, 4], [5]]
+    assert pages == [[1, 2], [3, 4], [5, 6]]
     filtered = ok(
         compliance,
         AUDIT,
@@ -882,7 +904,7 @@ def test_an_audit_trail_narrows_by_time_actor_and_event_type_and_pages(
             "filter": {"eventTypes": ["Case.ConsentGranted", "Case.LegalHoldPlaced"]},
         },
     )
-    assert [e["version"] for e in rest["auditTrail"]["items"]] == [5]
+    assert [e["version"] for e in rest["auditTrail"]["items"]] == [6]
     assert rest["auditTrail"]["pageInfo"]["hasNextPage"] is False
 
     for wrong in ({"first": 0}, {"after": "bm90IGEgY3Vyc29y"}):
@@ -918,24 +940,24 @@ def test_a_record_replays_to_a_version_and_to_a_moment(system: System, as_role: 
     assert first["state"]["sealed_personal"] == "[sealed]"
     assert first["state"]["consents"] == {} and first["state"]["legal_hold"] is None
 
-    held = replay(version=5)
+    held = replay(version=6)
     assert held["state"]["legal_hold"]["reason"] == "Fictional court order 42 preserves it"
     assert held["state"]["legal_hold"]["by"] == "fictional-supervisor-1"
     assert [d["sealedCopy"] for d in held["state"]["disclosures"].values()] == ["[sealed]"]
 
     assert replay(at=at[2])["version"] == 2  # the moment of an event includes it
     assert replay(at=at[4])["version"] == 4
-    later = (parse_moment(at[5]) + timedelta(days=1)).isoformat()
-    assert replay(at=later)["version"] == 5
+    later = (parse_moment(at[6]) + timedelta(days=1)).isoformat()
+    assert replay(at=later)["version"] == 6
     assert replay(at=at[4], version=2)["version"] == 2  # the earlier of the two wins
     assert replay(at="2001-01-01") is None  # before the case existed
-    assert replay(version=6) is None  # a version it never reached
+    assert replay(version=7) is None  # a version it never reached
     assert replay(version=0) is None
     assert ok(compliance, AS_OF, {"id": MISSING, "version": 1}) == {"recordAsOf": None}
     neither = compliance.gql(AS_OF, {"id": case})
     assert error_code(neither) == "INVALID_INPUT"
 
-    text = json.dumps([replay(version=v) for v in range(1, 6)])
+    text = json.dumps([replay(version=v) for v in range(1, 7)])
     for secret in (*SECRETS, BRIEF):
         assert secret not in text, secret
 
@@ -1056,7 +1078,8 @@ def test_the_public_directory_as_it_stood_omits_what_was_listed_later(
     ok(
         as_role("staff"),
         """mutation($key: String!, $id: ID!) {
-      setPublicListing(idempotencyKey: $key, id: $id, listed: true) { version } }""",
+      setPublicListing(idempotencyKey: $key, id: $id, listed: true,
+        agreement: "Fictional: the refuge's signed listing form.") { version } }""",
         {"key": key(), "id": unlisted},
     )
     ok(
@@ -1210,7 +1233,7 @@ def test_after_erasure_the_callers_data_cannot_be_read_anywhere(
     erase_key = key()
     variables = {"key": erase_key, "case": world.case, "reason": "The caller asked (fictional)"}
     erased = ok(supervisor, ERASE, variables)["eraseCallerData"]
-    assert erased == {"recordId": world.case, "version": 5, "replayed": False}
+    assert erased == {"recordId": world.case, "version": 6, "replayed": False}  # after the decision
     assert ok(supervisor, ERASE, variables)["eraseCallerData"] == {**erased, "replayed": True}
     assert error_code(supervisor.gql(ERASE, {**variables, "key": key()})) == "ALREADY_ERASED"
 
@@ -1389,7 +1412,8 @@ def test_a_supervisors_decision_reads_as_written_until_the_callers_data_is_erase
     ok(
         supervisor,
         """mutation($key: String!, $id: ID!) { recordSupervisorDecision(
-        idempotencyKey: $key, id: $id, decision: "Fictional: Ottoline goes to a shelter")
+        idempotencyKey: $key, id: $id, decision: "Fictional: Ottoline goes to a shelter",
+        nextSteps: "Fictional: a warm transfer")
         { caseId } }""",
         {"key": key(), "id": case},
     )

@@ -422,12 +422,21 @@ def agencies(system: System) -> Agencies:
         "postalCode": AGENCY_POSTAL,
         "confidential": True,
     }
-    mine = seed(system, AGENCY, kind="LAW_ENFORCEMENT_AGENCY", confidential=True, location=location)
+    # Seeded under review: an agency is included on the protocol established for it.
+    mine = seed(
+        system,
+        AGENCY,
+        kind="LAW_ENFORCEMENT_AGENCY",
+        included=False,
+        confidential=True,
+        location=location,
+    )
     theirs = seed(
         system,
         "Example Valley Police Service",
         province="CA-QC",
         kind="LAW_ENFORCEMENT_AGENCY",
+        included=False,
         confidential=True,
         location=confidential_location("valley", "CA-QC"),
     )
@@ -440,6 +449,9 @@ def agencies(system: System) -> Agencies:
             None,
             [{"name": "Cst. Fictional Sample", "email": "ht-unit@example.org"}],
         )
+        for agency, protocol in ((mine, mine_p.id), (theirs, theirs_p.id)):
+            system.app.start_review(key(), agency)
+            system.app.include_agency(key(), agency, "Fictional approval.", protocol)
     system.projector.catch_up()
     return Agencies(str(mine), str(theirs), str(mine_p.id), str(theirs_p.id))
 

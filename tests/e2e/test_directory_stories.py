@@ -176,7 +176,13 @@ def test_unreachable_after_three_attempts_is_flagged_and_a_supervisor_removes_it
         command("reinstateOrganization", "reason: String!"),
         {"key": "story-reinstate", "id": str(org), "reason": "reached again"},
     )
-    assert reinstated["data"]["reinstateOrganization"]["organization"]["status"] == "INCLUDED"
+    # Reinstated, it is reviewed again; the inclusion decision returns it to the directory.
+    assert reinstated["data"]["reinstateOrganization"]["organization"]["status"] == "UNDER_REVIEW"
+    approved = staff.gql(
+        command("approveInclusion", "note: String!"),
+        {"key": "story-approve-again", "id": str(org), "note": "reviewed again"},
+    )
+    assert approved["data"]["approveInclusion"]["organization"]["status"] == "INCLUDED"
 
 
 def _error(response: dict[str, Any]) -> dict[str, Any]:
@@ -264,5 +270,6 @@ def test_an_anonymous_caller_must_use_a_random_uuid_as_its_idempotency_key(
     assert refused["errors"][0]["extensions"]["code"] == "INVALID_IDEMPOTENCY_KEY"
     assert "UUID" in refused["errors"][0]["message"]
     assert events(system) == before
-    staff = as_role("staff").gql(APPLY, {"key": "my-application-1", "input": application()})
+    on_behalf = {**application(), "listingAgreement": "Fictional: the shelter's signed form."}
+    staff = as_role("staff").gql(APPLY, {"key": "my-application-1", "input": on_behalf})
     assert staff["data"]["applyForInclusion"]["organizationId"]

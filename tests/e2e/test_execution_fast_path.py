@@ -11,6 +11,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.auth import Principal
 from api.context import Context
+from api.schema.adapter import graphql_schema
 from api.schema.build import ExecutionContext
 from api.wiring import System
 from tests.e2e.conftest import seed
@@ -44,7 +45,7 @@ def _run(system: System, document: str, context_class: type[Any]) -> Any:
 
     async def go() -> Any:
         result = execute(
-            system.schema._schema,
+            graphql_schema(system.schema),
             system.gate.parsed(document),
             None,
             context,

@@ -38,6 +38,7 @@ def application(key: str) -> dict[str, Any]:
             "profile": fictional_profile("Example Fault Shelter"),
             "criteria": ALL_CRITERIA,
             "publicListing": True,
+            "listingAgreement": "Fictional: the shelter's signed listing form.",
         },
     }
 

@@ -53,7 +53,12 @@ def too_complex(body: dict[str, Any], what: str) -> str:
 
 
 def application_input(name: str = "Example Batch Shelter") -> dict[str, Any]:
-    return {"profile": fictional_profile(name), "criteria": ALL_CRITERIA, "publicListing": True}
+    return {
+        "profile": fictional_profile(name),
+        "criteria": ALL_CRITERIA,
+        "publicListing": True,
+        "listingAgreement": "Fictional: the organization's signed listing form.",
+    }
 
 
 # -- documents built to measure --------------------------------------------------------------

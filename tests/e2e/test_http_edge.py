@@ -39,6 +39,7 @@ def application(key: str = "6d0f3c1e-0000-4000-8000-0000000e0001") -> dict[str, 
                 "profile": fictional_profile("Example Edge Shelter"),
                 "criteria": ALL_CRITERIA,
                 "publicListing": True,
+                "listingAgreement": "Fictional: the shelter's signed listing form.",
             },
         },
     }

@@ -16,7 +16,7 @@ import pytest
 from api.config import Settings
 from api.wiring import System
 from domain.base import Actor, acting_as
-from tests.e2e.conftest import Caller, seed
+from tests.e2e.conftest import Caller, seed, supervisor_decides
 
 IQALUIT_NUMBER = "555-0111"  # fictional
 
@@ -333,6 +333,7 @@ def test_the_facts_of_a_report_are_filled_in_from_the_case(system: System, as_ro
         indicators=["MOVEMENT_CONTROLLED", "MINOR_IN_COMMERCIAL_SEX"],
     )
     ok(staff, CONSENT, {"key": key(), "id": case, "to": agency})
+    supervisor_decides(system, case)  # indicators: potential trafficking, the decision first
 
     data = ok(
         supervisor, REPORT, {"key": key(), "id": case, "protocol": ontario, "factors": FACTORS}

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from api.wiring import System
 from domain.base import Actor, acting_as
-from tests.e2e.conftest import fictional_profile, seed
+from tests.e2e.conftest import fictional_profile, seed, supervisor_decides
 
 OPEN = """mutation($key: String!, $input: OpenCaseInput!) {
   openCase(idempotencyKey: $key, input: $input) {
@@ -75,6 +75,7 @@ def test_a_minors_case_closes_only_after_a_supervisor_reports_to_child_protectio
     manitoba = authority(system, "Example Child and Family Services (MB)", "CA-MB")
     ontario = authority(system, "Example Children's Aid (ON)", "CA-ON")
     case = open_minors_case(staff, "minor-open-0001")
+    supervisor_decides(system, case)  # it references potential trafficking
 
     consented = staff.gql(
         CONSENT, {"key": "minor-consent-1", "id": case, "scope": "FOLLOW_UP_CONTACT"}
@@ -145,6 +146,7 @@ def test_an_authority_outside_the_case_place_receives_it_with_a_written_override
     staff, supervisor = as_role("staff"), as_role("supervisor")
     ontario = authority(system, "Example Children's Aid (ON)", "CA-ON")
     case = open_minors_case(staff, "minor-open-0002")
+    supervisor_decides(system, case)  # it references potential trafficking
     reported = supervisor.gql(
         TO_AUTHORITY,
         {
@@ -165,6 +167,7 @@ def test_a_supervisor_records_in_writing_that_no_report_is_required(
     case = open_minors_case(
         staff, "minor-open-0003", minorInvolved="UNKNOWN", indicators=["DEBT_BONDAGE"]
     )
+    supervisor_decides(system, case)  # it references potential trafficking
     blank = supervisor.gql(NO_REPORT, {"key": "minor-none-01", "id": case, "why": "  "})
     assert blank["errors"][0]["extensions"]["code"] == "REASON_REQUIRED"
     assert (
@@ -205,6 +208,7 @@ def test_a_minors_own_consent_does_not_send_their_data_to_police_but_the_excepti
         ).id
     system.projector.catch_up()
     case = open_minors_case(staff, "minor-open-0004")
+    supervisor_decides(system, case)  # it references potential trafficking
     staff.gql(CONSENT, {"key": "minor-consent-2", "id": case, "scope": "REPORT_TO_LAW_ENFORCEMENT"})
     report = """mutation($key: String!, $id: ID!, $p: ID!, $f: ReportFactorsInput!,
                           $exception: DisclosureException, $why: String! = "") {

@@ -15,11 +15,14 @@ from api.demo import load_demo, load_demo_cases, load_demo_work
 from api.wiring import System
 from domain.base import Actor, acting_as
 from tests.conftest import a_system
-from tests.e2e.conftest import Caller, seed
+from tests.e2e.conftest import Caller, seed, supervisor_decides
 from tests.e2e.test_answer_back_stories import ACKNOWLEDGE, ANSWER
 from tests.e2e.test_case_stories import CONSENT, REFER, open_case
 from tests.e2e.test_contact_stories import RECORD, contact, minutes_ago
+from tests.e2e.test_directory_rules_stories import applied
+from tests.e2e.test_directory_stories import application, command
 from tests.e2e.test_mandatory_report_stories import NO_REPORT, open_minors_case
+from tests.e2e.test_supervisor_stories import ASK, DECIDE
 
 QUEUE = """query($queue: WorkQueueName!, $after: String) {
   workQueue(queue: $queue, first: 5, after: $after) {
@@ -78,6 +81,7 @@ def counts(caller: Caller) -> dict[str, tuple[int, int]]:
 def referred_case(system: System, staff: Caller, shelter: UUID, key: str) -> tuple[str, str]:
     """A case whose caller agreed to a follow-up and to a referral to ``shelter``, referred."""
     case = open_case(staff, f"{key}-open")
+    supervisor_decides(system, case)  # a potential trafficking case: the decision comes first
     for scope, to in (("FOLLOW_UP_CONTACT", None), ("SHARE_WITH_ORGANIZATION", str(shelter))):
         staff.gql(CONSENT, {"key": f"{key}-{scope}", "id": case, "scope": scope, "to": to})
     referred = staff.gql(
@@ -266,6 +270,7 @@ def test_a_liaison_acknowledges_its_agencys_reports_and_sees_its_protocols_due(
         ).id
     system.projector.catch_up()
     case = open_case(staff, "queue-report-open")
+    supervisor_decides(system, case)
     report = supervisor.gql(
         """mutation($key: String!, $id: ID!, $p: ID!, $f: ReportFactorsInput!) {
           reportToLawEnforcement(idempotencyKey: $key, id: $id, protocolId: $p, factors: $f,
@@ -276,14 +281,21 @@ def test_a_liaison_acknowledges_its_agencys_reports_and_sees_its_protocols_due(
     report_id = report["data"]["reportToLawEnforcement"]["case"]["reports"][0]["id"]
     liaison = as_role("law_enforcement", agency)
 
-    assert counts(liaison) == {"PROTOCOLS_TO_REVISE": (1, 1), "REPORTS_TO_ACKNOWLEDGE": (1, 1)}
+    # Two protocols of its own (the one it was included on, and this one), both due at once.
+    assert counts(liaison) == {"PROTOCOLS_TO_REVISE": (2, 2), "REPORTS_TO_ACKNOWLEDGE": (1, 1)}
     [item] = items(liaison, "REPORTS_TO_ACKNOWLEDGE", OUTSIDE_QUEUE)
     assert (item["kind"], item["subjectId"]) == ("REPORT", report_id)
-    [due] = items(liaison, "PROTOCOLS_TO_REVISE", OUTSIDE_QUEUE)
-    assert due["subjectId"] == str(protocol)
-    assert items(as_role("law_enforcement", other), "REPORTS_TO_ACKNOWLEDGE", OUTSIDE_QUEUE) == []
+    due = items(liaison, "PROTOCOLS_TO_REVISE", OUTSIDE_QUEUE)
+    assert str(protocol) in [i["subjectId"] for i in due]
+    assert {i["organizationId"] for i in due} == {str(agency)}
+    outsider = as_role("law_enforcement", other)
+    assert items(outsider, "REPORTS_TO_ACKNOWLEDGE", OUTSIDE_QUEUE) == []
+    assert str(protocol) not in [
+        i["subjectId"] for i in items(outsider, "PROTOCOLS_TO_REVISE", OUTSIDE_QUEUE)
+    ]
     # Staff see every agency's protocols due; reports waiting for an agency are a supervisor's.
-    assert [i["subjectId"] for i in items(staff, "PROTOCOLS_TO_REVISE")] == [str(protocol)]
+    everyone = items(staff, "PROTOCOLS_TO_REVISE")
+    assert {i["organizationId"] for i in everyone} == {str(agency), str(other)}
     assert items(staff, "REPORTS_TO_ACKNOWLEDGE") == []
     [seen] = items(supervisor, "REPORTS_TO_ACKNOWLEDGE")
     assert (seen["caseId"], seen["organizationId"]) == (case, str(agency))
@@ -319,9 +331,19 @@ def test_the_demo_gives_every_role_that_has_queues_work_in_them(
         return {queue for queue, (count, _) in counts(caller).items() if count}
 
     staff = as_role("staff")
-    assert {"APPLICATIONS_TO_REVIEW", "UNREACHABLE_ORGANIZATIONS"} <= listed(staff)
-    assert items(staff, "APPLICATIONS_TO_REVIEW")[0]["assignedTo"] == "demo-staff"
-    assert "REPORTS_TO_ACKNOWLEDGE" in listed(as_role("supervisor"))
+    assert {
+        "APPLICATIONS_TO_REVIEW",
+        "UNREACHABLE_ORGANIZATIONS",
+        "POSSIBLE_DUPLICATES",
+        "REFERRALS_DECLINED",
+    } <= listed(staff)
+    applications = staff.gql(
+        "{ workQueue(queue: APPLICATIONS_TO_REVIEW, first: 50) { items { assignedTo } } }"
+    )["data"]["workQueue"]["items"]
+    assert "demo-staff" in [i["assignedTo"] for i in applications]
+    assert {"REPORTS_TO_ACKNOWLEDGE", "SUPERVISOR_REQUESTS", "MANDATORY_REPORT_DECISIONS"} <= (
+        listed(as_role("supervisor"))
+    )
     assert listed(as_role("partner", ids["partner"])) == {"REFERRALS_TO_ANSWER"}
     assert listed(as_role("law_enforcement", ids["agency"])) == {"REPORTS_TO_ACKNOWLEDGE"}
 
@@ -402,3 +424,48 @@ def test_a_partner_declines_and_the_hotline_is_asked_to_refer_elsewhere(
     )  # fmt: skip
     staff.gql(REFER, {"key": "queue-decline-r", "id": case, "org": str(other), "fields": ["BRIEF"]})
     assert items(staff, "REFERRALS_DECLINED") == []
+
+
+def test_a_supervisor_sees_a_request_until_a_decision_answers_it(
+    system: System, as_role: Any
+) -> None:
+    staff, supervisor = as_role("staff"), as_role("supervisor")
+    case = open_case(staff, "queue-ask-open")
+    asked = staff.gql(ASK, {"key": "queue-ask-1", "id": case, "question": "Refer or report?"})
+    assert "errors" not in asked
+    staff.gql(ASK, {"key": "queue-ask-2", "id": case, "question": "And the cousin?"})
+
+    [item] = items(supervisor, "SUPERVISOR_REQUESTS")  # one item per case, however many asks
+    assert (item["kind"], item["subjectId"], item["caseId"]) == ("CASE", case, case)
+    assert counts(supervisor)["SUPERVISOR_REQUESTS"] == (1, 1)
+    assert "SUPERVISOR_REQUESTS" not in counts(staff)
+
+    decided = supervisor.gql(
+        DECIDE,
+        {"key": "queue-decide-1", "id": case, "decision": "Refer with consent (fictional)",
+         "next": "Offer the legal clinic (fictional)"},
+    )  # fmt: skip
+    assert "errors" not in decided
+    assert items(supervisor, "SUPERVISOR_REQUESTS") == []
+
+
+def test_staff_see_a_possible_duplicate_application_until_they_decide(
+    system: System, as_role: Any
+) -> None:
+    known = str(seed(system, "Example Harbour Shelter"))
+    public, staff = as_role("public"), as_role("staff")
+    sent = applied(public, application("  example harbour-shelter "))
+    flagged = sent["data"]["applyForInclusion"]["organizationId"]
+
+    [item] = items(staff, "POSSIBLE_DUPLICATES")
+    assert (item["kind"], item["subjectId"], item["overdue"]) == ("ORGANIZATION", flagged, True)
+    assert flagged in [i["subjectId"] for i in items(staff, "APPLICATIONS_TO_REVIEW")]
+    # The applicant learns nothing of it, and no partner has such a queue.
+    assert "POSSIBLE_DUPLICATES" not in counts(as_role("partner", flagged))
+
+    staff.gql(
+        command("declineAsDuplicate", "duplicateOf: ID!, note: String!"),
+        {"key": "queue-dup-decline", "id": flagged, "duplicateOf": known, "note": "sent twice"},
+    )
+    assert items(staff, "POSSIBLE_DUPLICATES") == []
+    assert flagged not in [i["subjectId"] for i in items(staff, "APPLICATIONS_TO_REVIEW")]

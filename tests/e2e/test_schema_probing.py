@@ -31,6 +31,7 @@ from starlette.applications import Starlette
 from api.app import create_app
 from api.config import Settings
 from api.hardening import POLICED_INPUTS
+from api.schema.adapter import graphql_schema
 from api.wiring import System, build_system
 
 UNTRUSTED = ["public", "partner", "law_enforcement"]
@@ -55,7 +56,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[System, St
 
 
 def names(system: System) -> dict[str, Any]:
-    schema = system.schema._schema
+    schema = graphql_schema(system.schema)
     return {name: t for name, t in schema.type_map.items() if not name.startswith("__")}
 
 
@@ -116,7 +117,7 @@ def document_pairs(system: System) -> Iterator[Pair]:
                     (f"fragment F on {name} {{ {field} }} {{ __typename }}", {}),
                     (f"fragment F on {name} {{ {invented(field)} }} {{ __typename }}", {}),
                 )
-    for directive in system.schema._schema.directives:
+    for directive in graphql_schema(system.schema).directives:
         yield (
             f"directive @{directive.name}",
             (f"{{ __typename @{directive.name} }}", {}),
@@ -127,7 +128,7 @@ def document_pairs(system: System) -> Iterator[Pair]:
 def filter_pairs(system: System, role: str) -> Iterator[Pair]:
     """Each filter the role may not use, named in the document and in the variables, with a
     null, a real value and (for an enum) an invented value, against an invented filter."""
-    schema = system.schema._schema
+    schema = graphql_schema(system.schema)
     roots = {
         "DirectoryFilter": ("directory", "totalCount"),
         "CaseFilter": ("cases", "items { id }"),

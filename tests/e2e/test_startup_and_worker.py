@@ -69,6 +69,7 @@ def test_with_a_separate_worker_a_mutation_still_answers_with_its_own_effect(
                     "profile": fictional_profile("Example Worker Shelter"),
                     "criteria": ALL_CRITERIA,
                     "publicListing": True,
+                    "listingAgreement": "Fictional: the shelter's signed listing form.",
                 },
             }
             response = client.post(

@@ -53,7 +53,12 @@ def _variables(key: str) -> dict[str, object]:
     profile["pointOfContact"] = {"name": SECRETS[5], "email": SECRETS[2]}
     return {
         "key": key,
-        "input": {"profile": profile, "criteria": ALL_CRITERIA, "publicListing": True},
+        "input": {
+            "profile": profile,
+            "criteria": ALL_CRITERIA,
+            "publicListing": True,
+            "listingAgreement": "Fictional: the shelter's signed listing form.",
+        },
     }
 
 

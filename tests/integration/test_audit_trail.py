@@ -35,9 +35,9 @@ from domain.idempotency import IdempotencyRecord
 from domain.organization import ContactOutcome, Organization, RemovalReason
 from projections.aggregates import iso
 from projections.audit import MASK, HistoryFilter, parse_moment, plain
-from projections.directory import PUBLIC, DirectoryQuery
+from projections.directory import PUBLIC, DirectoryQuery, OrganizationDoc
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile, seed
-from tests.helpers import a_key
+from tests.helpers import AGREEMENT, a_key
 
 STAFF_ID = "fictional-staff-7"
 SUPERVISOR_ID = "fictional-supervisor-3"
@@ -160,7 +160,7 @@ def folded(system: System, record: UUID, version: int) -> Any:
     return aggregate
 
 
-def public_directory_now(system: System) -> list[dict[str, Any]]:
+def public_directory_now(system: System) -> list[OrganizationDoc]:
     system.projector.catch_up()
     return system.directory.search(PUBLIC, DirectoryQuery(first=100), with_facets=False).docs
 
@@ -193,7 +193,9 @@ def test_every_event_of_a_case_says_who_acted_in_which_role_when_why_and_from_wh
     consent_id = grant(system, case_id, shelter)
     refer_with_caller_details(system, case_id, shelter)
     with acting_as(supervisor("req-audit-consult")):
-        system.app.consult_supervisor(a_key(), case_id, "Fictional decision: a warm transfer.")
+        system.app.consult_supervisor(
+            a_key(), case_id, "Fictional decision: a warm transfer.", "Fictional: transfer."
+        )
     with acting_as(supervisor("req-audit-emergency")):
         system.app.contact_emergency_services(
             a_key(),
@@ -259,10 +261,10 @@ def test_every_event_of_an_organization_says_who_when_and_why_it_was_declined_re
     app = system.app
     with acting_as(staff("req-org-apply")):
         included = app.apply_for_inclusion(
-            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True
+            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True, AGREEMENT
         ).id
         declined = app.apply_for_inclusion(
-            a_key(), fictional_profile("Example Fir Outreach"), ALL_CRITERIA, True
+            a_key(), fictional_profile("Example Fir Outreach"), ALL_CRITERIA, True, AGREEMENT
         ).id
     with acting_as(staff("req-org-review")):
         app.start_review(a_key(), included)
@@ -341,7 +343,7 @@ def test_every_event_of_an_organization_says_who_when_and_why_it_was_declined_re
         ),
         (
             9,
-            "Organization.Reinstated",
+            "Organization.ReinstatedForReview",
             SUPERVISOR_ID,
             "supervisor",
             "req-org-reinstate",
@@ -410,7 +412,9 @@ def test_the_history_filters_by_time_range_actor_and_event_type_alone_and_togeth
     update(system, case_id, staff("req-1"), urgency="MEDIUM")  # v2 staff
     t1 = a_moment()
     with acting_as(supervisor("req-2")):
-        system.app.consult_supervisor(a_key(), case_id, "Fictional decision.")  # v3 supervisor
+        system.app.consult_supervisor(
+            a_key(), case_id, "Fictional decision.", "Go."
+        )  # v3 supervisor
     update(system, case_id, supervisor("req-3"), urgency="HIGH")  # v4 supervisor
     update(system, case_id, staff("req-4"), municipality="Fictionville")  # v5 staff
     t2 = a_moment()
@@ -561,7 +565,7 @@ def test_replay_to_each_version_equals_the_record_loaded_at_that_version(system:
             a_key(), agency, "CA-ON", None, [SERGEANT]
         ).id
         system.app.revise_protocol_contacts(a_key(), protocol, [CONSTABLE], "Fictional note.")
-        system.app.set_public_listing(a_key(), shelter, False)
+        system.app.set_public_listing(a_key(), shelter, False, AGREEMENT)
         system.app.submit_profile_update(
             a_key(), shelter, fictional_profile("Example Harbour Shelter", hours="Fictional")
         )
@@ -611,7 +615,7 @@ def test_replay_of_a_long_case_through_its_snapshots_equals_folding_its_events_a
                 system.app.reopen_case(a_key(), case_id, f"Fictional reopening {n}.")
         elif n in (52, 101):
             with acting_as(supervisor(f"req-long-{n}")):
-                system.app.consult_supervisor(a_key(), case_id, f"Fictional decision {n}.")
+                system.app.consult_supervisor(a_key(), case_id, f"Fictional decision {n}.", "Go.")
         else:
             update(
                 system, case_id, actor, urgency=urgencies[n % 4], municipality=f"Fictionville-{n}"
@@ -642,7 +646,7 @@ def test_replay_by_moment_picks_the_last_version_at_or_before_it(system: System)
     before = a_moment()
     with acting_as(staff("req-moment-apply")):
         org = app.apply_for_inclusion(
-            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True
+            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True, AGREEMENT
         ).id
     after_one = a_moment()
     with acting_as(staff("req-moment-review")):
@@ -683,7 +687,7 @@ def test_the_public_directory_as_of_a_date_is_the_one_the_public_saw_then(
 
     def included(name: str, listed: bool = True, **changes: Any) -> UUID:
         org_id = app.apply_for_inclusion(
-            a_key(), fictional_profile(name, **changes), ALL_CRITERIA, listed
+            a_key(), fictional_profile(name, **changes), ALL_CRITERIA, listed, AGREEMENT
         ).id
         app.start_review(a_key(), org_id)
         app.approve_inclusion(a_key(), org_id, "Fictional approval.")
@@ -693,7 +697,7 @@ def test_the_public_directory_as_of_a_date_is_the_one_the_public_saw_then(
         alder = included("Example Alder Shelter", descriptionEn="Fictional: the old text")
         birch = included("Example Birch Centre")
         cedar = app.apply_for_inclusion(
-            a_key(), fictional_profile("Example Cedar Clinic"), ALL_CRITERIA, True
+            a_key(), fictional_profile("Example Cedar Clinic"), ALL_CRITERIA, True, AGREEMENT
         ).id
         dogwood = included(
             "Example Dogwood House",
@@ -706,7 +710,7 @@ def test_the_public_directory_as_of_a_date_is_the_one_the_public_saw_then(
         )
         elm = included("Example Elm Refuge", listed=False)
         fir = app.apply_for_inclusion(
-            a_key(), fictional_profile("Example Fir Outreach"), ALL_CRITERIA, True
+            a_key(), fictional_profile("Example Fir Outreach"), ALL_CRITERIA, True, AGREEMENT
         ).id
         app.start_review(a_key(), fir)
         app.decline_inclusion(a_key(), fir, "Fictional: criteria not met.")
@@ -724,7 +728,7 @@ def test_the_public_directory_as_of_a_date_is_the_one_the_public_saw_then(
         )
         app.start_review(a_key(), cedar)
         app.approve_inclusion(a_key(), cedar, "Fictional approval.")
-        app.set_public_listing(a_key(), elm, True)
+        app.set_public_listing(a_key(), elm, True, AGREEMENT)
     seen_now = public_directory_now(system)
 
     then = system.audit.public_directory_as_of(moment)
@@ -812,7 +816,7 @@ def test_a_record_longer_than_one_read_batch_is_exported_paged_and_folded_whole(
     app = system.app
     with acting_as(staff("req-batch")):
         org_id = app.apply_for_inclusion(
-            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True
+            a_key(), fictional_profile("Example Alder Shelter"), ALL_CRITERIA, True, AGREEMENT
         ).id
         app.start_review(a_key(), org_id)
         app.approve_inclusion(a_key(), org_id, "Fictional approval.")

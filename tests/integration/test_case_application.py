@@ -56,7 +56,7 @@ from domain.mandatory_report import OutsideJurisdiction
 from domain.organization import RemovalReason
 from domain.vault import SEALED_TEXT
 from projections.aggregates import iso
-from projections.cases import CaseFilter
+from projections.cases import CaseFilter, InboxItem
 from tests.e2e.conftest import seed
 from tests.helpers import a_key
 
@@ -197,7 +197,7 @@ def report(
         )
 
 
-def inbox(system: System, table: str, owner: UUID) -> list[dict[str, Any]]:
+def inbox(system: System, table: str, owner: UUID) -> list[InboxItem]:
     system.projector.catch_up()
     return system.cases.inbox(table, str(owner), 50)
 
@@ -877,7 +877,7 @@ def test_rows_written_event_by_event_are_the_rows_a_rebuild_writes_at_once(
         lambda: consent(system, kept, ConsentScope.NON_IDENTIFYING_STATISTICS),
         outcome,
         supervisor(withdraw_statistics),
-        supervisor(lambda key: app.consult_supervisor(key, kept, "Fictional: go ahead.")),
+        supervisor(lambda key: app.consult_supervisor(key, kept, "Fictional: go ahead.", "Go.")),
         supervisor(lambda key: app.place_legal_hold(key, kept, "Fictional: court order.")),
         supervisor(lambda key: app.release_legal_hold(key, kept, "Fictional: order lifted.")),
         supervisor(lambda key: app.close_case(key, kept, "Fictional: resolved.")),

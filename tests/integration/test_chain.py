@@ -334,11 +334,11 @@ def test_two_events_swapped_in_the_log_are_found_at_the_earlier_position(
 ) -> None:
     # The haven's removal and reinstatement change places: it now reads as removed.
     removal = position_of(system, busy["reinstated"], "Removed")
-    reinstatement = position_of(system, busy["reinstated"], "Reinstated")
+    reinstatement = position_of(system, busy["reinstated"], "ReinstatedForReview")
     assert removal < reinstatement
     Intruder(settings).swap(removal, reinstatement)
     moved = system.app.recorder.select_notifications(start=removal, limit=1)[0]
-    assert moved.topic.endswith(".Reinstated")
+    assert moved.topic.endswith(".ReinstatedForReview")
 
     result = checked(system)
 

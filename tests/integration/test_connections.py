@@ -20,6 +20,7 @@ from projections.directory import PUBLIC, DirectoryQuery
 from projections.sql import ScrubIncomplete
 from tests.conftest import PG_URL, a_system
 from tests.e2e.conftest import ALL_CRITERIA, fictional_profile, seed
+from tests.helpers import AGREEMENT
 
 pytestmark = pytest.mark.postgres
 
@@ -58,6 +59,7 @@ def test_a_process_never_holds_more_connections_than_its_setting_under_load(
                     fictional_profile(f"Example Load {n} {i}"),
                     ALL_CRITERIA,
                     True,
+                    AGREEMENT,
                 ).id
                 system.app.start_review(f"load-{n:02d}-{i:02d}-review", org)
                 system.directory.search(*search_arguments(system))

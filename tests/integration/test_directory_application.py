@@ -26,7 +26,7 @@ from domain.organization import (
 )
 from domain.reporting_protocol import NotALawEnforcementAgency, ProtocolExists, ReportingProtocol
 from domain.write_path import ConcurrentUpdate, Outcome
-from tests.helpers import a_key
+from tests.helpers import AGREEMENT, a_key
 
 SHELTER: dict[str, Any] = {
     "kind": "DIRECT_SERVICE_PROVIDER",
@@ -104,6 +104,16 @@ def an_included(app: DirectoryUseCases, profile: dict[str, Any] = SHELTER) -> UU
     return org_id
 
 
+def an_included_agency(app: DirectoryUseCases) -> UUID:
+    """A police service included on its own path: its request and a protocol (in New
+    Brunswick, out of the way of the protocols the tests establish)."""
+    police = an_applicant(app, POLICE)
+    app.start_review(a_key(), police)
+    protocol = app.establish_reporting_protocol(a_key(), police, "CA-NB", None, [SERGEANT])
+    app.include_agency(a_key(), police, "Fictional approval.", protocol.id)
+    return police
+
+
 # -- the lifecycle, end to end through the application -------------------------------------
 
 
@@ -118,12 +128,14 @@ def test_an_organization_goes_from_application_to_reinstatement_through_the_appl
         lambda o: app.approve_inclusion(a_key(), o, "Fictional approval."),
         lambda o: app.submit_profile_update(a_key(), o, {**SHELTER, "hours": "Fictional hours"}),
         lambda o: app.accept_profile_update(a_key(), o),
-        lambda o: app.set_public_listing(a_key(), o, True),
+        lambda o: app.set_public_listing(a_key(), o, True, "Fictional signed form NRD-0003."),
         lambda o: app.confirm_review(a_key(), o, "Fictional yearly check."),
         lambda o: app.record_contact_attempt(a_key(), o, ContactOutcome.NO_ANSWER, ""),
         lambda o: app.record_misconduct_allegation(a_key(), o, "Fictional allegation."),
         lambda o: app.remove_organization(a_key(), o, RemovalReason.MISCONDUCT_ALLEGATION, ""),
         lambda o: app.reinstate_organization(a_key(), o, "Fictional: allegation unfounded."),
+        # Reinstatement returns it to review; the inclusion decision returns it to the directory.
+        lambda o: app.approve_inclusion(a_key(), o, "Fictional: reviewed again."),
     ]
     first = app.apply_for_inclusion(a_key(), SHELTER, list(ALL_CRITERIA), False)
     outcomes = [first] + [step(first.id) for step in steps]
@@ -141,12 +153,13 @@ def test_an_organization_goes_from_application_to_reinstatement_through_the_appl
         "InclusionApproved",
         "ProfileUpdateSubmitted",
         "ProfileUpdateAccepted",
-        "PublicListingConsentGiven",
+        "PublicListingAgreementRecorded",
         "ReviewConfirmed",
         "ContactAttemptRecorded",
         "MisconductAllegationRecorded",
         "Removed",
-        "Reinstated",
+        "ReinstatedForReview",
+        "InclusionApproved",
     ]
     org: Organization = app.repository.get(first.id)
     assert org.state is Status.INCLUDED
@@ -160,7 +173,7 @@ def test_an_organization_goes_from_application_to_reinstatement_through_the_appl
 def test_a_protocol_is_established_for_a_police_service_and_revised(
     app: DirectoryUseCases, staff: Actor
 ) -> None:
-    police = an_included(app, POLICE)
+    police = an_included_agency(app)
 
     established = app.establish_reporting_protocol(
         a_key(), police, "CA-NS", "Example Harbour", [SERGEANT]
@@ -220,7 +233,7 @@ def test_the_same_key_with_different_input_is_refused_and_writes_nothing(
     before = written(app)
 
     with pytest.raises(IdempotencyKeyReused):
-        app.apply_for_inclusion(key, SHELTER, list(ALL_CRITERIA), True)
+        app.apply_for_inclusion(key, SHELTER, list(ALL_CRITERIA), True, AGREEMENT)
     with pytest.raises(IdempotencyKeyReused):
         app.apply_for_inclusion(
             key, {**SHELTER, "nameEn": "Example Valley Centre"}, list(ALL_CRITERIA), False
@@ -347,7 +360,7 @@ def test_a_protocol_for_an_organization_that_is_not_law_enforcement_is_refused(
 def test_a_second_protocol_for_the_same_agency_and_jurisdiction_is_refused(
     app: DirectoryUseCases, staff: Actor
 ) -> None:
-    police = an_included(app, POLICE)
+    police = an_included_agency(app)
     first = app.establish_reporting_protocol(
         a_key(), police, "CA-NS", "Example Harbour", [SERGEANT]
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -467,7 +467,7 @@ def test_staff_find_organizations_flagged_unreachable_after_three_failed_attempt
 # -- facets --------------------------------------------------------------------------------
 
 
-def counted(docs: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
+def counted(docs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
     counts: dict[str, Counter[str]] = {}
     for doc in docs:
         values = {

@@ -771,6 +771,8 @@ STAFF_TEXT = {
     "decision": "Fictional decision: Wilhelmina goes to Brackenfold tonight",
     "close": "Fictional: Wilhelmina is safe with her sister",
     "note": "Fictional outcome: met Wilhelmina at intake",
+    "question": "Fictional question: may Wilhelmina go to Brackenfold",
+    "nextSteps": "Fictional next steps: call Brackenfold for Wilhelmina",
 }
 
 
@@ -779,8 +781,12 @@ def test_staff_written_free_text_is_sealed_and_an_erasure_takes_it_too(
     settings: Settings,
 ) -> None:
     shared = a_shared_case(system)
+    with acting_as(STAFF):
+        system.app.request_supervisor(a_key(), shared.case_id, STAFF_TEXT["question"])
     with acting_as(SUPERVISOR):
-        system.app.consult_supervisor(a_key(), shared.case_id, STAFF_TEXT["decision"])
+        system.app.consult_supervisor(
+            a_key(), shared.case_id, STAFF_TEXT["decision"], STAFF_TEXT["nextSteps"]
+        )
     case: Case = system.app.repository.get(shared.case_id)
     [referral] = case.referrals.values()
     with acting_as(Actor("fictional-partner-1", "partner", referral["organizationId"])):
@@ -813,6 +819,8 @@ def test_staff_written_free_text_is_sealed_and_an_erasure_takes_it_too(
     erased: Case = system.app.repository.get(shared.case_id)
     texts = [
         erased.consultations[0]["decision"],
+        erased.consultations[0]["nextSteps"],
+        *[r["question"] for r in erased.supervisor_requests.values()],
         erased.history[-1]["note"],
         *[o["note"] for r in erased.referrals.values() for o in r["outcomes"]],
         *[f for r in erased.reports.values() for f in r["factors"].values()],

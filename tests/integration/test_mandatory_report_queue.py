@@ -53,6 +53,10 @@ def test_flagged_cases_queue_until_decided_and_rebuild_the_same(system: System) 
 
 def test_a_refused_close_and_a_blank_decision_write_nothing(system: System) -> None:
     case = open_case(system, **A_MINOR)
+    with acting_as(SUPERVISOR):  # a potential trafficking case: a supervisor's decision first
+        system.app.consult_supervisor(
+            a_key(), case, "Fictional: report if a minor is confirmed.", "Fictional: ask again."
+        )
     head = system.projector.head()
     with acting_as(STAFF), pytest.raises(MandatoryReportDecisionRequired):
         system.app.close_case(a_key(), case, "Fictional: resolved.")

@@ -40,7 +40,7 @@ from projections.sql import Cursor, Int8s, Texts, ViewStore, insert_rows
 from projections.topics import TopicCheck
 from tests.conftest import a_system
 from tests.e2e.conftest import fictional_profile, seed
-from tests.helpers import a_key
+from tests.helpers import AGREEMENT, a_key
 
 STAFF = Actor("fictional-staff-7", "staff", request_id="req-fictional-projections")
 SERGEANT = {"name": "Sgt. Fictional Example", "phone": "+1 555 010 0142"}
@@ -69,7 +69,7 @@ PUBLIC_KEYS = {
 
 def an_applicant(app: DirectoryUseCases, name: str, listed: bool = True, **changes: Any) -> UUID:
     return app.apply_for_inclusion(
-        a_key(), fictional_profile(name, **changes), list(ALL_CRITERIA), listed
+        a_key(), fictional_profile(name, **changes), list(ALL_CRITERIA), listed, AGREEMENT
     ).id
 
 
@@ -90,8 +90,8 @@ def a_busy_directory(app: DirectoryUseCases) -> dict[str, UUID]:
             fictional_profile("Example Harbour Shelter", hours="Fictional hours: 8 to 20"),
         )
         app.accept_profile_update(a_key(), harbour)
-        app.set_public_listing(a_key(), harbour, False)
-        app.set_public_listing(a_key(), harbour, True)
+        app.set_public_listing(a_key(), harbour, False, AGREEMENT)
+        app.set_public_listing(a_key(), harbour, True, AGREEMENT)
 
         clinic = an_applicant(app, "Sample Legal Clinic", province="CA-QC")
         app.start_review(a_key(), clinic)
@@ -101,7 +101,7 @@ def a_busy_directory(app: DirectoryUseCases) -> dict[str, UUID]:
         app.approve_inclusion(a_key(), clinic, "Fictional approval after questions.")
         app.submit_profile_update(a_key(), clinic, fictional_profile("Sample Legal Clinic Two"))
         app.reject_profile_update(a_key(), clinic, "Fictional: the new name is not registered.")
-        app.set_public_listing(a_key(), clinic, False)
+        app.set_public_listing(a_key(), clinic, False, AGREEMENT)
 
         declined = an_applicant(app, "Placeholder Declined Centre")
         app.start_review(a_key(), declined)
@@ -120,20 +120,24 @@ def a_busy_directory(app: DirectoryUseCases) -> dict[str, UUID]:
         reinstated = an_included(app, "Example Returning Haven", province="CA-NS")
         app.remove_organization(a_key(), reinstated, RemovalReason.UNREACHABLE, "")
         app.reinstate_organization(a_key(), reinstated, "Fictional: reached them again.")
+        app.approve_inclusion(a_key(), reinstated, "Fictional: reviewed again.")
 
-        agency = an_included(
+        agency = an_applicant(
             app,
             "Example Harbour Police Service",
             listed=False,
             kind="LAW_ENFORCEMENT_AGENCY",
             services=[],
         )
+        app.start_review(a_key(), agency)
         protocol = app.establish_reporting_protocol(
             a_key(), agency, "CA-ON", "Fictionville", [SERGEANT]
         ).id
         app.revise_protocol_contacts(
             a_key(), protocol, [SERGEANT, CONSTABLE], "Fictional: a second contact joins the rota."
         )
+        # An agency is included on its request and the protocol established for it.
+        app.include_agency(a_key(), agency, "Fictional approval.", protocol)
     return {
         "harbour": harbour,
         "clinic": clinic,
@@ -506,7 +510,7 @@ def test_events_written_before_a_crash_are_projected_by_the_restarted_projector(
     before_crash.projector.catch_up()
     ids = a_busy_directory(before_crash.app)  # saved; the process dies before projecting them
     with acting_as(STAFF):
-        before_crash.app.set_public_listing(a_key(), kept, False)
+        before_crash.app.set_public_listing(a_key(), kept, False, AGREEMENT)
     assert ids_in(before_crash.store, INTERNAL) == [str(kept)]
     assert ids_in(before_crash.store, PUBLIC) == [str(kept)]
     positions = before_crash.projector.positions()
@@ -651,6 +655,7 @@ def test_a_projector_tailing_four_concurrent_writers_never_skips_an_event(
                     fictional_profile(f"Fictional Writer {writer} Shelter {n:02d}"),
                     list(ALL_CRITERIA),
                     True,
+                    AGREEMENT,
                 ).id
                 for n in range(writes_each)
             ]
@@ -731,8 +736,8 @@ def test_the_public_directory_holds_only_included_listed_organizations_and_publi
     system.projector.catch_up()
 
     assert ids_in(system.store, PUBLIC) == sorted([str(shelter), str(clinic)])
-    shelter_doc = system.directory.get(PUBLIC, str(shelter))
-    clinic_doc = system.directory.get(PUBLIC, str(clinic))
+    shelter_doc: Any = system.directory.get(PUBLIC, str(shelter))
+    clinic_doc: Any = system.directory.get(PUBLIC, str(clinic))
     assert shelter_doc is not None and clinic_doc is not None
     assert set(shelter_doc) == set(clinic_doc) == PUBLIC_KEYS
     assert shelter_doc["location"] == {"province": "CA-ON", "municipality": "Fictionville"}
@@ -748,7 +753,7 @@ def test_the_public_directory_holds_only_included_listed_organizations_and_publi
         "criteria",
     ):
         assert secret not in leaked
-    internal = system.directory.get(INTERNAL, str(shelter))
+    internal: Any = system.directory.get(INTERNAL, str(shelter))
     assert internal is not None and internal["location"]["address"] == "12 Fictional Hidden Lane"
 
 
@@ -772,17 +777,24 @@ def test_removing_or_opting_out_deletes_the_public_row_and_reinstating_or_opting
         )
     ) == {str(clinic)}
     assert public_rows_for(system.store, shelter) == 0
-    assert after(lambda: system.app.set_public_listing(a_key(), clinic, False)) == set()
+    assert after(lambda: system.app.set_public_listing(a_key(), clinic, False, AGREEMENT)) == set()
     assert public_rows_for(system.store, clinic) == 0
     assert system.directory.get(INTERNAL, str(clinic)) is not None
 
-    assert after(
-        lambda: system.app.reinstate_organization(
-            a_key(), shelter, "Fictional: asked to come back."
+    # Reinstated, it is reviewed again: the public row waits for the inclusion decision.
+    assert (
+        after(
+            lambda: system.app.reinstate_organization(
+                a_key(), shelter, "Fictional: asked to come back."
+            )
         )
+        == set()
+    )
+    assert after(
+        lambda: system.app.approve_inclusion(a_key(), shelter, "Fictional: reviewed again.")
     ) == {str(shelter)}
     assert public_rows_for(system.store, shelter) == listed_rows
-    assert after(lambda: system.app.set_public_listing(a_key(), clinic, True)) == {
+    assert after(lambda: system.app.set_public_listing(a_key(), clinic, True, AGREEMENT)) == {
         str(shelter),
         str(clinic),
     }
@@ -820,7 +832,11 @@ def test_a_worker_that_caught_up_lets_a_command_wait_for_its_own_write(
     try:
         with acting_as(STAFF):
             outcome = worker_fed.app.apply_for_inclusion(
-                a_key(), fictional_profile("Example Harbour Shelter"), list(ALL_CRITERIA), True
+                a_key(),
+                fictional_profile("Example Harbour Shelter"),
+                list(ALL_CRITERIA),
+                True,
+                AGREEMENT,
             )
         worker_fed.projector.catch_up()  # the projection worker's pass
 
@@ -838,7 +854,7 @@ def test_an_application_holding_a_nul_character_does_not_stall_the_directory(
     # Refusing it as invalid input is as good as projecting it.
     with acting_as(applicant), contextlib.suppress(InvalidInput):
         system.app.apply_for_inclusion(
-            a_key(), fictional_profile("Fictional\x00Shelter"), list(ALL_CRITERIA), True
+            a_key(), fictional_profile("Fictional\x00Shelter"), list(ALL_CRITERIA), True, AGREEMENT
         )
 
     later = seed(system, "Example Later Shelter")

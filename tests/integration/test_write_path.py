@@ -42,7 +42,7 @@ from domain.write_path import CopyingRepository, SizedCache
 from projections import runner
 from tests.conftest import PG_URL, a_system
 from tests.e2e.conftest import seed
-from tests.helpers import a_key
+from tests.helpers import AGREEMENT, a_key
 from tests.integration.test_case_application import (
     BRIEF,
     STAFF,
@@ -329,6 +329,7 @@ def test_a_refusal_on_a_cached_organization_is_made_again_on_what_another_proces
         refer(system, case_id, shelter)
     with a_system(system.settings) as other, acting_as(SUPERVISOR):
         other.app.reinstate_organization(a_key(), shelter, "Fictional: back again.")
+        other.app.approve_inclusion(a_key(), shelter, "Fictional: reviewed again.")
 
     refer(system, case_id, shelter)
 
@@ -356,10 +357,10 @@ def test_a_command_that_changes_nothing_on_a_stale_cached_record_decides_again(
     shelter = seed(system, "Example Harbour Shelter", listed=False)
     system.app.repository.get(shelter)  # this process now holds it, unlisted
     with a_system(system.settings) as other, acting_as(STAFF):
-        other.app.set_public_listing(a_key(), shelter, True)
+        other.app.set_public_listing(a_key(), shelter, True, AGREEMENT)
 
     with acting_as(STAFF):
-        outcome = system.app.set_public_listing(a_key(), shelter, False)
+        outcome = system.app.set_public_listing(a_key(), shelter, False, AGREEMENT)
 
     with a_system(system.settings) as fresh:
         stored: Organization = fresh.app.repository.get(shelter)

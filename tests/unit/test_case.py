@@ -269,7 +269,9 @@ def test_updated_details_merge_into_the_case(staff: Actor) -> None:
 def test_a_supervisor_records_their_decision_on_a_case(supervisor: Actor) -> None:
     case = given(opened())
 
-    case.consult_supervisor("  Fictional: refer to shelter, no report yet.  ")
+    case.consult_supervisor(
+        "  Fictional: refer to shelter, no report yet.  ", "Fictional: warm transfer tonight."
+    )
 
     [event] = then(case)
     assert type(event) is Case.SupervisorConsulted
@@ -283,7 +285,7 @@ def test_staff_cannot_record_a_supervisors_decision(staff: Actor) -> None:
     refused(
         case,
         SupervisorRequired,
-        lambda: case.consult_supervisor("Fictional decision."),
+        lambda: case.consult_supervisor("Fictional decision.", "Fictional next steps."),
         match="supervisor",
     )
 
@@ -291,7 +293,7 @@ def test_staff_cannot_record_a_supervisors_decision(staff: Actor) -> None:
 def test_a_supervisors_decision_must_be_written(supervisor: Actor) -> None:
     case = given(opened())
 
-    refused(case, ReasonRequired, lambda: case.consult_supervisor("   "))
+    refused(case, ReasonRequired, lambda: case.consult_supervisor("   ", "Fictional steps."))
 
 
 # -- consent -------------------------------------------------------------------------------
@@ -817,7 +819,8 @@ def test_closing_needs_a_reason(staff: Actor) -> None:
 
 COMMANDS_ON_AN_OPEN_CASE: dict[str, Callable[[Case], object]] = {
     "update": lambda c: c.update_details({"urgency": "LOW"}),
-    "consult": lambda c: c.consult_supervisor("Fictional decision."),
+    "consult": lambda c: c.consult_supervisor("Fictional decision.", "Fictional steps."),
+    "request": lambda c: c.request_supervisor(REFERRAL, "Fictional question."),
     "consent": lambda c: grant(c, ConsentScope.FOLLOW_UP_CONTACT, None),
     "disclose": lambda c: to_shelter(c),
     "disclose-exception": lambda c: to_shelter(

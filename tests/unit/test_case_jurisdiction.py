@@ -215,6 +215,13 @@ def test_the_facts_are_filled_in_from_the_case(supervisor: Actor) -> None:
             indicators=["DEBT_BONDAGE", "MINOR_IN_COMMERCIAL_SEX"],
         ),
         consented(ConsentScope.REPORT_TO_LAW_ENFORCEMENT, None),
+        # Indicators reference potential trafficking: a supervisor's decision comes first.
+        happened(
+            Case.SupervisorConsulted,
+            decision="Fictional: report now.",
+            next_steps="Fictional: call the liaison.",
+            answers=[],
+        ),
     )
 
     report(case)

@@ -102,12 +102,23 @@ def decided_no_report() -> Fact:
     )
 
 
+def supervisor_decided() -> Fact:
+    """A supervisor's decision on the case (it references potential trafficking: nothing leaves,
+    and it does not close, before one)."""
+    return happened(
+        Case.SupervisorConsulted,
+        decision="Fictional: report as a mandatory reporter.",
+        next_steps="Fictional: call the authority today.",
+        answers=[],
+    )
+
+
 def given(*facts: Fact) -> Case:
     return replayed(Case, CASE_ID, *facts)
 
 
 def a_minors_case() -> Case:
-    return given(opened(**MINOR_IN_SEX_TRADE), flagged())
+    return given(opened(**MINOR_IN_SEX_TRADE), flagged(), supervisor_decided())
 
 
 def kinds(case: Case) -> list[type[Any]]:
@@ -221,7 +232,7 @@ def test_a_flagged_case_cannot_close_before_the_decision(role: str) -> None:
 
 
 def test_a_flagged_case_closes_once_no_report_is_decided(staff: Actor) -> None:
-    case = given(opened(**MINOR_IN_SEX_TRADE), flagged(), decided_no_report())
+    case = given(opened(**MINOR_IN_SEX_TRADE), flagged(), decided_no_report(), supervisor_decided())
     case.close("Fictional: resolved.")
     assert kinds(case) == [Case.Closed]
 
@@ -288,6 +299,7 @@ def test_nothing_goes_to_a_child_protection_authority_on_consent_alone(staff: Ac
         opened(**MINOR_IN_SEX_TRADE),
         flagged(),
         consented(ConsentScope.REPORT_TO_LAW_ENFORCEMENT, ConsentGiver.GUARDIAN),
+        supervisor_decided(),
     )
     refused(case, ConsentRequired, lambda: disclose_to_authority(case, exception=None))
 
@@ -397,7 +409,7 @@ def test_a_report_made_before_the_flag_settles_it_as_the_flag_is_raised(
     supervisor: Actor,
 ) -> None:
     # In the protocol's province: a report goes under its own jurisdiction's protocol.
-    case = given(opened(province="CA-MB", situationType="SEX_TRAFFICKING"))
+    case = given(opened(province="CA-MB", situationType="SEX_TRAFFICKING"), supervisor_decided())
     report_to_police(case, Exception_.LEGAL_OBLIGATION, [DisclosableField.MINOR_INVOLVED])
     case.update_details({"minorInvolved": "UNKNOWN"})
     assert kinds(case)[-3:] == [
@@ -417,6 +429,7 @@ def test_a_minors_consent_alone_does_not_send_their_personal_data_to_law_enforce
         opened(**MINOR_IN_SEX_TRADE),
         flagged(),
         consented(ConsentScope.REPORT_TO_LAW_ENFORCEMENT, ConsentGiver.MINOR),
+        supervisor_decided(),
     )
     error = refused(
         case,
@@ -433,6 +446,7 @@ def test_a_minors_consent_covers_a_report_without_their_personal_data(
         opened(**MINOR_IN_SEX_TRADE),
         flagged(),
         consented(ConsentScope.REPORT_TO_LAW_ENFORCEMENT, ConsentGiver.MINOR),
+        supervisor_decided(),
     )
     report_to_police(case, None, [DisclosableField.LOCATION, DisclosableField.INDICATORS])
     assert case.disclosures[str(DISCLOSURE)]["consentId"] == str(CONSENT)
@@ -443,6 +457,7 @@ def test_a_guardians_consent_covers_the_minors_personal_data(supervisor: Actor) 
         opened(**MINOR_IN_SEX_TRADE),
         flagged(),
         consented(ConsentScope.REPORT_TO_LAW_ENFORCEMENT, ConsentGiver.GUARDIAN),
+        supervisor_decided(),
     )
     report_to_police(case, None, [DisclosableField.CALLER_PHONE])
     assert case.disclosures[str(DISCLOSURE)]["consentId"] == str(CONSENT)
@@ -453,6 +468,7 @@ def test_a_minors_consent_covers_sharing_with_a_service_provider(staff: Actor) -
         opened(**MINOR_IN_SEX_TRADE),
         flagged(),
         consented(ConsentScope.SHARE_WITH_ORGANIZATION, ConsentGiver.MINOR, SHELTER),
+        supervisor_decided(),
     )
     case.disclose(
         DISCLOSURE,

@@ -14,26 +14,39 @@ from eventsourcing.utils import get_topic
 
 from domain.base import Actor, NoActor, ReasonRequired, acting_as
 from domain.organization import (
+    AGENCY_KINDS,
     ALL_CRITERIA,
     AllegationRequired,
     ContactOutcome,
     CriteriaNotAttested,
     IllegalTransition,
     NoPendingProfileUpdate,
+    NotADuplicate,
+    NotAnAgency,
     NotUnderReview,
     Organization,
     RemovalReason,
+    ReportingProtocolRequired,
     Status,
+    WrittenAgreementRequired,
 )
-from tests.helpers import STAFF, SUPERVISOR, Fact, happened, replayed
+from domain.vocabulary import Profile
+from tests.helpers import AGREEMENT, STAFF, SUPERVISOR, Fact, happened, refused, replayed
 
 HARBOUR_SHELTER = UUID("00000000-0000-4000-8000-0000000000a1")
-PROFILE: dict[str, Any] = {
+# A user of the shelter itself.
+HARBOUR_PARTNER = Actor(
+    "fictional-partner-1",
+    "partner",
+    organization_id=str(HARBOUR_SHELTER),
+    request_id="req-fictional-3",
+)
+PROFILE: Profile = {
     "kind": "DIRECT_SERVICE_PROVIDER",
     "nameEn": "Example Harbour Shelter",
     "nameFr": "Refuge Exemple du Port",
 }
-UPDATED_PROFILE: dict[str, Any] = {**PROFILE, "hours": "Every day, 08:00 to 20:00 (fictional)"}
+UPDATED_PROFILE: Profile = {**PROFILE, "hours": "Every day, 08:00 to 20:00 (fictional)"}
 UNREACHABLE_AFTER = 3
 
 
@@ -122,7 +135,11 @@ def other_than(*statuses: Status) -> list[Status]:
 
 def test_a_submitted_application_starts_the_history_as_submitted(staff: Actor) -> None:
     org = Organization.submit_application(
-        id=HARBOUR_SHELTER, profile=PROFILE, criteria=list(ALL_CRITERIA), public_listing=True
+        id=HARBOUR_SHELTER,
+        profile=PROFILE,
+        criteria=list(ALL_CRITERIA),
+        public_listing=True,
+        listing_agreement=AGREEMENT,
     )
 
     assert then(org) == [Organization.ApplicationSubmitted]
@@ -420,13 +437,14 @@ def test_a_declined_or_removed_organization_cannot_submit_a_profile_update(
 # -- public listing ------------------------------------------------------------------------
 
 
-def test_opting_in_and_out_of_the_public_listing_records_consent(staff: Actor) -> None:
+def test_the_organization_itself_opts_in_and_out_of_the_public_listing() -> None:
     org = an_organization(Status.INCLUDED)
 
-    assert org.set_public_listing(True) is True
-    assert org.public_listing is True
-    assert org.set_public_listing(False) is True
-    assert org.public_listing is False
+    with acting_as(HARBOUR_PARTNER):
+        assert org.set_public_listing(True) is True
+        assert org.public_listing is True
+        assert org.set_public_listing(False) is True
+        assert org.public_listing is False
 
     assert then(org) == [
         Organization.PublicListingConsentGiven,
@@ -436,6 +454,50 @@ def test_opting_in_and_out_of_the_public_listing_records_consent(staff: Actor) -
         "PUBLIC_LISTING_OPTED_IN",
         "PUBLIC_LISTING_OPTED_OUT",
     ]
+    assert {h["actorRole"] for h in org.history[-2:]} == {"partner"}
+
+
+@pytest.mark.parametrize("agreement", ["", "   "])
+def test_staff_cannot_opt_an_organization_in_without_its_written_agreement(
+    staff: Actor, agreement: str
+) -> None:
+    org = an_organization(Status.INCLUDED)
+
+    refused(
+        org,
+        WrittenAgreementRequired,
+        lambda: org.set_public_listing(True, agreement),
+        match="written agreement",
+    )
+    assert org.public_listing is False
+
+
+def test_staff_record_the_organizations_written_agreement_to_be_listed(staff: Actor) -> None:
+    org = an_organization(Status.INCLUDED)
+
+    assert org.set_public_listing(True, f"  {AGREEMENT}  ") is True
+    assert org.set_public_listing(False, "Fictional: its email asking off, ref. NRD-0002.") is True
+
+    events = org.collect_events()
+    assert [type(e) for e in events] == [
+        Organization.PublicListingAgreementRecorded,
+        Organization.PublicListingAgreementRecorded,
+    ]
+    assert [(e.listed, e.agreement) for e in events] == [  # type: ignore[attr-defined]
+        (True, AGREEMENT),
+        (False, "Fictional: its email asking off, ref. NRD-0002."),
+    ]
+    assert [(h["what"], h["note"]) for h in org.history[-2:]] == [
+        ("PUBLIC_LISTING_OPTED_IN", AGREEMENT),
+        ("PUBLIC_LISTING_OPTED_OUT", "Fictional: its email asking off, ref. NRD-0002."),
+    ]
+    assert org.public_listing is False
+
+
+def test_a_supervisor_too_needs_the_written_agreement(supervisor: Actor) -> None:
+    org = an_organization(Status.INCLUDED)
+
+    refused(org, WrittenAgreementRequired, lambda: org.set_public_listing(True))
 
 
 @pytest.mark.parametrize("listed", [True, False])
@@ -444,7 +506,7 @@ def test_asking_for_the_public_listing_as_it_already_stands_records_nothing(
 ) -> None:
     org = given(submitted(public_listing=listed))
 
-    assert org.set_public_listing(listed) is False
+    assert org.set_public_listing(listed, AGREEMENT) is False
     assert then(org) == []
     assert org.public_listing is listed
 
@@ -657,7 +719,7 @@ def test_a_removal_request_is_noted_while_included(staff: Actor) -> None:
     assert org.history[-1]["what"] == "REMOVAL_REQUESTED"
 
 
-def test_reinstatement_includes_a_removed_organization_afresh(supervisor: Actor) -> None:
+def test_reinstatement_returns_a_removed_organization_to_review(supervisor: Actor) -> None:
     org = given(
         *included(),
         failed_attempt(),
@@ -666,17 +728,49 @@ def test_reinstatement_includes_a_removed_organization_afresh(supervisor: Actor)
         happened(Organization.FlaggedUnreachable, failed_attempts=3),
         happened(Organization.Removed, reason="UNREACHABLE", note=""),
     )
+    confirmed_before = org.last_confirmed_at
 
     org.reinstate("  Fictional: the new contact answered.  ")
 
     events = org.collect_events()
-    assert [type(e) for e in events] == [Organization.Reinstated]
+    assert [type(e) for e in events] == [Organization.ReinstatedForReview]
     assert events[0].reason == "Fictional: the new contact answered."  # type: ignore[attr-defined]
-    assert org.state is Status.INCLUDED
+    assert org.state is Status.UNDER_REVIEW
     assert org.removal is None
     assert org.flagged_unreachable is False
     assert org.failed_contact_attempts == 0
-    assert org.last_confirmed_at == events[0].timestamp
+    assert org.last_confirmed_at == confirmed_before  # not confirmed until a new decision
+
+    # The normal inclusion decision returns it to the directory.
+    org.approve_inclusion("Fictional: reviewed again.")
+    approval = org.collect_events()
+    assert [type(e) for e in approval] == [Organization.InclusionApproved]
+    assert org.status == Status.INCLUDED.value
+    assert org.last_confirmed_at == approval[0].timestamp
+    assert [h["status"] for h in org.history[-3:]] == ["REMOVED", "UNDER_REVIEW", "INCLUDED"]
+
+
+def test_a_reinstatement_recorded_under_the_old_rule_still_replays_to_included() -> None:
+    org = given(
+        *removed(),
+        happened(Organization.Reinstated, reason="Fictional: the allegation was unfounded."),
+    )
+
+    assert org.state is Status.INCLUDED
+    assert org.removal is None
+    assert org.last_confirmed_at == org.modified_on
+    assert org.history[-1]["status"] == "INCLUDED"
+
+
+def test_a_reinstatement_stored_under_the_old_rule_loads_from_its_stored_shape() -> None:
+    """The old event's topic and fields, as the store holds them, still make an event."""
+    from eventsourcing.utils import resolve_topic
+
+    topic = "domain.organization:Organization.Reinstated"
+    event_class = resolve_topic(topic)
+    assert event_class is Organization.Reinstated
+    org = given(*removed(), happened(event_class, reason="Fictional: back."))
+    assert org.state is Status.INCLUDED
 
 
 def test_reinstatement_needs_a_reason(supervisor: Actor) -> None:
@@ -695,3 +789,200 @@ def test_only_a_removed_organization_can_be_reinstated(supervisor: Actor, status
     with pytest.raises(IllegalTransition):
         org.reinstate("Fictional reason.")
     assert then(org) == []
+
+
+# -- an agency's own path ------------------------------------------------------------------
+
+POLICE_PROFILE: dict[str, Any] = {
+    "kind": "LAW_ENFORCEMENT_AGENCY",
+    "nameEn": "Example Harbour Police Service",
+    "nameFr": "Service de police Exemple du Port",
+}
+HARBOUR_PROTOCOL = UUID("00000000-0000-4000-8000-0000000000b1")
+OTHER_AGENCY = UUID("00000000-0000-4000-8000-0000000000a2")
+
+
+def an_agency_under_review() -> Organization:
+    return given(
+        happened(
+            Organization.ApplicationSubmitted,
+            originator_topic=get_topic(Organization),
+            profile=POLICE_PROFILE,
+            criteria=[],  # an agency attests none of the service providers' criteria
+            public_listing=False,
+        ),
+        happened(Organization.ReviewStarted),
+    )
+
+
+def test_an_agency_is_included_on_a_protocol_established_for_it(staff: Actor) -> None:
+    org = an_agency_under_review()
+
+    org.include_agency("  Fictional: protocol agreed.  ", HARBOUR_PROTOCOL, HARBOUR_SHELTER)
+
+    events = org.collect_events()
+    assert [type(e) for e in events] == [Organization.AgencyIncluded]
+    assert events[0].protocol_id == str(HARBOUR_PROTOCOL)  # type: ignore[attr-defined]
+    assert events[0].note == "Fictional: protocol agreed."  # type: ignore[attr-defined]
+    assert org.state is Status.INCLUDED
+    assert org.last_confirmed_at == events[0].timestamp
+    assert org.criteria == []
+
+
+def test_an_agency_is_not_included_on_the_criteria(staff: Actor) -> None:
+    org = an_agency_under_review()
+
+    refused(org, ReportingProtocolRequired, lambda: org.approve_inclusion(""))
+    assert org.state is Status.UNDER_REVIEW
+
+
+def test_an_agency_is_not_included_on_another_agencys_protocol(staff: Actor) -> None:
+    org = an_agency_under_review()
+
+    refused(
+        org,
+        ReportingProtocolRequired,
+        lambda: org.include_agency("", HARBOUR_PROTOCOL, OTHER_AGENCY),
+    )
+
+
+def test_a_service_provider_is_not_included_on_a_protocol(staff: Actor) -> None:
+    org = an_organization(Status.UNDER_REVIEW)
+
+    refused(org, NotAnAgency, lambda: org.include_agency("", HARBOUR_PROTOCOL, HARBOUR_SHELTER))
+
+
+@pytest.mark.parametrize("status", other_than(Status.UNDER_REVIEW))
+def test_an_agency_is_included_only_from_review(staff: Actor, status: Status) -> None:
+    org = an_organization(status)
+
+    with pytest.raises(NotUnderReview):
+        org.include_agency("", HARBOUR_PROTOCOL, HARBOUR_SHELTER)
+    assert then(org) == []
+
+
+def test_the_kinds_on_the_agency_path_are_defined_once() -> None:
+    assert frozenset({"LAW_ENFORCEMENT_AGENCY"}) == AGENCY_KINDS
+
+
+# -- possible duplicates -------------------------------------------------------------------
+
+HARBOUR_ORIGINAL = UUID("00000000-0000-4000-8000-0000000000a0")
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        Status.SUBMITTED,
+        Status.UNDER_REVIEW,
+        Status.INFORMATION_REQUESTED,
+        Status.INFORMATION_PROVIDED,
+    ],
+)
+def test_staff_dismiss_a_possible_duplicate_with_a_reason(staff: Actor, status: Status) -> None:
+    org = an_organization(status)
+    history_before = list(org.history)
+
+    org.dismiss_possible_duplicate("  Fictional: a shelter of the same name elsewhere.  ")
+
+    events = org.collect_events()
+    assert [type(e) for e in events] == [Organization.PossibleDuplicateDismissed]
+    assert events[0].note == "Fictional: a shelter of the same name elsewhere."  # type: ignore[attr-defined]
+    assert org.duplicate_flag_dismissed is True
+    assert org.state is status
+    # Nothing of it reaches the history a partner reads.
+    assert org.history == history_before
+
+
+def test_dismissing_a_possible_duplicate_needs_a_reason(staff: Actor) -> None:
+    org = an_organization(Status.SUBMITTED)
+
+    refused(org, ReasonRequired, lambda: org.dismiss_possible_duplicate("  "))
+    assert org.duplicate_flag_dismissed is False
+
+
+def test_an_application_is_declined_as_a_duplicate_of_an_existing_organization(
+    staff: Actor,
+) -> None:
+    org = an_organization(Status.SUBMITTED)
+
+    org.decline_as_duplicate(HARBOUR_ORIGINAL, "Fictional: sent twice.")
+
+    events = org.collect_events()
+    assert [type(e) for e in events] == [Organization.DeclinedAsDuplicate]
+    assert events[0].duplicate_of == str(HARBOUR_ORIGINAL)  # type: ignore[attr-defined]
+    assert org.state is Status.DECLINED
+    assert org.duplicate_of == str(HARBOUR_ORIGINAL)
+    # The history says declined; which organization it duplicates is the hotline's to read.
+    assert org.history[-1]["status"] == "DECLINED"
+    assert str(HARBOUR_ORIGINAL) not in org.history[-1]["note"]
+
+
+def test_an_application_is_not_a_duplicate_of_itself(staff: Actor) -> None:
+    org = an_organization(Status.SUBMITTED)
+
+    refused(org, NotADuplicate, lambda: org.decline_as_duplicate(HARBOUR_SHELTER, ""))
+
+
+@pytest.mark.parametrize("status", [Status.INCLUDED, Status.DECLINED, Status.REMOVED])
+def test_a_decided_organization_is_not_declined_as_a_duplicate(
+    staff: Actor, status: Status
+) -> None:
+    org = an_organization(status)
+
+    with pytest.raises(IllegalTransition):
+        org.decline_as_duplicate(HARBOUR_ORIGINAL, "")
+    with pytest.raises(IllegalTransition):
+        org.dismiss_possible_duplicate("Fictional reason.")
+    assert then(org) == []
+
+
+def test_a_state_saved_before_duplicates_were_flagged_reads_as_unflagged() -> None:
+    org = an_organization(Status.SUBMITTED)
+    state = dict(vars(org))
+    state.pop("duplicate_flag_dismissed", None)
+    state.pop("duplicate_of", None)
+    old = object.__new__(Organization)
+    old.__dict__.update(state)
+
+    assert (old.duplicate_flag_dismissed, old.duplicate_of) == (False, None)
+
+
+# -- applying on an organization's behalf --------------------------------------------------
+
+
+def test_staff_applying_on_behalf_list_it_only_on_its_written_agreement(staff: Actor) -> None:
+    with pytest.raises(WrittenAgreementRequired):
+        Organization.submit_application(
+            id=HARBOUR_SHELTER, profile=PROFILE, criteria=list(ALL_CRITERIA), public_listing=True
+        )
+
+    org = Organization.submit_application(
+        id=HARBOUR_SHELTER,
+        profile=PROFILE,
+        criteria=list(ALL_CRITERIA),
+        public_listing=True,
+        listing_agreement=f" {AGREEMENT} ",
+    )
+
+    [event] = org.collect_events()
+    assert event.listing_agreement == AGREEMENT  # type: ignore[attr-defined]
+    assert org.public_listing is True
+
+
+def test_staff_applying_unlisted_need_no_agreement(staff: Actor) -> None:
+    org = Organization.submit_application(
+        id=HARBOUR_SHELTER, profile=PROFILE, criteria=list(ALL_CRITERIA), public_listing=False
+    )
+    assert org.public_listing is False
+
+
+def test_the_organization_applying_itself_consents_on_its_own_form() -> None:
+    public = Actor("anonymous", "public", request_id="req-fictional-4")
+    with acting_as(public):
+        org = Organization.submit_application(
+            id=HARBOUR_SHELTER, profile=PROFILE, criteria=list(ALL_CRITERIA), public_listing=True
+        )
+    [event] = org.collect_events()
+    assert event.listing_agreement == ""  # type: ignore[attr-defined]
+    assert org.public_listing is True

@@ -155,6 +155,32 @@ def test_only_supervisors_remove_reinstate_or_record_allegations(mutation: str) 
     assert callers == {"supervisor"}
 
 
+@pytest.mark.parametrize(
+    "mutation", ["includeAgency", "dismissPossibleDuplicate", "declineAsDuplicate"]
+)
+def test_only_the_directory_keepers_include_agencies_or_decide_on_duplicates(
+    mutation: str,
+) -> None:
+    policy = load_policy()
+    callers = {
+        role
+        for role, relation in itertools.product(ROLES, RELATIONS)
+        if policy.allows(role, f"Mutation.{mutation}", "call", relation)
+    }
+    assert callers == {"staff", "supervisor"}
+
+
+def test_possible_duplicates_are_read_and_filtered_by_the_hotline_alone() -> None:
+    policy = load_policy()
+    for role, relation in itertools.product(ROLES, RELATIONS):
+        hotline = role in {"staff", "supervisor", "compliance"}
+        fields = policy.fields(role, "Organization", relation)
+        assert ({"possibleDuplicates", "duplicateOf"} <= fields) is hotline, (role, relation)
+        assert not ({"possibleDuplicates", "duplicateOf"} & fields) or hotline
+        filters = policy.allows(role, "DirectoryFilter.possibleDuplicate", "filter", relation)
+        assert filters is hotline, (role, relation)
+
+
 def test_compliance_officers_change_nothing(schema_coordinates: set[tuple[str, str]]) -> None:
     policy = load_policy()
     mutations = [obj for obj, act in schema_coordinates if act == "call"]

@@ -21,6 +21,7 @@ from graphql import (
 )
 
 from api.cli import main
+from api.schema.adapter import graphql_schema
 from api.schema.build import build_schema, schema_sdl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +62,7 @@ def undescribed(schema: GraphQLSchema) -> list[str]:
 
 
 def test_every_type_field_argument_and_enum_value_is_described() -> None:
-    missing = undescribed(build_schema([])._schema)
+    missing = undescribed(graphql_schema(build_schema([])))
     assert missing == [], f"{len(missing)} without a description: {', '.join(missing)}"
 
 
@@ -84,7 +85,7 @@ class Undescribed:
 
 def test_the_walk_finds_what_lacks_a_description() -> None:
     """The control for the test above: a schema with gaps is caught at every kind of place."""
-    missing = set(undescribed(strawberry.Schema(query=Undescribed)._schema))
+    missing = set(undescribed(graphql_schema(strawberry.Schema(query=Undescribed))))
     assert missing == {
         "Undescribed",
         "Undescribed.shade",

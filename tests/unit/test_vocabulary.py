@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -125,7 +126,8 @@ def test_a_postal_code_is_upper_cased() -> None:
 
 @pytest.mark.parametrize(("key", "limit"), [("nameEn", MAX_NAME), ("descriptionFr", MAX_TEXT)])
 def test_text_longer_than_its_limit_is_refused(key: str, limit: int) -> None:
-    assert parse_profile(a_profile(**{key: "x" * limit}))[key] == "x" * limit
+    profile: Mapping[str, Any] = parse_profile(a_profile(**{key: "x" * limit}))
+    assert profile[key] == "x" * limit
 
     problems = problems_with(a_profile(**{key: "x" * (limit + 1)}))
 

@@ -347,3 +347,23 @@ def test_a_case_flagged_for_a_mandatory_report_waits_for_a_supervisors_decision(
     assert queues(items) == [("MANDATORY_REPORT_DECISIONS", str(CASE_ID), HOTLINE)]
     assert items[0].since == day(2)
     assert case_items(opened(), flagged, decided) == []
+
+
+def test_a_request_for_a_supervisor_waits_until_a_decision_answers_it() -> None:
+    asked = happened(
+        Case.SupervisorRequested, supervisor_request_id=str(UUID(int=21)), question="Report?"
+    )
+    asked_again = happened(
+        Case.SupervisorRequested, supervisor_request_id=str(UUID(int=22)), question="And now?"
+    )
+
+    items = case_items(opened(), asked, asked_again)
+    assert queues(items) == [("SUPERVISOR_REQUESTS", str(CASE_ID), HOTLINE)]
+    assert items[0].since == day(2)  # the oldest request still open
+    answered = happened(
+        Case.SupervisorConsulted,
+        decision="Refer with consent (fictional)",
+        next_steps="Offer the legal clinic (fictional)",
+        answers=[str(UUID(int=21)), str(UUID(int=22))],
+    )
+    assert case_items(opened(), asked, asked_again, answered) == []

@@ -6,7 +6,7 @@ elsewhere answers exactly as a missing one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 import strawberry
@@ -32,6 +32,7 @@ from api.schema.cases.types import (
     outcome_of,
 )
 from domain.organization import Status
+from projections.cases import InboxItem
 from projections.directory import INTERNAL
 
 T = TypeVar("T")
@@ -105,7 +106,7 @@ class DisclosedCopy:
         return None if self._item is None else ("DisclosedCopy", self._item[0], self._item[1])
 
 
-def _copy(ctx: Context, case_id: str, item: dict[str, Any]) -> DisclosedCopy | None:
+def _copy(ctx: Context, case_id: str, item: InboxItem) -> DisclosedCopy | None:
     if not item.get("sealedCopy"):
         return None  # nothing was sent, or the case's personal data was erased
     copy = ctx.system.app.open_sealed(UUID(case_id), item["sealedCopy"])
@@ -202,14 +203,14 @@ class ReportInboxItem:
         return "ReportInboxItem", str(self.id), self._case_id
 
 
-def referral_item(ctx: Context, item: dict[str, Any]) -> ReferralInboxItem:
+def referral_item(ctx: Context, item: InboxItem) -> ReferralInboxItem:
     text = opener(ctx, item["caseId"])
     return ReferralInboxItem(
-        id=item["id"],
-        mode=item["mode"],
-        needs=item["needs"],
+        id=strawberry.ID(item["id"]),
+        mode=ReferralMode(item["mode"]),
+        needs=[Need(need) for need in item["needs"]],
         at=item["at"],
-        fields=item["fields"],
+        fields=[DisclosableField(name) for name in item["fields"]],
         disclosed=_copy(ctx, item["caseId"], item),
         outcomes=[outcome_of(o, text) for o in item["outcomes"]],
         answer=answer_of(item.get("answer"), text),
@@ -218,11 +219,11 @@ def referral_item(ctx: Context, item: dict[str, Any]) -> ReferralInboxItem:
     )
 
 
-def report_item(ctx: Context, item: dict[str, Any]) -> ReportInboxItem:
+def report_item(ctx: Context, item: InboxItem) -> ReportInboxItem:
     return ReportInboxItem(
-        id=item["id"],
+        id=strawberry.ID(item["id"]),
         at=item["at"],
-        fields=item["fields"],
+        fields=[DisclosableField(name) for name in item["fields"]],
         disclosed=_copy(ctx, item["caseId"], item),
         acknowledgement=acknowledgement_of(
             item.get("acknowledgement"), opener(ctx, item["caseId"])
@@ -264,14 +265,14 @@ class ReferralOutcomeResult:
 async def still_included(ctx: Context, organization_id: str) -> bool:
     """An organization removed (or otherwise no longer included) reads nothing more."""
     doc = await ctx.run(ctx.system.directory.get, INTERNAL, organization_id)
-    return doc is not None and doc["status"] == Status.INCLUDED.value
+    return doc is not None and doc.get("status") == Status.INCLUDED.value
 
 
 _INBOX_TYPES = {"referral_inbox": "ReferralInboxItem", "report_inbox": "ReportInboxItem"}
 
 
 async def inbox(
-    ctx: Context, table: str, first: int, build: Callable[[Context, dict[str, Any]], T]
+    ctx: Context, table: str, first: int, build: Callable[[Context, InboxItem], T]
 ) -> list[T]:
     """The caller's own inbox: only items addressed to its organization, newest first."""
     check_page(first, ctx.system.settings.max_page_size)
@@ -289,13 +290,13 @@ async def inbox(
 
 
 async def one_item(
-    ctx: Context, table: str, item_id: str, build: Callable[[Context, dict[str, Any]], T]
+    ctx: Context, table: str, item_id: str, build: Callable[[Context, InboxItem], T]
 ) -> T | None:
     found = await find_inbox_item(ctx, table, item_id)
     return None if found is None else await ctx.run(build, ctx, found)
 
 
-async def find_inbox_item(ctx: Context, table: str, item_id: str) -> dict[str, Any] | None:
+async def find_inbox_item(ctx: Context, table: str, item_id: str) -> InboxItem | None:
     """The item if it is addressed to the caller's organization; otherwise None, exactly as
     for an item that does not exist."""
     clean = parse_id(item_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -51,6 +51,7 @@ from api.schema.cases.types import (
 from api.schema.common import IdempotencyKey, selected, to_plain
 from domain.base import InvalidInput, NotFound
 from domain.write_path import Outcome
+from projections.cases import InboxItem
 
 
 async def _case_of(info: Info[Context, None], outcome: Outcome) -> Case | None:
@@ -92,7 +93,7 @@ def _required_id(value: strawberry.ID, name: str) -> UUID:
 
 async def _addressed(
     ctx: Context, table: str, coordinate: str, item_id: str, what: str
-) -> dict[str, Any]:
+) -> InboxItem:
     """The inbox item addressed to the caller's own organization that a recipient's command
     acts on; another's is refused exactly as a missing one."""
     found = await find_inbox_item(ctx, table, item_id)
@@ -103,7 +104,7 @@ async def _addressed(
 
 
 async def _referral_result(
-    ctx: Context, found: dict[str, Any], command: Callable[[], Outcome]
+    ctx: Context, found: InboxItem, command: Callable[[], Outcome]
 ) -> ReferralOutcomeResult:
     result = await ctx.command(command)
     again = await find_inbox_item(ctx, "referral_inbox", found["id"])
@@ -162,7 +163,35 @@ class CaseMutations:
 
     @strawberry.mutation(
         description=(
-            "Record a supervisor's decision on a potential trafficking case (supervisors)."
+            "Ask a supervisor into an open case with a question (staff and supervisors). A case "
+            "that references potential trafficking needs a supervisor's decision before anything "
+            "leaves or it closes."
+        )
+    )
+    async def request_supervisor(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        question: Annotated[
+            str,
+            strawberry.argument(
+                description="What the supervisor is asked, in your words (sealed, like notes)."
+            ),
+        ],
+    ) -> CaseResult:
+        ctx = info.context
+        case_id = _case_id(ctx, "Mutation.requestSupervisor", str(id))
+        outcome = await ctx.command(
+            lambda: ctx.system.app.request_supervisor(idempotency_key, case_id, question)
+        )
+        return await _case_result(info, outcome)
+
+    @strawberry.mutation(
+        description=(
+            "Record a supervisor's decision on a case and the next steps (supervisors): it "
+            "answers the case's open supervisor requests, and stands until the case's situation "
+            "type or indicators change."
         )
     )
     async def record_supervisor_decision(
@@ -171,11 +200,16 @@ class CaseMutations:
         idempotency_key: IdempotencyKey,
         id: CaseId,
         decision: Annotated[str, strawberry.argument(description="The decision, in their words.")],
+        next_steps: Annotated[
+            str, strawberry.argument(description="The next steps, in their words.")
+        ],
     ) -> CaseResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.recordSupervisorDecision", str(id))
         outcome = await ctx.command(
-            lambda: ctx.system.app.consult_supervisor(idempotency_key, case_id, decision)
+            lambda: ctx.system.app.consult_supervisor(
+                idempotency_key, case_id, decision, next_steps
+            )
         )
         return await _case_result(info, outcome)
 

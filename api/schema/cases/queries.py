@@ -31,8 +31,11 @@ from api.schema.cases.types import (
     MandatoryReportPage,
     MandatoryReportTask,
     StatisticsCell,
+    SupervisorRequestPage,
     build_case,
     emergency_number,
+    opener,
+    supervisor_request,
 )
 from api.schema.common import After, First, PageInfo, selected
 from domain.base import NotFound
@@ -208,6 +211,53 @@ class CaseQueries:
         end = _cursor(last["at"], last["id"]) if last else None
         return LedgerPage(
             items=items, page_info=PageInfo(has_next_page=len(entries) > first, end_cursor=end)
+        )
+
+    @strawberry.field(
+        description=(
+            "Staff's requests for a supervisor, the longest waiting first: the open ones unless "
+            "`answered` says otherwise (supervisors). Every request read is in the access log."
+        )
+    )
+    async def supervisor_requests(
+        self,
+        info: Info[Context, None],
+        answered: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="false: open requests (the default); true: answered ones; null: all."
+            ),
+        ] = False,
+        first: First = 20,
+        after: After = None,
+    ) -> SupervisorRequestPage:
+        ctx = info.context
+        check_page(first, ctx.system.settings.max_page_size)
+        rows, total = await ctx.run(
+            ctx.cases.supervisor_requests, answered, first + 1, parse_after(after)
+        )
+        # Which cases wait for a supervisor is itself confidential, an empty answer too.
+        ctx.reads.searched(
+            "Query.supervisorRequests",
+            ["answered"] if answered is not None else [],
+            (("SupervisorRequest", r["id"], r["caseId"]) for r in rows[:first]),
+        )
+
+        def item(r: dict[str, Any]) -> Any:
+            return supervisor_request(r, r["caseId"], opener(ctx, r["caseId"]))
+
+        wants_question = "question" in selected(info, "items")
+        items = await ctx.run(
+            lambda: [
+                item(r) if wants_question else item({**r, "question": ""}) for r in rows[:first]
+            ]
+        )
+        last = rows[len(items) - 1] if items else None
+        end = _cursor(last["at"], last["id"]) if last else None
+        return SupervisorRequestPage(
+            items=items,
+            total_count=total,
+            page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=end),
         )
 
     @strawberry.field(

@@ -4,7 +4,7 @@ and the results of case commands: GraphQL types, built from read-model documents
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -122,7 +122,7 @@ class ReportAcknowledgement:
     )
 
 
-def answer_of(doc: dict[str, Any] | None, text: Callable[[str], str]) -> ReferralAnswer | None:
+def answer_of(doc: Mapping[str, Any] | None, text: Callable[[str], str]) -> ReferralAnswer | None:
     if doc is None:
         return None
     return ReferralAnswer(
@@ -135,7 +135,7 @@ def answer_of(doc: dict[str, Any] | None, text: Callable[[str], str]) -> Referra
 
 
 def acknowledgement_of(
-    doc: dict[str, Any] | None, text: Callable[[str], str]
+    doc: Mapping[str, Any] | None, text: Callable[[str], str]
 ) -> ReportAcknowledgement | None:
     if doc is None:
         return None
@@ -347,6 +347,67 @@ class Consultation:
     at: str = strawberry.field(description="When the decision was recorded (ISO 8601, UTC).")
     supervisor_id: str = strawberry.field(description="The user id of the supervisor.")
     decision: str = strawberry.field(description="The supervisor's decision, in their words.")
+    next_steps: str = strawberry.field(
+        description="The next steps the supervisor set (empty for decisions recorded before)."
+    )
+    answers: list[strawberry.ID] = strawberry.field(
+        description="The ids of the supervisor requests this decision answered."
+    )
+
+
+@strawberry.type(
+    description=(
+        "Staff asking a supervisor into a case, with their question; answered by the next "
+        "supervisor's decision on the case. Read by staff (on the case) and supervisors; every "
+        "read is in the access log."
+    )
+)
+class SupervisorRequest:
+    id: strawberry.ID = strawberry.field(description="The request's id.")
+    case_id: strawberry.ID = strawberry.field(description="The case it is about.")
+    requested_at: str = strawberry.field(description="When it was made (ISO 8601, UTC).")
+    requested_by: str = strawberry.field(description="The user id of whoever asked.")
+    question: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The question, in their words: sealed with the case's key, every read logged."
+        ),
+    )
+    answered_at: str | None = strawberry.field(
+        default=None,
+        description="When a supervisor's decision answered it (ISO 8601, UTC); null while open.",
+    )
+    answered_by: str | None = strawberry.field(
+        default=None, description="The user id of the supervisor who answered it."
+    )
+
+    def access_key(self) -> tuple[str, str, str | None]:
+        return "SupervisorRequest", str(self.id), str(self.case_id)
+
+
+def supervisor_request(
+    r: dict[str, Any], case_id: str, text: Callable[[str], str]
+) -> SupervisorRequest:
+    return SupervisorRequest(
+        id=strawberry.ID(r["id"]),
+        case_id=strawberry.ID(case_id),
+        requested_at=r["at"],
+        requested_by=r["by"],
+        question=text(r["question"]),
+        answered_at=r.get("answeredAt"),
+        answered_by=r.get("answeredBy"),
+    )
+
+
+@strawberry.type(description="A page of supervisor requests.")
+class SupervisorRequestPage:
+    items: list[SupervisorRequest] = strawberry.field(
+        description="This page of requests, the longest waiting first."
+    )
+    total_count: int = strawberry.field(description="How many requests match, in all.")
+    page_info: PageInfo = strawberry.field(
+        description="Whether more requests follow, and where this page ends."
+    )
 
 
 @strawberry.type(
@@ -536,6 +597,18 @@ class Case:
     consultations: list[Consultation] | None = strawberry.field(
         default=None, description="Supervisors' decisions on the case, oldest first."
     )
+    supervisor_requests: list[SupervisorRequest] | None = strawberry.field(
+        default=None,
+        description="Staff's requests for a supervisor on this case, oldest first.",
+    )
+    supervisor_decision_required: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "Whether the case references potential trafficking (a situation type other than "
+            "NOT_TRAFFICKING, or an indicator) with no supervisor's decision on its current facts: "
+            "until one is recorded nothing leaves (but an emergency call) and it cannot close."
+        ),
+    )
     consents: list[Consent] | None = strawberry.field(
         default=None, description="The caller's consents, withdrawn ones included."
     )
@@ -599,9 +672,19 @@ _PLAIN = (
 # opening the staff-written free text sealed with the case's key.
 _NESTED: dict[str, Callable[[dict[str, Any], Callable[[str], str]], Any]] = {
     "consultations": lambda doc, text: [
-        Consultation(at=c["at"], supervisor_id=c["supervisorId"], decision=text(c["decision"]))
+        Consultation(
+            at=c["at"],
+            supervisor_id=c["supervisorId"],
+            decision=text(c["decision"]),
+            next_steps=text(c.get("nextSteps", "")),
+            answers=[strawberry.ID(a) for a in c.get("answers", [])],
+        )
         for c in doc["consultations"]
     ],
+    "supervisorRequests": lambda doc, text: [
+        supervisor_request(r, doc["id"], text) for r in doc.get("supervisorRequests", [])
+    ],
+    "supervisorDecisionRequired": lambda doc, _: doc.get("supervisorDecisionRequired", False),
     "consents": lambda doc, _: [
         Consent(
             id=c["id"],
@@ -684,7 +767,7 @@ def opener(ctx: Context, case_id: str) -> Callable[[str], str]:
     return lambda value: ctx.system.app.open_text(case, value)
 
 
-def outcome_of(o: dict[str, Any], text: Callable[[str], str]) -> ReferralOutcome:
+def outcome_of(o: Mapping[str, Any], text: Callable[[str], str]) -> ReferralOutcome:
     return ReferralOutcome(at=o["at"], outcome=o["outcome"], note=text(o["note"]))
 
 

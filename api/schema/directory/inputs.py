@@ -155,6 +155,14 @@ class ApplicationInput:
     public_listing: bool = strawberry.field(
         description="Consent to appear in the public directory once included"
     )
+    listing_agreement: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Staff and supervisors applying on an organization's behalf: its written agreement "
+            "to the public listing (a reference and a note), required of them when "
+            "publicListing is true."
+        ),
+    )
 
 
 @strawberry.input(description="Filters combine with AND; values within one filter with OR.")
@@ -205,5 +213,13 @@ class DirectoryFilter:
         description=(
             "Only organizations flagged unreachable (true) or not (false). The hotline's roles only: "
             "any other role is refused."
+        ),
+    )
+    possible_duplicate: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "Only applications flagged as possible duplicates that staff have not decided on "
+            "(true), or every other organization (false). The hotline's roles only: any other "
+            "role is refused."
         ),
     )

@@ -66,6 +66,7 @@ class DirectoryMutations:
                 to_plain(input.profile),
                 [c.value for c in input.criteria],
                 input.public_listing,
+                input.listing_agreement or "",
             ),
         )
 
@@ -139,8 +140,9 @@ class DirectoryMutations:
 
     @strawberry.mutation(
         description=(
-            "Include an organization under review in the directory: it must attest all seven "
-            "criteria (staff and supervisors)."
+            "Include an organization under review in the directory: a service provider must "
+            "attest all seven criteria; an agency is included with includeAgency instead (staff "
+            "and supervisors)."
         )
     )
     async def approve_inclusion(
@@ -156,6 +158,35 @@ class DirectoryMutations:
             "Mutation.approveInclusion",
             id,
             lambda org: app.approve_inclusion(idempotency_key, org, note),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Include a law-enforcement agency under review in the directory on its own path: its "
+            "request (its application) and a reporting protocol established for it, not the "
+            "service providers' criteria (staff and supervisors)."
+        )
+    )
+    async def include_agency(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        reporting_protocol_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="A reporting protocol established for this agency."),
+        ],
+        note: Annotated[str, strawberry.argument(description="A note for the history.")] = "",
+    ) -> OrganizationResult:
+        app = info.context.system.app
+        protocol = parse_id(reporting_protocol_id)
+        if protocol is None:
+            raise NotFound("reporting protocol not found")
+        return await _run(
+            info,
+            "Mutation.includeAgency",
+            id,
+            lambda org: app.include_agency(idempotency_key, org, note, UUID(protocol)),
         )
 
     @strawberry.mutation(
@@ -241,7 +272,8 @@ class DirectoryMutations:
     @strawberry.mutation(
         description=(
             "Opt in to, or out of, the public directory listing: a partner for its own "
-            "organization, or staff and supervisors."
+            "organization; staff and supervisors only by recording the organization's written "
+            "agreement."
         )
     )
     async def set_public_listing(
@@ -252,13 +284,72 @@ class DirectoryMutations:
         listed: Annotated[
             bool, strawberry.argument(description="True to appear in the public directory.")
         ],
+        agreement: Annotated[
+            str,
+            strawberry.argument(
+                description=(
+                    "Staff and supervisors: the organization's written agreement (a reference "
+                    "and a note), required of them and kept in the history. A partner acting "
+                    "for its own organization needs none."
+                )
+            ),
+        ] = "",
     ) -> OrganizationResult:
         app = info.context.system.app
         return await _run(
             info,
             "Mutation.setPublicListing",
             id,
-            lambda org: app.set_public_listing(idempotency_key, org, listed),
+            lambda org: app.set_public_listing(idempotency_key, org, listed, agreement),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Dismiss the possible-duplicate flag on an application not decided yet: it is not "
+            "a duplicate (staff and supervisors)."
+        )
+    )
+    async def dismiss_possible_duplicate(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        note: Annotated[str, strawberry.argument(description="Why it is not a duplicate.")],
+    ) -> OrganizationResult:
+        app = info.context.system.app
+        return await _run(
+            info,
+            "Mutation.dismissPossibleDuplicate",
+            id,
+            lambda org: app.dismiss_possible_duplicate(idempotency_key, org, note),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Decline an application not decided yet as a duplicate of an existing organization "
+            "(staff and supervisors). Nothing is merged."
+        )
+    )
+    async def decline_as_duplicate(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        duplicate_of: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The existing organization it duplicates."),
+        ],
+        note: Annotated[str, strawberry.argument(description="A note for the hotline.")] = "",
+    ) -> OrganizationResult:
+        app = info.context.system.app
+        existing = parse_id(duplicate_of)
+        if existing is None:
+            raise NotFound("organization not found")
+        return await _run(
+            info,
+            "Mutation.declineAsDuplicate",
+            id,
+            lambda org: app.decline_as_duplicate(idempotency_key, org, UUID(existing), note),
         )
 
     @strawberry.mutation(
@@ -374,7 +465,10 @@ class DirectoryMutations:
         )
 
     @strawberry.mutation(
-        description=("Reinstate a removed organization in the directory (supervisors).")
+        description=(
+            "Lift a removal (supervisors): the organization is under review again, and returns "
+            "to the directory only by a new inclusion decision."
+        )
     )
     async def reinstate_organization(
         self,

@@ -6,7 +6,7 @@ field stays null. The caller's relation to the record was decided before (``Cont
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -153,6 +153,33 @@ class Removal:
     reason: RemovalReason = strawberry.field(description="Why it was removed.")
     note: str = strawberry.field(description="The supervisor's note on the removal.")
     removed_by: str = strawberry.field(description="The user id of the supervisor who removed it.")
+
+
+@strawberry.type(
+    description=(
+        "An existing organization an application looks like: flagged for staff to decide, never "
+        "merged. The hotline's roles only."
+    )
+)
+class PossibleDuplicate:
+    organization_id: strawberry.ID = strawberry.field(
+        description="The existing organization the application looks like."
+    )
+    matched_on: list[str] = strawberry.field(
+        description=(
+            "What matched: NAME (the same name, letter case, accents and punctuation aside), "
+            "POSTAL_CODE_AND_EMAIL (the same postal code with the same email address)."
+        )
+    )
+    flagged_at: str = strawberry.field(
+        description="When the application was flagged (ISO 8601, UTC)."
+    )
+    resolution: str | None = strawberry.field(
+        description=(
+            "Null while staff have not decided; DISMISSED (not a duplicate), "
+            "DECLINED_AS_DUPLICATE, or DECIDED (the application was decided otherwise)."
+        )
+    )
 
 
 @strawberry.type(description="A profile as submitted, before staff accept it.")
@@ -342,6 +369,19 @@ _BUILT: dict[str, tuple[str, Callable[[Any, int], Any]]] = {
             for a in v
         ],
     ),
+    "possibleDuplicates": (
+        "possibleDuplicates",
+        lambda v, _: [
+            PossibleDuplicate(
+                organization_id=strawberry.ID(d["organizationId"]),
+                matched_on=d["matchedOn"],
+                flagged_at=d["flaggedAt"],
+                resolution=d["resolution"],
+            )
+            for d in v
+        ],
+    ),
+    "duplicateOf": ("duplicateOf", lambda v, _: v and strawberry.ID(v)),
     "removal": (
         "removal",
         lambda v, _: (
@@ -525,6 +565,20 @@ class Organization:
             "Why and by whom it was removed. Read by supervisors and compliance officers only."
         ),
     )
+    possible_duplicates: list[PossibleDuplicate] | None = strawberry.field(
+        default=None,
+        description=(
+            "Existing organizations this application looks like (name, or postal code and "
+            "email), for staff to dismiss or decline as a duplicate. Read by the hotline only."
+        ),
+    )
+    duplicate_of: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The organization this application was declined as a duplicate of. Read by the "
+            "hotline only."
+        ),
+    )
     # Built from the internal directory: its contacts and locations are confidential reads.
     _internal: strawberry.Private[bool] = False
 
@@ -533,7 +587,7 @@ class Organization:
 
     @classmethod
     def from_doc(
-        cls, doc: dict[str, Any], visible: frozenset[str] | set[str], review_interval_days: int
+        cls, doc: Mapping[str, Any], visible: frozenset[str] | set[str], review_interval_days: int
     ) -> Organization:
         """Only ``visible`` fields are set: those the policy lets this caller read here (and,
         where the resolver knows, those the query selects); every other field stays null."""

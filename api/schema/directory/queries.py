@@ -64,6 +64,7 @@ def _query(
         statuses=[to_plain(s) for s in extra.get("statuses") or []],
         review_due_before=cutoff,
         flagged_unreachable=extra.get("flagged_unreachable"),
+        possible_duplicate=extra.get("possible_duplicate"),
         first=first,
         after=after,
     )

@@ -22,6 +22,8 @@ vocabulary.describe(
     {
         "FOLLOW_UPS": "Open cases whose caller agreed to be contacted again: due "
         "NRD_FOLLOW_UP_DAYS after the latest such consent. Listed once due.",
+        "SUPERVISOR_REQUESTS": "Cases where staff asked for a supervisor (requestSupervisor) "
+        "and no decision has answered yet (supervisors).",
         "MANDATORY_REPORT_DECISIONS": "Cases flagged because a minor is or may be involved in "
         "abuse or trafficking, waiting for a supervisor's report or written decision that none "
         "is required (supervisors).",
@@ -31,6 +33,9 @@ vocabulary.describe(
         "made since: the caller needs another organization.",
         "APPLICATIONS_TO_REVIEW": "Applications for inclusion, and answers to requests for "
         "information, waiting for a review.",
+        "POSSIBLE_DUPLICATES": "Applications that look like an organization already known "
+        "(name, postal code or email), while staff have not decided: the application's "
+        "possibleDuplicates links them.",
         "REVIEWS_DUE": "Included organizations whose periodic review is due "
         "(NRD_REVIEW_INTERVAL_DAYS after their record was last confirmed). Listed once due.",
         "UNREACHABLE_ORGANIZATIONS": "Included organizations flagged unreachable after failed "
