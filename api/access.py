@@ -108,6 +108,7 @@ NOT_LOGGED: dict[str, str] = {
             "MisconductAllegation",
             "Removal",
             "PendingProfileUpdate",
+            "PossibleDuplicate",
             "Profile",
             "PointOfContact",
             "Location",

@@ -77,6 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _load_demo(system: object) -> None:
     from api.demo import load_demo, load_demo_cases, load_demo_contacts, load_demo_work
+    from domain.idempotency import IdempotencyKeyReused
 
     app = system.app  # type: ignore[attr-defined]
 
@@ -86,10 +87,19 @@ def _load_demo(system: object) -> None:
         )
 
     # The demo's commands carry fixed idempotency keys: loading it again writes nothing.
-    ids = load_demo(app, progress=progress)
-    load_demo_cases(app, ids)
-    load_demo_contacts(app)
-    load_demo_work(app, ids)
+    try:
+        ids = load_demo(app, progress=progress)
+        load_demo_cases(app, ids)
+        load_demo_contacts(app)
+        load_demo_work(app, ids)
+    except IdempotencyKeyReused:
+        # An earlier version's demo asked its commands with other inputs under the same keys.
+        raise ConfigurationError(
+            "this store holds demo data an earlier version of nrd wrote, which this version's "
+            "demo cannot load over: move the data folder aside or set NRD_DATA_DIR to a new "
+            "one (on PostgreSQL, set NRD_DATABASE_SCHEMA to a new schema), then run "
+            "`nrd serve --demo` again"
+        ) from None
     print(file=sys.stderr)
     system.projector.catch_up()  # type: ignore[attr-defined]
     auth = system.auth  # type: ignore[attr-defined]
