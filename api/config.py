@@ -20,6 +20,7 @@ from domain.rules import (
     PROTOCOL_REVISION_DAYS,
     REFERRAL_OUTCOME_DAYS,
     REVIEW_INTERVAL_DAYS,
+    SERVICE_TOKEN_MAX_MINUTES,
     STATISTICS_THRESHOLD,
     UNREACHABLE_AFTER,
 )
@@ -153,6 +154,10 @@ def refuse_db_functions(env: Mapping[str, str]) -> None:
             )
 
 
+DEVELOPMENT, PRODUCTION = "development", "production"
+ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
@@ -181,6 +186,10 @@ class Settings:
     command_threads: int = 2
     rate_limit_per_minute: int = 120
     token_max_hours: int = 12
+    # ``development`` (the default) or ``production``: production refuses ``nrd token`` and
+    # the development sign-in.
+    environment: str = DEVELOPMENT
+    service_token_max_minutes: int = SERVICE_TOKEN_MAX_MINUTES
     # PostgreSQL: every connection of the process, together (see ``connection_shares``).
     max_connections: int = 10
     pool_timeout: float = 5.0  # seconds a caller waits for a free connection
@@ -208,6 +217,10 @@ class Settings:
             information_answer_days=self.information_answer_days,
             protocol_revision_days=self.protocol_revision_days,
         )
+
+    @property
+    def production(self) -> bool:
+        return self.environment == PRODUCTION
 
     @property
     def uses_postgres(self) -> bool:
@@ -243,6 +256,18 @@ class Settings:
                 "NRD_LOCK_TIMEOUT_MS (a statement's time includes its "
                 "wait for locks)"
             )
+        token_hours = _int(env, "NRD_TOKEN_MAX_HOURS", 12, 1, 720)
+        service_minutes = _int(
+            env, "NRD_SERVICE_TOKEN_MAX_MINUTES", SERVICE_TOKEN_MAX_MINUTES, 1, 720
+        )
+        if service_minutes > token_hours * 60:
+            raise ConfigurationError(
+                "NRD_SERVICE_TOKEN_MAX_MINUTES must be at most NRD_TOKEN_MAX_HOURS in minutes "
+                "(a service token is a bearer token)"
+            )
+        environment = env.get("NRD_ENVIRONMENT") or DEVELOPMENT
+        if environment not in ENVIRONMENTS:
+            raise ConfigurationError("NRD_ENVIRONMENT must be development or production")
         return cls(
             data_dir=Path(env.get("NRD_DATA_DIR", "data")),
             database_url=url,
@@ -278,7 +303,9 @@ class Settings:
             threads=_int(env, "NRD_THREADS", 16, 1, 256),
             command_threads=_int(env, "NRD_COMMAND_THREADS", 2, 1, 64),
             rate_limit_per_minute=_int(env, "NRD_RATE_LIMIT_PER_MINUTE", 120, 1, 1_000_000),
-            token_max_hours=_int(env, "NRD_TOKEN_MAX_HOURS", 12, 1, 720),
+            token_max_hours=token_hours,
+            environment=environment,
+            service_token_max_minutes=service_minutes,
             max_connections=_int(env, "NRD_MAX_CONNECTIONS", 10, MIN_CONNECTIONS, 1000),
             pool_timeout=_int(env, "NRD_POOL_TIMEOUT_SECONDS", 5, 1, 300),
             lock_timeout_ms=lock_ms,

@@ -63,3 +63,10 @@ INFORMATION_ANSWER_DAYS = 14
 # A reporting protocol records when its contacts were revised, not when they were confirmed:
 # one not revised for this many days is due for its agency to check.
 PROTOCOL_REVISION_DAYS = 180
+# An invitation to become a member binds to the first sign-in with its email address within
+# this many days; after that it must be sent again.
+INVITATION_DAYS = 14
+# A service account's bearer token lives at most this many minutes (NRD_SERVICE_TOKEN_MAX_MINUTES).
+SERVICE_TOKEN_MAX_MINUTES = 60
+# A service token's last use is recorded at most this often, per token.
+SERVICE_TOKEN_USE_EVERY_SECONDS = 60

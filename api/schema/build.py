@@ -20,6 +20,7 @@ from api.schema.audit import AuditMutations, AuditQueries
 from api.schema.cases import CaseMutations, CaseQueries
 from api.schema.contacts import ContactMutations, ContactQueries
 from api.schema.directory import DirectoryMutations, DirectoryQueries
+from api.schema.members import MemberMutations, MemberQueries
 from api.schema.protocols import ProtocolMutations, ProtocolQueries
 from api.schema.queues import QueueMutations, QueueQueries
 
@@ -32,7 +33,13 @@ from api.schema.queues import QueueMutations, QueueQueries
     )
 )
 class Query(
-    DirectoryQueries, ProtocolQueries, CaseQueries, ContactQueries, QueueQueries, AuditQueries
+    DirectoryQueries,
+    ProtocolQueries,
+    CaseQueries,
+    ContactQueries,
+    QueueQueries,
+    AuditQueries,
+    MemberQueries,
 ):
     pass
 
@@ -51,6 +58,7 @@ class Mutation(
     ContactMutations,
     QueueMutations,
     AuditMutations,
+    MemberMutations,
 ):
     pass
 
