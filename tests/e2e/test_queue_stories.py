@@ -463,9 +463,14 @@ def test_staff_see_a_possible_duplicate_application_until_they_decide(
     # The applicant learns nothing of it, and no partner has such a queue.
     assert "POSSIBLE_DUPLICATES" not in counts(as_role("partner", flagged))
 
-    staff.gql(
+    with acting_as(Actor("fictional-staff-3", "staff")):
+        system.app.start_review("queue-dup-review", UUID(flagged))
+    system.projector.catch_up()
+    assert [i["subjectId"] for i in items(staff, "POSSIBLE_DUPLICATES")] == [flagged]
+    declined = staff.gql(
         command("declineAsDuplicate", "duplicateOf: ID!, note: String!"),
         {"key": "queue-dup-decline", "id": flagged, "duplicateOf": known, "note": "sent twice"},
     )
+    assert "errors" not in declined, declined
     assert items(staff, "POSSIBLE_DUPLICATES") == []
     assert flagged not in [i["subjectId"] for i in items(staff, "APPLICATIONS_TO_REVIEW")]
