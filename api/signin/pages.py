@@ -98,6 +98,12 @@ TEXTS = {
         "Votre rôle exige un second facteur (application d'authentification, clé de "
         "sécurité). Configurez-le auprès de votre fournisseur d'identité, puis reconnectez-vous.",
     ),
+    "SIGN_IN_BUSY": Text(
+        "Too many sign-ins at once",
+        "Try again in a minute.",
+        "Trop de connexions en même temps",
+        "Réessayez dans une minute.",
+    ),
     "SIGN_IN_NOT_CONFIGURED": Text(
         "Sign-in is not configured",
         "This server has no identity provider configured.",

@@ -27,6 +27,9 @@ from projections.sql import Cursor, ViewStore, dump_doc, load_doc
 SESSION_COOKIE = "__Host-nrd-session"
 ATTEMPT_COOKIE = "__Host-nrd-sign-in"
 ATTEMPT_SECONDS = 600  # a sign-in started must come back from the provider within this
+# Sign-ins under way at once, at most: each keeps a row until it comes back or expires, and
+# starting one takes no more than a request.
+MAX_ATTEMPTS = 10_000
 # A session's last use is written at most this often: a request a second would otherwise
 # write a row a second. Its idle expiry is as precise.
 TOUCH_SECONDS = 30.0
@@ -114,14 +117,17 @@ class Sessions:
 
     # Sign-in attempts: one use each, within ATTEMPT_SECONDS.
 
-    def begin_attempt(self, doc: dict[str, Any]) -> str:
+    def begin_attempt(self, doc: dict[str, Any]) -> str | None:
         """Keeps ``doc`` (state, nonce, verifier) under a new opaque id, returned for the
-        pre-session cookie."""
+        pre-session cookie; None when ``MAX_ATTEMPTS`` are under way already."""
         opaque = secrets.token_urlsafe(32)
         key = digest(opaque)
         now = self.clock()
         with self.store.transaction() as cursor:
             cursor.execute("DELETE FROM signin_attempts WHERE expires_at < %s", (now,))
+            cursor.execute("SELECT count(*) FROM signin_attempts")
+            if int(cursor.fetchone()[0]) >= MAX_ATTEMPTS:
+                return None
             cursor.execute(
                 "INSERT INTO signin_attempts (digest, sealed, expires_at) VALUES (%s, %s, %s)",
                 (key, self._sealer.seal(doc, key), now + ATTEMPT_SECONDS),

@@ -38,6 +38,7 @@ from api.signin.sessions import (
     Sessions,
 )
 from domain.rules import proves_second_factor, session_lifetimes
+from policies import ORGANIZATION_ROLES, ROLES
 
 log = logging.getLogger("nrd.signin")
 T = TypeVar("T")
@@ -135,7 +136,7 @@ class SignIn:
 
     def _principal(self, opaque: str) -> Principal:
         session, member = self._current(opaque)
-        if session is None or member is None:
+        if session is None or member is None or not _well_formed(member):
             raise SessionRefused(
                 401, "SESSION_INVALID", "the session has ended or is not valid: sign in again"
             )
@@ -187,6 +188,8 @@ class SignIn:
         except SignInFailed as failure:
             return page(failure.code, 502)
         opaque = await self._run(self.sessions.begin_attempt, attempt.as_doc())
+        if opaque is None:
+            return page("SIGN_IN_BUSY", 503, headers={"Retry-After": "60"})
         response = Response(status_code=303, headers={"location": url})
         # Lax, not Strict: the provider's redirect back is a navigation from another site.
         response.set_cookie(
@@ -319,6 +322,14 @@ class SignIn:
             )
         )
         return self._signed_in(opaque, member.role)
+
+
+def _well_formed(member: Member) -> bool:
+    """A member whose principal nrd can act on: a role of a person (not ``public``), and an
+    organization exactly when the role belongs to one."""
+    if member.role not in ROLES or member.role == "public":
+        return False
+    return (member.organization_id is not None) == (member.role in ORGANIZATION_ROLES)
 
 
 def _same_origin(request: Request) -> bool:

@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from api.app import create_app
 from api.config import Settings
+from api.signin import sessions as sessions_module
 from api.signin.members import Member
 from api.signin.oidc import RelyingParty
 from api.signin.sessions import ATTEMPT_COOKIE, SESSION_COOKIE, digest
@@ -242,6 +243,30 @@ def test_a_role_change_mid_session_takes_effect_at_the_next_request(
     members.change(Member(member.member_id, "partner", PARTNER_ORG))
 
     assert not staff_may_introspect(browser.gql(WHO))
+
+
+def test_a_membership_nrd_cannot_act_on_is_refused(
+    browsers: Any, members: FictionalMembers
+) -> None:
+    browser = browsers()
+    browser.sign_in(subject(members, "partner"))
+    member = members.by_subject[subject(members, "partner")]
+    for malformed in (
+        Member(member.member_id, "partner"),  # a partner of no organization
+        Member(member.member_id, "public"),
+        Member(member.member_id, "administrator"),
+    ):
+        members.change(malformed)
+        assert browser.gql(WHO).status_code == 401, malformed
+
+
+def test_sign_ins_under_way_are_bounded(browsers: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sessions_module, "MAX_ATTEMPTS", 1)
+    browser = browsers()
+    browser.start()
+    busy = browser.client.get("/auth/sign-in")
+    assert busy.status_code == 503 and "SIGN_IN_BUSY" in busy.text
+    assert busy.headers["retry-after"] == "60"
 
 
 # The second factor.
