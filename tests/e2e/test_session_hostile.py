@@ -78,7 +78,9 @@ def as_session(members: KnownMembers, sign_in: SignIn, session_client: TestClien
     def make(role: str, org: UUID | str | None = None, user: str | None = None) -> Caller:
         if role == "public":
             return Caller(session_client, None)
-        member = Member(user or f"member-{role}-{uuid4().hex[:8]}", role, org and str(org))
+        member = Member(
+            user or f"member-{role}-{uuid4().hex[:8]}", role, None if org is None else str(org)
+        )
         members.known[member.member_id] = member
         cookie = sign_in.sessions.start(
             member.member_id, sign_in.lifetimes(role), ["pwd", "otp"], None, True

@@ -11,8 +11,8 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from api.signin import sessions as sessions_module
-from api.signin.sessions import ATTEMPT_SECONDS, Sessions, digest
-from api.signin.web import SESSION_KEY_LABEL, Sealer
+from api.signin.sessions import ATTEMPT_SECONDS, Sealer, Sessions, digest
+from api.signin.web import SESSION_KEY_LABEL
 from api.wiring import System
 from domain.rules import session_lifetimes
 
