@@ -105,6 +105,7 @@ NOT_LOGGED: dict[str, str] = {
             "MisconductAllegation",
             "Removal",
             "PendingProfileUpdate",
+            "PossibleDuplicate",
             "Profile",
             "PointOfContact",
             "Location",

@@ -82,6 +82,7 @@ def _load_demo(system: object) -> list[Any]:
     offers, one per role."""
     from api.demo import load_demo, load_demo_cases, load_demo_contacts
     from api.signin.members import Member
+    from domain.idempotency import IdempotencyKeyReused
 
     app = system.app  # type: ignore[attr-defined]
 
@@ -91,9 +92,18 @@ def _load_demo(system: object) -> list[Any]:
         )
 
     # The demo's commands carry fixed idempotency keys: loading it again writes nothing.
-    ids = load_demo(app, progress=progress)
-    load_demo_cases(app, ids)
-    load_demo_contacts(app)
+    try:
+        ids = load_demo(app, progress=progress)
+        load_demo_cases(app, ids)
+        load_demo_contacts(app)
+    except IdempotencyKeyReused:
+        # An earlier version's demo asked its commands with other inputs under the same keys.
+        raise ConfigurationError(
+            "this store holds demo data an earlier version of nrd wrote, which this version's "
+            "demo cannot load over: move the data folder aside or set NRD_DATA_DIR to a new "
+            "one (on PostgreSQL, set NRD_DATABASE_SCHEMA to a new schema), then run "
+            "`nrd serve --demo` again"
+        ) from None
     print(file=sys.stderr)
     system.projector.catch_up()  # type: ignore[attr-defined]
     auth = system.auth  # type: ignore[attr-defined]
