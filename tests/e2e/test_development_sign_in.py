@@ -11,10 +11,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
+from api.cli import _load_demo
 from api.signin.members import Member
 from api.signin.sessions import SESSION_COOKIE
 from api.signin.web import SignIn
 from api.wiring import System
+from policies import ROLES
 
 WHO = "{ __schema { queryType { name } } }"
 DEMO = [
@@ -101,3 +103,22 @@ def test_a_server_that_is_not_a_demo_has_no_development_sign_in(system: System) 
     with browser(system, []) as plain:
         assert plain.get("/auth/development").status_code == 404
         assert plain.get("/auth/sign-in").status_code == 404  # and no provider configured
+
+
+def test_the_demo_offers_a_member_per_role_who_can_sign_in(system: System) -> None:
+    members = _load_demo(system)
+
+    assert sorted(m.role for m in members) == sorted(r for r in ROLES if r != "public")
+    partner = next(m for m in members if m.role == "partner")
+    assert partner.organization_id is not None
+    with browser(system, members) as demo:
+        assert partner.member_id in demo.get("/auth/development").text
+        demo.post(
+            "/auth/development", data={"member": partner.member_id}, headers={"x-nrd-request": "1"}
+        )
+        answer = demo.post(
+            "/graphql",
+            json={"query": "{ directory(first: 1) { totalCount } }"},
+            headers={"x-nrd-request": "1"},
+        )
+        assert answer.status_code == 200 and answer.json()["data"]["directory"]["totalCount"] > 0
