@@ -62,6 +62,9 @@ class Attempt:
     nonce: str
     code_verifier: str
 
+    def __repr__(self) -> str:
+        return "Attempt(...)"  # its values are secrets: never in a log or a traceback
+
     @classmethod
     def new(cls) -> Attempt:
         return cls(secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64))

@@ -104,6 +104,12 @@ TEXTS = {
         "Trop de connexions en même temps",
         "Réessayez dans une minute.",
     ),
+    "SIGN_IN_UNAVAILABLE": Text(
+        "Sign-in is unavailable for a moment",
+        "Nothing was kept of this attempt. Try again in a few minutes.",
+        "La connexion est momentanément indisponible",
+        "Rien n'a été conservé de cette tentative. Réessayez dans quelques minutes.",
+    ),
     "SIGN_IN_NOT_CONFIGURED": Text(
         "Sign-in is not configured",
         "This server has no identity provider configured.",

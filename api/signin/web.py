@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlparse
 
 import anyio
@@ -39,6 +39,9 @@ from api.signin.sessions import (
 )
 from domain.rules import proves_second_factor, session_lifetimes
 from policies import ORGANIZATION_ROLES, ROLES
+
+if TYPE_CHECKING:
+    from api.wiring import System
 
 log = logging.getLogger("nrd.signin")
 T = TypeVar("T")
@@ -79,13 +82,13 @@ class SignIn:
     @classmethod
     def build(
         cls,
-        system: Any,
+        system: System,
         members: Members | None = None,
         demo_members: Sequence[Member] = (),
         relying_party: RelyingParty | None = None,
         clock: Callable[[], float] | None = None,
     ) -> SignIn:
-        settings: Settings = system.settings
+        settings = system.settings
         if relying_party is None and settings.oidc_issuer:
             assert settings.oidc_client_id and settings.oidc_client_secret
             assert settings.oidc_redirect_url
@@ -180,6 +183,13 @@ class SignIn:
         """Starts the flow: the state, nonce and PKCE verifier are kept server-side under an
         opaque id, which alone goes to the browser (a short-lived cookie); then off to the
         provider."""
+        try:
+            return await self._sign_in()
+        except Exception as error:
+            log.error("sign-in failed: SIGN_IN_UNAVAILABLE (%s)", type(error).__name__)
+            return page("SIGN_IN_UNAVAILABLE", 503, headers={"Retry-After": "30"})
+
+    async def _sign_in(self) -> Response:
         if self.relying_party is None or self.members is None:
             return page("SIGN_IN_NOT_CONFIGURED", 404)
         attempt = Attempt.new()
@@ -204,7 +214,14 @@ class SignIn:
         return response
 
     async def callback(self, request: Request) -> Response:
-        response = await self._callback(request)
+        try:
+            response = await self._callback(request)
+        except Exception as error:
+            # The store, a thread, the members: logged by type alone (its text could carry a
+            # value), and the person told to try again. No session was made: its row is the
+            # flow's last write, and its cookie is set only once that is done.
+            log.error("sign-in failed: SIGN_IN_UNAVAILABLE (%s)", type(error).__name__)
+            response = page("SIGN_IN_UNAVAILABLE", 503, headers={"Retry-After": "30"})
         response.delete_cookie(ATTEMPT_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
         return response
 

@@ -390,6 +390,35 @@ def test_a_provider_error_in_the_callback_ends_on_a_clear_page(
     assert "<html" in answer.text and "Traceback" not in answer.text
 
 
+def test_an_unreachable_provider_ends_on_a_clear_page(
+    system: System, members: FictionalMembers
+) -> None:
+    browser = Browser(
+        create_app(system, sign_in=build_sign_in(system, "http://127.0.0.1:9", members))
+    )
+    try:
+        answer = browser.client.get("/auth/sign-in")
+        assert answer.status_code == 502 and "PROVIDER_UNAVAILABLE" in answer.text
+        assert ATTEMPT_COOKIE not in browser.client.cookies
+    finally:
+        browser.close()
+
+
+def test_a_failure_while_completing_a_sign_in_leaves_no_session(
+    browsers: Any, members: FictionalMembers, system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("fictional failure carrying a value: fictional-secret-value")
+
+    monkeypatch.setattr(members, "on_sign_in", broken)
+    browser = browsers()
+    answer = browser.sign_in(subject(members, "staff"))
+
+    assert answer.status_code == 503 and "SIGN_IN_UNAVAILABLE" in answer.text
+    assert "fictional-secret-value" not in answer.text and "Traceback" not in answer.text
+    assert browser.session is None and session_rows(system) == []
+
+
 # The session cookie, handled by someone other than its browser.
 
 
