@@ -155,6 +155,24 @@ def test_a_staff_member_signs_in_and_their_session_carries_their_role(
     assert sealed and "access_token" not in sealed
 
 
+def test_the_provider_configured_in_the_settings_is_the_one_signed_in_with(
+    system: System, issuer: str, members: FictionalMembers
+) -> None:
+    system.settings = system.settings.with_changes(
+        oidc_issuer=issuer,
+        oidc_client_id=CLIENT_ID,
+        oidc_client_secret=CLIENT_SECRET,
+        oidc_redirect_url=REDIRECT_URL,
+    )
+    browser = Browser(create_app(system, sign_in=SignIn.build(system, members=members)))
+    try:
+        assert browser.start().startswith(f"{issuer}/")
+        assert browser.sign_in(subject(members, "staff")).status_code == 200
+        assert staff_may_introspect(browser.gql(WHO))
+    finally:
+        browser.close()
+
+
 def test_a_partner_session_is_a_partner_of_its_organization(
     browsers: Any, members: FictionalMembers, sign_in: SignIn
 ) -> None:
