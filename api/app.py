@@ -140,7 +140,9 @@ def create_app(
                 401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}, media_type=media
             )
         except SessionRefused as refusal:
-            return _error(refusal.status, str(refusal), refusal.code, media_type=media)
+            return _error(
+                refusal.status, str(refusal), refusal.code, refusal.headers, media_type=media
+            )
         body = await _bounded_body(request)
         if body is None:
             return _error(

@@ -30,6 +30,9 @@ ATTEMPT_SECONDS = 600  # a sign-in started must come back from the provider with
 # Sign-ins under way at once, at most: each keeps a row until it comes back or expires, and
 # starting one takes no more than a request.
 MAX_ATTEMPTS = 10_000
+# A session's row is kept this long past its absolute end (when and why it ended), then
+# deleted as new sessions start.
+KEPT_SECONDS = 30 * 24 * 3600
 # A session's last use is written at most this often: a request a second would otherwise
 # write a row a second. Its idle expiry is as precise.
 TOUCH_SECONDS = 30.0
@@ -47,6 +50,9 @@ def create_session_tables(cursor: Cursor, dialect: str) -> None:
     )
     cursor.execute(
         "CREATE INDEX IF NOT EXISTS signin_sessions_member ON signin_sessions (member_id)"
+    )
+    cursor.execute(
+        "CREATE INDEX IF NOT EXISTS signin_sessions_expiry ON signin_sessions (absolute_expires_at)"
     )
     cursor.execute(
         "CREATE TABLE IF NOT EXISTS signin_attempts (digest TEXT PRIMARY KEY, "
@@ -170,6 +176,10 @@ class Sessions:
         ends = now + absolute.total_seconds()
         sealed = None if provider_tokens is None else self._sealer.seal(provider_tokens, key)
         with self.store.transaction() as cursor:
+            cursor.execute(
+                "DELETE FROM signin_sessions WHERE absolute_expires_at < %s",
+                (now - KEPT_SECONDS,),
+            )
             cursor.execute(
                 f"INSERT INTO signin_sessions ({_COLUMNS}, provider_tokens) "  # noqa: S608
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",

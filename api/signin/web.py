@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from api.auth import Principal
 from api.config import Settings
+from api.faults import classify
 from api.signin.members import Member, Members
 from api.signin.oidc import Attempt, RelyingParty, SignInFailed
 from api.signin.pages import development_page, page
@@ -55,10 +56,17 @@ DEVELOPMENT_AMR = "nrd-development"
 class SessionRefused(Exception):
     """A request riding a session that cannot be served; ``code`` names why."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return None if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
 
 @dataclass
@@ -135,7 +143,22 @@ class SignIn:
                 "SESSION_HEADER_REQUIRED",
                 "a request riding a session must carry the header 'X-NRD-Request: 1'",
             )
-        return await self._run(self._principal, request.cookies.get(SESSION_COOKIE, ""))
+        try:
+            return await self._run(self._principal, request.cookies.get(SESSION_COOKIE, ""))
+        except SessionRefused:
+            raise
+        except Exception as error:
+            # The store could not say (down, busy, timed out): the request is refused as
+            # retryable, never served as someone else or as nobody.
+            fault = classify(error)
+            if fault is None:
+                raise
+            raise SessionRefused(
+                503,
+                fault.code,
+                "the session could not be checked; try again",
+                fault.retry_after,
+            ) from None
 
     def _principal(self, opaque: str) -> Principal:
         session, member = self._current(opaque)

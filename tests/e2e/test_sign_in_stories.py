@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from api.app import create_app
 from api.config import Settings
+from api.faults import StoreBusy
 from api.signin import sessions as sessions_module
 from api.signin.members import Member
 from api.signin.oidc import RelyingParty
@@ -285,6 +286,21 @@ def test_sign_ins_under_way_are_bounded(browsers: Any, monkeypatch: pytest.Monke
     busy = browser.client.get("/auth/sign-in")
     assert busy.status_code == 503 and "SIGN_IN_BUSY" in busy.text
     assert busy.headers["retry-after"] == "60"
+
+
+def test_a_store_that_cannot_say_refuses_the_request_as_retryable(
+    browsers: Any, members: FictionalMembers, sign_in: SignIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    browser = browsers()
+    browser.sign_in(subject(members, "staff"))
+
+    def busy(opaque: str) -> None:
+        raise StoreBusy
+
+    monkeypatch.setattr(sign_in.sessions, "find", busy)
+    answer = browser.gql(WHO)
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+    assert answer.json()["errors"][0]["extensions"]["code"] == "STORE_BUSY"
 
 
 # The second factor.

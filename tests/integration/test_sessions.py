@@ -160,3 +160,21 @@ def test_sign_ins_under_way_are_bounded(
     assert sessions.begin_attempt(doc) is None
     clock.advance(seconds=ATTEMPT_SECONDS + 1)  # the expired make room
     assert sessions.begin_attempt(doc) is not None
+
+
+def test_rows_are_kept_a_while_past_their_end_then_deleted_as_sessions_start(
+    sessions: Sessions, clock: Clock
+) -> None:
+    old = start(sessions, member="member-old")
+    clock.advance(hours=8, days=29)
+    start(sessions)
+    assert rows(sessions) == 2
+    clock.advance(days=1, seconds=1)
+    start(sessions)
+    assert rows(sessions) == 2 and sessions.find(old) is None
+
+
+def rows(sessions: Sessions) -> int:
+    with sessions.store.read() as cursor:
+        cursor.execute("SELECT count(*) FROM signin_sessions")
+        return int(cursor.fetchone()[0])
