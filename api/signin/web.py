@@ -97,15 +97,10 @@ class SignIn:
         clock: Callable[[], float] | None = None,
     ) -> SignIn:
         settings = system.settings
-        if relying_party is None and settings.oidc_issuer:
-            assert settings.oidc_client_id and settings.oidc_client_secret
-            assert settings.oidc_redirect_url
-            relying_party = RelyingParty(
-                settings.oidc_issuer,
-                settings.oidc_client_id,
-                settings.oidc_client_secret,
-                settings.oidc_redirect_url,
-            )
+        issuer, client = settings.oidc_issuer, settings.oidc_client_id
+        secret, redirect = settings.oidc_client_secret, settings.oidc_redirect_url
+        if relying_party is None and issuer and client and secret and redirect:
+            relying_party = RelyingParty(issuer, client, secret, redirect)
         sealer = Sealer(system.vault.derived_key(SESSION_KEY_LABEL))
         sessions = (
             Sessions(system.access.store, sealer)
