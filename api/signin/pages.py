@@ -137,6 +137,16 @@ TEXTS = {
 }
 
 
+# On the signed-in page: plain forms, which a browser sends with its Origin (the routes
+# refuse another site's).
+SIGN_OUT_FORMS = (
+    '<form method="post" action="/auth/sign-out">'
+    '<button type="submit">Sign out / Se déconnecter</button></form>'
+    '<form method="post" action="/auth/sign-out-everywhere">'
+    '<button type="submit">Sign out everywhere / Se déconnecter partout</button></form>'
+)
+
+
 def page(
     code: str,
     status: int = 200,

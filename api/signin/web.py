@@ -29,7 +29,7 @@ from api.config import Settings
 from api.faults import classify
 from api.signin.members import Member, Members
 from api.signin.oidc import Attempt, RelyingParty, SignInFailed
-from api.signin.pages import development_page, page
+from api.signin.pages import SIGN_OUT_FORMS, development_page, page
 from api.signin.sessions import (
     ATTEMPT_COOKIE,
     ATTEMPT_SECONDS,
@@ -293,7 +293,7 @@ class SignIn:
     def _signed_in(self, opaque: str, role: str) -> Response:
         # A page, not a redirect: a SameSite=Strict cookie set while following a redirect that
         # began on the provider's site is not sent with that redirect's next request.
-        response = page("SIGNED_IN")
+        response = page("SIGNED_IN", extra_html=SIGN_OUT_FORMS)
         response.set_cookie(
             SESSION_COOKIE,
             opaque,

@@ -58,6 +58,7 @@ def test_a_demo_user_signs_in_without_a_provider_and_their_session_serves_graphq
     )
     assert answer.status_code == 200 and SESSION_COOKIE in demo.cookies
     assert "samesite=strict" in answer.headers["set-cookie"].lower()
+    assert 'action="/auth/sign-out"' in answer.text
 
     served = demo.post("/graphql", json={"query": WHO}, headers={"x-nrd-request": "1"})
     assert served.status_code == 200 and served.json()["data"] is not None
@@ -122,3 +123,15 @@ def test_the_demo_offers_a_member_per_role_who_can_sign_in(system: System) -> No
             headers={"x-nrd-request": "1"},
         )
         assert answer.status_code == 200 and answer.json()["data"]["directory"]["totalCount"] > 0
+
+
+def test_the_signed_in_pages_sign_out_form_works_from_the_same_origin_only(
+    demo: TestClient,
+) -> None:
+    demo.post("/auth/development", data={"member": "demo-staff"}, headers={"x-nrd-request": "1"})
+    cross = demo.post("/auth/sign-out", headers={"sec-fetch-site": "cross-site"})
+    assert cross.status_code == 403 and SESSION_COOKIE in demo.cookies
+    same = demo.post(
+        "/auth/sign-out", headers={"sec-fetch-site": "same-origin", "origin": "https://testserver"}
+    )
+    assert same.status_code == 200 and SESSION_COOKIE not in demo.cookies
