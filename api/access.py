@@ -53,6 +53,8 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
         }
     ),
     "ReportingProtocol": frozenset({"contacts", "revisions"}),
+    # A worker's email address, read by those who manage members.
+    "Member": frozenset({"email"}),
     "AuditEvent": None,
     "AuditState": None,
     # Which record a read model holds back tells that the record exists.
@@ -137,6 +139,15 @@ NOT_LOGGED: dict[str, str] = {
         "a command's ids and version; the record inside is logged by its type",
     ),
     "AccessEntry": "the accessLog query logs each read of the access log itself",
+    "MemberPage": "a page: its items are logged by their own type",
+    **dict.fromkeys(
+        ("MemberResult", "ServiceAccountResult"),
+        "a command's ids and version; the member inside is logged by its type",
+    ),
+    **dict.fromkeys(
+        ("ServiceAccount", "ServiceToken", "IssuedServiceToken"),
+        "an integration's name, role and tokens: no person's data",
+    ),
 }
 # Named in no entry: the record's id and type are the entry's own record id and type.
 _NOT_CONFIDENTIAL = frozenset({"id", "__typename"})

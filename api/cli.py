@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from api.config import ConfigurationError, DatabaseUnreachable, Settings
+from domain.rules import INVITATION_DAYS
 from policies import ROLES
 
 log = logging.getLogger("nrd")
@@ -127,6 +128,13 @@ def cmd_token(args: argparse.Namespace) -> int:
     from api.auth import Authenticator, TokenError, load_or_create_secret
 
     settings = _settings(args)
+    if settings.production:
+        print(
+            "nrd token: refused: NRD_ENVIRONMENT is production. Integrations use a service "
+            "account's token (issueServiceToken); people sign in.",
+            file=sys.stderr,
+        )
+        return 2
     if settings.jwt_secret:
         secret = settings.jwt_secret
     elif settings.uses_postgres:
@@ -143,6 +151,37 @@ def cmd_token(args: argparse.Namespace) -> int:
         print(f"nrd token: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def cmd_members_invite(args: argparse.Namespace) -> int:
+    """Invites a member from the command line, as a supervisor would: how a deployment gets
+    its first supervisor. The event names the operator's tool (``nrd-cli``) as the actor."""
+    from uuid import uuid4
+
+    from domain.base import Actor, DomainError, acting_as
+    from domain.membership import MemberRole
+
+    try:
+        organization = None if args.org is None else UUID(args.org)
+    except ValueError:
+        print("nrd members invite: --org must be an organization id (a UUID)", file=sys.stderr)
+        return 2
+    system: Any = _system(args)
+    try:
+        key = args.key or f"cli-{uuid4()}"
+        with acting_as(Actor("nrd-cli", "supervisor", request_id=key)):
+            try:
+                outcome = system.app.invite_member(
+                    key, args.email, MemberRole(args.role), organization, args.administrator
+                )
+            except DomainError as error:
+                print(f"nrd members invite: {error} ({error.code})", file=sys.stderr)
+                return 2
+        system.read_your_writes(outcome.position, outcome.topics)
+        print(outcome.id)
+        return 0
+    finally:
+        system.close()
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -613,6 +652,41 @@ def parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--data-dir", help="folder holding the embedded signing key (./data)")
     token.set_defaults(run=cmd_token)
+
+    members = commands.add_parser(
+        "members",
+        help="manage memberships from the command line (the first supervisor)",
+        description="Memberships are granted in GraphQL by supervisors and by each "
+        "organization's administrator; this command makes the first one, so a new deployment "
+        "can start.",
+    )
+    member_verbs = members.add_subparsers(dest="verb", required=True, metavar="VERB")
+    invite = member_verbs.add_parser(
+        "invite",
+        help="invite a person to hold a role",
+        description="Invite a person, by email address, to hold a role: the first sign-in "
+        "with that address, verified by the identity provider, takes up the invitation "
+        f"(within {INVITATION_DAYS} days). Prints the member id. Example: "
+        "nrd members invite --role supervisor --email first.supervisor@example.org",
+    )
+    invite.add_argument(
+        "--role",
+        required=True,
+        choices=[r for r in ROLES if r != "public"],
+        help="the role to hold",
+    )
+    invite.add_argument("--email", required=True, help="the person's email address")
+    invite.add_argument(
+        "--org", help="the organization id (required for partner and law_enforcement)"
+    )
+    invite.add_argument(
+        "--administrator",
+        action="store_true",
+        help="for partner and law_enforcement: they will manage their organization's people",
+    )
+    invite.add_argument("--key", help="an idempotency key: the same key again invites no one twice")
+    invite.add_argument("--data-dir", help="folder for the embedded SQLite stores (./data)")
+    invite.set_defaults(run=cmd_members_invite)
 
     schema = commands.add_parser(
         "schema",

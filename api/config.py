@@ -16,6 +16,7 @@ from domain.emergency import NINE_ONE_ONE, WITHOUT_911, table_key
 from domain.rules import (
     REVIEW_INTERVAL_DAYS,
     SECOND_FACTOR_ROLES,
+    SERVICE_TOKEN_MAX_MINUTES,
     SESSION_ABSOLUTE_HOURS,
     SESSION_IDLE_MINUTES,
     STATISTICS_THRESHOLD,
@@ -151,7 +152,10 @@ def refuse_db_functions(env: Mapping[str, str]) -> None:
             )
 
 
-ENVIRONMENTS = ("development", "production")
+DEVELOPMENT, PRODUCTION = "development", "production"
+ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
+
+
 _SIGN_IN_ROLES = tuple(SESSION_IDLE_MINUTES)
 
 
@@ -185,13 +189,6 @@ def _roles(env: Mapping[str, str], name: str, default: frozenset[str]) -> frozen
     return roles
 
 
-def _environment(env: Mapping[str, str]) -> str:
-    value = (env.get("NRD_ENVIRONMENT") or "development").strip().lower()
-    if value not in ENVIRONMENTS:
-        raise ConfigurationError("NRD_ENVIRONMENT must be development or production")
-    return value
-
-
 def _oidc(env: Mapping[str, str], environment: str) -> dict[str, str | None]:
     """The OpenID Connect provider's settings: all of issuer, client id, client secret and
     redirect URL, or none (no provider: no sign-in but the development one). Plain http is
@@ -209,7 +206,7 @@ def _oidc(env: Mapping[str, str], environment: str) -> dict[str, str | None]:
         raise ConfigurationError(f"OpenID Connect sign-in needs {missing} as well")
     for name in ("NRD_OIDC_ISSUER", "NRD_OIDC_REDIRECT_URL"):
         url = values[name]
-        schemes = ("https",) if environment == "production" else ("https", "http")
+        schemes = ("https",) if environment == PRODUCTION else ("https", "http")
         if url is not None and urlparse(url).scheme not in schemes:
             raise ConfigurationError(
                 f"{name} must be an https:// URL (http:// only outside production)"
@@ -240,6 +237,10 @@ class Settings:
     command_threads: int = 2
     rate_limit_per_minute: int = 120
     token_max_hours: int = 12
+    # ``development`` (the default) or ``production``: production refuses ``nrd token`` and
+    # the development sign-in.
+    environment: str = DEVELOPMENT
+    service_token_max_minutes: int = SERVICE_TOKEN_MAX_MINUTES
     # PostgreSQL: every connection of the process, together (see ``connection_shares``).
     max_connections: int = 10
     pool_timeout: float = 5.0  # seconds a caller waits for a free connection
@@ -255,8 +256,6 @@ class Settings:
     # Every cache of the process together (``CACHE_SHARES``), in MiB as measured by
     # ``domain.bounded.deep_size``.
     cache_mb: int = 16
-    # development (the default) or production: production refuses the development sign-in.
-    environment: str = "development"
     # OpenID Connect sign-in (api/signin/oidc.py): all four set, or none.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -274,7 +273,7 @@ class Settings:
 
     @property
     def production(self) -> bool:
-        return self.environment == "production"
+        return self.environment == PRODUCTION
 
     @property
     def uses_postgres(self) -> bool:
@@ -310,10 +309,20 @@ class Settings:
                 "NRD_LOCK_TIMEOUT_MS (a statement's time includes its "
                 "wait for locks)"
             )
-        environment = _environment(env)
+        token_hours = _int(env, "NRD_TOKEN_MAX_HOURS", 12, 1, 720)
+        service_minutes = _int(
+            env, "NRD_SERVICE_TOKEN_MAX_MINUTES", SERVICE_TOKEN_MAX_MINUTES, 1, 720
+        )
+        if service_minutes > token_hours * 60:
+            raise ConfigurationError(
+                "NRD_SERVICE_TOKEN_MAX_MINUTES must be at most NRD_TOKEN_MAX_HOURS in minutes "
+                "(a service token is a bearer token)"
+            )
+        environment = env.get("NRD_ENVIRONMENT") or DEVELOPMENT
+        if environment not in ENVIRONMENTS:
+            raise ConfigurationError("NRD_ENVIRONMENT must be development or production")
         oidc = _oidc(env, environment)
         return cls(
-            environment=environment,
             oidc_issuer=oidc["NRD_OIDC_ISSUER"],
             oidc_client_id=oidc["NRD_OIDC_CLIENT_ID"],
             oidc_client_secret=oidc["NRD_OIDC_CLIENT_SECRET"],
@@ -354,7 +363,9 @@ class Settings:
             threads=_int(env, "NRD_THREADS", 16, 1, 256),
             command_threads=_int(env, "NRD_COMMAND_THREADS", 2, 1, 64),
             rate_limit_per_minute=_int(env, "NRD_RATE_LIMIT_PER_MINUTE", 120, 1, 1_000_000),
-            token_max_hours=_int(env, "NRD_TOKEN_MAX_HOURS", 12, 1, 720),
+            token_max_hours=token_hours,
+            environment=environment,
+            service_token_max_minutes=service_minutes,
             max_connections=_int(env, "NRD_MAX_CONNECTIONS", 10, MIN_CONNECTIONS, 1000),
             pool_timeout=_int(env, "NRD_POOL_TIMEOUT_SECONDS", 5, 1, 300),
             lock_timeout_ms=lock_ms,

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
@@ -37,15 +38,18 @@ from api.infrastructure.stores import PostgresViewStore, SQLiteViewStore, sqlite
 from api.infrastructure.vault import EnvelopeVault, load_or_create_master_key, parse_master_key
 from api.ratelimit import RateLimiter
 from api.schema.build import Schema, build_schema
+from api.signin.members import RecordedMembers
 from api.telemetry import OperationSpan, store_span, tracer_from, tracing
 from domain.hotline import Hotline
+from domain.write_path import Outcome
 from policies import FieldPolicy, load_policy
-from projections.aggregates import History
+from projections.aggregates import History, iso
 from projections.audit import AuditTrail
 from projections.cases import CaseProjection, CaseQueries
 from projections.chain import ChainProjection
 from projections.contacts import ContactProjection, ContactQueries
 from projections.directory import DirectoryProjection, DirectoryQueries
+from projections.memberships import MemberQueries, MembershipProjection, ServiceAccountProjection
 from projections.protocols import ProtocolProjection, ProtocolQueries
 from projections.runner import Projection, Projector
 from projections.sql import ViewStore
@@ -107,6 +111,7 @@ class System:
     projector: Projector
     directory: DirectoryQueries
     protocols: ProtocolQueries
+    memberships: MemberQueries
     policy: FieldPolicy
     schema: Schema
     gate: DocumentGate
@@ -126,7 +131,26 @@ class System:
             self.settings.jwt_issuer,
             self.settings.token_max_hours,
             self.settings.cache_bytes("tokens"),
+            revoked=self.memberships.token_revoked,
+            used=self._token_used,
+            service_tokens_only=self.settings.production,
         )
+
+    def _token_used(self, token_id: str) -> None:
+        """A service token's last use, recorded; a failure to record it fails no request."""
+        try:
+            self.memberships.token_used(token_id, iso(datetime.now(UTC)))
+        except Exception as error:
+            log.warning("cannot record a service token's use: %s", type(error).__name__)
+
+    @functools.cached_property
+    def members(self) -> RecordedMembers:
+        """The memberships as sign-in asks them (``api/signin/members.py``)."""
+
+        def settle(outcome: Outcome) -> None:
+            self.read_your_writes(outcome.position, outcome.topics)
+
+        return RecordedMembers(self.app, self.memberships, settle)
 
     def must_wait(self, position: int, topics: frozenset[str] | None) -> bool:
         """Whether ``read_your_writes`` may block (else it only records what is owed)."""
@@ -304,6 +328,8 @@ def _projections(
         ProtocolProjection(app.mapper, dialect),
         CaseProjection(app.mapper, dialect, vault, _history(app), cache_bytes),
         ContactProjection(app.mapper, dialect),
+        MembershipProjection(app.mapper, dialect),
+        ServiceAccountProjection(app.mapper, dialect),
     ]
 
 
@@ -493,6 +519,7 @@ def _build_system(settings: Settings, tracer_provider: TracerProvider | None) ->
         projector=projector,
         directory=DirectoryQueries(store),
         protocols=ProtocolQueries(store),
+        memberships=MemberQueries(store),
         policy=policy,
         schema=schema,
         gate=gate,

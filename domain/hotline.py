@@ -6,7 +6,8 @@ another: they share the event store, the aggregate cache and the notification lo
 referral checks the organization it goes to under the same locks, and the log's hash chain
 covers everything. Each mixin takes its own settings and passes the rest on, so ``Hotline`` takes
 them all: ``vault`` and ``emergency_numbers`` (cases), ``unreachable_after`` and ``claim_key``
-(the directory); the contacts' take none.
+(the directory); the contacts' and the memberships' take none (the memberships use the
+cases' vault for their keyed email digests).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from domain.case import Case
 from domain.cases import CaseUseCases
 from domain.contacts import ContactUseCases
 from domain.directory import DirectoryUseCases
+from domain.memberships import MembershipUseCases
 from domain.organization import Organization
 from domain.write_path import WritePath
 
 
-class Hotline(DirectoryUseCases, CaseUseCases, ContactUseCases):
-    """The directory's use cases, the cases' and the contacts', on one write path."""
+class Hotline(DirectoryUseCases, CaseUseCases, ContactUseCases, MembershipUseCases):
+    """The directory's use cases, the cases', the contacts' and the memberships', on one
+    write path."""
 
     name = WritePath.name
     # A snapshot every 50 events bounds what a load or a point-in-time replay must fold.

@@ -94,3 +94,12 @@ def suppress_small_counts(
 
 def _rounded(count: int, base: int) -> int:
     return max(base, base * round(count / base))
+
+
+# An invitation to become a member binds to the first sign-in with its email address within
+# this many days; after that it must be sent again.
+INVITATION_DAYS = 14
+# A service account's bearer token lives at most this many minutes (NRD_SERVICE_TOKEN_MAX_MINUTES).
+SERVICE_TOKEN_MAX_MINUTES = 60
+# A service token's last use is recorded at most this often, per token.
+SERVICE_TOKEN_USE_EVERY_SECONDS = 60

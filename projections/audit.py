@@ -25,8 +25,13 @@ from projections.aggregates import event_topics, iso
 from projections.directory import PublicDoc, public_doc, sort_key
 
 # What the audit answers for: records, not the idempotency bookkeeping beside them.
-RECORD_TYPES = frozenset({"Case", "Contact", "Organization", "ReportingProtocol"})
-SEALED = frozenset({"sealed_personal", "sealedPersonal", "sealed_copy", "sealedCopy"})
+RECORD_TYPES = frozenset(
+    {"Case", "Contact", "Membership", "Organization", "ReportingProtocol", "ServiceAccount"}
+)
+# Masked wherever they appear (a membership's email digest is a lookup key, not a fact).
+SEALED = frozenset(
+    {"sealed_personal", "sealedPersonal", "sealed_copy", "sealedCopy", "email_digest"}
+)
 MASK = "[sealed]"
 # Where an event keeps the reason its command required (the first one present).
 REASON_FIELDS = (

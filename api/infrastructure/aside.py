@@ -225,12 +225,14 @@ class AsideRebuilder:
 
 def _state_tables(asides: dict[str, Projector]) -> set[str]:
     """The folded states a read model keeps to start from (stored at versions that depend on
-    how its batches fell): not compared."""
+    how its batches fell), and the tables requests write rather than events
+    (``unchecked_tables``: a service token's last use): not compared."""
     return {
         table
         for aside in asides.values()
         for p in aside.projections
-        if (table := getattr(p, "state_table", None))
+        for table in (getattr(p, "state_table", None), *getattr(p, "unchecked_tables", ()))
+        if table
     }
 
 

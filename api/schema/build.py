@@ -20,6 +20,7 @@ from api.schema.audit import AuditMutations, AuditQueries
 from api.schema.cases import CaseMutations, CaseQueries
 from api.schema.contacts import ContactMutations, ContactQueries
 from api.schema.directory import DirectoryMutations, DirectoryQueries
+from api.schema.members import MemberMutations, MemberQueries
 from api.schema.protocols import ProtocolMutations, ProtocolQueries
 
 
@@ -30,7 +31,9 @@ from api.schema.protocols import ProtocolMutations, ProtocolQueries
         "answers as a missing one."
     )
 )
-class Query(DirectoryQueries, ProtocolQueries, CaseQueries, ContactQueries, AuditQueries):
+class Query(
+    DirectoryQueries, ProtocolQueries, CaseQueries, ContactQueries, AuditQueries, MemberQueries
+):
     pass
 
 
@@ -42,7 +45,12 @@ class Query(DirectoryQueries, ProtocolQueries, CaseQueries, ContactQueries, Audi
     )
 )
 class Mutation(
-    DirectoryMutations, ProtocolMutations, CaseMutations, ContactMutations, AuditMutations
+    DirectoryMutations,
+    ProtocolMutations,
+    CaseMutations,
+    ContactMutations,
+    AuditMutations,
+    MemberMutations,
 ):
     pass
 

@@ -71,10 +71,9 @@ class SessionRefused(Exception):
 
 @dataclass
 class SignIn:
-    """Everything sign-in needs: the settings, the sessions, the members (None until a
-    ``Members`` implementation is wired: then no session can start), the provider (None when
-    none is configured) and, for ``nrd serve --demo``, the members a development sign-in
-    offers."""
+    """Everything sign-in needs: the settings, the sessions, the members (``Members``: None
+    starts no session), the provider (None when none is configured) and, for
+    ``nrd serve --demo``, the members a development sign-in offers."""
 
     settings: Settings
     sessions: Sessions
@@ -107,6 +106,8 @@ class SignIn:
             if clock is None
             else Sessions(system.access.store, sealer, clock)
         )
+        # The membership events (``system.members``) unless the caller brings its own.
+        members = system.members if members is None else members
         return cls(settings, sessions, members, relying_party, demo_members, system.limiter)
 
     @property

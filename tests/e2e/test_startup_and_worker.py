@@ -43,6 +43,8 @@ def test_several_processes_starting_on_an_empty_store_all_come_up(settings: Sett
             "protocols": 0,
             "cases": 0,
             "contacts": 0,
+            "memberships": 0,
+            "service_accounts": 0,
         }
         assert all(s.projector.positions() == empty for s in systems)
     finally:

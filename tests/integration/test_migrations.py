@@ -290,7 +290,9 @@ def test_a_database_made_before_versioning_is_migrated_keeping_its_rows(fresh: S
         ("chain", 7, 0),
         ("contacts", 7, 0),
         ("directory", 7, 0),
+        ("memberships", 7, 0),
         ("protocols", 7, 0),
+        ("service_accounts", 7, 0),
         ("topics", 0, 0),
     ]
     build_system(fresh).close()

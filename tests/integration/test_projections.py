@@ -251,7 +251,9 @@ def test_a_rebuild_from_the_log_gives_every_row_that_following_the_log_gave(
         ("chain", head),
         ("contacts", head),
         ("directory", head),
+        ("memberships", head),
         ("protocols", head),
+        ("service_accounts", head),
         ("topics", head),
     ]
 
@@ -618,6 +620,8 @@ def test_two_projectors_catching_up_at_once_apply_every_event_exactly_once(
             "protocols": head,
             "cases": head,
             "contacts": head,
+            "memberships": head,
+            "service_accounts": head,
             "chain": head,
             "topics": head,
         }

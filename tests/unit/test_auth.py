@@ -151,3 +151,34 @@ def test_only_partner_and_liaison_tokens_carry_an_organization() -> None:
     assert "org" not in jwt.decode(staff, SECRET, algorithms=["HS256"], issuer="nrd")
     partner = Authenticator(SECRET).issue("partner", "fictional-partner-1", org.upper())
     assert jwt.decode(partner, SECRET, algorithms=["HS256"], issuer="nrd")["org"] == org
+
+
+def test_a_revoked_service_token_is_refused_at_the_next_request_though_remembered() -> None:
+    revoked: set[str] = set()
+    used: list[str] = []
+    auth = Authenticator(SECRET, revoked=revoked.__contains__, used=used.append)
+    token = auth.issue("staff", "fictional-integration-1", token_id="fictional-token-1")
+    assert auth.principal(f"Bearer {token}").token_id == "fictional-token-1"
+    assert auth.principal(f"Bearer {token}").user_id == "fictional-integration-1"
+    assert used == ["fictional-token-1"]  # once a minute at most, not per request
+
+    revoked.add("fictional-token-1")
+    with pytest.raises(TokenError, match="revoked"):
+        auth.principal(f"Bearer {token}")
+
+
+def test_a_token_without_an_id_is_not_asked_about() -> None:
+    def never(_token_id: str) -> bool:
+        raise AssertionError("asked")
+
+    auth = Authenticator(SECRET, revoked=never)
+    token = auth.issue("staff", "fictional-staff-1")
+    assert auth.principal(f"Bearer {token}").token_id is None
+
+
+def test_production_accepts_only_service_tokens() -> None:
+    auth = Authenticator(SECRET, revoked=lambda _: False, service_tokens_only=True)
+    with pytest.raises(TokenError, match="people sign in"):
+        auth.principal(f"Bearer {auth.issue('supervisor', 'fictional-supervisor-1')}")
+    service = auth.issue("staff", "fictional-integration-1", token_id="fictional-token-1")
+    assert auth.principal(f"Bearer {service}").role == "staff"

@@ -185,3 +185,22 @@ def test_a_malformed_emergency_table_stops_the_start(
 def test_an_unreadable_emergency_table_stops_the_start(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="NRD_EMERGENCY_NUMBERS: cannot read"):
         Settings.from_env({"NRD_EMERGENCY_NUMBERS": str(tmp_path / "missing.json")})
+
+
+def test_the_environment_is_development_unless_production_is_named() -> None:
+    assert not Settings.from_env({}).production
+    assert Settings.from_env({"NRD_ENVIRONMENT": "production"}).production
+    with pytest.raises(ConfigurationError, match="NRD_ENVIRONMENT"):
+        Settings.from_env({"NRD_ENVIRONMENT": "staging"})
+
+
+def test_a_service_token_lives_an_hour_at_most_by_default() -> None:
+    assert Settings.from_env({}).service_token_max_minutes == 60
+    assert (
+        Settings.from_env({"NRD_SERVICE_TOKEN_MAX_MINUTES": "15"}).service_token_max_minutes == 15
+    )
+
+
+def test_a_service_token_may_not_outlive_any_bearer_token() -> None:
+    with pytest.raises(ConfigurationError, match="NRD_SERVICE_TOKEN_MAX_MINUTES"):
+        Settings.from_env({"NRD_TOKEN_MAX_HOURS": "1", "NRD_SERVICE_TOKEN_MAX_MINUTES": "90"})
