@@ -82,7 +82,7 @@ def _load_demo(system: object) -> list[Any]:
     """Loads the fictional demo data; returns the demo members the development sign-in
     offers, one per role."""
     from api.demo import load_demo, load_demo_cases, load_demo_contacts
-    from api.signin.members import Member
+    from api.signin.demo import load_demo_members
     from domain.idempotency import IdempotencyKeyReused
 
     app = system.app  # type: ignore[attr-defined]
@@ -108,7 +108,6 @@ def _load_demo(system: object) -> list[Any]:
     print(file=sys.stderr)
     system.projector.catch_up()  # type: ignore[attr-defined]
     auth = system.auth  # type: ignore[attr-defined]
-    members: list[Any] = []
     print("\nDevelopment tokens (send as 'Authorization: Bearer <token>'):", file=sys.stderr)
     for role in ROLES:
         if role == "public":
@@ -116,12 +115,11 @@ def _load_demo(system: object) -> list[Any]:
             continue
         org = {"partner": str(ids["partner"]), "law_enforcement": str(ids["agency"])}.get(role)
         print(f"  {role}: {auth.issue(role, f'demo-{role}', org)}", file=sys.stderr)
-        members.append(Member(f"demo-{role}", role, org))
     if system.settings.production:  # type: ignore[attr-defined]
         print("\nDevelopment sign-in: refused (NRD_ENVIRONMENT=production)", file=sys.stderr)
-    else:
-        print("\nDevelopment sign-in (browser): /auth/development", file=sys.stderr)
-    return members
+        return []
+    print("\nDevelopment sign-in (browser): /auth/development", file=sys.stderr)
+    return load_demo_members(system, ids)  # type: ignore[arg-type]
 
 
 def cmd_token(args: argparse.Namespace) -> int:

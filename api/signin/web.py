@@ -182,9 +182,11 @@ class SignIn:
         return session, member
 
     def _member(self, member_id: str) -> Member | None:
-        if member_id in self._demo:
-            return self._demo[member_id] if self.development else None
-        return None if self.members is None else self.members.current(member_id)
+        if member_id in self._demo and not self.development:
+            return None  # a development session is worth nothing in production
+        if self.members is None:
+            return self._demo.get(member_id)
+        return self.members.current(member_id)
 
     # The routes.
 
@@ -344,7 +346,7 @@ class SignIn:
             if len(body) > 1024:
                 return page("NO_MEMBERSHIP", 403)
         chosen = parse_qs(body.decode("utf-8", "replace")).get("member", [""])[0]
-        member = self._demo.get(chosen)
+        member = None if chosen not in self._demo else await self._run(self._member, chosen)
         if member is None:
             return page("NO_MEMBERSHIP", 403)
         opaque = await self._run(
