@@ -2,7 +2,10 @@
 leaves, and every way either can fail (issue 17, items 1, 3, 7 and 8).
 
 The provider is ``oidc-provider-mock`` on 127.0.0.1 (``signin_provider.py``); memberships come
-from a hand-written ``Members`` (``FictionalMembers``), standing in for the membership events.
+from a hand-written ``Members`` (``FictionalMembers``), so that each story sets the standing it
+needs in a line. The same sign-in over the membership events themselves (invitations,
+suspension, revocation, an organization's removal) is told in
+``test_sign_in_with_memberships.py``.
 """
 
 from __future__ import annotations
