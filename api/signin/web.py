@@ -291,7 +291,14 @@ class SignIn:
                 identity.tokens,
             )
         )
+        await self._replace(request)
         return self._signed_in(opaque_session, member.role)
+
+    async def _replace(self, request: Request) -> None:
+        """A browser signing in again leaves no session behind: the one its cookie held ends."""
+        earlier = request.cookies.get(SESSION_COOKIE)
+        if earlier:
+            await self._run(self.sessions.end, earlier, "replaced by a new sign-in")
 
     def _signed_in(self, opaque: str, role: str) -> Response:
         # A page, not a redirect: a SameSite=Strict cookie set while following a redirect that
@@ -359,6 +366,7 @@ class SignIn:
                 True,
             )
         )
+        await self._replace(request)
         return self._signed_in(opaque, member.role)
 
 

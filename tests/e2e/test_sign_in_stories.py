@@ -208,6 +208,19 @@ def test_signing_out_ends_the_session_at_the_next_request(
     assert refused.json()["errors"][0]["extensions"]["code"] == "SESSION_INVALID"
 
 
+def test_signing_in_again_ends_the_session_the_browser_held(
+    browsers: Any, members: FictionalMembers, system: System
+) -> None:
+    browser = browsers()
+    browser.sign_in(subject(members, "staff"))
+    first = browser.session
+    browser.sign_in(subject(members, "staff"))
+
+    assert browser.session not in (None, first)
+    ended = {row[0]: row[2] is not None for row in session_rows(system)}
+    assert first is not None and ended == {digest(first): True, digest(browser.session): False}
+
+
 def test_signing_out_everywhere_ends_every_session_of_the_person(
     browsers: Any, members: FictionalMembers
 ) -> None:
