@@ -1,4 +1,5 @@
-"""The Starlette application: POST /graphql (JSON only), GET /healthz, optional GraphiQL."""
+"""The Starlette application: POST /graphql (JSON only), GET /healthz and /readyz, sign-in under
+/auth (``api/signin/web.py``), optional GraphiQL."""
 
 from __future__ import annotations
 
