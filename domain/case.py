@@ -24,12 +24,14 @@ from domain.base import (
 )
 from domain.emergency import EmergencyNumber
 from domain.mandatory_report import (
+    MINOR_POSSIBLE,
     MandatoryReportDecision,
     MandatoryReportDecisionRequired,
     MinorConsentInsufficient,
     NoMandatoryReportPending,
     NoMinorInvolved,
     OutsideJurisdiction,
+    ReportSilentOnTheMinor,
     calls_for_decision,
     minor_possible,
 )
@@ -281,6 +283,16 @@ def references_potential_trafficking(details: Mapping[str, Any]) -> bool:
     return details.get("situationType") in TRAFFICKING_SITUATIONS or bool(details.get("indicators"))
 
 
+def minor_facts(details: Mapping[str, Any]) -> tuple[Any, Any, tuple[str, ...]]:
+    """The facts a decision that no mandatory report is required is taken on (with whether a
+    minor gave a consent themselves): when they change, that decision no longer stands."""
+    return (
+        details.get("minorInvolved"),
+        details.get("situationType"),
+        tuple(sorted(details.get("indicators") or ())),
+    )
+
+
 def trafficking_facts(details: Mapping[str, Any]) -> tuple[Any, tuple[str, ...]]:
     """The facts a supervisor's decision on a potential trafficking case is taken on: when they
     change, a decision recorded before no longer stands."""
@@ -334,6 +346,9 @@ class Disclosure(TypedDict):
     by: str
     byRole: str
     policyVersion: str
+    # The minorInvolved value the recipient was sent (MINOR_INVOLVED among the fields), None
+    # when it was not sent or not recorded (disclosures stored before it was kept).
+    minorInvolvedSent: NotRequired[str | None]
 
 
 class ReferralOutcome(TypedDict):
@@ -412,6 +427,8 @@ class MandatoryReport(TypedDict):
     decidedBy: str | None
     reportId: str | None
     justification: str
+    # The case's version when the decision was recorded (absent from states saved before).
+    version: NotRequired[int]
 
 
 class Emergency(TypedDict):
@@ -489,6 +506,10 @@ class Case(AuditedAggregate):
         state["trafficking_facts_version"] = 0
 
     mandatory_report: MandatoryReport | None = None
+    # The version at which the minor facts (minorInvolved, situation type, indicators, a
+    # minor's own consent) last changed: a no-report decision recorded before it no longer
+    # stands. 0 for states saved before it was kept: a decision on record stands until then.
+    minor_facts_version: int = 0
     child_protection: dict[str, ChildProtectionReport] | None = None
 
     class Opened(AuditedAggregate.Created):
@@ -529,6 +550,7 @@ class Case(AuditedAggregate):
         # last changed: a decision recorded at or before it no longer stands.
         self.trafficking_facts_version = 1 if references_potential_trafficking(details) else 0
         self.mandatory_report = None
+        self.minor_facts_version = 1
         self.child_protection = None
 
     @classmethod
@@ -563,9 +585,12 @@ class Case(AuditedAggregate):
 
         def apply(self, case: Case) -> None:
             before = trafficking_facts(case.details)
+            minor_before = minor_facts(case.details)
             case.details = {**case.details, **self.details}
             if trafficking_facts(case.details) != before:
                 case.trafficking_facts_version = self.originator_version
+            if minor_facts(case.details) != minor_before:
+                case.minor_facts_version = self.originator_version
 
     def update_details(self, details: dict[str, Any]) -> None:
         self._require_open()
@@ -693,6 +718,8 @@ class Case(AuditedAggregate):
         expires_at: datetime | None
 
         def apply(self, case: Case) -> None:
+            if self.given_by == ConsentGiver.MINOR.value and not case._minor_consented():
+                case.minor_facts_version = self.originator_version  # a minor speaks for themselves
             case.consents[self.consent_id] = {
                 "id": self.consent_id,
                 "scope": self.scope,
@@ -766,7 +793,7 @@ class Case(AuditedAggregate):
     # -- disclosure ----------------------------------------------------------------------
 
     class InformationDisclosed(AuditedAggregate.Event):
-        class_version = 2  # v2 names the policy version in force
+        class_version = 3  # v2 names the policy version in force; v3 the minor value sent
 
         disclosure_id: str
         recipient_kind: str
@@ -777,10 +804,19 @@ class Case(AuditedAggregate):
         justification: str
         sealed_copy: str
         policy_version: str
+        # The minorInvolved value sent (None: not sent); last, with a default, so the facts
+        # scenarios replay need not name it.
+        minor_involved_sent: str | None = None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["policy_version"] = ""  # recorded before policy versions were kept
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            # Recorded before the minor value sent was kept: not known without opening the
+            # sealed copy, so such a disclosure is never taken to have told of a minor.
+            state["minor_involved_sent"] = None
 
         def apply(self, case: Case) -> None:
             case.disclosures[self.disclosure_id] = {
@@ -796,6 +832,7 @@ class Case(AuditedAggregate):
                 "by": self.actor_id,
                 "byRole": self.actor_role,
                 "policyVersion": self.policy_version,
+                "minorInvolvedSent": self.minor_involved_sent,
             }
 
     def disclose(
@@ -864,6 +901,12 @@ class Case(AuditedAggregate):
             justification=seal(justification) if justification else "",
             sealed_copy=sealed_copy,
             policy_version=current_actor().policy_version,
+            # What the copy holds of the minor (cases.py copies it from these details).
+            minor_involved_sent=(
+                self.details.get("minorInvolved")
+                if DisclosableField.MINOR_INVOLVED in fields
+                else None
+            ),
         )
 
     # -- referral, report, emergency -----------------------------------------------------
@@ -1121,6 +1164,7 @@ class Case(AuditedAggregate):
                 "decidedBy": self.actor_id,
                 "reportId": self.report_id,
                 "justification": self.justification,
+                "version": self.originator_version,
             }
 
     class ReportedToChildProtection(AuditedAggregate.Event):
@@ -1210,16 +1254,53 @@ class Case(AuditedAggregate):
         )
 
     def _flag_if_needed(self) -> None:
-        if self.mandatory_report is None and calls_for_decision(
-            self.details, self._minor_consented()
-        ):
+        """Flags the case when its facts call for a decision and none is on record, or when
+        they changed after a decision that no report is required (taken on other facts, it no
+        longer stands). A report made before the flag never settles it by itself: the
+        supervisor says so (``settle_by_earlier_report``), so the decision is theirs."""
+        if not calls_for_decision(self.details, self._minor_consented()):
+            return
+        if self.mandatory_report is None or self._no_report_decision_outdated():
             self.trigger_event(self.MandatoryReportFlagged)
-            # A report already made settles it at once (made before the facts called for it).
-            for made in (self.child_protection or {}).values():
-                self._decide(MandatoryReportDecision.REPORTED_TO_CHILD_PROTECTION, made["id"])
-            for report in self.reports.values():
-                if self._covers_the_minor(self.disclosures[report["disclosureId"]]):
-                    self._decide(MandatoryReportDecision.REPORTED_TO_LAW_ENFORCEMENT, report["id"])
+
+    def _no_report_decision_outdated(self) -> bool:
+        """A decision that no report is required, recorded before the minor facts last
+        changed. A report made stays: the authority was told (see docs/minors.md)."""
+        flag = self.mandatory_report
+        return (
+            flag is not None
+            and flag["decision"] == MandatoryReportDecision.NO_REPORT_REQUIRED.value
+            and flag.get("version", 0) < self.minor_facts_version
+        )
+
+    def settle_by_earlier_report(self, report_id: UUID) -> None:
+        """A supervisor records that a report made before the case was flagged (or flagged
+        again) was the mandatory report: to a child-protection authority, or to law
+        enforcement under SUSPECTED_ABUSE_OF_A_MINOR or telling it a minor is or may be
+        involved."""
+        self._require_open()
+        _require_supervisor("recording that an earlier report was the mandatory report")
+        if not self.awaits_mandatory_report_decision:
+            raise NoMandatoryReportPending(
+                "this case awaits no mandatory-report decision (none was flagged, or one "
+                "is already recorded)"
+            )
+        made = str(report_id)
+        if made in (self.child_protection or {}):
+            decision = MandatoryReportDecision.REPORTED_TO_CHILD_PROTECTION
+        elif made in self.reports:
+            if not self._covers_the_minor(self.disclosures[self.reports[made]["disclosureId"]]):
+                raise ReportSilentOnTheMinor(
+                    "this report did not tell the agency a minor is or may be involved (it "
+                    "was not under SUSPECTED_ABUSE_OF_A_MINOR, and sent no minorInvolved YES "
+                    "or UNKNOWN): report now (reportToLawEnforcement under "
+                    "SUSPECTED_ABUSE_OF_A_MINOR, or reportToChildProtection), or record why "
+                    "none is required (decideNoMandatoryReport)"
+                )
+            decision = MandatoryReportDecision.REPORTED_TO_LAW_ENFORCEMENT
+        else:
+            raise UnknownReport("there is no such report on this case")
+        self._decide(decision, made)
 
     def _decide(self, decision: MandatoryReportDecision, report_id: str) -> None:
         if self.awaits_mandatory_report_decision:
@@ -1233,11 +1314,12 @@ class Case(AuditedAggregate):
     @staticmethod
     def _covers_the_minor(disclosure: Disclosure) -> bool:
         """A report to law enforcement is the mandatory report when made under the
-        SUSPECTED_ABUSE_OF_A_MINOR exception, or when it tells the agency a minor is
-        involved (MINOR_INVOLVED among its fields)."""
+        SUSPECTED_ABUSE_OF_A_MINOR exception, or when it told the agency a minor is or may be
+        involved: the minorInvolved value it sent was YES or UNKNOWN (a field sent as NO, or
+        empty, told it nothing of the sort)."""
         return (
             disclosure["exception"] == Exception_.SUSPECTED_ABUSE_OF_A_MINOR.value
-            or DisclosableField.MINOR_INVOLVED.value in disclosure["fields"]
+            or disclosure.get("minorInvolvedSent") in MINOR_POSSIBLE
         )
 
     def _minor_consented(self) -> bool:
@@ -1270,8 +1352,9 @@ class Case(AuditedAggregate):
             raise MandatoryReportDecisionRequired(
                 "a minor is or may be involved in this case: before it closes, a supervisor "
                 "records a report (reportToLawEnforcement under SUSPECTED_ABUSE_OF_A_MINOR or "
-                "disclosing MINOR_INVOLVED, or reportToChildProtection) or a written decision "
-                "that none is required (decideNoMandatoryReport)"
+                "telling the agency minorInvolved YES or UNKNOWN, or reportToChildProtection), "
+                "that a report made before the flag was it (settleMandatoryReportByEarlierReport)"
+                " or a written decision that none is required (decideNoMandatoryReport)"
             )
 
     # -- closing ---------------------------------------------------------------------------

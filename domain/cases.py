@@ -680,6 +680,20 @@ class CaseUseCases(WritePath):
             what="case",
         )
 
+    def settle_mandatory_report_by_earlier_report(
+        self, key: str, case_id: UUID, report_id: UUID
+    ) -> Outcome:
+        """A supervisor records that a report made before the flag was the mandatory report."""
+        return self._change(
+            key,
+            "settleMandatoryReportByEarlierReport",
+            case_id,
+            {"reportId": str(report_id)},
+            Case,
+            lambda c: c.settle_by_earlier_report(report_id),
+            what="case",
+        )
+
     def contact_emergency_services(
         self,
         key: str,

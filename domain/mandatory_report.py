@@ -47,6 +47,10 @@ class OutsideJurisdiction(DomainError):
     code = "OUTSIDE_JURISDICTION"
 
 
+class ReportSilentOnTheMinor(DomainError):
+    code = "REPORT_SILENT_ON_THE_MINOR"
+
+
 class MinorConsentInsufficient(DomainError):
     code = "MINOR_CONSENT_INSUFFICIENT"
 

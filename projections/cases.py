@@ -510,7 +510,12 @@ class CaseProjection(AggregateProjection):
             for disclosure in case.disclosures.values():
                 if not _wanted(items, "disclosure_ledger", disclosure["id"]):
                     continue
-                entry = {k: v for k, v in disclosure.items() if k != "sealedCopy"}
+                # Which fields, never their values (the minor value sent is one).
+                entry = {
+                    k: v
+                    for k, v in disclosure.items()
+                    if k not in ("sealedCopy", "minorInvolvedSent")
+                }
                 entry["at"] = iso(disclosure["at"])
                 ledger.append((disclosure["id"], doc["id"], entry["at"], dump_doc(entry)))
             for request in case.supervisor_requests.values():
@@ -569,8 +574,10 @@ class CaseProjection(AggregateProjection):
             ("case_id", "flagged_at", "decided", "decided_at"),
             (Texts, Texts, Int8s, Texts),
             flags,
-            "ON CONFLICT (case_id) DO UPDATE SET decided = excluded.decided, "
-            "decided_at = excluded.decided_at",
+            # A case flagged again (its facts changed after a no-report decision) goes back
+            # into the queue at its new flag.
+            "ON CONFLICT (case_id) DO UPDATE SET flagged_at = excluded.flagged_at, "
+            "decided = excluded.decided, decided_at = excluded.decided_at",
         )
 
     def must_store(self, aggregate: Any, events: Sequence[DomainEventProtocol[Any]]) -> bool:

@@ -272,3 +272,194 @@ def test_a_child_protection_authority_is_included_without_service_criteria_and_i
         TO_AUTHORITY, {"key": "minor-cp-0009", "id": case, "to": str(shelter)}
     )
     assert not_an_authority["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+REPORT_MINOR_FIELD = """mutation($key: String!, $id: ID!, $p: ID!, $f: ReportFactorsInput!,
+                      $exception: DisclosureException, $why: String! = "") {
+  reportToLawEnforcement(idempotencyKey: $key, id: $id, protocolId: $p, factors: $f,
+    fields: [MINOR_INVOLVED, LOCATION], exception: $exception, justification: $why) {
+    case { reports { id } mandatoryReport { decision decidedBy reportId } } } }"""
+UPDATE = """mutation($key: String!, $id: ID!, $d: CaseDetailsInput!) {
+  updateCase(idempotencyKey: $key, id: $id, details: $d) {
+    case { mandatoryReport { decision decidedBy reportId } } } }"""
+SETTLE = """mutation($key: String!, $id: ID!, $report: ID!) {
+  settleMandatoryReportByEarlierReport(idempotencyKey: $key, id: $id, reportId: $report) {
+    case { mandatoryReport { decision decidedBy reportId } } } }"""
+FACTORS = dict.fromkeys(
+    ("callersWishes", "levelOfDetail", "applicableLaw", "localProtocol"), "fictional"
+)
+
+
+def prairie_protocol(system: System, key: str) -> str:
+    agency = seed(system, "Example Prairie Police", province="CA-MB", kind="LAW_ENFORCEMENT_AGENCY")
+    with acting_as(Actor("fictional-staff-9", "staff")):
+        protocol = system.app.establish_reporting_protocol(
+            key,
+            agency,
+            "CA-MB",
+            None,
+            [{"name": "Fictional Detective", "phone": "+1 555 030 0009"}],
+        ).id
+    system.projector.catch_up()
+    return str(protocol)
+
+
+def queued(system: System, supervisor: Any, decided: bool) -> list[str]:
+    system.projector.catch_up()
+    page = supervisor.gql(QUEUE, {"decided": decided})["data"]["mandatoryReportQueue"]
+    return [item["caseId"] for item in page["items"]]
+
+
+def test_a_report_that_told_the_police_no_minor_does_not_settle_the_flag_staff_raise_later(
+    system: System, as_role: Any
+) -> None:
+    """A report sent minorInvolved NO; staff learn the caller is a minor: the case waits for a
+    supervisor's decision, which only a report that told of the minor (or a written decision)
+    settles, recorded as the supervisor's."""
+    staff, supervisor = as_role("staff", user="fictional-staff-x"), as_role("supervisor")
+    protocol = prairie_protocol(system, "minor-protocol-9")
+    case = str(
+        staff.gql(
+            OPEN,
+            {
+                "key": "minor-open-0009",
+                "input": {
+                    "channel": "CHAT",
+                    "language": "en",
+                    "relationship": "VICTIM_OR_SURVIVOR",
+                    "caller": {"name": "Fictional Caller Zeta"},
+                    "details": {
+                        "province": "CA-MB",
+                        "situationType": "SEX_TRAFFICKING",
+                        "minorInvolved": "NO",
+                    },
+                },
+            },
+        )["data"]["openCase"]["caseId"]
+    )
+    supervisor_decides(system, case)
+    staff.gql(
+        CONSENT.replace("givenBy: MINOR", "givenBy: CALLER"),
+        {"key": "minor-consent-9", "id": case, "scope": "REPORT_TO_LAW_ENFORCEMENT"},
+    )
+    variables = {"key": "minor-le-0009", "id": case, "p": protocol, "f": FACTORS}
+    reported = supervisor.gql(REPORT_MINOR_FIELD, variables)["data"]["reportToLawEnforcement"]
+    assert reported["case"]["mandatoryReport"] is None  # no minor then: nothing flagged
+    [earlier] = reported["case"]["reports"]
+
+    updated = staff.gql(
+        UPDATE, {"key": "minor-upd-0009", "id": case, "d": {"minorInvolved": "YES"}}
+    )
+    assert updated["data"]["updateCase"]["case"]["mandatoryReport"] == {
+        "decision": None,
+        "decidedBy": None,
+        "reportId": None,
+    }
+    closed = staff.gql(CLOSE, {"key": "minor-close-0009", "id": case})
+    assert closed["errors"][0]["extensions"]["code"] == "MANDATORY_REPORT_DECISION_REQUIRED"
+    assert case in queued(system, supervisor, decided=False)
+    by_staff = staff.post(SETTLE, {"key": "minor-settle-09", "id": case, "report": earlier["id"]})
+    assert by_staff.json()["data"] is None
+    silent = supervisor.gql(SETTLE, {"key": "minor-settle-10", "id": case, "report": earlier["id"]})
+    assert silent["errors"][0]["extensions"]["code"] == "REPORT_SILENT_ON_THE_MINOR"
+
+    now = supervisor.gql(
+        REPORT_MINOR_FIELD,
+        {
+            **variables,
+            "key": "minor-le-0010",
+            "exception": "SUSPECTED_ABUSE_OF_A_MINOR",
+            "why": "The caller is fifteen (fictional)",
+        },
+    )["data"]["reportToLawEnforcement"]["case"]
+    assert now["mandatoryReport"]["decision"] == "REPORTED_TO_LAW_ENFORCEMENT"
+    assert now["mandatoryReport"]["decidedBy"] == "fictional-supervisor-1"
+    assert now["mandatoryReport"]["reportId"] != earlier["id"]
+    assert case in queued(system, supervisor, decided=True)
+    closed = staff.gql(CLOSE, {"key": "minor-close-0010", "id": case})
+    assert closed["data"]["closeCase"]["case"] == {"open": False}
+
+
+def test_a_supervisor_records_that_a_report_made_before_the_flag_was_the_mandatory_report(
+    system: System, as_role: Any
+) -> None:
+    staff, supervisor = as_role("staff"), as_role("supervisor")
+    protocol = prairie_protocol(system, "minor-protocol-8")
+    case = str(
+        staff.gql(
+            OPEN,
+            {
+                "key": "minor-open-0008",
+                "input": {
+                    "channel": "CHAT",
+                    "language": "en",
+                    "relationship": "VICTIM_OR_SURVIVOR",
+                    "details": {"province": "CA-MB", "minorInvolved": "YES"},
+                },
+            },
+        )["data"]["openCase"]["caseId"]
+    )
+    # A minor, nothing of trafficking yet: a report to the police under the exception.
+    reported = supervisor.gql(
+        REPORT_MINOR_FIELD,
+        {
+            "key": "minor-le-0008",
+            "id": case,
+            "p": protocol,
+            "f": FACTORS,
+            "exception": "SUSPECTED_ABUSE_OF_A_MINOR",
+            "why": "A fifteen-year-old at risk (fictional)",
+        },
+    )["data"]["reportToLawEnforcement"]["case"]
+    [earlier] = reported["reports"]
+    flagged = staff.gql(
+        UPDATE, {"key": "minor-upd-0008", "id": case, "d": {"situationType": "SEX_TRAFFICKING"}}
+    )["data"]["updateCase"]["case"]
+    assert flagged["mandatoryReport"] == {"decision": None, "decidedBy": None, "reportId": None}
+    settled = supervisor.gql(
+        SETTLE, {"key": "minor-settle-08", "id": case, "report": earlier["id"]}
+    )
+    assert settled["data"]["settleMandatoryReportByEarlierReport"]["case"]["mandatoryReport"] == {
+        "decision": "REPORTED_TO_LAW_ENFORCEMENT",
+        "decidedBy": "fictional-supervisor-1",
+        "reportId": earlier["id"],
+    }
+    unknown = supervisor.gql(SETTLE, {"key": "minor-settle-07", "id": case, "report": case})
+    assert unknown["errors"][0]["extensions"]["code"] == "NO_MANDATORY_REPORT_PENDING"
+
+
+def test_a_no_report_decision_goes_back_to_the_queue_when_a_minor_is_confirmed(
+    system: System, as_role: Any
+) -> None:
+    """The review's second bypass: no report required while the age was unknown; staff then
+    record a minor in commercial sex. The case is flagged again and waits for a supervisor."""
+    staff, supervisor = as_role("staff"), as_role("supervisor")
+    case = open_minors_case(
+        staff,
+        "minor-open-0007",
+        minorInvolved="UNKNOWN",
+        situationType="NOT_TRAFFICKING",
+        indicators=["THREATS_OR_VIOLENCE"],
+    )
+    supervisor_decides(system, case)
+    supervisor.gql(NO_REPORT, {"key": "minor-none-07", "id": case, "why": "An adult (fictional)"})
+    assert case in queued(system, supervisor, decided=True)
+    worse = {
+        "minorInvolved": "YES",
+        "indicators": ["MINOR_IN_COMMERCIAL_SEX"],
+        "situationType": "SEX_TRAFFICKING",
+    }
+    updated = staff.gql(UPDATE, {"key": "minor-upd-0007", "id": case, "d": worse})
+    assert updated["data"]["updateCase"]["case"]["mandatoryReport"] == {
+        "decision": None,
+        "decidedBy": None,
+        "reportId": None,
+    }
+    assert case in queued(system, supervisor, decided=False)
+    assert case not in queued(system, supervisor, decided=True)
+    supervisor_decides(system, case)  # the trafficking facts changed too
+    closed = staff.gql(CLOSE, {"key": "minor-close-0007", "id": case})
+    assert closed["errors"][0]["extensions"]["code"] == "MANDATORY_REPORT_DECISION_REQUIRED"
+    supervisor.gql(NO_REPORT, {"key": "minor-none-08", "id": case, "why": "Fictional: handled"})
+    closed = staff.gql(CLOSE, {"key": "minor-close-0008", "id": case})
+    assert closed["data"]["closeCase"]["case"] == {"open": False}

@@ -555,12 +555,49 @@ def stored(
     )
 
 
-def test_a_disclosure_is_stored_as_version_2_with_its_policy_version(app: CaseUseCases) -> None:
+def test_a_disclosure_is_stored_as_version_3_with_its_policy_version(app: CaseUseCases) -> None:
+    # v3 (the minorInvolved value sent) came after v2 (the policy version).
     fact = disclosed(EARLIER_DISCLOSURE, "ORGANIZATION", HARBOUR_SHELTER, SEALED_COPY)
 
     state = app.mapper.transcoder.decode(stored(app, fact, 2).state)
 
-    assert (state["class_version"], state["policy_version"]) == (2, "fictional-policy-v6")
+    assert (state["class_version"], state["policy_version"]) == (3, "fictional-policy-v6")
+    assert state["minor_involved_sent"] is None
+
+
+def test_a_disclosure_stored_before_the_minor_value_sent_loads_as_telling_none(
+    app: CaseUseCases,
+) -> None:
+    fact = (
+        Case.InformationDisclosed,
+        {
+            **disclosed(REPORT_DISCLOSURE, "LAW_ENFORCEMENT", HARBOUR_POLICE, SEALED_REPORT_COPY)[
+                1
+            ],
+            "fields": ["MINOR_INVOLVED"],
+            "minor_involved_sent": "YES",
+        },
+    )
+    old = stored(app, fact, 2, drop=("minor_involved_sent",))
+    state = app.mapper.transcoder.decode(old.state)
+    state["class_version"] = 2  # as a v2 disclosure was stored
+    old = StoredEvent(
+        originator_id=old.originator_id,
+        originator_version=old.originator_version,
+        topic=old.topic,
+        state=app.mapper.transcoder.encode(state),
+    )
+    assert b"minor_involved_sent" not in old.state
+    app.recorder.insert_events([stored(app, opened(), 1), old])
+
+    case: Case = app.repository.get(CASE_ID)
+
+    disclosure = case.disclosures[str(REPORT_DISCLOSURE)]
+    # Not known without opening the sealed copy: never taken to have told of a minor.
+    assert disclosure["minorInvolvedSent"] is None
+    assert disclosure["fields"] == ["MINOR_INVOLVED"]
+    [event] = app.events.get(CASE_ID, gt=1)
+    assert isinstance(event, Case.InformationDisclosed) and event.minor_involved_sent is None
 
 
 def test_a_disclosure_stored_before_policy_versions_loads_with_none(app: CaseUseCases) -> None:

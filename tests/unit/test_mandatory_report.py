@@ -27,6 +27,7 @@ from domain.case import (
     Exception_,
     RecipientKind,
     SupervisorRequired,
+    UnknownReport,
 )
 from domain.mandatory_report import (
     MandatoryReportDecisionRequired,
@@ -34,6 +35,7 @@ from domain.mandatory_report import (
     NoMandatoryReportPending,
     NoMinorInvolved,
     OutsideJurisdiction,
+    ReportSilentOnTheMinor,
     calls_for_decision,
     covers,
 )
@@ -405,18 +407,180 @@ def test_a_report_to_law_enforcement_silent_on_the_minor_leaves_the_decision_ope
     assert case.awaits_mandatory_report_decision
 
 
-def test_a_report_made_before_the_flag_settles_it_as_the_flag_is_raised(
+def test_a_report_made_before_the_flag_does_not_settle_it_by_itself(
     supervisor: Actor,
 ) -> None:
-    # In the protocol's province: a report goes under its own jurisdiction's protocol.
+    # In the protocol's province: a report goes under its own jurisdiction's protocol. It sent
+    # MINOR_INVOLVED while the case held no value: it told the agency nothing of a minor.
     case = given(opened(province="CA-MB", situationType="SEX_TRAFFICKING"), supervisor_decided())
     report_to_police(case, Exception_.LEGAL_OBLIGATION, [DisclosableField.MINOR_INVOLVED])
     case.update_details({"minorInvolved": "UNKNOWN"})
-    assert kinds(case)[-3:] == [
-        Case.DetailsUpdated,
-        Case.MandatoryReportFlagged,
-        Case.MandatoryReportDecided,
-    ]
+    assert kinds(case)[-2:] == [Case.DetailsUpdated, Case.MandatoryReportFlagged]
+    assert case.awaits_mandatory_report_decision
+
+
+def test_a_report_that_told_the_agency_no_minor_never_settles_the_flag(supervisor: Actor) -> None:
+    """The review's bypass: a report sent minorInvolved NO; staff later set YES; the flag was
+    settled by that report, "decided" by the staff member whose update raised it."""
+    case = given(
+        opened(province="CA-MB", situationType="SEX_TRAFFICKING", minorInvolved="NO"),
+        consented(ConsentScope.REPORT_TO_LAW_ENFORCEMENT, ConsentGiver.CALLER, AGENCY),
+        supervisor_decided(),
+    )
+    report_to_police(case, None, [DisclosableField.MINOR_INVOLVED])
+    assert case.disclosures[str(DISCLOSURE)]["minorInvolvedSent"] == "NO"
+    with acting_as(Actor("fictional-staff-9", "staff")):
+        case.update_details({"minorInvolved": "YES"})
+        assert kinds(case)[-2:] == [Case.DetailsUpdated, Case.MandatoryReportFlagged]
+        case.collect_events()
+        refused(case, MandatoryReportDecisionRequired, lambda: case.close("Fictional."))
+    assert case.mandatory_report is not None and case.mandatory_report["decidedBy"] is None
+    refused(case, ReportSilentOnTheMinor, lambda: case.settle_by_earlier_report(REPORT))
+
+
+def test_a_report_sending_minor_involved_no_leaves_the_flag_open(supervisor: Actor) -> None:
+    # Flagged by the indicator alone, minorInvolved recorded as NO: the field says no minor.
+    case = given(
+        opened(province="CA-MB", minorInvolved="NO", indicators=["MINOR_IN_COMMERCIAL_SEX"]),
+        flagged(),
+        supervisor_decided(),
+    )
+    report_to_police(case, Exception_.IMMINENT_HARM, [DisclosableField.MINOR_INVOLVED])
+    assert kinds(case) == [Case.InformationDisclosed, Case.ReportedToLawEnforcement]
+    assert case.awaits_mandatory_report_decision
+
+
+@pytest.mark.parametrize(
+    ("exception", "details"),
+    [
+        (Exception_.SUSPECTED_ABUSE_OF_A_MINOR, {"province": "CA-MB"}),
+        (Exception_.LEGAL_OBLIGATION, {"province": "CA-MB", "minorInvolved": "YES"}),
+    ],
+)
+def test_a_supervisor_records_that_an_earlier_report_was_the_mandatory_report(
+    supervisor: Actor, exception: Exception_, details: dict[str, Any]
+) -> None:
+    case = given(opened(**details))
+    report_to_police(case, exception, [DisclosableField.MINOR_INVOLVED])
+    with acting_as(Actor("fictional-staff-9", "staff")):
+        case.update_details({"minorInvolved": "YES", "situationType": "SEX_TRAFFICKING"})
+        assert kinds(case)[-1] is Case.MandatoryReportFlagged
+        refused(case, SupervisorRequired, lambda: case.settle_by_earlier_report(REPORT))
+    case.settle_by_earlier_report(REPORT)
+    [event] = list(case.collect_events())
+    assert isinstance(event, Case.MandatoryReportDecided)
+    assert event.actor_id == supervisor.user_id
+    assert case.mandatory_report is not None
+    assert case.mandatory_report["decision"] == "REPORTED_TO_LAW_ENFORCEMENT"
+    assert case.mandatory_report["reportId"] == str(REPORT)
+    assert case.mandatory_report["decidedBy"] == supervisor.user_id
+
+
+def test_an_earlier_report_to_child_protection_is_recorded_as_the_mandatory_report(
+    supervisor: Actor,
+) -> None:
+    case = given(opened(province="CA-MB", minorInvolved="YES"))
+    disclose_to_authority(case)
+    case.report_to_child_protection(REPORT, AUTHORITY, DISCLOSURE, True, "")
+    case.update_details({"situationType": "SEX_TRAFFICKING"})
+    assert kinds(case)[-2:] == [Case.DetailsUpdated, Case.MandatoryReportFlagged]
+    case.collect_events()
+    case.settle_by_earlier_report(REPORT)
+    assert case.mandatory_report is not None
+    assert case.mandatory_report["decision"] == "REPORTED_TO_CHILD_PROTECTION"
+    assert case.mandatory_report["decidedBy"] == supervisor.user_id
+
+
+def test_an_earlier_report_is_recorded_only_for_a_known_report_and_an_awaited_decision(
+    supervisor: Actor,
+) -> None:
+    case = a_minors_case()
+    refused(case, UnknownReport, lambda: case.settle_by_earlier_report(AGENCY))
+    decided = given(opened(**MINOR_IN_SEX_TRADE), flagged(), decided_no_report())
+    refused(decided, NoMandatoryReportPending, lambda: decided.settle_by_earlier_report(REPORT))
+
+
+# -- when the facts get worse ----------------------------------------------------------------
+
+
+def an_adult_decided_case() -> Case:
+    """No report required, decided while the caller could not say whether a minor is involved."""
+    return given(
+        opened(province="CA-MB", minorInvolved="UNKNOWN", indicators=["THREATS_OR_VIOLENCE"]),
+        flagged(),
+        decided_no_report(),
+        supervisor_decided(),
+    )
+
+
+@pytest.mark.parametrize(
+    "worse",
+    [
+        {"minorInvolved": "YES"},
+        {"indicators": ["THREATS_OR_VIOLENCE", "MINOR_IN_COMMERCIAL_SEX"]},
+        {"situationType": "SEX_TRAFFICKING"},
+    ],
+)
+def test_a_no_report_decision_taken_on_other_minor_facts_is_flagged_again(
+    staff: Actor, worse: dict[str, Any]
+) -> None:
+    case = an_adult_decided_case()
+    case.update_details(worse)
+    assert kinds(case) == [Case.DetailsUpdated, Case.MandatoryReportFlagged]
+    assert case.awaits_mandatory_report_decision
+    with acting_as(Actor("fictional-supervisor-2", "supervisor")):
+        case.consult_supervisor("Fictional: decided on the new facts.", "Fictional: steps.")
+    case.collect_events()
+    refused(case, MandatoryReportDecisionRequired, lambda: case.close("Fictional."))
+
+
+def test_a_minors_own_consent_after_a_no_report_decision_flags_the_case_again(
+    staff: Actor,
+) -> None:
+    case = an_adult_decided_case()
+    case.grant_consent(
+        CONSENT, ConsentScope.FOLLOW_UP_CONTACT, None, ConsentGiver.MINOR, ConsentMethod.CHAT, None
+    )
+    assert kinds(case) == [Case.ConsentGranted, Case.MandatoryReportFlagged]
+
+
+def test_a_supervisor_decides_again_on_the_new_facts(supervisor: Actor) -> None:
+    case = an_adult_decided_case()
+    case.update_details({"minorInvolved": "YES"})
+    case.consult_supervisor("Fictional: report.", "Fictional: call the authority.")
+    case.decide_no_mandatory_report("Fictional: reported by the school already, confirmed.")
+    case.close("Fictional: resolved.")
+    assert kinds(case)[-2:] == [Case.MandatoryReportDecided, Case.Closed]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"urgency": "LOW"}, {"minorInvolved": "NO", "indicators": []}],
+)
+def test_a_no_report_decision_stands_when_nothing_calls_for_another(
+    staff: Actor, change: dict[str, Any]
+) -> None:
+    # Other details, or minor facts that no longer call for a decision at all.
+    case = an_adult_decided_case()
+    case.update_details(change)
+    assert kinds(case) == [Case.DetailsUpdated]
+    assert not case.awaits_mandatory_report_decision
+
+
+def test_a_report_made_stands_when_the_minor_facts_get_worse(supervisor: Actor) -> None:
+    # Reported under the exception while the age was unknown: the authority was told a minor
+    # may be involved; that it is now known needs no new report (docs/minors.md).
+    case = given(
+        opened(province="CA-MB", minorInvolved="UNKNOWN", situationType="SEX_TRAFFICKING"),
+        flagged(),
+        supervisor_decided(),
+    )
+    report_to_police(case, Exception_.SUSPECTED_ABUSE_OF_A_MINOR, [DisclosableField.LOCATION])
+    case.collect_events()
+    case.update_details({"minorInvolved": "YES"})
+    assert kinds(case) == [Case.DetailsUpdated]
+    assert case.mandatory_report is not None
+    assert case.mandatory_report["decision"] == "REPORTED_TO_LAW_ENFORCEMENT"
 
 
 # -- a minor's own consent -----------------------------------------------------------------

@@ -478,6 +478,36 @@ class CaseMutations:
 
     @strawberry.mutation(
         description=(
+            "Record that a report made before the case was flagged (or flagged again) was its "
+            "mandatory report: a report to a child-protection authority, or to law enforcement "
+            "under SUSPECTED_ABUSE_OF_A_MINOR or telling the agency minorInvolved YES or "
+            "UNKNOWN (supervisors)."
+        )
+    )
+    async def settle_mandatory_report_by_earlier_report(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: CaseId,
+        report_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description="The earlier report (reports or childProtectionReports)."
+            ),
+        ],
+    ) -> CaseResult:
+        ctx = info.context
+        case_id = _case_id(ctx, "Mutation.settleMandatoryReportByEarlierReport", str(id))
+        report = _required_id(report_id, "reportId")
+        outcome = await ctx.command(
+            lambda: ctx.system.app.settle_mandatory_report_by_earlier_report(
+                idempotency_key, case_id, report
+            )
+        )
+        return await _case_result(info, outcome)
+
+    @strawberry.mutation(
+        description=(
             "Record a call to emergency services for the case's province or territory: 911, or "
             "the configured number in the Northwest Territories and Nunavut, by community where "
             "one is configured (staff and supervisors). Never refused for want of a number: "
