@@ -50,6 +50,9 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
             "history",
             "misconductAllegations",
             "removal",
+            # Which organizations an application looks like, and which it duplicates.
+            "possibleDuplicates",
+            "duplicateOf",
         }
     ),
     "ReportingProtocol": frozenset({"contacts", "revisions"}),
@@ -111,11 +114,13 @@ NOT_LOGGED: dict[str, str] = {
             "Profile",
             "PointOfContact",
             "Location",
-            "PublicContact",
-            "Region",
-            "Service",
         ),
         "only inside an organization, whose confidential fields are logged",
+    ),
+    **dict.fromkeys(
+        ("PublicContact", "Region", "Service"),
+        "public: an organization's public contact, regions and services, not confidential "
+        "fields of it",
     ),
     **dict.fromkeys(
         ("ProtocolContact", "ProtocolRevision"),

@@ -224,7 +224,8 @@ def load_demo(
 
 
 def _child_protection_authority(app: DirectoryUseCases, seed: int, rng: random.Random) -> UUID:
-    """A child-protection authority for Ontario: a public body, so no service criteria."""
+    """A child-protection authority for Ontario: a public body, so no service criteria; a
+    supervisor includes it on a written verification."""
     profile = demo_profile(998, "CA-ON", rng)
     profile.update(
         {
@@ -237,7 +238,13 @@ def _child_protection_authority(app: DirectoryUseCases, seed: int, rng: random.R
     with acting_as(Actor("demo-staff", "staff", request_id="demo")):
         authority = app.apply_for_inclusion(f"demo-cpa-{seed}", profile, [], False).id
         app.start_review(f"demo-cpa-review-{seed}", authority)
-        app.approve_inclusion(f"demo-cpa-approve-{seed}", authority, "A statutory body")
+    # A public body: a supervisor includes it on a written verification that it is the body.
+    with acting_as(Actor("demo-supervisor", "supervisor", request_id="demo")):
+        app.include_public_body(
+            f"demo-cpa-include-{seed}",
+            authority,
+            "A statutory body: checked against the province's list (fictional)",
+        )
     return authority
 
 

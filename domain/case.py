@@ -438,6 +438,8 @@ class Emergency(TypedDict):
     numberSource: NotRequired[str]
     community: NotRequired[str | None]
     disclosureId: str | None
+    # Why fields asked for were not sent with the call ("CODE: why"); the call stands.
+    disclosureNotMade: NotRequired[str | None]
 
 
 class HistoryEntry(TypedDict):
@@ -1090,13 +1092,16 @@ class Case(AuditedAggregate):
         }
 
     class EmergencyServicesContacted(AuditedAggregate.Event):
-        class_version = 2  # v2: the number may be unknown, and says where it came from
+        # v2: the number may be unknown, and says where it came from; v3: why fields asked
+        # for were not sent (the call is recorded all the same).
+        class_version = 3
 
         province: str | None
         number: str | None
         number_source: str
         community: str | None
         disclosure_id: str | None
+        disclosure_not_made: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -1107,6 +1112,11 @@ class Case(AuditedAggregate):
             state["number_source"] = "NINE_ONE_ONE" if state["number"] == "911" else "TERRITORY"
             state["community"] = None
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            # Before v3 a disclosure that could not be made refused the call itself.
+            state["disclosure_not_made"] = None
+
         def apply(self, case: Case) -> None:
             case.emergencies.append(
                 {
@@ -1116,15 +1126,20 @@ class Case(AuditedAggregate):
                     "numberSource": self.number_source,
                     "community": self.community,
                     "disclosureId": self.disclosure_id,
+                    "disclosureNotMade": self.disclosure_not_made,
                 }
             )
 
     def contact_emergency_services(
-        self, number: EmergencyNumber, disclosure_id: UUID | None
+        self,
+        number: EmergencyNumber,
+        disclosure_id: UUID | None,
+        disclosure_not_made: str | None = None,
     ) -> None:
-        """Records the call, never refused for want of a number: an unknown one is recorded
-        as unknown (the application warns)."""
-        self._require_open()
+        """Records the call. Never refused: not for want of a number (an unknown one is
+        recorded as unknown), not on a closed case (it stays closed), not because what was
+        to be disclosed with it could not be (``disclosure_not_made`` says why; the
+        application warns)."""
         self.trigger_event(
             self.EmergencyServicesContacted,
             province=number.province,
@@ -1132,6 +1147,7 @@ class Case(AuditedAggregate):
             number_source=number.source.value,
             community=number.community,
             disclosure_id=None if disclosure_id is None else str(disclosure_id),
+            disclosure_not_made=disclosure_not_made,
         )
 
     # -- mandatory reporting (domain/mandatory_report.py) --------------------------------

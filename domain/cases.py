@@ -183,6 +183,44 @@ def _sealed(data: Mapping[str, str]) -> dict[str, Sealed]:
     return {key: Sealed(value) for key, value in data.items()}
 
 
+# The warning's code when a call was recorded without the disclosure asked for with it.
+DISCLOSURE_NOT_MADE = "DISCLOSURE_NOT_MADE"
+
+
+def _with_brief(fields: list[DisclosableField], brief: str) -> list[DisclosableField]:
+    """A brief given is sent: it is among the fields disclosed (a referral, a report, an
+    emergency call alike), never dropped silently."""
+    if brief and DisclosableField.BRIEF not in fields:
+        return [*fields, DisclosableField.BRIEF]
+    return fields
+
+
+def _not_made(error: DomainError) -> str:
+    """Why a disclosure was not made, as the call records it (domain messages hold no
+    personal data)."""
+    return f"{error.code}: {error}"
+
+
+@dataclass(frozen=True)
+class EmergencyCall:
+    """A recorded call: the number, and why nothing was sent with it when fields were
+    asked for and could not be."""
+
+    number: EmergencyNumber
+    disclosure_not_made: str | None = None
+
+    @property
+    def warning(self) -> str | None:
+        """Everything the caller of the API must know, or None: the call stands either way."""
+        warnings = [self.number.warning] if self.number.warning else []
+        if self.disclosure_not_made:
+            warnings.append(
+                f"{DISCLOSURE_NOT_MADE}: the call is recorded but nothing was sent with it "
+                f"({self.disclosure_not_made})"
+            )
+        return " | ".join(warnings) or None
+
+
 class CaseUseCases(WritePath):
     """The cases' commands, a mixin over the write path; idempotency fingerprints digest sealed
     text with the vault's key."""
@@ -435,8 +473,7 @@ class CaseUseCases(WritePath):
         # Anything sent to the organization is a disclosure: with the fields asked for go the
         # needs its inbox shows, and the brief when there is one. A relayed referral (the
         # caller contacts the organization) sends nothing, and so needs no basis.
-        if brief and DisclosableField.BRIEF not in fields:
-            fields = [*fields, DisclosableField.BRIEF]
+        fields = _with_brief(fields, brief)
         if fields and DisclosableField.NEEDS not in fields:
             fields = [*fields, DisclosableField.NEEDS]
 
@@ -558,6 +595,7 @@ class CaseUseCases(WritePath):
         override = clean_text(jurisdiction_override, "jurisdictionOverride")
         report_id, disclosure_id = uuid4(), uuid4()
         brief = clean_text(brief, "brief")
+        fields = _with_brief(fields, brief)
 
         def decide(case: Case) -> None:
             # Checked in the decision: a repeated key returns the first result even if the
@@ -626,6 +664,7 @@ class CaseUseCases(WritePath):
         mandatory-report decision."""
         report_id, disclosure_id = uuid4(), uuid4()
         brief = clean_text(brief, "brief")
+        fields = _with_brief(fields, brief)
 
         def decide(case: Case) -> None:
             authority = self._child_protection_authority(authority_id)
@@ -702,26 +741,40 @@ class CaseUseCases(WritePath):
         brief: str,
         exception: Exception_ | None,
         justification: str,
+        disclosure_withheld: str | None = None,
     ) -> Outcome:
+        """Records a call to emergency services: never refused (issue 16). What was asked to
+        be disclosed with it goes only if a disclosure can be made; if not (no exception, an
+        erased case, a closed one, a limit the edge applied: ``disclosure_withheld``, as
+        ``CODE: why``), the call is recorded without it and says why, so the answer warns.
+        Not in the fingerprint: a repeat returns the first call, whatever the limit says now."""
         disclosure_id = uuid4()
-        brief = clean_text(brief, "brief")
+        not_made = disclosure_withheld
+        try:
+            brief = clean_text(brief, "brief")
+        except InvalidInput as error:
+            not_made = not_made or _not_made(error)
+        fields = _with_brief(fields, brief)
 
         def decide(case: Case) -> None:
             number = self.emergency_number_for(case)
-            disclosed = None
-            if fields:
-                self._disclose(
-                    case,
-                    disclosure_id,
-                    RecipientKind.EMERGENCY_SERVICES,
-                    None,
-                    fields,
-                    brief,
-                    exception,
-                    justification,
-                )
-                disclosed = disclosure_id
-            case.contact_emergency_services(number, disclosed)
+            disclosed, why = None, not_made
+            if fields and why is None:
+                try:
+                    self._disclose(
+                        case,
+                        disclosure_id,
+                        RecipientKind.EMERGENCY_SERVICES,
+                        None,
+                        fields,
+                        brief,
+                        exception,
+                        justification,
+                    )
+                    disclosed = disclosure_id
+                except DomainError as error:  # a refused disclosure triggers no event
+                    why = _not_made(error)
+            case.contact_emergency_services(number, disclosed, why if fields else None)
 
         return self._change(
             key,
@@ -751,15 +804,18 @@ class CaseUseCases(WritePath):
         """The number for a case, before the call is made."""
         return self._read(case_id, Case, "case", self.emergency_number_for)
 
-    def emergency_call(self, case_id: UUID, version: int) -> EmergencyNumber:
-        """The number a ``contactEmergencyServices`` recorded (the case at that version)."""
+    def emergency_call(self, case_id: UUID, version: int) -> EmergencyCall:
+        """The call a ``contactEmergencyServices`` recorded (the case at that version)."""
         case: Case = self.repository.get(case_id, version=version)
         call = case.emergencies[-1]
-        return EmergencyNumber(
-            call["province"],
-            call["number"],
-            NumberSource(call.get("numberSource", NumberSource.NINE_ONE_ONE.value)),
-            call.get("community"),
+        return EmergencyCall(
+            EmergencyNumber(
+                call["province"],
+                call["number"],
+                NumberSource(call.get("numberSource", NumberSource.NINE_ONE_ONE.value)),
+                call.get("community"),
+            ),
+            call.get("disclosureNotMade"),
         )
 
     def open_sealed(self, case_id: UUID, sealed: str) -> dict[str, Any] | None:

@@ -132,6 +132,16 @@ class DirectoryUseCases(WritePath):
             include,
         )
 
+    def include_public_body(self, key: str, org_id: UUID, verification: str) -> Outcome:
+        return self._change(
+            key,
+            "includePublicBody",
+            org_id,
+            {"verification": verification},
+            Organization,
+            lambda o: o.include_public_body(verification),
+        )
+
     def decline_inclusion(self, key: str, org_id: UUID, reason: str) -> Outcome:
         return self._change(
             key,

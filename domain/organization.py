@@ -5,8 +5,10 @@ application submitted -> under review -> (more information requested -> informat
 included only by a new decision). Inclusion is not endorsement: it records what the organization
 attested, and the review. A service provider is included on the seven criteria it attests; a
 law-enforcement agency on its own request and a reporting protocol established for it
-(``AGENCY_KINDS``). Only the organization itself opts into the public listing, or staff
-recording its written agreement.
+(``AGENCY_KINDS``); a child-protection authority on a supervisor's written verification that it
+is the statutory body (``PUBLIC_BODY_KINDS``). A profile update never changes the kind: an
+organization of another kind applies anew. Only the organization itself opts into the public
+listing, or staff recording its written agreement.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, TypedDict
 from uuid import UUID
 
 from domain.base import (
+    ANONYMOUS_ROLE,
     AuditedAggregate,
     DomainError,
     clean_text,
@@ -92,19 +95,39 @@ class NotADuplicate(DomainError):
     code = "NOT_A_DUPLICATE"
 
 
+class KindChangeNotAllowed(DomainError):
+    code = "KIND_CHANGE_NOT_ALLOWED"
+
+
+class VerificationRequired(DomainError):
+    code = "PUBLIC_BODY_VERIFICATION_REQUIRED"
+
+
+class NotAPublicBody(DomainError):
+    code = "NOT_A_PUBLIC_BODY"
+
+
+class SupervisorOnly(DomainError):
+    code = "SUPERVISOR_REQUIRED"
+
+
 ALL_CRITERIA = tuple(c.value for c in Criterion)
-# A child-protection authority is a public body that receives mandatory reports under its
-# statutory mandate: the service providers' criteria are not its to attest.
-_NO_CRITERIA = frozenset({OrganizationKind.CHILD_PROTECTION_AUTHORITY.value})
 
 # Kinds included through an agency's own path: the agency's request (its application, or staff
 # recording it) and a reporting protocol established for it, not the service providers' seven
-# criteria. A public body that receives the hotline's reports joins this set.
+# criteria.
 AGENCY_KINDS = frozenset({OrganizationKind.LAW_ENFORCEMENT_AGENCY.value})
 
-# Roles that act on an organization's behalf, not as the organization itself: the public
-# listing is the organization's to choose, so these record its written agreement.
-ON_BEHALF_ROLES = frozenset({"staff", "supervisor"})
+# Public bodies that receive the hotline's reports under a statutory mandate but have no
+# reporting protocol: the service providers' criteria are not theirs to attest, so a supervisor
+# includes one on a written verification that it is the statutory body (``include_public_body``).
+# A minor's details go to such a body: one approval of an application is not enough.
+PUBLIC_BODY_KINDS = frozenset({OrganizationKind.CHILD_PROTECTION_AUTHORITY.value})
+
+# Who is the organization itself (an allow-list: every other role, a future one too, records
+# the organization's written agreement to be listed): the public applicant, on the
+# organization's own form, and a partner user acting for that very organization.
+PARTNER_ROLE = "partner"
 
 
 # The organization's state, item by item (the keys are the read models' too). Plain dicts at
@@ -189,7 +212,7 @@ class Organization(AuditedAggregate):
         """Staff applying on an organization's behalf list it publicly only on its written
         agreement (``listing_agreement``), kept in the event."""
         agreement = clean_text(listing_agreement, "the written agreement")
-        if public_listing and not agreement and current_actor().role in ON_BEHALF_ROLES:
+        if public_listing and not agreement and not _is_the_organization(None):
             raise WrittenAgreementRequired(_AGREEMENT_NEEDED)
         org: Organization = cls._create(
             cls.ApplicationSubmitted,
@@ -253,8 +276,12 @@ class Organization(AuditedAggregate):
                 "cannot approve inclusion: an agency is included on a reporting protocol "
                 "established for it; name that protocol"
             )
-        required = () if self.profile.get("kind") in _NO_CRITERIA else ALL_CRITERIA
-        missing = [c for c in required if c not in self.criteria]
+        if self.profile["kind"] in PUBLIC_BODY_KINDS:
+            raise VerificationRequired(
+                "cannot approve inclusion: a child-protection authority is included by a "
+                "supervisor who verified it is the statutory body (includePublicBody)"
+            )
+        missing = [c for c in ALL_CRITERIA if c not in self.criteria]
         if missing:
             raise CriteriaNotAttested(
                 "cannot approve inclusion: the organization has not attested " + ", ".join(missing)
@@ -276,8 +303,8 @@ class Organization(AuditedAggregate):
         self._require_under_review("include the agency")
         if self.profile["kind"] not in AGENCY_KINDS:
             raise NotAnAgency(
-                "cannot include on a reporting protocol: the organization is not an agency; "
-                "it is included on the criteria it attests"
+                "cannot include on a reporting protocol: the organization is not a "
+                "law-enforcement agency"
             )
         if protocol_agency_id != self.id:
             raise ReportingProtocolRequired(
@@ -287,6 +314,28 @@ class Organization(AuditedAggregate):
             self.AgencyIncluded, note=clean_text(note, "the note"), protocol_id=str(protocol_id)
         )
 
+    class PublicBodyIncluded(AuditedAggregate.Event):
+        """A public body included by a supervisor on a written verification that it is the
+        statutory body it says it is (how it was verified: a source, a reference)."""
+
+        verification: str
+
+        def apply(self, org: Organization) -> None:
+            org.last_confirmed_at = self.timestamp
+            org._step(self, Status.INCLUDED, note=self.verification)
+
+    def include_public_body(self, verification: str) -> None:
+        self._require_under_review("include the public body")
+        if self.profile["kind"] not in PUBLIC_BODY_KINDS:
+            raise NotAPublicBody(
+                "cannot include as a public body: the organization is not a child-protection "
+                "authority"
+            )
+        if current_actor().role != "supervisor":
+            raise SupervisorOnly("including a public body is for a supervisor")
+        verification = require_reason(verification, "including a public body")
+        self.trigger_event(self.PublicBodyIncluded, verification=verification)
+
     class InclusionDeclined(AuditedAggregate.Event):
         reason: str
 
@@ -294,7 +343,7 @@ class Organization(AuditedAggregate):
             org._step(self, Status.DECLINED, note=self.reason)
 
     def decline_inclusion(self, reason: str) -> None:
-        self._require("decline inclusion", Status.UNDER_REVIEW, Status.INFORMATION_REQUESTED)
+        self._require("decline inclusion", *_DECLINABLE)
         reason = require_reason(reason, "declining inclusion")
         self.trigger_event(self.InclusionDeclined, reason=reason)
 
@@ -308,6 +357,7 @@ class Organization(AuditedAggregate):
 
     def submit_profile_update(self, profile: Profile) -> None:
         self._require("submit a profile update", *_ACTIVE)
+        self._require_same_kind(profile)
         self.trigger_event(self.ProfileUpdateSubmitted, profile=profile)
 
     class ProfileUpdateAccepted(AuditedAggregate.Event):
@@ -320,6 +370,9 @@ class Organization(AuditedAggregate):
 
     def accept_profile_update(self) -> None:
         self._require_pending_update()
+        assert self.pending_update is not None
+        # An update submitted before the kind was checked is refused here too: reject it.
+        self._require_same_kind(self.pending_update["profile"])
         self.trigger_event(self.ProfileUpdateAccepted)
 
     class ProfileUpdateRejected(AuditedAggregate.Event):
@@ -361,7 +414,7 @@ class Organization(AuditedAggregate):
         agreement (``agreement``, required of them). Returns False when the consent already
         stands as asked: nothing to record."""
         agreement = clean_text(agreement, "the written agreement")
-        on_behalf = current_actor().role in ON_BEHALF_ROLES
+        on_behalf = not _is_the_organization(self.id)
         if on_behalf and not agreement:
             raise WrittenAgreementRequired(_AGREEMENT_NEEDED)
         if listed == self.public_listing:
@@ -521,11 +574,13 @@ class Organization(AuditedAggregate):
 
         def apply(self, org: Organization) -> None:
             org.duplicate_of = self.duplicate_of
-            org._step(self, Status.DECLINED)
+            # In the history a partner reads, an ordinary decline: the same step, from the
+            # same states, with a reason; that it duplicates another is the hotline's to read.
+            org._step(self, Status.DECLINED, note=DECLINED_NOTE)
 
     def decline_as_duplicate(self, duplicate_of: UUID, note: str) -> None:
         """``duplicate_of``: an existing organization (the caller checked it exists)."""
-        self._require("decline as a duplicate", *_PENDING)
+        self._require("decline as a duplicate", *_DECLINABLE)
         if duplicate_of == self.id:
             raise NotADuplicate("an application cannot be a duplicate of itself")
         self.trigger_event(
@@ -552,6 +607,13 @@ class Organization(AuditedAggregate):
         if self.pending_update is None:
             raise NoPendingProfileUpdate("there is no pending profile update to decide on")
 
+    def _require_same_kind(self, profile: Profile) -> None:
+        if profile["kind"] != self.profile["kind"]:
+            raise KindChangeNotAllowed(
+                "a profile update cannot change the kind of organization: an organization of "
+                "another kind applies anew, and is reviewed on that kind's own path"
+            )
+
     def _step(self, event: AuditedAggregate.Event, status: Status, note: str = "") -> None:
         self.status = status.value
         self._log(event, status.value, note)
@@ -568,10 +630,26 @@ class Organization(AuditedAggregate):
         )
 
 
+def _is_the_organization(org_id: UUID | None) -> bool:
+    """Whether the caller is the organization itself: its own application form (``org_id``
+    None, the public applicant) or a partner user of organization ``org_id``."""
+    actor = current_actor()
+    if org_id is None:
+        return actor.role == ANONYMOUS_ROLE
+    return actor.role == PARTNER_ROLE and actor.organization_id == str(org_id)
+
+
 _AGREEMENT_NEEDED = (
     "only the organization itself opts in to or out of the public listing; on its behalf, "
     "record its written agreement (a reference and a note)"
 )
+
+# The reason a partner reads for an application declined as a duplicate.
+DECLINED_NOTE = "The application was declined after review; the hotline can say why."
+
+# Where a review can decline an application (as a duplicate too, so that one reads like the
+# other in the organization's history).
+_DECLINABLE = (Status.UNDER_REVIEW, Status.INFORMATION_REQUESTED)
 
 # An application not decided yet.
 _PENDING = (

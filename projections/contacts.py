@@ -3,6 +3,14 @@ counts of contacts by month, channel and province or territory.
 
 A contact holds no caller personal data and no free text. Its province for the statistics is its
 case's when it has one (the case's read model, kept current), else the one recorded on it.
+
+An erasure of a case's personal data makes this read model forget the case's contacts as the
+caller's: whether someone contacted the hotline, and when, is theirs (``api/access.py``). Each
+contact of the erased case stays, counted, but no longer names the case, starts on the first of
+its month (what the statistics count by), and keeps no duration or language. The contact's
+events cannot change and still hold those facts (they hold no personal data in clear); what
+the API serves is what forgets. The erased cases are kept (``contacts_erased_cases``), so a
+contact attached after the erasure, or a rebuild, forgets the same.
 """
 
 from __future__ import annotations
@@ -15,13 +23,20 @@ from typing import Any, TypedDict, cast
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.utils import get_topic
 
+from domain.case import Case
 from domain.contact import Contact, Disposition
 from domain.rules import suppress_small_counts
 from projections.aggregates import AggregateProjection, iso
 from projections.sql import Cursor, ViewStore, dump_doc, load_doc
 
 COLUMNS = ("id", "case_id", "started_at", "channel", "province", "disposition", "doc")
+
+# The case column of a contact whose case was erased: it was attached (it is not waiting to
+# be), and names no case.
+ERASED_CASE = "erased"
+ERASURE_TOPIC = get_topic(Case.PersonalDataErased)
 
 
 class ContactDoc(TypedDict):
@@ -40,6 +55,32 @@ class ContactDoc(TypedDict):
     attachedAt: str | None
     recordedAt: str
     recordedBy: str
+
+
+def forgotten(doc: ContactDoc) -> ContactDoc:
+    """A contact of an erased case, as the read model keeps it: counted by month, channel
+    and its own province, with nothing that ties it to the caller."""
+    started = doc["startedAt"]
+    return {
+        **doc,
+        "startedAt": started[:7] + "-01T00:00:00.000000Z" if started else started,
+        "durationSeconds": 0,
+        "language": None,
+        "caseId": None,
+        "attachedAt": None,
+    }
+
+
+def _row(doc: ContactDoc, erased: bool) -> tuple[str | None, ...]:
+    return (
+        doc["id"],
+        ERASED_CASE if erased else doc["caseId"],
+        doc["startedAt"],
+        doc["channel"],
+        doc["province"],
+        doc["disposition"],
+        dump_doc(doc),
+    )
 
 
 def contact_doc(contact: Contact, recorded_by: str) -> ContactDoc:
@@ -65,9 +106,16 @@ class ContactProjection(AggregateProjection):
     aggregate_class = Contact
     # Applied after a command answers, as cases are: reads settle the caller's own writes.
     write_behind = True
+    # An erasure answers only once this read model has forgotten the case's contacts.
+    applied_before_answer = (ERASURE_TOPIC,)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.topics = [*self.topics, ERASURE_TOPIC]
 
     def create_tables(self, cursor: Cursor) -> None:
         self.create_state_table(cursor)
+        cursor.execute("CREATE TABLE IF NOT EXISTS contacts_erased_cases (id TEXT PRIMARY KEY)")
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS contacts (id TEXT PRIMARY KEY, case_id TEXT, "
             "started_at TEXT NOT NULL, channel TEXT NOT NULL, province TEXT, "
@@ -77,8 +125,26 @@ class ContactProjection(AggregateProjection):
         cursor.execute("CREATE INDEX IF NOT EXISTS contacts_case ON contacts (case_id, started_at)")
 
     def drop_tables(self, cursor: Cursor) -> None:
-        for table in ("contacts", self.state_table):
+        for table in ("contacts", "contacts_erased_cases", self.state_table):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def process(self, cursor: Cursor, events: Sequence[DomainEventProtocol[Any]]) -> None:
+        """The contacts' own events fold as any aggregate's; then the batch's erasures make
+        the erased cases' contacts forgotten (in either order the result is the same)."""
+        erasures = [e for e in events if isinstance(e, Case.PersonalDataErased)]
+        super().process(cursor, [e for e in events if not isinstance(e, Case.PersonalDataErased)])
+        for erasure in erasures:
+            self._forget_case(cursor, str(erasure.originator_id))
+
+    def _forget_case(self, cursor: Cursor, case_id: str) -> None:
+        cursor.execute(
+            "INSERT INTO contacts_erased_cases (id) VALUES (%s) ON CONFLICT (id) DO NOTHING",
+            (case_id,),
+        )
+        rows = cursor.execute("SELECT doc FROM contacts WHERE case_id = %s", (case_id,)).fetchall()
+        self._upsert(
+            cursor, [_row(forgotten(cast(ContactDoc, load_doc(r[0]))), True) for r in rows]
+        )
 
     def write(
         self,
@@ -92,6 +158,20 @@ class ContactProjection(AggregateProjection):
         known = dict(
             cursor.execute(f"SELECT id, doc FROM contacts WHERE id IN ({marks})", ids).fetchall()
         )
+        cases = sorted({c.case_id for c in contacts if c.case_id is not None})
+        erased = (
+            {
+                row[0]
+                for row in cursor.execute(
+                    "SELECT id FROM contacts_erased_cases WHERE id IN ("
+                    + ", ".join(["%s"] * len(cases))
+                    + ")",
+                    cases,
+                ).fetchall()
+            }
+            if cases
+            else set()
+        )
         rows = []
         for contact in contacts:
             first = applied[contact.id][0]
@@ -100,17 +180,15 @@ class ContactProjection(AggregateProjection):
             else:
                 by = cast(ContactDoc, load_doc(known[str(contact.id)]))["recordedBy"]
             doc = contact_doc(contact, by)
-            rows.append(
-                (
-                    doc["id"],
-                    doc["caseId"],
-                    doc["startedAt"],
-                    doc["channel"],
-                    doc["province"],
-                    doc["disposition"],
-                    dump_doc(doc),
-                )
-            )
+            if contact.case_id in erased:
+                rows.append(_row(forgotten(doc), True))
+            else:
+                rows.append(_row(doc, False))
+        self._upsert(cursor, rows)
+
+    def _upsert(self, cursor: Cursor, rows: list[tuple[str | None, ...]]) -> None:
+        if not rows:
+            return
         cursor.executemany(
             f"INSERT INTO contacts ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * 7)}) "
             "ON CONFLICT (id) DO UPDATE SET "

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.wiring import System
 from domain.base import Actor, acting_as
-from domain.organization import AGENCY_KINDS
+from domain.organization import AGENCY_KINDS, PUBLIC_BODY_KINDS
 from domain.vocabulary import Criterion
 
 ALL_CRITERIA = [c.value for c in Criterion]
@@ -106,6 +106,9 @@ SEED_LISTING_AGREEMENT = "Fictional: the seeded organization's signed form."
 SEED_CONTACT = {"name": "Sgt. Fictional Seed", "phone": "+1 555 010 0199"}
 
 
+SEED_VERIFICATION = "Fictional: checked against the province's list of statutory bodies"
+
+
 def seed(
     system: System,
     name: str = "Example Harbour Shelter",
@@ -136,6 +139,10 @@ def seed(
                     f"{key}-p", org, province, SEED_DETACHMENT, [SEED_CONTACT]
                 )
                 app.include_agency(f"{key}-i", org, "seeded", protocol.id)
+            elif profile["kind"] in PUBLIC_BODY_KINDS:
+                # A public body: a supervisor verifies it is the statutory body.
+                with acting_as(Actor("fictional-seeder-supervisor", "supervisor")):
+                    app.include_public_body(f"{key}-i", org, SEED_VERIFICATION)
             else:
                 app.approve_inclusion(f"{key}-i", org, "seeded")
     system.projector.catch_up()

@@ -306,3 +306,35 @@ def test_contact_statistics_count_completed_months_and_suppress_small_counts(
     assert by_channel == [{"value": "CALL", "count": None}, {"value": "CHAT", "count": None}]
     [month] = ok(public, STATISTICS, {"d": "MONTH"})["contactStatistics"]
     assert month == {"value": last_month[:7], "count": 5}
+
+
+ERASE = """mutation($key: String!, $case: ID!) {
+  eraseCallerData(idempotencyKey: $key, caseId: $case, reason: "The caller asked (fictional)") {
+    recordId } }"""
+FULL = """query($id: ID!) { contact(id: $id) {
+  id channel startedAt durationSeconds language province caseId attachedAt } }"""
+
+
+def test_after_an_erasure_a_contact_no_longer_says_whose_case_or_when(
+    system: System, as_role: Any
+) -> None:
+    staff, supervisor = as_role("staff"), as_role("supervisor")
+    case = open_case(staff, "contact-erased-case-01")
+    called = record(staff, "contact-erased-01", caseId=case, province="CA-QC")["contactId"]
+    month = minutes_ago(30)[:7]
+
+    ok(supervisor, ERASE, {"key": "contact-erase-01", "case": case})
+
+    assert ok(staff, CASE_CONTACTS, {"id": case})["case"]["contacts"] == []
+    assert ok(staff, FULL, {"id": called})["contact"] == {
+        "id": called,
+        "channel": "CALL",
+        "startedAt": f"{month}-01T00:00:00.000000Z",
+        "durationSeconds": 0,
+        "language": None,
+        "province": "CA-QC",
+        "caseId": None,
+        "attachedAt": None,
+    }
+    unattached = ok(staff, CONTACTS, {"unattached": True})["contacts"]["items"]
+    assert called not in [c["id"] for c in unattached]

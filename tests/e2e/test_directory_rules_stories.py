@@ -9,6 +9,8 @@ from typing import Any
 from uuid import uuid4
 
 from api.wiring import System
+from domain.base import Actor, acting_as
+from domain.organization import DECLINED_NOTE, Organization
 from tests.e2e.conftest import fictional_profile, seed
 from tests.e2e.test_directory_stories import APPLY, application, command, events
 
@@ -284,6 +286,8 @@ def test_staff_dismiss_a_flag_or_decline_the_application_as_a_duplicate(
     namesake_id = namesake["data"]["applyForInclusion"]["organizationId"]
     copy_id = copy["data"]["applyForInclusion"]["organizationId"]
 
+    # A duplicate is declined after review, as any application is.
+    staff.gql(command("startReview"), {"key": "rules-review-c", "id": copy_id})
     before = events(system)
     unexplained = staff.gql(
         command("dismissPossibleDuplicate", "note: String!"),
@@ -338,3 +342,242 @@ def test_staff_applying_for_an_organization_list_it_only_on_its_written_agreemen
         },
     )
     assert recorded["data"]["applyForInclusion"]["version"] == 1
+
+
+# -- the organization's kind is reviewed on its own path (the review of issue 16) ----------
+
+KIND = (
+    "query($id: ID!) { organization(id: $id) { kind status pendingProfileUpdate { submittedAt } } }"
+)
+UPDATE = command("submitProfileUpdate", "profile: ProfileInput!")
+
+
+def test_a_partner_cannot_turn_its_organization_into_an_agency_or_an_authority(
+    system: System, as_role: Any
+) -> None:
+    org = str(seed(system, "Example Kindshift Shelter", province="CA-MB"))
+    partner, staff = as_role("partner", org), as_role("staff")
+    before = events(system)
+
+    for kind in ("LAW_ENFORCEMENT_AGENCY", "CHILD_PROTECTION_AUTHORITY"):
+        profile = fictional_profile(
+            "Example Kindshift Shelter", "CA-MB", kind=kind, regions=[{"province": "CA-MB"}]
+        )
+        refused = partner.gql(UPDATE, {"key": str(uuid4()), "id": org, "profile": profile})
+        assert error_code(refused) == "KIND_CHANGE_NOT_ALLOWED"
+
+    assert events(system) == before
+    seen = staff.gql(KIND, {"id": org})["data"]["organization"]
+    assert seen == {
+        "kind": "DIRECT_SERVICE_PROVIDER",
+        "status": "INCLUDED",
+        "pendingProfileUpdate": None,
+    }
+
+
+def test_a_kind_change_submitted_before_the_rule_is_not_accepted(
+    system: System, as_role: Any
+) -> None:
+    org = seed(system, "Example Older Update Shelter")
+    # An update of the kind stored before the rule: written as it was then, unchecked.
+    with acting_as(Actor("fictional-partner-7", "partner", organization_id=str(org))):
+        stored: Organization = system.app.repository.get(org)
+        changed = {**stored.profile, "kind": "LAW_ENFORCEMENT_AGENCY"}
+        stored.trigger_event(Organization.ProfileUpdateSubmitted, profile=changed)
+        system.app.save(stored)
+    system.projector.catch_up()
+    staff = as_role("staff")
+    before = events(system)
+
+    accepted = staff.gql(
+        command("acceptProfileUpdate"), {"key": "rules-kind-accept", "id": str(org)}
+    )
+
+    assert error_code(accepted) == "KIND_CHANGE_NOT_ALLOWED"
+    assert events(system) == before
+    rejected = staff.gql(
+        command("rejectProfileUpdate", "reason: String!"),
+        {"key": "rules-kind-reject", "id": str(org), "reason": "another kind applies anew"},
+    )
+    assert rejected["data"]["rejectProfileUpdate"]["organization"]["status"] == "INCLUDED"
+    seen = staff.gql(KIND, {"id": str(org)})["data"]["organization"]
+    assert seen["kind"] == "DIRECT_SERVICE_PROVIDER"
+    assert seen["pendingProfileUpdate"] is None
+
+
+INCLUDE_PUBLIC_BODY = command("includePublicBody", "verification: String!")
+
+
+def test_a_child_protection_authority_is_included_by_a_supervisor_on_a_written_verification(
+    system: System, as_role: Any
+) -> None:
+    public, staff, supervisor = as_role("public"), as_role("staff"), as_role("supervisor")
+    shelter = applied(public, application("Example Prairie Youth Shelter", province="CA-MB"))
+    shelter_id = shelter["data"]["applyForInclusion"]["organizationId"]
+    staff.gql(command("startReview"), {"key": "rules-body-00", "id": shelter_id})
+    request = {
+        "profile": fictional_profile(
+            "Example Prairie Child and Family Services",
+            "CA-MB",
+            kind="CHILD_PROTECTION_AUTHORITY",
+            regions=[{"province": "CA-MB"}],
+        ),
+        "criteria": [],  # a public body attests none of the service providers' criteria
+        "publicListing": False,
+    }
+    authority = applied(public, request)["data"]["applyForInclusion"]["organizationId"]
+    staff.gql(command("startReview"), {"key": "rules-body-01", "id": authority})
+    before = events(system)
+
+    approved = staff.gql(
+        command("approveInclusion", "note: String!"),
+        {"key": "rules-body-02", "id": authority, "note": "a statutory body"},
+    )
+    assert error_code(approved) == "PUBLIC_BODY_VERIFICATION_REQUIRED"
+    by_staff = staff.gql(
+        INCLUDE_PUBLIC_BODY,
+        {"key": "rules-body-03", "id": authority, "verification": "checked the list"},
+    )
+    assert error_code(by_staff) == "NOT_AVAILABLE"
+    unverified = supervisor.gql(
+        INCLUDE_PUBLIC_BODY, {"key": "rules-body-04", "id": authority, "verification": "  "}
+    )
+    assert error_code(unverified) == "REASON_REQUIRED"
+    not_a_body = supervisor.gql(
+        INCLUDE_PUBLIC_BODY, {"key": "rules-body-05", "id": shelter_id, "verification": "a check"}
+    )
+    assert error_code(not_a_body) == "NOT_A_PUBLIC_BODY"
+    assert events(system) == before
+    status = staff.gql(KIND, {"id": authority})["data"]["organization"]["status"]
+    assert status == "UNDER_REVIEW"
+
+    verification = "Fictional: checked in the province's list of statutory bodies, ref. 7"
+    included = supervisor.gql(
+        INCLUDE_PUBLIC_BODY, {"key": "rules-body-06", "id": authority, "verification": verification}
+    )
+
+    assert included["data"]["includePublicBody"]["organization"]["status"] == "INCLUDED"
+    history = staff.gql(HISTORY, {"id": authority})["data"]["organization"]["history"]
+    assert history[-1] == {"what": "INCLUDED", "actorRole": "supervisor", "note": verification}
+
+
+# -- reading and filtering possible duplicates is logged -------------------------------------
+
+
+def reads_of(system: System, user: str) -> list[dict[str, Any]]:
+    return list(reversed(system.access.entries(user_id=user, first=100)))
+
+
+def test_reading_an_applications_possible_duplicates_is_logged(
+    system: System, as_role: Any
+) -> None:
+    known = str(seed(system, "Example Harbour Shelter"))
+    public, staff = as_role("public"), as_role("staff", user="fictional-staff-dup")
+    again = applied(public, application("  example harbour-shelter "))
+    flagged = again["data"]["applyForInclusion"]["organizationId"]
+    system.projector.catch_up()
+
+    seen = staff.gql(DUPLICATES, {"id": flagged})["data"]["organization"]
+
+    assert [d["organizationId"] for d in seen["possibleDuplicates"]] == [known]
+    [entry] = reads_of(system, "fictional-staff-dup")
+    assert (entry["recordType"], entry["recordId"]) == ("Organization", flagged)
+    assert set(entry["fields"]) == {"possibleDuplicates", "duplicateOf"}
+
+
+def test_filtering_on_possible_duplicates_is_logged_as_a_search(
+    system: System, as_role: Any
+) -> None:
+    seed(system, "Example Harbour Shelter")
+    public = as_role("public")
+    staff = as_role("staff", user="fictional-staff-filter")
+    none_yet = staff.gql(FLAGGED)["data"]["directory"]["edges"]
+    again = applied(public, application("Example Harbour Shelter"))
+    flagged = again["data"]["applyForInclusion"]["organizationId"]
+    system.projector.catch_up()
+
+    found = staff.gql(FLAGGED)["data"]["directory"]["edges"]
+
+    assert none_yet == [] and [e["node"]["id"] for e in found] == [flagged]
+    entries = [
+        (e["recordType"], e["recordId"], e["fields"])
+        for e in reads_of(system, "fictional-staff-filter")
+    ]
+    # Each search is logged, the empty one too, with each organization that answered.
+    assert entries == [
+        ("Search", "Query.directory", ["possibleDuplicate"]),
+        ("Organization", flagged, []),
+        ("Search", "Query.directory", ["possibleDuplicate"]),
+    ]
+
+
+# -- only the organization itself lists itself without an agreement -------------------------
+
+
+def test_the_public_form_lists_on_the_organizations_own_consent_and_other_roles_need_one(
+    system: System, as_role: Any
+) -> None:
+    public, staff = as_role("public"), as_role("staff")
+    own = applied(public, application("Example Own Form Shelter"))
+    org = own["data"]["applyForInclusion"]["organizationId"]
+    staff.gql(command("startReview"), {"key": "rules-own-01", "id": org})
+    staff.gql(
+        command("approveInclusion", "note: String!"), {"key": "rules-own-02", "id": org, "note": ""}
+    )
+    assert public.gql(PUBLIC_ORG, {"id": org})["data"]["organization"]["id"] == org
+
+    someone = str(seed(system, "Example Other Partner Shelter"))
+    before = events(system)
+    for caller in (as_role("partner", someone), as_role("law_enforcement", someone)):
+        refused = caller.gql(
+            APPLY, {"key": str(uuid4()), "input": application("Example Third Party Shelter")}
+        )
+        assert error_code(refused) == "WRITTEN_AGREEMENT_REQUIRED"
+    assert events(system) == before
+
+
+# -- a duplicate's decline reads as any decline to the organization ------------------------
+
+
+def test_a_partner_reads_a_decline_as_a_duplicate_as_an_ordinary_decline(
+    system: System, as_role: Any
+) -> None:
+    known = str(seed(system, "Example Harbour Shelter"))
+    supervisor, staff = as_role("supervisor"), as_role("staff")
+    histories = []
+    for n, name in enumerate(("Example Returning Harbour", "Example Returning Cove")):
+        org = str(seed(system, name))
+        supervisor.gql(
+            command("removeOrganization", "reason: RemovalReason!"),
+            {"key": f"rules-dupdec-r{n}", "id": org, "reason": "ORGANIZATION_REQUEST"},
+        )
+        supervisor.gql(
+            command("reinstateOrganization", "reason: String!"),
+            {"key": f"rules-dupdec-i{n}", "id": org, "reason": "asked to come back"},
+        )
+        if n == 0:
+            staff.gql(
+                command("declineAsDuplicate", "duplicateOf: ID!, note: String!"),
+                {"key": "rules-dupdec-d", "id": org, "duplicateOf": known, "note": "sent twice"},
+            )
+        else:
+            staff.gql(
+                command("declineInclusion", "reason: String!"),
+                {"key": "rules-dupdec-o", "id": org, "reason": DECLINED_NOTE},
+            )
+        partner = as_role("partner", org)
+        seen = partner.gql(HISTORY, {"id": org})["data"]["organization"]["history"]
+        histories.append(seen)
+
+    duplicate, ordinary = histories
+    assert (
+        duplicate[-1]
+        == ordinary[-1]
+        == {
+            "what": "DECLINED",
+            "actorRole": "staff",
+            "note": DECLINED_NOTE,
+        }
+    )
+    assert [h["what"] for h in duplicate] == [h["what"] for h in ordinary]
+    assert not any(known in h["note"] for h in duplicate)

@@ -350,3 +350,75 @@ def test_the_facts_of_a_report_are_filled_in_from_the_case(system: System, as_ro
         "indicators": ["MINOR_IN_COMMERCIAL_SEX", "MOVEMENT_CONTROLLED"],
         "consent": "ACTIVE",
     }
+
+
+DISCLOSING_CALL = """mutation($key: String!, $id: ID!, $brief: String! = "",
+                           $exception: DisclosureException) {
+  contactEmergencyServices(idempotencyKey: $key, id: $id, fields: [LOCATION], brief: $brief,
+    exception: $exception, justification: "Fictional: a threat tonight.") {
+    replayed warning
+    case { open emergencies { number } disclosures { fields } } } }"""
+CLOSE = """mutation($key: String!, $id: ID!) {
+  closeCase(idempotencyKey: $key, id: $id, reason: "Fictional: the caller is safe.") {
+    version } }"""
+
+
+def test_a_call_whose_disclosure_cannot_be_made_is_recorded_with_a_warning(
+    as_role: Any,
+) -> None:
+    staff = as_role("staff")
+    case = open_case(staff, province="CA-ON")
+    call_key = key()
+
+    # Staff may not disclose under an exception: the call stands, nothing leaves with it.
+    called = ok(
+        staff, DISCLOSING_CALL, {"key": call_key, "id": case, "exception": "IMMINENT_HARM"}
+    )["contactEmergencyServices"]
+    again = ok(staff, DISCLOSING_CALL, {"key": call_key, "id": case, "exception": "IMMINENT_HARM"})[
+        "contactEmergencyServices"
+    ]
+
+    assert called["warning"].startswith("DISCLOSURE_NOT_MADE: ")
+    assert called["case"]["emergencies"] == [{"number": "911"}]
+    assert called["case"]["disclosures"] == []
+    assert again["replayed"] is True
+    assert again["warning"] == called["warning"]
+
+
+def test_a_closed_case_still_records_its_emergency_call_and_stays_closed(
+    system: System, as_role: Any
+) -> None:
+    staff, supervisor = as_role("staff"), as_role("supervisor")
+    case = open_case(staff, province="CA-ON")
+    supervisor_decides(system, case)
+    ok(staff, CLOSE, {"key": key(), "id": case})
+
+    bare = ok(supervisor, CALL, {"key": key(), "id": case})["contactEmergencyServices"]
+    sent = ok(
+        supervisor, DISCLOSING_CALL, {"key": key(), "id": case, "exception": "IMMINENT_HARM"}
+    )["contactEmergencyServices"]
+
+    assert bare["warning"] is None
+    assert "CASE_CLOSED" in sent["warning"]
+    assert sent["case"]["open"] is False
+    assert sent["case"]["emergencies"] == [{"number": "911"}, {"number": "911"}]
+    assert sent["case"]["disclosures"] == []
+
+
+def test_a_brief_given_with_an_emergency_call_leaves_with_it(as_role: Any) -> None:
+    supervisor = as_role("supervisor")
+    case = open_case(supervisor, province="CA-ON")
+
+    sent = ok(
+        supervisor,
+        DISCLOSING_CALL,
+        {
+            "key": key(),
+            "id": case,
+            "exception": "IMMINENT_HARM",
+            "brief": "Fictional: a second-floor flat.",
+        },
+    )["contactEmergencyServices"]
+
+    assert sent["warning"] is None
+    assert sent["case"]["disclosures"] == [{"fields": ["LOCATION", "BRIEF"]}]

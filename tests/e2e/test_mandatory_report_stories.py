@@ -119,7 +119,8 @@ def test_a_minors_case_closes_only_after_a_supervisor_reports_to_child_protectio
         {
             "recipientKind": "CHILD_PROTECTION_AUTHORITY",
             "recipientId": str(manitoba),
-            "fields": ["CALLER_NAME", "LOCATION", "MINOR_INVOLVED", "INDICATORS"],
+            # The brief given leaves with the report (as a referral's does).
+            "fields": ["CALLER_NAME", "LOCATION", "MINOR_INVOLVED", "INDICATORS", "BRIEF"],
             "exception": "SUSPECTED_ABUSE_OF_A_MINOR",
             "byRole": "supervisor",
         }
@@ -254,7 +255,11 @@ def test_a_child_protection_authority_is_included_without_service_criteria_and_i
     with acting_as(Actor("fictional-staff-9", "staff")):
         found = system.app.apply_for_inclusion("minor-apply-1", profile, [], False).id
         system.app.start_review("minor-review-1", found)
-        system.app.approve_inclusion("minor-approve-1", found, "A statutory body (fictional)")
+    # A public body: a supervisor includes it on a written verification, not staff's approval.
+    with acting_as(Actor("fictional-supervisor-9", "supervisor")):
+        system.app.include_public_body(
+            "minor-approve-1", found, "A statutory body (fictional): checked in the provincial list"
+        )
     system.projector.catch_up()
     shown = staff.gql(
         "query($id: ID!) { organization(id: $id) { status kind } }", {"id": str(found)}
@@ -463,3 +468,26 @@ def test_a_no_report_decision_goes_back_to_the_queue_when_a_minor_is_confirmed(
     supervisor.gql(NO_REPORT, {"key": "minor-none-08", "id": case, "why": "Fictional: handled"})
     closed = staff.gql(CLOSE, {"key": "minor-close-0008", "id": case})
     assert closed["data"]["closeCase"]["case"] == {"open": False}
+
+
+DISCLOSED = "query($id: ID!) { case(id: $id) { disclosures { recipientKind fields } } }"
+
+
+def test_the_brief_written_for_the_authority_leaves_with_the_report(
+    system: System, as_role: Any
+) -> None:
+    staff, supervisor = as_role("staff"), as_role("supervisor")
+    manitoba = authority(system, "Example Child and Family Services (MB)", "CA-MB")
+    case = open_minors_case(staff, "minor-open-0003")
+    supervisor_decides(system, case)
+
+    # The brief is given, BRIEF is not among the fields asked for: it is sent all the same.
+    supervisor.gql(TO_AUTHORITY, {"key": "minor-cp-0005", "id": case, "to": str(manitoba)})
+
+    disclosed = supervisor.gql(DISCLOSED, {"id": case})["data"]["case"]["disclosures"]
+    assert disclosed == [
+        {
+            "recipientKind": "CHILD_PROTECTION_AUTHORITY",
+            "fields": ["CALLER_NAME", "LOCATION", "MINOR_INVOLVED", "INDICATORS", "BRIEF"],
+        }
+    ]

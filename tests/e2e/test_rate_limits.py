@@ -16,7 +16,8 @@ OPEN = """mutation($key: String!, $input: OpenCaseInput!) {
   openCase(idempotencyKey: $key, input: $input) { caseId } }"""
 EMERGENCY = """mutation($key: String!, $id: ID!) {
   contactEmergencyServices(idempotencyKey: $key, id: $id, fields: [LOCATION],
-    exception: IMMINENT_HARM, justification: "Fictional: imminent harm") { caseId } }"""
+    exception: IMMINENT_HARM, justification: "Fictional: imminent harm") {
+    caseId warning case { emergencies { number } disclosures { id } } } }"""
 AS_OF = """query($at: String!) { publicDirectoryAsOf(at: $at) { count } }"""
 
 
@@ -60,6 +61,15 @@ def test_an_emergency_call_is_never_rate_limited(as_role: Any) -> None:
     answers = [supervisor.gql(EMERGENCY, {"key": str(uuid4()), "id": case}) for _ in range(5)]
 
     assert [code_of(a) for a in answers] == [None] * 5
+    # The limit holds back only what would leave with the call: every call is recorded, the
+    # last two without their disclosure, and the answer says so.
+    calls = [a["data"]["contactEmergencyServices"] for a in answers]
+    assert [c["warning"] for c in calls[:3]] == [None] * 3
+    for call in calls[3:]:
+        assert call["warning"].startswith("DISCLOSURE_NOT_MADE: ")
+        assert "RATE_LIMITED" in call["warning"]
+    assert len(calls[-1]["case"]["emergencies"]) == 5
+    assert len(calls[-1]["case"]["disclosures"]) == 3
 
 
 def test_replays_of_the_directory_are_limited_for_compliance(as_role: Any) -> None:

@@ -44,7 +44,7 @@ from domain.case import (
     SupervisorRequired,
     UnknownReferral,
 )
-from domain.cases import OrganizationNotAvailable
+from domain.cases import EmergencyCall, OrganizationNotAvailable
 from domain.idempotency import (
     IdempotencyKeyReused,
     IdempotencyRecord,
@@ -55,6 +55,7 @@ from domain.idempotency import (
 from domain.mandatory_report import OutsideJurisdiction
 from domain.organization import RemovalReason
 from domain.vault import SEALED_TEXT
+from domain.write_path import Outcome
 from projections.aggregates import iso
 from projections.cases import CaseFilter, InboxItem
 from tests.e2e.conftest import seed
@@ -637,6 +638,157 @@ def test_a_territory_uses_its_configured_emergency_number(settings: Settings) ->
         assert contact_emergency_services(system, a_case(system, province="CA-NT")) is None
     finally:
         system.close()
+
+
+def call_emergency_services(
+    system: System,
+    case_id: UUID,
+    fields: tuple[DisclosableField, ...] = (DisclosableField.LOCATION,),
+    *,
+    actor: Actor = SUPERVISOR,
+    key: str | None = None,
+    brief: str = "",
+    exception: Exception_ | None = Exception_.IMMINENT_HARM,
+    withheld: str | None = None,
+) -> tuple[Outcome, EmergencyCall]:
+    """Calls emergency services for the case; returns the outcome and the call recorded."""
+    with acting_as(actor):
+        outcome = system.app.contact_emergency_services(
+            key or a_key(),
+            case_id,
+            list(fields),
+            brief,
+            exception,
+            "Fictional: the caller reports a threat tonight." if exception else "",
+            withheld,
+        )
+    return outcome, system.app.emergency_call(case_id, outcome.version)
+
+
+def test_an_emergency_call_whose_disclosure_has_no_basis_is_recorded_without_it(
+    system: System,
+) -> None:
+    case_id = a_case(system)
+
+    outcome, call = call_emergency_services(system, case_id, exception=None, actor=STAFF)
+
+    case: Case = system.app.repository.get(case_id)
+    assert [e["number"] for e in case.emergencies] == ["911"]
+    assert case.emergencies[-1]["disclosureId"] is None
+    assert case.disclosures == {}
+    assert ledger(system) == []
+    assert call.warning is not None
+    assert call.warning.startswith("DISCLOSURE_NOT_MADE: ")
+    assert "CONSENT_REQUIRED" in call.warning
+    assert not outcome.replayed
+
+
+def test_an_exception_asked_by_staff_is_not_sent_but_the_call_is_recorded(
+    system: System,
+) -> None:
+    case_id = a_case(system)
+
+    _, call = call_emergency_services(system, case_id, actor=STAFF)
+
+    case: Case = system.app.repository.get(case_id)
+    assert len(case.emergencies) == 1 and case.disclosures == {}
+    assert call.disclosure_not_made is not None
+    assert call.disclosure_not_made.startswith("SUPERVISOR_REQUIRED: ")
+
+
+def test_an_emergency_call_on_an_erased_case_is_recorded_and_sends_nothing(
+    system: System,
+) -> None:
+    case_id = a_case(system)
+    with acting_as(SUPERVISOR):
+        system.app.erase_personal_data(a_key(), case_id, "Fictional: the caller asked.")
+
+    _, call = call_emergency_services(system, case_id, (DisclosableField.CALLER_PHONE,))
+
+    case: Case = system.app.repository.get(case_id)
+    assert len(case.emergencies) == 1 and case.disclosures == {}
+    assert call.disclosure_not_made is not None
+    assert call.disclosure_not_made.startswith("PERSONAL_DATA_ERASED: ")
+    assert ledger(system) == []
+
+
+def test_an_emergency_call_on_a_closed_case_is_recorded_and_the_case_stays_closed(
+    system: System,
+) -> None:
+    case_id = a_case(system)
+    with acting_as(STAFF):
+        system.app.close_case(a_key(), case_id, "Fictional: the caller is safe.")
+
+    _, bare = call_emergency_services(system, case_id, ())
+    _, call = call_emergency_services(system, case_id)
+
+    case: Case = system.app.repository.get(case_id)
+    assert [e["number"] for e in case.emergencies] == ["911", "911"]
+    assert case.open is False
+    assert (bare.warning, bare.disclosure_not_made) == (None, None)
+    assert call.disclosure_not_made is not None
+    assert call.disclosure_not_made.startswith("CASE_CLOSED: ")
+    assert case.disclosures == {}
+
+
+def test_a_repeated_emergency_call_returns_the_first_result_and_its_warning(
+    system: System,
+) -> None:
+    case_id = a_case(system, province="CA-NU")
+    key = a_key()
+
+    first, call = call_emergency_services(system, case_id, exception=None, key=key)
+    with nothing_written(system):
+        again, repeat = call_emergency_services(
+            system, case_id, exception=None, key=key, withheld="RATE_LIMITED: fictional"
+        )
+
+    assert again.replayed and (again.id, again.version) == (first.id, first.version)
+    assert repeat == call
+    assert call.warning is not None
+    assert "NRD_EMERGENCY_NUMBERS" in call.warning and "DISCLOSURE_NOT_MADE" in call.warning
+
+
+def test_a_disclosure_withheld_at_the_edge_records_the_call_without_it(system: System) -> None:
+    case_id = a_case(system)
+
+    _, call = call_emergency_services(system, case_id, withheld="RATE_LIMITED: fictional")
+
+    case: Case = system.app.repository.get(case_id)
+    assert len(case.emergencies) == 1 and case.disclosures == {}
+    assert call.disclosure_not_made == "RATE_LIMITED: fictional"
+
+
+def test_a_brief_given_with_an_emergency_call_is_disclosed(system: System) -> None:
+    case_id = a_case(system)
+
+    call_emergency_services(system, case_id, (DisclosableField.LOCATION,), brief=BRIEF)
+
+    [disclosed] = ledger(system)
+    assert disclosed["fields"] == ["LOCATION", "BRIEF"]
+    case: Case = system.app.repository.get(case_id)
+    [made] = case.disclosures.values()
+    assert system.vault.open(case_id, made["sealedCopy"]) == {
+        "LOCATION": {"province": "CA-ON", "municipality": None},
+        "BRIEF": BRIEF,
+    }
+
+
+def test_a_brief_given_with_a_report_is_disclosed_without_brief_in_the_fields(
+    system: System,
+) -> None:
+    agency, protocol = an_agency_with_a_protocol(system)
+    case_id = a_case(system)
+    consent(system, case_id, ConsentScope.REPORT_TO_LAW_ENFORCEMENT, agency)
+
+    with acting_as(SUPERVISOR):
+        system.app.report_to_law_enforcement(
+            a_key(), case_id, protocol, ALL_FACTORS, [DisclosableField.LOCATION], BRIEF
+        )
+
+    [item] = inbox(system, "report_inbox", agency)
+    assert item["fields"] == ["LOCATION", "BRIEF"]
+    assert system.vault.open(case_id, item["sealedCopy"])["BRIEF"] == BRIEF  # type: ignore[index]
 
 
 # -- concurrency and idempotency ---------------------------------------------------------------

@@ -21,7 +21,12 @@ from domain.case import Channel, ConsentScope
 from domain.contact import ContactAlreadyAttached, Direction, Disposition, FollowUpConsentRequired
 from projections.contacts import ContactFilter
 from tests.helpers import STAFF, a_key
-from tests.integration.test_case_application import a_case, consent, nothing_written
+from tests.integration.test_case_application import (
+    SUPERVISOR,
+    a_case,
+    consent,
+    nothing_written,
+)
 
 LAST_MONTH = datetime.now(UTC).replace(day=1) - timedelta(days=3)
 
@@ -167,6 +172,59 @@ def test_a_rebuild_gives_the_contacts_that_following_the_log_gave(system: System
     system.projector.rebuild()
     assert rows() == followed
     assert len(followed) == 2
+
+
+def test_an_erasure_unlinks_its_case_s_contacts_and_keeps_only_their_month(
+    system: System,
+) -> None:
+    erased, kept = a_case(system), a_case(system)
+    called = a_contact(system, case_id=erased, province="CA-QC")
+    attached = a_contact(system, started_at=datetime.now(UTC) - timedelta(minutes=5))
+    other = a_contact(system, case_id=kept)
+    with acting_as(STAFF):
+        system.app.attach_contact(a_key(), attached, erased)
+    system.projector.catch_up()
+    month_before = system.contacts.statistics("month", datetime.now(UTC), 1)
+
+    with acting_as(SUPERVISOR):
+        system.app.erase_personal_data(a_key(), erased, "Fictional: the caller asked.")
+    # A contact attached after the erasure is forgotten as well.
+    after = a_contact(system, case_id=erased, started_at=datetime.now(UTC))
+    system.projector.catch_up()
+
+    assert system.contacts.of_case(str(erased)) == []
+    for contact_id in (called, attached, after):
+        doc = system.contacts.get(str(contact_id))
+        assert doc is not None
+        assert (doc["caseId"], doc["attachedAt"], doc["durationSeconds"], doc["language"]) == (
+            None,
+            None,
+            0,
+            None,
+        )
+        assert doc["startedAt"].endswith("-01T00:00:00.000000Z")
+    forgotten = system.contacts.get(str(called))
+    assert forgotten is not None
+    assert (forgotten["startedAt"][:7], forgotten["channel"], forgotten["province"]) == (
+        LAST_MONTH.strftime("%Y-%m"),
+        "CALL",
+        "CA-QC",
+    )
+    # Not waiting to be attached either: they were, to a case that is no longer named.
+    waiting = system.contacts.search(ContactFilter(unattached=True), 50, None)
+    assert {str(called), str(attached), str(after)}.isdisjoint(d["id"] for d in waiting)
+    # The other case's contacts are as they were, and the months count the same.
+    assert [d["id"] for d in system.contacts.of_case(str(kept))] == [str(other)]
+    assert system.contacts.statistics("month", datetime.now(UTC), 1) == month_before
+
+    def rows() -> list[Any]:
+        with system.store.read() as cursor:
+            return list(cursor.execute("SELECT * FROM contacts ORDER BY id").fetchall())
+
+    followed = rows()
+    system.projector.rebuild()
+    assert rows() == followed
+    assert system.contacts.of_case(str(erased)) == []
 
 
 def test_the_demo_s_contacts_load_through_the_commands_and_load_again_writing_nothing(

@@ -145,6 +145,7 @@ def test_a_decision_closes_a_flag_and_a_rebuild_finds_the_same_flags(system: Sys
     reviewed = an_application(system, "Example Harbour Shelter")
     with acting_as(STAFF):
         system.app.dismiss_possible_duplicate(a_key(), dismissed, "Fictional: another town.")
+        system.app.start_review(a_key(), duplicate)  # declined after review, as any
         system.app.decline_as_duplicate(a_key(), duplicate, known, "Fictional: sent twice.")
         system.app.start_review(a_key(), reviewed)
         system.app.decline_inclusion(a_key(), reviewed, "Fictional: criteria not met.")

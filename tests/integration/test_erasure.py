@@ -406,7 +406,7 @@ def test_after_erasure_the_read_models_hold_nothing_readable_and_show_the_case_e
     assert len(doc["consents"]) == 2 and len(doc["referrals"]) == len(doc["reports"]) == 1
     assert sorted(d["fields"] for d in doc["disclosures"]) == [
         ["CALLER_NAME", "CALLER_PHONE", "CALLER_EMAIL", "BRIEF", "NEEDS"],
-        ["CALLER_NAME", "LOCATION"],
+        ["CALLER_NAME", "LOCATION", "BRIEF"],  # the report's brief leaves with it
     ]
     assert {d["policyVersion"] for d in doc["disclosures"]} == {"fictional-policy-v3"}
     assert phone_lookup(system, shared.case_id) is None
@@ -416,7 +416,7 @@ def test_after_erasure_the_read_models_hold_nothing_readable_and_show_the_case_e
     assert (referral["fields"], referral["needs"], report["fields"]) == (
         ["CALLER_NAME", "CALLER_PHONE", "CALLER_EMAIL", "BRIEF", "NEEDS"],
         ["SHELTER"],
-        ["CALLER_NAME", "LOCATION"],
+        ["CALLER_NAME", "LOCATION", "BRIEF"],
     )
     assert readable_in([referral, report], shared) == []
     assert len(system.cases.ledger(10, None)) == 2

@@ -55,3 +55,38 @@ def test_the_fields_named_confidential_exist(schema: Any) -> None:
         if fields is not None:
             core: Any = graphql_schema(schema)
             assert fields <= set(core.type_map[name].fields), name
+
+
+def parents(schema: Any) -> dict[str, set[tuple[str, str]]]:
+    """Each object type, with the (type, field) pairs of the API that return it."""
+    graphql: Any = graphql_schema(schema)
+    found: dict[str, set[tuple[str, str]]] = {}
+    for name in reachable_types(schema):
+        for field_name, field in graphql.type_map[name].fields.items():
+            named = get_named_type(field.type)
+            if isinstance(named, GraphQLObjectType):
+                found.setdefault(named.name, set()).add((name, field_name))
+    return found
+
+
+def logged_there(parent: str, field_name: str) -> bool:
+    fields = CONFIDENTIAL.get(parent, frozenset())
+    return fields is None or field_name in fields
+
+
+def test_a_part_read_only_inside_a_record_is_reached_only_through_its_logged_fields(
+    schema: Any,
+) -> None:
+    """A type not logged because it is "only inside" a confidential record is reached only
+    through a field that record logs (or from the record whose every read is logged), or from
+    another part of the same record: never through a field the record does not log, nor from
+    anywhere else."""
+    returned_by = parents(schema)
+    inside = {name: why for name, why in NOT_LOGGED.items() if why.startswith("only inside")}
+    unlogged = sorted(
+        (name, parent, field_name)
+        for name in inside
+        for parent, field_name in returned_by.get(name, set())
+        if not logged_there(parent, field_name) and inside.get(parent) != inside[name]
+    )
+    assert unlogged == [], unlogged

@@ -795,6 +795,20 @@ def test_contacting_emergency_services_records_the_number_called(staff: Actor) -
     assert type(event) is Case.EmergencyServicesContacted
     assert (event.province, event.number, event.disclosure_id) == ("CA-ON", "911", None)
     assert (event.number_source, event.community) == ("NINE_ONE_ONE", None)
+    assert event.disclosure_not_made is None
+
+
+def test_an_emergency_call_records_why_its_disclosure_was_not_made(staff: Actor) -> None:
+    case = given(opened())
+
+    case.contact_emergency_services(ON_911, None, "CONSENT_REQUIRED: no exception")
+
+    [event] = then(case)
+    assert (event.disclosure_id, event.disclosure_not_made) == (
+        None,
+        "CONSENT_REQUIRED: no exception",
+    )
+    assert case.emergencies[-1]["disclosureNotMade"] == "CONSENT_REQUIRED: no exception"
 
 
 # -- closing and reopening -----------------------------------------------------------------
@@ -828,9 +842,22 @@ COMMANDS_ON_AN_OPEN_CASE: dict[str, Callable[[Case], object]] = {
     ),
     "refer": lambda c: c.refer(REFERRAL, HARBOUR_SHELTER, "PHONE", [Need.SHELTER], None),
     "report": lambda c: report(c),
-    "emergency": lambda c: c.contact_emergency_services(ON_911, None),
+    # Not "emergency": issue 16 item 4, an emergency call is never refused, on a closed case
+    # neither (test_a_closed_case_still_records_an_emergency_call).
     "close": lambda c: c.close("Fictional: again."),
 }
+
+
+def test_a_closed_case_still_records_an_emergency_call(staff: Actor) -> None:
+    case = given(
+        opened(), consented(ConsentScope.SHARE_WITH_ORGANIZATION, HARBOUR_SHELTER), closed()
+    )
+
+    case.contact_emergency_services(ON_911, None)
+
+    assert kinds(case) == [Case.EmergencyServicesContacted]
+    assert case.open is False
+    assert case.emergencies[-1]["number"] == "911"
 
 
 @pytest.mark.parametrize(

@@ -352,7 +352,15 @@ def app() -> Iterator[CaseUseCases]:
 
 
 # What version 2 added to each event, absent from events stored before.
-V2_ONLY = ("class_version", "facts", "jurisdiction_override", "number_source", "community")
+# (And what a later version added: an emergency call's disclosure_not_made, v3.)
+V2_ONLY = (
+    "class_version",
+    "facts",
+    "jurisdiction_override",
+    "number_source",
+    "community",
+    "disclosure_not_made",
+)
 
 
 def version_1(app: CaseUseCases, fact: Fact, version: int, **state: Any) -> StoredEvent:
@@ -424,6 +432,7 @@ def test_an_emergency_call_stored_before_numbers_could_be_unknown_still_loads(
         number_source="ignored",
         community=None,
         disclosure_id=None,
+        disclosure_not_made=None,
     )
     old = version_1(app, call, 2, province=province, number=number)
     assert b"number_source" not in old.state and b"class_version" not in old.state
@@ -436,5 +445,40 @@ def test_an_emergency_call_stored_before_numbers_could_be_unknown_still_loads(
         loaded,
         number,
         source,
+        None,
+    )
+    assert made.get("disclosureNotMade") is None
+
+
+def test_an_emergency_call_stored_before_a_disclosure_could_be_left_out_still_loads(
+    app: CaseUseCases,
+) -> None:
+    call = happened(
+        Case.EmergencyServicesContacted,
+        province="CA-ON",
+        number="911",
+        number_source="NINE_ONE_ONE",
+        community=None,
+        disclosure_id=None,
+        disclosure_not_made="ignored",
+    )
+    current = stored(app, call, 2)
+    decoded = app.mapper.transcoder.decode(current.state)
+    del decoded["disclosure_not_made"]
+    decoded["class_version"] = 2
+    old = StoredEvent(
+        originator_id=current.originator_id,
+        originator_version=current.originator_version,
+        topic=current.topic,
+        state=app.mapper.transcoder.encode(decoded),
+    )
+    app.recorder.insert_events([stored(app, opened(), 1), old])
+
+    case: Case = app.repository.get(CASE_ID)
+
+    [made] = case.emergencies
+    assert (made["number"], made["disclosureId"], made.get("disclosureNotMade")) == (
+        "911",
+        None,
         None,
     )

@@ -660,14 +660,16 @@ def authority_profile(**changes: Any) -> dict[str, Any]:
     }
 
 
-def test_a_child_protection_authority_is_approved_without_the_service_criteria(
+def test_a_child_protection_authority_is_included_without_the_service_criteria(
     staff: Actor,
 ) -> None:
     org = Organization.submit_application(
         id=AUTHORITY, profile=parse_profile(authority_profile()), criteria=[], public_listing=False
     )
     org.start_review()
-    org.approve_inclusion("A statutory body (fictional)")
+    # A public body: a supervisor includes it on a written verification (docs/directory-rules.md).
+    with acting_as(Actor("fictional-supervisor", "supervisor")):
+        org.include_public_body("A statutory body (fictional): checked in the provincial list")
     assert org.state is Status.INCLUDED
 
 

@@ -6,6 +6,7 @@ the API, so each new event can be checked for who acted.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -16,18 +17,24 @@ from domain.base import Actor, NoActor, ReasonRequired, acting_as
 from domain.organization import (
     AGENCY_KINDS,
     ALL_CRITERIA,
+    DECLINED_NOTE,
+    PUBLIC_BODY_KINDS,
     AllegationRequired,
     ContactOutcome,
     CriteriaNotAttested,
     IllegalTransition,
+    KindChangeNotAllowed,
     NoPendingProfileUpdate,
     NotADuplicate,
     NotAnAgency,
+    NotAPublicBody,
     NotUnderReview,
     Organization,
     RemovalReason,
     ReportingProtocolRequired,
     Status,
+    SupervisorOnly,
+    VerificationRequired,
     WrittenAgreementRequired,
 )
 from domain.vocabulary import Profile
@@ -904,7 +911,7 @@ def test_dismissing_a_possible_duplicate_needs_a_reason(staff: Actor) -> None:
 def test_an_application_is_declined_as_a_duplicate_of_an_existing_organization(
     staff: Actor,
 ) -> None:
-    org = an_organization(Status.SUBMITTED)
+    org = an_organization(Status.UNDER_REVIEW)
 
     org.decline_as_duplicate(HARBOUR_ORIGINAL, "Fictional: sent twice.")
 
@@ -919,7 +926,7 @@ def test_an_application_is_declined_as_a_duplicate_of_an_existing_organization(
 
 
 def test_an_application_is_not_a_duplicate_of_itself(staff: Actor) -> None:
-    org = an_organization(Status.SUBMITTED)
+    org = an_organization(Status.UNDER_REVIEW)
 
     refused(org, NotADuplicate, lambda: org.decline_as_duplicate(HARBOUR_SHELTER, ""))
 
@@ -986,3 +993,172 @@ def test_the_organization_applying_itself_consents_on_its_own_form() -> None:
     [event] = org.collect_events()
     assert event.listing_agreement == ""  # type: ignore[attr-defined]
     assert org.public_listing is True
+
+
+def test_only_the_public_applicant_or_the_organizations_own_partner_opt_in_unagreed() -> None:
+    """An allow-list: any role not the organization itself (a future one too) records the
+    organization's written agreement."""
+    for role in ("partner", "law_enforcement", "compliance", "auditor"):
+        actor = Actor("fictional-user", role, request_id="req-fictional-5")
+        with acting_as(actor), pytest.raises(WrittenAgreementRequired):
+            Organization.submit_application(
+                id=HARBOUR_SHELTER,
+                profile=PROFILE,
+                criteria=list(ALL_CRITERIA),
+                public_listing=True,
+            )
+    other_partner = Actor("fictional-partner-9", "partner", organization_id=str(HARBOUR_ORIGINAL))
+    for actor in (other_partner, Actor("fictional-user", "auditor")):
+        org = an_organization(Status.INCLUDED)
+        with acting_as(actor):
+            refused(org, WrittenAgreementRequired, partial(org.set_public_listing, True))
+
+
+# -- a profile update keeps the kind -------------------------------------------------------
+
+AGENCY_UPDATE: Profile = {**PROFILE, "kind": "LAW_ENFORCEMENT_AGENCY"}
+AUTHORITY_UPDATE: Profile = {
+    **PROFILE,
+    "kind": "CHILD_PROTECTION_AUTHORITY",
+    "regions": [{"province": "CA-MB"}],
+}
+
+
+@pytest.mark.parametrize("changed", [AGENCY_UPDATE, AUTHORITY_UPDATE])
+def test_a_profile_update_cannot_change_the_kind(changed: Profile) -> None:
+    org = an_organization(Status.INCLUDED)
+
+    with acting_as(HARBOUR_PARTNER):
+        refused(
+            org,
+            KindChangeNotAllowed,
+            lambda: org.submit_profile_update(changed),
+            match="applies anew",
+        )
+    assert org.pending_update is None
+    assert org.profile["kind"] == "DIRECT_SERVICE_PROVIDER"
+
+
+@pytest.mark.parametrize("changed", [AGENCY_UPDATE, AUTHORITY_UPDATE])
+def test_a_kind_change_stored_before_the_rule_is_not_accepted(
+    staff: Actor, changed: Profile
+) -> None:
+    org = given(*included(), happened(Organization.ProfileUpdateSubmitted, profile=changed))
+
+    refused(org, KindChangeNotAllowed, lambda: org.accept_profile_update())
+    assert org.profile["kind"] == "DIRECT_SERVICE_PROVIDER"
+    # Staff reject it instead, with a reason the organization reads.
+    org.reject_profile_update("Fictional: another kind of organization applies anew.")
+    assert then(org) == [Organization.ProfileUpdateRejected]
+
+
+# -- a public body's own path --------------------------------------------------------------
+
+AUTHORITY_PROFILE: dict[str, Any] = {
+    "kind": "CHILD_PROTECTION_AUTHORITY",
+    "nameEn": "Example Harbour Child and Family Services",
+    "nameFr": "Services à l'enfance Exemple du Port",
+    "regions": [{"province": "CA-MB"}],
+}
+VERIFICATION = "Fictional: checked against the province's list of statutory bodies, ref. 12."
+
+
+def an_authority_under_review() -> Organization:
+    return given(
+        happened(
+            Organization.ApplicationSubmitted,
+            originator_topic=get_topic(Organization),
+            profile=AUTHORITY_PROFILE,
+            criteria=[],
+            public_listing=False,
+        ),
+        happened(Organization.ReviewStarted),
+    )
+
+
+def test_a_supervisor_includes_a_public_body_on_a_written_verification(
+    supervisor: Actor,
+) -> None:
+    org = an_authority_under_review()
+
+    org.include_public_body(f"  {VERIFICATION}  ")
+
+    events = org.collect_events()
+    assert [type(e) for e in events] == [Organization.PublicBodyIncluded]
+    assert events[0].verification == VERIFICATION  # type: ignore[attr-defined]
+    assert org.state is Status.INCLUDED
+    assert org.last_confirmed_at == events[0].timestamp
+    assert org.history[-1]["note"] == VERIFICATION
+
+
+def test_a_public_body_is_not_included_by_one_approval(staff: Actor) -> None:
+    org = an_authority_under_review()
+
+    refused(org, VerificationRequired, lambda: org.approve_inclusion("A statutory body"))
+    with acting_as(SUPERVISOR):
+        refused(org, VerificationRequired, lambda: org.approve_inclusion("A statutory body"))
+    assert org.state is Status.UNDER_REVIEW
+
+
+def test_staff_do_not_include_a_public_body(staff: Actor) -> None:
+    org = an_authority_under_review()
+
+    refused(org, SupervisorOnly, lambda: org.include_public_body(VERIFICATION))
+
+
+def test_a_public_body_is_included_on_a_verification_only(supervisor: Actor) -> None:
+    org = an_authority_under_review()
+
+    refused(org, ReasonRequired, lambda: org.include_public_body("  "))
+    refused(org, NotAnAgency, lambda: org.include_agency("", HARBOUR_PROTOCOL, HARBOUR_SHELTER))
+
+
+def test_a_service_provider_or_agency_is_not_included_as_a_public_body(
+    supervisor: Actor,
+) -> None:
+    for org in (an_organization(Status.UNDER_REVIEW), an_agency_under_review()):
+        refused(org, NotAPublicBody, partial(org.include_public_body, VERIFICATION))
+
+
+@pytest.mark.parametrize("status", other_than(Status.UNDER_REVIEW))
+def test_a_public_body_is_included_only_from_review(supervisor: Actor, status: Status) -> None:
+    org = an_organization(status)
+
+    with pytest.raises(NotUnderReview):
+        org.include_public_body(VERIFICATION)
+    assert then(org) == []
+
+
+def test_the_kinds_on_the_public_body_path_are_defined_once() -> None:
+    assert frozenset({"CHILD_PROTECTION_AUTHORITY"}) == PUBLIC_BODY_KINDS
+    assert not PUBLIC_BODY_KINDS & AGENCY_KINDS
+
+
+# -- a duplicate's decline reads as any decline --------------------------------------------
+
+
+@pytest.mark.parametrize("status", [Status.SUBMITTED, Status.INFORMATION_PROVIDED])
+def test_an_application_is_declined_as_a_duplicate_only_where_any_is_declined(
+    staff: Actor, status: Status
+) -> None:
+    org = an_organization(status)
+
+    with pytest.raises(IllegalTransition):
+        org.decline_as_duplicate(HARBOUR_ORIGINAL, "Fictional: sent twice.")
+    assert then(org) == []
+
+
+def test_a_duplicates_decline_reads_as_an_ordinary_decline_in_the_history(
+    staff: Actor,
+) -> None:
+    duplicate, ordinary = an_organization(Status.UNDER_REVIEW), an_organization(Status.UNDER_REVIEW)
+
+    duplicate.decline_as_duplicate(HARBOUR_ORIGINAL, "")
+    ordinary.decline_inclusion("Fictional: services outside the directory's scope.")
+
+    step, plain = duplicate.history[-1], ordinary.history[-1]
+    assert {k: v for k, v in step.items() if k not in {"at", "note"}} == {
+        k: v for k, v in plain.items() if k not in {"at", "note"}
+    }
+    assert step["note"] == DECLINED_NOTE
+    assert "duplicate" not in step["note"].lower()

@@ -140,7 +140,13 @@ def test_reporting_protocols_are_for_staff_supervisors_and_the_agency_itself(
 
 
 @pytest.mark.parametrize(
-    "mutation", ["removeOrganization", "reinstateOrganization", "recordMisconductAllegation"]
+    "mutation",
+    [
+        "removeOrganization",
+        "reinstateOrganization",
+        "recordMisconductAllegation",
+        "includePublicBody",
+    ],
 )
 def test_only_supervisors_remove_reinstate_or_record_allegations(mutation: str) -> None:
     policy = load_policy()

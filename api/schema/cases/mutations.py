@@ -12,6 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.context import Context, parse_id
+from api.ratelimit import RateLimited
 from api.schema.cases.enums import (
     ConsentGiver,
     ConsentMethod,
@@ -510,9 +511,12 @@ class CaseMutations:
         description=(
             "Record a call to emergency services for the case's province or territory: 911, or "
             "the configured number in the Northwest Territories and Nunavut, by community where "
-            "one is configured (staff and supervisors). Never refused for want of a number: "
-            "with none known it is recorded as unknown, with a warning. Anything disclosed "
-            "needs a supervisor's exception."
+            "one is configured (staff and supervisors). Never refused: with no number known it "
+            "is recorded as unknown, with a warning; on a closed case too (it stays closed). "
+            "Anything disclosed needs a supervisor's exception; a disclosure that cannot be "
+            "made (or is rate-limited) is left out, the call recorded all the same and the "
+            "warning says DISCLOSURE_NOT_MADE and why. A brief given is disclosed (BRIEF is "
+            "added to the fields)."
         )
     )
     async def contact_emergency_services(
@@ -530,19 +534,27 @@ class CaseMutations:
     ) -> EmergencyContactResult:
         ctx = info.context
         case_id = _case_id(ctx, "Mutation.contactEmergencyServices", str(id))
+        # The limit on disclosures holds back only what would be sent with the call, never
+        # the call: limited, it is recorded without the disclosure, with a warning.
+        withheld = None
+        if fields or brief.strip():
+            try:
+                ctx.rate_limit("disclosure")
+            except RateLimited as limited:
+                withheld = f"{limited.code}: {limited}"
         outcome = await ctx.command(
             lambda: ctx.system.app.contact_emergency_services(
-                idempotency_key, case_id, fields or [], brief, exception, justification
+                idempotency_key, case_id, fields or [], brief, exception, justification, withheld
             )
         )
-        # The number this call recorded: the case as that command left it (a repeat too).
+        # The call this command recorded: the case as it left it (a repeat too).
         found = await ctx.run(ctx.system.app.emergency_call, case_id, outcome.version)
         return EmergencyContactResult(
             case_id=strawberry.ID(str(outcome.id)),
             version=outcome.version,
             replayed=outcome.replayed,
             case=await _case_of(info, outcome),
-            emergency_number=emergency_number(str(case_id), found),
+            emergency_number=emergency_number(str(case_id), found.number),
             warning=found.warning,
         )
 

@@ -967,6 +967,8 @@ class EmergencyContactResult:
     warning: str | None = strawberry.field(
         description=(
             "Set when the number was unknown (no number configured for the territory, or no "
-            "province recorded yet): the call is recorded all the same."
+            "province recorded yet), or when what was to be disclosed with the call was not "
+            "sent ('DISCLOSURE_NOT_MADE: ...', with the code of the reason): the call is "
+            "recorded all the same."
         )
     )

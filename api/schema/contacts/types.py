@@ -24,7 +24,12 @@ class Contact:
     channel: Channel = strawberry.field(description="How the hotline was reached.")
     direction: Direction = strawberry.field(description="Which way the contact went.")
     started_at: str = strawberry.field(description="When it started (ISO 8601, UTC).")
-    duration_seconds: int = strawberry.field(description="How long it lasted, in seconds.")
+    duration_seconds: int = strawberry.field(
+        description=(
+            "How long it lasted, in seconds (0 once its case's personal data was erased; its "
+            "start is then the first of its month, and it names no case)."
+        )
+    )
     language: str | None = strawberry.field(
         description="The language spoken (ISO 639-1 or 639-3 code); null when not known."
     )

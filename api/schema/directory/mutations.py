@@ -141,7 +141,8 @@ class DirectoryMutations:
     @strawberry.mutation(
         description=(
             "Include an organization under review in the directory: a service provider must "
-            "attest all seven criteria; an agency is included with includeAgency instead (staff "
+            "attest all seven criteria; an agency is included with includeAgency, a child-protection "
+            "authority with includePublicBody instead (staff "
             "and supervisors)."
         )
     )
@@ -158,6 +159,34 @@ class DirectoryMutations:
             "Mutation.approveInclusion",
             id,
             lambda org: app.approve_inclusion(idempotency_key, org, note),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Include a child-protection authority under review in the directory: a public body "
+            "with no reporting protocol and no service criteria, included by a supervisor on a "
+            "written verification that it is the statutory body (supervisors)."
+        )
+    )
+    async def include_public_body(
+        self,
+        info: Info[Context, None],
+        idempotency_key: IdempotencyKey,
+        id: OrganizationId,
+        verification: Annotated[
+            str,
+            strawberry.argument(
+                description="How the supervisor verified it is the statutory body: the "
+                "source checked and a reference (required)."
+            ),
+        ],
+    ) -> OrganizationResult:
+        app = info.context.system.app
+        return await _run(
+            info,
+            "Mutation.includePublicBody",
+            id,
+            lambda org: app.include_public_body(idempotency_key, org, verification),
         )
 
     @strawberry.mutation(

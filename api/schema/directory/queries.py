@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from api.context import Context
+from api.context import Context, camel
 from api.schema.common import After, First, PageInfo, selected, to_plain
 from api.schema.directory.inputs import MAX_SEARCH_LENGTH, DirectoryFilter, OrganizationId
 from api.schema.directory.organization import Organization, review_interval
@@ -101,6 +101,14 @@ class DirectoryQueries:
         # and build only the fields and cursors the query selects.
         wanted = selected(info)
         page, visible = await ctx.search(query, "facets" in wanted, "totalCount" in wanted)
+        if filter is not None and query.possible_duplicate is not None:
+            # Which applications look like an organization already known is the hotline's:
+            # the search is logged (the filters by name), with each organization that answered.
+            ctx.reads.searched(
+                "Query.directory",
+                (camel(k) for k, v in vars(filter).items() if v is not None),
+                (("Organization", str(doc["id"]), None) for doc in page.docs),
+            )
         fields = visible & selected(info, "edges", "node")
         with_cursor = "cursor" in selected(info, "edges")
         interval = review_interval(ctx)
