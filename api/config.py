@@ -20,7 +20,10 @@ from domain.rules import (
     PROTOCOL_REVISION_DAYS,
     REFERRAL_OUTCOME_DAYS,
     REVIEW_INTERVAL_DAYS,
+    SECOND_FACTOR_ROLES,
     SERVICE_TOKEN_MAX_MINUTES,
+    SESSION_ABSOLUTE_HOURS,
+    SESSION_IDLE_MINUTES,
     STATISTICS_THRESHOLD,
     UNREACHABLE_AFTER,
 )
@@ -158,6 +161,64 @@ DEVELOPMENT, PRODUCTION = "development", "production"
 ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
 
 
+_SIGN_IN_ROLES = tuple(SESSION_IDLE_MINUTES)
+
+
+def _per_role(
+    env: Mapping[str, str], name: str, defaults: Mapping[str, int], high: int
+) -> dict[str, int]:
+    """A setting given per role, ``role=number`` pairs separated by commas; the roles not
+    named keep their default."""
+    table = dict(defaults)
+    raw = env.get(name) or ""
+    for pair in filter(None, (part.strip() for part in raw.split(","))):
+        role, _, number = (piece.strip() for piece in pair.partition("="))
+        if role not in _SIGN_IN_ROLES or not number.isdigit() or not 1 <= int(number) <= high:
+            raise ConfigurationError(
+                f"{name} takes role=number pairs separated by commas (roles: "
+                f"{', '.join(_SIGN_IN_ROLES)}; numbers 1 to {high}), not {pair!r}"
+            )
+        table[role] = int(number)
+    return table
+
+
+def _roles(env: Mapping[str, str], name: str, default: frozenset[str]) -> frozenset[str]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    roles = frozenset(filter(None, (part.strip() for part in raw.split(","))))
+    if not roles <= set(_SIGN_IN_ROLES):
+        raise ConfigurationError(
+            f"{name} takes roles separated by commas, among {', '.join(_SIGN_IN_ROLES)}"
+        )
+    return roles
+
+
+def _oidc(env: Mapping[str, str], environment: str) -> dict[str, str | None]:
+    """The OpenID Connect provider's settings: all of issuer, client id, client secret and
+    redirect URL, or none (no provider: no sign-in but the development one). Plain http is
+    refused in production."""
+    names = (
+        "NRD_OIDC_ISSUER",
+        "NRD_OIDC_CLIENT_ID",
+        "NRD_OIDC_CLIENT_SECRET",
+        "NRD_OIDC_REDIRECT_URL",
+    )
+    values = {name: env.get(name) or None for name in names}
+    given = [name for name in names if values[name]]
+    if given and len(given) != len(names):
+        missing = ", ".join(name for name in names if not values[name])
+        raise ConfigurationError(f"OpenID Connect sign-in needs {missing} as well")
+    for name in ("NRD_OIDC_ISSUER", "NRD_OIDC_REDIRECT_URL"):
+        url = values[name]
+        schemes = ("https",) if environment == PRODUCTION else ("https", "http")
+        if url is not None and urlparse(url).scheme not in schemes:
+            raise ConfigurationError(
+                f"{name} must be an https:// URL (http:// only outside production)"
+            )
+    return values
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
@@ -205,6 +266,19 @@ class Settings:
     # Every cache of the process together (``CACHE_SHARES``), in MiB as measured by
     # ``domain.bounded.deep_size``.
     cache_mb: int = 16
+    # OpenID Connect sign-in (api/signin/oidc.py): all four set, or none.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_redirect_url: str | None = None
+    session_idle_minutes: Mapping[str, int] = field(
+        default_factory=lambda: dict(SESSION_IDLE_MINUTES)
+    )
+    session_absolute_hours: Mapping[str, int] = field(
+        default_factory=lambda: dict(SESSION_ABSOLUTE_HOURS)
+    )
+    second_factor_roles: frozenset[str] = SECOND_FACTOR_ROLES
+    second_factor_acr: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -268,7 +342,24 @@ class Settings:
         environment = env.get("NRD_ENVIRONMENT") or DEVELOPMENT
         if environment not in ENVIRONMENTS:
             raise ConfigurationError("NRD_ENVIRONMENT must be development or production")
+        oidc = _oidc(env, environment)
         return cls(
+            oidc_issuer=oidc["NRD_OIDC_ISSUER"],
+            oidc_client_id=oidc["NRD_OIDC_CLIENT_ID"],
+            oidc_client_secret=oidc["NRD_OIDC_CLIENT_SECRET"],
+            oidc_redirect_url=oidc["NRD_OIDC_REDIRECT_URL"],
+            session_idle_minutes=_per_role(
+                env, "NRD_SESSION_IDLE_MINUTES", SESSION_IDLE_MINUTES, 24 * 60
+            ),
+            session_absolute_hours=_per_role(
+                env, "NRD_SESSION_ABSOLUTE_HOURS", SESSION_ABSOLUTE_HOURS, 24 * 30
+            ),
+            second_factor_roles=_roles(env, "NRD_SECOND_FACTOR_ROLES", SECOND_FACTOR_ROLES),
+            second_factor_acr=tuple(
+                filter(
+                    None, (v.strip() for v in (env.get("NRD_SECOND_FACTOR_ACR") or "").split(","))
+                )
+            ),
             data_dir=Path(env.get("NRD_DATA_DIR", "data")),
             database_url=url,
             database_schema=schema,

@@ -6,7 +6,7 @@ resolvers apply the rules.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 # An included organization's record is reviewed this many days after it was last confirmed.
@@ -17,6 +17,49 @@ UNREACHABLE_AFTER = 3
 # Public statistics publish no count under this threshold, and round the others to a multiple
 # of it.
 STATISTICS_THRESHOLD = 5
+
+# Browser sessions (api/signin/sessions.py): a session ends after this many minutes without a
+# request (idle) and this many hours after sign-in (absolute), by the role it serves; hotline
+# roles hold the most and get the shortest. A role not named here gets the shortest of all.
+SESSION_IDLE_MINUTES = {
+    "partner": 60,
+    "law_enforcement": 60,
+    "staff": 15,
+    "supervisor": 15,
+    "compliance": 15,
+}
+SESSION_ABSOLUTE_HOURS = {
+    "partner": 12,
+    "law_enforcement": 12,
+    "staff": 8,
+    "supervisor": 8,
+    "compliance": 8,
+}
+# The roles whose sessions need a second factor proven at the identity provider (its ID
+# token's ``amr`` or ``acr``).
+SECOND_FACTOR_ROLES = frozenset({"staff", "supervisor", "compliance"})
+# ``amr`` values (RFC 8176) that show a second factor: "mfa" itself, or a factor beyond a
+# password. A provider that says it by ``acr`` instead is configured (NRD_SECOND_FACTOR_ACR).
+SECOND_FACTOR_AMR = frozenset({"mfa", "otp", "hwk", "swk", "sc", "sms", "tel", "fpt", "face"})
+
+
+def session_lifetimes(
+    role: str,
+    idle: Mapping[str, int] | None = None,
+    absolute: Mapping[str, int] | None = None,
+) -> tuple[timedelta, timedelta]:
+    """A session's idle and absolute lifetimes for ``role`` (minutes, hours configured)."""
+    idle = SESSION_IDLE_MINUTES if idle is None else idle
+    absolute = SESSION_ABSOLUTE_HOURS if absolute is None else absolute
+    return (
+        timedelta(minutes=idle.get(role, min(idle.values(), default=15))),
+        timedelta(hours=absolute.get(role, min(absolute.values(), default=8))),
+    )
+
+
+def proves_second_factor(amr: Sequence[str], acr: str | None, acr_values: Sequence[str]) -> bool:
+    """Whether an ID token's ``amr``/``acr`` show a second factor."""
+    return bool(SECOND_FACTOR_AMR.intersection(amr)) or (acr is not None and acr in acr_values)
 
 
 def review_due_at(last_confirmed: datetime, interval_days: int = REVIEW_INTERVAL_DAYS) -> datetime:
