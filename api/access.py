@@ -32,6 +32,8 @@ CONFIDENTIAL: dict[str, frozenset[str] | None] = {
     "ReferralInboxItem": None,
     "ReportInboxItem": None,
     "LedgerEntry": None,
+    # A queued item can tell that a case, referral or report exists.
+    "WorkItem": None,
     "SupervisorRequest": None,
     # A case's emergency number tells that the case exists, and where it is.
     "EmergencyNumber": None,
@@ -78,6 +80,7 @@ NOT_LOGGED: dict[str, str] = {
             "CasePage",
             "ContactPage",
             "LedgerPage",
+            "WorkQueuePage",
             "SupervisorRequestPage",
             "MandatoryReportPage",
             "DirectoryConnection",
@@ -145,10 +148,12 @@ NOT_LOGGED: dict[str, str] = {
             "ReferralOutcomeResult",
             "ReportAcknowledgementResult",
             "RecordResult",
+            "WorkItemResult",
         ),
         "a command's ids and version; the record inside is logged by its type",
     ),
     "AccessEntry": "the accessLog query logs each read of the access log itself",
+    "WorkQueueSummary": "counts only; the workQueues query logs a search entry",
     "MemberPage": "a page: its items are logged by their own type",
     **dict.fromkeys(
         ("MemberResult", "ServiceAccountResult"),

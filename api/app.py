@@ -1,4 +1,5 @@
-"""The Starlette application: POST /graphql (JSON only), GET /healthz, optional GraphiQL."""
+"""The Starlette application: POST /graphql (JSON only), GET /healthz and /readyz, sign-in under
+/auth (``api/signin/web.py``), optional GraphiQL."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from api.errors import format_error
 from api.faults import classify
 from api.headers import AnswerHeaders
 from api.schema import access_log
+from api.signin.web import SessionRefused, SignIn
 from api.telemetry import TracingMiddleware, tracing
 from api.wiring import System
 from policies import STAFF_ROLES
@@ -88,8 +90,11 @@ def _error(
     )
 
 
-def create_app(system: System, run_projections: bool | None = None) -> Starlette:
+def create_app(
+    system: System, run_projections: bool | None = None, sign_in: SignIn | None = None
+) -> Starlette:
     schema = system.schema
+    sign_in = SignIn.build(system) if sign_in is None else sign_in
 
     async def graphql_get(request: Request) -> Response:
         accepts_html = "text/html" in request.headers.get("accept", "")
@@ -124,11 +129,20 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
                 "UNSUPPORTED_MEDIA_TYPE",
                 media_type=media,
             )
+        authorization = request.headers.get("authorization")
         try:
-            principal = system.auth.principal(request.headers.get("authorization"))
+            # A bearer token, when one is sent; else the session the cookie stands for.
+            if not authorization and sign_in.rides_session(request):
+                principal = await sign_in.principal(request)
+            else:
+                principal = system.auth.principal(authorization)
         except TokenError as error:
             return _error(
                 401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}, media_type=media
+            )
+        except SessionRefused as refusal:
+            return _error(
+                refusal.status, str(refusal), refusal.code, refusal.headers, media_type=media
             )
         body = await _bounded_body(request)
         if body is None:
@@ -241,6 +255,7 @@ def create_app(system: System, run_projections: bool | None = None) -> Starlette
             Route("/graphql", graphql_get, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *sign_in.routes(),
             *(
                 [
                     Mount(

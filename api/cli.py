@@ -46,6 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.signin.web import SignIn
     from api.telemetry import configured_provider
     from api.wiring import build_system, settle_process
 
@@ -56,9 +57,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = settings.with_changes(graphiql=args.graphiql)
     system = build_system(settings, configured_provider())
     system.auth  # noqa: B018 - a server without a signing key fails now, not at the first request
+    demo_members: list[Any] = []
     if args.demo:
-        _load_demo(system)
-    app = create_app(system)
+        demo_members = _load_demo(system)
+    app = create_app(system, sign_in=SignIn.build(system, demo_members=demo_members))
     settle_process()
     where = "PostgreSQL" if settings.uses_postgres else f"SQLite under {settings.data_dir}/"
     print(f"nrd serving http://{args.host}:{args.port}/graphql ({where})", file=sys.stderr)
@@ -76,8 +78,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_demo(system: object) -> None:
-    from api.demo import load_demo, load_demo_cases, load_demo_contacts
+def _load_demo(system: object) -> list[Any]:
+    """Loads the fictional demo data; returns the demo members the development sign-in
+    offers, one per role."""
+    from api.demo import load_demo, load_demo_cases, load_demo_contacts, load_demo_work
+    from api.signin.demo import load_demo_members
     from domain.idempotency import IdempotencyKeyReused
 
     app = system.app  # type: ignore[attr-defined]
@@ -92,6 +97,7 @@ def _load_demo(system: object) -> None:
         ids = load_demo(app, progress=progress)
         load_demo_cases(app, ids)
         load_demo_contacts(app)
+        load_demo_work(app, ids)
     except IdempotencyKeyReused:
         # An earlier version's demo asked its commands with other inputs under the same keys.
         raise ConfigurationError(
@@ -110,6 +116,11 @@ def _load_demo(system: object) -> None:
             continue
         org = {"partner": str(ids["partner"]), "law_enforcement": str(ids["agency"])}.get(role)
         print(f"  {role}: {auth.issue(role, f'demo-{role}', org)}", file=sys.stderr)
+    if system.settings.production:  # type: ignore[attr-defined]
+        print("\nDevelopment sign-in: refused (NRD_ENVIRONMENT=production)", file=sys.stderr)
+        return []
+    print("\nDevelopment sign-in (browser): /auth/development", file=sys.stderr)
+    return load_demo_members(system, ids)  # type: ignore[arg-type]
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -13,9 +13,17 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from domain.emergency import NINE_ONE_ONE, WITHOUT_911, table_key
+from domain.queues import Delays
 from domain.rules import (
+    FOLLOW_UP_DAYS,
+    INFORMATION_ANSWER_DAYS,
+    PROTOCOL_REVISION_DAYS,
+    REFERRAL_OUTCOME_DAYS,
     REVIEW_INTERVAL_DAYS,
+    SECOND_FACTOR_ROLES,
     SERVICE_TOKEN_MAX_MINUTES,
+    SESSION_ABSOLUTE_HOURS,
+    SESSION_IDLE_MINUTES,
     STATISTICS_THRESHOLD,
     UNREACHABLE_AFTER,
 )
@@ -153,6 +161,64 @@ DEVELOPMENT, PRODUCTION = "development", "production"
 ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
 
 
+_SIGN_IN_ROLES = tuple(SESSION_IDLE_MINUTES)
+
+
+def _per_role(
+    env: Mapping[str, str], name: str, defaults: Mapping[str, int], high: int
+) -> dict[str, int]:
+    """A setting given per role, ``role=number`` pairs separated by commas; the roles not
+    named keep their default."""
+    table = dict(defaults)
+    raw = env.get(name) or ""
+    for pair in filter(None, (part.strip() for part in raw.split(","))):
+        role, _, number = (piece.strip() for piece in pair.partition("="))
+        if role not in _SIGN_IN_ROLES or not number.isdigit() or not 1 <= int(number) <= high:
+            raise ConfigurationError(
+                f"{name} takes role=number pairs separated by commas (roles: "
+                f"{', '.join(_SIGN_IN_ROLES)}; numbers 1 to {high}), not {pair!r}"
+            )
+        table[role] = int(number)
+    return table
+
+
+def _roles(env: Mapping[str, str], name: str, default: frozenset[str]) -> frozenset[str]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    roles = frozenset(filter(None, (part.strip() for part in raw.split(","))))
+    if not roles <= set(_SIGN_IN_ROLES):
+        raise ConfigurationError(
+            f"{name} takes roles separated by commas, among {', '.join(_SIGN_IN_ROLES)}"
+        )
+    return roles
+
+
+def _oidc(env: Mapping[str, str], environment: str) -> dict[str, str | None]:
+    """The OpenID Connect provider's settings: all of issuer, client id, client secret and
+    redirect URL, or none (no provider: no sign-in but the development one). Plain http is
+    refused in production."""
+    names = (
+        "NRD_OIDC_ISSUER",
+        "NRD_OIDC_CLIENT_ID",
+        "NRD_OIDC_CLIENT_SECRET",
+        "NRD_OIDC_REDIRECT_URL",
+    )
+    values = {name: env.get(name) or None for name in names}
+    given = [name for name in names if values[name]]
+    if given and len(given) != len(names):
+        missing = ", ".join(name for name in names if not values[name])
+        raise ConfigurationError(f"OpenID Connect sign-in needs {missing} as well")
+    for name in ("NRD_OIDC_ISSUER", "NRD_OIDC_REDIRECT_URL"):
+        url = values[name]
+        schemes = ("https",) if environment == PRODUCTION else ("https", "http")
+        if url is not None and urlparse(url).scheme not in schemes:
+            raise ConfigurationError(
+                f"{name} must be an https:// URL (http:// only outside production)"
+            )
+    return values
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
@@ -168,6 +234,11 @@ class Settings:
     inline_projections: bool = True
     review_interval_days: int = REVIEW_INTERVAL_DAYS
     unreachable_after: int = UNREACHABLE_AFTER
+    # Work queues: days from an item's cause to its due date (domain/queues.py).
+    follow_up_days: int = FOLLOW_UP_DAYS
+    referral_outcome_days: int = REFERRAL_OUTCOME_DAYS
+    information_answer_days: int = INFORMATION_ANSWER_DAYS
+    protocol_revision_days: int = PROTOCOL_REVISION_DAYS
     max_page_size: int = 50
     max_depth: int = 10
     max_aliases: int = 15
@@ -195,7 +266,31 @@ class Settings:
     # Every cache of the process together (``CACHE_SHARES``), in MiB as measured by
     # ``domain.bounded.deep_size``.
     cache_mb: int = 16
+    # OpenID Connect sign-in (api/signin/oidc.py): all four set, or none.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_redirect_url: str | None = None
+    session_idle_minutes: Mapping[str, int] = field(
+        default_factory=lambda: dict(SESSION_IDLE_MINUTES)
+    )
+    session_absolute_hours: Mapping[str, int] = field(
+        default_factory=lambda: dict(SESSION_ABSOLUTE_HOURS)
+    )
+    second_factor_roles: frozenset[str] = SECOND_FACTOR_ROLES
+    second_factor_acr: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def delays(self) -> Delays:
+        """The work queues' days from an item's cause to its due date."""
+        return Delays(
+            follow_up_days=self.follow_up_days,
+            referral_outcome_days=self.referral_outcome_days,
+            review_interval_days=self.review_interval_days,
+            information_answer_days=self.information_answer_days,
+            protocol_revision_days=self.protocol_revision_days,
+        )
 
     @property
     def production(self) -> bool:
@@ -247,7 +342,24 @@ class Settings:
         environment = env.get("NRD_ENVIRONMENT") or DEVELOPMENT
         if environment not in ENVIRONMENTS:
             raise ConfigurationError("NRD_ENVIRONMENT must be development or production")
+        oidc = _oidc(env, environment)
         return cls(
+            oidc_issuer=oidc["NRD_OIDC_ISSUER"],
+            oidc_client_id=oidc["NRD_OIDC_CLIENT_ID"],
+            oidc_client_secret=oidc["NRD_OIDC_CLIENT_SECRET"],
+            oidc_redirect_url=oidc["NRD_OIDC_REDIRECT_URL"],
+            session_idle_minutes=_per_role(
+                env, "NRD_SESSION_IDLE_MINUTES", SESSION_IDLE_MINUTES, 24 * 60
+            ),
+            session_absolute_hours=_per_role(
+                env, "NRD_SESSION_ABSOLUTE_HOURS", SESSION_ABSOLUTE_HOURS, 24 * 30
+            ),
+            second_factor_roles=_roles(env, "NRD_SECOND_FACTOR_ROLES", SECOND_FACTOR_ROLES),
+            second_factor_acr=tuple(
+                filter(
+                    None, (v.strip() for v in (env.get("NRD_SECOND_FACTOR_ACR") or "").split(","))
+                )
+            ),
             data_dir=Path(env.get("NRD_DATA_DIR", "data")),
             database_url=url,
             database_schema=schema,
@@ -265,6 +377,16 @@ class Settings:
                 env, "NRD_REVIEW_INTERVAL_DAYS", REVIEW_INTERVAL_DAYS, 1, 3650
             ),
             unreachable_after=_int(env, "NRD_UNREACHABLE_AFTER", UNREACHABLE_AFTER, 1, 100),
+            follow_up_days=_int(env, "NRD_FOLLOW_UP_DAYS", FOLLOW_UP_DAYS, 0, 3650),
+            referral_outcome_days=_int(
+                env, "NRD_REFERRAL_OUTCOME_DAYS", REFERRAL_OUTCOME_DAYS, 0, 3650
+            ),
+            information_answer_days=_int(
+                env, "NRD_INFORMATION_ANSWER_DAYS", INFORMATION_ANSWER_DAYS, 0, 3650
+            ),
+            protocol_revision_days=_int(
+                env, "NRD_PROTOCOL_REVISION_DAYS", PROTOCOL_REVISION_DAYS, 0, 3650
+            ),
             max_page_size=_int(env, "NRD_MAX_PAGE_SIZE", 50, 1, 500),
             max_depth=_int(env, "NRD_MAX_DEPTH", 10, 2, 50),
             max_aliases=_int(env, "NRD_MAX_ALIASES", 15, 0, 500),

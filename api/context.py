@@ -30,6 +30,7 @@ from projections.directory import (
     DirectoryQuery,
     OrganizationDoc,
 )
+from projections.queues import WorkQueries
 
 if TYPE_CHECKING:
     from api.wiring import System
@@ -72,6 +73,11 @@ class Context:
         """The case read models, read for this caller: a read waits for this caller's own
         writes to reach them, never for other callers'."""
         return self.system.cases.for_caller(self.caller)
+
+    @property
+    def work(self) -> WorkQueries:
+        """The work queues' read models, read for this caller (as ``cases``)."""
+        return self.system.work.for_caller(self.caller)
 
     @property
     def contacts(self) -> ContactQueries:

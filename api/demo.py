@@ -30,8 +30,10 @@ from domain.cases import REPORT_FACTORS, CaseUseCases
 from domain.contact import Direction, Disposition
 from domain.directory import DirectoryUseCases
 from domain.hotline import Hotline
-from domain.organization import ContactOutcome
+from domain.organization import ContactOutcome, Organization
+from domain.queues import ORGANIZATION_SOURCES, items_of
 from domain.vocabulary import PROVINCES, Criterion, FocusArea, Population, ServiceCategory
+from projections.aggregates import iso
 
 ALL_CRITERIA = [c.value for c in Criterion]
 _PLACES = {
@@ -166,6 +168,8 @@ def load_demo(
         if index == 1:
             ids["partner"] = org
             partner_profile = profile
+        if index == 2:
+            ids["unreachable"] = org
         if progress is not None:
             progress(index + 1, count)
     agency_profile = demo_profile(999, "CA-ON", rng)
@@ -414,6 +418,36 @@ def _waiting_for_a_supervisor(app: CaseUseCases) -> None:
             "demo-case-waiting-request",
             waiting,
             "Possible labour trafficking (fictional demo): refer to a legal clinic, or report?",
+        )
+
+
+def load_demo_work(app: Hotline, ids: dict[str, UUID]) -> None:
+    """Work in the hotline's own queues beside what the demo cases already queue (a referral for
+    the partner to answer, a report for the agency to acknowledge): an application waiting for
+    review, taken up by a demo staff member, and an organization flagged unreachable."""
+    staff = Actor("demo-staff", "staff", request_id="demo")
+    rng = random.Random(11)  # noqa: S311 - fictional demo data, not secrets
+    waiting = demo_profile(2, "CA-NS", rng)
+    waiting["nameEn"] = "Example Waiting Applicant — fictional"
+    waiting["nameFr"] = "Demandeur exemple en attente — fictif"
+    with acting_as(staff):
+        applicant = app.apply_for_inclusion("demo-work-apply", waiting, ALL_CRITERIA, False).id
+        for attempt in range(3):
+            app.record_contact_attempt(
+                f"demo-work-contact-{attempt}",
+                ids["unreachable"],
+                ContactOutcome.NO_ANSWER,
+                "No answer at the fictional intake line",
+            )
+        org: Organization = app.repository.get(applicant)
+        [item] = items_of(ORGANIZATION_SOURCES, org, str(applicant))
+        app.assign_work_item(
+            "demo-work-assign",
+            item.queue.value,
+            item.subject_id,
+            iso(item.since) or "",
+            item.owner,
+            "demo-staff",
         )
 
 

@@ -51,6 +51,7 @@ from projections.contacts import ContactProjection, ContactQueries
 from projections.directory import DirectoryProjection, DirectoryQueries
 from projections.memberships import MemberQueries, MembershipProjection, ServiceAccountProjection
 from projections.protocols import ProtocolProjection, ProtocolQueries
+from projections.queues import WorkItemProjection, WorkQueries
 from projections.runner import Projection, Projector
 from projections.sql import ViewStore
 from projections.topics import TopicCheck
@@ -112,6 +113,7 @@ class System:
     projector: Projector
     directory: DirectoryQueries
     protocols: ProtocolQueries
+    work: WorkQueries
     memberships: MemberQueries
     policy: FieldPolicy
     schema: Schema
@@ -328,6 +330,7 @@ def _projections(
         DirectoryProjection(app.mapper, dialect),
         ProtocolProjection(app.mapper, dialect),
         CaseProjection(app.mapper, dialect, vault, _history(app), cache_bytes),
+        WorkItemProjection(app.mapper, dialect),
         ContactProjection(app.mapper, dialect),
         MembershipProjection(app.mapper, dialect),
         ServiceAccountProjection(app.mapper, dialect),
@@ -520,6 +523,7 @@ def _build_system(settings: Settings, tracer_provider: TracerProvider | None) ->
         projector=projector,
         directory=DirectoryQueries(store),
         protocols=ProtocolQueries(store),
+        work=WorkQueries(store, settings.delays, _settler(settings, projector)),
         memberships=MemberQueries(store),
         policy=policy,
         schema=schema,

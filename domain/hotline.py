@@ -28,14 +28,15 @@ from domain.contacts import ContactUseCases
 from domain.directory import DirectoryUseCases
 from domain.memberships import MembershipUseCases
 from domain.organization import Organization, Status
+from domain.work_items import WorkUseCases
 from domain.write_path import Outcome, WritePath
 
 log = logging.getLogger("nrd.inclusion")
 
 
-class Hotline(DirectoryUseCases, CaseUseCases, ContactUseCases, MembershipUseCases):
-    """The directory's use cases, the cases', the contacts' and the memberships', on one
-    write path."""
+class Hotline(DirectoryUseCases, CaseUseCases, ContactUseCases, MembershipUseCases, WorkUseCases):
+    """The directory's use cases, the cases', the contacts', the memberships' and the work
+    queues', on one write path."""
 
     name = WritePath.name
     # A snapshot every 50 events bounds what a load or a point-in-time replay must fold.

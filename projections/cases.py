@@ -23,6 +23,7 @@ from domain.case import Case, Disclosure, ReferralAnswer, ReportAcknowledgement
 from domain.rules import suppress_small_counts
 from domain.vault import Vault
 from projections.aggregates import AggregateProjection, History, iso
+from projections.queues import CASE_WORK, create_item_table, write_items
 from projections.sql import Cursor, Int8s, Texts, ViewStore, dump_doc, insert_rows, load_doc
 
 # Each inbox and the column naming whose it is. Table names reach SQL only from here.
@@ -400,9 +401,10 @@ class CaseProjection(AggregateProjection):
             f"CREATE INDEX IF NOT EXISTS {MANDATORY_REPORTS}_waiting "
             f"ON {MANDATORY_REPORTS} (decided, flagged_at, case_id)"
         )
+        create_item_table(cursor, CASE_WORK)  # the work queues' items (projections/queues.py)
 
     def drop_tables(self, cursor: Cursor) -> None:
-        for table in (*TABLES, self.state_table):
+        for table in (*TABLES, CASE_WORK, self.state_table):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
     def write(
@@ -579,6 +581,7 @@ class CaseProjection(AggregateProjection):
             "ON CONFLICT (case_id) DO UPDATE SET flagged_at = excluded.flagged_at, "
             "decided = excluded.decided, decided_at = excluded.decided_at",
         )
+        write_items(cursor, CASE_WORK, cases)
 
     def must_store(self, aggregate: Any, events: Sequence[DomainEventProtocol[Any]]) -> bool:
         """A new case's state, and the state after new details or an erasure (which empties

@@ -23,6 +23,12 @@ from eventsourcing.domain import DomainEventProtocol
 from domain.organization import Organization, Status
 from domain.vocabulary import Contact, Location, Profile, Region, Service
 from projections.aggregates import AggregateProjection, iso
+from projections.queues import (
+    ORGANIZATION_WORK,
+    create_item_table,
+    duplicate_items,
+    write_items,
+)
 from projections.sql import Cursor, ViewStore, dump_doc, load_doc
 
 INTERNAL = "directory_internal"
@@ -272,6 +278,7 @@ class DirectoryProjection(AggregateProjection):
 
     def create_tables(self, cursor: Cursor) -> None:
         self.create_state_table(cursor)
+        create_item_table(cursor, ORGANIZATION_WORK)  # the work queues' (projections/queues.py)
         pg = self.dialect == "postgres"
         collate = ' COLLATE "C"' if pg else ""
         for scope in SCOPES:
@@ -338,6 +345,7 @@ class DirectoryProjection(AggregateProjection):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
         for table in (MATCH_KEYS, DUPLICATES):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"DROP TABLE IF EXISTS {ORGANIZATION_WORK}")
         cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
 
     def write(
@@ -361,6 +369,7 @@ class DirectoryProjection(AggregateProjection):
         ids = [str(org.id) for org in orgs]
         self._replace(cursor, INTERNAL, ids, internal)
         self._replace(cursor, PUBLIC, ids, public)
+        write_items(cursor, ORGANIZATION_WORK, orgs, duplicate_items(flags))
 
     def _flag_duplicates(
         self,

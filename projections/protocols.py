@@ -11,6 +11,7 @@ from eventsourcing.domain import DomainEventProtocol
 
 from domain.reporting_protocol import ReportingProtocol
 from projections.aggregates import AggregateProjection, iso
+from projections.queues import PROTOCOL_WORK, create_item_table, write_items
 from projections.sql import Cursor, ViewStore
 
 # One protocol's agency and id as one indexed value (ids are UUIDs: no space in them).
@@ -35,6 +36,7 @@ class ProtocolProjection(AggregateProjection):
 
     def create_tables(self, cursor: Cursor) -> None:
         self.create_state_table(cursor)
+        create_item_table(cursor, PROTOCOL_WORK)  # the work queues' (projections/queues.py)
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS reporting_protocols (id TEXT PRIMARY KEY, "
             "agency_id TEXT NOT NULL, province TEXT NOT NULL, doc TEXT NOT NULL)"
@@ -51,6 +53,7 @@ class ProtocolProjection(AggregateProjection):
 
     def drop_tables(self, cursor: Cursor) -> None:
         cursor.execute("DROP TABLE IF EXISTS reporting_protocols")
+        cursor.execute(f"DROP TABLE IF EXISTS {PROTOCOL_WORK}")
         cursor.execute(f"DROP TABLE IF EXISTS {self.state_table}")
 
     def write(
@@ -65,6 +68,7 @@ class ProtocolProjection(AggregateProjection):
             "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
             [(d["id"], d["agencyId"], d["province"], json.dumps(d)) for d in docs],
         )
+        write_items(cursor, PROTOCOL_WORK, protocols)
 
 
 class ProtocolQueries:

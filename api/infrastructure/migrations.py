@@ -26,6 +26,7 @@ import psycopg
 
 from api.access import create_access_table
 from api.infrastructure.vault import create_key_tables
+from api.signin.sessions import create_session_tables
 from projections.directory import SCOPES as DIRECTORY_SCOPES
 from projections.directory import link_full_text
 from projections.runner import QUARANTINE_DDL, TRACKING_HEALTH_COLUMNS, Projector
@@ -129,6 +130,8 @@ def _hotline_rules(target: Target, cursors: Cursors) -> None:
     # The read models' statements again (what earlier steps made is skipped): the tables the
     # hotline's own rules added (contacts, work queues, supervisor requests, answer-back).
     target.projector.create_tables(cursors.views)
+    # Browser sessions and sign-in attempts, beside the access log: durable, never rebuilt.
+    create_session_tables(cursors.access, target.dialect)
 
 
 STEPS = (
@@ -165,7 +168,7 @@ STEPS = (
     Step(
         6,
         "the hotline's own rules: contacts, work queues, supervisor requests and what "
-        "partners and liaisons answer",
+        "partners and liaisons answer; browser sessions and sign-in attempts",
         _hotline_rules,
     ),
 )

@@ -22,6 +22,7 @@ from api.schema.contacts import ContactMutations, ContactQueries
 from api.schema.directory import DirectoryMutations, DirectoryQueries
 from api.schema.members import MemberMutations, MemberQueries
 from api.schema.protocols import ProtocolMutations, ProtocolQueries
+from api.schema.queues import QueueMutations, QueueQueries
 
 
 @strawberry.type(
@@ -32,7 +33,13 @@ from api.schema.protocols import ProtocolMutations, ProtocolQueries
     )
 )
 class Query(
-    DirectoryQueries, ProtocolQueries, CaseQueries, ContactQueries, AuditQueries, MemberQueries
+    DirectoryQueries,
+    ProtocolQueries,
+    CaseQueries,
+    ContactQueries,
+    QueueQueries,
+    AuditQueries,
+    MemberQueries,
 ):
     pass
 
@@ -49,6 +56,7 @@ class Mutation(
     ProtocolMutations,
     CaseMutations,
     ContactMutations,
+    QueueMutations,
     AuditMutations,
     MemberMutations,
 ):

@@ -43,6 +43,7 @@ def test_several_processes_starting_on_an_empty_store_all_come_up(settings: Sett
             "protocols": 0,
             "cases": 0,
             "contacts": 0,
+            "work_items": 0,
             "memberships": 0,
             "service_accounts": 0,
         }

@@ -133,6 +133,28 @@ def test_a_database_at_version_5_gets_the_mandatory_report_queue(fresh: Settings
     } <= found
 
 
+def test_a_database_at_version_5_gets_the_session_tables(fresh: Settings) -> None:
+    migrate_database(fresh)
+    sql(fresh, "DROP TABLE signin_sessions")
+    sql(fresh, "DROP TABLE signin_attempts")
+    sql(fresh, f"DELETE FROM {MIGRATIONS_TABLE} WHERE version >= 6")
+
+    assert migrate_database(fresh) == (5, SCHEMA_VERSION)
+
+    found = {(row[1], row[2]) for row in catalogue(fresh) if row[0] in ("column", "index")}
+    assert {
+        ("signin_sessions", "digest"),
+        ("signin_sessions", "member_id"),
+        ("signin_sessions", "idle_expires_at"),
+        ("signin_sessions", "absolute_expires_at"),
+        ("signin_sessions", "amr"),
+        ("signin_sessions", "ended_at"),
+        ("signin_sessions", "signin_sessions_member"),
+        ("signin_attempts", "digest"),
+        ("signin_attempts", "expires_at"),
+    } <= found
+
+
 FACET_STATISTICS = ("directory_internal_facets_pairs", "directory_public_facets_pairs")
 
 
@@ -272,6 +294,7 @@ def test_a_database_made_before_versioning_is_migrated_keeping_its_rows(fresh: S
         ("protocols", 7, 0),
         ("service_accounts", 7, 0),
         ("topics", 0, 0),
+        ("work_items", 7, 0),
     ]
     build_system(fresh).close()
 

@@ -255,6 +255,7 @@ def test_a_rebuild_from_the_log_gives_every_row_that_following_the_log_gave(
         ("protocols", head),
         ("service_accounts", head),
         ("topics", head),
+        ("work_items", head),
     ]
 
 
@@ -619,6 +620,7 @@ def test_two_projectors_catching_up_at_once_apply_every_event_exactly_once(
             "directory": head,
             "protocols": head,
             "cases": head,
+            "work_items": head,
             "contacts": head,
             "memberships": head,
             "service_accounts": head,

@@ -10,6 +10,7 @@ import casbin
 import pytest
 
 from api.schema.build import build_schema, coordinates
+from domain.queues import QUEUES
 from policies import (
     MODEL,
     POLICY,
@@ -28,6 +29,8 @@ SCOPES = {
     ("Audit.records", "scope"),
     ("Audit.access", "scope"),
     ("Audit.quarantine", "scope"),
+    # Which role reads which work queue (domain/queues.py): a line naming no queue is stale.
+    *((f"WorkQueue.{name.value}", "scope") for name in QUEUES),
 }
 
 

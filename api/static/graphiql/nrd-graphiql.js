@@ -28,7 +28,8 @@
   var welcome = [
     '# nrd GraphiQL',
     '#',
-    '# Add your token under Headers before you run a query:',
+    '# Add your token under Headers before you run a query (or sign in first, on a demo',
+    '# server at /auth/development):',
     '#   {"Authorization": "Bearer <token>"}',
     '# then re-fetch the schema (the "Re-fetch GraphQL schema" button, or Ctrl-Shift-R) for',
     '# its documentation and completion: they load for the hotline roles only.',
@@ -43,8 +44,11 @@
     '',
   ].join('\n');
 
+  // The header a request riding a session must carry (a development sign-in's, say);
+  // without a session cookie it changes nothing.
   var fetcher = GraphiQL.createFetcher({
     url: window.location.origin + window.location.pathname,
+    headers: { 'X-NRD-Request': '1' },
   });
 
   ReactDOM.createRoot(document.getElementById('graphiql')).render(
