@@ -146,6 +146,13 @@ def test_hotline_users_enrol_a_second_factor_at_their_first_sign_in(
     assert realm["otpPolicyType"] == "totp"
 
 
+def test_the_compose_file_sets_the_settings_nrd_reads_by_their_names() -> None:
+    config = (ROOT / "api" / "config.py").read_text()
+
+    for name in OIDC_SETTINGS:
+        assert f'"{name}"' in config
+
+
 def test_the_sign_in_guide_names_every_setting_the_compose_file_sets() -> None:
     guide = (ROOT / "docs" / "sign-in.md").read_text()
 
