@@ -51,6 +51,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.wiring import build_system, settle_process
 
     settings = _settings(args)
+    if args.demo and settings.production:
+        # Fictional organizations in a production directory would be shown to survivors.
+        raise ConfigurationError(
+            "--demo loads fictional data and prints development tokens: it is refused when "
+            "NRD_ENVIRONMENT=production"
+        )
     if args.demo:
         settings = settings.with_changes(graphiql=True)
     if args.graphiql is not None:

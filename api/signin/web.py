@@ -175,6 +175,11 @@ class SignIn:
         session = self.sessions.find(opaque)
         if session is None:
             return None, None
+        if DEVELOPMENT_AMR in session.amr and not self.development:
+            # Made by the development sign-in: worth nothing on a server that does not offer
+            # it (production, or any server started without --demo), whoever its member is.
+            self.sessions.end(opaque, "development session outside development")
+            return session, None
         member = self._member(session.member_id)
         if member is None:
             # Suspended, revoked, or their organization is: the session ends with it.

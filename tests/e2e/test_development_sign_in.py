@@ -178,6 +178,23 @@ def test_production_refuses_the_development_sign_in_and_its_sessions(
         assert refused.status_code == 401
 
 
+@pytest.mark.parametrize("environment", ["production", "development"])
+def test_a_development_session_is_worth_nothing_on_a_server_started_without_the_demo(
+    system: System, members: list[Member], environment: str
+) -> None:
+    # As `nrd serve` builds it: no demo members offered, though the demo memberships are in
+    # the store as ordinary active records.
+    supervisor = member(members, "supervisor")
+    with browser(system, members) as before:
+        sign_in_as(before, supervisor)
+        cookie = before.cookies[SESSION_COOKIE]
+    with browser(system, [], environment=environment) as plain:
+        plain.cookies.set(SESSION_COOKIE, cookie, domain="testserver.local", path="/")
+        refused = plain.post("/graphql", json={"query": WHO}, headers=HEADER)
+        assert refused.status_code == 401
+        assert refused.json()["errors"][0]["extensions"]["code"] == "SESSION_INVALID"
+
+
 def test_a_server_that_is_not_a_demo_has_no_development_sign_in(system: System) -> None:
     with browser(system, []) as plain:
         assert plain.get("/auth/development").status_code == 404

@@ -337,3 +337,50 @@ def test_service_accounts_are_supervisors_to_manage(as_role: Any) -> None:
         {"key": "fictional-k", "input": {"name": "Fictional bridge", "role": "STAFF"}},
     )
     assert body["data"] is None
+
+
+def test_a_supervisors_service_token_cannot_manage_members_or_mint_tokens(
+    system: System, as_role: Any, client: Any
+) -> None:
+    supervisor = as_role("supervisor")
+    account_id = ok(
+        supervisor,
+        CREATE_ACCOUNT,
+        {
+            "key": "fictional-k1",
+            "input": {"name": "Fictional reporting bridge", "role": "SUPERVISOR"},
+        },
+    )["createServiceAccount"]["serviceAccountId"]
+    issued = ok(supervisor, ISSUE, {"key": "fictional-k2", "id": account_id})["issueServiceToken"]
+    integration = Caller(client, issued["token"])
+    ok(integration, DIRECTORY)  # it may read what its role reads
+
+    # But not grant: a leaked token cannot make its own successors nor invite anyone.
+    attempts = [
+        (
+            CREATE_ACCOUNT,
+            {"key": "fictional-k3", "input": {"name": "Fictional twin", "role": "SUPERVISOR"}},
+        ),
+        (ISSUE, {"key": "fictional-k4", "id": account_id}),
+        (REVOKE_TOKEN, {"key": "fictional-k5", "id": account_id, "token": issued["tokenId"]}),
+        (
+            INVITE,
+            {
+                "key": "fictional-k6",
+                "input": {"email": "fictional.stranger@example.org", "role": "SUPERVISOR"},
+            },
+        ),
+    ]
+    for query, variables in attempts:
+        assert refusal(integration, query, variables)["code"] == "PERSON_REQUIRED"
+    staff_id = invite(supervisor, "k7", "fictional.staff@example.org", "STAFF")["memberId"]
+    assert refusal(integration, SUSPEND, {"key": "fictional-k8", "id": staff_id})["code"] == (
+        "PERSON_REQUIRED"
+    )
+
+    # Nothing was written by the attempts: one account, its one token, one invitation.
+    [listed] = ok(supervisor, ACCOUNTS)["serviceAccounts"]
+    assert len(listed["tokens"]) == 1 and not listed["tokens"][0]["revoked"]
+    assert [m["status"] for m in ok(supervisor, MEMBERS, {"org": None})["members"]["items"]] == [
+        "INVITED"
+    ]

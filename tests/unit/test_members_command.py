@@ -68,3 +68,14 @@ def test_a_development_token_is_refused_in_production(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "production" in captured.err
+
+
+def test_nrd_serve_demo_is_refused_in_production_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NRD_ENVIRONMENT", "production")
+
+    assert cli.main(["serve", "--demo", "--data-dir", str(tmp_path)]) == 2
+
+    assert "refused when NRD_ENVIRONMENT=production" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no store was even opened

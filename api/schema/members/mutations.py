@@ -40,6 +40,22 @@ class ServiceTokenShownOnce(DomainError):
     code = "SERVICE_TOKEN_SHOWN_ONCE"
 
 
+class PersonRequired(DomainError):
+    """Who holds which role, and which integration holds a token, is decided by a person who
+    signed in, never by an integration's token: a leaked token cannot mint its own successors
+    nor invite anyone."""
+
+    code = "PERSON_REQUIRED"
+
+
+def _by_a_person(ctx: Context) -> None:
+    if ctx.principal.token_id is not None:
+        raise PersonRequired(
+            "memberships and service accounts are managed by a person who signed in, not by a "
+            "service account's token"
+        )
+
+
 def _id(value: object, what: str) -> UUID:
     clean = parse_id(str(value))
     if clean is None:
@@ -94,6 +110,7 @@ class MemberMutations:
         input: Annotated[InviteMemberInput, strawberry.argument(description="The invitation.")],
     ) -> MemberResult:
         ctx = info.context
+        _by_a_person(ctx)
         org = _org(input.organization_id)
         ctx.authorize("Mutation.inviteMember", None if org is None else str(org), "member")
         outcome = await ctx.command(
@@ -194,6 +211,7 @@ class MemberMutations:
         ],
     ) -> ServiceAccountResult:
         ctx = info.context
+        _by_a_person(ctx)
         ctx.authorize("Mutation.createServiceAccount", None, "service account")
         org = _org(input.organization_id)
         outcome = await ctx.command(
@@ -222,6 +240,7 @@ class MemberMutations:
         ] = None,
     ) -> IssuedServiceToken:
         ctx = info.context
+        _by_a_person(ctx)
         ctx.authorize("Mutation.issueServiceToken", None, "service account")
         account_id = _id(service_account_id, "service account")
         most = ctx.system.settings.service_token_max_minutes
@@ -268,6 +287,7 @@ class MemberMutations:
         reason: Reason,
     ) -> ServiceAccountResult:
         ctx = info.context
+        _by_a_person(ctx)
         ctx.authorize("Mutation.revokeServiceToken", None, "service account")
         account_id = _id(service_account_id, "service account")
         outcome = await ctx.command(
@@ -286,6 +306,7 @@ async def _managed(
     key: str,
 ) -> MemberResult:
     ctx = info.context
+    _by_a_person(ctx)
     member = _id(id, "member")
     # The policy lets supervisors and organizations' people ask; the domain decides whose.
     ctx.authorize(coordinate, ctx.principal.organization_id, "member")
