@@ -103,8 +103,10 @@ def events_table_locked(settings: Settings) -> Iterator[Any]:
 def test_a_write_blocked_by_a_lock_answers_a_retryable_error_and_writes_nothing(
     settings: Settings,
 ) -> None:
+    # The lock timeout also bounds a command's wait for a command thread (STORE_BUSY): a
+    # second, so a loaded machine starting the thread late does not answer that instead.
     with (
-        a_system(settings, lock_timeout_ms=200) as system,
+        a_system(settings, lock_timeout_ms=1000) as system,
         TestClient(create_app(system, run_projections=False)) as client,
     ):
         token = system.auth.issue("staff", "fictional-staff-1")

@@ -642,8 +642,11 @@ def test_a_projector_tailing_four_concurrent_writers_never_skips_an_event(
     passes: list[int] = []
     heads_seen: list[int] = []
 
+    seen_some = threading.Event()
+
     def saw(name: str, position: int, head: int) -> None:
         heads_seen.append(head)
+        seen_some.set()
 
     def follow() -> None:
         while not stop.is_set():
@@ -652,17 +655,23 @@ def test_a_projector_tailing_four_concurrent_writers_never_skips_an_event(
 
     def write(writer: int) -> list[UUID]:
         actor = Actor(f"fictional-writer-{writer}", "staff", request_id=f"req-writer-{writer}")
+        written = []
         with acting_as(actor):
-            return [
-                system.app.apply_for_inclusion(
-                    f"fictional-writer-{writer}-{n:04d}",
-                    fictional_profile(f"Fictional Writer {writer} Shelter {n:02d}"),
-                    list(ALL_CRITERIA),
-                    True,
-                    AGREEMENT,
-                ).id
-                for n in range(writes_each)
-            ]
+            for n in range(writes_each):
+                if n == writes_each // 2:
+                    # Half written: wait (bounded) until the follower has applied something,
+                    # so it reads while the writers write however the threads are scheduled.
+                    seen_some.wait(30)
+                written.append(
+                    system.app.apply_for_inclusion(
+                        f"fictional-writer-{writer}-{n:04d}",
+                        fictional_profile(f"Fictional Writer {writer} Shelter {n:02d}"),
+                        list(ALL_CRITERIA),
+                        True,
+                        AGREEMENT,
+                    ).id
+                )
+        return written
 
     with ThreadPoolExecutor(5) as pool:
         follower = pool.submit(follow)
